@@ -1,0 +1,13 @@
+// Original file: ../../proto/etcd/etcdserverpb/rpc.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface LeaseCheckpoint {
+  'ID'?: (number | string | Long);
+  'remaining_TTL'?: (number | string | Long);
+}
+
+export interface LeaseCheckpoint__Output {
+  'ID': (number);
+  'remaining_TTL': (number);
+}
