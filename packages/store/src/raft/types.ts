@@ -182,6 +182,32 @@ export interface RaftConfig {
   preVote: boolean;
   /** Seeded random source in [0,1) used for election timeout randomization. */
   random: () => number;
+  /** Max bytes of committed entries in one Ready (at least one entry); default unlimited. */
+  maxCommittedSizePerReady?: number;
   /** Structured logger; optional. */
   logger?: { debug(obj: object, msg: string): void; info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+/** Replication state of one follower as seen by the leader (Status.progress). */
+export interface ProgressStatus {
+  match: number;
+  next: number;
+  state: 'Probe' | 'Replicate' | 'Snapshot';
+  recentActive: boolean;
+  isLearner: boolean;
+}
+
+export interface RaftStatus {
+  id: NodeId;
+  term: number;
+  vote: NodeId;
+  commit: number;
+  applied: number;
+  lead: NodeId;
+  role: StateRole;
+  confState: ConfState;
+  /** 0 = no leadership transfer in progress. */
+  leadTransferee: NodeId;
+  /** Only on the leader. */
+  progress?: Map<NodeId, ProgressStatus>;
 }
