@@ -141,9 +141,8 @@ build_nginx() {
   local key; key="$(cat "$HERE/build.sh" | sha256sum | cut -c1-16)-nginx=$ver"
   if up_to_date nginx "$key"; then log "nginx up to date"; echo "$OUT/nginx.tar"; return; fi
   local tmp; tmp="$(mktemp -d)"
-  chmod 755 "$tmp" # apt's sandbox user must be able to write the download
-  (cd "$tmp" && apt-get download -q nginx nginx-common >&2) || {
-    apt-get update -q >&2; (cd "$tmp" && apt-get download -q nginx nginx-common >&2); }
+  (cd "$tmp" && apt-get -o APT::Sandbox::User=root download -q nginx nginx-common >&2) || {
+    apt-get update -q >&2; (cd "$tmp" && apt-get -o APT::Sandbox::User=root download -q nginx nginx-common >&2); }
   mkdir -p "$tmp/x"
   local deb
   for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/x"; done

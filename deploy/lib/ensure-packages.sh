@@ -5,7 +5,7 @@
 # `apt-get update` once and retries when an install fails.
 set -euo pipefail
 
-MKUBE_BASE_PACKAGES=(containerd runc containernetworking-plugins busybox-static iproute2 nftables)
+MKUBE_BASE_PACKAGES=(containerd runc containernetworking-plugins busybox-static iproute2 nftables iptables)
 
 ensure_packages() {
   local missing=() p

@@ -1,0 +1,414 @@
+#!/usr/bin/env bash
+# mkube lab hosts: simulated nodes on this machine, each with its own
+# containerd (CRI) instance.
+#
+#   lab.sh up --workers N [--name PREFIX] [--subnet BASE]
+#       N worker nodes: netns PREFIX-w<i> joined to the host bridge PREFIX-br0
+#       (10.213.BASE.1/24) by a veth pair, node IP 10.213.BASE.(10+i), pod
+#       subnet 10.213.(BASE+i).0/24, host-gw routes between all of them.
+#   lab.sh up --host-node [--name PREFIX] [--subnet BASE]
+#       one node PREFIX-host in the host's own network namespace, pod subnet
+#       10.213.(BASE+1).0/24 on the CNI bridge PREFIX-cni0.
+#   lab.sh down [--name PREFIX]
+#       removes everything of that lab; idempotent, also after a crash.
+#   lab.sh status [--name PREFIX]
+#       prints the summary JSON of a running lab.
+#
+# PREFIX (default "mk") must start with "mk" (leftovers are found by name),
+# BASE (default 0) is the third octet the lab's addresses start from.
+# `up` first runs `down` for the same PREFIX, then prints a JSON summary on
+# stdout (all logs go to stderr):
+#   {"name","mode","bridge","gateway","workers":[{"name","netns","nodeIP",
+#    "podCIDR","podGateway","criSocket","cgroupParent","stateDir","logDir"}]}
+# Only 10.213.0.0/16 is used; a blackhole route for it is added first so no
+# packet of the lab can leave the machine.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LAB_ROOT="${MKUBE_LAB_ROOT:-/var/lib/mkube-lab}"
+IMAGE_DIR="${MKUBE_IMAGE_DIR:-/var/cache/mkube/images}"
+LOCK_FILE=/run/mkube-lab.lock
+NET16=10.213
+CNI_BIN=/usr/lib/cni
+SANDBOX_IMAGE=registry.k8s.io/pause:3.9
+READY_TIMEOUT_S=30
+
+# shellcheck source=../lib/ensure-packages.sh
+source "$HERE/../lib/ensure-packages.sh"
+
+log() { echo "lab: $*" >&2; }
+die() { echo "lab: error: $*" >&2; exit 1; }
+
+usage() {
+  sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# ---------------------------------------------------------------- arguments
+CMD=${1:-}
+[ -n "$CMD" ] || usage
+shift
+PREFIX=mk
+WORKERS=0
+HOST_NODE=0
+BASE=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workers) WORKERS=${2:?}; shift 2 ;;
+    --name) PREFIX=${2:?}; shift 2 ;;
+    --subnet) BASE=${2:?}; shift 2 ;;
+    --host-node) HOST_NODE=1; shift ;;
+    -h|--help) usage ;;
+    *) die "unknown argument '$1'" ;;
+  esac
+done
+[[ $PREFIX =~ ^mk[a-z0-9]{0,8}$ ]] || die "--name must match ^mk[a-z0-9]{0,8}\$ (got '$PREFIX')"
+[[ $WORKERS =~ ^[0-9]+$ ]] || die "--workers must be a number"
+[[ $BASE =~ ^[0-9]+$ ]] || die "--subnet must be a number"
+LAB_DIR="$LAB_ROOT/$PREFIX"
+BRIDGE="$PREFIX-br0"
+HOST_CNI_BRIDGE="$PREFIX-cni0"
+# Names of this lab's nodes (netns, host-side veths, cgroups) and links.
+NODE_RE="^$PREFIX-(w[0-9]+|host)\$"
+LINK_RE="^$PREFIX-(br0|cni0|w[0-9]+)\$"
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+
+with_lock() { # serialise labs on this machine (routes, blackhole, bridges)
+  exec 7>"$LOCK_FILE"
+  flock -w 120 7 || die "timed out waiting for $LOCK_FILE"
+}
+
+# ---------------------------------------------------------------- down
+lab_pids() { # pids of processes that belong to this lab
+  local h d pid c
+  # 1. everything in the lab's cgroups (containerd, shims, containers)
+  for h in /sys/fs/cgroup/*/; do
+    for d in "$h"$PREFIX-*; do
+      [ -d "$d" ] || continue
+      [[ $(basename "$d") =~ $NODE_RE ]] || continue
+      find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+    done
+  done
+  # 2. processes whose command line names the lab's state dir (containerd
+  #    --config, shims' -address), in case they escaped the cgroups.
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    [ "$pid" = $$ ] && continue
+    c=$(tr '\0' ' ' 2>/dev/null <"$d/cmdline") || continue
+    [[ $c == *"$LAB_DIR/"* ]] && echo "$pid"
+  done
+}
+
+kill_lab_processes() {
+  local f pid pids i
+  # containerd first, politely (pid files), so it does not restart anything.
+  for f in "$LAB_DIR"/*/containerd.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    if [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$LAB_DIR/"; then
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+  done
+  for i in $(seq 1 20); do
+    pids=$(lab_pids | sort -u | grep -v "^$$\$" || true)
+    [ -n "$pids" ] || return 0
+    if [ "$i" -le 3 ]; then
+      # shellcheck disable=SC2086
+      kill -TERM $pids 2>/dev/null || true
+      sleep 0.2
+    else
+      # shellcheck disable=SC2086
+      kill -KILL $pids 2>/dev/null || true
+      sleep 0.25
+    fi
+  done
+  pids=$(lab_pids | sort -u || true)
+  [ -z "$pids" ] || log "warning: processes still alive: $(echo $pids)"
+}
+
+unmount_lab() {
+  local m i
+  for i in 1 2 3; do
+    # mount points below the lab dir, deepest first
+    m=$(awk -v p="$LAB_DIR/" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo | awk '{print length, $0}' | sort -rn | cut -d' ' -f2-)
+    [ -n "$m" ] || return 0
+    while IFS= read -r mp; do
+      umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
+    done <<<"$m"
+  done
+}
+
+remove_cgroups() {
+  local h d
+  for h in /sys/fs/cgroup/*/; do
+    for d in "$h"$PREFIX-*; do
+      [ -d "$d" ] || continue
+      [[ $(basename "$d") =~ $NODE_RE ]] || continue
+      find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+      [ ! -d "$d" ] || log "warning: cgroup $d not removed"
+    done
+  done
+}
+
+remove_network() {
+  local ns link
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    [[ $ns =~ $NODE_RE ]] && ip netns del "$ns" 2>/dev/null || true
+  done
+  for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
+    [[ $link =~ $LINK_RE ]] && ip link del "$link" 2>/dev/null || true
+  done
+  # Routes via the lab's devices vanished with them; pod-subnet routes of the
+  # host that point at a missing gateway cannot exist. Blackhole: only when no
+  # other lab remains (a state dir or a bridge of another prefix).
+  local others
+  others=$(find "$LAB_ROOT" -mindepth 1 -maxdepth 1 -type d ! -name "$PREFIX" 2>/dev/null | head -1 || true)
+  if [ -z "$others" ] && ! ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -Eq '^mk[a-z0-9]*-(br0|cni0)(@|$)'; then
+    ip route del blackhole $NET16.0.0/16 2>/dev/null || true
+  fi
+  # CNI result cache entries of this lab's networks
+  rm -f /var/lib/cni/results/"$PREFIX"-w[0-9]*-* /var/lib/cni/results/"$PREFIX"-host-* 2>/dev/null || true
+}
+
+lab_down() {
+  kill_lab_processes
+  unmount_lab
+  remove_network
+  remove_cgroups
+  if [ -d "$LAB_DIR" ]; then
+    unmount_lab
+    rm -rf "$LAB_DIR" 2>/dev/null || { unmount_lab; rm -rf "$LAB_DIR"; }
+  fi
+  rmdir "$LAB_ROOT" 2>/dev/null || true
+  log "lab $PREFIX is down"
+}
+
+# ---------------------------------------------------------------- up
+write_cni_conf() { # dir netname bridge subnet gateway
+  local dir=$1 name=$2 bridge=$3 subnet=$4 gw=$5 data=$6
+  mkdir -p "$dir" "$data"
+  cat >"$dir/10-mkube.conflist" <<EOF
+{
+  "cniVersion": "0.4.0",
+  "name": "$name",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$bridge",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$data",
+        "ranges": [[{"subnet": "$subnet", "gateway": "$gw"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}},
+    {"type": "loopback"}
+  ]
+}
+EOF
+}
+
+write_containerd_config() { # node dir cni_conf_dir
+  local node=$1 dir=$2
+  cat >"$dir/containerd.toml" <<EOF
+# generated by mkube deploy/lab/lab.sh for node $node
+version = 2
+root = "$dir/root"
+state = "$dir/state"
+oom_score = 0
+
+[grpc]
+  address = "$dir/containerd.sock"
+
+[ttrpc]
+  address = "$dir/containerd-ttrpc.sock"
+
+[debug]
+  address = ""
+  level = "info"
+
+[metrics]
+  address = ""
+
+[cgroup]
+  path = "/$node/containerd"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/opt"
+
+[plugins."io.containerd.runtime.v1.linux"]
+  runtime_root = "$dir/runc-v1"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$SANDBOX_IMAGE"
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  tolerate_missing_hugetlb_controller = true
+  disable_hugetlb_controller = true
+  netns_mounts_under_state_dir = true
+  enable_selinux = false
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  max_container_log_line_size = 16384
+
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        Root = "$dir/runc"
+
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$CNI_BIN"
+    conf_dir = "$dir/cni/net.d"
+    max_conf_num = 1
+EOF
+}
+
+start_containerd() { # node dir netns(or empty)
+  local node=$1 dir=$2 ns=$3
+  mkdir -p "$dir/root" "$dir/state" "$dir/opt" "$dir/runc" "$dir/logs"
+  local -a cmd=(containerd --config "$dir/containerd.toml")
+  [ -z "$ns" ] || cmd=(nsenter "--net=/run/netns/$ns" "${cmd[@]}")
+  # setsid without a fork (we are not a group leader): $! is containerd.
+  setsid "${cmd[@]}" </dev/null >"$dir/containerd.log" 2>&1 7>&- &
+  echo $! >"$dir/containerd.pid"
+  disown || true
+}
+
+wait_containerd() { # node dir
+  local node=$1 dir=$2 deadline=$((SECONDS + READY_TIMEOUT_S))
+  while [ $SECONDS -lt $deadline ]; do
+    if ctr --address "$dir/containerd.sock" version >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$(cat "$dir/containerd.pid")" 2>/dev/null; then
+      die "containerd of $node exited: $(tail -5 "$dir/containerd.log")"
+    fi
+    sleep 0.1
+  done
+  die "containerd of $node not ready after ${READY_TIMEOUT_S}s: $(tail -5 "$dir/containerd.log")"
+}
+
+import_images() { # node dir archives...
+  local node=$1 dir=$2 a
+  shift 2
+  for a in "$@"; do
+    ctr --address "$dir/containerd.sock" -n k8s.io images import "$a" >/dev/null 2>"$dir/import.err" ||
+      die "importing $a into $node: $(cat "$dir/import.err")"
+  done
+}
+
+ensure_blackhole() {
+  ip route show type blackhole | grep -q "^blackhole $NET16.0.0/16" ||
+    ip route add blackhole $NET16.0.0/16 2>/dev/null || true
+  ip route show type blackhole | grep -q "^blackhole $NET16.0.0/16" || die "could not add blackhole route"
+}
+
+node_json() { # name netns nodeIP podCIDR podGW dir
+  printf '{"name":"%s","netns":"%s","nodeIP":"%s","podCIDR":"%s","podGateway":"%s","criSocket":"%s","criAddress":"unix://%s","cgroupParent":"/%s","stateDir":"%s","logDir":"%s"}' \
+    "$1" "$2" "$3" "$4" "$5" "$6/containerd.sock" "$6/containerd.sock" "$1" "$6" "$6/logs"
+}
+
+host_ip() {
+  ip -o route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -1
+}
+
+lab_up_workers() {
+  [ "$WORKERS" -ge 1 ] || die "--workers must be >= 1"
+  [ $((BASE + WORKERS)) -lt 200 ] || die "--subnet + --workers must stay below 200 (service range)"
+  local net=$NET16.$BASE gw=$NET16.$BASE.1 i j
+  ensure_blackhole
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$gw/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  for i in $(seq 1 "$WORKERS"); do
+    local node=$PREFIX-w$i ip=$net.$((10 + i)) dir=$LAB_DIR/w$i
+    local podnet=$NET16.$((BASE + i))
+    mkdir -p "$dir"
+    ip netns add "$node"
+    ip link add "$node" type veth peer name eth0 netns "$node"
+    ip link set "$node" master "$BRIDGE" up
+    ip -n "$node" link set lo up
+    ip -n "$node" addr add "$ip/24" dev eth0
+    ip -n "$node" link set eth0 up
+    ip -n "$node" route add default via "$gw"
+    nsenter --net="/run/netns/$node" sysctl -qw net.ipv4.ip_forward=1
+    ip route replace "$podnet.0/24" via "$ip" dev "$BRIDGE"
+    write_cni_conf "$dir/cni/net.d" "$node" cni-mk0 "$podnet.0/24" "$podnet.1" "$dir/cni/ipam"
+    write_containerd_config "$node" "$dir"
+  done
+  # host-gw: every worker routes every other worker's pod subnet via its node IP
+  for i in $(seq 1 "$WORKERS"); do
+    for j in $(seq 1 "$WORKERS"); do
+      [ "$i" = "$j" ] && continue
+      ip -n "$PREFIX-w$i" route replace "$NET16.$((BASE + j)).0/24" via "$net.$((10 + j))"
+    done
+  done
+  for i in $(seq 1 "$WORKERS"); do start_containerd "$PREFIX-w$i" "$LAB_DIR/w$i" "$PREFIX-w$i"; done
+  for i in $(seq 1 "$WORKERS"); do wait_containerd "$PREFIX-w$i" "$LAB_DIR/w$i"; done
+  for i in $(seq 1 "$WORKERS"); do
+    import_images "$PREFIX-w$i" "$LAB_DIR/w$i" "${ARCHIVES[@]}" &
+  done
+  wait_all_or_die
+  local out
+  out=$(printf '{"name":"%s","mode":"workers","bridge":"%s","gateway":"%s","workers":[' "$PREFIX" "$BRIDGE" "$gw")
+  for i in $(seq 1 "$WORKERS"); do
+    [ "$i" -gt 1 ] && out+=","
+    out+=$(node_json "$PREFIX-w$i" "$PREFIX-w$i" "$net.$((10 + i))" "$NET16.$((BASE + i)).0/24" "$NET16.$((BASE + i)).1" "$LAB_DIR/w$i")
+  done
+  out+="]}"
+  echo "$out" >"$LAB_DIR/lab.json"
+  echo "$out"
+}
+
+lab_up_host_node() {
+  [ $((BASE + 1)) -lt 200 ] || die "--subnet must stay below 199"
+  local node=$PREFIX-host dir=$LAB_DIR/host podnet=$NET16.$((BASE + 1))
+  ensure_blackhole
+  mkdir -p "$dir"
+  write_cni_conf "$dir/cni/net.d" "$node" "$HOST_CNI_BRIDGE" "$podnet.0/24" "$podnet.1" "$dir/cni/ipam"
+  write_containerd_config "$node" "$dir"
+  start_containerd "$node" "$dir" ""
+  wait_containerd "$node" "$dir"
+  import_images "$node" "$dir" "${ARCHIVES[@]}"
+  local ip; ip=$(host_ip); ip=${ip:-127.0.0.1}
+  local out
+  out=$(printf '{"name":"%s","mode":"host-node","bridge":"%s","gateway":"%s","workers":[%s]}' \
+    "$PREFIX" "$HOST_CNI_BRIDGE" "$podnet.1" "$(node_json "$node" "" "$ip" "$podnet.0/24" "$podnet.1" "$dir")")
+  echo "$out" >"$LAB_DIR/lab.json"
+  echo "$out"
+}
+
+wait_all_or_die() {
+  local pid rc=0
+  for pid in $(jobs -p); do wait "$pid" || rc=1; done
+  [ $rc -eq 0 ] || die "a background step failed"
+}
+
+lab_up() {
+  ensure_packages "${MKUBE_BASE_PACKAGES[@]}"
+  mapfile -t ARCHIVES < <("$HERE/../images/build.sh")
+  [ "${#ARCHIVES[@]}" -ge 3 ] || die "image build failed"
+  with_lock
+  lab_down
+  mkdir -p "$LAB_DIR"
+  trap 'rc=$?; if [ $rc -ne 0 ]; then log "up failed (rc=$rc), cleaning up"; lab_down; fi' EXIT
+  if [ "$HOST_NODE" = 1 ]; then lab_up_host_node; else lab_up_workers; fi
+  trap - EXIT
+  log "lab $PREFIX is up"
+}
+
+case "$CMD" in
+  up) lab_up ;;
+  down) with_lock; lab_down ;;
+  status) [ -f "$LAB_DIR/lab.json" ] || die "lab $PREFIX is not up"; cat "$LAB_DIR/lab.json" ;;
+  *) usage ;;
+esac
