@@ -1,0 +1,6 @@
+export * from './quantity.js';
+export * from './duration.js';
+export * from './schema.js';
+export * from './json_codec.js';
+export * from './registry.js';
+export * from './envelope.js';

@@ -1,0 +1,453 @@
+/**
+ * Kubernetes JSON ↔ protobuf message objects ↔ protobuf bytes, by walking
+ * the protobufjs reflection types of the mkube schema.
+ *
+ * Message objects are plain objects keyed by proto field names (int64 as
+ * numbers, bytes as Uint8Array, maps as objects), the shape protobufjs'
+ * Type.fromObject accepts and Type.toObject({ longs: Number }) returns.
+ *
+ * What is not a one-to-one field mapping lives in three small tables:
+ *  - SPECIAL_TYPES: types with their own JSON form (Time, Quantity, ...);
+ *  - INLINE_FIELDS: Go embedded structs, nested in proto but flat in JSON;
+ *  - JSON_NAMES: the rare proto field whose name differs from its JSON key.
+ */
+import protobuf from 'protobufjs';
+import { canonicalizeQuantity, QuantityError } from './quantity.js';
+import { messageType } from './schema.js';
+import { formatGoDuration, parseGoDuration } from './duration.js';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+/** A protobuf message as a plain object keyed by proto field names. */
+export type ProtoMessage = { [field: string]: unknown };
+
+export type CodecErrorCode = 'JSON_TYPE_MISMATCH' | 'JSON_INVALID_VALUE' | 'PROTO_INVALID';
+
+export class CodecError extends Error {
+  constructor(readonly code: CodecErrorCode, readonly path: string, message: string) {
+    super(path ? `${path}: ${message}` : message);
+    this.name = 'CodecError';
+  }
+}
+
+const META = 'k8s.io.apimachinery.pkg.apis.meta.v1';
+export const TIME_TYPE = `${META}.Time`;
+export const MICRO_TIME_TYPE = `${META}.MicroTime`;
+export const DURATION_TYPE = `${META}.Duration`;
+export const FIELDS_V1_TYPE = `${META}.FieldsV1`;
+export const QUANTITY_TYPE = 'k8s.io.apimachinery.pkg.api.resource.Quantity';
+export const INT_OR_STRING_TYPE = 'k8s.io.apimachinery.pkg.util.intstr.IntOrString';
+export const RAW_EXTENSION_TYPE = 'k8s.io.apimachinery.pkg.runtime.RawExtension';
+
+/** Go embedded structs: the proto field holds a message, JSON spreads its fields. */
+export const INLINE_FIELDS: ReadonlySet<string> = new Set([
+  'k8s.io.api.core.v1.ConfigMapEnvSource.localObjectReference',
+  'k8s.io.api.core.v1.ConfigMapKeySelector.localObjectReference',
+  'k8s.io.api.core.v1.ConfigMapProjection.localObjectReference',
+  'k8s.io.api.core.v1.ConfigMapVolumeSource.localObjectReference',
+  'k8s.io.api.core.v1.SecretEnvSource.localObjectReference',
+  'k8s.io.api.core.v1.SecretKeySelector.localObjectReference',
+  'k8s.io.api.core.v1.SecretProjection.localObjectReference',
+  'k8s.io.api.core.v1.Probe.handler',
+  'k8s.io.api.core.v1.Volume.volumeSource',
+  'k8s.io.api.networking.v1.IngressRule.ingressRuleValue',
+]);
+
+/** Proto field name → JSON key, where they differ. */
+export const JSON_NAMES: ReadonlyMap<string, string> = new Map([
+  ['k8s.io.api.networking.v1.IngressClassParametersReference.aPIGroup', 'apiGroup'],
+]);
+
+function typeName(type: protobuf.Type): string {
+  return type.fullName.startsWith('.') ? type.fullName.slice(1) : type.fullName;
+}
+
+interface JsonField {
+  readonly field: protobuf.Field;
+  /** Proto field names from the message down to the field (more than one when inlined). */
+  readonly path: readonly string[];
+}
+
+const jsonFieldCache = new WeakMap<protobuf.Type, Map<string, JsonField>>();
+
+/** The JSON keys a message accepts, with inline fields flattened. */
+function jsonFields(type: protobuf.Type): Map<string, JsonField> {
+  let fields = jsonFieldCache.get(type);
+  if (fields) return fields;
+  fields = new Map();
+  for (const field of type.fieldsArray) {
+    const key = `${typeName(type)}.${field.name}`;
+    if (INLINE_FIELDS.has(key) && field.resolvedType instanceof protobuf.Type) {
+      for (const [name, inner] of jsonFields(field.resolvedType)) {
+        fields.set(name, { field: inner.field, path: [field.name, ...inner.path] });
+      }
+    } else {
+      fields.set(JSON_NAMES.get(key) ?? field.name, { field, path: [field.name] });
+    }
+  }
+  jsonFieldCache.set(type, fields);
+  return fields;
+}
+
+/** The JSON keys (top level, inline fields flattened) a message type accepts. */
+export function jsonFieldNames(typeFullName: string): string[] {
+  return [...jsonFields(messageType(typeFullName)).keys()];
+}
+
+// ---------------------------------------------------------------- JSON → proto
+
+export interface FromJsonOptions {
+  /** Accept (and drop) apiVersion/kind at the top level and on list items. */
+  readonly typeMeta?: boolean;
+}
+
+export interface FromJsonResult {
+  readonly message: ProtoMessage;
+  /** JSON paths present in the input that the schema lacks, e.g. ".spec.containers[0].imagee". */
+  readonly unknownFields: string[];
+}
+
+interface Walk {
+  readonly unknown: string[];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/** Converts Kubernetes JSON into a message object of the named type. */
+export function fromJson(typeFullName: string, json: unknown, options: FromJsonOptions = {}): FromJsonResult {
+  const walk: Walk = { unknown: [] };
+  const message = messageFromJson(messageType(typeFullName), json, '', walk, options.typeMeta ?? false);
+  return { message: message as ProtoMessage, unknownFields: walk.unknown };
+}
+
+function messageFromJson(type: protobuf.Type, json: unknown, path: string, walk: Walk, typeMeta: boolean): unknown {
+  const special = SPECIAL_TYPES.get(typeName(type));
+  if (special) return special.fromJson(json, path);
+  if (!isPlainObject(json)) {
+    throw new CodecError('JSON_TYPE_MISMATCH', path, `expected an object for ${type.name}, got ${describe(json)}`);
+  }
+  const fields = jsonFields(type);
+  const out: ProtoMessage = {};
+  for (const [key, value] of Object.entries(json)) {
+    const at = `${path}.${key}`;
+    const jf = fields.get(key);
+    if (!jf) {
+      if (!(typeMeta && (key === 'apiVersion' || key === 'kind'))) walk.unknown.push(at);
+      continue;
+    }
+    if (value === null || value === undefined) continue;
+    let target = out;
+    for (const step of jf.path.slice(0, -1)) {
+      target = (target[step] ??= {}) as ProtoMessage;
+    }
+    const itemsTypeMeta = typeMeta && key === 'items' && jf.field.repeated;
+    target[jf.path[jf.path.length - 1]!] = fieldFromJson(jf.field, value, at, walk, itemsTypeMeta);
+  }
+  return out;
+}
+
+function fieldFromJson(field: protobuf.Field, value: unknown, path: string, walk: Walk, itemsTypeMeta: boolean): unknown {
+  if (field instanceof protobuf.MapField) {
+    if (!isPlainObject(value)) {
+      throw new CodecError('JSON_TYPE_MISMATCH', path, `expected an object, got ${describe(value)}`);
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (v === null || v === undefined) continue;
+      out[k] = valueFromJson(field, v, `${path}.${k}`, walk, false);
+    }
+    return out;
+  }
+  if (field.repeated) {
+    if (!Array.isArray(value)) {
+      throw new CodecError('JSON_TYPE_MISMATCH', path, `expected an array, got ${describe(value)}`);
+    }
+    return value
+      .map((v, i) => (v === null ? undefined : valueFromJson(field, v, `${path}[${i}]`, walk, itemsTypeMeta)))
+      .filter((v) => v !== undefined);
+  }
+  return valueFromJson(field, value, path, walk, false);
+}
+
+function valueFromJson(field: protobuf.Field, value: unknown, path: string, walk: Walk, typeMeta: boolean): unknown {
+  if (field.resolvedType instanceof protobuf.Type) {
+    return messageFromJson(field.resolvedType, value, path, walk, typeMeta);
+  }
+  switch (field.type) {
+    case 'string':
+      if (typeof value !== 'string') throw mismatch(path, 'string', value);
+      return value;
+    case 'bool':
+      if (typeof value !== 'boolean') throw mismatch(path, 'boolean', value);
+      return value;
+    case 'bytes':
+      return base64FromJson(value, path);
+    case 'double':
+    case 'float':
+      if (typeof value !== 'number') throw mismatch(path, 'number', value);
+      return value;
+    default:
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw mismatch(path, 'integer', value);
+      if (field.type === 'int32' && (value > 2147483647 || value < -2147483648)) {
+        throw new CodecError('JSON_INVALID_VALUE', path, `${value} overflows int32`);
+      }
+      return value;
+  }
+}
+
+function mismatch(path: string, want: string, got: unknown): CodecError {
+  return new CodecError('JSON_TYPE_MISMATCH', path, `expected ${want}, got ${describe(got)}`);
+}
+
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function base64FromJson(value: unknown, path: string): Uint8Array {
+  if (typeof value !== 'string') throw mismatch(path, 'base64 string', value);
+  if (value.length % 4 !== 0 || !BASE64_RE.test(value)) {
+    throw new CodecError('JSON_INVALID_VALUE', path, 'illegal base64 data');
+  }
+  return new Uint8Array(Buffer.from(value, 'base64'));
+}
+
+// ---------------------------------------------------------------- proto → JSON
+
+export interface ToJsonOptions {
+  /** Put apiVersion and kind first, as for a top-level object. */
+  readonly apiVersion?: string;
+  readonly kind?: string;
+}
+
+/** Converts a message object of the named type into Kubernetes JSON. */
+export function toJson(typeFullName: string, message: ProtoMessage, options: ToJsonOptions = {}): JsonObject {
+  const body = messageToJson(messageType(typeFullName), message);
+  if (!isPlainObject(body)) {
+    throw new CodecError('PROTO_INVALID', '', `${typeFullName} does not convert to a JSON object`);
+  }
+  const head: JsonObject = {};
+  if (options.apiVersion) head.apiVersion = options.apiVersion;
+  if (options.kind) head.kind = options.kind;
+  return { ...head, ...(body as JsonObject) };
+}
+
+function messageToJson(type: protobuf.Type, message: unknown): JsonValue | undefined {
+  const special = SPECIAL_TYPES.get(typeName(type));
+  if (special) return special.toJson(message as ProtoMessage);
+  const msg = (message ?? {}) as ProtoMessage;
+  const out: JsonObject = {};
+  for (const field of type.fieldsArray) {
+    const value = msg[field.name];
+    if (value === null || value === undefined) continue;
+    const key = `${typeName(type)}.${field.name}`;
+    if (INLINE_FIELDS.has(key) && field.resolvedType instanceof protobuf.Type) {
+      const inner = messageToJson(field.resolvedType, value);
+      if (isPlainObject(inner)) Object.assign(out, inner);
+      continue;
+    }
+    const json = fieldToJson(field, value);
+    if (json !== undefined) out[JSON_NAMES.get(key) ?? field.name] = json;
+  }
+  return out;
+}
+
+function fieldToJson(field: protobuf.Field, value: unknown): JsonValue | undefined {
+  if (field instanceof protobuf.MapField) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) return undefined;
+    const out: JsonObject = {};
+    for (const [k, v] of entries) {
+      const json = valueToJson(field, v);
+      out[k] = json === undefined ? emptyFor(field) : json;
+    }
+    return out;
+  }
+  if (field.repeated) {
+    const items = value as unknown[];
+    if (items.length === 0) return undefined;
+    return items.map((v) => valueToJson(field, v) ?? emptyFor(field));
+  }
+  return valueToJson(field, value);
+}
+
+/** JSON for a zero value inside a list or map, where it cannot be omitted. */
+function emptyFor(field: protobuf.Field): JsonValue {
+  if (field.resolvedType instanceof protobuf.Type) return null;
+  return field.type === 'string' || field.type === 'bytes' ? '' : 0;
+}
+
+function valueToJson(field: protobuf.Field, value: unknown): JsonValue | undefined {
+  if (field.resolvedType instanceof protobuf.Type) return messageToJson(field.resolvedType, value);
+  switch (field.type) {
+    case 'string':
+      return value === '' ? undefined : (value as string);
+    case 'bool':
+      return value as boolean;
+    case 'bytes':
+      return Buffer.from(value as Uint8Array).toString('base64');
+    default:
+      return toNumber(value);
+  }
+}
+
+function toNumber(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string') return Number(value);
+  if (typeof value === 'bigint') return Number(value);
+  // protobufjs Long
+  return Number(String(value));
+}
+
+// ---------------------------------------------------------------- special types
+
+interface SpecialType {
+  fromJson(json: unknown, path: string): ProtoMessage;
+  toJson(message: ProtoMessage | undefined): JsonValue | undefined;
+}
+
+const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses an RFC 3339 timestamp into Unix seconds and nanoseconds. */
+export function parseRfc3339(text: string): { seconds: number; nanos: number } {
+  const m = RFC3339_RE.exec(text);
+  if (!m) throw new Error(`"${text}" is not an RFC 3339 time`);
+  const [, y, mo, d, h, mi, s, frac, zone] = m;
+  let seconds = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s!) / 1000;
+  const check = new Date(seconds * 1000);
+  if (check.getUTCDate() !== +d! || check.getUTCMonth() !== +mo! - 1 || +h! > 23 || +mi! > 59 || +s! > 59) {
+    throw new Error(`"${text}" is not a valid time`);
+  }
+  if (zone !== 'Z' && zone !== 'z') {
+    const sign = zone![0] === '-' ? -1 : 1;
+    seconds -= sign * (Number(zone!.slice(1, 3)) * 3600 + Number(zone!.slice(4, 6)) * 60);
+  }
+  const nanos = frac ? Number(frac.slice(1, 10).padEnd(9, '0')) : 0;
+  return { seconds, nanos };
+}
+
+/** Formats Unix seconds (+ optional fraction digits) as RFC 3339 in UTC. */
+export function formatRfc3339(seconds: number, nanos = 0, fractionDigits = 0): string {
+  const iso = new Date(seconds * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
+  const base = iso.slice(0, 19);
+  if (fractionDigits === 0) return `${base}Z`;
+  return `${base}.${String(nanos).padStart(9, '0').slice(0, fractionDigits)}Z`;
+}
+
+function timeFromJson(json: unknown, path: string, micro: boolean): ProtoMessage {
+  if (typeof json !== 'string') throw mismatch(path, 'RFC 3339 time string', json);
+  let t: { seconds: number; nanos: number };
+  try {
+    t = parseRfc3339(json);
+  } catch (err) {
+    throw new CodecError('JSON_INVALID_VALUE', path, (err as Error).message);
+  }
+  // metav1.Time carries whole seconds on the wire; MicroTime carries microseconds.
+  const nanos = micro ? Math.floor(t.nanos / 1000) * 1000 : 0;
+  return nanos === 0 ? { seconds: t.seconds } : { seconds: t.seconds, nanos };
+}
+
+function timeToJson(message: ProtoMessage | undefined, micro: boolean): JsonValue | undefined {
+  if (!message || (message.seconds == null && message.nanos == null)) return undefined;
+  const seconds = toNumber(message.seconds ?? 0);
+  const nanos = toNumber(message.nanos ?? 0);
+  return micro ? formatRfc3339(seconds, nanos, 6) : formatRfc3339(seconds);
+}
+
+function jsonBytes(json: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(json));
+}
+
+function parseJsonBytes(raw: unknown): JsonValue | undefined {
+  if (!(raw instanceof Uint8Array) || raw.length === 0) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(raw)) as JsonValue;
+  } catch {
+    return undefined;
+  }
+}
+
+export const SPECIAL_TYPES: ReadonlyMap<string, SpecialType> = new Map<string, SpecialType>([
+  [TIME_TYPE, { fromJson: (j, p) => timeFromJson(j, p, false), toJson: (m) => timeToJson(m, false) }],
+  [MICRO_TIME_TYPE, { fromJson: (j, p) => timeFromJson(j, p, true), toJson: (m) => timeToJson(m, true) }],
+  [
+    DURATION_TYPE,
+    {
+      fromJson(json, path) {
+        if (typeof json !== 'string') throw mismatch(path, 'duration string', json);
+        try {
+          return { duration: parseGoDuration(json) };
+        } catch (err) {
+          throw new CodecError('JSON_INVALID_VALUE', path, (err as Error).message);
+        }
+      },
+      toJson: (m) => formatGoDuration(toNumber(m?.duration ?? 0)),
+    },
+  ],
+  [
+    QUANTITY_TYPE,
+    {
+      fromJson(json, path) {
+        if (typeof json !== 'string' && typeof json !== 'number') throw mismatch(path, 'quantity', json);
+        try {
+          return { string: canonicalizeQuantity(String(json)) };
+        } catch (err) {
+          if (err instanceof QuantityError) throw new CodecError('JSON_INVALID_VALUE', path, err.message);
+          throw err;
+        }
+      },
+      toJson: (m) => ((m?.string as string | undefined) || '0'),
+    },
+  ],
+  [
+    INT_OR_STRING_TYPE,
+    {
+      fromJson(json, path) {
+        if (typeof json === 'string') return { type: 1, strVal: json };
+        if (typeof json === 'number' && Number.isInteger(json)) return { type: 0, intVal: json };
+        throw mismatch(path, 'integer or string', json);
+      },
+      toJson: (m) => (toNumber(m?.type ?? 0) === 1 ? ((m?.strVal as string | undefined) ?? '') : toNumber(m?.intVal ?? 0)),
+    },
+  ],
+  [FIELDS_V1_TYPE, { fromJson: (j) => ({ Raw: jsonBytes(j) }), toJson: (m) => parseJsonBytes(m?.Raw) ?? {} }],
+  [RAW_EXTENSION_TYPE, { fromJson: (j) => ({ raw: jsonBytes(j) }), toJson: (m) => parseJsonBytes(m?.raw) ?? null }],
+]);
+
+// ---------------------------------------------------------------- bytes
+
+/** Encodes a message object of the named type to protobuf bytes. */
+export function encodeMessage(typeFullName: string, message: ProtoMessage): Uint8Array {
+  const type = messageType(typeFullName);
+  const err = type.verify(message);
+  if (err) throw new CodecError('PROTO_INVALID', '', `${typeFullName}: ${err}`);
+  return type.encode(type.fromObject(message)).finish();
+}
+
+/** Decodes protobuf bytes into a message object of the named type. */
+export function decodeMessage(typeFullName: string, bytes: Uint8Array): ProtoMessage {
+  const type = messageType(typeFullName);
+  let decoded: protobuf.Message;
+  try {
+    decoded = type.decode(bytes);
+  } catch (err) {
+    throw new CodecError('PROTO_INVALID', '', `${typeFullName}: ${(err as Error).message}`);
+  }
+  return type.toObject(decoded, { longs: Number }) as ProtoMessage;
+}
+
+/** Kubernetes JSON → protobuf bytes. */
+export function jsonToBytes(typeFullName: string, json: unknown, options: FromJsonOptions = {}): FromJsonResult & { bytes: Uint8Array } {
+  const result = fromJson(typeFullName, json, options);
+  return { ...result, bytes: encodeMessage(typeFullName, result.message) };
+}
+
+/** Protobuf bytes → Kubernetes JSON. */
+export function bytesToJson(typeFullName: string, bytes: Uint8Array, options: ToJsonOptions = {}): JsonObject {
+  return toJson(typeFullName, decodeMessage(typeFullName, bytes), options);
+}
