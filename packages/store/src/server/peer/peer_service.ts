@@ -10,8 +10,10 @@ export interface PeerHandler {
   receive(messages: Message[]): void;
   /** A snapshot: the Snap message and the key-space data that goes with it. */
   receiveSnapshot(m: Message, data: Buffer[]): Promise<void>;
+  /** Leader only: renews a lease for a follower's client. */
   leaseRenew(id: number): Promise<number>;
-  leaseTimeToLive(id: number): Promise<{ ttl: number; grantedTtl: number }>;
+  /** Leader only: the remaining TTL of a lease. */
+  leaseTimeToLiveLocal(id: number): Promise<{ ttl: number; grantedTtl: number }>;
   clusterInfo(): { clusterId: number; members: WireMember[] };
 }
 
@@ -106,7 +108,7 @@ export function addPeerService(server: grpc.Server, handler: PeerHandler, logger
 
     LeaseTimeToLive(call: grpc.ServerUnaryCall<{ clusterId: number; id: number }, object>, callback: grpc.sendUnaryData<object>) {
       if (call.request.clusterId !== handler.clusterId()) return callback(clusterMismatch(handler.clusterId(), call.request.clusterId));
-      handler.leaseTimeToLive(call.request.id).then(
+      handler.leaseTimeToLiveLocal(call.request.id).then(
         (r) => callback(null, r),
         (err: Error & { etcdName?: string }) => callback({ code: grpc.status.FAILED_PRECONDITION, details: err.etcdName ?? err.message, metadata: new grpc.Metadata() }),
       );

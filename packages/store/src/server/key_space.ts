@@ -1,0 +1,39 @@
+// What a member needs from the MVCC key space. Implemented over the mvcc
+// package by mvcc_key_space.ts; kept narrow so the member loop does not depend
+// on MVCC internals.
+import type { RangeRequest__Output } from '../gen/etcdserverpb/RangeRequest.js';
+import type { RangeResponse } from '../gen/etcdserverpb/RangeResponse.js';
+import type { WatchCreateOptions, WatchHandle, WatchSink } from './backend.js';
+import type { InternalRequestBody } from './internal_request.js';
+
+export interface KeySpace {
+  /** Index of the last Raft entry whose effects are in the key space. */
+  consistentIndex(): number;
+  currentRevision(): number;
+  /** Serves a range at the member's current state (the caller provides linearizability). */
+  range(req: RangeRequest__Output): Promise<Omit<RangeResponse, 'header'>>;
+  /**
+   * Applies one replicated request at Raft index `index` (a no-op returning the same shape when
+   * index <= consistentIndex). Throws EtcdError for deterministic request failures.
+   */
+  apply(index: number, req: InternalRequestBody): Promise<unknown>;
+  watch(opts: WatchCreateOptions, sink: WatchSink): WatchHandle;
+  /** Periodic progress notifications for synced watchers. */
+  tickProgress(): void;
+
+  // Lease expiry bookkeeping, only meaningful on the leader.
+  leasePromote(nowMs: number): void;
+  leaseDemote(): void;
+  leaseRenew(id: number, nowMs: number): number;
+  leaseTimeToLive(id: number, nowMs: number): { ttl: number; grantedTTL: number; keys: Buffer[] } | undefined;
+  leaseExpired(nowMs: number): number[];
+  leaseIds(): number[];
+  leaseExists(id: number): boolean;
+
+  /** The whole key space, for a follower that needs a snapshot. */
+  snapshotChunks(): AsyncIterable<Buffer>;
+  /** Replaces the key space with a received snapshot. */
+  restore(chunks: Buffer[]): Promise<void>;
+  dbSize(): number;
+  close(): Promise<void>;
+}

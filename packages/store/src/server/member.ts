@@ -1,0 +1,866 @@
+// One mkube-store member: the Raft core driven by the Ready loop, LevelDB
+// persistence, the MVCC key space, the peer transport, and the EtcdBackend the
+// gRPC services call.
+//
+// The Ready loop (after etcd-io/raft): persist hard state, entries and snapshot
+// with a synced LevelDB write, only then send the messages, then apply the
+// committed entries, then advance. Everything that touches the Raft core runs on
+// Node's single thread between awaits; only the loop calls ready()/advance().
+import { ClassicLevel } from 'classic-level';
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { CompactionRequest__Output } from '../gen/etcdserverpb/CompactionRequest.js';
+import type { CompactionResponse } from '../gen/etcdserverpb/CompactionResponse.js';
+import type { DeleteRangeRequest__Output } from '../gen/etcdserverpb/DeleteRangeRequest.js';
+import type { DeleteRangeResponse } from '../gen/etcdserverpb/DeleteRangeResponse.js';
+import type { PutRequest__Output } from '../gen/etcdserverpb/PutRequest.js';
+import type { PutResponse } from '../gen/etcdserverpb/PutResponse.js';
+import type { RangeRequest__Output } from '../gen/etcdserverpb/RangeRequest.js';
+import type { RangeResponse } from '../gen/etcdserverpb/RangeResponse.js';
+import type { TxnRequest__Output } from '../gen/etcdserverpb/TxnRequest.js';
+import type { TxnResponse } from '../gen/etcdserverpb/TxnResponse.js';
+import { RawNode, MemoryStorage, decodeConfChange } from '../raft/index.js';
+import { ConfChangeType, EntryType, ProposalDroppedError, StateRole, type ConfChange, type ConfState, type Entry, type Message, type Ready, type Snapshot } from '../raft/types.js';
+import { EtcdError, type EtcdBackend, type MemberInfo, type ResponseHeaderFields, type StatusInfo, type WatchCreateOptions, type WatchHandle, type WatchSink } from './backend.js';
+import type { MemberConfig } from './config.js';
+import { encodeInternalRequest, decodeInternalRequest, type InternalRequestBody } from './internal_request.js';
+import type { KeySpace } from './key_space.js';
+import { Membership, initialClusterId, initialMemberId, type ConfChangeContext } from './membership.js';
+import type { StoreMetrics } from './metrics.js';
+import type { PeerHandler } from './peer/peer_service.js';
+import { PeerTransport, fetchClusterInfo } from './peer/transport.js';
+import type { WireMember } from './peer/wire.js';
+import { ProposalWaiters } from './proposal_waiters.js';
+import { DataCorruptError, RaftLogStore, type MemberIdentity } from './raft_log_store.js';
+import { ReadBarrier } from './read_barrier.js';
+
+export const STORE_VERSION = '3.4.0';
+
+export class StartupError extends Error {
+  constructor(
+    readonly code: 'DATA_DIR_IN_USE' | 'DATA_DIR_FOREIGN' | 'DATA_CORRUPT' | 'JOIN_FAILED' | 'CONFIG_INVALID',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface MemberDeps {
+  logger: Logger;
+  metrics: StoreMetrics;
+  /** Opens the key space over the member's LevelDB (prefix reserved for it). */
+  openKeySpace(db: ClassicLevel<Buffer, Buffer>, quotaBytes: number): Promise<KeySpace>;
+  peerCredentials?: import('@grpc/grpc-js').ChannelCredentials;
+}
+
+type Timer = ReturnType<typeof setInterval>;
+
+export class Member implements EtcdBackend, PeerHandler {
+  private node!: RawNode;
+  private storage!: MemoryStorage;
+  private transport!: PeerTransport;
+  private ticker: Timer | undefined;
+  private appliedIdx = 0;
+  private snapshotIdx = 0;
+  private lead = 0;
+  private role: StateRole = StateRole.Follower;
+  private term = 0;
+  private confState: ConfState = { voters: [], learners: [] };
+  private readonly proposals: ProposalWaiters;
+  private readonly confWaiters = new Map<number, { resolve(): void; reject(e: Error): void }>();
+  private reads!: ReadBarrier;
+  private leaderWaiters: Array<() => void> = [];
+  private processing = false;
+  private again = false;
+  private stopped = false;
+  private fatal: Error | undefined;
+  private ticks = 0;
+  private revoking = new Set<number>();
+  private applyChain: Promise<void> = Promise.resolve();
+  private attributesPublished = false;
+
+  private constructor(
+    readonly cfg: MemberConfig,
+    private readonly deps: MemberDeps,
+    private readonly db: ClassicLevel<Buffer, Buffer>,
+    private readonly raftLog: RaftLogStore,
+    private readonly membership: Membership,
+    private readonly kv: KeySpace,
+    private identity: MemberIdentity,
+  ) {
+    this.proposals = new ProposalWaiters(this.requestTimeoutMs());
+  }
+
+  get id(): number {
+    return this.identity.memberId;
+  }
+
+  get clusterIdValue(): number {
+    return this.identity.clusterId;
+  }
+
+  private requestTimeoutMs(): number {
+    return 5000 + 2 * this.cfg.electionTimeoutMs;
+  }
+
+  private get log(): Logger {
+    return this.deps.logger;
+  }
+
+  // ---------------------------------------------------------------- start-up
+
+  static async open(cfg: MemberConfig, deps: MemberDeps): Promise<Member> {
+    mkdirSync(cfg.dataDir, { recursive: true });
+    const db = new ClassicLevel<Buffer, Buffer>(join(cfg.dataDir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      await db.open();
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      if ((err as { code?: string }).code === 'LEVEL_LOCKED' || cause?.code === 'LEVEL_LOCKED') {
+        throw new StartupError('DATA_DIR_IN_USE', `data directory ${cfg.dataDir} is in use by another mkube-store process`);
+      }
+      throw new StartupError('DATA_CORRUPT', `cannot open the database in ${cfg.dataDir}: ${(err as Error).message}${cause?.message ? ` (${cause.message})` : ''}`);
+    }
+    try {
+      return await Member.openWithDb(cfg, deps, db);
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      if (err instanceof DataCorruptError) throw new StartupError('DATA_CORRUPT', `${cfg.dataDir}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private static async openWithDb(cfg: MemberConfig, deps: MemberDeps, db: ClassicLevel<Buffer, Buffer>): Promise<Member> {
+    const raftLog = new RaftLogStore(db);
+    const membership = new Membership(db);
+    let identity = await raftLog.readIdentity();
+    const initialIds = [...cfg.initialCluster.entries()].map(([, urls]) => initialMemberId(urls, cfg.initialClusterToken));
+    if (identity) {
+      if (identity.name !== cfg.name) {
+        throw new StartupError('DATA_DIR_FOREIGN', `data directory ${cfg.dataDir} belongs to member "${identity.name}", not to "${cfg.name}"; refusing to start`);
+      }
+      if (cfg.initialClusterState === 'new') {
+        const expected = initialClusterId(initialIds, cfg.initialClusterToken);
+        const myExpected = initialMemberId(cfg.initialAdvertisePeerURLs, cfg.initialClusterToken);
+        const joined = (await db.get(Buffer.from('meta/joined'))) !== undefined;
+        if (!joined && (identity.clusterId !== expected || identity.memberId !== myExpected)) {
+          throw new StartupError(
+            'DATA_DIR_FOREIGN',
+            `data directory ${cfg.dataDir} belongs to cluster ${identity.clusterId.toString(16)} (member ${identity.memberId.toString(16)}), but --initial-cluster/--initial-cluster-token describe cluster ${expected.toString(16)} (member ${myExpected.toString(16)}); refusing to start`,
+          );
+        }
+      }
+      await membership.load();
+    } else if (cfg.initialClusterState === 'new') {
+      const memberId = initialMemberId(cfg.initialAdvertisePeerURLs, cfg.initialClusterToken);
+      const clusterId = initialClusterId(initialIds, cfg.initialClusterToken);
+      for (const [name, urls] of cfg.initialCluster) {
+        const id = initialMemberId(urls, cfg.initialClusterToken);
+        membership.add(id, { name, peerURLs: urls, clientURLs: name === cfg.name ? cfg.advertiseClientURLs : [] }, false);
+      }
+      // Every initial member starts from the same snapshot at index 0 holding the voter set.
+      const confState: ConfState = { voters: [...initialIds].sort((a, b) => a - b), learners: [] };
+      const snap: Snapshot = { metadata: { index: 0, term: 0, confState }, data: Buffer.from(JSON.stringify(membership.snapshot())) };
+      await raftLog.save(undefined, [], snap, true);
+      await membership.persist();
+      identity = { clusterId, memberId, name: cfg.name };
+      await raftLog.writeIdentity(identity);
+    } else {
+      const joined = await Member.joinInfo(cfg, deps);
+      membership.restore({ members: joined.members, removed: [] });
+      await membership.persist();
+      await db.put(Buffer.from('meta/joined'), Buffer.from('1'), { sync: true });
+      identity = { clusterId: joined.clusterId, memberId: joined.memberId, name: cfg.name };
+      await raftLog.writeIdentity(identity);
+    }
+    const kv = await deps.openKeySpace(db, cfg.quotaBackendBytes);
+    const member = new Member(cfg, deps, db, raftLog, membership, kv, identity);
+    await member.restoreRaft();
+    return member;
+  }
+
+  /** A member started with --initial-cluster-state existing learns its id and the cluster from a peer. */
+  private static async joinInfo(cfg: MemberConfig, deps: MemberDeps): Promise<{ clusterId: number; memberId: number; members: MemberInfo[] }> {
+    const errors: string[] = [];
+    for (const [name, urls] of cfg.initialCluster) {
+      if (name === cfg.name) continue;
+      for (const url of urls) {
+        try {
+          const info = await fetchClusterInfo(url, 3000, deps.peerCredentials);
+          const members: MemberInfo[] = info.members.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner }));
+          const me = members.find((m) => m.peerURLs.some((u) => cfg.initialAdvertisePeerURLs.includes(u)));
+          if (!me) {
+            throw new StartupError('JOIN_FAILED', `the cluster at ${url} has no member with peer URLs ${cfg.initialAdvertisePeerURLs.join(',')}; run "member add" first`);
+          }
+          me.name = cfg.name;
+          me.clientURLs = cfg.advertiseClientURLs;
+          return { clusterId: info.clusterId, memberId: me.id, members };
+        } catch (err) {
+          if (err instanceof StartupError) throw err;
+          errors.push(`${url}: ${(err as Error).message}`);
+        }
+      }
+    }
+    throw new StartupError('JOIN_FAILED', `cannot reach any member of the cluster to join: ${errors.join('; ') || 'no other members in --initial-cluster'}`);
+  }
+
+  private async restoreRaft(): Promise<void> {
+    const loaded = await this.raftLog.load();
+    this.storage = loaded.storage;
+    this.snapshotIdx = loaded.snapshot?.metadata.index ?? 0;
+    if (loaded.snapshot && loaded.snapshot.data.length > 0) {
+      // The membership as of the snapshot; later conf changes are re-applied from the log.
+      const fromSnap = JSON.parse(Buffer.from(loaded.snapshot.data).toString('utf8')) as { members: MemberInfo[]; removed: number[] };
+      if (this.membership.list().length === 0) this.membership.restore(fromSnap);
+    }
+    this.appliedIdx = this.snapshotIdx;
+    const electionTick = Math.max(2, Math.round(this.cfg.electionTimeoutMs / this.cfg.heartbeatIntervalMs));
+    const seed = randomBytes(4).readUInt32LE(0);
+    this.node = new RawNode({
+      id: this.id,
+      electionTick,
+      heartbeatTick: 1,
+      storage: this.storage,
+      applied: this.appliedIdx,
+      maxSizePerMsg: 1 << 20,
+      maxInflightMsgs: 256,
+      maxUncommittedEntriesSize: 1 << 30,
+      checkQuorum: true,
+      preVote: true,
+      random: mulberry32(seed),
+      logger: {
+        debug: (o, m) => this.log.debug(o, m),
+        info: (o, m) => this.log.info(o, m),
+        warn: (o, m) => this.log.warn(o, m),
+      },
+    });
+    this.confState = this.storage.initialState().confState;
+    this.reads = new ReadBarrier(
+      { readIndex: (ctx) => { this.node.readIndex(ctx); this.schedule(); }, appliedIndex: () => this.appliedIdx },
+      this.requestTimeoutMs(),
+      3 * this.cfg.heartbeatIntervalMs + this.cfg.electionTimeoutMs,
+    );
+    this.transport = new PeerTransport({
+      clusterId: this.identity.clusterId,
+      memberId: this.id,
+      logger: this.log,
+      tlsCredentials: this.deps.peerCredentials,
+      onUnreachable: (id) => {
+        this.node.reportUnreachable(id);
+      },
+      onSnapshotStatus: (id, ok) => {
+        this.deps.metrics.snapshotsSent.inc({ result: ok ? 'ok' : 'failed' });
+        this.node.reportSnapshot(id, ok);
+        this.schedule();
+      },
+      snapshotData: () => this.kv.snapshotChunks(),
+    });
+    for (const m of this.membership.list()) this.transport.setPeer(m.id, m.peerURLs);
+    this.log.info(
+      { member: this.id.toString(16), cluster: this.identity.clusterId.toString(16), applied: this.appliedIdx, lastIndex: loaded.lastIndex, term: loaded.hardState.term },
+      'member restored',
+    );
+  }
+
+  /** Starts ticking. The gRPC servers are started by the caller once this returns. */
+  start(): void {
+    this.ticker = setInterval(() => this.onTick(), this.cfg.heartbeatIntervalMs);
+    // A single-member cluster elects itself at once instead of waiting an election timeout.
+    if (this.confState.voters.length === 1 && this.confState.voters[0] === this.id) this.node.campaign();
+    this.schedule();
+  }
+
+  private onTick(): void {
+    if (this.stopped) return;
+    this.node.tick();
+    this.ticks++;
+    const now = Date.now();
+    this.reads.onTick(now);
+    this.proposals.expire(now);
+    const perSecond = Math.max(1, Math.round(1000 / this.cfg.heartbeatIntervalMs));
+    if (this.ticks % Math.max(1, Math.round(perSecond / 2)) === 0 && this.role === StateRole.Leader) this.revokeExpiredLeases(now);
+    if (this.ticks % (perSecond * 5) === 0) {
+      this.kv.tickProgress();
+      this.deps.metrics.dbSize.set(this.kv.dbSize());
+    }
+    if (!this.attributesPublished && this.lead !== 0 && this.ticks % perSecond === 0) this.publishAttributes();
+    this.schedule();
+  }
+
+  // ---------------------------------------------------------------- Ready loop
+
+  private schedule(): void {
+    if (this.stopped || this.fatal) return;
+    if (this.processing) {
+      this.again = true;
+      return;
+    }
+    this.processing = true;
+    setImmediate(() => {
+      this.processReadies()
+        .catch((err: Error) => this.die(err))
+        .finally(() => {
+          this.processing = false;
+          if (this.again && !this.stopped) {
+            this.again = false;
+            this.schedule();
+          }
+        });
+    });
+  }
+
+  private async processReadies(): Promise<void> {
+    do {
+      this.again = false;
+      while (!this.stopped && this.node.hasReady()) {
+        const rd = this.node.ready();
+        await this.handleReady(rd);
+        this.node.advance(rd);
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.role);
+    if (rd.hardState) this.term = rd.hardState.term;
+    // 1. Persist (fsync) before anything that depends on it leaves this member.
+    if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
+      const t0 = process.hrtime.bigint();
+      await this.raftLog.save(rd.hardState, rd.entries, rd.snapshot, rd.mustSync || rd.snapshot !== undefined);
+      if (rd.mustSync) this.deps.metrics.fsyncDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    if (rd.snapshot) this.installSnapshot(rd.snapshot);
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    // 2. Send.
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    // 3. Apply.
+    for (const e of rd.committedEntries) await this.applyEntry(e);
+    if (rd.committedEntries.length > 0) {
+      this.deps.metrics.proposalsCommitted.set(rd.committedEntries[rd.committedEntries.length - 1]!.index);
+      this.deps.metrics.proposalsApplied.set(this.appliedIdx);
+      this.reads.onApplied(this.appliedIdx);
+      await this.maybeSnapshot();
+    }
+    for (const rs of rd.readStates) this.reads.onReadState(rs.index, rs.requestCtx);
+  }
+
+  private onSoftState(lead: number, role: StateRole): void {
+    const wasLeader = this.role === StateRole.Leader;
+    if (lead !== this.lead) {
+      const hadLeader = this.lead !== 0;
+      if (lead !== 0) this.deps.metrics.leaderChanges.inc();
+      this.log.info({ lead: lead.toString(16), role, term: this.node.status().term }, lead === 0 ? 'lost the leader' : 'leader changed');
+      // Proposals forwarded to a leader that is gone may never be answered.
+      if (hadLeader) this.proposals.failAll(new EtcdError('TimeoutDueToLeaderFail', 'etcdserver: request timed out, possibly due to previous leader failure'));
+      this.lead = lead;
+      if (lead !== 0) {
+        const ws = this.leaderWaiters;
+        this.leaderWaiters = [];
+        for (const w of ws) w();
+      }
+    }
+    this.role = role;
+    this.deps.metrics.hasLeader.set(lead !== 0 ? 1 : 0);
+    this.deps.metrics.isLeader.set(role === StateRole.Leader ? 1 : 0);
+    if (role === StateRole.Leader && !wasLeader) {
+      // Leases get a fresh TTL under a new leader, like etcd's lessor promotion (extended by an election timeout).
+      this.kv.leasePromote(Date.now() + this.cfg.electionTimeoutMs);
+    } else if (role !== StateRole.Leader && wasLeader) {
+      this.kv.leaseDemote();
+      this.revoking.clear();
+    }
+  }
+
+  private installSnapshot(snap: Snapshot): void {
+    this.storage.applySnapshot(snap);
+    this.snapshotIdx = snap.metadata.index;
+    this.confState = snap.metadata.confState;
+    if (snap.data.length > 0) {
+      const m = JSON.parse(Buffer.from(snap.data).toString('utf8')) as { members: MemberInfo[]; removed: number[] };
+      this.membership.restore(m);
+      void this.membership.persist();
+      for (const mem of m.members) this.transport.setPeer(mem.id, mem.peerURLs);
+    }
+    if (snap.metadata.index > this.appliedIdx) this.appliedIdx = snap.metadata.index;
+    this.log.info({ index: snap.metadata.index, term: snap.metadata.term }, 'installed snapshot');
+  }
+
+  private async applyEntry(e: Entry): Promise<void> {
+    if (e.index <= this.appliedIdx) return;
+    const t0 = process.hrtime.bigint();
+    if (e.type === EntryType.ConfChange) {
+      await this.applyConfChange(e, decodeConfChange(e.data));
+    } else if (e.data.length > 0) {
+      const req = decodeInternalRequest(e.data);
+      let result: unknown;
+      let error: Error | undefined;
+      try {
+        result = await this.applyRequest(e.index, req);
+      } catch (err) {
+        if (!(err instanceof EtcdError)) throw err; // an I/O failure: the member cannot go on
+        error = err;
+      }
+      if (req.origin === this.id) {
+        if (error) this.proposals.reject(req.seq, error);
+        else this.proposals.resolve(req.seq, result);
+      }
+    }
+    this.appliedIdx = e.index;
+    this.deps.metrics.applyDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+
+  private async applyRequest(index: number, req: InternalRequestBody): Promise<unknown> {
+    if ('memberAttributes' in req) {
+      const a = req.memberAttributes;
+      this.membership.setAttributes(a.id, a.name, a.clientUrls);
+      await this.membership.persist();
+      return undefined;
+    }
+    if ('leaseRevoke' in req) this.revoking.delete(req.leaseRevoke.ID);
+    const result = await this.kv.apply(index, req);
+    if ('leaseGrant' in req && this.role === StateRole.Leader) this.kv.leaseRenew(req.leaseGrant.id, Date.now());
+    return result;
+  }
+
+  private async applyConfChange(e: Entry, cc: ConfChange): Promise<void> {
+    let ctx: ConfChangeContext = { name: '', peerURLs: [], clientURLs: [] };
+    if (cc.context.length > 0) ctx = JSON.parse(Buffer.from(cc.context).toString('utf8')) as ConfChangeContext;
+    const removedSelf = cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id;
+    switch (cc.type) {
+      case ConfChangeType.AddNode:
+      case ConfChangeType.AddLearner:
+        if (!this.membership.isRemoved(cc.nodeId)) {
+          const existing = this.membership.get(cc.nodeId);
+          this.membership.add(cc.nodeId, existing ? { ...ctx, name: existing.name || ctx.name, clientURLs: existing.clientURLs } : ctx, cc.type === ConfChangeType.AddLearner);
+          this.transport.setPeer(cc.nodeId, ctx.peerURLs);
+        }
+        break;
+      case ConfChangeType.PromoteLearner:
+        this.membership.promote(cc.nodeId);
+        break;
+      case ConfChangeType.RemoveNode:
+        this.membership.remove(cc.nodeId);
+        this.transport.removePeer(cc.nodeId);
+        break;
+    }
+    await this.membership.persist();
+    this.confState = this.node.applyConfChange(cc);
+    const w = this.confWaiters.get(cc.nodeId);
+    if (w) {
+      this.confWaiters.delete(cc.nodeId);
+      w.resolve();
+    }
+    this.log.info({ index: e.index, change: ConfChangeType[cc.type], member: cc.nodeId.toString(16), voters: this.confState.voters.length, learners: this.confState.learners.length }, 'applied membership change');
+    if (removedSelf) {
+      this.log.warn({}, 'this member was removed from the cluster; stopping');
+      setImmediate(() => void this.stop(false));
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.appliedIdx - this.snapshotIdx < this.cfg.snapshotCount) return;
+    const data = Buffer.from(JSON.stringify(this.membership.snapshot()));
+    const snap = this.storage.createSnapshot(this.appliedIdx, this.confState, data);
+    const compactIndex = Math.max(0, this.appliedIdx - this.cfg.snapshotCatchUpEntries);
+    await this.raftLog.saveSnapshotAndCompact(snap, compactIndex);
+    if (compactIndex > this.storage.firstIndex()) this.storage.compact(compactIndex);
+    this.snapshotIdx = this.appliedIdx;
+    this.log.info({ index: this.appliedIdx, compactIndex }, 'created snapshot and compacted the log');
+  }
+
+  private die(err: Error): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    this.log.fatal({ err: err.message, stack: err.stack }, 'member failed; it stops serving');
+    const stopped = new EtcdError('Stopped', 'etcdserver: server stopped');
+    this.proposals.failAll(stopped);
+    this.reads.failAll(stopped);
+    void this.stop(false).finally(() => this.onFatal?.(err));
+  }
+
+  /** Called once when the member stops on an unrecoverable error (the process should exit non-zero). */
+  onFatal: ((err: Error) => void) | undefined;
+
+  // ---------------------------------------------------------------- proposing
+
+  private waitForLeader(timeoutMs: number): Promise<boolean> {
+    if (this.lead !== 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.leaderWaiters = this.leaderWaiters.filter((w) => w !== done);
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(t);
+        resolve(true);
+      };
+      this.leaderWaiters.push(done);
+    });
+  }
+
+  private checkServing(): void {
+    if (this.fatal || this.stopped) throw new EtcdError('Stopped', 'etcdserver: server stopped');
+  }
+
+  private async propose<T>(body: InternalRequestBody): Promise<T> {
+    this.checkServing();
+    if (this.lead === 0 && !(await this.waitForLeader(this.cfg.electionTimeoutMs * 3))) {
+      throw new EtcdError('NoLeader', 'etcdserver: no leader');
+    }
+    const { seq, result } = this.proposals.register<T>();
+    const data = encodeInternalRequest({ origin: this.id, seq, ...body } as never);
+    try {
+      this.node.propose(data);
+    } catch (err) {
+      const e = err instanceof ProposalDroppedError ? new EtcdError(this.lead === 0 ? 'NoLeader' : 'TooManyRequests', this.lead === 0 ? 'etcdserver: no leader' : 'etcdserver: too many requests') : (err as Error);
+      this.proposals.reject(seq, e);
+      this.deps.metrics.proposalsFailed.inc();
+    }
+    this.deps.metrics.proposalsPending.set(this.proposals.size);
+    this.schedule();
+    try {
+      return await result;
+    } finally {
+      this.deps.metrics.proposalsPending.set(this.proposals.size);
+    }
+  }
+
+  private async proposeConfChange(cc: ConfChange): Promise<void> {
+    this.checkServing();
+    if (this.lead === 0 && !(await this.waitForLeader(this.cfg.electionTimeoutMs * 3))) throw new EtcdError('NoLeader', 'etcdserver: no leader');
+    const done = new Promise<void>((resolve, reject) => {
+      this.confWaiters.set(cc.nodeId, { resolve, reject });
+      setTimeout(() => {
+        if (this.confWaiters.get(cc.nodeId)?.resolve === resolve) {
+          this.confWaiters.delete(cc.nodeId);
+          reject(new EtcdError('Timeout', 'etcdserver: request timed out'));
+        }
+      }, this.requestTimeoutMs()).unref();
+    });
+    try {
+      this.node.proposeConfChange(cc);
+    } catch (err) {
+      this.confWaiters.delete(cc.nodeId);
+      throw err instanceof ProposalDroppedError ? new EtcdError('UnhealthyCluster', 'etcdserver: unhealthy cluster') : err;
+    }
+    this.schedule();
+    await done;
+  }
+
+  private async linearizable(): Promise<void> {
+    this.checkServing();
+    if (this.lead === 0 && !(await this.waitForLeader(this.cfg.electionTimeoutMs * 3))) throw new EtcdError('NoLeader', 'etcdserver: no leader');
+    await this.reads.wait();
+  }
+
+  private publishAttributes(): void {
+    const me = this.membership.get(this.id);
+    if (me && me.name === this.cfg.name && me.clientURLs.join(',') === this.cfg.advertiseClientURLs.join(',')) {
+      this.attributesPublished = true;
+      return;
+    }
+    this.attributesPublished = true;
+    this.propose({ memberAttributes: { id: this.id, name: this.cfg.name, clientUrls: this.cfg.advertiseClientURLs } }).catch(() => {
+      this.attributesPublished = false;
+    });
+  }
+
+  private revokeExpiredLeases(now: number): void {
+    for (const id of this.kv.leaseExpired(now)) {
+      if (this.revoking.has(id)) continue;
+      this.revoking.add(id);
+      this.log.debug({ lease: id.toString(16) }, 'lease expired; revoking');
+      this.propose({ leaseRevoke: { ID: id } }).catch(() => this.revoking.delete(id));
+    }
+  }
+
+  // ---------------------------------------------------------------- EtcdBackend
+
+  header(): ResponseHeaderFields {
+    return { clusterId: this.identity.clusterId, memberId: this.id, revision: this.kv.currentRevision(), raftTerm: this.term };
+  }
+
+  async range(req: RangeRequest__Output): Promise<RangeResponse> {
+    if (!req.serializable) await this.linearizable();
+    else this.checkServing();
+    const res = await this.kv.range(req);
+    return { ...res, header: this.header() };
+  }
+
+  async put(req: PutRequest__Output): Promise<PutResponse> {
+    return this.propose<PutResponse>({ put: req });
+  }
+
+  async deleteRange(req: DeleteRangeRequest__Output): Promise<DeleteRangeResponse> {
+    return this.propose<DeleteRangeResponse>({ deleteRange: req });
+  }
+
+  async txn(req: TxnRequest__Output): Promise<TxnResponse> {
+    return this.propose<TxnResponse>({ txn: req });
+  }
+
+  async compact(req: CompactionRequest__Output): Promise<CompactionResponse> {
+    return this.propose<CompactionResponse>({ compaction: req });
+  }
+
+  watch(opts: WatchCreateOptions, sink: WatchSink): WatchHandle {
+    this.checkServing();
+    return this.kv.watch(opts, sink);
+  }
+
+  async leaseGrant(ttl: number, id: number): Promise<{ id: number; ttl: number }> {
+    let leaseId = id;
+    if (leaseId === 0) {
+      do leaseId = randomInt(1, 2 ** 47) * 16 + randomInt(0, 16);
+      while (this.kv.leaseExists(leaseId));
+    }
+    const minTtl = Math.ceil((3 * this.cfg.electionTimeoutMs) / 2 / 1000);
+    const effective = Math.max(ttl, minTtl);
+    await this.propose({ leaseGrant: { id: leaseId, ttl: effective } });
+    return { id: leaseId, ttl: effective };
+  }
+
+  async leaseRevoke(id: number): Promise<void> {
+    await this.propose({ leaseRevoke: { ID: id } });
+  }
+
+  private async onLeader<T>(local: () => T, remote: (leader: number) => Promise<T>): Promise<T> {
+    this.checkServing();
+    if (this.lead === 0 && !(await this.waitForLeader(this.cfg.electionTimeoutMs * 3))) throw new EtcdError('NoLeader', 'etcdserver: no leader');
+    if (this.role === StateRole.Leader) {
+      // The leader answers only once it has applied everything it committed, so it never renews a revoked lease.
+      await this.reads.wait();
+      return local();
+    }
+    try {
+      return await remote(this.lead);
+    } catch (err) {
+      const details = (err as { details?: string }).details;
+      if (details === 'LeaseNotFound') throw new EtcdError('LeaseNotFound', 'etcdserver: requested lease not found');
+      throw new EtcdError('LeaderChanged', 'etcdserver: leader changed');
+    }
+  }
+
+  async leaseKeepAlive(id: number): Promise<number> {
+    return this.onLeader(
+      () => {
+        if (!this.kv.leaseExists(id)) throw new EtcdError('LeaseNotFound', 'etcdserver: requested lease not found');
+        return this.kv.leaseRenew(id, Date.now());
+      },
+      async (leader) => (await this.transport.unary<object, { ttl: number }>(leader, 'LeaseRenew', { clusterId: this.identity.clusterId, id }, this.requestTimeoutMs())).ttl,
+    );
+  }
+
+  async leaseTimeToLive(id: number, keys: boolean): Promise<{ id: number; ttl: number; grantedTTL: number; keys: Buffer[] }> {
+    await this.linearizable();
+    const local = this.kv.leaseTimeToLive(id, Date.now());
+    if (!local) throw new EtcdError('LeaseNotFound', 'etcdserver: requested lease not found');
+    const remaining = await this.onLeader(
+      () => local.ttl,
+      async (leader) => (await this.transport.unary<object, { ttl: number }>(leader, 'LeaseTimeToLive', { clusterId: this.identity.clusterId, id }, this.requestTimeoutMs())).ttl,
+    );
+    return { id, ttl: remaining, grantedTTL: local.grantedTTL, keys: keys ? local.keys : [] };
+  }
+
+  async leaseLeases(): Promise<number[]> {
+    await this.linearizable();
+    return this.kv.leaseIds();
+  }
+
+  async memberList(linearizable: boolean): Promise<MemberInfo[]> {
+    if (linearizable) await this.linearizable();
+    return this.membership.list();
+  }
+
+  async memberAdd(peerURLs: string[], isLearner: boolean): Promise<{ member: MemberInfo; members: MemberInfo[] }> {
+    for (const url of peerURLs) if (this.membership.findByPeerURL(url)) throw new EtcdError('PeerURLExist', 'etcdserver: Peer URLs already exists');
+    if (isLearner && this.membership.list().filter((m) => m.isLearner).length >= 1) throw new EtcdError('TooManyLearners', 'etcdserver: too many learner members in cluster');
+    let id: number;
+    do id = randomInt(1, 2 ** 47) * 16 + randomInt(0, 16);
+    while (this.membership.get(id) || this.membership.isRemoved(id));
+    const ctx: ConfChangeContext = { name: '', peerURLs, clientURLs: [] };
+    await this.proposeConfChange({ type: isLearner ? ConfChangeType.AddLearner : ConfChangeType.AddNode, nodeId: id, context: Buffer.from(JSON.stringify(ctx)) });
+    return { member: this.membership.get(id)!, members: this.membership.list() };
+  }
+
+  async memberRemove(id: number): Promise<MemberInfo[]> {
+    if (this.membership.isRemoved(id)) throw new EtcdError('MemberNotFound', 'etcdserver: member not found');
+    if (!this.membership.get(id)) throw new EtcdError('MemberNotFound', 'etcdserver: member not found');
+    await this.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: id, context: new Uint8Array(0) });
+    return this.membership.list();
+  }
+
+  async memberUpdate(_id: number, _peerURLs: string[]): Promise<MemberInfo[]> {
+    throw new EtcdError('NotCapable', 'etcdserver: member update is not supported by mkube-store');
+  }
+
+  async memberPromote(id: number): Promise<MemberInfo[]> {
+    const m = this.membership.get(id);
+    if (!m) throw new EtcdError('MemberNotFound', 'etcdserver: member not found');
+    if (!m.isLearner) throw new EtcdError('MemberNotLearner', 'etcdserver: can only promote a learner member');
+    if (this.role === StateRole.Leader) {
+      const progress = this.node.status().progress?.get(id);
+      const leaderMatch = this.node.status().commit;
+      if (!progress || progress.match < leaderMatch * 0.9) {
+        throw new EtcdError('LearnerNotReady', 'etcdserver: can only promote a learner member which is in sync with leader');
+      }
+    }
+    await this.proposeConfChange({ type: ConfChangeType.PromoteLearner, nodeId: id, context: new Uint8Array(0) });
+    return this.membership.list();
+  }
+
+  async status(): Promise<StatusInfo> {
+    this.checkServing();
+    const st = this.node.status();
+    const me = this.membership.get(this.id);
+    return {
+      version: STORE_VERSION,
+      dbSize: this.kv.dbSize(),
+      dbSizeInUse: this.kv.dbSize(),
+      leader: this.lead,
+      raftIndex: this.storage.lastIndex(),
+      raftTerm: st.term,
+      raftAppliedIndex: this.appliedIdx,
+      errors: [],
+      isLearner: me?.isLearner ?? false,
+    };
+  }
+
+  // ---------------------------------------------------------------- PeerHandler
+
+  clusterId(): number {
+    return this.identity.clusterId;
+  }
+
+  receive(messages: Message[]): void {
+    if (this.stopped || this.fatal) return;
+    for (const m of messages) {
+      if (m.to !== this.id) continue;
+      try {
+        this.node.step(m);
+      } catch (err) {
+        this.log.warn({ from: m.from.toString(16), type: m.type, err: (err as Error).message }, 'raft refused a peer message');
+      }
+    }
+    this.schedule();
+  }
+
+  async receiveSnapshot(m: Message, data: Buffer[]): Promise<void> {
+    if (this.stopped || this.fatal) throw new Error('member stopped');
+    const snapIndex = m.snapshot?.metadata.index ?? 0;
+    if (snapIndex > this.appliedIdx && data.length > 0) {
+      // Restore the key space under the apply chain so no entry is applied concurrently.
+      await this.serialized(() => this.kv.restore(data));
+      this.log.info({ from: m.from.toString(16), index: snapIndex, bytes: data.reduce((n, b) => n + b.length, 0) }, 'restored key space from a snapshot');
+    }
+    this.receive([m]);
+  }
+
+  private serialized(fn: () => Promise<void>): Promise<void> {
+    const run = this.applyChain.then(async () => {
+      while (this.processing) await new Promise((r) => setTimeout(r, 1));
+      this.processing = true;
+      try {
+        await fn();
+      } finally {
+        this.processing = false;
+        this.schedule();
+      }
+    });
+    this.applyChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async leaseRenew(id: number): Promise<number> {
+    if (this.role !== StateRole.Leader) throw new EtcdError('NotLeader', 'NotLeader');
+    await this.reads.wait();
+    if (!this.kv.leaseExists(id)) throw new EtcdError('LeaseNotFound', 'LeaseNotFound');
+    return this.kv.leaseRenew(id, Date.now());
+  }
+
+  async leaseTimeToLiveLocal(id: number): Promise<{ ttl: number; grantedTtl: number }> {
+    const r = this.kv.leaseTimeToLive(id, Date.now());
+    if (!r) throw new EtcdError('LeaseNotFound', 'LeaseNotFound');
+    return { ttl: r.ttl, grantedTtl: r.grantedTTL };
+  }
+
+  clusterInfo(): { clusterId: number; members: WireMember[] } {
+    return {
+      clusterId: this.identity.clusterId,
+      members: this.membership.list().map((m) => ({ id: m.id, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, isLearner: m.isLearner })),
+    };
+  }
+
+  // ---------------------------------------------------------------- stop
+
+  /** Whether this member currently sees a leader (for /health). */
+  unhealthyReason(): string | undefined {
+    if (this.fatal) return `member failed: ${this.fatal.message}`;
+    if (this.stopped) return 'member stopped';
+    if (this.lead === 0) return 'no leader';
+    return undefined;
+  }
+
+  isLeader(): boolean {
+    return this.role === StateRole.Leader;
+  }
+
+  leaderId(): number {
+    return this.lead;
+  }
+
+  /** Stops the member; a graceful stop first hands leadership to the most up-to-date voter. */
+  async stop(graceful = true): Promise<void> {
+    if (graceful && !this.stopped && !this.fatal && this.role === StateRole.Leader && this.confState.voters.length > 1) {
+      await this.transferLeadership();
+    }
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    const stopped = new EtcdError('Stopped', 'etcdserver: server stopped');
+    this.proposals.failAll(stopped);
+    this.reads.failAll(stopped);
+    for (const w of this.confWaiters.values()) w.reject(stopped);
+    this.confWaiters.clear();
+    // Let an in-flight Ready finish its LevelDB writes before closing.
+    for (let i = 0; i < 500 && this.processing; i++) await new Promise((r) => setTimeout(r, 2));
+    this.transport.close();
+    await this.kv.close().catch(() => undefined);
+    await this.db.close().catch(() => undefined);
+  }
+
+  private async transferLeadership(): Promise<void> {
+    const st = this.node.status();
+    let best = 0;
+    let bestMatch = -1;
+    for (const v of this.confState.voters) {
+      if (v === this.id) continue;
+      const p = st.progress?.get(v);
+      if (p && p.recentActive !== false && p.match > bestMatch) {
+        best = v;
+        bestMatch = p.match;
+      }
+    }
+    if (best === 0) return;
+    this.log.info({ to: best.toString(16) }, 'transferring leadership before stopping');
+    this.node.transferLeader(best);
+    this.schedule();
+    const deadline = Date.now() + this.cfg.electionTimeoutMs * 2;
+    while (Date.now() < deadline && this.role === StateRole.Leader) await new Promise((r) => setTimeout(r, this.cfg.heartbeatIntervalMs / 2));
+  }
+}
+
+/** A small seeded PRNG for Raft's election timeout randomization. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

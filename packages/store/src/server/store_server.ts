@@ -1,0 +1,101 @@
+// Runs one member with its listeners: client gRPC (etcd v3 API), peer gRPC, and HTTP /health + /metrics.
+import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import { pino, type Logger } from 'pino';
+import type { MemberConfig, TLSFiles } from './config.js';
+import { startHttpEndpoints } from './http_endpoints.js';
+import { Member } from './member.js';
+import { StoreMetrics } from './metrics.js';
+import { openMvccKeySpace } from './mvcc_key_space.js';
+import { addPeerService } from './peer/peer_service.js';
+import { addEtcdServices } from './services/index.js';
+import { parseURL } from './urls.js';
+
+export interface RunningStore {
+  member: Member;
+  metrics: StoreMetrics;
+  /** Resolves when the member stopped on an unrecoverable error. */
+  failed: Promise<Error>;
+  stop(graceful?: boolean): Promise<void>;
+}
+
+function serverCredentials(tls: TLSFiles | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(
+    tls.trustedCAFile ? readFileSync(tls.trustedCAFile) : null,
+    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
+    tls.clientCertAuth,
+  );
+}
+
+function peerClientCredentials(tls: TLSFiles | undefined): grpc.ChannelCredentials | undefined {
+  if (!tls) return undefined;
+  return grpc.credentials.createSsl(
+    tls.trustedCAFile ? readFileSync(tls.trustedCAFile) : null,
+    readFileSync(tls.keyFile),
+    readFileSync(tls.certFile),
+  );
+}
+
+function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, creds, (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port)));
+  });
+}
+
+export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<RunningStore> {
+  const log = logger ?? pino({ level: cfg.logLevel, base: { component: 'mkube-store', member: cfg.name } });
+  const metrics = new StoreMetrics();
+  const peerCreds = peerClientCredentials(cfg.peerTLS);
+  const member = await Member.open(cfg, {
+    logger: log,
+    metrics,
+    peerCredentials: peerCreds,
+    openKeySpace: (db, quota) => openMvccKeySpace(db, quota, log),
+  });
+  let resolveFailed!: (e: Error) => void;
+  const failed = new Promise<Error>((r) => (resolveFailed = r));
+  member.onFatal = (err) => resolveFailed(err);
+
+  const grpcOptions = {
+    'grpc.max_receive_message_length': cfg.maxRequestBytes + 512 * 1024,
+    'grpc.max_send_message_length': 2 ** 31 - 1,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  };
+  const peerServer = new grpc.Server({ ...grpcOptions, 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
+  addPeerService(peerServer, member, log, () => metrics.peerMalformed.inc());
+  const clientServer = new grpc.Server(grpcOptions);
+  addEtcdServices(clientServer, member, { maxRequestBytes: cfg.maxRequestBytes });
+
+  const httpServers: HttpServer[] = [];
+  try {
+    for (const u of cfg.listenPeerURLs) await bind(peerServer, parseURL(u).address, serverCredentials(cfg.peerTLS));
+    member.start();
+    for (const u of cfg.listenClientURLs) await bind(clientServer, parseURL(u).address, serverCredentials(cfg.clientTLS));
+    for (const u of cfg.listenMetricsURLs) {
+      const url = parseURL(u);
+      httpServers.push(await startHttpEndpoints(url.host, url.port, metrics, { unhealthyReason: async () => member.unhealthyReason() }));
+    }
+  } catch (err) {
+    peerServer.forceShutdown();
+    clientServer.forceShutdown();
+    for (const h of httpServers) h.close();
+    await member.stop(false);
+    throw err;
+  }
+  log.info({ client: cfg.listenClientURLs, peer: cfg.listenPeerURLs, metrics: cfg.listenMetricsURLs, member: member.id.toString(16) }, 'mkube-store serving');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (graceful = true): Promise<void> =>
+    (stopping ??= (async () => {
+      await member.stop(graceful);
+      clientServer.forceShutdown();
+      peerServer.forceShutdown();
+      for (const h of httpServers) h.close();
+      log.info({}, 'mkube-store stopped');
+    })());
+  return { member, metrics, failed, stop };
+}
