@@ -1,0 +1,104 @@
+import test from 'ava';
+import { bytesToJson, decodeMessage, encodeMessage, formatGoDuration, fromJson, jsonToBytes, parseGoDuration, toJson } from '../src/index.js';
+
+const META = 'k8s.io.apimachinery.pkg.apis.meta.v1';
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
+
+test('ObjectMeta{name:"a"} encodes as 0a 01 61', (t) => {
+  t.is(hex(encodeMessage(`${META}.ObjectMeta`, { name: 'a' })), '0a0161');
+});
+
+test('a Pod puts metadata in field 1, spec in field 2, status in field 3', (t) => {
+  const { bytes: b } = jsonToBytes('k8s.io.api.core.v1.Pod', { metadata: { name: 'a' }, spec: {}, status: { phase: 'Running' } });
+  // 0a 03 (0a 01 61) | 12 00 | 1a 09 (0a 07 "Running")
+  t.is(hex(b), '0a030a0161' + '1200' + '1a090a0752756e6e696e67');
+});
+
+test('field numbers of nested types follow upstream (container image = 2, containerPort = 3, nodeName = 10)', (t) => {
+  const { bytes: b } = jsonToBytes('k8s.io.api.core.v1.PodSpec', {
+    containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80 }] }],
+    nodeName: 'n',
+  });
+  // PodSpec.containers = 2: 12 0a [0a 01 63 | 12 01 69 | 32 02 (18 50)] ; nodeName = 10: 52 01 6e
+  t.is(hex(b), '120a' + '0a0163' + '120169' + '32021850' + '52016e');
+});
+
+test('IntOrString: number → {type 0, intVal}, string → {type 1, strVal}', (t) => {
+  const type = 'k8s.io.api.core.v1.TCPSocketAction';
+  t.is(hex(jsonToBytes(type, { port: 8080 }).bytes), '0a05' + '0800' + '10903f');
+  t.is(hex(jsonToBytes(type, { port: 'http' }).bytes), '0a08' + '0801' + '1a0468747470');
+  t.deepEqual(fromJson(type, { port: 'http' }).message, { port: { type: 1, strVal: 'http' } });
+});
+
+test('Quantity is its canonical string in field 1', (t) => {
+  const { message, bytes: b } = jsonToBytes('k8s.io.api.core.v1.ResourceRequirements', { limits: { cpu: '100m' } });
+  t.deepEqual(message, { limits: { cpu: { string: '100m' } } });
+  // limits = map field 1: entry { key=1 "cpu", value=2 Quantity{ string=1 "100m" } }
+  t.is(hex(b), '0a0d' + '0a03637075' + '1206' + '0a04' + '3130306d');
+});
+
+test('Time is {seconds} and MicroTime {seconds, nanos}', (t) => {
+  t.deepEqual(fromJson(`${META}.ObjectMeta`, { creationTimestamp: '2024-01-02T03:04:05Z' }).message, {
+    creationTimestamp: { seconds: 1704164645 },
+  });
+  t.deepEqual(fromJson('k8s.io.api.coordination.v1.LeaseSpec', { renewTime: '2024-01-02T03:04:05.000001Z' }).message, {
+    renewTime: { seconds: 1704164645, nanos: 1000 },
+  });
+  // creationTimestamp = field 8: 42 06 (08 a5facdac06)
+  t.is(hex(encodeMessage(`${META}.ObjectMeta`, { creationTimestamp: { seconds: 1704164645 } })), '4206' + '08a5facdac06');
+});
+
+test('Duration is nanoseconds on the wire and a Go duration string in JSON', (t) => {
+  const dur = `${META}.Duration`;
+  const { message } = fromJson(dur, '1m30s');
+  t.deepEqual(message, { duration: 90e9 });
+  // duration = field 1, varint 90_000_000_000
+  t.is(hex(encodeMessage(dur, message)), '088088aca3cf02');
+  t.deepEqual(decodeMessage(dur, bytes('088088aca3cf02')), { duration: 90e9 });
+  t.is(formatGoDuration(90e9), '1m30s');
+  t.is(formatGoDuration(3600e9), '1h0m0s');
+  t.is(formatGoDuration(1.5e9), '1.5s');
+  t.is(formatGoDuration(100e6), '100ms');
+  t.is(formatGoDuration(0), '0s');
+  t.is(parseGoDuration('1h2m3.5s'), 3723.5e9);
+  t.is(parseGoDuration('-300ms'), -300e6);
+  t.throws(() => fromJson(dur, '5 minutes'), { message: /invalid duration/ });
+});
+
+test('Secret data travels as raw bytes and comes back as base64', (t) => {
+  const { message } = fromJson('k8s.io.api.core.v1.Secret', { data: { k: 'AP8=' } });
+  t.deepEqual(Array.from((message.data as Record<string, Uint8Array>).k!), [0, 255]);
+  // data = map<string, bytes> field 2: 12 07 (0a 01 6b | 12 02 00 ff)
+  t.is(hex(encodeMessage('k8s.io.api.core.v1.Secret', message)), '1207' + '0a016b' + '120200ff');
+  t.deepEqual(bytesToJson('k8s.io.api.core.v1.Secret', bytes('1207 0a016b 120200ff')), { data: { k: 'AP8=' } });
+});
+
+test('inline Go structs: LocalObjectReference, ProbeHandler and VolumeSource nest in proto', (t) => {
+  const { message } = fromJson('k8s.io.api.core.v1.Container', {
+    env: [{ name: 'A', valueFrom: { configMapKeyRef: { name: 'cm', key: 'k' } } }],
+    livenessProbe: { exec: { command: ['true'] }, periodSeconds: 5 },
+  });
+  t.deepEqual(message, {
+    env: [{ name: 'A', valueFrom: { configMapKeyRef: { localObjectReference: { name: 'cm' }, key: 'k' } } }],
+    livenessProbe: { handler: { exec: { command: ['true'] } }, periodSeconds: 5 },
+  });
+  t.deepEqual(fromJson('k8s.io.api.core.v1.Volume', { name: 'v', emptyDir: {} }).message, { name: 'v', volumeSource: { emptyDir: {} } });
+});
+
+test('bytes written the way Go writes them (every non-pointer field present) decode to clean JSON', (t) => {
+  // ObjectMeta as gogo-protobuf marshals metav1.ObjectMeta{Name: "a"}: all strings written
+  // empty, zero generation, an empty creationTimestamp.
+  const goBytes = bytes('0a0161 1200 1a00 2200 2a00 3200 3800 4200');
+  t.deepEqual(bytesToJson(`${META}.ObjectMeta`, goBytes), { name: 'a', generation: 0 });
+  // a field number mkube does not declare (e.g. a future one) is skipped, not fatal
+  t.deepEqual(decodeMessage(`${META}.ObjectMeta`, bytes('0a0161 fa0f0178')), { name: 'a' });
+});
+
+test('IngressClassParametersReference.aPIGroup is apiGroup in JSON', (t) => {
+  const type = 'k8s.io.api.networking.v1.IngressClassParametersReference';
+  const { message, unknownFields } = fromJson(type, { apiGroup: 'g', kind: 'K', name: 'n' });
+  t.deepEqual(unknownFields, []);
+  t.deepEqual(message, { aPIGroup: 'g', kind: 'K', name: 'n' });
+  t.deepEqual(toJson(type, message), { apiGroup: 'g', kind: 'K', name: 'n' });
+});
