@@ -1,0 +1,339 @@
+// etcd v3 client for real etcd 3.4 and for mkube-store.
+//
+// Failover and retries:
+// - Every unary request first waits (up to dialTimeoutMs) for the current
+//   endpoint's channel to be READY; if it cannot connect, nothing was sent and
+//   the request moves to the next endpoint (reads and writes alike).
+// - Reads (range, a txn without writes, status, member list, lease TTL/list)
+//   are retried on the next endpoint with exponential backoff after transport
+//   errors, deadline expiry and etcd's "no leader", "not leader", "leader
+//   changed", "request timed out…", "server stopped", "too many requests".
+// - Writes (put, delete, txn with writes, compact, lease grant/revoke, member
+//   changes) are re-sent only when they provably were not applied: the channel
+//   could not connect (connection refused / not established), or etcd refused
+//   them before proposing ("no leader", "not leader", "too many requests").
+//   After a timeout, a dropped connection or "leader changed" a write may or may
+//   not have been applied; it is NOT retried and the EtcdClientError is thrown,
+//   so the caller can reconcile (e.g. use a txn guarded on mod revision).
+
+import * as grpc from '@grpc/grpc-js';
+import type { RangeResponse__Output } from '../gen/etcdserverpb/RangeResponse.js';
+import type { PutResponse__Output } from '../gen/etcdserverpb/PutResponse.js';
+import type { DeleteRangeResponse__Output } from '../gen/etcdserverpb/DeleteRangeResponse.js';
+import type { TxnResponse__Output } from '../gen/etcdserverpb/TxnResponse.js';
+import type { CompactionResponse__Output } from '../gen/etcdserverpb/CompactionResponse.js';
+import type { LeaseGrantResponse__Output } from '../gen/etcdserverpb/LeaseGrantResponse.js';
+import type { LeaseRevokeResponse__Output } from '../gen/etcdserverpb/LeaseRevokeResponse.js';
+import type { LeaseTimeToLiveResponse__Output } from '../gen/etcdserverpb/LeaseTimeToLiveResponse.js';
+import type { LeaseLeasesResponse__Output } from '../gen/etcdserverpb/LeaseLeasesResponse.js';
+import type { MemberListResponse__Output } from '../gen/etcdserverpb/MemberListResponse.js';
+import type { MemberAddResponse__Output } from '../gen/etcdserverpb/MemberAddResponse.js';
+import type { MemberRemoveResponse__Output } from '../gen/etcdserverpb/MemberRemoveResponse.js';
+import type { MemberUpdateResponse__Output } from '../gen/etcdserverpb/MemberUpdateResponse.js';
+import type { MemberPromoteResponse__Output } from '../gen/etcdserverpb/MemberPromoteResponse.js';
+import type { StatusResponse__Output } from '../gen/etcdserverpb/StatusResponse.js';
+import type { ResponseOp__Output } from '../gen/etcdserverpb/ResponseOp.js';
+import { Connection, ConnectionPool, type EtcdTlsOptions } from './connection.js';
+import { EtcdClientError, isRetryableRead, isRetryableWrite } from './errors.js';
+import { LeaseKeeper, type LeaseKeeperOptions } from './lease.js';
+import {
+  deleteRequest,
+  putRequest,
+  rangeRequest,
+  TxnBuilder,
+  type DeleteOptions,
+  type GetOptions,
+  type PutOptions,
+  type TxnOpResult,
+  type TxnResult,
+} from './txn.js';
+import {
+  idStr,
+  num,
+  toHeader,
+  toKeyValue,
+  toMember,
+  type Bytes,
+  type DeleteResult,
+  type IdInput,
+  type LeaseGrantResult,
+  type LeaseTimeToLiveResult,
+  type Member,
+  type PutResult,
+  type RangeResult,
+  type ResponseHeader,
+  type StatusResult,
+} from './types.js';
+import { Watcher, type WatchOptions } from './watch.js';
+
+export interface EtcdClientOptions {
+  /** 'host:port' or 'http(s)://host:port'. */
+  endpoints: string[];
+  tls?: EtcdTlsOptions;
+  /** Max wait for a connection before trying the next endpoint (default 2000). */
+  dialTimeoutMs?: number;
+  /** Per-attempt deadline of unary requests (default 5000). */
+  requestTimeoutMs?: number;
+  /** Max attempts of one request across endpoints (default max(3, 2 × endpoints)). */
+  maxAttempts?: number;
+  /** Backoff before attempt n+1 (default 50·2^(n-1) ms, capped at 1 s). */
+  backoffMs?: (attempt: number) => number;
+}
+
+type Kind = 'read' | 'write';
+type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
+type Invoke<T> = (conn: Connection, md: grpc.Metadata, opts: grpc.CallOptions, cb: Callback<T>) => unknown;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function toRange(r: RangeResponse__Output): RangeResult {
+  return { header: toHeader(r.header), kvs: r.kvs.map(toKeyValue), more: r.more, count: num(r.count) };
+}
+function toPut(r: PutResponse__Output): PutResult {
+  const out: PutResult = { header: toHeader(r.header) };
+  if (r.prevKv) out.prevKv = toKeyValue(r.prevKv);
+  return out;
+}
+function toDelete(r: DeleteRangeResponse__Output): DeleteResult {
+  return { header: toHeader(r.header), deleted: num(r.deleted), prevKvs: r.prevKvs.map(toKeyValue) };
+}
+function toTxn(r: TxnResponse__Output): TxnResult {
+  return { header: toHeader(r.header), succeeded: r.succeeded, responses: r.responses.map(toOp) };
+}
+function toOp(r: ResponseOp__Output): TxnOpResult {
+  switch (r.response) {
+    case 'responseRange':
+      return { type: 'range', ...toRange(r.responseRange!) };
+    case 'responsePut':
+      return { type: 'put', ...toPut(r.responsePut!) };
+    case 'responseDeleteRange':
+      return { type: 'delete', ...toDelete(r.responseDeleteRange!) };
+    case 'responseTxn':
+      return { type: 'txn', ...toTxn(r.responseTxn!) };
+    default:
+      throw new Error(`unknown txn response op ${String(r.response)}`);
+  }
+}
+
+export class EtcdClient {
+  readonly pool: ConnectionPool;
+  private readonly dialTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly maxAttempts: number;
+  private readonly backoffMs: (attempt: number) => number;
+  private readonly watchers = new Set<Watcher>();
+  private readonly keepers = new Set<LeaseKeeper>();
+  private closed = false;
+
+  constructor(opts: EtcdClientOptions) {
+    this.pool = new ConnectionPool(opts.endpoints, opts.tls);
+    this.dialTimeoutMs = opts.dialTimeoutMs ?? 2000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
+    this.maxAttempts = opts.maxAttempts ?? Math.max(3, 2 * this.pool.size);
+    this.backoffMs = opts.backoffMs ?? ((n) => Math.min(50 * 2 ** (n - 1), 1000));
+  }
+
+  /** host:port of the endpoint requests currently go to. */
+  get currentEndpoint(): string {
+    return this.pool.pick().address;
+  }
+
+  private callOnce<T>(conn: Connection, method: string, invoke: Invoke<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      invoke(conn, new grpc.Metadata(), { deadline: Date.now() + this.requestTimeoutMs }, (err, res) => {
+        if (err) reject(EtcdClientError.fromServiceError(err, method, conn.address));
+        else resolve(res as T);
+      });
+    });
+  }
+
+  /** Runs a unary request with endpoint failover (see the policy at the top of this file). */
+  private async unary<T>(method: string, kind: Kind, invoke: Invoke<T>, pinned?: Connection): Promise<T> {
+    if (this.closed) throw new EtcdClientError(grpc.status.CANCELLED, 'client closed', method);
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      const conn = pinned ?? this.pool.pick();
+      try {
+        await conn.ready(this.dialTimeoutMs, method);
+        return await this.callOnce(conn, method, invoke);
+      } catch (e) {
+        const err = e instanceof EtcdClientError ? e : new EtcdClientError(grpc.status.UNKNOWN, String(e), method, conn.address, { cause: e });
+        const retryable = kind === 'read' ? isRetryableRead(err) : isRetryableWrite(err);
+        if (!retryable || attempt >= this.maxAttempts || this.closed) throw err;
+        if (!pinned) this.pool.rotate(conn);
+        await sleep(this.backoffMs(attempt));
+      }
+    }
+  }
+
+  // ---- KV ----
+
+  /** Range read. `get('a')`, `get('/pods/', { prefix: true })`, `get('a', { rangeEnd: 'c', revision: 5 })`. */
+  async get(key: Bytes, opts: GetOptions = {}): Promise<RangeResult> {
+    const req = rangeRequest(key, opts);
+    const r = await this.unary<RangeResponse__Output>('KV.Range', 'read', (c, md, o, cb) => c.kv.Range(req, md, o, cb));
+    return toRange(r);
+  }
+
+  /** Alias of get. */
+  range(key: Bytes, opts: GetOptions = {}): Promise<RangeResult> {
+    return this.get(key, opts);
+  }
+
+  async put(key: Bytes, value: Bytes, opts: PutOptions = {}): Promise<PutResult> {
+    const req = putRequest(key, value, opts);
+    const r = await this.unary<PutResponse__Output>('KV.Put', 'write', (c, md, o, cb) => c.kv.Put(req, md, o, cb));
+    return toPut(r);
+  }
+
+  async delete(key: Bytes, opts: DeleteOptions = {}): Promise<DeleteResult> {
+    const req = deleteRequest(key, opts);
+    const r = await this.unary<DeleteRangeResponse__Output>('KV.DeleteRange', 'write', (c, md, o, cb) => c.kv.DeleteRange(req, md, o, cb));
+    return toDelete(r);
+  }
+
+  /** Starts a transaction; finish with `.commit()`. A txn with only reads is retried like a read. */
+  txn(): TxnBuilder {
+    return new TxnBuilder(async (b) => {
+      const req = b.request();
+      const kind: Kind = b.readOnly() ? 'read' : 'write';
+      const r = await this.unary<TxnResponse__Output>('KV.Txn', kind, (c, md, o, cb) => c.kv.Txn(req, md, o, cb));
+      return toTxn(r);
+    });
+  }
+
+  async compact(revision: number, opts: { physical?: boolean } = {}): Promise<{ header: ResponseHeader }> {
+    const req = { revision, physical: opts.physical ?? false };
+    const r = await this.unary<CompactionResponse__Output>('KV.Compact', 'write', (c, md, o, cb) => c.kv.Compact(req, md, o, cb));
+    return { header: toHeader(r.header) };
+  }
+
+  // ---- Watch ----
+
+  /** Creates a watcher; resolves once the server confirmed it. See Watcher for the resume semantics. */
+  async watch(key: Bytes, opts: WatchOptions = {}): Promise<Watcher> {
+    if (this.closed) throw new EtcdClientError(grpc.status.CANCELLED, 'client closed', 'Watch.Watch');
+    const w = new Watcher({ pool: this.pool }, key, opts);
+    this.watchers.add(w);
+    w.once('end', () => this.watchers.delete(w));
+    try {
+      await w.start();
+    } catch (err) {
+      w.cancel();
+      throw err;
+    }
+    return w;
+  }
+
+  // ---- Lease ----
+
+  async leaseGrant(ttlSeconds: number, id: IdInput = 0): Promise<LeaseGrantResult> {
+    const req = { TTL: ttlSeconds, ID: String(id) };
+    const r = await this.unary<LeaseGrantResponse__Output>('Lease.LeaseGrant', 'write', (c, md, o, cb) => c.lease.LeaseGrant(req, md, o, cb));
+    if (r.error) throw new EtcdClientError(grpc.status.UNKNOWN, r.error, 'Lease.LeaseGrant');
+    return { header: toHeader(r.header), id: idStr(r.ID), ttl: num(r.TTL) };
+  }
+
+  async leaseRevoke(id: IdInput): Promise<{ header: ResponseHeader }> {
+    const req = { ID: String(id) };
+    const r = await this.unary<LeaseRevokeResponse__Output>('Lease.LeaseRevoke', 'write', (c, md, o, cb) => c.lease.LeaseRevoke(req, md, o, cb));
+    return { header: toHeader(r.header) };
+  }
+
+  /**
+   * Keeps a lease alive until `close()`; resolves after the first renewal.
+   * Listen for 'lost' (EtcdLeaseLostError) or await `keeper.lost`.
+   */
+  async leaseKeepAlive(id: IdInput, opts: LeaseKeeperOptions = {}): Promise<LeaseKeeper> {
+    if (this.closed) throw new EtcdClientError(grpc.status.CANCELLED, 'client closed', 'Lease.LeaseKeepAlive');
+    const k = new LeaseKeeper(this.pool, id, { firstResponseTimeoutMs: this.dialTimeoutMs + this.requestTimeoutMs, ...opts });
+    this.keepers.add(k);
+    void k.lost.then(() => this.keepers.delete(k));
+    try {
+      await k.start();
+    } catch (err) {
+      k.close();
+      this.keepers.delete(k);
+      throw err;
+    }
+    return k;
+  }
+
+  async leaseTimeToLive(id: IdInput, opts: { keys?: boolean } = {}): Promise<LeaseTimeToLiveResult> {
+    const req = { ID: String(id), keys: opts.keys ?? false };
+    const r = await this.unary<LeaseTimeToLiveResponse__Output>('Lease.LeaseTimeToLive', 'read', (c, md, o, cb) => c.lease.LeaseTimeToLive(req, md, o, cb));
+    return { header: toHeader(r.header), id: idStr(r.ID), ttl: num(r.TTL), grantedTtl: num(r.grantedTTL), keys: r.keys };
+  }
+
+  async leaseLeases(): Promise<{ header: ResponseHeader; leases: string[] }> {
+    const r = await this.unary<LeaseLeasesResponse__Output>('Lease.LeaseLeases', 'read', (c, md, o, cb) => c.lease.LeaseLeases({}, md, o, cb));
+    return { header: toHeader(r.header), leases: r.leases.map((l) => idStr(l.ID)) };
+  }
+
+  // ---- Cluster ----
+
+  async memberList(): Promise<{ header: ResponseHeader; members: Member[] }> {
+    const r = await this.unary<MemberListResponse__Output>('Cluster.MemberList', 'read', (c, md, o, cb) => c.cluster.MemberList({}, md, o, cb));
+    return { header: toHeader(r.header), members: r.members.map(toMember) };
+  }
+
+  async memberAdd(peerURLs: string[], opts: { isLearner?: boolean } = {}): Promise<{ header: ResponseHeader; member: Member; members: Member[] }> {
+    const req = { peerURLs, isLearner: opts.isLearner ?? false };
+    const r = await this.unary<MemberAddResponse__Output>('Cluster.MemberAdd', 'write', (c, md, o, cb) => c.cluster.MemberAdd(req, md, o, cb));
+    return { header: toHeader(r.header), member: toMember(r.member!), members: r.members.map(toMember) };
+  }
+
+  async memberRemove(id: IdInput): Promise<{ header: ResponseHeader; members: Member[] }> {
+    const req = { ID: String(id) };
+    const r = await this.unary<MemberRemoveResponse__Output>('Cluster.MemberRemove', 'write', (c, md, o, cb) => c.cluster.MemberRemove(req, md, o, cb));
+    return { header: toHeader(r.header), members: r.members.map(toMember) };
+  }
+
+  async memberUpdate(id: IdInput, peerURLs: string[]): Promise<{ header: ResponseHeader; members: Member[] }> {
+    const req = { ID: String(id), peerURLs };
+    const r = await this.unary<MemberUpdateResponse__Output>('Cluster.MemberUpdate', 'write', (c, md, o, cb) => c.cluster.MemberUpdate(req, md, o, cb));
+    return { header: toHeader(r.header), members: r.members.map(toMember) };
+  }
+
+  async memberPromote(id: IdInput): Promise<{ header: ResponseHeader; members: Member[] }> {
+    const req = { ID: String(id) };
+    const r = await this.unary<MemberPromoteResponse__Output>('Cluster.MemberPromote', 'write', (c, md, o, cb) => c.cluster.MemberPromote(req, md, o, cb));
+    return { header: toHeader(r.header), members: r.members.map(toMember) };
+  }
+
+  // ---- Maintenance ----
+
+  /** Status of the current endpoint, or of `endpoint` (host:port, one of the configured endpoints; no failover then). */
+  async status(endpoint?: string): Promise<StatusResult> {
+    let pinned: Connection | undefined;
+    if (endpoint !== undefined) {
+      pinned = this.pool.byAddress(endpoint);
+      if (!pinned) throw new EtcdClientError(grpc.status.INVALID_ARGUMENT, `unknown endpoint ${endpoint}`, 'Maintenance.Status');
+    }
+    const r = await this.unary<StatusResponse__Output>('Maintenance.Status', 'read', (c, md, o, cb) => c.maintenance.Status({}, md, o, cb), pinned);
+    return {
+      header: toHeader(r.header),
+      version: r.version,
+      dbSize: num(r.dbSize),
+      leader: idStr(r.leader),
+      raftIndex: num(r.raftIndex),
+      raftTerm: num(r.raftTerm),
+      raftAppliedIndex: num(r.raftAppliedIndex),
+      errors: r.errors,
+      dbSizeInUse: num(r.dbSizeInUse),
+      isLearner: r.isLearner,
+    };
+  }
+
+  /** Cancels watchers, stops keep-alives and closes all channels. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.watchers) w.cancel();
+    for (const k of this.keepers) k.close();
+    this.watchers.clear();
+    this.keepers.clear();
+    this.pool.close();
+  }
+}
