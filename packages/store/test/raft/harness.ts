@@ -175,10 +175,13 @@ export class Network {
   }
 
   private dropped(m: Message): boolean {
+    // Every filter sees every message (filters may also just observe).
+    let drop = false;
+    for (const f of this.filters) if (f(m)) drop = true;
+    if (drop) return true;
     if (!this.nodes.has(m.to)) return true;
     if (this.isolated.has(m.from) || this.isolated.has(m.to)) return true;
-    if (this.cut.has(`${m.from}-${m.to}`)) return true;
-    return this.filters.some((f) => f(m));
+    return this.cut.has(`${m.from}-${m.to}`);
   }
 
   // ---- driving ----
@@ -342,4 +345,17 @@ export function msg(m: Partial<Message> & Pick<Message, 'type'>): Message {
 
 export function entry(index: number, term: number, data = ''): Entry {
   return { index, term, type: EntryType.Normal, data: enc(data) };
+}
+
+/** Replaces a node's persisted state with the given log and term, then restarts it. */
+export function preload(net: Network, id: NodeId, terms: number[], term: number): void {
+  const n = net.node(id);
+  const ents = terms.map((tm, i) => entry(i + 1, tm, `${id}:${i + 1}@${tm}`));
+  n.storage.append(ents);
+  n.storage.setHardState({ term, vote: 0, commit: 0 });
+  net.restart(id);
+}
+
+export function logTerms(net: Network, id: NodeId): number[] {
+  return net.storedEntries(id).map((e) => e.term);
 }
