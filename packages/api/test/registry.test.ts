@@ -1,0 +1,81 @@
+import test from 'ava';
+import { apiGroups, findResource, findResourceByKind, messageType, protoTypeForKind, RESOURCES, resolveResourceName } from '../src/index.js';
+
+const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
+  // resource, apiVersion, kind, namespaced, shortNames, status, scale
+  ['pods', 'v1', 'Pod', true, ['po'], true, false],
+  ['services', 'v1', 'Service', true, ['svc'], true, false],
+  ['nodes', 'v1', 'Node', false, ['no'], true, false],
+  ['namespaces', 'v1', 'Namespace', false, ['ns'], true, false],
+  ['configmaps', 'v1', 'ConfigMap', true, ['cm'], false, false],
+  ['secrets', 'v1', 'Secret', true, [], false, false],
+  ['endpoints', 'v1', 'Endpoints', true, ['ep'], false, false],
+  ['events', 'v1', 'Event', true, ['ev'], false, false],
+  ['serviceaccounts', 'v1', 'ServiceAccount', true, ['sa'], false, false],
+  ['bindings', 'v1', 'Binding', true, [], false, false],
+  ['deployments', 'apps/v1', 'Deployment', true, ['deploy'], true, true],
+  ['replicasets', 'apps/v1', 'ReplicaSet', true, ['rs'], true, true],
+  ['statefulsets', 'apps/v1', 'StatefulSet', true, ['sts'], true, true],
+  ['daemonsets', 'apps/v1', 'DaemonSet', true, ['ds'], true, false],
+  ['jobs', 'batch/v1', 'Job', true, [], true, false],
+  ['cronjobs', 'batch/v1', 'CronJob', true, ['cj'], true, false],
+  ['ingresses', 'networking.k8s.io/v1', 'Ingress', true, ['ing'], true, false],
+  ['ingressclasses', 'networking.k8s.io/v1', 'IngressClass', false, [], false, false],
+  ['leases', 'coordination.k8s.io/v1', 'Lease', true, [], false, false],
+  ['roles', 'rbac.authorization.k8s.io/v1', 'Role', true, [], false, false],
+  ['clusterroles', 'rbac.authorization.k8s.io/v1', 'ClusterRole', false, [], false, false],
+  ['rolebindings', 'rbac.authorization.k8s.io/v1', 'RoleBinding', true, [], false, false],
+  ['clusterrolebindings', 'rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', false, [], false, false],
+  ['priorityclasses', 'scheduling.k8s.io/v1', 'PriorityClass', false, ['pc'], false, false],
+];
+
+test('every resource matches Kubernetes discovery facts', (t) => {
+  t.is(RESOURCES.length, facts.length);
+  for (const [resource, apiVersion, kind, namespaced, shortNames, status, scale] of facts) {
+    const found = findResourceByKind(apiVersion, kind);
+    t.truthy(found, kind);
+    const r = found!.info;
+    t.is(r.resource, resource);
+    t.is(r.singular, kind.toLowerCase());
+    t.is(r.namespaced, namespaced, kind);
+    t.deepEqual(r.shortNames, shortNames, kind);
+    t.deepEqual(r.subresources, { status, scale }, kind);
+    t.is(findResource(r.group, r.version, resource), r);
+  }
+});
+
+test('every message and list type named by the registry exists in the schema', (t) => {
+  for (const r of RESOURCES) {
+    t.truthy(messageType(r.protoType));
+    if (r.listProtoType) t.truthy(messageType(r.listProtoType));
+    else t.is(r.kind, 'Binding');
+  }
+});
+
+test('kubectl-style names resolve', (t) => {
+  t.is(resolveResourceName('po')?.kind, 'Pod');
+  t.is(resolveResourceName('pod')?.kind, 'Pod');
+  t.is(resolveResourceName('Pods')?.kind, 'Pod');
+  t.is(resolveResourceName('deploy')?.kind, 'Deployment');
+  t.is(resolveResourceName('deployments.apps')?.kind, 'Deployment');
+  t.is(resolveResourceName('svc')?.kind, 'Service');
+  t.is(resolveResourceName('deployments.batch'), undefined);
+  t.is(resolveResourceName('widgets'), undefined);
+});
+
+test('lists and auxiliary kinds map to their messages', (t) => {
+  t.is(protoTypeForKind('v1', 'PodList'), 'k8s.io.api.core.v1.PodList');
+  t.is(protoTypeForKind('apps/v1', 'Deployment'), 'k8s.io.api.apps.v1.Deployment');
+  t.is(protoTypeForKind('v1', 'Status'), 'k8s.io.apimachinery.pkg.apis.meta.v1.Status');
+  t.is(protoTypeForKind('autoscaling/v1', 'Scale'), 'k8s.io.api.autoscaling.v1.Scale');
+  t.throws(() => protoTypeForKind('apps/v1', 'Pod'), { message: /no kind "Pod"/ });
+});
+
+test('groups are listed with their versions, core first', (t) => {
+  const groups = apiGroups();
+  t.deepEqual(groups[0], { group: '', versions: ['v1'] });
+  t.deepEqual(
+    groups.map((g) => g.group).sort(),
+    ['', 'apps', 'batch', 'coordination.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io'],
+  );
+});
