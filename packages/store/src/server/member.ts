@@ -400,7 +400,8 @@ export class Member implements EtcdBackend, PeerHandler {
       try {
         result = await this.applyRequest(e.index, req);
       } catch (err) {
-        if (!(err instanceof EtcdError)) throw err; // an I/O failure: the member cannot go on
+        // Request errors (EtcdError, MVCC validation) are deterministic results; anything else is an I/O failure.
+        if (!(err instanceof Error) || (err as { etcdName?: string }).etcdName === undefined) throw err;
         error = err;
       }
       if (req.origin === this.id) {
@@ -590,20 +591,26 @@ export class Member implements EtcdBackend, PeerHandler {
     return { ...res, header: this.header() };
   }
 
+  /** The apply result carries the revision of the write; the rest of the header is this member's. */
+  private withHeader<T extends object>(r: T): T {
+    const rev = (r as { header?: { revision?: unknown } | null }).header?.revision;
+    return { ...r, header: { ...this.header(), revision: typeof rev === 'number' ? rev : this.kv.currentRevision() } };
+  }
+
   async put(req: PutRequest__Output): Promise<PutResponse> {
-    return this.propose<PutResponse>({ put: req });
+    return this.withHeader(await this.propose<PutResponse>({ put: req }));
   }
 
   async deleteRange(req: DeleteRangeRequest__Output): Promise<DeleteRangeResponse> {
-    return this.propose<DeleteRangeResponse>({ deleteRange: req });
+    return this.withHeader(await this.propose<DeleteRangeResponse>({ deleteRange: req }));
   }
 
   async txn(req: TxnRequest__Output): Promise<TxnResponse> {
-    return this.propose<TxnResponse>({ txn: req });
+    return this.withHeader(await this.propose<TxnResponse>({ txn: req }));
   }
 
   async compact(req: CompactionRequest__Output): Promise<CompactionResponse> {
-    return this.propose<CompactionResponse>({ compaction: req });
+    return this.withHeader(await this.propose<CompactionResponse>({ compaction: req }));
   }
 
   watch(opts: WatchCreateOptions, sink: WatchSink): WatchHandle {
