@@ -201,7 +201,7 @@ main() {
   mkdir -p "$OUT"
   # One builder at a time per output dir (tests may run in parallel).
   exec 8>"$OUT/.lock"
-  flock 8
+  flock -w 300 8 || { echo "images: timed out waiting for $OUT/.lock" >&2; exit 1; }
   rm -rf "$OUT"/.build-* 2>/dev/null || true
   local targets=("$@")
   [ ${#targets[@]} -gt 0 ] || targets=(busybox pause nginx)

@@ -167,8 +167,14 @@ remove_network() {
   if [ -z "$others" ] && ! ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -Eq '^mk[a-z0-9]*-(br0|cni0)(@|$)'; then
     ip route del blackhole $NET16.0.0/16 2>/dev/null || true
   fi
-  # CNI result cache entries of this lab's networks
+  # CNI result cache entries of this lab's networks, and of the loopback
+  # network ("cni-loopback-<sandbox id>-lo") of the lab's sandboxes.
   rm -f /var/lib/cni/results/"$PREFIX"-w[0-9]*-* /var/lib/cni/results/"$PREFIX"-host-* 2>/dev/null || true
+  local sb
+  for sb in "$LAB_DIR"/*/root/io.containerd.grpc.v1.cri/sandboxes/*; do
+    [ -d "$sb" ] || continue
+    rm -f /var/lib/cni/results/*-"$(basename "$sb")"-* 2>/dev/null || true
+  done
 }
 
 lab_down() {

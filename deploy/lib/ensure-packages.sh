@@ -23,7 +23,7 @@ ensure_packages() {
   export DEBIAN_FRONTEND=noninteractive
   # Serialise concurrent installers (several tests may call this at once).
   exec 9>/var/lock/mkube-ensure-packages.lock
-  flock 9
+  flock -w 600 9 || { echo "ensure-packages: timed out waiting for the install lock" >&2; return 1; }
   if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; then
     apt-get update -q >&2
     apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
