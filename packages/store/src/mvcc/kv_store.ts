@@ -1,0 +1,991 @@
+// MvccStore: etcd v3.4 mvcc semantics (revisions, key index, compaction,
+// leases, txns) over LevelDB. Mutations are applied by a single Raft applier in
+// log order; each takes the Raft index it applies, writes exactly one LevelDB
+// batch containing the change and the new consistent index, and is a no-op for
+// an index <= consistentIndex (idempotent replay after a crash).
+//
+// Reads are served at the committed revision: a mutation first updates the
+// in-memory key index with revision current+1 (invisible to readers, which look
+// at <= current), writes its batch, then publishes the new revision.
+
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { ClassicLevel } from 'classic-level';
+import { EtcdError, type KeyValueFields, type WatchCreateOptions, type WatchEventFields, type WatchHandle, type WatchSink } from '../server/backend.js';
+import { DataCorruptError, decodeLease, decodeNumbers, decodeRecord, encodeLease, encodeNumbers, encodeRecord, type StoredRecord } from './codec.js';
+import { type IndexRevision, revisionId, TreeIndex } from './key_index.js';
+import { COMPACT_CONTEXT, Keyspace, META_CONTEXT } from './keyspace.js';
+import { Lessor, type LeaseTimeToLive } from './lessor.js';
+import { decodeRevision, encodeRevision, formatRevision, readUint64 } from './revision.js';
+import { readSnapshotInto, writeSnapshot } from './snapshot.js';
+import {
+  type Compare,
+  type CompactResult,
+  type DeleteRangeRequest,
+  type DeleteRangeResult,
+  type LeaseGrantResult,
+  type LeaseRevokeResult,
+  MvccRequestError,
+  type PutRequest,
+  type PutResult,
+  type RangeRequest,
+  type RangeResult,
+  type RequestOp,
+  type ResponseOp,
+  type TxnRequest,
+  type TxnResult,
+} from './types.js';
+import { WatchHub, type WatchHubOptions, type WatchSource } from './watch_hub.js';
+
+export type LevelDb = ClassicLevel<Buffer, Buffer>;
+
+type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+export interface MvccStoreOptions {
+  /** Leases granted with a smaller TTL get this TTL (seconds). Default 2 (etcd's with default election/heartbeat settings). */
+  minLeaseTtl?: number;
+  /** fsync each apply batch. Default false (the Raft log's synced writes flush the shared LevelDB log). */
+  sync?: boolean;
+  /** Puts fail with NoSpace once dbSize() plus their size would exceed this. 0 = no quota. */
+  quotaBytes?: number;
+  /** Leader-local clock for lease deadlines. Default Date.now. */
+  clock?: () => number;
+  /** Records deleted per LevelDB batch by a compaction (yielding to the event loop in between). Default 1000. */
+  compactionBatch?: number;
+  watch?: WatchHubOptions;
+}
+
+const COMPACTED_MESSAGE = 'mvcc: required revision has been compacted';
+const FUTURE_REV_MESSAGE = 'mvcc: required revision is a future revision';
+const PUT_OVERHEAD = 64;
+
+function compacted(): EtcdError {
+  return new EtcdError('Compacted', COMPACTED_MESSAGE);
+}
+function futureRev(): EtcdError {
+  return new EtcdError('FutureRev', FUTURE_REV_MESSAGE);
+}
+
+/** etcd's mkGteRange + mvcc convention: undefined = single key, empty = unbounded, else [key, end). */
+function rangeEndOf(rangeEnd: Buffer | null | undefined): Buffer | undefined {
+  if (!rangeEnd || rangeEnd.length === 0) return undefined;
+  if (rangeEnd.length === 1 && rangeEnd[0] === 0) return Buffer.alloc(0);
+  return rangeEnd;
+}
+
+function copyKv(kv: KeyValueFields): KeyValueFields {
+  return { ...kv };
+}
+
+function opKind(op: RequestOp): 'requestRange' | 'requestPut' | 'requestDeleteRange' | 'requestTxn' | undefined {
+  if (op.request) return op.request;
+  if (op.requestRange) return 'requestRange';
+  if (op.requestPut) return 'requestPut';
+  if (op.requestDeleteRange) return 'requestDeleteRange';
+  if (op.requestTxn) return 'requestTxn';
+  return undefined;
+}
+
+interface Decision {
+  ok: boolean;
+  /** Decisions of the nested txns of the chosen branch, in order. */
+  nested: Decision[];
+}
+
+interface Change {
+  event: WatchEventFields;
+}
+
+/** One write transaction (one revision). */
+class WriteTxn {
+  readonly changes: Change[] = [];
+  readonly ops: BatchOp[] = [];
+  readonly overlay = new Map<string, StoredRecord>();
+  addedBytes = 0;
+  /** Lease bookkeeping applied only when the batch is written. */
+  readonly leaseActions: Array<() => void> = [];
+  private readonly attachments = new Map<string, number>();
+
+  constructor(
+    private readonly s: MvccStore,
+    readonly beginRev: number,
+  ) {}
+
+  /** The revision reads inside this txn see. */
+  rev(): number {
+    return this.beginRev + (this.changes.length > 0 ? 1 : 0);
+  }
+
+  leaseOf(key: Buffer): number {
+    const k = key.toString('latin1');
+    return this.attachments.has(k) ? this.attachments.get(k)! : this.s.lessor.leaseOf(key);
+  }
+
+  async put(key: Buffer, value: Buffer, lease: number): Promise<number> {
+    const rev = this.beginRev + 1;
+    const sub = this.changes.length;
+    const ki = this.s.index.get(key);
+    const prior = ki?.get(rev);
+    const kv: KeyValueFields = {
+      key: Buffer.from(key),
+      value: Buffer.from(value),
+      createRevision: prior ? prior.created : rev,
+      modRevision: rev,
+      version: (prior?.version ?? 0) + 1,
+      lease,
+    };
+    const prevKv = prior && this.s.hub.needsPrevKv(key) ? await this.s.readKv(prior.modified, this) : undefined;
+    const oldLease = prior ? this.leaseOf(key) : 0;
+    this.write(rev, sub, { tombstone: false, kv });
+    this.changes.push({ event: prevKv ? { type: 'PUT', kv, prevKv } : { type: 'PUT', kv } });
+    const k = key.toString('latin1');
+    if (oldLease !== 0 || lease !== 0) {
+      this.attachments.set(k, lease);
+      const keyCopy = Buffer.from(key);
+      this.leaseActions.push(() => {
+        if (oldLease !== 0) this.s.lessor.detach(keyCopy);
+        if (lease !== 0) this.s.lessor.attach(lease, keyCopy);
+      });
+    }
+    return rev;
+  }
+
+  /** Deletes the keys in range visible to this txn; returns how many. */
+  async deleteRange(key: Buffer, end: Buffer | undefined): Promise<number> {
+    const found = this.s.index.revisions(key, end, this.rev());
+    for (const r of found) await this.delete(r.ki.key, r.modified);
+    return found.length;
+  }
+
+  private async delete(key: Buffer, prev: IndexRevision): Promise<void> {
+    const rev = this.beginRev + 1;
+    const sub = this.changes.length;
+    const prevKv = this.s.hub.needsPrevKv(key) ? await this.s.readKv(prev, this) : undefined;
+    const oldLease = this.leaseOf(key);
+    const kv: KeyValueFields = { key: Buffer.from(key), value: Buffer.alloc(0), createRevision: 0, modRevision: rev, version: 0, lease: 0 };
+    this.write(rev, sub, { tombstone: true, kv });
+    this.changes.push({ event: prevKv ? { type: 'DELETE', kv, prevKv } : { type: 'DELETE', kv } });
+    if (oldLease !== 0) {
+      this.attachments.set(key.toString('latin1'), 0);
+      const keyCopy = Buffer.from(key);
+      this.leaseActions.push(() => this.s.lessor.detach(keyCopy));
+    }
+  }
+
+  private write(main: number, sub: number, rec: StoredRecord): void {
+    const revBytes = encodeRevision(main, sub);
+    const value = encodeRecord(revBytes, rec);
+    const storageKey = this.s.keys.recordKeyFromRevisionBytes(revBytes);
+    const size = storageKey.length + value.length;
+    const ki = this.s.index.getOrCreate(rec.kv.key);
+    if (rec.tombstone) ki.tombstone(main, sub, size);
+    else ki.put(main, sub, size);
+    this.ops.push({ type: 'put', key: storageKey, value });
+    this.overlay.set(revisionId({ main, sub }), rec);
+    this.addedBytes += size;
+  }
+}
+
+export class MvccStore implements WatchSource {
+  readonly index = new TreeIndex();
+  readonly lessor: Lessor;
+  readonly hub: WatchHub;
+  private current = 0;
+  private compactMain = 0;
+  private consistent = 0;
+  private bytes = 0;
+  private applyQueue: Promise<unknown> = Promise.resolve();
+  private compaction: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+  private closed = false;
+  private readonly syncWrites: boolean;
+  private readonly quotaBytes: number;
+  private readonly compactionBatch: number;
+
+  private constructor(
+    readonly db: LevelDb,
+    readonly keys: Keyspace,
+    private readonly opts: MvccStoreOptions,
+  ) {
+    this.lessor = new Lessor({ minTtl: opts.minLeaseTtl ?? 2, clock: opts.clock });
+    this.syncWrites = opts.sync ?? false;
+    this.quotaBytes = opts.quotaBytes ?? 0;
+    this.compactionBatch = opts.compactionBatch ?? 1000;
+    this.hub = new WatchHub(this, opts.watch);
+  }
+
+  // ---- opening -----------------------------------------------------------
+
+  /** Opens the key space under `prefix`, rebuilding the key index, revisions and leases from LevelDB. */
+  static async open(db: LevelDb, prefix: Buffer, opts: MvccStoreOptions = {}): Promise<MvccStore> {
+    const marker = await db.get(Buffer.concat([prefix, Buffer.from([0])]));
+    const generation = marker && marker.length === 1 ? marker[0]! : 0;
+    const keys = new Keyspace(Buffer.from(prefix), generation);
+    // A restore that crashed before switching generations leaves data in the other one.
+    const other = new Keyspace(keys.prefix, 1 - generation);
+    await db.clear({ gte: other.generationStart, lt: other.generationEnd });
+    const store = new MvccStore(db, keys, opts);
+    await store.load();
+    return store;
+  }
+
+  private async load(): Promise<void> {
+    const metaRaw = await this.db.get(this.keys.metaKey);
+    let scheduled = 0;
+    if (metaRaw) {
+      const [ci, cur, sched] = decodeNumbers(META_CONTEXT, metaRaw, 3, 'meta');
+      this.consistent = ci!;
+      this.current = cur!;
+      scheduled = sched!;
+    }
+    const doneRaw = await this.db.get(this.keys.compactKey);
+    const finished = doneRaw ? decodeNumbers(COMPACT_CONTEXT, doneRaw, 1, 'compaction')[0]! : 0;
+
+    const leaseOfKey = new Map<string, number>();
+    const it = this.db.iterator({ gte: this.keys.recordPrefix, lt: this.keys.recordEnd });
+    try {
+      for (;;) {
+        const entries = await it.nextv(1000);
+        if (entries.length === 0) break;
+        for (const [k, v] of entries) {
+          const revBytes = this.keys.revisionBytesOf(k);
+          const rev = decodeRevision(revBytes);
+          const rec = decodeRecord(revBytes, v, rev.main, formatRevision(rev));
+          const size = k.length + v.length;
+          const ks = rec.kv.key.toString('latin1');
+          const existing = this.index.get(rec.kv.key);
+          if (rec.tombstone) {
+            if (existing && existing.isLive()) {
+              existing.tombstone(rev.main, rev.sub, size);
+              this.bytes += size;
+            }
+            leaseOfKey.delete(ks);
+          } else {
+            const ki = this.index.getOrCreate(rec.kv.key);
+            if (ki.isLive()) ki.put(rev.main, rev.sub, size);
+            else if (ki.isEmpty() || rec.kv.version !== 1) ki.restore(rec.kv.createRevision, { main: rev.main, sub: rev.sub, size }, rec.kv.version);
+            else ki.put(rev.main, rev.sub, size);
+            this.bytes += size;
+            if (rec.kv.lease !== 0) leaseOfKey.set(ks, rec.kv.lease);
+            else leaseOfKey.delete(ks);
+          }
+          if (rev.main > this.current) this.current = rev.main;
+        }
+      }
+    } finally {
+      await it.close();
+    }
+
+    const lit = this.db.iterator({ gte: this.keys.leasePrefix, lt: this.keys.leaseEnd });
+    try {
+      for await (const [k, v] of lit) {
+        const l = decodeLease(this.keys.leaseIdBytesOf(k), v);
+        this.lessor.add(l.id, l.ttl);
+        this.bytes += k.length + v.length;
+      }
+    } finally {
+      await lit.close();
+    }
+    for (const [ks, id] of leaseOfKey) {
+      if (this.lessor.has(id)) this.lessor.attach(id, Buffer.from(ks, 'latin1'));
+    }
+
+    this.compactMain = finished;
+    if (scheduled > finished) {
+      const { keep, removedBytes } = this.index.compact(scheduled);
+      this.bytes -= removedBytes;
+      this.compactMain = scheduled;
+      this.schedulePhysicalCompaction(scheduled, keep);
+    }
+    if (this.current < this.compactMain) this.current = this.compactMain;
+  }
+
+  // ---- state -------------------------------------------------------------
+
+  /** Raft index of the last applied entry (persisted with every apply batch). */
+  get consistentIndex(): number {
+    return this.consistent;
+  }
+
+  /** Current (committed) store revision. */
+  get revision(): number {
+    return this.current;
+  }
+
+  /** Revision of the last compaction (0 = none). */
+  get compactRevision(): number {
+    return this.compactMain;
+  }
+
+  currentRevision(): number {
+    return this.current;
+  }
+
+  /** Bytes of the records and leases the key space holds (deterministic across members; what the quota is checked against). */
+  dbSize(): number {
+    return this.bytes;
+  }
+
+  /** LevelDB's on-disk estimate of the key space (excludes data still in the memtable). */
+  async dbSizeOnDisk(): Promise<number> {
+    return this.db.approximateSize(this.keys.generationStart, this.keys.generationEnd);
+  }
+
+  /** Resolves when compactions applied so far are physically done. */
+  waitCompaction(): Promise<void> {
+    return this.compaction;
+  }
+
+  /** Stops watchers and waits for pending work; the caller owns and closes the LevelDB. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.hub.close();
+    await this.applyQueue.catch(() => undefined);
+    await this.compaction.catch(() => undefined);
+  }
+
+  // ---- reads -------------------------------------------------------------
+
+  /** Reads a record (from a txn's own writes or LevelDB). */
+  async readKv(rev: { main: number; sub: number }, w?: WriteTxn): Promise<KeyValueFields | undefined> {
+    const [rec] = await this.readRecords([rev], w);
+    return rec && !rec.tombstone ? rec.kv : undefined;
+  }
+
+  private async readRecords(revs: Array<{ main: number; sub: number }>, w?: WriteTxn): Promise<Array<StoredRecord | undefined>> {
+    const out: Array<StoredRecord | undefined> = new Array(revs.length);
+    const missing: number[] = [];
+    revs.forEach((r, i) => {
+      const o = w?.overlay.get(revisionId(r));
+      if (o) out[i] = { tombstone: o.tombstone, kv: copyKv(o.kv) };
+      else missing.push(i);
+    });
+    if (missing.length === 0) return out;
+    const revBytes = missing.map((i) => encodeRevision(revs[i]!.main, revs[i]!.sub));
+    const values = await this.db.getMany(revBytes.map((b) => this.keys.recordKeyFromRevisionBytes(b)));
+    missing.forEach((i, j) => {
+      const v = values[j];
+      if (v === undefined) return;
+      out[i] = decodeRecord(revBytes[j]!, v, revs[i]!.main, formatRevision(revs[i]!));
+    });
+    return out;
+  }
+
+  /** etcd mvcc rangeKeys: the keys in range at a revision (curRev = the reader's current revision). */
+  private async rangeKeys(
+    key: Buffer,
+    end: Buffer | undefined,
+    curRev: number,
+    ro: { revision: number; limit: number; countOnly: boolean },
+    w?: WriteTxn,
+  ): Promise<{ kvs: KeyValueFields[]; count: number; rev: number }> {
+    let rev = ro.revision;
+    if (rev > curRev) throw futureRev();
+    if (rev <= 0) rev = curRev;
+    if (rev < this.compactMain) throw compacted();
+    const found = this.index.revisions(key, end, rev);
+    if (found.length === 0 || ro.countOnly) return { kvs: [], count: found.length, rev: curRev };
+    const limit = ro.limit <= 0 || ro.limit > found.length ? found.length : ro.limit;
+    const recs = await this.readRecords(found.slice(0, limit).map((f) => f.modified), w);
+    const kvs: KeyValueFields[] = [];
+    for (let i = 0; i < limit; i++) {
+      const rec = recs[i];
+      if (!rec || rec.tombstone) {
+        // A compaction applied while this read was in flight removed the revision.
+        if (rev < this.compactMain) throw compacted();
+        const f = found[i]!;
+        throw new DataCorruptError(`mvcc: record for key ${JSON.stringify(f.ki.key.toString('latin1'))} at revision ${formatRevision(f.modified)} is missing`);
+      }
+      kvs.push(rec.kv);
+    }
+    return { kvs, count: found.length, rev: curRev };
+  }
+
+  /** etcd applier Range: limits, min/max filters, sorting. */
+  private async applyRange(r: RangeRequest, curRev: number, w?: WriteTxn): Promise<RangeResult> {
+    const sortOrder = r.sortOrder ?? 'NONE';
+    const sortTarget = r.sortTarget ?? 'KEY';
+    const reqLimit = r.limit ?? 0;
+    const minMod = r.minModRevision ?? 0;
+    const maxMod = r.maxModRevision ?? 0;
+    const minCreate = r.minCreateRevision ?? 0;
+    const maxCreate = r.maxCreateRevision ?? 0;
+    let limit = reqLimit;
+    if (sortOrder !== 'NONE' || minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0) limit = 0;
+    if (limit > 0) limit++;
+    const rr = await this.rangeKeys(r.key, rangeEndOf(r.rangeEnd), curRev, { revision: r.revision ?? 0, limit, countOnly: r.countOnly ?? false }, w);
+    let kvs = rr.kvs;
+    if (maxMod !== 0) kvs = kvs.filter((kv) => kv.modRevision <= maxMod);
+    if (minMod !== 0) kvs = kvs.filter((kv) => kv.modRevision >= minMod);
+    if (minCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision >= minCreate);
+    if (maxCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision <= maxCreate);
+    let order = sortOrder;
+    if (sortTarget !== 'KEY' && order === 'NONE') order = 'ASCEND';
+    if (order !== 'NONE') {
+      const cmp = sortComparator(sortTarget);
+      const sign = order === 'DESCEND' ? -1 : 1;
+      kvs = [...kvs].sort((a, b) => sign * cmp(a, b));
+    }
+    let more = false;
+    if (reqLimit > 0 && kvs.length > reqLimit) {
+      kvs = kvs.slice(0, reqLimit);
+      more = true;
+    }
+    if (r.keysOnly) kvs = kvs.map((kv) => ({ ...kv, value: Buffer.alloc(0) }));
+    return { header: { revision: rr.rev }, kvs, more, count: rr.count, revision: rr.rev };
+  }
+
+  /** Range (serializable read at the committed revision, or at `revision`). */
+  async range(req: RangeRequest): Promise<RangeResult> {
+    this.ensureUsable();
+    return this.applyRange(req, this.current);
+  }
+
+  // ---- mutations -----------------------------------------------------------
+
+  private ensureUsable(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new EtcdError('Stopped', 'mvcc: store closed');
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.applyQueue.then(fn, fn);
+    this.applyQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private metaOp(index: number, rev: number): BatchOp {
+    return { type: 'put', key: this.keys.metaKey, value: encodeNumbers(META_CONTEXT, [index, rev, this.compactMain]) };
+  }
+
+  private async writeBatch(ops: BatchOp[]): Promise<void> {
+    try {
+      await this.db.batch(ops, { sync: this.syncWrites });
+    } catch (err) {
+      this.failure = Object.assign(new Error(`mvcc: apply batch failed: ${(err as Error).message}`, { cause: err }), { code: 'APPLY_FAILED' });
+      throw this.failure;
+    }
+  }
+
+  /**
+   * Runs one apply: `fn` validates (throwing before it changes anything) and
+   * then writes into the txn. Errors thrown by validation still advance the
+   * consistent index (the entry was applied, with an error result).
+   */
+  private apply<T>(index: number, noop: () => T, fn: (w: WriteTxn) => Promise<T>, extraOps?: () => BatchOp[], after?: () => void): Promise<T> {
+    return this.serialize(async () => {
+      this.ensureUsable();
+      if (index <= this.consistent) return noop();
+      const w = new WriteTxn(this, this.current);
+      let result: T;
+      try {
+        result = await fn(w);
+      } catch (err) {
+        if (w.changes.length > 0 || !(err instanceof EtcdError || err instanceof MvccRequestError)) {
+          this.failure = Object.assign(new Error(`mvcc: apply of index ${index} failed midway: ${(err as Error).message}`, { cause: err }), {
+            code: 'APPLY_FAILED',
+          });
+          throw this.failure;
+        }
+        await this.writeBatch([this.metaOp(index, this.current)]);
+        this.consistent = index;
+        throw err;
+      }
+      const newRev = w.changes.length > 0 ? w.beginRev + 1 : w.beginRev;
+      const ops = [...w.ops, ...(extraOps ? extraOps() : []), this.metaOp(index, newRev)];
+      await this.writeBatch(ops);
+      for (const a of w.leaseActions) a();
+      after?.();
+      this.bytes += w.addedBytes;
+      this.consistent = index;
+      this.current = newRev;
+      if (w.changes.length > 0) this.hub.notify(newRev, w.changes.map((c) => c.event));
+      return result;
+    });
+  }
+
+  private header(): { revision: number } {
+    return { revision: this.current };
+  }
+
+  private checkQuota(cost: number): void {
+    if (this.quotaBytes > 0 && cost > 0 && this.bytes + cost > this.quotaBytes) {
+      throw new EtcdError('NoSpace', 'etcdserver: mvcc: database space exceeded');
+    }
+  }
+
+  private putCost(p: PutRequest): number {
+    return PUT_OVERHEAD + this.keys.recordKeyLength + p.key.length + (p.value?.length ?? 0);
+  }
+
+  private txnCost(t: TxnRequest): number {
+    const branch = (ops: RequestOp[] | undefined): number => {
+      let c = 0;
+      for (const op of ops ?? []) {
+        if (op.requestPut && opKind(op) === 'requestPut') c += this.putCost(op.requestPut);
+        else if (op.requestTxn && opKind(op) === 'requestTxn') c += this.txnCost(op.requestTxn);
+      }
+      return c;
+    };
+    return Math.max(branch(t.success), branch(t.failure));
+  }
+
+  /** Checks a put that is about to run in `w` (etcd checkRequestPut); reads at the txn's begin revision. */
+  private checkPut(p: PutRequest, atRev: number): void {
+    if (p.ignoreValue || p.ignoreLease) {
+      const ki = this.index.get(p.key);
+      if (!ki || !ki.get(atRev)) throw new EtcdError('KeyNotFound', 'etcdserver: key not found');
+    }
+    const lease = p.lease ?? 0;
+    if (lease !== 0 && !this.lessor.has(lease)) throw new EtcdError('LeaseNotFound', 'etcdserver: requested lease not found');
+  }
+
+  private checkRangeRevision(r: RangeRequest, curRev: number): void {
+    const rev = r.revision ?? 0;
+    if (rev > curRev) throw futureRev();
+    if (rev > 0 && rev < this.compactMain) throw compacted();
+  }
+
+  private async doPut(w: WriteTxn, p: PutRequest): Promise<PutResult> {
+    let value = p.value ?? Buffer.alloc(0);
+    let lease = p.lease ?? 0;
+    let prev: KeyValueFields | undefined;
+    if (p.ignoreValue || p.ignoreLease || p.prevKv) {
+      const rr = await this.rangeKeys(p.key, undefined, w.rev(), { revision: 0, limit: 0, countOnly: false }, w);
+      prev = rr.kvs[0];
+    }
+    if (p.ignoreValue || p.ignoreLease) {
+      if (!prev) throw new EtcdError('KeyNotFound', 'etcdserver: key not found');
+      if (p.ignoreValue) value = prev.value;
+      if (p.ignoreLease) lease = prev.lease;
+    }
+    const rev = await w.put(p.key, value, lease);
+    const res: PutResult = { header: { revision: rev } };
+    if (p.prevKv && prev) res.prevKv = prev;
+    return res;
+  }
+
+  private async doDeleteRange(w: WriteTxn, d: DeleteRangeRequest): Promise<DeleteRangeResult> {
+    const end = rangeEndOf(d.rangeEnd);
+    const res: DeleteRangeResult = { header: { revision: 0 }, deleted: 0, prevKvs: [] };
+    if (d.prevKv) {
+      const rr = await this.rangeKeys(d.key, end, w.rev(), { revision: 0, limit: 0, countOnly: false }, w);
+      res.prevKvs = rr.kvs;
+    }
+    res.deleted = await w.deleteRange(d.key, end);
+    res.header.revision = res.deleted !== 0 || w.changes.length > 0 ? w.beginRev + 1 : w.beginRev;
+    return res;
+  }
+
+  /** Put (etcd PutRequest). Throws LeaseNotFound, KeyNotFound (ignoreValue/ignoreLease), NoSpace. */
+  put(index: number, req: PutRequest): Promise<PutResult> {
+    return this.apply(
+      index,
+      () => ({ header: this.header() }),
+      async (w) => {
+        this.checkPut(req, w.beginRev);
+        this.checkQuota(this.putCost(req));
+        return this.doPut(w, req);
+      },
+    );
+  }
+
+  /** DeleteRange (etcd DeleteRangeRequest); a delete of nothing does not change the revision. */
+  deleteRange(index: number, req: DeleteRangeRequest): Promise<DeleteRangeResult> {
+    return this.apply(
+      index,
+      () => ({ header: this.header(), deleted: 0, prevKvs: [] }),
+      (w) => this.doDeleteRange(w, req),
+    );
+  }
+
+  /** Txn (etcd TxnRequest): one revision for all its writes; nested txns allowed. */
+  txn(index: number, req: TxnRequest): Promise<TxnResult> {
+    return this.apply(
+      index,
+      () => ({ header: this.header(), succeeded: false, responses: [] }),
+      async (w) => {
+        validateTxn(req);
+        const decision = await this.decide(req, w.beginRev);
+        this.checkTxnRequests(req, decision, w.beginRev);
+        this.checkQuota(this.txnCost(req));
+        const res = await this.execTxn(w, req, decision);
+        res.header.revision = w.changes.length > 0 ? w.beginRev + 1 : w.beginRev;
+        return res;
+      },
+    );
+  }
+
+  private async decide(t: TxnRequest, atRev: number): Promise<Decision> {
+    let ok = true;
+    for (const c of t.compare ?? []) {
+      if (!(await this.applyCompare(c, atRev))) {
+        ok = false;
+        break;
+      }
+    }
+    const nested: Decision[] = [];
+    for (const op of (ok ? t.success : t.failure) ?? []) {
+      if (opKind(op) === 'requestTxn' && op.requestTxn) nested.push(await this.decide(op.requestTxn, atRev));
+    }
+    return { ok, nested };
+  }
+
+  private checkTxnRequests(t: TxnRequest, d: Decision, atRev: number): void {
+    let n = 0;
+    for (const op of (d.ok ? t.success : t.failure) ?? []) {
+      const kind = opKind(op);
+      if (kind === 'requestTxn' && op.requestTxn) this.checkTxnRequests(op.requestTxn, d.nested[n++]!, atRev);
+      else if (kind === 'requestPut' && op.requestPut) this.checkPut(op.requestPut, atRev);
+      else if (kind === 'requestRange' && op.requestRange) this.checkRangeRevision(op.requestRange, atRev);
+    }
+  }
+
+  private async applyCompare(c: Compare, atRev: number): Promise<boolean> {
+    let kvs: KeyValueFields[];
+    try {
+      kvs = (await this.rangeKeys(c.key, rangeEndOf(c.rangeEnd), atRev, { revision: 0, limit: 0, countOnly: false })).kvs;
+    } catch (err) {
+      if (err instanceof EtcdError) return false;
+      throw err;
+    }
+    const target = c.target ?? 'VERSION';
+    if (kvs.length === 0) {
+      if (target === 'VALUE') return false;
+      return compareKv(c, undefined);
+    }
+    return kvs.every((kv) => compareKv(c, kv));
+  }
+
+  private async execTxn(w: WriteTxn, t: TxnRequest, d: Decision): Promise<TxnResult> {
+    const responses: ResponseOp[] = [];
+    let n = 0;
+    for (const op of (d.ok ? t.success : t.failure) ?? []) {
+      const kind = opKind(op);
+      if (kind === 'requestRange' && op.requestRange) {
+        responses.push({ response: 'responseRange', responseRange: await this.applyRange(op.requestRange, w.rev(), w) });
+      } else if (kind === 'requestPut' && op.requestPut) {
+        responses.push({ response: 'responsePut', responsePut: await this.doPut(w, op.requestPut) });
+      } else if (kind === 'requestDeleteRange' && op.requestDeleteRange) {
+        responses.push({ response: 'responseDeleteRange', responseDeleteRange: await this.doDeleteRange(w, op.requestDeleteRange) });
+      } else if (kind === 'requestTxn' && op.requestTxn) {
+        // etcd leaves the header of nested txn responses empty (revision 0).
+        responses.push({ response: 'responseTxn', responseTxn: await this.execTxn(w, op.requestTxn, d.nested[n++]!) });
+      }
+    }
+    return { header: { revision: 0 }, succeeded: d.ok, responses };
+  }
+
+  // ---- compaction ------------------------------------------------------------
+
+  /**
+   * Compacts: drops every revision <= `revision` except the latest of each key
+   * still alive at it. The index and the compacted revision change at once; the
+   * records are deleted from LevelDB in the background in chunks (waitCompaction()).
+   */
+  compact(index: number, revision: number): Promise<CompactResult> {
+    let keep: Set<string> | undefined;
+    return this.apply(
+      index,
+      () => ({ header: this.header() }),
+      async () => {
+        if (revision <= this.compactMain) throw compacted();
+        if (revision > this.current) throw futureRev();
+        const res = this.index.compact(revision);
+        keep = res.keep;
+        this.bytes -= res.removedBytes;
+        this.compactMain = revision;
+        return { header: { revision: this.current } };
+      },
+      undefined,
+      () => this.schedulePhysicalCompaction(revision, keep!),
+    );
+  }
+
+  private schedulePhysicalCompaction(revision: number, keep: Set<string>): void {
+    this.compaction = this.compaction.then(async () => {
+      const it = this.db.iterator({ gte: this.keys.recordPrefix, lt: this.keys.recordKey(revision + 1, 0), values: false });
+      try {
+        for (;;) {
+          const entries = await it.nextv(this.compactionBatch);
+          if (entries.length === 0) break;
+          const dels: BatchOp[] = [];
+          for (const [k] of entries) {
+            const rev = decodeRevision(this.keys.revisionBytesOf(k));
+            if (!keep.has(revisionId(rev))) dels.push({ type: 'del', key: k });
+          }
+          if (dels.length > 0) await this.db.batch(dels);
+          await yieldToLoop();
+        }
+      } finally {
+        await it.close();
+      }
+      await this.db.put(this.keys.compactKey, encodeNumbers(COMPACT_CONTEXT, [revision]));
+    });
+    this.compaction.catch((err: unknown) => {
+      this.failure ??= Object.assign(new Error(`mvcc: compaction failed: ${(err as Error).message}`, { cause: err }), { code: 'COMPACTION_FAILED' });
+    });
+  }
+
+  // ---- leases --------------------------------------------------------------
+
+  /** Grants lease `id` (chosen by the proposer) with `ttl` seconds (raised to minLeaseTtl). */
+  leaseGrant(index: number, id: number, ttl: number): Promise<LeaseGrantResult> {
+    let effective = 0;
+    return this.apply(
+      index,
+      () => ({ header: this.header(), id, ttl: this.lessor.ttlOf(id) ?? ttl }),
+      async () => {
+        effective = this.lessor.checkGrant(id, ttl);
+        return { header: { revision: this.current }, id, ttl: effective };
+      },
+      () => {
+        const value = encodeLease(this.keys.leaseIdBytesOf(this.keys.leaseKey(id)), { id, ttl: effective });
+        this.bytes += this.keys.leaseKey(id).length + value.length;
+        return [{ type: 'put', key: this.keys.leaseKey(id), value }];
+      },
+      () => this.lessor.add(id, effective),
+    );
+  }
+
+  /** Revokes a lease, deleting its keys (in key order) in one revision. */
+  leaseRevoke(index: number, id: number): Promise<LeaseRevokeResult> {
+    return this.apply(
+      index,
+      () => ({ header: this.header() }),
+      async (w) => {
+        if (!this.lessor.has(id)) throw new EtcdError('LeaseNotFound', 'etcdserver: requested lease not found');
+        for (const key of this.lessor.keysOf(id)) await w.deleteRange(key, undefined);
+        return { header: { revision: w.changes.length > 0 ? w.beginRev + 1 : w.beginRev } };
+      },
+      () => {
+        const key = this.keys.leaseKey(id);
+        return [{ type: 'del', key }];
+      },
+      () => {
+        this.lessor.remove(id);
+      },
+    );
+  }
+
+  /** Leader-local lease deadlines: see Lessor. */
+  promote(nowMs: number, extendMs = 0): void {
+    this.lessor.promote(nowMs, extendMs);
+  }
+  demote(): void {
+    this.lessor.demote();
+  }
+  renew(id: number, nowMs: number): number {
+    return this.lessor.renew(id, nowMs);
+  }
+  expired(nowMs: number): number[] {
+    return this.lessor.expired(nowMs);
+  }
+  timeToLive(id: number, nowMs: number): LeaseTimeToLive {
+    return this.lessor.timeToLive(id, nowMs);
+  }
+  leases(): number[] {
+    return this.lessor.leases();
+  }
+
+  // ---- watch ---------------------------------------------------------------
+
+  watch(opts: WatchCreateOptions, sink: WatchSink): WatchHandle {
+    this.ensureUsable();
+    return this.hub.watch(opts, sink);
+  }
+
+  /** For the watch hub: the events of revisions [fromRev, toRev] whose key passes `match`, whole revisions, about `limit` records. */
+  async readEvents(
+    fromRev: number,
+    toRev: number,
+    limit: number,
+    match: (key: Buffer) => boolean,
+    withPrevKv: boolean,
+  ): Promise<{ events: WatchEventFields[]; lastRev: number }> {
+    const compactAtStart = this.compactMain;
+    const it = this.db.iterator({ gte: this.keys.recordKey(fromRev, 0), lt: this.keys.recordKey(toRev + 1, 0) });
+    const events: WatchEventFields[] = [];
+    let lastRev = toRev;
+    let records = 0;
+    let prevMain = -1;
+    try {
+      outer: for (;;) {
+        const entries = await it.nextv(Math.min(limit, 1000));
+        if (entries.length === 0) break;
+        for (const [k, v] of entries) {
+          const revBytes = this.keys.revisionBytesOf(k);
+          const main = readUint64(revBytes, 0);
+          if (records >= limit && main !== prevMain) {
+            lastRev = prevMain;
+            break outer;
+          }
+          prevMain = main;
+          records++;
+          const rec = decodeRecord(revBytes, v, main, formatRevision(decodeRevision(revBytes)));
+          if (!match(rec.kv.key)) continue;
+          // A compaction removes the tombstones at its revision; never replay them (the result must not depend on timing).
+          if (rec.tombstone && main <= this.compactMain) continue;
+          const ev: WatchEventFields = rec.tombstone
+            ? { type: 'DELETE', kv: { key: rec.kv.key, value: Buffer.alloc(0), createRevision: 0, modRevision: main, version: 0, lease: 0 } }
+            : { type: 'PUT', kv: rec.kv };
+          if (withPrevKv && !(ev.type === 'PUT' && ev.kv.version === 1) && main - 1 >= this.compactMain) {
+            const prior = this.index.get(rec.kv.key)?.get(main - 1);
+            if (prior) {
+              const pkv = await this.readKv(prior.modified);
+              if (pkv) ev.prevKv = pkv;
+            }
+          }
+          events.push(ev);
+        }
+      }
+    } finally {
+      await it.close();
+    }
+    if (this.compactMain !== compactAtStart) throw Object.assign(new Error('mvcc: compaction during history read'), { code: 'RETRY' });
+    return { events, lastRev };
+  }
+
+  // ---- snapshots -------------------------------------------------------------
+
+  /**
+   * The whole key space (all stored revisions, leases, compaction state,
+   * consistent index) as a stream of chunks ending with a checksum. Captured
+   * at the call: later applies are not included.
+   */
+  snapshot(chunkBytes = 1 << 20): AsyncIterable<Buffer> {
+    this.ensureUsable();
+    const snap = this.db.snapshot();
+    return writeSnapshot(this.db, snap, this.keys, {
+      consistentIndex: this.consistent,
+      revision: this.current,
+      compactRevision: this.compactMain,
+      leases: this.lessor.records(),
+    }, chunkBytes);
+  }
+
+  /**
+   * Replaces the key space under `prefix` with a snapshot (the store there must
+   * be closed), verifying its checksum (SNAPSHOT_CORRUPT), and opens it. The
+   * data goes to the inactive generation; one write switches over.
+   */
+  static async restore(db: LevelDb, prefix: Buffer, chunks: AsyncIterable<Buffer> | Iterable<Buffer>, opts: MvccStoreOptions = {}): Promise<MvccStore> {
+    const marker = await db.get(Buffer.concat([prefix, Buffer.from([0])]));
+    const active = marker && marker.length === 1 ? marker[0]! : 0;
+    const target = new Keyspace(Buffer.from(prefix), 1 - active);
+    const old = new Keyspace(Buffer.from(prefix), active);
+    await db.clear({ gte: target.generationStart, lt: target.generationEnd });
+    try {
+      await readSnapshotInto(db, target, chunks);
+    } catch (err) {
+      await db.clear({ gte: target.generationStart, lt: target.generationEnd });
+      throw err;
+    }
+    await db.batch([{ type: 'put', key: target.markerKey, value: Buffer.from([target.generation]) }], { sync: true });
+    await db.clear({ gte: old.generationStart, lt: old.generationEnd });
+    return MvccStore.open(db, prefix, opts);
+  }
+}
+
+function sortComparator(target: string): (a: KeyValueFields, b: KeyValueFields) => number {
+  switch (target) {
+    case 'VERSION':
+      return (a, b) => a.version - b.version;
+    case 'CREATE':
+      return (a, b) => a.createRevision - b.createRevision;
+    case 'MOD':
+      return (a, b) => a.modRevision - b.modRevision;
+    case 'VALUE':
+      return (a, b) => Buffer.compare(a.value, b.value);
+    default:
+      return (a, b) => Buffer.compare(a.key, b.key);
+  }
+}
+
+function compareKv(c: Compare, kv: KeyValueFields | undefined): boolean {
+  let result: number;
+  switch (c.target ?? 'VERSION') {
+    case 'VALUE':
+      result = Buffer.compare(kv?.value ?? Buffer.alloc(0), c.value ?? Buffer.alloc(0));
+      break;
+    case 'CREATE':
+      result = Math.sign((kv?.createRevision ?? 0) - (c.createRevision ?? 0));
+      break;
+    case 'MOD':
+      result = Math.sign((kv?.modRevision ?? 0) - (c.modRevision ?? 0));
+      break;
+    case 'LEASE':
+      result = Math.sign((kv?.lease ?? 0) - (c.lease ?? 0));
+      break;
+    default:
+      result = Math.sign((kv?.version ?? 0) - (c.version ?? 0));
+  }
+  switch (c.result ?? 'EQUAL') {
+    case 'EQUAL':
+      return result === 0;
+    case 'NOT_EQUAL':
+      return result !== 0;
+    case 'GREATER':
+      return result > 0;
+    case 'LESS':
+      return result < 0;
+  }
+  return true;
+}
+
+// ---- txn validation (etcd v3rpc checkIntervals) --------------------------------
+
+interface Interval {
+  start: Buffer;
+  /** undefined = the point `start`; empty = unbounded. */
+  end: Buffer | undefined;
+}
+
+function intersectsPoint(dels: Interval[], key: Buffer): boolean {
+  return dels.some((d) => {
+    if (d.end === undefined) return d.start.equals(key);
+    if (Buffer.compare(key, d.start) < 0) return false;
+    return d.end.length === 0 || Buffer.compare(key, d.end) < 0;
+  });
+}
+
+function duplicate(): MvccRequestError {
+  return new MvccRequestError('DUPLICATE_KEY', 'DuplicateKey', 'etcdserver: duplicate key given in txn request');
+}
+
+function checkIntervals(reqs: RequestOp[]): { puts: Set<string>; dels: Interval[] } {
+  const dels: Interval[] = [];
+  for (const op of reqs) {
+    if (opKind(op) !== 'requestDeleteRange' || !op.requestDeleteRange) continue;
+    const d = op.requestDeleteRange;
+    dels.push({ start: d.key, end: d.rangeEnd && d.rangeEnd.length > 0 ? rangeEndOf(d.rangeEnd) : undefined });
+  }
+  const puts = new Set<string>();
+  for (const op of reqs) {
+    if (opKind(op) !== 'requestTxn' || !op.requestTxn) continue;
+    const a = checkIntervals(op.requestTxn.success ?? []);
+    const b = checkIntervals(op.requestTxn.failure ?? []);
+    for (const k of a.puts) {
+      if (puts.has(k) || intersectsPoint(dels, Buffer.from(k, 'latin1'))) throw duplicate();
+      puts.add(k);
+    }
+    for (const k of b.puts) {
+      if (puts.has(k) && !a.puts.has(k)) throw duplicate();
+      if (intersectsPoint(dels, Buffer.from(k, 'latin1'))) throw duplicate();
+      puts.add(k);
+    }
+    dels.push(...a.dels, ...b.dels);
+  }
+  for (const op of reqs) {
+    if (opKind(op) !== 'requestPut' || !op.requestPut) continue;
+    const k = op.requestPut.key.toString('latin1');
+    if (puts.has(k) || intersectsPoint(dels, op.requestPut.key)) throw duplicate();
+    puts.add(k);
+  }
+  return { puts, dels };
+}
+
+/** etcd's txn request check: a key may be put at most once per branch path and not in a range the txn deletes. */
+export function validateTxn(req: TxnRequest): void {
+  checkIntervals(req.success ?? []);
+  checkIntervals(req.failure ?? []);
+}
