@@ -803,6 +803,28 @@ export class Raft {
     return true;
   }
 
+  /**
+   * Writes the initial membership as committed ConfChange entries of term 1
+   * (indexes 1..n) into an empty log and applies it, like etcd's Bootstrap.
+   * Nodes that join later replay these entries and so learn the initial
+   * members even when the log was never compacted.
+   */
+  bootstrap(cs: ConfState, encode: (cc: ConfChange) => Uint8Array): void {
+    if (this.raftLog.lastIndex() !== 0 || this.term !== 0) {
+      throw new RaftConfigError('raft: can only bootstrap an empty storage');
+    }
+    if (cs.voters.length === 0) throw new RaftConfigError('raft: bootstrap needs at least one voter');
+    const changes: ConfChange[] = [
+      ...cs.voters.map((nodeId) => ({ type: ConfChangeType.AddNode, nodeId, context: EMPTY })),
+      ...cs.learners.map((nodeId) => ({ type: ConfChangeType.AddLearner, nodeId, context: EMPTY })),
+    ];
+    this.becomeFollower(1, 0);
+    const ents: Entry[] = changes.map((c, i) => ({ term: 1, index: i + 1, type: EntryType.ConfChange, data: encode(c) }));
+    this.raftLog.append(ents);
+    this.raftLog.committed = ents.length;
+    for (const c of changes) this.applyConfChange(c);
+  }
+
   // ---- membership ----
 
   /** Replaces the tracked configuration (start-up and snapshot restore). */
@@ -847,7 +869,7 @@ export class Raft {
         this.logger?.warn({ id: this.id, cc }, 'raft: unknown conf change type ignored');
         return this.confState();
     }
-    if (voters.size === 0) {
+    if (voters.size === 0 && this.voters.size > 0) {
       this.logger?.warn({ id: this.id, cc }, 'raft: conf change would remove all voters; ignored');
       return this.confState();
     }

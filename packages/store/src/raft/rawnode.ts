@@ -40,6 +40,17 @@ export class RawNode {
     this.maxCommittedSizePerReady = cfg.maxCommittedSizePerReady ?? Number.POSITIVE_INFINITY;
   }
 
+  /**
+   * Initializes an empty storage with the cluster's initial membership, as
+   * committed ConfChange entries 1..n of term 1 (etcd-io/raft's Bootstrap).
+   * The first Ready carries them for persistence; they are also returned as
+   * committed entries, and applying them again is a no-op.
+   * Every initial member must bootstrap with the same ConfState (same order).
+   */
+  bootstrap(cs: ConfState): void {
+    this.raft.bootstrap(cs, encodeConfChange);
+  }
+
   get id(): NodeId {
     return this.raft.id;
   }

@@ -36,7 +36,10 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export interface NodeOptions extends Partial<Omit<RaftConfig, 'id' | 'storage'>> {}
+export interface NodeOptions extends Partial<Omit<RaftConfig, 'id' | 'storage'>> {
+  /** Start initial members with RawNode.bootstrap (membership in the log) instead of a snapshot-at-0 ConfState. */
+  bootstrap?: boolean;
+}
 
 export interface TestNode {
   id: NodeId;
@@ -86,9 +89,9 @@ export class Network {
 
   /** Creates and starts a node; with a ConfState it is an initial member, without one it joins empty. */
   addNode(id: NodeId, confState?: ConfState, opts: NodeOptions = {}): TestNode {
-    const storage = new MemoryStorage(confState);
-    const seed = id * 7919 + 17;
     const o = { ...defaultOptions, ...this.opts, ...opts };
+    const storage = new MemoryStorage(o.bootstrap ? undefined : confState);
+    const seed = id * 7919 + 17;
     const n: TestNode = {
       id,
       storage,
@@ -96,13 +99,15 @@ export class Network {
       opts: o,
       applied: [],
       appliedIndex: 0,
-      confState: confState ?? { voters: [], learners: [] },
+      confState: (o.bootstrap ? undefined : confState) ?? { voters: [], learners: [] },
       readStates: [],
       readies: [],
       seed,
     };
     n.raw = new RawNode(this.config(n));
+    if (o.bootstrap && confState) n.raw.bootstrap(confState);
     this.nodes.set(id, n);
+    this.processReady(id);
     return n;
   }
 
