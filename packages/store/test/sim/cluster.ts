@@ -40,6 +40,13 @@ export interface SimOptions {
   /** Add a learner, promote it, remove a member during the run. */
   membership: boolean;
   clients: number;
+  /**
+   * Deliberately break the harness to prove the checks catch it (self-test only):
+   * 'local-reads' answers reads from the contacted member's state without ReadIndex;
+   * 'forget-vote' loses the persisted term/vote on every crash;
+   * 'lose-fsync' loses the last persisted (and acknowledged) log entries on every crash.
+   */
+  sabotage?: 'local-reads' | 'forget-vote' | 'lose-fsync';
   /** Receives every trace line as it happens (replay --verbose). */
   trace?: (line: string) => void;
 }
@@ -106,7 +113,7 @@ class Member {
 
   constructor(
     readonly id: NodeId,
-    readonly storage: MemoryStorage,
+    public storage: MemoryStorage,
   ) {
     this.confState = storage.initialState().confState;
     this.term = storage.initialState().hardState.term;
@@ -326,8 +333,14 @@ export class Cluster {
 
   private crash(m: Member, why: string): void {
     this.trace(`crash ${m.id} (${why}); persisted last index ${m.storage.lastIndex()}, term ${m.storage.initialState().hardState.term}`);
+    if (this.opts.sabotage === 'forget-vote') {
+      const hs = m.storage.initialState().hardState;
+      m.storage.setHardState({ term: 0, vote: 0, commit: hs.commit });
+    }
+    if (this.opts.sabotage === 'lose-fsync') m.storage = truncatedCopy(m.storage, 3);
     m.node = undefined;
     m.kv = new KvStateMachine();
+    m.applied = 0;
     m.writeWaiters.clear();
     m.readWaiters.clear();
     m.readsReady = [];
@@ -403,6 +416,7 @@ export class Cluster {
       for (const e of rd.committedEntries) this.applyEntry(m, e, maxTerm);
     }
     for (const rs of rd.readStates) {
+      this.detail(`${m.id}: read state ${ctxKey(rs.requestCtx)} index ${rs.index}`);
       const w = m.readWaiters.get(ctxKey(rs.requestCtx));
       if (w === undefined) continue;
       m.readWaiters.delete(ctxKey(rs.requestCtx));
@@ -458,6 +472,7 @@ export class Cluster {
     if (e.data.byteLength === 0) return; // a new leader's empty entry
     const cmd = decodeCommand(e.data);
     const out = m.kv.apply(cmd);
+    this.detail(`${m.id}: apply ${e.index}/${e.term} client ${cmd.client} #${cmd.request} ${JSON.stringify(cmd.input)} -> ${JSON.stringify(out)}`);
     const key = `${cmd.client}:${cmd.request}`;
     if (out !== undefined && m.writeWaiters.delete(key)) this.reply(cmd.client, cmd.request, out);
   }
@@ -466,6 +481,7 @@ export class Cluster {
     if (m.readsReady.length === 0) return;
     const waiting: typeof m.readsReady = [];
     for (const r of m.readsReady) {
+      if (m.applied >= r.index) this.detail(`${m.id}: read ${r.key} at applied ${m.applied} (read index ${r.index})`);
       if (m.applied >= r.index) this.reply(r.client, r.request, { op: 'get', value: m.kv.get(r.key) });
       else waiting.push(r);
     }
@@ -507,12 +523,13 @@ export class Cluster {
       this.crash(r.pick(live), 'injected');
     }
     if (down.length > 0 && r.chance(0.03)) this.restart(r.pick(down));
-    if (live.length > 0 && r.chance(0.005)) {
-      const m = r.pick(live);
+    const liveNow = this.liveMembers();
+    if (liveNow.length > 0 && r.chance(0.005)) {
+      const m = r.pick(liveNow);
       m.crashStage = r.pick(CRASH_STAGES);
       this.trace(`arm crash of ${m.id} at ${m.crashStage}`);
     }
-    if (live.length > 0 && r.chance(0.02)) this.compact(r.pick(live));
+    if (liveNow.length > 0 && r.chance(0.02)) this.compact(r.pick(liveNow));
     if (r.chance(0.003)) {
       const leader = this.leader();
       const target = r.pick(ids);
@@ -532,6 +549,7 @@ export class Cluster {
 
   /** Snapshots the member's state machine at its applied index and compacts the log behind it. */
   private compact(m: Member): void {
+    if (!m.up) return; // only a running member can snapshot its state machine
     const snapIndex = m.storage.snapshot().metadata.index;
     if (m.applied <= snapIndex || m.applied > m.storage.lastIndex()) return;
     m.storage.createSnapshot(m.applied, m.confState, m.kv.serialize());
@@ -659,6 +677,10 @@ export class Cluster {
       op.waitingRetry = true;
       return;
     }
+    if (this.opts.sabotage === 'local-reads' && op.input.op === 'get') {
+      this.reply(c.id, op.request, { op: 'get', value: m.kv.get(op.input.key) });
+      return;
+    }
     if (m.role !== StateRole.Leader) {
       c.target = m.lead !== 0 && this.rng.chance(0.8) ? m.lead : this.rng.pick(this.activeIds());
       op.waitingRetry = true;
@@ -668,6 +690,7 @@ export class Cluster {
     if (op.input.op === 'get') {
       const ctx = text.encode(`${c.id}:${op.request}:${op.attempts}`);
       m.readWaiters.set(ctxKey(ctx), { client: c.id, request: op.request, key: op.input.key });
+      this.detail(`client ${c.id} #${op.request} readIndex via ${m.id} (term ${m.term}, applied ${m.applied})`);
       m.node!.readIndex(ctx);
     } else {
       try {
@@ -678,6 +701,7 @@ export class Cluster {
         return;
       }
       op.proposed = true;
+      this.detail(`client ${c.id} #${op.request} proposed ${JSON.stringify(op.input)} via ${m.id} (term ${m.term})`);
       m.writeWaiters.add(`${c.id}:${op.request}`);
     }
     this.processReady(m);
@@ -688,6 +712,7 @@ export class Cluster {
     if (c === undefined) return;
     const op = c.current;
     if (op === undefined || op.request !== request) return;
+    this.detail(`client ${clientId} #${request} ${JSON.stringify(op.input)} -> ${JSON.stringify(output)} (event ${this.eventClock})`);
     this.history.ok(op.pending, output, this.eventClock++);
     this.stats.opsOk++;
     if (output.op === 'get') c.lastSeen.set(op.input.key, output.value);
@@ -768,6 +793,11 @@ export class Cluster {
 
   // ---- tracing -------------------------------------------------------------------
 
+  /** Fine-grained events, only when someone listens (replay). */
+  private detail(line: string): void {
+    if (this.opts.trace !== undefined) this.opts.trace(`[${this.now}]   ${line}`);
+  }
+
   private trace(line: string): void {
     const l = `[${this.now}] ${line}`;
     this.traceLines.push(l);
@@ -783,6 +813,19 @@ function termOrUndefined(s: MemoryStorage, i: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The storage as it would be had the last `lose` appended entries never reached the disk. */
+function truncatedCopy(s: MemoryStorage, lose: number): MemoryStorage {
+  const snap = s.snapshot();
+  const { hardState, confState } = s.initialState();
+  const copy = new MemoryStorage(confState);
+  if (snap.metadata.index > 0) copy.applySnapshot(snap);
+  const first = s.firstIndex();
+  const last = Math.max(first - 1, s.lastIndex() - lose);
+  if (last >= first) copy.append(s.entries(first, last + 1, Number.POSITIVE_INFINITY));
+  copy.setHardState({ ...hardState, commit: Math.min(hardState.commit, last) });
+  return copy;
 }
 
 function ctxKey(b: Uint8Array): string {

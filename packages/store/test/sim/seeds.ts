@@ -3,7 +3,7 @@
 
 import type { SimOptions } from './cluster.js';
 
-export const DEFAULT_STEPS = 400;
+export const DEFAULT_STEPS = 700;
 
 /** Odd seeds run 3 members, even seeds 5; half of the seeds of each size (seed % 4 is 0 or 3) add a learner, promote it and remove a member. */
 export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}): SimOptions {
