@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { ClassicLevel } from 'classic-level';
+import { MvccStore, type MvccStoreOptions } from '../../src/mvcc/index.js';
+
+export const PREFIX = Buffer.from('kv/');
+
+export type Db = ClassicLevel<Buffer, Buffer>;
+
+export async function openDb(t: ExecutionContext): Promise<{ db: Db; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mvcc-test-'));
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  t.teardown(async () => {
+    await db.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { db, dir };
+}
+
+/** A fresh store in a fresh LevelDB; `index()` hands out increasing Raft indexes. */
+export async function setup(t: ExecutionContext, opts: MvccStoreOptions = {}) {
+  const { db, dir } = await openDb(t);
+  const store = await MvccStore.open(db, PREFIX, opts);
+  let next = 1;
+  const ctx = {
+    db,
+    dir,
+    store,
+    index: () => next++,
+    put: (key: string, value: string, lease = 0) => ctx.store.put(next++, { key: b(key), value: b(value), lease }),
+    del: (key: string, rangeEnd?: string) => ctx.store.deleteRange(next++, { key: b(key), rangeEnd: rangeEnd === undefined ? undefined : b(rangeEnd) }),
+    reopen: async (o: MvccStoreOptions = opts) => {
+      await ctx.store.close();
+      ctx.store = await MvccStore.open(db, PREFIX, o);
+      return ctx.store;
+    },
+  };
+  t.teardown(() => ctx.store.close());
+  return ctx;
+}
+
+export function b(s: string): Buffer {
+  return Buffer.from(s, 'latin1');
+}
+
+export function keys(kvs: Array<{ key: Buffer }>): string[] {
+  return kvs.map((kv) => kv.key.toString('latin1'));
+}
+
+export function values(kvs: Array<{ value: Buffer }>): string[] {
+  return kvs.map((kv) => kv.value.toString('latin1'));
+}
+
+/** Seeded PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
