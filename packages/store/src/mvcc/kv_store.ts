@@ -759,6 +759,7 @@ export class MvccStore implements WatchSource {
       },
       () => {
         const key = this.keys.leaseKey(id);
+        this.bytes -= key.length + encodeLease(this.keys.leaseIdBytesOf(key), { id, ttl: this.lessor.ttlOf(id) ?? 0 }).length;
         return [{ type: 'del', key }];
       },
       () => {
