@@ -41,6 +41,12 @@ export interface SimOptions {
   membership: boolean;
   clients: number;
   /**
+   * Initial members start from empty storage and RawNode.bootstrap (membership as
+   * the first log entries; joining members start empty). Otherwise every storage
+   * is seeded with the initial membership (a snapshot at index 0).
+   */
+  bootstrap: boolean;
+  /**
    * Deliberately break the harness to prove the checks catch it (self-test only):
    * 'local-reads' answers reads from the contacted member's state without ReadIndex;
    * 'forget-vote' loses the persisted term/vote on every crash;
@@ -104,6 +110,8 @@ class Member {
   lead: NodeId = 0;
   term = 0;
   removed = false;
+  /** One of the members the cluster was created with. */
+  initial = false;
   /** Index of the snapshot the state machine was restored from at the last start. */
   restoredIndex = 0;
   crashStage: CrashStage | undefined;
@@ -214,14 +222,15 @@ export class Cluster {
     this.initialConf = { voters: ids, learners: [] };
     this.nextMemberId = opts.members + 1;
     for (const id of ids) {
-      const m = new Member(id, new MemoryStorage(this.initialConf));
+      const m = new Member(id, opts.bootstrap ? new MemoryStorage() : new MemoryStorage(this.initialConf));
+      m.initial = true;
       this.members.set(id, m);
       this.startNode(m);
     }
     for (let c = 1; c <= opts.clients; c++) this.clients.push(new Client(c, this.rng.pick(ids)));
     if (opts.membership) this.membershipPlan = ['add', 'promote', 'remove'];
     this.trace(
-      `seed ${opts.seed}: ${opts.members} members, faults ${JSON.stringify(this.faults)}, preVote ${this.preVote}, checkQuorum ${this.checkQuorum}, membership ${opts.membership}`,
+      `seed ${opts.seed}: ${opts.members} members, faults ${JSON.stringify(this.faults)}, preVote ${this.preVote}, checkQuorum ${this.checkQuorum}, membership ${opts.membership}, bootstrap ${opts.bootstrap}`,
     );
   }
 
@@ -329,6 +338,8 @@ export class Cluster {
       preVote: this.preVote,
       random: () => nodeRng.next(),
     });
+    const empty = m.storage.lastIndex() === 0 && m.storage.snapshot().metadata.index === 0 && init.hardState.term === 0;
+    if (this.opts.bootstrap && m.initial && empty) m.node.bootstrap(this.initialConf);
   }
 
   private crash(m: Member, why: string): void {
@@ -585,9 +596,10 @@ export class Cluster {
     let cc: ConfChange | undefined;
     if (next === 'add') {
       const id = this.nextMemberId++;
-      // A joining member starts from the cluster's bootstrap configuration (like
-      // --initial-cluster) and catches up from the leader's log or a snapshot.
-      const m = new Member(id, new MemoryStorage(this.initialConf));
+      // A joining member starts empty (bootstrap mode: it learns the membership
+      // from the log or a snapshot) or from the cluster's initial configuration
+      // (like --initial-cluster), and catches up from the leader.
+      const m = new Member(id, this.opts.bootstrap ? new MemoryStorage() : new MemoryStorage(this.initialConf));
       this.members.set(id, m);
       this.startNode(m);
       cc = { type: ConfChangeType.AddLearner, nodeId: id, context: text.encode(JSON.stringify({ peerURLs: [`sim://${id}`] })) };
@@ -765,8 +777,12 @@ export class Cluster {
       }
       this.step();
     }
-    const leader = this.leader();
-    if (leader === undefined) throw new SimFailure('liveness: no leader after the final write', this.traceLines);
+    // A member that rejoins with a higher term may still depose the leader once; a new one must follow.
+    while (this.leader() === undefined) {
+      if (this.now > bound) throw new SimFailure(`liveness: no leader within ${40 * ELECTION_TICK} ticks after healing`, this.traceLines);
+      this.step();
+    }
+    const leader = this.leader()!;
     this.trace(`final write committed; leader ${leader.id} term ${leader.term}`);
     // Convergence: every member applies up to the leader's commit and holds the same state.
     const target = leader.node!.status().commit;
@@ -837,6 +853,9 @@ function sameConfChange(a: ConfChange, b: ConfChange): boolean {
 }
 
 /** The command line that replays one seed. */
-export function replayCommand(opts: Pick<SimOptions, 'seed' | 'members' | 'steps' | 'membership'>): string {
-  return `npx tsx packages/store/test/sim/replay.ts --seed ${opts.seed} --members ${opts.members} --steps ${opts.steps}${opts.membership ? ' --membership' : ''}`;
+export function replayCommand(opts: Pick<SimOptions, 'seed' | 'members' | 'steps' | 'membership' | 'bootstrap'>): string {
+  return (
+    `npx tsx packages/store/test/sim/replay.ts --seed ${opts.seed} --members ${opts.members} --steps ${opts.steps}` +
+    ` ${opts.membership ? '--membership' : '--no-membership'} ${opts.bootstrap ? '--bootstrap' : '--no-bootstrap'}`
+  );
 }

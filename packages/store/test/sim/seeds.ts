@@ -5,7 +5,7 @@ import type { SimOptions } from './cluster.js';
 
 export const DEFAULT_STEPS = 700;
 
-/** Odd seeds run 3 members, even seeds 5; half of the seeds of each size (seed % 4 is 0 or 3) add a learner, promote it and remove a member. */
+/** Odd seeds run 3 members, even seeds 5; half of the seeds of each size (seed % 4 is 0 or 3) add a learner, promote it and remove a member; every third seed bootstraps the membership into the log. */
 export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}): SimOptions {
   return {
     seed,
@@ -13,6 +13,7 @@ export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}
     steps: DEFAULT_STEPS,
     membership: seed % 4 === 0 || seed % 4 === 3,
     clients: 4,
+    bootstrap: seed % 3 === 0,
     ...overrides,
   };
 }

@@ -21,6 +21,7 @@ const totals = {
   members3: 0,
   members5: 0,
   membership: 0,
+  bootstrap: 0,
   ticks: 0,
   ops: 0,
   opsOk: 0,
@@ -64,13 +65,14 @@ for (let i = 0; i < seeds.length; i += CHUNK) {
         stats = new Cluster(opts).run();
       } catch (err) {
         const detail = err instanceof SimFailure ? `${err.message}\n--- last trace lines ---\n${err.trace.slice(-40).join('\n')}` : String((err as Error).stack ?? err);
-        t.fail(`seed ${seed} failed (${opts.members} members${opts.membership ? ', membership changes' : ''}).\nreplay: ${replayCommand(opts)}\n${detail}`);
+        t.fail(`seed ${seed} failed (${opts.members} members${opts.membership ? ', membership changes' : ''}${opts.bootstrap ? ', bootstrap' : ''}).\nreplay: ${replayCommand(opts)}\n${detail}`);
         return;
       }
       totals.seeds++;
       if (opts.members === 3) totals.members3++;
       else totals.members5++;
       if (opts.membership) totals.membership++;
+      if (opts.bootstrap) totals.bootstrap++;
       add(stats);
     }
     t.pass();
@@ -80,7 +82,7 @@ for (let i = 0; i < seeds.length; i += CHUNK) {
 test.serial('raft simulation summary', (t) => {
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   t.log(
-    `${totals.seeds}/${seeds.length} seeds passed in ${secs}s (${totals.members3}×3 members, ${totals.members5}×5, ${totals.membership} with membership changes)`,
+    `${totals.seeds}/${seeds.length} seeds passed in ${secs}s (${totals.members3}×3 members, ${totals.members5}×5, ${totals.membership} with membership changes, ${totals.bootstrap} bootstrapped through the log)`,
   );
   t.log(
     `${totals.ticks} ticks, ${totals.messages} messages, ${totals.ops} client ops (${totals.opsOk} answered, ${totals.opsUnknown} unknown outcome), ` +
