@@ -158,7 +158,7 @@ export class Member implements EtcdBackend, PeerHandler {
       const clusterId = initialClusterId(initialIds, cfg.initialClusterToken);
       for (const [name, urls] of cfg.initialCluster) {
         const id = initialMemberId(urls, cfg.initialClusterToken);
-        membership.add(id, { name, peerURLs: urls, clientURLs: name === cfg.name ? cfg.advertiseClientURLs : [] }, false);
+        membership.add(id, { name, peerURLs: urls, clientURLs: [] }, false);
       }
       // Every initial member starts from the same snapshot at index 0 holding the voter set.
       const confState: ConfState = { voters: [...initialIds].sort((a, b) => a - b), learners: [] };
