@@ -177,3 +177,29 @@ test('many keys stay ordered (index tree splits)', async (t) => {
   const mid = await s.store.range({ key: b('k01000'), rangeEnd: b('k01010') });
   t.deepEqual(keys(mid.kvs), Array.from({ length: 10 }, (_, i) => `k${(1000 + i).toString().padStart(5, '0')}`));
 });
+
+test('reads during an in-flight apply see the previous revision, never a half-applied txn', async (t) => {
+  const s = await setup(t);
+  await s.put('a', '1');
+  await s.put('b', '1');
+  const pending = s.store.txn(s.index(), {
+    success: [
+      { requestPut: { key: b('a'), value: b('2') } },
+      { requestPut: { key: b('new'), value: b('2') } },
+      { requestDeleteRange: { key: b('b') } },
+    ],
+  });
+  const during = await s.store.range({ key: Buffer.alloc(0), rangeEnd: Buffer.from([0]) });
+  await pending;
+  const after = await s.store.range({ key: Buffer.alloc(0), rangeEnd: Buffer.from([0]) });
+  t.deepEqual(
+    during.kvs.map((kv) => `${kv.key}=${kv.value}`),
+    ['a=1', 'b=1'],
+  );
+  t.is(during.revision, 2);
+  t.deepEqual(
+    after.kvs.map((kv) => `${kv.key}=${kv.value}`),
+    ['a=2', 'new=2'],
+  );
+  t.is(after.revision, 3);
+});

@@ -296,3 +296,29 @@ test('randomized: watchers from random revisions with slow sinks see exactly the
   }
   t.true(watchers.length > 10);
 });
+
+test('a start revision in the future skips the revisions before it', async (t) => {
+  const s = await setup(t);
+  await s.put('a', '1');
+  const r = recorder();
+  s.store.watch(opts({ key: b('a'), startRevision: 4 }), r.sink);
+  await s.put('a', '2'); // 2
+  await s.put('a', '3'); // 3
+  await s.put('a', '4'); // 4
+  await s.put('a', '5'); // 5
+  t.deepEqual(r.text(), ['PUT:a=4@4', 'PUT:a=5@5']);
+});
+
+test('a prevKv watcher created while an apply is in flight still gets prevKv (read back from LevelDB)', async (t) => {
+  const s = await setup(t);
+  await s.put('a', '1');
+  const pending = s.put('a', '2');
+  await Promise.resolve(); // let the apply start (its prevKv decision is made before the watcher exists)
+  await Promise.resolve();
+  const r = recorder();
+  s.store.watch(opts({ key: b('a'), prevKv: true }), r.sink);
+  await pending;
+  await until(() => r.events.length === 1);
+  await s.put('a', '3');
+  t.deepEqual(r.text(), ['PUT:a=2@2(prev=1@1)', 'PUT:a=3@3(prev=2@2)']);
+});
