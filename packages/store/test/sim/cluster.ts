@@ -693,7 +693,10 @@ export class Cluster {
       this.reply(c.id, op.request, { op: 'get', value: m.kv.get(op.input.key) });
       return;
     }
-    if (m.role !== StateRole.Leader) {
+    // Mostly a follower redirects the client to the leader it knows; sometimes it
+    // serves the request itself (forwarding the proposal or the ReadIndex to its leader).
+    const viaFollower = m.role === StateRole.Follower && m.lead !== 0 && this.rng.chance(0.15);
+    if (m.role !== StateRole.Leader && !viaFollower) {
       c.target = m.lead !== 0 && this.rng.chance(0.8) ? m.lead : this.rng.pick(this.activeIds());
       op.waitingRetry = true;
       return;

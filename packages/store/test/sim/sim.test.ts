@@ -6,7 +6,8 @@
 // every step; at the end the network heals, a write must commit, every member
 // must converge and the client history must be linearizable.
 //
-// SIM_SEEDS selects the seeds ("1-300" by default, e.g. SIM_SEEDS=17 or "1-50,99").
+// SIM_SEEDS selects the seeds ("1-300" by default, e.g. SIM_SEEDS=17 or "1-50,99"),
+// SIM_STEPS the ticks of chaos per seed (default in seeds.ts).
 // A failure names the seed and the command that replays it with a full trace.
 
 import test from 'ava';
@@ -14,6 +15,8 @@ import { Cluster, replayCommand, SimFailure, type SimStats } from './cluster.js'
 import { optionsForSeed, parseSeeds } from './seeds.js';
 
 const seeds = parseSeeds(process.env.SIM_SEEDS ?? '1-300');
+/** SIM_STEPS overrides the ticks of chaos per seed (longer hunts; the replay command carries it). */
+const steps = process.env.SIM_STEPS === undefined ? undefined : Number(process.env.SIM_STEPS);
 const CHUNK = 25;
 
 const totals = {
@@ -59,7 +62,7 @@ for (let i = 0; i < seeds.length; i += CHUNK) {
   const chunk = seeds.slice(i, i + CHUNK);
   test.serial(`raft simulation, seeds ${chunk[0]}..${chunk[chunk.length - 1]}`, (t) => {
     for (const seed of chunk) {
-      const opts = optionsForSeed(seed);
+      const opts = optionsForSeed(seed, steps === undefined ? {} : { steps });
       let stats: SimStats;
       try {
         stats = new Cluster(opts).run();
