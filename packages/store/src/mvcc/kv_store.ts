@@ -10,7 +10,7 @@
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ClassicLevel } from 'classic-level';
-import { EtcdError, type KeyValueFields, type WatchCreateOptions, type WatchEventFields, type WatchHandle, type WatchSink } from '../server/backend.js';
+import { EtcdError, type KeyValueFields, type WatchCreateOptions, type WatchEventFields, type WatchSink } from '../server/backend.js';
 import { DataCorruptError, decodeLease, decodeNumbers, decodeRecord, encodeLease, encodeNumbers, encodeRecord, type StoredRecord } from './codec.js';
 import { type IndexRevision, revisionId, TreeIndex } from './key_index.js';
 import { COMPACT_CONTEXT, Keyspace, META_CONTEXT } from './keyspace.js';
@@ -34,7 +34,7 @@ import {
   type TxnRequest,
   type TxnResult,
 } from './types.js';
-import { WatchHub, type WatchHubOptions, type WatchSource } from './watch_hub.js';
+import { type MvccWatchHandle, WatchHub, type WatchHubOptions, type WatchSource } from './watch_hub.js';
 
 export type LevelDb = ClassicLevel<Buffer, Buffer>;
 
@@ -790,7 +790,7 @@ export class MvccStore implements WatchSource {
 
   // ---- watch ---------------------------------------------------------------
 
-  watch(opts: WatchCreateOptions, sink: WatchSink): WatchHandle {
+  watch(opts: WatchCreateOptions, sink: WatchSink): MvccWatchHandle {
     this.ensureUsable();
     return this.hub.watch(opts, sink);
   }
