@@ -160,10 +160,8 @@ export class Member implements EtcdBackend, PeerHandler {
         const id = initialMemberId(urls, cfg.initialClusterToken);
         membership.add(id, { name, peerURLs: urls, clientURLs: [] }, false);
       }
-      // Every initial member starts from the same snapshot at index 0 holding the voter set.
-      const confState: ConfState = { voters: [...initialIds].sort((a, b) => a - b), learners: [] };
-      const snap: Snapshot = { metadata: { index: 0, term: 0, confState }, data: Buffer.from(JSON.stringify(membership.snapshot())) };
-      await raftLog.save(undefined, [], snap, true);
+      // The voter set goes into the log itself (restoreRaft bootstraps Raft with ConfChange entries
+      // 1..n), so a member that joins later learns it by replaying the log.
       await membership.persist();
       identity = { clusterId, memberId, name: cfg.name };
       await raftLog.writeIdentity(identity);
@@ -236,7 +234,14 @@ export class Member implements EtcdBackend, PeerHandler {
         warn: (o, m) => this.log.warn(o, m),
       },
     });
-    this.confState = this.storage.initialState().confState;
+    const joined = (await this.db.get(Buffer.from('meta/joined'))) !== undefined;
+    if (this.cfg.initialClusterState === 'new' && !joined && loaded.lastIndex === 0 && this.snapshotIdx === 0 && loaded.hardState.term === 0) {
+      // A fresh member of a new cluster (or one that crashed before its first write): every initial
+      // member writes the same ConfChange entries 1..n at term 1.
+      const voters = this.membership.list().map((m) => m.id).sort((a, b) => a - b);
+      this.node.bootstrap({ voters, learners: [] });
+    }
+    this.confState = this.node.status().confState;
     this.reads = new ReadBarrier(
       { readIndex: (ctx) => { this.node.readIndex(ctx); this.schedule(); }, appliedIndex: () => this.appliedIdx },
       this.requestTimeoutMs(),
@@ -435,8 +440,16 @@ export class Member implements EtcdBackend, PeerHandler {
       case ConfChangeType.AddLearner:
         if (!this.membership.isRemoved(cc.nodeId)) {
           const existing = this.membership.get(cc.nodeId);
-          this.membership.add(cc.nodeId, existing ? { ...ctx, name: existing.name || ctx.name, clientURLs: existing.clientURLs } : ctx, cc.type === ConfChangeType.AddLearner);
-          this.transport.setPeer(cc.nodeId, ctx.peerURLs);
+          // Bootstrap entries carry no context: what this member already knows stays.
+          const merged: ConfChangeContext = existing
+            ? {
+                name: existing.name || ctx.name,
+                peerURLs: ctx.peerURLs.length > 0 ? ctx.peerURLs : existing.peerURLs,
+                clientURLs: existing.clientURLs.length > 0 ? existing.clientURLs : ctx.clientURLs,
+              }
+            : ctx;
+          this.membership.add(cc.nodeId, merged, cc.type === ConfChangeType.AddLearner);
+          this.transport.setPeer(cc.nodeId, merged.peerURLs);
         }
         break;
       case ConfChangeType.PromoteLearner:
