@@ -192,8 +192,6 @@ export class Member implements EtcdBackend, PeerHandler {
           if (!me) {
             throw new StartupError('JOIN_FAILED', `the cluster at ${url} has no member with peer URLs ${cfg.initialAdvertisePeerURLs.join(',')}; run "member add" first`);
           }
-          me.name = cfg.name;
-          me.clientURLs = cfg.advertiseClientURLs;
           return { clusterId: info.clusterId, memberId: me.id, members };
         } catch (err) {
           if (err instanceof StartupError) throw err;
@@ -290,7 +288,7 @@ export class Member implements EtcdBackend, PeerHandler {
       this.kv.tickProgress();
       this.deps.metrics.dbSize.set(this.kv.dbSize());
     }
-    if (!this.attributesPublished && this.lead !== 0 && this.ticks % perSecond === 0) this.publishAttributes();
+    if (!this.attributesPublished && this.lead !== 0 && this.ticks % Math.max(1, Math.round(perSecond / 5)) === 0) this.publishAttributes();
     this.schedule();
   }
 
@@ -571,11 +569,7 @@ export class Member implements EtcdBackend, PeerHandler {
   }
 
   private publishAttributes(): void {
-    const me = this.membership.get(this.id);
-    if (me && me.name === this.cfg.name && me.clientURLs.join(',') === this.cfg.advertiseClientURLs.join(',')) {
-      this.attributesPublished = true;
-      return;
-    }
+    // Published on every start (as etcd does): the local table may hold values no other member has.
     this.attributesPublished = true;
     this.propose({ memberAttributes: { id: this.id, name: this.cfg.name, clientUrls: this.cfg.advertiseClientURLs } }).catch(() => {
       this.attributesPublished = false;

@@ -197,8 +197,14 @@ test.serial('member list, add (learner), promote and remove', async (t) => {
   await etcdctl(['put', 'after-join', 'yes']);
   t.is(await etcdctl(['get', 'after-join', '--print-value-only'], { endpoints: [added.clientURL.replace('http://', '')] }), 'yes\n');
   t.is(await etcdctl(['get', 'foo-never', '--consistency=s'], { endpoints: [added.clientURL.replace('http://', '')] }), '');
-  const table = await etcdctl(['member', 'list']);
-  t.regex(table, new RegExp(`${idHex}, started, m4, ${added.peerURL}, ${added.clientURL}, false`));
+  // The new member publishes its name and client URLs through Raft once it runs.
+  const started = new RegExp(`${idHex}, started, m4, ${added.peerURL}, ${added.clientURL}, false`);
+  let table = '';
+  for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+    table = await etcdctl(['member', 'list']);
+    if (started.test(table)) break;
+  }
+  t.regex(table, started);
 
   t.regex(await etcdctl(['member', 'remove', idHex!]), new RegExp(`Member\\s+${idHex} removed from cluster`));
   const after = JSON.parse(await etcdctl(['member', 'list', '-w', 'json'])) as { members: Array<{ name: string }> };
