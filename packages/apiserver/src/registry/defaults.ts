@@ -1,0 +1,174 @@
+/** Defaulting of the supported fields, as Kubernetes' SetDefaults_* functions do it. */
+import type { JsonObject } from '@mkube/api';
+
+type Obj = JsonObject;
+const obj = (parent: Obj, key: string): Obj => {
+  const v = parent[key];
+  if (v && typeof v === 'object' && !Array.isArray(v)) return v as Obj;
+  const fresh: Obj = {};
+  parent[key] = fresh;
+  return fresh;
+};
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+function dflt(o: Obj, key: string, value: JsonObject[string]): void {
+  if (o[key] === undefined || o[key] === null) o[key] = value;
+}
+
+export function imagePullPolicyFor(image: string): string {
+  const lastSegment = image.slice(image.lastIndexOf('/') + 1);
+  if (lastSegment.includes('@')) return 'IfNotPresent';
+  const colon = lastSegment.indexOf(':');
+  if (colon < 0) return 'Always';
+  return lastSegment.slice(colon + 1) === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
+function defaultContainer(c: Obj): void {
+  if (typeof c.image === 'string') dflt(c, 'imagePullPolicy', imagePullPolicyFor(c.image));
+  dflt(c, 'terminationMessagePath', '/dev/termination-log');
+  dflt(c, 'terminationMessagePolicy', 'File');
+  for (const p of arr(c.ports)) dflt(p, 'protocol', 'TCP');
+  for (const e of arr(c.env)) {
+    const from = e.valueFrom as Obj | undefined;
+    if (from?.fieldRef) dflt(from.fieldRef as Obj, 'apiVersion', 'v1');
+  }
+  for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+    const p = c[probe] as Obj | undefined;
+    if (!p) continue;
+    dflt(p, 'timeoutSeconds', 1);
+    dflt(p, 'periodSeconds', 10);
+    dflt(p, 'successThreshold', 1);
+    dflt(p, 'failureThreshold', 3);
+    if (p.httpGet) dflt(p.httpGet as Obj, 'path', '/'), dflt(p.httpGet as Obj, 'scheme', 'HTTP');
+  }
+}
+
+export function defaultPodSpec(spec: Obj): void {
+  dflt(spec, 'restartPolicy', 'Always');
+  dflt(spec, 'dnsPolicy', 'ClusterFirst');
+  dflt(spec, 'terminationGracePeriodSeconds', 30);
+  dflt(spec, 'schedulerName', 'default-scheduler');
+  dflt(spec, 'securityContext', {});
+  dflt(spec, 'enableServiceLinks', true);
+  for (const c of arr(spec.containers)) defaultContainer(c);
+  for (const c of arr(spec.initContainers)) defaultContainer(c);
+  for (const v of arr(spec.volumes)) {
+    if (v.configMap) dflt(v.configMap as Obj, 'defaultMode', 0o644);
+    if (v.secret) dflt(v.secret as Obj, 'defaultMode', 0o644);
+    if (v.hostPath) dflt(v.hostPath as Obj, 'type', '');
+  }
+}
+
+function defaultTemplate(spec: Obj): void {
+  const tpl = obj(spec, 'template');
+  defaultPodSpec(obj(tpl, 'spec'));
+}
+
+const DEFAULTERS: Record<string, (o: Obj) => void> = {
+  pods(o) {
+    const spec = obj(o, 'spec');
+    defaultPodSpec(spec);
+    dflt(spec, 'priority', 0);
+    dflt(spec, 'preemptionPolicy', 'PreemptLowerPriority');
+    if (!spec.serviceAccountName && !spec.serviceAccount) spec.serviceAccountName = 'default';
+    if (spec.serviceAccountName && !spec.serviceAccount) spec.serviceAccount = spec.serviceAccountName;
+    if (spec.tolerations === undefined) {
+      spec.tolerations = [
+        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+        { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+      ];
+    }
+  },
+  deployments(o) {
+    const spec = obj(o, 'spec');
+    dflt(spec, 'replicas', 1);
+    const strategy = obj(spec, 'strategy');
+    dflt(strategy, 'type', 'RollingUpdate');
+    if (strategy.type === 'RollingUpdate') {
+      const ru = obj(strategy, 'rollingUpdate');
+      dflt(ru, 'maxUnavailable', '25%');
+      dflt(ru, 'maxSurge', '25%');
+    }
+    dflt(spec, 'revisionHistoryLimit', 10);
+    dflt(spec, 'progressDeadlineSeconds', 600);
+    defaultTemplate(spec);
+  },
+  replicasets(o) {
+    const spec = obj(o, 'spec');
+    dflt(spec, 'replicas', 1);
+    defaultTemplate(spec);
+  },
+  statefulsets(o) {
+    const spec = obj(o, 'spec');
+    dflt(spec, 'replicas', 1);
+    dflt(spec, 'podManagementPolicy', 'OrderedReady');
+    const us = obj(spec, 'updateStrategy');
+    dflt(us, 'type', 'RollingUpdate');
+    if (us.type === 'RollingUpdate') dflt(obj(us, 'rollingUpdate'), 'partition', 0);
+    dflt(spec, 'revisionHistoryLimit', 10);
+    defaultTemplate(spec);
+  },
+  daemonsets(o) {
+    const spec = obj(o, 'spec');
+    const us = obj(spec, 'updateStrategy');
+    dflt(us, 'type', 'RollingUpdate');
+    if (us.type === 'RollingUpdate') {
+      const ru = obj(us, 'rollingUpdate');
+      dflt(ru, 'maxUnavailable', 1);
+      dflt(ru, 'maxSurge', 0);
+    }
+    dflt(spec, 'revisionHistoryLimit', 10);
+    defaultTemplate(spec);
+  },
+  jobs(o) {
+    const spec = obj(o, 'spec');
+    dflt(spec, 'parallelism', 1);
+    if (spec.completions === undefined && spec.parallelism === 1) spec.completions = 1;
+    dflt(spec, 'backoffLimit', 6);
+    dflt(spec, 'completionMode', 'NonIndexed');
+    dflt(spec, 'suspend', false);
+    defaultTemplate(spec);
+  },
+  cronjobs(o) {
+    const spec = obj(o, 'spec');
+    dflt(spec, 'concurrencyPolicy', 'Allow');
+    dflt(spec, 'suspend', false);
+    dflt(spec, 'successfulJobsHistoryLimit', 3);
+    dflt(spec, 'failedJobsHistoryLimit', 1);
+    const jt = obj(spec, 'jobTemplate');
+    const js = obj(jt, 'spec');
+    dflt(js, 'backoffLimit', 6);
+    dflt(js, 'completionMode', 'NonIndexed');
+    defaultTemplate(js);
+  },
+  services(o) {
+    const spec = obj(o, 'spec');
+    dflt(spec, 'type', 'ClusterIP');
+    dflt(spec, 'sessionAffinity', 'None');
+    for (const p of arr(spec.ports)) {
+      dflt(p, 'protocol', 'TCP');
+      if (p.targetPort === undefined || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port ?? 0;
+    }
+    if (spec.type !== 'ExternalName') {
+      dflt(spec, 'ipFamilies', ['IPv4']);
+      dflt(spec, 'ipFamilyPolicy', 'SingleStack');
+      dflt(spec, 'internalTrafficPolicy', 'Cluster');
+    }
+    if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') dflt(spec, 'externalTrafficPolicy', 'Cluster');
+  },
+  secrets(o) {
+    dflt(o, 'type', 'Opaque');
+  },
+  namespaces(o) {
+    const spec = obj(o, 'spec');
+    dflt(spec, 'finalizers', ['kubernetes']);
+    const status = obj(o, 'status');
+    dflt(status, 'phase', 'Active');
+  },
+  nodes(o) {
+    obj(o, 'spec');
+  },
+};
+
+export function applyDefaults(resource: string, o: Obj): void {
+  DEFAULTERS[resource]?.(o);
+}
