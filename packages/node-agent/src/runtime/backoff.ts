@@ -40,6 +40,17 @@ export class Backoff {
     return this.clock.now() < until ? until : undefined;
   }
 
+  /**
+   * Image-pull semantics (kubelet's IsInBackOffSinceUpdate): backing off
+   * until the last recorded failure plus the current delay.
+   */
+  backingOffSinceUpdate(key: string): number | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    const until = e.lastUpdate + e.delayMs;
+    return this.clock.now() < until ? until : undefined;
+  }
+
   /** Records a retry of `key` after a failure at eventTime; grows the delay. */
   next(key: string, eventTime: number): void {
     const e = this.entries.get(key);

@@ -1,0 +1,138 @@
+// The CRI PodSandboxConfig of a pod: identity labels, hostname, DNS, port
+// mappings, cgroup parent, namespaces, log directory.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DeepPartial, DNSConfig, PodSandboxConfig, PortMapping } from '../cri/types.js';
+import type { Pod } from '../k8s_types.js';
+import { MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE, POD_UID } from './labels.js';
+
+export interface NodeContext {
+  nodeName: string;
+  nodeIP: string;
+  /** Root of pod log dirs (kubelet: /var/log/pods). */
+  podLogsDir: string;
+  /** cgroupfs parent of this node's pods, e.g. "/mk-w1": pods get "<cgroupRoot>/pod<uid>". */
+  cgroupRoot: string;
+  /** Cluster DNS servers for dnsPolicy ClusterFirst; empty → the node's resolv.conf. */
+  clusterDNS: string[];
+  clusterDomain: string;
+  /** The node's resolv.conf (dnsPolicy Default). */
+  resolvConf: string;
+}
+
+export function podNamespace(pod: Pod): string {
+  return pod.metadata.namespace ?? 'default';
+}
+
+/** /var/log/pods/<ns>_<name>_<uid> */
+export function podLogDir(ctx: Pick<NodeContext, 'podLogsDir'>, pod: { namespace: string; name: string; uid: string }): string {
+  return join(ctx.podLogsDir, `${pod.namespace}_${pod.name}_${pod.uid}`);
+}
+
+export function podCgroupParent(ctx: Pick<NodeContext, 'cgroupRoot'>, uid: string): string {
+  return `${ctx.cgroupRoot.replace(/\/$/, '')}/pod${uid}`;
+}
+
+function parseResolvConf(path: string): DNSConfig {
+  const cfg: DNSConfig = { servers: [], searches: [], options: [] };
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return cfg;
+  }
+  for (const line of text.split('\n')) {
+    const [kw, ...rest] = line.trim().split(/\s+/);
+    if (kw === 'nameserver' && rest[0]) cfg.servers.push(rest[0]);
+    else if (kw === 'search') cfg.searches = rest;
+    else if (kw === 'options') cfg.options.push(...rest);
+  }
+  return cfg;
+}
+
+/** kubelet's DNS configuration per dnsPolicy; null leaves it to the runtime (the node's resolv.conf). */
+export function dnsConfigFor(pod: Pod, ctx: NodeContext): DNSConfig | null {
+  const policy = pod.spec.dnsPolicy ?? 'ClusterFirst';
+  const extra = pod.spec.dnsConfig;
+  let base: DNSConfig | null;
+  const clusterFirst =
+    (policy === 'ClusterFirst' && !pod.spec.hostNetwork) || policy === 'ClusterFirstWithHostNet';
+  if (policy === 'None') {
+    base = { servers: [], searches: [], options: [] };
+  } else if (clusterFirst && ctx.clusterDNS.length > 0) {
+    const ns = podNamespace(pod);
+    const d = ctx.clusterDomain;
+    base = { servers: [...ctx.clusterDNS], searches: [`${ns}.svc.${d}`, `svc.${d}`, d], options: ['ndots:5'] };
+  } else if (extra) {
+    base = parseResolvConf(ctx.resolvConf);
+  } else {
+    return null;
+  }
+  if (extra) {
+    base.servers.push(...(extra.nameservers ?? []).filter((s) => !base!.servers.includes(s)));
+    base.searches.push(...(extra.searches ?? []).filter((s) => !base!.searches.includes(s)));
+    for (const o of extra.options ?? []) {
+      const opt = o.value !== undefined ? `${o.name}:${o.value}` : o.name;
+      base.options = base.options.filter((x) => x.split(':')[0] !== o.name);
+      base.options.push(opt);
+    }
+  }
+  return base;
+}
+
+export function portMappings(pod: Pod): PortMapping[] {
+  const out: PortMapping[] = [];
+  for (const c of pod.spec.containers) {
+    for (const p of c.ports ?? []) {
+      if (!p.hostPort) continue;
+      out.push({ protocol: p.protocol ?? 'TCP', container_port: p.containerPort, host_port: p.hostPort, host_ip: p.hostIP ?? '' });
+    }
+  }
+  return out;
+}
+
+export function namespaceOptions(pod: Pod): { network: 'POD' | 'NODE'; pid: 'POD' | 'CONTAINER' | 'NODE'; ipc: 'POD' | 'NODE' } {
+  return {
+    network: pod.spec.hostNetwork ? 'NODE' : 'POD',
+    pid: pod.spec.hostPID ? 'NODE' : pod.spec.shareProcessNamespace ? 'POD' : 'CONTAINER',
+    ipc: pod.spec.hostIPC ? 'NODE' : 'POD',
+  };
+}
+
+export function identityLabels(pod: Pod, nodeName: string): Record<string, string> {
+  return {
+    [POD_NAME]: pod.metadata.name,
+    [POD_NAMESPACE]: podNamespace(pod),
+    [POD_UID]: pod.metadata.uid,
+    [MANAGED_BY_NODE]: nodeName,
+  };
+}
+
+export function buildSandboxConfig(pod: Pod, ctx: NodeContext, attempt: number): DeepPartial<PodSandboxConfig> {
+  const ns = podNamespace(pod);
+  const sc = pod.spec.securityContext ?? {};
+  const allContainers = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+  const hostname = pod.spec.hostNetwork ? '' : (pod.spec.hostname ?? pod.metadata.name).slice(0, 63).replace(/[.-]+$/, '');
+  const sysctls: Record<string, string> = {};
+  for (const s of sc.sysctls ?? []) sysctls[s.name] = s.value;
+  return {
+    metadata: { name: pod.metadata.name, namespace: ns, uid: pod.metadata.uid, attempt },
+    hostname,
+    log_directory: podLogDir(ctx, { namespace: ns, name: pod.metadata.name, uid: pod.metadata.uid }),
+    dns_config: dnsConfigFor(pod, ctx),
+    port_mappings: portMappings(pod),
+    labels: { ...(pod.metadata.labels ?? {}), ...identityLabels(pod, ctx.nodeName) },
+    annotations: { ...(pod.metadata.annotations ?? {}) },
+    linux: {
+      cgroup_parent: podCgroupParent(ctx, pod.metadata.uid),
+      sysctls,
+      security_context: {
+        namespace_options: namespaceOptions(pod),
+        run_as_user: sc.runAsUser !== undefined ? { value: String(sc.runAsUser) } : null,
+        run_as_group: sc.runAsGroup !== undefined ? { value: String(sc.runAsGroup) } : null,
+        supplemental_groups: (sc.supplementalGroups ?? []).map(String),
+        privileged: allContainers.some((c) => c.securityContext?.privileged === true),
+      },
+    },
+  };
+}
