@@ -1,0 +1,69 @@
+/**
+ * Authentication: client certificates signed by the cluster CA (user = CN,
+ * groups = O) and bearer tokens from a kube-apiserver style token file
+ * (token,user,uid,"group1,group2").
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+
+export interface UserInfo {
+  name: string;
+  uid?: string;
+  groups: string[];
+}
+
+export function parseTokenFile(text: string): Map<string, UserInfo> {
+  const out = new Map<string, UserInfo>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const fields: string[] = [];
+    let cur = '';
+    let quoted = false;
+    for (const ch of line) {
+      if (ch === '"') quoted = !quoted;
+      else if (ch === ',' && !quoted) {
+        fields.push(cur);
+        cur = '';
+      } else cur += ch;
+    }
+    fields.push(cur);
+    const [token, name, uid, groups] = fields.map((f) => f.trim());
+    if (!token || !name) continue;
+    out.set(token, { name, uid: uid || undefined, groups: groups ? groups.split(',').map((g) => g.trim()).filter(Boolean) : [] });
+  }
+  return out;
+}
+
+export function loadTokenFile(path: string): Map<string, UserInfo> {
+  return parseTokenFile(readFileSync(path, 'utf8'));
+}
+
+export class Authenticator {
+  constructor(private readonly tokens: Map<string, UserInfo> = new Map()) {}
+
+  /** The user, or undefined when no valid credential was presented. */
+  authenticate(req: IncomingMessage): UserInfo | undefined {
+    const auth = req.headers.authorization;
+    if (auth && /^bearer\s+/i.test(auth)) {
+      const token = auth.replace(/^bearer\s+/i, '').trim();
+      const user = this.tokens.get(token);
+      return user ? { ...user, groups: [...user.groups, 'system:authenticated'] } : undefined;
+    }
+    const sock = req.socket as TLSSocket;
+    if (typeof sock.getPeerCertificate === 'function' && sock.authorized) {
+      const cert = sock.getPeerCertificate();
+      if (cert && cert.subject) {
+        const cn = cert.subject.CN;
+        const o = cert.subject.O;
+        const name = Array.isArray(cn) ? cn[0] : cn;
+        if (name) {
+          const groups = o === undefined ? [] : Array.isArray(o) ? o : [o];
+          return { name, groups: [...groups, 'system:authenticated'] };
+        }
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,77 @@
+/** Discovery documents: /version, /api, /apis, /api/v1, /apis/<group>/<version>. */
+import { apiGroups, RESOURCES, type JsonObject, type ResourceInfo } from '@mkube/api';
+
+export const KUBERNETES_VERSION = { major: '1', minor: '31', gitVersion: 'v1.31.0' };
+
+export function versionInfo(): JsonObject {
+  return {
+    major: KUBERNETES_VERSION.major,
+    minor: KUBERNETES_VERSION.minor,
+    gitVersion: KUBERNETES_VERSION.gitVersion,
+    gitCommit: 'mkube',
+    gitTreeState: 'clean',
+    buildDate: '2026-01-01T00:00:00Z',
+    goVersion: 'go1.22.0',
+    compiler: 'gc',
+    platform: 'linux/amd64',
+  };
+}
+
+export function apiVersions(serverAddress: string): JsonObject {
+  return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
+}
+
+export function apiGroupList(): JsonObject {
+  return {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: apiGroups()
+      .filter((g) => g.group !== '')
+      .map((g) => ({
+        name: g.group,
+        versions: g.versions.map((v) => ({ groupVersion: `${g.group}/${v}`, version: v })),
+        preferredVersion: { groupVersion: `${g.group}/${g.versions[0]}`, version: g.versions[0]! },
+      })),
+  };
+}
+
+export function apiGroup(group: string): JsonObject | undefined {
+  const g = apiGroups().find((x) => x.group === group && group !== '');
+  if (!g) return undefined;
+  return {
+    kind: 'APIGroup',
+    apiVersion: 'v1',
+    name: g.group,
+    versions: g.versions.map((v) => ({ groupVersion: `${g.group}/${v}`, version: v })),
+    preferredVersion: { groupVersion: `${g.group}/${g.versions[0]}`, version: g.versions[0]! },
+  };
+}
+
+function entry(r: ResourceInfo): JsonObject[] {
+  const out: JsonObject[] = [];
+  const main: JsonObject = { name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: [...r.verbs] };
+  if (r.shortNames.length) main.shortNames = [...r.shortNames];
+  if (r.categories.length) main.categories = [...r.categories];
+  main.storageVersionHash = Buffer.from(`${r.apiVersion}/${r.kind}`).toString('base64').slice(0, 11);
+  out.push(main);
+  if (r.subresources.status) out.push({ name: `${r.resource}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] });
+  if (r.subresources.scale) out.push({ name: `${r.resource}/scale`, singularName: '', namespaced: r.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
+  if (r.resource === 'pods') {
+    out.push({ name: 'pods/binding', singularName: '', namespaced: true, kind: 'Binding', verbs: ['create'] });
+    out.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
+    out.push({ name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] });
+  }
+  if (r.resource === 'namespaces') out.push({ name: 'namespaces/finalize', singularName: '', namespaced: false, kind: 'Namespace', verbs: ['update'] });
+  return out;
+}
+
+export function apiResourceList(group: string, version: string): JsonObject | undefined {
+  const resources = RESOURCES.filter((r) => r.group === group && r.version === version);
+  if (resources.length === 0) return undefined;
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: group ? `${group}/${version}` : version,
+    resources: resources.flatMap(entry),
+  };
+}
