@@ -188,6 +188,8 @@ export class Cluster {
   private readonly traceLines: string[] = [];
   private readonly faults: NetworkFaults;
   private readonly preVote: boolean;
+  /** Multiplies the rates of partitions, crashes, restarts, compactions and transfers. */
+  private readonly intensity: number;
   private readonly checkQuorum: boolean;
   private now = 0;
   /** Logical clock of the history: one step per recorded event, so the order of events is exact. */
@@ -215,6 +217,7 @@ export class Cluster {
       duplicateRate: this.rng.pick([0, 0.01, 0.05]),
       maxDelay: this.rng.pick([0, 1, 2, 4]),
     };
+    this.intensity = this.rng.pick([1, 1, 2, 4]);
     this.preVote = this.rng.chance(0.7);
     this.checkQuorum = this.rng.chance(0.7);
     this.network = new Network(this.netRng, this.faults);
@@ -228,9 +231,12 @@ export class Cluster {
       this.startNode(m);
     }
     for (let c = 1; c <= opts.clients; c++) this.clients.push(new Client(c, this.rng.pick(ids)));
-    if (opts.membership) this.membershipPlan = ['add', 'promote', 'remove'];
+    if (opts.membership) {
+      this.membershipPlan = ['add', 'promote', 'remove'];
+      if (this.rng.chance(0.5)) this.membershipPlan.push('add', 'remove', 'add', 'promote', 'remove');
+    }
     this.trace(
-      `seed ${opts.seed}: ${opts.members} members, faults ${JSON.stringify(this.faults)}, preVote ${this.preVote}, checkQuorum ${this.checkQuorum}, membership ${opts.membership}, bootstrap ${opts.bootstrap}`,
+      `seed ${opts.seed}: ${opts.members} members, faults ${JSON.stringify(this.faults)}, fault intensity ${this.intensity}, preVote ${this.preVote}, checkQuorum ${this.checkQuorum}, membership ${opts.membership}, bootstrap ${opts.bootstrap}`,
     );
   }
 
@@ -518,30 +524,31 @@ export class Cluster {
 
   private chaos(): void {
     const r = this.rng;
+    const k = this.intensity;
     const ids = this.activeIds();
-    if (!this.network.partitioned && r.chance(0.01)) {
+    if (!this.network.partitioned && r.chance(0.01 * k)) {
       const how = r.next();
       const desc = how < 0.5 ? this.network.partitionSymmetric(ids) : how < 0.8 ? this.network.partitionAsymmetric(ids) : this.isolateLeader(ids);
       this.stats.partitions++;
       this.trace(desc);
-    } else if (this.network.partitioned && r.chance(0.02)) {
+    } else if (this.network.partitioned && r.chance(0.02 * k)) {
       this.network.heal();
       this.trace('heal');
     }
     const down = [...this.members.values()].filter((m) => !m.removed && !m.up);
     const live = this.liveMembers();
-    if (live.length > 0 && r.chance(0.006) && down.length < Math.ceil(ids.length / 2)) {
+    if (live.length > 0 && r.chance(0.006 * k) && down.length < Math.ceil(ids.length / 2)) {
       this.crash(r.pick(live), 'injected');
     }
-    if (down.length > 0 && r.chance(0.03)) this.restart(r.pick(down));
+    if (down.length > 0 && r.chance(0.03 * k)) this.restart(r.pick(down));
     const liveNow = this.liveMembers();
-    if (liveNow.length > 0 && r.chance(0.005)) {
+    if (liveNow.length > 0 && r.chance(0.005 * k)) {
       const m = r.pick(liveNow);
       m.crashStage = r.pick(CRASH_STAGES);
       this.trace(`arm crash of ${m.id} at ${m.crashStage}`);
     }
-    if (liveNow.length > 0 && r.chance(0.02)) this.compact(r.pick(liveNow));
-    if (r.chance(0.003)) {
+    if (liveNow.length > 0 && r.chance(0.02 * k)) this.compact(r.pick(liveNow));
+    if (r.chance(0.003 * k)) {
       const leader = this.leader();
       const target = r.pick(ids);
       if (leader !== undefined && target !== leader.id) {
@@ -610,9 +617,11 @@ export class Cluster {
       if (lm === undefined || !lm.up || lm.applied + 5 < leader.applied) return; // wait until it has caught up
       cc = { type: ConfChangeType.PromoteLearner, nodeId: learner, context: EMPTY };
     } else {
-      const voters = leader.confState.voters;
-      if (voters.length <= 3) return;
-      cc = { type: ConfChangeType.RemoveNode, nodeId: this.rng.pick(voters), context: EMPTY };
+      // Remove a voter while that leaves at least 3, else a learner.
+      const { voters, learners } = leader.confState;
+      const pool = voters.length > 3 ? voters : learners;
+      if (pool.length === 0) return;
+      cc = { type: ConfChangeType.RemoveNode, nodeId: this.rng.pick(pool), context: EMPTY };
     }
     this.membershipPlan.shift();
     this.confChange = { cc, proposedAt: this.now, applied: false };
