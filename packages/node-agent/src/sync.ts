@@ -1,0 +1,243 @@
+// The pod lifecycle engine (kubelet core): reconciles the desired pods of the
+// source against what CRI runs. Level-triggered: source events, a periodic
+// relist of CRI (PLEG) that triggers pods whose containers changed, and a
+// periodic full resync. On start it rebuilds its state from CRI: desired pods
+// are adopted (nothing duplicated or killed), the rest is stopped and removed.
+import { cpus, totalmem } from 'node:os';
+import type { ApiPort, PodEvent } from './api_port.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import type { Pod, PodStatus } from './k8s_types.js';
+import { silentLogger, type Logger } from './logger.js';
+import { readContainerLogs, type LogOptions } from './logs.js';
+import { orphanGraceSeconds, PodWorker, type CriRuntime } from './pod_worker.js';
+import { Backoff, KUBERNETES_CRASH_BACKOFF, type BackoffConfig } from './runtime/backoff.js';
+import { MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE, POD_UID } from './runtime/labels.js';
+import { podLogDir, type NodeContext } from './runtime/sandbox_config.js';
+import { VolumeManager } from './runtime/volumes.js';
+
+export interface PodLifecycleEngineOptions {
+  nodeName: string;
+  /** The node's address: status.hostIP, and podIP of hostNetwork pods. */
+  nodeIP: string;
+  cri: CriRuntime;
+  api: ApiPort;
+  /** The agent's state dir; volumes live in <rootDir>/pods/<uid>/volumes. */
+  rootDir: string;
+  /** Pod log dirs root (default /var/log/pods). */
+  podLogsDir?: string;
+  /** cgroupfs parent of pods (default "/<nodeName>"): pods run under "<cgroupRoot>/pod<uid>". */
+  cgroupRoot?: string;
+  /** Where cgroup v1 hierarchies are mounted (default /sys/fs/cgroup). */
+  cgroupFsRoot?: string;
+  clusterDNS?: string[];
+  clusterDomain?: string;
+  resolvConf?: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** CrashLoopBackOff (default Kubernetes': 10 s doubling to 5 min, reset after 10 min). */
+  crashBackoff?: Partial<BackoffConfig>;
+  /** Image pull back-off (default the same as Kubernetes' crash back-off). */
+  imagePullBackoff?: Partial<BackoffConfig>;
+  /** CRI relist period (default 1 s). */
+  relistIntervalMs?: number;
+  /** Full resync period of every pod (default 10 s). */
+  resyncIntervalMs?: number;
+  volumeRefreshMs?: number;
+  /** Node allocatable for resourceFieldRef without limits (default: this machine). */
+  allocatable?: { cpuMilli: number; memoryBytes: number };
+  /** imagePullPolicy Always falls back to a present image when the pull fails (default true: no registry here). */
+  pullFallbackToPresent?: boolean;
+}
+
+export class PodLifecycleEngine {
+  private readonly workers = new Map<string, PodWorker>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  readonly node: NodeContext;
+  private readonly volumes: VolumeManager;
+  private readonly crashBackoff: Backoff;
+  private readonly imageBackoff: Backoff;
+  private unsubscribe?: () => void;
+  private relistTimer?: TimerHandle;
+  private resyncTimer?: TimerHandle;
+  private fingerprints = new Map<string, string>();
+  private started = false;
+  private stopped = false;
+  private relisting = false;
+
+  constructor(private readonly opts: PodLifecycleEngineOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = (opts.logger ?? silentLogger).child({ component: 'pod-engine', node: opts.nodeName });
+    this.node = {
+      nodeName: opts.nodeName,
+      nodeIP: opts.nodeIP,
+      podLogsDir: opts.podLogsDir ?? '/var/log/pods',
+      cgroupRoot: opts.cgroupRoot ?? `/${opts.nodeName}`,
+      clusterDNS: opts.clusterDNS ?? [],
+      clusterDomain: opts.clusterDomain ?? 'cluster.local',
+      resolvConf: opts.resolvConf ?? '/etc/resolv.conf',
+    };
+    this.volumes = new VolumeManager(opts.rootDir, opts.api);
+    this.crashBackoff = new Backoff(this.clock, { ...KUBERNETES_CRASH_BACKOFF, ...opts.crashBackoff });
+    this.imageBackoff = new Backoff(this.clock, { ...KUBERNETES_CRASH_BACKOFF, ...opts.imagePullBackoff });
+  }
+
+  /** Rebuilds state from CRI, adopts desired pods, cleans up the others, starts the loops. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('engine already started');
+    this.started = true;
+    this.unsubscribe = this.opts.api.watchPods((e) => this.onPodEvent(e));
+    const desired = await this.opts.api.listPods();
+    for (const pod of desired) this.onPodEvent({ type: 'ADDED', pod });
+    await this.relist();
+    this.scheduleRelist();
+    this.scheduleResync();
+    this.log.info({ pods: desired.length }, 'pod engine started');
+  }
+
+  /** Stops loops, probes and workers; running pods are left running. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.relistTimer?.cancel();
+    this.resyncTimer?.cancel();
+    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+  }
+
+  /** The last status computed for a pod uid. */
+  podStatus(uid: string): PodStatus | undefined {
+    return this.workers.get(uid)?.status;
+  }
+
+  /** uids the engine currently manages (including pods being terminated). */
+  podUids(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  /** Resolves when every worker is idle (tests). */
+  async whenIdle(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => w.whenIdle()));
+  }
+
+  /** Container logs of a pod this engine runs (for the `kubectl logs` endpoint). */
+  async *logs(namespace: string, name: string, container: string | undefined, opts: LogOptions = {}): AsyncGenerator<string> {
+    const w = [...this.workers.values()].find((x) => x.namespace === namespace && x.name === name);
+    if (!w) throw Object.assign(new Error(`pod ${namespace}/${name} not found on node ${this.node.nodeName}`), { code: 'NotFound' });
+    const cname = container ?? w.pod.spec.containers[0]?.name ?? '';
+    const dir = podLogDir(this.node, { namespace, name, uid: w.uid });
+    const isRunning = async (): Promise<boolean> => {
+      const cs = await this.opts.cri.listContainers({ label_selector: { [POD_UID]: w.uid } });
+      return cs.some((c) => c.metadata?.name === cname && c.state === 'CONTAINER_RUNNING');
+    };
+    yield* readContainerLogs(dir, cname, { ...opts, isRunning: opts.isRunning ?? isRunning, clock: this.clock });
+  }
+
+  private onPodEvent(e: PodEvent): void {
+    if (this.stopped) return;
+    const pod = e.pod;
+    const uid = pod.metadata.uid;
+    const mine = !pod.spec.nodeName || pod.spec.nodeName === this.node.nodeName;
+    const existing = this.workers.get(uid);
+    if (e.type === 'DELETED' || !mine) {
+      existing?.markRemoved();
+      return;
+    }
+    if (existing) existing.update(pod);
+    else this.addWorker(pod).trigger();
+  }
+
+  private addWorker(pod: Pod, orphan?: { graceSeconds: number }): PodWorker {
+    const w = new PodWorker(
+      pod,
+      {
+        cri: this.opts.cri,
+        api: this.opts.api,
+        clock: this.clock,
+        log: this.log,
+        node: this.node,
+        volumes: this.volumes,
+        crashBackoff: this.crashBackoff,
+        imageBackoff: this.imageBackoff,
+        memoryCapacity: totalmem(),
+        allocatable: this.opts.allocatable ?? { cpuMilli: cpus().length * 1000, memoryBytes: totalmem() },
+        cgroupFsRoot: this.opts.cgroupFsRoot ?? '/sys/fs/cgroup',
+        pullFallbackToPresent: this.opts.pullFallbackToPresent ?? true,
+        volumeRefreshMs: this.opts.volumeRefreshMs ?? 60_000,
+        onFinished: (uid) => {
+          if (this.workers.get(uid) === w) this.workers.delete(uid);
+        },
+      },
+      orphan ? { orphan: true, graceSeconds: orphan.graceSeconds } : {},
+    );
+    this.workers.set(pod.metadata.uid, w);
+    return w;
+  }
+
+  /** PLEG: one list of sandboxes and containers; triggers pods whose runtime state changed, removes orphans. */
+  private async relist(): Promise<void> {
+    if (this.relisting) return;
+    this.relisting = true;
+    try {
+      const [sandboxes, containers] = await Promise.all([this.opts.cri.listPodSandbox(), this.opts.cri.listContainers()]);
+      const prints = new Map<string, string[]>();
+      const orphanMeta = new Map<string, { name: string; namespace: string; grace: number }>();
+      for (const sb of sandboxes) {
+        const uid = sb.labels[POD_UID];
+        if (!uid || sb.labels[MANAGED_BY_NODE] !== this.node.nodeName) continue;
+        (prints.get(uid) ?? prints.set(uid, []).get(uid)!).push(`s:${sb.id}:${sb.state}`);
+        if (!this.workers.has(uid)) {
+          orphanMeta.set(uid, {
+            name: sb.labels[POD_NAME] ?? sb.metadata?.name ?? uid,
+            namespace: sb.labels[POD_NAMESPACE] ?? sb.metadata?.namespace ?? 'default',
+            grace: orphanMeta.get(uid)?.grace ?? 30,
+          });
+        }
+      }
+      for (const c of containers) {
+        const uid = c.labels[POD_UID];
+        if (!uid || c.labels[MANAGED_BY_NODE] !== this.node.nodeName) continue;
+        (prints.get(uid) ?? prints.set(uid, []).get(uid)!).push(`c:${c.id}:${c.state}`);
+        if (!this.workers.has(uid)) {
+          const m = orphanMeta.get(uid) ?? {
+            name: c.labels[POD_NAME] ?? uid,
+            namespace: c.labels[POD_NAMESPACE] ?? 'default',
+            grace: 30,
+          };
+          m.grace = orphanGraceSeconds(c.annotations);
+          orphanMeta.set(uid, m);
+        }
+      }
+      const next = new Map<string, string>();
+      for (const [uid, list] of prints) next.set(uid, list.sort().join(','));
+      for (const [uid, fp] of next) {
+        if (this.fingerprints.get(uid) !== fp) this.workers.get(uid)?.trigger();
+      }
+      this.fingerprints = next;
+      for (const [uid, m] of orphanMeta) {
+        if (this.workers.has(uid) || this.stopped) continue;
+        this.log.info({ uid, pod: `${m.namespace}/${m.name}` }, 'removing a pod that is no longer desired');
+        const stub: Pod = { metadata: { uid, name: m.name, namespace: m.namespace }, spec: { containers: [], terminationGracePeriodSeconds: m.grace } };
+        this.addWorker(stub, { graceSeconds: m.grace }).trigger();
+      }
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'relist failed');
+    } finally {
+      this.relisting = false;
+    }
+  }
+
+  private scheduleRelist(): void {
+    if (this.stopped) return;
+    this.relistTimer = this.clock.setTimeout(() => {
+      void this.relist().finally(() => this.scheduleRelist());
+    }, this.opts.relistIntervalMs ?? 1_000);
+  }
+
+  private scheduleResync(): void {
+    if (this.stopped) return;
+    this.resyncTimer = this.clock.setTimeout(() => {
+      for (const w of this.workers.values()) w.trigger();
+      this.scheduleResync();
+    }, this.opts.resyncIntervalMs ?? 10_000);
+  }
+}
