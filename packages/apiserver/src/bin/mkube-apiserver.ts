@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/** mkube-apiserver: the Kubernetes REST API over an etcd v3 store. */
+import { parseArgs } from 'node:util';
+import { startApiServer } from '../server.js';
+
+const { values } = parseArgs({
+  options: {
+    'data-dir': { type: 'string' },
+    'secure-port': { type: 'string', default: '6443' },
+    'bind-address': { type: 'string', default: '127.0.0.1' },
+    'advertise-address': { type: 'string' },
+    'etcd-servers': { type: 'string' },
+    'etcd-prefix': { type: 'string', default: '/registry' },
+    'service-cluster-ip-range': { type: 'string', default: '10.213.200.0/24' },
+    'service-node-port-range': { type: 'string', default: '30000-32767' },
+    'token-auth-file': { type: 'string' },
+    'compaction-interval': { type: 'string', default: '300' },
+    'log-level': { type: 'string', default: 'info' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+if (values.help || !values['data-dir'] || !values['etcd-servers']) {
+  process.stderr.write(
+    'usage: mkube-apiserver --data-dir DIR --etcd-servers URL[,URL...] [--secure-port 6443] [--bind-address 127.0.0.1] [--advertise-address IP]\n' +
+      '       [--service-cluster-ip-range 10.213.200.0/24] [--service-node-port-range 30000-32767] [--token-auth-file FILE]\n' +
+      '       [--compaction-interval SECONDS] [--log-level info]\n',
+  );
+  process.exit(values.help ? 0 : 2);
+}
+
+const server = await startApiServer({
+  dataDir: values['data-dir'],
+  etcdServers: values['etcd-servers'].split(',').map((s) => s.trim()).filter(Boolean),
+  securePort: Number(values['secure-port']),
+  bindAddress: values['bind-address'],
+  advertiseAddress: values['advertise-address'],
+  etcdPrefix: values['etcd-prefix'],
+  serviceClusterIpRange: values['service-cluster-ip-range'],
+  nodePortRange: values['service-node-port-range'],
+  tokenAuthFile: values['token-auth-file'],
+  compactionIntervalMs: Number(values['compaction-interval']) * 1000,
+  logLevel: values['log-level'],
+});
+
+const shutdown = (signal: string) => {
+  server.log.info({ signal }, 'shutting down');
+  void server.stop().then(() => process.exit(0));
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

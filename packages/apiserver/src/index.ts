@@ -1,0 +1,13 @@
+export { startApiServer, type ApiServer, type ApiServerOptions } from './server.js';
+export { Registry, type RegistryOptions, type WriteOptions, type DeleteOptions, type ListRequest, SYSTEM_NAMESPACES } from './registry/registry.js';
+export { ObjectStore, type StoredObject, type ListOptions, type ListResult, encodeContinue, decodeContinue } from './storage/object_store.js';
+export { WatchCache, type ApiWatchEvent, type CacheEvent } from './storage/watch_cache.js';
+export { Compactor } from './storage/compactor.js';
+export { objectKey, resourcePrefix, resourceKeyName } from './storage/keys.js';
+export { encodeStored, decodeStored } from './storage/codec.js';
+export { parseLabelSelector, parseFieldSelector, matches, type Selection } from './storage/selectors.js';
+export { ApiError, errors, invalid, type FieldError } from './errors.js';
+export { applyStrategicMergePatch, applyMergePatch, applyJsonPatch } from './registry/patch.js';
+export { ensurePki, kubeconfig, issueCertificate } from './auth/pki.js';
+export { Authenticator, parseTokenFile, type UserInfo } from './auth/authn.js';
+export { RbacAuthorizer, forbiddenMessage } from './auth/rbac.js';

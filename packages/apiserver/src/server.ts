@@ -1,0 +1,119 @@
+/**
+ * startApiServer: PKI and admin kubeconfig under dataDir, the etcd client,
+ * the registry with its watch caches, periodic compaction and the HTTPS
+ * listener.
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { EtcdClient } from '@mkube/store/client';
+import { pino, type Logger } from 'pino';
+import { Authenticator, loadTokenFile, type UserInfo } from './auth/authn.js';
+import { ensurePki, kubeconfig, type Pki } from './auth/pki.js';
+import { ApiHandler } from './http/handler.js';
+import { createMetrics } from './http/metrics.js';
+import { Registry } from './registry/registry.js';
+import { Compactor } from './storage/compactor.js';
+
+export interface ApiServerOptions {
+  /** Where the PKI and admin.kubeconfig live (created on first start). */
+  dataDir: string;
+  /** etcd endpoints: "http://127.0.0.1:2379" or "127.0.0.1:2379". */
+  etcdServers: string[];
+  /** 0 picks a free port. Default 6443. */
+  securePort?: number;
+  bindAddress?: string;
+  /** Address clients use; also a SAN of the serving certificate. Default: bindAddress. */
+  advertiseAddress?: string;
+  serviceClusterIpRange?: string;
+  nodePortRange?: string;
+  tokenAuthFile?: string;
+  /** Static tokens in addition to the token file. */
+  tokens?: Map<string, UserInfo>;
+  /** Key prefix in etcd (default /registry). */
+  etcdPrefix?: string;
+  /** Compaction interval in ms (default 5 min; 0 disables). */
+  compactionIntervalMs?: number;
+  watchCacheCapacity?: number;
+  bookmarkIntervalMs?: number;
+  logLevel?: string;
+  logger?: Logger;
+}
+
+export interface ApiServer {
+  /** https://host:port */
+  url: string;
+  port: number;
+  pki: Pki;
+  /** Path of the admin kubeconfig. */
+  kubeconfigPath: string;
+  registry: Registry;
+  compactor: Compactor;
+  etcd: EtcdClient;
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const log = opts.logger ?? pino({ name: 'mkube-apiserver', level: opts.logLevel ?? 'info' });
+  const bind = opts.bindAddress ?? '127.0.0.1';
+  const advertise = opts.advertiseAddress ?? (bind === '0.0.0.0' ? '127.0.0.1' : bind);
+  const pki = ensurePki(opts.dataDir, { ips: ['127.0.0.1', advertise, ...(bind !== '0.0.0.0' ? [bind] : [])], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'] });
+  const etcd = new EtcdClient({ endpoints: opts.etcdServers });
+  const registry = new Registry(etcd, {
+    prefix: opts.etcdPrefix,
+    serviceClusterIpRange: opts.serviceClusterIpRange,
+    nodePortRange: opts.nodePortRange,
+    log,
+    watchCacheCapacity: opts.watchCacheCapacity,
+  });
+  await registry.start();
+  const compactor = new Compactor(etcd, log, (rev) => registry.compacted(rev), opts.compactionIntervalMs ?? 5 * 60_000);
+  compactor.start();
+  const tokens = new Map(opts.tokens ?? []);
+  if (opts.tokenAuthFile) for (const [k, v] of loadTokenFile(opts.tokenAuthFile)) tokens.set(k, v);
+  const metrics = createMetrics();
+  let ready = false;
+  let port = opts.securePort ?? 6443;
+  const handler = new ApiHandler({
+    registry,
+    authenticator: new Authenticator(tokens),
+    log,
+    metrics,
+    serverAddress: `${advertise}:${port}`,
+    isReady: () => ready,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs,
+  });
+  const server: Server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert, requestCert: true, rejectUnauthorized: false }, handler.handle);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, bind, () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  (handler as unknown as { o: { serverAddress: string } }).o.serverAddress = `${advertise}:${port}`;
+  const url = `https://${advertise}:${port}`;
+  const kubeconfigPath = join(opts.dataDir, 'admin.kubeconfig');
+  writeFileSync(kubeconfigPath, kubeconfig(url, pki.caCert, 'kubernetes-admin', { cert: pki.adminCert, key: pki.adminKey }), { mode: 0o600 });
+  ready = true;
+  log.info({ url, etcd: opts.etcdServers }, 'API server listening');
+  return {
+    url,
+    port,
+    pki,
+    kubeconfigPath,
+    registry,
+    compactor,
+    etcd,
+    log,
+    async stop() {
+      ready = false;
+      compactor.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      registry.stop();
+      etcd.close();
+    },
+  };
+}
