@@ -34,6 +34,10 @@ export interface KeySpace {
   snapshotChunks(): AsyncIterable<Buffer>;
   /** Replaces the key space with a received snapshot. */
   restore(chunks: Buffer[]): Promise<void>;
+  /** Writes what the applies of the last batch changed (one write for many entries). */
+  flush(): Promise<void>;
+  /** Makes everything written so far durable (fsync), before the Raft log that holds it is compacted. */
+  sync(): Promise<void>;
   dbSize(): number;
   close(): Promise<void>;
 }

@@ -38,6 +38,9 @@ import { ReadBarrier } from './read_barrier.js';
 
 export const STORE_VERSION = '3.4.0';
 
+/** Committed entries that may wait for the apply chain before the Ready loop waits for it. */
+const MAX_QUEUED_APPLY = 20_000;
+
 export class StartupError extends Error {
   constructor(
     readonly code: 'DATA_DIR_IN_USE' | 'DATA_DIR_FOREIGN' | 'DATA_CORRUPT' | 'JOIN_FAILED' | 'CONFIG_INVALID',
@@ -51,7 +54,7 @@ export interface MemberDeps {
   logger: Logger;
   metrics: StoreMetrics;
   /** Opens the key space over the member's LevelDB (prefix reserved for it). */
-  openKeySpace(db: ClassicLevel<Buffer, Buffer>, quotaBytes: number): Promise<KeySpace>;
+  openKeySpace(dir: string, quotaBytes: number): Promise<KeySpace>;
   peerCredentials?: import('@grpc/grpc-js').ChannelCredentials;
 }
 
@@ -79,6 +82,7 @@ export class Member implements EtcdBackend, PeerHandler {
   private ticks = 0;
   private revoking = new Set<number>();
   private applyChain: Promise<void> = Promise.resolve();
+  private queuedApply = 0;
   private attributesPublished = false;
 
   private constructor(
@@ -173,7 +177,17 @@ export class Member implements EtcdBackend, PeerHandler {
       identity = { clusterId: joined.clusterId, memberId: joined.memberId, name: cfg.name };
       await raftLog.writeIdentity(identity);
     }
-    const kv = await deps.openKeySpace(db, cfg.quotaBackendBytes);
+    let kv: KeySpace;
+    try {
+      kv = await deps.openKeySpace(join(cfg.dataDir, 'kv'), cfg.quotaBackendBytes);
+    } catch (err) {
+      const e = err as { code?: string; cause?: { code?: string } };
+      if (e.code === 'LEVEL_LOCKED' || e.cause?.code === 'LEVEL_LOCKED') {
+        throw new StartupError('DATA_DIR_IN_USE', `data directory ${cfg.dataDir} is in use by another mkube-store process`);
+      }
+      if (e.code === 'DATA_CORRUPT') throw new StartupError('DATA_CORRUPT', `${cfg.dataDir}: key space: ${(err as Error).message}`);
+      throw err;
+    }
     const member = new Member(cfg, deps, db, raftLog, membership, kv, identity);
     await member.restoreRaft();
     return member;
@@ -328,6 +342,8 @@ export class Member implements EtcdBackend, PeerHandler {
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.role);
     if (rd.hardState) this.term = rd.hardState.term;
+    // A snapshot replaces the state the apply chain works on: let it finish first.
+    if (rd.snapshot) await this.applyChain;
     // 1. Persist (fsync) before anything that depends on it leaves this member.
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
       const t0 = process.hrtime.bigint();
@@ -339,15 +355,35 @@ export class Member implements EtcdBackend, PeerHandler {
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     // 2. Send.
     if (rd.messages.length > 0) this.transport.send(rd.messages);
-    // 3. Apply.
-    for (const e of rd.committedEntries) await this.applyEntry(e);
+    // 3. Apply, pipelined: the next Ready is persisted while these entries are applied (as etcd's
+    // apply goroutine does); the apply chain keeps entries in order.
     if (rd.committedEntries.length > 0) {
-      this.deps.metrics.proposalsCommitted.set(rd.committedEntries[rd.committedEntries.length - 1]!.index);
-      this.deps.metrics.proposalsApplied.set(this.appliedIdx);
-      this.reads.onApplied(this.appliedIdx);
-      await this.maybeSnapshot();
+      const entries = rd.committedEntries;
+      this.deps.metrics.proposalsCommitted.set(entries[entries.length - 1]!.index);
+      this.queuedApply += entries.length;
+      void this.onApplyChain(() => this.applyEntries(entries));
+      // Do not let applying fall arbitrarily far behind persisting.
+      if (this.queuedApply > MAX_QUEUED_APPLY) await this.applyChain;
     }
     for (const rs of rd.readStates) this.reads.onReadState(rs.index, rs.requestCtx);
+  }
+
+  /** Runs `fn` on the apply chain (entries, snapshot restores), after everything queued before it. */
+  private onApplyChain(fn: () => Promise<void>): Promise<void> {
+    const run = this.applyChain.then(fn);
+    this.applyChain = run.catch((err: Error) => this.die(err));
+    return run;
+  }
+
+  private async applyEntries(entries: Entry[]): Promise<void> {
+    if (this.fatal) return;
+    for (const e of entries) await this.applyEntry(e);
+    this.queuedApply -= entries.length;
+    // One key-space write for the whole batch; the Raft log already made the entries durable.
+    await this.kv.flush();
+    this.deps.metrics.proposalsApplied.set(this.appliedIdx);
+    this.reads.onApplied(this.appliedIdx);
+    await this.maybeSnapshot();
   }
 
   private onSoftState(lead: number, role: StateRole): void {
@@ -477,6 +513,8 @@ export class Member implements EtcdBackend, PeerHandler {
     const data = Buffer.from(JSON.stringify(this.membership.snapshot()));
     const snap = this.storage.createSnapshot(this.appliedIdx, this.confState, data);
     const compactIndex = Math.max(0, this.appliedIdx - this.cfg.snapshotCatchUpEntries);
+    // Entries leave the Raft log only once the key space holding their effects is on disk.
+    await this.kv.sync();
     await this.raftLog.saveSnapshotAndCompact(snap, compactIndex);
     if (compactIndex > this.storage.firstIndex()) this.storage.compact(compactIndex);
     this.snapshotIdx = this.appliedIdx;
@@ -767,25 +805,12 @@ export class Member implements EtcdBackend, PeerHandler {
     const snapIndex = m.snapshot?.metadata.index ?? 0;
     if (snapIndex > this.appliedIdx && data.length > 0) {
       // Restore the key space under the apply chain so no entry is applied concurrently.
-      await this.serialized(() => this.kv.restore(data));
+      await this.onApplyChain(async () => {
+        if (snapIndex > this.appliedIdx) await this.kv.restore(data);
+      });
       this.log.info({ from: m.from.toString(16), index: snapIndex, bytes: data.reduce((n, b) => n + b.length, 0) }, 'restored key space from a snapshot');
     }
     this.receive([m]);
-  }
-
-  private serialized(fn: () => Promise<void>): Promise<void> {
-    const run = this.applyChain.then(async () => {
-      while (this.processing) await new Promise((r) => setTimeout(r, 1));
-      this.processing = true;
-      try {
-        await fn();
-      } finally {
-        this.processing = false;
-        this.schedule();
-      }
-    });
-    this.applyChain = run.catch(() => undefined);
-    return run;
   }
 
   async leaseRenew(id: number): Promise<number> {
@@ -841,6 +866,7 @@ export class Member implements EtcdBackend, PeerHandler {
     this.confWaiters.clear();
     // Let an in-flight Ready finish its LevelDB writes before closing.
     for (let i = 0; i < 500 && this.processing; i++) await new Promise((r) => setTimeout(r, 2));
+    await Promise.race([this.applyChain, new Promise((r) => setTimeout(r, 2000))]);
     this.transport.close();
     await this.kv.close().catch(() => undefined);
     await this.db.close().catch(() => undefined);

@@ -1,4 +1,5 @@
 // The member's KeySpace over the mvcc package's MvccStore (key prefix "kv/" in the member's LevelDB).
+import { ClassicLevel } from 'classic-level';
 import type { Logger } from 'pino';
 import type { RangeRequest__Output } from '../gen/etcdserverpb/RangeRequest.js';
 import type { RangeResponse } from '../gen/etcdserverpb/RangeResponse.js';
@@ -8,6 +9,8 @@ import type { InternalRequestBody } from './internal_request.js';
 import type { KeySpace } from './key_space.js';
 
 const PREFIX = Buffer.from('kv/');
+/** Written with sync to flush the key space's LevelDB log to disk. */
+const SYNC_KEY = Buffer.from('meta/sync');
 
 /** A watch that survives the store being replaced by a snapshot: it resumes after the last revision it delivered. */
 interface TrackedWatch {
@@ -136,6 +139,16 @@ class MvccKeySpace implements KeySpace {
     this.log.info({ revision: this.store.currentRevision(), consistentIndex: this.store.consistentIndex, watchers: this.watches.size }, 'key space replaced by a snapshot');
   }
 
+  async flush(): Promise<void> {
+    const s = this.store as unknown as { flush?: () => Promise<void> };
+    if (s.flush) await s.flush();
+  }
+
+  async sync(): Promise<void> {
+    await this.flush();
+    await this.db.put(SYNC_KEY, Buffer.from(String(Date.now())), { sync: true });
+  }
+
   dbSize(): number {
     return this.store.dbSize();
   }
@@ -144,11 +157,20 @@ class MvccKeySpace implements KeySpace {
     for (const w of this.watches) w.inner.cancel();
     this.watches.clear();
     await this.store.close();
+    await this.db.close();
   }
 }
 
-export async function openMvccKeySpace(db: LevelDb, quotaBytes: number, log: Logger): Promise<KeySpace> {
-  const opts: MvccStoreOptions = { quotaBytes, minLeaseTtl: 1 };
-  const store = await MvccStore.open(db, PREFIX, opts);
-  return new MvccKeySpace(db, store, opts, log);
+/** Opens (creating it if needed) the key space's own LevelDB in `dir`. */
+export async function openMvccKeySpace(dir: string, quotaBytes: number, log: Logger): Promise<KeySpace> {
+  const db: LevelDb = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  try {
+    const opts: MvccStoreOptions = { quotaBytes, minLeaseTtl: 1 };
+    const store = await MvccStore.open(db, PREFIX, opts);
+    return new MvccKeySpace(db, store, opts, log);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
 }

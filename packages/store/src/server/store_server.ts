@@ -52,7 +52,7 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
     logger: log,
     metrics,
     peerCredentials: peerCreds,
-    openKeySpace: (db, quota) => openMvccKeySpace(db, quota, log),
+    openKeySpace: (dir, quota) => openMvccKeySpace(dir, quota, log),
   });
   let resolveFailed!: (e: Error) => void;
   const failed = new Promise<Error>((r) => (resolveFailed = r));
