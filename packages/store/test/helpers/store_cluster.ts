@@ -38,6 +38,8 @@ export interface StoreClusterOptions {
   members?: number;
   extraArgs?: string[];
   token?: string;
+  /** Scheme of client and peer URLs (https needs the TLS flags in extraArgs). */
+  scheme?: 'http' | 'https';
 }
 
 export class StoreCluster {
@@ -64,8 +66,8 @@ export class StoreCluster {
     const [client, peer, metrics] = [await freePort(), await freePort(), await freePort()];
     return {
       name,
-      clientURL: `http://127.0.0.1:${client}`,
-      peerURL: `http://127.0.0.1:${peer}`,
+      clientURL: `${this.opts.scheme ?? 'http'}://127.0.0.1:${client}`,
+      peerURL: `${this.opts.scheme ?? 'http'}://127.0.0.1:${peer}`,
       metricsURL: `http://127.0.0.1:${metrics}`,
       dataDir: join(this.baseDir, name),
       proc: undefined,
@@ -76,7 +78,7 @@ export class StoreCluster {
   }
 
   get endpoints(): string[] {
-    return this.members.map((m) => m.clientURL.replace('http://', ''));
+    return this.members.map((m) => m.clientURL.replace(/^https?:\/\//, ''));
   }
 
   args(m: StoreMemberProcess): string[] {

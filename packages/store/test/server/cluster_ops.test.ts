@@ -1,0 +1,150 @@
+// Operations on real mkube-store clusters: snapshot catch-up of a lagging
+// member, leadership transfer on graceful stop, the backend quota, metrics and
+// health, and mutual TLS on client and peer listeners.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { StoreCluster } from '../helpers/store_cluster.js';
+
+const run = promisify(execFile);
+
+async function etcdctl(endpoints: string[], args: string[], extra: string[] = []): Promise<string> {
+  const { stdout } = await run('etcdctl', [`--endpoints=${endpoints.join(',')}`, '--command-timeout=10s', ...extra, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+  return stdout;
+}
+
+async function metricValue(c: StoreCluster, i: number, name: string): Promise<number> {
+  const text = await c.metrics(c.members[i]!);
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+test('a member that missed many entries catches up through a snapshot', async (t) => {
+  const c = await StoreCluster.start({ members: 3, extraArgs: ['--snapshot-count', '200', '--snapshot-catchup-entries', '50'] });
+  t.teardown(() => c.stop());
+  const leader = await c.leaderIndex();
+  const lagging = (leader + 1) % 3;
+  await c.kill(lagging);
+  const live = c.endpoints.filter((_, i) => i !== lagging);
+  // Enough writes for several snapshots and compactions on the others.
+  for (let round = 0; round < 12; round++) {
+    await Promise.all(Array.from({ length: 50 }, (_, i) => etcdctl(live, ['put', `lag/r${round}/${i}`, `v${i}`])));
+  }
+  c.restart(lagging);
+  await c.waitHealthy();
+  const ep = [c.endpoints[lagging]!];
+  let count = 0;
+  for (const until = Date.now() + 20_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+    const out = JSON.parse(await etcdctl(ep, ['get', 'lag/', '--prefix', '--keys-only', '--consistency=s', '-w', 'json'])) as { count?: number };
+    count = out.count ?? 0;
+    if (count === 600) break;
+  }
+  t.is(count, 600, 'the restarted member has every key (serializable read from its own state)');
+  const newLeader = await c.leaderIndex();
+  t.true((await metricValue(c, newLeader, 'mkube_store_snapshots_sent_total')) >= 1, 'the leader streamed a snapshot');
+});
+
+test('a graceful stop of the leader hands leadership over without an election timeout', async (t) => {
+  const c = await StoreCluster.start({ members: 3 });
+  t.teardown(() => c.stop());
+  await etcdctl(c.endpoints, ['put', 'before', '1']);
+  const leader = await c.leaderIndex();
+  const others = c.endpoints.filter((_, i) => i !== leader);
+  const t0 = Date.now();
+  await c.kill(leader, 'SIGTERM');
+  const stopMs = Date.now() - t0;
+  const t1 = Date.now();
+  await etcdctl(others, ['put', 'after', '2']);
+  const writeMs = Date.now() - t1;
+  t.log(`leader stopped in ${stopMs} ms; next write took ${writeMs} ms (election timeout is 500–1000 ms)`);
+  // etcdctl itself takes ~50 ms to start; a write that needed an election would wait >= 500 ms.
+  t.true(writeMs < 450, `write after a graceful leader stop took ${writeMs} ms`);
+  t.is(await etcdctl(others, ['get', 'after', '--print-value-only']), '2\n');
+});
+
+test('the backend quota refuses writes with "database space exceeded" and still allows deletes', async (t) => {
+  const c = await StoreCluster.start({ members: 1, extraArgs: ['--quota-backend-bytes', String(256 * 1024)] });
+  t.teardown(() => c.stop());
+  const value = 'q'.repeat(20_000);
+  let error = '';
+  for (let i = 0; i < 40 && !error; i++) {
+    try {
+      await etcdctl(c.endpoints, ['put', `q${i}`, value]);
+    } catch (err) {
+      error = (err as { stderr?: string }).stderr ?? '';
+    }
+  }
+  t.regex(error, /etcdserver: mvcc: database space exceeded/);
+  t.regex(await etcdctl(c.endpoints, ['del', 'q', '--prefix']), /^\d+\n$/);
+  t.is((await c.health(c.members[0]!))?.health, 'true');
+});
+
+test('metrics and health endpoints', async (t) => {
+  const c = await StoreCluster.start({ members: 3 });
+  t.teardown(() => c.stop());
+  for (let i = 0; i < 10; i++) await etcdctl(c.endpoints, ['put', `m${i}`, 'v']);
+  const leader = await c.leaderIndex();
+  const text = await c.metrics(c.members[leader]!);
+  for (const name of [
+    'etcd_server_proposals_committed_total',
+    'etcd_server_proposals_applied_total',
+    'etcd_server_proposals_pending',
+    'etcd_server_leader_changes_seen_total',
+    'etcd_server_has_leader',
+    'etcd_disk_wal_fsync_duration_seconds_bucket',
+    'etcd_mvcc_db_total_size_in_bytes',
+  ]) {
+    t.regex(text, new RegExp(`^${name}`, 'm'), name);
+  }
+  t.true((await metricValue(c, leader, 'etcd_server_proposals_applied_total')) >= 10);
+  t.true((await metricValue(c, leader, 'etcd_disk_wal_fsync_duration_seconds_count')) > 0);
+  t.is(await metricValue(c, leader, 'etcd_server_is_leader'), 1);
+  const h = await c.health(c.members[0]!);
+  t.deepEqual(h, { health: 'true', reason: '' });
+  // A member that lost its quorum reports itself unhealthy.
+  await c.kill((leader + 1) % 3);
+  await c.kill((leader + 2) % 3);
+  let reason = '';
+  for (const until = Date.now() + 10_000; Date.now() < until && !reason; await new Promise((r) => setTimeout(r, 200))) {
+    const hh = await c.health(c.members[leader]!);
+    if (hh?.health === 'false') reason = hh.reason;
+  }
+  t.is(reason, 'no leader');
+});
+
+function openssl(args: string[], cwd: string): Promise<unknown> {
+  return run('openssl', args, { cwd });
+}
+
+test('mutual TLS on client and peer listeners', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mkube-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=mkube-test-ca'], dir);
+  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  for (const name of ['member', 'client']) {
+    await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
+    await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', 'san.cnf'], dir);
+  }
+  const f = (n: string) => join(dir, n);
+  const c = await StoreCluster.start({
+    members: 3,
+    scheme: 'https',
+    extraArgs: [
+      '--cert-file', f('member.crt'), '--key-file', f('member.key'), '--trusted-ca-file', f('ca.crt'), '--client-cert-auth',
+      '--peer-cert-file', f('member.crt'), '--peer-key-file', f('member.key'), '--peer-trusted-ca-file', f('ca.crt'), '--peer-client-cert-auth',
+    ],
+  });
+  t.teardown(() => c.stop());
+  const tls = ['--cacert', f('ca.crt'), '--cert', f('client.crt'), '--key', f('client.key')];
+  t.is(await etcdctl(c.endpoints, ['put', 'secure', 'yes'], tls), 'OK\n');
+  for (const ep of c.endpoints) t.is(await etcdctl([ep], ['get', 'secure', '--print-value-only'], tls), 'yes\n');
+  // Without a client certificate the server refuses the connection.
+  const noCert = await etcdctl(c.endpoints, ['get', 'secure', '--dial-timeout=2s', '--command-timeout=3s'], ['--cacert', f('ca.crt')]).then(
+    () => 'succeeded',
+    (e: { stderr?: string }) => e.stderr ?? 'failed',
+  );
+  t.not(noCert, 'succeeded');
+});
