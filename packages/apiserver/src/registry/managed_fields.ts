@@ -136,8 +136,9 @@ export function recordUpdate(next: Obj, prev: Obj | undefined, manager: string, 
   if (subresource === 'status') for (const p of fieldPaths({ status: next.status ?? {} } as Obj, kind)) changed.add(p.replace('"f:status"', '"f:status"'));
   const out: ManagedFieldsEntry[] = [];
   let mine: ManagedFieldsEntry | undefined;
+  const exists = (p: string) => valueAt(next, JSON.parse(p) as string[]) !== undefined;
   for (const e of list) {
-    const owned = fromFieldsV1(e.fieldsV1);
+    const owned = new Set([...fromFieldsV1(e.fieldsV1)].filter(exists));
     if (e.manager === manager && e.operation === 'Update' && (e.subresource ?? '') === (subresource ?? '')) {
       mine = e;
       for (const c of changed) owned.add(c);
