@@ -137,7 +137,8 @@ test.serial('finalizers and graceful pod deletion', async (t) => {
   t.is((await api(s, 'DELETE', '/api/v1/namespaces/default/pods/loose')).status, 200);
   t.is((await api(s, 'GET', '/api/v1/namespaces/default/pods/loose')).status, 404);
   // The node agent finishes with grace 0.
-  t.is((await api(s, 'DELETE', '/api/v1/namespaces/default/pods/bound', { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 })).status, 200);
+  const fin = await api(s, 'DELETE', '/api/v1/namespaces/default/pods/bound', { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
+  t.is(fin.status, 200, fin.text);
   t.is((await api(s, 'GET', '/api/v1/namespaces/default/pods/bound')).status, 404);
   // Binding sets nodeName once.
   await api(s, 'POST', '/api/v1/namespaces/default/pods', pod('tobind'));

@@ -103,7 +103,10 @@ export function api(s: ApiServer, method: string, path: string, body?: unknown, 
     const url = new URL(path, s.url);
     const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json' };
-    if (payload !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
+    if (payload !== undefined) {
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    }
     if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
     const useCert = !opts.token && !opts.anonymous;
     const req = request(url, { method, headers, ca: s.pki.caCert, cert: useCert ? s.pki.adminCert : undefined, key: useCert ? s.pki.adminKey : undefined }, (res) => {
