@@ -309,6 +309,7 @@ export class PodWorker {
 
   private async sync(): Promise<void> {
     const { clock, cri } = this.deps;
+    this.log.debug({}, 'sync');
     this.startTime ??= clock.now();
     let obs = await this.observe();
     const prevPhase = this.lastStatus?.phase;
@@ -624,6 +625,7 @@ export class PodWorker {
     }
     ws.waiting = undefined;
     this.event('Normal', 'Started', `Started container ${spec.name}`, fp);
+    this.log.debug({ container: spec.name, restartCount }, 'container started');
     const postStart = spec.lifecycle?.postStart;
     if (postStart) {
       const res = await runHandler(

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { InMemoryApiPort } from '../src/api_port.js';
 import { CriClient } from '../src/cri/cri_client.js';
 import type { Container, ContainerStatus, Pod, PodSpec, PodStatus } from '../src/k8s_types.js';
+import type { Logger } from '../src/logger.js';
 import { PodLifecycleEngine, type PodLifecycleEngineOptions } from '../src/sync.js';
 import { labDown, labUp, waitFor, type LabNode } from './lab_helper.js';
 
@@ -41,6 +42,7 @@ export async function startHarness(lab: string, subnet: number, extra: Partial<P
       resyncIntervalMs: 2_000,
       crashBackoff: { baseMs: 1_000, capMs: 4_000, resetAfterMs: 60_000 },
       imagePullBackoff: { baseMs: 1_000, capMs: 4_000, resetAfterMs: 60_000 },
+      ...(process.env.MKUBE_DEBUG ? { logger: debugLogger({}) } : {}),
       ...extra,
       ...more,
     });
@@ -63,6 +65,12 @@ export async function startHarness(lab: string, subnet: number, extra: Partial<P
       rmSync(rootDir, { recursive: true, force: true });
     },
   };
+}
+
+function debugLogger(bindings: object): Logger {
+  const out = (level: string) => (obj: object, msg?: string) =>
+    console.error(JSON.stringify({ t: Date.now() % 100_000, level, ...bindings, ...obj, msg }));
+  return { debug: out('debug'), info: out('info'), warn: out('warn'), error: out('error'), child: (b) => debugLogger({ ...bindings, ...b }) };
 }
 
 export function bb(name: string, script: string, extra: Partial<Container> = {}): Container {
