@@ -1,18 +1,30 @@
 // MvccStore: etcd v3.4 mvcc semantics (revisions, key index, compaction,
 // leases, txns) over LevelDB. Mutations are applied by a single Raft applier in
-// log order; each takes the Raft index it applies, writes exactly one LevelDB
-// batch containing the change and the new consistent index, and is a no-op for
-// an index <= consistentIndex (idempotent replay after a crash).
+// log order; each takes the Raft index it applies and is a no-op for an index
+// <= consistentIndex (idempotent replay after a crash).
+//
+// Group commit (write-behind): an apply changes the in-memory state (key index,
+// revision, consistent index, leases) and notifies watchers at once, and queues
+// its LevelDB ops in a pending batch. flush() writes everything pending as ONE
+// LevelDB batch that ends with the consistent index it covers, so after a crash
+// LevelDB holds a prefix of the applied entries with a matching consistent
+// index (the member replays the rest from its Raft log). A batch is also
+// started when the pending ops exceed a size bound, and before anything that
+// needs LevelDB to be current (physical compaction, close()). Until its batch
+// is written, a record is served from an in-memory overlay (range values,
+// prevKv, txn compares, watch history, snapshots).
 //
 // Reads are served at the committed revision: a mutation first updates the
 // in-memory key index with revision current+1 (invisible to readers, which look
-// at <= current), writes its batch, then publishes the new revision.
+// at <= current) and publishes the new revision when the whole apply is done.
+// An apply that needs no LevelDB read (e.g. a put without prevKv/ignoreValue/
+// ignoreLease) runs synchronously inside the call.
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ClassicLevel } from 'classic-level';
 import { EtcdError, type KeyValueFields, type WatchCreateOptions, type WatchEventFields, type WatchSink } from '../server/backend.js';
 import { DataCorruptError, decodeLease, decodeNumbers, decodeRecord, encodeLease, encodeNumbers, encodeRecord, type StoredRecord } from './codec.js';
-import { type IndexRevision, revisionId, TreeIndex } from './key_index.js';
+import { type IndexGetResult, revisionId, TreeIndex } from './key_index.js';
 import { COMPACT_CONTEXT, Keyspace, META_CONTEXT } from './keyspace.js';
 import { Lessor, type LeaseTimeToLive } from './lessor.js';
 import { decodeRevision, encodeRevision, formatRevision, readUint64 } from './revision.js';
@@ -40,6 +52,47 @@ export type LevelDb = ClassicLevel<Buffer, Buffer>;
 
 type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
+type MaybePromise<T> = T | Promise<T>;
+
+function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
+  return v instanceof Promise;
+}
+
+/** Continues with `f` synchronously when `v` is a value, after it resolves when it is a promise. */
+function then<T, U>(v: MaybePromise<T>, f: (t: T) => MaybePromise<U>): MaybePromise<U> {
+  return isPromise(v) ? v.then(f) : f(v);
+}
+
+/** A record applied but not yet written to LevelDB. */
+interface PendingRecord {
+  id: string;
+  main: number;
+  storageKey: Buffer;
+  value: Buffer;
+  rec: StoredRecord;
+}
+
+/** The LevelDB ops of applied entries not yet written: one group commit. */
+class PendingBatch {
+  readonly ops: BatchOp[] = [];
+  /** Records in revision order. */
+  readonly records: PendingRecord[] = [];
+  bytes = 0;
+  entries = 0;
+}
+
+/** Index of the first record with main revision >= `main` (records are in revision order). */
+function firstAtOrAfter(records: PendingRecord[], main: number): number {
+  let lo = 0;
+  let hi = records.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (records[mid]!.main < main) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export interface MvccStoreOptions {
   /** Leases granted with a smaller TTL get this TTL (seconds). Default 2 (etcd's with default election/heartbeat settings). */
   minLeaseTtl?: number;
@@ -51,6 +104,10 @@ export interface MvccStoreOptions {
   clock?: () => number;
   /** Records deleted per LevelDB batch by a compaction (yielding to the event loop in between). Default 1000. */
   compactionBatch?: number;
+  /** Group commit: a LevelDB batch is started without waiting for flush() once this many bytes of ops are pending. Default 4 MiB. */
+  maxPendingBytes?: number;
+  /** Group commit: ... or once this many applied entries are pending. Default 10000. */
+  maxPendingEntries?: number;
   watch?: WatchHubOptions;
 }
 
@@ -99,6 +156,7 @@ interface Change {
 class WriteTxn {
   readonly changes: Change[] = [];
   readonly ops: BatchOp[] = [];
+  readonly records: PendingRecord[] = [];
   readonly overlay = new Map<string, StoredRecord>();
   addedBytes = 0;
   /** Lease bookkeeping applied only when the batch is written. */
@@ -120,11 +178,16 @@ class WriteTxn {
     return this.attachments.has(k) ? this.attachments.get(k)! : this.s.lessor.leaseOf(key);
   }
 
-  async put(key: Buffer, value: Buffer, lease: number): Promise<number> {
+  /** Synchronous unless a prevKv watcher needs a record that is only in LevelDB. */
+  put(key: Buffer, value: Buffer, lease: number): MaybePromise<number> {
+    const prior = this.s.index.get(key)?.get(this.beginRev + 1);
+    if (prior && this.s.hub.needsPrevKv(key)) return then(this.s.readKvMaybe(prior.modified, this), (prevKv) => this.putWith(key, value, lease, prior, prevKv));
+    return this.putWith(key, value, lease, prior, undefined);
+  }
+
+  private putWith(key: Buffer, value: Buffer, lease: number, prior: IndexGetResult | undefined, prevKv: KeyValueFields | undefined): number {
     const rev = this.beginRev + 1;
     const sub = this.changes.length;
-    const ki = this.s.index.get(key);
-    const prior = ki?.get(rev);
     const kv: KeyValueFields = {
       key: Buffer.from(key),
       value: Buffer.from(value),
@@ -133,7 +196,6 @@ class WriteTxn {
       version: (prior?.version ?? 0) + 1,
       lease,
     };
-    const prevKv = prior && this.s.hub.needsPrevKv(key) ? await this.s.readKv(prior.modified, this) : undefined;
     const oldLease = prior ? this.leaseOf(key) : 0;
     this.write(rev, sub, { tombstone: false, kv });
     this.changes.push({ event: prevKv ? { type: 'PUT', kv, prevKv } : { type: 'PUT', kv } });
@@ -149,17 +211,30 @@ class WriteTxn {
     return rev;
   }
 
-  /** Deletes the keys in range visible to this txn; returns how many. */
-  async deleteRange(key: Buffer, end: Buffer | undefined): Promise<number> {
+  /** Deletes the keys in range visible to this txn; returns how many. Synchronous unless a prevKv must be read from LevelDB. */
+  deleteRange(key: Buffer, end: Buffer | undefined): MaybePromise<number> {
     const found = this.s.index.revisions(key, end, this.rev());
-    for (const r of found) await this.delete(r.ki.key, r.modified);
-    return found.length;
+    let i = 0;
+    const step = (): MaybePromise<number> => {
+      while (i < found.length) {
+        const r = found[i++]!;
+        if (this.s.hub.needsPrevKv(r.ki.key)) {
+          const key = r.ki.key;
+          const prevKv = this.s.readKvMaybe(r.modified, this);
+          if (isPromise(prevKv)) return prevKv.then((p) => (this.delete(key, p), step()));
+          this.delete(key, prevKv);
+        } else {
+          this.delete(r.ki.key, undefined);
+        }
+      }
+      return found.length;
+    };
+    return step();
   }
 
-  private async delete(key: Buffer, prev: IndexRevision): Promise<void> {
+  private delete(key: Buffer, prevKv: KeyValueFields | undefined): void {
     const rev = this.beginRev + 1;
     const sub = this.changes.length;
-    const prevKv = this.s.hub.needsPrevKv(key) ? await this.s.readKv(prev, this) : undefined;
     const oldLease = this.leaseOf(key);
     const kv: KeyValueFields = { key: Buffer.from(key), value: Buffer.alloc(0), createRevision: 0, modRevision: rev, version: 0, lease: 0 };
     this.write(rev, sub, { tombstone: true, kv });
@@ -180,7 +255,9 @@ class WriteTxn {
     if (rec.tombstone) ki.tombstone(main, sub, size);
     else ki.put(main, sub, size);
     this.ops.push({ type: 'put', key: storageKey, value });
-    this.overlay.set(revisionId({ main, sub }), rec);
+    const id = revisionId({ main, sub });
+    this.overlay.set(id, rec);
+    this.records.push({ id, main, storageKey, value, rec });
     this.addedBytes += size;
   }
 }
@@ -193,13 +270,28 @@ export class MvccStore implements WatchSource {
   private compactMain = 0;
   private consistent = 0;
   private bytes = 0;
-  private applyQueue: Promise<unknown> = Promise.resolve();
+  /** The last apply still waiting for a LevelDB read (later applies queue behind it); undefined when none. */
+  private asyncApply: Promise<unknown> | undefined;
   private compaction: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
   private readonly syncWrites: boolean;
   private readonly quotaBytes: number;
   private readonly compactionBatch: number;
+  private readonly maxPendingBytes: number;
+  private readonly maxPendingEntries: number;
+  // ---- group commit ----
+  /** Ops of applies not yet handed to LevelDB. */
+  private pending = new PendingBatch();
+  /** Whether `pending` holds applied entries (also ones that only advance the consistent index). */
+  private pendingDirty = false;
+  /** The batch being written. */
+  private inflight: PendingBatch | undefined;
+  /** Records of `inflight` and `pending` by revision id: what reads must take from memory. */
+  private readonly unflushed = new Map<string, PendingRecord>();
+  private flushChain: Promise<void> = Promise.resolve();
+  private autoFlushQueued = false;
+  private flushedIndex = 0;
 
   private constructor(
     readonly db: LevelDb,
@@ -210,6 +302,8 @@ export class MvccStore implements WatchSource {
     this.syncWrites = opts.sync ?? false;
     this.quotaBytes = opts.quotaBytes ?? 0;
     this.compactionBatch = opts.compactionBatch ?? 1000;
+    this.maxPendingBytes = opts.maxPendingBytes ?? 4 << 20;
+    this.maxPendingEntries = opts.maxPendingEntries ?? 10_000;
     this.hub = new WatchHub(this, opts.watch);
   }
 
@@ -297,13 +391,19 @@ export class MvccStore implements WatchSource {
       this.schedulePhysicalCompaction(scheduled, keep);
     }
     if (this.current < this.compactMain) this.current = this.compactMain;
+    this.flushedIndex = this.consistent;
   }
 
   // ---- state -------------------------------------------------------------
 
-  /** Raft index of the last applied entry (persisted with every apply batch). */
+  /** Raft index of the last applied entry (in LevelDB once flushed: see flush()). */
   get consistentIndex(): number {
     return this.consistent;
+  }
+
+  /** Raft index of the last applied entry whose changes LevelDB holds (<= consistentIndex; equal after flush()). */
+  get persistedIndex(): number {
+    return this.flushedIndex;
   }
 
   /** Current (committed) store revision. */
@@ -335,27 +435,98 @@ export class MvccStore implements WatchSource {
     return this.compaction;
   }
 
-  /** Stops watchers and waits for pending work; the caller owns and closes the LevelDB. */
+  /**
+   * Stops watchers, waits for in-flight applies, writes what is pending
+   * (flush) and waits for compactions; the caller owns and closes the LevelDB.
+   * Rejects when that last flush fails (unless the store had already failed).
+   */
   async close(): Promise<void> {
+    const failedBefore = this.failure !== undefined;
     this.closed = true;
     this.hub.close();
-    await this.applyQueue.catch(() => undefined);
+    await this.asyncApply?.catch(() => undefined);
+    let flushError: unknown;
+    await this.flush().catch((err: unknown) => {
+      flushError = err;
+    });
     await this.compaction.catch(() => undefined);
+    if (flushError !== undefined && !failedBefore) throw flushError;
+  }
+
+  // ---- group commit ----------------------------------------------------------
+
+  /**
+   * Writes every apply made so far (whose ops are not yet in LevelDB) as one
+   * LevelDB batch ending with the consistent index it covers; resolves when
+   * LevelDB has it (persistedIndex = consistentIndex as of the call). Batches
+   * are written one at a time, in apply order. A failed write puts the store
+   * in the failure state (every later call throws it) and rejects.
+   */
+  flush(): Promise<void> {
+    const step = this.flushChain.then(() => this.writePending());
+    this.flushChain = step.catch(() => undefined);
+    return step;
+  }
+
+  private async writePending(): Promise<void> {
+    this.autoFlushQueued = false;
+    if (this.failure) throw this.failure;
+    if (!this.pendingDirty) return;
+    const batch = this.pending;
+    const index = this.consistent;
+    batch.ops.push(this.metaOp(index, this.current));
+    this.pending = new PendingBatch();
+    this.pendingDirty = false;
+    this.inflight = batch;
+    try {
+      await this.db.batch(batch.ops, { sync: this.syncWrites });
+    } catch (err) {
+      this.failure ??= Object.assign(new Error(`mvcc: apply batch failed: ${(err as Error).message}`, { cause: err }), { code: 'APPLY_FAILED' });
+      throw this.failure;
+    }
+    this.inflight = undefined;
+    for (const r of batch.records) this.unflushed.delete(r.id);
+    this.flushedIndex = index;
+  }
+
+  /** Starts a flush in the background once the pending batch is past its size bound (a failure is kept as the store's failure). */
+  private maybeAutoFlush(): void {
+    if (this.autoFlushQueued) return;
+    if (this.pending.bytes < this.maxPendingBytes && this.pending.entries < this.maxPendingEntries) return;
+    this.autoFlushQueued = true;
+    this.flush().catch(() => undefined);
+  }
+
+  /** Records not yet in LevelDB (being written or pending), in revision order. */
+  private unflushedRecords(): PendingRecord[] {
+    if (!this.inflight) return this.pending.records;
+    return this.inflight.records.concat(this.pending.records);
   }
 
   // ---- reads -------------------------------------------------------------
 
-  /** Reads a record (from a txn's own writes or LevelDB). */
+  /** Reads a record (from a txn's own writes, the unflushed records or LevelDB). */
   async readKv(rev: { main: number; sub: number }, w?: WriteTxn): Promise<KeyValueFields | undefined> {
     const [rec] = await this.readRecords([rev], w);
     return rec && !rec.tombstone ? rec.kv : undefined;
+  }
+
+  /** readKv, synchronous when the record is still in memory. */
+  readKvMaybe(rev: { main: number; sub: number }, w?: WriteTxn): MaybePromise<KeyValueFields | undefined> {
+    const o = this.memoryRecord(revisionId(rev), w);
+    if (o) return o.tombstone ? undefined : copyKv(o.kv);
+    return this.readKv(rev, w);
+  }
+
+  private memoryRecord(id: string, w: WriteTxn | undefined): StoredRecord | undefined {
+    return w?.overlay.get(id) ?? this.unflushed.get(id)?.rec;
   }
 
   private async readRecords(revs: Array<{ main: number; sub: number }>, w?: WriteTxn): Promise<Array<StoredRecord | undefined>> {
     const out: Array<StoredRecord | undefined> = new Array(revs.length);
     const missing: number[] = [];
     revs.forEach((r, i) => {
-      const o = w?.overlay.get(revisionId(r));
+      const o = this.memoryRecord(revisionId(r), w);
       if (o) out[i] = { tombstone: o.tombstone, kv: copyKv(o.kv) };
       else missing.push(i);
     });
@@ -447,60 +618,102 @@ export class MvccStore implements WatchSource {
     if (this.closed) throw new EtcdError('Stopped', 'mvcc: store closed');
   }
 
-  private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.applyQueue.then(fn, fn);
-    this.applyQueue = run.catch(() => undefined);
-    return run;
-  }
-
   private metaOp(index: number, rev: number): BatchOp {
     return { type: 'put', key: this.keys.metaKey, value: encodeNumbers(META_CONTEXT, [index, rev, this.compactMain]) };
-  }
-
-  private async writeBatch(ops: BatchOp[]): Promise<void> {
-    try {
-      await this.db.batch(ops, { sync: this.syncWrites });
-    } catch (err) {
-      this.failure = Object.assign(new Error(`mvcc: apply batch failed: ${(err as Error).message}`, { cause: err }), { code: 'APPLY_FAILED' });
-      throw this.failure;
-    }
   }
 
   /**
    * Runs one apply: `fn` validates (throwing before it changes anything) and
    * then writes into the txn. Errors thrown by validation still advance the
-   * consistent index (the entry was applied, with an error result).
+   * consistent index (the entry was applied, with an error result). The apply
+   * runs inside this call when no earlier apply is still reading LevelDB and
+   * `fn` needs no LevelDB read; its ops go to the pending batch (flush()).
    */
-  private apply<T>(index: number, noop: () => T, fn: (w: WriteTxn) => Promise<T>, extraOps?: () => BatchOp[], after?: () => void): Promise<T> {
-    return this.serialize(async () => {
-      this.ensureUsable();
-      if (index <= this.consistent) return noop();
-      const w = new WriteTxn(this, this.current);
-      let result: T;
+  private apply<T>(index: number, noop: () => T, fn: (w: WriteTxn) => MaybePromise<T>, extraOps?: () => BatchOp[], after?: () => void): Promise<T> {
+    let run: MaybePromise<T>;
+    if (this.asyncApply) {
+      run = this.asyncApply.then(() => this.runApply(index, noop, fn, extraOps, after));
+    } else if (this.pending.bytes >= 4 * this.maxPendingBytes && !this.failure) {
+      // Applies outpace LevelDB: wait for the pending batch to be written.
+      run = this.flush().then(() => this.runApply(index, noop, fn, extraOps, after));
+    } else {
       try {
-        result = await fn(w);
+        run = this.runApply(index, noop, fn, extraOps, after);
       } catch (err) {
-        if (w.changes.length > 0 || !(err instanceof EtcdError || err instanceof MvccRequestError)) {
-          this.failure = Object.assign(new Error(`mvcc: apply of index ${index} failed midway: ${(err as Error).message}`, { cause: err }), {
-            code: 'APPLY_FAILED',
-          });
-          throw this.failure;
-        }
-        await this.writeBatch([this.metaOp(index, this.current)]);
-        this.consistent = index;
-        throw err;
+        return Promise.reject(err);
       }
-      const newRev = w.changes.length > 0 ? w.beginRev + 1 : w.beginRev;
-      const ops = [...w.ops, ...(extraOps ? extraOps() : []), this.metaOp(index, newRev)];
-      await this.writeBatch(ops);
-      for (const a of w.leaseActions) a();
-      after?.();
-      this.bytes += w.addedBytes;
-      this.consistent = index;
-      this.current = newRev;
-      if (w.changes.length > 0) this.hub.notify(newRev, w.changes.map((c) => c.event));
-      return result;
+      if (!isPromise(run)) return Promise.resolve(run);
+    }
+    const tail: Promise<unknown> = run.catch(() => undefined);
+    this.asyncApply = tail;
+    void tail.then(() => {
+      if (this.asyncApply === tail) this.asyncApply = undefined;
     });
+    return run;
+  }
+
+  private runApply<T>(index: number, noop: () => T, fn: (w: WriteTxn) => MaybePromise<T>, extraOps?: () => BatchOp[], after?: () => void): MaybePromise<T> {
+    this.ensureUsable();
+    if (index <= this.consistent) return noop();
+    const w = new WriteTxn(this, this.current);
+    let result: MaybePromise<T>;
+    try {
+      result = fn(w);
+    } catch (err) {
+      return this.applyFailed(index, w, err);
+    }
+    if (isPromise(result)) {
+      return result.then(
+        (r) => this.commit(index, w, r, extraOps, after),
+        (err: unknown) => this.applyFailed(index, w, err),
+      );
+    }
+    return this.commit(index, w, result, extraOps, after);
+  }
+
+  /** An apply threw: a request error before any change is the entry's result; anything else breaks the store. */
+  private applyFailed(index: number, w: WriteTxn, err: unknown): never {
+    if (this.failure) throw this.failure;
+    if (w.changes.length > 0 || !(err instanceof EtcdError || err instanceof MvccRequestError)) {
+      this.failure = Object.assign(new Error(`mvcc: apply of index ${index} failed midway: ${(err as Error).message}`, { cause: err }), {
+        code: 'APPLY_FAILED',
+      });
+      throw this.failure;
+    }
+    this.consistent = index;
+    this.pendingDirty = true;
+    this.pending.entries++;
+    this.maybeAutoFlush();
+    throw err;
+  }
+
+  /** Publishes an apply: queues its ops, updates leases and counters, advances the revision, notifies watchers. */
+  private commit<T>(index: number, w: WriteTxn, result: T, extraOps?: () => BatchOp[], after?: () => void): T {
+    if (this.failure) throw this.failure;
+    const newRev = w.changes.length > 0 ? w.beginRev + 1 : w.beginRev;
+    const batch = this.pending;
+    for (const op of w.ops) batch.ops.push(op);
+    for (const r of w.records) {
+      batch.records.push(r);
+      this.unflushed.set(r.id, r);
+      batch.bytes += r.storageKey.length + r.value.length;
+    }
+    if (extraOps) {
+      for (const op of extraOps()) {
+        batch.ops.push(op);
+        batch.bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+      }
+    }
+    batch.entries++;
+    this.pendingDirty = true;
+    for (const a of w.leaseActions) a();
+    after?.();
+    this.bytes += w.addedBytes;
+    this.consistent = index;
+    this.current = newRev;
+    if (w.changes.length > 0) this.hub.notify(newRev, w.changes.map((c) => c.event));
+    this.maybeAutoFlush();
+    return result;
   }
 
   private header(): { revision: number } {
@@ -545,35 +758,40 @@ export class MvccStore implements WatchSource {
     if (rev > 0 && rev < this.compactMain) throw compacted();
   }
 
-  private async doPut(w: WriteTxn, p: PutRequest): Promise<PutResult> {
+  /** Synchronous when it needs no read (no prevKv/ignoreValue/ignoreLease, no prevKv watcher on a key only in LevelDB). */
+  private doPut(w: WriteTxn, p: PutRequest): MaybePromise<PutResult> {
+    if (p.ignoreValue || p.ignoreLease || p.prevKv) {
+      return this.rangeKeys(p.key, undefined, w.rev(), { revision: 0, limit: 0, countOnly: false }, w).then((rr) => this.putAfterRead(w, p, rr.kvs[0]));
+    }
+    return this.putAfterRead(w, p, undefined);
+  }
+
+  private putAfterRead(w: WriteTxn, p: PutRequest, prev: KeyValueFields | undefined): MaybePromise<PutResult> {
     let value = p.value ?? Buffer.alloc(0);
     let lease = p.lease ?? 0;
-    let prev: KeyValueFields | undefined;
-    if (p.ignoreValue || p.ignoreLease || p.prevKv) {
-      const rr = await this.rangeKeys(p.key, undefined, w.rev(), { revision: 0, limit: 0, countOnly: false }, w);
-      prev = rr.kvs[0];
-    }
     if (p.ignoreValue || p.ignoreLease) {
       if (!prev) throw new EtcdError('KeyNotFound', 'etcdserver: key not found');
       if (p.ignoreValue) value = prev.value;
       if (p.ignoreLease) lease = prev.lease;
     }
-    const rev = await w.put(p.key, value, lease);
-    const res: PutResult = { header: { revision: rev } };
-    if (p.prevKv && prev) res.prevKv = prev;
-    return res;
+    return then(w.put(p.key, value, lease), (rev) => {
+      const res: PutResult = { header: { revision: rev } };
+      if (p.prevKv && prev) res.prevKv = prev;
+      return res;
+    });
   }
 
-  private async doDeleteRange(w: WriteTxn, d: DeleteRangeRequest): Promise<DeleteRangeResult> {
+  /** Synchronous when it needs no read (no prevKv, no prevKv watcher on a deleted key only in LevelDB). */
+  private doDeleteRange(w: WriteTxn, d: DeleteRangeRequest): MaybePromise<DeleteRangeResult> {
     const end = rangeEndOf(d.rangeEnd);
-    const res: DeleteRangeResult = { header: { revision: 0 }, deleted: 0, prevKvs: [] };
-    if (d.prevKv) {
-      const rr = await this.rangeKeys(d.key, end, w.rev(), { revision: 0, limit: 0, countOnly: false }, w);
-      res.prevKvs = rr.kvs;
-    }
-    res.deleted = await w.deleteRange(d.key, end);
-    res.header.revision = res.deleted !== 0 || w.changes.length > 0 ? w.beginRev + 1 : w.beginRev;
-    return res;
+    const finish = (prevKvs: KeyValueFields[]): MaybePromise<DeleteRangeResult> =>
+      then(w.deleteRange(d.key, end), (deleted) => ({
+        header: { revision: deleted !== 0 || w.changes.length > 0 ? w.beginRev + 1 : w.beginRev },
+        deleted,
+        prevKvs,
+      }));
+    if (d.prevKv) return this.rangeKeys(d.key, end, w.rev(), { revision: 0, limit: 0, countOnly: false }, w).then((rr) => finish(rr.kvs));
+    return finish([]);
   }
 
   /** Put (etcd PutRequest). Throws LeaseNotFound, KeyNotFound (ignoreValue/ignoreLease), NoSpace. */
@@ -581,7 +799,7 @@ export class MvccStore implements WatchSource {
     return this.apply(
       index,
       () => ({ header: this.header() }),
-      async (w) => {
+      (w) => {
         this.checkPut(req, w.beginRev);
         this.checkQuota(this.putCost(req));
         return this.doPut(w, req);
@@ -687,7 +905,7 @@ export class MvccStore implements WatchSource {
     return this.apply(
       index,
       () => ({ header: this.header() }),
-      async () => {
+      () => {
         if (revision <= this.compactMain) throw compacted();
         if (revision > this.current) throw futureRev();
         const res = this.index.compact(revision);
@@ -703,6 +921,8 @@ export class MvccStore implements WatchSource {
 
   private schedulePhysicalCompaction(revision: number, keep: Set<string>): void {
     this.compaction = this.compaction.then(async () => {
+      // The records to delete (and the scheduled compaction in the meta record) must be in LevelDB first.
+      if (this.flushedIndex < this.consistent) await this.flush();
       const it = this.db.iterator({ gte: this.keys.recordPrefix, lt: this.keys.recordKey(revision + 1, 0), values: false });
       try {
         for (;;) {
@@ -734,7 +954,7 @@ export class MvccStore implements WatchSource {
     return this.apply(
       index,
       () => ({ header: this.header(), id, ttl: this.lessor.ttlOf(id) ?? ttl }),
-      async () => {
+      () => {
         effective = this.lessor.checkGrant(id, ttl);
         return { header: { revision: this.current }, id, ttl: effective };
       },
@@ -804,43 +1024,65 @@ export class MvccStore implements WatchSource {
     withPrevKv: boolean,
   ): Promise<{ events: WatchEventFields[]; lastRev: number }> {
     const compactAtStart = this.compactMain;
-    const it = this.db.iterator({ gte: this.keys.recordKey(fromRev, 0), lt: this.keys.recordKey(toRev + 1, 0) });
+    // Records not yet in LevelDB come from memory; they follow every flushed record, so
+    // LevelDB is read only below the first of them (taken now, before any await).
+    const mem = this.unflushedRecords();
+    const memFrom = firstAtOrAfter(mem, fromRev);
+    const memTo = firstAtOrAfter(mem, toRev + 1);
+    const dbEnd = mem.length > 0 ? Math.min(toRev + 1, mem[0]!.main) : toRev + 1;
     const events: WatchEventFields[] = [];
     let lastRev = toRev;
     let records = 0;
     let prevMain = -1;
-    try {
-      outer: for (;;) {
-        const entries = await it.nextv(Math.min(limit, 1000));
-        if (entries.length === 0) break;
-        for (const [k, v] of entries) {
-          const revBytes = this.keys.revisionBytesOf(k);
-          const main = readUint64(revBytes, 0);
-          if (records >= limit && main !== prevMain) {
-            lastRev = prevMain;
-            break outer;
-          }
-          prevMain = main;
-          records++;
-          const rec = decodeRecord(revBytes, v, main, formatRevision(decodeRevision(revBytes)));
-          if (!match(rec.kv.key)) continue;
-          // A compaction removes the tombstones at its revision; never replay them (the result must not depend on timing).
-          if (rec.tombstone && main <= this.compactMain) continue;
-          const ev: WatchEventFields = rec.tombstone
-            ? { type: 'DELETE', kv: { key: rec.kv.key, value: Buffer.alloc(0), createRevision: 0, modRevision: main, version: 0, lease: 0 } }
-            : { type: 'PUT', kv: rec.kv };
-          if (withPrevKv && !(ev.type === 'PUT' && ev.kv.version === 1) && main - 1 >= this.compactMain) {
-            const prior = this.index.get(rec.kv.key)?.get(main - 1);
-            if (prior) {
-              const pkv = await this.readKv(prior.modified);
-              if (pkv) ev.prevKv = pkv;
-            }
-          }
-          events.push(ev);
+    /** True (and lastRev set) once `limit` records are read and `main` starts another revision. */
+    const full = (main: number): boolean => {
+      if (records < limit || main === prevMain) return false;
+      lastRev = prevMain;
+      return true;
+    };
+    const add = async (main: number, rec: StoredRecord): Promise<void> => {
+      prevMain = main;
+      records++;
+      if (!match(rec.kv.key)) return;
+      // A compaction removes the tombstones at its revision; never replay them (the result must not depend on timing).
+      if (rec.tombstone && main <= this.compactMain) return;
+      const ev: WatchEventFields = rec.tombstone
+        ? { type: 'DELETE', kv: { key: rec.kv.key, value: Buffer.alloc(0), createRevision: 0, modRevision: main, version: 0, lease: 0 } }
+        : { type: 'PUT', kv: rec.kv };
+      if (withPrevKv && !(ev.type === 'PUT' && ev.kv.version === 1) && main - 1 >= this.compactMain) {
+        const prior = this.index.get(rec.kv.key)?.get(main - 1);
+        if (prior) {
+          const pkv = await this.readKvMaybe(prior.modified);
+          if (pkv) ev.prevKv = pkv;
         }
       }
-    } finally {
-      await it.close();
+      events.push(ev);
+    };
+    let more = true;
+    if (fromRev < dbEnd) {
+      const it = this.db.iterator({ gte: this.keys.recordKey(fromRev, 0), lt: this.keys.recordKey(dbEnd, 0) });
+      try {
+        outer: for (;;) {
+          const entries = await it.nextv(Math.min(limit, 1000));
+          if (entries.length === 0) break;
+          for (const [k, v] of entries) {
+            const revBytes = this.keys.revisionBytesOf(k);
+            const main = readUint64(revBytes, 0);
+            if (full(main)) {
+              more = false;
+              break outer;
+            }
+            await add(main, decodeRecord(revBytes, v, main, formatRevision(decodeRevision(revBytes))));
+          }
+        }
+      } finally {
+        await it.close();
+      }
+    }
+    for (let i = memFrom; more && i < memTo; i++) {
+      const r = mem[i]!;
+      if (full(r.main)) break;
+      await add(r.main, { tombstone: r.rec.tombstone, kv: copyKv(r.rec.kv) });
     }
     if (this.compactMain !== compactAtStart) throw Object.assign(new Error('mvcc: compaction during history read'), { code: 'RETRY' });
     return { events, lastRev };
@@ -851,17 +1093,25 @@ export class MvccStore implements WatchSource {
   /**
    * The whole key space (all stored revisions, leases, compaction state,
    * consistent index) as a stream of chunks ending with a checksum. Captured
-   * at the call: later applies are not included.
+   * at the call: later applies are not included. Applies not yet flushed are
+   * included (their records are taken from memory).
    */
   snapshot(chunkBytes = 1 << 20): AsyncIterable<Buffer> {
     this.ensureUsable();
     const snap = this.db.snapshot();
-    return writeSnapshot(this.db, snap, this.keys, {
-      consistentIndex: this.consistent,
-      revision: this.current,
-      compactRevision: this.compactMain,
-      leases: this.lessor.records(),
-    }, chunkBytes);
+    return writeSnapshot(
+      this.db,
+      snap,
+      this.keys,
+      {
+        consistentIndex: this.consistent,
+        revision: this.current,
+        compactRevision: this.compactMain,
+        leases: this.lessor.records(),
+      },
+      chunkBytes,
+      this.unflushedRecords().slice(),
+    );
   }
 
   /**

@@ -40,7 +40,25 @@ function frame(type: string, payload: Buffer): Buffer {
   return f;
 }
 
-export async function* writeSnapshot(db: Db, snap: Snap, keys: Keyspace, state: SnapshotState, chunkBytes: number): AsyncGenerator<Buffer> {
+/** A record not yet written to LevelDB (storage key, sealed value). */
+export interface UnflushedRecord {
+  storageKey: Buffer;
+  value: Buffer;
+}
+
+/**
+ * Streams the records of `snap` up to state.revision, followed by `unflushed`
+ * (the records applied but not yet written, in revision order, all after the
+ * flushed ones; LevelDB is read only below the first of them).
+ */
+export async function* writeSnapshot(
+  db: Db,
+  snap: Snap,
+  keys: Keyspace,
+  state: SnapshotState,
+  chunkBytes: number,
+  unflushed: UnflushedRecord[] = [],
+): AsyncGenerator<Buffer> {
   let crc = 0;
   let frames = 0;
   let pending: Buffer[] = [];
@@ -69,7 +87,8 @@ export async function* writeSnapshot(db: Db, snap: Snap, keys: Keyspace, state: 
       writeUint64(idBytes, 0, l.id);
       add(frame('L', Buffer.concat([idBytes, encodeLease(idBytes, l)])));
     }
-    const it = db.iterator({ gte: keys.recordPrefix, lt: keys.recordKey(state.revision + 1, 0), snapshot: snap });
+    const end = unflushed.length > 0 ? unflushed[0]!.storageKey : keys.recordKey(state.revision + 1, 0);
+    const it = db.iterator({ gte: keys.recordPrefix, lt: end, snapshot: snap });
     try {
       for (;;) {
         const entries = await it.nextv(1000);
@@ -81,6 +100,10 @@ export async function* writeSnapshot(db: Db, snap: Snap, keys: Keyspace, state: 
       }
     } finally {
       await it.close();
+    }
+    for (const r of unflushed) {
+      add(frame('R', Buffer.concat([keys.revisionBytesOf(r.storageKey), r.value])));
+      if (pendingBytes >= chunkBytes) yield take();
     }
     const trailer = Buffer.alloc(12);
     writeUint64(trailer, 0, frames);

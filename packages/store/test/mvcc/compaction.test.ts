@@ -21,6 +21,7 @@ test('compaction keeps the latest revision of live keys and drops tombstoned key
   await s.del('c'); // 6
   await s.put('c', '2'); // 7
   await s.put('a', '3'); // 8
+  await s.store.flush();
   t.is(await recordCount(s.db), 8);
   const sizeBefore = s.store.dbSize();
   const r = await s.store.compact(s.index(), 6);
@@ -92,6 +93,7 @@ test('a big compaction runs in chunks and resumes after a crash before it finish
     for (let k = 0; k < 50; k++) success.push({ requestPut: { key: b(`k${k}`), value: b(`${i}`) } });
     await s.store.txn(s.index(), { success });
   }
+  await s.store.flush();
   t.is(await recordCount(s.db), 1000);
   await s.store.compact(s.index(), 19);
   // simulate a crash before the physical part: reopen while the "finished" marker is missing

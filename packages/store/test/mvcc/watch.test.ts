@@ -309,16 +309,19 @@ test('a start revision in the future skips the revisions before it', async (t) =
   t.deepEqual(r.text(), ['PUT:a=4@4', 'PUT:a=5@5']);
 });
 
-test('a prevKv watcher created while an apply is in flight still gets prevKv (read back from LevelDB)', async (t) => {
+test('a prevKv watcher created while an apply is in flight still gets prevKv (read back from the store)', async (t) => {
   const s = await setup(t);
   await s.put('a', '1');
-  const pending = s.put('a', '2');
-  await Promise.resolve(); // let the apply start (its prevKv decision is made before the watcher exists)
-  await Promise.resolve();
+  await s.put('z', '1');
+  await s.store.flush();
+  // The txn puts a=2 (deciding about prevKv before the watcher exists), then reads z from LevelDB.
+  const pending = s.store.txn(s.index(), { success: [{ requestPut: { key: b('a'), value: b('2') } }, { requestRange: { key: b('z') } }] });
+  for (let i = 0; i < 20; i++) await Promise.resolve(); // microtasks only: the LevelDB read cannot complete meanwhile
+  t.is(s.store.revision, 2, 'the apply is still in flight');
   const r = recorder();
   s.store.watch(opts({ key: b('a'), prevKv: true }), r.sink);
   await pending;
   await until(() => r.events.length === 1);
   await s.put('a', '3');
-  t.deepEqual(r.text(), ['PUT:a=2@2(prev=1@1)', 'PUT:a=3@3(prev=2@2)']);
+  t.deepEqual(r.text(), ['PUT:a=2@3(prev=1@1)', 'PUT:a=3@4(prev=2@3)']);
 });
