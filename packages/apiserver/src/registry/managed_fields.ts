@@ -31,7 +31,7 @@ export function fieldPaths(o: Obj, kind?: string): Set<string> {
   const walk = (v: JsonValue, segs: string[], names: string[]) => {
     if (isObj(v)) {
       const entries = Object.entries(v).filter(([k]) => !(names.length === 1 && names[0] === 'metadata' && SKIP_META.has(k)));
-      if (entries.length === 0) out.add(JSON.stringify(segs));
+      if (Object.keys(v).length === 0) out.add(JSON.stringify(segs));
       for (const [k, val] of entries) walk(val, [...segs, `f:${k}`], [...names, k]);
       return;
     }
