@@ -192,11 +192,12 @@ export class PodWorker {
     const ws = (this.containerState[change.containerName] ??= {});
     if (change.kind === 'readiness') ws.ready = change.result === 'success';
     if (change.kind === 'startup') ws.started = change.result === 'success';
-    if (change.result === 'failure') {
-      const kind = change.kind[0]!.toUpperCase() + change.kind.slice(1);
-      this.event('Warning', 'Unhealthy', `${kind} probe failed: ${change.output.trim()}`);
-    }
     this.trigger();
+  }
+
+  private onProbeFailedRun(change: ProbeChange): void {
+    const kind = change.kind[0]!.toUpperCase() + change.kind.slice(1);
+    this.event('Warning', 'Unhealthy', `${kind} probe failed: ${change.output.trim()}`, `spec.containers{${change.containerName}}`);
   }
 
   hasContainer(id: string): boolean {
@@ -325,6 +326,12 @@ export class PodWorker {
       return;
     }
 
+    if (obs.sandbox && !obs.sandbox.ready) {
+      // Confirm a not-ready sandbox with its own status before replacing it.
+      const st = await cri.podSandboxStatus(obs.sandbox.id).catch(() => undefined);
+      if (st?.status?.state === 'SANDBOX_READY') obs = await this.observe();
+      this.log.warn({ sandbox: obs.sandbox?.id, ready: obs.sandbox?.ready }, 'sandbox not ready');
+    }
     if (!obs.sandbox || !obs.sandbox.ready) {
       const policy = this.pod.spec.restartPolicy ?? 'Always';
       if (obs.sandbox && policy === 'Never' && obs.containers.length > 0) {
@@ -412,6 +419,7 @@ export class PodWorker {
         this.deps.clock,
         this.deps.cri,
         (change) => this.onProbeChange(change),
+        (change) => this.onProbeFailedRun(change),
       );
       this.probes.set(c.id, p);
     }
@@ -482,8 +490,14 @@ export class PodWorker {
     const { crashBackoff, clock, cri } = this.deps;
     const ws = (this.containerState[spec.name] ??= {});
     let restartCount = this.restartBase[spec.name] ?? 0;
+    if (latest?.state === 'unknown') {
+      // The runtime could not tell (e.g. under load): never replace what may still run; look again soon.
+      this.log.warn({ container: spec.name, id: latest.id }, 'container state unknown; retrying');
+      this.scheduleRetry(clock.now() + 1_000);
+      return;
+    }
     if (latest) {
-      if (latest.state === 'created' || latest.state === 'unknown') {
+      if (latest.state === 'created') {
         // Never started (e.g. the agent stopped in between): replace it.
         await cri.removeContainer(latest.id).catch(() => undefined);
         restartCount = latest.restartCount;

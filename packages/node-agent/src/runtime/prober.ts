@@ -32,6 +32,7 @@ class ProbeWorker {
     private readonly cri: ExecRuntime,
     private readonly gate: () => boolean,
     private readonly onChange: (w: ProbeWorker) => void,
+    private readonly onFailedRun: (w: ProbeWorker) => void,
   ) {
     this.result = kind === 'liveness' ? 'success' : kind === 'readiness' ? 'failure' : 'unknown';
     this.timer = clock.setTimeout(() => void this.tick(), (probe.initialDelaySeconds ?? 0) * 1000);
@@ -56,10 +57,9 @@ class ProbeWorker {
       } else {
         this.failures++;
         this.successes = 0;
+        this.onFailedRun(this);
         if (this.result !== 'failure' && this.failures >= failureThreshold) {
           this.result = 'failure';
-          this.onChange(this);
-        } else if (this.kind === 'liveness' && this.failures >= failureThreshold) {
           this.onChange(this);
         }
       }
@@ -86,14 +86,23 @@ export class ContainerProbes {
     clock: Clock,
     cri: ExecRuntime,
     onChange: (c: ProbeChange) => void,
+    /** Every failed run (kubelet records an Unhealthy event for each). */
+    onFailedRun: (c: ProbeChange) => void = () => undefined,
   ) {
     const started = (): boolean => !this.workers.has('startup') || this.workers.get('startup')!.result === 'success';
     const add = (kind: ProbeKind, probe: Probe | undefined, gate: () => boolean): void => {
       if (!probe) return;
       this.workers.set(
         kind,
-        new ProbeWorker(kind, probe, target, clock, cri, gate, (w) =>
-          onChange({ kind, containerId, containerName: container.name, result: w.result, output: w.lastOutput }),
+        new ProbeWorker(
+          kind,
+          probe,
+          target,
+          clock,
+          cri,
+          gate,
+          (w) => onChange({ kind, containerId, containerName: container.name, result: w.result, output: w.lastOutput }),
+          (w) => onFailedRun({ kind, containerId, containerName: container.name, result: 'failure', output: w.lastOutput }),
         ),
       );
     };
