@@ -188,6 +188,8 @@ export class Cluster {
   private readonly traceLines: string[] = [];
   private readonly faults: NetworkFaults;
   private readonly preVote: boolean;
+  /** Flow-control limits of the Raft core, drawn per seed. */
+  private readonly limits: { maxSizePerMsg: number; maxInflightMsgs: number; maxUncommittedEntriesSize: number; maxCommittedSizePerReady: number };
   /** Multiplies the rates of partitions, crashes, restarts, compactions and transfers. */
   private readonly intensity: number;
   private readonly checkQuorum: boolean;
@@ -215,9 +217,16 @@ export class Cluster {
     this.faults = {
       dropRate: this.rng.pick([0, 0.01, 0.05, 0.1]),
       duplicateRate: this.rng.pick([0, 0.01, 0.05]),
-      maxDelay: this.rng.pick([0, 1, 2, 4]),
+      // Delays beyond the election timeout deliver messages from terms long gone.
+      maxDelay: this.rng.pick([0, 1, 2, 4, 4, 15]),
     };
     this.intensity = this.rng.pick([1, 1, 2, 4]);
+    this.limits = {
+      maxSizePerMsg: this.rng.pick([0, 200, 512, 4096]),
+      maxInflightMsgs: this.rng.pick([1, 2, 4, 256]),
+      maxUncommittedEntriesSize: this.rng.pick([0, 1024, 1 << 16]),
+      maxCommittedSizePerReady: this.rng.pick([200, 4096, Number.POSITIVE_INFINITY]),
+    };
     this.preVote = this.rng.chance(0.7);
     this.checkQuorum = this.rng.chance(0.7);
     this.network = new Network(this.netRng, this.faults);
@@ -236,7 +245,7 @@ export class Cluster {
       if (this.rng.chance(0.5)) this.membershipPlan.push('add', 'remove', 'add', 'promote', 'remove');
     }
     this.trace(
-      `seed ${opts.seed}: ${opts.members} members, faults ${JSON.stringify(this.faults)}, fault intensity ${this.intensity}, preVote ${this.preVote}, checkQuorum ${this.checkQuorum}, membership ${opts.membership}, bootstrap ${opts.bootstrap}`,
+      `seed ${opts.seed}: ${opts.members} members, faults ${JSON.stringify(this.faults)}, fault intensity ${this.intensity}, limits ${JSON.stringify(this.limits)}, preVote ${this.preVote}, checkQuorum ${this.checkQuorum}, membership ${opts.membership}, bootstrap ${opts.bootstrap}`,
     );
   }
 
@@ -337,9 +346,10 @@ export class Cluster {
       heartbeatTick: HEARTBEAT_TICK,
       storage: m.storage,
       applied: 0,
-      maxSizePerMsg: 512,
-      maxInflightMsgs: 4,
-      maxUncommittedEntriesSize: 1 << 16,
+      maxSizePerMsg: this.limits.maxSizePerMsg,
+      maxInflightMsgs: this.limits.maxInflightMsgs,
+      maxUncommittedEntriesSize: this.limits.maxUncommittedEntriesSize,
+      maxCommittedSizePerReady: this.limits.maxCommittedSizePerReady,
       checkQuorum: this.checkQuorum,
       preVote: this.preVote,
       random: () => nodeRng.next(),
@@ -374,9 +384,13 @@ export class Cluster {
   // ---- Ready handling ---------------------------------------------------------
 
   private processReady(m: Member): void {
-    for (let round = 0; m.node !== undefined && m.node.hasReady(); round++) {
-      if (round > 100) throw new SimFailure(`member ${m.id} keeps producing Ready batches (livelock?)`, this.traceLines);
-      this.handleReady(m, m.node.ready());
+    // Catching up may take many batches (maxCommittedSizePerReady); only batches
+    // that apply nothing count towards the livelock bound.
+    for (let idle = 0; m.node !== undefined && m.node.hasReady(); ) {
+      const rd = m.node.ready();
+      idle = rd.committedEntries.length > 0 ? 0 : idle + 1;
+      if (idle > 100) throw new SimFailure(`member ${m.id} keeps producing Ready batches that apply nothing (livelock?)`, this.traceLines);
+      this.handleReady(m, rd);
     }
   }
 
