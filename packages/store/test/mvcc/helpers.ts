@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
@@ -64,4 +64,31 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Number of MVCC records LevelDB holds under PREFIX (generation 0). */
+export async function recordCount(db: Db): Promise<number> {
+  let n = 0;
+  for await (const k of db.keys({ gte: Buffer.concat([PREFIX, Buffer.from([1, 0, 0x72])]), lt: Buffer.concat([PREFIX, Buffer.from([1, 0, 0x73])]) })) {
+    void k;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Simulates a crash: copies the files of a LevelDB that is still open (what a
+ * process killed now would leave: every completed batch is in LevelDB's log)
+ * and opens the copy.
+ */
+export async function crashCopy(t: ExecutionContext, dir: string): Promise<Db> {
+  const copy = mkdtempSync(join(tmpdir(), 'mvcc-crash-'));
+  cpSync(dir, copy, { recursive: true });
+  const db = new ClassicLevel<Buffer, Buffer>(copy, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  t.teardown(async () => {
+    await db.close().catch(() => undefined);
+    rmSync(copy, { recursive: true, force: true });
+  });
+  return db;
 }
