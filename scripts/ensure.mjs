@@ -38,10 +38,23 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
 }
 
 // 2. Debian packages.
-const debs = [];
-if (args.has('--test')) {
-  if (!have('etcd')) debs.push('etcd-server');
-  if (!have('etcdctl')) debs.push('etcd-client');
+function installed(pkg) {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('install ok installed');
+}
+
+// etcd 3.4 and etcdctl: the peer the store is compared with and a real client of it.
+// containerd, runc, CNI plugins, busybox-static, iproute2, nftables/iptables: the node agent's runtime
+// and the lab hosts (images are built locally from busybox-static and Debian's nginx).
+const wanted = new Set();
+if (args.has('--test')) for (const p of ['etcd-server', 'etcd-client']) wanted.add(p);
+if (args.has('--test') || args.has('--start')) {
+  for (const p of ['containerd', 'runc', 'containernetworking-plugins', 'busybox-static', 'iproute2', 'nftables', 'iptables', 'openssl']) wanted.add(p);
+}
+const debs = have('dpkg-query') ? [...wanted].filter((p) => !installed(p)) : [];
+if (!have('dpkg-query') && wanted.size > 0) {
+  const missingBins = ['etcd', 'etcdctl', 'containerd', 'runc'].filter((b) => !have(b));
+  if (missingBins.length > 0) fail(`this is not a Debian system and ${missingBins.join(', ')} are missing; install them (see README)`);
 }
 if (debs.length > 0) {
   if (process.getuid?.() !== 0) {
@@ -50,8 +63,11 @@ if (debs.length > 0) {
   if (!have('apt-get')) fail(`missing ${debs.join(', ')} and no apt-get on this machine to install them`);
   log(`installing Debian packages: ${debs.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  run('apt-get', ['update', '-qq'], { env });
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...debs], { env });
+  const first = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...debs], { cwd: root, stdio: 'inherit', env });
+  if (first.status !== 0) {
+    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...debs], { env });
+  }
   // Debian's etcd-server package enables a system etcd on 2379; the project starts its own.
   if (have('systemctl')) spawnSync('systemctl', ['disable', '--now', 'etcd'], { stdio: 'ignore' });
 }
