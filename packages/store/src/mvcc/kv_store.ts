@@ -752,7 +752,7 @@ export class MvccStore implements WatchSource {
     this.bytes += w.addedBytes;
     this.consistent = index;
     this.current = newRev;
-    if (w.changes.length > 0) this.hub.notify(newRev, w.changes.map((c) => c.event));
+    if (w.changes.length > 0 && this.hub.size > 0) this.hub.notify(newRev, w.changes.map((c) => c.event));
     this.maybeAutoFlush();
     return result;
   }

@@ -165,6 +165,7 @@ export class WatchHub {
 
   /** Called by the store right after revision `rev` is committed, with its events in sub-revision order. */
   notify(rev: number, events: WatchEventFields[]): void {
+    if (this.all.size === 0) return;
     const per = new Map<Watcher, WatchEventFields[]>();
     const add = (w: Watcher, ev: WatchEventFields): void => {
       const list = per.get(w);
