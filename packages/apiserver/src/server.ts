@@ -15,12 +15,13 @@ import { ApiHandler } from './http/handler.js';
 import { createMetrics } from './http/metrics.js';
 import { Registry } from './registry/registry.js';
 import { Compactor } from './storage/compactor.js';
+import { startEmbeddedStore } from './embedded_store.js';
 
 export interface ApiServerOptions {
   /** Where the PKI and admin.kubeconfig live (created on first start). */
   dataDir: string;
-  /** etcd endpoints: "http://127.0.0.1:2379" or "127.0.0.1:2379". */
-  etcdServers: string[];
+  /** etcd endpoints: "http://127.0.0.1:2379" or "127.0.0.1:2379". Empty or absent: an embedded mkube-store member under DIR/store. */
+  etcdServers?: string[];
   /** 0 picks a free port. Default 6443. */
   securePort?: number;
   bindAddress?: string;
@@ -60,7 +61,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const bind = opts.bindAddress ?? '127.0.0.1';
   const advertise = opts.advertiseAddress ?? (bind === '0.0.0.0' ? '127.0.0.1' : bind);
   const pki = ensurePki(opts.dataDir, { ips: ['127.0.0.1', advertise, ...(bind !== '0.0.0.0' ? [bind] : [])], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'] });
-  const etcd = new EtcdClient({ endpoints: opts.etcdServers });
+  const embedded = opts.etcdServers && opts.etcdServers.length > 0 ? undefined : await startEmbeddedStore(opts.dataDir, log);
+  const etcdServers = embedded ? embedded.endpoints : opts.etcdServers!;
+  const etcd = new EtcdClient({ endpoints: etcdServers });
   const registry = new Registry(etcd, {
     prefix: opts.etcdPrefix,
     serviceClusterIpRange: opts.serviceClusterIpRange,
@@ -97,7 +100,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const kubeconfigPath = join(opts.dataDir, 'admin.kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfig(url, pki.caCert, 'kubernetes-admin', { cert: pki.adminCert, key: pki.adminKey }), { mode: 0o600 });
   ready = true;
-  log.info({ url, etcd: opts.etcdServers }, 'API server listening');
+  log.info({ url, etcd: etcdServers, embeddedStore: embedded !== undefined }, 'API server listening');
   return {
     url,
     port,
@@ -114,6 +117,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       await new Promise<void>((resolve) => server.close(() => resolve()));
       registry.stop();
       etcd.close();
+      await embedded?.stop();
     },
   };
 }

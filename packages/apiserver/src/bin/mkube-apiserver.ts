@@ -20,9 +20,10 @@ const { values } = parseArgs({
   },
 });
 
-if (values.help || !values['data-dir'] || !values['etcd-servers']) {
+if (values.help || !values['data-dir']) {
   process.stderr.write(
-    'usage: mkube-apiserver --data-dir DIR --etcd-servers URL[,URL...] [--secure-port 6443] [--bind-address 127.0.0.1] [--advertise-address IP]\n' +
+    'usage: mkube-apiserver --data-dir DIR [--etcd-servers URL[,URL...]] [--secure-port 6443] [--bind-address 127.0.0.1] [--advertise-address IP]\n' +
+      '       (without --etcd-servers, an embedded single-member mkube-store keeps its data in DIR/store)\n' +
       '       [--service-cluster-ip-range 10.213.200.0/24] [--service-node-port-range 30000-32767] [--token-auth-file FILE]\n' +
       '       [--compaction-interval SECONDS] [--log-level info]\n',
   );
@@ -31,7 +32,7 @@ if (values.help || !values['data-dir'] || !values['etcd-servers']) {
 
 const server = await startApiServer({
   dataDir: values['data-dir'],
-  etcdServers: values['etcd-servers'].split(',').map((s) => s.trim()).filter(Boolean),
+  etcdServers: (values['etcd-servers'] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   securePort: Number(values['secure-port']),
   bindAddress: values['bind-address'],
   advertiseAddress: values['advertise-address'],

@@ -1,7 +1,7 @@
 // Test fixture: a real etcd 3.4 (/usr/bin/etcd) on free ports plus an
 // in-process API server with a fresh data dir; `stop()` removes everything.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,7 +55,12 @@ export async function startEtcd(dir: string): Promise<{ endpoint: string; proc: 
 
 export const TOKENS = 'alice-token,alice,1001,"devs"\nbob-token,bob,1002\n';
 
+/**
+ * The store under the API server: a real etcd 3.4 process by default, or with MKUBE_TEST_STORE=mkube
+ * the API server's embedded mkube-store member (the same tests run against both).
+ */
 export async function startFixture(extra: Partial<ApiServerOptions> = {}): Promise<Fixture> {
+  if (process.env.MKUBE_TEST_STORE === 'mkube') return startFixtureOnEmbeddedStore(extra);
   const dir = await mkdtemp(join(tmpdir(), 'mkube-apiserver-test-'));
   let etcd: { endpoint: string; proc: ChildProcess } | undefined;
   try {
@@ -85,6 +90,36 @@ export async function startFixture(extra: Partial<ApiServerOptions> = {}): Promi
     };
   } catch (err) {
     etcd?.proc.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function startFixtureOnEmbeddedStore(extra: Partial<ApiServerOptions>): Promise<Fixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'mkube-apiserver-test-'));
+  try {
+    const tokenFile = join(dir, 'tokens.csv');
+    await writeFile(tokenFile, TOKENS);
+    const server = await startApiServer({
+      dataDir: join(dir, 'data'),
+      securePort: 0,
+      tokenAuthFile: tokenFile,
+      compactionIntervalMs: 0,
+      logger: pino({ level: 'silent' }),
+      ...extra,
+    });
+    const ports = JSON.parse(await readFile(join(dir, 'data', 'store', 'embedded.json'), 'utf8')) as { client: number };
+    return {
+      dir,
+      etcdEndpoint: `127.0.0.1:${ports.client}`,
+      server,
+      tokenFile,
+      async stop() {
+        await server.stop().catch(() => undefined);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }

@@ -284,8 +284,17 @@ export class Member implements EtcdBackend, PeerHandler {
   /** Starts ticking. The gRPC servers are started by the caller once this returns. */
   start(): void {
     this.ticker = setInterval(() => this.onTick(), this.cfg.heartbeatIntervalMs);
-    // A single-member cluster elects itself at once instead of waiting an election timeout.
-    if (this.confState.voters.length === 1 && this.confState.voters[0] === this.id) this.node.campaign();
+    this.campaignIfAlone();
+    this.schedule();
+  }
+
+  /** A single-member cluster elects itself at once instead of waiting an election timeout. */
+  private campaignIfAlone(): void {
+    const st = this.node.status();
+    if (this.lead !== 0 || st.confState.voters.length !== 1 || st.confState.voters[0] !== this.id) return;
+    // Raft refuses to campaign before the bootstrap conf changes are applied; applyEntries calls again.
+    if (st.applied < st.commit) return;
+    this.node.campaign();
     this.schedule();
   }
 
@@ -381,6 +390,7 @@ export class Member implements EtcdBackend, PeerHandler {
     this.queuedApply -= entries.length;
     // One key-space write for the whole batch; the Raft log already made the entries durable.
     await this.kv.flush();
+    if (this.lead === 0) this.campaignIfAlone();
     this.deps.metrics.proposalsApplied.set(this.appliedIdx);
     this.reads.onApplied(this.appliedIdx);
     await this.maybeSnapshot();

@@ -1,0 +1,51 @@
+// The API server's default store: one mkube-store member embedded in the API
+// server's process, data under DIR/store, on loopback ports chosen at first start
+// and kept (the member's identity depends on its peer URL).
+import { startStore, parseFlags, type RunningStore } from '@mkube/store';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+
+export interface EmbeddedStore {
+  endpoints: string[];
+  store: RunningStore;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startEmbeddedStore(dataDir: string, log: Logger): Promise<EmbeddedStore> {
+  const dir = join(dataDir, 'store');
+  mkdirSync(dir, { recursive: true });
+  const portsFile = join(dir, 'embedded.json');
+  let ports: { client: number; peer: number };
+  if (existsSync(portsFile)) ports = JSON.parse(readFileSync(portsFile, 'utf8')) as typeof ports;
+  else {
+    ports = { client: await freePort(), peer: await freePort() };
+    writeFileSync(portsFile, JSON.stringify(ports));
+  }
+  const client = `http://127.0.0.1:${ports.client}`;
+  const peer = `http://127.0.0.1:${ports.peer}`;
+  const parsed = parseFlags([
+    '--name', 'embedded', '--data-dir', join(dir, 'member'),
+    '--listen-client-urls', client, '--advertise-client-urls', client,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `embedded=${peer}`, '--initial-cluster-token', 'mkube-embedded',
+  ]);
+  if (parsed.kind !== 'run') throw new Error('embedded store: unexpected flags');
+  const store = await startStore(parsed.config, log.child({ component: 'mkube-store' }));
+  // Wait until the single member has elected itself.
+  for (let i = 0; i < 200 && store.member.unhealthyReason(); i++) await new Promise((r) => setTimeout(r, 25));
+  log.info({ endpoint: client, dataDir: dir }, 'embedded mkube-store started');
+  return { endpoints: [client], store, stop: () => store.stop(true) };
+}
