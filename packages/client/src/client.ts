@@ -1,0 +1,334 @@
+/**
+ * KubeClient: the Kubernetes REST API over node's https module with one
+ * keep-alive agent (client certificate or bearer token, pinned CA), and
+ * ResourceClient<T>, the typed verbs of one resource (CRUD, status, patch,
+ * delete options, paginated list, streaming watch, subresource POSTs).
+ */
+import { Agent, request as httpsRequest } from 'node:https';
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ClientRequest } from 'node:http';
+import type { ClientConfig } from './config.js';
+import { ApiError, type Status } from './errors.js';
+import { resourcePath, type GVR } from './resources.js';
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    [k: string]: unknown;
+  };
+  spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  status?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  [k: string]: unknown;
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Page size; list() still returns every item (it follows continue tokens). */
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+}
+
+export interface WatchOptions extends ListOptions {
+  allowWatchBookmarks?: boolean;
+  timeoutSeconds?: number;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+export interface WatchHandle {
+  stop(): void;
+  /** Resolves when the stream ends (server closed it, timeoutSeconds, or stop()); rejects on a transport error or a non-200 reply. */
+  done: Promise<void>;
+}
+
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+  propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+}
+
+export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
+
+const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export interface ResourceClient<T extends KubeObject = KubeObject> {
+  readonly gvr: GVR;
+  get(namespace: string | undefined, name: string): Promise<T>;
+  list(namespace?: string, opts?: ListOptions): Promise<{ items: T[]; resourceVersion: string }>;
+  create(namespace: string | undefined, obj: T): Promise<T>;
+  update(obj: T): Promise<T>;
+  updateStatus(obj: T): Promise<T>;
+  patch(namespace: string | undefined, name: string, patch: unknown, type?: PatchType, subresource?: string): Promise<T>;
+  delete(namespace: string | undefined, name: string, opts?: DeleteOptions): Promise<void>;
+  watch(namespace: string | undefined, opts: WatchOptions, onEvent: (type: WatchEventType, obj: any) => void): WatchHandle; // eslint-disable-line @typescript-eslint/no-explicit-any
+  subresourceCreate(namespace: string, name: string, subresource: string, body: unknown): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** A transport failure (connection refused, reset, timeout) with the request it belongs to. */
+export class RequestError extends Error {
+  constructor(
+    message: string,
+    readonly method: string,
+    readonly path: string,
+    readonly code: string,
+  ) {
+    super(`${method} ${path}: ${message}`);
+    this.name = 'RequestError';
+  }
+}
+
+export class KubeClient {
+  readonly config: ClientConfig;
+  private readonly agent: Agent | HttpAgent;
+  private readonly base: URL;
+  private readonly watches = new Set<ClientRequest>();
+
+  constructor(cfg: ClientConfig) {
+    this.config = cfg;
+    this.base = new URL(cfg.server);
+    const tls = this.base.protocol === 'https:';
+    this.agent = tls
+      ? new Agent({ keepAlive: true, ca: cfg.ca, cert: cfg.cert, key: cfg.key, maxFreeSockets: 16 })
+      : new HttpAgent({ keepAlive: true, maxFreeSockets: 16 });
+  }
+
+  resource<T extends KubeObject = KubeObject>(gvr: GVR): ResourceClient<T> {
+    return new RestResource<T>(this, gvr);
+  }
+
+  private headers(extra?: Record<string, string>): Record<string, string> {
+    const h: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.config.userAgent ?? 'mkube-client/0.1' };
+    if (this.config.token) h.Authorization = `Bearer ${this.config.token}`;
+    return { ...h, ...extra };
+  }
+
+  private open(method: string, path: string, headers: Record<string, string>, onResponse: (res: IncomingMessage) => void): ClientRequest {
+    const url = new URL(path, this.base);
+    const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return fn(url, { method, headers, agent: this.agent as Agent }, onResponse);
+  }
+
+  /** One request; resolves with the parsed JSON body (or text), rejects with ApiError (non-2xx) or RequestError (transport). */
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    const h = this.headers(headers);
+    if (payload !== undefined) {
+      h['Content-Type'] ??= 'application/json';
+      h['Content-Length'] = String(Buffer.byteLength(payload));
+    }
+    const timeoutMs = this.config.timeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const req = this.open(method, path, h, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => reject(new RequestError(err.message, method, path, (err as NodeJS.ErrnoException).code ?? 'ERESPONSE')));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          if (text && /json/.test(String(res.headers['content-type'] ?? 'json'))) {
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // leave as text
+            }
+          }
+          const code = res.statusCode ?? 0;
+          if (code >= 200 && code < 300) resolve(parsed);
+          else reject(toApiError(code, parsed, `${method} ${path}`));
+        });
+      });
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', (err) => reject(new RequestError(err.message, method, path, (err as NodeJS.ErrnoException).code ?? 'EREQUEST')));
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  /** A streaming GET of newline-delimited JSON watch events. */
+  stream(path: string, onEvent: (type: WatchEventType, obj: any) => void, idleTimeoutMs: number): WatchHandle { // eslint-disable-line @typescript-eslint/no-explicit-any
+    let req: ClientRequest | undefined;
+    let stopped = false;
+    const done = new Promise<void>((resolve, reject) => {
+      req = this.open('GET', path, this.headers(), (res) => {
+        const code = res.statusCode ?? 0;
+        if (code !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // text
+            }
+            reject(toApiError(code, parsed, `GET ${path}`));
+          });
+          return;
+        }
+        let buf = '';
+        res.on('data', (c: Buffer) => {
+          if (stopped) return;
+          buf += c.toString('utf8');
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (!line) continue;
+            let ev: { type: WatchEventType; object: unknown };
+            try {
+              ev = JSON.parse(line);
+            } catch (err) {
+              req?.destroy(new Error(`bad watch event: ${(err as Error).message}`));
+              return;
+            }
+            try {
+              onEvent(ev.type, ev.object);
+            } catch {
+              // a throwing handler must not kill the stream
+            }
+            if (stopped) return;
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('aborted', () => (stopped ? resolve() : reject(new RequestError('stream aborted', 'GET', path, 'ECONNRESET'))));
+        res.on('error', (err) => (stopped ? resolve() : reject(new RequestError(err.message, 'GET', path, (err as NodeJS.ErrnoException).code ?? 'ERESPONSE'))));
+      });
+      if (idleTimeoutMs > 0) req.setTimeout(idleTimeoutMs, () => req?.destroy(Object.assign(new Error(`watch idle for ${idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', (err) => (stopped ? resolve() : reject(new RequestError(err.message, 'GET', path, (err as NodeJS.ErrnoException).code ?? 'EREQUEST'))));
+      req.on('close', () => {
+        this.watches.delete(req!);
+        if (stopped) resolve();
+      });
+      this.watches.add(req);
+      req.end();
+    });
+    done.catch(() => undefined); // callers that never await done must not crash the process
+    return {
+      done,
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        req?.destroy();
+      },
+    };
+  }
+
+  /** Aborts open watches and closes idle keep-alive sockets. */
+  close(): void {
+    for (const w of this.watches) w.destroy();
+    this.watches.clear();
+    this.agent.destroy();
+  }
+}
+
+function toApiError(code: number, body: unknown, context: string): ApiError {
+  const status: Status = body && typeof body === 'object' && (body as Status).kind === 'Status' ? (body as Status) : { kind: 'Status', status: 'Failure', code, message: typeof body === 'string' ? body.slice(0, 500) : JSON.stringify(body)?.slice(0, 500) };
+  return new ApiError(code, status, context);
+}
+
+function query(opts: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(opts)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+class RestResource<T extends KubeObject> implements ResourceClient<T> {
+  constructor(
+    private readonly c: KubeClient,
+    readonly gvr: GVR,
+  ) {}
+
+  private path(namespace?: string, name?: string, sub?: string): string {
+    if (this.gvr.namespaced && name !== undefined && !namespace) throw new Error(`${this.gvr.resource} is namespaced: namespace required for "${name}"`);
+    return resourcePath(this.gvr, namespace, name, sub);
+  }
+
+  get(namespace: string | undefined, name: string): Promise<T> {
+    return this.c.request('GET', this.path(namespace, name));
+  }
+
+  async list(namespace?: string, opts: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    const items: T[] = [];
+    let cont = opts.continue;
+    let rv = '';
+    for (;;) {
+      let page: { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
+      try {
+        page = await this.c.request('GET', this.path(namespace) + query({ labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit, continue: cont, resourceVersion: cont ? undefined : opts.resourceVersion }));
+      } catch (err) {
+        // An expired continue token (410): start over with one consistent, unpaginated list.
+        if (cont && ApiError.isGone(err) && opts.continue === undefined) {
+          return this.list(namespace, { ...opts, limit: undefined, continue: undefined });
+        }
+        throw err;
+      }
+      items.push(...(page.items ?? []));
+      rv = page.metadata?.resourceVersion ?? rv;
+      cont = page.metadata?.continue;
+      if (!cont) break;
+    }
+    return { items, resourceVersion: rv };
+  }
+
+  create(namespace: string | undefined, obj: T): Promise<T> {
+    return this.c.request('POST', this.path(namespace ?? obj.metadata.namespace), obj);
+  }
+
+  update(obj: T): Promise<T> {
+    return this.c.request('PUT', this.path(obj.metadata.namespace, obj.metadata.name), obj);
+  }
+
+  updateStatus(obj: T): Promise<T> {
+    return this.c.request('PUT', this.path(obj.metadata.namespace, obj.metadata.name, 'status'), obj);
+  }
+
+  patch(namespace: string | undefined, name: string, patch: unknown, type: PatchType = 'merge', subresource?: string): Promise<T> {
+    const q = type === 'apply' ? '?fieldManager=mkube-client&force=true' : '';
+    return this.c.request('PATCH', this.path(namespace, name, subresource) + q, typeof patch === 'string' ? patch : JSON.stringify(patch), { 'Content-Type': PATCH_CONTENT_TYPES[type] });
+  }
+
+  async delete(namespace: string | undefined, name: string, opts?: DeleteOptions): Promise<void> {
+    const body = opts ? { kind: 'DeleteOptions', apiVersion: 'v1', ...opts } : undefined;
+    await this.c.request('DELETE', this.path(namespace, name), body);
+  }
+
+  watch(namespace: string | undefined, opts: WatchOptions, onEvent: (type: WatchEventType, obj: any) => void): WatchHandle { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const path =
+      this.path(namespace) +
+      query({
+        watch: 'true',
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+        resourceVersion: opts.resourceVersion,
+        allowWatchBookmarks: opts.allowWatchBookmarks ? 'true' : undefined,
+        timeoutSeconds: opts.timeoutSeconds,
+      });
+    // Without bookmarks a quiet watch is legitimately silent: only time out a bit after the server should have closed it.
+    const idle = opts.timeoutSeconds !== undefined ? opts.timeoutSeconds * 1000 + 30_000 : 0;
+    return this.c.stream(path, onEvent, idle);
+  }
+
+  subresourceCreate(namespace: string, name: string, subresource: string, body: unknown): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return this.c.request('POST', this.path(namespace, name, subresource), body);
+  }
+}

@@ -1,0 +1,18 @@
+export { loadKubeconfig, KubeconfigError, type ClientConfig } from './config.js';
+export { ApiError, type Status } from './errors.js';
+export { Resources, resourcePath, apiVersionOf, type GVR } from './resources.js';
+export {
+  KubeClient,
+  RequestError,
+  type KubeObject,
+  type ListOptions,
+  type WatchOptions,
+  type WatchEventType,
+  type WatchHandle,
+  type DeleteOptions,
+  type PatchType,
+  type ResourceClient,
+} from './client.js';
+export { Informer, keyOf, type InformerOptions, type EventHandler } from './informer.js';
+export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
+export { LeaderElector, microTime, type LeaderElectorOptions } from './leader.js';
