@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// mkube up | down — a whole mkube cluster on this machine.
+import { parseArgs } from 'node:util';
+import { down } from '../down.js';
+import { up } from '../up.js';
+
+const USAGE = `Usage:
+  mkube up   [--data-dir DIR] [--workers N] [--api-port PORT]   start a cluster in the background (default DIR .mkube)
+  mkube down [--data-dir DIR]                                   stop it and remove its containers and lab network
+`;
+
+async function main(): Promise<number> {
+  const [command, ...rest] = process.argv.slice(2);
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      'data-dir': { type: 'string', default: '.mkube' },
+      workers: { type: 'string', default: '0' },
+      'api-port': { type: 'string', default: '6443' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  if (values.help || !command || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  if (command === 'up') {
+    const workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 0 || workers > 50) throw new Error('--workers must be an integer from 0 to 50');
+    const state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), log });
+    process.stdout.write(`
+mkube is running. Use it with kubectl:
+
+  export KUBECONFIG=${state.kubeconfig}
+  kubectl get nodes
+  kubectl run nginx --image=nginx
+
+Logs: ${state.dataDir}/logs/   Stop: mkube down --data-dir ${values['data-dir']}
+`);
+    return 0;
+  }
+  if (command === 'down') {
+    await down(values['data-dir']!, log);
+    return 0;
+  }
+  process.stderr.write(`mkube: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  return 2;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`mkube: ${err.message}\n`);
+    process.exit(1);
+  },
+);

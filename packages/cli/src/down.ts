@@ -1,0 +1,32 @@
+// `mkube down`: stops every component of the local cluster and removes the lab (containerd, its
+// containers, namespaces, links, routes, cgroups). The data directory stays, so `mkube up` resumes it.
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { LAB_SCRIPT } from './paths.js';
+import { readState, statePath, stopProcess } from './processes.js';
+import { LAB_NAME } from './up.js';
+
+export async function down(dataDirArg: string, log: (m: string) => void): Promise<void> {
+  const dataDir = resolve(dataDirArg);
+  const state = readState(dataDir);
+  if (state) {
+    // Node agents first (pods are removed with the lab), the API server (and its store) last.
+    const order = [...state.components].sort((a, b) => rank(a.name) - rank(b.name));
+    for (const c of order) {
+      log(`mkube: stopping ${c.name} (pid ${c.pid})`);
+      await stopProcess(c.pid, c.name === 'apiserver' ? 10_000 : 5_000);
+    }
+  } else {
+    log(`mkube: no cluster state in ${dataDir}; removing any lab leftovers`);
+  }
+  execFileSync('bash', [LAB_SCRIPT(), 'down', '--name', state?.lab ?? LAB_NAME], { stdio: ['ignore', 'ignore', 'inherit'] });
+  rmSync(statePath(dataDir), { force: true });
+  log('mkube: stopped');
+}
+
+function rank(name: string): number {
+  if (name.startsWith('node-agent')) return 0;
+  if (name === 'apiserver') return 2;
+  return 1;
+}

@@ -1,0 +1,75 @@
+// Background component processes of a local cluster: started detached with their
+// logs in DIR/logs, recorded in DIR/cluster.json so that `mkube down` finds them.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ComponentRecord {
+  name: string;
+  pid: number;
+  command: string[];
+  log: string;
+}
+
+export interface ClusterState {
+  dataDir: string;
+  apiServer: string;
+  kubeconfig: string;
+  lab?: string;
+  components: ComponentRecord[];
+}
+
+export function statePath(dataDir: string): string {
+  return join(dataDir, 'cluster.json');
+}
+
+export function readState(dataDir: string): ClusterState | undefined {
+  const p = statePath(dataDir);
+  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as ClusterState) : undefined;
+}
+
+export function writeState(s: ClusterState): void {
+  writeFileSync(statePath(s.dataDir), JSON.stringify(s, null, 2));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `argv` detached (it outlives `mkube up`), stdout/stderr appended to DIR/logs/<name>.log. */
+export function startComponent(dataDir: string, name: string, argv: string[], opts: { netns?: string } = {}): ComponentRecord {
+  const logs = join(dataDir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const log = join(logs, `${name}.log`);
+  const fd = openSync(log, 'a');
+  const command = opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, ...argv] : argv;
+  const child = spawn(command[0]!, command.slice(1), { detached: true, stdio: ['ignore', fd, fd] });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`cannot start ${name}: ${command.join(' ')}`);
+  return { name, pid: child.pid, command, log };
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+export async function stopProcess(pid: number, graceMs: number): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+  }
+}
