@@ -63,6 +63,19 @@ function then<T, U>(v: MaybePromise<T>, f: (t: T) => MaybePromise<U>): MaybeProm
   return isPromise(v) ? v.then(f) : f(v);
 }
 
+/** Runs `f` on each item in order, synchronously while `f` returns values; stops after the first `false`. */
+function eachInOrder<T>(items: readonly T[], f: (item: T) => MaybePromise<boolean>): MaybePromise<void> {
+  let i = 0;
+  const step = (): MaybePromise<void> => {
+    while (i < items.length) {
+      const r = f(items[i++]!);
+      if (isPromise(r)) return r.then((cont) => (cont ? step() : undefined));
+      if (!r) return;
+    }
+  };
+  return step();
+}
+
 /** A record applied but not yet written to LevelDB. */
 interface PendingRecord {
   id: string;
@@ -121,6 +134,7 @@ export interface MvccStoreOptions {
 const COMPACTED_MESSAGE = 'mvcc: required revision has been compacted';
 const FUTURE_REV_MESSAGE = 'mvcc: required revision is a future revision';
 const PUT_OVERHEAD = 64;
+const EMPTY = Buffer.alloc(0);
 
 function compacted(): EtcdError {
   return new EtcdError('Compacted', COMPACTED_MESSAGE);
@@ -862,31 +876,40 @@ export class MvccStore implements WatchSource {
     return this.apply(
       index,
       () => ({ header: this.header(), succeeded: false, responses: [] }),
-      async (w) => {
+      (w) => {
         validateTxn(req);
-        const decision = await this.decide(req, w.beginRev);
-        this.checkTxnRequests(req, decision, w.beginRev);
-        this.checkQuota(this.txnCost(req));
-        const res = await this.execTxn(w, req, decision);
-        res.header.revision = w.changes.length > 0 ? w.beginRev + 1 : w.beginRev;
-        return res;
+        return then(this.decide(req, w.beginRev), (decision) => {
+          this.checkTxnRequests(req, decision, w.beginRev);
+          this.checkQuota(this.txnCost(req));
+          return then(this.execTxn(w, req, decision), (res) => {
+            res.header.revision = w.changes.length > 0 ? w.beginRev + 1 : w.beginRev;
+            return res;
+          });
+        });
       },
     );
   }
 
-  private async decide(t: TxnRequest, atRev: number): Promise<Decision> {
+  /** Synchronous unless a compare (VALUE, LEASE) reads a record that is only in LevelDB. */
+  private decide(t: TxnRequest, atRev: number): MaybePromise<Decision> {
     let ok = true;
-    for (const c of t.compare ?? []) {
-      if (!(await this.applyCompare(c, atRev))) {
-        ok = false;
-        break;
-      }
-    }
-    const nested: Decision[] = [];
-    for (const op of (ok ? t.success : t.failure) ?? []) {
-      if (opKind(op) === 'requestTxn' && op.requestTxn) nested.push(await this.decide(op.requestTxn, atRev));
-    }
-    return { ok, nested };
+    const compared = eachInOrder(t.compare ?? [], (c) =>
+      then(this.applyCompare(c, atRev), (r) => {
+        if (!r) ok = false;
+        return r;
+      }),
+    );
+    return then(compared, () => {
+      const nested: Decision[] = [];
+      const subs = ((ok ? t.success : t.failure) ?? []).filter((op) => opKind(op) === 'requestTxn' && op.requestTxn);
+      const decided = eachInOrder(subs, (op) =>
+        then(this.decide(op.requestTxn!, atRev), (d) => {
+          nested.push(d);
+          return true;
+        }),
+      );
+      return then(decided, () => ({ ok, nested }));
+    });
   }
 
   private checkTxnRequests(t: TxnRequest, d: Decision, atRev: number): void {
@@ -899,7 +922,19 @@ export class MvccStore implements WatchSource {
     }
   }
 
-  private async applyCompare(c: Compare, atRev: number): Promise<boolean> {
+  private applyCompare(c: Compare, atRev: number): MaybePromise<boolean> {
+    const target = c.target ?? 'VERSION';
+    if (target !== 'VERSION' && target !== 'CREATE' && target !== 'MOD') return this.compareRecords(c, atRev);
+    // Versions and revisions are in the key index: no record read.
+    if (atRev < this.compactMain) return false;
+    const found = this.index.revisions(c.key, rangeEndOf(c.rangeEnd), atRev);
+    if (found.length === 0) return compareKv(c, undefined);
+    return found.every((f) =>
+      compareKv(c, { key: f.ki.key, value: EMPTY, createRevision: f.created, modRevision: f.modified.main, version: f.version, lease: 0 }),
+    );
+  }
+
+  private async compareRecords(c: Compare, atRev: number): Promise<boolean> {
     let kvs: KeyValueFields[];
     try {
       kvs = (await this.rangeKeys(c.key, rangeEndOf(c.rangeEnd), atRev, { revision: 0, limit: 0, countOnly: false })).kvs;
@@ -915,23 +950,25 @@ export class MvccStore implements WatchSource {
     return kvs.every((kv) => compareKv(c, kv));
   }
 
-  private async execTxn(w: WriteTxn, t: TxnRequest, d: Decision): Promise<TxnResult> {
+  /** Synchronous unless an op reads records (a range, prevKv) or a prevKv watcher needs a record only in LevelDB. */
+  private execTxn(w: WriteTxn, t: TxnRequest, d: Decision): MaybePromise<TxnResult> {
     const responses: ResponseOp[] = [];
     let n = 0;
-    for (const op of (d.ok ? t.success : t.failure) ?? []) {
+    const done = eachInOrder((d.ok ? t.success : t.failure) ?? [], (op): MaybePromise<boolean> => {
       const kind = opKind(op);
       if (kind === 'requestRange' && op.requestRange) {
-        responses.push({ response: 'responseRange', responseRange: await this.applyRange(op.requestRange, w.rev(), w) });
+        return this.applyRange(op.requestRange, w.rev(), w).then((r) => responses.push({ response: 'responseRange', responseRange: r }) > 0);
       } else if (kind === 'requestPut' && op.requestPut) {
-        responses.push({ response: 'responsePut', responsePut: await this.doPut(w, op.requestPut) });
+        return then(this.doPut(w, op.requestPut), (r) => responses.push({ response: 'responsePut', responsePut: r }) > 0);
       } else if (kind === 'requestDeleteRange' && op.requestDeleteRange) {
-        responses.push({ response: 'responseDeleteRange', responseDeleteRange: await this.doDeleteRange(w, op.requestDeleteRange) });
+        return then(this.doDeleteRange(w, op.requestDeleteRange), (r) => responses.push({ response: 'responseDeleteRange', responseDeleteRange: r }) > 0);
       } else if (kind === 'requestTxn' && op.requestTxn) {
         // etcd leaves the header of nested txn responses empty (revision 0).
-        responses.push({ response: 'responseTxn', responseTxn: await this.execTxn(w, op.requestTxn, d.nested[n++]!) });
+        return then(this.execTxn(w, op.requestTxn, d.nested[n++]!), (r) => responses.push({ response: 'responseTxn', responseTxn: r }) > 0);
       }
-    }
-    return { header: { revision: 0 }, succeeded: d.ok, responses };
+      return true;
+    });
+    return then(done, () => ({ header: { revision: 0 }, succeeded: d.ok, responses }));
   }
 
   // ---- compaction ------------------------------------------------------------

@@ -297,3 +297,53 @@ test('a put that needs no LevelDB read is applied within the call', async (t) =>
   t.is(s.store.consistentIndex, 2);
   t.is((await p).header.revision, 2);
 });
+
+test('a txn with version/create/mod compares and writes (create, update, delete by revision) is applied within the call', async (t) => {
+  const s = await setup(t, { flushOnIdle: false });
+  await s.put('a', '1'); // rev 1
+  await s.put('a', '2'); // rev 2
+  await s.store.flush();
+  const create = s.store.txn(s.index(), {
+    compare: [{ key: b('n'), target: 'CREATE', result: 'EQUAL', createRevision: 0 }],
+    success: [{ requestPut: { key: b('n'), value: b('1') } }],
+    failure: [{ requestRange: { key: b('n') } }],
+  });
+  t.is(s.store.revision, 3, 'applied within the call');
+  t.true((await create).succeeded);
+  const update = s.store.txn(s.index(), {
+    compare: [{ key: b('a'), target: 'MOD', result: 'EQUAL', modRevision: 2 }, { key: b('a'), target: 'VERSION', result: 'EQUAL', version: 2 }],
+    success: [{ requestPut: { key: b('a'), value: b('3') } }],
+    failure: [],
+  });
+  t.is(s.store.revision, 4);
+  t.true((await update).succeeded);
+  const stale = await s.store.txn(s.index(), {
+    compare: [{ key: b('a'), target: 'MOD', result: 'EQUAL', modRevision: 2 }],
+    success: [{ requestDeleteRange: { key: b('a') } }],
+    failure: [],
+  });
+  t.false(stale.succeeded);
+  const remove = s.store.txn(s.index(), {
+    compare: [{ key: b('a'), target: 'MOD', result: 'EQUAL', modRevision: 4 }],
+    success: [{ requestDeleteRange: { key: b('a') } }],
+    failure: [],
+  });
+  t.is(s.store.revision, 5);
+  t.true((await remove).succeeded);
+  // compares use the key index; after a compaction and a reopen it still has the create revision and version
+  await s.put('c', '1'); // rev 6
+  await s.put('c', '2'); // rev 7
+  await s.store.compact(s.index(), 7);
+  await s.reopen();
+  const r = await s.store.txn(s.index(), {
+    compare: [
+      { key: b('c'), target: 'CREATE', result: 'EQUAL', createRevision: 6 },
+      { key: b('c'), target: 'VERSION', result: 'EQUAL', version: 2 },
+      { key: b('c'), target: 'MOD', result: 'EQUAL', modRevision: 7 },
+      { key: b('a'), target: 'VERSION', result: 'EQUAL', version: 0 },
+    ],
+    success: [],
+    failure: [],
+  });
+  t.true(r.succeeded);
+});

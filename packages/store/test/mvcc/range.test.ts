@@ -182,13 +182,17 @@ test('reads during an in-flight apply see the previous revision, never a half-ap
   const s = await setup(t);
   await s.put('a', '1');
   await s.put('b', '1');
+  await s.store.flush();
+  // The range of b (a LevelDB read) keeps the txn in flight after its first put.
   const pending = s.store.txn(s.index(), {
     success: [
       { requestPut: { key: b('a'), value: b('2') } },
+      { requestRange: { key: b('b') } },
       { requestPut: { key: b('new'), value: b('2') } },
       { requestDeleteRange: { key: b('b') } },
     ],
   });
+  t.is(s.store.revision, 2, 'the txn is in flight');
   const during = await s.store.range({ key: Buffer.alloc(0), rangeEnd: Buffer.from([0]) });
   await pending;
   const after = await s.store.range({ key: Buffer.alloc(0), rangeEnd: Buffer.from([0]) });
