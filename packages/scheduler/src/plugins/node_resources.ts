@@ -1,0 +1,66 @@
+import { MAX_NODE_SCORE, Status, type FilterPlugin, type ScorePlugin } from '../framework/interface.js';
+import type { NodeInfo, PodInfo } from '../node_info.js';
+
+/** The reasons a pod does not fit a node's allocatable, in upstream's order. */
+export function insufficientResources(pod: PodInfo, node: NodeInfo): string[] {
+  const reasons: string[] = [];
+  const alloc = node.allocatable;
+  const used = node.requested;
+  if (node.pods.length + 1 > alloc.allowedPodNumber) reasons.push('Too many pods');
+  const req = pod.requests;
+  if (req.milliCPU === 0 && req.memory === 0 && req.ephemeralStorage === 0 && !req.scalar) return reasons;
+  if (req.milliCPU > 0 && req.milliCPU > alloc.milliCPU - used.milliCPU) reasons.push('Insufficient cpu');
+  if (req.memory > 0 && req.memory > alloc.memory - used.memory) reasons.push('Insufficient memory');
+  if (req.ephemeralStorage > 0 && req.ephemeralStorage > alloc.ephemeralStorage - used.ephemeralStorage) {
+    reasons.push('Insufficient ephemeral-storage');
+  }
+  if (req.scalar) {
+    for (const [name, v] of req.scalar) {
+      if (v > 0 && v > alloc.getScalar(name) - used.getScalar(name)) reasons.push(`Insufficient ${name}`);
+    }
+  }
+  return reasons;
+}
+
+/** NodeResourcesFit: requests must fit allocatable; scores LeastAllocated (cpu and memory, weight 1 each). */
+export class NodeResourcesFit implements FilterPlugin, ScorePlugin {
+  readonly name = 'NodeResourcesFit';
+  events() { return ['NodeAdd', 'NodeUpdate', 'AssignedPodDelete', 'AssignedPodUpdate'] as const; }
+
+  filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
+    const reasons = insufficientResources(pod, node);
+    return reasons.length ? Status.unschedulable(...reasons) : null;
+  }
+
+  score(_s: unknown, pod: PodInfo, node: NodeInfo): number {
+    const a = node.allocatable;
+    const cpu = leastAllocated(node.nonZeroRequested.milliCPU + pod.nonZero.milliCPU, a.milliCPU);
+    const mem = leastAllocated(node.nonZeroRequested.memory + pod.nonZero.memory, a.memory);
+    return Math.trunc((cpu + mem) / 2);
+  }
+}
+
+function leastAllocated(requested: number, capacity: number): number {
+  if (capacity === 0 || requested > capacity) return 0;
+  return Math.trunc(((capacity - requested) * MAX_NODE_SCORE) / capacity);
+}
+
+/** NodeResourcesBalancedAllocation: favours nodes whose cpu and memory use stay balanced. */
+export class NodeResourcesBalancedAllocation implements ScorePlugin {
+  readonly name = 'NodeResourcesBalancedAllocation';
+
+  score(_s: unknown, pod: PodInfo, node: NodeInfo): number {
+    const a = node.allocatable;
+    const fractions: number[] = [];
+    if (a.milliCPU > 0) fractions.push(Math.min(1, (node.nonZeroRequested.milliCPU + pod.nonZero.milliCPU) / a.milliCPU));
+    if (a.memory > 0) fractions.push(Math.min(1, (node.nonZeroRequested.memory + pod.nonZero.memory) / a.memory));
+    let std = 0;
+    if (fractions.length === 2) {
+      std = Math.abs(fractions[0]! - fractions[1]!) / 2;
+    } else if (fractions.length > 2) {
+      const mean = fractions.reduce((x, y) => x + y, 0) / fractions.length;
+      std = Math.sqrt(fractions.reduce((x, f) => x + (f - mean) ** 2, 0) / fractions.length);
+    }
+    return Math.trunc((1 - std) * MAX_NODE_SCORE);
+  }
+}

@@ -1,0 +1,44 @@
+import { MAX_NODE_SCORE, Status, type FilterPlugin, type NodeScore, type ScorePlugin } from '../framework/interface.js';
+import type { NodeInfo, PodInfo } from '../node_info.js';
+import { findUntoleratedTaint, toleratedBy } from './taints.js';
+
+/** TaintToleration: NoSchedule/NoExecute taints filter, PreferNoSchedule taints lower the score. */
+export class TaintToleration implements FilterPlugin, ScorePlugin {
+  readonly name = 'TaintToleration';
+  events() { return ['NodeAdd', 'NodeUpdate'] as const; }
+
+  filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
+    const taint = findUntoleratedTaint(node.node?.spec?.taints, pod.pod.spec.tolerations, ['NoSchedule', 'NoExecute']);
+    if (!taint) return null;
+    return Status.unresolvable(`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`);
+  }
+
+  score(_s: unknown, pod: PodInfo, node: NodeInfo): number {
+    const tolerations = (pod.pod.spec.tolerations ?? []).filter((t) => !t.effect || t.effect === 'PreferNoSchedule');
+    let n = 0;
+    for (const taint of node.node?.spec?.taints ?? []) {
+      if (taint.effect === 'PreferNoSchedule' && !toleratedBy(tolerations, taint)) n++;
+    }
+    return n;
+  }
+
+  /** Fewer intolerable taints is better: reverse-normalize to [0, 100]. */
+  normalizeScore(_s: unknown, _pod: PodInfo, scores: NodeScore[]): void {
+    defaultNormalize(scores, true);
+  }
+}
+
+/** helper.DefaultNormalizeScore. */
+export function defaultNormalize(scores: NodeScore[], reverse: boolean): void {
+  let max = 0;
+  for (const s of scores) max = Math.max(max, s.score);
+  if (max === 0) {
+    if (reverse) for (const s of scores) s.score = MAX_NODE_SCORE;
+    return;
+  }
+  for (const s of scores) {
+    let v = Math.trunc((MAX_NODE_SCORE * s.score) / max);
+    if (reverse) v = MAX_NODE_SCORE - v;
+    s.score = v;
+  }
+}
