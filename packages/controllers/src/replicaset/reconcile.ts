@@ -1,0 +1,152 @@
+/**
+ * ReplicaSet reconcile, free of I/O: from the set and the pods in its
+ * namespace (both from caches) decide which pods to adopt, release, create
+ * and delete, and what the status should be.
+ */
+import type { Action, KObject } from '../types.js';
+import { R } from '../types.js';
+import { selectorMatches } from '../util/labels.js';
+import { controllerRefOf, newControllerRef } from '../util/owner.js';
+import { isPodActive, isPodAvailable, isPodReady, podCondition } from '../util/pod.js';
+import { parseTime } from '../util/time.js';
+import { podsToDelete } from './ranking.js';
+
+/** At most this many creates or deletes per sync (Kubernetes' burstReplicas). */
+export const BURST_REPLICAS = 500;
+
+export interface ReplicaSetInput {
+  rs: KObject;
+  /** Every pod in the set's namespace. */
+  pods: KObject[];
+  now: number;
+  /** False while the set's own earlier creates/deletes have not come back through the watch. */
+  expectationsSatisfied: boolean;
+}
+
+export interface ReplicaSetPlan {
+  /** Ownership changes first (adopt/release), then status is computed from the claimed pods. */
+  claims: Action[];
+  /** Pods to create (each with generateName; the server picks the name). */
+  creates: Action[];
+  /** Pods to delete, ranked. */
+  deletes: Array<Action & { verb: 'delete' }>;
+  status?: Action;
+  /** Come back after this long (a pod becomes available after minReadySeconds). */
+  requeueAfterMs?: number;
+  /** The claimed active pods. */
+  owned: KObject[];
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** ClaimPods: adopt matching orphans, release owned pods that no longer match. */
+export function claimPods(rs: KObject, pods: KObject[]): { owned: KObject[]; actions: Action[] } {
+  const owned: KObject[] = [];
+  const actions: Action[] = [];
+  const deleting = !!rs.metadata.deletionTimestamp;
+  for (const pod of pods) {
+    const ref = controllerRefOf(pod);
+    const matches = selectorMatches(rs.spec?.selector, pod.metadata.labels);
+    if (ref) {
+      if (ref.uid !== rs.metadata.uid) continue;
+      if (matches) {
+        owned.push(pod);
+        continue;
+      }
+      if (deleting || pod.metadata.deletionTimestamp) continue;
+      const next = clone(pod);
+      next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== rs.metadata.uid);
+      actions.push({ verb: 'update', ref: R.pods, namespace: pod.metadata.namespace, object: next });
+      continue;
+    }
+    if (!matches || deleting || pod.metadata.deletionTimestamp) continue;
+    const next = clone(pod);
+    next.metadata.ownerReferences = [...(next.metadata.ownerReferences ?? []), newControllerRef(rs, R.replicasets)];
+    actions.push({ verb: 'update', ref: R.pods, namespace: pod.metadata.namespace, object: next });
+    owned.push(next);
+  }
+  return { owned, actions };
+}
+
+export function podFromTemplate(rs: KObject): KObject {
+  const tpl = clone(rs.spec?.template ?? {}) as { metadata?: KObject['metadata']; spec?: unknown };
+  const meta = tpl.metadata ?? {};
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      generateName: `${rs.metadata.name}-`,
+      namespace: rs.metadata.namespace,
+      labels: { ...(meta.labels ?? {}) },
+      ...(meta.annotations ? { annotations: { ...meta.annotations } } : {}),
+      ownerReferences: [newControllerRef(rs, R.replicasets)],
+    },
+    spec: tpl.spec ?? {},
+  };
+}
+
+export function replicaSetStatus(rs: KObject, owned: KObject[], now: number): Record<string, unknown> {
+  const minReady = Number(rs.spec?.minReadySeconds ?? 0);
+  const tplLabels = (rs.spec?.template?.metadata?.labels ?? {}) as Record<string, string>;
+  let fully = 0;
+  let ready = 0;
+  let available = 0;
+  for (const p of owned) {
+    const l = p.metadata.labels ?? {};
+    if (Object.entries(tplLabels).every(([k, v]) => l[k] === v)) fully++;
+    if (isPodReady(p)) {
+      ready++;
+      if (isPodAvailable(p, minReady, now)) available++;
+    }
+  }
+  const status: Record<string, unknown> = {
+    replicas: owned.length,
+    fullyLabeledReplicas: fully,
+    readyReplicas: ready,
+    availableReplicas: available,
+    observedGeneration: rs.metadata.generation ?? 0,
+  };
+  if (rs.status?.conditions?.length) status.conditions = rs.status.conditions;
+  return status;
+}
+
+const sameStatus = (a: Record<string, unknown>, b: Record<string, unknown> | undefined): boolean => {
+  const keys = ['replicas', 'fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration'];
+  return !!b && keys.every((k) => Number(a[k] ?? 0) === Number(b[k] ?? 0));
+};
+
+export function reconcileReplicaSet(input: ReplicaSetInput): ReplicaSetPlan {
+  const { rs, now } = input;
+  const active = input.pods.filter(isPodActive);
+  const { owned, actions: claims } = claimPods(rs, active);
+  const plan: ReplicaSetPlan = { claims, creates: [], deletes: [], owned };
+  const want = Number(rs.spec?.replicas ?? 1);
+  if (input.expectationsSatisfied && !rs.metadata.deletionTimestamp) {
+    const diff = owned.length - want;
+    if (diff < 0) {
+      for (let i = 0; i < Math.min(-diff, BURST_REPLICAS); i++) {
+        plan.creates.push({ verb: 'create', ref: R.pods, namespace: rs.metadata.namespace, object: podFromTemplate(rs) });
+      }
+    } else if (diff > 0) {
+      for (const p of podsToDelete(owned, Math.min(diff, BURST_REPLICAS))) {
+        plan.deletes.push({ verb: 'delete', ref: R.pods, namespace: p.metadata.namespace, name: p.metadata.name!, uid: p.metadata.uid, reason: 'scale down' });
+      }
+    }
+  }
+  const status = replicaSetStatus(rs, owned, now);
+  if (!sameStatus(status, rs.status)) {
+    plan.status = { verb: 'updateStatus', ref: R.replicasets, namespace: rs.metadata.namespace, object: { ...clone(rs), status: { ...(rs.status ?? {}), ...status } } };
+  }
+  const minReady = Number(rs.spec?.minReadySeconds ?? 0);
+  if (minReady > 0) {
+    let soonest: number | undefined;
+    for (const p of owned) {
+      if (!isPodReady(p) || isPodAvailable(p, minReady, now)) continue;
+      const since = parseTime(podCondition(p, 'Ready')?.lastTransitionTime) ?? now;
+      const at = since + minReady * 1000 - now;
+      soonest = soonest === undefined ? at : Math.min(soonest, at);
+    }
+    if (soonest !== undefined) plan.requeueAfterMs = Math.max(soonest, 0) + 1000;
+  }
+  return plan;
+}
