@@ -18,6 +18,8 @@ export interface Fixture {
   server: ApiServer;
   /** Stops the API server and starts a new one on the same etcd, data dir and port (`between` runs while it is down). */
   restartApiServer(between?: () => Promise<void>): Promise<ApiServer>;
+  /** Another API server on the same etcd and data dir (port 0); the caller stops it. */
+  startExtraApiServer(): Promise<ApiServer>;
   /** A client from the current API server's admin kubeconfig (closed by stop()). */
   client(extra?: { userAgent?: string }): KubeClient;
   /** Compacts etcd at its current revision; returns that revision. */
@@ -50,6 +52,9 @@ export async function startFixture(): Promise<Fixture> {
       // Same data dir (same PKI) and the same port, so existing clients reconnect.
       fx.server = await start(fx.server.port);
       return fx.server;
+    },
+    startExtraApiServer() {
+      return start();
     },
     client(extra) {
       const c = new KubeClient({ ...loadKubeconfig(fx.server.kubeconfigPath), ...extra });
