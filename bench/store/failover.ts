@@ -36,15 +36,17 @@ async function leaderIndex(c: Clients): Promise<number> {
 
 async function measure(c: Clients, kill: (i: number) => Promise<void>, restart: (i: number) => Promise<void>): Promise<number[]> {
   let running = true;
-  const successes: number[] = [];
+  /** [sent, answered] of every successful write. */
+  const successes: Array<[number, number]> = [];
   const writers = Array.from({ length: 4 }, async (_, w) => {
     let ep = w % c.kv.length;
     let n = 0;
     while (running) {
+      const sent = Date.now();
       const ok = await new Promise<boolean>((resolve) =>
         c.kv[ep]!.Put({ key: Buffer.from(`f/${w}`), value: Buffer.from(String(n++)) }, { deadline: Date.now() + 1000 }, (err) => resolve(!err)),
       );
-      if (ok) successes.push(Date.now());
+      if (ok) successes.push([sent, Date.now()]);
       else {
         ep = (ep + 1) % c.kv.length;
         await new Promise((r) => setTimeout(r, 5));
@@ -57,8 +59,10 @@ async function measure(c: Clients, kill: (i: number) => Promise<void>, restart: 
     const leader = await leaderIndex(c);
     const killedAt = Date.now();
     await kill(leader);
-    while (!successes.some((s) => s > killedAt + 1)) await new Promise((r) => setTimeout(r, 2));
-    out.push(successes.find((s) => s > killedAt + 1)! - killedAt);
+    // The first write sent after the kill that succeeded (writes already in flight do not count).
+    const after = () => successes.find(([sent]) => sent > killedAt);
+    while (!after()) await new Promise((r) => setTimeout(r, 2));
+    out.push(after()![1] - killedAt);
     await new Promise((r) => setTimeout(r, 500));
     await restart(leader);
     await new Promise((r) => setTimeout(r, 1500));
@@ -89,7 +93,7 @@ async function main(): Promise<void> {
     await store.stop();
   }
   console.log(`kill -9 of the leader → next successful write, ${ROUNDS} rounds, 3 members on loopback`);
-  console.log(summary('mkube-store (heartbeat 50 ms, election 500 ms)', m));
+  console.log(summary('mkube-store (heartbeat 50 ms, election 400 ms)', m));
   console.log(summary('etcd 3.4 (heartbeat 100 ms, election 1000 ms)', e));
   process.exit(0);
 }

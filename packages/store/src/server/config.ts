@@ -52,7 +52,7 @@ const FLAGS = {
   'snapshot-count': { type: 'string', default: '10000' },
   'snapshot-catchup-entries': { type: 'string', default: '5000' },
   'heartbeat-interval': { type: 'string', default: '50' },
-  'election-timeout': { type: 'string', default: '500' },
+  'election-timeout': { type: 'string', default: '400' },
   'max-request-bytes': { type: 'string', default: String(1.5 * 1024 * 1024) },
   'cert-file': { type: 'string' },
   'key-file': { type: 'string' },
@@ -81,7 +81,7 @@ Member:
   --quota-backend-bytes N              key space size limit (default 2 GiB)
   --snapshot-count N                   applied entries between snapshots (default 10000)
   --heartbeat-interval MS              Raft heartbeat (default 50)
-  --election-timeout MS                Raft election timeout (default 500)
+  --election-timeout MS                Raft election timeout (default 400)
   --max-request-bytes N                largest client request (default 1.5 MiB)
 Clustering:
   --initial-advertise-peer-urls URLS   this member's peer URLs (default: listen-peer-urls)

@@ -353,6 +353,11 @@ export class Member implements EtcdBackend, PeerHandler {
     if (rd.hardState) this.term = rd.hardState.term;
     // A snapshot replaces the state the apply chain works on: let it finish first.
     if (rd.snapshot) await this.applyChain;
+    // A leader may send its appends while it writes them itself (Raft §10.2.1, as etcd does): it
+    // counts its own copy toward commitment only after advance(), i.e. after the write below.
+    // Everyone else (votes, append acknowledgements) sends only what is already durable.
+    const sendEarly = this.role === StateRole.Leader && !rd.snapshot;
+    if (sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
     // 1. Persist (fsync) before anything that depends on it leaves this member.
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
       const t0 = process.hrtime.bigint();
@@ -363,7 +368,7 @@ export class Member implements EtcdBackend, PeerHandler {
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     // 2. Send.
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    if (!sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
     // 3. Apply, pipelined: the next Ready is persisted while these entries are applied (as etcd's
     // apply goroutine does); the apply chain keeps entries in order.
     if (rd.committedEntries.length > 0) {
