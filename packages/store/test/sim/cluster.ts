@@ -190,6 +190,8 @@ export class Cluster {
   private readonly preVote: boolean;
   /** Flow-control limits of the Raft core, drawn per seed. */
   private readonly limits: { maxSizePerMsg: number; maxInflightMsgs: number; maxUncommittedEntriesSize: number; maxCommittedSizePerReady: number };
+  /** What a (re)started member passes as RaftConfig.applied. */
+  private readonly restartApplied: 'zero' | 'snapshot';
   /** Multiplies the rates of partitions, crashes, restarts, compactions and transfers. */
   private readonly intensity: number;
   private readonly checkQuorum: boolean;
@@ -221,6 +223,7 @@ export class Cluster {
       maxDelay: this.rng.pick([0, 1, 2, 4, 4, 15]),
     };
     this.intensity = this.rng.pick([1, 1, 2, 4]);
+    this.restartApplied = this.rng.pick(['zero', 'snapshot'] as const);
     this.limits = {
       maxSizePerMsg: this.rng.pick([0, 200, 512, 4096]),
       maxInflightMsgs: this.rng.pick([1, 2, 4, 256]),
@@ -245,7 +248,7 @@ export class Cluster {
       if (this.rng.chance(0.5)) this.membershipPlan.push('add', 'remove', 'add', 'promote', 'remove');
     }
     this.trace(
-      `seed ${opts.seed}: ${opts.members} members, faults ${JSON.stringify(this.faults)}, fault intensity ${this.intensity}, limits ${JSON.stringify(this.limits)}, preVote ${this.preVote}, checkQuorum ${this.checkQuorum}, membership ${opts.membership}, bootstrap ${opts.bootstrap}`,
+      `seed ${opts.seed}: ${opts.members} members, faults ${JSON.stringify(this.faults)}, fault intensity ${this.intensity}, limits ${JSON.stringify(this.limits)}, applied on restart ${this.restartApplied}, preVote ${this.preVote}, checkQuorum ${this.checkQuorum}, membership ${opts.membership}, bootstrap ${opts.bootstrap}`,
     );
   }
 
@@ -345,7 +348,9 @@ export class Cluster {
       electionTick: ELECTION_TICK,
       heartbeatTick: HEARTBEAT_TICK,
       storage: m.storage,
-      applied: 0,
+      // Either replay the whole retained log (applied 0) or tell the core where the
+      // state machine's snapshot already is.
+      applied: this.restartApplied === 'snapshot' ? m.restoredIndex : 0,
       maxSizePerMsg: this.limits.maxSizePerMsg,
       maxInflightMsgs: this.limits.maxInflightMsgs,
       maxUncommittedEntriesSize: this.limits.maxUncommittedEntriesSize,
@@ -562,6 +567,14 @@ export class Cluster {
       this.trace(`arm crash of ${m.id} at ${m.crashStage}`);
     }
     if (liveNow.length > 0 && r.chance(0.02 * k)) this.compact(r.pick(liveNow));
+    if (liveNow.length > 0 && r.chance(0.002 * k)) {
+      const m = r.pick(liveNow);
+      if (m.role !== StateRole.Leader) {
+        this.trace(`${m.id}: forced campaign`);
+        m.node!.campaign();
+        this.processReady(m);
+      }
+    }
     if (r.chance(0.003 * k)) {
       const leader = this.leader();
       const target = r.pick(ids);
