@@ -1,0 +1,223 @@
+// NodeAgent: the whole node agent over a real API server — the pod lifecycle
+// engine on an ApiClientPort, Node registration + Lease heartbeats, the
+// HTTPS endpoint for logs/exec/attach, the CNI config and host-gw routes
+// kept in sync from Node objects, and a metrics/healthz endpoint.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Informer, KubeClient, Resources, type ClientConfig, type KubeObject } from '@mkube/client';
+import { ApiClientPort } from './api_client_port.js';
+import { CriClient } from './cri/cri_client.js';
+import { NodeHeartbeat } from './heartbeat.js';
+import { silentLogger, type Logger } from './logger.js';
+import { ensureCniConfig, RouteSync, type NodeLike } from './network.js';
+import type { NodeIdentity, Reserved, Taint } from './node_status.js';
+import { AgentServer } from './server/server.js';
+import { PodLifecycleEngine, type PodLifecycleEngineOptions } from './sync.js';
+
+export interface NodeAgentOptions {
+  clientConfig: ClientConfig;
+  nodeName: string;
+  nodeIP: string;
+  criEndpoint: string;
+  rootDir: string;
+  podLogsDir?: string;
+  cgroupRoot?: string;
+  podCIDR?: string;
+  labels?: Record<string, string>;
+  taints?: Taint[];
+  role?: string;
+  reserved?: Reserved;
+  maxPods?: number;
+  /** Agent endpoint port (0: any). */
+  port: number;
+  tls: { cert: string; key: string } | { caCertFile: string; caKeyFile: string };
+  /** CA that signs callers' certificates (default: the CA of the kubeconfig). */
+  clientCA?: string;
+  metricsPort?: number;
+  metricsBindAddress?: string;
+  leaseRenewMs?: number;
+  statusUpdateMs?: number;
+  /** CNI conf dir to ensure a conflist in (skipped when undefined). */
+  cniConfDir?: string;
+  cniBridge?: string;
+  /** Program host-gw routes to other nodes (default true). */
+  manageRoutes?: boolean;
+  logger?: Logger;
+  engine?: Partial<PodLifecycleEngineOptions>;
+}
+
+/** A serving certificate for the node signed by the cluster CA (openssl CLI), kept under dir. */
+export function issueServingCert(dir: string, caCertFile: string, caKeyFile: string, nodeName: string, nodeIP: string): { cert: string; key: string } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const certFile = join(dir, 'agent.crt');
+  const keyFile = join(dir, 'agent.key');
+  const sanFile = join(dir, 'agent.san');
+  const san = `subjectAltName=IP:${nodeIP},IP:127.0.0.1,DNS:${nodeName},DNS:localhost\n`;
+  const fresh = existsSync(certFile) && existsSync(sanFile) && readFileSync(sanFile, 'utf8') === san;
+  if (!fresh) {
+    const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    run(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile]);
+    run(['req', '-new', '-key', keyFile, '-subj', `/O=system:nodes/CN=system:node:${nodeName}`, '-out', join(dir, 'agent.csr')]);
+    writeFileSync(join(dir, 'agent.ext'), `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n${san}`);
+    run(['x509', '-req', '-in', join(dir, 'agent.csr'), '-CA', caCertFile, '-CAkey', caKeyFile, '-CAcreateserial', '-CAserial', join(dir, 'ca.srl'), '-days', '365', '-sha256', '-extfile', join(dir, 'agent.ext'), '-out', certFile]);
+    writeFileSync(sanFile, san);
+  }
+  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+}
+
+export class NodeAgent {
+  readonly client: KubeClient;
+  readonly api: ApiClientPort;
+  cri!: CriClient;
+  engine!: PodLifecycleEngine;
+  heartbeat!: NodeHeartbeat;
+  server!: AgentServer;
+  readonly routes: RouteSync;
+  readonly nodes: Informer<KubeObject>;
+  private metricsServer?: HttpServer;
+  metricsPort = 0;
+  private readonly log: Logger;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly o: NodeAgentOptions) {
+    this.log = o.logger ?? silentLogger;
+    this.client = new KubeClient({ timeoutMs: 10_000, userAgent: `mkube-node-agent/${o.nodeName}`, ...o.clientConfig });
+    this.api = new ApiClientPort({ client: this.client, nodeName: o.nodeName, logger: this.log });
+    this.routes = new RouteSync(o.nodeName, this.log);
+    this.nodes = new Informer<KubeObject>(this.client.resource(Resources.nodes), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
+  }
+
+  get port(): number {
+    return this.server.port;
+  }
+
+  async start(): Promise<void> {
+    const o = this.o;
+    mkdirSync(o.rootDir, { recursive: true });
+    this.cri = await CriClient.connect(o.criEndpoint);
+    const version = await this.cri.waitReady(30_000);
+    const tls = 'cert' in o.tls ? o.tls : issueServingCert(join(o.rootDir, 'pki'), o.tls.caCertFile, o.tls.caKeyFile, o.nodeName, o.nodeIP);
+    const clientCA = o.clientCA ?? o.clientConfig.ca?.toString() ?? ('caCertFile' in o.tls ? readFileSync(o.tls.caCertFile, 'utf8') : undefined);
+    if (!clientCA) throw Object.assign(new Error('no CA to verify callers of the agent endpoint (--client-ca-file)'), { code: 'InvalidFlag' });
+
+    this.engine = new PodLifecycleEngine({
+      nodeName: o.nodeName,
+      nodeIP: o.nodeIP,
+      cri: this.cri,
+      api: this.api,
+      rootDir: o.rootDir,
+      podLogsDir: o.podLogsDir,
+      cgroupRoot: o.cgroupRoot,
+      logger: this.log,
+      ...o.engine,
+    });
+    this.server = new AgentServer({
+      nodeName: o.nodeName,
+      port: o.port,
+      tls: { ...tls, ca: clientCA },
+      cri: this.cri,
+      logs: (ns, name, container, opts) => this.engine.logs(ns, name, container, opts),
+      logger: this.log,
+    });
+    await this.server.start();
+    await this.startMetrics();
+
+    const identity: NodeIdentity = {
+      nodeName: o.nodeName,
+      nodeIP: o.nodeIP,
+      port: this.server.port,
+      role: o.role,
+      labels: o.labels ?? {},
+      taints: o.taints ?? [],
+      reserved: o.reserved ?? { cpuMilli: 0, memoryBytes: 0, ephemeralBytes: 0 },
+      maxPods: o.maxPods,
+      runtimeVersion: `${version.runtime_name}://${version.runtime_version}`,
+    };
+    this.heartbeat = new NodeHeartbeat({
+      client: this.client,
+      identity,
+      rootDir: o.rootDir,
+      podCIDR: o.podCIDR,
+      cri: this.cri,
+      leaseRenewMs: o.leaseRenewMs,
+      statusUpdateMs: o.statusUpdateMs,
+      logger: this.log,
+      onNode: (n) => this.onOwnNode(n),
+    });
+    // Registration retries in the background: pods already running keep running.
+    const registered = this.heartbeat.start();
+    const syncRoutes = () => {
+      if (o.manageRoutes !== false) void this.routes.update(this.nodes.list() as NodeLike[]);
+    };
+    this.nodes.addEventHandler({ add: syncRoutes, update: syncRoutes, delete: syncRoutes });
+    this.nodes.start();
+    await this.engine.start();
+    await Promise.race([registered, new Promise((r) => setTimeout(r, 5_000))]);
+    this.log.info({ node: o.nodeName, port: this.server.port, metricsPort: this.metricsPort, runtime: identity.runtimeVersion }, 'node agent started');
+  }
+
+  private onOwnNode(n: KubeObject): void {
+    const cidr = (n.spec?.podCIDR as string | undefined) ?? this.o.podCIDR;
+    if (this.o.cniConfDir && cidr) {
+      try {
+        if (ensureCniConfig({ confDir: this.o.cniConfDir, networkName: this.o.nodeName, bridge: this.o.cniBridge ?? 'cni-mk0', podCIDR: cidr, ipamDataDir: join(this.o.rootDir, 'cni', 'ipam') })) {
+          this.log.info({ cidr, dir: this.o.cniConfDir }, 'CNI config written');
+        }
+      } catch (err) {
+        this.log.warn({ err: String(err) }, 'CNI config not written');
+      }
+    }
+  }
+
+  private async startMetrics(): Promise<void> {
+    if (this.o.metricsPort === undefined || this.o.metricsPort < 0) return;
+    const server = createHttpServer((req, res) => {
+      if (req.url === '/healthz') {
+        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
+        return;
+      }
+      if (req.url === '/metrics') {
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(this.metricsText());
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.metricsPort, this.o.metricsBindAddress ?? '127.0.0.1', () => resolve());
+    });
+    this.metricsServer = server;
+    this.metricsPort = (server.address() as AddressInfo).port;
+  }
+
+  metricsText(): string {
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string, value: number) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+    metric('mkube_node_agent_running_pods', 'gauge', 'Pods the engine manages.', this.engine?.podUids().length ?? 0);
+    metric('mkube_node_agent_pod_status_writes_total', 'counter', 'Pod status writes accepted by the API server.', this.api.statusWrites);
+    metric('mkube_node_agent_pod_status_write_failures_total', 'counter', 'Pod status writes that failed.', this.api.statusWriteFailures);
+    metric('mkube_node_agent_lease_renewals_total', 'counter', 'Node lease renewals.', this.heartbeat?.leaseRenewals ?? 0);
+    metric('mkube_node_agent_node_status_updates_total', 'counter', 'Node status updates.', this.heartbeat?.statusUpdates ?? 0);
+    metric('mkube_node_agent_route_syncs_total', 'counter', 'host-gw route syncs.', this.routes.syncs);
+    metric('mkube_node_agent_uptime_seconds', 'gauge', 'Seconds since start.', Math.round((Date.now() - this.startedAt) / 1000));
+    return lines.join('\n') + '\n';
+  }
+
+  /** Stops everything; running pods keep running. */
+  async stop(): Promise<void> {
+    this.heartbeat?.stop();
+    this.nodes.stop();
+    await this.engine?.stop();
+    this.api.stop();
+    await this.server?.stop();
+    if (this.metricsServer) {
+      this.metricsServer.closeAllConnections();
+      await new Promise<void>((r) => this.metricsServer!.close(() => r()));
+    }
+    this.cri?.close();
+    this.client.close();
+  }
+}

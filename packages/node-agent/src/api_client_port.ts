@@ -1,0 +1,160 @@
+// The real ApiPort: the pod lifecycle engine's view of the API server over
+// @mkube/client. Pods of this node come from an informer (fieldSelector
+// spec.nodeName=<node>); status is written as a merge patch on pods/status
+// (fields that vanished are nulled); deletions carry a uid precondition and
+// gracePeriodSeconds 0. While the API server is unreachable the informer
+// retries with back-off, the engine keeps running what it has, failed status
+// writes are retried by the pod workers and converge on reconnect.
+import { randomBytes } from 'node:crypto';
+import { ApiError, Informer, Resources, type KubeClient, type KubeObject, type ResourceClient } from '@mkube/client';
+import type { ApiPort, PodEvent } from './api_port.js';
+import type { ConfigMap, EventType, ObjectReference, Pod, PodStatus, Secret } from './k8s_types.js';
+import { silentLogger, type Logger } from './logger.js';
+
+type KPod = Pod & KubeObject;
+
+export interface ApiClientPortOptions {
+  client: KubeClient;
+  nodeName: string;
+  logger?: Logger;
+  /** Component name in events (default "kubelet", as kubectl describe expects). */
+  component?: string;
+}
+
+function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export class ApiClientPort implements ApiPort {
+  readonly pods: Informer<KPod>;
+  private readonly podClient: ResourceClient<KPod>;
+  private readonly log: Logger;
+  private started = false;
+  /** Status writes that went through (for metrics/tests). */
+  statusWrites = 0;
+  statusWriteFailures = 0;
+
+  constructor(private readonly o: ApiClientPortOptions) {
+    this.log = (o.logger ?? silentLogger).child({ component: 'api-port' });
+    this.podClient = o.client.resource<KPod>(Resources.pods);
+    this.pods = new Informer<KPod>(this.podClient, {
+      fieldSelector: `spec.nodeName=${o.nodeName}`,
+      backoffInitialMs: 200,
+      backoffMaxMs: 5_000,
+      onError: (err) => this.log.debug({ err: String(err) }, 'pod list/watch failed'),
+    });
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.pods.start();
+  }
+
+  stop(): void {
+    this.pods.stop();
+  }
+
+  // ---------------------------------------------------------------- PodSource
+
+  async listPods(): Promise<Pod[]> {
+    this.start();
+    for (;;) {
+      try {
+        await this.pods.waitForSync(30_000);
+        break;
+      } catch {
+        this.log.warn({}, 'still waiting for the first pod list from the API server');
+      }
+    }
+    return this.pods.list().map((p) => structuredClone(p));
+  }
+
+  watchPods(handler: (event: PodEvent) => void): () => void {
+    this.start();
+    let active = true;
+    const emit = (type: PodEvent['type'], pod: KPod) => {
+      if (active) handler({ type, pod: structuredClone(pod) });
+    };
+    this.pods.addEventHandler({
+      add: (p) => emit('ADDED', p),
+      update: (_old, p) => emit('MODIFIED', p),
+      delete: (p) => emit('DELETED', p),
+    });
+    return () => {
+      active = false;
+    };
+  }
+
+  // ---------------------------------------------------------------- StatusSink
+
+  async writePodStatus(namespace: string, name: string, uid: string, status: PodStatus): Promise<void> {
+    const cached = this.pods.get(`${namespace}/${name}`);
+    if (cached && cached.metadata.uid !== uid) {
+      throw Object.assign(new Error(`pod ${namespace}/${name} is now a different pod (uid ${cached.metadata.uid}, not ${uid})`), { code: 'NotFound' });
+    }
+    const patchStatus: Record<string, unknown> = { ...status };
+    for (const k of Object.keys((cached?.status ?? {}) as object)) if (!(k in status)) patchStatus[k] = null;
+    try {
+      await this.podClient.patch(namespace, name, { metadata: { uid }, status: patchStatus }, 'merge', 'status');
+      this.statusWrites++;
+    } catch (err) {
+      this.statusWriteFailures++;
+      if (ApiError.isNotFound(err)) throw Object.assign(new Error(`pod ${namespace}/${name} not found`), { code: 'NotFound' });
+      throw err;
+    }
+  }
+
+  async deletePod(namespace: string, name: string, uid: string): Promise<void> {
+    try {
+      await this.podClient.delete(namespace, name, { gracePeriodSeconds: 0, preconditions: { uid } });
+    } catch (err) {
+      // 404: gone already; 409: the name now belongs to another pod.
+      if (ApiError.isNotFound(err) || (err instanceof ApiError && err.code === 409)) {
+        throw Object.assign(new Error(`pod ${namespace}/${name} with uid ${uid} not found: ${(err as Error).message}`), { code: 'NotFound' });
+      }
+      throw err;
+    }
+  }
+
+  async recordEvent(involvedObject: ObjectReference, type: EventType, reason: string, message: string): Promise<void> {
+    const ns = involvedObject.namespace ?? 'default';
+    const now = rfc3339(Date.now());
+    const component = this.o.component ?? 'kubelet';
+    await this.o.client.resource(Resources.events).create(ns, {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${involvedObject.name ?? 'unknown'}.${randomBytes(8).toString('hex')}`, namespace: ns },
+      involvedObject,
+      reason,
+      message,
+      type,
+      source: { component, host: this.o.nodeName },
+      reportingComponent: component,
+      reportingInstance: this.o.nodeName,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    } as KubeObject);
+  }
+
+  // ---------------------------------------------------------------- ConfigSource
+
+  async getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
+    try {
+      return (await this.o.client.resource(Resources.configmaps).get(namespace, name)) as unknown as ConfigMap;
+    } catch (err) {
+      if (ApiError.isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
+    try {
+      return (await this.o.client.resource(Resources.secrets).get(namespace, name)) as unknown as Secret;
+    } catch (err) {
+      if (ApiError.isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+}

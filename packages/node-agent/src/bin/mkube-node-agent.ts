@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// mkube-node-agent: the node agent (kubelet) of one node.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadKubeconfig } from '@mkube/client';
+import { NodeAgent } from '../agent.js';
+import type { Logger } from '../logger.js';
+import { FlagError, parseLabels, parseReserved, parseTaints } from '../node_status.js';
+
+const USAGE = `usage: mkube-node-agent --kubeconfig FILE --node-name NAME --node-ip IP --container-runtime-endpoint unix:///PATH [flags]
+  --kubeconfig FILE                 credentials for the API server
+  --node-name NAME                  the Node to register
+  --node-ip IP                      InternalIP, status.hostIP of pods
+  --container-runtime-endpoint URL  CRI socket, unix:///absolute/path
+  --root-dir DIR                    state dir (default /var/lib/mkube-agent)
+  --pod-logs-dir DIR                pod log root (default /var/log/pods)
+  --cgroup-root PATH                cgroup parent of pods (default /<node-name>)
+  --pod-cidr CIDR                   fallback when the Node has no spec.podCIDR
+  --cni-conf-dir DIR                write a bridge conflist for the pod CIDR here if none exists
+  --cni-bridge NAME                 bridge of that conflist (default cni-mk0)
+  --no-routes                       do not program host-gw routes to other nodes
+  --node-labels k=v,...             extra labels at registration
+  --node-role ROLE                  adds node-role.kubernetes.io/ROLE
+  --register-with-taints k=v:Effect,...
+  --system-reserved cpu=100m,memory=256Mi,ephemeral-storage=1Gi
+  --max-pods N                      (default 110)
+  --port N                          HTTPS endpoint for logs/exec (default 10250, 0 = any)
+  --tls-cert-file FILE --tls-private-key-file FILE
+  --cluster-ca-cert FILE --cluster-ca-key FILE   issue the serving cert from the cluster CA instead
+  --client-ca-file FILE             CA of callers (default: the kubeconfig's CA)
+  --metrics-port N                  Prometheus /metrics and /healthz (default 10255, -1 = off)
+  --metrics-bind-address IP         (default 127.0.0.1)
+  --node-lease-renew-interval S     (default 10)
+  --node-status-update-frequency S  (default 60)
+  --log-level debug|info|warn|error (default info)`;
+
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+
+function jsonLogger(level: keyof typeof LEVELS, bindings: object = {}): Logger {
+  const min = LEVELS[level];
+  const out = (lv: keyof typeof LEVELS) => (obj: object, msg?: string) => {
+    if (LEVELS[lv] < min) return;
+    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: lv, ...bindings, ...obj, ...(msg ? { msg } : {}) }) + '\n');
+  };
+  return { debug: out('debug'), info: out('info'), warn: out('warn'), error: out('error'), child: (b) => jsonLogger(level, { ...bindings, ...b }) };
+}
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    options: {
+      kubeconfig: { type: 'string' },
+      'node-name': { type: 'string' },
+      'node-ip': { type: 'string' },
+      'container-runtime-endpoint': { type: 'string' },
+      'root-dir': { type: 'string', default: '/var/lib/mkube-agent' },
+      'pod-logs-dir': { type: 'string' },
+      'cgroup-root': { type: 'string' },
+      'pod-cidr': { type: 'string' },
+      'cni-conf-dir': { type: 'string' },
+      'cni-bridge': { type: 'string' },
+      'no-routes': { type: 'boolean', default: false },
+      'node-labels': { type: 'string' },
+      'node-role': { type: 'string' },
+      'register-with-taints': { type: 'string' },
+      'system-reserved': { type: 'string' },
+      'max-pods': { type: 'string' },
+      port: { type: 'string', default: '10250' },
+      'tls-cert-file': { type: 'string' },
+      'tls-private-key-file': { type: 'string' },
+      'cluster-ca-cert': { type: 'string' },
+      'cluster-ca-key': { type: 'string' },
+      'client-ca-file': { type: 'string' },
+      'metrics-port': { type: 'string', default: '10255' },
+      'metrics-bind-address': { type: 'string' },
+      'node-lease-renew-interval': { type: 'string', default: '10' },
+      'node-status-update-frequency': { type: 'string', default: '60' },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (v.help) {
+    console.log(USAGE);
+    return;
+  }
+  const need = (k: string): string => {
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x !== 'string' || !x) throw new FlagError(`--${k} is required`);
+    return x;
+  };
+  const int = (k: string): number => {
+    const n = Number((v as Record<string, unknown>)[k]);
+    if (!Number.isInteger(n)) throw new FlagError(`--${k} must be an integer`);
+    return n;
+  };
+  const level = v['log-level'] as keyof typeof LEVELS;
+  if (!(level in LEVELS)) throw new FlagError(`--log-level must be one of ${Object.keys(LEVELS).join(', ')}`);
+  const logger = jsonLogger(level, { component: 'mkube-node-agent' });
+  const endpoint = need('container-runtime-endpoint');
+  if (!endpoint.startsWith('unix:///')) throw new FlagError('--container-runtime-endpoint must be unix:///absolute/path');
+  let tls: { cert: string; key: string } | { caCertFile: string; caKeyFile: string };
+  if (v['tls-cert-file'] || v['tls-private-key-file']) {
+    tls = { cert: readFileSync(need('tls-cert-file'), 'utf8'), key: readFileSync(need('tls-private-key-file'), 'utf8') };
+  } else if (v['cluster-ca-cert'] || v['cluster-ca-key']) {
+    tls = { caCertFile: need('cluster-ca-cert'), caKeyFile: need('cluster-ca-key') };
+  } else throw new FlagError('either --tls-cert-file/--tls-private-key-file or --cluster-ca-cert/--cluster-ca-key is required');
+
+  const nodeName = need('node-name');
+  const agent = new NodeAgent({
+    clientConfig: loadKubeconfig(need('kubeconfig')),
+    nodeName,
+    nodeIP: need('node-ip'),
+    criEndpoint: endpoint,
+    rootDir: v['root-dir']!,
+    podLogsDir: v['pod-logs-dir'],
+    cgroupRoot: v['cgroup-root'],
+    podCIDR: v['pod-cidr'],
+    cniConfDir: v['cni-conf-dir'],
+    cniBridge: v['cni-bridge'],
+    manageRoutes: !v['no-routes'],
+    labels: parseLabels(v['node-labels']),
+    role: v['node-role'],
+    taints: parseTaints(v['register-with-taints']),
+    reserved: parseReserved(v['system-reserved']),
+    maxPods: v['max-pods'] ? int('max-pods') : undefined,
+    port: int('port'),
+    tls,
+    clientCA: v['client-ca-file'] ? readFileSync(v['client-ca-file'], 'utf8') : undefined,
+    metricsPort: int('metrics-port'),
+    metricsBindAddress: v['metrics-bind-address'],
+    leaseRenewMs: Number(v['node-lease-renew-interval']) * 1000,
+    statusUpdateMs: Number(v['node-status-update-frequency']) * 1000,
+    logger,
+  });
+  let stopping = false;
+  const shutdown = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ sig }, 'stopping (pods keep running)');
+    agent.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await agent.start();
+  // One machine-readable line for supervisors and tests.
+  process.stdout.write(JSON.stringify({ ready: true, node: nodeName, port: agent.port, metricsPort: agent.metricsPort }) + '\n');
+}
+
+main().catch((err: unknown) => {
+  const e = err as Error & { code?: string };
+  process.stderr.write(`mkube-node-agent: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
+  if (e instanceof FlagError) process.stderr.write(`\n${USAGE}\n`);
+  process.exit(e instanceof FlagError ? 2 : 1);
+});

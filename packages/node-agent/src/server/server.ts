@@ -1,0 +1,278 @@
+// The agent's HTTPS endpoint (kubelet's port 10250) for the API server's
+// pods/log, pods/exec and pods/attach proxy:
+//   GET  /containerLogs/<ns>/<pod>/<container>?follow&tailLines&sinceSeconds&sinceTime&timestamps&previous&limitBytes
+//   GET  /exec/<ns>/<pod>/<container>?command=..&command=..&stdin&stdout&stderr&tty   (WebSocket upgrade)
+//   GET  /attach/<ns>/<pod>/<container>?stdin&stdout&stderr&tty                      (WebSocket upgrade)
+//   GET  /healthz
+// Exec/attach speak v5.channel.k8s.io / v4.channel.k8s.io to the caller and
+// bridge to the runtime's streaming server (CRI Exec/Attach URL) with
+// v4.channel.k8s.io. SPDY is not served.
+//
+// Authentication: mutual TLS. The caller's certificate must chain to the
+// cluster CA (`ca`) and either have CN "system:apiserver" or carry the group
+// (O) "system:masters" or "system:node-proxier" (see `authorizeCaller`).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { Container as CriContainer, ContainerFilter, DeepPartial, ExecRequest, AttachRequest } from '../cri/types.js';
+import type { LogOptions } from '../logs.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { CONTAINER_NAME, MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE } from '../runtime/labels.js';
+import { acceptWebSocket, connectWebSocket, isWebSocketUpgrade, type WebSocketConn } from './websocket.js';
+
+export const CALLER_USERS = ['system:apiserver'];
+export const CALLER_GROUPS = ['system:masters', 'system:node-proxier'];
+export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+const RUNTIME_PROTOCOL = 'v4.channel.k8s.io';
+
+export interface StreamingRuntime {
+  listContainers(filter?: DeepPartial<ContainerFilter>): Promise<CriContainer[]>;
+  exec(req: DeepPartial<ExecRequest>): Promise<string>;
+  attach(req: DeepPartial<AttachRequest>): Promise<string>;
+}
+
+export interface AgentServerOptions {
+  nodeName: string;
+  /** 0 picks a free port. */
+  port: number;
+  bindAddress?: string;
+  tls: { cert: string; key: string; ca: string };
+  cri: StreamingRuntime;
+  logs(namespace: string, name: string, container: string | undefined, opts: LogOptions): AsyncGenerator<string>;
+  logger?: Logger;
+}
+
+export interface Caller {
+  name: string;
+  groups: string[];
+}
+
+/** The caller of a verified TLS connection, or undefined. */
+export function callerOf(sock: TLSSocket): Caller | undefined {
+  if (!sock.authorized) return undefined;
+  const cert: PeerCertificate = sock.getPeerCertificate();
+  if (!cert?.subject) return undefined;
+  const cn = cert.subject.CN;
+  const o = cert.subject.O;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  if (!name) return undefined;
+  return { name, groups: o === undefined ? [] : Array.isArray(o) ? o : [o] };
+}
+
+export function authorizeCaller(c: Caller): boolean {
+  return CALLER_USERS.includes(c.name) || c.groups.some((g) => CALLER_GROUPS.includes(g));
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error', 502: 'Bad Gateway' };
+
+function truthy(v: string | null): boolean {
+  return v === '1' || v === 'true';
+}
+
+export class AgentServer {
+  private server?: Server;
+  private readonly log: Logger;
+  private readonly sessions = new Set<WebSocketConn>();
+  port = 0;
+
+  constructor(private readonly o: AgentServerOptions) {
+    this.log = (o.logger ?? silentLogger).child({ component: 'agent-server' });
+  }
+
+  async start(): Promise<void> {
+    const server = createServer({ cert: this.o.tls.cert, key: this.o.tls.key, ca: this.o.tls.ca, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      this.onRequest(req, res).catch((err: unknown) => this.fail(res, err));
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.onUpgrade(req, socket, head).catch((err: unknown) => this.failRaw(socket, err));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port, this.o.bindAddress ?? '0.0.0.0', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    this.log.info({ port: this.port }, 'agent endpoint listening');
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sessions) s.socket.destroy();
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server!.close(() => r()));
+  }
+
+  private authenticate(req: IncomingMessage): void {
+    const caller = callerOf(req.socket as TLSSocket);
+    if (!caller) throw new HttpError(401, 'Unauthorized: a client certificate signed by the cluster CA is required');
+    if (!authorizeCaller(caller)) throw new HttpError(403, `Forbidden: user "${caller.name}" may not use the node agent's API`);
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://agent');
+    if (url.pathname === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
+      return;
+    }
+    this.authenticate(req);
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts[0] === 'containerLogs' && (parts.length === 3 || parts.length === 4)) {
+      if (req.method !== 'GET') throw new HttpError(405, 'method not allowed');
+      return this.containerLogs(req, res, parts[1]!, parts[2]!, parts[3], url.searchParams);
+    }
+    if (parts[0] === 'exec' || parts[0] === 'attach') {
+      throw new HttpError(400, `${parts[0]} needs a WebSocket upgrade (v5.channel.k8s.io or v4.channel.k8s.io); SPDY is not supported by this node agent`);
+    }
+    throw new HttpError(404, `no handler for ${url.pathname}`);
+  }
+
+  private async containerLogs(req: IncomingMessage, res: ServerResponse, ns: string, pod: string, container: string | undefined, q: URLSearchParams): Promise<void> {
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    const num = (k: string) => {
+      const v = q.get(k);
+      if (v === null || v === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new HttpError(400, `${k} must be a non-negative integer`);
+      return n;
+    };
+    const opts: LogOptions = {
+      follow: truthy(q.get('follow')),
+      tailLines: num('tailLines'),
+      sinceSeconds: num('sinceSeconds'),
+      sinceTime: q.get('sinceTime') ?? undefined,
+      timestamps: truthy(q.get('timestamps')),
+      previous: truthy(q.get('previous')),
+      limitBytes: num('limitBytes'),
+      signal: ac.signal,
+    };
+    const it = this.o.logs(ns, pod, container, opts);
+    // The first chunk decides between an error status and a 200 stream.
+    let first: IteratorResult<string>;
+    try {
+      first = await it.next();
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      if (e.code === 'NotFound') throw new HttpError(404, e.message);
+      throw err;
+    }
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' });
+    res.flushHeaders();
+    if (first.done) {
+      res.end();
+      return;
+    }
+    res.write(first.value);
+    try {
+      for (;;) {
+        if (ac.signal.aborted) break;
+        const r = await it.next();
+        if (r.done) break;
+        if (!res.write(r.value)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+      }
+    } catch (err) {
+      if (!ac.signal.aborted) this.log.warn({ err: String(err), pod: `${ns}/${pod}` }, 'log stream failed');
+    } finally {
+      await it.return(undefined).catch(() => undefined);
+      res.end();
+    }
+  }
+
+  /** The running container's CRI id. */
+  private async containerId(ns: string, pod: string, container: string | undefined): Promise<string> {
+    const selector: Record<string, string> = { [POD_NAMESPACE]: ns, [POD_NAME]: pod, [MANAGED_BY_NODE]: this.o.nodeName };
+    if (container) selector[CONTAINER_NAME] = container;
+    const list = await this.o.cri.listContainers({ label_selector: selector });
+    const running = list.filter((c) => c.state === 'CONTAINER_RUNNING').sort((a, b) => Number(BigInt(b.created_at) - BigInt(a.created_at)));
+    if (!running[0]) {
+      throw new HttpError(404, list.length ? `container ${container ?? ''} of pod ${ns}/${pod} is not running` : `container ${container ?? ''} of pod ${ns}/${pod} not found on node ${this.o.nodeName}`);
+    }
+    return running[0].id;
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://agent');
+    this.authenticate(req);
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const kind = parts[0];
+    if ((kind !== 'exec' && kind !== 'attach') || parts.length < 3 || parts.length > 4) throw new HttpError(404, `no handler for ${url.pathname}`);
+    if (!isWebSocketUpgrade(req)) throw new HttpError(400, `only WebSocket (v5/v4.channel.k8s.io) is supported; SPDY is not`);
+    const q = url.searchParams;
+    const flag = (a: string, b: string) => truthy(q.get(a)) || truthy(q.get(b));
+    const stdin = flag('stdin', 'input');
+    const stdout = q.has('stdout') || q.has('output') ? flag('stdout', 'output') : true;
+    const stderr = q.has('stderr') || q.has('error') ? flag('stderr', 'error') : true;
+    const tty = truthy(q.get('tty'));
+    const id = await this.containerId(parts[1]!, parts[2]!, parts[3]);
+    let streamUrl: string;
+    if (kind === 'exec') {
+      const cmd = q.getAll('command');
+      if (!cmd.length) throw new HttpError(400, 'command is required');
+      streamUrl = await this.o.cri.exec({ container_id: id, cmd, tty, stdin, stdout, stderr: stderr && !tty });
+    } else {
+      streamUrl = await this.o.cri.attach({ container_id: id, tty, stdin, stdout, stderr: stderr && !tty });
+    }
+    const backend = await connectWebSocket(streamUrl, [RUNTIME_PROTOCOL]).catch((err: unknown) => {
+      throw new HttpError(502, `runtime streaming server: ${(err as Error).message}`);
+    });
+    const client = acceptWebSocket(req, socket, head, EXEC_PROTOCOLS);
+    if (!client) {
+      backend.close();
+      return;
+    }
+    this.log.info({ kind, pod: `${parts[1]}/${parts[2]}`, container: parts[3], protocol: client.protocol }, 'stream session');
+    this.bridge(client, backend);
+  }
+
+  private bridge(client: WebSocketConn, backend: WebSocketConn): void {
+    this.sessions.add(client);
+    backend.on('message', (d: Buffer) => {
+      if (d.length <= 1) return; // the runtime's empty per-channel frames
+      client.send(d);
+    });
+    client.on('message', (d: Buffer) => {
+      if (d.length === 0) return;
+      // v5 CLOSE signal [255, channel]: v4 has no way to half-close stdin.
+      if (d[0] === 255) return;
+      backend.send(d);
+    });
+    backend.on('close', () => {
+      client.close(1000);
+      this.sessions.delete(client);
+    });
+    client.on('close', () => {
+      backend.close(1000);
+      this.sessions.delete(client);
+    });
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    const status = err instanceof HttpError ? err.status : 500;
+    const msg = (err as Error)?.message ?? String(err);
+    if (status >= 500) this.log.warn({ err: msg }, 'request failed');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(msg);
+  }
+
+  private failRaw(socket: Duplex, err: unknown): void {
+    const status = err instanceof HttpError ? err.status : 500;
+    const msg = (err as Error)?.message ?? String(err);
+    if (status >= 500) this.log.warn({ err: msg }, 'upgrade failed');
+    if (socket.destroyed) return;
+    socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(msg)}\r\nConnection: close\r\n\r\n${msg}`);
+  }
+}
