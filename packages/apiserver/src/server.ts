@@ -13,6 +13,7 @@ import { Authenticator, loadTokenFile, type UserInfo } from './auth/authn.js';
 import { ensurePki, kubeconfig, type Pki } from './auth/pki.js';
 import { ApiHandler } from './http/handler.js';
 import { createMetrics } from './http/metrics.js';
+import { NodeProxy } from './http/node_proxy.js';
 import { Registry } from './registry/registry.js';
 import { Compactor } from './storage/compactor.js';
 import { startEmbeddedStore } from './embedded_store.js';
@@ -87,8 +88,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     serverAddress: `${advertise}:${port}`,
     isReady: () => ready,
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
+    nodeProxy: new NodeProxy({ registry, pki, log }),
   });
   const server: Server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert, requestCert: true, rejectUnauthorized: false }, handler.handle);
+  server.on('upgrade', handler.handleUpgrade);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

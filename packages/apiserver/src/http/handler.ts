@@ -4,6 +4,7 @@
  * subresources.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { findResource, findResourceByKind, type JsonObject, type ResourceInfo } from '@mkube/api';
 import type { Logger } from 'pino';
 import { Authenticator, type UserInfo } from '../auth/authn.js';
@@ -17,6 +18,7 @@ import { tooOldMessage, type ApiWatchEvent } from '../storage/watch_cache.js';
 import { decodeBody, mediaType, negotiate, readBody, sendObject, unknownFields, type Negotiated } from './body.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
 import type { Metrics } from './metrics.js';
+import type { NodeProxy } from './node_proxy.js';
 import { openApiDocumentBytes, openApiIndex } from './openapi.js';
 import { toTable } from './table.js';
 
@@ -32,6 +34,8 @@ export interface HandlerOptions {
   /** Resolves when the server is ready (for /readyz). */
   isReady: () => boolean;
   bookmarkIntervalMs?: number;
+  /** pods/log, exec, attach to the node agents (503 without it). */
+  nodeProxy?: NodeProxy;
 }
 
 interface ResourceRequest {
@@ -236,20 +240,42 @@ export class ApiHandler {
 
   private async get(res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams): Promise<void> {
     const { info, namespace, name, subresource } = rr;
-    if (subresource === 'log' || subresource === 'exec' || subresource === 'attach' || subresource === 'portforward') return this.nodeProxy(rr);
+    if (subresource === 'log' || subresource === 'exec' || subresource === 'attach' || subresource === 'portforward') return this.nodeProxy(rr, res, q);
     const obj = await this.o.registry.get(info, namespace, name!);
     if (subresource === 'scale' && info.subresources.scale) return sendObject(res, 200, this.o.registry.scaleOf(obj), neg);
     if (subresource && subresource !== 'status') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     this.respond(res, 200, info, obj, neg, q);
   }
 
-  private async nodeProxy(rr: ResourceRequest): Promise<never> {
+  private async nodeProxy(rr: ResourceRequest, res?: ServerResponse, q?: URLSearchParams): Promise<void> {
+    if (this.o.nodeProxy && rr.info.resource === 'pods' && rr.subresource === 'log' && res && q) return this.o.nodeProxy.logs(rr.namespace ?? 'default', rr.name!, q, res);
+    if (this.o.nodeProxy && rr.info.resource === 'pods' && (rr.subresource === 'exec' || rr.subresource === 'attach')) throw errors.badRequest('Upgrade request required');
     const pod = await this.o.registry.get(rr.info, rr.namespace, rr.name!);
     const node = String(((pod.spec ?? {}) as Obj).nodeName ?? '');
     if (!node) throw errors.badRequest(`pod ${rr.name} does not have a host assigned`);
     const what = rr.subresource === 'log' ? 'logs' : rr.subresource;
     throw errors.serviceUnavailable(`the node agent of node ${node} does not serve ${what} yet`);
   }
+
+  /** 'upgrade' requests (exec/attach over WebSocket or SPDY): authenticated, authorized (create pods/<sub>), proxied to the node agent. */
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'https://localhost');
+    const run = async () => {
+      const user = this.o.authenticator.authenticate(req);
+      if (!user) throw errors.unauthorized();
+      const rr = this.parseResourcePath(url.pathname.replace(/\/+$/, ''));
+      if (!rr || rr.info.resource !== 'pods' || !rr.name || (rr.subresource !== 'exec' && rr.subresource !== 'attach')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+      const attrs: Attributes = { verb: 'create', apiGroup: '', resource: 'pods', subresource: rr.subresource, namespace: rr.namespace, name: rr.name };
+      if (!this.authz.authorize(user, attrs)) throw errors.forbidden(forbiddenMessage(user, attrs));
+      if (!this.o.nodeProxy) return this.nodeProxy(rr);
+      await this.o.nodeProxy.upgrade(rr.namespace ?? 'default', rr.name, rr.subresource, url.searchParams, req, socket, head);
+    };
+    run().catch((err: unknown) => {
+      const e = err instanceof ApiError ? err : errors.internal(String((err as Error)?.message ?? err));
+      const body = JSON.stringify(e.toStatus());
+      if (!socket.destroyed) socket.end(`HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
+  };
 
   private selection(rr: ResourceRequest, q: URLSearchParams): Selection {
     return { labels: parseLabelSelector(q.get('labelSelector')), fields: parseFieldSelector(q.get('fieldSelector'), rr.info.resource) };
