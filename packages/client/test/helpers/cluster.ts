@@ -57,7 +57,8 @@ export async function startFixture(): Promise<Fixture> {
       return start();
     },
     client(extra) {
-      const c = new KubeClient({ ...loadKubeconfig(fx.server.kubeconfigPath), ...extra });
+      // The kubeconfig is shared with extra API servers (same data dir): take the URL from this one.
+      const c = new KubeClient({ ...loadKubeconfig(fx.server.kubeconfigPath), server: fx.server.url, ...extra });
       clients.push(c);
       return c;
     },
