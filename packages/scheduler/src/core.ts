@@ -1,0 +1,452 @@
+/**
+ * The scheduling loop, free of I/O: one scheduling cycle at a time (pop a
+ * pod, snapshot, PreFilter, Filter over nodes in batches, PostFilter on
+ * failure, PreScore/Score, pick a host, assume + Reserve) and an asynchronous
+ * binding cycle per pod that the next scheduling cycle does not wait for.
+ * Everything outside (API calls, events, clock, randomness) is injected.
+ */
+import { SchedulerCache, Snapshot } from './cache.js';
+import { Framework, type PluginWithWeight } from './framework/framework.js';
+import { Code, CycleState, Status, fitErrorMessage, type NodeScore } from './framework/interface.js';
+import type { NodeInfo, PodInfo } from './node_info.js';
+import { DefaultBinder } from './plugins/default_binder.js';
+import { DefaultPreemption, type PreemptionHandle } from './plugins/default_preemption.js';
+import { ImageLocality } from './plugins/image_locality.js';
+import { InterPodAffinity } from './plugins/inter_pod_affinity.js';
+import { NodeAffinity } from './plugins/node_affinity.js';
+import { NodeName } from './plugins/node_name.js';
+import { NodePorts } from './plugins/node_ports.js';
+import { NodeResourcesBalancedAllocation, NodeResourcesFit } from './plugins/node_resources.js';
+import { NodeUnschedulable } from './plugins/node_unschedulable.js';
+import { PodTopologySpread } from './plugins/pod_topology_spread.js';
+import { TaintToleration } from './plugins/taint_toleration.js';
+import { SchedulingQueue, type QueuedPodInfo } from './queue.js';
+import type { Node, Pod, PodCondition } from './types.js';
+import { DEFAULT_SCHEDULER_NAME, podKey } from './types.js';
+
+/** What the scheduler does to the outside world. */
+export interface SchedulerEffects {
+  /** POST pods/<name>/binding. */
+  bind(pod: Pod, nodeName: string): Promise<void>;
+  /** Sets the PodScheduled condition (and status.nominatedNodeName when given; null clears it). */
+  updatePodStatus(pod: Pod, condition: PodCondition, nominatedNodeName?: string | null): Promise<void>;
+  recordEvent(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  deletePod(pod: Pod): Promise<void>;
+}
+
+export type AttemptResult = 'scheduled' | 'unschedulable' | 'error';
+
+export interface SchedulerObserver {
+  attempt?(result: AttemptResult, durationMs: number): void;
+  /** First enqueue → bound. */
+  podScheduled?(pod: Pod, nodeName: string, e2eMs: number, attempts: number): void;
+  /** A failed attempt, with the message written to the pod. */
+  podFailed?(pod: Pod, message: string): void;
+  bindFailed?(pod: Pod, err: Error): void;
+}
+
+export interface CoreOptions {
+  effects: SchedulerEffects;
+  now?: () => number;
+  /** Uniform [0, 1): breaks score ties. */
+  random?: () => number;
+  /** 0 = adaptive (50% − nodes/125, at least 5%, at least 100 nodes). */
+  percentageOfNodesToScore?: number;
+  /** Nodes per filter batch. */
+  parallelChunkSize?: number;
+  /** Override the plugin set (default: the default profile). */
+  plugins?: (handle: PreemptionHandle, effects: SchedulerEffects) => PluginWithWeight[];
+  schedulerName?: string;
+  observer?: SchedulerObserver;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  assumedPodTtlMs?: number;
+}
+
+export const MIN_FEASIBLE_NODES_TO_FIND = 100;
+export const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5;
+
+/** How many feasible nodes a cycle looks for before it stops filtering (numFeasibleNodesToFind). */
+export function numFeasibleNodesToFind(numAllNodes: number, percentage = 0): number {
+  if (numAllNodes < MIN_FEASIBLE_NODES_TO_FIND) return numAllNodes;
+  let p = percentage;
+  if (p <= 0) {
+    p = 50 - Math.trunc(numAllNodes / 125);
+    if (p < MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND) p = MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND;
+  }
+  if (p >= 100) return numAllNodes;
+  const n = Math.trunc((numAllNodes * p) / 100);
+  return n < MIN_FEASIBLE_NODES_TO_FIND ? MIN_FEASIBLE_NODES_TO_FIND : n;
+}
+
+/** The default profile, with upstream's score weights. */
+export function defaultPlugins(handle: PreemptionHandle, effects: SchedulerEffects): PluginWithWeight[] {
+  return [
+    { plugin: new NodeUnschedulable() },
+    { plugin: new NodeName() },
+    { plugin: new TaintToleration(), weight: 3 },
+    { plugin: new NodeAffinity(), weight: 2 },
+    { plugin: new NodePorts() },
+    { plugin: new NodeResourcesFit(), weight: 1 },
+    { plugin: new PodTopologySpread(), weight: 2 },
+    { plugin: new InterPodAffinity(), weight: 2 },
+    { plugin: new NodeResourcesBalancedAllocation(), weight: 1 },
+    { plugin: new ImageLocality(), weight: 1 },
+    { plugin: new DefaultPreemption(handle) },
+    { plugin: new DefaultBinder((pod, node) => effects.bind(pod, node)) },
+  ];
+}
+
+export interface ScheduleResult {
+  nodeName: string;
+  evaluatedNodes: number;
+  feasibleNodes: number;
+}
+
+/** A pod fits nowhere: carries per-node statuses for the message. */
+export class FitError extends Error {
+  readonly code = 'UNSCHEDULABLE';
+  postFilterMsg = '';
+  /** Set when PostFilter (preemption) found a node for the pod. */
+  nominatedNodeName?: string;
+  constructor(readonly pod: Pod, readonly numAllNodes: number, readonly statuses: Map<string, Status>, readonly preFilterMsg = '') {
+    super('');
+    this.name = 'FitError';
+  }
+  override get message(): string {
+    return fitErrorMessage(this.numAllNodes, this.statuses, this.preFilterMsg, this.postFilterMsg);
+  }
+  unschedulablePlugins(): Set<string> {
+    const s = new Set<string>();
+    for (const st of this.statuses.values()) if (st.plugin) s.add(st.plugin);
+    return s;
+  }
+}
+
+export class SchedulerCore {
+  readonly cache: SchedulerCache;
+  readonly queue: SchedulingQueue;
+  readonly framework: Framework;
+  readonly snapshot = new Snapshot();
+  readonly schedulerName: string;
+  private readonly effects: SchedulerEffects;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly percentage: number;
+  private readonly chunkSize: number;
+  private readonly observer: SchedulerObserver;
+  private nextStartNodeIndex = 0;
+  private readonly bindings = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(opts: CoreOptions) {
+    this.effects = opts.effects;
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.percentage = opts.percentageOfNodesToScore ?? 0;
+    this.chunkSize = opts.parallelChunkSize ?? 64;
+    this.observer = opts.observer ?? {};
+    this.schedulerName = opts.schedulerName ?? DEFAULT_SCHEDULER_NAME;
+    this.cache = new SchedulerCache({ now: this.now, assumedPodTtlMs: opts.assumedPodTtlMs });
+    const handle: PreemptionHandle = {
+      snapshot: () => this.snapshot,
+      framework: () => this.framework,
+      nominatedPodsForNode: (n) => this.queue.nominatedPodsForNode(n),
+      evict: async (victim, preemptor, nodeName) => {
+        this.effects.recordEvent(victim, 'Normal', 'Preempted', `Preempted by pod ${preemptor.metadata.uid ?? podKey(preemptor)} on node ${nodeName}`);
+        await this.effects.deletePod(victim);
+      },
+      clearNomination: async (pod) => {
+        this.queue.deleteNominated(pod.metadata.uid ?? podKey(pod));
+        await this.effects.updatePodStatus(pod, podScheduledFalse('Unschedulable', 'preempted by a higher priority pod', this.now()), null);
+      },
+    };
+    this.framework = new Framework((opts.plugins ?? defaultPlugins)(handle, this.effects));
+    this.queue = new SchedulingQueue({
+      now: this.now,
+      initialBackoffMs: opts.initialBackoffMs,
+      maxBackoffMs: opts.maxBackoffMs,
+      pluginEvents: this.framework.pluginEvents(),
+    });
+  }
+
+  /** Whether this scheduler is responsible for an unassigned pod. */
+  responsibleFor(pod: Pod): boolean {
+    return !pod.spec.nodeName && (pod.spec.schedulerName ?? DEFAULT_SCHEDULER_NAME) === this.schedulerName;
+  }
+
+  /** Pops one pod (waiting if needed) and runs its scheduling cycle; binding continues in the background. */
+  async scheduleOne(): Promise<void> {
+    const q = await this.queue.pop();
+    await this.runCycle(q);
+  }
+
+  /** Runs cycles until the active queue is empty (tests, benchmarks). */
+  async scheduleAllPending(): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const q = this.queue.tryPop();
+      if (!q) return n;
+      await this.runCycle(q);
+      n++;
+    }
+  }
+
+  /** Waits for all in-flight bindings. */
+  async waitForBindings(): Promise<void> {
+    while (this.bindings.size) await Promise.all([...this.bindings]);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.queue.close();
+  }
+
+  async runCycle(q: QueuedPodInfo): Promise<void> {
+    const start = this.now();
+    const cycle = this.queue.schedulingCycle;
+    const pod = q.pod;
+    if (pod.metadata.deletionTimestamp || this.cache.isAssumed(pod)) {
+      this.queue.done(q.id);
+      return;
+    }
+    const state = new CycleState();
+    let result: ScheduleResult;
+    try {
+      result = await this.schedulePod(state, q.info);
+    } catch (err) {
+      await this.handleFailure(q, cycle, err as Error, state, start);
+      return;
+    }
+    // Assume: count the pod on the node now, so the next cycle sees it.
+    const assumed: Pod = { ...pod, spec: { ...pod.spec, nodeName: result.nodeName } };
+    try {
+      this.cache.assumePod(assumed);
+    } catch (err) {
+      await this.handleFailure(q, cycle, err as Error, state, start);
+      return;
+    }
+    const reserveStatus = this.framework.runReserve(state, q.info, result.nodeName);
+    if (reserveStatus) {
+      this.framework.runUnreserve(state, q.info, result.nodeName);
+      this.cache.forgetPod(assumed);
+      await this.handleFailure(q, cycle, new Error(reserveStatus.message()), state, start);
+      return;
+    }
+    this.queue.deleteNominated(q.id);
+    this.observer.attempt?.('scheduled', this.now() - start);
+    const binding = this.bindingCycle(q, state, assumed, result.nodeName, cycle).finally(() => this.bindings.delete(binding));
+    this.bindings.add(binding);
+  }
+
+  private async bindingCycle(q: QueuedPodInfo, state: CycleState, assumed: Pod, nodeName: string, cycle: number): Promise<void> {
+    const st = await this.framework.runBind(state, assumed, nodeName);
+    if (st) {
+      this.framework.runUnreserve(state, q.info, nodeName);
+      try {
+        this.cache.forgetPod(assumed);
+      } catch {
+        // the bound pod already arrived through the watch
+      }
+      const err = new Error(`binding rejected: ${st.message()}`);
+      this.observer.bindFailed?.(q.pod, err);
+      this.queue.addUnschedulable(q, cycle, true);
+      // The node's resources are free again: parked pods may fit there now.
+      this.queue.moveAllToActiveOrBackoff('AssignedPodDelete');
+      this.effects.recordEvent(q.pod, 'Warning', 'FailedScheduling', err.message);
+      return;
+    }
+    this.cache.finishBinding(assumed);
+    this.queue.done(q.id);
+    this.observer.podScheduled?.(q.pod, nodeName, this.now() - q.initialAttemptTimestamp, q.attempts);
+    this.effects.recordEvent(q.pod, 'Normal', 'Scheduled', `Successfully assigned ${podKey(q.pod)} to ${nodeName}`);
+  }
+
+  private async handleFailure(q: QueuedPodInfo, cycle: number, err: Error, _state: CycleState, start: number): Promise<void> {
+    const isFit = err instanceof FitError;
+    this.observer.attempt?.(isFit ? 'unschedulable' : 'error', this.now() - start);
+    const message = err.message;
+    let nominatedNodeName: string | null | undefined;
+    if (isFit) {
+      q.unschedulablePlugins = err.unschedulablePlugins();
+      nominatedNodeName = err.nominatedNodeName;
+      if (nominatedNodeName) this.queue.addNominated(q.info, nominatedNodeName);
+    }
+    this.queue.addUnschedulable(q, cycle, !isFit);
+    this.observer.podFailed?.(q.pod, message);
+    if (this.stopped) return;
+    this.effects.recordEvent(q.pod, 'Warning', 'FailedScheduling', message);
+    const condition = podScheduledFalse(isFit ? 'Unschedulable' : 'SchedulerError', message, this.now());
+    try {
+      await this.effects.updatePodStatus(q.pod, condition, nominatedNodeName);
+    } catch {
+      // the pod may be gone; the next attempt or the watch sorts it out
+    }
+  }
+
+  /** One pod's scheduling algorithm against the current snapshot; throws FitError. */
+  async schedulePod(state: CycleState, pod: PodInfo): Promise<ScheduleResult> {
+    this.cache.updateSnapshot(this.snapshot);
+    const all = this.snapshot.list();
+    if (all.length === 0) {
+      throw new FitError(pod.pod, 0, new Map());
+    }
+    const { feasible, statuses, evaluated } = await this.findNodesThatFit(state, pod, all);
+    if (feasible.length === 0) {
+      const fitErr = statuses instanceof FitError ? statuses : new FitError(pod.pod, all.length, statuses);
+      const post = await this.runPostFilter(state, pod, fitErr);
+      throw post;
+    }
+    if (feasible.length === 1) {
+      return { nodeName: feasible[0]!.name, evaluatedNodes: evaluated, feasibleNodes: 1 };
+    }
+    const pre = this.framework.runPreScore(state, pod, feasible, this.snapshot);
+    if (pre) throw new Error(`running PreScore plugin "${pre.plugin}": ${pre.message()}`);
+    const scores = this.framework.runScore(state, pod, feasible);
+    return { nodeName: this.selectHost(scores), evaluatedNodes: evaluated, feasibleNodes: feasible.length };
+  }
+
+  private async runPostFilter(state: CycleState, pod: PodInfo, fitErr: FitError): Promise<FitError> {
+    if (this.framework.postFilter.length === 0) return fitErr;
+    // Preemption only makes sense for Unschedulable (not unresolvable or error) outcomes.
+    const { result, status } = await this.framework.runPostFilter(state, pod, fitErr.statuses);
+    if (status.code === Code.Error) throw new Error(status.message());
+    fitErr.postFilterMsg = status.isSuccess() ? '' : status.message();
+    if (result?.nominatedNodeName) fitErr.nominatedNodeName = result.nominatedNodeName;
+    return fitErr;
+  }
+
+  private async findNodesThatFit(state: CycleState, pod: PodInfo, all: readonly NodeInfo[]): Promise<{ feasible: NodeInfo[]; statuses: Map<string, Status> | FitError; evaluated: number }> {
+    const pre = this.framework.runPreFilter(state, pod, this.snapshot);
+    if (!pre.status.isSuccess()) {
+      if (pre.status.code === Code.Error) throw new Error(pre.status.message());
+      const statuses = new Map<string, Status>();
+      for (const n of all) statuses.set(n.name, pre.status);
+      const err = new FitError(pod.pod, all.length, statuses, pre.status.message());
+      return { feasible: [], statuses: err, evaluated: 0 };
+    }
+    let nodes = all;
+    if (pre.result?.nodeNames) nodes = all.filter((n) => pre.result!.nodeNames!.has(n.name));
+    // A pod nominated by an earlier preemption tries its nominated node first.
+    const nominatedName = pod.pod.status?.nominatedNodeName ?? this.queue.nominatedNodeFor(pod.id);
+    if (nominatedName) {
+      const ni = this.snapshot.get(nominatedName);
+      if (ni && !this.framework.runFilterWithNominatedPods(state, pod, ni, this.queue.nominatedPodsForNode(ni.name))) {
+        return { feasible: [ni], statuses: new Map(), evaluated: 1 };
+      }
+    }
+    const numToFind = numFeasibleNodesToFind(nodes.length, this.percentage);
+    const statuses = new Map<string, Status>();
+    const feasible: NodeInfo[] = [];
+    const n = nodes.length;
+    const startAt = this.nextStartNodeIndex % n;
+    let processed = 0;
+    let firstError: Status | null = null;
+    const checkOne = (i: number) => {
+      const ni = nodes[(startAt + i) % n]!;
+      const nominated = this.queue.nominatedPodsForNode(ni.name);
+      const st = nominated.length
+        ? this.framework.runFilterWithNominatedPods(state, pod, ni, nominated)
+        : this.framework.runFilter(state, pod, ni);
+      if (!st) feasible.push(ni);
+      else if (st.code === Code.Error) firstError ??= st;
+      else statuses.set(ni.name, st);
+    };
+    // Batches of nodes, interleaved as promises (the event loop gets a turn between batches);
+    // stops once enough feasible nodes were found, like upstream's parallelizer with cancel.
+    const chunks = Math.ceil(n / this.chunkSize);
+    let nextChunk = 0;
+    const worker = async () => {
+      while (feasible.length < numToFind && nextChunk < chunks) {
+        const c = nextChunk++;
+        const end = Math.min(n, (c + 1) * this.chunkSize);
+        for (let i = c * this.chunkSize; i < end; i++) {
+          if (feasible.length >= numToFind) break;
+          checkOne(i);
+          processed++;
+        }
+        if (chunks > 1) await Promise.resolve();
+      }
+    };
+    const workers = Math.min(chunks, 16);
+    if (workers <= 1) await worker();
+    else await Promise.all(Array.from({ length: workers }, worker));
+    if (firstError) throw new Error((firstError as Status).message());
+    this.nextStartNodeIndex = (startAt + processed) % n;
+    return { feasible, statuses, evaluated: processed };
+  }
+
+  /** Highest total score; ties broken uniformly at random (reservoir sampling). */
+  private selectHost(scores: NodeScore[]): string {
+    let best = scores[0]!;
+    let ties = 1;
+    for (let i = 1; i < scores.length; i++) {
+      const s = scores[i]!;
+      if (s.score > best.score) {
+        best = s;
+        ties = 1;
+      } else if (s.score === best.score) {
+        ties++;
+        if (this.random() * ties < 1) best = s;
+      }
+    }
+    return best.name;
+  }
+
+  // ---- cluster events from the watch (the wiring calls these) ----
+
+  onPodAdd(pod: Pod): void {
+    if (pod.spec.nodeName) {
+      this.cache.addPod(pod);
+      this.queue.moveAllToActiveOrBackoff('AssignedPodAdd');
+    } else if (this.responsibleFor(pod) && !pod.metadata.deletionTimestamp) {
+      this.queue.add(pod);
+    }
+  }
+
+  onPodUpdate(_old: Pod | undefined, pod: Pod): void {
+    if (pod.spec.nodeName) {
+      // Unassigned → assigned (our bind came back, or someone else bound it).
+      this.queue.delete(pod);
+      this.queue.done(pod.metadata.uid ?? podKey(pod));
+      this.cache.updatePod(pod);
+      this.queue.moveAllToActiveOrBackoff('AssignedPodUpdate');
+    } else if (this.responsibleFor(pod)) {
+      if (pod.metadata.deletionTimestamp) this.queue.delete(pod);
+      else this.queue.update(pod);
+    }
+  }
+
+  onPodDelete(pod: Pod): void {
+    if (pod.spec.nodeName || this.cache.getPod(pod)) {
+      this.cache.removePod(pod);
+      this.queue.moveAllToActiveOrBackoff('AssignedPodDelete');
+    }
+    this.queue.delete(pod);
+  }
+
+  onNodeAdd(node: Node): void {
+    this.cache.addNode(node);
+    this.queue.moveAllToActiveOrBackoff('NodeAdd');
+  }
+
+  onNodeUpdate(node: Node): void {
+    this.cache.updateNode(node);
+    this.queue.moveAllToActiveOrBackoff('NodeUpdate');
+  }
+
+  onNodeDelete(node: Node): void {
+    this.cache.removeNode(node.metadata.name!);
+  }
+
+  /** Periodic housekeeping: backoff flush, parked-pod flush, assumed-pod expiry. */
+  housekeeping(): void {
+    this.queue.flush();
+    const expired = this.cache.cleanupExpiredAssumedPods();
+    if (expired.length) this.queue.moveAllToActiveOrBackoff('AssignedPodDelete');
+  }
+}
+
+export function podScheduledFalse(reason: string, message: string, now: number): PodCondition {
+  return { type: 'PodScheduled', status: 'False', reason, message, lastProbeTime: null, lastTransitionTime: new Date(now).toISOString() };
+}
