@@ -109,7 +109,7 @@ function firstAtOrAfter(records: PendingRecord[], main: number): number {
 export interface MvccStoreOptions {
   /** Leases granted with a smaller TTL get this TTL (seconds). Default 2 (etcd's with default election/heartbeat settings). */
   minLeaseTtl?: number;
-  /** fsync each apply batch. Default false (the Raft log's synced writes flush the shared LevelDB log). */
+  /** fsync each group-commit batch (flush). Default false (the Raft log's synced writes flush the shared LevelDB log). */
   sync?: boolean;
   /** Puts fail with NoSpace once dbSize() plus their size would exceed this. 0 = no quota. */
   quotaBytes?: number;

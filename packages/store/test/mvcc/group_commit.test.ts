@@ -176,6 +176,7 @@ test('a crash while size-bounded group commits are written leaves a prefix with 
   for (let i = 1; i <= 60; i++) {
     await s.put(`k${i % 5}`, `v${i}`); // index i, revision i
     if (i % 10 === 0) await turn(); // let some batches land
+    if (i === 30) await until(() => s.store.persistedIndex > 0);
   }
   const persisted = s.store.persistedIndex;
   const db = await crashCopy(t, s.dir);
