@@ -231,7 +231,11 @@ export class Informer<T extends KubeObject> {
     this.items.set(k, o);
     this.reindex(k, old, o);
     if (!old) this.emit('add', o);
-    else if (old.metadata.resourceVersion !== o.metadata.resourceVersion) this.emit('update', old, o);
+    else if (old.metadata.uid && o.metadata.uid && old.metadata.uid !== o.metadata.uid) {
+      // Deleted and re-created while we were not watching (seen on relist): a different object.
+      this.emit('delete', old);
+      this.emit('add', o);
+    } else if (old.metadata.resourceVersion !== o.metadata.resourceVersion) this.emit('update', old, o);
   }
 
   private remove(k: string, old: T, final?: T): void {

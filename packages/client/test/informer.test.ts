@@ -179,6 +179,7 @@ test.serial('informer relists after 410 Gone (resourceVersion compacted away) wi
   t.deepEqual(inf.byIndex('gen', '1').map((o) => o.metadata.name).sort(), ['o7', 'o8']);
   const o9 = await cms.get('inf3', 'o9');
   t.is(inf.get('inf3/o9')?.metadata.uid, o9.metadata.uid);
+  t.deepEqual(rec.log.filter((l) => l.endsWith(' inf3/o9')).slice(-2), ['delete inf3/o9', 'add inf3/o9'], 'a re-created object is a delete and an add, not an update');
 
   // And it keeps watching after the relist.
   await cms.create('inf3', cm('late'));
