@@ -113,7 +113,8 @@ export class FitError extends Error {
     super('');
     this.name = 'FitError';
   }
-  override get message(): string {
+  /** The message as kube-scheduler writes it into the condition and event. */
+  describe(): string {
     return fitErrorMessage(this.numAllNodes, this.statuses, this.preFilterMsg, this.postFilterMsg);
   }
   unschedulablePlugins(): Set<string> {
@@ -265,7 +266,7 @@ export class SchedulerCore {
   private async handleFailure(q: QueuedPodInfo, cycle: number, err: Error, _state: CycleState, start: number): Promise<void> {
     const isFit = err instanceof FitError;
     this.observer.attempt?.(isFit ? 'unschedulable' : 'error', this.now() - start);
-    const message = err.message;
+    const message = isFit ? err.describe() : err.message;
     let nominatedNodeName: string | null | undefined;
     if (isFit) {
       q.unschedulablePlugins = err.unschedulablePlugins();
@@ -313,6 +314,7 @@ export class SchedulerCore {
     if (status.code === Code.Error) throw new Error(status.message());
     fitErr.postFilterMsg = status.isSuccess() ? '' : status.message();
     if (result?.nominatedNodeName) fitErr.nominatedNodeName = result.nominatedNodeName;
+    fitErr.message = fitErr.describe();
     return fitErr;
   }
 

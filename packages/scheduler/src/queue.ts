@@ -25,6 +25,8 @@ export interface QueuedPodInfo {
   /** Plugins that rejected it in its last attempt. */
   unschedulablePlugins: Set<string>;
   backoffExpiry: number;
+  /** Insertion order, breaking timestamp ties (FIFO). */
+  seq: number;
 }
 
 export interface QueueOptions {
@@ -51,7 +53,7 @@ export class SchedulingQueue {
   private readonly pluginEvents: Map<string, ReadonlySet<ClusterEvent>>;
 
   private readonly activeQ = new KeyedHeap<QueuedPodInfo>((q) => q.id, (a, b) =>
-    a.info.priority !== b.info.priority ? a.info.priority > b.info.priority : a.timestamp < b.timestamp);
+    a.info.priority !== b.info.priority ? a.info.priority > b.info.priority : a.timestamp !== b.timestamp ? a.timestamp < b.timestamp : a.seq < b.seq);
   private readonly backoffQ = new KeyedHeap<QueuedPodInfo>((q) => q.id, (a, b) => a.backoffExpiry < b.backoffExpiry);
   private readonly unschedulable = new Map<string, QueuedPodInfo>();
   /** Popped and being scheduled: id → latest pod object (null once deleted). */
@@ -61,6 +63,7 @@ export class SchedulingQueue {
   private waiters: (() => void)[] = [];
   private closed = false;
 
+  private seq = 0;
   schedulingCycle = 0;
   private moveRequestCycle = -1;
 
@@ -76,7 +79,7 @@ export class SchedulingQueue {
     const now = this.now();
     return {
       id: podId(pod), pod, info: podInfoOf(pod), timestamp: now, initialAttemptTimestamp: now,
-      attempts: 0, unschedulablePlugins: new Set(), backoffExpiry: 0,
+      attempts: 0, unschedulablePlugins: new Set(), backoffExpiry: 0, seq: this.seq++,
     };
   }
 
@@ -192,7 +195,7 @@ export class SchedulingQueue {
     if (latest === null) return; // deleted while in flight
     const pod = latest ?? q.pod;
     const now = this.now();
-    const next: QueuedPodInfo = { ...q, pod, info: podInfoOf(pod), timestamp: now, backoffExpiry: now + this.backoffDuration(q.attempts) };
+    const next: QueuedPodInfo = { ...q, pod, info: podInfoOf(pod), timestamp: now, seq: this.seq++, backoffExpiry: now + this.backoffDuration(q.attempts) };
     if (isError || this.moveRequestCycle >= podSchedulingCycle || pod !== q.pod) {
       this.backoffQ.push(next);
     } else {

@@ -102,13 +102,7 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
     const s = state.read<PreFilterState>(PRE_FILTER_KEY);
     if (!s) return null;
     const labels = node.labels;
-    for (const [k, v] of Object.entries(labels)) {
-      if (s.existingAntiAffinity.get(k, v) > 0) return Status.unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY);
-    }
-    for (const t of pod.requiredAntiAffinityTerms) {
-      const v = labels[t.topologyKey];
-      if (v !== undefined && s.antiAffinity.get(t.topologyKey, v) > 0) return Status.unschedulable(ERR_REASON_ANTI_AFFINITY);
-    }
+    // Same order as upstream: own affinity, own anti-affinity, existing pods' anti-affinity.
     if (pod.requiredAffinityTerms.length > 0) {
       let podsExist = true;
       for (const t of pod.requiredAffinityTerms) {
@@ -119,6 +113,15 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
       // The first pod of a group with affinity to itself may go anywhere that has the topology labels.
       if (!podsExist && !(s.affinity.m.size === 0 && matchesAll(pod.requiredAffinityTerms, pod))) {
         return Status.unresolvable(ERR_REASON_AFFINITY);
+      }
+    }
+    for (const t of pod.requiredAntiAffinityTerms) {
+      const v = labels[t.topologyKey];
+      if (v !== undefined && s.antiAffinity.get(t.topologyKey, v) > 0) return Status.unschedulable(ERR_REASON_ANTI_AFFINITY);
+    }
+    if (s.existingAntiAffinity.m.size > 0) {
+      for (const [k, v] of Object.entries(labels)) {
+        if (s.existingAntiAffinity.get(k, v) > 0) return Status.unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY);
       }
     }
     return null;
