@@ -41,6 +41,9 @@ export const STORE_VERSION = '3.4.0';
 /** Committed entries that may wait for the apply chain before the Ready loop waits for it. */
 const MAX_QUEUED_APPLY = 20_000;
 
+/** Ticks delivered at once after the event loop was late (see onTimer). */
+const MAX_CATCH_UP_TICKS = 4;
+
 export class StartupError extends Error {
   constructor(
     readonly code: 'DATA_DIR_IN_USE' | 'DATA_DIR_FOREIGN' | 'DATA_CORRUPT' | 'JOIN_FAILED' | 'CONFIG_INVALID',
@@ -80,6 +83,7 @@ export class Member implements EtcdBackend, PeerHandler {
   private stopped = false;
   private fatal: Error | undefined;
   private ticks = 0;
+  private lastTickAt = 0;
   private revoking = new Set<number>();
   private applyChain: Promise<void> = Promise.resolve();
   private queuedApply = 0;
@@ -283,7 +287,8 @@ export class Member implements EtcdBackend, PeerHandler {
 
   /** Starts ticking. The gRPC servers are started by the caller once this returns. */
   start(): void {
-    this.ticker = setInterval(() => this.onTick(), this.cfg.heartbeatIntervalMs);
+    this.lastTickAt = Date.now();
+    this.ticker = setInterval(() => this.onTimer(), this.cfg.heartbeatIntervalMs);
     this.campaignIfAlone();
     this.schedule();
   }
@@ -296,6 +301,20 @@ export class Member implements EtcdBackend, PeerHandler {
     if (st.applied < st.commit) return;
     this.node.campaign();
     this.schedule();
+  }
+
+  /**
+   * Raft time follows the wall clock: when the event loop ran late (a loaded machine), the ticks
+   * that were due are delivered now (at most MAX_CATCH_UP_TICKS), so an election timeout stays
+   * close to its configured length in real time instead of stretching with the load.
+   */
+  private onTimer(): void {
+    const now = Date.now();
+    const due = Math.floor((now - this.lastTickAt) / this.cfg.heartbeatIntervalMs);
+    if (due <= 0) return;
+    this.lastTickAt += due * this.cfg.heartbeatIntervalMs;
+    for (let i = 0; i < Math.min(due, MAX_CATCH_UP_TICKS); i++) this.onTick();
+    if (due > MAX_CATCH_UP_TICKS) this.lastTickAt = now;
   }
 
   private onTick(): void {
