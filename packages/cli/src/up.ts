@@ -27,6 +27,7 @@ interface LabNode {
   criAddress: string;
   stateDir: string;
   logDir?: string;
+  cgroupParent?: string;
 }
 
 interface LabSummary {
@@ -117,7 +118,12 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
           process.execPath, componentBin('node-agent', 'mkube-node-agent'),
           '--kubeconfig', kc, '--node-name', nodeName, '--node-ip', n.nodeIP,
           '--container-runtime-endpoint', n.criAddress, '--root-dir', join(n.stateDir, 'agent'), '--pod-cidr', n.podCIDR,
-          '--ca-file', join(pki, 'ca.crt'), '--ca-key-file', join(pki, 'ca.key'),
+          '--cluster-ca-cert', join(pki, 'ca.crt'), '--cluster-ca-key', join(pki, 'ca.key'),
+          '--cni-conf-dir', join(n.stateDir, 'cni', 'net.d'),
+          ...(n.cgroupParent ? ['--cgroup-root', n.cgroupParent] : []),
+          ...(n.logDir ? ['--pod-logs-dir', n.logDir] : []),
+          // One node on the host: no routes to other nodes to keep (and the host's own routes stay untouched).
+          ...(opts.workers > 0 ? [] : ['--no-routes']),
         ],
         { netns: n.netns },
       ),
