@@ -36,11 +36,11 @@ test('NodeResourcesFit: cpu, memory, pods, ephemeral-storage and extended resour
   // big is now full (2 pods); small is too small.
   const r2 = await scheduleAll(h, [pod('x', { cpu: '1500m' })]);
   t.is(r2.get('x'), undefined);
-  t.is(lastFailure(h, 'x'), '0/2 nodes are available: 1 Insufficient cpu, 1 Too many pods. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.');
+  t.is(lastFailure(h, 'x'), '0/2 nodes are available: 1 Insufficient cpu, 1 Too many pods. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.');
   const h2 = harness([node('a', { extra: { 'ephemeral-storage': '1Gi' } }), node('b', { extra: { 'example.com/gpu': '1' } })]);
   const eph = pod('eph', { spec: { containers: [{ name: 'c', resources: { requests: { 'ephemeral-storage': '2Gi', 'example.com/gpu': '2' } } }] } });
   await scheduleAll(h2, [eph]);
-  t.is(lastFailure(h2, 'eph'), '0/2 nodes are available: 2 Insufficient ephemeral-storage, 2 Insufficient example.com/gpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.');
+  t.is(lastFailure(h2, 'eph'), '0/2 nodes are available: 2 Insufficient ephemeral-storage, 2 Insufficient example.com/gpu. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.');
 });
 
 test('NodeResourcesFit: effective request is max(sum of containers, max of init containers) plus overhead', (t) => {

@@ -1,22 +1,39 @@
 import { MAX_NODE_SCORE, Status, type FilterPlugin, type ScorePlugin } from '../framework/interface.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 
-/** The reasons a pod does not fit a node's allocatable, in upstream's order. */
-export function insufficientResources(pod: PodInfo, node: NodeInfo): string[] {
+/**
+ * The reasons a pod does not fit a node's allocatable, in upstream's order.
+ * `unresolvable` is set when a request exceeds the node's whole allocatable:
+ * evicting pods cannot help there.
+ */
+export function insufficientResources(pod: PodInfo, node: NodeInfo, out?: { unresolvable: boolean }): string[] {
   const reasons: string[] = [];
+  const flag = (request: number, allocatable: number) => {
+    if (out && request > allocatable) out.unresolvable = true;
+  };
   const alloc = node.allocatable;
   const used = node.requested;
   if (node.pods.length + 1 > alloc.allowedPodNumber) reasons.push('Too many pods');
   const req = pod.requests;
   if (req.milliCPU === 0 && req.memory === 0 && req.ephemeralStorage === 0 && !req.scalar) return reasons;
-  if (req.milliCPU > 0 && req.milliCPU > alloc.milliCPU - used.milliCPU) reasons.push('Insufficient cpu');
-  if (req.memory > 0 && req.memory > alloc.memory - used.memory) reasons.push('Insufficient memory');
+  if (req.milliCPU > 0 && req.milliCPU > alloc.milliCPU - used.milliCPU) {
+    reasons.push('Insufficient cpu');
+    flag(req.milliCPU, alloc.milliCPU);
+  }
+  if (req.memory > 0 && req.memory > alloc.memory - used.memory) {
+    reasons.push('Insufficient memory');
+    flag(req.memory, alloc.memory);
+  }
   if (req.ephemeralStorage > 0 && req.ephemeralStorage > alloc.ephemeralStorage - used.ephemeralStorage) {
     reasons.push('Insufficient ephemeral-storage');
+    flag(req.ephemeralStorage, alloc.ephemeralStorage);
   }
   if (req.scalar) {
     for (const [name, v] of req.scalar) {
-      if (v > 0 && v > alloc.getScalar(name) - used.getScalar(name)) reasons.push(`Insufficient ${name}`);
+      if (v > 0 && v > alloc.getScalar(name) - used.getScalar(name)) {
+        reasons.push(`Insufficient ${name}`);
+        flag(v, alloc.getScalar(name));
+      }
     }
   }
   return reasons;
@@ -28,8 +45,10 @@ export class NodeResourcesFit implements FilterPlugin, ScorePlugin {
   events() { return ['NodeAdd', 'NodeUpdate', 'AssignedPodDelete', 'AssignedPodUpdate'] as const; }
 
   filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
-    const reasons = insufficientResources(pod, node);
-    return reasons.length ? Status.unschedulable(...reasons) : null;
+    const out = { unresolvable: false };
+    const reasons = insufficientResources(pod, node, out);
+    if (reasons.length === 0) return null;
+    return out.unresolvable ? Status.unresolvable(...reasons) : Status.unschedulable(...reasons);
   }
 
   score(_s: unknown, pod: PodInfo, node: NodeInfo): number {
