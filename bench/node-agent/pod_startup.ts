@@ -1,0 +1,96 @@
+// Pod startup latency through the whole node path: API server (real etcd) →
+// mkube-node-agent (in a lab worker's netns) → containerd. Creates BENCH_PODS
+// (default 100) pods bound round-robin to 2 lab workers at BENCH_RATE/s
+// (default 10) with the busybox image present, and measures create → the
+// first watch event in which every container of the pod is running.
+// Prints p50/p90/p99/max. Not a test: it measures. Needs root.
+//
+//   node --import tsx bench/node-agent/pod_startup.ts
+//   BENCH_PODS=50 BENCH_RATE=5 node --import tsx bench/node-agent/pod_startup.ts
+import { rmSync } from 'node:fs';
+import { Resources, type KubeObject } from '@mkube/client';
+import { startAgent, startControlPlane, tmpRoot, type AgentProcess, type ControlPlane } from '../../packages/node-agent/test/cluster_helper.js';
+import { labDown, labUp, sleep } from '../../packages/node-agent/test/lab_helper.js';
+
+const PODS = Number(process.env.BENCH_PODS ?? 100);
+const RATE = Number(process.env.BENCH_RATE ?? 10);
+const LAB = 'mkbench';
+const SUBNET = 180;
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function main(): Promise<void> {
+  const lab = await labUp(['--workers', '2', '--name', LAB, '--subnet', String(SUBNET)]);
+  let cp: ControlPlane | undefined;
+  const agents: AgentProcess[] = [];
+  const roots: string[] = [];
+  try {
+    cp = await startControlPlane(LAB, { bindAddress: lab.gateway, advertiseAddress: lab.gateway });
+    for (const w of lab.workers) {
+      const root = tmpRoot(`${LAB}-${w.name}`);
+      roots.push(root);
+      agents.push(await startAgent(cp, w, root, ['--pod-cidr', w.podCIDR, '--log-level', 'warn'], { netns: true }));
+    }
+    const pods = cp.client.resource(Resources.pods);
+    const created = new Map<string, number>();
+    const started = new Map<string, number>();
+    const { resourceVersion } = await pods.list('default');
+    let resolveAll: () => void = () => undefined;
+    const all = new Promise<void>((r) => (resolveAll = r));
+    const watch = pods.watch('default', { resourceVersion }, (type, obj: KubeObject) => {
+      if (type !== 'ADDED' && type !== 'MODIFIED') return;
+      const name = obj.metadata.name;
+      if (started.has(name) || !created.has(name)) return;
+      const cs = (obj.status?.containerStatuses ?? []) as { state?: { running?: unknown } }[];
+      const want = (obj.spec?.containers ?? []).length;
+      if (want > 0 && cs.length === want && cs.every((c) => c.state?.running)) {
+        started.set(name, performance.now());
+        if (started.size === PODS) resolveAll();
+      }
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < PODS; i++) {
+      const at = t0 + (i * 1000) / RATE;
+      const wait = at - performance.now();
+      if (wait > 0) await sleep(wait);
+      const name = `bench-${i}`;
+      const pod: KubeObject = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default' },
+        spec: {
+          nodeName: lab.workers[i % lab.workers.length]!.name,
+          terminationGracePeriodSeconds: 0,
+          containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }],
+        },
+      };
+      created.set(name, performance.now());
+      void pods.create('default', pod).catch((err) => console.error(`create ${name}: ${String(err)}`));
+    }
+    const timeout = sleep(120_000).then(() => 'timeout' as const);
+    const outcome = await Promise.race([all.then(() => 'done' as const), timeout]);
+    watch.stop();
+    const lat = [...started].map(([n, t]) => t - created.get(n)!).sort((a, b) => a - b);
+    const wall = (Math.max(...started.values()) - t0) / 1000;
+    console.log(`pods: ${PODS} at ${RATE}/s over ${lab.workers.length} nodes; running: ${lat.length}${outcome === 'timeout' ? ' (TIMED OUT after 120 s)' : ''}; wall ${wall.toFixed(1)} s`);
+    if (lat.length) {
+      const f = (x: number) => `${x.toFixed(0)} ms`;
+      console.log(`create → all containers running (watch): p50 ${f(pct(lat, 50))}  p90 ${f(pct(lat, 90))}  p99 ${f(pct(lat, 99))}  max ${f(lat.at(-1)!)}`);
+    }
+  } finally {
+    for (const a of agents) await a.kill('SIGKILL');
+    await cp?.stop();
+    await labDown(LAB);
+    for (const r of roots) rmSync(r, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
