@@ -292,7 +292,7 @@ test('adopts an orphan ReplicaSet whose template matches instead of creating ano
   const plan2 = reconcileDeployment({ d, replicaSets: w.list('replicasets'), pods: [], now: w.now });
   t.false(plan2.actions.some((a) => a.verb === 'create'));
   const adopt = plan2.actions.find((a) => a.verb === 'update' && a.ref.resource === 'replicasets') as { object: KObject };
-  t.is(adopt.object.metadata.ownerReferences![0]!.uid, d.metadata.uid);
+  t.is(adopt.object.metadata.ownerReferences![0]!.uid, d.metadata.uid!);
 });
 
 test('a foreign object under the new set name is a hash collision: collisionCount goes up and the hash changes', (t) => {
