@@ -50,7 +50,7 @@ test('ready pods in addresses, unready in notReadyAddresses; no IP, terminal, de
   const [upd] = reconcileEndpoints({ service: svc([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]), pods, endpoints: { ...ep, metadata: { ...ep.metadata, resourceVersion: '5' } }, namespace: 'default', name: 'web' });
   t.is(upd!.verb, 'update');
   t.is((upd as { object: KObject }).object.metadata.resourceVersion, '5');
-  t.is((upd as { object: KObject }).object.subsets[0].addresses.length, 3); // eslint-disable-line @typescript-eslint/no-explicit-any
+  t.is(((upd as { object: KObject }).object.subsets as Array<{ addresses: unknown[] }>)[0]!.addresses.length, 3); // eslint-disable-line @typescript-eslint/no-explicit-any
 });
 
 test('pods that resolve named ports differently land in different subsets; pods missing the named port are left out', (t) => {
