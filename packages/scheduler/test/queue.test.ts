@@ -1,5 +1,6 @@
 // The scheduling queue: priority order, backoff 1 s doubling to 10 s, parking and moves on cluster events.
 import test from 'ava';
+import type { ClusterEvent } from '../src/framework/interface.js';
 import { SchedulingQueue } from '../src/queue.js';
 import { FakeClock, harness, node, pod, scheduleAll } from './helpers.js';
 
@@ -42,7 +43,7 @@ test('a failed pod waits out its backoff before it is retried', (t) => {
 
 test('unschedulable pods are parked until a relevant event; a node add moves them', (t) => {
   const clock = new FakeClock();
-  const q = new SchedulingQueue({ now: clock.now, pluginEvents: new Map([['NodeResourcesFit', new Set(['NodeAdd', 'AssignedPodDelete'] as const)], ['TaintToleration', new Set(['NodeAdd', 'NodeUpdate'] as const)]]) });
+  const q = new SchedulingQueue({ now: clock.now, pluginEvents: new Map<string, ReadonlySet<ClusterEvent>>([['NodeResourcesFit', new Set<ClusterEvent>(['NodeAdd', 'AssignedPodDelete'])], ['TaintToleration', new Set<ClusterEvent>(['NodeAdd', 'NodeUpdate'])]]) });
   q.add(pod('fit'));
   q.add(pod('taint'));
   const a = q.tryPop()!;
