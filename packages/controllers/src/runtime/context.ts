@@ -1,0 +1,33 @@
+/** What every controller gets from the manager. */
+import type { KubeClient } from '@mkube/client';
+import type { Logger } from 'pino';
+import type { Clock } from '../util/time.js';
+import type { Executor } from './executor.js';
+import type { SharedInformers } from './informers.js';
+import type { ControllerMetrics } from './metrics.js';
+
+export interface ControllerConfig {
+  nodeMonitorGracePeriodMs: number;
+  defaultUnreachableTolerationSeconds: number;
+  clusterCidr: string;
+  nodeCidrMaskSize: number;
+  reservedCidrs: string[];
+  workers: number;
+}
+
+export interface ControllerContext {
+  client: KubeClient;
+  informers: SharedInformers;
+  executor: Executor;
+  log: Logger;
+  metrics: ControllerMetrics;
+  clock: Clock;
+  config: ControllerConfig;
+}
+
+export interface RunningController {
+  readonly name: string;
+  /** Called once the informers have synced. */
+  start(): void;
+  stop(): Promise<void>;
+}
