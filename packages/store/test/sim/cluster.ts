@@ -23,6 +23,7 @@ import {
   type ConfChange,
   type ConfState,
   type Entry,
+  type HardState,
   type Message,
   type NodeId,
   type Ready,
@@ -413,11 +414,14 @@ export class Cluster {
       this.invariants.observePersisted(m.id, rd.entries, (i) => termOrUndefined(m.storage, i));
     }
     if (rd.hardState !== undefined) {
-      if (rd.hardState.term < m.storage.initialState().hardState.term) {
-        throw new InvariantViolation('persisted term', `member ${m.id} persisted term ${rd.hardState.term} after term ${m.storage.initialState().hardState.term}`);
-      }
+      checkHardStateChange(m.id, m.storage.initialState().hardState, rd.hardState);
       m.storage.setHardState(rd.hardState);
       m.term = rd.hardState.term;
+    }
+    const persistedCommit = m.storage.initialState().hardState.commit;
+    const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastCommitted !== undefined && lastCommitted.index > Math.max(persistedCommit, m.storage.snapshot().metadata.index)) {
+      throw new InvariantViolation('commit durability', `member ${m.id} was handed entry ${lastCommitted.index} to apply but its persisted commit index is ${persistedCommit}`);
     }
     if (m.crashStage === 'after-persist') return this.crash(m, 'after persisting, before sending');
 
@@ -858,6 +862,19 @@ export class Cluster {
     this.traceLines.push(l);
     if (this.traceLines.length > 2000) this.traceLines.splice(0, 1000);
     this.opts.trace?.(l);
+  }
+}
+
+/** A member's persisted hard state only moves forward: term and commit never decrease, and one term has one vote. */
+function checkHardStateChange(id: NodeId, prev: HardState, next: HardState): void {
+  if (next.term < prev.term) {
+    throw new InvariantViolation('persisted term', `member ${id} persisted term ${next.term} after term ${prev.term}`);
+  }
+  if (next.term === prev.term && prev.vote !== 0 && next.vote !== prev.vote) {
+    throw new InvariantViolation('vote safety', `member ${id} changed its vote in term ${next.term} from ${prev.vote} to ${next.vote}`);
+  }
+  if (next.commit < prev.commit) {
+    throw new InvariantViolation('commit monotonicity', `member ${id} persisted commit ${next.commit} after ${prev.commit}`);
   }
 }
 
