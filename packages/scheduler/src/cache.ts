@@ -189,23 +189,33 @@ export class SchedulerCache {
   /** Brings a snapshot up to date, cloning only nodes changed since its last update. */
   updateSnapshot(snap: Snapshot): void {
     if (this.dirty.size === 0 && !this.nodeSetChanged && snap.generation === this.generation) return;
-    for (const name of this.dirty) {
-      const ni = this.nodes.get(name);
-      if (ni && ni.node) snap.byName.set(name, ni.clone());
-      else snap.byName.delete(name);
-    }
     if (this.nodeSetChanged || snap.generation === 0) {
       snap.byName.clear();
-      for (const [name, ni] of this.nodes) if (ni.node) snap.byName.set(name, ni.clone());
-      snap.nodeList = [...snap.byName.values()];
-      this.nodeSetChanged = false;
-    } else {
-      for (let i = 0; i < snap.nodeList.length; i++) {
-        const fresh = snap.byName.get(snap.nodeList[i]!.name);
-        if (fresh) snap.nodeList[i] = fresh;
+      snap.index.clear();
+      snap.nodeList = [];
+      for (const [name, ni] of this.nodes) {
+        if (!ni.node) continue;
+        const c = ni.clone();
+        snap.byName.set(name, c);
+        snap.index.set(name, snap.nodeList.length);
+        snap.nodeList.push(c);
       }
+      this.nodeSetChanged = false;
+      snap.rebuildAffinityLists();
+    } else {
+      let affinityChanged = false;
+      for (const name of this.dirty) {
+        const ni = this.nodes.get(name);
+        const i = snap.index.get(name);
+        if (!ni || !ni.node || i === undefined) continue;
+        const old = snap.nodeList[i]!;
+        const c = ni.clone();
+        snap.byName.set(name, c);
+        snap.nodeList[i] = c;
+        if (old.podsWithAffinity.length || c.podsWithAffinity.length) affinityChanged = true;
+      }
+      if (affinityChanged) snap.rebuildAffinityLists();
     }
-    snap.rebuildAffinityLists();
     this.dirty.clear();
     snap.generation = this.generation;
   }
@@ -214,6 +224,8 @@ export class SchedulerCache {
 /** One cycle's consistent view of the cluster. */
 export class Snapshot implements SnapshotLister {
   byName = new Map<string, NodeInfo>();
+  /** name → position in nodeList. */
+  index = new Map<string, number>();
   nodeList: NodeInfo[] = [];
   generation = 0;
   private withAffinity: NodeInfo[] = [];

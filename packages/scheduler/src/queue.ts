@@ -45,6 +45,8 @@ export class QueueClosedError extends Error {
   }
 }
 
+const NONE: PodInfo[] = [];
+
 export class SchedulingQueue {
   private readonly now: () => number;
   private readonly initialBackoff: number;
@@ -289,8 +291,9 @@ export class SchedulingQueue {
   }
 
   nominatedPodsForNode(nodeName: string): PodInfo[] {
+    if (this.nominated.size === 0) return NONE;
     const m = this.nominated.get(nodeName);
-    return m ? [...m.values()] : [];
+    return m ? [...m.values()] : NONE;
   }
 
   nominatedNodeFor(id: string): string | undefined {

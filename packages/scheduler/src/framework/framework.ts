@@ -86,8 +86,9 @@ export class Framework {
 
   /** The first rejecting filter's status, or null when the node fits. */
   runFilter(state: CycleState, pod: PodInfo, node: NodeInfo): Status | null {
-    for (const p of this.filter) {
-      if (state.skipFilterPlugins.has(p.name)) continue;
+    const filters = (state.activeFilters ??= this.filter.filter((p) => !state.skipFilterPlugins.has(p.name)));
+    for (let i = 0; i < filters.length; i++) {
+      const p = filters[i]!;
       let st;
       try {
         st = p.filter(state, pod, node);
@@ -143,12 +144,18 @@ export class Framework {
 
   /** Weighted sum of normalized scores, one entry per node in `nodes` order. */
   runScore(state: CycleState, pod: PodInfo, nodes: readonly NodeInfo[]): NodeScore[] {
-    const totals: NodeScore[] = nodes.map((n) => ({ name: n.name, score: 0 }));
+    const n = nodes.length;
+    const totals: NodeScore[] = new Array(n);
+    const scores: NodeScore[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      totals[i] = { name: nodes[i]!.name, score: 0 };
+      scores[i] = { name: nodes[i]!.name, score: 0 };
+    }
     for (const { plugin, weight } of this.score) {
       if (state.skipScorePlugins.has(plugin.name)) continue;
-      const scores: NodeScore[] = nodes.map((n) => ({ name: n.name, score: plugin.score(state, pod, n) }));
+      for (let i = 0; i < n; i++) scores[i]!.score = plugin.score(state, pod, nodes[i]!);
       plugin.normalizeScore?.(state, pod, scores);
-      for (let i = 0; i < scores.length; i++) totals[i]!.score += scores[i]!.score * weight;
+      for (let i = 0; i < n; i++) totals[i]!.score += scores[i]!.score * weight;
     }
     return totals;
   }

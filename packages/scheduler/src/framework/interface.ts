@@ -59,6 +59,8 @@ export class CycleState {
   private data = new Map<string, StateData>();
   skipFilterPlugins = new Set<string>();
   skipScorePlugins = new Set<string>();
+  /** The filter plugins left after PreFilter's skips (computed once per cycle by the framework). */
+  activeFilters: FilterPlugin[] | null = null;
 
   read<T extends StateData>(key: string): T | undefined {
     return this.data.get(key) as T | undefined;
@@ -73,6 +75,7 @@ export class CycleState {
     for (const [k, v] of this.data) c.data.set(k, v.clone());
     c.skipFilterPlugins = new Set(this.skipFilterPlugins);
     c.skipScorePlugins = new Set(this.skipScorePlugins);
+    c.activeFilters = this.activeFilters;
     return c;
   }
 }

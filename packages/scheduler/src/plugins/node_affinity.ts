@@ -8,6 +8,7 @@ export const ERR_REASON_NODE_AFFINITY = "node(s) didn't match Pod's node affinit
 
 /** spec.nodeSelector and required node affinity together (upstream's RequiredNodeAffinity). */
 export function podMatchesNodeSelectorAndAffinity(pod: Pod, node: Node): boolean {
+  if (!pod.spec.nodeSelector && !pod.spec.affinity?.nodeAffinity) return true;
   const labels = node.metadata.labels ?? {};
   for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) {
     if (labels[k] !== v) return false;

@@ -8,35 +8,49 @@ import type { NodeInfo, PodInfo } from '../node_info.js';
  */
 export function insufficientResources(pod: PodInfo, node: NodeInfo, out?: { unresolvable: boolean }): string[] {
   const reasons: string[] = [];
-  const flag = (request: number, allocatable: number) => {
-    if (out && request > allocatable) out.unresolvable = true;
-  };
   const alloc = node.allocatable;
   const used = node.requested;
   if (node.pods.length + 1 > alloc.allowedPodNumber) reasons.push('Too many pods');
   const req = pod.requests;
   if (req.milliCPU === 0 && req.memory === 0 && req.ephemeralStorage === 0 && !req.scalar) return reasons;
+  let unresolvable = false;
   if (req.milliCPU > 0 && req.milliCPU > alloc.milliCPU - used.milliCPU) {
     reasons.push('Insufficient cpu');
-    flag(req.milliCPU, alloc.milliCPU);
+    unresolvable ||= req.milliCPU > alloc.milliCPU;
   }
   if (req.memory > 0 && req.memory > alloc.memory - used.memory) {
     reasons.push('Insufficient memory');
-    flag(req.memory, alloc.memory);
+    unresolvable ||= req.memory > alloc.memory;
   }
   if (req.ephemeralStorage > 0 && req.ephemeralStorage > alloc.ephemeralStorage - used.ephemeralStorage) {
     reasons.push('Insufficient ephemeral-storage');
-    flag(req.ephemeralStorage, alloc.ephemeralStorage);
+    unresolvable ||= req.ephemeralStorage > alloc.ephemeralStorage;
   }
   if (req.scalar) {
     for (const [name, v] of req.scalar) {
       if (v > 0 && v > alloc.getScalar(name) - used.getScalar(name)) {
         reasons.push(`Insufficient ${name}`);
-        flag(v, alloc.getScalar(name));
+        unresolvable ||= v > alloc.getScalar(name);
       }
     }
   }
+  if (out) out.unresolvable = unresolvable;
   return reasons;
+}
+
+/** Allocation-free check of the common case. */
+function fits(pod: PodInfo, node: NodeInfo): boolean {
+  const alloc = node.allocatable;
+  const used = node.requested;
+  const req = pod.requests;
+  if (node.pods.length + 1 > alloc.allowedPodNumber) return false;
+  if (req.milliCPU > 0 && req.milliCPU > alloc.milliCPU - used.milliCPU) return false;
+  if (req.memory > 0 && req.memory > alloc.memory - used.memory) return false;
+  if (req.ephemeralStorage > 0 && req.ephemeralStorage > alloc.ephemeralStorage - used.ephemeralStorage) return false;
+  if (req.scalar) {
+    for (const [name, v] of req.scalar) if (v > 0 && v > alloc.getScalar(name) - used.getScalar(name)) return false;
+  }
+  return true;
 }
 
 /** NodeResourcesFit: requests must fit allocatable; scores LeastAllocated (cpu and memory, weight 1 each). */
@@ -45,6 +59,7 @@ export class NodeResourcesFit implements FilterPlugin, ScorePlugin {
   events() { return ['NodeAdd', 'NodeUpdate', 'AssignedPodDelete', 'AssignedPodUpdate'] as const; }
 
   filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
+    if (fits(pod, node)) return null;
     const out = { unresolvable: false };
     const reasons = insufficientResources(pod, node, out);
     if (reasons.length === 0) return null;

@@ -8,12 +8,14 @@ export class TaintToleration implements FilterPlugin, ScorePlugin {
   events() { return ['NodeAdd', 'NodeUpdate'] as const; }
 
   filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
+    if (!node.node?.spec?.taints?.length) return null;
     const taint = findUntoleratedTaint(node.node?.spec?.taints, pod.pod.spec.tolerations, ['NoSchedule', 'NoExecute']);
     if (!taint) return null;
     return Status.unresolvable(`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`);
   }
 
   score(_s: unknown, pod: PodInfo, node: NodeInfo): number {
+    if (!node.node?.spec?.taints?.length) return 0;
     const tolerations = (pod.pod.spec.tolerations ?? []).filter((t) => !t.effect || t.effect === 'PreferNoSchedule');
     let n = 0;
     for (const taint of node.node?.spec?.taints ?? []) {
