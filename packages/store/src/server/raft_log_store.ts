@@ -138,21 +138,20 @@ export class RaftLogStore {
 
   /** Persists one Ready's durable parts in a single LevelDB batch. */
   async save(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, sync: boolean): Promise<void> {
-    const ops: Array<{ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer }> = [];
-    if (snapshot) {
-      ops.push({ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshot(snapshot) });
-    }
-    for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
+    if (!hardState && entries.length === 0 && !snapshot) return;
+    // A chained batch: the array form of db.batch() costs tens of µs per op on the main thread.
+    const batch = this.db.batch();
+    if (snapshot) batch.put(SNAPSHOT_KEY, encodeSnapshot(snapshot));
+    for (const e of entries) batch.put(entryKey(e.index), encodeEntry(e));
     let newLast = this.persistedLast;
     if (entries.length > 0) {
       newLast = entries[entries.length - 1]!.index;
       // A conflicting append truncates the log: drop what followed the new tail.
-      for (let i = newLast + 1; i <= this.persistedLast; i++) ops.push({ type: 'del', key: entryKey(i) });
+      for (let i = newLast + 1; i <= this.persistedLast; i++) batch.del(entryKey(i));
     }
     if (snapshot && snapshot.metadata.index > newLast) newLast = snapshot.metadata.index;
-    if (hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeJSON(hardState) });
-    if (ops.length === 0) return;
-    await this.db.batch(ops, { sync });
+    if (hardState) batch.put(HARD_STATE_KEY, encodeJSON(hardState));
+    await batch.write({ sync });
     this.persistedLast = newLast;
     if (snapshot) {
       // Entries covered by an installed snapshot are obsolete.
