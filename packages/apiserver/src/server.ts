@@ -17,6 +17,7 @@ import { NodeProxy } from './http/node_proxy.js';
 import { Registry } from './registry/registry.js';
 import { Compactor } from './storage/compactor.js';
 import { startEmbeddedStore } from './embedded_store.js';
+import { startGrpcServer, type GrpcApiServer } from './grpc/server.js';
 
 export interface ApiServerOptions {
   /** Where the PKI and admin.kubeconfig live (created on first start). */
@@ -25,6 +26,8 @@ export interface ApiServerOptions {
   etcdServers?: string[];
   /** 0 picks a free port. Default 6443. */
   securePort?: number;
+  /** gRPC API port (TLS, same certificate). 0 picks a free port; negative disables. Default 6444, or a free port when securePort is 0. */
+  grpcPort?: number;
   bindAddress?: string;
   /** Address clients use; also a SAN of the serving certificate. Default: bindAddress. */
   advertiseAddress?: string;
@@ -54,6 +57,8 @@ export interface ApiServer {
   compactor: Compactor;
   etcd: EtcdClient;
   log: Logger;
+  /** The gRPC API listener (undefined when disabled). */
+  grpc?: GrpcApiServer;
   stop(): Promise<void>;
 }
 
@@ -78,11 +83,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const tokens = new Map(opts.tokens ?? []);
   if (opts.tokenAuthFile) for (const [k, v] of loadTokenFile(opts.tokenAuthFile)) tokens.set(k, v);
   const metrics = createMetrics();
+  const authenticator = new Authenticator(tokens);
   let ready = false;
   let port = opts.securePort ?? 6443;
   const handler = new ApiHandler({
     registry,
-    authenticator: new Authenticator(tokens),
+    authenticator,
     log,
     metrics,
     serverAddress: `${advertise}:${port}`,
@@ -100,6 +106,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   port = (server.address() as AddressInfo).port;
   (handler as unknown as { o: { serverAddress: string } }).o.serverAddress = `${advertise}:${port}`;
   const url = `https://${advertise}:${port}`;
+  const grpcPort = opts.grpcPort ?? (opts.securePort === 0 ? 0 : 6444);
+  const grpcServer = grpcPort < 0 ? undefined : await startGrpcServer({ registry, authenticator, pki, log, port: grpcPort, bindAddress: bind, bookmarkIntervalMs: opts.bookmarkIntervalMs }).catch((err: unknown) => {
+    server.close();
+    throw err;
+  });
   const kubeconfigPath = join(opts.dataDir, 'admin.kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfig(url, pki.caCert, 'kubernetes-admin', { cert: pki.adminCert, key: pki.adminKey }), { mode: 0o600 });
   ready = true;
@@ -113,9 +124,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     compactor,
     etcd,
     log,
+    grpc: grpcServer,
     async stop() {
       ready = false;
       compactor.stop();
+      await grpcServer?.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       registry.stop();
