@@ -140,7 +140,7 @@ export class StoreCluster {
     }
   }
 
-  async waitHealthy(timeoutMs = 15_000): Promise<void> {
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const running = this.members.filter((m) => m.proc && m.proc.exitCode === null);

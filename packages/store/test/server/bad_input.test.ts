@@ -44,7 +44,7 @@ async function stoppedSingleMember(t: { teardown(fn: () => unknown): void }, key
   return c;
 }
 
-test('a corrupt Raft log entry stops start-up with DATA_CORRUPT', async (t) => {
+test.serial('a corrupt Raft log entry stops start-up with DATA_CORRUPT', async (t) => {
   const c = await stoppedSingleMember(t);
   const m = c.members[0]!;
   const db = new ClassicLevel<Buffer, Buffer>(join(m.dataDir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
@@ -66,7 +66,7 @@ test('a corrupt Raft log entry stops start-up with DATA_CORRUPT', async (t) => {
   t.regex(r.stderr, /data directory is corrupt: raft log entry \d+: checksum mismatch \[DATA_CORRUPT\]/);
 });
 
-test('a data directory of another cluster or another member is refused', async (t) => {
+test.serial('a data directory of another cluster or another member is refused', async (t) => {
   const c = await stoppedSingleMember(t, 1);
   const m = c.members[0]!;
   const foreign = c.args(m).map((a) => (a === 'mkube-test' ? 'another-cluster' : a));
@@ -83,7 +83,7 @@ test('a data directory of another cluster or another member is refused', async (
   t.is(await etcdctl(c.endpoints[0]!, ['get', 'k0', '--print-value-only']), 'v0\n');
 });
 
-test('a data directory in use by a running member is refused', async (t) => {
+test.serial('a data directory in use by a running member is refused', async (t) => {
   const c = await StoreCluster.start({ members: 1 });
   t.teardown(() => c.stop());
   const m = c.members[0]!;
@@ -98,7 +98,7 @@ test('a data directory in use by a running member is refused', async (t) => {
   t.is((await c.health(m))?.health, 'true');
 });
 
-test('malformed peer messages are refused and the member keeps serving', async (t) => {
+test.serial('malformed peer messages are refused and the member keeps serving', async (t) => {
   const c = await StoreCluster.start({ members: 1 });
   t.teardown(() => c.stop());
   const m = c.members[0]!;
@@ -137,7 +137,7 @@ test('malformed peer messages are refused and the member keeps serving', async (
   t.regex(await c.metrics(m), /mkube_store_peer_malformed_messages_total [1-9]/);
 });
 
-test('a full disk fails writes with an error and loses nothing acknowledged', async (t) => {
+test.serial('a full disk fails writes with an error and loses nothing acknowledged', async (t) => {
   if (process.getuid?.() !== 0) {
     t.fail('this test mounts a small tmpfs and must run as root');
     return;
