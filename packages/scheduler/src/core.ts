@@ -176,10 +176,12 @@ export class SchedulerCore {
     return !pod.spec.nodeName && (pod.spec.schedulerName ?? DEFAULT_SCHEDULER_NAME) === this.schedulerName;
   }
 
-  /** Pops one pod (waiting if needed) and runs its scheduling cycle; binding continues in the background. */
-  async scheduleOne(): Promise<void> {
-    const q = await this.queue.pop();
+  /** Pops one pod (waiting if needed) and runs its scheduling cycle; binding continues in the background. False once `signal` aborted. */
+  async scheduleOne(signal?: AbortSignal): Promise<boolean> {
+    const q = await this.queue.pop(signal);
+    if (!q) return false;
     await this.runCycle(q);
+    return true;
   }
 
   /** Runs cycles until the active queue is empty (tests, benchmarks). */
@@ -398,6 +400,10 @@ export class SchedulerCore {
   // ---- cluster events from the watch (the wiring calls these) ----
 
   onPodAdd(pod: Pod): void {
+    if (isTerminal(pod)) {
+      this.onPodDelete(pod);
+      return;
+    }
     if (pod.spec.nodeName) {
       this.cache.addPod(pod);
       this.queue.moveAllToActiveOrBackoff('AssignedPodAdd');
@@ -407,6 +413,10 @@ export class SchedulerCore {
   }
 
   onPodUpdate(_old: Pod | undefined, pod: Pod): void {
+    if (isTerminal(pod)) {
+      this.onPodDelete(pod);
+      return;
+    }
     if (pod.spec.nodeName) {
       // Unassigned → assigned (our bind came back, or someone else bound it).
       this.queue.delete(pod);
@@ -447,6 +457,11 @@ export class SchedulerCore {
     const expired = this.cache.cleanupExpiredAssumedPods();
     if (expired.length) this.queue.moveAllToActiveOrBackoff('AssignedPodDelete');
   }
+}
+
+/** Succeeded and Failed pods hold no resources. */
+function isTerminal(pod: Pod): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 }
 
 export function podScheduledFalse(reason: string, message: string, now: number): PodCondition {

@@ -171,13 +171,17 @@ export class SchedulingQueue {
     return q;
   }
 
-  /** Waits for a pod in activeQ. */
-  async pop(): Promise<QueuedPodInfo> {
+  /** Waits for a pod in activeQ; undefined once `signal` aborts. */
+  async pop(signal?: AbortSignal): Promise<QueuedPodInfo | undefined> {
     for (;;) {
       if (this.closed) throw new QueueClosedError();
+      if (signal?.aborted) return undefined;
       const q = this.tryPop();
       if (q) return q;
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
     }
   }
 

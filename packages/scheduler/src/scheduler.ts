@@ -1,0 +1,247 @@
+/**
+ * The scheduler process: informers on pods, nodes and priority classes feed
+ * the pure SchedulerCore; its effects become API calls (pods/<name>/binding,
+ * status patches, events, victim deletions). With leader election only the
+ * holder of the Lease kube-system/kube-scheduler runs scheduling cycles; the
+ * others keep their caches warm.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import { ApiError, Informer, KubeClient, LeaderElector, Resources, type KubeObject, type ResourceClient } from '@mkube/client';
+import { pino, type Logger } from 'pino';
+import { SchedulerCore, type CoreOptions, type SchedulerEffects } from './core.js';
+import { SchedulerMetrics } from './metrics.js';
+import type { Node, Pod, PodCondition, PriorityClass } from './types.js';
+import { DEFAULT_SCHEDULER_NAME } from './types.js';
+
+export interface SchedulerOptions {
+  client: KubeClient;
+  logger?: Logger;
+  /** Elect a leader through a Lease (default true). */
+  leaderElect?: boolean;
+  leaseNamespace?: string;
+  leaseName?: string;
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  schedulerName?: string;
+  /** Port for /metrics and /healthz; undefined = no HTTP endpoint, 0 = any free port. */
+  metricsPort?: number;
+  metricsHost?: string;
+  /** Backoff flush / assumed-pod expiry period (default 1 s). */
+  housekeepingIntervalMs?: number;
+  core?: Partial<CoreOptions>;
+}
+
+type PodObj = Pod & KubeObject;
+type NodeObj = Node & KubeObject;
+type PcObj = PriorityClass & KubeObject;
+
+export class Scheduler {
+  readonly core: SchedulerCore;
+  readonly metrics: SchedulerMetrics;
+  readonly log: Logger;
+  readonly identity: string;
+  private readonly pods: ResourceClient<PodObj>;
+  private readonly podInformer: Informer<PodObj>;
+  private readonly nodeInformer: Informer<NodeObj>;
+  private readonly pcInformer: Informer<PcObj>;
+  private elector: LeaderElector | undefined;
+  private leading: AbortController | undefined;
+  private loop: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private http: Server | undefined;
+  metricsPort: number | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: SchedulerOptions) {
+    this.log = o.logger ?? pino({ level: 'info' });
+    this.identity = o.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
+    const client = o.client;
+    this.pods = client.resource<PodObj>(Resources.pods);
+    this.metrics = new SchedulerMetrics(() => this.core?.queue);
+    const events = client.resource(Resources.events);
+    const schedulerName = o.schedulerName ?? DEFAULT_SCHEDULER_NAME;
+
+    const effects: SchedulerEffects = {
+      bind: async (pod, nodeName) => {
+        await this.pods.subresourceCreate(pod.metadata.namespace ?? 'default', pod.metadata.name!, 'binding', {
+          apiVersion: 'v1', kind: 'Binding',
+          metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) },
+          target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+        });
+      },
+      updatePodStatus: (pod, condition, nominated) => this.patchPodStatus(pod, condition, nominated),
+      recordEvent: (pod, type, reason, message) => {
+        const now = new Date().toISOString();
+        const ns = pod.metadata.namespace ?? 'default';
+        const ev = {
+          apiVersion: 'v1', kind: 'Event',
+          metadata: { name: `${pod.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: ns },
+          involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: pod.metadata.name, uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion },
+          reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now,
+          source: { component: schedulerName }, reportingComponent: schedulerName, reportingInstance: this.identity,
+          action: reason === 'Preempted' ? 'Preempting' : reason === 'Scheduled' ? 'Binding' : 'Scheduling',
+        };
+        events.create(ns, ev as unknown as KubeObject).catch((err: Error) => this.log.warn({ err: err.message, pod: `${ns}/${pod.metadata.name}`, reason }, 'event not recorded'));
+      },
+      deletePod: async (pod) => {
+        this.metrics.preemptionVictims.inc();
+        try {
+          await this.pods.delete(pod.metadata.namespace ?? 'default', pod.metadata.name!, pod.metadata.uid ? { preconditions: { uid: pod.metadata.uid } } : undefined);
+        } catch (err) {
+          if (!ApiError.isNotFound(err) && !ApiError.isConflict(err)) throw err;
+        }
+      },
+    };
+
+    const observer = this.metrics.observer(schedulerName);
+    this.core = new SchedulerCore({
+      effects,
+      schedulerName,
+      ...o.core,
+      observer: {
+        ...observer,
+        podFailed: (pod, message) => this.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, message }, 'unable to schedule pod'),
+        podScheduled: (pod, node, ms, attempts) => {
+          observer.podScheduled?.(pod, node, ms, attempts);
+          this.log.debug({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, node, e2eMs: Math.round(ms), attempts }, 'pod bound');
+        },
+        bindFailed: (pod, err) => {
+          observer.bindFailed?.(pod, err);
+          this.log.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err: err.message }, 'binding failed');
+        },
+      },
+    });
+
+    const onError = (what: string) => (err: unknown) => this.log.warn({ err: (err as Error).message, what }, 'list/watch failed');
+    this.pcInformer = new Informer<PcObj>(client.resource<PcObj>({ group: 'scheduling.k8s.io', version: 'v1', resource: 'priorityclasses', namespaced: false }), { onError: onError('priorityclasses') });
+    this.nodeInformer = new Informer<NodeObj>(client.resource<NodeObj>(Resources.nodes), { onError: onError('nodes') });
+    this.podInformer = new Informer<PodObj>(this.pods, { onError: onError('pods') });
+    this.nodeInformer.addEventHandler({
+      add: (n) => this.core.onNodeAdd(n),
+      update: (_o, n) => this.core.onNodeUpdate(n),
+      delete: (n) => this.core.onNodeDelete(n),
+    });
+    this.podInformer.addEventHandler({
+      add: (p) => this.core.onPodAdd(this.withPriority(p)),
+      update: (old, p) => {
+        if (old === p) return; // resync
+        this.core.onPodUpdate(this.withPriority(old), this.withPriority(p));
+      },
+      delete: (p) => this.core.onPodDelete(this.withPriority(p)),
+    });
+  }
+
+  /** Resolves spec.priority from priorityClassName (or the global default) when admission did not. */
+  private withPriority(pod: PodObj): Pod {
+    if (pod.spec.priority !== undefined && pod.spec.priority !== null) return pod;
+    let pc: PcObj | undefined;
+    if (pod.spec.priorityClassName) pc = this.pcInformer.get(pod.spec.priorityClassName);
+    else pc = this.pcInformer.list().find((c) => c.globalDefault);
+    if (!pc) return pod;
+    return { ...pod, spec: { ...pod.spec, priority: pc.value, preemptionPolicy: pod.spec.preemptionPolicy ?? pc.preemptionPolicy } };
+  }
+
+  private async patchPodStatus(pod: Pod, condition: PodCondition, nominated: string | null | undefined): Promise<void> {
+    const ns = pod.metadata.namespace ?? 'default';
+    const name = pod.metadata.name!;
+    const cur = this.podInformer.get(`${ns}/${name}`) ?? pod;
+    const conditions = [...(cur.status?.conditions ?? [])];
+    const i = conditions.findIndex((c) => c.type === condition.type);
+    const prev = i >= 0 ? conditions[i] : undefined;
+    const sameCondition = prev && prev.status === condition.status && prev.reason === condition.reason && prev.message === condition.message;
+    const nominatedChanged = nominated !== undefined && (cur.status?.nominatedNodeName ?? null) !== nominated;
+    if (sameCondition && !nominatedChanged) return;
+    const next: PodCondition = { ...condition, lastTransitionTime: prev && prev.status === condition.status ? prev.lastTransitionTime ?? condition.lastTransitionTime : condition.lastTransitionTime };
+    if (i >= 0) conditions[i] = next;
+    else conditions.push(next);
+    const status: Record<string, unknown> = { conditions };
+    if (nominated !== undefined) status.nominatedNodeName = nominated;
+    try {
+      await this.pods.patch(ns, name, { status }, 'merge', 'status');
+    } catch (err) {
+      if (ApiError.isNotFound(err)) return;
+      throw err;
+    }
+  }
+
+  /** Starts informers, the metrics endpoint and (after winning the election) scheduling. */
+  async start(): Promise<void> {
+    if (this.o.metricsPort !== undefined) {
+      const { server, port } = await this.metrics.serve(this.o.metricsPort, this.o.metricsHost ?? '0.0.0.0', () => !this.stopped);
+      this.http = server;
+      this.metricsPort = port;
+    }
+    this.pcInformer.start();
+    this.nodeInformer.start();
+    this.podInformer.start();
+    await Promise.all([
+      this.nodeInformer.waitForSync(),
+      this.podInformer.waitForSync(),
+      this.pcInformer.waitForSync().catch((err: Error) => this.log.warn({ err: err.message }, 'priorityclasses not served; using spec.priority only')),
+    ]);
+    this.timer = setInterval(() => this.core.housekeeping(), this.o.housekeepingIntervalMs ?? 1000);
+    if (this.o.leaderElect === false) {
+      this.startLeading();
+      return;
+    }
+    this.elector = new LeaderElector(this.o.client, {
+      namespace: this.o.leaseNamespace ?? 'kube-system',
+      name: this.o.leaseName ?? 'kube-scheduler',
+      identity: this.identity,
+      leaseDurationMs: this.o.leaseDurationMs,
+      renewDeadlineMs: this.o.renewDeadlineMs,
+      retryPeriodMs: this.o.retryPeriodMs,
+      onStartedLeading: () => this.startLeading(),
+      onStoppedLeading: () => this.stopLeading(),
+      onNewLeader: (id) => this.log.info({ leader: id }, 'new leader'),
+    });
+    this.elector.run();
+  }
+
+  isLeader(): boolean {
+    return this.leading !== undefined;
+  }
+
+  private startLeading(): void {
+    if (this.leading || this.stopped) return;
+    this.log.info({ identity: this.identity }, 'started leading: scheduling');
+    const ac = new AbortController();
+    this.leading = ac;
+    this.loop = (async () => {
+      while (!ac.signal.aborted) {
+        try {
+          if (!(await this.core.scheduleOne(ac.signal))) break;
+        } catch (err) {
+          if (ac.signal.aborted || this.stopped) break;
+          this.log.error({ err: (err as Error).message }, 'scheduling cycle failed');
+        }
+      }
+    })();
+  }
+
+  private stopLeading(): void {
+    if (!this.leading) return;
+    this.log.warn({ identity: this.identity }, 'stopped leading: not scheduling');
+    this.leading.abort();
+    this.leading = undefined;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopLeading();
+    await this.loop;
+    await this.elector?.stop();
+    if (this.timer) clearInterval(this.timer);
+    this.podInformer.stop();
+    this.nodeInformer.stop();
+    this.pcInformer.stop();
+    await this.core.waitForBindings().catch(() => undefined);
+    this.core.stop();
+    await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
+  }
+}
