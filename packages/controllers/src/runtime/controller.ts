@@ -43,6 +43,10 @@ export class QueueController {
   }
 
   start(): void {
+    // Every controller's series exist from the start, not only after its first key.
+    this.o.metrics.depth.set({ name: this.name }, this.queue.length);
+    this.o.metrics.adds.inc({ name: this.name }, 0);
+    this.o.metrics.retries.inc({ name: this.name }, 0);
     for (let i = 0; i < (this.o.workers ?? 2); i++) this.workers.push(this.work());
     this.depthTimer = setInterval(() => this.o.metrics.depth.set({ name: this.name }, this.queue.length), 1000);
     this.depthTimer.unref();
