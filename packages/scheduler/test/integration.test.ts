@@ -1,0 +1,190 @@
+// The scheduler against a real API server on a real etcd 3.4: pods get bound,
+// an unschedulable pod gets its PodScheduled condition and events, a node
+// added later helps it, and with two replicas only the Lease holder schedules.
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApiServer, type ApiServer } from '@mkube/apiserver';
+import { ApiError, KubeClient, loadKubeconfig, Resources, type KubeObject } from '@mkube/client';
+import { pino } from 'pino';
+import { startEtcdCluster, type EtcdCluster } from '../../store/test/helpers/etcd_process.js';
+import { Scheduler } from '../src/scheduler.js';
+
+interface Cluster {
+  server: ApiServer;
+  client(): KubeClient;
+  stop(): Promise<void>;
+}
+
+async function startCluster(): Promise<Cluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'mkube-scheduler-test-'));
+  const clients: KubeClient[] = [];
+  let etcd: EtcdCluster | undefined;
+  let server: ApiServer | undefined;
+  const stop = async () => {
+    for (const c of clients) c.close();
+    await server?.stop().catch(() => undefined);
+    await etcd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    etcd = await startEtcdCluster({ members: 1 });
+    server = await startApiServer({ dataDir: join(dir, 'data'), etcdServers: etcd.endpoints, securePort: 0, compactionIntervalMs: 0, logger: pino({ level: 'silent' }) });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const s = server;
+  return {
+    server: s,
+    client() {
+      const c = new KubeClient(loadKubeconfig(s.kubeconfigPath));
+      clients.push(c);
+      return c;
+    },
+    stop,
+  };
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function nodeObj(name: string, cpu: string): KubeObject {
+  return {
+    apiVersion: 'v1', kind: 'Node',
+    metadata: { name, labels: { 'kubernetes.io/hostname': name } },
+    spec: {},
+    status: { capacity: { cpu, memory: '8Gi', pods: '110' }, allocatable: { cpu, memory: '8Gi', pods: '110' } },
+  };
+}
+
+function podObj(name: string, cpu: string): KubeObject {
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: { containers: [{ name: 'c', image: 'busybox', resources: { requests: { cpu, memory: '64Mi' } } }] },
+  };
+}
+
+async function ensureNamespace(c: KubeClient, name: string): Promise<void> {
+  try {
+    await c.resource(Resources.namespaces).create(undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  } catch (err) {
+    if (!ApiError.isAlreadyExists(err)) throw err;
+  }
+}
+
+async function createNode(c: KubeClient, name: string, cpu: string): Promise<void> {
+  const nodes = c.resource(Resources.nodes);
+  const created = await nodes.create(undefined, nodeObj(name, cpu));
+  if (!created.status?.allocatable) await nodes.updateStatus({ ...created, status: nodeObj(name, cpu).status });
+}
+
+function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject).end();
+  });
+}
+
+test('binds pods, reports an unschedulable pod as kube-scheduler does, and retries it when a node is added', async (t) => {
+  const cluster = await startCluster();
+  t.teardown(() => cluster.stop());
+  const c = cluster.client();
+  await ensureNamespace(c, 'default');
+  await ensureNamespace(c, 'kube-system');
+  for (const n of ['n1', 'n2', 'n3']) await createNode(c, n, '2');
+  const sched = new Scheduler({ client: cluster.client(), logger: pino({ level: 'silent' }), metricsPort: 0, metricsHost: '127.0.0.1', leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 250, identity: 'sched-a' });
+  t.teardown(() => sched.stop());
+  await sched.start();
+
+  const pods = c.resource(Resources.pods);
+  for (let i = 0; i < 4; i++) await pods.create('default', podObj(`web-${i}`, '500m'));
+  await pods.create('default', podObj('huge', '3'));
+
+  const bound = await eventually('4 pods bound', async () => {
+    const { items } = await pods.list('default');
+    const b = items.filter((p) => p.metadata.name.startsWith('web-') && p.spec.nodeName);
+    return b.length === 4 ? b : undefined;
+  });
+  // Least-allocated scoring spreads them: no node holds more than 2.
+  const perNode = new Map<string, number>();
+  for (const p of bound) perNode.set(p.spec.nodeName, (perNode.get(p.spec.nodeName) ?? 0) + 1);
+  t.true([...perNode.values()].every((n) => n <= 2));
+
+  const msg = '0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.';
+  const cond = await eventually('PodScheduled=False on huge', async () => {
+    const p = await pods.get('default', 'huge');
+    return (p.status?.conditions ?? []).find((x: { type: string }) => x.type === 'PodScheduled');
+  });
+  t.like(cond, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: msg });
+  t.falsy((await pods.get('default', 'huge')).spec.nodeName);
+
+  const events = c.resource(Resources.events);
+  const evs = await eventually('events', async () => {
+    const { items } = await events.list('default');
+    const failed = items.find((e) => (e as { reason?: string }).reason === 'FailedScheduling');
+    const ok = items.filter((e) => (e as { reason?: string }).reason === 'Scheduled');
+    return failed && ok.length === 4 ? { failed, ok } : undefined;
+  });
+  t.like(evs.failed, { type: 'Warning', message: msg, involvedObject: { kind: 'Pod', name: 'huge', namespace: 'default' } });
+  t.regex(String((evs.ok[0] as { message?: string }).message), /^Successfully assigned default\/web-\d to n\d$/);
+
+  // A big enough node arrives: the parked pod moves back and is bound there.
+  await createNode(c, 'big', '8');
+  const hugeNode = await eventually('huge bound', async () => (await pods.get('default', 'huge')).spec.nodeName as string | undefined, 20_000);
+  t.is(hugeNode, 'big');
+
+  const health = await httpGet(sched.metricsPort!, '/healthz');
+  t.is(health.status, 200);
+  const metrics = await httpGet(sched.metricsPort!, '/metrics');
+  t.regex(metrics.body, /scheduler_schedule_attempts_total\{result="scheduled",profile="default-scheduler"\} 5/);
+  t.regex(metrics.body, /scheduler_schedule_attempts_total\{result="unschedulable",profile="default-scheduler"\} [1-9]/);
+  t.regex(metrics.body, /scheduler_pod_scheduling_duration_seconds_count\{profile="default-scheduler"\} 5/);
+  t.regex(metrics.body, /scheduler_pending_pods\{queue="unschedulable"\} 0/);
+  const lease = await c.resource(Resources.leases).get('kube-system', 'kube-scheduler');
+  t.is(lease.spec.holderIdentity, 'sched-a');
+});
+
+test('with two replicas only the lease holder schedules; the other takes over when it stops', async (t) => {
+  const cluster = await startCluster();
+  t.teardown(() => cluster.stop());
+  const c = cluster.client();
+  await ensureNamespace(c, 'default');
+  await ensureNamespace(c, 'kube-system');
+  await createNode(c, 'n1', '4');
+  const opts = { logger: pino({ level: 'silent' }), leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 200 };
+  const a = new Scheduler({ client: cluster.client(), identity: 'a', ...opts });
+  const b = new Scheduler({ client: cluster.client(), identity: 'b', ...opts });
+  t.teardown(() => a.stop());
+  t.teardown(() => b.stop());
+  await a.start();
+  await b.start();
+  const leader = await eventually('a leader', async () => (a.isLeader() ? a : b.isLeader() ? b : undefined));
+  const follower = leader === a ? b : a;
+  t.false(follower.isLeader());
+  const pods = c.resource(Resources.pods);
+  await pods.create('default', podObj('p1', '100m'));
+  await eventually('p1 bound', async () => (await pods.get('default', 'p1')).spec.nodeName);
+  const followerAttempts = (await follower.metrics.attempts.get()).values.reduce((s, v) => s + v.value, 0);
+  const leaderAttempts = (await leader.metrics.attempts.get()).values.reduce((s, v) => s + v.value, 0);
+  t.is(followerAttempts, 0);
+  t.is(leaderAttempts, 1);
+  await leader.stop();
+  await eventually('follower takes over', async () => follower.isLeader(), 10_000);
+  await pods.create('default', podObj('p2', '100m'));
+  await eventually('p2 bound', async () => (await pods.get('default', 'p2')).spec.nodeName);
+  t.is((await follower.metrics.attempts.get()).values.reduce((s, v) => s + v.value, 0), 1);
+});
