@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { EtcdClient } from '@mkube/store/client';
 import { pino, type Logger } from 'pino';
 import { Authenticator, loadTokenFile, type UserInfo } from './auth/authn.js';
+import { ensureBootstrapPolicy } from './auth/bootstrap_policy.js';
 import { ensurePki, kubeconfig, type Pki } from './auth/pki.js';
 import { ApiHandler } from './http/handler.js';
 import { createMetrics } from './http/metrics.js';
@@ -78,6 +79,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     watchCacheCapacity: opts.watchCacheCapacity,
   });
   await registry.start();
+  await ensureBootstrapPolicy(registry, log);
   const compactor = new Compactor(etcd, log, (rev) => registry.compacted(rev), opts.compactionIntervalMs ?? 5 * 60_000);
   compactor.start();
   const tokens = new Map(opts.tokens ?? []);

@@ -96,8 +96,8 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   const kcDir = join(dataDir, 'kubeconfigs');
   mkdirSync(kcDir, { recursive: true });
   const ca = execFileSync('cat', [join(pki, 'ca.crt')], { encoding: 'utf8' });
-  const cmKc = componentKubeconfig(pki, kcDir, server, ca, 'controller-manager', '/O=system:masters/CN=system:kube-controller-manager');
-  const schedKc = componentKubeconfig(pki, kcDir, server, ca, 'scheduler', '/O=system:masters/CN=system:kube-scheduler');
+  const cmKc = componentKubeconfig(pki, kcDir, server, ca, 'controller-manager', '/CN=system:kube-controller-manager');
+  const schedKc = componentKubeconfig(pki, kcDir, server, ca, 'scheduler', '/CN=system:kube-scheduler');
 
   opts.log('mkube: starting the controller manager and the scheduler');
   components.push(startComponent(dataDir, 'controller-manager', [process.execPath, componentBin('controllers', 'mkube-controller-manager'), '--kubeconfig', cmKc]));
@@ -108,7 +108,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   for (const n of nodes) {
     const nodeName = opts.workers > 0 ? n.name : hostname().toLowerCase();
     nodeNames.push(nodeName);
-    const kc = componentKubeconfig(pki, kcDir, server, ca, `node-${nodeName}`, `/O=system:nodes/O=system:masters/CN=system:node:${nodeName}`);
+    const kc = componentKubeconfig(pki, kcDir, server, ca, `node-${nodeName}`, `/O=system:nodes/CN=system:node:${nodeName}`);
     opts.log(`mkube: starting the node agent of ${nodeName} (${n.nodeIP}, pods ${n.podCIDR})`);
     components.push(
       startComponent(

@@ -2,11 +2,13 @@
  * RBAC authorization over Role / ClusterRole / RoleBinding /
  * ClusterRoleBinding objects (read from the watch caches): verbs, apiGroups,
  * resources (incl. subresources like pods/status), resourceNames and
- * nonResourceURLs. system:masters may do everything.
+ * nonResourceURLs. system:masters may do everything; node identities pass
+ * the Node authorizer (node_authorizer.ts) first.
  */
 import { findResource, type JsonObject } from '@mkube/api';
 import type { Registry } from '../registry/registry.js';
 import type { UserInfo } from './authn.js';
+import { NodeAuthorizer } from './node_authorizer.js';
 
 type Obj = JsonObject;
 
@@ -50,8 +52,14 @@ function subjectMatches(subjects: unknown, user: UserInfo, bindingNs?: string): 
   return false;
 }
 
+/** Why a request was denied (set by authorize, appended by forbiddenMessage). */
+const denyReasons = new WeakMap<Attributes, string>();
+
 export class RbacAuthorizer {
-  constructor(private readonly registry: Registry) {}
+  private readonly node: NodeAuthorizer;
+  constructor(private readonly registry: Registry) {
+    this.node = new NodeAuthorizer(registry);
+  }
 
   private rules(ref: Obj, ns: string | undefined): Obj[] {
     const kind = ref.kind;
@@ -63,6 +71,11 @@ export class RbacAuthorizer {
 
   authorize(user: UserInfo, a: Attributes): boolean {
     if (user.groups.includes('system:masters')) return true;
+    const nd = this.node.authorize(user, a);
+    if (nd.decision === 'deny') {
+      denyReasons.set(a, nd.reason);
+      return false;
+    }
     const crb = findResource('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings')!;
     for (const b of this.registry.cachedList(crb)) {
       if (!subjectMatches(b.subjects, user)) continue;
@@ -86,5 +99,6 @@ export function forbiddenMessage(user: UserInfo, a: Attributes): string {
   const qualified = a.apiGroup ? `${a.resource}.${a.apiGroup}` : a.resource;
   const subject = a.name ? `${qualified} "${a.name}"` : qualified;
   const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
-  return `${subject} is forbidden: User "${user.name}" cannot ${a.verb} resource "${res}" in API group "${a.apiGroup ?? ''}" ${scope}`;
+  const reason = denyReasons.get(a);
+  return `${subject} is forbidden: User "${user.name}" cannot ${a.verb} resource "${res}" in API group "${a.apiGroup ?? ''}" ${scope}${reason ? `: ${reason}` : ''}`;
 }

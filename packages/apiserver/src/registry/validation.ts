@@ -33,10 +33,14 @@ export const MSG = {
   port: 'must be between 1 and 65535, inclusive',
 };
 
-export type NameKind = 'subdomain' | 'label' | 'dns1035';
+export type NameKind = 'subdomain' | 'label' | 'dns1035' | 'pathSegment';
 
 export function validateName(name: string, kind: NameKind, field: string, errs: FieldError[]): void {
-  if (kind === 'label') {
+  if (kind === 'pathSegment') {
+    // RBAC names (ValidateRBACName): any path segment, e.g. "system:node".
+    if (name === '.' || name === '..') errs.push({ type: 'FieldValueInvalid', field, value: name, detail: `may not be '${name}'` });
+    for (const bad of ['/', '%']) if (name.includes(bad)) errs.push({ type: 'FieldValueInvalid', field, value: name, detail: `may not contain '${bad}'` });
+  } else if (kind === 'label') {
     if (name.length > 63) errs.push({ type: 'FieldValueInvalid', field, value: name, detail: 'must be no more than 63 characters' });
     if (!DNS1123_LABEL_RE.test(name)) errs.push({ type: 'FieldValueInvalid', field, value: name, detail: MSG.label });
   } else if (kind === 'dns1035') {
@@ -260,6 +264,7 @@ function validateDataKeys(data: unknown, field: string, errs: FieldError[]): voi
 export function nameKindFor(resource: string): NameKind {
   if (resource === 'namespaces') return 'label';
   if (resource === 'services') return 'dns1035';
+  if (['clusterroles', 'clusterrolebindings', 'roles', 'rolebindings'].includes(resource)) return 'pathSegment';
   return 'subdomain';
 }
 

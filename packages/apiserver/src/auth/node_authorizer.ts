@@ -1,0 +1,138 @@
+/**
+ * The Node authorizer (kube-apiserver's Node authorizer and NodeRestriction
+ * admission, simplified). A node identity — user system:node:<name> in group
+ * system:nodes — may only
+ *   - get secrets and config maps referenced by pods bound to its node
+ *     (volumes, projected volumes, env valueFrom, envFrom, imagePullSecrets),
+ *   - update/patch/delete its own Node (and nodes/status),
+ *   - get/update/patch/delete its own Lease in kube-node-lease,
+ *   - update/patch pods/status of, and delete, pods bound to its node.
+ * Everything else gets no opinion here and is decided by RBAC. It runs before
+ * RBAC for node identities; a denial carries the reason that Kubernetes
+ * appends to its 403 message.
+ */
+import { findResource, type JsonObject } from '@mkube/api';
+import type { Registry } from '../registry/registry.js';
+import type { UserInfo } from './authn.js';
+import type { Attributes } from './rbac.js';
+
+type Obj = JsonObject;
+
+export const NODE_USER_PREFIX = 'system:node:';
+export const NODES_GROUP = 'system:nodes';
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+
+export type NodeDecision = { decision: 'deny'; reason: string } | { decision: 'noOpinion' };
+
+const NO_OPINION: NodeDecision = { decision: 'noOpinion' };
+
+/** The node name of a node identity, or undefined for any other user. */
+export function nodeNameOf(user: UserInfo): string | undefined {
+  if (!user.groups.includes(NODES_GROUP) || !user.name.startsWith(NODE_USER_PREFIX)) return undefined;
+  const name = user.name.slice(NODE_USER_PREFIX.length);
+  return name || undefined;
+}
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
+
+/** Names of the secrets and config maps a pod references. */
+export function podReferences(pod: Obj): { secrets: Set<string>; configMaps: Set<string> } {
+  const secrets = new Set<string>();
+  const configMaps = new Set<string>();
+  const add = (set: Set<string>, name: unknown) => {
+    if (typeof name === 'string' && name) set.add(name);
+  };
+  const spec = isObj(pod.spec) ? pod.spec : {};
+  for (const ref of arr(spec.imagePullSecrets)) add(secrets, ref.name);
+  for (const v of arr(spec.volumes)) {
+    if (isObj(v.secret)) add(secrets, v.secret.secretName);
+    if (isObj(v.configMap)) add(configMaps, v.configMap.name);
+    if (isObj(v.projected)) {
+      for (const s of arr(v.projected.sources)) {
+        if (isObj(s.secret)) add(secrets, s.secret.name);
+        if (isObj(s.configMap)) add(configMaps, s.configMap.name);
+      }
+    }
+    for (const plugin of ['cephfs', 'cinder', 'flexVolume', 'iscsi', 'rbd', 'scaleIO', 'storageos', 'csi']) {
+      const p = v[plugin];
+      if (isObj(p)) {
+        if (isObj(p.secretRef)) add(secrets, p.secretRef.name);
+        if (isObj(p.nodePublishSecretRef)) add(secrets, p.nodePublishSecretRef.name);
+      }
+    }
+    if (isObj(v.azureFile)) add(secrets, v.azureFile.secretName);
+  }
+  for (const field of ['initContainers', 'containers', 'ephemeralContainers']) {
+    for (const c of arr(spec[field])) {
+      for (const e of arr(c.env)) {
+        const from = isObj(e.valueFrom) ? e.valueFrom : undefined;
+        if (from && isObj(from.secretKeyRef)) add(secrets, from.secretKeyRef.name);
+        if (from && isObj(from.configMapKeyRef)) add(configMaps, from.configMapKeyRef.name);
+      }
+      for (const e of arr(c.envFrom)) {
+        if (isObj(e.secretRef)) add(secrets, e.secretRef.name);
+        if (isObj(e.configMapRef)) add(configMaps, e.configMapRef.name);
+      }
+    }
+  }
+  return { secrets, configMaps };
+}
+
+const nodeNameOfPod = (pod: Obj | undefined): string | undefined => {
+  const spec = pod && isObj(pod.spec) ? pod.spec : undefined;
+  return typeof spec?.nodeName === 'string' ? spec.nodeName : undefined;
+};
+
+export class NodeAuthorizer {
+  private readonly pods = findResource('', 'v1', 'pods')!;
+
+  constructor(private readonly registry: Registry) {}
+
+  /** Applies only to node identities; others (and requests it does not restrict) get no opinion. */
+  authorize(user: UserInfo, a: Attributes): NodeDecision {
+    const node = nodeNameOf(user);
+    if (node === undefined || a.resource === undefined) return NO_OPINION;
+    const noRelationship: NodeDecision = { decision: 'deny', reason: `no relationship found between node '${node}' and this object` };
+    const group = a.apiGroup ?? '';
+    if (group === '' && (a.resource === 'secrets' || a.resource === 'configmaps')) {
+      if (a.subresource) return noRelationship;
+      if (a.verb !== 'get') {
+        if (a.verb === 'list' || a.verb === 'watch') return { decision: 'deny', reason: 'can only get individual resources of this type' };
+        return NO_OPINION;
+      }
+      if (!a.name || !a.namespace) return noRelationship;
+      return this.referencedByNodePod(node, a.namespace, a.resource, a.name) ? NO_OPINION : noRelationship;
+    }
+    if (group === '' && a.resource === 'nodes') {
+      // Creating is allowed by RBAC (the node registers itself); writes to an existing Node only for its own.
+      if (['update', 'patch', 'delete'].includes(a.verb)) return a.name === node ? NO_OPINION : noRelationship;
+      if (a.verb === 'deletecollection') return noRelationship;
+      return NO_OPINION;
+    }
+    if (group === 'coordination.k8s.io' && a.resource === 'leases') {
+      if (a.namespace !== NODE_LEASE_NAMESPACE) return noRelationship;
+      if (a.verb === 'create') return NO_OPINION;
+      if (['get', 'update', 'patch', 'delete'].includes(a.verb)) return a.name === node ? NO_OPINION : noRelationship;
+      return { decision: 'deny', reason: 'can only get, create, update, patch or delete its own lease' };
+    }
+    if (group === '' && a.resource === 'pods') {
+      const restricted = (a.subresource === 'status' && (a.verb === 'update' || a.verb === 'patch')) || (!a.subresource && a.verb === 'delete');
+      if (a.verb === 'deletecollection') return noRelationship;
+      if (!restricted) return NO_OPINION;
+      if (!a.name || !a.namespace) return noRelationship;
+      const pod = this.registry.cachedList(this.pods, a.namespace).find((p) => (p.metadata as Obj).name === a.name);
+      return nodeNameOfPod(pod) === node ? NO_OPINION : noRelationship;
+    }
+    return NO_OPINION;
+  }
+
+  private referencedByNodePod(node: string, namespace: string, resource: 'secrets' | 'configmaps', name: string): boolean {
+    for (const pod of this.registry.cachedList(this.pods, namespace)) {
+      if (nodeNameOfPod(pod) !== node) continue;
+      const refs = podReferences(pod);
+      if ((resource === 'secrets' ? refs.secrets : refs.configMaps).has(name)) return true;
+    }
+    return false;
+  }
+}
