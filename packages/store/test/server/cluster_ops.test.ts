@@ -22,7 +22,7 @@ async function metricValue(c: StoreCluster, i: number, name: string): Promise<nu
   return m ? Number(m[1]) : NaN;
 }
 
-test('a member that missed many entries catches up through a snapshot', async (t) => {
+test.serial('a member that missed many entries catches up through a snapshot', async (t) => {
   const c = await StoreCluster.start({ members: 3, extraArgs: ['--snapshot-count', '200', '--snapshot-catchup-entries', '50'] });
   t.teardown(() => c.stop());
   const leader = await c.leaderIndex();
@@ -47,7 +47,7 @@ test('a member that missed many entries catches up through a snapshot', async (t
   t.true((await metricValue(c, newLeader, 'mkube_store_snapshots_sent_total')) >= 1, 'the leader streamed a snapshot');
 });
 
-test('a graceful stop of the leader hands leadership over without an election timeout', async (t) => {
+test.serial('a graceful stop of the leader hands leadership over without an election timeout', async (t) => {
   const c = await StoreCluster.start({ members: 3 });
   t.teardown(() => c.stop());
   await etcdctl(c.endpoints, ['put', 'before', '1']);
@@ -65,7 +65,7 @@ test('a graceful stop of the leader hands leadership over without an election ti
   t.is(await etcdctl(others, ['get', 'after', '--print-value-only']), '2\n');
 });
 
-test('the backend quota refuses writes with "database space exceeded" and still allows deletes', async (t) => {
+test.serial('the backend quota refuses writes with "database space exceeded" and still allows deletes', async (t) => {
   const c = await StoreCluster.start({ members: 1, extraArgs: ['--quota-backend-bytes', String(256 * 1024)] });
   t.teardown(() => c.stop());
   const value = 'q'.repeat(20_000);
@@ -82,7 +82,7 @@ test('the backend quota refuses writes with "database space exceeded" and still 
   t.is((await c.health(c.members[0]!))?.health, 'true');
 });
 
-test('metrics and health endpoints', async (t) => {
+test.serial('metrics and health endpoints', async (t) => {
   const c = await StoreCluster.start({ members: 3 });
   t.teardown(() => c.stop());
   for (let i = 0; i < 10; i++) await etcdctl(c.endpoints, ['put', `m${i}`, 'v']);
@@ -119,7 +119,7 @@ function openssl(args: string[], cwd: string): Promise<unknown> {
   return run('openssl', args, { cwd });
 }
 
-test('mutual TLS on client and peer listeners', async (t) => {
+test.serial('mutual TLS on client and peer listeners', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mkube-tls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=mkube-test-ca'], dir);
