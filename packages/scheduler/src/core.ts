@@ -176,6 +176,12 @@ export class SchedulerCore {
     return !pod.spec.nodeName && (pod.spec.schedulerName ?? DEFAULT_SCHEDULER_NAME) === this.schedulerName;
   }
 
+  /** Pods with scheduling gates wait outside the queue until the gates are removed. */
+  private gated(pod: Pod): boolean {
+    const gates = (pod.spec as { schedulingGates?: unknown[] }).schedulingGates;
+    return Array.isArray(gates) && gates.length > 0;
+  }
+
   /** Pops one pod (waiting if needed) and runs its scheduling cycle; binding continues in the background. False once `signal` aborted. */
   async scheduleOne(signal?: AbortSignal): Promise<boolean> {
     const q = await this.queue.pop(signal);
@@ -407,25 +413,30 @@ export class SchedulerCore {
     if (pod.spec.nodeName) {
       this.cache.addPod(pod);
       this.queue.moveAllToActiveOrBackoff('AssignedPodAdd');
-    } else if (this.responsibleFor(pod) && !pod.metadata.deletionTimestamp) {
+    } else if (this.responsibleFor(pod) && !pod.metadata.deletionTimestamp && !this.gated(pod)) {
       this.queue.add(pod);
     }
   }
 
-  onPodUpdate(_old: Pod | undefined, pod: Pod): void {
+  onPodUpdate(old: Pod | undefined, pod: Pod): void {
     if (isTerminal(pod)) {
       this.onPodDelete(pod);
       return;
     }
     if (pod.spec.nodeName) {
-      // Unassigned → assigned (our bind came back, or someone else bound it).
-      this.queue.delete(pod);
-      this.queue.done(pod.metadata.uid ?? podKey(pod));
+      const newlyAssigned = !old?.spec.nodeName;
+      if (newlyAssigned) {
+        // Unassigned → assigned (our bind came back, or someone else bound it).
+        this.queue.delete(pod);
+        this.queue.done(pod.metadata.uid ?? podKey(pod));
+      }
       this.cache.updatePod(pod);
-      this.queue.moveAllToActiveOrBackoff('AssignedPodUpdate');
+      // Status-only updates (the node agent reporting) cannot help a parked pod.
+      if (newlyAssigned) this.queue.moveAllToActiveOrBackoff('AssignedPodAdd');
+      else if (assignedPodChanged(old!, pod)) this.queue.moveAllToActiveOrBackoff('AssignedPodUpdate');
     } else if (this.responsibleFor(pod)) {
       if (pod.metadata.deletionTimestamp) this.queue.delete(pod);
-      else this.queue.update(pod);
+      else if (!this.gated(pod)) this.queue.update(pod);
     }
   }
 
@@ -442,9 +453,10 @@ export class SchedulerCore {
     this.queue.moveAllToActiveOrBackoff('NodeAdd');
   }
 
-  onNodeUpdate(node: Node): void {
+  onNodeUpdate(node: Node, old?: Node): void {
     this.cache.updateNode(node);
-    this.queue.moveAllToActiveOrBackoff('NodeUpdate');
+    // Heartbeats and condition changes do not matter to scheduling; allocatable, labels, taints and cordons do.
+    if (!old || nodeSchedulingPropertiesChanged(old, node)) this.queue.moveAllToActiveOrBackoff('NodeUpdate');
   }
 
   onNodeDelete(node: Node): void {
@@ -457,6 +469,25 @@ export class SchedulerCore {
     const expired = this.cache.cleanupExpiredAssumedPods();
     if (expired.length) this.queue.moveAllToActiveOrBackoff('AssignedPodDelete');
   }
+}
+
+function sameJSON(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/** Changes of an assigned pod that may make room or change affinity/spread outcomes. */
+function assignedPodChanged(old: Pod, cur: Pod): boolean {
+  if (!sameJSON(old.metadata.labels, cur.metadata.labels)) return true;
+  if (old.spec.nodeName !== cur.spec.nodeName) return true;
+  return !sameJSON(old.spec.containers?.map((c) => c.resources), cur.spec.containers?.map((c) => c.resources));
+}
+
+function nodeSchedulingPropertiesChanged(old: Node, cur: Node): boolean {
+  return !sameJSON(old.status?.allocatable, cur.status?.allocatable) ||
+    !sameJSON(old.metadata.labels, cur.metadata.labels) ||
+    !sameJSON(old.spec?.taints, cur.spec?.taints) ||
+    !!old.spec?.unschedulable !== !!cur.spec?.unschedulable ||
+    !sameJSON(old.status?.images, cur.status?.images);
 }
 
 /** Succeeded and Failed pods hold no resources. */

@@ -122,7 +122,7 @@ export class Scheduler {
     this.podInformer = new Informer<PodObj>(this.pods, { onError: onError('pods') });
     this.nodeInformer.addEventHandler({
       add: (n) => this.core.onNodeAdd(n),
-      update: (_o, n) => this.core.onNodeUpdate(n),
+      update: (o, n) => this.core.onNodeUpdate(n, o),
       delete: (n) => this.core.onNodeDelete(n),
     });
     this.podInformer.addEventHandler({

@@ -149,7 +149,11 @@ test('binds pods, reports an unschedulable pod as kube-scheduler does, and retri
 
   const health = await httpGet(sched.metricsPort!, '/healthz');
   t.is(health.status, 200);
-  const metrics = await httpGet(sched.metricsPort!, '/metrics');
+  // The e2e latency is observed when the bind call returns, which may be after the watch showed the pod bound.
+  const metrics = await eventually('e2e latency of 5 pods', async () => {
+    const m = await httpGet(sched.metricsPort!, '/metrics');
+    return /scheduler_pod_scheduling_duration_seconds_count\{profile="default-scheduler"\} 5/.test(m.body) ? m : undefined;
+  });
   t.regex(metrics.body, /scheduler_schedule_attempts_total\{result="scheduled",profile="default-scheduler"\} 5/);
   t.regex(metrics.body, /scheduler_schedule_attempts_total\{result="unschedulable",profile="default-scheduler"\} [1-9]/);
   t.regex(metrics.body, /scheduler_pod_scheduling_duration_seconds_count\{profile="default-scheduler"\} 5/);
