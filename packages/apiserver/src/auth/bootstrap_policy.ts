@@ -10,6 +10,7 @@ import { findResource, type JsonObject, type ResourceInfo } from '@mkube/api';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
+import { deepEqual } from '../registry/validation.js';
 
 type Obj = JsonObject;
 
@@ -309,18 +310,21 @@ export async function ensureBootstrapPolicy(registry: Registry, log?: Logger): P
       const what = `${resource}/${ns ? `${ns}/` : ''}${name}`;
       for (let attempt = 0; ; attempt++) {
         try {
-          let changed = false;
-          const { obj, created } = await registry.update(info, ns, name, (cur) => {
-            const next = reconcile(cur, wanted);
-            changed = next !== cur && JSON.stringify(next) !== JSON.stringify(cur);
-            return next;
-          }, { createIfMissing: () => structuredClone(wanted) });
-          if (created) result.created.push(what);
-          else if (changed) result.updated.push(what);
+          // Registry.update writes even when nothing changed, so look first: an up-to-date object is not rewritten.
+          const cur = await registry.get(info, ns, name).catch((err: unknown) => {
+            if (err instanceof ApiError && err.code === 404) return undefined;
+            throw err;
+          });
+          if (cur && deepEqual(reconcile(cur, wanted), cur)) {
+            maxRev = Math.max(maxRev, Number((cur.metadata as Obj).resourceVersion ?? 0));
+            break;
+          }
+          const { obj, created } = await registry.update(info, ns, name, (c) => reconcile(c, wanted), { createIfMissing: () => structuredClone(wanted) });
+          (created ? result.created : result.updated).push(what);
           maxRev = Math.max(maxRev, Number((obj.metadata as Obj).resourceVersion ?? 0));
           break;
         } catch (err) {
-          // Another API server created it between our read and our create.
+          // Another API server created or changed it between our read and our write.
           if (err instanceof ApiError && err.code === 409 && attempt < 5) continue;
           throw err;
         }
