@@ -40,6 +40,7 @@ export function nodeLifecycleController(ctx: ControllerContext): RunningControll
         config: { gracePeriodMs: ctx.config.nodeMonitorGracePeriodMs, defaultTolerationSeconds: ctx.config.defaultUnreachableTolerationSeconds },
       });
       health.set(name, plan.health);
+      log.debug({ node: name, unreachable: plan.unreachable, actions: plan.actions.map((a) => `${a.verb} ${a.ref.resource}`), requeueAfterMs: plan.requeueAfterMs }, 'node checked');
       if (plan.unreachable !== unreachable.has(name)) {
         if (plan.unreachable) {
           unreachable.add(name);
