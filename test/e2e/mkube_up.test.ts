@@ -1,0 +1,176 @@
+// End to end on a fresh `mkube up` (one node on this host, real containerd, real kubectl): the
+// seed's `kubectl run nginx --image=nginx`, a Deployment applied from a manifest, scaling, a
+// rolling update and its undo, a deleted pod replaced, a namespace deleted with all it holds;
+// then `mkube down` leaves nothing running.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const MKUBE = join(root, 'packages', 'cli', 'dist', 'src', 'bin', 'mkube.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+let dataDir = '';
+let kubeconfig = '';
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  if (input !== undefined) {
+    const file = join(dataDir, `manifest-${Date.now()}.yaml`);
+    writeFileSync(file, input);
+    args = args.map((a) => (a === '-' ? file : a));
+  }
+  const { stdout } = await run('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000 });
+  return stdout;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last ?? '')}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+interface PodList {
+  items: Array<{ metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; status: { phase: string; podIP?: string; containerStatuses?: Array<{ ready: boolean; image: string }> } }>;
+}
+
+async function pods(selector: string, ns = 'default'): Promise<PodList['items']> {
+  return (JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-l', selector, '-o', 'json'])) as PodList).items;
+}
+
+test.before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'mkube-e2e-'));
+  kubeconfig = join(dataDir, 'admin.kubeconfig');
+  await run(process.execPath, [MKUBE, 'up', '--data-dir', dataDir, '--api-port', String(await freePort())], { timeout: 240_000 });
+});
+
+test.after.always(async () => {
+  if (dataDir) {
+    await run(process.execPath, [MKUBE, 'down', '--data-dir', dataDir], { timeout: 120_000 }).catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test.serial('the node is Ready and `kubectl run nginx --image=nginx` serves pages', async (t) => {
+  const nodes = await kubectl(['get', 'nodes']);
+  t.regex(nodes, /\sReady\s/);
+  t.regex(await kubectl(['run', 'nginx', '--image=nginx']), /pod\/nginx created/);
+  const ip = await until('nginx Running', 60_000, async () => {
+    const [p] = await pods('run=nginx');
+    return p?.status.phase === 'Running' && p.status.containerStatuses?.[0]?.ready ? p.status.podIP : undefined;
+  });
+  const { stdout } = await run('curl', ['-s', '-m', '5', `http://${ip}/`]);
+  t.regex(stdout, /Welcome to nginx!/);
+  t.regex(await kubectl(['logs', 'nginx']), /GET \/ HTTP\/1.1" 200/);
+  t.is((await kubectl(['exec', 'nginx', '--', 'cat', '/etc/hostname'])).trim(), 'nginx');
+});
+
+const DEPLOYMENT = (image: string, replicas: number) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: e2e
+spec:
+  replicas: ${replicas}
+  selector:
+    matchLabels: { app: web }
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: { maxSurge: 1, maxUnavailable: 0 }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      containers:
+      - name: web
+        image: ${image}
+        command: ["sh", "-c", "echo started; exec httpd -f -p 8080"]
+        ports: [{ containerPort: 8080 }]
+        readinessProbe:
+          tcpSocket: { port: 8080 }
+          periodSeconds: 1
+`;
+
+test.serial('kubectl apply -f deployment.yaml, scale, rolling update within limits, undo, replacement, namespace deletion', async (t) => {
+  await kubectl(['create', 'namespace', 'e2e']);
+  t.regex(await kubectl(['apply', '-f', '-'], DEPLOYMENT('busybox', 3)), /deployment.apps\/web created/);
+  await kubectl(['rollout', 'status', 'deployment/web', '-n', 'e2e', '--timeout=90s']);
+  t.is((await pods('app=web', 'e2e')).filter((p) => p.status.phase === 'Running').length, 3);
+
+  await kubectl(['scale', 'deployment/web', '-n', 'e2e', '--replicas=4']);
+  await until('4 ready pods', 60_000, async () => ((await pods('app=web', 'e2e')).filter((p) => p.status.containerStatuses?.[0]?.ready).length === 4 ? true : undefined));
+
+  // A rolling update with maxSurge 1 / maxUnavailable 0: never more than 5 pods, never fewer than 4 ready.
+  let maxPods = 0;
+  let minReady = Infinity;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const ps = await pods('app=web', 'e2e').catch(() => undefined);
+      if (ps) {
+        // As the Deployment controller counts: terminating pods are no longer replicas.
+        const live = ps.filter((p) => !p.metadata.deletionTimestamp && p.status.phase !== 'Succeeded' && p.status.phase !== 'Failed');
+        maxPods = Math.max(maxPods, live.length);
+        minReady = Math.min(minReady, live.filter((p) => p.status.containerStatuses?.[0]?.ready).length);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  await kubectl(['set', 'image', 'deployment/web', '-n', 'e2e', 'web=docker.io/library/busybox:latest']);
+  await kubectl(['rollout', 'status', 'deployment/web', '-n', 'e2e', '--timeout=120s']);
+  sampling = false;
+  await sampler;
+  t.log(`rolling update: at most ${maxPods} pods, at least ${minReady} ready`);
+  t.true(maxPods <= 5, `surge limit: saw ${maxPods} pods`);
+  t.true(minReady >= 4, `unavailability limit: saw ${minReady} ready`);
+
+  await kubectl(['rollout', 'undo', 'deployment/web', '-n', 'e2e']);
+  await kubectl(['rollout', 'status', 'deployment/web', '-n', 'e2e', '--timeout=120s']);
+  t.is(await kubectl(['get', 'deployment', 'web', '-n', 'e2e', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']), 'busybox');
+  t.regex(await kubectl(['rollout', 'history', 'deployment/web', '-n', 'e2e']), /REVISION/);
+
+  const victim = (await pods('app=web', 'e2e'))[0]!.metadata.name;
+  await kubectl(['delete', 'pod', victim, '-n', 'e2e', '--wait=false']);
+  await until('the deleted pod replaced', 60_000, async () => {
+    const ps = await pods('app=web', 'e2e');
+    return !ps.some((p) => p.metadata.name === victim) && ps.filter((p) => p.status.containerStatuses?.[0]?.ready).length === 4 ? true : undefined;
+  });
+
+  await kubectl(['delete', 'namespace', 'e2e', '--timeout=120s']);
+  const left = await kubectl(['get', 'namespace', 'e2e', '--ignore-not-found']);
+  t.is(left, '');
+  t.is((await pods('app=web', 'e2e').catch(() => [])).length, 0);
+});
+
+test.serial('mkube down leaves nothing running', async (t) => {
+  await run(process.execPath, [MKUBE, 'down', '--data-dir', dataDir], { timeout: 120_000 });
+  t.false(existsSync(join(dataDir, 'cluster.json')));
+  const { stdout: links } = await run('ip', ['-o', 'link', 'show']);
+  t.notRegex(links, /\bmk-cni0\b/);
+  const { stdout: ps } = await run('ps', ['-eo', 'args']);
+  t.notRegex(ps, new RegExp(`${dataDir.replace(/[/.]/g, '\\$&')}/apiserver`));
+  t.notRegex(ps, /mkube-lab\/mk\/host\/containerd\.toml/);
+});
