@@ -192,3 +192,37 @@ test('with two replicas only the lease holder schedules; the other takes over wh
   await eventually('p2 bound', async () => (await pods.get('default', 'p2')).spec.nodeName);
   t.is((await follower.metrics.attempts.get()).values.reduce((s, v) => s + v.value, 0), 1);
 });
+
+test('the mkube-scheduler command schedules, serves /healthz and exits cleanly on SIGTERM', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { freePort } = await import('../../store/test/helpers/etcd_process.js');
+  const cluster = await startCluster();
+  t.teardown(() => cluster.stop());
+  const c = cluster.client();
+  await ensureNamespace(c, 'default');
+  await ensureNamespace(c, 'kube-system');
+  await createNode(c, 'n1', '2');
+  const port = await freePort();
+  const bin = new URL('../src/bin/mkube-scheduler.ts', import.meta.url).pathname;
+  const proc = spawn(process.execPath, ['--import', 'tsx', bin, '--kubeconfig', cluster.server.kubeconfigPath, '--leader-elect', `--metrics-port=${port}`, '--bind-address', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  });
+  const pods = c.resource(Resources.pods);
+  await pods.create('default', podObj('cmd-pod', '100m'));
+  const nodeName = await eventually('cmd-pod bound', async () => (await pods.get('default', 'cmd-pod')).spec.nodeName as string | undefined, 30_000).catch((err: Error) => {
+    throw new Error(`${err.message}; scheduler output:\n${output}`);
+  });
+  t.is(nodeName, 'n1');
+  t.is((await httpGet(port, '/healthz')).status, 200);
+  const lease = await c.resource(Resources.leases).get('kube-system', 'kube-scheduler');
+  t.truthy(lease.spec.holderIdentity);
+  proc.kill('SIGTERM');
+  t.is(await exited, 0);
+  // Stepping down released the lease.
+  t.falsy((await c.resource(Resources.leases).get('kube-system', 'kube-scheduler')).spec.holderIdentity);
+});

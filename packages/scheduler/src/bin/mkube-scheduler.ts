@@ -5,7 +5,11 @@ import { KubeClient, loadKubeconfig } from '@mkube/client';
 import { pino } from 'pino';
 import { Scheduler } from '../scheduler.js';
 
+// "--leader-elect" alone means true, as in kube-scheduler.
+const args = process.argv.slice(2).map((a) => (a === '--leader-elect' ? '--leader-elect=true' : a));
+
 const { values } = parseArgs({
+  args,
   options: {
     kubeconfig: { type: 'string', default: process.env.KUBECONFIG },
     'leader-elect': { type: 'string', default: 'true' },
@@ -18,12 +22,11 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     help: { type: 'boolean', short: 'h' },
   },
-  allowNegative: true,
 });
 
 if (values.help || !values.kubeconfig) {
   process.stderr.write(
-    'usage: mkube-scheduler --kubeconfig PATH [--leader-elect=true|false] [--metrics-port 10251 (0: any, -1: off)]\n' +
+    'usage: mkube-scheduler --kubeconfig PATH [--leader-elect=true|false] [--metrics-port=10251 (0: any, -1: off)]\n' +
       '       [--bind-address 0.0.0.0] [--scheduler-name default-scheduler] [--percentage-of-nodes-to-score 0]\n' +
       '       [--leader-elect-resource-namespace kube-system] [--leader-elect-resource-name kube-scheduler] [--log-level info]\n',
   );
