@@ -70,24 +70,41 @@ export function serviceMethods(service: string): protobuf.Method[] {
 }
 
 let descriptors: Map<string, Buffer> | undefined;
+const FILE_OF_PACKAGE: Record<string, string> = { 'mkube.api.v1': RESOURCES_PROTO, 'grpc.reflection.v1alpha': REFLECTION_PROTO };
+
+/** The FileDescriptorProto with its name (field 1) replaced; the other fields are copied as they are. */
+function renameDescriptor(fd: Uint8Array, name: string): Buffer {
+  const r = protobuf.Reader.create(fd);
+  const parts: Uint8Array[] = [protobuf.Writer.create().uint32((1 << 3) | 2).string(name).finish()];
+  while (r.pos < r.len) {
+    const start = r.pos;
+    const tag = r.uint32();
+    r.skipType(tag & 7);
+    if (tag >>> 3 !== 1) parts.push(fd.subarray(start, r.pos));
+  }
+  return Buffer.concat(parts);
+}
 
 /**
  * FileDescriptorProto encodings by file name (resources.proto and
  * reflection.proto; neither imports anything) for server reflection.
+ * proto-loader names its descriptors after the package; they are renamed
+ * to their paths under proto/.
  */
 export function fileDescriptors(): Map<string, Buffer> {
   if (descriptors) return descriptors;
   const def = protoLoader.loadSync([RESOURCES_PROTO, REFLECTION_PROTO], { includeDirs: [findProtoRoot()], keepCase: true });
   const out = new Map<string, Buffer>();
   const fdType = protobuf.Root.fromJSON({
-    nested: { d: { nested: { F: { fields: { name: { type: 'string', id: 1 } } } } } },
+    nested: { d: { nested: { F: { fields: { name: { type: 'string', id: 1 }, package: { type: 'string', id: 2 } } } } } },
   }).lookupType('d.F');
   for (const entry of Object.values(def)) {
     const protos = (entry as { fileDescriptorProtos?: Buffer[] }).fileDescriptorProtos
       ?? Object.values(entry as Record<string, { requestType?: { fileDescriptorProtos?: Buffer[] } }>).flatMap((m) => m?.requestType?.fileDescriptorProtos ?? []);
     for (const fd of protos) {
-      const name = String((fdType.decode(fd) as unknown as { name: string }).name);
-      if (!out.has(name)) out.set(name, fd);
+      const head = fdType.decode(fd) as unknown as { name: string; package: string };
+      const name = FILE_OF_PACKAGE[head.package] ?? head.name;
+      if (!out.has(name)) out.set(name, name === head.name ? fd : renameDescriptor(fd, name));
     }
   }
   descriptors = out;

@@ -53,10 +53,14 @@ function rawDefinition(service: string, methods: { name: string; requestStream: 
   return def as grpc.ServiceDefinition;
 }
 
-/** Fixed certificates for grpc-js' certificate-provider credentials (the only ones with optional client certificates). */
+/**
+ * Fixed certificates for grpc-js' certificate-provider credentials (the only
+ * ones with optional client certificates). Updates are delivered on the next
+ * tick: grpc-js registers its watcher only after adding the listeners.
+ */
 function staticCertificates(pki: Pki): { ca: CertificateProvider; identity: CertificateProvider } {
   const ca: CertificateProvider = {
-    addCaCertificateListener: (l) => l({ caCertificate: Buffer.from(pki.caCert) }),
+    addCaCertificateListener: (l) => setImmediate(() => l({ caCertificate: Buffer.from(pki.caCert) })),
     removeCaCertificateListener: () => undefined,
     addIdentityCertificateListener: () => undefined,
     removeIdentityCertificateListener: () => undefined,
@@ -64,7 +68,7 @@ function staticCertificates(pki: Pki): { ca: CertificateProvider; identity: Cert
   const identity: CertificateProvider = {
     addCaCertificateListener: () => undefined,
     removeCaCertificateListener: () => undefined,
-    addIdentityCertificateListener: (l) => l({ certificate: Buffer.from(pki.serverCert), privateKey: Buffer.from(pki.serverKey) }),
+    addIdentityCertificateListener: (l) => setImmediate(() => l({ certificate: Buffer.from(pki.serverCert), privateKey: Buffer.from(pki.serverKey) })),
     removeIdentityCertificateListener: () => undefined,
   };
   return { ca, identity };
@@ -91,6 +95,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcApiServ
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${o.port}`, creds, (err, p) => (err ? reject(err) : resolve(p)));
   });
+  await new Promise((r) => setImmediate(r)); // the certificates are in place
   o.log.info({ port }, 'gRPC API listening');
   return {
     port,
