@@ -18,6 +18,7 @@ import { NodeProxy } from './http/node_proxy.js';
 import { Registry } from './registry/registry.js';
 import { Compactor } from './storage/compactor.js';
 import { startEmbeddedStore } from './embedded_store.js';
+import { setDefaultTolerationSeconds } from './registry/defaults.js';
 import { startGrpcServer, type GrpcApiServer } from './grpc/server.js';
 
 export interface ApiServerOptions {
@@ -41,6 +42,9 @@ export interface ApiServerOptions {
   etcdPrefix?: string;
   /** Compaction interval in ms (default 5 min; 0 disables). */
   compactionIntervalMs?: number;
+  /** Seconds pods tolerate the not-ready / unreachable NoExecute taints by default (300). */
+  defaultNotReadyTolerationSeconds?: number;
+  defaultUnreachableTolerationSeconds?: number;
   watchCacheCapacity?: number;
   bookmarkIntervalMs?: number;
   logLevel?: string;
@@ -68,6 +72,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const bind = opts.bindAddress ?? '127.0.0.1';
   const advertise = opts.advertiseAddress ?? (bind === '0.0.0.0' ? '127.0.0.1' : bind);
   const pki = ensurePki(opts.dataDir, { ips: ['127.0.0.1', advertise, ...(bind !== '0.0.0.0' ? [bind] : [])], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'] });
+  setDefaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300);
   const embedded = opts.etcdServers && opts.etcdServers.length > 0 ? undefined : await startEmbeddedStore(opts.dataDir, log);
   const etcdServers = embedded ? embedded.endpoints : opts.etcdServers!;
   const etcd = new EtcdClient({ endpoints: etcdServers });

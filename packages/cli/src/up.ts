@@ -16,6 +16,10 @@ export interface UpOptions {
   dataDir: string;
   workers: number;
   apiPort: number;
+  /** Passed to the controller manager (e.g. shorter node failure timings for tests). */
+  controllerManagerArgs?: string[];
+  /** Passed to the API server. */
+  apiServerArgs?: string[];
   log: (msg: string) => void;
 }
 
@@ -84,7 +88,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   const apiDir = join(dataDir, 'apiserver');
   opts.log('mkube: starting the API server and its embedded store');
   components.push(
-    startComponent(dataDir, 'apiserver', [process.execPath, componentBin('apiserver', 'mkube-apiserver'), '--data-dir', apiDir, '--secure-port', String(opts.apiPort), '--bind-address', bind, '--advertise-address', bind]),
+    startComponent(dataDir, 'apiserver', [process.execPath, componentBin('apiserver', 'mkube-apiserver'), '--data-dir', apiDir, '--secure-port', String(opts.apiPort), '--bind-address', bind, '--advertise-address', bind, ...(opts.apiServerArgs ?? [])]),
   );
   writeState(state);
   const server = `https://${bind}:${opts.apiPort}`;
@@ -100,7 +104,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   const schedKc = componentKubeconfig(pki, kcDir, server, ca, 'scheduler', '/CN=system:kube-scheduler');
 
   opts.log('mkube: starting the controller manager and the scheduler');
-  components.push(startComponent(dataDir, 'controller-manager', [process.execPath, componentBin('controllers', 'mkube-controller-manager'), '--kubeconfig', cmKc]));
+  components.push(startComponent(dataDir, 'controller-manager', [process.execPath, componentBin('controllers', 'mkube-controller-manager'), '--kubeconfig', cmKc, ...(opts.controllerManagerArgs ?? [])]));
   components.push(startComponent(dataDir, 'scheduler', [process.execPath, componentBin('scheduler', 'mkube-scheduler'), '--kubeconfig', schedKc]));
   writeState(state);
 

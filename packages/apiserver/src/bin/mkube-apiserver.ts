@@ -15,6 +15,8 @@ const { values } = parseArgs({
     'service-node-port-range': { type: 'string', default: '30000-32767' },
     'token-auth-file': { type: 'string' },
     'compaction-interval': { type: 'string', default: '300' },
+    'default-not-ready-toleration-seconds': { type: 'string', default: '300' },
+    'default-unreachable-toleration-seconds': { type: 'string', default: '300' },
     'log-level': { type: 'string', default: 'info' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -41,6 +43,8 @@ const server = await startApiServer({
   nodePortRange: values['service-node-port-range'],
   tokenAuthFile: values['token-auth-file'],
   compactionIntervalMs: Number(values['compaction-interval']) * 1000,
+  defaultNotReadyTolerationSeconds: Number(values['default-not-ready-toleration-seconds']),
+  defaultUnreachableTolerationSeconds: Number(values['default-unreachable-toleration-seconds']),
   logLevel: values['log-level'],
 });
 

@@ -63,6 +63,28 @@ function defaultTemplate(spec: Obj): void {
   defaultPodSpec(obj(tpl, 'spec'));
 }
 
+/** kube-apiserver's --default-not-ready-toleration-seconds / --default-unreachable-toleration-seconds. */
+const defaultTolerationSeconds = { notReady: 300, unreachable: 300 };
+
+export function setDefaultTolerationSeconds(notReady: number, unreachable: number): void {
+  defaultTolerationSeconds.notReady = notReady;
+  defaultTolerationSeconds.unreachable = unreachable;
+}
+
+/**
+ * The DefaultTolerationSeconds admission: a pod that does not tolerate the not-ready / unreachable
+ * NoExecute taints gets tolerations for them with the configured seconds.
+ */
+function addDefaultTolerations(spec: Obj): void {
+  const tolerations = (Array.isArray(spec.tolerations) ? spec.tolerations : []) as Array<Record<string, unknown>>;
+  const tolerates = (key: string) =>
+    tolerations.some((t) => (t.operator === 'Exists' && (t.key === undefined || t.key === '')) || (t.key === key && (t.effect === undefined || t.effect === '' || t.effect === 'NoExecute')));
+  const add: Array<Record<string, unknown>> = [];
+  if (!tolerates('node.kubernetes.io/not-ready')) add.push({ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: defaultTolerationSeconds.notReady });
+  if (!tolerates('node.kubernetes.io/unreachable')) add.push({ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: defaultTolerationSeconds.unreachable });
+  if (add.length > 0) spec.tolerations = [...tolerations, ...add] as unknown as Obj[keyof Obj];
+}
+
 const DEFAULTERS: Record<string, (o: Obj) => void> = {
   pods(o) {
     const spec = obj(o, 'spec');
@@ -71,12 +93,7 @@ const DEFAULTERS: Record<string, (o: Obj) => void> = {
     dflt(spec, 'preemptionPolicy', 'PreemptLowerPriority');
     if (!spec.serviceAccountName && !spec.serviceAccount) spec.serviceAccountName = 'default';
     if (spec.serviceAccountName && !spec.serviceAccount) spec.serviceAccount = spec.serviceAccountName;
-    if (spec.tolerations === undefined) {
-      spec.tolerations = [
-        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-        { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-      ];
-    }
+    addDefaultTolerations(spec);
   },
   deployments(o) {
     const spec = obj(o, 'spec');

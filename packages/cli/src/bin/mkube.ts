@@ -6,6 +6,7 @@ import { up } from '../up.js';
 
 const USAGE = `Usage:
   mkube up   [--data-dir DIR] [--workers N] [--api-port PORT]   start a cluster in the background (default DIR .mkube)
+             [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300]   node failure timing
   mkube down [--data-dir DIR]                                   stop it and remove its containers and lab network
 `;
 
@@ -17,6 +18,8 @@ async function main(): Promise<number> {
       'data-dir': { type: 'string', default: '.mkube' },
       workers: { type: 'string', default: '0' },
       'api-port': { type: 'string', default: '6443' },
+      'node-monitor-grace-period': { type: 'string' },
+      'default-unreachable-toleration-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -28,7 +31,11 @@ async function main(): Promise<number> {
   if (command === 'up') {
     const workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 0 || workers > 50) throw new Error('--workers must be an integer from 0 to 50');
-    const state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), log });
+    const cmArgs: string[] = [];
+    for (const f of ['node-monitor-grace-period', 'default-unreachable-toleration-seconds'] as const) if (values[f]) cmArgs.push(`--${f}`, values[f]!);
+    // Pods get the unreachable toleration from the API server (DefaultTolerationSeconds), so it needs the value too.
+    const apiArgs = values['default-unreachable-toleration-seconds'] ? ['--default-unreachable-toleration-seconds', values['default-unreachable-toleration-seconds']] : [];
+    const state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log });
     process.stdout.write(`
 mkube is running. Use it with kubectl:
 
