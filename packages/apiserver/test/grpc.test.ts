@@ -27,7 +27,7 @@ function client(opts: { token?: string; anonymous?: boolean } = {}): ResourcesCl
 }
 
 test.before(async () => {
-  fx = await startFixture();
+  fx = await startFixture({ bookmarkIntervalMs: 200 });
   admin = client();
 });
 test.after.always(async () => {
@@ -302,13 +302,16 @@ test.serial('watch: from a resourceVersion, selectors, from now, bookmarks, one 
   const byName = await watch(admin, CM, { resourceVersion: rv, name: 'w2' }, (e) => e.length >= 1).done;
   t.deepEqual(names(byName.events), ['ADDED:w2']);
   // From now: the current state as ADDED, then live events; bookmarks.
-  const live = watch(admin, CM, { allowWatchBookmarks: true, fieldSelector: 'metadata.name!=race' }, (e) => e.some((x) => (x.object.metadata as any).name === 'w3')); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const live = watch(admin, CM, { allowWatchBookmarks: true, fieldSelector: 'metadata.name!=race' }, (e) => e.some((x) => (x.object.metadata as any).name === 'w3') && e.some((x) => x.type === 'BOOKMARK')); // eslint-disable-line @typescript-eslint/no-explicit-any
   await live.ready;
   await admin.create(CM, cm('w3'));
   const got = (await live.done).events;
   t.is(got[0]!.type, 'ADDED');
   t.true(got.some((e) => e.type === 'ADDED' && (e.object.metadata as any).name === 'w2')); // eslint-disable-line @typescript-eslint/no-explicit-any
   t.false(got.some((e) => (e.object.metadata as any).name === 'race')); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const bookmark = got.find((e) => e.type === 'BOOKMARK')!;
+  t.regex(String((bookmark.object.metadata as any).resourceVersion), /^[1-9]\d*$/); // eslint-disable-line @typescript-eslint/no-explicit-any
+  t.is(bookmark.object.kind, 'ConfigMap');
   // Deployments and pods stream too (typed by the resource).
   const dw = watch(admin, DEPLOY, {}, (e) => e.some((x) => x.type === 'MODIFIED'));
   await dw.ready;
