@@ -8,7 +8,7 @@
 import { SchedulerCache, Snapshot } from './cache.js';
 import { Framework, type PluginWithWeight } from './framework/framework.js';
 import { Code, CycleState, Status, fitErrorMessage, type NodeScore } from './framework/interface.js';
-import type { NodeInfo, PodInfo } from './node_info.js';
+import type { NamespaceLabels, NodeInfo, PodInfo } from './node_info.js';
 import { DefaultBinder } from './plugins/default_binder.js';
 import { DefaultPreemption, type PreemptionHandle } from './plugins/default_preemption.js';
 import { ImageLocality } from './plugins/image_locality.js';
@@ -54,6 +54,8 @@ export interface CoreOptions {
   percentageOfNodesToScore?: number;
   /** Nodes per filter batch. */
   parallelChunkSize?: number;
+  /** Namespace labels, for pod (anti-)affinity terms with a namespaceSelector. */
+  namespaceLabels?: NamespaceLabels;
   /** Override the plugin set (default: the default profile). */
   plugins?: (handle: PreemptionHandle, effects: SchedulerEffects) => PluginWithWeight[];
   schedulerName?: string;
@@ -80,7 +82,7 @@ export function numFeasibleNodesToFind(numAllNodes: number, percentage = 0): num
 }
 
 /** The default profile, with upstream's score weights. */
-export function defaultPlugins(handle: PreemptionHandle, effects: SchedulerEffects): PluginWithWeight[] {
+export function defaultPlugins(handle: PreemptionHandle, effects: SchedulerEffects, namespaceLabels?: NamespaceLabels): PluginWithWeight[] {
   return [
     { plugin: new NodeUnschedulable() },
     { plugin: new NodeName() },
@@ -89,7 +91,7 @@ export function defaultPlugins(handle: PreemptionHandle, effects: SchedulerEffec
     { plugin: new NodePorts() },
     { plugin: new NodeResourcesFit(), weight: 1 },
     { plugin: new PodTopologySpread(), weight: 2 },
-    { plugin: new InterPodAffinity(), weight: 2 },
+    { plugin: new InterPodAffinity(1, namespaceLabels), weight: 2 },
     { plugin: new NodeResourcesBalancedAllocation(), weight: 1 },
     { plugin: new ImageLocality(), weight: 1 },
     { plugin: new DefaultPreemption(handle) },
@@ -162,7 +164,8 @@ export class SchedulerCore {
         await this.effects.updatePodStatus(pod, podScheduledFalse('Unschedulable', 'preempted by a higher priority pod', this.now()), null);
       },
     };
-    this.framework = new Framework((opts.plugins ?? defaultPlugins)(handle, this.effects));
+    const plugins = opts.plugins ?? ((h: PreemptionHandle, e: SchedulerEffects) => defaultPlugins(h, e, opts.namespaceLabels));
+    this.framework = new Framework(plugins(handle, this.effects));
     this.queue = new SchedulingQueue({
       now: this.now,
       initialBackoffMs: opts.initialBackoffMs,

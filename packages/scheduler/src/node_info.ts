@@ -11,6 +11,8 @@ import { podId, podKey, podPriority } from './types.js';
 export interface AffinityTerm {
   /** Namespaces the term selects; `null` means every namespace. */
   namespaces: Set<string> | null;
+  /** A non-empty namespaceSelector: namespaces whose labels it matches are selected too. */
+  namespaceSelector: LabelMatcher | null;
   selector: LabelMatcher;
   topologyKey: string;
 }
@@ -22,9 +24,12 @@ export interface WeightedAffinityTerm extends AffinityTerm {
 function compileTerm(pod: Pod, t: PodAffinityTerm): AffinityTerm {
   let namespaces: Set<string> | null = new Set(t.namespaces ?? []);
   const nsSel = t.namespaceSelector;
+  let namespaceSelector: LabelMatcher | null = null;
   if (nsSel && Object.keys(nsSel.matchLabels ?? {}).length === 0 && (nsSel.matchExpressions ?? []).length === 0) {
     namespaces = null; // an empty namespaceSelector selects all namespaces
-  } else if (namespaces.size === 0 && !nsSel) {
+  } else if (nsSel) {
+    namespaceSelector = compileLabelSelector(nsSel);
+  } else if (namespaces.size === 0) {
     namespaces.add(pod.metadata.namespace ?? 'default');
   }
   let labelSelector = t.labelSelector;
@@ -33,15 +38,25 @@ function compileTerm(pod: Pod, t: PodAffinityTerm): AffinityTerm {
       .map((k) => ({ key: k, operator: 'In', values: [pod.metadata.labels![k]!] }));
     labelSelector = { ...labelSelector, matchExpressions: [...(labelSelector.matchExpressions ?? []), ...extra] };
   }
-  return { namespaces, selector: compileLabelSelector(labelSelector), topologyKey: t.topologyKey };
+  return { namespaces, namespaceSelector, selector: compileLabelSelector(labelSelector), topologyKey: t.topologyKey };
 }
 
 function compileWeighted(pod: Pod, ts: WeightedPodAffinityTerm[] | undefined): WeightedAffinityTerm[] {
   return (ts ?? []).map((w) => ({ ...compileTerm(pod, w.podAffinityTerm), weight: w.weight }));
 }
 
-export function termMatches(term: AffinityTerm, pod: Pod): boolean {
-  if (term.namespaces && !term.namespaces.has(pod.metadata.namespace ?? 'default')) return false;
+/** Labels of a namespace, for namespaceSelector; undefined when unknown. */
+export type NamespaceLabels = (namespace: string) => Record<string, string> | undefined;
+
+export function termMatches(term: AffinityTerm, pod: Pod, nsLabels?: NamespaceLabels): boolean {
+  if (term.namespaces) {
+    const ns = pod.metadata.namespace ?? 'default';
+    if (!term.namespaces.has(ns)) {
+      if (!term.namespaceSelector || !nsLabels) return false;
+      const labels = nsLabels(ns);
+      if (!labels || !term.namespaceSelector(labels)) return false;
+    }
+  }
   return term.selector(pod.metadata.labels);
 }
 

@@ -48,6 +48,7 @@ export class Scheduler {
   private readonly podInformer: Informer<PodObj>;
   private readonly nodeInformer: Informer<NodeObj>;
   private readonly pcInformer: Informer<PcObj>;
+  private readonly nsInformer: Informer<KubeObject>;
   private elector: LeaderElector | undefined;
   private leading: AbortController | undefined;
   private loop: Promise<void> | undefined;
@@ -89,6 +90,16 @@ export class Scheduler {
       },
       deletePod: async (pod) => {
         this.metrics.preemptionVictims.inc();
+        const ns = pod.metadata.namespace ?? 'default';
+        try {
+          // As kube-scheduler: tell the victim why it goes before deleting it.
+          await this.patchPodStatus(pod, {
+            type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler',
+            message: `${schedulerName}: preempting to accommodate a higher priority pod`, lastTransitionTime: new Date().toISOString(),
+          }, undefined);
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, pod: `${ns}/${pod.metadata.name}` }, 'could not mark preemption victim');
+        }
         try {
           await this.pods.delete(pod.metadata.namespace ?? 'default', pod.metadata.name!, pod.metadata.uid ? { preconditions: { uid: pod.metadata.uid } } : undefined);
         } catch (err) {
@@ -98,9 +109,11 @@ export class Scheduler {
     };
 
     const observer = this.metrics.observer(schedulerName);
+    this.nsInformer = new Informer<KubeObject>(client.resource(Resources.namespaces), { onError: (err) => this.log.warn({ err: (err as Error).message, what: 'namespaces' }, 'list/watch failed') });
     this.core = new SchedulerCore({
       effects,
       schedulerName,
+      namespaceLabels: (ns) => this.nsInformer.get(ns)?.metadata.labels,
       ...o.core,
       observer: {
         ...observer,
@@ -135,14 +148,17 @@ export class Scheduler {
     });
   }
 
-  /** Resolves spec.priority from priorityClassName (or the global default) when admission did not. */
+  /**
+   * Resolves spec.priority (and preemptionPolicy) from the pod's PriorityClass, or the
+   * global default class, as the Priority admission plugin would: the API server may
+   * only have defaulted spec.priority to 0.
+   */
   private withPriority(pod: PodObj): Pod {
-    if (pod.spec.priority !== undefined && pod.spec.priority !== null) return pod;
     let pc: PcObj | undefined;
     if (pod.spec.priorityClassName) pc = this.pcInformer.get(pod.spec.priorityClassName);
-    else pc = this.pcInformer.list().find((c) => c.globalDefault);
-    if (!pc) return pod;
-    return { ...pod, spec: { ...pod.spec, priority: pc.value, preemptionPolicy: pod.spec.preemptionPolicy ?? pc.preemptionPolicy } };
+    else if (!pod.spec.priority) pc = this.pcInformer.list().find((c) => c.globalDefault);
+    if (!pc || (pod.spec.priority === pc.value && (!pc.preemptionPolicy || pod.spec.preemptionPolicy === pc.preemptionPolicy))) return pod;
+    return { ...pod, spec: { ...pod.spec, priority: pc.value, preemptionPolicy: pc.preemptionPolicy ?? pod.spec.preemptionPolicy } };
   }
 
   private async patchPodStatus(pod: Pod, condition: PodCondition, nominated: string | null | undefined): Promise<void> {
@@ -176,11 +192,13 @@ export class Scheduler {
       this.metricsPort = port;
     }
     this.pcInformer.start();
+    this.nsInformer.start();
     this.nodeInformer.start();
     this.podInformer.start();
     await Promise.all([
       this.nodeInformer.waitForSync(),
       this.podInformer.waitForSync(),
+      this.nsInformer.waitForSync(),
       this.pcInformer.waitForSync().catch((err: Error) => this.log.warn({ err: err.message }, 'priorityclasses not served; using spec.priority only')),
     ]);
     this.timer = setInterval(() => this.core.housekeeping(), this.o.housekeepingIntervalMs ?? 1000);
@@ -240,6 +258,7 @@ export class Scheduler {
     this.podInformer.stop();
     this.nodeInformer.stop();
     this.pcInformer.stop();
+    this.nsInformer.stop();
     await this.core.waitForBindings().catch(() => undefined);
     this.core.stop();
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));

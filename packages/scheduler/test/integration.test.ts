@@ -226,3 +226,35 @@ test('the mkube-scheduler command schedules, serves /healthz and exits cleanly o
   // Stepping down released the lease.
   t.falsy((await c.resource(Resources.leases).get('kube-system', 'kube-scheduler')).spec.holderIdentity);
 });
+
+test('preemption through the API: a high-priority pod (by PriorityClass) evicts a lower-priority one and is bound', async (t) => {
+  const cluster = await startCluster();
+  t.teardown(() => cluster.stop());
+  const c = cluster.client();
+  await ensureNamespace(c, 'default');
+  await ensureNamespace(c, 'kube-system');
+  const pcs = c.resource({ group: 'scheduling.k8s.io', version: 'v1', resource: 'priorityclasses', namespaced: false });
+  await pcs.create(undefined, { apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: 'low' }, value: 10 });
+  await pcs.create(undefined, { apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: 'high' }, value: 1000 });
+  await createNode(c, 'n1', '1');
+  const sched = new Scheduler({ client: cluster.client(), logger: pino({ level: process.env.SCHED_TEST_LOG ?? 'silent' }), leaderElect: false });
+  t.teardown(() => sched.stop());
+  await sched.start();
+  const pods = c.resource(Resources.pods);
+  const victim = podObj('victim', '800m');
+  victim.spec = { ...victim.spec, priorityClassName: 'low', terminationGracePeriodSeconds: 0 };
+  await pods.create('default', victim);
+  await eventually('victim bound', async () => (await pods.get('default', 'victim')).spec.nodeName);
+  const vip = podObj('vip', '800m');
+  vip.spec = { ...vip.spec, priorityClassName: 'high' };
+  await pods.create('default', vip);
+  const node = await eventually('vip bound', async () => (await pods.get('default', 'vip')).spec.nodeName as string | undefined, 20_000);
+  t.is(node, 'n1');
+  await t.throwsAsync(pods.get('default', 'victim'), { instanceOf: ApiError, message: /404/ });
+  const { items } = await c.resource(Resources.events).list('default');
+  const preempted = items.find((e) => (e as { reason?: string }).reason === 'Preempted') as { message?: string; involvedObject?: { name?: string } } | undefined;
+  t.is(preempted?.involvedObject?.name, 'victim');
+  t.regex(String(preempted?.message), /^Preempted by pod \S+ on node n1$/);
+  const failed = items.find((e) => (e as { reason?: string; involvedObject?: { name?: string } }).reason === 'FailedScheduling') as { message?: string } | undefined;
+  t.is(failed?.message, '0/1 nodes are available: 1 Insufficient cpu.');
+});

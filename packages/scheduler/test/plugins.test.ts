@@ -220,3 +220,18 @@ test('ImageLocality: a node that has the image scores higher', async (t) => {
   const r = await scheduleAll(h, [p]);
   t.is(r.get('p'), 'b');
 });
+
+test('InterPodAffinity: namespaceSelector selects namespaces by their labels', async (t) => {
+  const nsLabels: Record<string, Record<string, string>> = { 'team-a': { team: 'a' }, 'team-b': { team: 'b' } };
+  const h = harness([node('n1', { labels: { zone: 'z1' } }), node('n2', { labels: { zone: 'z2' } })], { core: { namespaceLabels: (ns) => nsLabels[ns] } });
+  running(h, pod('a-db', { namespace: 'team-a', labels: { role: 'db' } }), 'n1');
+  running(h, pod('b-db', { namespace: 'team-b', labels: { role: 'db' } }), 'n2');
+  const p = pod('p', { namespace: 'default', spec: { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { role: 'db' } }, namespaceSelector: { matchLabels: { team: 'a' } }, topologyKey: 'zone' }] } } } });
+  const r = await scheduleAll(h, [p]);
+  t.is(r.get('p'), 'n2');
+  // Without namespaceSelector, only the pod's own namespace counts: both zones are fine.
+  const h2 = harness([node('n1', { labels: { zone: 'z1' } })]);
+  running(h2, pod('a-db', { namespace: 'team-a', labels: { role: 'db' } }), 'n1');
+  const r2 = await scheduleAll(h2, [pod('q', { spec: { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { role: 'db' } }, topologyKey: 'zone' }] } } } })]);
+  t.is(r2.get('q'), 'n1');
+});

@@ -2,7 +2,10 @@ import {
   MAX_NODE_SCORE, Status, type CycleState, type FilterPlugin, type NodeScore, type PreFilterPlugin,
   type PreScorePlugin, type ScorePlugin, type SnapshotLister, type StateData,
 } from '../framework/interface.js';
-import { termMatches, type AffinityTerm, type NodeInfo, type PodInfo } from '../node_info.js';
+import { termMatches, type AffinityTerm, type NamespaceLabels, type NodeInfo, type PodInfo } from '../node_info.js';
+import type { Pod } from '../types.js';
+
+type Matcher = (t: AffinityTerm, pod: Pod) => boolean;
 
 export const ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules";
 export const ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules";
@@ -43,20 +46,20 @@ class PreFilterState implements StateData {
   }
 }
 
-function matchesAll(terms: readonly AffinityTerm[], pod: PodInfo): boolean {
-  return terms.length > 0 && terms.every((t) => termMatches(t, pod.pod));
+function matchesAll(terms: readonly AffinityTerm[], pod: PodInfo, match: Matcher): boolean {
+  return terms.length > 0 && terms.every((t) => match(t, pod.pod));
 }
 
-function update(s: PreFilterState, pod: PodInfo, other: PodInfo, node: NodeInfo, n: number): void {
+function update(s: PreFilterState, pod: PodInfo, other: PodInfo, node: NodeInfo, n: number, match: Matcher): void {
   const labels = node.labels;
   for (const t of other.requiredAntiAffinityTerms) {
-    if (termMatches(t, pod.pod)) s.existingAntiAffinity.add(t.topologyKey, labels[t.topologyKey], n);
+    if (match(t, pod.pod)) s.existingAntiAffinity.add(t.topologyKey, labels[t.topologyKey], n);
   }
-  if (matchesAll(pod.requiredAffinityTerms, other)) {
+  if (matchesAll(pod.requiredAffinityTerms, other, match)) {
     for (const t of pod.requiredAffinityTerms) s.affinity.add(t.topologyKey, labels[t.topologyKey], n);
   }
   for (const t of pod.requiredAntiAffinityTerms) {
-    if (termMatches(t, other.pod)) s.antiAffinity.add(t.topologyKey, labels[t.topologyKey], n);
+    if (match(t, other.pod)) s.antiAffinity.add(t.topologyKey, labels[t.topologyKey], n);
   }
 }
 
@@ -68,7 +71,11 @@ class PreScoreState implements StateData {
 /** InterPodAffinity: required (anti-)affinity filters, including existing pods' anti-affinity; preferred terms score. */
 export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin {
   readonly name = 'InterPodAffinity';
-  constructor(readonly hardPodAffinityWeight = 1) {}
+  private readonly match: Matcher;
+  /** `nsLabels` resolves namespace labels for terms with a namespaceSelector. */
+  constructor(readonly hardPodAffinityWeight = 1, nsLabels?: NamespaceLabels) {
+    this.match = (t, pod) => termMatches(t, pod, nsLabels);
+  }
   events() { return ['AssignedPodAdd', 'AssignedPodUpdate', 'AssignedPodDelete', 'NodeAdd', 'NodeUpdate'] as const; }
 
   preFilter(state: CycleState, pod: PodInfo, snapshot: SnapshotLister) {
@@ -82,7 +89,7 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
     const nodes = hasOwn ? snapshot.list() : withAnti;
     for (const node of nodes) {
       const others = hasOwn ? node.pods : node.podsWithRequiredAntiAffinity;
-      for (const other of others) if (other.id !== pod.id) update(s, pod, other, node, 1);
+      for (const other of others) if (other.id !== pod.id) update(s, pod, other, node, 1, this.match);
     }
     state.write(PRE_FILTER_KEY, s);
     return null;
@@ -90,12 +97,12 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
 
   addPod(state: CycleState, pod: PodInfo, toAdd: PodInfo, node: NodeInfo): void {
     const s = state.read<PreFilterState>(PRE_FILTER_KEY);
-    if (s) update(s, pod, toAdd, node, 1);
+    if (s) update(s, pod, toAdd, node, 1, this.match);
   }
 
   removePod(state: CycleState, pod: PodInfo, toRemove: PodInfo, node: NodeInfo): void {
     const s = state.read<PreFilterState>(PRE_FILTER_KEY);
-    if (s) update(s, pod, toRemove, node, -1);
+    if (s) update(s, pod, toRemove, node, -1, this.match);
   }
 
   filter(state: CycleState, pod: PodInfo, node: NodeInfo): Status | null {
@@ -111,7 +118,7 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
         if (s.affinity.get(t.topologyKey, v) <= 0) podsExist = false;
       }
       // The first pod of a group with affinity to itself may go anywhere that has the topology labels.
-      if (!podsExist && !(s.affinity.m.size === 0 && matchesAll(pod.requiredAffinityTerms, pod))) {
+      if (!podsExist && !(s.affinity.m.size === 0 && matchesAll(pod.requiredAffinityTerms, pod, this.match))) {
         return Status.unresolvable(ERR_REASON_AFFINITY);
       }
     }
@@ -141,13 +148,13 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
       const labels = node.labels;
       for (const other of hasPreferred ? node.pods : node.podsWithAffinity) {
         if (other.id === pod.id) continue;
-        for (const t of pod.preferredAffinityTerms) if (termMatches(t, other.pod)) add(t.topologyKey, labels[t.topologyKey], t.weight);
-        for (const t of pod.preferredAntiAffinityTerms) if (termMatches(t, other.pod)) add(t.topologyKey, labels[t.topologyKey], -t.weight);
+        for (const t of pod.preferredAffinityTerms) if (this.match(t, other.pod)) add(t.topologyKey, labels[t.topologyKey], t.weight);
+        for (const t of pod.preferredAntiAffinityTerms) if (this.match(t, other.pod)) add(t.topologyKey, labels[t.topologyKey], -t.weight);
         if (this.hardPodAffinityWeight > 0) {
-          for (const t of other.requiredAffinityTerms) if (termMatches(t, pod.pod)) add(t.topologyKey, labels[t.topologyKey], this.hardPodAffinityWeight);
+          for (const t of other.requiredAffinityTerms) if (this.match(t, pod.pod)) add(t.topologyKey, labels[t.topologyKey], this.hardPodAffinityWeight);
         }
-        for (const t of other.preferredAffinityTerms) if (termMatches(t, pod.pod)) add(t.topologyKey, labels[t.topologyKey], t.weight);
-        for (const t of other.preferredAntiAffinityTerms) if (termMatches(t, pod.pod)) add(t.topologyKey, labels[t.topologyKey], -t.weight);
+        for (const t of other.preferredAffinityTerms) if (this.match(t, pod.pod)) add(t.topologyKey, labels[t.topologyKey], t.weight);
+        for (const t of other.preferredAntiAffinityTerms) if (this.match(t, pod.pod)) add(t.topologyKey, labels[t.topologyKey], -t.weight);
       }
     }
     if (scores.size === 0) {
