@@ -126,6 +126,15 @@ export class FitError extends Error {
   }
 }
 
+/** The cluster has no nodes at all (upstream's ErrNoNodesAvailable). */
+export class NoNodesAvailableError extends Error {
+  readonly code = 'NO_NODES_AVAILABLE';
+  constructor() {
+    super('no nodes available to schedule pods');
+    this.name = 'NoNodesAvailableError';
+  }
+}
+
 export class SchedulerCore {
   readonly cache: SchedulerCache;
   readonly queue: SchedulingQueue;
@@ -276,7 +285,8 @@ export class SchedulerCore {
 
   private async handleFailure(q: QueuedPodInfo, cycle: number, err: Error, _state: CycleState, start: number): Promise<void> {
     const isFit = err instanceof FitError;
-    this.observer.attempt?.(isFit ? 'unschedulable' : 'error', this.now() - start);
+    const unschedulable = isFit || err instanceof NoNodesAvailableError;
+    this.observer.attempt?.(unschedulable ? 'unschedulable' : 'error', this.now() - start);
     const message = isFit ? err.describe() : err.message;
     let nominatedNodeName: string | null | undefined;
     if (isFit) {
@@ -284,11 +294,11 @@ export class SchedulerCore {
       nominatedNodeName = err.nominatedNodeName;
       if (nominatedNodeName) this.queue.addNominated(q.info, nominatedNodeName);
     }
-    this.queue.addUnschedulable(q, cycle, !isFit);
+    this.queue.addUnschedulable(q, cycle, !unschedulable);
     this.observer.podFailed?.(q.pod, message);
     if (this.stopped) return;
     this.effects.recordEvent(q.pod, 'Warning', 'FailedScheduling', message);
-    const condition = podScheduledFalse(isFit ? 'Unschedulable' : 'SchedulerError', message, this.now());
+    const condition = podScheduledFalse(unschedulable ? 'Unschedulable' : 'SchedulerError', message, this.now());
     try {
       await this.effects.updatePodStatus(q.pod, condition, nominatedNodeName);
     } catch {
@@ -300,9 +310,7 @@ export class SchedulerCore {
   async schedulePod(state: CycleState, pod: PodInfo): Promise<ScheduleResult> {
     this.cache.updateSnapshot(this.snapshot);
     const all = this.snapshot.list();
-    if (all.length === 0) {
-      throw new FitError(pod.pod, 0, new Map());
-    }
+    if (all.length === 0) throw new NoNodesAvailableError();
     const { feasible, statuses, evaluated } = await this.findNodesThatFit(state, pod, all);
     if (feasible.length === 0) {
       const fitErr = statuses instanceof FitError ? statuses : new FitError(pod.pod, all.length, statuses);
