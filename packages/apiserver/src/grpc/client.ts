@@ -40,6 +40,13 @@ export interface WatchEventJson {
   object: Obj;
 }
 
+/** A watch event as it arrived: the object is the message encoding of `objectType`. */
+export interface RawWatchEvent {
+  type: string;
+  object: Uint8Array;
+  objectType: string;
+}
+
 export interface WatchOptions {
   labelSelector?: string;
   fieldSelector?: string;
@@ -227,7 +234,13 @@ export class ResourcesClient {
    * (with the error, whose `status` is the Kubernetes Status, if it failed).
    */
   watch(ref: Ref, opts: WatchOptions, onEvent: (ev: WatchEventJson) => void, onEnd: (err?: GrpcApiError) => void = () => undefined): grpc.ClientReadableStream<Buffer> {
-    const { info, msg } = this.refMsg(ref);
+    const info = resourceOf(ref);
+    return this.watchRaw(ref, opts, (ev) => onEvent({ type: ev.type, object: this.decodeObj(info, ev.object) }), onEnd);
+  }
+
+  /** A watch whose events keep the object as protobuf bytes (no JSON conversion). */
+  watchRaw(ref: Ref, opts: WatchOptions, onEvent: (ev: RawWatchEvent) => void, onEnd: (err?: GrpcApiError) => void = () => undefined): grpc.ClientReadableStream<Buffer> {
+    const { msg } = this.refMsg(ref);
     const req = encodeGrpc(`${P}WatchRequest`, {
       ref: msg,
       label_selector: opts.labelSelector ?? '',
@@ -246,7 +259,7 @@ export class ResourcesClient {
     };
     stream.on('data', (raw: Buffer) => {
       const ev = decodeGrpc(`${P}WatchEvent`, raw);
-      onEvent({ type: String(ev.type), object: this.decodeObj(info, ev.object as Uint8Array) });
+      onEvent({ type: String(ev.type), object: ev.object as Uint8Array, objectType: String(ev.object_type) });
     });
     stream.on('error', (err: grpc.ServiceError) => {
       const e = err as GrpcApiError;

@@ -54,6 +54,12 @@ export class ResourcesService {
   private readonly maxRequestBytes: number;
   /** Watch streams open now. */
   watchers = 0;
+  /**
+   * Encoded WatchEvent messages by event object and type: the watch cache
+   * hands the same object to every watcher of a change, so a change is
+   * encoded once however many streams carry it.
+   */
+  private readonly encodedEvents = new WeakMap<object, Map<string, Buffer>>();
 
   constructor(private readonly o: ResourcesServiceOptions) {
     this.authz = new RbacAuthorizer(o.registry);
@@ -342,6 +348,16 @@ export class ResourcesService {
 
   // ---------------------------------------------------------------- watch
 
+  private encodeEvent(info: ResourceInfo, ev: ApiWatchEvent): Buffer {
+    let byType = this.encodedEvents.get(ev.object);
+    const hit = byType?.get(ev.type);
+    if (hit) return hit;
+    const out = encodeGrpc(`${P}WatchEvent`, { type: ev.type, object: this.encode(info.protoType, ev.object), object_type: info.protoType });
+    if (!byType) this.encodedEvents.set(ev.object, (byType = new Map()));
+    byType.set(ev.type, out);
+    return out;
+  }
+
   private watch(call: grpc.ServerWritableStream<Buffer, Buffer>): void {
     let ended = false;
     let handle: { stop(): void } | undefined;
@@ -381,7 +397,7 @@ export class ResourcesService {
         if (ended) return;
         if (ev.type === 'ERROR') return finish(ev.object);
         if (ev.type !== 'BOOKMARK') lastRv = Math.max(lastRv, Number(((ev.object.metadata ?? {}) as Obj).resourceVersion ?? 0));
-        call.write(encodeGrpc(`${P}WatchEvent`, { type: ev.type, object: this.encode(info.protoType, ev.object), object_type: info.protoType }));
+        call.write(this.encodeEvent(info, ev));
       };
       const h = await this.o.registry.watch(info, collectionNamespace, from, selection, send);
       if (ended) return h.stop();

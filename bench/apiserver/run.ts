@@ -1,0 +1,240 @@
+// API server benchmark on the embedded mkube-store: 64 concurrent clients
+// issuing create / get / list / update of ConfigMaps at a target total rate
+// (500 requests/s) for a fixed time, over REST (HTTPS+JSON) and over gRPC
+// (Kubernetes protobuf); then 1000 concurrent gRPC watchers receiving a
+// stream of updates. Prints p50/p99 per verb and the watch delivery latency
+// (from the update call being issued to the event arriving at each watcher).
+// The API server runs in a child process; this process is the clients.
+// Not a test: it measures.
+//
+//   node --import tsx bench/apiserver/run.ts
+//   BENCH_SECONDS=20 BENCH_RATE=500 BENCH_CLIENTS=64 BENCH_WATCHERS=1000 BENCH_TRANSPORTS=rest,grpc node --import tsx bench/apiserver/run.ts
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { messageType, type JsonObject } from '@mkube/api';
+import { ResourcesClient } from '../../packages/apiserver/src/grpc/client.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const RATE = Number(process.env.BENCH_RATE ?? 500);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
+const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 1000);
+const WATCH_UPDATES_PER_SEC = Number(process.env.BENCH_WATCH_RATE ?? 10);
+const WATCH_SECONDS = Number(process.env.BENCH_WATCH_SECONDS ?? 10);
+const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'rest,grpc').split(',');
+const VERBS = ['create', 'get', 'list', 'update'] as const;
+const CONFIGMAP = messageType('k8s.io.api.core.v1.ConfigMap');
+type Verb = (typeof VERBS)[number];
+
+interface ServerInfo {
+  url: string;
+  grpcPort: number;
+  caCert: string;
+  adminCert: string;
+  adminKey: string;
+}
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startServer(dir: string): Promise<{ info: ServerInfo; proc: ChildProcess }> {
+  const script = join(fileURLToPath(new URL('.', import.meta.url)), 'server.ts');
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.once('line', resolve);
+    proc.once('exit', (code) => reject(new Error(`API server exited with ${code}`)));
+  });
+  return { info: JSON.parse(line) as ServerInfo, proc };
+}
+
+/** The four verbs over one transport, for one client. */
+interface Ops {
+  create(ns: string, obj: JsonObject): Promise<JsonObject>;
+  get(ns: string, name: string): Promise<JsonObject>;
+  list(ns: string): Promise<unknown>;
+  update(ns: string, obj: JsonObject): Promise<JsonObject>;
+  close(): void;
+}
+
+function restOps(s: ServerInfo): Ops {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: s.caCert, cert: s.adminCert, key: s.adminKey });
+  const call = (method: string, path: string, body?: unknown): Promise<JsonObject> =>
+    new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const headers: Record<string, string> = { Accept: 'application/json' };
+      if (payload) {
+        headers['Content-Type'] = 'application/json';
+        headers['Content-Length'] = String(Buffer.byteLength(payload));
+      }
+      const req = request(new URL(path, s.url), { method, headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as JsonObject;
+          if ((res.statusCode ?? 500) >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${String(parsed.message)}`));
+          else resolve(parsed);
+        });
+      });
+      req.on('error', reject);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  return {
+    create: (ns, obj) => call('POST', `/api/v1/namespaces/${ns}/configmaps`, obj),
+    get: (ns, name) => call('GET', `/api/v1/namespaces/${ns}/configmaps/${name}`),
+    list: (ns) => call('GET', `/api/v1/namespaces/${ns}/configmaps?limit=50`),
+    update: (ns, obj) => call('PUT', `/api/v1/namespaces/${ns}/configmaps/${String((obj.metadata as JsonObject).name)}`, obj),
+    close: () => agent.destroy(),
+  };
+}
+
+function grpcClient(s: ServerInfo): ResourcesClient {
+  return new ResourcesClient({ address: `127.0.0.1:${s.grpcPort}`, caCert: s.caCert, cert: s.adminCert, key: s.adminKey, channelOptions: { 'grpc.ssl_target_name_override': 'localhost' } });
+}
+
+function grpcOps(s: ServerInfo): Ops {
+  const c = grpcClient(s);
+  return {
+    create: (ns, obj) => c.create({ resource: 'configmaps', namespace: ns }, obj),
+    get: (ns, name) => c.get({ resource: 'configmaps', namespace: ns }, name),
+    list: (ns) => c.list({ resource: 'configmaps', namespace: ns }, { limit: 50 }),
+    update: async (ns, obj) => (await c.update({ resource: 'configmaps', namespace: ns }, obj)).object,
+    close: () => c.close(),
+  };
+}
+
+interface LoadResult {
+  transport: string;
+  achieved: number;
+  errors: number;
+  latency: Record<Verb, number[]>;
+}
+
+/** CLIENTS clients, each cycling create → get → update → list at RATE/CLIENTS requests/s. */
+async function load(transport: string, s: ServerInfo): Promise<LoadResult> {
+  const latency: Record<Verb, number[]> = { create: [], get: [], list: [], update: [] };
+  let errors = 0;
+  let total = 0;
+  const interval = (1000 * CLIENTS) / RATE;
+  const started = performance.now();
+  const end = started + SECONDS * 1000;
+  const one = async (i: number) => {
+    const ops = transport === 'grpc' ? grpcOps(s) : restOps(s);
+    const ns = `bench-${transport}-${i}`;
+    let seq = 0;
+    let last: JsonObject | undefined;
+    // Spread the clients' start over one interval.
+    let next = performance.now() + (interval * i) / CLIENTS;
+    while (performance.now() < end) {
+      const wait = next - performance.now();
+      if (wait > 0) await sleep(wait);
+      next += interval;
+      const verb: Verb = last === undefined ? 'create' : VERBS[seq % 4]!;
+      const t0 = performance.now();
+      try {
+        if (verb === 'create') {
+          last = await ops.create(ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${seq}` }, data: { n: String(seq), pad: 'x'.repeat(200) } });
+        } else if (verb === 'get') await ops.get(ns, String((last!.metadata as JsonObject).name));
+        else if (verb === 'update') last = await ops.update(ns, { ...last!, data: { n: String(seq), pad: 'y'.repeat(200) } });
+        else await ops.list(ns);
+        latency[verb].push(performance.now() - t0);
+      } catch (err) {
+        errors++;
+        if (errors <= 3) console.error(`${transport} ${verb}: ${(err as Error).message}`);
+        last = undefined;
+      }
+      total++;
+      seq++;
+    }
+    ops.close();
+  };
+  // Namespaces first (not measured), then the load.
+  const admin = grpcClient(s);
+  await Promise.all(Array.from({ length: CLIENTS }, (_, i) => admin.create({ resource: 'namespaces' }, { metadata: { name: `bench-${transport}-${i}` } })));
+  admin.close();
+  await Promise.all(Array.from({ length: CLIENTS }, (_, i) => one(i)));
+  const elapsed = (performance.now() - started) / 1000;
+  for (const v of VERBS) latency[v].sort((a, b) => a - b);
+  return { transport, achieved: total / elapsed, errors, latency };
+}
+
+/** WATCHERS gRPC watch streams on one namespace; a writer updates one ConfigMap WATCH_UPDATES_PER_SEC times a second. */
+async function watchBench(s: ServerInfo): Promise<{ samples: number[]; expected: number; received: number }> {
+  const channels = Array.from({ length: 16 }, () => grpcClient(s));
+  const admin = channels[0]!;
+  await admin.create({ resource: 'namespaces' }, { metadata: { name: 'bench-watch' } }).catch(() => undefined);
+  let obj = await admin.create({ resource: 'configmaps', namespace: 'bench-watch' }, { metadata: { name: 'ticker' }, data: { seq: '0' } });
+  const rv = String((obj.metadata as JsonObject).resourceVersion);
+  const sentAt = new Map<string, number>();
+  const samples: number[] = [];
+  let received = 0;
+  const streams = Array.from({ length: WATCHERS }, (_, i) =>
+    channels[i % channels.length]!.watchRaw({ resource: 'configmaps', namespace: 'bench-watch' }, { resourceVersion: rv }, (ev) => {
+      const at = performance.now();
+      // Protobuf decode only (no JSON conversion): the client side stays cheap.
+      const seq = String((CONFIGMAP.decode(ev.object) as unknown as { data?: Record<string, string> }).data?.seq ?? '');
+      const t0 = sentAt.get(seq);
+      if (ev.type === 'MODIFIED' && t0 !== undefined) {
+        samples.push(at - t0);
+        received++;
+      }
+    }),
+  );
+  await sleep(2000); // every stream established
+  const n = WATCH_UPDATES_PER_SEC * WATCH_SECONDS;
+  for (let i = 1; i <= n; i++) {
+    const t0 = performance.now();
+    sentAt.set(String(i), t0);
+    obj = (await admin.update({ resource: 'configmaps', namespace: 'bench-watch' }, { ...obj, data: { seq: String(i) } })).object;
+    const wait = t0 + 1000 / WATCH_UPDATES_PER_SEC - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  await sleep(2000);
+  for (const st of streams) st.cancel();
+  for (const c of channels) c.close();
+  samples.sort((a, b) => a - b);
+  return { samples, expected: n * WATCHERS, received };
+}
+
+const fmt = (ms: number) => (Number.isNaN(ms) ? '-' : ms.toFixed(1));
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'mkube-bench-apiserver-'));
+  const { info, proc } = await startServer(join(dir, 'data'));
+  try {
+    console.log(`API server on the embedded mkube-store: ${info.url}, gRPC 127.0.0.1:${info.grpcPort}`);
+    console.log(`load: ${CLIENTS} clients, target ${RATE} requests/s, ${SECONDS} s per transport; verbs create/get/update/list (limit 50) of ConfigMaps, 1 namespace per client`);
+    const rows: string[] = [];
+    for (const transport of TRANSPORTS) {
+      const r = await load(transport, info);
+      console.log(`${transport}: achieved ${r.achieved.toFixed(0)} requests/s, ${r.errors} errors`);
+      for (const v of VERBS) {
+        const l = r.latency[v];
+        rows.push(`| ${transport} | ${v} | ${l.length} | ${fmt(percentile(l, 0.5))} | ${fmt(percentile(l, 0.99))} |`);
+      }
+      rows.push(`| ${transport} | (all, ${r.achieved.toFixed(0)} req/s achieved, ${r.errors} errors) | ${VERBS.reduce((a, v) => a + r.latency[v].length, 0)} | | |`);
+    }
+    console.log('\n| transport | verb | requests | p50 ms | p99 ms |\n|---|---|---|---|---|');
+    for (const row of rows) console.log(row);
+    if (WATCHERS > 0) {
+      const w = await watchBench(info);
+      console.log(`\nwatch: ${WATCHERS} gRPC watchers (16 channels), ${WATCH_UPDATES_PER_SEC} updates/s for ${WATCH_SECONDS} s: ${w.received}/${w.expected} events delivered`);
+      console.log(`watch delivery latency (update issued -> event at watcher): p50 ${fmt(percentile(w.samples, 0.5))} ms, p99 ${fmt(percentile(w.samples, 0.99))} ms, max ${fmt(w.samples[w.samples.length - 1] ?? NaN)} ms`);
+    }
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
