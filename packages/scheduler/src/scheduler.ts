@@ -165,19 +165,16 @@ export class Scheduler {
     const ns = pod.metadata.namespace ?? 'default';
     const name = pod.metadata.name!;
     const cur = this.podInformer.get(`${ns}/${name}`) ?? pod;
-    const conditions = [...(cur.status?.conditions ?? [])];
-    const i = conditions.findIndex((c) => c.type === condition.type);
-    const prev = i >= 0 ? conditions[i] : undefined;
+    const prev = (cur.status?.conditions ?? []).find((c) => c.type === condition.type);
     const sameCondition = prev && prev.status === condition.status && prev.reason === condition.reason && prev.message === condition.message;
     const nominatedChanged = nominated !== undefined && (cur.status?.nominatedNodeName ?? null) !== nominated;
     if (sameCondition && !nominatedChanged) return;
     const next: PodCondition = { ...condition, lastTransitionTime: prev && prev.status === condition.status ? prev.lastTransitionTime ?? condition.lastTransitionTime : condition.lastTransitionTime };
-    if (i >= 0) conditions[i] = next;
-    else conditions.push(next);
-    const status: Record<string, unknown> = { conditions };
+    // Strategic merge: conditions merge by type, so the node agent's conditions are left alone.
+    const status: Record<string, unknown> = { conditions: [next] };
     if (nominated !== undefined) status.nominatedNodeName = nominated;
     try {
-      await this.pods.patch(ns, name, { status }, 'merge', 'status');
+      await this.pods.patch(ns, name, { status }, 'strategic', 'status');
     } catch (err) {
       if (ApiError.isNotFound(err)) return;
       throw err;
