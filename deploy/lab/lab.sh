@@ -342,6 +342,11 @@ lab_up_workers() {
     ip -n "$node" addr add "$ip/24" dev eth0
     ip -n "$node" link set eth0 up
     ip -n "$node" route add default via "$gw"
+    # Nothing outside 10.213.0.0/16 answers a worker (no NAT): make the host's DNS servers
+    # unreachable at once instead of letting every image-pull lookup wait for its timeout.
+    for ns_ip in $(awk '$1 == "nameserver" && $2 ~ /^[0-9.]+$/ { print $2 }' /etc/resolv.conf 2>/dev/null); do
+      ip -n "$node" route replace unreachable "$ns_ip/32" 2>/dev/null || true
+    done
     nsenter --net="/run/netns/$node" sysctl -qw net.ipv4.ip_forward=1
     ip route replace "$podnet.0/24" via "$ip" dev "$BRIDGE"
     write_cni_conf "$dir/cni/net.d" "$node" cni-mk0 "$podnet.0/24" "$podnet.1" "$dir/cni/ipam"

@@ -4,7 +4,7 @@
 // then `mkube down` leaves nothing running.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -173,4 +173,47 @@ test.serial('mkube down leaves nothing running', async (t) => {
   const { stdout: ps } = await run('ps', ['-eo', 'args']);
   t.notRegex(ps, new RegExp(`${dataDir.replace(/[/.]/g, '\\$&')}/apiserver`));
   t.notRegex(ps, /mkube-lab\/mk\/host\/containerd\.toml/);
+});
+
+// Two worker hosts (network namespaces with their own containerd and node agent). Runs after the
+// single-node cluster is down: both use the lab name of `mkube up`.
+test.serial('mkube up --workers 2: pods spread over both nodes talk across them, and move when a node dies', async (t) => {
+  t.timeout(420_000);
+  const dir = mkdtempSync(join(tmpdir(), 'mkube-e2e-workers-'));
+  const kc = join(dir, 'admin.kubeconfig');
+  const k = async (args: string[]) => (await run('kubectl', ['--kubeconfig', kc, ...args], { timeout: 60_000 })).stdout;
+  t.teardown(async () => {
+    await run(process.execPath, [MKUBE, 'down', '--data-dir', dir], { timeout: 120_000 }).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await run(process.execPath, [MKUBE, 'up', '--data-dir', dir, '--workers', '2', '--api-port', String(await freePort()), '--node-monitor-grace-period', '10s', '--default-unreachable-toleration-seconds', '5'], { timeout: 300_000 });
+  t.regex(await k(['get', 'nodes']), /mk-w1\s+Ready[\s\S]*mk-w2\s+Ready/);
+  const manifest = join(dir, 'web.yaml');
+  writeFileSync(manifest, DEPLOYMENT('busybox', 4).replace('namespace: e2e', 'namespace: default'));
+  await k(['apply', '-f', manifest]);
+  await k(['rollout', 'status', 'deployment/web', '--timeout=120s']);
+  type P = { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName: string }; status: { podIP?: string; containerStatuses?: Array<{ ready: boolean }> } };
+  const list = async () => (JSON.parse(await k(['get', 'pods', '-l', 'app=web', '-o', 'json'])) as { items: P[] }).items;
+  const placed = await list();
+  const nodesUsed = new Set(placed.map((p) => p.spec.nodeName));
+  t.deepEqual([...nodesUsed].sort(), ['mk-w1', 'mk-w2'], 'replicas spread over both nodes');
+  // A pod on one node reaches a pod on the other by pod IP (host-gw routes, no NAT).
+  const a = placed.find((p) => p.spec.nodeName === 'mk-w1')!;
+  const b = placed.find((p) => p.spec.nodeName === 'mk-w2')!;
+  // busybox httpd serves the container's / : /etc/hostname of the pod on w2 is its pod name.
+  const fetched = await k(['exec', a.metadata.name, '--', 'timeout', '5', 'wget', '-qO-', `http://${b.status.podIP}:8080/etc/hostname`]);
+  t.log(`w1 (${a.status.podIP}) → w2 (${b.status.podIP}): ${JSON.stringify(fetched)}`);
+  t.is(fetched.trim(), b.metadata.name);
+  // Kill w2's node agent and containerd: the node goes NotReady/Unknown and its pods are replaced on w1.
+  const state = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { components: Array<{ name: string; pid: number }> };
+  const agent = state.components.find((c) => c.name === 'node-agent-mk-w2')!;
+  process.kill(agent.pid, 'SIGKILL');
+  const containerdPid = Number(readFileSync('/var/lib/mkube-lab/mk/w2/containerd.pid', 'utf8').trim());
+  process.kill(containerdPid, 'SIGKILL');
+  await until('mk-w2 not ready', 90_000, async () => (/mk-w2\s+NotReady/.test(await k(['get', 'nodes'])) ? true : undefined));
+  await until('4 ready replicas on mk-w1', 150_000, async () => {
+    const live = (await list()).filter((p) => !p.metadata.deletionTimestamp && p.spec.nodeName === 'mk-w1' && p.status.containerStatuses?.[0]?.ready);
+    return live.length === 4 ? true : undefined;
+  });
+  t.pass('the pods of the dead node were replaced on the live one');
 });

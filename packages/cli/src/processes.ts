@@ -17,6 +17,8 @@ export interface ClusterState {
   kubeconfig: string;
   lab?: string;
   components: ComponentRecord[];
+  /** Health/metrics URLs of the components. */
+  endpoints?: Record<string, string>;
 }
 
 export function statePath(dataDir: string): string {

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { issueCertificate, kubeconfig } from '@mkube/apiserver';
 import { adminCreds, apiGet, waitFor } from './api_probe.js';
@@ -11,6 +12,17 @@ import { componentBin, LAB_SCRIPT } from './paths.js';
 import { isAlive, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 
 export const LAB_NAME = 'mk';
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
+}
 
 export interface UpOptions {
   dataDir: string;
@@ -104,8 +116,22 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   const schedKc = componentKubeconfig(pki, kcDir, server, ca, 'scheduler', '/CN=system:kube-scheduler');
 
   opts.log('mkube: starting the controller manager and the scheduler');
-  components.push(startComponent(dataDir, 'controller-manager', [process.execPath, componentBin('controllers', 'mkube-controller-manager'), '--kubeconfig', cmKc, ...(opts.controllerManagerArgs ?? [])]));
-  components.push(startComponent(dataDir, 'scheduler', [process.execPath, componentBin('scheduler', 'mkube-scheduler'), '--kubeconfig', schedKc]));
+  // Health and metrics listen on loopback, on ports chosen now (several clusters or tests may share the host).
+  const cmPort = await freePort();
+  const schedPort = await freePort();
+  components.push(
+    startComponent(dataDir, 'controller-manager', [
+      process.execPath, componentBin('controllers', 'mkube-controller-manager'), '--kubeconfig', cmKc,
+      '--metrics-bind-address', '127.0.0.1', '--metrics-port', String(cmPort), ...(opts.controllerManagerArgs ?? []),
+    ]),
+  );
+  components.push(
+    startComponent(dataDir, 'scheduler', [
+      process.execPath, componentBin('scheduler', 'mkube-scheduler'), '--kubeconfig', schedKc,
+      '--bind-address', '127.0.0.1', '--metrics-port', String(schedPort),
+    ]),
+  );
+  state.endpoints = { controllerManagerMetrics: `http://127.0.0.1:${cmPort}/metrics`, schedulerMetrics: `http://127.0.0.1:${schedPort}/metrics` };
   writeState(state);
 
   const nodeNames: string[] = [];
@@ -126,8 +152,9 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
           '--cni-conf-dir', join(n.stateDir, 'cni', 'net.d'),
           ...(n.cgroupParent ? ['--cgroup-root', n.cgroupParent] : []),
           ...(n.logDir ? ['--pod-logs-dir', n.logDir] : []),
-          // One node on the host: no routes to other nodes to keep (and the host's own routes stay untouched).
-          ...(opts.workers > 0 ? [] : ['--no-routes']),
+          // One node on the host: no routes to other nodes to keep (and the host's own routes stay untouched);
+          // its kubelet port is chosen freely and published in the Node's status.
+          ...(opts.workers > 0 ? [] : ['--no-routes', '--port', '0', '--metrics-bind-address', '127.0.0.1', '--metrics-port', String(await freePort())]),
         ],
         { netns: n.netns },
       ),
