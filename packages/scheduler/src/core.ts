@@ -28,8 +28,8 @@ import { DEFAULT_SCHEDULER_NAME, podKey } from './types.js';
 export interface SchedulerEffects {
   /** POST pods/<name>/binding. */
   bind(pod: Pod, nodeName: string): Promise<void>;
-  /** Sets the PodScheduled condition (and status.nominatedNodeName when given; null clears it). */
-  updatePodStatus(pod: Pod, condition: PodCondition, nominatedNodeName?: string | null): Promise<void>;
+  /** Sets a condition (null: none) and status.nominatedNodeName when given (null clears it). */
+  updatePodStatus(pod: Pod, condition: PodCondition | null, nominatedNodeName?: string | null): Promise<void>;
   recordEvent(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): void;
   deletePod(pod: Pod): Promise<void>;
 }
@@ -109,7 +109,7 @@ export interface ScheduleResult {
 export class FitError extends Error {
   readonly code = 'UNSCHEDULABLE';
   postFilterMsg = '';
-  /** Set when PostFilter (preemption) found a node for the pod. */
+  /** Set by PostFilter: the node preemption made room on, or '' to clear a nomination. */
   nominatedNodeName?: string;
   constructor(readonly pod: Pod, readonly numAllNodes: number, readonly statuses: Map<string, Status>, readonly preFilterMsg = '') {
     super('');
@@ -170,7 +170,7 @@ export class SchedulerCore {
       },
       clearNomination: async (pod) => {
         this.queue.deleteNominated(pod.metadata.uid ?? podKey(pod));
-        await this.effects.updatePodStatus(pod, podScheduledFalse('Unschedulable', 'preempted by a higher priority pod', this.now()), null);
+        await this.effects.updatePodStatus(pod, null, null);
       },
     };
     const plugins = opts.plugins ?? ((h: PreemptionHandle, e: SchedulerEffects) => defaultPlugins(h, e, opts.namespaceLabels));
@@ -291,8 +291,13 @@ export class SchedulerCore {
     let nominatedNodeName: string | null | undefined;
     if (isFit) {
       q.unschedulablePlugins = err.unschedulablePlugins();
-      nominatedNodeName = err.nominatedNodeName;
-      if (nominatedNodeName) this.queue.addNominated(q.info, nominatedNodeName);
+      if (err.nominatedNodeName) {
+        nominatedNodeName = err.nominatedNodeName;
+        this.queue.addNominated(q.info, nominatedNodeName);
+      } else if (err.nominatedNodeName === '') {
+        nominatedNodeName = null;
+        this.queue.deleteNominated(q.id);
+      }
     }
     this.queue.addUnschedulable(q, cycle, !unschedulable);
     this.observer.podFailed?.(q.pod, message);
@@ -332,7 +337,7 @@ export class SchedulerCore {
     const { result, status } = await this.framework.runPostFilter(state, pod, fitErr.statuses);
     if (status.code === Code.Error) throw new Error(status.message());
     fitErr.postFilterMsg = status.isSuccess() ? '' : status.message();
-    if (result?.nominatedNodeName) fitErr.nominatedNodeName = result.nominatedNodeName;
+    if (result?.nominatedNodeName !== undefined) fitErr.nominatedNodeName = result.nominatedNodeName;
     fitErr.message = fitErr.describe();
     return fitErr;
   }

@@ -161,18 +161,21 @@ export class Scheduler {
     return { ...pod, spec: { ...pod.spec, priority: pc.value, preemptionPolicy: pc.preemptionPolicy ?? pod.spec.preemptionPolicy } };
   }
 
-  private async patchPodStatus(pod: Pod, condition: PodCondition, nominated: string | null | undefined): Promise<void> {
+  private async patchPodStatus(pod: Pod, condition: PodCondition | null, nominated: string | null | undefined): Promise<void> {
     const ns = pod.metadata.namespace ?? 'default';
     const name = pod.metadata.name!;
     const cur = this.podInformer.get(`${ns}/${name}`) ?? pod;
-    const prev = (cur.status?.conditions ?? []).find((c) => c.type === condition.type);
-    const sameCondition = prev && prev.status === condition.status && prev.reason === condition.reason && prev.message === condition.message;
+    const prev = condition ? (cur.status?.conditions ?? []).find((c) => c.type === condition.type) : undefined;
+    const sameCondition = !condition || (prev && prev.status === condition.status && prev.reason === condition.reason && prev.message === condition.message);
     const nominatedChanged = nominated !== undefined && (cur.status?.nominatedNodeName ?? null) !== nominated;
     if (sameCondition && !nominatedChanged) return;
-    const next: PodCondition = { ...condition, lastTransitionTime: prev && prev.status === condition.status ? prev.lastTransitionTime ?? condition.lastTransitionTime : condition.lastTransitionTime };
-    // Strategic merge: conditions merge by type, so the node agent's conditions are left alone.
-    const status: Record<string, unknown> = { conditions: [next] };
-    if (nominated !== undefined) status.nominatedNodeName = nominated;
+    const status: Record<string, unknown> = {};
+    if (condition && !sameCondition) {
+      const keepTransition = prev && prev.status === condition.status && prev.lastTransitionTime;
+      // Strategic merge: conditions merge by type, so the node agent's conditions are left alone.
+      status.conditions = [{ ...condition, lastTransitionTime: keepTransition ? prev.lastTransitionTime : condition.lastTransitionTime }];
+    }
+    if (nominatedChanged) status.nominatedNodeName = nominated;
     try {
       await this.pods.patch(ns, name, { status }, 'strategic', 'status');
     } catch (err) {

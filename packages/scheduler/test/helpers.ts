@@ -54,7 +54,7 @@ export function pod(name: string, o: PodOpts = {}): Pod {
 export interface Recorded {
   binds: { pod: string; node: string }[];
   events: { pod: string; type: string; reason: string; message: string }[];
-  statuses: { pod: string; condition: PodCondition; nominated?: string | null }[];
+  statuses: { pod: string; condition: PodCondition | null; nominated?: string | null }[];
   deleted: string[];
 }
 

@@ -51,7 +51,7 @@ test('preemptionPolicy Never and an empty cluster', async (t) => {
   const empty = harness([]);
   await scheduleAll(empty, [pod('q')]);
   t.is(lastFailure(empty, 'q'), 'no nodes available to schedule pods');
-  t.is(empty.rec.statuses[0]!.condition.reason, 'Unschedulable');
+  t.is(empty.rec.statuses[0]!.condition?.reason, 'Unschedulable');
   t.is(empty.core.queue.pending().unschedulable, 1);
   // The first node to join retries it.
   empty.core.onNodeAdd(node('first'));

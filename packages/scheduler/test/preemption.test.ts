@@ -15,7 +15,7 @@ test('evicts the fewest lower-priority pods and nominates the node', async (t) =
   t.true(['b0', 'b1'].includes(h.rec.deleted[0]!));
   const st = h.rec.statuses.find((s) => s.pod === 'vip')!;
   t.is(st.nominated, 'b');
-  t.is(st.condition.message, '0/2 nodes are available: 2 Insufficient cpu.');
+  t.is(st.condition?.message, '0/2 nodes are available: 2 Insufficient cpu.');
   t.true(h.rec.events.some((e) => e.pod === h.rec.deleted[0] && e.reason === 'Preempted'));
   // The victim's deletion moves the pod back; the next cycle binds it to the nominated node.
   h.clock.advance(2000);
@@ -70,4 +70,21 @@ test('nominated pods hold their place: a lower-priority pod does not take the fr
   await h.core.scheduleAllPending();
   await h.core.waitForBindings();
   t.true(h.rec.binds.some((b) => b.pod === 'vip' && b.node === 'a'));
+});
+
+test('a nomination is cleared when preemption can no longer help', async (t) => {
+  const h = harness([node('a', { cpu: '2' })]);
+  running(h, pod('victim', { cpu: '2', priority: 0 }), 'a');
+  await scheduleAll(h, [pod('vip', { cpu: '2', priority: 100 })]);
+  t.is(h.rec.statuses.at(-1)!.nominated, 'a');
+  // Before vip is retried, an even more important pod lands on the freed node.
+  running(h, pod('boss', { cpu: '2', priority: 1000 }), 'a');
+  h.clock.advance(2000);
+  h.core.housekeeping();
+  await h.core.scheduleAllPending();
+  const last = h.rec.statuses.at(-1)!;
+  t.is(last.pod, 'vip');
+  t.is(last.nominated, null);
+  t.is(last.condition?.message, '0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.');
+  t.deepEqual(h.core.queue.nominatedPodsForNode('a'), []);
 });

@@ -121,13 +121,15 @@ export class Framework {
 
   async runPostFilter(state: CycleState, pod: PodInfo, statuses: Map<string, Status>): Promise<{ result?: PostFilterResult; status: Status }> {
     const msgs: string[] = [];
+    let result: PostFilterResult | undefined;
     for (const p of this.postFilter) {
       const out = await p.postFilter(state, pod, statuses);
       if (out.status.isSuccess()) return out;
       if (out.status.code === Code.Error) return { status: out.status.withPlugin(p.name) };
       if (out.status.message()) msgs.push(out.status.message());
+      result ??= out.result;
     }
-    return { status: Status.unschedulable(...msgs) };
+    return { result, status: Status.unschedulable(...msgs) };
   }
 
   runPreScore(state: CycleState, pod: PodInfo, nodes: readonly NodeInfo[], snapshot: SnapshotLister): Status | null {

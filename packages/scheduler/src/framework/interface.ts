@@ -125,6 +125,7 @@ export interface FilterPlugin extends Plugin {
 }
 
 export interface PostFilterResult {
+  /** A node for the pod; '' clears an earlier nomination; undefined leaves it as it is. */
   nominatedNodeName?: string;
 }
 

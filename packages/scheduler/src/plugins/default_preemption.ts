@@ -53,7 +53,8 @@ export class DefaultPreemption implements PostFilterPlugin {
     const all = snapshot.list();
     const { candidates, nodeStatuses } = this.findCandidates(state, pod, all, statuses);
     if (candidates.length === 0) {
-      return { status: Status.unschedulable(`preemption: ${fitErrorMessage(all.length, nodeStatuses)}`) };
+      // An empty nomination clears one from an earlier attempt.
+      return { result: { nominatedNodeName: '' }, status: Status.unschedulable(`preemption: ${fitErrorMessage(all.length, nodeStatuses)}`) };
     }
     const best = this.pickOne(candidates);
     await this.prepare(best, pod);
