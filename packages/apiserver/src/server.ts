@@ -28,7 +28,7 @@ export interface ApiServerOptions {
   etcdServers?: string[];
   /** 0 picks a free port. Default 6443. */
   securePort?: number;
-  /** gRPC API port (TLS, same certificate). 0 picks a free port; negative disables. Default 6444, or a free port when securePort is 0. */
+  /** gRPC API port (TLS, same certificate). 0 picks a free port; negative disables. Default 6444 with the default securePort, else a free port. */
   grpcPort?: number;
   bindAddress?: string;
   /** Address clients use; also a SAN of the serving certificate. Default: bindAddress. */
@@ -113,7 +113,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   port = (server.address() as AddressInfo).port;
   (handler as unknown as { o: { serverAddress: string } }).o.serverAddress = `${advertise}:${port}`;
   const url = `https://${advertise}:${port}`;
-  const grpcPort = opts.grpcPort ?? (opts.securePort === 0 ? 0 : 6444);
+  const grpcPort = opts.grpcPort ?? ((opts.securePort ?? 6443) === 6443 ? 6444 : 0);
   const grpcServer = grpcPort < 0 ? undefined : await startGrpcServer({ registry, authenticator, pki, log, port: grpcPort, bindAddress: bind, bookmarkIntervalMs: opts.bookmarkIntervalMs }).catch((err: unknown) => {
     server.close();
     throw err;

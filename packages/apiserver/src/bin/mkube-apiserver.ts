@@ -7,6 +7,7 @@ const { values } = parseArgs({
   options: {
     'data-dir': { type: 'string' },
     'secure-port': { type: 'string', default: '6443' },
+    'grpc-port': { type: 'string', default: '6444' },
     'bind-address': { type: 'string', default: '127.0.0.1' },
     'advertise-address': { type: 'string' },
     'etcd-servers': { type: 'string' },
@@ -24,7 +25,7 @@ const { values } = parseArgs({
 
 if (values.help || !values['data-dir']) {
   process.stderr.write(
-    'usage: mkube-apiserver --data-dir DIR [--etcd-servers URL[,URL...]] [--secure-port 6443] [--bind-address 127.0.0.1] [--advertise-address IP]\n' +
+    'usage: mkube-apiserver --data-dir DIR [--etcd-servers URL[,URL...]] [--secure-port 6443] [--grpc-port 6444 (0: free port, -1: off)] [--bind-address 127.0.0.1] [--advertise-address IP]\n' +
       '       (without --etcd-servers, an embedded single-member mkube-store keeps its data in DIR/store)\n' +
       '       [--service-cluster-ip-range 10.213.200.0/24] [--service-node-port-range 30000-32767] [--token-auth-file FILE]\n' +
       '       [--compaction-interval SECONDS] [--log-level info]\n',
@@ -36,6 +37,7 @@ const server = await startApiServer({
   dataDir: values['data-dir'],
   etcdServers: (values['etcd-servers'] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   securePort: Number(values['secure-port']),
+  grpcPort: Number(values['grpc-port']),
   bindAddress: values['bind-address'],
   advertiseAddress: values['advertise-address'],
   etcdPrefix: values['etcd-prefix'],
