@@ -9,10 +9,11 @@
 //
 //   node --import tsx bench/apiserver/run.ts
 //   BENCH_SECONDS=20 BENCH_RATE=500 BENCH_CLIENTS=64 BENCH_WATCHERS=1000 BENCH_TRANSPORTS=rest,grpc node --import tsx bench/apiserver/run.ts
+//   BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'   # node flags for the API server process
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +48,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startServer(dir: string): Promise<{ info: ServerInfo; proc: ChildProcess }> {
   const script = join(fileURLToPath(new URL('.', import.meta.url)), 'server.ts');
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
     rl.once('line', resolve);
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mkube-bench-apiserver-'));
   const { info, proc } = await startServer(join(dir, 'data'));
   try {
-    console.log(`API server on the embedded mkube-store: ${info.url}, gRPC 127.0.0.1:${info.grpcPort}`);
+    console.log(`API server on the embedded mkube-store: ${info.url}, gRPC 127.0.0.1:${info.grpcPort}; ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log(`load: ${CLIENTS} clients, target ${RATE} requests/s, ${SECONDS} s per transport; verbs create/get/update/list (limit 50) of ConfigMaps, 1 namespace per client`);
     const rows: string[] = [];
     for (const transport of TRANSPORTS) {
