@@ -235,3 +235,27 @@ test('InterPodAffinity: namespaceSelector selects namespaces by their labels', a
   const r2 = await scheduleAll(h2, [pod('q', { spec: { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { role: 'db' } }, topologyKey: 'zone' }] } } } })]);
   t.is(r2.get('q'), 'n1');
 });
+
+test('PodTopologySpread: minDomains counts missing domains as zero; nodeAffinityPolicy Honor ignores excluded nodes', async (t) => {
+  const spread = (n: string, extra: object = {}) => pod(n, { labels: { app: 's' }, spec: { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 's' } }, ...extra }] } });
+  // Two zones exist; with minDomains 3 the global minimum is 0, so each zone takes at most 1.
+  const h = harness([node('a1', { labels: { zone: 'a' } }), node('b1', { labels: { zone: 'b' } })]);
+  const r = await scheduleAll(h, [spread('m1', { minDomains: 3 }), spread('m2', { minDomains: 3 }), spread('m3', { minDomains: 3 })]);
+  t.not(r.get('m1'), r.get('m2'));
+  t.is(r.get('m3'), undefined);
+  // Without minDomains the third pod fits (skew 2-1 = 1).
+  const h2 = harness([node('a1', { labels: { zone: 'a' } }), node('b1', { labels: { zone: 'b' } })]);
+  const r2 = await scheduleAll(h2, [spread('s1'), spread('s2'), spread('s3')]);
+  t.truthy(r2.get('s3'));
+  // Zone c is excluded by the pod's nodeSelector: with Honor (default) it is not a domain, so zone a may take a pod.
+  const h3 = harness([node('a1', { labels: { zone: 'a', pool: 'x' } }), node('c1', { labels: { zone: 'c', pool: 'y' } })]);
+  const sel = (n: string, policy?: string) => pod(n, { labels: { app: 's' }, spec: { nodeSelector: { pool: 'x' }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 's' } }, ...(policy ? { nodeAffinityPolicy: policy } : {}) }] } });
+  const r3 = await scheduleAll(h3, [sel('h1'), sel('h2')]);
+  t.is(r3.get('h1'), 'a1');
+  t.is(r3.get('h2'), 'a1');
+  // With Ignore, empty zone c keeps the minimum at 0: a second pod in zone a would make skew 2.
+  const h4 = harness([node('a1', { labels: { zone: 'a', pool: 'x' } }), node('c1', { labels: { zone: 'c', pool: 'y' } })]);
+  const r4 = await scheduleAll(h4, [sel('i1', 'Ignore'), sel('i2', 'Ignore')]);
+  t.is(r4.get('i1'), 'a1');
+  t.is(r4.get('i2'), undefined);
+});
