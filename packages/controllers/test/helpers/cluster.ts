@@ -34,7 +34,12 @@ export async function startFixture(opts: Partial<ManagerOptions> = {}): Promise<
   };
   try {
     etcd = await startEtcdCluster({ members: 1 });
-    server = await startApiServer({ dataDir: join(dir, 'data'), etcdServers: etcd.endpoints, securePort: 0, compactionIntervalMs: 0, logger: pino({ level: 'silent' }) });
+    // Like a real cluster (mkube up): the API server's DefaultTolerationSeconds uses the same unreachable toleration.
+    const tolerationSeconds = (opts.config as { defaultUnreachableTolerationSeconds?: number } | undefined)?.defaultUnreachableTolerationSeconds;
+    server = await startApiServer({
+      dataDir: join(dir, 'data'), etcdServers: etcd.endpoints, securePort: 0, compactionIntervalMs: 0, logger: pino({ level: 'silent' }),
+      ...(tolerationSeconds !== undefined ? { defaultUnreachableTolerationSeconds: tolerationSeconds } : {}),
+    });
     const cfg = loadKubeconfig(server.kubeconfigPath);
     client = new KubeClient(cfg);
     manager = new ControllerManager({
