@@ -21,6 +21,8 @@ import { messageType, type JsonObject } from '@mkube/api';
 import { ResourcesClient } from '../../packages/apiserver/src/grpc/client.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+/** Unmeasured load before each transport's measured run (JIT, connections, TLS handshakes). */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 1000);
@@ -121,21 +123,22 @@ interface LoadResult {
 }
 
 /** CLIENTS clients, each cycling create → get → update → list at RATE/CLIENTS requests/s. */
-async function load(transport: string, s: ServerInfo): Promise<LoadResult> {
+async function load(transport: string, s: ServerInfo, seconds: number, tag: string): Promise<LoadResult> {
   const latency: Record<Verb, number[]> = { create: [], get: [], list: [], update: [] };
   let errors = 0;
   let total = 0;
   const interval = (1000 * CLIENTS) / RATE;
-  const started = performance.now();
-  const end = started + SECONDS * 1000;
+  let started = performance.now();
+  const end = () => started + seconds * 1000;
   const one = async (i: number) => {
     const ops = transport === 'grpc' ? grpcOps(s) : restOps(s);
-    const ns = `bench-${transport}-${i}`;
+    const ns = `bench-${transport}-${tag}-${i}`;
     let seq = 0;
     let last: JsonObject | undefined;
+    await ops.list(ns); // connection up before the clock starts
     // Spread the clients' start over one interval.
     let next = performance.now() + (interval * i) / CLIENTS;
-    while (performance.now() < end) {
+    while (performance.now() < end()) {
       const wait = next - performance.now();
       if (wait > 0) await sleep(wait);
       next += interval;
@@ -160,8 +163,9 @@ async function load(transport: string, s: ServerInfo): Promise<LoadResult> {
   };
   // Namespaces first (not measured), then the load.
   const admin = grpcClient(s);
-  await Promise.all(Array.from({ length: CLIENTS }, (_, i) => admin.create({ resource: 'namespaces' }, { metadata: { name: `bench-${transport}-${i}` } })));
+  await Promise.all(Array.from({ length: CLIENTS }, (_, i) => admin.create({ resource: 'namespaces' }, { metadata: { name: `bench-${transport}-${tag}-${i}` } })));
   admin.close();
+  started = performance.now();
   await Promise.all(Array.from({ length: CLIENTS }, (_, i) => one(i)));
   const elapsed = (performance.now() - started) / 1000;
   for (const v of VERBS) latency[v].sort((a, b) => a - b);
@@ -216,7 +220,8 @@ async function main(): Promise<void> {
     console.log(`load: ${CLIENTS} clients, target ${RATE} requests/s, ${SECONDS} s per transport; verbs create/get/update/list (limit 50) of ConfigMaps, 1 namespace per client`);
     const rows: string[] = [];
     for (const transport of TRANSPORTS) {
-      const r = await load(transport, info);
+      if (WARMUP_SECONDS > 0) await load(transport, info, WARMUP_SECONDS, 'warmup');
+      const r = await load(transport, info, SECONDS, 'run');
       console.log(`${transport}: achieved ${r.achieved.toFixed(0)} requests/s, ${r.errors} errors`);
       for (const v of VERBS) {
         const l = r.latency[v];
