@@ -3,10 +3,16 @@
 // (default 100) pods bound round-robin to 2 lab workers at BENCH_RATE/s
 // (default 10) with the busybox image present, and measures create → the
 // first watch event in which every container of the pod is running.
-// Prints p50/p90/p99/max. Not a test: it measures. Needs root.
+// Prints p50/p90/p99/max, and the same percentiles of each startup phase
+// from the agents' "pod started" log lines (ms since create: watch event
+// seen by the agent, first sync, RunPodSandbox begun/done, CreateContainer
+// done, StartContainer done, running status written, status observed).
+// Not a test: it measures. Needs root.
 //
 //   node --import tsx bench/node-agent/pod_startup.ts
 //   BENCH_PODS=50 BENCH_RATE=5 node --import tsx bench/node-agent/pod_startup.ts
+//   BENCH_AGENT_ARGS='--runtime-start-concurrency 0' node --import tsx bench/node-agent/pod_startup.ts
+//   BENCH_CPU_PROF=/tmp/prof node --import tsx bench/node-agent/pod_startup.ts   # .cpuprofile of each agent
 import { rmSync } from 'node:fs';
 import { Resources, type KubeObject } from '@mkube/client';
 import { startAgent, startControlPlane, tmpRoot, type AgentProcess, type ControlPlane } from '../../packages/node-agent/test/cluster_helper.js';
@@ -16,6 +22,32 @@ const PODS = Number(process.env.BENCH_PODS ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 10);
 const LAB = 'mkbench';
 const SUBNET = 180;
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+/** Extra mkube-node-agent flags, space-separated (e.g. "--runtime-start-concurrency 0"). */
+const AGENT_ARGS = (process.env.BENCH_AGENT_ARGS ?? '').split(' ').filter(Boolean);
+const PHASES = ['seenAt', 'sync', 'sandbox', 'sandboxReady', 'created', 'started', 'statusWritten'] as const;
+
+/** Per pod: ms since create of each phase, from the agents' "pod started" lines. */
+function phasesOf(logs: string, createdWall: Map<string, number>): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>();
+  for (const line of logs.split('\n')) {
+    if (!line.includes('"pod started"')) continue;
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    const name = String(rec.pod ?? '').split('/')[1] ?? '';
+    const c = createdWall.get(name);
+    if (c === undefined || typeof rec.seenAt !== 'number') continue;
+    const seen = rec.seenAt - c;
+    const ph: Record<string, number> = { seenAt: seen };
+    for (const k of PHASES.slice(1)) if (typeof rec[k] === 'number') ph[k] = seen + (rec[k] as number);
+    out.set(name, ph);
+  }
+  return out;
+}
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -31,10 +63,12 @@ async function main(): Promise<void> {
     for (const w of lab.workers) {
       const root = tmpRoot(`${LAB}-${w.name}`);
       roots.push(root);
-      agents.push(await startAgent(cp, w, root, ['--pod-cidr', w.podCIDR, '--log-level', 'warn'], { netns: true }));
+      if (CPU_PROF) process.env.MKUBE_CPU_PROF_DIR = CPU_PROF; // inherited by the agent processes
+      agents.push(await startAgent(cp, w, root, ['--pod-cidr', w.podCIDR, '--log-level', 'info', ...AGENT_ARGS], { netns: true }));
     }
     const pods = cp.client.resource(Resources.pods);
     const created = new Map<string, number>();
+    const createdWall = new Map<string, number>();
     const started = new Map<string, number>();
     const { resourceVersion } = await pods.list('default');
     let resolveAll: () => void = () => undefined;
@@ -67,6 +101,7 @@ async function main(): Promise<void> {
         },
       };
       created.set(name, performance.now());
+      createdWall.set(name, Date.now());
       void pods.create('default', pod).catch((err) => console.error(`create ${name}: ${String(err)}`));
     }
     const timeout = sleep(120_000).then(() => 'timeout' as const);
@@ -79,8 +114,21 @@ async function main(): Promise<void> {
       const f = (x: number) => `${x.toFixed(0)} ms`;
       console.log(`create → all containers running (watch): p50 ${f(pct(lat, 50))}  p90 ${f(pct(lat, 90))}  p99 ${f(pct(lat, 99))}  max ${f(lat.at(-1)!)}`);
     }
+    const phases = phasesOf(agents.map((a) => a.logs()).join('\n'), createdWall);
+    for (const [name, ph] of phases) {
+      const s = started.get(name);
+      if (s !== undefined) ph.observed = s - created.get(name)!;
+    }
+    if (phases.size) {
+      console.log(`phases (ms since create, ${phases.size} pods traced):`);
+      for (const k of [...PHASES, 'observed']) {
+        const xs = [...phases.values()].map((p) => p[k]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+        if (xs.length) console.log(`  ${k.padEnd(14)} p50 ${pct(xs, 50).toFixed(0).padStart(6)}  p90 ${pct(xs, 90).toFixed(0).padStart(6)}  p99 ${pct(xs, 99).toFixed(0).padStart(6)}`);
+      }
+    }
   } finally {
-    for (const a of agents) await a.kill('SIGKILL');
+    // SIGTERM first: the agent exits cleanly (and writes its CPU profile); pods are removed with the lab.
+    for (const a of agents) await a.kill(CPU_PROF ? 'SIGTERM' : 'SIGKILL');
     await cp?.stop();
     await labDown(LAB);
     for (const r of roots) rmSync(r, { recursive: true, force: true });

@@ -5,11 +5,17 @@
 // gracePeriodSeconds 0. While the API server is unreachable the informer
 // retries with back-off, the engine keeps running what it has, failed status
 // writes are retried by the pod workers and converge on reconnect.
+// Writes go through a small priority gate (status writes and deletes before
+// events, a bounded number in flight): a burst of pods then reuses the
+// client's keep-alive connections instead of opening (TLS-handshaking) one
+// per request, and events never delay status writes. Events beyond
+// maxPendingEvents are dropped, as kubelet's recorder drops over its limit.
 import { randomBytes } from 'node:crypto';
 import { ApiError, Informer, Resources, type KubeClient, type KubeObject, type ResourceClient } from '@mkube/client';
 import type { ApiPort, PodEvent } from './api_port.js';
 import type { ConfigMap, EventType, ObjectReference, Pod, PodStatus, Secret } from './k8s_types.js';
 import { silentLogger, type Logger } from './logger.js';
+import { PrioritySemaphore } from './runtime/priority_semaphore.js';
 
 type KPod = Pod & KubeObject;
 
@@ -19,7 +25,13 @@ export interface ApiClientPortOptions {
   logger?: Logger;
   /** Component name in events (default "kubelet", as kubectl describe expects). */
   component?: string;
+  /** Status writes, deletes and events in flight (default 8). */
+  maxInflightWrites?: number;
+  /** Events waiting to be sent beyond which new ones are dropped (default 1000). */
+  maxPendingEvents?: number;
 }
+
+const WRITE_PRIORITY = { status: 0, event: 1 } as const;
 
 function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -33,10 +45,15 @@ export class ApiClientPort implements ApiPort {
   /** Status writes that went through (for metrics/tests). */
   statusWrites = 0;
   statusWriteFailures = 0;
+  /** Events dropped because too many were waiting. */
+  eventsDropped = 0;
+  private pendingEvents = 0;
+  private readonly writes: PrioritySemaphore;
 
   constructor(private readonly o: ApiClientPortOptions) {
     this.log = (o.logger ?? silentLogger).child({ component: 'api-port' });
     this.podClient = o.client.resource<KPod>(Resources.pods);
+    this.writes = new PrioritySemaphore(o.maxInflightWrites ?? 8, 2);
     this.pods = new Informer<KPod>(this.podClient, {
       fieldSelector: `spec.nodeName=${o.nodeName}`,
       backoffInitialMs: 200,
@@ -96,7 +113,7 @@ export class ApiClientPort implements ApiPort {
     const patchStatus: Record<string, unknown> = { ...status };
     for (const k of Object.keys((cached?.status ?? {}) as object)) if (!(k in status)) patchStatus[k] = null;
     try {
-      await this.podClient.patch(namespace, name, { metadata: { uid }, status: patchStatus }, 'merge', 'status');
+      await this.writes.run(WRITE_PRIORITY.status, () => this.podClient.patch(namespace, name, { metadata: { uid }, status: patchStatus }, 'merge', 'status'));
       this.statusWrites++;
     } catch (err) {
       this.statusWriteFailures++;
@@ -107,7 +124,7 @@ export class ApiClientPort implements ApiPort {
 
   async deletePod(namespace: string, name: string, uid: string): Promise<void> {
     try {
-      await this.podClient.delete(namespace, name, { gracePeriodSeconds: 0, preconditions: { uid } });
+      await this.writes.run(WRITE_PRIORITY.status, () => this.podClient.delete(namespace, name, { gracePeriodSeconds: 0, preconditions: { uid } }));
     } catch (err) {
       // 404: gone already; 409: the name now belongs to another pod.
       if (ApiError.isNotFound(err) || (err instanceof ApiError && err.code === 409)) {
@@ -121,7 +138,12 @@ export class ApiClientPort implements ApiPort {
     const ns = involvedObject.namespace ?? 'default';
     const now = rfc3339(Date.now());
     const component = this.o.component ?? 'kubelet';
-    await this.o.client.resource(Resources.events).create(ns, {
+    if (this.pendingEvents >= (this.o.maxPendingEvents ?? 1000)) {
+      this.eventsDropped++;
+      throw Object.assign(new Error(`event ${reason} for ${ns}/${involvedObject.name ?? ''} dropped: too many events pending`), { code: 'TooManyEvents' });
+    }
+    this.pendingEvents++;
+    const body = {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { name: `${involvedObject.name ?? 'unknown'}.${randomBytes(8).toString('hex')}`, namespace: ns },
@@ -135,7 +157,12 @@ export class ApiClientPort implements ApiPort {
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1,
-    } as KubeObject);
+    } as KubeObject;
+    try {
+      await this.writes.run(WRITE_PRIORITY.event, () => this.o.client.resource(Resources.events).create(ns, body));
+    } finally {
+      this.pendingEvents--;
+    }
   }
 
   // ---------------------------------------------------------------- ConfigSource

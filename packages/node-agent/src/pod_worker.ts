@@ -12,6 +12,7 @@ import type { Container as CriContainer, DeepPartial, PodSandboxConfig } from '.
 import type { Container, EventType, Pod, PodStatus } from './k8s_types.js';
 import type { Logger } from './logger.js';
 import type { Backoff } from './runtime/backoff.js';
+import type { PrioritySemaphore } from './runtime/priority_semaphore.js';
 import { removeCgroup } from './runtime/cgroup.js';
 import { buildContainerConfig, containerLogPath } from './runtime/container_config.js';
 import { resolveEnv } from './runtime/env.js';
@@ -66,9 +67,14 @@ export interface WorkerDeps {
   pullFallbackToPresent: boolean;
   /** How often configMap/secret volume contents are refreshed (ms). */
   volumeRefreshMs: number;
+  /** Bounds RunPodSandbox / CreateContainer / StartContainer across pods (see START_PRIORITY). */
+  startGate?: PrioritySemaphore;
   /** Called once the pod is terminated and cleaned up. */
   onFinished(uid: string): void;
 }
+
+/** Priorities at the start gate: calls of pods further along go first. */
+export const START_PRIORITY = { startContainer: 0, createContainer: 1, runPodSandbox: 2 } as const;
 
 interface Observation {
   sandbox?: ObservedSandbox;
@@ -77,6 +83,16 @@ interface Observation {
 }
 
 const MIN_GRACE_AFTER_PRESTOP_S = 2;
+
+/** When (clock ms) a new pod went through each startup phase; logged once every container runs and that status is written. */
+interface StartupTrace {
+  seen: number;
+  sync?: number;
+  sandbox?: number;
+  sandboxReady?: number;
+  created?: number;
+  started?: number;
+}
 
 function mapState(s: string): ObservedContainer['state'] {
   switch (s) {
@@ -122,6 +138,7 @@ export class PodWorker {
   private stopped = false;
   private readonly log: Logger;
   private terminating = false;
+  private startup?: StartupTrace;
 
   constructor(
     pod: Pod,
@@ -135,6 +152,8 @@ export class PodWorker {
     if (opts.orphan) {
       this.removed = true;
       this.removedGraceSeconds = opts.graceSeconds;
+    } else if (!this.lastStatus?.containerStatuses?.length) {
+      this.startup = { seen: deps.clock.now() };
     }
   }
 
@@ -155,10 +174,11 @@ export class PodWorker {
     return this.finished;
   }
 
-  update(pod: Pod): void {
+  /** A newer version of the pod; sync unless told it changed nothing a sync depends on. */
+  update(pod: Pod, sync = true): void {
     if (this.removed) return;
     this.pod = pod;
-    this.trigger();
+    if (sync) this.trigger();
   }
 
   /** The pod left the source: terminate with its grace period (or the given one). */
@@ -234,6 +254,10 @@ export class PodWorker {
       this.retryAt = Infinity;
       this.trigger();
     }, at - this.deps.clock.now() + 5);
+  }
+
+  private gated<T>(priority: number, fn: () => Promise<T>): Promise<T> {
+    return this.deps.startGate ? this.deps.startGate.run(priority, fn) : fn();
   }
 
   private event(type: EventType, reason: string, message: string, fieldPath?: string): void {
@@ -312,6 +336,7 @@ export class PodWorker {
     const { clock, cri } = this.deps;
     this.log.debug({}, 'sync');
     this.startTime ??= clock.now();
+    if (this.startup) this.startup.sync ??= clock.now();
     let obs = await this.observe();
     const prevPhase = this.lastStatus?.phase;
     const terminalPhase = prevPhase === 'Succeeded' || prevPhase === 'Failed';
@@ -467,7 +492,9 @@ export class PodWorker {
     const cfg = this.sandboxConfig(attempt);
     await mkdir(cfg.log_directory!, { recursive: true, mode: 0o755 });
     try {
-      const id = await cri.runPodSandbox(cfg);
+      if (this.startup) this.startup.sandbox ??= clock.now();
+      const id = await this.gated(START_PRIORITY.runPodSandbox, () => cri.runPodSandbox(cfg));
+      if (this.startup) this.startup.sandboxReady ??= clock.now();
       this.log.info({ sandbox: id }, 'sandbox created');
     } catch (err) {
       const msg = err instanceof CriError ? err.details : String(err);
@@ -606,7 +633,8 @@ export class PodWorker {
       });
       await mkdir(join(sandboxCfg.log_directory!, spec.name), { recursive: true, mode: 0o755 });
       try {
-        id = await cri.createContainer(sandbox.id, cfg, sandboxCfg);
+        id = await this.gated(START_PRIORITY.createContainer, () => cri.createContainer(sandbox.id, cfg, sandboxCfg));
+        if (this.startup) this.startup.created = this.deps.clock.now();
       } catch (err) {
         throw new ContainerStartError('CreateContainerError', err instanceof CriError ? err.details : String(err), { cause: err });
       }
@@ -628,7 +656,8 @@ export class PodWorker {
     }
     this.event('Normal', 'Created', `Created container ${spec.name}`, fp);
     try {
-      await cri.startContainer(id);
+      await this.gated(START_PRIORITY.startContainer, () => cri.startContainer(id));
+      if (this.startup) this.startup.started = this.deps.clock.now();
     } catch (err) {
       const msg = err instanceof CriError ? err.details : String(err);
       ws.waiting = { reason: 'RunContainerError', message: msg };
@@ -674,7 +703,8 @@ export class PodWorker {
         new Promise<{ ok: boolean; output: string }>((r) => clock.setTimeout(() => r({ ok: false, output: 'timed out' }), grace * 1000)),
       ]);
       if (!res.ok) this.event('Warning', 'FailedPreStopHook', `PreStopHook failed: ${res.output.trim()}`, `spec.containers{${c.name}}`);
-      grace = Math.max(MIN_GRACE_AFTER_PRESTOP_S, grace - Math.ceil((clock.now() - start) / 1000));
+      // Whole seconds spent in the hook, rounded down as kubelet does.
+      grace = Math.max(MIN_GRACE_AFTER_PRESTOP_S, grace - Math.floor((clock.now() - start) / 1000));
     }
     try {
       await cri.stopContainer(c.id, grace);
@@ -699,11 +729,26 @@ export class PodWorker {
     if (this.removed) return;
     try {
       await this.deps.api.writePodStatus(this.namespace, this.name, this.uid, status);
+      this.traceStartup(status);
     } catch (err) {
       this.lastStatus = undefined; // retried on the next sync
       this.log.warn({ err: String(err) }, 'writePodStatus failed');
       this.scheduleRetry(this.deps.clock.now() + 1_000);
     }
+  }
+
+  /** Logs the startup phases once the written status has every container running. */
+  private traceStartup(status: PodStatus): void {
+    const t = this.startup;
+    const cs = status.containerStatuses ?? [];
+    if (!t || cs.length !== this.pod.spec.containers.length || !cs.every((c) => c.state?.running)) return;
+    this.startup = undefined;
+    const now = this.deps.clock.now();
+    const since = (x: number | undefined) => (x === undefined ? undefined : x - t.seen);
+    this.log.info(
+      { seenAt: t.seen, sync: since(t.sync), sandbox: since(t.sandbox), sandboxReady: since(t.sandboxReady), created: since(t.created), started: since(t.started), statusWritten: now - t.seen },
+      'pod started',
+    );
   }
 
   /** Keeps the two newest instances per container (current and previous), removes older ones and their logs. */

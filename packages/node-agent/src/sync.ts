@@ -12,6 +12,7 @@ import { readContainerLogs, type LogOptions } from './logs.js';
 import { orphanGraceSeconds, PodWorker, type CriRuntime } from './pod_worker.js';
 import { Backoff, KUBERNETES_CRASH_BACKOFF, type BackoffConfig } from './runtime/backoff.js';
 import { MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE, POD_UID } from './runtime/labels.js';
+import { PrioritySemaphore } from './runtime/priority_semaphore.js';
 import { podLogDir, type NodeContext } from './runtime/sandbox_config.js';
 import { VolumeManager } from './runtime/volumes.js';
 
@@ -42,11 +43,33 @@ export interface PodLifecycleEngineOptions {
   relistIntervalMs?: number;
   /** Full resync period of every pod (default 10 s). */
   resyncIntervalMs?: number;
+  /**
+   * RunPodSandbox/CreateContainer/StartContainer calls in flight across all
+   * pods (default 4; 0: unbounded). Calls of pods further along go first.
+   */
+  startConcurrency?: number;
   volumeRefreshMs?: number;
   /** Node allocatable for resourceFieldRef without limits (default: this machine). */
   allocatable?: { cpuMilli: number; memoryBytes: number };
   /** imagePullPolicy Always falls back to a present image when the pull fails (default true: no registry here). */
   pullFallbackToPresent?: boolean;
+}
+
+const DEFAULT_START_CONCURRENCY = 4;
+
+/** What a sync depends on: spec and metadata, without status and the fields every write bumps. */
+function syncRelevant(pod: Pod): string {
+  const { resourceVersion: _rv, managedFields: _mf, generation: _g, ...meta } = pod.metadata as Pod['metadata'] & Record<string, unknown>;
+  return JSON.stringify([meta, pod.spec]);
+}
+
+/**
+ * Whether an update of the pod needs a sync. Updates that only change the
+ * status (the echo of the worker's own status writes) do not, as in kubelet,
+ * where status-only updates are not passed to the pod workers.
+ */
+export function needsSync(old: Pod, cur: Pod): boolean {
+  return syncRelevant(old) !== syncRelevant(cur);
 }
 
 export class PodLifecycleEngine {
@@ -57,6 +80,7 @@ export class PodLifecycleEngine {
   private readonly volumes: VolumeManager;
   private readonly crashBackoff: Backoff;
   private readonly imageBackoff: Backoff;
+  private readonly startGate: PrioritySemaphore;
   private unsubscribe?: () => void;
   private relistTimer?: TimerHandle;
   private resyncTimer?: TimerHandle;
@@ -80,6 +104,7 @@ export class PodLifecycleEngine {
     this.volumes = new VolumeManager(opts.rootDir, opts.api);
     this.crashBackoff = new Backoff(this.clock, { ...KUBERNETES_CRASH_BACKOFF, ...opts.crashBackoff });
     this.imageBackoff = new Backoff(this.clock, { ...KUBERNETES_CRASH_BACKOFF, ...opts.imagePullBackoff });
+    this.startGate = new PrioritySemaphore(opts.startConcurrency ?? DEFAULT_START_CONCURRENCY);
   }
 
   /** Rebuilds state from CRI, adopts desired pods, cleans up the others, starts the loops. */
@@ -142,7 +167,7 @@ export class PodLifecycleEngine {
       existing?.markRemoved();
       return;
     }
-    if (existing) existing.update(pod);
+    if (existing) existing.update(pod, needsSync(existing.pod, pod));
     else this.addWorker(pod).trigger();
   }
 
@@ -163,6 +188,7 @@ export class PodLifecycleEngine {
         cgroupFsRoot: this.opts.cgroupFsRoot ?? '/sys/fs/cgroup',
         pullFallbackToPresent: this.opts.pullFallbackToPresent ?? true,
         volumeRefreshMs: this.opts.volumeRefreshMs ?? 60_000,
+        startGate: this.startGate,
         onFinished: (uid) => {
           if (this.workers.get(uid) === w) this.workers.delete(uid);
         },

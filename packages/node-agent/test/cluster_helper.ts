@@ -54,7 +54,7 @@ export async function startControlPlane(name: string, opts: { bindAddress?: stri
   const dir = mkdtempSync(join(tmpdir(), `${name}-cp-`));
   const etcd = await startEtcd(dir);
   const port = await freePort();
-  const start = () => startApiServer({ dataDir: join(dir, 'api'), etcdServers: [etcd.endpoint], securePort: port, bindAddress: opts.bindAddress, advertiseAddress: opts.advertiseAddress, logLevel: process.env.MKUBE_DEBUG ? 'debug' : 'silent' });
+  const start = () => startApiServer({ dataDir: join(dir, 'api'), etcdServers: [etcd.endpoint], securePort: port, grpcPort: -1, bindAddress: opts.bindAddress, advertiseAddress: opts.advertiseAddress, logLevel: process.env.MKUBE_DEBUG ? 'debug' : 'silent' });
   let api: ApiServer | undefined = await start();
   const client = new KubeClient({ ...loadKubeconfig(api.kubeconfigPath), timeoutMs: 10_000 });
   const cp: ControlPlane = {

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // mkube-node-agent: the node agent (kubelet) of one node.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadKubeconfig } from '@mkube/client';
 import { NodeAgent } from '../agent.js';
@@ -24,6 +26,7 @@ const USAGE = `usage: mkube-node-agent --kubeconfig FILE --node-name NAME --node
   --register-with-taints k=v:Effect,...
   --system-reserved cpu=100m,memory=256Mi,ephemeral-storage=1Gi
   --max-pods N                      (default 110)
+  --runtime-start-concurrency N     RunPodSandbox/CreateContainer/StartContainer calls in flight (default 4, 0 = unbounded)
   --port N                          HTTPS endpoint for logs/exec (default 10250, 0 = any)
   --tls-cert-file FILE --tls-private-key-file FILE
   --cluster-ca-cert FILE --cluster-ca-key FILE   issue the serving cert from the cluster CA instead
@@ -45,6 +48,25 @@ function jsonLogger(level: keyof typeof LEVELS, bindings: object = {}): Logger {
   return { debug: out('debug'), info: out('info'), warn: out('warn'), error: out('error'), child: (b) => jsonLogger(level, { ...bindings, ...b }) };
 }
 
+/**
+ * MKUBE_CPU_PROF_DIR=dir: profiles the agent's main thread from start to
+ * SIGTERM/SIGINT into dir/mkube-node-agent-<node>-<pid>.cpuprofile (the
+ * --cpu-prof flag is not allowed in NODE_OPTIONS, and supervisors spawn us).
+ */
+async function startCpuProfile(dir: string | undefined, name: string): Promise<() => Promise<void>> {
+  if (!dir) return async () => undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `mkube-node-agent-${name}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
@@ -64,6 +86,7 @@ async function main(): Promise<void> {
       'register-with-taints': { type: 'string' },
       'system-reserved': { type: 'string' },
       'max-pods': { type: 'string' },
+      'runtime-start-concurrency': { type: 'string' },
       port: { type: 'string', default: '10250' },
       'tls-cert-file': { type: 'string' },
       'tls-private-key-file': { type: 'string' },
@@ -106,6 +129,7 @@ async function main(): Promise<void> {
   } else throw new FlagError('either --tls-cert-file/--tls-private-key-file or --cluster-ca-cert/--cluster-ca-key is required');
 
   const nodeName = need('node-name');
+  const stopProfile = await startCpuProfile(process.env.MKUBE_CPU_PROF_DIR, nodeName);
   const agent = new NodeAgent({
     clientConfig: loadKubeconfig(need('kubeconfig')),
     nodeName,
@@ -131,6 +155,7 @@ async function main(): Promise<void> {
     leaseRenewMs: Number(v['node-lease-renew-interval']) * 1000,
     statusUpdateMs: Number(v['node-status-update-frequency']) * 1000,
     logger,
+    engine: v['runtime-start-concurrency'] ? { startConcurrency: int('runtime-start-concurrency') } : {},
   });
   let stopping = false;
   const shutdown = (sig: string) => {
@@ -138,8 +163,8 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ sig }, 'stopping (pods keep running)');
     agent.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => stopProfile().finally(() => process.exit(0)),
+      () => stopProfile().finally(() => process.exit(1)),
     );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
