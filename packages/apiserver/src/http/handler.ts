@@ -20,6 +20,7 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } fro
 import type { Metrics } from './metrics.js';
 import type { NodeProxy } from './node_proxy.js';
 import { openApiDocumentBytes, openApiIndex } from './openapi.js';
+import { serveOpenApiV2 } from './openapi_v2.js';
 import { toTable } from './table.js';
 
 type Obj = JsonObject;
@@ -111,6 +112,7 @@ export class ApiHandler {
     const neg = negotiate(req.headers.accept);
     if (DISCOVERY_PREFIXES.some((p) => path === p || path.startsWith('/openapi'))) {
       if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+      if (path === '/openapi/v2') return serveOpenApiV2(req, res);
       return this.discovery(res, path, url);
     }
     const rr = this.parseResourcePath(path);
