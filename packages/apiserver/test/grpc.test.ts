@@ -1,9 +1,11 @@
 // The gRPC API (mkube.api.v1.Resources) of a real API server on a real
 // etcd 3.4 (or, via grpc_on_mkube_store.test.ts, the embedded mkube-store):
 // real gRPC over TLS with client certificates and bearer tokens.
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
 import protobuf from 'protobufjs';
+import { ensurePki } from '../src/auth/pki.js';
 import { ResourcesClient, type GrpcApiError, type WatchEventJson } from '../src/grpc/client.js';
 import { encodeGrpc } from '../src/grpc/proto.js';
 import { startFixture, type Fixture } from './helpers/cluster.js';
@@ -347,6 +349,11 @@ test.serial('authentication and authorization: 401 without credentials, 403 for 
   t.like(noCreds.status, { reason: 'Unauthorized', code: 401 });
   const badToken = await failure(client({ token: 'nope' }).get(CM, 'race'));
   t.is(badToken.code, grpc.status.UNAUTHENTICATED);
+  // An admin certificate from another CA is no credential.
+  const foreign = ensurePki(join(fx.dir, 'foreign-pki'), { ips: ['127.0.0.1'], dns: ['localhost'] });
+  const impostor = new ResourcesClient({ address: `127.0.0.1:${fx.server.grpc!.port}`, caCert: fx.server.pki.caCert, cert: foreign.adminCert, key: foreign.adminKey });
+  clients.push(impostor);
+  t.is((await failure(impostor.list(CM))).code, grpc.status.UNAUTHENTICATED);
   const bob = client({ token: 'bob-token' });
   const denied = await failure(bob.list(CM));
   t.is(denied.code, grpc.status.PERMISSION_DENIED);
@@ -360,6 +367,7 @@ test.serial('authentication and authorization: 401 without credentials, 403 for 
   // A Role and RoleBinding (created over gRPC) let bob read configmaps in default only.
   await admin.create({ group: 'rbac.authorization.k8s.io', resource: 'roles', namespace: 'default' }, { metadata: { name: 'cm-reader' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }] });
   await admin.create({ group: 'rbac.authorization.k8s.io', resource: 'rolebindings', namespace: 'default' }, { metadata: { name: 'bob-reads' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'cm-reader' }, subjects: [{ kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }] });
+  await admin.create(CM, cm('for-bob'));
   let items: unknown[] | undefined;
   for (let i = 0; i < 40 && !items; i++) {
     items = await bob.list(CM).then((l) => l.items, () => undefined);
