@@ -5,8 +5,9 @@
 // first watch event in which every container of the pod is running.
 // Prints p50/p90/p99/max, and the same percentiles of each startup phase
 // from the agents' "pod started" log lines (ms since create: watch event
-// seen by the agent, first sync, RunPodSandbox begun/done, CreateContainer
-// done, StartContainer done, running status written, status observed).
+// seen by the agent, first sync, RunPodSandbox asked for / sent past the
+// agent's start gate / done, CreateContainer sent/done, StartContainer
+// sent/done, running status written, status observed).
 // Not a test: it measures. Needs root.
 //
 //   node --import tsx bench/node-agent/pod_startup.ts
@@ -25,7 +26,7 @@ const SUBNET = 180;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 /** Extra mkube-node-agent flags, space-separated (e.g. "--runtime-start-concurrency 0"). */
 const AGENT_ARGS = (process.env.BENCH_AGENT_ARGS ?? '').split(' ').filter(Boolean);
-const PHASES = ['seenAt', 'sync', 'sandbox', 'sandboxReady', 'created', 'started', 'statusWritten'] as const;
+const PHASES = ['seenAt', 'sync', 'sandbox', 'sandboxSent', 'sandboxReady', 'createSent', 'created', 'startSent', 'started', 'statusWritten'] as const;
 
 /** Per pod: ms since create of each phase, from the agents' "pod started" lines. */
 function phasesOf(logs: string, createdWall: Map<string, number>): Map<string, Record<string, number>> {
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
       const f = (x: number) => `${x.toFixed(0)} ms`;
       console.log(`create → all containers running (watch): p50 ${f(pct(lat, 50))}  p90 ${f(pct(lat, 90))}  p99 ${f(pct(lat, 99))}  max ${f(lat.at(-1)!)}`);
     }
+    await sleep(1_000); // the agents' last "pod started" lines may trail the watch event
     const phases = phasesOf(agents.map((a) => a.logs()).join('\n'), createdWall);
     for (const [name, ph] of phases) {
       const s = started.get(name);

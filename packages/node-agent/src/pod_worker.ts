@@ -88,9 +88,13 @@ const MIN_GRACE_AFTER_PRESTOP_S = 2;
 interface StartupTrace {
   seen: number;
   sync?: number;
+  /** RunPodSandbox asked for (before the start gate), and sent (after it). */
   sandbox?: number;
+  sandboxSent?: number;
   sandboxReady?: number;
+  createSent?: number;
   created?: number;
+  startSent?: number;
   started?: number;
 }
 
@@ -364,8 +368,11 @@ export class PodWorker {
         await this.publish(obs, true);
         return;
       }
-      if (!(await this.createSandbox(obs))) return;
-      obs = await this.observe();
+      const fresh = obs.sandboxes.length === 0 && obs.containers.length === 0;
+      const id = await this.createSandbox(obs);
+      if (id === undefined) return;
+      // A first sandbox: its own status is the whole observation (one call instead of two lists and a status).
+      obs = (fresh && (await this.observeNewSandbox(id))) || (await this.observe());
       if (!obs.sandbox?.ready) throw new Error('sandbox not ready right after creation');
     } else if (clock.now() - this.volumesRefreshedAt > this.deps.volumeRefreshMs || !this.preparedVolumes) {
       try {
@@ -466,8 +473,22 @@ export class PodWorker {
     return this.preparedVolumes;
   }
 
-  /** Creates a new sandbox (replacing a dead one); false when it could not (status written, retry scheduled). */
-  private async createSandbox(obs: Observation): Promise<boolean> {
+  /** The observation of a pod whose only runtime object is the sandbox just created (undefined: observe in full). */
+  private async observeNewSandbox(id: string): Promise<Observation | undefined> {
+    const st = (await this.deps.cri.podSandboxStatus(id).catch(() => undefined))?.status;
+    if (!st || st.state !== 'SANDBOX_READY') return undefined;
+    const ip = st.network?.ip ?? '';
+    this.sandboxIPs.set(id, ip);
+    const createdAt = nsToMs(st.created_at);
+    return {
+      sandbox: { id, ready: true, ip, createdAt },
+      sandboxes: [{ id, ready: true, createdAt, attempt: st.metadata?.attempt ?? 0 }],
+      containers: [],
+    };
+  }
+
+  /** Creates a new sandbox (replacing a dead one); its id, undefined when it could not (status written, retry scheduled). */
+  private async createSandbox(obs: Observation): Promise<string | undefined> {
     const { cri, clock } = this.deps;
     // A dead sandbox is replaced: its containers are killed, their restart counts carried over.
     for (const c of obs.containers) {
@@ -486,25 +507,28 @@ export class PodWorker {
       this.event('Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${err.volume}" : ${err.message}`);
       await this.publish(await this.observe());
       this.scheduleRetry(clock.now() + 2_000);
-      return false;
+      return undefined;
     }
     const attempt = obs.sandboxes.length > 0 ? Math.max(...obs.sandboxes.map((s) => s.attempt)) + 1 : 0;
     const cfg = this.sandboxConfig(attempt);
     await mkdir(cfg.log_directory!, { recursive: true, mode: 0o755 });
     try {
       if (this.startup) this.startup.sandbox ??= clock.now();
-      const id = await this.gated(START_PRIORITY.runPodSandbox, () => cri.runPodSandbox(cfg));
+      const id = await this.gated(START_PRIORITY.runPodSandbox, () => {
+        if (this.startup) this.startup.sandboxSent ??= clock.now();
+        return cri.runPodSandbox(cfg);
+      });
       if (this.startup) this.startup.sandboxReady ??= clock.now();
       this.log.info({ sandbox: id }, 'sandbox created');
+      return id;
     } catch (err) {
       const msg = err instanceof CriError ? err.details : String(err);
       this.event('Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${msg}`);
       this.log.warn({ err: msg }, 'RunPodSandbox failed');
       await this.publish(await this.observe());
       this.scheduleRetry(clock.now() + 2_000);
-      return false;
+      return undefined;
     }
-    return true;
   }
 
   private async startWithBackoff(
@@ -633,7 +657,10 @@ export class PodWorker {
       });
       await mkdir(join(sandboxCfg.log_directory!, spec.name), { recursive: true, mode: 0o755 });
       try {
-        id = await this.gated(START_PRIORITY.createContainer, () => cri.createContainer(sandbox.id, cfg, sandboxCfg));
+        id = await this.gated(START_PRIORITY.createContainer, () => {
+          if (this.startup) this.startup.createSent = this.deps.clock.now();
+          return cri.createContainer(sandbox.id, cfg, sandboxCfg);
+        });
         if (this.startup) this.startup.created = this.deps.clock.now();
       } catch (err) {
         throw new ContainerStartError('CreateContainerError', err instanceof CriError ? err.details : String(err), { cause: err });
@@ -656,7 +683,10 @@ export class PodWorker {
     }
     this.event('Normal', 'Created', `Created container ${spec.name}`, fp);
     try {
-      await this.gated(START_PRIORITY.startContainer, () => cri.startContainer(id));
+      await this.gated(START_PRIORITY.startContainer, () => {
+        if (this.startup) this.startup.startSent = this.deps.clock.now();
+        return cri.startContainer(id);
+      });
       if (this.startup) this.startup.started = this.deps.clock.now();
     } catch (err) {
       const msg = err instanceof CriError ? err.details : String(err);
@@ -746,7 +776,18 @@ export class PodWorker {
     const now = this.deps.clock.now();
     const since = (x: number | undefined) => (x === undefined ? undefined : x - t.seen);
     this.log.info(
-      { seenAt: t.seen, sync: since(t.sync), sandbox: since(t.sandbox), sandboxReady: since(t.sandboxReady), created: since(t.created), started: since(t.started), statusWritten: now - t.seen },
+      {
+        seenAt: t.seen,
+        sync: since(t.sync),
+        sandbox: since(t.sandbox),
+        sandboxSent: since(t.sandboxSent),
+        sandboxReady: since(t.sandboxReady),
+        createSent: since(t.createSent),
+        created: since(t.created),
+        startSent: since(t.startSent),
+        started: since(t.started),
+        statusWritten: now - t.seen,
+      },
       'pod started',
     );
   }
