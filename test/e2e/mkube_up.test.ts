@@ -159,6 +159,18 @@ test.serial('kubectl apply -f deployment.yaml, scale, rolling update within limi
     return !ps.some((p) => p.metadata.name === victim) && ps.filter((p) => p.status.containerStatuses?.[0]?.ready).length === 4 ? true : undefined;
   });
 
+  // Cascading deletion through the garbage collector: orphan keeps the ReplicaSets (without owner),
+  // foreground removes the dependents before the Deployment itself.
+  await kubectl(['delete', 'deployment', 'web', '-n', 'e2e', '--cascade=orphan']);
+  const orphaned = await until('ReplicaSets released by the orphaning delete', 60_000, async () => {
+    const rs = JSON.parse(await kubectl(['get', 'rs', '-n', 'e2e', '-l', 'app=web', '-o', 'json'])) as { items: Array<{ metadata: { ownerReferences?: unknown[] } }> };
+    const gone = (await kubectl(['get', 'deployment', 'web', '-n', 'e2e', '--ignore-not-found'])) === '';
+    return gone && rs.items.length > 0 && rs.items.every((r) => !r.metadata.ownerReferences?.length) ? rs.items.length : undefined;
+  });
+  t.true(orphaned >= 1);
+  await kubectl(['delete', 'rs', '-n', 'e2e', '-l', 'app=web', '--cascade=foreground', '--timeout=90s']);
+  t.is((await kubectl(['get', 'rs', '-n', 'e2e', '-l', 'app=web', '--ignore-not-found'])), '');
+
   await kubectl(['delete', 'namespace', 'e2e', '--timeout=120s']);
   const left = await kubectl(['get', 'namespace', 'e2e', '--ignore-not-found']);
   t.is(left, '');

@@ -552,7 +552,8 @@ export class ApiHandler {
       gracePeriodSeconds: opts.gracePeriodSeconds === undefined ? undefined : Number(opts.gracePeriodSeconds),
       preconditions: { uid: pre.uid as string | undefined, resourceVersion: pre.resourceVersion as string | undefined },
       dryRun: Array.isArray(opts.dryRun) && opts.dryRun.length > 0,
-      propagationPolicy: opts.propagationPolicy as string | undefined,
+      // The legacy orphanDependents field means propagationPolicy Orphan (true) or Background (false).
+      propagationPolicy: (opts.propagationPolicy as string | undefined) ?? (opts.orphanDependents === true ? 'Orphan' : opts.orphanDependents === false ? 'Background' : undefined),
     });
     sendObject(res, deleted ? 200 : 202, obj, neg);
   }

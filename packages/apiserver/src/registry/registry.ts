@@ -309,7 +309,15 @@ export class Registry {
         if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') grace = 0;
         if (cm.deletionGracePeriodSeconds !== undefined) grace = Math.min(grace, Number(cm.deletionGracePeriodSeconds));
       }
-      const finalizers = (cm.finalizers as string[] | undefined) ?? [];
+      const policy = opts.propagationPolicy;
+      if (policy !== undefined && policy !== 'Orphan' && policy !== 'Foreground' && policy !== 'Background') {
+        throw invalid('DeleteOptions', 'meta.k8s.io', '', [{ type: 'FieldValueNotSupported', field: 'propagationPolicy', value: policy, supported: ['Foreground', 'Background', 'Orphan'] }]);
+      }
+      // Orphan and Foreground propagation are carried out by the garbage collector through these finalizers.
+      const gcFinalizer = policy === 'Orphan' ? 'orphan' : policy === 'Foreground' ? 'foregroundDeletion' : undefined;
+      const finalizers = [...((cm.finalizers as string[] | undefined) ?? [])];
+      const addFinalizer = gcFinalizer !== undefined && !finalizers.includes(gcFinalizer);
+      if (addFinalizer) finalizers.push(gcFinalizer!);
       const nsPending = info.resource === 'namespaces';
       if (finalizers.length === 0 && grace === 0 && !nsPending) {
         if (opts.dryRun) return { obj: cur.obj, deleted: true };
@@ -318,11 +326,14 @@ export class Registry {
         await this.afterDelete(info, cur.obj);
         return { obj: cur.obj, deleted: true };
       }
-      if (cm.deletionTimestamp && Number(cm.deletionGracePeriodSeconds ?? 0) <= grace) return { obj: cur.obj, deleted: false };
+      if (cm.deletionTimestamp && !addFinalizer && Number(cm.deletionGracePeriodSeconds ?? 0) <= grace) return { obj: cur.obj, deleted: false };
       const next = clone(cur.obj);
       const nm = meta(next);
-      nm.deletionTimestamp = rfc3339(Date.now() + grace * 1000);
-      nm.deletionGracePeriodSeconds = grace;
+      if (!(cm.deletionTimestamp && Number(cm.deletionGracePeriodSeconds ?? 0) <= grace)) {
+        nm.deletionTimestamp = rfc3339(Date.now() + grace * 1000);
+        nm.deletionGracePeriodSeconds = grace;
+      }
+      if (addFinalizer) nm.finalizers = finalizers;
       if (nsPending) next.status = { ...((next.status ?? {}) as Obj), phase: 'Terminating' };
       if (opts.dryRun) return { obj: next, deleted: false };
       const written = await this.store.compareAndPut(key, cur.modRevision, next);

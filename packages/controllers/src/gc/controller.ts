@@ -94,9 +94,23 @@ export function garbageCollector(ctx: ControllerContext): RunningController {
     const consider = (o: KObject) => {
       if ((o.metadata.ownerReferences ?? []).length > 0 || hasGcFinalizer(o)) c.enqueue(qkey(r, o));
     };
+    /** Owners this object no longer points to (an orphaning owner waits for exactly that). */
+    const releasedOwners = (old: KObject, cur: KObject) => {
+      const kept = new Set((cur.metadata.ownerReferences ?? []).map((x) => x.uid));
+      for (const owner of old.metadata.ownerReferences ?? []) {
+        if (kept.has(owner.uid)) continue;
+        const orr = refFor(owner);
+        if (!orr) continue;
+        const ok = ownerKey(orr, owner, cur.metadata.namespace);
+        if (informers.get(`${orr.group}/${orr.resource}`)!.inf.get(ok)) c.enqueue(`${orr.group}/${orr.resource}|${ok}`);
+      }
+    };
     inf.addEventHandler({
       add: consider,
-      update: (_old, o) => consider(o),
+      update: (old, o) => {
+        consider(o);
+        releasedOwners(old, o);
+      },
       delete: (o) => {
         // Dependents may now be orphans; owners waiting in the foreground may now be free.
         if (o.metadata.uid) for (const d of dependentsOf(o.metadata.uid)) c.enqueue(qkey(d.ref, d.obj));
