@@ -372,6 +372,10 @@ export class Member implements EtcdBackend, PeerHandler {
     if (rd.hardState) this.term = rd.hardState.term;
     // A snapshot replaces the state the apply chain works on: let it finish first.
     if (rd.snapshot) await this.applyChain;
+    // Committed entries were made durable by earlier Readies: applying them need not wait for this
+    // Ready's write (as etcd's apply goroutine runs beside the WAL save).
+    const committed = rd.snapshot ? [] : rd.committedEntries;
+    if (committed.length > 0) this.enqueueApply(committed);
     // A leader may send its appends while it writes them itself (Raft §10.2.1, as etcd does): it
     // counts its own copy toward commitment only after advance(), i.e. after the write below.
     // Everyone else (votes, append acknowledgements) sends only what is already durable.
@@ -390,15 +394,16 @@ export class Member implements EtcdBackend, PeerHandler {
     if (!sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
     // 3. Apply, pipelined: the next Ready is persisted while these entries are applied (as etcd's
     // apply goroutine does); the apply chain keeps entries in order.
-    if (rd.committedEntries.length > 0) {
-      const entries = rd.committedEntries;
-      this.deps.metrics.proposalsCommitted.set(entries[entries.length - 1]!.index);
-      this.queuedApply += entries.length;
-      void this.onApplyChain(() => this.applyEntries(entries));
-      // Do not let applying fall arbitrarily far behind persisting.
-      if (this.queuedApply > MAX_QUEUED_APPLY) await this.applyChain;
-    }
+    if (rd.snapshot && rd.committedEntries.length > 0) this.enqueueApply(rd.committedEntries);
+    // Do not let applying fall arbitrarily far behind persisting.
+    if (this.queuedApply > MAX_QUEUED_APPLY) await this.applyChain;
     for (const rs of rd.readStates) this.reads.onReadState(rs.index, rs.requestCtx);
+  }
+
+  private enqueueApply(entries: Entry[]): void {
+    this.deps.metrics.proposalsCommitted.set(entries[entries.length - 1]!.index);
+    this.queuedApply += entries.length;
+    void this.onApplyChain(() => this.applyEntries(entries));
   }
 
   /** Runs `fn` on the apply chain (entries, snapshot restores), after everything queued before it. */
