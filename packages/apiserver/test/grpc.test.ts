@@ -232,8 +232,14 @@ test.serial('deployments: every verb and the scale subresource', async (t) => {
   // StatefulSets and ReplicaSets have scale too.
   await admin.create({ group: 'apps', resource: 'replicasets', namespace: 'default' }, deployment('rs'));
   t.like(await admin.updateScale({ group: 'apps', resource: 'replicasets', namespace: 'default' }, 'rs', 3), { spec: { replicas: 3 } });
-  const gone = await admin.delete(DEPLOY, 'web', { propagationPolicy: 'Foreground' });
-  t.true(gone.deleted);
+  // Foreground deletion waits for the garbage collector (the foregroundDeletion finalizer); there is no
+  // controller manager here, so the test plays its part and removes the finalizer.
+  const fg = await admin.delete(DEPLOY, 'web', { propagationPolicy: 'Foreground' });
+  t.false(fg.deleted);
+  t.deepEqual((fg.object.metadata as { finalizers?: string[] }).finalizers, ['foregroundDeletion']);
+  t.truthy((fg.object.metadata as { deletionTimestamp?: string }).deletionTimestamp);
+  const pending = await admin.get(DEPLOY, 'web');
+  await admin.update(DEPLOY, { ...pending, metadata: { ...(pending.metadata as object), finalizers: [] } });
   t.is((await admin.list(DEPLOY)).items.length, 0);
 });
 
