@@ -35,6 +35,7 @@ import type { WireMember } from './peer/wire.js';
 import { ProposalWaiters } from './proposal_waiters.js';
 import { DataCorruptError, RaftLogStore, type MemberIdentity } from './raft_log_store.js';
 import { ReadBarrier } from './read_barrier.js';
+import { seededRandom } from '../raft/seeded_random.js';
 
 export const STORE_VERSION = '3.4.0';
 
@@ -243,7 +244,7 @@ export class Member implements EtcdBackend, PeerHandler {
       maxUncommittedEntriesSize: 1 << 30,
       checkQuorum: true,
       preVote: true,
-      random: mulberry32(seed),
+      random: seededRandom(seed),
       logger: {
         debug: (o, m) => this.log.debug(o, m),
         info: (o, m) => this.log.info(o, m),
@@ -932,14 +933,3 @@ export class Member implements EtcdBackend, PeerHandler {
   }
 }
 
-/** A small seeded PRNG for Raft's election timeout randomization. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -3,17 +3,8 @@
 // must pass; the same histories with one read made stale must fail.
 import test from 'ava';
 import { checkKvHistory, type KvInput, type KvOperation, type KvOutput } from '../../src/check/index.js';
+import { seededRandom as mulberry32 } from '../../src/raft/seeded_random.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface GenOptions {
   ops: number;

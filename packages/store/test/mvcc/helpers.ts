@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { ClassicLevel } from 'classic-level';
 import { MvccStore, type MvccStoreOptions } from '../../src/mvcc/index.js';
+import { seededRandom } from '../../src/raft/seeded_random.js';
 
 export const PREFIX = Buffer.from('kv/');
 
@@ -55,16 +56,7 @@ export function values(kvs: Array<{ value: Buffer }>): string[] {
 }
 
 /** Seeded PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 /** Number of MVCC records LevelDB holds under PREFIX (generation 0). */
 export async function recordCount(db: Db): Promise<number> {

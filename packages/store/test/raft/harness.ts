@@ -4,6 +4,7 @@
 // contract: persist, queue messages, apply, advance. Messages are delivered
 // FIFO; filters drop messages to simulate partitions.
 
+import { seededRandom } from '../../src/raft/seeded_random.js';
 import {
   ConfChangeType,
   type ConfState,
@@ -24,17 +25,7 @@ import {
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
-/** mulberry32: a small seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export interface NodeOptions extends Partial<Omit<RaftConfig, 'id' | 'storage'>> {
   /** Start initial members with RawNode.bootstrap (membership in the log) instead of a snapshot-at-0 ConfState. */
