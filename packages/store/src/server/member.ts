@@ -550,6 +550,9 @@ export class Member implements EtcdBackend, PeerHandler {
 
   private async maybeSnapshot(): Promise<void> {
     if (this.appliedIdx - this.snapshotIdx < this.cfg.snapshotCount) return;
+    // Committed entries may be applied before the Ready that carries them is written (a follower can
+    // learn an entry is committed in the same message that brings it): snapshot only what the log holds.
+    if (this.appliedIdx > this.storage.lastIndex()) return;
     const data = Buffer.from(JSON.stringify(this.membership.snapshot()));
     const snap = this.storage.createSnapshot(this.appliedIdx, this.confState, data);
     const compactIndex = Math.max(0, this.appliedIdx - this.cfg.snapshotCatchUpEntries);
