@@ -45,6 +45,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
       const v = await probe();
       if (v !== undefined) return v;
     } catch (err) {
+      if ((err as Error).name === 'FatalStartError' || (err as { fatal?: boolean }).fatal) throw err;
       last = (err as Error).message;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${last})` : ''}`);

@@ -13,6 +13,11 @@ import { isAlive, readState, startComponent, writeState, type ClusterState, type
 
 export const LAB_NAME = 'mk';
 
+/** A start-up failure that waiting will not cure. */
+export class FatalStartError extends Error {
+  readonly fatal = true;
+}
+
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
@@ -105,7 +110,11 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   writeState(state);
   const server = `https://${bind}:${opts.apiPort}`;
   state.apiServer = server;
-  await waitFor('the API server to be ready', 60_000, async () => (existsSync(join(apiDir, 'pki', 'admin.crt')) && (await apiGet(adminCreds(apiDir, server), '/readyz')).status === 200 ? true : undefined));
+  const apiRecord = components[components.length - 1]!;
+  await waitFor('the API server to be ready', 60_000, async () => {
+    if (!isAlive(apiRecord.pid)) throw new FatalStartError(`the API server exited (port ${opts.apiPort} in use?); see ${apiRecord.log}`);
+    return existsSync(join(apiDir, 'pki', 'admin.crt')) && (await apiGet(adminCreds(apiDir, server), '/readyz')).status === 200 ? true : undefined;
+  });
   copyFileSync(join(apiDir, 'admin.kubeconfig'), state.kubeconfig);
 
   const pki = join(apiDir, 'pki');

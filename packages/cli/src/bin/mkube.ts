@@ -35,7 +35,15 @@ async function main(): Promise<number> {
     for (const f of ['node-monitor-grace-period', 'default-unreachable-toleration-seconds'] as const) if (values[f]) cmArgs.push(`--${f}`, values[f]!);
     // Pods get the unreachable toleration from the API server (DefaultTolerationSeconds), so it needs the value too.
     const apiArgs = values['default-unreachable-toleration-seconds'] ? ['--default-unreachable-toleration-seconds', values['default-unreachable-toleration-seconds']] : [];
-    const state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log });
+    let state;
+    try {
+      state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log });
+    } catch (err) {
+      // Leave nothing half-started behind.
+      log(`mkube: start-up failed: ${(err as Error).message}; stopping what was started`);
+      await down(values['data-dir']!, log).catch(() => undefined);
+      throw err;
+    }
     process.stdout.write(`
 mkube is running. Use it with kubectl:
 
