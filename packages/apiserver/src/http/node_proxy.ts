@@ -7,7 +7,9 @@
  * and verifies the agent's serving certificate against the cluster CA.
  * Logs are a plain HTTPS request streamed through; exec/attach upgrades
  * (WebSocket, or SPDY if the agent accepted it) are relayed byte for byte
- * after the agent's 101 response.
+ * after the agent's 101 response. SPDY/3.1 from kubectl before 1.30 is served
+ * here and bridged to the agent's v4.channel.k8s.io WebSocket (spdy.ts,
+ * spdy_exec_bridge.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,6 +22,8 @@ import type { Logger } from 'pino';
 import { issueCertificate, type Pki } from '../auth/pki.js';
 import { ApiError, errors } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
+import { ChannelWebSocket, ChannelWebSocketError, handshakeWebSocket } from './channel_websocket.js';
+import { bridgeSpdyToChannels, negotiateSpdyProtocol } from './spdy_exec_bridge.js';
 
 type Obj = JsonObject;
 
@@ -127,6 +131,7 @@ export class NodeProxy {
       up.once('secureConnect', () => resolve());
       up.once('error', (err) => reject(errors.serviceUnavailable(`node agent at ${t.host}:${t.port}: ${err.message}`)));
     });
+    if (/^spdy\//i.test(String(req.headers.upgrade ?? ''))) return this.spdy(t, path, req, socket, head, up);
     const pass = ['upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'x-stream-protocol-version'];
     let head1 = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\n`;
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -146,5 +151,28 @@ export class NodeProxy {
     socket.on('error', end);
     up.on('close', end);
     socket.on('close', end);
+  }
+
+  /** kubectl before 1.30: SPDY/3.1 towards the client, bridged to the agent's v4.channel.k8s.io WebSocket. */
+  private async spdy(t: NodeTarget, path: string, req: IncomingMessage, socket: Duplex, head: Buffer, up: Duplex): Promise<void> {
+    const offered = String(req.headers['x-stream-protocol-version'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const protocol = negotiateSpdyProtocol(offered);
+    if (!protocol) {
+      up.destroy();
+      throw errors.badRequest(`unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server supports [v4.channel.k8s.io]`);
+    }
+    up.on('error', () => undefined); // a failure surfaces as 'close' (handshake) or ends the bridge
+    let rest: Buffer;
+    try {
+      rest = await handshakeWebSocket(up, path, `${t.host}:${t.port}`, protocol);
+    } catch (err) {
+      up.destroy();
+      const e = err as ChannelWebSocketError;
+      const msg = (e.body ?? '').trim() || e.message;
+      throw e.status === 404 ? new ApiError(404, 'NotFound', msg, {}) : e.status === 400 ? errors.badRequest(msg) : errors.serviceUnavailable(`node agent at ${t.host}:${t.port}: ${msg}`);
+    }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
+    this.o.log.debug({ node: `${t.host}:${t.port}`, protocol }, 'SPDY exec bridged to the agent WebSocket');
+    bridgeSpdyToChannels(socket, head, new ChannelWebSocket(up, rest), this.o.log);
   }
 }
