@@ -75,3 +75,58 @@ export function apiResourceList(group: string, version: string): JsonObject | un
     resources: resources.flatMap(entry),
   };
 }
+
+/**
+ * Aggregated discovery (apidiscovery.k8s.io v2, v2beta1 for kubectl 1.27): every resource of /api
+ * (`legacy`) or of all groups under /apis in one APIGroupDiscoveryList.
+ */
+export function aggregatedDiscovery(legacy: boolean, apiVersion: 'v2' | 'v2beta1'): JsonObject {
+  const groups = apiGroups().filter((g) => (legacy ? g.group === '' : g.group !== ''));
+  return {
+    kind: 'APIGroupDiscoveryList',
+    apiVersion: `apidiscovery.k8s.io/${apiVersion}`,
+    metadata: {},
+    items: groups.map((g) => ({
+      metadata: { name: g.group, creationTimestamp: null },
+      versions: g.versions.map((v) => ({
+        version: v,
+        freshness: 'Current',
+        resources: RESOURCES.filter((r) => r.group === g.group && r.version === v).map((r) => {
+          const subs: JsonObject[] = [];
+          for (const e of entry(r).slice(1)) {
+            const name = String(e.name).split('/')[1]!;
+            const kind = String(e.kind);
+            subs.push({
+              subresource: name,
+              responseKind: { group: (e.group as string | undefined) ?? r.group, version: (e.version as string | undefined) ?? r.version, kind },
+              verbs: e.verbs as string[],
+            });
+          }
+          const res: JsonObject = {
+            resource: r.resource,
+            responseKind: { group: r.group, version: r.version, kind: r.kind },
+            scope: r.namespaced ? 'Namespaced' : 'Cluster',
+            singularResource: r.singular,
+            verbs: [...r.verbs],
+          };
+          if (r.shortNames.length) res.shortNames = [...r.shortNames];
+          if (r.categories.length) res.categories = [...r.categories];
+          if (subs.length) res.subresources = subs;
+          return res;
+        }),
+      })),
+    })),
+  };
+}
+
+/** The aggregated discovery version an Accept header asks for (kubectl lists v2 and v2beta1 before plain JSON). */
+export function wantsAggregatedDiscovery(accept: string | undefined): 'v2' | 'v2beta1' | undefined {
+  if (!accept) return undefined;
+  for (const part of accept.split(',')) {
+    const p = part.replace(/\s+/g, '');
+    if (!p.includes('as=APIGroupDiscoveryList') || !p.includes('g=apidiscovery.k8s.io')) continue;
+    if (p.includes('v=v2beta1')) return 'v2beta1';
+    if (p.includes('v=v2')) return 'v2';
+  }
+  return undefined;
+}

@@ -16,7 +16,7 @@ import type { Registry } from '../registry/registry.js';
 import { parseFieldSelector, parseLabelSelector, type Selection } from '../storage/selectors.js';
 import { tooOldMessage, type ApiWatchEvent } from '../storage/watch_cache.js';
 import { decodeBody, mediaType, negotiate, readBody, sendObject, unknownFields, type Negotiated } from './body.js';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
+import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo, wantsAggregatedDiscovery } from './discovery.js';
 import type { Metrics } from './metrics.js';
 import type { NodeProxy } from './node_proxy.js';
 import { openApiDocumentBytes, openApiIndex } from './openapi.js';
@@ -113,6 +113,12 @@ export class ApiHandler {
     if (DISCOVERY_PREFIXES.some((p) => path === p || path.startsWith('/openapi'))) {
       if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
       if (path === '/openapi/v2') return serveOpenApiV2(req, res);
+      const aggregated = (path === '/api' || path === '/apis') && wantsAggregatedDiscovery(req.headers.accept);
+      if (aggregated) {
+        res.writeHead(200, { 'Content-Type': `application/json;g=apidiscovery.k8s.io;v=${aggregated};as=APIGroupDiscoveryList` });
+        res.end(JSON.stringify(aggregatedDiscovery(path === '/api', aggregated)));
+        return;
+      }
       return this.discovery(res, path, url);
     }
     const rr = this.parseResourcePath(path);
