@@ -3,24 +3,15 @@
 // members; cleans everything up.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './etcd_process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const STORE_BIN = join(here, '..', '..', 'dist', 'src', 'bin', 'mkube-store.js');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface StoreMemberProcess {
   name: string;
