@@ -110,11 +110,12 @@ test('leader killed with SIGKILL and restarted repeatedly: no acknowledged write
   t.true(acked.length > 50, 'the clients made progress');
 
   // Every acknowledged write is present at the revision it was acknowledged with, on every member.
+  // waitForReady: a channel to a member that was just restarted may still be in its reconnect back-off.
   await cluster.waitHealthy();
   for (const c of clients) {
     for (const a of acked) {
       const res = await call<{ kvs: Array<{ value: Buffer; modRevision: number }> }>((cb) =>
-        c.Range({ key: Buffer.from(a.key), revision: a.revision }, { deadline: new Date(Date.now() + 5000) }, cb),
+        c.Range({ key: Buffer.from(a.key), revision: a.revision }, { deadline: new Date(Date.now() + 10_000), waitForReady: true }, cb),
       );
       if (res.kvs[0]?.value.toString() !== a.value || res.kvs[0]?.modRevision !== a.revision) {
         t.fail(`acknowledged write ${a.key}=${a.value} at revision ${a.revision} is missing: found ${res.kvs[0]?.value.toString()} at ${res.kvs[0]?.modRevision}`);
