@@ -68,25 +68,80 @@ interface JsonField {
   readonly path: readonly string[];
 }
 
-const jsonFieldCache = new WeakMap<protobuf.Type, Map<string, JsonField>>();
+/** How one proto field of a message maps to JSON, computed once per type. */
+interface FieldPlan {
+  readonly field: protobuf.Field;
+  readonly name: string;
+  readonly jsonKey: string;
+  /** The message type of an inline (Go embedded) field, spread into the parent's JSON. */
+  readonly inline: protobuf.Type | undefined;
+  /** The field's message type, if it holds messages. */
+  readonly message: protobuf.Type | undefined;
+  readonly isMap: boolean;
+  readonly repeated: boolean;
+}
+
+/** Everything the codec needs about a message type, computed once. */
+interface TypePlan {
+  readonly special: SpecialType | undefined;
+  readonly fields: readonly FieldPlan[];
+  /** JSON keys a message accepts, inline fields flattened. */
+  readonly jsonFields: Map<string, JsonField>;
+}
+
+const planCache = new WeakMap<protobuf.Type, TypePlan>();
+
+function plan(type: protobuf.Type): TypePlan {
+  let p = planCache.get(type);
+  if (p) return p;
+  const tn = typeName(type);
+  const fields: FieldPlan[] = type.fieldsArray.map((field) => {
+    const key = `${tn}.${field.name}`;
+    const message = field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined;
+    return {
+      field,
+      name: field.name,
+      jsonKey: JSON_NAMES.get(key) ?? field.name,
+      inline: INLINE_FIELDS.has(key) ? message : undefined,
+      message,
+      isMap: field instanceof protobuf.MapField,
+      repeated: field.repeated,
+    };
+  });
+  const jsonFields = new Map<string, JsonField>();
+  p = { special: SPECIAL_TYPES.get(tn), fields, jsonFields };
+  planCache.set(type, p);
+  for (const f of fields) {
+    if (f.inline) {
+      for (const [name, inner] of plan(f.inline).jsonFields) {
+        jsonFields.set(name, { field: inner.field, path: [f.name, ...inner.path] });
+      }
+    } else {
+      jsonFields.set(f.jsonKey, { field: f.field, path: [f.name] });
+    }
+  }
+  return p;
+}
 
 /** The JSON keys a message accepts, with inline fields flattened. */
 function jsonFields(type: protobuf.Type): Map<string, JsonField> {
-  let fields = jsonFieldCache.get(type);
-  if (fields) return fields;
-  fields = new Map();
-  for (const field of type.fieldsArray) {
-    const key = `${typeName(type)}.${field.name}`;
-    if (INLINE_FIELDS.has(key) && field.resolvedType instanceof protobuf.Type) {
-      for (const [name, inner] of jsonFields(field.resolvedType)) {
-        fields.set(name, { field: inner.field, path: [field.name, ...inner.path] });
-      }
-    } else {
-      fields.set(JSON_NAMES.get(key) ?? field.name, { field, path: [field.name] });
-    }
-  }
-  jsonFieldCache.set(type, fields);
-  return fields;
+  return plan(type).jsonFields;
+}
+
+/**
+ * Where in the JSON document a value is, built only when an error or an
+ * unknown field needs it as text (".spec.containers[0].image").
+ */
+export type JsonPath = { readonly parent: JsonPath; readonly key: string | number } | undefined;
+
+function at(parent: JsonPath, key: string | number): JsonPath {
+  return { parent, key };
+}
+
+export function jsonPathString(p: JsonPath): string {
+  let out = '';
+  for (let cur = p; cur; cur = cur.parent) out = (typeof cur.key === 'number' ? `[${cur.key}]` : `.${cur.key}`) + out;
+  return out;
 }
 
 /** The JSON keys (top level, inline fields flattened) a message type accepts. */
@@ -124,60 +179,68 @@ function describe(v: unknown): string {
 /** Converts Kubernetes JSON into a message object of the named type. */
 export function fromJson(typeFullName: string, json: unknown, options: FromJsonOptions = {}): FromJsonResult {
   const walk: Walk = { unknown: [] };
-  const message = messageFromJson(messageType(typeFullName), json, '', walk, options.typeMeta ?? false);
+  const message = messageFromJson(messageType(typeFullName), json, undefined, walk, options.typeMeta ?? false);
   return { message: message as ProtoMessage, unknownFields: walk.unknown };
 }
 
-function messageFromJson(type: protobuf.Type, json: unknown, path: string, walk: Walk, typeMeta: boolean): unknown {
-  const special = SPECIAL_TYPES.get(typeName(type));
-  if (special) return special.fromJson(json, path);
+function messageFromJson(type: protobuf.Type, json: unknown, path: JsonPath, walk: Walk, typeMeta: boolean): unknown {
+  const p = plan(type);
+  if (p.special) return p.special.fromJson(json, path);
   if (!isPlainObject(json)) {
-    throw new CodecError('JSON_TYPE_MISMATCH', path, `expected an object for ${type.name}, got ${describe(json)}`);
+    throw new CodecError('JSON_TYPE_MISMATCH', jsonPathString(path), `expected an object for ${type.name}, got ${describe(json)}`);
   }
-  const fields = jsonFields(type);
+  const fields = p.jsonFields;
   const out: ProtoMessage = {};
-  for (const [key, value] of Object.entries(json)) {
-    const at = `${path}.${key}`;
+  for (const key in json) {
+    if (!Object.prototype.hasOwnProperty.call(json, key)) continue;
+    const value = json[key];
     const jf = fields.get(key);
     if (!jf) {
-      if (!(typeMeta && (key === 'apiVersion' || key === 'kind'))) walk.unknown.push(at);
+      if (!(typeMeta && (key === 'apiVersion' || key === 'kind'))) walk.unknown.push(jsonPathString(at(path, key)));
       continue;
     }
     if (value === null || value === undefined) continue;
     let target = out;
-    for (const step of jf.path.slice(0, -1)) {
-      target = (target[step] ??= {}) as ProtoMessage;
+    for (let i = 0; i < jf.path.length - 1; i++) {
+      target = (target[jf.path[i]!] ??= {}) as ProtoMessage;
     }
     const itemsTypeMeta = typeMeta && key === 'items' && jf.field.repeated;
-    target[jf.path[jf.path.length - 1]!] = fieldFromJson(jf.field, value, at, walk, itemsTypeMeta);
+    target[jf.path[jf.path.length - 1]!] = fieldFromJson(jf.field, value, at(path, key), walk, itemsTypeMeta);
   }
   return out;
 }
 
-function fieldFromJson(field: protobuf.Field, value: unknown, path: string, walk: Walk, itemsTypeMeta: boolean): unknown {
+function fieldFromJson(field: protobuf.Field, value: unknown, path: JsonPath, walk: Walk, itemsTypeMeta: boolean): unknown {
   if (field instanceof protobuf.MapField) {
     if (!isPlainObject(value)) {
-      throw new CodecError('JSON_TYPE_MISMATCH', path, `expected an object, got ${describe(value)}`);
+      throw new CodecError('JSON_TYPE_MISMATCH', jsonPathString(path), `expected an object, got ${describe(value)}`);
     }
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
+    for (const k in value) {
+      if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
+      const v = value[k];
       if (v === null || v === undefined) continue;
-      out[k] = valueFromJson(field, v, `${path}.${k}`, walk, false);
+      out[k] = valueFromJson(field, v, at(path, k), walk, false);
     }
     return out;
   }
   if (field.repeated) {
     if (!Array.isArray(value)) {
-      throw new CodecError('JSON_TYPE_MISMATCH', path, `expected an array, got ${describe(value)}`);
+      throw new CodecError('JSON_TYPE_MISMATCH', jsonPathString(path), `expected an array, got ${describe(value)}`);
     }
-    return value
-      .map((v, i) => (v === null ? undefined : valueFromJson(field, v, `${path}[${i}]`, walk, itemsTypeMeta)))
-      .filter((v) => v !== undefined);
+    const out: unknown[] = [];
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (v === null || v === undefined) continue;
+      const converted = valueFromJson(field, v, at(path, i), walk, itemsTypeMeta);
+      if (converted !== undefined) out.push(converted);
+    }
+    return out;
   }
   return valueFromJson(field, value, path, walk, false);
 }
 
-function valueFromJson(field: protobuf.Field, value: unknown, path: string, walk: Walk, typeMeta: boolean): unknown {
+function valueFromJson(field: protobuf.Field, value: unknown, path: JsonPath, walk: Walk, typeMeta: boolean): unknown {
   if (field.resolvedType instanceof protobuf.Type) {
     return messageFromJson(field.resolvedType, value, path, walk, typeMeta);
   }
@@ -197,22 +260,22 @@ function valueFromJson(field: protobuf.Field, value: unknown, path: string, walk
     default:
       if (typeof value !== 'number' || !Number.isInteger(value)) throw mismatch(path, 'integer', value);
       if (field.type === 'int32' && (value > 2147483647 || value < -2147483648)) {
-        throw new CodecError('JSON_INVALID_VALUE', path, `${value} overflows int32`);
+        throw new CodecError('JSON_INVALID_VALUE', jsonPathString(path), `${value} overflows int32`);
       }
       return value;
   }
 }
 
-function mismatch(path: string, want: string, got: unknown): CodecError {
-  return new CodecError('JSON_TYPE_MISMATCH', path, `expected ${want}, got ${describe(got)}`);
+function mismatch(path: JsonPath, want: string, got: unknown): CodecError {
+  return new CodecError('JSON_TYPE_MISMATCH', jsonPathString(path), `expected ${want}, got ${describe(got)}`);
 }
 
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
-function base64FromJson(value: unknown, path: string): Uint8Array {
+function base64FromJson(value: unknown, path: JsonPath): Uint8Array {
   if (typeof value !== 'string') throw mismatch(path, 'base64 string', value);
   if (value.length % 4 !== 0 || !BASE64_RE.test(value)) {
-    throw new CodecError('JSON_INVALID_VALUE', path, 'illegal base64 data');
+    throw new CodecError('JSON_INVALID_VALUE', jsonPathString(path), 'illegal base64 data');
   }
   return new Uint8Array(Buffer.from(value, 'base64'));
 }
@@ -238,42 +301,45 @@ export function toJson(typeFullName: string, message: ProtoMessage, options: ToJ
 }
 
 function messageToJson(type: protobuf.Type, message: unknown): JsonValue | undefined {
-  const special = SPECIAL_TYPES.get(typeName(type));
-  if (special) return special.toJson(message as ProtoMessage);
+  const p = plan(type);
+  if (p.special) return p.special.toJson(message as ProtoMessage);
   const msg = (message ?? {}) as ProtoMessage;
   const out: JsonObject = {};
-  for (const field of type.fieldsArray) {
-    const value = msg[field.name];
+  const fields = p.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    const value = msg[f.name];
     if (value === null || value === undefined) continue;
-    const key = `${typeName(type)}.${field.name}`;
-    if (INLINE_FIELDS.has(key) && field.resolvedType instanceof protobuf.Type) {
-      const inner = messageToJson(field.resolvedType, value);
+    if (f.inline) {
+      const inner = messageToJson(f.inline, value);
       if (isPlainObject(inner)) Object.assign(out, inner);
       continue;
     }
-    const json = fieldToJson(field, value);
-    if (json !== undefined) out[JSON_NAMES.get(key) ?? field.name] = json;
+    const json = fieldToJson(f, value);
+    if (json !== undefined) out[f.jsonKey] = json;
   }
   return out;
 }
 
-function fieldToJson(field: protobuf.Field, value: unknown): JsonValue | undefined {
-  if (field instanceof protobuf.MapField) {
-    const entries = Object.entries(value as Record<string, unknown>);
-    if (entries.length === 0) return undefined;
-    const out: JsonObject = {};
-    for (const [k, v] of entries) {
-      const json = valueToJson(field, v);
-      out[k] = json === undefined ? emptyFor(field) : json;
+function fieldToJson(f: FieldPlan, value: unknown): JsonValue | undefined {
+  if (f.isMap) {
+    const map = value as Record<string, unknown>;
+    let out: JsonObject | undefined;
+    for (const k in map) {
+      if (!Object.prototype.hasOwnProperty.call(map, k)) continue;
+      const json = valueToJson(f, map[k]);
+      (out ??= {})[k] = json === undefined ? emptyFor(f.field) : json;
     }
     return out;
   }
-  if (field.repeated) {
+  if (f.repeated) {
     const items = value as unknown[];
     if (items.length === 0) return undefined;
-    return items.map((v) => valueToJson(field, v) ?? emptyFor(field));
+    const out: JsonValue[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) out[i] = valueToJson(f, items[i]) ?? emptyFor(f.field);
+    return out;
   }
-  return valueToJson(field, value);
+  return valueToJson(f, value);
 }
 
 /** JSON for a zero value inside a list or map, where it cannot be omitted. */
@@ -282,9 +348,9 @@ function emptyFor(field: protobuf.Field): JsonValue {
   return field.type === 'string' || field.type === 'bytes' ? '' : 0;
 }
 
-function valueToJson(field: protobuf.Field, value: unknown): JsonValue | undefined {
-  if (field.resolvedType instanceof protobuf.Type) return messageToJson(field.resolvedType, value);
-  switch (field.type) {
+function valueToJson(f: FieldPlan, value: unknown): JsonValue | undefined {
+  if (f.message) return messageToJson(f.message, value);
+  switch (f.field.type) {
     case 'string':
       return value === '' ? undefined : (value as string);
     case 'bool':
@@ -307,7 +373,7 @@ function toNumber(value: unknown): number {
 // ---------------------------------------------------------------- special types
 
 interface SpecialType {
-  fromJson(json: unknown, path: string): ProtoMessage;
+  fromJson(json: unknown, path: JsonPath): ProtoMessage;
   toJson(message: ProtoMessage | undefined): JsonValue | undefined;
 }
 
@@ -339,13 +405,13 @@ export function formatRfc3339(seconds: number, nanos = 0, fractionDigits = 0): s
   return `${base}.${String(nanos).padStart(9, '0').slice(0, fractionDigits)}Z`;
 }
 
-function timeFromJson(json: unknown, path: string, micro: boolean): ProtoMessage {
+function timeFromJson(json: unknown, path: JsonPath, micro: boolean): ProtoMessage {
   if (typeof json !== 'string') throw mismatch(path, 'RFC 3339 time string', json);
   let t: { seconds: number; nanos: number };
   try {
     t = parseRfc3339(json);
   } catch (err) {
-    throw new CodecError('JSON_INVALID_VALUE', path, (err as Error).message);
+    throw new CodecError('JSON_INVALID_VALUE', jsonPathString(path), (err as Error).message);
   }
   // metav1.Time carries whole seconds on the wire; MicroTime carries microseconds.
   const nanos = micro ? Math.floor(t.nanos / 1000) * 1000 : 0;
@@ -383,7 +449,7 @@ export const SPECIAL_TYPES: ReadonlyMap<string, SpecialType> = new Map<string, S
         try {
           return { duration: parseGoDuration(json) };
         } catch (err) {
-          throw new CodecError('JSON_INVALID_VALUE', path, (err as Error).message);
+          throw new CodecError('JSON_INVALID_VALUE', jsonPathString(path), (err as Error).message);
         }
       },
       toJson: (m) => formatGoDuration(toNumber(m?.duration ?? 0)),
@@ -397,7 +463,7 @@ export const SPECIAL_TYPES: ReadonlyMap<string, SpecialType> = new Map<string, S
         try {
           return { string: canonicalizeQuantity(String(json)) };
         } catch (err) {
-          if (err instanceof QuantityError) throw new CodecError('JSON_INVALID_VALUE', path, err.message);
+          if (err instanceof QuantityError) throw new CodecError('JSON_INVALID_VALUE', jsonPathString(path), err.message);
           throw err;
         }
       },

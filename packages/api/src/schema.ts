@@ -59,9 +59,14 @@ export function schema(): protobuf.Root {
 }
 
 /** Looks up a message type by full name, with or without the leading dot. */
+const typeCache = new Map<string, protobuf.Type>();
+
 export function messageType(fullName: string): protobuf.Type {
+  const cached = typeCache.get(fullName);
+  if (cached && shared) return cached;
   const name = fullName.startsWith('.') ? fullName.slice(1) : fullName;
   const found = schema().lookup(name);
+  if (found instanceof protobuf.Type) typeCache.set(fullName, found);
   if (!(found instanceof protobuf.Type)) {
     throw new SchemaError('SCHEMA_UNKNOWN_TYPE', `no message type ${name} in the mkube schema`);
   }
