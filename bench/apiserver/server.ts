@@ -8,7 +8,8 @@ import { startApiServer } from '../../packages/apiserver/src/server.js';
 
 const dataDir = process.argv[2];
 if (!dataDir) throw new Error('usage: server.ts DATA_DIR');
-const s = await startApiServer({ dataDir, securePort: 0, grpcPort: 0, compactionIntervalMs: 0, logger: pino({ level: 'warn' }) });
+// BENCH_EMBEDDED_STORE_GRPC=1: reach the embedded member over its gRPC listener (the transport before in-process calls).
+const s = await startApiServer({ dataDir, securePort: 0, grpcPort: 0, compactionIntervalMs: 0, logger: pino({ level: 'warn' }), embeddedStoreOverGrpc: process.env.BENCH_EMBEDDED_STORE_GRPC === '1' });
 process.stdout.write(`${JSON.stringify({ url: s.url, grpcPort: s.grpc!.port, caCert: s.pki.caCert, adminCert: s.pki.adminCert, adminKey: s.pki.adminKey })}\n`);
 const stop = () => {
   void s.stop().finally(() => process.exit(0));

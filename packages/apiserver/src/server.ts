@@ -25,6 +25,8 @@ export interface ApiServerOptions {
   /** Where the PKI and admin.kubeconfig live (created on first start). */
   dataDir: string;
   /** etcd endpoints: "http://127.0.0.1:2379" or "127.0.0.1:2379". Empty or absent: an embedded mkube-store member under DIR/store. */
+  /** Talk to the embedded member over its gRPC listener instead of in-process (for comparisons). */
+  embeddedStoreOverGrpc?: boolean;
   etcdServers?: string[];
   /** 0 picks a free port. Default 6443. */
   securePort?: number;
@@ -75,7 +77,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   setDefaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300);
   const embedded = opts.etcdServers && opts.etcdServers.length > 0 ? undefined : await startEmbeddedStore(opts.dataDir, log);
   const etcdServers = embedded ? embedded.endpoints : opts.etcdServers!;
-  const etcd = new EtcdClient({ endpoints: etcdServers });
+  // The embedded member is called in-process (no socket, no HTTP/2); its gRPC
+  // listener stays up for etcdctl and other clients.
+  const inProcess = embedded && !opts.embeddedStoreOverGrpc ? [embedded.store.connectInProcess()] : undefined;
+  const etcd = new EtcdClient({ endpoints: etcdServers, connections: inProcess });
   const registry = new Registry(etcd, {
     prefix: opts.etcdPrefix,
     serviceClusterIpRange: opts.serviceClusterIpRange,

@@ -70,7 +70,20 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_send_message_length': -1,
 };
 
-export class Connection {
+/** What the client needs of a connection to one member: the five service stubs. */
+export interface StoreConnection {
+  readonly address: string;
+  readonly kv: KVClient;
+  readonly watch: WatchClient;
+  readonly lease: LeaseClient;
+  readonly cluster: ClusterClient;
+  readonly maintenance: MaintenanceClient;
+  /** Resolves once requests can be sent; rejects with NotSentError otherwise. */
+  ready(timeoutMs: number, method: string): Promise<void>;
+  close(): void;
+}
+
+export class Connection implements StoreConnection {
   readonly address: string;
   readonly channel: grpc.Channel;
   readonly kv: KVClient;
@@ -133,36 +146,37 @@ export class Connection {
 }
 
 export class ConnectionPool {
-  readonly connections: Connection[];
+  readonly connections: StoreConnection[];
   private current = 0;
 
-  constructor(endpoints: string[], tls?: EtcdTlsOptions) {
+  /** Connections to `endpoints` over gRPC, or the given connections (e.g. in-process). */
+  constructor(endpoints: string[] | readonly StoreConnection[], tls?: EtcdTlsOptions) {
     if (endpoints.length === 0) throw new Error('EtcdClient: at least one endpoint is required');
-    this.connections = endpoints.map((e) => new Connection(e, tls));
+    this.connections = endpoints.map((e) => (typeof e === 'string' ? new Connection(e, tls) : e));
   }
 
   get size(): number {
     return this.connections.length;
   }
 
-  pick(): Connection {
+  pick(): StoreConnection {
     return this.connections[this.current]!;
   }
 
   /** Moves off `failed` (if it is still the current one) to the next endpoint. */
-  rotate(failed: Connection): Connection {
+  rotate(failed: StoreConnection): StoreConnection {
     const idx = this.connections.indexOf(failed);
     if (idx === this.current) this.current = (this.current + 1) % this.connections.length;
     return this.pick();
   }
 
   /** The endpoint after `conn`, for streams that resume elsewhere. */
-  next(conn: Connection): Connection {
+  next(conn: StoreConnection): StoreConnection {
     const idx = this.connections.indexOf(conn);
     return this.connections[(idx + 1) % this.connections.length]!;
   }
 
-  byAddress(address: string): Connection | undefined {
+  byAddress(address: string): StoreConnection | undefined {
     const a = endpointAddress(address);
     return this.connections.find((c) => c.address === a);
   }

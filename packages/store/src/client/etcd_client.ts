@@ -33,7 +33,7 @@ import type { MemberUpdateResponse__Output } from '../gen/etcdserverpb/MemberUpd
 import type { MemberPromoteResponse__Output } from '../gen/etcdserverpb/MemberPromoteResponse.js';
 import type { StatusResponse__Output } from '../gen/etcdserverpb/StatusResponse.js';
 import type { ResponseOp__Output } from '../gen/etcdserverpb/ResponseOp.js';
-import { Connection, ConnectionPool, type EtcdTlsOptions } from './connection.js';
+import { ConnectionPool, type EtcdTlsOptions, type StoreConnection as Connection } from './connection.js';
 import { EtcdClientError, isRetryableRead, isRetryableWrite } from './errors.js';
 import { LeaseKeeper, type LeaseKeeperOptions } from './lease.js';
 import {
@@ -69,6 +69,8 @@ import { Watcher, type WatchOptions } from './watch.js';
 export interface EtcdClientOptions {
   /** 'host:port' or 'http(s)://host:port'. */
   endpoints: string[];
+  /** Connections to use instead of dialing `endpoints` (e.g. an InProcessConnection to an embedded member). */
+  connections?: readonly Connection[];
   tls?: EtcdTlsOptions;
   /** Max wait for a connection before trying the next endpoint (default 2000). */
   dialTimeoutMs?: number;
@@ -126,7 +128,7 @@ export class EtcdClient {
   private closed = false;
 
   constructor(opts: EtcdClientOptions) {
-    this.pool = new ConnectionPool(opts.endpoints, opts.tls);
+    this.pool = new ConnectionPool(opts.connections && opts.connections.length > 0 ? opts.connections : opts.endpoints, opts.tls);
     this.dialTimeoutMs = opts.dialTimeoutMs ?? 2000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
     this.maxAttempts = opts.maxAttempts ?? Math.max(3, 2 * this.pool.size);

@@ -1,5 +1,6 @@
 export { EtcdClient, type EtcdClientOptions } from './etcd_client.js';
-export { type EtcdTlsOptions, endpointAddress } from './connection.js';
+export { type EtcdTlsOptions, type StoreConnection, endpointAddress } from './connection.js';
+export { InProcessConnection, type InProcessService } from './in_process_connection.js';
 export {
   EtcdClientError,
   EtcdCompactedError,

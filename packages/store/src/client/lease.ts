@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { LeaseKeepAliveRequest } from '../gen/etcdserverpb/LeaseKeepAliveRequest.js';
 import type { LeaseKeepAliveResponse__Output } from '../gen/etcdserverpb/LeaseKeepAliveResponse.js';
-import type { Connection, ConnectionPool } from './connection.js';
+import type { StoreConnection as Connection, ConnectionPool } from './connection.js';
 import { EtcdClientError, EtcdLeaseLostError } from './errors.js';
 import { idStr, num, type Id, type IdInput } from './types.js';
 

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { WatchRequest } from '../gen/etcdserverpb/WatchRequest.js';
 import type { WatchResponse__Output } from '../gen/etcdserverpb/WatchResponse.js';
 import type { Event__Output } from '../gen/mvccpb/Event.js';
-import type { Connection, ConnectionPool } from './connection.js';
+import type { StoreConnection as Connection, ConnectionPool } from './connection.js';
 import { EtcdClientError, EtcdCompactedError, EtcdMessages, EtcdWatchCanceledError } from './errors.js';
 import { num, rangeEndFor, toBuffer, toHeader, toKeyValue, type Bytes, type KeyRangeOptions, type KeyValue, type ResponseHeader } from './types.js';
 

@@ -10,6 +10,7 @@ import { StoreMetrics } from './metrics.js';
 import { openMvccKeySpace } from './mvcc_key_space.js';
 import { addPeerService } from './peer/peer_service.js';
 import { addEtcdServices } from './services/index.js';
+import { InProcessConnection } from '../client/in_process_connection.js';
 import { parseURL } from './urls.js';
 
 export interface RunningStore {
@@ -17,6 +18,11 @@ export interface RunningStore {
   metrics: StoreMetrics;
   /** Resolves when the member stopped on an unrecoverable error. */
   failed: Promise<Error>;
+  /**
+   * A connection to this member that calls its etcd services in-process (no
+   * socket, no HTTP/2), for an EtcdClient in the same process.
+   */
+  connectInProcess(): InProcessConnection;
   stop(graceful?: boolean): Promise<void>;
 }
 
@@ -68,7 +74,8 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
   const peerServer = new grpc.Server({ ...grpcOptions, 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
   addPeerService(peerServer, member, log, () => metrics.peerMalformed.inc());
   const clientServer = new grpc.Server(grpcOptions);
-  addEtcdServices(clientServer, member, { maxRequestBytes: cfg.maxRequestBytes });
+  const services = addEtcdServices(clientServer, member, { maxRequestBytes: cfg.maxRequestBytes });
+  const inProcess = new Set<InProcessConnection>();
 
   const httpServers: HttpServer[] = [];
   try {
@@ -92,10 +99,16 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
   const stop = (graceful = true): Promise<void> =>
     (stopping ??= (async () => {
       await member.stop(graceful);
+      for (const c of inProcess) c.close();
       clientServer.forceShutdown();
       peerServer.forceShutdown();
       for (const h of httpServers) h.close();
       log.info({}, 'mkube-store stopped');
     })());
-  return { member, metrics, failed, stop };
+  const connectInProcess = (): InProcessConnection => {
+    const c = new InProcessConnection(services, cfg.advertiseClientURLs[0]?.replace(/^[a-z]+:\/\//i, '') ?? 'in-process');
+    inProcess.add(c);
+    return c;
+  };
+  return { member, metrics, failed, stop, connectInProcess };
 }

@@ -15,12 +15,33 @@ export { ETCD_ERRORS, RpcErrors, RpcError, toGrpcError, grpcError, type GrpcEtcd
 export { MAX_TXN_OPS, MAX_LEASE_TTL } from './validate.js';
 export { kvService, watchService, leaseService, clusterService, maintenanceService };
 
-export function addEtcdServices(server: grpc.Server, backend: EtcdBackend, opts: Partial<ServiceOptions> = {}): void {
+/** One etcd service: its method definitions (server-side codecs) and handlers. */
+export interface EtcdServiceEntry {
+  readonly name: 'KV' | 'Watch' | 'Lease' | 'Cluster' | 'Maintenance';
+  readonly definition: grpc.ServiceDefinition;
+  readonly handlers: grpc.UntypedServiceImplementation;
+}
+
+/** The five etcd v3 services over `backend`, for a gRPC server or an in-process connection. */
+export function etcdServices(backend: EtcdBackend, opts: Partial<ServiceOptions> = {}): EtcdServiceEntry[] {
   const o: ServiceOptions = { maxRequestBytes: opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES };
   const pkg = loadEtcdProto().etcdserverpb;
-  server.addService(withRequestSizes(pkg.KV.service), kvService(backend, o));
-  server.addService(pkg.Watch.service, watchService(backend));
-  server.addService(pkg.Lease.service, leaseService(backend));
-  server.addService(pkg.Cluster.service, clusterService(backend));
-  server.addService(pkg.Maintenance.service, maintenanceService(backend));
+  const entry = (name: EtcdServiceEntry['name'], definition: grpc.ServiceDefinition, handlers: object): EtcdServiceEntry => ({
+    name,
+    definition,
+    handlers: handlers as grpc.UntypedServiceImplementation,
+  });
+  return [
+    entry('KV', withRequestSizes(pkg.KV.service), kvService(backend, o)),
+    entry('Watch', pkg.Watch.service, watchService(backend)),
+    entry('Lease', pkg.Lease.service, leaseService(backend)),
+    entry('Cluster', pkg.Cluster.service, clusterService(backend)),
+    entry('Maintenance', pkg.Maintenance.service, maintenanceService(backend)),
+  ];
+}
+
+export function addEtcdServices(server: grpc.Server, backend: EtcdBackend, opts: Partial<ServiceOptions> = {}): EtcdServiceEntry[] {
+  const services = etcdServices(backend, opts);
+  for (const s of services) server.addService(s.definition, s.handlers);
+  return services;
 }
