@@ -381,6 +381,17 @@ const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(
 
 /** Parses an RFC 3339 timestamp into Unix seconds and nanoseconds. */
 export function parseRfc3339(text: string): { seconds: number; nanos: number } {
+  if (text === lastParsedText) return { seconds: lastParsed.seconds, nanos: lastParsed.nanos };
+  const t = parseRfc3339Uncached(text);
+  lastParsedText = text;
+  lastParsed = t;
+  return { seconds: t.seconds, nanos: t.nanos };
+}
+
+let lastParsedText = '';
+let lastParsed = { seconds: 0, nanos: 0 };
+
+function parseRfc3339Uncached(text: string): { seconds: number; nanos: number } {
   const m = RFC3339_RE.exec(text);
   if (!m) throw new Error(`"${text}" is not an RFC 3339 time`);
   const [, y, mo, d, h, mi, s, frac, zone] = m;
@@ -397,10 +408,17 @@ export function parseRfc3339(text: string): { seconds: number; nanos: number } {
   return { seconds, nanos };
 }
 
+/** The last second formatted: objects written close together share their timestamps. */
+let lastSecond = NaN;
+let lastBase = '';
+
 /** Formats Unix seconds (+ optional fraction digits) as RFC 3339 in UTC. */
 export function formatRfc3339(seconds: number, nanos = 0, fractionDigits = 0): string {
-  const iso = new Date(seconds * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
-  const base = iso.slice(0, 19);
+  if (seconds !== lastSecond) {
+    lastBase = new Date(seconds * 1000).toISOString().slice(0, 19); // YYYY-MM-DDTHH:MM:SS
+    lastSecond = seconds;
+  }
+  const base = lastBase;
   if (fractionDigits === 0) return `${base}Z`;
   return `${base}.${String(nanos).padStart(9, '0').slice(0, fractionDigits)}Z`;
 }
@@ -425,14 +443,16 @@ function timeToJson(message: ProtoMessage | undefined, micro: boolean): JsonValu
   return micro ? formatRfc3339(seconds, nanos, 6) : formatRfc3339(seconds);
 }
 
+const utf8 = new TextEncoder();
+
 function jsonBytes(json: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(json));
+  return utf8.encode(JSON.stringify(json));
 }
 
 function parseJsonBytes(raw: unknown): JsonValue | undefined {
   if (!(raw instanceof Uint8Array) || raw.length === 0) return undefined;
   try {
-    return JSON.parse(new TextDecoder().decode(raw)) as JsonValue;
+    return JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')) as JsonValue;
   } catch {
     return undefined;
   }

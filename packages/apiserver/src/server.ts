@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
+import { installPeerCertificateMemo } from './auth/peer_certificate_memo.js';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { EtcdClient } from '@mkube/store/client';
@@ -70,6 +71,7 @@ export interface ApiServer {
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  installPeerCertificateMemo();
   const log = opts.logger ?? pino({ name: 'mkube-apiserver', level: opts.logLevel ?? 'info' });
   const bind = opts.bindAddress ?? '127.0.0.1';
   const advertise = opts.advertiseAddress ?? (bind === '0.0.0.0' ? '127.0.0.1' : bind);
