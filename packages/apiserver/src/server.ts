@@ -14,7 +14,7 @@ import { Authenticator, loadTokenFile, type UserInfo } from './auth/authn.js';
 import { ensureBootstrapPolicy } from './auth/bootstrap_policy.js';
 import { ensurePki, kubeconfig, type Pki } from './auth/pki.js';
 import { ApiHandler } from './http/handler.js';
-import { createMetrics } from './http/metrics.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
 import { NodeProxy } from './http/node_proxy.js';
 import { Registry } from './registry/registry.js';
 import { Compactor } from './storage/compactor.js';
@@ -64,6 +64,8 @@ export interface ApiServer {
   registry: Registry;
   compactor: Compactor;
   etcd: EtcdClient;
+  /** The Prometheus metrics served at /metrics. */
+  metrics: Metrics;
   log: Logger;
   /** The gRPC API listener (undefined when disabled). */
   grpc?: GrpcApiServer;
@@ -83,7 +85,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // listener stays up for etcdctl and other clients.
   const inProcess = embedded && !opts.embeddedStoreOverGrpc ? [embedded.store.connectInProcess()] : undefined;
   const etcd = new EtcdClient({ endpoints: etcdServers, connections: inProcess });
+  const metrics = createMetrics();
   const registry = new Registry(etcd, {
+    onList: (resource, source) => metrics.listSource.inc({ resource, source }),
     prefix: opts.etcdPrefix,
     serviceClusterIpRange: opts.serviceClusterIpRange,
     nodePortRange: opts.nodePortRange,
@@ -96,7 +100,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   compactor.start();
   const tokens = new Map(opts.tokens ?? []);
   if (opts.tokenAuthFile) for (const [k, v] of loadTokenFile(opts.tokenAuthFile)) tokens.set(k, v);
-  const metrics = createMetrics();
   const authenticator = new Authenticator(tokens);
   let ready = false;
   let port = opts.securePort ?? 6443;
@@ -136,6 +139,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     kubeconfigPath,
     registry,
     compactor,
+    metrics,
     etcd,
     log,
     grpc: grpcServer,

@@ -81,6 +81,48 @@ test.serial('paging with limit/continue at one revision; label and field selecto
   t.deepEqual(pending.body.items.map((i: any) => i.metadata.name), ['unbound']);
 });
 
+test.serial('lists come from the watch cache: as fresh as a quorum read, paged like the store, resourceVersion rules', async (t) => {
+  const s = fx.server;
+  const listSource = async () => {
+    const m = await s.metrics.registry.getSingleMetric('apiserver_list_source_total')!.get();
+    const of = (source: string) => m.values.filter((v) => v.labels.resource === 'configmaps' && v.labels.source === source).reduce((a, v) => a + v.value, 0);
+    return { cache: of('cache'), store: of('store') };
+  };
+  await api(s, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'cachelist' } });
+  const before = await listSource();
+  // Every write is in the very next list, with the list's resourceVersion at or after it.
+  for (let i = 0; i < 6; i++) {
+    const c = await api(s, 'POST', '/api/v1/namespaces/cachelist/configmaps', cm(`c${i}`, { i: String(i) }));
+    const l = await api(s, 'GET', '/api/v1/namespaces/cachelist/configmaps');
+    t.deepEqual(l.body.items.map((x: any) => x.metadata.name), Array.from({ length: i + 1 }, (_, j) => `c${j}`)); // eslint-disable-line @typescript-eslint/no-explicit-any
+    t.true(Number(l.body.metadata.resourceVersion) >= Number(c.body.metadata.resourceVersion));
+  }
+  // A quiet resource still lists at the store's current revision (a write elsewhere moved it).
+  const other = await api(s, 'POST', '/api/v1/namespaces/cachelist/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' } });
+  const quiet = await api(s, 'GET', '/api/v1/namespaces/cachelist/configmaps');
+  t.true(Number(quiet.body.metadata.resourceVersion) >= Number(other.body.metadata.resourceVersion));
+  // Paging: the first page from the cache, the rest from the store at the same revision.
+  const p1 = await api(s, 'GET', '/api/v1/namespaces/cachelist/configmaps?limit=4&labelSelector=i');
+  t.deepEqual(p1.body.items.map((x: any) => x.metadata.name), ['c0', 'c1', 'c2', 'c3']); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const unfiltered = await api(s, 'GET', '/api/v1/namespaces/cachelist/configmaps?limit=4');
+  t.is(unfiltered.body.metadata.remainingItemCount, 2);
+  t.is(p1.body.metadata.remainingItemCount, undefined, 'no remainingItemCount with a selector');
+  await api(s, 'DELETE', '/api/v1/namespaces/cachelist/configmaps/c5');
+  const p2 = await api(s, 'GET', `/api/v1/namespaces/cachelist/configmaps?limit=4&labelSelector=i&continue=${encodeURIComponent(p1.body.metadata.continue)}`);
+  t.deepEqual(p2.body.items.map((x: any) => x.metadata.name), ['c4', 'c5']); // eslint-disable-line @typescript-eslint/no-explicit-any
+  t.is(p2.body.metadata.resourceVersion, p1.body.metadata.resourceVersion);
+  t.is(p2.body.metadata.continue, undefined);
+  // resourceVersion=0: whatever the cache has; resourceVersion=N: not older than N.
+  const any = await api(s, 'GET', '/api/v1/namespaces/cachelist/configmaps?resourceVersion=0');
+  t.deepEqual(any.body.items.map((x: any) => x.metadata.name), ['c0', 'c1', 'c2', 'c3', 'c4']); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const notOlder = await api(s, 'GET', `/api/v1/namespaces/cachelist/configmaps?resourceVersion=${p1.body.metadata.resourceVersion}`);
+  t.true(Number(notOlder.body.metadata.resourceVersion) >= Number(p1.body.metadata.resourceVersion));
+  t.is((await api(s, 'GET', '/api/v1/namespaces/cachelist/configmaps?resourceVersion=abc')).status, 400);
+  const after = await listSource();
+  t.true(after.cache - before.cache >= 10, `lists served from the cache: ${after.cache - before.cache}`);
+  t.is(after.store - before.store, 1, 'only the continuation went to the store');
+});
+
 test.serial('watch from a resourceVersion, selectors, bookmarks; 410 after compaction; expired continue', async (t) => {
   const s = fx.server;
   const first = await api(s, 'POST', '/api/v1/namespaces/default/configmaps', cm('w1', { w: 'yes' }));

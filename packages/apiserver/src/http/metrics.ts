@@ -7,6 +7,8 @@ export interface Metrics {
   inflight: Gauge;
   watchers: Gauge;
   requests: Counter<'verb' | 'resource' | 'code'>;
+  /** List requests by where they were served from: "cache" (watch cache) or "store". */
+  listSource: Counter<'resource' | 'source'>;
 }
 
 export function createMetrics(): Metrics {
@@ -24,5 +26,6 @@ export function createMetrics(): Metrics {
     inflight: new Gauge({ name: 'apiserver_current_inflight_requests', help: 'Requests currently being served.', registers: [registry] }),
     watchers: new Gauge({ name: 'apiserver_registered_watchers', help: 'Open watch requests.', registers: [registry] }),
     requests: new Counter({ name: 'apiserver_request_total', help: 'Requests by verb, resource and code.', labelNames: ['verb', 'resource', 'code'], registers: [registry] }),
+    listSource: new Counter({ name: 'apiserver_list_source_total', help: 'List requests by resource and where they were served from (cache or store).', labelNames: ['resource', 'source'], registers: [registry] }),
   };
 }

@@ -11,7 +11,7 @@ import type { EtcdClient } from '@mkube/store/client';
 import type { Logger } from 'pino';
 import { ApiError, errors, invalid, type FieldError, type ResourceRef } from '../errors.js';
 import { objectKey, resourcePrefix } from '../storage/keys.js';
-import { ObjectStore, type ListResult } from '../storage/object_store.js';
+import { encodeContinue, ObjectStore, type ListResult } from '../storage/object_store.js';
 import { isEverything, matches, type Selection } from '../storage/selectors.js';
 import { WatchCache, type ApiWatchEvent, type CacheWatch } from '../storage/watch_cache.js';
 import { ipToNumber, ServiceAllocators } from './allocators.js';
@@ -40,6 +40,10 @@ export interface RegistryOptions {
   nodePortRange?: string;
   log: Logger;
   watchCacheCapacity?: number;
+  /** Serve first list pages from the watch cache (default true). */
+  listFromCache?: boolean;
+  /** Told where each list was served from. */
+  onList?: (resource: string, source: 'cache' | 'store') => void;
 }
 
 export interface WriteOptions {
@@ -139,7 +143,43 @@ export class Registry {
     const prefix = resourcePrefix(this.prefix, info, info.namespaced ? ns : undefined);
     const filter = isEverything(req.selection) ? undefined : (o: Obj) => matches(req.selection, info.resource, o);
     const revision = req.resourceVersionMatch === 'Exact' && req.resourceVersion ? Number(req.resourceVersion) : undefined;
+    if (revision === undefined && !req.continueToken && this.opts.listFromCache !== false) {
+      const page = await this.listFromCache(info, prefix, req, filter);
+      if (page) {
+        this.opts.onList?.(info.resource, 'cache');
+        return page;
+      }
+    }
+    this.opts.onList?.(info.resource, 'store');
     return this.store.list(prefix, { limit: req.limit, continueToken: req.continueToken, revision, filter });
+  }
+
+  /**
+   * The first page of a list from the watch cache, as kube-apiserver does
+   * with ConsistentListFromCache: without a resourceVersion the list must be
+   * as fresh as a quorum read, so the store's current revision is read (one
+   * key) and the cache brought up to it; with resourceVersion=N (not older
+   * than N) the cache must have reached N; "0" takes the cache as it is.
+   * Continuations and exact revisions are served by the store. Undefined when
+   * the cache cannot serve (still loading, or it did not catch up in time).
+   */
+  private async listFromCache(info: ResourceInfo, prefix: string, req: ListRequest, filter: ((o: Obj) => boolean) | undefined): Promise<ListResult | undefined> {
+    const cache = this.cache(info);
+    let minRev: number;
+    if (req.resourceVersion === undefined || req.resourceVersion === '') {
+      minRev = await this.store.currentRevision(resourcePrefix(this.prefix, info));
+    } else {
+      minRev = Number(req.resourceVersion);
+      if (!Number.isInteger(minRev) || minRev < 0) throw errors.badRequest(`invalid resource version: ${req.resourceVersion}`);
+    }
+    if (!(await cache.ensureFresh(minRev))) return undefined;
+    const page = cache.listPage(prefix, { limit: req.limit, filter });
+    const out: ListResult = { items: page.items, resourceVersion: String(page.rev) };
+    if (page.continueFrom !== undefined) {
+      out.continueToken = encodeContinue(page.rev, page.continueFrom);
+      if (page.remaining !== undefined) out.remainingItemCount = page.remaining;
+    }
+    return out;
   }
 
   async watch(info: ResourceInfo, ns: string | undefined, fromRevision: number | undefined, selection: Selection, send: (ev: ApiWatchEvent) => void): Promise<CacheWatch> {

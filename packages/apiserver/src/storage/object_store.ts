@@ -159,8 +159,9 @@ export class ObjectStore {
     }
   }
 
-  async currentRevision(): Promise<number> {
-    const r = await this.client.get('/registry/', { rangeEnd: prefixEnd('/registry/'), countOnly: true });
+  /** The store's current revision, by a linearizable read of one key (kube-apiserver's GetCurrentResourceVersion). */
+  async currentRevision(key = '/registry'): Promise<number> {
+    const r = await this.client.get(key, { limit: 1, keysOnly: true });
     return r.header.revision;
   }
 }

@@ -45,8 +45,37 @@ export function tooOldMessage(requested: number, oldest: number): string {
   return `too old resource version: ${requested} (${oldest})`;
 }
 
+/** The smallest string above every string that starts with `prefix` (keys are ASCII). */
+function stringPrefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+/** Index of the first element of sorted `keys` that is >= `key`. */
+function lowerBound(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export interface CachePage {
+  items: JsonObject[];
+  /** The revision the page reflects. */
+  rev: number;
+  /** Key (relative to the listed prefix) to continue from, when more items may follow. */
+  continueFrom?: string;
+  /** Objects under the prefix after this page (only without a filter). */
+  remaining?: number;
+}
+
 export class WatchCache {
   readonly state = new Map<string, JsonObject>();
+  /** The keys of `state`, sorted, for prefix scans. */
+  private keys: string[] = [];
   private ring: CacheEvent[] = [];
   /** Every event with rv > oldestRev is in the ring. */
   oldestRev = 0;
@@ -81,7 +110,7 @@ export class WatchCache {
     for (;;) {
       const r = await this.client.get(key, { rangeEnd: end, revision: rev, limit: 500 });
       if (rev === 0) rev = r.header.revision;
-      for (const kv of r.kvs) this.state.set(kv.key.toString('utf8'), decodeStored(kv.value, kv.modRevision));
+      for (const kv of r.kvs) this.put(kv.key.toString('utf8'), decodeStored(kv.value, kv.modRevision));
       if (!r.more || r.kvs.length === 0) break;
       key = r.kvs[r.kvs.length - 1]!.key.toString('utf8') + '\u0000';
     }
@@ -101,6 +130,7 @@ export class WatchCache {
     for (const w of this.watchers) w.send({ type: 'ERROR', object: errors.gone('watch cache reinitialized').toStatus() });
     this.watchers.clear();
     this.state.clear();
+    this.keys = [];
     this.ring = [];
     this.ready = undefined;
     try {
@@ -117,14 +147,14 @@ export class WatchCache {
       let ev: CacheEvent;
       if (e.type === 'DELETE') {
         const prev = this.state.get(key) ?? (e.prevKv ? decodeStored(e.prevKv.value, e.prevKv.modRevision) : undefined);
-        this.state.delete(key);
+        this.remove(key);
         if (!prev) continue;
         const obj = { ...prev, metadata: { ...(prev.metadata as JsonObject), resourceVersion: String(rv) } };
         ev = { type: 'DELETED', key, obj, prevObj: prev, rv };
       } else {
         const obj = decodeStored(e.kv.value, rv);
         const prev = this.state.get(key);
-        this.state.set(key, obj);
+        this.put(key, obj);
         ev = prev ? { type: 'MODIFIED', key, obj, prevObj: prev, rv } : { type: 'ADDED', key, obj, rv };
       }
       this.ring.push(ev);
@@ -136,6 +166,66 @@ export class WatchCache {
     }
     this.rev = Math.max(this.rev, b.header.revision);
     while (this.waiters.length > 0 && this.waiters[0]!.rev <= this.rev) this.waiters.shift()!.resolve();
+  }
+
+  private put(key: string, obj: JsonObject): void {
+    if (!this.state.has(key)) {
+      const keys = this.keys;
+      if (keys.length === 0 || keys[keys.length - 1]! < key) keys.push(key);
+      else keys.splice(lowerBound(keys, key), 0, key);
+    }
+    this.state.set(key, obj);
+  }
+
+  private remove(key: string): void {
+    if (!this.state.delete(key)) return;
+    const i = lowerBound(this.keys, key);
+    if (this.keys[i] === key) this.keys.splice(i, 1);
+  }
+
+  /**
+   * Makes the cache at least as fresh as `rev` (a revision read from the
+   * store): asks the store for a progress notification, since a quiet
+   * resource sees no events that would move its revision, and waits up to
+   * `timeoutMs`. False when the cache could not catch up (not loaded, watch
+   * broken, or slow): the caller reads from the store instead.
+   */
+  async ensureFresh(rev: number, timeoutMs = 1000): Promise<boolean> {
+    if (!this.watcher || this.ready === undefined) return false;
+    if (this.rev >= rev) return true;
+    this.watcher.requestProgress();
+    await this.waitFor(rev, timeoutMs);
+    return this.rev >= rev;
+  }
+
+  /**
+   * One page of the objects under `keyPrefix` (keys in order), as the store
+   * would list them at revision `this.rev`: up to `limit` objects passing
+   * `filter`, starting at key `keyPrefix + from`. The objects are the cache's
+   * own: callers must not modify them.
+   */
+  listPage(keyPrefix: string, opts: { limit?: number; from?: string; filter?: (obj: JsonObject) => boolean } = {}): CachePage {
+    const keys = this.keys;
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
+    const items: JsonObject[] = [];
+    const page: CachePage = { items, rev: this.rev };
+    let i = lowerBound(keys, keyPrefix + (opts.from ?? ''));
+    for (; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (!key.startsWith(keyPrefix)) break;
+      const obj = this.state.get(key)!;
+      if (opts.filter && !opts.filter(obj)) continue;
+      items.push(obj);
+      if (items.length >= limit) {
+        const end = lowerBound(keys, stringPrefixEnd(keyPrefix));
+        if (i + 1 < end) {
+          page.continueFrom = key.slice(keyPrefix.length) + '\u0000';
+          if (!opts.filter) page.remaining = end - (i + 1);
+        }
+        break;
+      }
+    }
+    return page;
   }
 
   /** Resolves once the cache has seen `rev` (or after timeoutMs). */
@@ -157,7 +247,7 @@ export class WatchCache {
 
   /** Objects under a key prefix from the cache, sorted by key. */
   snapshot(keyPrefix: string): JsonObject[] {
-    return [...this.state.entries()].filter(([k]) => k.startsWith(keyPrefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+    return this.listPage(keyPrefix).items;
   }
 
   async watch(req: WatchRequest): Promise<CacheWatch> {

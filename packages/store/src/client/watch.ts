@@ -221,6 +221,17 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchBatch> {
     }
   }
 
+  /**
+   * Asks the server for a progress notification (etcd's WatchProgressRequest):
+   * a 'data' batch with no events whose header revision says every event up to
+   * it has been delivered. Returns false when no stream is open right now.
+   */
+  requestProgress(): boolean {
+    if (this.closed || !this.stream || !this.createdOnce) return false;
+    this.stream.write({ progressRequest: {} });
+    return true;
+  }
+
   /** Stops the watcher (no 'data' after this returns). */
   cancel(): void {
     if (this.closed) return;
