@@ -59,6 +59,59 @@ async function startServer(dir: string): Promise<{ info: ServerInfo; proc: Child
   return { info: JSON.parse(line) as ServerInfo, proc };
 }
 
+/** Cumulative bucket counts of apiserver_request_duration_seconds for configmaps, by verb (all codes). */
+type ServerHistogram = Map<string, Map<number, number>>;
+
+/** Scrapes the server's /metrics: request latency as the API server itself measures it. */
+async function scrapeLatency(s: ServerInfo): Promise<ServerHistogram> {
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = request(new URL('/metrics', s.url), { ca: s.caCert, cert: s.adminCert, key: s.adminKey }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const out: ServerHistogram = new Map();
+  for (const line of text.split('\n')) {
+    const m = /^apiserver_request_duration_seconds_bucket\{(.*)\} (\d+)$/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (labels.resource !== 'configmaps') continue;
+    const le = labels.le === '+Inf' ? Infinity : Number(labels.le);
+    const byLe = out.get(labels.verb!) ?? new Map<number, number>();
+    byLe.set(le, (byLe.get(le) ?? 0) + Number(m[2]));
+    out.set(labels.verb!, byLe);
+  }
+  return out;
+}
+
+/** Server-side percentile of one verb between two scrapes (linear within a bucket, as histogram_quantile does). */
+function serverPercentile(before: ServerHistogram, after: ServerHistogram, verb: string, q: number): number {
+  const a = after.get(verb);
+  if (!a) return NaN;
+  const b = before.get(verb) ?? new Map<number, number>();
+  const les = [...a.keys()].sort((x, y) => x - y);
+  const counts = les.map((le) => (a.get(le) ?? 0) - (b.get(le) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  for (let i = 0; i < les.length; i++) {
+    if (counts[i]! >= rank) {
+      const lo = i === 0 ? 0 : les[i - 1]!;
+      const hi = les[i]!;
+      if (!Number.isFinite(hi)) return lo * 1000;
+      const below = i === 0 ? 0 : counts[i - 1]!;
+      const inBucket = counts[i]! - below;
+      return (lo + ((hi - lo) * (rank - below)) / Math.max(inBucket, 1)) * 1000;
+    }
+  }
+  return NaN;
+}
+
+const SERVER_VERB: Record<string, string> = { create: 'POST', get: 'GET', list: 'LIST', update: 'PUT' };
+
 /** The four verbs over one transport, for one client. */
 interface Ops {
   create(ns: string, obj: JsonObject): Promise<JsonObject>;
@@ -221,15 +274,19 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     for (const transport of TRANSPORTS) {
       if (WARMUP_SECONDS > 0) await load(transport, info, WARMUP_SECONDS, 'warmup');
+      const before = await scrapeLatency(info);
       const r = await load(transport, info, SECONDS, 'run');
+      const after = await scrapeLatency(info);
       console.log(`${transport}: achieved ${r.achieved.toFixed(0)} requests/s, ${r.errors} errors`);
       for (const v of VERBS) {
         const l = r.latency[v];
-        rows.push(`| ${transport} | ${v} | ${l.length} | ${fmt(percentile(l, 0.5))} | ${fmt(percentile(l, 0.99))} |`);
+        const sv = SERVER_VERB[v]!;
+        rows.push(`| ${transport} | ${v} | ${l.length} | ${fmt(percentile(l, 0.5))} | ${fmt(percentile(l, 0.99))} | ${fmt(serverPercentile(before, after, sv, 0.5))} | ${fmt(serverPercentile(before, after, sv, 0.99))} |`);
       }
-      rows.push(`| ${transport} | (all, ${r.achieved.toFixed(0)} req/s achieved, ${r.errors} errors) | ${VERBS.reduce((a, v) => a + r.latency[v].length, 0)} | | |`);
+      rows.push(`| ${transport} | (all, ${r.achieved.toFixed(0)} req/s achieved, ${r.errors} errors) | ${VERBS.reduce((a, v) => a + r.latency[v].length, 0)} | | | | |`);
     }
-    console.log('\n| transport | verb | requests | p50 ms | p99 ms |\n|---|---|---|---|---|');
+    console.log('\n(client: measured by the benchmark clients; server: apiserver_request_duration_seconds, interpolated within its buckets)');
+    console.log('\n| transport | verb | requests | client p50 ms | client p99 ms | server p50 ms | server p99 ms |\n|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(row);
     if (WATCHERS > 0) {
       const w = await watchBench(info);

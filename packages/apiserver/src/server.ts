@@ -124,7 +124,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   (handler as unknown as { o: { serverAddress: string } }).o.serverAddress = `${advertise}:${port}`;
   const url = `https://${advertise}:${port}`;
   const grpcPort = opts.grpcPort ?? ((opts.securePort ?? 6443) === 6443 ? 6444 : 0);
-  const grpcServer = grpcPort < 0 ? undefined : await startGrpcServer({ registry, authenticator, pki, log, port: grpcPort, bindAddress: bind, bookmarkIntervalMs: opts.bookmarkIntervalMs }).catch((err: unknown) => {
+  const grpcServer = grpcPort < 0 ? undefined : await startGrpcServer({ registry, authenticator, pki, log, port: grpcPort, bindAddress: bind, bookmarkIntervalMs: opts.bookmarkIntervalMs, metrics }).catch((err: unknown) => {
     server.close();
     throw err;
   });

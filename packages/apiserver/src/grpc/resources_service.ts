@@ -13,6 +13,7 @@ import type { Authenticator, UserInfo } from '../auth/authn.js';
 import { forbiddenMessage, RbacAuthorizer, type Attributes } from '../auth/rbac.js';
 import { ApiError, errors } from '../errors.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../registry/patch.js';
+import type { Metrics } from '../http/metrics.js';
 import type { Registry } from '../registry/registry.js';
 import { parseFieldSelector, parseLabelSelector, type Selection } from '../storage/selectors.js';
 import type { ApiWatchEvent } from '../storage/watch_cache.js';
@@ -35,6 +36,8 @@ export interface ResourcesServiceOptions {
   registry: Registry;
   authenticator: Authenticator;
   log: Logger;
+  /** Request latency and counts, in the same series as the REST API's (verb as Kubernetes names it). */
+  metrics?: Metrics;
   bookmarkIntervalMs?: number;
   maxRequestBytes?: number;
 }
@@ -69,31 +72,57 @@ export class ResourcesService {
   /** Handlers by method name, for grpc.Server.addService with a bytes-in/bytes-out definition. */
   implementation(): grpc.UntypedServiceImplementation {
     return {
-      Create: this.unary('CreateRequest', 'ObjectResponse', (r, u) => this.create(r, u)),
-      Get: this.unary('GetRequest', 'ObjectResponse', (r, u) => this.get(r, u)),
-      List: this.unary('ListRequest', 'ListResponse', (r, u) => this.list(r, u)),
-      Update: this.unary('UpdateRequest', 'ObjectResponse', (r, u, c) => this.update(r, u, c, undefined)),
-      UpdateStatus: this.unary('UpdateRequest', 'ObjectResponse', (r, u, c) => this.update(r, u, c, 'status')),
-      Patch: this.unary('PatchRequest', 'ObjectResponse', (r, u, c) => this.patch(r, u, c)),
-      Delete: this.unary('DeleteRequest', 'DeleteResponse', (r, u) => this.delete(r, u)),
-      GetScale: this.unary('GetRequest', 'ObjectResponse', (r, u) => this.getScale(r, u)),
-      UpdateScale: this.unary('UpdateScaleRequest', 'ObjectResponse', (r, u) => this.updateScale(r, u)),
-      Bind: this.unary('BindRequest', 'BindResponse', (r, u) => this.bind(r, u)),
+      Create: this.unary('CreateRequest', 'ObjectResponse', 'POST', '', (r, u) => this.create(r, u)),
+      Get: this.unary('GetRequest', 'ObjectResponse', 'GET', '', (r, u) => this.get(r, u)),
+      List: this.unary('ListRequest', 'ListResponse', 'LIST', '', (r, u) => this.list(r, u)),
+      Update: this.unary('UpdateRequest', 'ObjectResponse', 'PUT', '', (r, u, c) => this.update(r, u, c, undefined)),
+      UpdateStatus: this.unary('UpdateRequest', 'ObjectResponse', 'PUT', 'status', (r, u, c) => this.update(r, u, c, 'status')),
+      Patch: this.unary('PatchRequest', 'ObjectResponse', 'PATCH', '', (r, u, c) => this.patch(r, u, c)),
+      Delete: this.unary('DeleteRequest', 'DeleteResponse', 'DELETE', '', (r, u) => this.delete(r, u)),
+      GetScale: this.unary('GetRequest', 'ObjectResponse', 'GET', 'scale', (r, u) => this.getScale(r, u)),
+      UpdateScale: this.unary('UpdateScaleRequest', 'ObjectResponse', 'PUT', 'scale', (r, u) => this.updateScale(r, u)),
+      Bind: this.unary('BindRequest', 'BindResponse', 'POST', 'binding', (r, u) => this.bind(r, u)),
       Watch: (call: grpc.ServerWritableStream<Buffer, Buffer>) => this.watch(call),
     };
   }
 
   // ---------------------------------------------------------------- plumbing
 
-  private unary(reqType: string, resType: string, fn: (req: Msg, user: UserInfo, call: AnyCall) => Promise<Msg>): grpc.handleUnaryCall<Buffer, Buffer> {
+  private unary(
+    reqType: string,
+    resType: string,
+    verb: string,
+    subresource: string,
+    fn: (req: Msg, user: UserInfo, call: AnyCall) => Promise<Msg>,
+  ): grpc.handleUnaryCall<Buffer, Buffer> {
+    const metrics = this.o.metrics;
     return (call, callback) => {
+      const started = process.hrtime.bigint();
+      const labels = { verb, resource: '', code: '200' };
+      metrics?.inflight.inc();
+      const observe = () => {
+        if (!metrics) return;
+        metrics.inflight.dec();
+        metrics.latency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+        metrics.requests.inc(labels);
+      };
       const run = async () => {
         const { req, user } = this.admit(call, reqType);
+        const ref = req.ref as Msg | undefined;
+        if (ref && typeof ref.resource === 'string') labels.resource = subresource ? `${ref.resource}/${subresource}` : ref.resource;
         return encodeGrpc(P + resType, await fn(req, user, call));
       };
       run().then(
-        (out) => callback(null, out),
-        (err: unknown) => callback(this.failure(err, call)),
+        (out) => {
+          if (verb === 'POST') labels.code = '201';
+          observe();
+          callback(null, out);
+        },
+        (err: unknown) => {
+          labels.code = String(asApiError(err).code);
+          observe();
+          callback(this.failure(err, call));
+        },
       );
     };
   }

@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { Metrics } from '../http/metrics.js';
 import type { Authenticator } from '../auth/authn.js';
 import type { Pki } from '../auth/pki.js';
 import type { Registry } from '../registry/registry.js';
@@ -21,6 +22,7 @@ export interface GrpcServerOptions {
   port: number;
   bindAddress: string;
   bookmarkIntervalMs?: number;
+  metrics?: Metrics;
 }
 
 export interface GrpcApiServer {
@@ -81,7 +83,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcApiServ
     'grpc.max_receive_message_length': 4 * MAX_REQUEST_BYTES,
     'grpc.max_send_message_length': -1,
   });
-  const service = new ResourcesService({ registry: o.registry, authenticator: o.authenticator, log: o.log, bookmarkIntervalMs: o.bookmarkIntervalMs });
+  const service = new ResourcesService({ registry: o.registry, authenticator: o.authenticator, log: o.log, bookmarkIntervalMs: o.bookmarkIntervalMs, metrics: o.metrics });
   const methods = serviceMethods(RESOURCES_SERVICE).map((m) => ({ name: m.name, requestStream: m.requestStream === true, responseStream: m.responseStream === true }));
   server.addService(rawDefinition(RESOURCES_SERVICE, methods), service.implementation());
   const served = [RESOURCES_SERVICE, ...REFLECTION_SERVICES];

@@ -129,7 +129,8 @@ export class ApiHandler {
     labels.resource = rr.subresource ? `${rr.info.resource}/${rr.subresource}` : rr.info.resource;
     const q = url.searchParams;
     const verb = this.verbFor(req.method ?? 'GET', rr, q);
-    labels.verb = verb.toUpperCase();
+    // Kubernetes' metric verbs: POST for create, PUT for update, the rest upper-cased (LIST, WATCH, ...).
+    labels.verb = verb === 'create' ? 'POST' : verb === 'update' ? 'PUT' : verb.toUpperCase();
     const attrs: Attributes = { verb, apiGroup: rr.info.group, resource: rr.info.resource, subresource: rr.subresource, namespace: rr.namespace, name: rr.name };
     if (!this.authz.authorize(user, attrs)) {
       throw errors.forbidden(forbiddenMessage(user, attrs), { name: rr.name, group: rr.info.group || undefined, kind: rr.info.resource });

@@ -189,9 +189,18 @@ export class Registry {
 
   // ---------------------------------------------------------------- namespaces
 
+  /**
+   * NamespaceLifecycle, as kube-apiserver's admission plugin does it: an
+   * active namespace in the watch cache admits the create without a store
+   * read; a namespace the cache lacks (just created) or shows terminating is
+   * looked up in the store, which has the last word.
+   */
   private async checkNamespace(info: ResourceInfo, ns: string, name: string): Promise<void> {
     const nsInfo = findResource('', 'v1', 'namespaces')!;
-    const got = await this.store.get(this.key(nsInfo, undefined, ns));
+    const key = this.key(nsInfo, undefined, ns);
+    const cached = this.cache(nsInfo).state.get(key);
+    if (cached && !(cached.metadata as Obj | undefined)?.deletionTimestamp) return;
+    const got = await this.store.get(key);
     if (!got) throw errors.notFound({ group: '', resource: 'namespaces' }, ns);
     if ((got.obj.metadata as Obj).deletionTimestamp) {
       throw new ApiError(403, 'Forbidden', `${info.group ? `${info.resource}.${info.group}` : info.resource} "${name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`, {
