@@ -49,7 +49,7 @@ function percentile(sorted: number[], q: number): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startServer(dir: string): Promise<{ info: ServerInfo; proc: ChildProcess }> {
-  const script = join(fileURLToPath(new URL('.', import.meta.url)), 'server.ts');
+  const script = process.env.BENCH_SERVER_SCRIPT ?? join(fileURLToPath(new URL('.', import.meta.url)), 'server.ts');
   const proc = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });

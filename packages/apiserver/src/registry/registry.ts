@@ -270,7 +270,11 @@ export class Registry {
     const key = this.key(info, ns, name);
     const ref = this.ref(info);
     for (let attempt = 0; attempt < 100; attempt++) {
-      const cur = await this.store.get(key);
+      // First attempt from the watch cache, as kube-apiserver's cacher suggests
+      // its cached object to GuaranteedUpdate: the compare-and-swap on its
+      // revision proves it current; if it was stale, the next attempt reads the store.
+      const cached = attempt === 0 ? this.cachedCurrent(info, key, opts.preconditionRv) : undefined;
+      const cur = cached ?? (await this.store.get(key));
       if (!cur) {
         if (opts.createIfMissing) return { obj: await this.create(info, ns, opts.createIfMissing(), opts), created: true };
         throw errors.notFound(ref, name);
@@ -283,7 +287,10 @@ export class Registry {
       if (info.resource === 'services' && errs.length === 0) await this.allocateService(next, cur.obj, errs, opts.dryRun === true);
       if (errs.length > 0) throw invalid(info.kind, info.group, name, errs);
       if (opts.fieldManager && !deepEqual(stripManaged(next), stripManaged(cur.obj))) recordUpdate(next, cur.obj, opts.fieldManager, info.apiVersion, info.kind, opts.subresource);
-      if (deepEqual(next, cur.obj)) return { obj: cur.obj, created: false };
+      if (deepEqual(next, cur.obj)) {
+        if (cached) continue; // "nothing to change" is only known against the store's copy
+        return { obj: cur.obj, created: false };
+      }
       if (opts.dryRun) return { obj: next, created: false };
       const finalizers = (nm.finalizers as string[] | undefined) ?? [];
       if (nm.deletionTimestamp && finalizers.length === 0 && !Number(nm.deletionGracePeriodSeconds ?? 0)) {
@@ -300,6 +307,20 @@ export class Registry {
       if (opts.preconditionRv !== undefined) throw errors.conflict(ref, name);
     }
     throw errors.conflict(ref, name);
+  }
+
+  /**
+   * The watch cache's copy of an object with its revision, if it has one that
+   * can serve as the current state (at `preconditionRv`, when one is given).
+   * A private copy: the update path may modify it.
+   */
+  private cachedCurrent(info: ResourceInfo, key: string, preconditionRv: number | undefined): { obj: Obj; modRevision: number } | undefined {
+    const cached = this.cache(info).state.get(key);
+    if (!cached) return undefined;
+    const modRevision = Number((cached.metadata as Obj | undefined)?.resourceVersion);
+    if (!Number.isInteger(modRevision) || modRevision <= 0) return undefined;
+    if (preconditionRv !== undefined && preconditionRv !== modRevision) return undefined;
+    return { obj: structuredClone(cached), modRevision };
   }
 
   private prepareUpdate(info: ResourceInfo, cur: Obj, desired: Obj, opts: WriteOptions): Obj {
