@@ -14,10 +14,64 @@
 //   BENCH_PODS=50 BENCH_RATE=5 node --import tsx bench/node-agent/pod_startup.ts
 //   BENCH_AGENT_ARGS='--runtime-start-concurrency 0' node --import tsx bench/node-agent/pod_startup.ts
 //   BENCH_CPU_PROF=/tmp/prof node --import tsx bench/node-agent/pod_startup.ts   # .cpuprofile of each agent
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { Resources, type KubeObject } from '@mkube/client';
 import { startAgent, startControlPlane, tmpRoot, type AgentProcess, type ControlPlane } from '../../packages/node-agent/test/cluster_helper.js';
 import { labDown, labUp, sleep } from '../../packages/node-agent/test/lab_helper.js';
+
+/** Busy and idle CPU-seconds of the whole machine so far (/proc/stat). */
+function machineCpu(): { busy: number; idle: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  const hz = 100;
+  return { busy: (user + nice + system + irq + softirq + steal) / hz, idle: (idle + iowait) / hz };
+}
+
+/**
+ * CPU-seconds of every process by pid: its own, and what it has collected
+ * from children it reaped (runc, CNI plugins and shim launches show up in
+ * containerd's and the shims' "reaped" time).
+ */
+function processCpu(): Map<string, { comm: string; self: number; reaped: number }> {
+  const out = new Map<string, { comm: string; self: number; reaped: number }>();
+  for (const pid of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number);
+      let name = comm;
+      if (comm === 'node' || comm.startsWith('MainThread')) {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        name = argv.some((a) => a.includes('mkube-node-agent')) ? 'mkube-node-agent' : argv.some((a) => a.includes('pod_startup')) ? 'bench (API server, client)' : `node ${argv.slice(1, 3).join(' ')}`;
+      }
+      out.set(pid, { comm: name, self: (f[11]! + f[12]!) / 100, reaped: (f[13]! + f[14]!) / 100 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function printCpuByProcess(before: ReturnType<typeof processCpu>, after: ReturnType<typeof processCpu>, pods: number): void {
+  const agg = new Map<string, { self: number; reaped: number; n: number }>();
+  for (const [pid, r] of after) {
+    const p = before.get(pid) ?? { self: 0, reaped: 0 };
+    const self = r.self - p.self;
+    const reaped = r.reaped - p.reaped;
+    if (self + reaped < 0.05) continue;
+    const name = r.comm.startsWith('containerd-shim') ? 'containerd-shim-*' : r.comm;
+    const a = agg.get(name) ?? { self: 0, reaped: 0, n: 0 };
+    a.self += self;
+    a.reaped += reaped;
+    a.n++;
+    agg.set(name, a);
+  }
+  console.log('CPU by process (CPU-ms per pod: own + reaped children):');
+  for (const [name, a] of [...agg].sort((x, y) => y[1].self + y[1].reaped - (x[1].self + x[1].reaped)).slice(0, 8)) {
+    console.log(`  ${name.padEnd(34)} ${((1000 * a.self) / pods).toFixed(0).padStart(4)} + ${((1000 * a.reaped) / pods).toFixed(0).padStart(4)}  (${a.n} processes)`);
+  }
+}
 
 const PODS = Number(process.env.BENCH_PODS ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 10);
@@ -85,6 +139,8 @@ async function main(): Promise<void> {
         if (started.size === PODS) resolveAll();
       }
     });
+    const cpuBefore = machineCpu();
+    const procBefore = processCpu();
     const t0 = performance.now();
     for (let i = 0; i < PODS; i++) {
       const at = t0 + (i * 1000) / RATE;
@@ -107,10 +163,16 @@ async function main(): Promise<void> {
     }
     const timeout = sleep(120_000).then(() => 'timeout' as const);
     const outcome = await Promise.race([all.then(() => 'done' as const), timeout]);
+    const cpuAfter = machineCpu();
+    const procAfter = processCpu();
     watch.stop();
     const lat = [...started].map(([n, t]) => t - created.get(n)!).sort((a, b) => a - b);
     const wall = (Math.max(...started.values()) - t0) / 1000;
     console.log(`pods: ${PODS} at ${RATE}/s over ${lab.workers.length} nodes; running: ${lat.length}${outcome === 'timeout' ? ' (TIMED OUT after 120 s)' : ''}; wall ${wall.toFixed(1)} s`);
+    const busy = cpuAfter.busy - cpuBefore.busy;
+    const total = busy + cpuAfter.idle - cpuBefore.idle;
+    console.log(`machine CPU from first create to last pod running: ${busy.toFixed(1)} CPU-s busy of ${total.toFixed(1)} (${((100 * busy) / total).toFixed(0)}% of ${cpus().length} CPUs); ${((1000 * busy) / Math.max(lat.length, 1)).toFixed(0)} CPU-ms per pod (every process: containerd, shims, runc, CNI plugins, agents, API server, etcd)`);
+    printCpuByProcess(procBefore, procAfter, Math.max(lat.length, 1));
     if (lat.length) {
       const f = (x: number) => `${x.toFixed(0)} ms`;
       console.log(`create → all containers running (watch): p50 ${f(pct(lat, 50))}  p90 ${f(pct(lat, 90))}  p99 ${f(pct(lat, 99))}  max ${f(lat.at(-1)!)}`);
