@@ -86,7 +86,9 @@ export class StoreCluster {
   }
 
   spawn(m: StoreMemberProcess): ChildProcess {
-    const proc = spawn(process.execPath, [STORE_BIN, ...this.args(m)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // MKUBE_STORE_NODE_ARGS: extra node flags for the members (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p" from a benchmark).
+    const nodeArgs = (process.env.MKUBE_STORE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const proc = spawn(process.execPath, [...nodeArgs, STORE_BIN, ...this.args(m)], { stdio: ['ignore', 'ignore', 'pipe'] });
     m.stderr = [];
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (d: string) => {
@@ -164,7 +166,9 @@ export class StoreCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.members.map((_, i) => this.kill(i, 'SIGKILL')));
+    // Members run with extra node flags (profiling) get SIGTERM, so they exit normally and write their output.
+    const signal = process.env.MKUBE_STORE_NODE_ARGS ? 'SIGTERM' : 'SIGKILL';
+    await Promise.all(this.members.map((_, i) => this.kill(i, signal)));
     rmSync(this.baseDir, { recursive: true, force: true });
   }
 }
