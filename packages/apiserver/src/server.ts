@@ -26,6 +26,11 @@ export interface ApiServerOptions {
   /** Where the PKI and admin.kubeconfig live (created on first start). */
   dataDir: string;
   /** etcd endpoints: "http://127.0.0.1:2379" or "127.0.0.1:2379". Empty or absent: an embedded mkube-store member under DIR/store. */
+  /**
+   * Serve first list pages from the watch cache (default: with the embedded
+   * store, or an etcd whose progress notifications are reliable: 3.4.31+, 3.5.13+).
+   */
+  listFromCache?: boolean;
   /** Talk to the embedded member over its gRPC listener instead of in-process (for comparisons). */
   embeddedStoreOverGrpc?: boolean;
   etcdServers?: string[];
@@ -72,6 +77,38 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Whether the store's watch progress notifications can be trusted for
+ * consistent lists from the watch cache. etcd before 3.4.31 / 3.5.13 may send
+ * a requested progress notification ahead of events it has not delivered yet
+ * (Kubernetes turns ConsistentListFromCache off for those versions, and so do
+ * we); the embedded mkube-store sends one only when the watcher is synced.
+ */
+export function progressRequestsSafeIn(version: string): boolean {
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!m) return false;
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (major !== 3) return major > 3;
+  if (minor === 4) return patch >= 31;
+  if (minor === 5) return patch >= 13;
+  return minor > 5;
+}
+
+async function progressRequestsAreSafe(etcd: EtcdClient, endpoints: string[], log: Logger): Promise<boolean> {
+  const versions: string[] = [];
+  for (const ep of endpoints) {
+    try {
+      versions.push((await etcd.status(ep)).version);
+    } catch (err) {
+      log.warn({ endpoint: ep, err: String(err) }, 'store status unavailable; lists are served by the store');
+      return false;
+    }
+  }
+  const safe = versions.every(progressRequestsSafeIn);
+  log.info({ versions, listFromCache: safe }, safe ? 'lists served from the watch cache' : 'store version lacks reliable watch progress notifications: lists are served by the store');
+  return safe;
+}
+
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   installPeerCertificateMemo();
   const log = opts.logger ?? pino({ name: 'mkube-apiserver', level: opts.logLevel ?? 'info' });
@@ -86,7 +123,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const inProcess = embedded && !opts.embeddedStoreOverGrpc ? [embedded.store.connectInProcess()] : undefined;
   const etcd = new EtcdClient({ endpoints: etcdServers, connections: inProcess });
   const metrics = createMetrics();
+  const listFromCache = opts.listFromCache ?? (embedded ? true : await progressRequestsAreSafe(etcd, etcdServers, log));
   const registry = new Registry(etcd, {
+    listFromCache,
     onList: (resource, source) => metrics.listSource.inc({ resource, source }),
     prefix: opts.etcdPrefix,
     serviceClusterIpRange: opts.serviceClusterIpRange,

@@ -1,6 +1,7 @@
 // Storage, lifecycle and validation through the REST API of a real API
 // server on a real etcd 3.4.
 import test from 'ava';
+import { progressRequestsSafeIn } from '../src/server.js';
 import { api, startFixture, watchEvents, type Fixture } from './helpers/cluster.js';
 
 let fx: Fixture;
@@ -119,8 +120,19 @@ test.serial('lists come from the watch cache: as fresh as a quorum read, paged l
   t.true(Number(notOlder.body.metadata.resourceVersion) >= Number(p1.body.metadata.resourceVersion));
   t.is((await api(s, 'GET', '/api/v1/namespaces/cachelist/configmaps?resourceVersion=abc')).status, 400);
   const after = await listSource();
-  t.true(after.cache - before.cache >= 10, `lists served from the cache: ${after.cache - before.cache}`);
-  t.is(after.store - before.store, 1, 'only the continuation went to the store');
+  if (process.env.MKUBE_TEST_STORE === 'mkube') {
+    t.true(after.cache - before.cache >= 10, `lists served from the cache: ${after.cache - before.cache}`);
+    t.is(after.store - before.store, 1, 'only the continuation went to the store');
+  } else {
+    // etcd 3.4.23 (Debian) predates reliable progress notifications (3.4.31): every list goes to etcd.
+    t.is(after.cache - before.cache, 0);
+    t.true(after.store - before.store >= 11);
+  }
+});
+
+test('watch-cache lists are used only with stores whose progress notifications are reliable', (t) => {
+  for (const v of ['3.4.31', '3.4.34', '3.5.13', '3.5.21', '3.6.0', '4.0.0']) t.true(progressRequestsSafeIn(v), v);
+  for (const v of ['3.4.23', '3.4.0', '3.5.0', '3.5.12', '3.3.27', '2.3.8', 'garbage', '']) t.false(progressRequestsSafeIn(v), v);
 });
 
 test.serial('watch from a resourceVersion, selectors, bookmarks; 410 after compaction; expired continue', async (t) => {

@@ -142,6 +142,9 @@ export class Registry {
   async list(info: ResourceInfo, ns: string | undefined, req: ListRequest): Promise<ListResult> {
     const prefix = resourcePrefix(this.prefix, info, info.namespaced ? ns : undefined);
     const filter = isEverything(req.selection) ? undefined : (o: Obj) => matches(req.selection, info.resource, o);
+    if (req.resourceVersion !== undefined && req.resourceVersion !== '' && !/^\d+$/.test(req.resourceVersion)) {
+      throw errors.badRequest(`invalid resource version: ${req.resourceVersion}`);
+    }
     const revision = req.resourceVersionMatch === 'Exact' && req.resourceVersion ? Number(req.resourceVersion) : undefined;
     if (revision === undefined && !req.continueToken && this.opts.listFromCache !== false) {
       const page = await this.listFromCache(info, prefix, req, filter);
