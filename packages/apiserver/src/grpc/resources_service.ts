@@ -17,6 +17,7 @@ import type { Metrics } from '../http/metrics.js';
 import type { Registry } from '../registry/registry.js';
 import { parseFieldSelector, parseLabelSelector, type Selection } from '../storage/selectors.js';
 import type { ApiWatchEvent } from '../storage/watch_cache.js';
+import { encodeList } from './list_encoding.js';
 import { decodeGrpc, encodeGrpc, GrpcProtoError, type Msg } from './proto.js';
 import { asApiError, toGrpcStatus } from './status.js';
 
@@ -252,8 +253,7 @@ export class ResourcesService {
     const metadata: Obj = { resourceVersion: result.resourceVersion };
     if (result.continueToken) metadata.continue = result.continueToken;
     if (result.remainingItemCount !== undefined) metadata.remainingItemCount = result.remainingItemCount;
-    const list: Obj = { kind: info.listKind, apiVersion: info.apiVersion, metadata, items: result.items };
-    return { list: this.encode(info.listProtoType, list), type: info.listProtoType };
+    return { list: encodeList(info.listProtoType, metadata, result.items), type: info.listProtoType };
   }
 
   private async update(req: Msg, user: UserInfo, call: AnyCall, subresource: 'status' | undefined): Promise<Msg> {
