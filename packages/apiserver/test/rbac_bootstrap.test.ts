@@ -221,6 +221,44 @@ test.serial('a node identity may update only its own Node, node status and Lease
   t.is((await as(n1, 'POST', '/apis/coordination.k8s.io/v1/namespaces/default/leases', lease('default', 'n1'))).status, 403, 'node leases only in kube-node-lease');
 });
 
+test.serial('NodeRestriction: a node identity creates only its own Node and Lease, and only mirror pods bound to itself', async (t) => {
+  const n3 = identity('/O=system:nodes/CN=system:node:n3');
+  const other = await as(n3, 'POST', '/api/v1/nodes', node('n4'));
+  t.is(other.status, 403);
+  t.is(other.body.message, 'nodes "n4" is forbidden: node "n3" is not allowed to modify node "n4"');
+  const labelled = await as(n3, 'POST', '/api/v1/nodes', { ...node('n3'), metadata: { name: 'n3', labels: { 'node-restriction.kubernetes.io/pool': 'gold', 'example.node-restriction.kubernetes.io/x': 'y', zone: 'a' } } });
+  t.is(labelled.status, 403);
+  t.is(labelled.body.message, 'nodes "n3" is forbidden: is not allowed to set the following labels: example.node-restriction.kubernetes.io/x, node-restriction.kubernetes.io/pool');
+  t.is((await as(n3, 'POST', '/api/v1/nodes', node('n3'))).status, 201);
+  const leases = '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases';
+  const foreign = await as(n3, 'POST', leases, lease('kube-node-lease', 'n4'));
+  t.is(foreign.status, 403);
+  t.is(foreign.body.message, 'leases.coordination.k8s.io "n4" is forbidden: can only access node lease with the same name as the requesting node');
+  t.is((await as(n3, 'POST', leases, lease('kube-node-lease', 'n3'))).status, 201);
+  const pod = (name: string, nodeName: string, mirror: boolean) => ({
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, ...(mirror ? { annotations: { 'kubernetes.io/config.mirror': 'hash' } } : {}) },
+    spec: { nodeName, containers: [{ name: 'c', image: 'busybox' }] },
+  });
+  // system:node grants no pod creation here (mkube has no static pods): RBAC refuses first.
+  const refused = await as(n3, 'POST', '/api/v1/namespaces/default/pods', pod('plain', 'n3', false));
+  t.is(refused.status, 403);
+  t.is(refused.body.message, 'pods is forbidden: User "system:node:n3" cannot create resource "pods" in API group "" in the namespace "default"');
+  // With RBAC granting it, NodeRestriction still admits only mirror pods bound to the node.
+  t.is((await api(fx.server, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'pod-creator' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }] })).status, 201);
+  t.is((await api(fx.server, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'n3-pods' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'pod-creator' }, subjects: [{ kind: 'User', name: 'system:node:n3', apiGroup: 'rbac.authorization.k8s.io' }] })).status, 201);
+  await new Promise((r) => setTimeout(r, 300)); // the authorizer reads bindings from the watch cache
+  const plain = await as(n3, 'POST', '/api/v1/namespaces/default/pods', pod('plain', 'n3', false));
+  t.is(plain.status, 403);
+  t.is(plain.body.message, 'pods "plain" is forbidden: pod does not have "kubernetes.io/config.mirror" annotation, node "n3" can only create mirror pods');
+  const elsewhere = await as(n3, 'POST', '/api/v1/namespaces/default/pods', pod('elsewhere', 'n4', true));
+  t.is(elsewhere.status, 403);
+  t.is(elsewhere.body.message, 'pods "elsewhere" is forbidden: node "n3" can only create pods with spec.nodeName set to itself');
+  t.is((await as(n3, 'POST', '/api/v1/namespaces/default/pods', pod('mirror', 'n3', true))).status, 201, 'a mirror pod bound to itself is admitted');
+  t.is((await api(fx.server, 'GET', '/api/v1/nodes/n4')).status, 404, 'nothing was created');
+  t.is((await api(fx.server, 'GET', '/api/v1/namespaces/default/pods/elsewhere')).status, 404);
+});
+
 test.serial("a node agent identity trying to read another node's secrets", async (t) => {
   const s = fx.server;
   const n1 = identity('/O=system:nodes/CN=system:node:n1');

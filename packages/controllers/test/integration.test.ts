@@ -216,9 +216,15 @@ test.serial('endpoints follow pod readiness, with targetPort resolved by name', 
   k.stop();
   await fx.client.resource(Resources.services).create('web', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'app', namespace: 'web' }, spec: { selector: { app: 'app' }, ports: [{ name: 'web', port: 80, targetPort: 'http' }] } });
   const eps = () => fx.client.resource(Resources.endpoints).get('web', 'app');
+  let lastSeen: unknown;
   const ep: any = await eventually('endpoints', async () => { // eslint-disable-line @typescript-eslint/no-explicit-any
     const e: any = await eps(); // eslint-disable-line @typescript-eslint/no-explicit-any
+    lastSeen = e;
     return e.subsets?.[0]?.addresses?.length === 4 ? e : undefined;
+  }, 40_000).catch(async (err: Error) => {
+    // Say what the controller saw: the Endpoints, the pods and their readiness, the controllers' metrics.
+    const ps = (await listPods('web', 'app')).map((p) => `${p.metadata.name} ready=${String(isReady(p))} deleting=${String(!!p.metadata.deletionTimestamp)} ip=${String(p.status?.podIP)}`);
+    throw new Error(`${err.message}\nendpoints: ${JSON.stringify(lastSeen)}\npods: ${ps.join('; ')}`);
   });
   t.deepEqual(ep.subsets[0].ports, [{ name: 'web', port: 8080, protocol: 'TCP' }]);
   const addr = ep.subsets[0].addresses[0];

@@ -10,6 +10,7 @@ import { decodeMessage, findResource, jsonToBytes, toJson, type JsonObject, type
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Authenticator, UserInfo } from '../auth/authn.js';
+import { admitNodeCreate } from '../auth/node_restriction.js';
 import { forbiddenMessage, RbacAuthorizer, type Attributes } from '../auth/rbac.js';
 import { ApiError, errors } from '../errors.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../registry/patch.js';
@@ -225,6 +226,7 @@ export class ResourcesService {
       await this.o.registry.bind(ns ?? 'default', body);
       return this.objectResponse(info, body, true);
     }
+    admitNodeCreate(user, info, body);
     const obj = await this.o.registry.create(info, ns, body, { fieldManager: String(req.field_manager || '') || 'grpc', dryRun: req.dry_run === true });
     return this.objectResponse(info, obj, true);
   }

@@ -3,6 +3,7 @@
  * authentication and RBAC, content negotiation, watch streams, patches and
  * subresources.
  */
+import { admitNodeCreate } from '../auth/node_restriction.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { findResource, findResourceByKind, type JsonObject, type ResourceInfo } from '@mkube/api';
@@ -416,7 +417,7 @@ export class ApiHandler {
     return warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {};
   }
 
-  private async create(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, _user: UserInfo): Promise<void> {
+  private async create(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, user: UserInfo): Promise<void> {
     const { info, namespace } = rr;
     const warnings: string[] = [];
     if (rr.subresource === 'binding' || info.resource === 'bindings') {
@@ -427,6 +428,7 @@ export class ApiHandler {
     if (rr.subresource === 'exec' || rr.subresource === 'attach' || rr.subresource === 'portforward') return this.nodeProxy(rr);
     if (rr.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     const body = await this.objectBody(req, rr, q, warnings);
+    admitNodeCreate(user, info, body);
     const obj = await this.o.registry.create(info, namespace, body, { fieldManager: this.fieldManager(req, q), dryRun: q.has('dryRun') });
     this.respond(res, 201, info, obj, neg, q, this.warnHeaders(warnings));
   }
