@@ -56,7 +56,9 @@ test('httpGet and tcpSocket probes pass on nginx; httpGet 404 keeps it unready; 
         imagePullPolicy: 'IfNotPresent',
         ports: [{ name: 'http', containerPort: 80 }],
         readinessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 1 },
-        livenessProbe: { httpGet: { path: '/', port: 80 }, periodSeconds: 1, failureThreshold: 1 },
+        // nginx needs a moment to listen after its container starts (long under CI load): a liveness probe
+        // with no initial delay and failureThreshold 1 would rightly restart it, as Kubernetes would.
+        livenessProbe: { httpGet: { path: '/', port: 80 }, initialDelaySeconds: 2, periodSeconds: 1, failureThreshold: 3 },
       },
     ],
   });
