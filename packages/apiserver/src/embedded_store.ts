@@ -1,9 +1,8 @@
 // The API server's default store: one mkube-store member embedded in the API
 // server's process, data under DIR/store, on loopback ports chosen at first start
 // and kept (the member's identity depends on its peer URL).
-import { startStore, parseFlags, type RunningStore } from '@mkube/store';
+import { freePort, startStore, parseFlags, type RunningStore } from '@mkube/store';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 
@@ -13,16 +12,6 @@ export interface EmbeddedStore {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startEmbeddedStore(dataDir: string, log: Logger): Promise<EmbeddedStore> {
   const dir = join(dataDir, 'store');

@@ -4,9 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { issueCertificate, kubeconfig } from '@mkube/apiserver';
+import { freePort, issueCertificate, kubeconfig } from '@mkube/apiserver';
 import { adminCreds, apiGet, waitFor } from './api_probe.js';
 import { componentBin, LAB_SCRIPT } from './paths.js';
 import { isAlive, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
@@ -18,16 +17,6 @@ export class FatalStartError extends Error {
   readonly fatal = true;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
 
 export interface UpOptions {
   dataDir: string;

@@ -4,23 +4,15 @@
 // worker's network namespace). Everything is removed by `stop()`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '@mkube/apiserver';
 import { KubeClient, loadKubeconfig } from '@mkube/client';
 import { REPO_ROOT, run, sleep, waitFor, type LabNode } from './lab_helper.js';
+import { freePort } from '../../store/src/server/free_port.js';
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
+
 
 export interface ControlPlane {
   dir: string;

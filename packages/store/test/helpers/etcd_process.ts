@@ -11,13 +11,16 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadEtcdProto } from '../../src/server/etcd_proto.js';
 
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
+
+import { freePort } from '../../src/server/free_port.js';
+
+export { freePort };
 
 export interface StartEtcdOptions {
   /** Number of members (default 1). */
@@ -59,22 +62,6 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') {
-        srv.close();
-        reject(new Error('no port'));
-        return;
-      }
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
 
 async function distinctFreePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
