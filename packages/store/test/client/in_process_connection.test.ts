@@ -2,7 +2,7 @@
 // this process) answers exactly as the same client over the member's gRPC
 // listener: results, etcd error codes and messages, watch semantics (created,
 // events, compaction), lease keep-alive, and UNAVAILABLE once closed.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,9 @@ import { startStore, type RunningStore } from '../../src/server/store_server.js'
 import { Compare, EtcdClient, EtcdClientError, EtcdCompactedError, Op, type WatchBatch } from '../../src/client/index.js';
 import { freePort } from '../helpers/etcd_process.js';
 
-async function member(): Promise<{ store: RunningStore; endpoint: string }> {
+async function member(t: ExecutionContext): Promise<{ store: RunningStore; endpoint: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'mkube-inproc-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true })); // runs after the test's own teardowns (LIFO)
   const [client, peer] = [await freePort(), await freePort()];
   const parsed = parseFlags([
     '--name', 'm1', '--data-dir', dir,
@@ -38,7 +39,7 @@ async function errorOf(p: Promise<unknown>): Promise<EtcdClientError> {
 }
 
 test('in-process and gRPC clients of one member give the same answers and errors', async (t) => {
-  const { store, endpoint } = await member();
+  const { store, endpoint } = await member(t);
   const inproc = new EtcdClient({ endpoints: [endpoint], connections: [store.connectInProcess()] });
   const remote = new EtcdClient({ endpoints: [endpoint] });
   t.teardown(async () => {
@@ -102,7 +103,7 @@ test('in-process and gRPC clients of one member give the same answers and errors
 });
 
 test('a closed in-process connection fails requests with UNAVAILABLE; stopping the store closes it', async (t) => {
-  const { store, endpoint } = await member();
+  const { store, endpoint } = await member(t);
   const conn = store.connectInProcess();
   const client = new EtcdClient({ endpoints: [endpoint], connections: [conn], maxAttempts: 1 });
   t.teardown(() => client.close());
