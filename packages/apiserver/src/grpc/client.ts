@@ -102,7 +102,7 @@ export class ResourcesClient {
         }),
       );
     }
-    this.client = new grpc.Client(o.address, creds, { 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1, ...o.channelOptions });
+    this.client = new grpc.Client(o.address, creds, { 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1, 'grpc.enable_channelz': 0, ...o.channelOptions });
     this.timeoutMs = o.timeoutMs ?? 30_000;
   }
 

@@ -99,6 +99,7 @@ export class CriClient {
     const creds = grpc.credentials.createInsecure();
     const channelOptions: grpc.ClientOptions = {
       'grpc.max_receive_message_length': 32 * 1024 * 1024,
+      'grpc.enable_channelz': 0,
     };
     const rt = new runtime(target, creds, channelOptions);
     // Share one channel between both services.

@@ -62,6 +62,8 @@ export function channelCredentials(endpoint: string, tls?: EtcdTlsOptions): grpc
 }
 
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  // No channelz bookkeeping (per-call counters and timestamps): nothing here reads it.
+  'grpc.enable_channelz': 0,
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 2000,
   'grpc.keepalive_time_ms': 30_000,

@@ -65,6 +65,8 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
   member.onFatal = (err) => resolveFailed(err);
 
   const grpcOptions = {
+  // No channelz bookkeeping (per-call counters and timestamps): nothing here reads it.
+    'grpc.enable_channelz': 0,
     'grpc.max_receive_message_length': cfg.maxRequestBytes + 512 * 1024,
     'grpc.max_send_message_length': 2 ** 31 - 1,
     'grpc.keepalive_time_ms': 10_000,

@@ -43,6 +43,7 @@ class PeerLink {
       'grpc.initial_reconnect_backoff_ms': 50,
       'grpc.max_reconnect_backoff_ms': 500,
       'grpc.keepalive_time_ms': 10_000,
+      'grpc.enable_channelz': 0,
     }) as grpc.Client & Record<string, Function>;
   }
 
