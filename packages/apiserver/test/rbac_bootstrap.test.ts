@@ -2,7 +2,6 @@
 // on a real etcd 3.4: requests are made with client certificates issued by
 // the fixture's cluster CA for the component identities.
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import test from 'ava';
 import { findResource } from '@mkube/api';
@@ -37,31 +36,7 @@ function identity(subject: string): Identity {
 
 /** One HTTPS request with the client certificate of `who`. */
 function as(who: Identity, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (payload !== undefined) {
-      headers['Content-Type'] = contentType;
-      headers['Content-Length'] = String(Buffer.byteLength(payload));
-    }
-    const req = request(new URL(path, fx.server.url), { method, headers, ca: fx.server.pki.caCert, cert: who.cert, key: who.key }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
-      });
-    });
-    req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
+  return api(fx.server, method, path, body, { identity: who, contentType });
 }
 
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';

@@ -121,7 +121,7 @@ export class NodeAuthorizer {
       if (a.verb === 'deletecollection') return noRelationship;
       if (!restricted) return NO_OPINION;
       if (!a.name || !a.namespace) return noRelationship;
-      const pod = this.registry.cachedList(this.pods, a.namespace).find((p) => (p.metadata as Obj).name === a.name);
+      const pod = this.registry.cachedGet(this.pods, a.namespace, a.name);
       return nodeNameOfPod(pod) === node ? NO_OPINION : noRelationship;
     }
     return NO_OPINION;

@@ -65,7 +65,7 @@ export class RbacAuthorizer {
     const kind = ref.kind;
     const name = String(ref.name ?? '');
     const info = findResource('rbac.authorization.k8s.io', 'v1', kind === 'ClusterRole' ? 'clusterroles' : 'roles')!;
-    const role = this.registry.cachedList(info, kind === 'ClusterRole' ? undefined : ns).find((r) => (r.metadata as Obj).name === name);
+    const role = this.registry.cachedGet(info, kind === 'ClusterRole' ? undefined : ns, name);
     return ((role?.rules as Obj[] | undefined) ?? []);
   }
 

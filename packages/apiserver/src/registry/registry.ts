@@ -128,6 +128,11 @@ export class Registry {
     return n;
   }
 
+  /** One object from the watch cache by name (for authorizers and admission), without scanning. */
+  cachedGet(info: ResourceInfo, ns: string | undefined, name: string): Obj | undefined {
+    return this.cache(info).state.get(this.key(info, info.namespaced ? ns : undefined, name));
+  }
+
   /** Objects of a resource from the watch cache (for authorizers and lookups). */
   cachedList(info: ResourceInfo, ns?: string): Obj[] {
     return this.cache(info).snapshot(resourcePrefix(this.prefix, info, info.namespaced ? ns : undefined));
@@ -172,8 +177,7 @@ export class Registry {
     if (req.resourceVersion === undefined || req.resourceVersion === '') {
       minRev = await this.store.currentRevision(resourcePrefix(this.prefix, info));
     } else {
-      minRev = Number(req.resourceVersion);
-      if (!Number.isInteger(minRev) || minRev < 0) throw errors.badRequest(`invalid resource version: ${req.resourceVersion}`);
+      minRev = Number(req.resourceVersion); // digits only: list() checked it
     }
     if (!(await cache.ensureFresh(minRev))) return undefined;
     const page = cache.listPage(prefix, { limit: req.limit, filter });
@@ -200,10 +204,9 @@ export class Registry {
    */
   private async checkNamespace(info: ResourceInfo, ns: string, name: string): Promise<void> {
     const nsInfo = findResource('', 'v1', 'namespaces')!;
-    const key = this.key(nsInfo, undefined, ns);
-    const cached = this.cache(nsInfo).state.get(key);
+    const cached = this.cachedGet(nsInfo, undefined, ns);
     if (cached && !(cached.metadata as Obj | undefined)?.deletionTimestamp) return;
-    const got = await this.store.get(key);
+    const got = await this.store.get(this.key(nsInfo, undefined, ns));
     if (!got) throw errors.notFound({ group: '', resource: 'namespaces' }, ns);
     if ((got.obj.metadata as Obj).deletionTimestamp) {
       throw new ApiError(403, 'Forbidden', `${info.group ? `${info.resource}.${info.group}` : info.resource} "${name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`, {

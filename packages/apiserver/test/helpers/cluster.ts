@@ -124,8 +124,8 @@ export interface Reply {
   text: string;
 }
 
-/** One HTTPS request as the admin (client certificate) or with a bearer token. */
-export function api(s: ApiServer, method: string, path: string, body?: unknown, opts: { token?: string; contentType?: string; accept?: string; anonymous?: boolean } = {}): Promise<Reply> {
+/** One HTTPS request as the admin (client certificate), as another certificate's identity, or with a bearer token. */
+export function api(s: ApiServer, method: string, path: string, body?: unknown, opts: { token?: string; contentType?: string; accept?: string; anonymous?: boolean; identity?: { cert: string; key: string } } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const url = new URL(path, s.url);
     const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
@@ -136,7 +136,9 @@ export function api(s: ApiServer, method: string, path: string, body?: unknown, 
     }
     if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
     const useCert = !opts.token && !opts.anonymous;
-    const req = request(url, { method, headers, ca: s.pki.caCert, cert: useCert ? s.pki.adminCert : undefined, key: useCert ? s.pki.adminKey : undefined }, (res) => {
+    const cert = useCert ? (opts.identity?.cert ?? s.pki.adminCert) : undefined;
+    const key = useCert ? (opts.identity?.key ?? s.pki.adminKey) : undefined;
+    const req = request(url, { method, headers, ca: s.pki.caCert, cert, key }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -89,14 +89,5 @@ export function readyCondition(status: 'True' | 'False', at: number) {
   return { type: 'Ready', status, lastTransitionTime: new Date(Math.floor(at / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
 }
 
-/** A seeded PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG the Raft core uses (mulberry32), for property tests that must replay exactly. */
+export { seededRandom as rng } from '../../../store/src/raft/seeded_random.js';

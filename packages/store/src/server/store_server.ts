@@ -11,6 +11,7 @@ import { openMvccKeySpace } from './mvcc_key_space.js';
 import { addPeerService } from './peer/peer_service.js';
 import { addEtcdServices } from './services/index.js';
 import { InProcessConnection } from '../client/in_process_connection.js';
+import { endpointAddress } from '../client/connection.js';
 import { parseURL } from './urls.js';
 
 export interface RunningStore {
@@ -108,7 +109,7 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
       log.info({}, 'mkube-store stopped');
     })());
   const connectInProcess = (): InProcessConnection => {
-    const c = new InProcessConnection(services, cfg.advertiseClientURLs[0]?.replace(/^[a-z]+:\/\//i, '') ?? 'in-process');
+    const c = new InProcessConnection(services, cfg.advertiseClientURLs[0] ? endpointAddress(cfg.advertiseClientURLs[0]) : 'in-process');
     inProcess.add(c);
     return c;
   };
