@@ -10,6 +10,7 @@
 //   node --import tsx bench/apiserver/run.ts
 //   BENCH_SECONDS=20 BENCH_RATE=500 BENCH_CLIENTS=64 BENCH_WATCHERS=1000 BENCH_TRANSPORTS=rest,grpc node --import tsx bench/apiserver/run.ts
 //   BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'   # node flags for the API server process
+import { reportLoopStats } from './loop_stats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
@@ -20,11 +21,13 @@ import { fileURLToPath } from 'node:url';
 import { messageType, type JsonObject } from '@mkube/api';
 import { ResourcesClient } from '../../packages/apiserver/src/grpc/client.js';
 
+if (process.env.BENCH_LOOP_STATS === '1') reportLoopStats(process.env.BENCH_CLIENT_SLICE ? `client ${String((JSON.parse(process.env.BENCH_CLIENT_SLICE) as { first: number }).first)}` : 'bench');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 /** Unmeasured load before each transport's measured run (JIT, connections, TLS handshakes). */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
+const CLIENT_PROCS = Number(process.env.BENCH_CLIENT_PROCS ?? 4);
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 1000);
 const WATCH_UPDATES_PER_SEC = Number(process.env.BENCH_WATCH_RATE ?? 10);
 const WATCH_SECONDS = Number(process.env.BENCH_WATCH_SECONDS ?? 10);
@@ -175,23 +178,39 @@ interface LoadResult {
   latency: Record<Verb, number[]>;
 }
 
-/** CLIENTS clients, each cycling create → get → update → list at RATE/CLIENTS requests/s. */
-async function load(transport: string, s: ServerInfo, seconds: number, tag: string): Promise<LoadResult> {
+interface SliceResult {
+  total: number;
+  errors: number;
+  latency: Record<Verb, number[]>;
+}
+
+/**
+ * Clients first..first+count-1 of CLIENTS, each cycling create → get → update → list at
+ * RATE/CLIENTS requests/s. Every client connects, then `go` says when the clock starts
+ * (epoch ms, the same for every client process).
+ */
+async function runClients(transport: string, s: ServerInfo, seconds: number, tag: string, first: number, count: number, go: () => Promise<number>): Promise<SliceResult> {
   const latency: Record<Verb, number[]> = { create: [], get: [], list: [], update: [] };
   let errors = 0;
   let total = 0;
   const interval = (1000 * CLIENTS) / RATE;
-  let started = performance.now();
-  const end = () => started + seconds * 1000;
-  const one = async (i: number) => {
-    const ops = transport === 'grpc' ? grpcOps(s) : restOps(s);
-    const ns = `bench-${transport}-${tag}-${i}`;
+  const clients = await Promise.all(
+    Array.from({ length: count }, async (_, k) => {
+      const i = first + k;
+      const ops = transport === 'grpc' ? grpcOps(s) : restOps(s);
+      const ns = `bench-${transport}-${tag}-${i}`;
+      await ops.list(ns); // connection up before the clock starts
+      return { i, ops, ns };
+    }),
+  );
+  const started = (await go()) - performance.timeOrigin;
+  const end = started + seconds * 1000;
+  const one = async ({ i, ops, ns }: (typeof clients)[number]) => {
     let seq = 0;
     let last: JsonObject | undefined;
-    await ops.list(ns); // connection up before the clock starts
     // Spread the clients' start over one interval.
-    let next = performance.now() + (interval * i) / CLIENTS;
-    while (performance.now() < end()) {
+    let next = started + (interval * i) / CLIENTS;
+    while (performance.now() < end) {
       const wait = next - performance.now();
       if (wait > 0) await sleep(wait);
       next += interval;
@@ -214,15 +233,54 @@ async function load(transport: string, s: ServerInfo, seconds: number, tag: stri
     }
     ops.close();
   };
+  await Promise.all(clients.map(one));
+  return { total, errors, latency };
+}
+
+/** A client process (BENCH_CLIENT_SLICE set): runs its clients, prints its SliceResult as JSON. */
+async function clientProcess(spec: { transport: string; info: ServerInfo; seconds: number; tag: string; first: number; count: number }): Promise<void> {
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  const r = await runClients(spec.transport, spec.info, spec.seconds, spec.tag, spec.first, spec.count, async () => {
+    process.stdout.write('ready\n');
+    return Number((await lines.next()).value);
+  });
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+  process.exit(0);
+}
+
+/** CLIENTS clients over CLIENT_PROCS processes (each its own event loop, as independent clients have). */
+async function load(transport: string, s: ServerInfo, seconds: number, tag: string): Promise<LoadResult> {
   // Namespaces first (not measured), then the load.
   const admin = grpcClient(s);
   await Promise.all(Array.from({ length: CLIENTS }, (_, i) => admin.create({ resource: 'namespaces' }, { metadata: { name: `bench-${transport}-${tag}-${i}` } })));
   admin.close();
-  started = performance.now();
-  await Promise.all(Array.from({ length: CLIENTS }, (_, i) => one(i)));
-  const elapsed = (performance.now() - started) / 1000;
+  const procs = Math.max(1, Math.min(CLIENT_PROCS, CLIENTS));
+  let slices: SliceResult[];
+  if (procs === 1) {
+    slices = [await runClients(transport, s, seconds, tag, 0, CLIENTS, async () => Date.now() + 100)];
+  } else {
+    const per = Math.ceil(CLIENTS / procs);
+    const children = Array.from({ length: procs }, (_, p) => {
+      const first = p * per;
+      const spec = { transport, info: s, seconds, tag, first, count: Math.max(0, Math.min(per, CLIENTS - first)) };
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], { env: { ...process.env, BENCH_CLIENT_SLICE: JSON.stringify(spec) }, stdio: ['pipe', 'pipe', 'inherit'] });
+      const out = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+      return { child, out };
+    });
+    try {
+      for (const c of children) if ((await c.out.next()).value !== 'ready') throw new Error('client process did not start');
+      const startAt = Date.now() + 200;
+      for (const c of children) c.child.stdin!.write(`${startAt}\n`);
+      slices = await Promise.all(children.map(async (c) => JSON.parse(String((await c.out.next()).value)) as SliceResult));
+    } finally {
+      for (const c of children) c.child.kill();
+    }
+  }
+  const latency: Record<Verb, number[]> = { create: [], get: [], list: [], update: [] };
+  for (const sl of slices) for (const v of VERBS) latency[v].push(...sl.latency[v]);
   for (const v of VERBS) latency[v].sort((a, b) => a - b);
-  return { transport, achieved: total / elapsed, errors, latency };
+  const total = slices.reduce((a, sl) => a + sl.total, 0);
+  return { transport, achieved: total / seconds, errors: slices.reduce((a, sl) => a + sl.errors, 0), latency };
 }
 
 /** WATCHERS gRPC watch streams on one namespace; a writer updates one ConfigMap WATCH_UPDATES_PER_SEC times a second. */
@@ -270,7 +328,7 @@ async function main(): Promise<void> {
   const { info, proc } = await startServer(join(dir, 'data'));
   try {
     console.log(`API server on the embedded mkube-store: ${info.url}, gRPC 127.0.0.1:${info.grpcPort}; ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    console.log(`load: ${CLIENTS} clients, target ${RATE} requests/s, ${SECONDS} s per transport; verbs create/get/update/list (limit 50) of ConfigMaps, 1 namespace per client`);
+    console.log(`load: ${CLIENTS} clients in ${CLIENT_PROCS} processes, target ${RATE} requests/s, ${SECONDS} s per transport; verbs create/get/update/list (limit 50) of ConfigMaps, 1 namespace per client`);
     const rows: string[] = [];
     for (const transport of TRANSPORTS) {
       if (WARMUP_SECONDS > 0) await load(transport, info, WARMUP_SECONDS, 'warmup');
@@ -300,4 +358,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.env.BENCH_CLIENT_SLICE) await clientProcess(JSON.parse(process.env.BENCH_CLIENT_SLICE));
+else await main();

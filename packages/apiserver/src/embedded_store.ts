@@ -1,19 +1,24 @@
 // The API server's default store: one mkube-store member embedded in the API
 // server's process, data under DIR/store, on loopback ports chosen at first start
-// and kept (the member's identity depends on its peer URL).
-import { freePort, startStore, parseFlags, type RunningStore } from '@mkube/store';
+// and kept (the member's identity depends on its peer URL). The member runs in a
+// worker thread (its Raft, LevelDB and MVCC work on a core of its own), or, with
+// `inThread`, on the API server's own event loop.
+import { freePort, startStore, startStoreInWorker, parseFlags, type StoreConnection } from '@mkube/store';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 
 export interface EmbeddedStore {
   endpoints: string[];
-  store: RunningStore;
+  /** A connection that reaches the member without its gRPC listener. */
+  connect(): StoreConnection;
+  /** Resolves if the member stops on an unrecoverable error. */
+  failed: Promise<Error>;
   stop(): Promise<void>;
 }
 
 
-export async function startEmbeddedStore(dataDir: string, log: Logger): Promise<EmbeddedStore> {
+export async function startEmbeddedStore(dataDir: string, log: Logger, opts: { inThread?: boolean } = {}): Promise<EmbeddedStore> {
   const dir = join(dataDir, 'store');
   mkdirSync(dir, { recursive: true });
   const portsFile = join(dir, 'embedded.json');
@@ -25,16 +30,24 @@ export async function startEmbeddedStore(dataDir: string, log: Logger): Promise<
   }
   const client = `http://127.0.0.1:${ports.client}`;
   const peer = `http://127.0.0.1:${ports.peer}`;
-  const parsed = parseFlags([
+  const args = [
     '--name', 'embedded', '--data-dir', join(dir, 'member'),
     '--listen-client-urls', client, '--advertise-client-urls', client,
     '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
     '--initial-cluster', `embedded=${peer}`, '--initial-cluster-token', 'mkube-embedded',
-  ]);
+  ];
+  const endpoint = `127.0.0.1:${ports.client}`;
+  if (!opts.inThread) {
+    const store = await startStoreInWorker(args, { logLevel: log.level, logBindings: { component: 'mkube-store' } });
+    log.info({ endpoint: client, dataDir: dir, thread: store.threadId }, 'embedded mkube-store started in a worker thread');
+    void store.failed.then((err) => log.error({ err: err.message }, 'embedded mkube-store failed'));
+    return { endpoints: [client], connect: () => store.connect(endpoint), failed: store.failed, stop: () => store.stop(true) };
+  }
+  const parsed = parseFlags(args);
   if (parsed.kind !== 'run') throw new Error('embedded store: unexpected flags');
   const store = await startStore(parsed.config, log.child({ component: 'mkube-store' }));
   // Wait until the single member has elected itself.
   for (let i = 0; i < 200 && store.member.unhealthyReason(); i++) await new Promise((r) => setTimeout(r, 25));
   log.info({ endpoint: client, dataDir: dir }, 'embedded mkube-store started');
-  return { endpoints: [client], store, stop: () => store.stop(true) };
+  return { endpoints: [client], connect: () => store.connectInProcess(), failed: store.failed, stop: () => store.stop(true) };
 }

@@ -33,6 +33,8 @@ export interface ApiServerOptions {
   listFromCache?: boolean;
   /** Talk to the embedded member over its gRPC listener instead of in-process (for comparisons). */
   embeddedStoreOverGrpc?: boolean;
+  /** Run the embedded member on the API server's event loop instead of a worker thread (for comparisons). */
+  embeddedStoreInThread?: boolean;
   etcdServers?: string[];
   /** 0 picks a free port. Default 6443. */
   securePort?: number;
@@ -116,11 +118,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const advertise = opts.advertiseAddress ?? (bind === '0.0.0.0' ? '127.0.0.1' : bind);
   const pki = ensurePki(opts.dataDir, { ips: ['127.0.0.1', advertise, ...(bind !== '0.0.0.0' ? [bind] : [])], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'] });
   setDefaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300);
-  const embedded = opts.etcdServers && opts.etcdServers.length > 0 ? undefined : await startEmbeddedStore(opts.dataDir, log);
+  const embedded = opts.etcdServers && opts.etcdServers.length > 0 ? undefined : await startEmbeddedStore(opts.dataDir, log, { inThread: opts.embeddedStoreInThread });
   const etcdServers = embedded ? embedded.endpoints : opts.etcdServers!;
-  // The embedded member is called in-process (no socket, no HTTP/2); its gRPC
-  // listener stays up for etcdctl and other clients.
-  const inProcess = embedded && !opts.embeddedStoreOverGrpc ? [embedded.store.connectInProcess()] : undefined;
+  // The embedded member is called without a socket or HTTP/2 (in its worker thread, through a
+  // MessagePort); its gRPC listener stays up for etcdctl and other clients.
+  const inProcess = embedded && !opts.embeddedStoreOverGrpc ? [embedded.connect()] : undefined;
   const etcd = new EtcdClient({ endpoints: etcdServers, connections: inProcess });
   const metrics = createMetrics();
   const listFromCache = opts.listFromCache ?? (embedded ? true : await progressRequestsAreSafe(etcd, etcdServers, log));

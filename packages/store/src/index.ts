@@ -1,5 +1,6 @@
 // @mkube/store: embed a store member in another process, or talk to a store (or etcd) cluster.
 export { startStore, type RunningStore } from './server/store_server.js';
+export { startStoreInWorker, WorkerConnection, WorkerStoreError, type WorkerStore } from './embedded/worker_store.js';
 export { freePort } from './server/free_port.js';
 export { parseFlags, USAGE, ConfigError, type MemberConfig, type TLSFiles } from './server/config.js';
 export { Member, StartupError, STORE_VERSION } from './server/member.js';

@@ -11,6 +11,8 @@ import { openMvccKeySpace } from './mvcc_key_space.js';
 import { addPeerService } from './peer/peer_service.js';
 import { addEtcdServices } from './services/index.js';
 import { InProcessConnection } from '../client/in_process_connection.js';
+import type { ServerFrame } from '../client/call_frames.js';
+import { CallDispatcher } from './call_dispatcher.js';
 import { endpointAddress } from '../client/connection.js';
 import { parseURL } from './urls.js';
 
@@ -24,6 +26,8 @@ export interface RunningStore {
    * socket, no HTTP/2), for an EtcdClient in the same process.
    */
   connectInProcess(): InProcessConnection;
+  /** Serves one frame connection whose answers go to `send` (a worker's MessagePort). */
+  serveFrames(send: (f: ServerFrame) => void): CallDispatcher;
   stop(graceful?: boolean): Promise<void>;
 }
 
@@ -79,6 +83,7 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
   const clientServer = new grpc.Server(grpcOptions);
   const services = addEtcdServices(clientServer, member, { maxRequestBytes: cfg.maxRequestBytes });
   const inProcess = new Set<InProcessConnection>();
+  const dispatchers = new Set<CallDispatcher>();
 
   const httpServers: HttpServer[] = [];
   try {
@@ -103,6 +108,7 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
     (stopping ??= (async () => {
       await member.stop(graceful);
       for (const c of inProcess) c.close();
+      for (const d of dispatchers) d.close();
       clientServer.forceShutdown();
       peerServer.forceShutdown();
       for (const h of httpServers) h.close();
@@ -113,5 +119,10 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
     inProcess.add(c);
     return c;
   };
-  return { member, metrics, failed, stop, connectInProcess };
+  const serveFrames = (send: (f: ServerFrame) => void): CallDispatcher => {
+    const d = new CallDispatcher(services, send);
+    dispatchers.add(d);
+    return d;
+  };
+  return { member, metrics, failed, stop, connectInProcess, serveFrames };
 }
