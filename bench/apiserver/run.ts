@@ -13,6 +13,7 @@
 import { reportLoopStats } from './loop_stats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -321,6 +322,24 @@ async function watchBench(s: ServerInfo): Promise<{ samples: number[]; expected:
   return { samples, expected: n * WATCHERS, received };
 }
 
+/** CPU time (ms) of a process' main thread and of its other threads (workers, libuv pool, GC), from /proc. */
+function threadCpu(pid: number): { main: number; other: number } {
+  const out = { main: 0, other: 0 };
+  const tick = 1000 / 100; // USER_HZ
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(f[11]) + Number(f[12])) * tick;
+      if (Number(tid) === pid) out.main += ms;
+      else out.other += ms;
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
 const fmt = (ms: number) => (Number.isNaN(ms) ? '-' : ms.toFixed(1));
 
 async function main(): Promise<void> {
@@ -333,9 +352,14 @@ async function main(): Promise<void> {
     for (const transport of TRANSPORTS) {
       if (WARMUP_SECONDS > 0) await load(transport, info, WARMUP_SECONDS, 'warmup');
       const before = await scrapeLatency(info);
+      const cpuBefore = threadCpu(proc.pid!);
       const r = await load(transport, info, SECONDS, 'run');
       const after = await scrapeLatency(info);
-      console.log(`${transport}: achieved ${r.achieved.toFixed(0)} requests/s, ${r.errors} errors`);
+      const cpuAfter = threadCpu(proc.pid!);
+      const n = VERBS.reduce((a, v) => a + r.latency[v].length, 0);
+      const mainMs = cpuAfter.main - cpuBefore.main;
+      const otherMs = cpuAfter.other - cpuBefore.other;
+      console.log(`${transport}: achieved ${r.achieved.toFixed(0)} requests/s, ${r.errors} errors; server CPU per request ${((mainMs + otherMs) / n).toFixed(2)} ms (main thread ${(mainMs / n).toFixed(2)} ms = ${((100 * mainMs) / (SECONDS * 1000)).toFixed(0)}% busy, other threads ${(otherMs / n).toFixed(2)} ms)`);
       for (const v of VERBS) {
         const l = r.latency[v];
         const sv = SERVER_VERB[v]!;
