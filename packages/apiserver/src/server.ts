@@ -19,6 +19,7 @@ import { NodeProxy } from './http/node_proxy.js';
 import { Registry } from './registry/registry.js';
 import { Compactor } from './storage/compactor.js';
 import { startEmbeddedStore } from './embedded_store.js';
+import { HealthChecks, etcdCheck, staticCheck } from './http/health_checks.js';
 import { setDefaultTolerationSeconds } from './registry/defaults.js';
 import { startGrpcServer, type GrpcApiServer } from './grpc/server.js';
 
@@ -143,6 +144,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   if (opts.tokenAuthFile) for (const [k, v] of loadTokenFile(opts.tokenAuthFile)) tokens.set(k, v);
   const authenticator = new Authenticator(tokens);
   let ready = false;
+  let stopping = false;
+  const ping = staticCheck('ping', () => undefined);
+  const log_ = staticCheck('log', () => undefined);
+  const etcdHealth = etcdCheck(etcd, `${registry.prefix}/health`);
   let port = opts.securePort ?? 6443;
   const handler = new ApiHandler({
     registry,
@@ -150,7 +155,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     log,
     metrics,
     serverAddress: `${advertise}:${port}`,
-    isReady: () => ready,
+    health: new HealthChecks({
+      livez: [ping, log_, etcdHealth],
+      readyz: [ping, log_, etcdHealth, staticCheck('informer-sync', () => (ready ? undefined : 'watch caches not started')), staticCheck('shutdown', () => (stopping ? 'shutting down' : undefined))],
+      healthz: [ping, log_, etcdHealth],
+    }),
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
     nodeProxy: new NodeProxy({ registry, pki, log }),
   });
@@ -186,6 +195,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     grpc: grpcServer,
     async stop() {
       ready = false;
+      stopping = true;
       compactor.stop();
       await grpcServer?.stop();
       server.closeAllConnections();

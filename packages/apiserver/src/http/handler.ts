@@ -3,6 +3,7 @@
  * authentication and RBAC, content negotiation, watch streams, patches and
  * subresources.
  */
+import type { HealthChecks } from './health_checks.js';
 import { admitNodeCreate } from '../auth/node_restriction.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -33,8 +34,8 @@ export interface HandlerOptions {
   log: Logger;
   metrics: Metrics;
   serverAddress: string;
-  /** Resolves when the server is ready (for /readyz). */
-  isReady: () => boolean;
+  /** /livez, /readyz and /healthz. */
+  health: HealthChecks;
   bookmarkIntervalMs?: number;
   /** pods/log, exec, attach to the node agents (503 without it). */
   nodeProxy?: NodeProxy;
@@ -96,9 +97,12 @@ export class ApiHandler {
   private async route(req: IncomingMessage, res: ServerResponse, url: URL, labels: { verb: string; resource: string }): Promise<void> {
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (PUBLIC_PATHS.has(path) || path.startsWith('/readyz/') || path.startsWith('/livez/') || path.startsWith('/healthz/')) {
-      const ok = path.startsWith('/readyz') ? this.o.isReady() : true;
-      res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain' });
-      res.end(ok ? 'ok' : 'not ready');
+      const [, endpoint, single] = path.split('/') as [string, 'livez' | 'readyz' | 'healthz', string | undefined];
+      const result = await this.o.health.run(endpoint, single, url.searchParams);
+      if (!result) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+      if (result.failures.length > 0) this.o.log.warn({ endpoint: path, failures: result.failures }, 'health check failed');
+      res.writeHead(result.status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+      res.end(result.body);
       return;
     }
     const user = this.o.authenticator.authenticate(req);

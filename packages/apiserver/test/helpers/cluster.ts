@@ -21,8 +21,9 @@ export interface Fixture {
   stop(): Promise<void>;
 }
 
-export async function startEtcd(dir: string): Promise<{ endpoint: string; proc: ChildProcess }> {
-  const [client, peer] = [await freePort(), await freePort()];
+/** A single-member etcd 3.4 on `dir`/etcd; `ports` restarts one on the ports it had. */
+export async function startEtcd(dir: string, ports?: { client: number; peer: number }): Promise<{ endpoint: string; proc: ChildProcess; ports: { client: number; peer: number } }> {
+  const [client, peer] = ports ? [ports.client, ports.peer] : [await freePort(), await freePort()];
   const endpoint = `127.0.0.1:${client}`;
   const proc = spawn('/usr/bin/etcd', [
     '--data-dir', join(dir, 'etcd'),
@@ -42,7 +43,7 @@ export async function startEtcd(dir: string): Promise<{ endpoint: string; proc: 
     }
   }
   c.close();
-  return { endpoint, proc };
+  return { endpoint, proc, ports: { client, peer } };
 }
 
 export const TOKENS = 'alice-token,alice,1001,"devs"\nbob-token,bob,1002\n';
