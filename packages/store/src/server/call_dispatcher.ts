@@ -50,6 +50,7 @@ export class CallDispatcher {
   constructor(
     services: readonly EtcdServiceEntry[],
     private readonly send: (f: ServerFrame) => void,
+    private readonly onClose: () => void = () => undefined,
   ) {
     for (const s of services) {
       for (const [name, def] of Object.entries(s.definition)) {
@@ -93,6 +94,7 @@ export class CallDispatcher {
     if (this.closed) return;
     this.closed = true;
     for (const id of [...this.unary.keys(), ...this.streams.keys()]) this.cancel(id);
+    this.onClose();
   }
 
   private cancel(id: number): void {

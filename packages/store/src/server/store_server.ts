@@ -120,7 +120,7 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
     return c;
   };
   const serveFrames = (send: (f: ServerFrame) => void): CallDispatcher => {
-    const d = new CallDispatcher(services, send);
+    const d: CallDispatcher = new CallDispatcher(services, send, () => dispatchers.delete(d));
     dispatchers.add(d);
     return d;
   };
