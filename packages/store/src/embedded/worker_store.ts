@@ -91,7 +91,10 @@ export function startStoreInWorker(args: string[], opts: { logLevel?: string; lo
       if (m.k === 'ready') {
         started = true;
         resolve(handle);
-      } else if (m.k === 'startFailed') reject(new WorkerStoreError(m.message, m.code));
+      } else if (m.k === 'startFailed') {
+        reject(new WorkerStoreError(m.message, m.code));
+        void worker.terminate();
+      }
       else if (m.k === 'fatal') {
         resolveFailed(new WorkerStoreError(`store member failed: ${m.message}`, 'FATAL'));
         gone(`store member failed: ${m.message}`);
