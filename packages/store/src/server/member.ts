@@ -314,8 +314,19 @@ export class Member implements EtcdBackend, PeerHandler {
     const due = Math.floor((now - this.lastTickAt) / this.cfg.heartbeatIntervalMs);
     if (due <= 0) return;
     this.lastTickAt += due * this.cfg.heartbeatIntervalMs;
-    for (let i = 0; i < Math.min(due, MAX_CATCH_UP_TICKS); i++) this.onTick();
     if (due > MAX_CATCH_UP_TICKS) this.lastTickAt = now;
+    const ticks = Math.min(due, MAX_CATCH_UP_TICKS);
+    if (ticks === 1) {
+      this.onTick();
+      return;
+    }
+    // The loop was late: timers run before I/O in an event-loop turn, so the peer messages that
+    // arrived meanwhile are read first (setImmediate runs after this turn's I/O) and the catch-up
+    // ticks come after them. Otherwise a stalled leader could count its followers silent (CheckQuorum)
+    // and a stalled follower campaign while their heartbeats wait unread in the socket.
+    setImmediate(() => {
+      for (let i = 0; i < ticks; i++) this.onTick();
+    });
   }
 
   private onTick(): void {
