@@ -4,3 +4,4 @@ export * from './schema.js';
 export * from './json_codec.js';
 export * from './registry.js';
 export * from './envelope.js';
+export { WebSocketConn, WebSocketError, acceptKey, MAX_WEBSOCKET_MESSAGE } from './websocket.js';

@@ -212,7 +212,13 @@ test.serial('a deleted pod is replaced', async (t) => {
 
 test.serial('endpoints follow pod readiness, with targetPort resolved by name', async (t) => {
   const k = kubelet('web');
-  await eventually('all ready', async () => (await deployments().get('web', 'app')).status?.availableReplicas === 4);
+  // The pods themselves, not only the Deployment's status: that can still say 4 available from before
+  // the previous test's replacement pod, which then nobody would mark ready once the fake kubelet stops.
+  await eventually('all ready', async () => {
+    const ps = await listPods('web', 'app');
+    const ready = ps.length === 4 && ps.every((p) => isReady(p) && !!p.status?.podIP && !p.metadata.deletionTimestamp);
+    return ready && (await deployments().get('web', 'app')).status?.availableReplicas === 4;
+  });
   k.stop();
   await fx.client.resource(Resources.services).create('web', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'app', namespace: 'web' }, spec: { selector: { app: 'app' }, ports: [{ name: 'web', port: 80, targetPort: 'http' }] } });
   const eps = () => fx.client.resource(Resources.endpoints).get('web', 'app');

@@ -17,12 +17,12 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { findResource, type JsonObject } from '@mkube/api';
+import { WebSocketConn, findResource, type JsonObject } from '@mkube/api';
 import type { Logger } from 'pino';
 import { issueCertificate, type Pki } from '../auth/pki.js';
 import { ApiError, errors } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
-import { ChannelWebSocket, ChannelWebSocketError, handshakeWebSocket } from './channel_websocket.js';
+import { ChannelWebSocketError, handshakeWebSocket } from './channel_websocket.js';
 import { bridgeSpdyToChannels, negotiateSpdyProtocol } from './spdy_exec_bridge.js';
 
 type Obj = JsonObject;
@@ -173,6 +173,6 @@ export class NodeProxy {
     }
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     this.o.log.debug({ node: `${t.host}:${t.port}`, protocol }, 'SPDY exec bridged to the agent WebSocket');
-    bridgeSpdyToChannels(socket, head, new ChannelWebSocket(up, rest), this.o.log);
+    bridgeSpdyToChannels(socket, head, new WebSocketConn(up, protocol, true, rest), this.o.log);
   }
 }

@@ -9,7 +9,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ChannelWebSocket } from './channel_websocket.js';
+import type { WebSocketConn } from '@mkube/api';
 import { RST, SpdySession } from './spdy.js';
 
 export const SPDY_EXEC_PROTOCOLS = ['v4.channel.k8s.io'];
@@ -23,7 +23,7 @@ export function negotiateSpdyProtocol(offered: string[]): string | undefined {
   return SPDY_EXEC_PROTOCOLS.find((p) => offered.includes(p));
 }
 
-export function bridgeSpdyToChannels(client: Duplex, head: Buffer, agent: ChannelWebSocket, log: Logger): void {
+export function bridgeSpdyToChannels(client: Duplex, head: Buffer, agent: WebSocketConn, log: Logger): void {
   const streamOf = new Map<number, number>(); // channel → SPDY stream id
   const channelOf = new Map<number, number>(); // SPDY stream id → channel
   const pending = new Map<number, Buffer[]>();

@@ -28,9 +28,24 @@ async function memberArgs(t: ExecutionContext, dir?: string): Promise<{ args: st
   };
 }
 
+/**
+ * Starts a member in a worker on fresh ports; a port taken between freePort() and the listen (other
+ * tests run in parallel) is retried with new ones.
+ */
+async function startMember(t: ExecutionContext, opts: { logLevel: string }, dir?: string): Promise<{ store: WorkerStore; endpoint: string; dir: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const m = await memberArgs(t, dir);
+    try {
+      return { store: await startStoreInWorker(m.args, opts), endpoint: m.endpoint, dir: m.dir };
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+      dir = m.dir;
+    }
+  }
+}
+
 test('a worker-thread member answers through a WorkerConnection as through its gRPC listener', async (t) => {
-  const { args, endpoint } = await memberArgs(t);
-  const store = await startStoreInWorker(args, { logLevel: 'warn' });
+  const { store, endpoint } = await startMember(t, { logLevel: 'warn' });
   const viaWorker = new EtcdClient({ endpoints: [endpoint], connections: [store.connect(endpoint)] });
   const remote = new EtcdClient({ endpoints: [endpoint] });
   t.teardown(async () => {
@@ -49,8 +64,8 @@ test('a worker-thread member answers through a WorkerConnection as through its g
 });
 
 test('a second worker on the same data directory fails to start with the member\'s error', async (t) => {
-  const first = await memberArgs(t);
-  const store = await startStoreInWorker(first.args, { logLevel: 'silent' });
+  const first = await startMember(t, { logLevel: 'silent' });
+  const store = first.store;
   t.teardown(() => store.stop(false));
   const second = await memberArgs(t, first.dir);
   const err = await t.throwsAsync(startStoreInWorker(second.args, { logLevel: 'silent' }));
@@ -59,8 +74,7 @@ test('a second worker on the same data directory fails to start with the member\
 });
 
 test('stopping the worker fails calls with UNAVAILABLE; a new connection is refused', async (t) => {
-  const { args, endpoint } = await memberArgs(t);
-  const store: WorkerStore = await startStoreInWorker(args, { logLevel: 'warn' });
+  const { store, endpoint } = await startMember(t, { logLevel: 'warn' });
   const client = new EtcdClient({ endpoints: [endpoint], connections: [store.connect(endpoint)], maxAttempts: 1 });
   t.teardown(() => client.close());
   await client.put('/k', 'v');
