@@ -94,8 +94,7 @@ export function startStoreInWorker(args: string[], opts: { logLevel?: string; lo
       } else if (m.k === 'startFailed') {
         reject(new WorkerStoreError(m.message, m.code));
         void worker.terminate();
-      }
-      else if (m.k === 'fatal') {
+      } else if (m.k === 'fatal') {
         resolveFailed(new WorkerStoreError(`store member failed: ${m.message}`, 'FATAL'));
         gone(`store member failed: ${m.message}`);
       }
