@@ -207,6 +207,18 @@ test.serial('mkube up --workers 2: pods spread over both nodes talk across them,
   const fetched = await k(['exec', a.metadata.name, '--', 'timeout', '5', 'wget', '-qO-', `http://${b.status.podIP}:8080/etc/hostname`]);
   t.log(`w1 (${a.status.podIP}) → w2 (${b.status.podIP}): ${JSON.stringify(fetched)}`);
   t.is(fetched.trim(), b.metadata.name);
+  // A Service's cluster IP: the agents' proxies DNAT it to the ready pods of both nodes (from a pod that is
+  // itself a backend, so hairpin traffic is covered too).
+  await k(['expose', 'deployment', 'web', '--port', '80', '--target-port', '8080']);
+  const clusterIP = (await k(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+  const names = new Set(placed.map((p) => p.metadata.name));
+  const viaService = () => k(['exec', a.metadata.name, '--', 'timeout', '3', 'wget', '-qO-', `http://${clusterIP}/etc/hostname`]).then((o) => o.trim());
+  await until(`service ${clusterIP} answering`, 30_000, async () => (names.has(await viaService().catch(() => '')) ? true : undefined));
+  const answers: string[] = [];
+  for (let i = 0; i < 16; i++) answers.push(await viaService());
+  t.log(`${clusterIP}:80 answered by ${[...new Set(answers)].join(', ')}`);
+  t.true(answers.every((n) => names.has(n)), `every answer from a backend: ${answers.join(', ')}`);
+  t.true(new Set(answers).size >= 2, 'spread over more than one backend');
   // Kill w2's node agent and containerd: the node goes NotReady/Unknown and its pods are replaced on w1.
   const state = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { components: Array<{ name: string; pid: number }> };
   const agent = state.components.find((c) => c.name === 'node-agent-mk-w2')!;
@@ -219,4 +231,13 @@ test.serial('mkube up --workers 2: pods spread over both nodes talk across them,
     return live.length === 4 ? true : undefined;
   });
   t.pass('the pods of the dead node were replaced on the live one');
+  // The Service follows its endpoints: only the pods now running on mk-w1 answer.
+  const liveNames = new Set((await list()).filter((p) => !p.metadata.deletionTimestamp && p.spec.nodeName === 'mk-w1' && p.status.containerStatuses?.[0]?.ready).map((p) => p.metadata.name));
+  const client = [...liveNames][0]!;
+  const ask = () => k(['exec', client, '--', 'timeout', '3', 'wget', '-qO-', `http://${clusterIP}/etc/hostname`]).then((o) => o.trim());
+  await until('the service answering from mk-w1 only', 60_000, async () => {
+    const got: string[] = [];
+    for (let i = 0; i < 8; i++) got.push(await ask().catch(() => ''));
+    return got.every((n) => liveNames.has(n)) ? true : undefined;
+  });
 });

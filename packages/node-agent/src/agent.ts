@@ -15,6 +15,8 @@ import { silentLogger, type Logger } from './logger.js';
 import { ensureCniConfig, RouteSync, type NodeLike } from './network.js';
 import type { NodeIdentity, Reserved, Taint } from './node_status.js';
 import { AgentServer } from './server/server.js';
+import { ServiceProxy } from './proxy/service_proxy.js';
+import type { EndpointsLike, ServiceLike } from './proxy/service_rules.js';
 import { PodLifecycleEngine, type PodLifecycleEngineOptions } from './sync.js';
 
 export interface NodeAgentOptions {
@@ -45,6 +47,8 @@ export interface NodeAgentOptions {
   cniBridge?: string;
   /** Program host-gw routes to other nodes (default true). */
   manageRoutes?: boolean;
+  /** The service proxy: 'iptables' programs the nat table of the agent's network namespace; 'none' (default) leaves it alone. */
+  proxyMode?: 'iptables' | 'none';
   logger?: Logger;
   engine?: Partial<PodLifecycleEngineOptions>;
 }
@@ -77,6 +81,9 @@ export class NodeAgent {
   server!: AgentServer;
   readonly routes: RouteSync;
   readonly nodes: Informer<KubeObject>;
+  readonly services: Informer<KubeObject>;
+  readonly endpoints: Informer<KubeObject>;
+  readonly proxy: ServiceProxy | undefined;
   private metricsServer?: HttpServer;
   metricsPort = 0;
   private readonly log: Logger;
@@ -88,6 +95,12 @@ export class NodeAgent {
     this.api = new ApiClientPort({ client: this.client, nodeName: o.nodeName, logger: this.log });
     this.routes = new RouteSync(o.nodeName, this.log);
     this.nodes = new Informer<KubeObject>(this.client.resource(Resources.nodes), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
+    this.services = new Informer<KubeObject>(this.client.resource(Resources.services), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
+    this.endpoints = new Informer<KubeObject>(this.client.resource(Resources.endpoints), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
+    this.proxy =
+      o.proxyMode === 'iptables'
+        ? new ServiceProxy({ services: () => this.services.list() as unknown as ServiceLike[], endpoints: () => this.endpoints.list() as unknown as EndpointsLike[] }, this.log.child({ component: 'proxy' }))
+        : undefined;
   }
 
   get port(): number {
@@ -154,6 +167,13 @@ export class NodeAgent {
     };
     this.nodes.addEventHandler({ add: syncRoutes, update: syncRoutes, delete: syncRoutes });
     this.nodes.start();
+    if (this.proxy) {
+      const syncServices = () => void this.proxy!.update();
+      for (const inf of [this.services, this.endpoints]) {
+        inf.addEventHandler({ add: syncServices, update: syncServices, delete: syncServices });
+        inf.start();
+      }
+    }
     await this.engine.start();
     await Promise.race([registered, new Promise((r) => setTimeout(r, 5_000))]);
     this.log.info({ node: o.nodeName, port: this.server.port, metricsPort: this.metricsPort, runtime: identity.runtimeVersion }, 'node agent started');
@@ -210,6 +230,10 @@ export class NodeAgent {
   async stop(): Promise<void> {
     this.heartbeat?.stop();
     this.nodes.stop();
+    if (this.proxy) {
+      this.services.stop();
+      this.endpoints.stop();
+    }
     await this.engine?.stop();
     this.api.stop();
     await this.server?.stop();

@@ -104,6 +104,8 @@ export async function startAgent(cp: ControlPlane, node: LabNode, rootDir: strin
     ...extra,
   ];
   const useNs = opts.netns && node.netns;
+  // Outside a lab namespace the agent would program the host's nat table: no service proxy there.
+  if (!useNs && !extra.includes('--proxy-mode')) args.push('--proxy-mode', 'none');
   const proc = useNs
     ? spawn('nsenter', [`--net=/run/netns/${node.netns}`, process.execPath, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

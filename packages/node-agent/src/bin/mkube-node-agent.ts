@@ -21,6 +21,8 @@ const USAGE = `usage: mkube-node-agent --kubeconfig FILE --node-name NAME --node
   --cni-conf-dir DIR                write a bridge conflist for the pod CIDR here if none exists
   --cni-bridge NAME                 bridge of that conflist (default cni-mk0)
   --no-routes                       do not program host-gw routes to other nodes
+  --proxy-mode iptables|none        the service proxy: DNAT from cluster IPs to ready endpoints in
+                                    the nat table of this network namespace (default iptables)
   --node-labels k=v,...             extra labels at registration
   --node-role ROLE                  adds node-role.kubernetes.io/ROLE
   --register-with-taints k=v:Effect,...
@@ -38,6 +40,11 @@ const USAGE = `usage: mkube-node-agent --kubeconfig FILE --node-name NAME --node
   --log-level debug|info|warn|error (default info)`;
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+
+function proxyMode(v: string | undefined): 'iptables' | 'none' {
+  if (v === 'iptables' || v === 'none') return v;
+  throw Object.assign(new Error(`--proxy-mode must be iptables or none, not ${JSON.stringify(v)}`), { code: 'InvalidFlag' });
+}
 
 function jsonLogger(level: keyof typeof LEVELS, bindings: object = {}): Logger {
   const min = LEVELS[level];
@@ -81,6 +88,7 @@ async function main(): Promise<void> {
       'cni-conf-dir': { type: 'string' },
       'cni-bridge': { type: 'string' },
       'no-routes': { type: 'boolean', default: false },
+      'proxy-mode': { type: 'string', default: 'iptables' },
       'node-labels': { type: 'string' },
       'node-role': { type: 'string' },
       'register-with-taints': { type: 'string' },
@@ -142,6 +150,7 @@ async function main(): Promise<void> {
     cniConfDir: v['cni-conf-dir'],
     cniBridge: v['cni-bridge'],
     manageRoutes: !v['no-routes'],
+    proxyMode: proxyMode(v['proxy-mode']),
     labels: parseLabels(v['node-labels']),
     role: v['node-role'],
     taints: parseTaints(v['register-with-taints']),

@@ -1,0 +1,92 @@
+// The node's service proxy: watches Services and Endpoints and keeps the nat
+// table of the agent's network namespace in step (service_rules.ts), with one
+// iptables-restore per change (coalesced). Jumps from PREROUTING and OUTPUT
+// (and POSTROUTING for hairpin masquerade) are added once. Rules stay when the
+// agent stops, as kube-proxy's do, so services keep working while it restarts;
+// `cleanup()` removes them.
+import { execFile } from 'node:child_process';
+import type { Logger } from '../logger.js';
+import { natRestoreInput, isProxyChain, SERVICES_CHAIN, POSTROUTING_CHAIN, type EndpointsLike, type ServiceLike } from './service_rules.js';
+
+export interface ServiceSource {
+  services(): ServiceLike[];
+  endpoints(): EndpointsLike[];
+}
+
+function run(cmd: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { timeout: 15_000 }, (err, stdout, stderr) => {
+      if (err) reject(Object.assign(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`), { code: 'ProxyRulesFailed' }));
+      else resolve(stdout);
+    });
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+const JUMPS: Array<[string, string]> = [
+  ['PREROUTING', SERVICES_CHAIN],
+  ['OUTPUT', SERVICES_CHAIN],
+  ['POSTROUTING', POSTROUTING_CHAIN],
+];
+
+export class ServiceProxy {
+  private running = false;
+  private again = false;
+  syncs = 0;
+  lastError: string | undefined;
+
+  constructor(
+    private readonly source: ServiceSource,
+    private readonly log: Logger,
+  ) {}
+
+  /** Coalescing: a change while a sync runs re-runs it once with the latest state. */
+  update(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return Promise.resolve();
+    }
+    return this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        await this.syncOnce().then(
+          () => (this.lastError = undefined),
+          (err: Error) => {
+            this.lastError = err.message;
+            this.log.warn({ err: err.message }, 'service rules not programmed');
+          },
+        );
+      } while (this.again);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** The proxy chains now in the nat table. */
+  private async existingChains(): Promise<string[]> {
+    const out = await run('iptables-save', ['-t', 'nat']);
+    return out.split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!).filter(isProxyChain);
+  }
+
+  async syncOnce(): Promise<void> {
+    const input = natRestoreInput(this.source.services(), this.source.endpoints(), await this.existingChains());
+    await run('iptables-restore', ['-w', '5', '--noflush'], input);
+    for (const [from, to] of JUMPS) {
+      await run('iptables', ['-w', '5', '-t', 'nat', '-C', from, '-j', to]).catch(() => run('iptables', ['-w', '5', '-t', 'nat', '-I', from, '1', '-j', to]));
+    }
+    this.syncs++;
+  }
+
+  /** Removes the jumps and every proxy chain. */
+  async cleanup(): Promise<void> {
+    for (const [from, to] of JUMPS) await run('iptables', ['-t', 'nat', '-w', '5', '-D', from, '-j', to]).catch(() => undefined);
+    const chains = [SERVICES_CHAIN, POSTROUTING_CHAIN, ...(await this.existingChains().catch(() => []))];
+    const input = ['*nat', ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+    await run('iptables-restore', ['-w', '5', '--noflush'], input).catch((err: Error) => this.log.warn({ err: err.message }, 'service rules not removed'));
+  }
+}

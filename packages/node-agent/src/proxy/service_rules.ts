@@ -1,0 +1,98 @@
+// The nat-table rules of the service proxy (DESIGN.md "Services"), as
+// iptables-restore input: traffic to a Service's cluster IP and port is
+// DNATed to one of its ready endpoints, chosen at random with equal weight
+// (the statistic module, as kube-proxy's iptables mode does); a pod that
+// reaches itself through its Service is masqueraded (hairpin). Pure: objects
+// in, text out.
+import { createHash } from 'node:crypto';
+
+export const SERVICES_CHAIN = 'MKUBE-SERVICES';
+export const POSTROUTING_CHAIN = 'MKUBE-POSTROUTING';
+export const MASQ_MARK = '0x4000/0x4000';
+const SVC_PREFIX = 'MKUBE-SVC-';
+const SEP_PREFIX = 'MKUBE-SEP-';
+
+export interface ServicePortLike {
+  name?: string;
+  protocol?: string;
+  port: number;
+}
+export interface ServiceLike {
+  metadata: { namespace?: string; name: string };
+  spec?: { clusterIP?: string; type?: string; ports?: ServicePortLike[] };
+}
+export interface EndpointsLike {
+  metadata: { namespace?: string; name: string };
+  subsets?: Array<{ addresses?: Array<{ ip: string }>; ports?: Array<{ name?: string; port: number; protocol?: string }> }>;
+}
+
+/** A chain name of at most 28 characters (iptables' limit) for `key`. */
+function chainName(prefix: string, key: string): string {
+  return prefix + createHash('sha256').update(key).digest('hex').slice(0, 16).toUpperCase();
+}
+
+export function isProxyChain(name: string): boolean {
+  return name.startsWith(SVC_PREFIX) || name.startsWith(SEP_PREFIX);
+}
+
+interface Backend {
+  ip: string;
+  port: number;
+}
+
+/** Ready backends of each service port: "ns/name:port/proto" → addresses with the endpoint's port. */
+export function backendsByServicePort(services: ServiceLike[], endpoints: EndpointsLike[]): Array<{ key: string; clusterIP: string; port: number; protocol: string; backends: Backend[] }> {
+  const eps = new Map(endpoints.map((e) => [`${e.metadata.namespace ?? 'default'}/${e.metadata.name}`, e]));
+  const out: Array<{ key: string; clusterIP: string; port: number; protocol: string; backends: Backend[] }> = [];
+  for (const s of services) {
+    const clusterIP = s.spec?.clusterIP;
+    if (!clusterIP || clusterIP === 'None' || s.spec?.type === 'ExternalName') continue;
+    const id = `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`;
+    const ep = eps.get(id);
+    for (const p of s.spec?.ports ?? []) {
+      const protocol = (p.protocol ?? 'TCP').toUpperCase();
+      if (protocol !== 'TCP' && protocol !== 'UDP') continue;
+      const backends: Backend[] = [];
+      for (const subset of ep?.subsets ?? []) {
+        // The Endpoints port of a service port has its name (the only port when unnamed).
+        const ports = subset.ports ?? [];
+        const match = ports.find((x) => (x.name ?? '') === (p.name ?? '') && (x.protocol ?? 'TCP').toUpperCase() === protocol) ?? (ports.length === 1 && !p.name ? ports[0] : undefined);
+        if (!match) continue;
+        for (const a of subset.addresses ?? []) backends.push({ ip: a.ip, port: match.port });
+      }
+      backends.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
+      out.push({ key: `${id}:${p.port}/${protocol}`, clusterIP, port: p.port, protocol, backends });
+    }
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/**
+ * iptables-restore input (for --noflush) that replaces the proxy's chains:
+ * `existing` are the proxy chains now in the table; those no longer needed are
+ * flushed and deleted.
+ */
+export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], existing: string[] = []): string {
+  const declare: string[] = [SERVICES_CHAIN, POSTROUTING_CHAIN];
+  const rules: string[] = [`-A ${POSTROUTING_CHAIN} -m mark --mark ${MASQ_MARK} -j MASQUERADE`];
+  for (const sp of backendsByServicePort(services, endpoints)) {
+    if (sp.backends.length === 0) continue;
+    const proto = sp.protocol.toLowerCase();
+    const svc = chainName(SVC_PREFIX, sp.key);
+    declare.push(svc);
+    rules.push(`-A ${SERVICES_CHAIN} -d ${sp.clusterIP}/32 -p ${proto} -m ${proto} --dport ${sp.port} -m comment --comment "${sp.key}" -j ${svc}`);
+    const n = sp.backends.length;
+    sp.backends.forEach((b, i) => {
+      const sep = chainName(SEP_PREFIX, `${sp.key}@${b.ip}:${b.port}`);
+      declare.push(sep);
+      const left = n - i;
+      rules.push(left > 1 ? `-A ${svc} -m statistic --mode random --probability ${(1 / left).toFixed(10)} -j ${sep}` : `-A ${svc} -j ${sep}`);
+      rules.push(`-A ${sep} -s ${b.ip}/32 -j MARK --set-xmark ${MASQ_MARK}`);
+      rules.push(`-A ${sep} -p ${proto} -m ${proto} -j DNAT --to-destination ${b.ip}:${b.port}`);
+    });
+  }
+  const wanted = new Set(declare);
+  const stale = existing.filter((c) => isProxyChain(c) && !wanted.has(c));
+  const lines = ['*nat', ...[...declare, ...stale].map((c) => `:${c} - [0:0]`), ...rules, ...stale.map((c) => `-X ${c}`), 'COMMIT', ''];
+  return lines.join('\n');
+}
