@@ -209,7 +209,7 @@ test.serial('mkube up --workers 2: pods spread over both nodes talk across them,
   t.is(fetched.trim(), b.metadata.name);
   // A Service's cluster IP: the agents' proxies DNAT it to the ready pods of both nodes (from a pod that is
   // itself a backend, so hairpin traffic is covered too).
-  await k(['expose', 'deployment', 'web', '--port', '80', '--target-port', '8080']);
+  await k(['expose', 'deployment', 'web', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
   const clusterIP = (await k(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
   const names = new Set(placed.map((p) => p.metadata.name));
   const viaService = () => k(['exec', a.metadata.name, '--', 'timeout', '3', 'wget', '-qO-', `http://${clusterIP}/etc/hostname`]).then((o) => o.trim());
@@ -219,6 +219,12 @@ test.serial('mkube up --workers 2: pods spread over both nodes talk across them,
   t.log(`${clusterIP}:80 answered by ${[...new Set(answers)].join(', ')}`);
   t.true(answers.every((n) => names.has(n)), `every answer from a backend: ${answers.join(', ')}`);
   t.true(new Set(answers).size >= 2, 'spread over more than one backend');
+  // Its node port on the other node's address: DNATed there (and masqueraded, the backend may be anywhere).
+  const nodePort = (await k(['get', 'service', 'web', '-o', 'jsonpath={.spec.ports[0].nodePort}'])).trim();
+  const w2IP = (await k(['get', 'node', 'mk-w2', '-o', 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}'])).trim();
+  const viaNodePort = await k(['exec', a.metadata.name, '--', 'timeout', '3', 'wget', '-qO-', `http://${w2IP}:${nodePort}/etc/hostname`]);
+  t.log(`${w2IP}:${nodePort} (node port on mk-w2) answered by ${viaNodePort.trim()}`);
+  t.true(names.has(viaNodePort.trim()));
   // Kill w2's node agent and containerd: the node goes NotReady/Unknown and its pods are replaced on w1.
   const state = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { components: Array<{ name: string; pid: number }> };
   const agent = state.components.find((c) => c.name === 'node-agent-mk-w2')!;

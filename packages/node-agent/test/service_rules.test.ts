@@ -1,12 +1,12 @@
 // The service proxy's nat rules: one chain per service port spreading over its
-// ready endpoints with equal probability, DNAT per endpoint, hairpin masquerade,
-// stale chains deleted; the text is accepted by the real iptables-restore.
+// ready endpoints with equal probability, DNAT per endpoint, node ports, hairpin
+// masquerade, stale chains deleted; the text is accepted by the real iptables-restore.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { natRestoreInput, backendsByServicePort, type EndpointsLike, type ServiceLike } from '../src/proxy/service_rules.js';
 
 const services: ServiceLike[] = [
-  { metadata: { namespace: 'shop', name: 'web' }, spec: { clusterIP: '10.213.200.10', ports: [{ name: 'http', port: 80, protocol: 'TCP' }, { name: 'metrics', port: 9090 }] } },
+  { metadata: { namespace: 'shop', name: 'web' }, spec: { type: 'NodePort', clusterIP: '10.213.200.10', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 }, { name: 'metrics', port: 9090, nodePort: 30090 }] } },
   { metadata: { namespace: 'shop', name: 'empty' }, spec: { clusterIP: '10.213.200.11', ports: [{ port: 80 }] } },
   { metadata: { namespace: 'shop', name: 'headless' }, spec: { clusterIP: 'None', ports: [{ port: 80 }] } },
 ];
@@ -47,6 +47,13 @@ test('nat rules: equal-probability spread, DNAT, hairpin mark, stale chains remo
   const sep = /-j (MKUBE-SEP-[0-9A-F]{16})$/.exec(spread[0]!)![1]!;
   t.deepEqual(lines.filter((l) => l.startsWith(`-A ${sep} `)), [`-A ${sep} -s 10.213.1.5/32 -j MARK --set-xmark 0x4000/0x4000`, `-A ${sep} -p tcp -m tcp -j DNAT --to-destination 10.213.1.5:8080`]);
   t.true(lines.includes('-A MKUBE-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE'));
+  // Node ports: after the cluster IPs, for any local address; marked for masquerade, then the service chain.
+  const services_ = lines.filter((l) => l.startsWith('-A MKUBE-SERVICES '));
+  t.is(services_.at(-1), '-A MKUBE-SERVICES -m addrtype --dst-type LOCAL -j MKUBE-NODEPORTS');
+  t.deepEqual(lines.filter((l) => l.startsWith('-A MKUBE-NODEPORTS ') && l.includes('--dport 30080')), [
+    '-A MKUBE-NODEPORTS -p tcp -m tcp --dport 30080 -m comment --comment "shop/web:80/TCP" -j MARK --set-xmark 0x4000/0x4000',
+    `-A MKUBE-NODEPORTS -p tcp -m tcp --dport 30080 -m comment --comment "shop/web:80/TCP" -j ${svc}`,
+  ]);
   t.true(lines.includes('-X MKUBE-SVC-0000000000000000'));
   t.true(lines.includes('-X MKUBE-SEP-1111111111111111'));
   t.false(lines.some((l) => l.includes('KUBE-SERVICES') && !l.includes('MKUBE-SERVICES')), 'chains of others are left alone');

@@ -1,9 +1,8 @@
 // The node's service proxy: watches Services and Endpoints and keeps the nat
 // table of the agent's network namespace in step (service_rules.ts), with one
 // iptables-restore per change (coalesced). Jumps from PREROUTING and OUTPUT
-// (and POSTROUTING for hairpin masquerade) are added once. Rules stay when the
-// agent stops, as kube-proxy's do, so services keep working while it restarts;
-// `cleanup()` removes them.
+// (and POSTROUTING for masquerade) are added once. Rules stay when the agent
+// stops, as kube-proxy's do, so services keep working while it restarts.
 import { execFile } from 'node:child_process';
 import type { Logger } from '../logger.js';
 import { natRestoreInput, isProxyChain, SERVICES_CHAIN, POSTROUTING_CHAIN, type EndpointsLike, type ServiceLike } from './service_rules.js';
@@ -80,13 +79,5 @@ export class ServiceProxy {
       await run('iptables', ['-w', '5', '-t', 'nat', '-C', from, '-j', to]).catch(() => run('iptables', ['-w', '5', '-t', 'nat', '-I', from, '1', '-j', to]));
     }
     this.syncs++;
-  }
-
-  /** Removes the jumps and every proxy chain. */
-  async cleanup(): Promise<void> {
-    for (const [from, to] of JUMPS) await run('iptables', ['-t', 'nat', '-w', '5', '-D', from, '-j', to]).catch(() => undefined);
-    const chains = [SERVICES_CHAIN, POSTROUTING_CHAIN, ...(await this.existingChains().catch(() => []))];
-    const input = ['*nat', ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
-    await run('iptables-restore', ['-w', '5', '--noflush'], input).catch((err: Error) => this.log.warn({ err: err.message }, 'service rules not removed'));
   }
 }

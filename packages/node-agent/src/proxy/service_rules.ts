@@ -1,12 +1,14 @@
 // The nat-table rules of the service proxy (DESIGN.md "Services"), as
-// iptables-restore input: traffic to a Service's cluster IP and port is
-// DNATed to one of its ready endpoints, chosen at random with equal weight
-// (the statistic module, as kube-proxy's iptables mode does); a pod that
-// reaches itself through its Service is masqueraded (hairpin). Pure: objects
-// in, text out.
+// iptables-restore input: traffic to a Service's cluster IP and port, or to
+// its node port on any address of the node, is DNATed to one of its ready
+// endpoints, chosen at random with equal weight (the statistic module, as
+// kube-proxy's iptables mode does); node-port traffic and a pod reaching
+// itself through its Service (hairpin) are masqueraded. Pure: objects in,
+// text out.
 import { createHash } from 'node:crypto';
 
 export const SERVICES_CHAIN = 'MKUBE-SERVICES';
+export const NODEPORTS_CHAIN = 'MKUBE-NODEPORTS';
 export const POSTROUTING_CHAIN = 'MKUBE-POSTROUTING';
 export const MASQ_MARK = '0x4000/0x4000';
 const SVC_PREFIX = 'MKUBE-SVC-';
@@ -16,6 +18,7 @@ export interface ServicePortLike {
   name?: string;
   protocol?: string;
   port: number;
+  nodePort?: number;
 }
 export interface ServiceLike {
   metadata: { namespace?: string; name: string };
@@ -41,9 +44,19 @@ interface Backend {
 }
 
 /** Ready backends of each service port: "ns/name:port/proto" → addresses with the endpoint's port. */
-export function backendsByServicePort(services: ServiceLike[], endpoints: EndpointsLike[]): Array<{ key: string; clusterIP: string; port: number; protocol: string; backends: Backend[] }> {
+export interface ServicePortBackends {
+  key: string;
+  clusterIP: string;
+  port: number;
+  protocol: string;
+  /** The node port (Services of type NodePort and LoadBalancer), or 0. */
+  nodePort: number;
+  backends: Backend[];
+}
+
+export function backendsByServicePort(services: ServiceLike[], endpoints: EndpointsLike[]): ServicePortBackends[] {
   const eps = new Map(endpoints.map((e) => [`${e.metadata.namespace ?? 'default'}/${e.metadata.name}`, e]));
-  const out: Array<{ key: string; clusterIP: string; port: number; protocol: string; backends: Backend[] }> = [];
+  const out: ServicePortBackends[] = [];
   for (const s of services) {
     const clusterIP = s.spec?.clusterIP;
     if (!clusterIP || clusterIP === 'None' || s.spec?.type === 'ExternalName') continue;
@@ -61,7 +74,8 @@ export function backendsByServicePort(services: ServiceLike[], endpoints: Endpoi
         for (const a of subset.addresses ?? []) backends.push({ ip: a.ip, port: match.port });
       }
       backends.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
-      out.push({ key: `${id}:${p.port}/${protocol}`, clusterIP, port: p.port, protocol, backends });
+      const exposed = s.spec?.type === 'NodePort' || s.spec?.type === 'LoadBalancer';
+      out.push({ key: `${id}:${p.port}/${protocol}`, clusterIP, port: p.port, protocol, nodePort: exposed && p.nodePort ? p.nodePort : 0, backends });
     }
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -73,14 +87,21 @@ export function backendsByServicePort(services: ServiceLike[], endpoints: Endpoi
  * flushed and deleted.
  */
 export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], existing: string[] = []): string {
-  const declare: string[] = [SERVICES_CHAIN, POSTROUTING_CHAIN];
+  const declare: string[] = [SERVICES_CHAIN, NODEPORTS_CHAIN, POSTROUTING_CHAIN];
   const rules: string[] = [`-A ${POSTROUTING_CHAIN} -m mark --mark ${MASQ_MARK} -j MASQUERADE`];
+  const nodePortRules: string[] = [];
   for (const sp of backendsByServicePort(services, endpoints)) {
     if (sp.backends.length === 0) continue;
     const proto = sp.protocol.toLowerCase();
     const svc = chainName(SVC_PREFIX, sp.key);
     declare.push(svc);
     rules.push(`-A ${SERVICES_CHAIN} -d ${sp.clusterIP}/32 -p ${proto} -m ${proto} --dport ${sp.port} -m comment --comment "${sp.key}" -j ${svc}`);
+    if (sp.nodePort) {
+      // Traffic to a node port may come from anywhere and its backend may be on another node: masqueraded,
+      // so that the answer comes back through this node.
+      nodePortRules.push(`-A ${NODEPORTS_CHAIN} -p ${proto} -m ${proto} --dport ${sp.nodePort} -m comment --comment "${sp.key}" -j MARK --set-xmark ${MASQ_MARK}`);
+      nodePortRules.push(`-A ${NODEPORTS_CHAIN} -p ${proto} -m ${proto} --dport ${sp.nodePort} -m comment --comment "${sp.key}" -j ${svc}`);
+    }
     const n = sp.backends.length;
     sp.backends.forEach((b, i) => {
       const sep = chainName(SEP_PREFIX, `${sp.key}@${b.ip}:${b.port}`);
@@ -91,6 +112,8 @@ export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLik
       rules.push(`-A ${sep} -p ${proto} -m ${proto} -j DNAT --to-destination ${b.ip}:${b.port}`);
     });
   }
+  // Node ports last: any address of this node (after the cluster IPs).
+  rules.push(`-A ${SERVICES_CHAIN} -m addrtype --dst-type LOCAL -j ${NODEPORTS_CHAIN}`, ...nodePortRules);
   const wanted = new Set(declare);
   const stale = existing.filter((c) => isProxyChain(c) && !wanted.has(c));
   const lines = ['*nat', ...[...declare, ...stale].map((c) => `:${c} - [0:0]`), ...rules, ...stale.map((c) => `-X ${c}`), 'COMMIT', ''];
