@@ -32,6 +32,7 @@ export class ServiceProxy {
   private running = false;
   private again = false;
   syncs = 0;
+  failures = 0;
   lastError: string | undefined;
 
   constructor(
@@ -56,6 +57,7 @@ export class ServiceProxy {
         await this.syncOnce().then(
           () => (this.lastError = undefined),
           (err: Error) => {
+            this.failures++;
             this.lastError = err.message;
             this.log.warn({ err: err.message }, 'service rules not programmed');
           },
