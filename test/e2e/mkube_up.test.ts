@@ -225,6 +225,17 @@ test.serial('mkube up --workers 2: pods spread over both nodes talk across them,
   const viaNodePort = await k(['exec', a.metadata.name, '--', 'timeout', '3', 'wget', '-qO-', `http://${w2IP}:${nodePort}/etc/hostname`]);
   t.log(`${w2IP}:${nodePort} (node port on mk-w2) answered by ${viaNodePort.trim()}`);
   t.true(names.has(viaNodePort.trim()));
+  // A Service without endpoints refuses at once instead of leaving the client to time out.
+  await k(['create', 'service', 'clusterip', 'nobody', '--tcp', '80:8080']);
+  const nobodyIP = (await k(['get', 'service', 'nobody', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+  await until(`service ${nobodyIP} refusing`, 30_000, async () => {
+    const t0 = Date.now();
+    const out = await run('kubectl', ['--kubeconfig', kc, 'exec', a.metadata.name, '--', 'timeout', '3', 'wget', '-qO-', `http://${nobodyIP}/`], { timeout: 30_000 }).then(
+      () => 'answered',
+      (err: { stderr?: string }) => String(err.stderr ?? ''),
+    );
+    return /refused/i.test(out) && Date.now() - t0 < 2500 ? true : undefined;
+  });
   // Kill w2's node agent and containerd: the node goes NotReady/Unknown and its pods are replaced on w1.
   const state = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { components: Array<{ name: string; pid: number }> };
   const agent = state.components.find((c) => c.name === 'node-agent-mk-w2')!;

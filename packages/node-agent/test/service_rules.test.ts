@@ -3,7 +3,7 @@
 // masquerade, stale chains deleted; the text is accepted by the real iptables-restore.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { natRestoreInput, backendsByServicePort, type EndpointsLike, type ServiceLike } from '../src/proxy/service_rules.js';
+import { filterRestoreInput, natRestoreInput, backendsByServicePort, type EndpointsLike, type ServiceLike } from '../src/proxy/service_rules.js';
 
 const services: ServiceLike[] = [
   { metadata: { namespace: 'shop', name: 'web' }, spec: { type: 'NodePort', clusterIP: '10.213.200.10', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 }, { name: 'metrics', port: 9090, nodePort: 30090 }] } },
@@ -61,6 +61,22 @@ test('nat rules: equal-probability spread, DNAT, hairpin mark, stale chains remo
   const err = await new Promise<string | undefined>((resolve) => {
     const child = execFile('iptables-restore', ['--test', '--noflush'], (e, _out, stderr) => resolve(e ? stderr || e.message : undefined));
     child.stdin!.end(natRestoreInput(services, endpoints));
+  });
+  t.is(err, undefined);
+});
+
+test('filter rules: a service port without endpoints is refused at once; iptables-restore accepts them', async (t) => {
+  const text = filterRestoreInput(services, endpoints);
+  t.deepEqual(text.split('\n'), [
+    '*filter',
+    ':MKUBE-SERVICES - [0:0]',
+    '-A MKUBE-SERVICES -d 10.213.200.11/32 -p tcp -m tcp --dport 80 -m comment --comment "shop/empty:80/TCP has no endpoints" -j REJECT --reject-with icmp-port-unreachable',
+    'COMMIT',
+    '',
+  ]);
+  const err = await new Promise<string | undefined>((resolve) => {
+    const child = execFile('iptables-restore', ['--test', '--noflush'], (e, _out, stderr) => resolve(e ? stderr || e.message : undefined));
+    child.stdin!.end(text);
   });
   t.is(err, undefined);
 });

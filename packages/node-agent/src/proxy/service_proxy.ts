@@ -5,7 +5,7 @@
 // stops, as kube-proxy's do, so services keep working while it restarts.
 import { execFile } from 'node:child_process';
 import type { Logger } from '../logger.js';
-import { natRestoreInput, isProxyChain, SERVICES_CHAIN, POSTROUTING_CHAIN, type EndpointsLike, type ServiceLike } from './service_rules.js';
+import { filterRestoreInput, natRestoreInput, isProxyChain, SERVICES_CHAIN, POSTROUTING_CHAIN, type EndpointsLike, type ServiceLike } from './service_rules.js';
 
 export interface ServiceSource {
   services(): ServiceLike[];
@@ -22,10 +22,13 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
   });
 }
 
-const JUMPS: Array<[string, string]> = [
-  ['PREROUTING', SERVICES_CHAIN],
-  ['OUTPUT', SERVICES_CHAIN],
-  ['POSTROUTING', POSTROUTING_CHAIN],
+/** [table, from, to]: the jumps into the proxy's chains. */
+const JUMPS: Array<[string, string, string]> = [
+  ['nat', 'PREROUTING', SERVICES_CHAIN],
+  ['nat', 'OUTPUT', SERVICES_CHAIN],
+  ['nat', 'POSTROUTING', POSTROUTING_CHAIN],
+  ['filter', 'FORWARD', SERVICES_CHAIN],
+  ['filter', 'OUTPUT', SERVICES_CHAIN],
 ];
 
 export class ServiceProxy {
@@ -75,10 +78,12 @@ export class ServiceProxy {
   }
 
   async syncOnce(): Promise<void> {
-    const input = natRestoreInput(this.source.services(), this.source.endpoints(), await this.existingChains());
-    await run('iptables-restore', ['-w', '5', '--noflush'], input);
-    for (const [from, to] of JUMPS) {
-      await run('iptables', ['-w', '5', '-t', 'nat', '-C', from, '-j', to]).catch(() => run('iptables', ['-w', '5', '-t', 'nat', '-I', from, '1', '-j', to]));
+    const services = this.source.services();
+    const endpoints = this.source.endpoints();
+    await run('iptables-restore', ['-w', '5', '--noflush'], natRestoreInput(services, endpoints, await this.existingChains()));
+    await run('iptables-restore', ['-w', '5', '--noflush'], filterRestoreInput(services, endpoints));
+    for (const [table, from, to] of JUMPS) {
+      await run('iptables', ['-w', '5', '-t', table, '-C', from, '-j', to]).catch(() => run('iptables', ['-w', '5', '-t', table, '-I', from, '1', '-j', to]));
     }
     this.syncs++;
   }

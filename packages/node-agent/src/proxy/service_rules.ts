@@ -1,10 +1,10 @@
-// The nat-table rules of the service proxy (DESIGN.md "Services"), as
-// iptables-restore input: traffic to a Service's cluster IP and port, or to
-// its node port on any address of the node, is DNATed to one of its ready
-// endpoints, chosen at random with equal weight (the statistic module, as
-// kube-proxy's iptables mode does); node-port traffic and a pod reaching
-// itself through its Service (hairpin) are masqueraded. Pure: objects in,
-// text out.
+// The rules of the service proxy (DESIGN.md "Services"), as iptables-restore
+// input. nat table: traffic to a Service's cluster IP and port, or to its node
+// port on any address of the node, is DNATed to one of its ready endpoints,
+// chosen at random with equal weight (the statistic module, as kube-proxy's
+// iptables mode does); node-port traffic and a pod reaching itself through its
+// Service (hairpin) are masqueraded. filter table: a service port without
+// endpoints is refused. Pure: objects in, text out.
 import { createHash } from 'node:crypto';
 
 export const SERVICES_CHAIN = 'MKUBE-SERVICES';
@@ -118,4 +118,20 @@ export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLik
   const stale = existing.filter((c) => isProxyChain(c) && !wanted.has(c));
   const lines = ['*nat', ...[...declare, ...stale].map((c) => `:${c} - [0:0]`), ...rules, ...stale.map((c) => `-X ${c}`), 'COMMIT', ''];
   return lines.join('\n');
+}
+
+/**
+ * iptables-restore input (for --noflush) for the filter table: connections to a
+ * service port without ready endpoints are refused at once (ICMP port
+ * unreachable: "connection refused"), as kube-proxy does, instead of waiting out
+ * a timeout on an address nothing answers.
+ */
+export function filterRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[]): string {
+  const rules: string[] = [];
+  for (const sp of backendsByServicePort(services, endpoints)) {
+    if (sp.backends.length > 0) continue;
+    const proto = sp.protocol.toLowerCase();
+    rules.push(`-A ${SERVICES_CHAIN} -d ${sp.clusterIP}/32 -p ${proto} -m ${proto} --dport ${sp.port} -m comment --comment "${sp.key} has no endpoints" -j REJECT --reject-with icmp-port-unreachable`);
+  }
+  return ['*filter', `:${SERVICES_CHAIN} - [0:0]`, ...rules, 'COMMIT', ''].join('\n');
 }
