@@ -70,7 +70,7 @@ BRIDGE="$PREFIX-br0"
 HOST_CNI_BRIDGE="$PREFIX-cni0"
 # Names of this lab's nodes (netns, host-side veths, cgroups) and links.
 NODE_RE="^$PREFIX-(w[0-9]+|host)\$"
-LINK_RE="^$PREFIX-(br0|cni0|w[0-9]+)\$"
+LINK_RE="^$PREFIX-(br0|cni0|svc0|w[0-9]+)\$"
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
@@ -162,6 +162,21 @@ remove_network() {
   others=$(find "$LAB_ROOT" -mindepth 1 -maxdepth 1 -type d ! -name "$PREFIX" 2>/dev/null | head -1 || true)
   if [ -z "$others" ] && ! ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -Eq '^mk[a-z0-9]*-(br0|cni0)(@|$)'; then
     ip route del blackhole $NET16.0.0/16 2>/dev/null || true
+  fi
+  # The service proxy's rules of a host node (workers' went with their namespaces): its jumps, then
+  # its chains (MKUBE-*), in the nat and filter tables of the host.
+  if [ "$(ip netns identify $$ 2>/dev/null)" = "" ] && command -v iptables-save >/dev/null; then
+    local table from to chains c
+    for table in nat filter; do
+      for from in PREROUTING OUTPUT POSTROUTING FORWARD; do
+        for to in MKUBE-SERVICES MKUBE-POSTROUTING; do
+          while iptables -w 5 -t "$table" -D "$from" -j "$to" 2>/dev/null; do :; done
+        done
+      done
+      chains=$(iptables-save -t "$table" 2>/dev/null | sed -n 's/^:\(MKUBE-[A-Z0-9-]*\) .*/\1/p')
+      for c in $chains; do iptables -w 5 -t "$table" -F "$c" 2>/dev/null || true; done
+      for c in $chains; do iptables -w 5 -t "$table" -X "$c" 2>/dev/null || true; done
+    done
   fi
   # CNI result cache entries of this lab's networks, and of the loopback
   # network ("cni-loopback-<sandbox id>-lo") of the lab's sandboxes.
@@ -386,6 +401,12 @@ lab_up_host_node() {
   start_containerd "$node" "$dir" ""
   wait_containerd "$node" "$dir"
   import_images "$node" "$dir" "${ARCHIVES[@]}"
+  # Service cluster IPs (the API server's default range, inside the blackholed /16): routed to a port-less
+  # bridge, so that connections from this machine reach the nat table's DNAT (the route lookup comes
+  # first for local traffic) and, without a rule, go nowhere instead of off the machine.
+  ip link show "$PREFIX-svc0" >/dev/null 2>&1 || ip link add "$PREFIX-svc0" type bridge
+  ip link set "$PREFIX-svc0" up
+  ip route replace "$NET16.200.0/24" dev "$PREFIX-svc0"
   local ip; ip=$(host_ip); ip=${ip:-127.0.0.1}
   local out
   out=$(printf '{"name":"%s","mode":"host-node","bridge":"%s","gateway":"%s","workers":[%s]}' \

@@ -77,6 +77,14 @@ test.serial('the node is Ready and `kubectl run nginx --image=nginx` serves page
   t.regex(stdout, /Welcome to nginx!/);
   t.regex(await kubectl(['logs', 'nginx']), /GET \/ HTTP\/1.1" 200/);
   t.is((await kubectl(['exec', 'nginx', '--', 'cat', '/etc/hostname'])).trim(), 'nginx');
+  // Exposed as a Service: its cluster IP answers from this machine (the host node's service proxy).
+  await kubectl(['expose', 'pod', 'nginx', '--port', '80']);
+  const clusterIP = (await kubectl(['get', 'service', 'nginx', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+  const page = await until(`service ${clusterIP} answering`, 30_000, async () => {
+    const out = await run('curl', ['-s', '-m', '3', `http://${clusterIP}/`]).then((r) => r.stdout, () => '');
+    return /Welcome to nginx!/.test(out) ? out : undefined;
+  });
+  t.regex(page, /Welcome to nginx!/);
 });
 
 const DEPLOYMENT = (image: string, replicas: number) => `apiVersion: apps/v1
@@ -176,6 +184,9 @@ test.serial('mkube down leaves nothing running', async (t) => {
   const { stdout: ps } = await run('ps', ['-eo', 'args']);
   t.notRegex(ps, new RegExp(`${dataDir.replace(/[/.]/g, '\\$&')}/apiserver`));
   t.notRegex(ps, /mkube-lab\/mk\/host\/containerd\.toml/);
+  // The host node's service proxy rules are gone too.
+  const { stdout: rules } = await run('iptables-save', []);
+  t.notRegex(rules, /MKUBE-/);
 });
 
 // Two worker hosts (network namespaces with their own containerd and node agent). Runs after the

@@ -150,10 +150,10 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
           '--cni-conf-dir', join(n.stateDir, 'cni', 'net.d'),
           ...(n.cgroupParent ? ['--cgroup-root', n.cgroupParent] : []),
           ...(n.logDir ? ['--pod-logs-dir', n.logDir] : []),
-          // One node on the host: no routes to other nodes to keep, and the host's own routes and nat table stay
-          // untouched (no service proxy there); its kubelet port is chosen freely and published in the Node's status.
-          // Lab workers run the service proxy in their own network namespaces.
-          ...(opts.workers > 0 ? [] : ['--no-routes', '--proxy-mode', 'none', '--port', '0', '--metrics-bind-address', '127.0.0.1', '--metrics-port', String(await freePort())]),
+          // One node on the host: no routes to other nodes to keep (and the host's own routes stay untouched);
+          // its service proxy programs the host's nat table for cluster IPs (removed by `mkube down`); its kubelet
+          // port is chosen freely and published in the Node's status.
+          ...(opts.workers > 0 ? [] : ['--no-routes', '--port', '0', '--metrics-bind-address', '127.0.0.1', '--metrics-port', String(await freePort())]),
         ],
         { netns: n.netns },
       ),
