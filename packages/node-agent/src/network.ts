@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CoalescingSync } from './coalescing_sync.js';
 import { silentLogger, type Logger } from './logger.js';
 
 /** Route protocol number that marks the agent's host-gw routes. */
@@ -96,9 +97,8 @@ export function desiredRoutes(self: string, nodes: NodeLike[]): NodeRoute[] {
 
 export class RouteSync {
   private readonly log: Logger;
-  private running = false;
-  private again = false;
   private latest: NodeLike[] = [];
+  private readonly runner = new CoalescingSync(() => this.syncOnce(this.latest).catch((err) => this.log.warn({ err: String(err) }, 'route sync failed')));
   syncs = 0;
 
   constructor(
@@ -122,23 +122,7 @@ export class RouteSync {
   /** Coalescing: a sync while one runs re-runs once with the latest nodes. */
   update(nodes: NodeLike[]): Promise<void> {
     this.latest = nodes;
-    if (this.running) {
-      this.again = true;
-      return Promise.resolve();
-    }
-    return this.loop();
-  }
-
-  private async loop(): Promise<void> {
-    this.running = true;
-    try {
-      do {
-        this.again = false;
-        await this.syncOnce(this.latest).catch((err) => this.log.warn({ err: String(err) }, 'route sync failed'));
-      } while (this.again);
-    } finally {
-      this.running = false;
-    }
+    return this.runner.request();
   }
 
   async syncOnce(nodes: NodeLike[]): Promise<void> {

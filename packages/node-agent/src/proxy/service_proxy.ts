@@ -4,6 +4,7 @@
 // (and POSTROUTING for masquerade) are added once. Rules stay when the agent
 // stops, as kube-proxy's do, so services keep working while it restarts.
 import { execFile } from 'node:child_process';
+import { CoalescingSync } from '../coalescing_sync.js';
 import type { Logger } from '../logger.js';
 import { filterRestoreInput, natRestoreInput, isProxyChain, SERVICES_CHAIN, POSTROUTING_CHAIN, type EndpointsLike, type ServiceLike } from './service_rules.js';
 
@@ -32,11 +33,14 @@ const JUMPS: Array<[string, string, string]> = [
 ];
 
 export class ServiceProxy {
-  private running = false;
-  private again = false;
   syncs = 0;
   failures = 0;
-  lastError: string | undefined;
+  private readonly runner = new CoalescingSync(() =>
+    this.syncOnce().catch((err: Error) => {
+      this.failures++;
+      this.log.warn({ err: err.message }, 'service rules not programmed');
+    }),
+  );
 
   constructor(
     private readonly source: ServiceSource,
@@ -45,30 +49,7 @@ export class ServiceProxy {
 
   /** Coalescing: a change while a sync runs re-runs it once with the latest state. */
   update(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return Promise.resolve();
-    }
-    return this.loop();
-  }
-
-  private async loop(): Promise<void> {
-    this.running = true;
-    try {
-      do {
-        this.again = false;
-        await this.syncOnce().then(
-          () => (this.lastError = undefined),
-          (err: Error) => {
-            this.failures++;
-            this.lastError = err.message;
-            this.log.warn({ err: err.message }, 'service rules not programmed');
-          },
-        );
-      } while (this.again);
-    } finally {
-      this.running = false;
-    }
+    return this.runner.request();
   }
 
   /** The proxy chains now in the nat table. */

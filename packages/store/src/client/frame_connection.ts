@@ -18,7 +18,7 @@ type Callback = (err: grpc.ServiceError | null, res?: unknown) => void;
 
 const SERVICES = ['KV', 'Watch', 'Lease', 'Cluster', 'Maintenance'] as const;
 
-export function serviceError(code: grpc.status, details: string): grpc.ServiceError {
+function serviceError(code: grpc.status, details: string): grpc.ServiceError {
   const err = new Error(`${code} ${grpc.status[code]}: ${details}`) as grpc.ServiceError;
   err.code = code;
   err.details = details;
@@ -97,10 +97,6 @@ export class FrameConnection implements StoreConnection {
   /** Connects the stubs to where their frames go (once, before the first call). */
   protected attach(link: FrameLink): void {
     this.link = link;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   /** A frame from the member. */
