@@ -11,7 +11,12 @@ const USAGE = `Usage:
 `;
 
 async function main(): Promise<number> {
-  const [command, ...rest] = process.argv.slice(2);
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--help' || argv[0] === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [command, ...rest] = argv;
   const { values } = parseArgs({
     args: rest,
     options: {
