@@ -458,6 +458,15 @@ function parseJsonBytes(raw: unknown): JsonValue | undefined {
   }
 }
 
+/** user.Info extra values: a message holding []string on the wire, a plain string array in JSON. */
+const EXTRA_VALUE: SpecialType = {
+  fromJson(json, path) {
+    if (!Array.isArray(json) || json.some((v) => typeof v !== 'string')) throw mismatch(path, 'array of strings', json);
+    return { items: [...(json as string[])] };
+  },
+  toJson: (m) => (Array.isArray(m?.items) ? (m.items as string[]).map(String) : []),
+};
+
 export const SPECIAL_TYPES: ReadonlyMap<string, SpecialType> = new Map<string, SpecialType>([
   [TIME_TYPE, { fromJson: (j, p) => timeFromJson(j, p, false), toJson: (m) => timeToJson(m, false) }],
   [MICRO_TIME_TYPE, { fromJson: (j, p) => timeFromJson(j, p, true), toJson: (m) => timeToJson(m, true) }],
@@ -503,6 +512,8 @@ export const SPECIAL_TYPES: ReadonlyMap<string, SpecialType> = new Map<string, S
   ],
   [FIELDS_V1_TYPE, { fromJson: (j) => ({ Raw: jsonBytes(j) }), toJson: (m) => parseJsonBytes(m?.Raw) ?? {} }],
   [RAW_EXTENSION_TYPE, { fromJson: (j) => ({ raw: jsonBytes(j) }), toJson: (m) => parseJsonBytes(m?.raw) ?? null }],
+  ['k8s.io.api.authentication.v1.ExtraValue', EXTRA_VALUE],
+  ['k8s.io.api.authorization.v1.ExtraValue', EXTRA_VALUE],
 ]);
 
 // ---------------------------------------------------------------- bytes

@@ -91,6 +91,14 @@ export const RESOURCES: readonly ResourceInfo[] = [
   define({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', resource: 'rolebindings', namespaced: true, pkg: 'rbac.v1' }),
   define({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', resource: 'roles', namespaced: true, pkg: 'rbac.v1' }),
   define({ group: 'scheduling.k8s.io', version: 'v1', kind: 'PriorityClass', resource: 'priorityclasses', namespaced: false, pkg: 'scheduling.v1', shortNames: ['pc'] }),
+  // Create-only reviews: answered from the authenticator/authorizer, never stored, not listable.
+  define({ group: 'authentication.k8s.io', version: 'v1', kind: 'SelfSubjectReview', resource: 'selfsubjectreviews', namespaced: false, pkg: 'authentication.v1', verbs: ['create'], list: false }),
+  define({ group: 'authentication.k8s.io', version: 'v1', kind: 'TokenReview', resource: 'tokenreviews', namespaced: false, pkg: 'authentication.v1', verbs: ['create'], list: false }),
+  define({ group: 'authentication.k8s.io', version: 'v1beta1', kind: 'SelfSubjectReview', resource: 'selfsubjectreviews', namespaced: false, pkg: 'authentication.v1beta1', verbs: ['create'], list: false }),
+  define({ group: 'authorization.k8s.io', version: 'v1', kind: 'LocalSubjectAccessReview', resource: 'localsubjectaccessreviews', namespaced: true, pkg: 'authorization.v1', verbs: ['create'], list: false }),
+  define({ group: 'authorization.k8s.io', version: 'v1', kind: 'SelfSubjectAccessReview', resource: 'selfsubjectaccessreviews', namespaced: false, pkg: 'authorization.v1', verbs: ['create'], list: false }),
+  define({ group: 'authorization.k8s.io', version: 'v1', kind: 'SelfSubjectRulesReview', resource: 'selfsubjectrulesreviews', namespaced: false, pkg: 'authorization.v1', verbs: ['create'], list: false }),
+  define({ group: 'authorization.k8s.io', version: 'v1', kind: 'SubjectAccessReview', resource: 'subjectaccessreviews', namespaced: false, pkg: 'authorization.v1', verbs: ['create'], list: false }),
 ];
 
 const META = 'k8s.io.apimachinery.pkg.apis.meta.v1';
@@ -107,6 +115,8 @@ export const AUXILIARY_KINDS: ReadonlyMap<string, string> = new Map([
   ['meta.k8s.io/v1/WatchEvent', `${META}.WatchEvent`],
   ['v1/WatchEvent', `${META}.WatchEvent`],
   ['autoscaling/v1/Scale', 'k8s.io.api.autoscaling.v1.Scale'],
+  // The serviceaccounts/token subresource's body (not a resource of its own).
+  ['authentication.k8s.io/v1/TokenRequest', 'k8s.io.api.authentication.v1.TokenRequest'],
 ]);
 
 export class RegistryError extends Error {
@@ -120,6 +130,14 @@ export class RegistryError extends Error {
 export function parseApiVersion(apiVersion: string): { group: string; version: string } {
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
+
+/**
+ * Create-only resources answered on the spot and never stored (the access and
+ * token reviews): POST returns the object with its status, other verbs are 405.
+ */
+export function isVirtualResource(info: ResourceInfo): boolean {
+  return info.group === 'authentication.k8s.io' || info.group === 'authorization.k8s.io';
 }
 
 /** The resource served at /apis/{group}/{version}/{resource} (or /api/v1/{resource}). */

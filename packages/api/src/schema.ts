@@ -20,6 +20,9 @@ export const PROTO_FILES = [
   'k8s.io/api/rbac/v1/generated.proto',
   'k8s.io/api/autoscaling/v1/generated.proto',
   'k8s.io/api/scheduling/v1/generated.proto',
+  'k8s.io/api/authentication/v1/generated.proto',
+  'k8s.io/api/authentication/v1beta1/generated.proto',
+  'k8s.io/api/authorization/v1/generated.proto',
 ] as const;
 
 export class SchemaError extends Error {

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { apiGroups, findResource, findResourceByKind, messageType, protoTypeForKind, RESOURCES, resolveResourceName } from '../src/index.js';
+import { decodeObject, encodeObject, type JsonObject } from '../src/index.js';
+import { apiGroups, findResource, isVirtualResource, findResourceByKind, messageType, protoTypeForKind, RESOURCES, resolveResourceName } from '../src/index.js';
 
 const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   // resource, apiVersion, kind, namespaced, shortNames, status, scale
@@ -27,6 +28,13 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['rolebindings', 'rbac.authorization.k8s.io/v1', 'RoleBinding', true, [], false, false],
   ['clusterrolebindings', 'rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', false, [], false, false],
   ['priorityclasses', 'scheduling.k8s.io/v1', 'PriorityClass', false, ['pc'], false, false],
+  ['selfsubjectreviews', 'authentication.k8s.io/v1', 'SelfSubjectReview', false, [], false, false],
+  ['tokenreviews', 'authentication.k8s.io/v1', 'TokenReview', false, [], false, false],
+  ['selfsubjectreviews', 'authentication.k8s.io/v1beta1', 'SelfSubjectReview', false, [], false, false],
+  ['localsubjectaccessreviews', 'authorization.k8s.io/v1', 'LocalSubjectAccessReview', true, [], false, false],
+  ['selfsubjectaccessreviews', 'authorization.k8s.io/v1', 'SelfSubjectAccessReview', false, [], false, false],
+  ['selfsubjectrulesreviews', 'authorization.k8s.io/v1', 'SelfSubjectRulesReview', false, [], false, false],
+  ['subjectaccessreviews', 'authorization.k8s.io/v1', 'SubjectAccessReview', false, [], false, false],
 ];
 
 test('every resource matches Kubernetes discovery facts', (t) => {
@@ -48,7 +56,7 @@ test('every message and list type named by the registry exists in the schema', (
   for (const r of RESOURCES) {
     t.truthy(messageType(r.protoType));
     if (r.listProtoType) t.truthy(messageType(r.listProtoType));
-    else t.is(r.kind, 'Binding');
+    else t.true(r.kind === 'Binding' || isVirtualResource(r), r.kind);
   }
 });
 
@@ -76,6 +84,20 @@ test('groups are listed with their versions, core first', (t) => {
   t.deepEqual(groups[0], { group: '', versions: ['v1'] });
   t.deepEqual(
     groups.map((g) => g.group).sort(),
-    ['', 'apps', 'batch', 'coordination.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io'],
+    ['', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'batch', 'coordination.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io'],
   );
+  t.deepEqual(groups.find((g) => g.group === 'authentication.k8s.io')?.versions, ['v1', 'v1beta1'], 'v1 first: the preferred version');
+});
+
+test('review kinds round-trip JSON through protobuf, extra values as string arrays', (t) => {
+  const sar = {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SubjectAccessReview',
+    spec: { user: 'bob', groups: ['dev'], uid: 'u1', extra: { scopes: ['a', 'b'] }, resourceAttributes: { namespace: 'ns', verb: 'get', resource: 'pods', subresource: 'log', name: 'p' } },
+    status: { allowed: true, reason: 'ok' },
+  };
+  t.like(decodeObject(encodeObject(sar as JsonObject).bytes), sar);
+  t.deepEqual(encodeObject(sar as JsonObject).unknownFields, []);
+  const tr = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['x'], expirationSeconds: 3600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'p', uid: 'u' } } };
+  t.like(decodeObject(encodeObject(tr as JsonObject).bytes), tr);
 });
