@@ -30,20 +30,34 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 
+  /** The Status, its fields in upstream's Go declaration order (kind, apiVersion, metadata, status, message, reason, details, code). */
   toStatus(): JsonObject {
-    const status: JsonObject = {
-      kind: 'Status',
-      apiVersion: 'v1',
-      metadata: {},
-      status: 'Failure',
-      message: this.message,
-      reason: this.reason,
-      code: this.code,
-    };
-    if (this.details) status.details = JSON.parse(JSON.stringify(this.details)) as JsonObject;
-    if (this.reason === '') delete status.reason;
+    const status: JsonObject = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message };
+    if (this.reason !== '') status.reason = this.reason;
+    if (this.details) status.details = orderedDetails(this.details);
+    status.code = this.code;
     return status;
   }
+}
+
+/** StatusDetails as JSON in Go declaration order, omitting what upstream omits when empty. */
+function orderedDetails(d: StatusDetails): JsonObject {
+  const out: JsonObject = {};
+  if (d.name) out.name = d.name;
+  if (d.group) out.group = d.group;
+  if (d.kind) out.kind = d.kind;
+  if (d.uid) out.uid = d.uid;
+  if (d.causes && d.causes.length > 0) {
+    out.causes = d.causes.map((c) => {
+      const cause: JsonObject = {};
+      if (c.reason) cause.reason = c.reason;
+      if (c.message) cause.message = c.message;
+      if (c.field) cause.field = c.field;
+      return cause;
+    });
+  }
+  if (d.retryAfterSeconds) out.retryAfterSeconds = d.retryAfterSeconds;
+  return out;
 }
 
 /** Who an error is about: the resource ("pods", "deployments" in "apps") and the object name. */
