@@ -7,7 +7,7 @@ import type { HealthChecks } from './health_checks.js';
 import { admitNodeCreate } from '../auth/node_restriction.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { findResource, findResourceByKind, type JsonObject, type ResourceInfo } from '@mkube/api';
+import { findResource, findResourceByKind, isVirtualResource, type JsonObject, type ResourceInfo } from '@mkube/api';
 import type { Logger } from 'pino';
 import { Authenticator, type UserInfo } from '../auth/authn.js';
 import { forbiddenMessage, RbacAuthorizer, type Attributes } from '../auth/rbac.js';
@@ -24,6 +24,7 @@ import type { NodeProxy } from './node_proxy.js';
 import { openApiDocumentBytes, openApiIndex } from './openapi.js';
 import { serveOpenApiV2 } from './openapi_v2.js';
 import { toTable } from './table.js';
+import { notAllowed, VirtualResources } from './virtual_resources.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -53,6 +54,8 @@ const DISCOVERY_PREFIXES = ['/api', '/apis', '/version', '/openapi'];
 
 export class ApiHandler {
   private readonly authz: RbacAuthorizer;
+  /** Create-only reviews (virtual_resources.ts): handlers registered per resource. */
+  readonly virtual = new VirtualResources();
   constructor(private readonly o: HandlerOptions) {
     this.authz = new RbacAuthorizer(o.registry);
   }
@@ -140,6 +143,7 @@ export class ApiHandler {
     if (!this.authz.authorize(user, attrs)) {
       throw errors.forbidden(forbiddenMessage(user, attrs), { name: rr.name, group: rr.info.group || undefined, kind: rr.info.resource });
     }
+    if (isVirtualResource(rr.info)) return this.createVirtual(req, res, rr, neg, q, user, verb);
     switch (verb) {
       case 'get':
         return this.get(res, rr, neg, q);
@@ -386,6 +390,15 @@ export class ApiHandler {
   }
 
   // ---------------------------------------------------------------- writes
+
+  /** POST of a create-only virtual resource (a review): answered, never stored; other verbs 405. */
+  private async createVirtual(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, user: UserInfo, verb: string): Promise<void> {
+    if (verb !== 'create' || rr.name || rr.subresource) throw notAllowed();
+    const warnings: string[] = [];
+    const body = await this.objectBody(req, rr, q, warnings);
+    const obj = await this.virtual.create({ info: rr.info, namespace: rr.namespace, body, user, req });
+    sendObject(res, 201, obj, neg, this.warnHeaders(warnings));
+  }
 
   private fieldManager(req: IncomingMessage, q: URLSearchParams): string {
     const fm = q.get('fieldManager');
