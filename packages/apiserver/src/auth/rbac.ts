@@ -3,9 +3,13 @@
  * ClusterRoleBinding objects (read from the watch caches): verbs, apiGroups,
  * resources (incl. subresources like pods/status), resourceNames and
  * nonResourceURLs. system:masters may do everything; node identities pass
- * the Node authorizer (node_authorizer.ts) first.
+ * the Node authorizer (node_authorizer.ts) first. Also the rule resolver the
+ * escalation checks use (rulesFor, roleReferenceRules). Stored objects are
+ * user input: only their own fields are read, lists must be arrays and their
+ * entries strings.
  */
 import { findResource, type JsonObject } from '@mkube/api';
+import { errors } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { UserInfo } from './authn.js';
 import { NodeAuthorizer } from './node_authorizer.js';
@@ -24,29 +28,66 @@ export interface Attributes {
   path?: string;
 }
 
-const ruleHas = (list: unknown, v: string): boolean => Array.isArray(list) && (list.includes('*') || list.includes(v));
+/** A PolicyRule as RBAC reads it: only the string entries of own array fields. */
+export interface PolicyRule {
+  verbs: string[];
+  apiGroups: string[];
+  resources: string[];
+  resourceNames: string[];
+  nonResourceURLs: string[];
+}
 
-function ruleAllows(rule: Obj, a: Attributes): boolean {
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** An own field of an untrusted object (never one inherited from a prototype). */
+export const own = (o: unknown, key: string): unknown => (isObj(o) && Object.hasOwn(o, key) ? o[key] : undefined);
+const ownString = (o: unknown, key: string): string | undefined => {
+  const v = own(o, key);
+  return typeof v === 'string' ? v : undefined;
+};
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+
+/** A stored rule as a PolicyRule (non-object entries give an empty rule, which allows nothing). */
+export function toPolicyRule(rule: unknown): PolicyRule {
+  return {
+    verbs: strings(own(rule, 'verbs')),
+    apiGroups: strings(own(rule, 'apiGroups')),
+    resources: strings(own(rule, 'resources')),
+    resourceNames: strings(own(rule, 'resourceNames')),
+    nonResourceURLs: strings(own(rule, 'nonResourceURLs')),
+  };
+}
+
+/** The rules of a Role / ClusterRole object. */
+export function rulesOf(role: unknown): PolicyRule[] {
+  const rules = own(role, 'rules');
+  return Array.isArray(rules) ? rules.map(toPolicyRule) : [];
+}
+
+const ruleHas = (list: string[], v: string): boolean => list.includes('*') || list.includes(v);
+
+export function ruleAllows(rule: PolicyRule, a: Attributes): boolean {
   if (!ruleHas(rule.verbs, a.verb)) return false;
   if (a.resource === undefined) {
-    const urls = (rule.nonResourceURLs as string[] | undefined) ?? [];
-    return urls.some((u) => u === '*' || u === a.path || (u.endsWith('*') && (a.path ?? '').startsWith(u.slice(0, -1))));
+    const path = a.path ?? '';
+    return rule.nonResourceURLs.some((u) => u === '*' || u === path || (u.endsWith('*') && path.startsWith(u.slice(0, -1))));
   }
   if (!ruleHas(rule.apiGroups, a.apiGroup ?? '')) return false;
   const full = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
-  const resources = (rule.resources as string[] | undefined) ?? [];
-  if (!resources.some((r) => r === '*' || r === full || (a.subresource && r === `*/${a.subresource}`))) return false;
-  const names = (rule.resourceNames as string[] | undefined) ?? [];
-  return names.length === 0 || (a.name !== undefined && names.includes(a.name));
+  if (!rule.resources.some((r) => r === '*' || r === full || (a.subresource && r === `*/${a.subresource}`))) return false;
+  return rule.resourceNames.length === 0 || (a.name !== undefined && rule.resourceNames.includes(a.name));
 }
 
 function subjectMatches(subjects: unknown, user: UserInfo, bindingNs?: string): boolean {
-  for (const s of (subjects as Obj[] | undefined) ?? []) {
-    if (s.kind === 'User' && s.name === user.name) return true;
-    if (s.kind === 'Group' && user.groups.includes(String(s.name))) return true;
-    if (s.kind === 'ServiceAccount') {
-      const ns = String(s.namespace ?? bindingNs ?? '');
-      if (user.name === `system:serviceaccount:${ns}:${String(s.name)}`) return true;
+  if (!Array.isArray(subjects)) return false;
+  for (const s of subjects) {
+    const kind = ownString(s, 'kind');
+    const name = ownString(s, 'name');
+    if (name === undefined) continue;
+    if (kind === 'User' && name === user.name) return true;
+    if (kind === 'Group' && user.groups.includes(name)) return true;
+    if (kind === 'ServiceAccount') {
+      const ns = ownString(s, 'namespace') || bindingNs || '';
+      if (ns && user.name === `system:serviceaccount:${ns}:${name}`) return true;
     }
   }
   return false;
@@ -55,18 +96,54 @@ function subjectMatches(subjects: unknown, user: UserInfo, bindingNs?: string): 
 /** Why a request was denied (set by authorize, appended by forbiddenMessage). */
 const denyReasons = new WeakMap<Attributes, string>();
 
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
+
 export class RbacAuthorizer {
   private readonly node: NodeAuthorizer;
+  private readonly roles = findResource(RBAC_GROUP, 'v1', 'roles')!;
+  private readonly clusterRoles = findResource(RBAC_GROUP, 'v1', 'clusterroles')!;
+  private readonly roleBindings = findResource(RBAC_GROUP, 'v1', 'rolebindings')!;
+  private readonly clusterRoleBindings = findResource(RBAC_GROUP, 'v1', 'clusterrolebindings')!;
+
   constructor(private readonly registry: Registry) {
     this.node = new NodeAuthorizer(registry);
   }
 
-  private rules(ref: Obj, ns: string | undefined): Obj[] {
-    const kind = ref.kind;
-    const name = String(ref.name ?? '');
-    const info = findResource('rbac.authorization.k8s.io', 'v1', kind === 'ClusterRole' ? 'clusterroles' : 'roles')!;
-    const role = this.registry.cachedGet(info, kind === 'ClusterRole' ? undefined : ns, name);
-    return ((role?.rules as Obj[] | undefined) ?? []);
+  /** The referenced role's object, or undefined (missing, or an unsupported kind). */
+  private roleFor(ref: unknown, ns: string | undefined): Obj | undefined {
+    const kind = ownString(ref, 'kind');
+    const name = ownString(ref, 'name') ?? '';
+    if (kind === 'ClusterRole') return this.registry.cachedGet(this.clusterRoles, undefined, name);
+    if (kind === 'Role' && ns) return this.registry.cachedGet(this.roles, ns, name);
+    return undefined;
+  }
+
+  /**
+   * The rules of a binding's roleRef in the binding's namespace ("" for a
+   * ClusterRoleBinding), as upstream's GetRoleReferenceRules: a missing role
+   * is a 404 NotFound.
+   */
+  roleReferenceRules(ref: unknown, bindingNs: string | undefined): PolicyRule[] {
+    const kind = ownString(ref, 'kind');
+    const name = ownString(ref, 'name') ?? '';
+    if (kind !== 'ClusterRole' && kind !== 'Role') throw errors.badRequest(`unsupported role reference kind: ${JSON.stringify(kind ?? '')}`);
+    const role = this.roleFor(ref, bindingNs);
+    if (!role) throw errors.notFound({ group: RBAC_GROUP, resource: kind === 'ClusterRole' ? 'clusterroles' : 'roles' }, name);
+    return rulesOf(role);
+  }
+
+  /** Every RBAC rule that applies to the user in `namespace` (cluster-wide ones only when undefined). */
+  rulesFor(user: UserInfo, namespace: string | undefined): PolicyRule[] {
+    const out: PolicyRule[] = [];
+    for (const b of this.registry.cachedList(this.clusterRoleBindings)) {
+      if (subjectMatches(own(b, 'subjects'), user)) out.push(...rulesOf(this.roleFor(own(b, 'roleRef'), undefined)));
+    }
+    if (namespace) {
+      for (const b of this.registry.cachedList(this.roleBindings, namespace)) {
+        if (subjectMatches(own(b, 'subjects'), user, namespace)) out.push(...rulesOf(this.roleFor(own(b, 'roleRef'), namespace)));
+      }
+    }
+    return out;
   }
 
   authorize(user: UserInfo, a: Attributes): boolean {
@@ -76,16 +153,14 @@ export class RbacAuthorizer {
       denyReasons.set(a, nd.reason);
       return false;
     }
-    const crb = findResource('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings')!;
-    for (const b of this.registry.cachedList(crb)) {
-      if (!subjectMatches(b.subjects, user)) continue;
-      if (this.rules(b.roleRef as Obj, undefined).some((r) => ruleAllows(r, a))) return true;
+    for (const b of this.registry.cachedList(this.clusterRoleBindings)) {
+      if (!subjectMatches(own(b, 'subjects'), user)) continue;
+      if (rulesOf(this.roleFor(own(b, 'roleRef'), undefined)).some((r) => ruleAllows(r, a))) return true;
     }
     if (a.namespace && a.resource !== undefined) {
-      const rb = findResource('rbac.authorization.k8s.io', 'v1', 'rolebindings')!;
-      for (const b of this.registry.cachedList(rb, a.namespace)) {
-        if (!subjectMatches(b.subjects, user, a.namespace)) continue;
-        if (this.rules(b.roleRef as Obj, a.namespace).some((r) => ruleAllows(r, a))) return true;
+      for (const b of this.registry.cachedList(this.roleBindings, a.namespace)) {
+        if (!subjectMatches(own(b, 'subjects'), user, a.namespace)) continue;
+        if (rulesOf(this.roleFor(own(b, 'roleRef'), a.namespace)).some((r) => ruleAllows(r, a))) return true;
       }
     }
     return false;
