@@ -203,7 +203,7 @@ test.serial('NodeRestriction: a node identity creates only its own Node and Leas
   t.is(other.body.message, 'nodes "n4" is forbidden: node "n3" is not allowed to modify node "n4"');
   const labelled = await as(n3, 'POST', '/api/v1/nodes', { ...node('n3'), metadata: { name: 'n3', labels: { 'node-restriction.kubernetes.io/pool': 'gold', 'example.node-restriction.kubernetes.io/x': 'y', zone: 'a' } } });
   t.is(labelled.status, 403);
-  t.is(labelled.body.message, 'nodes "n3" is forbidden: is not allowed to set the following labels: example.node-restriction.kubernetes.io/x, node-restriction.kubernetes.io/pool');
+  t.is(labelled.body.message, 'nodes "n3" is forbidden: node "n3" is not allowed to set the following labels: example.node-restriction.kubernetes.io/x, node-restriction.kubernetes.io/pool');
   t.is((await as(n3, 'POST', '/api/v1/nodes', node('n3'))).status, 201);
   const leases = '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases';
   const foreign = await as(n3, 'POST', leases, lease('kube-node-lease', 'n4'));
