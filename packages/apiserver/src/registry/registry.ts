@@ -246,7 +246,7 @@ export class Registry {
     if (info.resource === 'pods' && isObj(obj.status)) obj.status.qosClass = qosClass(obj);
     applyDefaults(info.resource, obj);
     if (info.resource === 'namespaces') obj.status = { phase: 'Active' };
-    const errs = validateObject(info.resource, info.namespaced, obj);
+    const errs = validateObject(info.resource, info.namespaced, obj, { serviceClusterIpRange: this.allocators.cidr });
     if (info.resource === 'services' && errs.length === 0) await this.allocateService(obj, undefined, errs, opts.dryRun === true);
     if (errs.length > 0) throw invalid(info.kind, info.group, name, errs);
     if (opts.fieldManager) recordUpdate(obj, undefined, opts.fieldManager, info.apiVersion, info.kind);
@@ -289,7 +289,7 @@ export class Registry {
       const desired = clone(await change(clone(cur.obj)));
       const next = this.prepareUpdate(info, cur.obj, desired, opts);
       const nm = meta(next);
-      const errs: FieldError[] = [...validateObject(info.resource, info.namespaced, next), ...validateUpdate(info.resource, next, cur.obj)];
+      const errs: FieldError[] = [...validateObject(info.resource, info.namespaced, next, { serviceClusterIpRange: this.allocators.cidr }), ...validateUpdate(info.resource, next, cur.obj)];
       if (info.resource === 'services' && errs.length === 0) await this.allocateService(next, cur.obj, errs, opts.dryRun === true);
       if (errs.length > 0) throw invalid(info.kind, info.group, name, errs);
       if (opts.fieldManager && !deepEqual(stripManaged(next), stripManaged(cur.obj))) recordUpdate(next, cur.obj, opts.fieldManager, info.apiVersion, info.kind, opts.subresource);

@@ -4,6 +4,7 @@
  */
 import type { JsonObject } from '@mkube/api';
 import type { FieldError } from '../errors.js';
+import { validateNetworkFields, validateNetworkUpdate, type NetworkValidationContext } from './network_validation.js';
 
 type Obj = JsonObject;
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
@@ -268,7 +269,7 @@ export function nameKindFor(resource: string): NameKind {
   return 'subdomain';
 }
 
-export function validateObject(resource: string, namespaced: boolean, o: Obj): FieldError[] {
+export function validateObject(resource: string, namespaced: boolean, o: Obj, net: NetworkValidationContext = {}): FieldError[] {
   const errs: FieldError[] = [];
   validateObjectMeta((o.metadata ?? {}) as Obj, namespaced, nameKindFor(resource), errs);
   switch (resource) {
@@ -296,6 +297,7 @@ export function validateObject(resource: string, namespaced: boolean, o: Obj): F
       validateDataKeys(o.stringData, 'stringData', errs);
       break;
   }
+  validateNetworkFields(resource, o, errs, net);
   return errs;
 }
 
@@ -357,5 +359,6 @@ export function validateUpdate(resource: string, next: Obj, prev: Obj): FieldErr
       }
       break;
   }
+  validateNetworkUpdate(resource, next, prev, errs);
   return errs;
 }
