@@ -24,6 +24,7 @@ import {
   type RaftConfig,
   type RaftStatus,
   type Ready,
+  type SnapshotMetadata,
   type SoftState,
 } from './types.js';
 
@@ -156,6 +157,11 @@ export class RawNode {
 
   status(): RaftStatus {
     return this.raft.status();
+  }
+
+  /** Metadata of an incoming snapshot Raft accepted and has not yet had persisted (handed out by ready()). */
+  pendingSnapshot(): SnapshotMetadata | undefined {
+    return this.raft.raftLog.unstable.snapshot?.metadata;
   }
 }
 

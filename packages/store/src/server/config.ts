@@ -1,6 +1,6 @@
 // mkube-store's configuration, from etcd-compatible command-line flags.
 import { parseArgs } from 'node:util';
-import { parseURLs } from './urls.js';
+import { parseURL, parseURLs } from './urls.js';
 
 export interface TLSFiles {
   certFile: string;
@@ -28,6 +28,8 @@ export interface MemberConfig {
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
   maxRequestBytes: number;
+  /** Largest snapshot a follower accepts from its leader (streamed to a file in the data dir). */
+  maxSnapshotBytes: number;
   clientTLS?: TLSFiles;
   peerTLS?: TLSFiles;
   logLevel: string;
@@ -54,6 +56,7 @@ const FLAGS = {
   'heartbeat-interval': { type: 'string', default: '50' },
   'election-timeout': { type: 'string', default: '400' },
   'max-request-bytes': { type: 'string', default: String(1.5 * 1024 * 1024) },
+  'max-snapshot-bytes': { type: 'string' },
   'cert-file': { type: 'string' },
   'key-file': { type: 'string' },
   'trusted-ca-file': { type: 'string' },
@@ -83,14 +86,16 @@ Member:
   --heartbeat-interval MS              Raft heartbeat (default 50)
   --election-timeout MS                Raft election timeout (default 400)
   --max-request-bytes N                largest client request (default 1.5 MiB)
+  --max-snapshot-bytes N               largest snapshot received from the leader (default 2 x quota-backend-bytes)
 Clustering:
   --initial-advertise-peer-urls URLS   this member's peer URLs (default: listen-peer-urls)
   --initial-cluster NAME=URL,...       the initial members (default "<name>=<initial-advertise-peer-urls>")
   --initial-cluster-state new|existing "existing" to join a running cluster (after member add)
   --initial-cluster-token TOKEN        distinguishes clusters (default "etcd-cluster")
 Security:
-  --cert-file --key-file --trusted-ca-file --client-cert-auth               client TLS
-  --peer-cert-file --peer-key-file --peer-trusted-ca-file --peer-client-cert-auth   peer TLS
+  --cert-file --key-file --trusted-ca-file --client-cert-auth               client TLS (https:// client URLs)
+  --peer-cert-file --peer-key-file --peer-trusted-ca-file --peer-client-cert-auth   peer TLS (https:// peer URLs)
+                                       as etcd: a trusted CA file means clients must present a certificate it signed
   --log-level debug|info|warn|error    (default info)
 `;
 
@@ -120,7 +125,21 @@ function tls(certFile: string | undefined, keyFile: string | undefined, ca: stri
   }
   if (!certFile || !keyFile) throw new ConfigError(`${which}: both a certificate and a key file are required`);
   if (auth && !ca) throw new ConfigError(`${which}: client certificate authentication needs a trusted CA file`);
-  return { certFile, keyFile, trustedCAFile: ca, clientCertAuth: auth };
+  // As etcd (TLSInfo.ServerConfig): a trusted CA file alone also requires and verifies client certificates.
+  return { certFile, keyFile, trustedCAFile: ca, clientCertAuth: auth || ca !== undefined };
+}
+
+/** etcd refuses an https:// URL it has no certificate for (embed.configureClientListeners / transport.newTLSListener). */
+function checkHttpsHasCertificates(clientURLs: string[], peerURLs: string[], clientTLS: TLSFiles | undefined, peerTLS: TLSFiles | undefined): void {
+  for (const raw of clientURLs) {
+    if (parseURL(raw).scheme === 'https' && !clientTLS) {
+      throw new ConfigError(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${raw} with HTTPS scheme`);
+    }
+  }
+  for (const raw of peerURLs) {
+    const u = parseURL(raw);
+    if (u.scheme === 'https' && !peerTLS) throw new ConfigError(`cannot listen on TLS for ${u.address}: KeyFile and CertFile are not presented`);
+  }
 }
 
 export type ParsedCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: MemberConfig };
@@ -151,25 +170,32 @@ export function parseFlags(argv: string[]): ParsedCommand {
   const heartbeat = positiveInt('heartbeat-interval', str('heartbeat-interval'));
   const election = positiveInt('election-timeout', str('election-timeout'));
   if (election < 5 * heartbeat) throw new ConfigError(`--election-timeout (${election} ms) must be at least 5 times --heartbeat-interval (${heartbeat} ms)`);
+  const clientTLS = tls(str('cert-file'), str('key-file'), str('trusted-ca-file'), values['client-cert-auth'] as boolean, 'client TLS');
+  const peerTLS = tls(str('peer-cert-file'), str('peer-key-file'), str('peer-trusted-ca-file'), values['peer-client-cert-auth'] as boolean, 'peer TLS');
+  const listenClientURLs = parseURLs(listenClient).map((u) => u.raw);
+  const listenPeerURLs = parseURLs(listenPeer).map((u) => u.raw);
+  checkHttpsHasCertificates(listenClientURLs, listenPeerURLs, clientTLS, peerTLS);
+  const quotaBackendBytes = positiveInt('quota-backend-bytes', str('quota-backend-bytes'));
   const config: MemberConfig = {
     name,
     dataDir: str('data-dir') ?? `${name}.mkube-store`,
-    listenClientURLs: parseURLs(listenClient).map((u) => u.raw),
+    listenClientURLs,
     advertiseClientURLs: parseURLs(str('advertise-client-urls') ?? listenClient).map((u) => u.raw),
-    listenPeerURLs: parseURLs(listenPeer).map((u) => u.raw),
+    listenPeerURLs,
     initialAdvertisePeerURLs: advertised,
     initialCluster,
     initialClusterState: state,
     initialClusterToken: str('initial-cluster-token'),
     listenMetricsURLs: str('listen-metrics-urls') ? parseURLs(str('listen-metrics-urls')).map((u) => u.raw) : [],
-    quotaBackendBytes: positiveInt('quota-backend-bytes', str('quota-backend-bytes')),
+    quotaBackendBytes,
     snapshotCount: positiveInt('snapshot-count', str('snapshot-count')),
     snapshotCatchUpEntries: positiveInt('snapshot-catchup-entries', str('snapshot-catchup-entries')),
     heartbeatIntervalMs: heartbeat,
     electionTimeoutMs: election,
     maxRequestBytes: positiveInt('max-request-bytes', str('max-request-bytes')),
-    clientTLS: tls(str('cert-file'), str('key-file'), str('trusted-ca-file'), values['client-cert-auth'] as boolean, 'client TLS'),
-    peerTLS: tls(str('peer-cert-file'), str('peer-key-file'), str('peer-trusted-ca-file'), values['peer-client-cert-auth'] as boolean, 'peer TLS'),
+    maxSnapshotBytes: str('max-snapshot-bytes') !== undefined ? positiveInt('max-snapshot-bytes', str('max-snapshot-bytes')) : 2 * quotaBackendBytes,
+    clientTLS,
+    peerTLS,
     logLevel: str('log-level'),
   };
   return { kind: 'run', config };

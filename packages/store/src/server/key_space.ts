@@ -32,8 +32,8 @@ export interface KeySpace {
 
   /** The whole key space, for a follower that needs a snapshot. */
   snapshotChunks(): AsyncIterable<Buffer>;
-  /** Replaces the key space with a received snapshot. */
-  restore(chunks: Buffer[]): Promise<void>;
+  /** Replaces the key space with a received snapshot (read as a stream, e.g. from its temp file). */
+  restore(chunks: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void>;
   /** Writes what the applies of the last batch changed (one write for many entries). */
   flush(): Promise<void>;
   /** Makes everything written so far durable (fsync), before the Raft log that holds it is compacted. */

@@ -36,6 +36,7 @@ import { ProposalWaiters } from './proposal_waiters.js';
 import { DataCorruptError, RaftLogStore, type MemberIdentity } from './raft_log_store.js';
 import { ReadBarrier } from './read_barrier.js';
 import { seededRandom } from '../raft/seeded_random.js';
+import { SnapshotFile, SnapshotRefusedError, clearReceivedSnapshots } from './snapshot_file.js';
 
 export const STORE_VERSION = '3.4.0';
 
@@ -89,6 +90,8 @@ export class Member implements EtcdBackend, PeerHandler {
   private applyChain: Promise<void> = Promise.resolve();
   private queuedApply = 0;
   private attributesPublished = false;
+  /** Snapshots received in full and accepted by Raft, by "term/index", until a Ready installs them. */
+  private readonly receivedSnapshots = new Map<string, { file: SnapshotFile; from: number; done(err?: Error): void }>();
 
   private constructor(
     readonly cfg: MemberConfig,
@@ -193,6 +196,7 @@ export class Member implements EtcdBackend, PeerHandler {
       if (e.code === 'DATA_CORRUPT') throw new StartupError('DATA_CORRUPT', `${cfg.dataDir}: key space: ${(err as Error).message}`);
       throw err;
     }
+    clearReceivedSnapshots(cfg.dataDir);
     const member = new Member(cfg, deps, db, raftLog, membership, kv, identity);
     await member.restoreRaft();
     return member;
@@ -382,8 +386,10 @@ export class Member implements EtcdBackend, PeerHandler {
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.role);
     if (rd.hardState) this.term = rd.hardState.term;
-    // A snapshot replaces the state the apply chain works on: let it finish first.
-    if (rd.snapshot) await this.applyChain;
+    // A snapshot replaces the state the apply chain works on: let it finish first, then restore the
+    // key space from the data received with the Snap message Raft accepted (before the Raft log
+    // records the snapshot, so that a crash in between replays entries the key space skips).
+    const received = rd.snapshot ? await this.restoreReceivedSnapshot(rd.snapshot) : undefined;
     // Committed entries were made durable by earlier Readies: applying them need not wait for this
     // Ready's write (as etcd's apply goroutine runs beside the WAL save).
     const committed = rd.snapshot ? [] : rd.committedEntries;
@@ -399,7 +405,11 @@ export class Member implements EtcdBackend, PeerHandler {
       await this.raftLog.save(rd.hardState, rd.entries, rd.snapshot, rd.mustSync || rd.snapshot !== undefined);
       if (rd.mustSync) this.deps.metrics.fsyncDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
     }
-    if (rd.snapshot) this.installSnapshot(rd.snapshot);
+    if (rd.snapshot) {
+      this.installSnapshot(rd.snapshot);
+      this.settleReceivedSnapshots(rd.snapshot.metadata.index);
+      received?.done();
+    }
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     // 2. Send.
@@ -854,17 +864,94 @@ export class Member implements EtcdBackend, PeerHandler {
     this.schedule();
   }
 
-  async receiveSnapshot(m: Message, data: Buffer[]): Promise<void> {
-    if (this.stopped || this.fatal) throw new Error('member stopped');
-    const snapIndex = m.snapshot?.metadata.index ?? 0;
-    if (snapIndex > this.appliedIdx && data.length > 0) {
-      // Restore the key space under the apply chain so no entry is applied concurrently.
-      await this.onApplyChain(async () => {
-        if (snapIndex > this.appliedIdx) await this.kv.restore(data);
-      });
-      this.log.info({ from: m.from.toString(16), index: snapIndex, bytes: data.reduce((n, b) => n + b.length, 0) }, 'restored key space from a snapshot');
+  /** A Snap message (and the stream that carries its data) is taken only from the current leader at its term. */
+  private checkSnapshotSender(m: Message): void {
+    if (this.stopped || this.fatal) throw new EtcdError('Stopped', 'etcdserver: server stopped');
+    const st = this.node.status();
+    if (m.to !== this.id || st.lead === 0 || m.from !== st.lead || m.term !== st.term || !m.snapshot) {
+      throw new SnapshotRefusedError(
+        'SNAPSHOT_NOT_FROM_LEADER',
+        `snapshot from member ${m.from.toString(16)} at term ${m.term} refused: this member's leader is ${st.lead ? st.lead.toString(16) : 'unknown'} at term ${st.term}`,
+      );
     }
+  }
+
+  async beginSnapshot(m: Message): Promise<SnapshotFile> {
+    this.checkSnapshotSender(m);
+    const md = m.snapshot!.metadata;
+    return SnapshotFile.create(this.cfg.dataDir, md.term, md.index, this.cfg.maxSnapshotBytes);
+  }
+
+  maxSnapshotBytes(): number {
+    return this.cfg.maxSnapshotBytes;
+  }
+
+  async receiveSnapshot(m: Message, file: SnapshotFile): Promise<void> {
+    try {
+      // Leadership may have changed while the data arrived.
+      this.checkSnapshotSender(m);
+    } catch (err) {
+      await file.discard();
+      throw err;
+    }
+    const md = m.snapshot!.metadata;
+    const key = `${md.term}/${md.index}`;
+    if (md.index <= this.appliedIdx || this.receivedSnapshots.has(key)) {
+      // Nothing to restore: Raft answers with what it has.
+      await file.discard();
+      this.receive([m]);
+      return;
+    }
+    let entry!: { file: SnapshotFile; from: number; done(err?: Error): void };
+    const restored = new Promise<void>((resolve, reject) => {
+      entry = { file, from: m.from, done: (err) => (err ? reject(err) : resolve()) };
+    });
+    this.receivedSnapshots.set(key, entry);
     this.receive([m]);
+    const accepted = this.node.pendingSnapshot();
+    if (!accepted || accepted.index !== md.index || accepted.term !== md.term) {
+      // Raft did not take it (it already has those entries, or is not a follower): discard the data.
+      this.receivedSnapshots.delete(key);
+      await file.discard();
+      this.log.info({ from: m.from.toString(16), index: md.index, term: md.term }, 'raft did not accept the received snapshot; data discarded');
+      return;
+    }
+    await restored;
+  }
+
+  /** The key-space data for the snapshot Raft hands out in a Ready; restored under the apply chain. */
+  private async restoreReceivedSnapshot(snap: Snapshot): Promise<{ done(): void } | undefined> {
+    await this.applyChain;
+    const md = snap.metadata;
+    const key = `${md.term}/${md.index}`;
+    const r = this.receivedSnapshots.get(key);
+    if (!r) throw new Error(`raft accepted snapshot at term ${md.term} index ${md.index} but no received snapshot data matches it`);
+    this.receivedSnapshots.delete(key);
+    try {
+      if (md.index > this.appliedIdx) {
+        await this.onApplyChain(async () => {
+          if (md.index > this.appliedIdx) await this.kv.restore(r.file.chunks());
+        });
+        this.log.info({ from: r.from.toString(16), index: md.index, term: md.term, bytes: r.file.size }, 'restored key space from a snapshot');
+      }
+    } catch (err) {
+      r.done(err as Error);
+      throw err;
+    } finally {
+      await r.file.discard();
+    }
+    return { done: () => r.done() };
+  }
+
+  /** Received snapshots superseded by the one installed at `index` are discarded. */
+  private settleReceivedSnapshots(index: number): void {
+    for (const [key, r] of this.receivedSnapshots) {
+      const idx = Number(key.split('/')[1]);
+      if (idx > index) continue;
+      this.receivedSnapshots.delete(key);
+      void r.file.discard();
+      r.done();
+    }
   }
 
   async leaseRenew(id: number): Promise<number> {
@@ -918,6 +1005,11 @@ export class Member implements EtcdBackend, PeerHandler {
     this.reads.failAll(stopped);
     for (const w of this.confWaiters.values()) w.reject(stopped);
     this.confWaiters.clear();
+    for (const r of this.receivedSnapshots.values()) {
+      void r.file.discard();
+      r.done(stopped);
+    }
+    this.receivedSnapshots.clear();
     // Let an in-flight Ready finish its LevelDB writes before closing.
     for (let i = 0; i < 500 && this.processing; i++) await new Promise((r) => setTimeout(r, 2));
     await Promise.race([this.applyChain, new Promise((r) => setTimeout(r, 2000))]);

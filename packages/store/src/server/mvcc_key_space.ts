@@ -128,7 +128,7 @@ class MvccKeySpace implements KeySpace {
     return this.store.snapshot();
   }
 
-  async restore(chunks: Buffer[]): Promise<void> {
+  async restore(chunks: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
     await this.store.close();
     this.store = await MvccStore.restore(this.db, PREFIX, chunks, this.opts);
     // Watchers resume on the new store right after what they have seen.

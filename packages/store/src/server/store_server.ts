@@ -14,7 +14,7 @@ import { InProcessConnection } from '../client/in_process_connection.js';
 import type { ServerFrame } from '../client/call_frames.js';
 import { CallDispatcher } from './call_dispatcher.js';
 import { endpointAddress } from '../client/connection.js';
-import { parseURL } from './urls.js';
+import { parseURL, type ListenURL } from './urls.js';
 
 export interface RunningStore {
   member: Member;
@@ -31,8 +31,9 @@ export interface RunningStore {
   stop(graceful?: boolean): Promise<void>;
 }
 
-function serverCredentials(tls: TLSFiles | undefined): grpc.ServerCredentials {
-  if (!tls) return grpc.ServerCredentials.createInsecure();
+/** As etcd: the URL's scheme decides; https:// serves TLS (config.ts refuses one without certificates), http:// plaintext. */
+function serverCredentials(url: ListenURL, tls: TLSFiles | undefined): grpc.ServerCredentials {
+  if (url.scheme !== 'https' || !tls) return grpc.ServerCredentials.createInsecure();
   return grpc.ServerCredentials.createSsl(
     tls.trustedCAFile ? readFileSync(tls.trustedCAFile) : null,
     [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
@@ -79,7 +80,7 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   };
   const peerServer = new grpc.Server({ ...grpcOptions, 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
-  addPeerService(peerServer, member, log, () => metrics.peerMalformed.inc());
+  addPeerService(peerServer, member, log, () => metrics.peerMalformed.inc(), { requirePeerCertificate: cfg.peerTLS?.clientCertAuth === true });
   const clientServer = new grpc.Server(grpcOptions);
   const services = addEtcdServices(clientServer, member, { maxRequestBytes: cfg.maxRequestBytes });
   const inProcess = new Set<InProcessConnection>();
@@ -87,9 +88,17 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
 
   const httpServers: HttpServer[] = [];
   try {
-    for (const u of cfg.listenPeerURLs) await bind(peerServer, parseURL(u).address, serverCredentials(cfg.peerTLS));
+    for (const u of cfg.listenPeerURLs) {
+      const url = parseURL(u);
+      if (url.scheme !== 'https' && cfg.peerTLS?.clientCertAuth) log.warn({ url: u }, `The scheme of peer url ${u} is HTTP while client cert auth (--peer-client-cert-auth) is enabled. Ignored client cert auth for this url.`);
+      await bind(peerServer, url.address, serverCredentials(url, cfg.peerTLS));
+    }
     member.start();
-    for (const u of cfg.listenClientURLs) await bind(clientServer, parseURL(u).address, serverCredentials(cfg.clientTLS));
+    for (const u of cfg.listenClientURLs) {
+      const url = parseURL(u);
+      if (url.scheme !== 'https' && cfg.clientTLS?.clientCertAuth) log.warn({ url: u }, `The scheme of client url ${u} is HTTP while client cert auth (--client-cert-auth) is enabled. Ignored client cert auth for this url.`);
+      await bind(clientServer, url.address, serverCredentials(url, cfg.clientTLS));
+    }
     for (const u of cfg.listenMetricsURLs) {
       const url = parseURL(u);
       httpServers.push(await startHttpEndpoints(url.host, url.port, metrics, { unhealthyReason: async () => member.unhealthyReason() }));
