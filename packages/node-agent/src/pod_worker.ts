@@ -645,7 +645,7 @@ export class PodWorker {
         allocatable: this.deps.allocatable,
       });
       const volumes = this.preparedVolumes ?? (await this.setUpVolumes());
-      const mounts = await this.deps.volumes.mountsFor(spec, volumes);
+      const mounts = await this.deps.volumes.mountsFor(spec, volumes, env);
       const cfg = buildContainerConfig(this.pod, spec, {
         kind,
         restartCount,

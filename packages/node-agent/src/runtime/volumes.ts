@@ -1,12 +1,18 @@
 // Pod volumes on the node: emptyDir (a directory under the agent's root
-// dir), configMap and secret (files written by the agent), hostPath; and the
-// CRI mounts of a container's volumeMounts.
-import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, normalize } from 'node:path';
+// dir), configMap and secret (files written atomically by the agent, with
+// the volume's modes), hostPath; and the CRI mounts of a container's
+// volumeMounts, whose subPath/subPathExpr is resolved without following a
+// symbolic link out of the volume. The pod's directories are 0750 (kubelet's
+// mode), so another host user cannot read a secret's files; inside the
+// container the files keep the modes the pod asked for (default 0644).
+import { chmod, lstat, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { ConfigSource } from '../api_port.js';
-import type { Container, KeyToPath, Pod, Volume } from '../k8s_types.js';
-import type { DeepPartial, Mount } from '../cri/types.js';
+import type { Container, KeyToPath, Pod, Volume, VolumeMount } from '../k8s_types.js';
+import type { DeepPartial, KeyValue, Mount } from '../cri/types.js';
+import { writeAtomically, type VolumeFile } from './atomic_writer.js';
 import { ContainerStartError, VolumeSetupError } from './errors.js';
+import { resolveInside, UnsafePathError } from './safe_path.js';
 
 const PLUGIN_DIR: Record<string, string> = {
   emptyDir: 'kubernetes.io~empty-dir',
@@ -14,10 +20,42 @@ const PLUGIN_DIR: Record<string, string> = {
   secret: 'kubernetes.io~secret',
 };
 
+/** Upstream's SecretVolumeSourceDefaultMode and ConfigMapVolumeSourceDefaultMode. */
+export const DEFAULT_FILE_MODE = 0o644;
+/** kubelet's mode for the pods dir, each pod's dir and its volumes dirs. */
+export const POD_DIR_MODE = 0o750;
+const EMPTY_DIR_MODE = 0o777;
+const CONFIG_VOLUME_DIR_MODE = 0o755;
+
 export interface PreparedVolume {
   hostPath: string;
   /** configMap and secret volumes are always mounted read-only. */
   readOnly: boolean;
+}
+
+/** Creates `path` (its parent must exist) or checks it is a real directory, not a link; sets `mode`. */
+async function ensureDir(path: string, mode: number): Promise<void> {
+  await mkdir(path, { mode }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  });
+  const st = await lstat(path);
+  if (!st.isDirectory()) throw Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' });
+  if ((st.mode & 0o7777) !== mode) await chmod(path, mode);
+}
+
+/** Expands $(VAR) in a subPathExpr as kubelet does; an unset or empty variable is an error. */
+export function expandSubPathExpr(expr: string, env: KeyValue[]): string {
+  const vars = new Map<string, string>();
+  for (const kv of env) if (kv.key) vars.set(kv.key, kv.value ?? '');
+  const missing = new Set<string>();
+  const out = expr.replace(/\$\$|\$\(([^)]*)\)/g, (m, name: string | undefined) => {
+    if (m === '$$') return '$';
+    const v = vars.get(name!);
+    if (!v) missing.add(name!);
+    return v ?? '';
+  });
+  if (missing.size > 0) throw new Error(`missing value for ${[...missing].sort().join(', ')}`);
+  return out;
 }
 
 export class VolumeManager {
@@ -32,8 +70,22 @@ export class VolumeManager {
   }
 
   volumeDir(uid: string, volume: Volume): string {
-    const kind = Object.keys(PLUGIN_DIR).find((k) => (volume as unknown as Record<string, unknown>)[k] !== undefined);
-    return join(this.podDir(uid), 'volumes', PLUGIN_DIR[kind ?? 'emptyDir']!, volume.name);
+    return join(this.podDir(uid), 'volumes', PLUGIN_DIR[this.kind(volume)]!, volume.name);
+  }
+
+  private kind(volume: Volume): string {
+    return Object.keys(PLUGIN_DIR).find((k) => (volume as unknown as Record<string, unknown>)[k] !== undefined) ?? 'emptyDir';
+  }
+
+  /** <rootDir>/pods/<uid>/volumes/<plugin>, each level a real directory with POD_DIR_MODE. */
+  private async pluginDir(uid: string, volume: Volume): Promise<string> {
+    let p = join(this.rootDir, 'pods');
+    await mkdir(this.rootDir, { recursive: true, mode: 0o700 });
+    for (const part of [null, uid, 'volumes', PLUGIN_DIR[this.kind(volume)]!]) {
+      if (part !== null) p = join(p, part);
+      await ensureDir(p, POD_DIR_MODE);
+    }
+    return p;
   }
 
   /**
@@ -44,38 +96,47 @@ export class VolumeManager {
     const ns = pod.metadata.namespace ?? 'default';
     const out = new Map<string, PreparedVolume>();
     for (const v of pod.spec.volumes ?? []) {
-      if (v.hostPath) {
-        await this.setUpHostPath(v);
-        out.set(v.name, { hostPath: v.hostPath.path, readOnly: false });
-        continue;
-      }
-      const dir = this.volumeDir(pod.metadata.uid, v);
-      if (v.configMap) {
-        const name = v.configMap.name ?? '';
-        const cm = await this.config.getConfigMap(ns, name);
-        if (!cm && !v.configMap.optional) throw new VolumeSetupError(v.name, `configmap "${name}" not found`);
-        const values: Record<string, Buffer> = {};
-        for (const [k, val] of Object.entries(cm?.data ?? {})) values[k] = Buffer.from(val, 'utf8');
-        for (const [k, val] of Object.entries(cm?.binaryData ?? {})) values[k] = Buffer.from(val, 'base64');
-        await this.writeKeys(v.name, dir, values, v.configMap.items, v.configMap.defaultMode, `ConfigMap ${ns}/${name}`, v.configMap.optional);
-        out.set(v.name, { hostPath: dir, readOnly: true });
-      } else if (v.secret) {
-        const name = v.secret.secretName ?? '';
-        const s = await this.config.getSecret(ns, name);
-        if (!s && !v.secret.optional) throw new VolumeSetupError(v.name, `secret "${name}" not found`);
-        const values: Record<string, Buffer> = {};
-        for (const [k, val] of Object.entries(s?.data ?? {})) values[k] = Buffer.from(val, 'base64');
-        for (const [k, val] of Object.entries(s?.stringData ?? {})) values[k] = Buffer.from(val, 'utf8');
-        await this.writeKeys(v.name, dir, values, v.secret.items, v.secret.defaultMode, `Secret ${ns}/${name}`, v.secret.optional);
-        out.set(v.name, { hostPath: dir, readOnly: true });
-      } else {
-        // emptyDir, and any unsupported volume type degrades to an empty dir.
-        await mkdir(dir, { recursive: true, mode: 0o777 });
-        await chmod(dir, 0o777);
-        out.set(v.name, { hostPath: dir, readOnly: false });
+      try {
+        await this.setUpOne(pod, ns, v, out);
+      } catch (err) {
+        if (err instanceof VolumeSetupError) throw err;
+        throw new VolumeSetupError(v.name, (err as Error).message);
       }
     }
     return out;
+  }
+
+  private async setUpOne(pod: Pod, ns: string, v: Volume, out: Map<string, PreparedVolume>): Promise<void> {
+    if (v.hostPath) {
+      await this.setUpHostPath(v);
+      out.set(v.name, { hostPath: v.hostPath.path, readOnly: false });
+      return;
+    }
+    await this.pluginDir(pod.metadata.uid, v);
+    const dir = this.volumeDir(pod.metadata.uid, v);
+    if (v.configMap) {
+      const name = v.configMap.name ?? '';
+      const cm = await this.config.getConfigMap(ns, name);
+      if (!cm && !v.configMap.optional) throw new VolumeSetupError(v.name, `configmap "${name}" not found`);
+      const values: Record<string, Buffer> = {};
+      for (const [k, val] of Object.entries(cm?.data ?? {})) values[k] = Buffer.from(val, 'utf8');
+      for (const [k, val] of Object.entries(cm?.binaryData ?? {})) values[k] = Buffer.from(val, 'base64');
+      await this.writeKeys(v.name, dir, values, v.configMap.items, v.configMap.defaultMode, 'configmap', v.configMap.optional);
+      out.set(v.name, { hostPath: dir, readOnly: true });
+    } else if (v.secret) {
+      const name = v.secret.secretName ?? '';
+      const s = await this.config.getSecret(ns, name);
+      if (!s && !v.secret.optional) throw new VolumeSetupError(v.name, `secret "${name}" not found`);
+      const values: Record<string, Buffer> = {};
+      for (const [k, val] of Object.entries(s?.data ?? {})) values[k] = Buffer.from(val, 'base64');
+      for (const [k, val] of Object.entries(s?.stringData ?? {})) values[k] = Buffer.from(val, 'utf8');
+      await this.writeKeys(v.name, dir, values, v.secret.items, v.secret.defaultMode, 'secret', v.secret.optional);
+      out.set(v.name, { hostPath: dir, readOnly: true });
+    } else {
+      // emptyDir, and any unsupported volume type degrades to an empty dir.
+      await ensureDir(dir, EMPTY_DIR_MODE);
+      out.set(v.name, { hostPath: dir, readOnly: false });
+    }
   }
 
   private async setUpHostPath(v: Volume): Promise<void> {
@@ -102,58 +163,89 @@ export class VolumeManager {
     }
   }
 
+  /** The files of a configMap/secret volume with their modes: item mode, else defaultMode, else 0644. */
+  static payload(
+    volume: string,
+    values: Record<string, Buffer>,
+    items: KeyToPath[] | undefined,
+    defaultMode: number | undefined,
+    what: 'configmap' | 'secret',
+    optional: boolean | undefined,
+  ): VolumeFile[] {
+    const files: VolumeFile[] = [];
+    const modeOf = (m: number | undefined, field: string): number => {
+      const mode = m ?? defaultMode ?? DEFAULT_FILE_MODE;
+      // The API refuses these; a stale object from before that check must not become a setuid file.
+      if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new VolumeSetupError(volume, `invalid ${field} ${mode}: must be a number between 0 and 0777 (octal), both inclusive`);
+      return mode;
+    };
+    if (items && items.length > 0) {
+      for (const it of items) {
+        const data = Object.hasOwn(values, it.key) ? values[it.key] : undefined;
+        if (data === undefined) {
+          if (optional) continue;
+          throw new VolumeSetupError(volume, what === 'secret' ? `references non-existent secret key: ${it.key}` : `configmap references non-existent config key: ${it.key}`);
+        }
+        files.push({ path: it.path, data, mode: modeOf(it.mode, 'mode') });
+      }
+    } else {
+      for (const [k, data] of Object.entries(values)) files.push({ path: k, data, mode: modeOf(undefined, 'defaultMode') });
+    }
+    return files;
+  }
+
   private async writeKeys(
     volume: string,
     dir: string,
     values: Record<string, Buffer>,
     items: KeyToPath[] | undefined,
     defaultMode: number | undefined,
-    what: string,
+    what: 'configmap' | 'secret',
     optional: boolean | undefined,
   ): Promise<void> {
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    const files: { path: string; data: Buffer; mode: number }[] = [];
-    if (items && items.length > 0) {
-      for (const it of items) {
-        const data = values[it.key];
-        if (data === undefined) {
-          if (optional) continue;
-          throw new VolumeSetupError(volume, `configmap references non-existent config key: ${it.key} (${what})`);
-        }
-        files.push({ path: it.path, data, mode: it.mode ?? defaultMode ?? 0o644 });
-      }
-    } else {
-      for (const [k, data] of Object.entries(values)) files.push({ path: k, data, mode: defaultMode ?? 0o644 });
-    }
-    for (const f of files) {
-      const rel = normalize(f.path);
-      if (rel.startsWith('..') || rel.startsWith('/')) throw new VolumeSetupError(volume, `invalid path ${f.path}`);
-      const target = join(dir, rel);
-      await mkdir(dirname(target), { recursive: true });
-      const tmp = `${target}.mkube-tmp`;
-      await writeFile(tmp, f.data, { mode: f.mode });
-      await chmod(tmp, f.mode);
-      await rename(tmp, target);
+    const files = VolumeManager.payload(volume, values, items, defaultMode, what, optional);
+    await ensureDir(dir, CONFIG_VOLUME_DIR_MODE);
+    try {
+      await writeAtomically(dir, files);
+    } catch (err) {
+      if (err instanceof UnsafePathError) throw new VolumeSetupError(volume, `invalid path: ${err.message}`);
+      throw err;
     }
   }
 
-  /** The CRI mounts of a container; creates missing subPath directories. */
-  async mountsFor(container: Container, volumes: Map<string, PreparedVolume>): Promise<DeepPartial<Mount>[]> {
+  /**
+   * The host path a volumeMount binds: the volume's, or its subPath (or
+   * expanded subPathExpr) resolved inside it; missing subPath directories are
+   * created with the volume root's mode. Throws CreateContainerConfigError.
+   */
+  async mountSource(container: Container, vm: VolumeMount, vol: PreparedVolume, env: KeyValue[] = []): Promise<string> {
+    let subPath = vm.subPath ?? '';
+    if (vm.subPathExpr) {
+      try {
+        subPath = expandSubPathExpr(vm.subPathExpr, env);
+      } catch (err) {
+        throw new ContainerStartError('CreateContainerConfigError', (err as Error).message);
+      }
+    }
+    if (!subPath) return vol.hostPath;
+    try {
+      return await resolveInside(vol.hostPath, subPath, { create: true });
+    } catch (err) {
+      // kubelet's message, which names the mount; the reason names the subPath only, never a host path.
+      const reason = err instanceof UnsafePathError ? err.message : `subPath ${JSON.stringify(subPath)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+      throw new ContainerStartError('CreateContainerConfigError', `failed to prepare subPath for volumeMount "${vm.name}" of container "${container.name}": ${reason}`, { cause: err });
+    }
+  }
+
+  /** The CRI mounts of a container; `env` is its environment, for subPathExpr. */
+  async mountsFor(container: Container, volumes: Map<string, PreparedVolume>, env: KeyValue[] = []): Promise<DeepPartial<Mount>[]> {
     const mounts: DeepPartial<Mount>[] = [];
     for (const vm of container.volumeMounts ?? []) {
       const vol = volumes.get(vm.name);
       if (!vol) {
         throw new ContainerStartError('CreateContainerConfigError', `cannot find volume "${vm.name}" to mount into container "${container.name}"`);
       }
-      let hostPath = vol.hostPath;
-      if (vm.subPath) {
-        const rel = normalize(vm.subPath);
-        if (rel.startsWith('..') || rel.startsWith('/')) {
-          throw new ContainerStartError('CreateContainerConfigError', `subPath "${vm.subPath}" must not be absolute or contain '..'`);
-        }
-        hostPath = join(vol.hostPath, rel);
-        if (!(await stat(hostPath).catch(() => undefined))) await mkdir(hostPath, { recursive: true, mode: 0o777 });
-      }
+      const hostPath = await this.mountSource(container, vm, vol, env);
       mounts.push({
         container_path: vm.mountPath,
         host_path: hostPath,
