@@ -1,17 +1,24 @@
 /**
  * Authentication: client certificates signed by the cluster CA (user = CN,
- * groups = O) and bearer tokens from a kube-apiserver style token file
- * (token,user,uid,"group1,group2").
+ * groups = O), bearer tokens from a kube-apiserver style token file
+ * (token,user,uid,"group1,group2") and service-account JWTs
+ * (service_account_authn.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { ServiceAccountAuthenticator } from './service_account_authn.js';
 
 export interface UserInfo {
   name: string;
   uid?: string;
   groups: string[];
+  /** user.Info extra (e.g. authentication.kubernetes.io/pod-name for service accounts). */
+  extra?: Record<string, string[]>;
 }
+
+/** A token's review: the user, or why it was refused (TokenReview's status). */
+export type TokenReviewResult = { user: UserInfo; audiences: string[] } | { error?: string };
 
 export function parseTokenFile(text: string): Map<string, UserInfo> {
   const out = new Map<string, UserInfo>();
@@ -41,15 +48,33 @@ export function loadTokenFile(path: string): Map<string, UserInfo> {
 }
 
 export class Authenticator {
-  constructor(private readonly tokens: Map<string, UserInfo> = new Map()) {}
+  constructor(
+    private readonly tokens: Map<string, UserInfo> = new Map(),
+    /** Service-account JWTs (absent: not accepted). */
+    readonly serviceAccounts?: ServiceAccountAuthenticator,
+  ) {}
+
+  /**
+   * A bearer token for `audiences` (default: the API audiences), as the
+   * token authenticators see it: static tokens first, then service-account
+   * JWTs. system:authenticated is added.
+   */
+  authenticateToken(token: string, audiences?: string[]): TokenReviewResult {
+    const user = this.tokens.get(token);
+    if (user) return { user: { ...user, groups: [...user.groups, 'system:authenticated'] }, audiences: audiences ?? this.serviceAccounts?.apiAudiences ?? [] };
+    if (!this.serviceAccounts) return {};
+    const r = this.serviceAccounts.authenticate(token, audiences);
+    if ('user' in r) return { user: { ...r.user, groups: [...r.user.groups, 'system:authenticated'] }, audiences: r.audiences };
+    return r.mine ? { error: r.error } : {};
+  }
 
   /** The user, or undefined when no valid credential was presented. */
   authenticate(req: IncomingMessage): UserInfo | undefined {
     const auth = req.headers.authorization;
     if (auth && /^bearer\s+/i.test(auth)) {
       const token = auth.replace(/^bearer\s+/i, '').trim();
-      const user = this.tokens.get(token);
-      return user ? { ...user, groups: [...user.groups, 'system:authenticated'] } : undefined;
+      const r = this.authenticateToken(token);
+      return 'user' in r ? r.user : undefined;
     }
     const sock = req.socket as TLSSocket;
     if (typeof sock.getPeerCertificate === 'function' && sock.authorized) {

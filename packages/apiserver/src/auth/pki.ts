@@ -5,6 +5,7 @@
  * plus DIR/admin.kubeconfig for kubectl.
  */
 import { execFileSync } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -52,6 +53,22 @@ export function ensurePki(dataDir: string, sans: { ips: string[]; dns: string[] 
   }
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
   return { dir, caCert: read('ca.crt'), caKey: read('ca.key'), serverCert: read('apiserver.crt'), serverKey: read('apiserver.key'), adminCert: read('admin.crt'), adminKey: read('admin.key') };
+}
+
+/**
+ * The service-account key pair (DIR/sa.key 0600, DIR/sa.pub), an RSA key made
+ * on first start as kubeadm does; tokens are signed with sa.key (RS256).
+ */
+export function ensureServiceAccountKey(dir: string): { privateKeyPem: string; publicKeyPem: string } {
+  const keyPath = join(dir, 'sa.key');
+  const pubPath = join(dir, 'sa.pub');
+  if (!existsSync(keyPath)) {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(keyPath, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  }
+  if (!existsSync(pubPath)) writeFileSync(pubPath, createPublicKey(readFileSync(keyPath)).export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  return { privateKeyPem: readFileSync(keyPath, 'utf8'), publicKeyPem: readFileSync(pubPath, 'utf8') };
 }
 
 export function kubeconfig(server: string, caCert: string, user: string, cred: { cert?: string; key?: string; token?: string }): string {
