@@ -5,6 +5,7 @@
 import type { JsonObject } from '@mkube/api';
 import type { FieldError } from '../errors.js';
 import { validateNetworkFields, validateNetworkUpdate, type NetworkValidationContext } from './network_validation.js';
+import { validatePodVolumeFiles } from './volume_validation.js';
 
 type Obj = JsonObject;
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
@@ -178,6 +179,7 @@ export function validatePodSpec(spec: Obj | undefined, field: string, errs: Fiel
   }
   if (spec.nodeName) validateName(String(spec.nodeName), 'subdomain', `${field}.nodeName`, errs);
   validateLabels(spec.nodeSelector, `${field}.nodeSelector`, errs);
+  validatePodVolumeFiles(spec, field, errs);
 }
 
 function selectorMatches(selector: Obj | undefined, labels: Record<string, string>): boolean {
