@@ -220,7 +220,7 @@ function fieldFromJson(field: protobuf.Field, value: unknown, path: JsonPath, wa
       if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
       const v = value[k];
       if (v === null || v === undefined) continue;
-      out[k] = valueFromJson(field, v, at(path, k), walk, false);
+      setMapEntry(out, k, valueFromJson(field, v, at(path, k), walk, false));
     }
     return out;
   }
@@ -264,6 +264,16 @@ function valueFromJson(field: protobuf.Field, value: unknown, path: JsonPath, wa
       }
       return value;
   }
+}
+
+/**
+ * Sets a map entry whose key comes from the wire: "__proto__" becomes an own
+ * property (as JSON.parse makes it) instead of replacing the map's
+ * prototype, so the key stays visible to whoever validates it.
+ */
+function setMapEntry(map: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+  else map[key] = value;
 }
 
 function mismatch(path: JsonPath, want: string, got: unknown): CodecError {
@@ -328,7 +338,7 @@ function fieldToJson(f: FieldPlan, value: unknown): JsonValue | undefined {
     for (const k in map) {
       if (!Object.prototype.hasOwnProperty.call(map, k)) continue;
       const json = valueToJson(f, map[k]);
-      (out ??= {})[k] = json === undefined ? emptyFor(f.field) : json;
+      setMapEntry((out ??= {}), k, json === undefined ? emptyFor(f.field) : json);
     }
     return out;
   }

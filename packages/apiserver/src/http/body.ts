@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CodecError, decodeObject, encodeObject, EnvelopeError, fromJson, hasProtobufMagic, PROTOBUF_CONTENT_TYPE, RegistryError, type JsonObject, type ResourceInfo } from '@mkube/api';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, errors } from '../errors.js';
+import { assertSafeDecoded, jsonDepth, MAX_DEPTH, MAX_YAML_DEPTH, maxDepthError, yamlDepth, type Subject } from './safe_keys.js';
 
 export const MAX_BODY = 3 * 1024 * 1024;
 
@@ -28,23 +29,41 @@ export function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
-/** Parses a request body by Content-Type into Kubernetes JSON. */
-export function decodeBody(buf: Buffer, contentType: string | undefined, allowed: string[] = ['application/json', 'application/yaml', PROTOBUF_CONTENT_TYPE]): unknown {
+/** YAML aliases one body may expand (billion laughs), as go-yaml's alias budget is for small documents. */
+const YAML_MAX_ALIASES = 100;
+
+/**
+ * Parses a request body by Content-Type into Kubernetes JSON. The result
+ * holds no `__proto__`/`constructor`/`prototype` key and is nested at most
+ * MAX_DEPTH deep (safe_keys.ts); `subject` names the object in that 422
+ * (default: the body's own kind and name).
+ */
+export function decodeBody(buf: Buffer, contentType: string | undefined, allowed: string[] = ['application/json', 'application/yaml', PROTOBUF_CONTENT_TYPE], subject?: Subject): unknown {
   const type = mediaType(contentType) || 'application/json';
   if (!allowed.includes(type)) throw errors.unsupportedMediaType(type);
   if (buf.length === 0) return undefined;
+  let out: unknown;
   try {
     if (type === PROTOBUF_CONTENT_TYPE) {
       if (!hasProtobufMagic(buf)) throw errors.badRequest('provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]');
-      return decodeObject(new Uint8Array(buf));
+      out = decodeObject(new Uint8Array(buf));
+    } else if (type === 'application/yaml' || type === 'application/apply-patch+yaml') {
+      const text = buf.toString('utf8');
+      if (yamlDepth(text) > MAX_YAML_DEPTH) throw maxDepthError();
+      out = parseYaml(text, { maxAliasCount: YAML_MAX_ALIASES, merge: false, uniqueKeys: true }) as unknown;
+    } else {
+      const text = buf.toString('utf8');
+      if (jsonDepth(text) > MAX_DEPTH) throw maxDepthError();
+      out = JSON.parse(text) as unknown;
     }
-    if (type === 'application/yaml' || type === 'application/apply-patch+yaml') return parseYaml(buf.toString('utf8')) as unknown;
-    return JSON.parse(buf.toString('utf8')) as unknown;
   } catch (err) {
     if (err instanceof ApiError) throw err;
     if (err instanceof EnvelopeError || err instanceof CodecError || err instanceof RegistryError) throw errors.badRequest(err.message);
+    if (err instanceof RangeError) throw maxDepthError();
     throw errors.badRequest(`couldn't get version/kind; json parse error: ${(err as Error).message}`);
   }
+  assertSafeDecoded(out, subject);
+  return out;
 }
 
 /** Unknown fields of an object for its resource, as "spec.containers[0].imagee". */

@@ -8,10 +8,26 @@
  */
 import type { JsonObject, JsonValue } from '@mkube/api';
 import { ApiError } from '../errors.js';
+import { assertSafeDecoded, subjectOf } from '../http/safe_keys.js';
 import { applyStrategicMergePatch, mergeKeyFor, PRIMITIVE_MERGE } from './patch.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The own property `k` (field paths come from clients' managedFields: never read inherited ones). */
+const own = (o: Obj, k: string): JsonValue | undefined => (Object.hasOwn(o, k) ? o[k] : undefined);
+
+/** A `k:{"name":"x"}` segment's single key and value, or undefined when it is not one. */
+function mergeKeySegment(seg: string): [string, JsonValue] | undefined {
+  let key: unknown;
+  try {
+    key = JSON.parse(seg.slice(2));
+  } catch {
+    return undefined;
+  }
+  if (!isObj(key)) return undefined;
+  const first = Object.entries(key)[0];
+  return first ? [first[0], first[1]] : undefined;
+}
 
 export interface ManagedFieldsEntry {
   manager: string;
@@ -65,15 +81,16 @@ export function valueAt(o: Obj, path: string[]): JsonValue | undefined {
   for (const seg of path) {
     if (seg === '.') return cur;
     if (cur === undefined) return undefined;
-    if (seg.startsWith('f:')) cur = isObj(cur) ? cur[seg.slice(2)] : undefined;
+    if (seg.startsWith('f:')) cur = isObj(cur) ? own(cur, seg.slice(2)) : undefined;
     else if (seg.startsWith('k:')) {
-      const key = JSON.parse(seg.slice(2)) as Obj;
-      const [[mk, mv]] = Object.entries(key) as [[string, JsonValue]];
-      cur = Array.isArray(cur) ? cur.find((e) => isObj(e) && JSON.stringify(e[mk]) === JSON.stringify(mv)) : undefined;
+      const key = mergeKeySegment(seg);
+      if (!key) return undefined;
+      const [mk, mv] = key;
+      cur = Array.isArray(cur) ? cur.find((e) => isObj(e) && JSON.stringify(own(e, mk)) === JSON.stringify(mv)) : undefined;
     } else if (seg.startsWith('v:')) {
       const want = seg.slice(2);
       cur = Array.isArray(cur) ? cur.find((e) => JSON.stringify(e) === want) : undefined;
-    }
+    } else return undefined;
   }
   return cur;
 }
@@ -93,7 +110,16 @@ export function toFieldsV1(paths: Iterable<string>): Obj {
   const root: Obj = {};
   for (const p of paths) {
     let cur = root;
-    for (const seg of JSON.parse(p) as string[]) cur = (cur[seg] ??= {}) as Obj;
+    for (const seg of JSON.parse(p) as string[]) {
+      // Segments are prefixed (f:, k:, v:) or '.', so none is an object internal; own reads all the same.
+      const next = own(cur, seg);
+      if (isObj(next)) cur = next;
+      else {
+        const made: Obj = {};
+        Object.defineProperty(cur, seg, { value: made, enumerable: true, writable: true, configurable: true });
+        cur = made;
+      }
+    }
   }
   return root;
 }
@@ -103,17 +129,24 @@ export function fromFieldsV1(f: Obj | undefined): Set<string> {
   const walk = (node: Obj, segs: string[]) => {
     const keys = Object.keys(node);
     if (keys.length === 0 && segs.length > 0) out.add(JSON.stringify(segs));
+    if (segs.length > 64) return; // deeper than any object schema: a client's garbage
     for (const k of keys) {
+      const v = node[k];
       if (k === '.') out.add(JSON.stringify([...segs, '.']));
-      else walk(node[k] as Obj, [...segs, k]);
+      else if (isObj(v)) walk(v, [...segs, k]);
+      else out.add(JSON.stringify([...segs, k]));
     }
   };
-  if (f) walk(f, []);
+  if (isObj(f)) walk(f, []);
   return out;
 }
 
+/** The managedFields entries of an object (entries a client sent malformed are ignored). */
 function entries(o: Obj): ManagedFieldsEntry[] {
-  return ((o.metadata as Obj | undefined)?.managedFields as unknown as ManagedFieldsEntry[] | undefined) ?? [];
+  const meta = own(o, 'metadata');
+  const list = isObj(meta) ? own(meta, 'managedFields') : undefined;
+  if (!Array.isArray(list)) return [];
+  return list.filter((e): e is Obj => isObj(e) && typeof e.manager === 'string' && isObj(own(e, 'fieldsV1') ?? {})) as unknown as ManagedFieldsEntry[];
 }
 
 function setEntries(o: Obj, list: ManagedFieldsEntry[]): void {
@@ -161,6 +194,7 @@ export function recordUpdate(next: Obj, prev: Obj | undefined, manager: string, 
  * Returns the new object; throws 409 on conflicts unless `force`.
  */
 export function serverSideApply(live: Obj | undefined, config: Obj, manager: string, force: boolean, kind: string): Obj {
+  assertSafeDecoded(config, subjectOf(config));
   const apiVersion = String(config.apiVersion ?? '');
   const applied = fieldPaths(config, kind);
   const base: Obj = live ? (JSON.parse(JSON.stringify(live)) as Obj) : {};
