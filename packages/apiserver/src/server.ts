@@ -22,6 +22,9 @@ import { startEmbeddedStore } from './embedded_store.js';
 import { HealthChecks, etcdCheck, staticCheck } from './http/health_checks.js';
 import { setDefaultTolerationSeconds } from './registry/defaults.js';
 import { startGrpcServer, type GrpcApiServer } from './grpc/server.js';
+import { serviceAccountAuth } from './auth/service_account_setup.js';
+import { ServiceAccountAdmission } from './admission/service_account.js';
+import { KubernetesServiceController } from './bootstrap/kubernetes_service.js';
 
 export interface ApiServerOptions {
   /** Where the PKI and admin.kubeconfig live (created on first start). */
@@ -60,6 +63,24 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   logLevel?: string;
   logger?: Logger;
+  /** --service-account-signing-key-file (default: DIR/pki/sa.key, made on first start). */
+  serviceAccountSigningKeyFile?: string;
+  /** --service-account-key-file: more keys that verify tokens (PEM). */
+  serviceAccountKeyFiles?: string[];
+  /** --service-account-issuer (default https://kubernetes.default.svc.cluster.local). */
+  serviceAccountIssuer?: string;
+  /** --api-audiences (default: the issuer). */
+  apiAudiences?: string[];
+  /** --service-account-max-token-expiration in seconds (default: none). */
+  serviceAccountMaxTokenExpirationSeconds?: number;
+  /**
+   * The ServiceAccount admission plugin (default pod service account, must exist, token volume).
+   * The mkube-apiserver binary turns it on as kube-apiserver does; startApiServer() only when asked,
+   * since it needs the controller manager's `default` ServiceAccounts.
+   */
+  serviceAccountAdmission?: boolean;
+  /** Keep the `kubernetes` Service and Endpoints in `default` (default true). */
+  kubernetesService?: boolean;
 }
 
 export interface ApiServer {
@@ -142,7 +163,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   compactor.start();
   const tokens = new Map(opts.tokens ?? []);
   if (opts.tokenAuthFile) for (const [k, v] of loadTokenFile(opts.tokenAuthFile)) tokens.set(k, v);
-  const authenticator = new Authenticator(tokens);
+  const sa = serviceAccountAuth(opts, pki, registry);
+  const authenticator = new Authenticator(tokens, sa.authenticator);
+  if (opts.serviceAccountAdmission) {
+    const admission = new ServiceAccountAdmission(registry);
+    registry.podCreateAdmission = (pod, ns) => admission.admitPodCreate(pod, ns);
+  }
   let ready = false;
   let stopping = false;
   const ping = staticCheck('ping', () => undefined);
@@ -162,6 +188,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }),
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
     nodeProxy: new NodeProxy({ registry, pki, log }),
+    tokenRequests: sa.tokenRequests,
   });
   const server: Server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert, requestCert: true, rejectUnauthorized: false }, handler.handle);
   server.on('upgrade', handler.handleUpgrade);
@@ -178,6 +205,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     server.close();
     throw err;
   });
+  const kubernetesService = opts.kubernetesService === false ? undefined : new KubernetesServiceController({ registry, log, advertiseAddress: advertise, securePort: port });
+  await kubernetesService?.start();
   const kubeconfigPath = join(opts.dataDir, 'admin.kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfig(url, pki.caCert, 'kubernetes-admin', { cert: pki.adminCert, key: pki.adminKey }), { mode: 0o600 });
   ready = true;
@@ -197,6 +226,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       ready = false;
       stopping = true;
       compactor.stop();
+      await kubernetesService?.stop();
       await grpcServer?.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

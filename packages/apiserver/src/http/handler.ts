@@ -21,6 +21,7 @@ import { decodeBody, mediaType, negotiate, readBody, sendObject, unknownFields, 
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo, wantsAggregatedDiscovery } from './discovery.js';
 import type { Metrics } from './metrics.js';
 import type { NodeProxy } from './node_proxy.js';
+import type { TokenRequests } from '../auth/token_request.js';
 import { openApiDocumentBytes, openApiIndex } from './openapi.js';
 import { serveOpenApiV2 } from './openapi_v2.js';
 import { toTable } from './table.js';
@@ -40,6 +41,8 @@ export interface HandlerOptions {
   bookmarkIntervalMs?: number;
   /** pods/log, exec, attach to the node agents (503 without it). */
   nodeProxy?: NodeProxy;
+  /** serviceaccounts/token (auth/token_request.ts). */
+  tokenRequests?: TokenRequests;
 }
 
 interface ResourceRequest {
@@ -443,6 +446,9 @@ export class ApiHandler {
       return sendObject(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, neg);
     }
     if (rr.subresource === 'exec' || rr.subresource === 'attach' || rr.subresource === 'portforward') return this.nodeProxy(rr);
+    if (rr.subresource === 'token' && info.resource === 'serviceaccounts' && rr.name && this.o.tokenRequests) {
+      return sendObject(res, 201, await this.o.tokenRequests.create(namespace ?? 'default', rr.name, decodeBody(await readBody(req), req.headers['content-type'])), neg);
+    }
     if (rr.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     const body = await this.objectBody(req, rr, q, warnings);
     admitNodeCreate(user, info, body);

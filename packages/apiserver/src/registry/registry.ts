@@ -73,6 +73,8 @@ export class Registry {
   readonly allocators: ServiceAllocators;
   private readonly caches = new Map<string, WatchCache>();
   private readonly log: Logger;
+  /** Admission of pod creates (admission/service_account.ts), set by the API server. */
+  podCreateAdmission?: (pod: Obj, namespace: string) => Promise<void>;
 
   constructor(
     readonly client: EtcdClient,
@@ -234,6 +236,8 @@ export class Registry {
     }
     const name = String(m.name ?? '');
     if (info.namespaced && name) await this.checkNamespace(info, String(m.namespace), name);
+    // Mutating admission of pods (ServiceAccount), when the API server enabled it.
+    if (info.resource === 'pods' && this.podCreateAdmission) await this.podCreateAdmission(obj, String(m.namespace));
     m.uid = randomUUID();
     m.creationTimestamp = rfc3339(Date.now());
     delete m.deletionTimestamp;
