@@ -21,6 +21,7 @@ import type { ApiWatchEvent } from '../storage/watch_cache.js';
 import { encodeList } from './list_encoding.js';
 import { decodeGrpc, encodeGrpc, GrpcProtoError, type Msg } from './proto.js';
 import { asApiError, toGrpcStatus } from './status.js';
+import { assertSafeDecoded } from '../http/safe_keys.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -188,11 +189,14 @@ export class ResourcesService {
 
   /** Message bytes of `type` → Kubernetes JSON; a bad encoding is a 400. */
   private decodeObject(type: string, apiVersion: string, kind: string, bytes: Uint8Array | undefined, what: string): Obj {
+    let obj: Obj;
     try {
-      return toJson(type, decodeMessage(type, bytes ?? new Uint8Array(0)), { apiVersion, kind });
+      obj = toJson(type, decodeMessage(type, bytes ?? new Uint8Array(0)), { apiVersion, kind });
     } catch (err) {
       throw errors.badRequest(`malformed ${what}: not a valid ${type} message: ${(err as Error).message}`);
     }
+    assertSafeDecoded(obj);
+    return obj;
   }
 
   private encode(type: string, obj: Obj): Buffer {
@@ -295,6 +299,7 @@ export class ResourcesService {
     } catch (err) {
       throw errors.badRequest(`the patch is not valid JSON: ${(err as Error).message}`);
     }
+    assertSafeDecoded(patch, { kind: info.kind, group: info.group, name });
     const apply = (cur: Obj): Obj => {
       let out: unknown;
       if (type === 'JSON_PATCH') out = applyJsonPatch(cur, patch);
