@@ -222,9 +222,11 @@ export class NodeAgent {
     metric('mkube_node_agent_lease_renewals_total', 'counter', 'Node lease renewals.', this.heartbeat?.leaseRenewals ?? 0);
     metric('mkube_node_agent_node_status_updates_total', 'counter', 'Node status updates.', this.heartbeat?.statusUpdates ?? 0);
     metric('mkube_node_agent_route_syncs_total', 'counter', 'host-gw route syncs.', this.routes.syncs);
+    metric('mkube_node_agent_route_refused_total', 'counter', 'Nodes whose podCIDR or InternalIP the route sync refused to write.', this.routes.refused);
     if (this.proxy) {
       metric('mkube_node_agent_proxy_syncs_total', 'counter', 'Service proxy rule syncs (iptables-restore runs that succeeded).', this.proxy.syncs);
       metric('mkube_node_agent_proxy_sync_failures_total', 'counter', 'Service proxy rule syncs that failed.', this.proxy.failures);
+      metric('mkube_node_agent_proxy_refused_total', 'counter', 'Services and Endpoints whose values the service proxy refused to write.', this.proxy.refused);
     }
     metric('mkube_node_agent_uptime_seconds', 'gauge', 'Seconds since start.', Math.round((Date.now() - this.startedAt) / 1000));
     return lines.join('\n') + '\n';

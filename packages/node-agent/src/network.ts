@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoalescingSync } from './coalescing_sync.js';
 import { silentLogger, type Logger } from './logger.js';
+import { checkNodeRoute, LastGood, safeIPFamily, screen, type SinkRefusal } from './proxy/sink_guard.js';
 
 /** Route protocol number that marks the agent's host-gw routes. */
 export const ROUTE_PROTO = '213';
@@ -83,13 +84,17 @@ export interface NodeLike {
   status?: { addresses?: { type: string; address: string }[] };
 }
 
-/** host-gw routes wanted on `self`: every other node's podCIDR via its InternalIP. */
-export function desiredRoutes(self: string, nodes: NodeLike[]): NodeRoute[] {
+/**
+ * host-gw routes wanted on `self`: every other node's podCIDR via its (first
+ * IPv4) InternalIP. Nodes whose values are unfit for `ip route` (sink_guard.ts)
+ * are left out and reported to `onRefused`.
+ */
+export function desiredRoutes(self: string, allNodes: NodeLike[], onRefused?: (r: SinkRefusal) => void): NodeRoute[] {
   const out: NodeRoute[] = [];
-  for (const n of nodes) {
+  for (const n of screen(allNodes, checkNodeRoute, onRefused)) {
     if (n.metadata.name === self) continue;
     const cidr = n.spec?.podCIDR;
-    const via = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    const via = n.status?.addresses?.find((a) => a.type === 'InternalIP' && safeIPFamily(a.address) === 4)?.address;
     if (cidr && via) out.push({ cidr, via });
   }
   return out.sort((a, b) => a.cidr.localeCompare(b.cidr));
@@ -100,6 +105,13 @@ export class RouteSync {
   private latest: NodeLike[] = [];
   private readonly runner = new CoalescingSync(() => this.syncOnce(this.latest).catch((err) => this.log.warn({ err: String(err) }, 'route sync failed')));
   syncs = 0;
+  /** Nodes refused by the sink guard. */
+  refused = 0;
+  private readonly goodNodes = new LastGood<NodeLike>((n) => String(n.metadata?.name), checkNodeRoute);
+  private readonly onRefused = (err: SinkRefusal): void => {
+    this.refused++;
+    this.log.error({ err, key: err.key, field: err.field }, 'node refused by the route sync: its route is not written (the last good one stays)');
+  };
 
   constructor(
     private readonly self: string,
@@ -126,7 +138,7 @@ export class RouteSync {
   }
 
   async syncOnce(nodes: NodeLike[]): Promise<void> {
-    const want = desiredRoutes(this.self, nodes);
+    const want = desiredRoutes(this.self, this.goodNodes.filter(nodes, this.onRefused), this.onRefused);
     const have = await this.current();
     for (const r of want) {
       if (have.some((h) => h.cidr === r.cidr && h.via === r.via)) continue;

@@ -80,3 +80,21 @@ test('filter rules: a service port without endpoints is refused at once; iptable
   });
   t.is(err, undefined);
 });
+
+test('a poisoned Endpoints or Service given directly to the builders (bypassing the API) is left out; the other rules are produced and accepted by iptables-restore', async (t) => {
+  const poisonedServices: ServiceLike[] = [...services, { metadata: { namespace: 'shop', name: 'evil' }, spec: { clusterIP: '10.213.200.12 -j ACCEPT', ports: [{ port: 80 }] } }];
+  const poisonedEndpoints: EndpointsLike[] = [
+    ...endpoints.filter((e) => e.metadata.name !== 'empty'),
+    { metadata: { namespace: 'shop', name: 'empty' }, subsets: [{ addresses: [{ ip: '10.0.0.1\nCOMMIT\n*filter' }], ports: [{ port: 80 }] }] },
+  ];
+  const refused: string[] = [];
+  const nat = natRestoreInput(poisonedServices, poisonedEndpoints, [], (r) => refused.push(`${r.key} ${r.field}`));
+  t.deepEqual(refused.sort(), ['Endpoints shop/empty subsets[0].addresses[0].ip', 'Service shop/evil spec.clusterIP']);
+  t.is(nat, natRestoreInput(services, endpoints), 'exactly the rules of the good objects');
+  const err = await new Promise<string | undefined>((resolve) => {
+    const child = execFile('iptables-restore', ['--test', '--noflush'], (e, _out, stderr) => resolve(e ? stderr || e.message : undefined));
+    child.stdin!.end(nat);
+  });
+  t.is(err, undefined);
+  t.is(filterRestoreInput(poisonedServices, poisonedEndpoints), filterRestoreInput(services, endpoints));
+});

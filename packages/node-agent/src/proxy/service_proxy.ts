@@ -3,9 +3,12 @@
 // iptables-restore per change (coalesced). Jumps from PREROUTING and OUTPUT
 // (and POSTROUTING for masquerade) are added once. Rules stay when the agent
 // stops, as kube-proxy's do, so services keep working while it restarts.
+// A Service or Endpoints with a value unfit for iptables-restore (sink_guard.ts)
+// is logged, counted and replaced by its last good version, if any.
 import { execFile } from 'node:child_process';
 import { CoalescingSync } from '../coalescing_sync.js';
 import type { Logger } from '../logger.js';
+import { checkEndpoints, checkService, LastGood, type SinkRefusal } from './sink_guard.js';
 import { filterRestoreInput, natRestoreInput, isProxyChain, SERVICES_CHAIN, POSTROUTING_CHAIN, type EndpointsLike, type ServiceLike } from './service_rules.js';
 
 export interface ServiceSource {
@@ -35,6 +38,14 @@ const JUMPS: Array<[string, string, string]> = [
 export class ServiceProxy {
   syncs = 0;
   failures = 0;
+  /** Services and Endpoints refused by the sink guard. */
+  refused = 0;
+  private readonly goodServices = new LastGood<ServiceLike>((s) => `${String(s.metadata?.namespace)}/${String(s.metadata?.name)}`, checkService);
+  private readonly goodEndpoints = new LastGood<EndpointsLike>((e) => `${String(e.metadata?.namespace)}/${String(e.metadata?.name)}`, checkEndpoints);
+  private readonly onRefused = (err: SinkRefusal): void => {
+    this.refused++;
+    this.log.error({ err, key: err.key, field: err.field }, 'object refused by the service proxy: its rules are not written (the last good ones stay)');
+  };
   private readonly runner = new CoalescingSync(() =>
     this.syncOnce().catch((err: Error) => {
       this.failures++;
@@ -59,10 +70,10 @@ export class ServiceProxy {
   }
 
   async syncOnce(): Promise<void> {
-    const services = this.source.services();
-    const endpoints = this.source.endpoints();
-    await run('iptables-restore', ['-w', '5', '--noflush'], natRestoreInput(services, endpoints, await this.existingChains()));
-    await run('iptables-restore', ['-w', '5', '--noflush'], filterRestoreInput(services, endpoints));
+    const services = this.goodServices.filter(this.source.services(), this.onRefused);
+    const endpoints = this.goodEndpoints.filter(this.source.endpoints(), this.onRefused);
+    await run('iptables-restore', ['-w', '5', '--noflush'], natRestoreInput(services, endpoints, await this.existingChains(), this.onRefused));
+    await run('iptables-restore', ['-w', '5', '--noflush'], filterRestoreInput(services, endpoints, this.onRefused));
     for (const [table, from, to] of JUMPS) {
       await run('iptables', ['-w', '5', '-t', table, '-C', from, '-j', to]).catch(() => run('iptables', ['-w', '5', '-t', table, '-I', from, '1', '-j', to]));
     }

@@ -4,8 +4,12 @@
 // chosen at random with equal weight (the statistic module, as kube-proxy's
 // iptables mode does); node-port traffic and a pod reaching itself through its
 // Service (hairpin) are masqueraded. filter table: a service port without
-// endpoints is refused. Pure: objects in, text out.
+// endpoints is refused. Pure: objects in, text out. Every Service and
+// Endpoints is re-checked by sink_guard.ts first: one with a value that is not
+// an IP, port, protocol or name is left out (reported to `onRefused`), the
+// others' rules are produced as usual.
 import { createHash } from 'node:crypto';
+import { checkEndpoints, checkService, safeIPFamily, screen, type SinkRefusal } from './sink_guard.js';
 
 export const SERVICES_CHAIN = 'MKUBE-SERVICES';
 export const NODEPORTS_CHAIN = 'MKUBE-NODEPORTS';
@@ -35,8 +39,11 @@ function chainName(prefix: string, key: string): string {
 }
 
 export function isProxyChain(name: string): boolean {
-  return name.startsWith(SVC_PREFIX) || name.startsWith(SEP_PREFIX);
+  return /^MKUBE-(SVC|SEP)-[0-9A-F]{16}$/.test(name);
 }
+
+/** Called for each Service or Endpoints left out of the rules. */
+export type RefusalHandler = (r: SinkRefusal) => void;
 
 interface Backend {
   ip: string;
@@ -54,12 +61,16 @@ export interface ServicePortBackends {
   backends: Backend[];
 }
 
-export function backendsByServicePort(services: ServiceLike[], endpoints: EndpointsLike[]): ServicePortBackends[] {
+export function backendsByServicePort(allServices: ServiceLike[], allEndpoints: EndpointsLike[], onRefused?: RefusalHandler): ServicePortBackends[] {
+  const services = screen(allServices, checkService, onRefused);
+  const endpoints = screen(allEndpoints, checkEndpoints, onRefused);
   const eps = new Map(endpoints.map((e) => [`${e.metadata.namespace ?? 'default'}/${e.metadata.name}`, e]));
   const out: ServicePortBackends[] = [];
   for (const s of services) {
     const clusterIP = s.spec?.clusterIP;
     if (!clusterIP || clusterIP === 'None' || s.spec?.type === 'ExternalName') continue;
+    // The rules are IPv4 iptables: IPv6 cluster IPs and endpoints are another table's (ip6tables) business.
+    if (safeIPFamily(clusterIP) !== 4) continue;
     const id = `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`;
     const ep = eps.get(id);
     for (const p of s.spec?.ports ?? []) {
@@ -71,7 +82,7 @@ export function backendsByServicePort(services: ServiceLike[], endpoints: Endpoi
         const ports = subset.ports ?? [];
         const match = ports.find((x) => (x.name ?? '') === (p.name ?? '') && (x.protocol ?? 'TCP').toUpperCase() === protocol) ?? (ports.length === 1 && !p.name ? ports[0] : undefined);
         if (!match) continue;
-        for (const a of subset.addresses ?? []) backends.push({ ip: a.ip, port: match.port });
+        for (const a of subset.addresses ?? []) if (safeIPFamily(a.ip) === 4) backends.push({ ip: a.ip, port: match.port });
       }
       backends.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
       const exposed = s.spec?.type === 'NodePort' || s.spec?.type === 'LoadBalancer';
@@ -86,11 +97,11 @@ export function backendsByServicePort(services: ServiceLike[], endpoints: Endpoi
  * `existing` are the proxy chains now in the table; those no longer needed are
  * flushed and deleted.
  */
-export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], existing: string[] = []): string {
+export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], existing: string[] = [], onRefused?: RefusalHandler): string {
   const declare: string[] = [SERVICES_CHAIN, NODEPORTS_CHAIN, POSTROUTING_CHAIN];
   const rules: string[] = [`-A ${POSTROUTING_CHAIN} -m mark --mark ${MASQ_MARK} -j MASQUERADE`];
   const nodePortRules: string[] = [];
-  for (const sp of backendsByServicePort(services, endpoints)) {
+  for (const sp of backendsByServicePort(services, endpoints, onRefused)) {
     if (sp.backends.length === 0) continue;
     const proto = sp.protocol.toLowerCase();
     const svc = chainName(SVC_PREFIX, sp.key);
@@ -126,9 +137,9 @@ export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLik
  * unreachable: "connection refused"), as kube-proxy does, instead of waiting out
  * a timeout on an address nothing answers.
  */
-export function filterRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[]): string {
+export function filterRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], onRefused?: RefusalHandler): string {
   const rules: string[] = [];
-  for (const sp of backendsByServicePort(services, endpoints)) {
+  for (const sp of backendsByServicePort(services, endpoints, onRefused)) {
     if (sp.backends.length > 0) continue;
     const proto = sp.protocol.toLowerCase();
     rules.push(`-A ${SERVICES_CHAIN} -d ${sp.clusterIP}/32 -p ${proto} -m ${proto} --dport ${sp.port} -m comment --comment "${sp.key} has no endpoints" -j REJECT --reject-with icmp-port-unreachable`);
