@@ -26,6 +26,9 @@ import { openApiDocumentBytes, openApiIndex } from './openapi.js';
 import { serveOpenApiV2 } from './openapi_v2.js';
 import { toTable } from './table.js';
 import { notAllowed, VirtualResources } from './virtual_resources.js';
+import { AccessReviews } from '../auth/access_reviews.js';
+import { RbacRuleResolver } from '../auth/rbac_rules.js';
+import { actingUser } from '../auth/impersonation.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -61,6 +64,7 @@ export class ApiHandler {
   readonly virtual = new VirtualResources();
   constructor(private readonly o: HandlerOptions) {
     this.authz = new RbacAuthorizer(o.registry);
+    new AccessReviews(this.authz, new RbacRuleResolver(o.registry)).register(this.virtual);
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -111,8 +115,9 @@ export class ApiHandler {
       res.end(result.body);
       return;
     }
-    const user = this.o.authenticator.authenticate(req);
-    if (!user) throw errors.unauthorized();
+    const authenticated = this.o.authenticator.authenticate(req);
+    if (!authenticated) throw errors.unauthorized();
+    const user = actingUser(req, authenticated, this.authz);
     if (path === '/metrics') {
       this.authorizeNonResource(user, 'get', path);
       const body = await this.o.metrics.registry.metrics();
@@ -282,8 +287,9 @@ export class ApiHandler {
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = new URL(req.url ?? '/', 'https://localhost');
     const run = async () => {
-      const user = this.o.authenticator.authenticate(req);
-      if (!user) throw errors.unauthorized();
+      const authenticated = this.o.authenticator.authenticate(req);
+      if (!authenticated) throw errors.unauthorized();
+      const user = actingUser(req, authenticated, this.authz);
       const rr = this.parseResourcePath(url.pathname.replace(/\/+$/, ''));
       if (!rr || rr.info.resource !== 'pods' || !rr.name || (rr.subresource !== 'exec' && rr.subresource !== 'attach')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
       const attrs: Attributes = { verb: 'create', apiGroup: '', resource: 'pods', subresource: rr.subresource, namespace: rr.namespace, name: rr.name };

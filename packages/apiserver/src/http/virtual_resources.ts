@@ -37,7 +37,7 @@ export class VirtualResources {
     if (!h) throw notAllowed();
     const out = await h(r);
     const meta = (out.metadata ?? {}) as JsonObject;
-    return { ...out, kind: r.info.kind, apiVersion: r.info.apiVersion, metadata: { ...meta, creationTimestamp: null } };
+    return { ...out, kind: r.info.kind, apiVersion: r.info.apiVersion, metadata: { creationTimestamp: null, ...meta } };
   }
 }
 

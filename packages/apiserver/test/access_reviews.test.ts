@@ -1,0 +1,278 @@
+// The identity APIs against a real API server on a real etcd 3.4, over HTTPS:
+// SelfSubjectAccessReview, SubjectAccessReview, LocalSubjectAccessReview,
+// SelfSubjectRulesReview and SelfSubjectReview answered by the RBAC
+// authorizer, impersonation headers authorized by the impersonate verb, and
+// the real kubectl 1.27 and 1.33 (`auth can-i`, `--list`, `auth whoami`, `--as`).
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import test from 'ava';
+import { findResource } from '@mkube/api';
+import { EtcdClient } from '@mkube/store/client';
+import { kubeconfig } from '../src/auth/pki.js';
+import { api, startFixture, type Fixture, type Reply } from './helpers/cluster.js';
+
+const BIN = '/usr/lib/google-cloud-sdk/bin';
+const AUTHZ = '/apis/authorization.k8s.io/v1';
+const AUTHN = '/apis/authentication.k8s.io';
+const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+
+let fx: Fixture;
+let bobConfig: string;
+let aliceConfig: string;
+
+/** Waits until the API server's RBAC caches have seen a write (the authorizer reads them). */
+async function rbacCacheSaw(reply: Reply, resource: string): Promise<void> {
+  const info = findResource('rbac.authorization.k8s.io', 'v1', resource)!;
+  await fx.server.registry.cache(info).waitFor(Number(reply.body.metadata.resourceVersion));
+}
+
+async function create(path: string, body: unknown, resource: string): Promise<void> {
+  const r = await api(fx.server, 'POST', path, body);
+  if (r.status !== 201) throw new Error(`POST ${path}: ${r.status} ${r.text}`);
+  await rbacCacheSaw(r, resource);
+}
+
+test.before(async () => {
+  fx = await startFixture();
+  bobConfig = join(fx.dir, 'bob.kubeconfig');
+  aliceConfig = join(fx.dir, 'alice.kubeconfig');
+  await writeFile(bobConfig, kubeconfig(fx.server.url, fx.server.pki.caCert, 'bob', { token: 'bob-token' }));
+  await writeFile(aliceConfig, kubeconfig(fx.server.url, fx.server.pki.caCert, 'alice', { token: 'alice-token' }));
+  const ns = await api(fx.server, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
+  if (ns.status !== 201) throw new Error(ns.text);
+  await create(`${RBAC}/namespaces/team/roles`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pod-reader', namespace: 'team' },
+    rules: [
+      { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['settings'], verbs: ['get'] },
+    ],
+  }, 'roles');
+  await create(`${RBAC}/namespaces/team/rolebindings`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'bob-reads', namespace: 'team' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' },
+    subjects: [{ kind: 'User', name: 'bob' }],
+  }, 'rolebindings');
+  await create(`${RBAC}/clusterroles`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'log-urls' },
+    rules: [{ nonResourceURLs: ['/logs', '/logs/*'], verbs: ['get'] }],
+  }, 'clusterroles');
+  await create(`${RBAC}/clusterrolebindings`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'bob-log-urls' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'log-urls' },
+    subjects: [{ kind: 'User', name: 'bob' }],
+  }, 'clusterrolebindings');
+  // "devs" (alice's group) may impersonate the user bob and the group ops, nobody else.
+  await create(`${RBAC}/clusterroles`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'impersonate-bob' },
+    rules: [
+      { apiGroups: [''], resources: ['users'], resourceNames: ['bob'], verbs: ['impersonate'] },
+      { apiGroups: [''], resources: ['groups'], resourceNames: ['ops'], verbs: ['impersonate'] },
+    ],
+  }, 'clusterroles');
+  await create(`${RBAC}/clusterrolebindings`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'devs-impersonate-bob' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'impersonate-bob' },
+    subjects: [{ kind: 'Group', name: 'devs' }],
+  }, 'clusterrolebindings');
+  // The group ops may list secrets in team.
+  await create(`${RBAC}/namespaces/team/roles`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'secret-lister', namespace: 'team' },
+    rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }],
+  }, 'roles');
+  await create(`${RBAC}/namespaces/team/rolebindings`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'ops-secrets', namespace: 'team' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'secret-lister' },
+    subjects: [{ kind: 'Group', name: 'ops' }],
+  }, 'rolebindings');
+});
+test.after.always(async () => {
+  await fx?.stop();
+});
+
+const ssar = (resourceAttributes?: object, nonResourceAttributes?: object) => ({
+  apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview',
+  spec: { ...(resourceAttributes ? { resourceAttributes } : {}), ...(nonResourceAttributes ? { nonResourceAttributes } : {}) },
+});
+const sar = (spec: object) => ({ apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec });
+
+/** One HTTPS request with a bearer token and extra headers (impersonation). */
+function call(method: string, path: string, token: string, headers: Record<string, string | string[]> = {}, body?: unknown): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const h: Record<string, string | string[]> = { Accept: 'application/json', Authorization: `Bearer ${token}`, ...headers };
+    if (payload !== undefined) h['Content-Type'] = 'application/json';
+    const req = request(new URL(path, fx.server.url), { method, headers: h, ca: fx.server.pki.caCert }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // not JSON
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
+      });
+    });
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+test('SelfSubjectAccessReview answers from RBAC: resources, subresources, resource names, non-resource URLs', async (t) => {
+  const ask = async (ra?: object, nra?: object) => {
+    const r = await call('POST', `${AUTHZ}/selfsubjectaccessreviews`, 'bob-token', {}, ssar(ra, nra));
+    t.is(r.status, 201, r.text);
+    t.is(r.body.kind, 'SelfSubjectAccessReview');
+    t.is(r.body.apiVersion, 'authorization.k8s.io/v1');
+    return r.body.status.allowed as boolean;
+  };
+  t.true(await ask({ namespace: 'team', verb: 'get', resource: 'pods' }));
+  t.true(await ask({ namespace: 'team', verb: 'list', resource: 'pods' }));
+  t.false(await ask({ namespace: 'team', verb: 'delete', resource: 'pods' }));
+  t.false(await ask({ namespace: 'other', verb: 'get', resource: 'pods' }));
+  t.false(await ask({ verb: 'get', resource: 'pods' }), 'all namespaces: only cluster-wide grants count');
+  t.true(await ask({ namespace: 'team', verb: 'get', resource: 'pods', subresource: 'log', name: 'p' }));
+  t.false(await ask({ namespace: 'team', verb: 'get', resource: 'pods', subresource: 'exec', name: 'p' }));
+  t.true(await ask({ namespace: 'team', verb: 'get', resource: 'configmaps', name: 'settings' }));
+  t.false(await ask({ namespace: 'team', verb: 'get', resource: 'configmaps', name: 'other' }));
+  t.false(await ask({ namespace: 'team', verb: 'get', resource: 'pods', group: 'apps' }));
+  t.true(await ask(undefined, { path: '/logs/kube.log', verb: 'get' }));
+  t.true(await ask(undefined, { path: '/version', verb: 'get' }), 'system:public-info-viewer / discovery');
+  t.false(await ask(undefined, { path: '/metrics', verb: 'get' }));
+  // Nothing was stored: etcd has no key for any review.
+  const etcd = new EtcdClient({ endpoints: [fx.etcdEndpoint] });
+  t.teardown(() => etcd.close());
+  const keys = (await etcd.range(Buffer.from('/'), { fromKey: true })).kvs.map((kv) => kv.key.toString('utf8'));
+  t.true(keys.some((k) => k.includes('/rolebindings/')), 'the range saw the store');
+  t.false(keys.some((k) => /review/i.test(k)), keys.filter((k) => /review/i.test(k)).join(','));
+});
+
+test('review validation and verbs as upstream: 422 for a spec without attributes, 405 for anything but create', async (t) => {
+  const empty = await call('POST', `${AUTHZ}/selfsubjectaccessreviews`, 'bob-token', {}, ssar());
+  t.is(empty.status, 422);
+  t.is(empty.body.reason, 'Invalid');
+  t.is(empty.body.message, 'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified');
+  const both = await call('POST', `${AUTHZ}/selfsubjectaccessreviews`, 'bob-token', {}, ssar({ verb: 'get', resource: 'pods' }, { verb: 'get', path: '/x' }));
+  t.is(both.status, 422);
+  t.regex(both.body.message, /spec\.nonResourceAttributes: Invalid value: .*cannot be specified in combination with resourceAttributes/);
+  const named = await call('POST', `${AUTHZ}/selfsubjectaccessreviews`, 'bob-token', {}, { ...ssar({ verb: 'get', resource: 'pods' }), metadata: { name: 'x' } });
+  t.is(named.status, 422);
+  t.regex(named.body.message, /metadata: Invalid value: .*: must be empty$/);
+  const get = await api(fx.server, 'GET', `${AUTHZ}/selfsubjectaccessreviews`);
+  t.is(get.status, 405);
+  t.is(get.body.reason, 'MethodNotAllowed');
+  const del = await api(fx.server, 'DELETE', `${AUTHZ}/selfsubjectaccessreviews/x`);
+  t.is(del.status, 405);
+  const notJson = await call('POST', `${AUTHZ}/selfsubjectaccessreviews`, 'bob-token', {}, ['not', 'an', 'object']);
+  t.is(notJson.status, 400);
+});
+
+test('SubjectAccessReview and LocalSubjectAccessReview ask about another user; only who may create them may ask', async (t) => {
+  const asAdmin = async (path: string, body: object) => api(fx.server, 'POST', path, body);
+  const bobGets = await asAdmin(`${AUTHZ}/subjectaccessreviews`, sar({ user: 'bob', resourceAttributes: { namespace: 'team', verb: 'get', resource: 'pods' } }));
+  t.is(bobGets.status, 201, bobGets.text);
+  t.true(bobGets.body.status.allowed);
+  t.is(bobGets.body.spec.user, 'bob');
+  const bobDeletes = await asAdmin(`${AUTHZ}/subjectaccessreviews`, sar({ user: 'bob', resourceAttributes: { namespace: 'team', verb: 'delete', resource: 'pods' } }));
+  t.false(bobDeletes.body.status.allowed);
+  const ops = await asAdmin(`${AUTHZ}/subjectaccessreviews`, sar({ user: 'carol', groups: ['ops'], resourceAttributes: { namespace: 'team', verb: 'list', resource: 'secrets' } }));
+  t.true(ops.body.status.allowed, 'groups are taken from the spec');
+  const noGroups = await asAdmin(`${AUTHZ}/subjectaccessreviews`, sar({ user: 'carol', resourceAttributes: { namespace: 'team', verb: 'list', resource: 'secrets' } }));
+  t.false(noGroups.body.status.allowed);
+  const nobody = await asAdmin(`${AUTHZ}/subjectaccessreviews`, sar({ resourceAttributes: { verb: 'get', resource: 'pods' } }));
+  t.is(nobody.status, 422);
+  t.is(nobody.body.message, 'SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified');
+  const bobAsks = await call('POST', `${AUTHZ}/subjectaccessreviews`, 'bob-token', {}, sar({ user: 'alice', resourceAttributes: { verb: 'get', resource: 'pods' } }));
+  t.is(bobAsks.status, 403);
+  t.is(bobAsks.body.message, 'subjectaccessreviews.authorization.k8s.io is forbidden: User "bob" cannot create resource "subjectaccessreviews" in API group "authorization.k8s.io" at the cluster scope');
+
+  const lsar = (ns: string, spec: object, meta: object = {}) => ({ apiVersion: 'authorization.k8s.io/v1', kind: 'LocalSubjectAccessReview', metadata: meta, spec });
+  const local = await asAdmin(`${AUTHZ}/namespaces/team/localsubjectaccessreviews`, lsar('team', { user: 'bob', resourceAttributes: { namespace: 'team', verb: 'list', resource: 'pods' } }));
+  t.is(local.status, 201, local.text);
+  t.true(local.body.status.allowed);
+  t.is(local.body.metadata.namespace, 'team');
+  const otherNs = await asAdmin(`${AUTHZ}/namespaces/team/localsubjectaccessreviews`, lsar('team', { user: 'bob', resourceAttributes: { namespace: 'other', verb: 'list', resource: 'pods' } }));
+  t.is(otherNs.status, 422);
+  t.is(otherNs.body.message, 'LocalSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes.namespace: Invalid value: "other": must match metadata.namespace');
+  const nonRes = await asAdmin(`${AUTHZ}/namespaces/team/localsubjectaccessreviews`, lsar('team', { user: 'bob', nonResourceAttributes: { verb: 'get', path: '/logs' } }));
+  t.is(nonRes.status, 422);
+  t.regex(nonRes.body.message, /spec\.nonResourceAttributes: Invalid value: .*: disallowed on this kind of request/);
+  const metaNs = await asAdmin(`${AUTHZ}/namespaces/team/localsubjectaccessreviews`, lsar('team', { user: 'bob', resourceAttributes: { namespace: 'team', verb: 'get', resource: 'pods' } }, { namespace: 'other' }));
+  t.is(metaNs.status, 400);
+  t.is(metaNs.body.message, 'the namespace of the provided object does not match the namespace sent on the request');
+});
+
+test('SelfSubjectRulesReview lists the rules RBAC grants in a namespace', async (t) => {
+  const r = await call('POST', `${AUTHZ}/selfsubjectrulesreviews`, 'bob-token', {}, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: 'team' } });
+  t.is(r.status, 201, r.text);
+  const st = r.body.status;
+  t.false(st.incomplete);
+  t.deepEqual(st.resourceRules.find((x: { resources: string[] }) => x.resources.includes('pods')), { verbs: ['get', 'list'], apiGroups: [''], resources: ['pods', 'pods/log'] });
+  t.deepEqual(st.resourceRules.find((x: { resources: string[] }) => x.resources.includes('configmaps')), { verbs: ['get'], apiGroups: [''], resources: ['configmaps'], resourceNames: ['settings'] });
+  t.truthy(st.resourceRules.find((x: { resources: string[] }) => x.resources.includes('selfsubjectaccessreviews')), 'system:basic-user');
+  t.truthy(st.nonResourceRules.find((x: { nonResourceURLs: string[] }) => x.nonResourceURLs.includes('/logs/*')));
+  const elsewhere = await call('POST', `${AUTHZ}/selfsubjectrulesreviews`, 'bob-token', {}, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: 'other' } });
+  t.falsy(elsewhere.body.status.resourceRules.find((x: { resources: string[] }) => x.resources.includes('pods')));
+  const noNs = await call('POST', `${AUTHZ}/selfsubjectrulesreviews`, 'bob-token', {}, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: {} });
+  t.is(noNs.status, 400);
+  t.is(noNs.body.message, 'no namespace on request');
+});
+
+test('SelfSubjectReview (v1 and v1beta1) returns the requesting user', async (t) => {
+  for (const v of ['v1', 'v1beta1']) {
+    const r = await call('POST', `${AUTHN}/${v}/selfsubjectreviews`, 'alice-token', {}, { apiVersion: `authentication.k8s.io/${v}`, kind: 'SelfSubjectReview' });
+    t.is(r.status, 201, r.text);
+    t.is(r.body.apiVersion, `authentication.k8s.io/${v}`);
+    t.deepEqual(r.body.status.userInfo, { username: 'alice', uid: '1001', groups: ['devs', 'system:authenticated'] });
+  }
+});
+
+test('discovery lists the reviews as upstream', async (t) => {
+  const authz = await api(fx.server, 'GET', AUTHZ);
+  t.deepEqual(
+    authz.body.resources.map((r: { name: string; namespaced: boolean; verbs: string[] }) => [r.name, r.namespaced, r.verbs]).sort(),
+    [['localsubjectaccessreviews', true, ['create']], ['selfsubjectaccessreviews', false, ['create']], ['selfsubjectrulesreviews', false, ['create']], ['subjectaccessreviews', false, ['create']]],
+  );
+  const authn = await api(fx.server, 'GET', `${AUTHN}/v1`);
+  t.deepEqual(authn.body.resources.map((r: { name: string }) => r.name).sort(), ['selfsubjectreviews', 'tokenreviews']);
+  const group = await api(fx.server, 'GET', '/apis/authentication.k8s.io');
+  t.is(group.body.preferredVersion.version, 'v1');
+});
+
+test('impersonation headers: authorized by the impersonate verb, with upstream messages', async (t) => {
+  const whoami = (token: string, headers: Record<string, string | string[]>) =>
+    call('POST', `${AUTHN}/v1/selfsubjectreviews`, token, headers, { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' });
+  const asBob = await whoami('alice-token', { 'Impersonate-User': 'bob' });
+  t.is(asBob.status, 201, asBob.text);
+  t.deepEqual(asBob.body.status.userInfo, { username: 'bob', groups: ['system:authenticated'] });
+  const withGroup = await whoami('alice-token', { 'Impersonate-User': 'bob', 'Impersonate-Group': 'ops' });
+  t.deepEqual(withGroup.body.status.userInfo.groups, ['ops', 'system:authenticated']);
+  // As bob in ops, alice may list secrets in team (ops' grant), which neither alice nor bob may.
+  t.is((await call('GET', '/api/v1/namespaces/team/secrets', 'alice-token')).status, 403);
+  t.is((await call('GET', '/api/v1/namespaces/team/secrets', 'alice-token', { 'Impersonate-User': 'bob', 'Impersonate-Group': 'ops' })).status, 200);
+  t.is((await call('GET', '/api/v1/namespaces/team/secrets', 'alice-token', { 'Impersonate-User': 'bob' })).status, 403);
+  const carol = await whoami('alice-token', { 'Impersonate-User': 'carol' });
+  t.is(carol.status, 403);
+  t.is(carol.body.message, 'users "carol" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope');
+  const masters = await whoami('alice-token', { 'Impersonate-User': 'bob', 'Impersonate-Group': ['ops', 'system:masters'] });
+  t.is(masters.status, 403);
+  t.is(masters.body.message, 'groups "system:masters" is forbidden: User "alice" cannot impersonate resource "groups" in API group "" at the cluster scope');
+  const bobTries = await whoami('bob-token', { 'Impersonate-User': 'alice' });
+  t.is(bobTries.status, 403);
+  t.is(bobTries.body.message, 'users "alice" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope');
+  const sa = await whoami('alice-token', { 'Impersonate-User': 'system:serviceaccount:team:builder' });
+  t.is(sa.status, 403);
+  t.is(sa.body.message, 'serviceaccounts "builder" is forbidden: User "alice" cannot impersonate resource "serviceaccounts" in API group "" in the namespace "team"');
+  const uid = await whoami('alice-token', { 'Impersonate-User': 'bob', 'Impersonate-Uid': '42' });
+  t.is(uid.body.message, 'uids.authentication.k8s.io "42" is forbidden: User "alice" cannot impersonate resource "uids" in API group "authentication.k8s.io" at the cluster scope');
+  const extra = await whoami('alice-token', { 'Impersonate-User': 'bob', 'Impersonate-Extra-Scopes': 'view' });
+  t.is(extra.body.message, 'userextras.authentication.k8s.io "view" is forbidden: User "alice" cannot impersonate resource "userextras/scopes" in API group "authentication.k8s.io" at the cluster scope');
+  const groupOnly = await whoami('alice-token', { 'Impersonate-Group': 'ops' });
+  t.is(groupOnly.status, 400);
+  t.is(groupOnly.body.message, 'requested [{Group  ops    }] without impersonating a user');
+});
