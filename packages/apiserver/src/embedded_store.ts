@@ -3,6 +3,13 @@
 // and kept (the member's identity depends on its peer URL). The member runs in a
 // worker thread (its Raft, LevelDB and MVCC work on a core of its own), or, with
 // `inThread`, on the API server's own event loop.
+//
+// Its client listener is https on 127.0.0.1 only, with client-certificate authentication against
+// the store's own CA (auth/etcd_pki.ts): no local user can read or write /registry through it
+// without DIR/pki/etcd/client.key. It has no peer listener: a single member has no peers, and a
+// peer port would take Raft messages and snapshots from anyone. (The peer URL stays http://... as
+// recorded: it only names the member, whose id is derived from it.)
+import { ensureEtcdPki, type EtcdPki } from './auth/etcd_pki.js';
 import { freePort, startStore, startStoreInWorker, parseFlags, type StoreConnection } from '@mkube/store';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +17,8 @@ import type { Logger } from 'pino';
 
 export interface EmbeddedStore {
   endpoints: string[];
+  /** Certificates a gRPC client (the API server over its listener, etcdctl) needs. */
+  pki: EtcdPki;
   /** A connection that reaches the member without its gRPC listener. */
   connect(): StoreConnection;
   /** Resolves if the member stops on an unrecoverable error. */
@@ -28,12 +37,14 @@ export async function startEmbeddedStore(dataDir: string, log: Logger, opts: { i
     ports = { client: await freePort(), peer: await freePort() };
     writeFileSync(portsFile, JSON.stringify(ports));
   }
-  const client = `http://127.0.0.1:${ports.client}`;
+  const pki = ensureEtcdPki(dataDir);
+  const client = `https://127.0.0.1:${ports.client}`;
   const peer = `http://127.0.0.1:${ports.peer}`;
   const args = [
     '--name', 'embedded', '--data-dir', join(dir, 'member'),
     '--listen-client-urls', client, '--advertise-client-urls', client,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+    '--cert-file', pki.serverCertFile, '--key-file', pki.serverKeyFile, '--trusted-ca-file', pki.caFile, '--client-cert-auth',
+    '--listen-peer-urls', '', '--initial-advertise-peer-urls', peer,
     '--initial-cluster', `embedded=${peer}`, '--initial-cluster-token', 'mkube-embedded',
   ];
   const endpoint = `127.0.0.1:${ports.client}`;
@@ -41,7 +52,7 @@ export async function startEmbeddedStore(dataDir: string, log: Logger, opts: { i
     const store = await startStoreInWorker(args, { logLevel: log.level, logBindings: { component: 'mkube-store' } });
     log.info({ endpoint: client, dataDir: dir, thread: store.threadId }, 'embedded mkube-store started in a worker thread');
     void store.failed.then((err) => log.error({ err: err.message }, 'embedded mkube-store failed'));
-    return { endpoints: [client], connect: () => store.connect(endpoint), failed: store.failed, stop: () => store.stop(true) };
+    return { endpoints: [client], pki, connect: () => store.connect(endpoint), failed: store.failed, stop: () => store.stop(true) };
   }
   const parsed = parseFlags(args);
   if (parsed.kind !== 'run') throw new Error('embedded store: unexpected flags');
@@ -49,5 +60,5 @@ export async function startEmbeddedStore(dataDir: string, log: Logger, opts: { i
   // Wait until the single member has elected itself.
   for (let i = 0; i < 200 && store.member.unhealthyReason(); i++) await new Promise((r) => setTimeout(r, 25));
   log.info({ endpoint: client, dataDir: dir }, 'embedded mkube-store started');
-  return { endpoints: [client], connect: () => store.connectInProcess(), failed: store.failed, stop: () => store.stop(true) };
+  return { endpoints: [client], pki, connect: () => store.connectInProcess(), failed: store.failed, stop: () => store.stop(true) };
 }

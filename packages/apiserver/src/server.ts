@@ -22,6 +22,8 @@ import { startEmbeddedStore } from './embedded_store.js';
 import { HealthChecks, etcdCheck, staticCheck } from './http/health_checks.js';
 import { setDefaultTolerationSeconds } from './registry/defaults.js';
 import { startGrpcServer, type GrpcApiServer } from './grpc/server.js';
+import { PodSecurityAdmission, registryLookups } from './admission/pod_security_admission.js';
+import { loadPodSecurityConfiguration } from './admission/pod_security_config.js';
 import { serviceAccountAuth } from './auth/service_account_setup.js';
 import { ServiceAccountAdmission } from './admission/service_account.js';
 import { KubernetesServiceController } from './bootstrap/kubernetes_service.js';
@@ -63,6 +65,8 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   logLevel?: string;
   logger?: Logger;
+  /** --admission-control-config-file: an AdmissionConfiguration (the PodSecurity plugin's defaults and exemptions). */
+  admissionControlConfigFile?: string;
   /** --service-account-signing-key-file (default: DIR/pki/sa.key, made on first start). */
   serviceAccountSigningKeyFile?: string;
   /** --service-account-key-file: more keys that verify tokens (PEM). */
@@ -135,6 +139,7 @@ async function progressRequestsAreSafe(etcd: EtcdClient, endpoints: string[], lo
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   installPeerCertificateMemo();
+  const podSecurityConfig = opts.admissionControlConfigFile ? loadPodSecurityConfiguration(opts.admissionControlConfigFile) : undefined;
   const log = opts.logger ?? pino({ name: 'mkube-apiserver', level: opts.logLevel ?? 'info' });
   const bind = opts.bindAddress ?? '127.0.0.1';
   const advertise = opts.advertiseAddress ?? (bind === '0.0.0.0' ? '127.0.0.1' : bind);
@@ -159,6 +164,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   await registry.start();
   await ensureBootstrapPolicy(registry, log);
+  registry.validating.push(new PodSecurityAdmission(registryLookups(registry), podSecurityConfig));
   const compactor = new Compactor(etcd, log, (rev) => registry.compacted(rev), opts.compactionIntervalMs ?? 5 * 60_000);
   compactor.start();
   const tokens = new Map(opts.tokens ?? []);

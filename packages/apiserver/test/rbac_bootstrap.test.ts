@@ -96,7 +96,7 @@ test.serial('a restart reconciles: no duplicates, user additions kept, removed r
   // A second API server start against the same etcd (what a restart does).
   let second: ApiServer | undefined;
   t.teardown(() => second?.stop());
-  second = await startApiServer({ dataDir: join(fx.dir, 'data'), etcdServers: [fx.etcdEndpoint], securePort: 0, compactionIntervalMs: 0, logger: pino({ level: 'silent' }) });
+  second = await startApiServer({ dataDir: join(fx.dir, 'data'), etcdServers: [fx.etcdEndpoint], ...fx.etcdTls, securePort: 0, compactionIntervalMs: 0, logger: pino({ level: 'silent' }) });
 
   const after = (await api(s, 'GET', `${RBAC}/clusterroles/cluster-admin`)).body;
   t.is(after.metadata.resourceVersion, before.metadata.resourceVersion, 'an unchanged role is not rewritten');

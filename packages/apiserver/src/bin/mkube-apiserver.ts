@@ -19,6 +19,7 @@ const { values } = parseArgs({
     'default-not-ready-toleration-seconds': { type: 'string', default: '300' },
     'default-unreachable-toleration-seconds': { type: 'string', default: '300' },
     'log-level': { type: 'string', default: 'info' },
+    'admission-control-config-file': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -48,6 +49,7 @@ const server = await startApiServer({
   defaultNotReadyTolerationSeconds: Number(values['default-not-ready-toleration-seconds']),
   defaultUnreachableTolerationSeconds: Number(values['default-unreachable-toleration-seconds']),
   logLevel: values['log-level'],
+  admissionControlConfigFile: values['admission-control-config-file'],
 });
 
 const shutdown = (signal: string) => {

@@ -204,8 +204,8 @@ export class ResourcesService {
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  private objectResponse(info: ResourceInfo, obj: Obj, created = false): Msg {
-    return { object: this.encode(info.protoType, obj), type: info.protoType, created, warnings: [] };
+  private objectResponse(info: ResourceInfo, obj: Obj, created = false, warnings: string[] = []): Msg {
+    return { object: this.encode(info.protoType, obj), type: info.protoType, created, warnings };
   }
 
   private fieldManager(req: Msg, call: AnyCall): string {
@@ -231,8 +231,9 @@ export class ResourcesService {
       return this.objectResponse(info, body, true);
     }
     admitNodeCreate(user, info, body);
-    const obj = await this.o.registry.create(info, ns, body, { fieldManager: String(req.field_manager || '') || 'grpc', dryRun: req.dry_run === true });
-    return this.objectResponse(info, obj, true);
+    const warnings: string[] = [];
+    const obj = await this.o.registry.create(info, ns, body, { fieldManager: String(req.field_manager || '') || 'grpc', dryRun: req.dry_run === true, admission: { user, warnings } });
+    return this.objectResponse(info, obj, true, warnings);
   }
 
   private async get(req: Msg, user: UserInfo): Promise<Msg> {
@@ -275,14 +276,16 @@ export class ResourcesService {
     if (info.namespaced) m.namespace = namespace!;
     const rv = m.resourceVersion ? Number(m.resourceVersion) : undefined;
     if (rv !== undefined && !Number.isFinite(rv)) throw errors.badRequest(`invalid resourceVersion: ${String(m.resourceVersion)}`);
+    const warnings: string[] = [];
     const { obj, created } = await this.o.registry.update(info, namespace, name, () => body, {
       subresource,
       fieldManager: this.fieldManager(req, call),
       dryRun: req.dry_run === true,
+      admission: { user, warnings },
       preconditionRv: rv,
       createIfMissing: rv === undefined && subresource === undefined && CREATE_ON_UPDATE.has(info.resource) ? () => body : undefined,
     });
-    return this.objectResponse(info, obj, created);
+    return this.objectResponse(info, obj, created, warnings);
   }
 
   private async patch(req: Msg, user: UserInfo, call: AnyCall): Promise<Msg> {
@@ -313,14 +316,15 @@ export class ResourcesService {
       if (!isObj(out)) throw errors.badRequest('the patch did not produce an object');
       return out;
     };
+    const warnings: string[] = [];
     const { obj } = await this.o.registry.update(info, namespace, name, (cur) => {
       const rv = String(((cur.metadata ?? {}) as Obj).resourceVersion ?? '');
       const next = apply(cur);
       const nrv = ((next.metadata ?? {}) as Obj).resourceVersion;
       if (nrv !== undefined && String(nrv) !== rv) throw errors.conflict(info, name);
       return next;
-    }, { subresource, fieldManager: this.fieldManager(req, call), dryRun: req.dry_run === true });
-    return this.objectResponse(info, obj);
+    }, { subresource, fieldManager: this.fieldManager(req, call), dryRun: req.dry_run === true, admission: { user, warnings } });
+    return this.objectResponse(info, obj, false, warnings);
   }
 
   private async delete(req: Msg, user: UserInfo): Promise<Msg> {

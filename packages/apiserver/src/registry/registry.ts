@@ -18,6 +18,7 @@ import { ipToNumber, ServiceAllocators } from './allocators.js';
 import { applyDefaults } from './defaults.js';
 import { recordUpdate } from './managed_fields.js';
 import { deepEqual, validateObject, validateUpdate } from './validation.js';
+import type { AdmissionAttributes, AdmissionContext, ValidatingAdmission } from '../admission/admission.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -50,6 +51,8 @@ export interface WriteOptions {
   fieldManager?: string;
   dryRun?: boolean;
   subresource?: string;
+  /** The requester, and where admission plugins put warnings and audit annotations. */
+  admission?: AdmissionContext;
 }
 
 export interface DeleteOptions {
@@ -73,6 +76,8 @@ export class Registry {
   readonly allocators: ServiceAllocators;
   private readonly caches = new Map<string, WatchCache>();
   private readonly log: Logger;
+  /** Validating admission (PodSecurity, ...) run on every create and update after validation, set by the API server. */
+  readonly validating: ValidatingAdmission[] = [];
   /** Admission of pod creates (admission/service_account.ts), set by the API server. */
   podCreateAdmission?: (pod: Obj, namespace: string) => Promise<void>;
 
@@ -253,6 +258,7 @@ export class Registry {
     const errs = validateObject(info.resource, info.namespaced, obj, { serviceClusterIpRange: this.allocators.cidr });
     if (info.resource === 'services' && errs.length === 0) await this.allocateService(obj, undefined, errs, opts.dryRun === true);
     if (errs.length > 0) throw invalid(info.kind, info.group, name, errs);
+    await this.admit({ operation: 'CREATE', info, namespace: m.namespace as string | undefined, name, subresource: opts.subresource, obj, dryRun: opts.dryRun === true, context: opts.admission });
     if (opts.fieldManager) recordUpdate(obj, undefined, opts.fieldManager, info.apiVersion, info.kind);
     if (opts.dryRun) return obj;
     try {
@@ -261,6 +267,11 @@ export class Registry {
       if (info.resource === 'services') await this.releaseService(obj, undefined);
       throw err;
     }
+  }
+
+  /** Runs the validating admission plugins in order; the first to refuse throws. */
+  private async admit(attrs: AdmissionAttributes): Promise<void> {
+    for (const plugin of this.validating) await plugin.validate(attrs);
   }
 
   // ---------------------------------------------------------------- update
@@ -296,6 +307,7 @@ export class Registry {
       const errs: FieldError[] = [...validateObject(info.resource, info.namespaced, next, { serviceClusterIpRange: this.allocators.cidr }), ...validateUpdate(info.resource, next, cur.obj)];
       if (info.resource === 'services' && errs.length === 0) await this.allocateService(next, cur.obj, errs, opts.dryRun === true);
       if (errs.length > 0) throw invalid(info.kind, info.group, name, errs);
+      await this.admit({ operation: 'UPDATE', info, namespace: ns, name, subresource: opts.subresource, obj: next, oldObj: cur.obj, dryRun: opts.dryRun === true, context: opts.admission });
       if (opts.fieldManager && !deepEqual(stripManaged(next), stripManaged(cur.obj))) recordUpdate(next, cur.obj, opts.fieldManager, info.apiVersion, info.kind, opts.subresource);
       if (deepEqual(next, cur.obj)) {
         if (cached) continue; // "nothing to change" is only known against the store's copy

@@ -16,6 +16,8 @@ export { freePort };
 export interface Fixture {
   dir: string;
   etcdEndpoint: string;
+  /** What another API server needs to reach that store (the embedded store's client certificate). */
+  etcdTls: Pick<ApiServerOptions, 'etcdCAFile' | 'etcdCertFile' | 'etcdKeyFile'>;
   server: ApiServer;
   tokenFile: string;
   stop(): Promise<void>;
@@ -73,6 +75,7 @@ export async function startFixture(extra: Partial<ApiServerOptions> = {}): Promi
     return {
       dir,
       etcdEndpoint: etcd.endpoint,
+      etcdTls: {},
       server,
       tokenFile,
       async stop() {
@@ -104,7 +107,9 @@ async function startFixtureOnEmbeddedStore(extra: Partial<ApiServerOptions>): Pr
     const ports = JSON.parse(await readFile(join(dir, 'data', 'store', 'embedded.json'), 'utf8')) as { client: number };
     return {
       dir,
-      etcdEndpoint: `127.0.0.1:${ports.client}`,
+      // The embedded listener is https with client-certificate authentication (DIR/pki/etcd).
+      etcdEndpoint: `https://127.0.0.1:${ports.client}`,
+      etcdTls: { etcdCAFile: join(dir, 'data', 'pki', 'etcd', 'ca.crt'), etcdCertFile: join(dir, 'data', 'pki', 'etcd', 'client.crt'), etcdKeyFile: join(dir, 'data', 'pki', 'etcd', 'client.key') },
       server,
       tokenFile,
       async stop() {

@@ -55,7 +55,9 @@ function pem(v: Buffer | string | undefined): Buffer | null {
   return typeof v === 'string' ? readFileSync(v) : v;
 }
 
+/** As etcd's clientv3: an http:// endpoint is plaintext even with TLS options; https:// (or no scheme) uses them. */
 export function channelCredentials(endpoint: string, tls?: EtcdTlsOptions): grpc.ChannelCredentials {
+  if (/^http:\/\//i.test(endpoint)) return grpc.credentials.createInsecure();
   if (tls) return grpc.credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert));
   if (/^https:\/\//i.test(endpoint)) return grpc.credentials.createSsl();
   return grpc.credentials.createInsecure();

@@ -79,7 +79,7 @@ Member:
   --data-dir DIR                       where the member keeps its data (default "<name>.mkube-store")
   --listen-client-urls URLS            where clients connect (default http://localhost:2379)
   --advertise-client-urls URLS         client URLs told to the cluster (default: listen-client-urls)
-  --listen-peer-urls URLS              where peers connect (default http://localhost:2380)
+  --listen-peer-urls URLS              where peers connect (default http://localhost:2380; "" for none, a lone member)
   --listen-metrics-urls URLS           HTTP /health and /metrics
   --quota-backend-bytes N              key space size limit (default 2 GiB)
   --snapshot-count N                   applied entries between snapshots (default 10000)
