@@ -458,7 +458,7 @@ export class ApiHandler {
     if (rr.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     const body = await this.objectBody(req, rr, q, warnings);
     admitNodeCreate(user, info, body);
-    const obj = await this.o.registry.create(info, namespace, body, { fieldManager: this.fieldManager(req, q), dryRun: q.has('dryRun') });
+    const obj = await this.o.registry.create(info, namespace, body, { fieldManager: this.fieldManager(req, q), dryRun: q.has('dryRun'), admission: { user, warnings } });
     this.respond(res, 201, info, obj, neg, q, this.warnHeaders(warnings));
   }
 
@@ -483,6 +483,7 @@ export class ApiHandler {
       fieldManager: this.fieldManager(req, q),
       dryRun: q.has('dryRun'),
       preconditionRv: rv,
+      admission: { user: _user, warnings },
       createIfMissing: rv === undefined && ['nodes', 'events', 'leases', 'endpoints', 'clusterroles', 'clusterrolebindings', 'roles', 'rolebindings', 'priorityclasses', 'configmaps'].includes(info.resource) ? () => body : undefined,
     });
     this.respond(res, created ? 201 : 200, info, obj, neg, q, this.warnHeaders(warnings));
@@ -549,6 +550,7 @@ export class ApiHandler {
       const { obj, created } = await this.o.registry.update(info, namespace, name, (cur) => serverSideApply(cur, config, manager, force, info.kind), {
         subresource,
         dryRun: q.has('dryRun'),
+        admission: { user: _user, warnings },
         createIfMissing: () => serverSideApply(undefined, config, manager, force, info.kind),
       });
       return this.respond(res, created ? 201 : 200, info, obj, neg, q, this.warnHeaders(warnings));
@@ -565,7 +567,7 @@ export class ApiHandler {
       const nrv = ((next.metadata ?? {}) as Obj).resourceVersion;
       if (nrv !== undefined && String(nrv) !== rv) throw errors.conflict(info, name);
       return next;
-    }, { subresource, fieldManager: this.fieldManager(req, q), dryRun: q.has('dryRun') });
+    }, { subresource, fieldManager: this.fieldManager(req, q), dryRun: q.has('dryRun'), admission: { user: _user, warnings } });
     this.respond(res, 200, info, obj, neg, q, this.warnHeaders(warnings));
   }
 
