@@ -25,6 +25,7 @@ import { startGrpcServer, type GrpcApiServer } from './grpc/server.js';
 import { PodSecurityAdmission, registryLookups } from './admission/pod_security_admission.js';
 import { loadPodSecurityConfiguration } from './admission/pod_security_config.js';
 import { serviceAccountAuth } from './auth/service_account_setup.js';
+import { reviewToken } from './auth/token_request.js';
 import { ServiceAccountAdmission } from './admission/service_account.js';
 import { KubernetesServiceController } from './bootstrap/kubernetes_service.js';
 
@@ -196,6 +197,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     nodeProxy: new NodeProxy({ registry, pki, log }),
     tokenRequests: sa.tokenRequests,
   });
+  handler.virtual.register('authentication.k8s.io', 'v1', 'tokenreviews', ({ body }) => reviewToken(authenticator, body));
   const server: Server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert, requestCert: true, rejectUnauthorized: false }, handler.handle);
   server.on('upgrade', handler.handleUpgrade);
   server.keepAliveTimeout = 65_000;
