@@ -354,6 +354,11 @@ export function validateUpdate(resource: string, next: Obj, prev: Obj): FieldErr
         errs.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs[0]', value: ns.clusterIP ?? '', detail: 'may not change once set' });
       }
       break;
+    case 'rolebindings':
+    case 'clusterrolebindings':
+      // Upstream's ValidateRoleBindingUpdate: a binding's role is fixed (delete and recreate to change it).
+      if (!deepEqual(next.roleRef, prev.roleRef)) errs.push({ type: 'FieldValueInvalid', field: 'roleRef', value: next.roleRef ?? null, detail: 'cannot change roleRef' });
+      break;
     case 'configmaps':
     case 'secrets':
       if (prev.immutable === true && (!deepEqual(next.data, prev.data) || !deepEqual(next.binaryData, prev.binaryData) || next.immutable !== true)) {
