@@ -19,6 +19,7 @@ import { NodeProxy } from './http/node_proxy.js';
 import { Registry } from './registry/registry.js';
 import { Compactor } from './storage/compactor.js';
 import { startEmbeddedStore } from './embedded_store.js';
+import { etcdClientTls } from './etcd_client_tls.js';
 import { HealthChecks, etcdCheck, staticCheck } from './http/health_checks.js';
 import { setDefaultTolerationSeconds } from './registry/defaults.js';
 import { startGrpcServer, type GrpcApiServer } from './grpc/server.js';
@@ -43,6 +44,10 @@ export interface ApiServerOptions {
   /** Run the embedded member on the API server's event loop instead of a worker thread (for comparisons). */
   embeddedStoreInThread?: boolean;
   etcdServers?: string[];
+  /** --etcd-cafile, --etcd-certfile, --etcd-keyfile: TLS for https:// etcd servers (a CA is required for them). */
+  etcdCAFile?: string;
+  etcdCertFile?: string;
+  etcdKeyFile?: string;
   /** 0 picks a free port. Default 6443. */
   securePort?: number;
   /** gRPC API port (TLS, same certificate). 0 picks a free port; negative disables. Default 6444 with the default securePort, else a free port. */
@@ -151,7 +156,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // The embedded member is called without a socket or HTTP/2 (in its worker thread, through a
   // MessagePort); its gRPC listener stays up for etcdctl and other clients.
   const inProcess = embedded && !opts.embeddedStoreOverGrpc ? [embedded.connect()] : undefined;
-  const etcd = new EtcdClient({ endpoints: etcdServers, connections: inProcess });
+  const etcd = new EtcdClient({ endpoints: etcdServers, connections: inProcess, tls: embedded ? { ca: embedded.pki.caFile, cert: embedded.pki.clientCertFile, key: embedded.pki.clientKeyFile } : etcdClientTls(etcdServers, opts) });
   const metrics = createMetrics();
   const listFromCache = opts.listFromCache ?? (embedded ? true : await progressRequestsAreSafe(etcd, etcdServers, log));
   const registry = new Registry(etcd, {

@@ -12,6 +12,9 @@ const { values } = parseArgs({
     'advertise-address': { type: 'string' },
     'etcd-servers': { type: 'string' },
     'etcd-prefix': { type: 'string', default: '/registry' },
+    'etcd-cafile': { type: 'string' },
+    'etcd-certfile': { type: 'string' },
+    'etcd-keyfile': { type: 'string' },
     'service-cluster-ip-range': { type: 'string', default: '10.213.200.0/24' },
     'service-node-port-range': { type: 'string', default: '30000-32767' },
     'token-auth-file': { type: 'string' },
@@ -28,6 +31,7 @@ if (values.help || !values['data-dir']) {
   process.stderr.write(
     'usage: mkube-apiserver --data-dir DIR [--etcd-servers URL[,URL...]] [--secure-port 6443] [--grpc-port 6444 (0: free port, -1: off)] [--bind-address 127.0.0.1] [--advertise-address IP]\n' +
       '       (without --etcd-servers, an embedded single-member mkube-store keeps its data in DIR/store)\n' +
+      '       [--etcd-cafile PEM --etcd-certfile PEM --etcd-keyfile PEM] (TLS to https:// etcd servers; the CA is required for them)\n' +
       '       [--service-cluster-ip-range 10.213.200.0/24] [--service-node-port-range 30000-32767] [--token-auth-file FILE]\n' +
       '       [--compaction-interval SECONDS] [--log-level info]\n',
   );
@@ -42,6 +46,9 @@ const server = await startApiServer({
   bindAddress: values['bind-address'],
   advertiseAddress: values['advertise-address'],
   etcdPrefix: values['etcd-prefix'],
+  etcdCAFile: values['etcd-cafile'],
+  etcdCertFile: values['etcd-certfile'],
+  etcdKeyFile: values['etcd-keyfile'],
   serviceClusterIpRange: values['service-cluster-ip-range'],
   nodePortRange: values['service-node-port-range'],
   tokenAuthFile: values['token-auth-file'],
