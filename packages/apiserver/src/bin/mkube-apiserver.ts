@@ -22,6 +22,13 @@ const { values } = parseArgs({
     'default-not-ready-toleration-seconds': { type: 'string', default: '300' },
     'default-unreachable-toleration-seconds': { type: 'string', default: '300' },
     'log-level': { type: 'string', default: 'info' },
+    'service-account-key-file': { type: 'string', multiple: true },
+    'service-account-signing-key-file': { type: 'string' },
+    'service-account-issuer': { type: 'string' },
+    'service-account-max-token-expiration': { type: 'string' },
+    'api-audiences': { type: 'string' },
+    'enable-admission-plugins': { type: 'string' },
+    'disable-admission-plugins': { type: 'string' },
     'admission-control-config-file': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -33,9 +40,23 @@ if (values.help || !values['data-dir']) {
       '       (without --etcd-servers, an embedded single-member mkube-store keeps its data in DIR/store)\n' +
       '       [--etcd-cafile PEM --etcd-certfile PEM --etcd-keyfile PEM] (TLS to https:// etcd servers; the CA is required for them)\n' +
       '       [--service-cluster-ip-range 10.213.200.0/24] [--service-node-port-range 30000-32767] [--token-auth-file FILE]\n' +
-      '       [--compaction-interval SECONDS] [--log-level info]\n',
+      '       [--compaction-interval SECONDS] [--log-level info]\n' +
+      '       [--service-account-signing-key-file PEM (default DIR/pki/sa.key)] [--service-account-key-file PEM]... [--service-account-issuer URL]\n' +
+      '       [--api-audiences a,b] [--service-account-max-token-expiration 48h] [--disable-admission-plugins ServiceAccount]\n',
   );
   process.exit(values.help ? 0 : 2);
+}
+
+const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+/** "48h", "30m", "3600s" or plain seconds. */
+function seconds(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const m = /^(\d+)(h|m|s)?$/.exec(v.trim());
+  if (!m) {
+    process.stderr.write(`mkube-apiserver: invalid duration ${JSON.stringify(v)}\n`);
+    process.exit(2);
+  }
+  return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
 }
 
 const server = await startApiServer({
@@ -56,6 +77,13 @@ const server = await startApiServer({
   defaultNotReadyTolerationSeconds: Number(values['default-not-ready-toleration-seconds']),
   defaultUnreachableTolerationSeconds: Number(values['default-unreachable-toleration-seconds']),
   logLevel: values['log-level'],
+  serviceAccountKeyFiles: values['service-account-key-file'],
+  serviceAccountSigningKeyFile: values['service-account-signing-key-file'],
+  serviceAccountIssuer: values['service-account-issuer'],
+  serviceAccountMaxTokenExpirationSeconds: seconds(values['service-account-max-token-expiration']),
+  apiAudiences: list(values['api-audiences']),
+  // ServiceAccount admission is on by default, as in kube-apiserver.
+  serviceAccountAdmission: !list(values['disable-admission-plugins']).includes('ServiceAccount'),
   admissionControlConfigFile: values['admission-control-config-file'],
 });
 
