@@ -2,6 +2,7 @@
 /** mkube-apiserver: the Kubernetes REST API over an etcd v3 store. */
 import { parseArgs } from 'node:util';
 import { startApiServer } from '../server.js';
+import { etcdClientTls } from '../etcd_client_tls.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,6 +58,13 @@ function seconds(v: string | undefined): number | undefined {
     process.exit(2);
   }
   return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+}
+
+try {
+  etcdClientTls((values['etcd-servers'] ?? '').split(',').map((s) => s.trim()).filter(Boolean), { etcdCAFile: values['etcd-cafile'], etcdCertFile: values['etcd-certfile'], etcdKeyFile: values['etcd-keyfile'] });
+} catch (err) {
+  process.stderr.write(`mkube-apiserver: ${(err as Error).message}\n`);
+  process.exit(2);
 }
 
 const server = await startApiServer({
