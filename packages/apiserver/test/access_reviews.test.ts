@@ -276,3 +276,75 @@ test('impersonation headers: authorized by the impersonate verb, with upstream m
   t.is(groupOnly.status, 400);
   t.is(groupOnly.body.message, 'requested [{Group  ops    }] without impersonating a user');
 });
+
+function kubectl(bin: string, args: string[], config: string): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(bin, args, { env: { ...process.env, KUBECONFIG: config, HOME: fx.dir }, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
+    });
+  });
+}
+
+for (const v of ['1.27', '1.33']) {
+  const bin = `${BIN}/kubectl.${v}`;
+  test.serial(`kubectl ${v}: auth can-i (yes/no, exit codes, subresource, non-resource URL, --list) and auth whoami`, async (t) => {
+    const bob = (args: string[]) => kubectl(bin, args, bobConfig);
+    const yes = await bob(['auth', 'can-i', 'get', 'pods', '-n', 'team']);
+    t.is(yes.code, 0, yes.err);
+    t.is(yes.out.trim(), 'yes');
+    const no = await bob(['auth', 'can-i', 'delete', 'pods', '-n', 'team']);
+    t.is(no.code, 1, no.err);
+    t.is(no.out.trim(), 'no');
+    t.is((await bob(['auth', 'can-i', 'get', 'pods', '--subresource=log', '-n', 'team'])).out.trim(), 'yes');
+    t.is((await bob(['auth', 'can-i', 'get', 'pods', '--subresource=exec', '-n', 'team'])).out.trim(), 'no');
+    t.is((await bob(['auth', 'can-i', 'get', 'configmaps/settings', '-n', 'team'])).out.trim(), 'yes');
+    t.is((await bob(['auth', 'can-i', 'get', 'configmaps/other', '-n', 'team'])).out.trim(), 'no');
+    t.is((await bob(['auth', 'can-i', 'get', '/logs/x'])).out.trim(), 'yes');
+    t.is((await bob(['auth', 'can-i', 'get', '/metrics'])).out.trim(), 'no');
+    t.is((await bob(['auth', 'can-i', 'list', 'deployments.apps', '-n', 'team'])).out.trim(), 'no');
+    const list = await bob(['auth', 'can-i', '--list', '-n', 'team']);
+    t.is(list.code, 0, list.err);
+    t.regex(list.out, /^Resources\s+Non-Resource URLs\s+Resource Names\s+Verbs$/m);
+    t.regex(list.out, /^pods\s+\[\]\s+\[\]\s+\[get list\]$/m);
+    t.regex(list.out, /^pods\/log\s+\[\]\s+\[\]\s+\[get list\]$/m);
+    t.regex(list.out, /^configmaps\s+\[\]\s+\[settings\]\s+\[get\]$/m);
+    t.regex(list.out, /^\s+\[\/logs\/\*\]\s+\[\]\s+\[get\]$/m);
+    const elsewhere = await bob(['auth', 'can-i', '--list', '-n', 'other']);
+    t.notRegex(elsewhere.out, /^pods\s/m);
+
+    const who = await kubectl(bin, ['auth', 'whoami'], aliceConfig);
+    t.is(who.code, 0, who.err);
+    t.regex(who.out, /Username\s+alice/);
+    t.regex(who.out, /UID\s+1001/);
+    t.regex(who.out, /Groups\s+\[devs system:authenticated\]/);
+    const whoJson = await kubectl(bin, ['auth', 'whoami', '-o', 'json'], aliceConfig);
+    t.is(JSON.parse(whoJson.out).status.userInfo.username, 'alice');
+  });
+
+  test.serial(`kubectl ${v}: --as / --as-group allowed and denied with upstream's messages`, async (t) => {
+    const admin = (args: string[]) => kubectl(bin, args, fx.server.kubeconfigPath);
+    t.is((await admin(['auth', 'can-i', 'get', 'pods', '-n', 'team', '--as', 'bob'])).out.trim(), 'yes');
+    const no = await admin(['auth', 'can-i', 'delete', 'pods', '-n', 'team', '--as', 'bob']);
+    t.is(no.out.trim(), 'no');
+    t.is(no.code, 1);
+    t.is((await admin(['auth', 'can-i', 'list', 'secrets', '-n', 'team', '--as', 'carol', '--as-group', 'ops'])).out.trim(), 'yes');
+    const whoSa = await admin(['auth', 'whoami', '--as', 'system:serviceaccount:team:builder', '-o', 'json']);
+    t.is(whoSa.code, 0, whoSa.err);
+    t.deepEqual(JSON.parse(whoSa.out).status.userInfo, { username: 'system:serviceaccount:team:builder', groups: ['system:serviceaccounts', 'system:serviceaccounts:team', 'system:authenticated'] });
+    const alice = (args: string[]) => kubectl(bin, args, aliceConfig);
+    const asBob = await alice(['get', 'secrets', '-n', 'team', '--as', 'bob', '--as-group', 'ops']);
+    t.is(asBob.code, 0, asBob.err);
+    const asCarol = await alice(['get', 'pods', '-n', 'team', '--as', 'carol']);
+    t.is(asCarol.code, 1);
+    t.is(asCarol.err.trim(), 'Error from server (Forbidden): users "carol" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope');
+    const asMasters = await alice(['get', 'pods', '-n', 'team', '--as', 'bob', '--as-group', 'system:masters']);
+    t.is(asMasters.err.trim(), 'Error from server (Forbidden): groups "system:masters" is forbidden: User "alice" cannot impersonate resource "groups" in API group "" at the cluster scope');
+    const bobGets = await alice(['get', 'secrets', '-n', 'team', '--as', 'bob']);
+    t.is(bobGets.code, 1);
+    t.regex(bobGets.err, /secrets is forbidden: User "bob" cannot list resource "secrets" in API group "" in the namespace "team"/);
+    if (v !== '1.27') {
+      const uid = await alice(['get', 'pods', '-n', 'team', '--as', 'bob', '--as-uid', '7']);
+      t.is(uid.err.trim(), 'Error from server (Forbidden): uids.authentication.k8s.io "7" is forbidden: User "alice" cannot impersonate resource "uids" in API group "authentication.k8s.io" at the cluster scope');
+    }
+  });
+}

@@ -31,7 +31,8 @@ function metadataErrors(meta: unknown, allowNamespace: boolean): FieldError[] {
   const extra = Object.keys(meta).filter((k) => {
     const v = meta[k];
     if (k === 'managedFields' || (allowNamespace && k === 'namespace')) return false;
-    return !(v === null || v === '' || (Array.isArray(v) && v.length === 0) || (isObj(v) && Object.keys(v).length === 0));
+    // Zero values are empty (a protobuf body from Go carries every non-pointer field: generation 0).
+    return !(v === null || v === '' || v === 0 || v === false || (Array.isArray(v) && v.length === 0) || (isObj(v) && Object.keys(v).length === 0));
   });
   if (extra.length === 0) return [];
   return [{ type: 'FieldValueInvalid', field: 'metadata', value: meta, detail: allowNamespace ? 'must be empty except for namespace' : 'must be empty' }];
