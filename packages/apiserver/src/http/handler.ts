@@ -516,7 +516,7 @@ export class ApiHandler {
       throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${patchTypes.slice(0, 4).join(', ')}`);
     }
     const raw = await readBody(req);
-    const patch = decodeBody(raw, type === 'application/apply-patch+yaml' ? 'application/yaml' : 'application/json', ['application/json', 'application/yaml']);
+    const patch = decodeBody(raw, type === 'application/apply-patch+yaml' ? 'application/yaml' : 'application/json', ['application/json', 'application/yaml'], { kind: info.kind, group: info.group, name });
     const warnings: string[] = [];
     const apply = (cur: Obj): Obj => {
       let out: unknown;
