@@ -191,6 +191,7 @@ test('Service: cluster IPs, external IPs, load balancer IP and target ports are 
     [{ clusterIP: '10.213.200.5 -j ACCEPT' }, 'spec.clusterIPs[0]', IP_MSG],
     [{ clusterIP: '10.213.200.5\nCOMMIT' }, 'spec.clusterIPs[0]', IP_MSG],
     [{ clusterIPs: ['10.213.200.6', '10.213.200.7 x'] }, 'spec.clusterIPs[1]', IP_MSG],
+    [{ clusterIP: '10.213.200.9 -j ACCEPT', clusterIPs: ['10.213.200.9'] }, 'spec.clusterIP', IP_MSG],
     [{ externalIPs: ['1.2.3.4\n-A MKUBE-SERVICES -j ACCEPT'] }, 'spec.externalIPs[0]', IP_MSG],
     [{ externalIPs: ['127.0.0.1'] }, 'spec.externalIPs[0]', 'may not be in the loopback range'],
     [{ externalIPs: ['0.0.0.0'] }, 'spec.externalIPs[0]', 'may not be unspecified (0.0.0.0)'],

@@ -253,9 +253,9 @@ function validateService(o: Obj, errs: FieldError[]): void {
       validateIP(ip, `spec.clusterIPs[${i}]`, errs);
     });
     if (clusterIPs.length > 2) errs.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs', value: clusterIPs, detail: 'may only hold up to 2 values' });
-    if (clusterIP !== undefined && clusterIP !== null && clusterIP !== '' && clusterIPs[0] !== clusterIP) {
-      errs.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs', value: clusterIPs, detail: 'first value must match `clusterIP`' });
-    }
+    // A clusterIP that differs from clusterIPs[0] is not an error here: the registry allocates from clusterIP and
+    // rewrites clusterIPs (as upstream's strategy syncs them), and a changed one is refused by validateUpdate.
+    if (clusterIP !== undefined && clusterIP !== null && clusterIP !== '' && clusterIP !== 'None' && clusterIPs[0] !== clusterIP) validateIP(clusterIP, 'spec.clusterIP', errs);
   }
   (Array.isArray(spec.externalIPs) ? (spec.externalIPs as unknown[]) : []).forEach((ip, i) => {
     const field = `spec.externalIPs[${i}]`;
