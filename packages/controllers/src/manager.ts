@@ -16,6 +16,7 @@ import { nodeIpamController } from './ipam/controller.js';
 import { namespaceController } from './namespace/controller.js';
 import { nodeLifecycleController } from './nodelifecycle/controller.js';
 import { replicaSetController } from './replicaset/controller.js';
+import { rootCaPublisher, serviceAccountController } from './serviceaccount/controller.js';
 import type { ControllerConfig, ControllerContext, RunningController } from './runtime/context.js';
 import { Executor } from './runtime/executor.js';
 import { SharedInformers } from './runtime/informers.js';
@@ -30,6 +31,8 @@ export const CONTROLLERS: Record<string, (ctx: ControllerContext) => RunningCont
   garbagecollector: garbageCollector,
   namespace: namespaceController,
   nodeipam: nodeIpamController,
+  serviceaccount: serviceAccountController,
+  'root-ca-cert-publisher': rootCaPublisher,
 };
 
 export const ALL_CONTROLLERS = Object.keys(CONTROLLERS);
@@ -101,6 +104,8 @@ export class ControllerManager {
       nodeCidrMaskSize: 24,
       reservedCidrs: o.config?.clusterCidr && o.config.clusterCidr !== DEFAULT_CLUSTER_CIDR ? [] : DEFAULT_RESERVED_CIDRS,
       workers: 2,
+      // --root-ca-file, else the CA the controller manager trusts for the API server (as kube-controller-manager).
+      rootCaPem: cc.ca?.toString('utf8'),
       ...o.config,
     };
   }

@@ -9,8 +9,10 @@
  *   --default-unreachable-toleration-seconds 300
  *   --cluster-cidr 10.213.0.0/16  --node-cidr-mask-size 24  --reserved-cidrs a,b
  *   --metrics-port 10257 (0: any, -1: off)  --metrics-bind-address 127.0.0.1
+ *   --root-ca-file PEM                          kube-root-ca.crt's CA (default: the kubeconfig's)
  *   --log-level info
  */
+import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { ALL_CONTROLLERS, ControllerManager, ConfigError } from '../manager.js';
 
@@ -51,7 +53,7 @@ export function parseArgs(argv: string[]): Record<string, string> {
   return out;
 }
 
-const KNOWN = ['kubeconfig', 'leader-elect', 'controllers', 'node-monitor-grace-period', 'default-unreachable-toleration-seconds', 'cluster-cidr', 'node-cidr-mask-size', 'reserved-cidrs', 'metrics-port', 'metrics-bind-address', 'log-level', 'help', 'concurrent-syncs', 'leader-elect-lease-duration', 'leader-elect-renew-deadline', 'leader-elect-retry-period'];
+const KNOWN = ['kubeconfig', 'leader-elect', 'controllers', 'node-monitor-grace-period', 'default-unreachable-toleration-seconds', 'cluster-cidr', 'node-cidr-mask-size', 'reserved-cidrs', 'metrics-port', 'metrics-bind-address', 'log-level', 'help', 'concurrent-syncs', 'leader-elect-lease-duration', 'leader-elect-renew-deadline', 'leader-elect-retry-period', 'root-ca-file'];
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
       nodeCidrMaskSize: num('node-cidr-mask-size', 24),
       ...(args['reserved-cidrs'] !== undefined ? { reservedCidrs: args['reserved-cidrs'].split(',').filter(Boolean) } : {}),
       workers: num('concurrent-syncs', 2),
+      ...(args['root-ca-file'] ? { rootCaPem: readFileSync(args['root-ca-file'], 'utf8') } : {}),
     },
   });
   await mgr.start();

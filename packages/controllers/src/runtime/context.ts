@@ -13,6 +13,8 @@ export interface ControllerConfig {
   nodeCidrMaskSize: number;
   reservedCidrs: string[];
   workers: number;
+  /** The cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt. */
+  rootCaPem?: string;
 }
 
 export interface ControllerContext {
