@@ -115,6 +115,9 @@ test('labels: levels and versions, with upstream field errors and fallbacks', (t
     { type: 'FieldValueInvalid', field: 'metadata.labels[pod-security.kubernetes.io/warn]', value: 'nope', detail: 'must be one of privileged, baseline, restricted' },
   ]);
   t.deepEqual(policyToEvaluate(undefined).policy.enforce, { level: 'privileged', version: 'latest' });
+  // warn follows a stricter enforce label unless set itself
+  t.deepEqual(policyToEvaluate({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'v1.29' }).policy.warn, { level: 'restricted', version: 'v1.29' });
+  t.deepEqual(policyToEvaluate({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'baseline' }).policy.warn, { level: 'baseline', version: 'latest' });
 });
 
 test('updates: only container count, images, seccomp annotations and new ephemeral containers are significant', (t) => {

@@ -107,6 +107,11 @@ export function policyToEvaluate(labels: unknown, defaults: Policy = DEFAULT_POL
       if (r.error) fail(versionKey, vv, r.error);
     }
   }
+  // As upstream: without a warn label, warn defaults to an explicitly set, stricter enforce level (and its version).
+  if (label(ENFORCE_LEVEL_LABEL) !== undefined && label(WARN_LEVEL_LABEL) === undefined && compareLevels(p.enforce.level, p.warn.level) > 0) {
+    p.warn.level = p.enforce.level;
+    if (label(WARN_VERSION_LABEL) === undefined) p.warn.version = p.enforce.version;
+  }
   return { policy: p, errors };
 }
 
