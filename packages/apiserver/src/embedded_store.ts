@@ -10,8 +10,8 @@
 // peer port would take Raft messages and snapshots from anyone. (The peer URL stays http://... as
 // recorded: it only names the member, whose id is derived from it.)
 import { ensureEtcdPki, type EtcdPki } from './auth/etcd_pki.js';
-import { freePort, startStore, startStoreInWorker, parseFlags, type StoreConnection } from '@mkube/store';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { ensurePrivateDir, freePort, startStore, startStoreInWorker, parseFlags, type StoreConnection } from '@mkube/store';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 
@@ -29,7 +29,7 @@ export interface EmbeddedStore {
 
 export async function startEmbeddedStore(dataDir: string, log: Logger, opts: { inThread?: boolean } = {}): Promise<EmbeddedStore> {
   const dir = join(dataDir, 'store');
-  mkdirSync(dir, { recursive: true });
+  ensurePrivateDir(dir, log);
   const portsFile = join(dir, 'embedded.json');
   let ports: { client: number; peer: number };
   if (existsSync(portsFile)) ports = JSON.parse(readFileSync(portsFile, 'utf8')) as typeof ports;

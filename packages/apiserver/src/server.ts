@@ -3,7 +3,7 @@
  * the registry with its watch caches, periodic compaction and the HTTPS
  * listener.
  */
-import { writeFileSync } from 'node:fs';
+import { ensurePrivateDir, writePrivateFile } from '@mkube/store';
 import { createServer, type Server } from 'node:https';
 import { installPeerCertificateMemo } from './auth/peer_certificate_memo.js';
 import type { AddressInfo } from 'node:net';
@@ -149,6 +149,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const log = opts.logger ?? pino({ name: 'mkube-apiserver', level: opts.logLevel ?? 'info' });
   const bind = opts.bindAddress ?? '127.0.0.1';
   const advertise = opts.advertiseAddress ?? (bind === '0.0.0.0' ? '127.0.0.1' : bind);
+  ensurePrivateDir(opts.dataDir, log);
   const pki = ensurePki(opts.dataDir, { ips: ['127.0.0.1', advertise, ...(bind !== '0.0.0.0' ? [bind] : [])], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'] });
   setDefaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300);
   const embedded = opts.etcdServers && opts.etcdServers.length > 0 ? undefined : await startEmbeddedStore(opts.dataDir, log, { inThread: opts.embeddedStoreInThread });
@@ -221,7 +222,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const kubernetesService = opts.kubernetesService === false ? undefined : new KubernetesServiceController({ registry, log, advertiseAddress: advertise, securePort: port });
   await kubernetesService?.start();
   const kubeconfigPath = join(opts.dataDir, 'admin.kubeconfig');
-  writeFileSync(kubeconfigPath, kubeconfig(url, pki.caCert, 'kubernetes-admin', { cert: pki.adminCert, key: pki.adminKey }), { mode: 0o600 });
+  writePrivateFile(kubeconfigPath, kubeconfig(url, pki.caCert, 'kubernetes-admin', { cert: pki.adminCert, key: pki.adminKey }));
   ready = true;
   log.info({ url, etcd: etcdServers, embeddedStore: embedded !== undefined }, 'API server listening');
   return {

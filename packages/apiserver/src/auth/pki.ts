@@ -6,8 +6,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensurePrivateDir, restrictKeyFiles, PRIVATE_FILE_MODE } from '@mkube/store';
 
 export interface Pki {
   caCert: string;
@@ -25,6 +26,7 @@ function openssl(args: string[], cwd: string): void {
 
 function ecKey(dir: string, file: string): void {
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', file], dir);
+  chmodSync(join(dir, file), PRIVATE_FILE_MODE);
 }
 
 /** Issues a certificate for `subject` signed by the CA in `dir`. */
@@ -38,7 +40,7 @@ export function issueCertificate(dir: string, base: string, subject: string, ext
 /** Loads the PKI under dir/pki, creating what is missing. */
 export function ensurePki(dataDir: string, sans: { ips: string[]; dns: string[] }): Pki {
   const dir = join(dataDir, 'pki');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dir);
   if (!existsSync(join(dir, 'ca.crt'))) {
     ecKey(dir, 'ca.key');
     openssl(['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=mkube-ca', '-days', '3650', '-sha256', '-out', 'ca.crt',
@@ -51,6 +53,7 @@ export function ensurePki(dataDir: string, sans: { ips: string[]; dns: string[] 
   if (!existsSync(join(dir, 'admin.crt'))) {
     issueCertificate(dir, 'admin', '/O=system:masters/CN=kubernetes-admin', 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
   }
+  restrictKeyFiles(dir);
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
   return { dir, caCert: read('ca.crt'), caKey: read('ca.key'), serverCert: read('apiserver.crt'), serverKey: read('apiserver.key'), adminCert: read('admin.crt'), adminKey: read('admin.key') };
 }
