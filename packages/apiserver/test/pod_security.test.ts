@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
+import { jsonToBytes } from '@mkube/api';
 import { ResourcesClient, type GrpcApiError } from '../src/grpc/client.js';
+import { decodeGrpc, encodeGrpc } from '../src/grpc/proto.js';
 import { api, startFixture, type Fixture } from './helpers/cluster.js';
 
 const BIN = '/usr/lib/google-cloud-sdk/bin';
@@ -158,6 +160,10 @@ test('warn=restricted admits with the Warning header, and kubectl 1.27 and 1.33 
   const r = await api(s(), 'POST', '/api/v1/namespaces/psa-warn/pods', pod('w'));
   t.is(r.status, 201, r.text);
   t.deepEqual(warnings(r.headers.warning), [`would violate PodSecurity "restricted:latest": ${RESTRICTED_PLAIN}`]);
+  // over gRPC the warnings come in ObjectResponse.warnings
+  const object = Buffer.from(jsonToBytes('k8s.io.api.core.v1.Pod', pod('w-grpc'), { typeMeta: true }).bytes);
+  const raw = await admin.callRaw('Create', encodeGrpc('mkube.api.v1.CreateRequest', { ref: { version: 'v1', resource: 'pods', namespace: 'psa-warn' }, object }));
+  t.deepEqual(decodeGrpc('mkube.api.v1.ObjectResponse', raw).warnings, [`would violate PodSecurity "restricted:latest": ${RESTRICTED_PLAIN}`]);
   for (const bin of KUBECTLS) {
     const name = `k-${bin.split('.').slice(-1)[0]}`;
     const k = await kubectl(bin, ['-n', 'psa-warn', 'run', name, '--image=busybox', '--restart=Never']);
