@@ -10,7 +10,8 @@ import { decodeMessage, findResource, jsonToBytes, toJson, type JsonObject, type
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Authenticator, UserInfo } from '../auth/authn.js';
-import { admitNodeCreate } from '../auth/node_restriction.js';
+import { admitNodeCreate, admitNodeUpdate } from '../auth/node_restriction.js';
+import { EscalationCheck } from '../auth/escalation.js';
 import { forbiddenMessage, RbacAuthorizer, type Attributes } from '../auth/rbac.js';
 import { ApiError, errors } from '../errors.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../registry/patch.js';
@@ -57,6 +58,7 @@ type AnyCall = grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<
 
 export class ResourcesService {
   private readonly authz: RbacAuthorizer;
+  private readonly escalation: EscalationCheck;
   private readonly maxRequestBytes: number;
   /** Watch streams open now. */
   watchers = 0;
@@ -69,6 +71,7 @@ export class ResourcesService {
 
   constructor(private readonly o: ResourcesServiceOptions) {
     this.authz = new RbacAuthorizer(o.registry);
+    this.escalation = new EscalationCheck(this.authz);
     this.maxRequestBytes = o.maxRequestBytes ?? MAX_REQUEST_BYTES;
   }
 
@@ -163,7 +166,9 @@ export class ResourcesService {
     return this.o.authenticator.authenticate(req as unknown as IncomingMessage);
   }
 
+  /** RBAC; for the namespaces resource the namespace attribute is the object's own name, as upstream. */
   private authorize(user: UserInfo, attrs: Attributes): void {
+    if (attrs.apiGroup === '' && attrs.resource === 'namespaces') attrs = { ...attrs, namespace: attrs.name };
     if (!this.authz.authorize(user, attrs)) {
       throw errors.forbidden(forbiddenMessage(user, attrs), { name: attrs.name, group: attrs.apiGroup || undefined, kind: attrs.resource });
     }
@@ -174,6 +179,8 @@ export class ResourcesService {
     const info = findResource(String(r.group ?? ''), String(r.version || 'v1'), String(r.resource ?? ''));
     if (!info) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${String(r.group ?? '') ? `${String(r.group)}/` : ''}${String(r.version || 'v1')}, resource "${String(r.resource ?? '')}")`, {});
     const ns = String(r.namespace ?? '');
+    // A namespace on a cluster-scoped resource is no route (as /api/v1/namespaces/X/namespaces/Y over REST).
+    if (!info.namespaced && ns) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     return {
       info,
       namespace: info.namespaced ? ns || 'default' : undefined,
@@ -231,9 +238,25 @@ export class ResourcesService {
       return this.objectResponse(info, body, true);
     }
     admitNodeCreate(user, info, body);
+    this.escalation.check({ user, info, namespace: ns }, body);
     const warnings: string[] = [];
     const obj = await this.o.registry.create(info, ns, body, { fieldManager: String(req.field_manager || '') || 'grpc', dryRun: req.dry_run === true, admission: { user, warnings } });
     return this.objectResponse(info, obj, true, warnings);
+  }
+
+  /** An Update that would create the object: authorized as a create (as upstream), then NodeRestriction and RBAC escalation. */
+  private admitCreateOnUpdate(user: UserInfo, t: { info: ResourceInfo; namespace: string | undefined; name: string }, obj: Obj): Obj {
+    this.authorize(user, { verb: 'create', apiGroup: t.info.group, resource: t.info.resource, namespace: t.namespace, name: t.name });
+    admitNodeCreate(user, t.info, obj);
+    this.escalation.check({ user, info: t.info, namespace: t.namespace, requestName: t.name }, obj);
+    return obj;
+  }
+
+  /** An update or patch of `cur` into `next`: NodeRestriction and RBAC escalation. */
+  private admitUpdate(user: UserInfo, t: { info: ResourceInfo; namespace: string | undefined; name: string; subresource: string | undefined }, next: Obj, cur: Obj): Obj {
+    admitNodeUpdate(user, t.info, t.name, t.subresource, next, cur);
+    if (t.subresource === undefined) this.escalation.check({ user, info: t.info, namespace: t.namespace, requestName: t.name }, next, cur);
+    return next;
   }
 
   private async get(req: Msg, user: UserInfo): Promise<Msg> {
@@ -277,13 +300,13 @@ export class ResourcesService {
     const rv = m.resourceVersion ? Number(m.resourceVersion) : undefined;
     if (rv !== undefined && !Number.isFinite(rv)) throw errors.badRequest(`invalid resourceVersion: ${String(m.resourceVersion)}`);
     const warnings: string[] = [];
-    const { obj, created } = await this.o.registry.update(info, namespace, name, () => body, {
+    const { obj, created } = await this.o.registry.update(info, namespace, name, (cur) => this.admitUpdate(user, { info, namespace, name, subresource }, body, cur), {
       subresource,
       fieldManager: this.fieldManager(req, call),
       dryRun: req.dry_run === true,
       admission: { user, warnings },
       preconditionRv: rv,
-      createIfMissing: rv === undefined && subresource === undefined && CREATE_ON_UPDATE.has(info.resource) ? () => body : undefined,
+      createIfMissing: rv === undefined && subresource === undefined && CREATE_ON_UPDATE.has(info.resource) ? () => this.admitCreateOnUpdate(user, { info, namespace, name }, body) : undefined,
     });
     return this.objectResponse(info, obj, created, warnings);
   }
@@ -318,11 +341,12 @@ export class ResourcesService {
     };
     const warnings: string[] = [];
     const { obj } = await this.o.registry.update(info, namespace, name, (cur) => {
+      const old = structuredClone(cur);
       const rv = String(((cur.metadata ?? {}) as Obj).resourceVersion ?? '');
       const next = apply(cur);
       const nrv = ((next.metadata ?? {}) as Obj).resourceVersion;
       if (nrv !== undefined && String(nrv) !== rv) throw errors.conflict(info, name);
-      return next;
+      return this.admitUpdate(user, { info, namespace, name, subresource }, next, old);
     }, { subresource, fieldManager: this.fieldManager(req, call), dryRun: req.dry_run === true, admission: { user, warnings } });
     return this.objectResponse(info, obj, false, warnings);
   }

@@ -4,7 +4,8 @@
  * subresources.
  */
 import type { HealthChecks } from './health_checks.js';
-import { admitNodeCreate } from '../auth/node_restriction.js';
+import { admitNodeCreate, admitNodeUpdate } from '../auth/node_restriction.js';
+import { EscalationCheck } from '../auth/escalation.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { findResource, findResourceByKind, isVirtualResource, type JsonObject, type ResourceInfo } from '@mkube/api';
@@ -56,14 +57,28 @@ interface ResourceRequest {
 }
 
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/livez']);
+/** Subresources of a Namespace itself (/api/v1/namespaces/NAME/status), as upstream's namespaceSubresources. */
+const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
+
+/**
+ * The authorization attributes of a resource request. For the namespaces
+ * resource the namespace is the object's own name, as upstream (a Role in
+ * "team" granting get on namespaces lets one get namespace "team" only).
+ */
+function requestAttributes(verb: string, rr: ResourceRequest): Attributes {
+  const namespace = rr.info.group === '' && rr.info.resource === 'namespaces' ? rr.name : rr.namespace;
+  return { verb, apiGroup: rr.info.group, resource: rr.info.resource, subresource: rr.subresource, namespace, name: rr.name };
+}
 const DISCOVERY_PREFIXES = ['/api', '/apis', '/version', '/openapi'];
 
 export class ApiHandler {
   private readonly authz: RbacAuthorizer;
+  private readonly escalation: EscalationCheck;
   /** Create-only reviews (virtual_resources.ts): handlers registered per resource. */
   readonly virtual = new VirtualResources();
   constructor(private readonly o: HandlerOptions) {
     this.authz = new RbacAuthorizer(o.registry);
+    this.escalation = new EscalationCheck(this.authz);
     new AccessReviews(this.authz, new RbacRuleResolver(o.registry)).register(this.virtual);
   }
 
@@ -147,7 +162,7 @@ export class ApiHandler {
     const verb = this.verbFor(req.method ?? 'GET', rr, q);
     // Kubernetes' metric verbs: POST for create, PUT for update, the rest upper-cased (LIST, WATCH, ...).
     labels.verb = verb === 'create' ? 'POST' : verb === 'update' ? 'PUT' : verb.toUpperCase();
-    const attrs: Attributes = { verb, apiGroup: rr.info.group, resource: rr.info.resource, subresource: rr.subresource, namespace: rr.namespace, name: rr.name };
+    const attrs = requestAttributes(verb, rr);
     if (!this.authz.authorize(user, attrs)) {
       throw errors.forbidden(forbiddenMessage(user, attrs), { name: rr.name, group: rr.info.group || undefined, kind: rr.info.resource });
     }
@@ -205,8 +220,21 @@ export class ApiHandler {
     return json(undefined);
   }
 
+  /**
+   * A resource path as upstream's RequestInfoFactory reads it: a namespace
+   * segment only before a namespaced resource (namespaces/X/status and
+   * /finalize are the Namespace's own subresources); a namespace inside a
+   * namespace, a cluster-scoped resource under a namespace and a namespaced
+   * object without one are not routes (undefined: 404).
+   */
   private parseResourcePath(path: string): ResourceRequest | undefined {
-    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      throw errors.badRequest(`invalid URL escape in path ${JSON.stringify(path)}`);
+    }
+    const parts = decoded.split('/').filter(Boolean);
     let group: string;
     let version: string;
     let rest: string[];
@@ -220,7 +248,7 @@ export class ApiHandler {
       rest = parts.slice(3);
     } else return undefined;
     let namespace: string | undefined;
-    if (rest[0] === 'namespaces' && rest.length >= 3) {
+    if (rest[0] === 'namespaces' && rest.length >= 3 && !NAMESPACE_SUBRESOURCES.has(rest[2]!)) {
       namespace = rest[1];
       rest = rest.slice(2);
     }
@@ -229,8 +257,14 @@ export class ApiHandler {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     }
     if (rest.length > 3) return undefined;
-    if (info.namespaced === false && namespace !== undefined && info.resource !== 'namespaces') return undefined;
-    return { info, namespace, name: rest[1], subresource: rest[2] };
+    if (namespace !== undefined && !info.namespaced) return undefined;
+    if (namespace === undefined && info.namespaced && rest.length > 1) return undefined;
+    const name = rest[1];
+    if (name !== undefined) {
+      const why = name === '.' || name === '..' ? [`may not be '${name}'`] : name.includes('%') ? ["may not contain '%'"] : [];
+      if (why.length > 0) throw errors.badRequest(`Name parameter invalid: ${JSON.stringify(name)}: ${why.join(';')}`);
+    }
+    return { info, namespace, name, subresource: rest[2] };
   }
 
   private verbFor(method: string, rr: ResourceRequest, q: URLSearchParams): string {
@@ -458,8 +492,37 @@ export class ApiHandler {
     if (rr.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     const body = await this.objectBody(req, rr, q, warnings);
     admitNodeCreate(user, info, body);
+    this.escalation.check({ user, info, namespace }, body);
     const obj = await this.o.registry.create(info, namespace, body, { fieldManager: this.fieldManager(req, q), dryRun: q.has('dryRun'), admission: { user, warnings } });
     this.respond(res, 201, info, obj, neg, q, this.warnHeaders(warnings));
+  }
+
+  /**
+   * A PUT or apply that would create the object: authorized as a create (as
+   * upstream's withAuthorization of createValidation), then NodeRestriction
+   * and RBAC escalation as for a create.
+   */
+  private admitCreateOnUpdate(user: UserInfo, rr: ResourceRequest, obj: Obj): Obj {
+    const attrs = requestAttributes('create', rr);
+    if (!this.authz.authorize(user, attrs)) throw errors.forbidden(forbiddenMessage(user, attrs), { name: rr.name, group: rr.info.group || undefined, kind: rr.info.resource });
+    admitNodeCreate(user, rr.info, obj);
+    this.escalation.check({ user, info: rr.info, namespace: rr.namespace, requestName: rr.name }, obj);
+    return obj;
+  }
+
+  /** An update or patch of `cur` into `next`: NodeRestriction and RBAC escalation (roleRef immutability is validation's). */
+  private admitUpdate(user: UserInfo, rr: ResourceRequest, next: Obj, cur: Obj): Obj {
+    admitNodeUpdate(user, rr.info, rr.name ?? '', rr.subresource, next, cur);
+    if (rr.subresource === undefined) this.escalation.check({ user, info: rr.info, namespace: rr.namespace, requestName: rr.name }, next, cur);
+    return next;
+  }
+
+  /** `change` (which may modify the object it gets) followed by admitUpdate against the object as it was. */
+  private guarded(user: UserInfo, rr: ResourceRequest, change: (cur: Obj) => Obj): (cur: Obj) => Obj {
+    return (cur) => {
+      const old = structuredClone(cur);
+      return this.admitUpdate(user, rr, change(cur), old);
+    };
   }
 
   private async put(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, _user: UserInfo): Promise<void> {
@@ -478,13 +541,13 @@ export class ApiHandler {
     if (info.namespaced && meta.namespace !== undefined && meta.namespace !== namespace) throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
     const rv = meta.resourceVersion ? Number(meta.resourceVersion) : undefined;
     const sub = subresource === 'finalize' ? undefined : subresource;
-    const { obj, created } = await this.o.registry.update(info, namespace, name, () => body, {
+    const { obj, created } = await this.o.registry.update(info, namespace, name, (cur) => this.admitUpdate(_user, rr, body, cur), {
       subresource: sub,
       fieldManager: this.fieldManager(req, q),
       dryRun: q.has('dryRun'),
       preconditionRv: rv,
       admission: { user: _user, warnings },
-      createIfMissing: rv === undefined && ['nodes', 'events', 'leases', 'endpoints', 'clusterroles', 'clusterrolebindings', 'roles', 'rolebindings', 'priorityclasses', 'configmaps'].includes(info.resource) ? () => body : undefined,
+      createIfMissing: rv === undefined && subresource === undefined && ['nodes', 'events', 'leases', 'endpoints', 'clusterroles', 'clusterrolebindings', 'roles', 'rolebindings', 'priorityclasses', 'configmaps'].includes(info.resource) ? () => this.admitCreateOnUpdate(_user, rr, body) : undefined,
     });
     this.respond(res, created ? 201 : 200, info, obj, neg, q, this.warnHeaders(warnings));
   }
@@ -547,16 +610,16 @@ export class ApiHandler {
       if (pm.name !== undefined && pm.name !== name) throw errors.badRequest(`the name of the object (${String(pm.name)}) does not match the name on the URL (${name})`);
       const force = q.get('force') === 'true';
       const config = { ...patch, metadata: { ...pm, name, ...(info.namespaced ? { namespace } : {}) } };
-      const { obj, created } = await this.o.registry.update(info, namespace, name, (cur) => serverSideApply(cur, config, manager, force, info.kind), {
+      const { obj, created } = await this.o.registry.update(info, namespace, name, this.guarded(_user, rr, (cur) => serverSideApply(cur, config, manager, force, info.kind)), {
         subresource,
         dryRun: q.has('dryRun'),
         admission: { user: _user, warnings },
-        createIfMissing: () => serverSideApply(undefined, config, manager, force, info.kind),
+        createIfMissing: () => this.admitCreateOnUpdate(_user, rr, serverSideApply(undefined, config, manager, force, info.kind)),
       });
       return this.respond(res, created ? 201 : 200, info, obj, neg, q, this.warnHeaders(warnings));
     }
     let checked = false;
-    const { obj } = await this.o.registry.update(info, namespace, name, (cur) => {
+    const { obj } = await this.o.registry.update(info, namespace, name, this.guarded(_user, rr, (cur) => {
       const rv = String(((cur.metadata ?? {}) as Obj).resourceVersion ?? '');
       const next = apply(cur);
       if (!checked) {
@@ -567,7 +630,7 @@ export class ApiHandler {
       const nrv = ((next.metadata ?? {}) as Obj).resourceVersion;
       if (nrv !== undefined && String(nrv) !== rv) throw errors.conflict(info, name);
       return next;
-    }, { subresource, fieldManager: this.fieldManager(req, q), dryRun: q.has('dryRun'), admission: { user: _user, warnings } });
+    }), { subresource, fieldManager: this.fieldManager(req, q), dryRun: q.has('dryRun'), admission: { user: _user, warnings } });
     this.respond(res, 200, info, obj, neg, q, this.warnHeaders(warnings));
   }
 
