@@ -8,7 +8,7 @@
 // Node's single thread between awaits; only the loop calls ready()/advance().
 import { ClassicLevel } from 'classic-level';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { ensurePrivateDir, restrictTree } from './private_dir.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CompactionRequest__Output } from '../gen/etcdserverpb/CompactionRequest.js';
@@ -124,7 +124,8 @@ export class Member implements EtcdBackend, PeerHandler {
   // ---------------------------------------------------------------- start-up
 
   static async open(cfg: MemberConfig, deps: MemberDeps): Promise<Member> {
-    mkdirSync(cfg.dataDir, { recursive: true });
+    ensurePrivateDir(cfg.dataDir, deps.logger);
+    restrictTree(cfg.dataDir);
     const db = new ClassicLevel<Buffer, Buffer>(join(cfg.dataDir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       await db.open();
@@ -868,7 +869,7 @@ export class Member implements EtcdBackend, PeerHandler {
   private checkSnapshotSender(m: Message): void {
     if (this.stopped || this.fatal) throw new EtcdError('Stopped', 'etcdserver: server stopped');
     const st = this.node.status();
-    if (m.to !== this.id || st.lead === 0 || m.from !== st.lead || m.term !== st.term || !m.snapshot) {
+    if (m.to !== this.id || m.from === this.id || st.role !== StateRole.Follower || st.lead === 0 || m.from !== st.lead || m.term !== st.term || !m.snapshot) {
       throw new SnapshotRefusedError(
         'SNAPSHOT_NOT_FROM_LEADER',
         `snapshot from member ${m.from.toString(16)} at term ${m.term} refused: this member's leader is ${st.lead ? st.lead.toString(16) : 'unknown'} at term ${st.term}`,

@@ -67,7 +67,12 @@ export function addPeerService(server: grpc.Server, handler: PeerHandler, logger
         }
         const messages: Message[] = [];
         try {
-          for (const w of batch.messages) messages.push(fromWire(w));
+          for (const w of batch.messages) {
+            const m = fromWire(w);
+            // A Snap message is only taken with its data, on the snapshot stream (SendSnapshot).
+            if (m.type === MessageType.Snap) throw new MalformedPeerMessageError('a Snap message must travel on the snapshot stream with its data');
+            messages.push(m);
+          }
         } catch (err) {
           if (err instanceof MalformedPeerMessageError) {
             failed = true;
