@@ -237,9 +237,11 @@ export class PodSecurityAdmission implements ValidatingAdmission {
     if (attrs.subresource && IGNORED_POD_SUBRESOURCES.has(attrs.subresource)) return allowed();
     if (this.exemptNamespace(attrs.namespace)) return allowed({ [EXEMPT]: 'namespace' });
     if (this.exemptUser(attrs)) return allowed({ [EXEMPT]: 'user' });
+    // Checked before the namespace is read (upstream reads it first; the answer is the same): bindings and
+    // metadata-only updates cost no store read.
+    if (attrs.operation === 'UPDATE' && attrs.oldObj && !isSignificantPodUpdate(attrs.obj, attrs.oldObj)) return allowed();
     const { policy, errors } = policyToEvaluate(await this.namespaceLabels(attrs.namespace), this.defaults);
     if (errors.length === 0 && policy.enforce.level === 'privileged' && policy.warn.level === 'privileged' && policy.audit.level === 'privileged') return allowed();
-    if (attrs.operation === 'UPDATE' && attrs.oldObj && !isSignificantPodUpdate(attrs.obj, attrs.oldObj)) return allowed();
     return this.evaluatePodSpec(attrs, policy, errors, objAt(attrs.obj, 'metadata'), objAt(attrs.obj, 'spec'), true);
   }
 
