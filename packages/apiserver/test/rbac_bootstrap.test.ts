@@ -132,7 +132,7 @@ test.serial('the scheduler identity can bind pods and cannot delete a namespace'
 
   const del = await as(sched, 'DELETE', '/api/v1/namespaces/sched-ns');
   t.is(del.status, 403);
-  t.is(del.body.message, 'namespaces "sched-ns" is forbidden: User "system:kube-scheduler" cannot delete resource "namespaces" in API group "" at the cluster scope');
+  t.is(del.body.message, 'namespaces "sched-ns" is forbidden: User "system:kube-scheduler" cannot delete resource "namespaces" in API group "" in the namespace "sched-ns"');
   t.is((await as(sched, 'POST', '/api/v1/namespaces/default/pods', pod('nope'))).status, 403);
   t.is((await as(sched, 'POST', '/apis/coordination.k8s.io/v1/namespaces/default/leases', lease('default', 'kube-scheduler'))).status, 403, 'leader election leases only in kube-system');
   t.is((await as(sched, 'GET', '/api/v1/namespaces/default/secrets')).status, 403);
