@@ -43,11 +43,12 @@ function installed(pkg) {
   return r.status === 0 && r.stdout.includes('install ok installed');
 }
 
-// etcd 3.4 and etcdctl: the peer the store is compared with and a real client of it.
+// etcd 3.4 and etcdctl: the peer the store is compared with and a real client of it;
+// python3-kubernetes: the official Python client the API server's tests drive.
 // containerd, runc, CNI plugins, busybox-static, iproute2, nftables/iptables: the node agent's runtime
 // and the lab hosts (images are built locally from busybox-static and Debian's nginx).
 const wanted = new Set();
-if (args.has('--test')) for (const p of ['etcd-server', 'etcd-client']) wanted.add(p);
+if (args.has('--test')) for (const p of ['etcd-server', 'etcd-client', 'python3-kubernetes']) wanted.add(p);
 if (args.has('--test') || args.has('--start')) {
   for (const p of ['containerd', 'runc', 'containernetworking-plugins', 'busybox-static', 'iproute2', 'nftables', 'iptables', 'openssl']) wanted.add(p);
 }
