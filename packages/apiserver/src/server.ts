@@ -29,6 +29,8 @@ import { serviceAccountAuth } from './auth/service_account_setup.js';
 import { reviewToken } from './auth/token_request.js';
 import { ServiceAccountAdmission } from './admission/service_account.js';
 import { KubernetesServiceController } from './bootstrap/kubernetes_service.js';
+import { AuditLog } from './http/audit.js';
+import { loadAuditPolicy } from './http/audit_policy.js';
 
 export interface ApiServerOptions {
   /** Where the PKI and admin.kubeconfig live (created on first start). */
@@ -91,6 +93,14 @@ export interface ApiServerOptions {
   serviceAccountAdmission?: boolean;
   /** Keep the `kubernetes` Service and Endpoints in `default` (default true). */
   kubernetesService?: boolean;
+  /** --audit-log-path: audit.k8s.io/v1 Event JSON lines to this file ("-": stdout); needs auditPolicyFile, as upstream. */
+  auditLogPath?: string;
+  /** --audit-policy-file: an audit.k8s.io/v1 Policy (YAML or JSON). */
+  auditPolicyFile?: string;
+  /** --audit-log-maxsize (MB), --audit-log-maxbackup, --audit-log-maxage (days): rotation of the audit log file. */
+  auditLogMaxSize?: number;
+  auditLogMaxBackup?: number;
+  auditLogMaxAge?: number;
 }
 
 export interface ApiServer {
@@ -204,7 +214,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     tokenRequests: sa.tokenRequests,
   });
   handler.virtual.register('authentication.k8s.io', 'v1', 'tokenreviews', ({ body }) => reviewToken(authenticator, body));
-  const server: Server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert, requestCert: true, rejectUnauthorized: false }, handler.handle);
+  const audit = opts.auditLogPath && opts.auditPolicyFile
+    ? new AuditLog({ path: opts.auditLogPath, policy: loadAuditPolicy(opts.auditPolicyFile), maxSizeMB: opts.auditLogMaxSize, maxBackups: opts.auditLogMaxBackup, maxAgeDays: opts.auditLogMaxAge, log })
+    : undefined;
+  const server: Server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert, requestCert: true, rejectUnauthorized: false }, audit ? audit.wrap(handler.handle) : handler.handle);
   server.on('upgrade', handler.handleUpgrade);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -244,6 +257,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       await grpcServer?.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      audit?.close();
       registry.stop();
       etcd.close();
       await embedded?.stop();

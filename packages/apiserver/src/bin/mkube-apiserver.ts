@@ -31,6 +31,11 @@ const { values } = parseArgs({
     'enable-admission-plugins': { type: 'string' },
     'disable-admission-plugins': { type: 'string' },
     'admission-control-config-file': { type: 'string' },
+    'audit-log-path': { type: 'string' },
+    'audit-policy-file': { type: 'string' },
+    'audit-log-maxsize': { type: 'string', default: '0' },
+    'audit-log-maxbackup': { type: 'string', default: '0' },
+    'audit-log-maxage': { type: 'string', default: '0' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -43,7 +48,8 @@ if (values.help || !values['data-dir']) {
       '       [--service-cluster-ip-range 10.213.200.0/24] [--service-node-port-range 30000-32767] [--token-auth-file FILE]\n' +
       '       [--compaction-interval SECONDS] [--log-level info]\n' +
       '       [--service-account-signing-key-file PEM (default DIR/pki/sa.key)] [--service-account-key-file PEM]... [--service-account-issuer URL]\n' +
-      '       [--api-audiences a,b] [--service-account-max-token-expiration 48h] [--disable-admission-plugins ServiceAccount]\n',
+      '       [--api-audiences a,b] [--service-account-max-token-expiration 48h] [--disable-admission-plugins ServiceAccount]\n' +
+      '       [--audit-log-path FILE|- --audit-policy-file POLICY.yaml] [--audit-log-maxsize MB] [--audit-log-maxbackup N] [--audit-log-maxage DAYS]\n',
   );
   process.exit(values.help ? 0 : 2);
 }
@@ -90,6 +96,11 @@ const server = await startApiServer({
   serviceAccountIssuer: values['service-account-issuer'],
   serviceAccountMaxTokenExpirationSeconds: seconds(values['service-account-max-token-expiration']),
   apiAudiences: list(values['api-audiences']),
+  auditLogPath: values['audit-log-path'],
+  auditPolicyFile: values['audit-policy-file'],
+  auditLogMaxSize: Number(values['audit-log-maxsize']),
+  auditLogMaxBackup: Number(values['audit-log-maxbackup']),
+  auditLogMaxAge: Number(values['audit-log-maxage']),
   // ServiceAccount admission is on by default, as in kube-apiserver.
   serviceAccountAdmission: !list(values['disable-admission-plugins']).includes('ServiceAccount'),
   admissionControlConfigFile: values['admission-control-config-file'],
