@@ -10,7 +10,8 @@
  * Made with the openssl command line on first start; keys are 0600 in a 0700 directory.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync } from 'node:fs';
+import { ensurePrivateDir } from '@mkube/store';
 import { join } from 'node:path';
 import { issueCertificate } from './pki.js';
 
@@ -25,7 +26,7 @@ export interface EtcdPki {
 
 export function ensureEtcdPki(dataDir: string): EtcdPki {
   const dir = join(dataDir, 'pki', 'etcd');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dir);
   if (!existsSync(join(dir, 'ca.crt'))) {
     execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     execFileSync('openssl', ['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=mkube-etcd-ca', '-days', '3650', '-sha256', '-out', 'ca.crt',
