@@ -124,7 +124,8 @@ export class Member implements EtcdBackend, PeerHandler {
   // ---------------------------------------------------------------- start-up
 
   static async open(cfg: MemberConfig, deps: MemberDeps): Promise<Member> {
-    ensurePrivateDir(cfg.dataDir, deps.logger);
+    // The data dir and its two LevelDB dirs (the Raft log's and the key space's) are 0700 before LevelDB makes them.
+    for (const d of [cfg.dataDir, join(cfg.dataDir, 'db'), join(cfg.dataDir, 'kv')]) ensurePrivateDir(d, deps.logger);
     restrictTree(cfg.dataDir);
     const db = new ClassicLevel<Buffer, Buffer>(join(cfg.dataDir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
