@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { findResource } from '@mkube/api';
-import { kubeconfig } from '../src/auth/pki.js';
+import { issueCertificate, kubeconfig } from '../src/auth/pki.js';
 import { ServiceAccountTokens } from '../src/auth/service_account_token.js';
 import { KubernetesServiceController, SingleServerEndpointReconciler } from '../src/bootstrap/kubernetes_service.js';
 import { api, startFixture, type Fixture, type Reply } from './helpers/cluster.js';
@@ -177,6 +177,34 @@ test.serial('a token bound to a pod carries the pod and dies with it; TokenRevie
   const after = await api(s, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } });
   t.falsy(after.body.status.authenticated);
   t.is(after.body.status.error, 'service account token has been invalidated');
+});
+
+test.serial('a node gets tokens only for pods bound to it (Node authorizer, NodeRestriction)', async (t) => {
+  const s = fx.server;
+  issueCertificate(s.pki.dir, 'node-n1', '/O=system:nodes/CN=system:node:n1', 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
+  const n1 = { cert: readFileSync(join(s.pki.dir, 'node-n1.crt'), 'utf8'), key: readFileSync(join(s.pki.dir, 'node-n1.key'), 'utf8') };
+  const mk = async (name: string, nodeName: string) => {
+    const r = await api(s, 'POST', `/api/v1/namespaces/${NS}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { nodeName, serviceAccountName: 'robot', containers: [{ name: 'c', image: 'busybox' }] } });
+    t.is(r.status, 201, r.text);
+    return r.body.metadata.uid as string;
+  };
+  const mine = await mk('on-n1', 'n1');
+  const theirs = await mk('on-n2', 'n2');
+  const podsInfo = findResource('', 'v1', 'pods')!;
+  await until('the pods are cached', async () => s.registry.cachedGet(podsInfo, NS, 'on-n2') !== undefined && s.registry.cachedGet(podsInfo, NS, 'on-n1') !== undefined);
+  const ask = (spec: Record<string, unknown>, sa = 'robot') => api(s, 'POST', `/api/v1/namespaces/${NS}/serviceaccounts/${sa}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec }, { identity: n1 });
+  const ok = await ask({ expirationSeconds: 3607, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'on-n1', uid: mine } });
+  t.is(ok.status, 201, ok.text);
+  const unbound = await ask({});
+  t.is(unbound.status, 403);
+  t.is(unbound.body.message, 'serviceaccounts "robot" is forbidden: node requested token not bound to a pod');
+  const other = await ask({ boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'on-n2', uid: theirs } });
+  t.is(other.status, 403);
+  t.is(other.body.message, 'serviceaccounts "robot" is forbidden: node requested token bound to a pod scheduled on a different node');
+  const noPodUsesIt = await ask({ boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'on-n1', uid: mine } }, 'default');
+  t.is(noPodUsesIt.status, 403, 'no pod on n1 runs as default: no relationship');
+  await api(s, 'DELETE', `/api/v1/namespaces/${NS}/pods/on-n1?gracePeriodSeconds=0`);
+  await api(s, 'DELETE', `/api/v1/namespaces/${NS}/pods/on-n2?gracePeriodSeconds=0`);
 });
 
 for (const version of ['1.33', '1.27']) {

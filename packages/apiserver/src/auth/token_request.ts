@@ -8,7 +8,8 @@
 import { findResource, type JsonObject, type ResourceInfo } from '@mkube/api';
 import { ApiError, errors, invalid, type FieldError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
-import type { Authenticator } from './authn.js';
+import type { Authenticator, UserInfo } from './authn.js';
+import { nodeNameOf } from './node_authorizer.js';
 import { EXPIRATION_EXTENSION_SECONDS, WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS, type ObjectRef, type ServiceAccountTokens } from './service_account_token.js';
 
 type Obj = JsonObject;
@@ -34,7 +35,7 @@ export class TokenRequests {
   constructor(private readonly o: TokenRequestOptions) {}
 
   /** POST .../namespaces/NS/serviceaccounts/NAME/token with a TokenRequest body; returns the TokenRequest with its status. */
-  async create(namespace: string, name: string, body: unknown): Promise<Obj> {
+  async create(namespace: string, name: string, body: unknown, user?: UserInfo): Promise<Obj> {
     if (!isObj(body)) throw errors.badRequest('the body of the request must be a JSON object');
     if (body.kind !== undefined && body.kind !== 'TokenRequest') throw errors.badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (authentication.k8s.io/v1)`);
     const spec: Obj = isObj(body.spec) ? { ...body.spec } : {};
@@ -51,9 +52,11 @@ export class TokenRequests {
       throw new ApiError(422, 'Invalid', e.message.replace(/^TokenRequest /, 'TokenRequest.authentication.k8s.io '), e.details);
     }
     const sa = await this.getFresh(resource('serviceaccounts'), namespace, name);
+    const node = user ? nodeNameOf(user) : undefined;
+    if (node !== undefined) await this.admitNodeRequest(node, namespace, name, spec.boundObjectRef);
     let pod: ObjectRef | undefined;
     let secret: ObjectRef | undefined;
-    let node: ObjectRef | undefined;
+    let boundNode: ObjectRef | undefined;
     const ref = spec.boundObjectRef;
     if (isObj(ref)) {
       const kind = String(ref.kind ?? '');
@@ -71,7 +74,7 @@ export class TokenRequests {
         const nodeName = String(((p.spec ?? {}) as Obj).nodeName ?? '');
         // The pod's node goes into the claims when it is known (kube-apiserver does not fail the request without it).
         const n = nodeName ? this.o.registry.cachedGet(resource('nodes'), undefined, nodeName) : undefined;
-        if (n) node = { name: nodeName, uid: uidOf(n) };
+        if (n) boundNode = { name: nodeName, uid: uidOf(n) };
       } else if (group === '' && kind === 'Secret') {
         const s = await this.getFresh(resource('secrets'), namespace, refName);
         uid = uidOf(s);
@@ -79,7 +82,7 @@ export class TokenRequests {
       } else if (group === '' && kind === 'Node') {
         const n = await this.getFresh(resource('nodes'), undefined, refName);
         uid = uidOf(n);
-        node = { name: refName, uid };
+        boundNode = { name: refName, uid };
       } else {
         throw errors.badRequest(`cannot bind token to object of type ${group}/${version}, Kind=${kind}`);
       }
@@ -97,7 +100,7 @@ export class TokenRequests {
       warnAfterSeconds = expirationSeconds;
       expirationSeconds = Math.max(EXPIRATION_EXTENSION_SECONDS, expirationSeconds);
     }
-    const { token, claims } = this.o.tokens.issue({ namespace, serviceAccount: { name, uid: uidOf(sa) }, audiences, expirationSeconds, pod, secret, node, warnAfterSeconds });
+    const { token, claims } = this.o.tokens.issue({ namespace, serviceAccount: { name, uid: uidOf(sa) }, audiences, expirationSeconds, pod, secret, node: boundNode, warnAfterSeconds });
     const outSpec: Obj = { audiences: [...audiences], expirationSeconds: spec.expirationSeconds as number };
     if (isObj(ref)) outSpec.boundObjectRef = ref;
     return {
@@ -107,6 +110,20 @@ export class TokenRequests {
       spec: outSpec,
       status: { token, expirationTimestamp: rfc3339(claims.exp) },
     };
+  }
+
+  /** NodeRestriction for TokenRequest: a node may only ask for tokens bound to a pod scheduled on it. */
+  private async admitNodeRequest(node: string, namespace: string, name: string, ref: unknown): Promise<void> {
+    const deny = (why: string) => errors.forbidden(`serviceaccounts "${name}" is forbidden: ${why}`, { name, kind: 'serviceaccounts' });
+    if (!isObj(ref)) throw deny('node requested token not bound to a pod');
+    if (ref.kind !== 'Pod') throw deny(`node requested token bound to a ${String(ref.kind ?? '')}`);
+    if (!ref.uid) throw deny('node requested token with a pod binding without a uid');
+    const pod = await this.o.registry.get(resource('pods'), namespace, String(ref.name ?? '')).catch((err: unknown) => {
+      if (err instanceof ApiError && err.code === 404) throw deny(String(err.message));
+      throw err;
+    });
+    if (uidOf(pod) !== ref.uid) throw deny(`the UID in the bound object reference (${String(ref.uid)}) does not match the UID in record. The object might have been deleted and then recreated`);
+    if (String(((pod.spec ?? {}) as Obj).nodeName ?? '') !== node) throw deny('node requested token bound to a pod scheduled on a different node');
   }
 
   /**
