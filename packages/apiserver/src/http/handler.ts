@@ -487,7 +487,7 @@ export class ApiHandler {
     }
     if (rr.subresource === 'exec' || rr.subresource === 'attach' || rr.subresource === 'portforward') return this.nodeProxy(rr);
     if (rr.subresource === 'token' && info.resource === 'serviceaccounts' && rr.name && this.o.tokenRequests) {
-      return sendObject(res, 201, await this.o.tokenRequests.create(namespace ?? 'default', rr.name, decodeBody(await readBody(req), req.headers['content-type'])), neg);
+      return sendObject(res, 201, await this.o.tokenRequests.create(namespace ?? 'default', rr.name, decodeBody(await readBody(req), req.headers['content-type']), user), neg);
     }
     if (rr.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     const body = await this.objectBody(req, rr, q, warnings);
