@@ -152,6 +152,9 @@ const NODE_RULES: PolicyRule[] = [
   rule(['coordination.k8s.io'], ['leases'], ['get', 'create', 'update', 'patch', 'delete']),
   rule([''], ['configmaps', 'secrets', 'persistentvolumeclaims', 'persistentvolumes'], ['get']),
   rule([''], ['services', 'endpoints'], READ),
+  // Projected service-account tokens for the node's pods (narrowed by the Node authorizer).
+  rule([''], ['serviceaccounts'], ['get']),
+  rule([''], ['serviceaccounts/token'], ['create']),
   rule(['discovery.k8s.io'], ['endpointslices'], READ),
   rule(['authentication.k8s.io'], ['tokenreviews'], ['create']),
   rule(['authorization.k8s.io'], ['subjectaccessreviews', 'localsubjectaccessreviews'], ['create']),

@@ -124,6 +124,12 @@ export class NodeAuthorizer {
       const pod = this.registry.cachedGet(this.pods, a.namespace, a.name);
       return nodeNameOfPod(pod) === node ? NO_OPINION : noRelationship;
     }
+    if (group === '' && a.resource === 'serviceaccounts' && a.subresource === 'token') {
+      // Tokens only for the service accounts of pods bound to the node (the binding itself is checked by the TokenRequest handler).
+      if (a.verb !== 'create' || !a.name || !a.namespace) return noRelationship;
+      const used = this.registry.cachedList(this.pods, a.namespace).some((p) => nodeNameOfPod(p) === node && (own(ownObj(p, 'spec'), 'serviceAccountName') ?? 'default') === a.name);
+      return used ? NO_OPINION : noRelationship;
+    }
     return NO_OPINION;
   }
 
