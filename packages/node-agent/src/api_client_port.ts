@@ -16,6 +16,8 @@ import type { ApiPort, PodEvent } from './api_port.js';
 import type { ConfigMap, EventType, ObjectReference, Pod, PodStatus, Secret } from './k8s_types.js';
 import { silentLogger, type Logger } from './logger.js';
 import { PrioritySemaphore } from './runtime/priority_semaphore.js';
+import type { ServiceAccountTokenSource, TokenRequestSpec } from './runtime/projected_volume.js';
+import type { ServiceLike, ServiceListSource } from './runtime/service_env.js';
 
 type KPod = Pod & KubeObject;
 
@@ -37,7 +39,7 @@ function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-export class ApiClientPort implements ApiPort {
+export class ApiClientPort implements ApiPort, ServiceAccountTokenSource, ServiceListSource {
   readonly pods: Informer<KPod>;
   private readonly podClient: ResourceClient<KPod>;
   private readonly log: Logger;
@@ -163,6 +165,23 @@ export class ApiClientPort implements ApiPort {
     } finally {
       this.pendingEvents--;
     }
+  }
+
+  // ---------------------------------------------------------------- tokens and services
+
+  /** The agent's view of the Services (its informer), for the containers' environment. */
+  serviceList?: () => ServiceLike[];
+
+  listServices(): ServiceLike[] {
+    return this.serviceList?.() ?? [];
+  }
+
+  /** TokenRequest for a pod's projected volume, as the node (the Node authorizer allows it for pods bound here). */
+  async requestServiceAccountToken(namespace: string, serviceAccount: string, spec: TokenRequestSpec): Promise<{ token: string; expirationTimestamp: string }> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`;
+    const r = (await this.o.client.request('POST', path, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec })) as { status?: { token?: string; expirationTimestamp?: string } };
+    if (!r?.status?.token || !r.status.expirationTimestamp) throw Object.assign(new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`), { code: 'ETOKEN' });
+    return { token: r.status.token, expirationTimestamp: r.status.expirationTimestamp };
   }
 
   // ---------------------------------------------------------------- ConfigSource

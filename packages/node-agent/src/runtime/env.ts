@@ -1,10 +1,12 @@
 // Container environment: env and envFrom with value, fieldRef, resourceFieldRef,
-// configMapKeyRef and secretKeyRef, then $(VAR) expansion as Kubernetes does.
+// configMapKeyRef and secretKeyRef, then $(VAR) expansion as Kubernetes does;
+// the Services' variables (service_env.ts) come last.
 import type { ConfigSource } from '../api_port.js';
 import type { ConfigMap, Container, Pod, Secret } from '../k8s_types.js';
 import type { KeyValue } from '../cri/types.js';
 import { ContainerStartError } from './errors.js';
 import { bytes, milliCpu, parseQuantity } from './quantity.js';
+import { isServiceListSource, serviceEnv, servicesForPod } from './service_env.js';
 
 export interface EnvContext {
   config: ConfigSource;
@@ -137,10 +139,16 @@ export async function resolveEnv(pod: Pod, container: Container, ctx: EnvContext
   const ns = pod.metadata.namespace ?? 'default';
   const vars = new Map<string, string>();
   const order: string[] = [];
+  const defined = new Set<string>();
   const set = (k: string, v: string): void => {
-    if (!vars.has(k)) order.push(k);
+    if (!defined.has(k)) order.push(k), defined.add(k);
     vars.set(k, v);
   };
+  // Service variables (service_env.ts) can be referenced by $(VAR) and are appended after the
+  // container's own variables unless it defines them itself, as kubelet does.
+  const services = isServiceListSource(ctx.config) ? serviceEnv(servicesForPod(ctx.config.listServices(), ns, pod.spec.enableServiceLinks !== false)) : [];
+  const serviceVars = new Map(services.map((kv) => [kv.key, kv.value]));
+  for (const [k, v] of serviceVars) vars.set(k, v);
   const cmCache = new Map<string, ConfigMap | undefined>();
   const secretCache = new Map<string, Secret | undefined>();
   const getCm = async (name: string): Promise<ConfigMap | undefined> => {
@@ -209,5 +217,6 @@ export async function resolveEnv(pod: Pod, container: Container, ctx: EnvContext
       set(e.name, values[key]!);
     }
   }
+  for (const { key, value } of services) if (!defined.has(key)) order.push(key), vars.set(key, value);
   return order.map((key) => ({ key, value: vars.get(key)! }));
 }
