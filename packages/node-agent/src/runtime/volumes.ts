@@ -13,11 +13,13 @@ import type { DeepPartial, KeyValue, Mount } from '../cri/types.js';
 import { writeAtomically, type VolumeFile } from './atomic_writer.js';
 import { ContainerStartError, VolumeSetupError } from './errors.js';
 import { resolveInside, UnsafePathError } from './safe_path.js';
+import { ProjectedVolumes } from './projected_volume.js';
 
 const PLUGIN_DIR: Record<string, string> = {
   emptyDir: 'kubernetes.io~empty-dir',
   configMap: 'kubernetes.io~configmap',
   secret: 'kubernetes.io~secret',
+  projected: 'kubernetes.io~projected',
 };
 
 /** Upstream's SecretVolumeSourceDefaultMode and ConfigMapVolumeSourceDefaultMode. */
@@ -64,6 +66,12 @@ export class VolumeManager {
     readonly rootDir: string,
     private readonly config: ConfigSource,
   ) {}
+
+  private projectedVolumes?: ProjectedVolumes;
+  /** projected volumes (projected_volume.ts), with the service-account tokens they hold. */
+  private get projected(): ProjectedVolumes {
+    return (this.projectedVolumes ??= new ProjectedVolumes(this.config));
+  }
 
   podDir(uid: string): string {
     return join(this.rootDir, 'pods', uid);
@@ -131,6 +139,10 @@ export class VolumeManager {
       for (const [k, val] of Object.entries(s?.data ?? {})) values[k] = Buffer.from(val, 'base64');
       for (const [k, val] of Object.entries(s?.stringData ?? {})) values[k] = Buffer.from(val, 'utf8');
       await this.writeKeys(v.name, dir, values, v.secret.items, v.secret.defaultMode, 'secret', v.secret.optional);
+      out.set(v.name, { hostPath: dir, readOnly: true });
+    } else if (v.projected) {
+      await ensureDir(dir, CONFIG_VOLUME_DIR_MODE);
+      await this.projected.setUp(pod, v, dir, { nodeName: pod.spec.nodeName ?? '', hostIP: String(pod.status?.hostIP ?? ''), podIP: String(pod.status?.podIP ?? '') });
       out.set(v.name, { hostPath: dir, readOnly: true });
     } else {
       // emptyDir, and any unsupported volume type degrades to an empty dir.
@@ -263,6 +275,7 @@ export class VolumeManager {
 
   /** Removes the pod's directory with all its volumes (hostPath volumes are left alone). */
   async tearDown(uid: string): Promise<void> {
+    this.projectedVolumes?.forget(uid);
     await rm(this.podDir(uid), { recursive: true, force: true });
   }
 }
