@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Informer, KubeClient, Resources, type ClientConfig, type KubeObject } from '@mkube/client';
 import { ApiClientPort } from './api_client_port.js';
+import type { ServiceLike as EnvService } from './runtime/service_env.js';
 import { CriClient } from './cri/cri_client.js';
 import { NodeHeartbeat } from './heartbeat.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -173,7 +174,9 @@ export class NodeAgent {
         inf.addEventHandler({ add: syncServices, update: syncServices, delete: syncServices });
         inf.start();
       }
-    }
+    } else this.services.start();
+    // Containers get the Services' variables (KUBERNETES_SERVICE_HOST, ...) from this informer.
+    this.api.serviceList = () => this.services.list() as unknown as EnvService[];
     await this.engine.start();
     await Promise.race([registered, new Promise((r) => setTimeout(r, 5_000))]);
     this.log.info({ node: o.nodeName, port: this.server.port, metricsPort: this.metricsPort, runtime: identity.runtimeVersion }, 'node agent started');
