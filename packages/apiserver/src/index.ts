@@ -11,4 +11,4 @@ export { applyStrategicMergePatch, applyMergePatch, applyJsonPatch } from './reg
 export { ensurePki, kubeconfig, issueCertificate } from './auth/pki.js';
 export { Authenticator, parseTokenFile, type UserInfo } from './auth/authn.js';
 export { RbacAuthorizer, forbiddenMessage } from './auth/rbac.js';
-export { freePort } from '@mkube/store';
+export { freePort, ensurePrivateDir, writePrivateFile } from '@mkube/store';

@@ -1,7 +1,7 @@
 // Background component processes of a local cluster: started detached with their
 // logs in DIR/logs, recorded in DIR/cluster.json so that `mkube down` finds them.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ComponentRecord {
@@ -46,9 +46,10 @@ export function isAlive(pid: number): boolean {
 /** Starts `argv` detached (it outlives `mkube up`), stdout/stderr appended to DIR/logs/<name>.log. */
 export function startComponent(dataDir: string, name: string, argv: string[], opts: { netns?: string } = {}): ComponentRecord {
   const logs = join(dataDir, 'logs');
-  mkdirSync(logs, { recursive: true });
+  mkdirSync(logs, { recursive: true, mode: 0o700 });
+  chmodSync(logs, 0o700);
   const log = join(logs, `${name}.log`);
-  const fd = openSync(log, 'a');
+  const fd = openSync(log, 'a', 0o600);
   const command = opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, ...argv] : argv;
   const child = spawn(command[0]!, command.slice(1), { detached: true, stdio: ['ignore', fd, fd] });
   child.unref();

@@ -2,10 +2,10 @@
 // host namespace, or N worker network namespaces); then the API server (with its embedded store),
 // the controller manager, the scheduler and a node agent per node start in the background.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, issueCertificate, kubeconfig } from '@mkube/apiserver';
+import { ensurePrivateDir, freePort, issueCertificate, kubeconfig, writePrivateFile } from '@mkube/apiserver';
 import { adminCreds, apiGet, waitFor } from './api_probe.js';
 import { componentBin, LAB_SCRIPT } from './paths.js';
 import { isAlive, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
@@ -66,7 +66,7 @@ function componentKubeconfig(pkiDir: string, out: string, server: string, caCert
     issueCertificate(pkiDir, base, subject, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
   }
   const read = (f: string) => execFileSync('cat', [join(pkiDir, f)], { encoding: 'utf8' });
-  writeFileSync(path, kubeconfig(server, caCert, subject, { cert: read(`${base}.crt`), key: read(`${base}.key`) }), { mode: 0o600 });
+  writePrivateFile(path, kubeconfig(server, caCert, subject, { cert: read(`${base}.crt`), key: read(`${base}.key`) }));
   return path;
 }
 
@@ -80,7 +80,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   if (process.getuid?.() !== 0) {
     throw new Error('mkube up must run as root: it starts containerd and sets up pod networking (network namespaces, bridges, routes)');
   }
-  mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
   const components: ComponentRecord[] = [];
   const state: ClusterState = { dataDir, apiServer: '', kubeconfig: join(dataDir, 'admin.kubeconfig'), lab: LAB_NAME, components };
   writeState(state);
@@ -105,10 +105,11 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
     return existsSync(join(apiDir, 'pki', 'admin.crt')) && (await apiGet(adminCreds(apiDir, server), '/readyz')).status === 200 ? true : undefined;
   });
   copyFileSync(join(apiDir, 'admin.kubeconfig'), state.kubeconfig);
+  chmodSync(state.kubeconfig, 0o600);
 
   const pki = join(apiDir, 'pki');
   const kcDir = join(dataDir, 'kubeconfigs');
-  mkdirSync(kcDir, { recursive: true });
+  ensurePrivateDir(kcDir);
   const ca = execFileSync('cat', [join(pki, 'ca.crt')], { encoding: 'utf8' });
   const cmKc = componentKubeconfig(pki, kcDir, server, ca, 'controller-manager', '/CN=system:kube-controller-manager');
   const schedKc = componentKubeconfig(pki, kcDir, server, ca, 'scheduler', '/CN=system:kube-scheduler');
