@@ -7,15 +7,25 @@ import { assertSafeDecoded, jsonDepth, MAX_DEPTH, MAX_YAML_DEPTH, maxDepthError,
 
 export const MAX_BODY = 3 * 1024 * 1024;
 
+/** How much of an oversized body is read and dropped (so the client reads its 413) before the connection is cut. */
+const MAX_DISCARD = 16 * 1024 * 1024;
+
 export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    let refused = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY) {
-        reject(new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728'));
-        req.destroy();
+        // Answer 413 while the rest of the body is read and dropped: destroying the socket now
+        // would lose the answer (the client is still writing); past MAX_DISCARD the connection goes.
+        if (!refused) {
+          refused = true;
+          chunks = [];
+          reject(new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728'));
+        }
+        if (size > MAX_BODY + MAX_DISCARD) req.destroy();
         return;
       }
       chunks.push(c);
