@@ -19,6 +19,7 @@ import type { Registry } from '../registry/registry.js';
 import { parseFieldSelector, parseLabelSelector, type Selection } from '../storage/selectors.js';
 import { tooOldMessage, type ApiWatchEvent } from '../storage/watch_cache.js';
 import { decodeBody, mediaType, negotiate, readBody, sendObject, unknownFields, type Negotiated } from './body.js';
+import { storageTooLarge } from './request_errors.js';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo, wantsAggregatedDiscovery } from './discovery.js';
 import type { Metrics } from './metrics.js';
 import type { NodeProxy } from './node_proxy.js';
@@ -107,7 +108,7 @@ export class ApiHandler {
       const e = err as Error & { code?: unknown };
       const msg = e?.message ?? String(err);
       if (/UNAVAILABLE|no leader|connect|deadline/i.test(msg) && e?.name === 'EtcdClientError') apiErr = errors.serviceUnavailable(`etcd is unavailable: ${msg}`);
-      else apiErr = errors.internal(msg);
+      else apiErr = storageTooLarge(err) ?? errors.internal(msg);
       this.o.log.error({ err, path: req?.url }, 'request failed');
     }
     if (res.headersSent) {
@@ -474,7 +475,8 @@ export class ApiHandler {
   }
 
   private warnHeaders(warnings: string[]): Record<string, string> {
-    return warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {};
+    // Header values are Latin-1 without controls: anything else in a warning travels \u-escaped.
+    return warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`).join(', ') } : {};
   }
 
   private async create(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, user: UserInfo): Promise<void> {
@@ -531,7 +533,8 @@ export class ApiHandler {
     const warnings: string[] = [];
     if (subresource === 'scale') {
       if (!info.subresources.scale) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
-      const scale = decodeBody(await readBody(req), req.headers['content-type']) as Obj;
+      const scale = decodeBody(await readBody(req), req.headers['content-type']);
+      if (!isObj(scale)) throw errors.badRequest('the body of the request must be a Scale object');
       return this.setScale(res, rr, scale, neg);
     }
     if (subresource && subresource !== 'status' && subresource !== 'finalize') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
