@@ -5,6 +5,7 @@
  */
 import { ensurePrivateDir, writePrivateFile } from '@mkube/store';
 import { createServer, type Server } from 'node:https';
+import { answerClientError } from './http/request_errors.js';
 import { installPeerCertificateMemo } from './auth/peer_certificate_memo.js';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -218,6 +219,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     ? new AuditLog({ path: opts.auditLogPath, policy: loadAuditPolicy(opts.auditPolicyFile), maxSizeMB: opts.auditLogMaxSize, maxBackups: opts.auditLogMaxBackup, maxAgeDays: opts.auditLogMaxAge, log })
     : undefined;
   const server: Server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert, requestCert: true, rejectUnauthorized: false }, audit ? audit.wrap(handler.handle) : handler.handle);
+  server.on('clientError', answerClientError);
   server.on('upgrade', handler.handleUpgrade);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
