@@ -7,6 +7,7 @@
 import { jsonToBytes, bytesToJson, type JsonObject } from '@mkube/api';
 import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { ApiError, errors } from '../errors.js';
+import { storageTooLarge } from '../http/request_errors.js';
 
 export const K8S_STATUS_TRAILER = 'k8s-status-bin';
 const STATUS_TYPE = 'k8s.io.apimachinery.pkg.apis.meta.v1.Status';
@@ -64,7 +65,7 @@ export function asApiError(err: unknown): ApiError {
   const e = err as Error & { name?: string };
   const msg = e?.message ?? String(err);
   if (e?.name === 'EtcdClientError' && /UNAVAILABLE|no leader|connect|deadline/i.test(msg)) return errors.serviceUnavailable(`etcd is unavailable: ${msg}`);
-  return errors.internal(msg);
+  return storageTooLarge(err) ?? errors.internal(msg);
 }
 
 /** Client side: the Kubernetes Status of a failed call, from its k8s-status-bin trailer. */
