@@ -3,7 +3,7 @@
 // HTTPS endpoint for logs/exec/attach, the CNI config and host-gw routes
 // kept in sync from Node objects, and a metrics/healthz endpoint.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -57,6 +57,7 @@ export interface NodeAgentOptions {
 /** A serving certificate for the node signed by the cluster CA (openssl CLI), kept under dir. */
 export function issueServingCert(dir: string, caCertFile: string, caKeyFile: string, nodeName: string, nodeIP: string): { cert: string; key: string } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   const certFile = join(dir, 'agent.crt');
   const keyFile = join(dir, 'agent.key');
   const sanFile = join(dir, 'agent.san');
@@ -70,6 +71,7 @@ export function issueServingCert(dir: string, caCertFile: string, caKeyFile: str
     run(['x509', '-req', '-in', join(dir, 'agent.csr'), '-CA', caCertFile, '-CAkey', caKeyFile, '-CAcreateserial', '-CAserial', join(dir, 'ca.srl'), '-days', '365', '-sha256', '-extfile', join(dir, 'agent.ext'), '-out', certFile]);
     writeFileSync(sanFile, san);
   }
+  chmodSync(keyFile, 0o600); // openssl writes it with the umask's mode
   return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
 }
 
@@ -110,7 +112,13 @@ export class NodeAgent {
 
   async start(): Promise<void> {
     const o = this.o;
-    mkdirSync(o.rootDir, { recursive: true });
+    // The root dir holds pod volumes (secrets) and the agent's key: 0700, tightened when found looser.
+    mkdirSync(o.rootDir, { recursive: true, mode: 0o700 });
+    const rootMode = statSync(o.rootDir).mode & 0o777;
+    if (rootMode !== 0o700) {
+      this.log.warn({ dir: o.rootDir, mode: `0${rootMode.toString(8)}` }, `root dir ${o.rootDir} had mode 0${rootMode.toString(8)}; setting 0700 to prevent unprivileged access to pod volumes`);
+      chmodSync(o.rootDir, 0o700);
+    }
     this.cri = await CriClient.connect(o.criEndpoint);
     const version = await this.cri.waitReady(30_000);
     const tls = 'cert' in o.tls ? o.tls : issueServingCert(join(o.rootDir, 'pki'), o.tls.caCertFile, o.tls.caKeyFile, o.nodeName, o.nodeIP);

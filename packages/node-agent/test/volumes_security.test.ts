@@ -4,12 +4,14 @@
 // concurrent reader, symlinks planted in a volume (absolute, relative, at an
 // intermediate component) refused for subPath and subPathExpr.
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigSource } from '../src/api_port.js';
 import type { ConfigMap, Container, Pod, Secret } from '../src/k8s_types.js';
+import { issueServingCert } from '../src/agent.js';
 import { writeAtomically } from '../src/runtime/atomic_writer.js';
 import { ContainerStartError, VolumeSetupError } from '../src/runtime/errors.js';
 import { resolveInside, UnsafePathError } from '../src/runtime/safe_path.js';
@@ -254,4 +256,23 @@ test('mountsFor: subPath and subPathExpr through a planted link fail with Create
   t.is(ok[0]!.host_path, join(realpathSync(scratch), 'logs', 'link'));
   t.true(statSync(ok[0]!.host_path!).isDirectory());
   t.is(expandSubPathExpr('a/$$(X)/$(X)', [{ key: 'X', value: 'v' }]), 'a/$(X)/v');
+});
+
+test('the agent serving key: its pki dir 0700 and the key 0600, also when both existed with loose modes', async (t) => {
+  const base = await tempDir(t);
+  const ossl = (args: string[]) => execFileSync('openssl', args, { cwd: base, stdio: ['ignore', 'ignore', 'pipe'] });
+  ossl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key']);
+  ossl(['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=test-ca', '-days', '1', '-out', 'ca.crt']);
+  const dir = join(base, 'agent', 'pki');
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chmodSync(dir, 0o755);
+  issueServingCert(dir, join(base, 'ca.crt'), join(base, 'ca.key'), 'n1', '10.0.0.5');
+  t.is(mode(dir), 0o700);
+  t.is(mode(join(dir, 'agent.key')), 0o600);
+  chmodSync(dir, 0o755);
+  chmodSync(join(dir, 'agent.key'), 0o644);
+  const again = issueServingCert(dir, join(base, 'ca.crt'), join(base, 'ca.key'), 'n1', '10.0.0.5');
+  t.true(again.key.includes('PRIVATE KEY'));
+  t.is(mode(dir), 0o700);
+  t.is(mode(join(dir, 'agent.key')), 0o600, 'an existing key is tightened');
 });
