@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
 import { findResource, type JsonObject } from '@mkube/api';
+import { podReferences } from '../src/auth/node_authorizer.js';
 import { issueCertificate } from '../src/auth/pki.js';
+import { ruleAllows, rulesOf, toPolicyRule } from '../src/auth/rbac.js';
 import { ResourcesClient, type GrpcApiError } from '../src/grpc/client.js';
 import { api, startFixture, type Fixture, type Reply } from './helpers/cluster.js';
 
@@ -407,4 +409,26 @@ test.serial('a node updates the status of, and deletes, only pods bound to itsel
   t.is((await admin('GET', '/api/v1/namespaces/default/pods/mine')).body.metadata.labels?.stolen, undefined);
   const del = await asNode(n1, 'DELETE', '/api/v1/namespaces/default/pods/mine?gracePeriodSeconds=0');
   t.true(del.status === 200 || del.status === 202, del.text);
+});
+
+// ------------------------------------------------------------------ own fields only
+
+test.serial('RBAC rules and the Node authorizer read only own fields: a polluted Object.prototype grants nothing', (t) => {
+  // Synchronous: nothing else runs while Object.prototype carries the fields.
+  const proto = Object.prototype as Record<string, unknown>;
+  const fields = { verbs: ['*'], apiGroups: ['*'], resources: ['*'], nonResourceURLs: ['*'], spec: { nodeName: 'n1', volumes: [{ secret: { secretName: 'stolen' } }] } };
+  try {
+    Object.assign(proto, fields);
+    const empty = toPolicyRule({});
+    t.deepEqual(empty, { verbs: [], apiGroups: [], resources: [], resourceNames: [], nonResourceURLs: [] });
+    t.false(ruleAllows(empty, { verb: 'get', apiGroup: '', resource: 'secrets', namespace: 'x', name: 'y' }));
+    t.false(ruleAllows(empty, { verb: 'get', path: '/metrics' }));
+    t.deepEqual(rulesOf({ rules: [{}] }), [empty]);
+    const refs = podReferences({});
+    t.is(refs.secrets.size, 0);
+  } finally {
+    for (const k of Object.keys(fields)) delete proto[k];
+  }
+  // Type-confused stored rules: non-arrays and non-string entries are ignored.
+  t.deepEqual(toPolicyRule({ verbs: 'get', apiGroups: [''], resources: ['secrets', 7, null] }), { verbs: [], apiGroups: [''], resources: ['secrets'], resourceNames: [], nonResourceURLs: [] });
 });

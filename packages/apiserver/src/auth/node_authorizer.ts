@@ -6,10 +6,11 @@
  *     (volumes, projected volumes, env valueFrom, envFrom, imagePullSecrets),
  *   - update/patch/delete its own Node (and nodes/status),
  *   - get/update/patch/delete its own Lease in kube-node-lease,
- *   - update/patch pods/status of, and delete, pods bound to its node.
+ *   - update/patch pods/status of, delete and evict, pods bound to its node.
  * Everything else gets no opinion here and is decided by RBAC. It runs before
  * RBAC for node identities; a denial carries the reason that Kubernetes
- * appends to its 403 message.
+ * appends to its 403 message. Pods are user input: only their own fields are
+ * read (never anything inherited through a prototype).
  */
 import { findResource, type JsonObject } from '@mkube/api';
 import type { Registry } from '../registry/registry.js';
@@ -34,6 +35,13 @@ export function nodeNameOf(user: UserInfo): string | undefined {
 }
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** An own field of an untrusted object. */
+const own = (o: unknown, key: string): unknown => (isObj(o) && Object.hasOwn(o, key) ? o[key] : undefined);
+/** An own object field, or undefined. */
+const ownObj = (o: unknown, key: string): Obj | undefined => {
+  const v = own(o, key);
+  return isObj(v) ? v : undefined;
+};
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
 
 /** Names of the secrets and config maps a pod references. */
@@ -43,36 +51,32 @@ export function podReferences(pod: Obj): { secrets: Set<string>; configMaps: Set
   const add = (set: Set<string>, name: unknown) => {
     if (typeof name === 'string' && name) set.add(name);
   };
-  const spec = isObj(pod.spec) ? pod.spec : {};
-  for (const ref of arr(spec.imagePullSecrets)) add(secrets, ref.name);
-  for (const v of arr(spec.volumes)) {
-    if (isObj(v.secret)) add(secrets, v.secret.secretName);
-    if (isObj(v.configMap)) add(configMaps, v.configMap.name);
-    if (isObj(v.projected)) {
-      for (const s of arr(v.projected.sources)) {
-        if (isObj(s.secret)) add(secrets, s.secret.name);
-        if (isObj(s.configMap)) add(configMaps, s.configMap.name);
-      }
+  const spec = ownObj(pod, 'spec') ?? {};
+  for (const ref of arr(own(spec, 'imagePullSecrets'))) add(secrets, own(ref, 'name'));
+  for (const v of arr(own(spec, 'volumes'))) {
+    add(secrets, own(ownObj(v, 'secret'), 'secretName'));
+    add(configMaps, own(ownObj(v, 'configMap'), 'name'));
+    for (const src of arr(own(ownObj(v, 'projected'), 'sources'))) {
+      add(secrets, own(ownObj(src, 'secret'), 'name'));
+      add(configMaps, own(ownObj(src, 'configMap'), 'name'));
     }
     for (const plugin of ['cephfs', 'cinder', 'flexVolume', 'iscsi', 'rbd', 'scaleIO', 'storageos', 'csi']) {
-      const p = v[plugin];
-      if (isObj(p)) {
-        if (isObj(p.secretRef)) add(secrets, p.secretRef.name);
-        if (isObj(p.nodePublishSecretRef)) add(secrets, p.nodePublishSecretRef.name);
-      }
+      const p = ownObj(v, plugin);
+      add(secrets, own(ownObj(p, 'secretRef'), 'name'));
+      add(secrets, own(ownObj(p, 'nodePublishSecretRef'), 'name'));
     }
-    if (isObj(v.azureFile)) add(secrets, v.azureFile.secretName);
+    add(secrets, own(ownObj(v, 'azureFile'), 'secretName'));
   }
   for (const field of ['initContainers', 'containers', 'ephemeralContainers']) {
-    for (const c of arr(spec[field])) {
-      for (const e of arr(c.env)) {
-        const from = isObj(e.valueFrom) ? e.valueFrom : undefined;
-        if (from && isObj(from.secretKeyRef)) add(secrets, from.secretKeyRef.name);
-        if (from && isObj(from.configMapKeyRef)) add(configMaps, from.configMapKeyRef.name);
+    for (const c of arr(own(spec, field))) {
+      for (const e of arr(own(c, 'env'))) {
+        const from = ownObj(e, 'valueFrom');
+        add(secrets, own(ownObj(from, 'secretKeyRef'), 'name'));
+        add(configMaps, own(ownObj(from, 'configMapKeyRef'), 'name'));
       }
-      for (const e of arr(c.envFrom)) {
-        if (isObj(e.secretRef)) add(secrets, e.secretRef.name);
-        if (isObj(e.configMapRef)) add(configMaps, e.configMapRef.name);
+      for (const e of arr(own(c, 'envFrom'))) {
+        add(secrets, own(ownObj(e, 'secretRef'), 'name'));
+        add(configMaps, own(ownObj(e, 'configMapRef'), 'name'));
       }
     }
   }
@@ -80,8 +84,8 @@ export function podReferences(pod: Obj): { secrets: Set<string>; configMaps: Set
 }
 
 const nodeNameOfPod = (pod: Obj | undefined): string | undefined => {
-  const spec = pod && isObj(pod.spec) ? pod.spec : undefined;
-  return typeof spec?.nodeName === 'string' ? spec.nodeName : undefined;
+  const name = own(ownObj(pod, 'spec'), 'nodeName');
+  return typeof name === 'string' ? name : undefined;
 };
 
 export class NodeAuthorizer {
@@ -117,7 +121,8 @@ export class NodeAuthorizer {
       return { decision: 'deny', reason: 'can only get, create, update, patch or delete its own lease' };
     }
     if (group === '' && a.resource === 'pods') {
-      const restricted = (a.subresource === 'status' && (a.verb === 'update' || a.verb === 'patch')) || (!a.subresource && a.verb === 'delete');
+      const restricted =
+        (a.subresource === 'status' && (a.verb === 'update' || a.verb === 'patch')) || (!a.subresource && a.verb === 'delete') || (a.subresource === 'eviction' && a.verb === 'create');
       if (a.verb === 'deletecollection') return noRelationship;
       if (!restricted) return NO_OPINION;
       if (!a.name || !a.namespace) return noRelationship;
