@@ -30,6 +30,7 @@ import { serviceAccountAuth } from './auth/service_account_setup.js';
 import { reviewToken } from './auth/token_request.js';
 import { ServiceAccountAdmission } from './admission/service_account.js';
 import { KubernetesServiceController } from './bootstrap/kubernetes_service.js';
+import { ipToString, parseCidr } from './registry/allocators.js';
 import { AuditLog } from './http/audit.js';
 import { loadAuditPolicy } from './http/audit_policy.js';
 
@@ -161,7 +162,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const bind = opts.bindAddress ?? '127.0.0.1';
   const advertise = opts.advertiseAddress ?? (bind === '0.0.0.0' ? '127.0.0.1' : bind);
   ensurePrivateDir(opts.dataDir, log);
-  const pki = ensurePki(opts.dataDir, { ips: ['127.0.0.1', advertise, ...(bind !== '0.0.0.0' ? [bind] : [])], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'] });
+  // In-cluster clients reach the API server at the kubernetes Service's address: the first IP of the service range.
+  const kubernetesServiceIp = ipToString(parseCidr(opts.serviceClusterIpRange ?? '10.213.200.0/24').base + 1);
+  const pki = ensurePki(opts.dataDir, { ips: ['127.0.0.1', advertise, kubernetesServiceIp, ...(bind !== '0.0.0.0' ? [bind] : [])], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'] });
   setDefaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300);
   const embedded = opts.etcdServers && opts.etcdServers.length > 0 ? undefined : await startEmbeddedStore(opts.dataDir, log, { inThread: opts.embeddedStoreInThread });
   const etcdServers = embedded ? embedded.endpoints : opts.etcdServers!;
