@@ -31,6 +31,7 @@ import { notAllowed, VirtualResources } from './virtual_resources.js';
 import { AccessReviews } from '../auth/access_reviews.js';
 import { RbacRuleResolver } from '../auth/rbac_rules.js';
 import { actingUser } from '../auth/impersonation.js';
+import { deleteQuery, listQuery, queryBool, validateDeleteOptions, writeQuery } from './query.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -269,7 +270,7 @@ export class ApiHandler {
   }
 
   private verbFor(method: string, rr: ResourceRequest, q: URLSearchParams): string {
-    const watch = q.get('watch') === 'true' || q.get('watch') === '1';
+    const watch = queryBool(q, 'watch') ?? false;
     switch (method) {
       case 'GET':
       case 'HEAD':
@@ -346,13 +347,13 @@ export class ApiHandler {
   private async list(res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams): Promise<void> {
     const { info, namespace } = rr;
     if (!info.listKind) throw errors.methodNotSupported(info, 'list');
-    const limit = q.get('limit') ? Number(q.get('limit')) : undefined;
+    const lq = listQuery(q);
     const result = await this.o.registry.list(info, namespace, {
-      limit,
-      continueToken: q.get('continue') ?? undefined,
+      limit: lq.limit !== undefined && lq.limit > 0 ? lq.limit : undefined,
+      continueToken: lq.continueToken,
       selection: this.selection(rr, q),
-      resourceVersion: q.get('resourceVersion') ?? undefined,
-      resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
+      resourceVersion: lq.resourceVersion,
+      resourceVersionMatch: lq.resourceVersionMatch,
     });
     if (neg.table) {
       const mode = (q.get('includeObject') as 'None' | 'Metadata' | 'Object' | null) ?? 'Metadata';
@@ -366,13 +367,14 @@ export class ApiHandler {
 
   private async watch(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams): Promise<void> {
     const { info, namespace } = rr;
+    const lq = listQuery(q);
     const selection = this.selection(rr, q);
     if (rr.name) selection.fields.push({ field: 'metadata.name', op: '=', value: rr.name });
     const rvText = q.get('resourceVersion');
     const from = rvText && rvText !== '0' ? Number(rvText) : undefined;
     if (from !== undefined && !Number.isFinite(from)) throw errors.badRequest(`invalid resource version: ${rvText}`);
-    const bookmarks = q.get('allowWatchBookmarks') === 'true';
-    const timeoutSec = q.get('timeoutSeconds') ? Number(q.get('timeoutSeconds')) : 1800 + Math.floor(Math.random() * 1800);
+    const bookmarks = lq.allowWatchBookmarks;
+    const timeoutSec = lq.timeoutSeconds !== undefined && lq.timeoutSeconds > 0 ? lq.timeoutSeconds : 1800 + Math.floor(Math.random() * 1800);
     const mode = (q.get('includeObject') as 'None' | 'Metadata' | 'Object' | null) ?? 'Metadata';
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
@@ -492,6 +494,7 @@ export class ApiHandler {
       return sendObject(res, 201, await this.o.tokenRequests.create(namespace ?? 'default', rr.name, decodeBody(await readBody(req), req.headers['content-type']), user), neg);
     }
     if (rr.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    writeQuery(q, 'CreateOptions');
     const body = await this.objectBody(req, rr, q, warnings);
     admitNodeCreate(user, info, body);
     this.escalation.check({ user, info, namespace }, body);
@@ -538,6 +541,7 @@ export class ApiHandler {
       return this.setScale(res, rr, scale, neg);
     }
     if (subresource && subresource !== 'status' && subresource !== 'finalize') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+    writeQuery(q, 'UpdateOptions');
     const body = await this.objectBody(req, rr, q, warnings);
     const meta = (body.metadata ?? {}) as Obj;
     if (meta.name !== undefined && meta.name !== name) throw errors.badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
@@ -581,6 +585,7 @@ export class ApiHandler {
     if (!patchTypes.includes(type)) {
       throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${patchTypes.slice(0, 4).join(', ')}`);
     }
+    const force = writeQuery(q, 'PatchOptions', type.startsWith('application/apply-patch')).force === true;
     const raw = await readBody(req);
     const patch = decodeBody(raw, type === 'application/apply-patch+yaml' ? 'application/yaml' : 'application/json', ['application/json', 'application/yaml'], { kind: info.kind, group: info.group, name });
     const warnings: string[] = [];
@@ -611,7 +616,6 @@ export class ApiHandler {
       this.checkUnknown(info, patch, q, warnings);
       const pm = (patch.metadata ?? {}) as Obj;
       if (pm.name !== undefined && pm.name !== name) throw errors.badRequest(`the name of the object (${String(pm.name)}) does not match the name on the URL (${name})`);
-      const force = q.get('force') === 'true';
       const config = { ...patch, metadata: { ...pm, name, ...(info.namespaced ? { namespace } : {}) } };
       const { obj, created } = await this.o.registry.update(info, namespace, name, this.guarded(_user, rr, (cur) => serverSideApply(cur, config, manager, force, info.kind)), {
         subresource,
@@ -644,9 +648,12 @@ export class ApiHandler {
       const body = decodeBody(buf, req.headers['content-type']);
       if (isObj(body)) opts = body;
     }
-    if (q.get('gracePeriodSeconds') !== null) opts.gracePeriodSeconds = Number(q.get('gracePeriodSeconds'));
-    if (q.get('propagationPolicy')) opts.propagationPolicy = q.get('propagationPolicy');
-    if (q.has('dryRun')) opts.dryRun = ['All'];
+    const fromQuery = deleteQuery(q);
+    if (fromQuery.gracePeriodSeconds !== undefined) opts.gracePeriodSeconds = fromQuery.gracePeriodSeconds;
+    if (fromQuery.propagationPolicy !== undefined) opts.propagationPolicy = fromQuery.propagationPolicy;
+    if (fromQuery.orphanDependents !== undefined && opts.orphanDependents === undefined) opts.orphanDependents = fromQuery.orphanDependents;
+    if (fromQuery.dryRun !== undefined) opts.dryRun = fromQuery.dryRun;
+    validateDeleteOptions(opts);
     return opts;
   }
 
