@@ -172,9 +172,10 @@ export class EscalationCheck {
     if (info.resource === 'roles' || info.resource === 'clusterroles') {
       if (this.escalateAuthorized(ctx)) return;
       this.confirmNoEscalation(ctx, obj, rulesOf(obj));
-      if (info.resource === 'clusterroles' && own(obj, 'aggregationRule') !== undefined && own(obj, 'aggregationRule') !== null) {
-        const changed = !old || !deepEqual(own(obj, 'aggregationRule'), own(old, 'aggregationRule'));
-        if (changed && !covers(this.authz.rulesFor(user, undefined), FULL_AUTHORITY).covered) {
+      // An aggregationRule gathers anything: setting one (or changing or dropping it on update) needs full authority.
+      const agg = (o: Obj | undefined): unknown => own(o, 'aggregationRule') ?? null;
+      if (info.resource === 'clusterroles' && (old ? !deepEqual(agg(obj), agg(old)) : agg(obj) !== null)) {
+        if (!covers(this.authz.rulesFor(user, undefined), FULL_AUTHORITY).covered) {
           throw forbidden(info, nameOf(obj), 'must have cluster-admin privileges to use the aggregationRule');
         }
       }
