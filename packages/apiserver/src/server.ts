@@ -237,6 +237,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     server.close();
     throw err;
   });
+  if (grpcServer) grpcServer.service.virtual = handler.virtual;
   const kubernetesService = opts.kubernetesService === false ? undefined : new KubernetesServiceController({ registry, log, advertiseAddress: advertise, securePort: port });
   await kubernetesService?.start();
   const kubeconfigPath = join(opts.dataDir, 'admin.kubeconfig');

@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import test from 'ava';
 import { findResource } from '@mkube/api';
 import { EtcdClient } from '@mkube/store/client';
+import * as grpc from '@grpc/grpc-js';
+import { bytesToJson, jsonToBytes } from '@mkube/api';
 import { kubeconfig } from '../src/auth/pki.js';
+import { ResourcesClient, type GrpcApiError } from '../src/grpc/client.js';
+import { decodeGrpc, encodeGrpc } from '../src/grpc/proto.js';
 import { api, startFixture, type Fixture, type Reply } from './helpers/cluster.js';
 
 const BIN = '/usr/lib/google-cloud-sdk/bin';
@@ -348,3 +352,54 @@ for (const v of ['1.27', '1.33']) {
     }
   });
 }
+
+test('over gRPC: Create answers a review, other verbs are UNIMPLEMENTED, impersonation metadata is authorized', async (t) => {
+  const s = fx.server;
+  const clients: ResourcesClient[] = [];
+  t.teardown(() => clients.forEach((c) => c.close()));
+  const client = (token: string) => {
+    const c = new ResourcesClient({ address: `127.0.0.1:${s.grpc!.port}`, caCert: s.pki.caCert, token });
+    clients.push(c);
+    return c;
+  };
+  const ref = { group: 'authorization.k8s.io', version: 'v1', resource: 'selfsubjectaccessreviews' };
+  const bob = client('bob-token');
+  const yes = await bob.create(ref, { spec: { resourceAttributes: { namespace: 'team', verb: 'list', resource: 'pods' } } });
+  t.is(yes.kind, 'SelfSubjectAccessReview');
+  t.deepEqual(yes.status, { allowed: true });
+  const no = await bob.create(ref, { spec: { resourceAttributes: { namespace: 'team', verb: 'delete', resource: 'pods' } } });
+  t.false(Boolean((no.status as { allowed?: boolean } | undefined)?.allowed));
+  const invalid = await t.throwsAsync<GrpcApiError>(bob.create(ref, { spec: {} }));
+  t.is(invalid?.code, grpc.status.INVALID_ARGUMENT);
+  const get = await t.throwsAsync<GrpcApiError>(client('alice-token').get(ref, 'x'));
+  t.is(get?.code, grpc.status.PERMISSION_DENIED, 'authorized first, as upstream');
+  const admin = new ResourcesClient({ address: `127.0.0.1:${s.grpc!.port}`, caCert: s.pki.caCert, cert: s.pki.adminCert, key: s.pki.adminKey });
+  clients.push(admin);
+  for (const call of [admin.get(ref, 'x'), admin.delete(ref, 'x'), admin.list(ref)]) {
+    const err = await t.throwsAsync<GrpcApiError>(call);
+    t.is(err?.code, grpc.status.UNIMPLEMENTED);
+  }
+
+  // Impersonation headers as metadata on a raw Create of a SelfSubjectReview.
+  const ssr = 'k8s.io.api.authentication.v1.SelfSubjectReview';
+  const whoami = (md: Record<string, string | string[]>) => new Promise<{ err?: GrpcApiError; user?: Record<string, unknown> }>((resolve) => {
+    const metadata = new grpc.Metadata();
+    for (const [k, v] of Object.entries(md)) for (const x of [v].flat()) metadata.add(k, x);
+    const req = encodeGrpc('mkube.api.v1.CreateRequest', {
+      ref: { group: 'authentication.k8s.io', version: 'v1', resource: 'selfsubjectreviews', namespace: '' },
+      object: Buffer.from(jsonToBytes(ssr, { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }, { typeMeta: true }).bytes),
+      dry_run: false, field_manager: '',
+    });
+    const id = (b: Buffer) => b;
+    client('alice-token').client.makeUnaryRequest('/mkube.api.v1.Resources/Create', id, id, req, metadata, {}, (err, res) => {
+      if (err) return resolve({ err: err as GrpcApiError });
+      const out = decodeGrpc('mkube.api.v1.ObjectResponse', res!);
+      resolve({ user: (bytesToJson(ssr, out.object as Uint8Array).status as { userInfo: Record<string, unknown> }).userInfo });
+    });
+  });
+  t.deepEqual((await whoami({})).user, { username: 'alice', uid: '1001', groups: ['devs', 'system:authenticated'] });
+  t.deepEqual((await whoami({ 'impersonate-user': 'bob', 'impersonate-group': 'ops' })).user, { username: 'bob', groups: ['ops', 'system:authenticated'] });
+  const denied = await whoami({ 'impersonate-user': 'carol' });
+  t.is(denied.err?.code, grpc.status.PERMISSION_DENIED);
+  t.regex(String(denied.err?.details), /users "carol" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope/);
+});

@@ -23,6 +23,9 @@ import { encodeList } from './list_encoding.js';
 import { decodeGrpc, encodeGrpc, GrpcProtoError, type Msg } from './proto.js';
 import { asApiError, toGrpcStatus } from './status.js';
 import { assertSafeDecoded } from '../http/safe_keys.js';
+import { isVirtualResource } from '@mkube/api';
+import { notAllowed, type VirtualResources } from '../http/virtual_resources.js';
+import { impersonate, type HeaderValues } from '../auth/impersonation.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -58,6 +61,8 @@ type AnyCall = grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<
 
 export class ResourcesService {
   private readonly authz: RbacAuthorizer;
+  /** Create-only reviews, shared with the REST handler (set by startApiServer); without them a review's Create is UNIMPLEMENTED. */
+  virtual?: VirtualResources;
   private readonly escalation: EscalationCheck;
   private readonly maxRequestBytes: number;
   /** Watch streams open now. */
@@ -163,7 +168,12 @@ export class ResourcesService {
       headers: { authorization: typeof header === 'string' ? header : undefined },
       socket: { authorized: cert !== undefined, getPeerCertificate: () => cert },
     };
-    return this.o.authenticator.authenticate(req as unknown as IncomingMessage);
+    const user = this.o.authenticator.authenticate(req as unknown as IncomingMessage);
+    if (!user) return undefined;
+    // Impersonation headers travel as metadata keys (impersonate-user, impersonate-group, ...).
+    const headers: HeaderValues = Object.create(null) as HeaderValues;
+    for (const [k, v] of Object.entries(call.metadata.toJSON())) if (k.startsWith('impersonate-')) headers[k] = v.map(String);
+    return impersonate(user, headers, this.authz);
   }
 
   /** RBAC; for the namespaces resource the namespace attribute is the object's own name, as upstream. */
@@ -233,6 +243,10 @@ export class ResourcesService {
     const m = (isObj(body.metadata) ? body.metadata : {}) as Obj;
     const ns = info.namespaced ? (collectionNamespace ?? (typeof m.namespace === 'string' && m.namespace ? m.namespace : 'default')) : undefined;
     this.authorize(user, { verb: 'create', apiGroup: info.group, resource: info.resource, namespace: ns });
+    if (isVirtualResource(info)) {
+      if (!this.virtual) throw notAllowed();
+      return this.objectResponse(info, await this.virtual.create({ info, namespace: ns, body, user }), true);
+    }
     if (info.resource === 'bindings') {
       await this.o.registry.bind(ns ?? 'default', body);
       return this.objectResponse(info, body, true);
@@ -288,6 +302,7 @@ export class ResourcesService {
 
   private async update(req: Msg, user: UserInfo, call: AnyCall, subresource: 'status' | undefined): Promise<Msg> {
     const { info, namespace } = this.target(req.ref);
+    if (isVirtualResource(info)) throw notAllowed();
     const body = this.decodeObject(info.protoType, info.apiVersion, info.kind, req.object, 'object');
     const m = (isObj(body.metadata) ? body.metadata : {}) as Obj;
     const name = this.requireName(m.name);
@@ -313,6 +328,7 @@ export class ResourcesService {
 
   private async patch(req: Msg, user: UserInfo, call: AnyCall): Promise<Msg> {
     const { info, namespace } = this.target(req.ref);
+    if (isVirtualResource(info)) throw notAllowed();
     const name = this.requireName(req.name);
     const subresource = String(req.subresource ?? '') || undefined;
     if (subresource !== undefined && subresource !== 'status') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
@@ -353,6 +369,7 @@ export class ResourcesService {
 
   private async delete(req: Msg, user: UserInfo): Promise<Msg> {
     const { info, namespace } = this.target(req.ref);
+    if (isVirtualResource(info)) throw notAllowed();
     const name = this.requireName(req.name);
     this.authorize(user, { verb: 'delete', apiGroup: info.group, resource: info.resource, namespace, name });
     const grace = req.grace_period_seconds;

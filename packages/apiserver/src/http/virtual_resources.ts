@@ -16,7 +16,8 @@ export interface VirtualCreateRequest {
   namespace: string | undefined;
   body: JsonObject;
   user: UserInfo;
-  req: IncomingMessage;
+  /** The HTTP request (absent over gRPC). */
+  req?: IncomingMessage;
 }
 
 /** Answers one create: the object to return (201), usually the body with its status set. */
