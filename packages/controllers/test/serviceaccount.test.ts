@@ -65,7 +65,7 @@ test.serial('a deleted default ServiceAccount and a deleted or edited kube-root-
 
   const cm = await eventually('kube-root-ca.crt in team-a', () => caOf('team-a'));
   await fx.client.resource(CM).update({ ...cm, data: { 'ca.crt': 'not the CA' } });
-  await eventually('the CA restored', async () => (await caOf('team-a'))?.data?.['ca.crt'] === fx.server.pki.caCert);
+  await eventually('the CA restored', async () => ((await caOf('team-a'))?.data as Record<string, string> | undefined)?.['ca.crt'] === fx.server.pki.caCert);
   await fx.client.resource(CM).delete('team-a', 'kube-root-ca.crt');
   const back = await eventually('kube-root-ca.crt recreated', async () => {
     const c = await caOf('team-a');

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApiServer, type ApiServer } from '@mkube/apiserver';
+import { startApiServer, type ApiServer, type ApiServerOptions } from '@mkube/apiserver';
 import { KubeClient, loadKubeconfig } from '@mkube/client';
 import { REPO_ROOT, run, sleep, waitFor, type LabNode } from './lab_helper.js';
 import { freePort } from '../../store/src/server/free_port.js';
@@ -42,11 +42,11 @@ async function startEtcd(dir: string): Promise<{ endpoint: string; proc: ChildPr
 }
 
 /** etcd + API server; `bindAddress`/`advertiseAddress` for agents in other network namespaces. */
-export async function startControlPlane(name: string, opts: { bindAddress?: string; advertiseAddress?: string } = {}): Promise<ControlPlane> {
+export async function startControlPlane(name: string, opts: { bindAddress?: string; advertiseAddress?: string; api?: Partial<ApiServerOptions> } = {}): Promise<ControlPlane> {
   const dir = mkdtempSync(join(tmpdir(), `${name}-cp-`));
   const etcd = await startEtcd(dir);
   const port = await freePort();
-  const start = () => startApiServer({ dataDir: join(dir, 'api'), etcdServers: [etcd.endpoint], securePort: port, grpcPort: -1, bindAddress: opts.bindAddress, advertiseAddress: opts.advertiseAddress, logLevel: process.env.MKUBE_DEBUG ? 'debug' : 'silent' });
+  const start = () => startApiServer({ dataDir: join(dir, 'api'), etcdServers: [etcd.endpoint], securePort: port, grpcPort: -1, bindAddress: opts.bindAddress, advertiseAddress: opts.advertiseAddress, logLevel: process.env.MKUBE_DEBUG ? 'debug' : 'silent', ...opts.api });
   let api: ApiServer | undefined = await start();
   const client = new KubeClient({ ...loadKubeconfig(api.kubeconfigPath), timeoutMs: 10_000 });
   const cp: ControlPlane = {
