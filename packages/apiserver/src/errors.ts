@@ -132,11 +132,15 @@ export function fieldErrorBody(e: FieldError): string {
   }
 }
 
-/** 422 Invalid: `Pod "x" is invalid: spec.containers[0].image: Required value`. */
+/**
+ * 422 Invalid, named by the qualified kind as upstream's NewInvalid does (GroupKind.String()):
+ * `Pod "x" is invalid: spec.containers[0].image: Required value`, `Deployment.apps "d" is invalid: ...`.
+ */
 export function invalid(kind: string, group: string, name: string, errs: FieldError[]): ApiError {
   const parts = errs.map((e) => `${e.field}: ${fieldErrorBody(e)}`);
   const summary = parts.length === 1 ? parts[0]! : `[${parts.join(', ')}]`;
-  return new ApiError(422, 'Invalid', `${kind} "${name}" is invalid: ${summary}`, {
+  const qualifiedKind = group ? `${kind}.${group}` : kind;
+  return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${summary}`, {
     name,
     group: group || undefined,
     kind,

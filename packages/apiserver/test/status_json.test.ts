@@ -24,3 +24,8 @@ test('a Status without details or reason omits them; retryAfterSeconds comes las
   t.is(JSON.stringify(new ApiError(500, '', 'x').toStatus()), '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"x","code":500}');
   t.is(JSON.stringify(errors.tooManyRequests('slow down').toStatus()), '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"slow down","reason":"TooManyRequests","details":{"retryAfterSeconds":1},"code":429}');
 });
+
+test('Invalid names the kind qualified by its group, as upstream (core kinds unqualified)', (t) => {
+  t.is(invalid('RoleBinding', 'rbac.authorization.k8s.io', 'b', [{ type: 'FieldValueInvalid', field: 'roleRef', value: 'x', detail: 'cannot change roleRef' }]).message, 'RoleBinding.rbac.authorization.k8s.io "b" is invalid: roleRef: Invalid value: "x": cannot change roleRef');
+  t.is(invalid('Pod', '', 'p', [{ type: 'FieldValueRequired', field: 'spec.containers' }]).message, 'Pod "p" is invalid: spec.containers: Required value');
+});
