@@ -1,10 +1,13 @@
 /**
- * The client side of a WebSocket handshake over an already connected socket,
- * for the remotecommand channel protocols towards a node agent; the framing
- * after it is @mkube/api's WebSocketConn (masked, as a client's must be).
+ * WebSocket handshakes of the streaming subresources: the client side over an
+ * already connected socket (remotecommand channel protocols towards a node
+ * agent) and the server side towards API clients; the framing after either is
+ * @mkube/api's WebSocketConn (masked on the client side, as it must be).
  */
-import { acceptKey } from '@mkube/api';
+import { WebSocketConn, acceptKey } from '@mkube/api';
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 export class ChannelWebSocketError extends Error {
@@ -63,4 +66,31 @@ export function handshakeWebSocket(socket: Duplex, path: string, host: string, p
     socket.on('data', onData);
     socket.on('close', onClose);
   });
+}
+
+/** Subprotocols offered by a WebSocket handshake request, in the client's order. */
+export function offeredWebSocketProtocols(req: IncomingMessage): string[] {
+  const h = req.headers['sec-websocket-protocol'];
+  return (Array.isArray(h) ? h.join(',') : (h ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function isWebSocketRequest(req: IncomingMessage): boolean {
+  return String(req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+}
+
+/**
+ * The server side of a handshake on an 'upgrade' socket, answering with
+ * `protocol` (which the caller chose among the offered ones). Undefined, with
+ * a 400 written, when the request has no Sec-WebSocket-Key.
+ */
+export function acceptChannelWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string): WebSocketConn | undefined {
+  const key = req.headers['sec-websocket-key'];
+  if (!key) {
+    const msg = 'missing Sec-WebSocket-Key';
+    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${msg.length}\r\nConnection: close\r\n\r\n${msg}`);
+    return undefined;
+  }
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(String(key))}\r\n` + (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') + '\r\n');
+  (socket as Socket).setNoDelay?.(true);
+  return new WebSocketConn(socket, protocol, false, head);
 }

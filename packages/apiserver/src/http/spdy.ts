@@ -1,9 +1,11 @@
 /**
- * The server side of SPDY/3.1 as far as the Kubernetes remotecommand clients
- * (kubectl before 1.30, via moby/spdystream) use it: frame codec, header
- * blocks (zlib with the SPDY/3 dictionary), and a session that accepts
- * peer-initiated streams (SYN_STREAM → SYN_REPLY), carries DATA with FIN,
- * answers PING and takes RST_STREAM / GOAWAY. Flow control is not enforced
+ * SPDY/3.1 as far as the Kubernetes remotecommand peers (kubectl before 1.30
+ * and the runtimes' streaming servers, via moby/spdystream) use it: frame
+ * codec, header blocks (zlib with the SPDY/3 dictionary), and a session that
+ * accepts peer-initiated streams (SYN_STREAM → SYN_REPLY) or, as a client
+ * (`{ client: true }`), opens its own (`openStream`, SYN_STREAM ← SYN_REPLY);
+ * carries DATA with FIN, answers the peer's PINGs and takes RST_STREAM /
+ * GOAWAY. Flow control is not enforced
  * (spdystream neither sends nor honours WINDOW_UPDATE); WINDOW_UPDATE and
  * SETTINGS are accepted and ignored. No I/O: bytes come in through
  * `receive`, frames go out through the injected `send`.
@@ -192,13 +194,35 @@ export class SpdySession {
   private readonly inflater = new HeaderDecompressor();
   private readonly deflater = new HeaderCompressor();
   private readonly open = new Set<number>();
+  private readonly opened = new Set<number>();
   private lastPeerStream = 0;
+  private nextId: number;
   private closed = false;
 
   constructor(
     private readonly send: (b: Buffer) => void,
     private readonly on: SpdySessionEvents,
-  ) {}
+    private readonly role: { client: boolean } = { client: false },
+  ) {
+    // clients open odd-numbered streams, servers even-numbered ones
+    this.nextId = role.client ? 1 : 2;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Opens a stream of our own (SYN_STREAM); returns its id. Its SYN_REPLY is awaited silently. */
+  openStream(headers: Headers, fin = false): number {
+    const id = this.nextId;
+    this.nextId += 2;
+    this.open.add(id);
+    this.opened.add(id);
+    const p = Buffer.concat([Buffer.alloc(10), this.deflater.compress(encodeHeaderBlock(headers))]);
+    p.writeUInt32BE(id, 0); // associated stream 0, priority 0, slot 0
+    if (!this.closed) this.send(controlFrame(FRAME.SYN_STREAM, fin ? FLAG_FIN : 0, p));
+    return id;
+  }
 
   receive(d: Buffer): void {
     if (this.closed) return;
@@ -255,7 +279,7 @@ export class SpdySession {
         if (p.length < 10) throw new SpdyError('short SYN_STREAM', 'ProtocolError');
         const id = p.readUInt32BE(0) & 0x7fffffff;
         const headers = decodeHeaderBlock(this.inflater.decompress(p.subarray(10)));
-        if (id % 2 === 0 || id <= this.lastPeerStream) throw new SpdyError(`bad stream id ${id}`, 'ProtocolError');
+        if (id % 2 === (this.role.client ? 1 : 0) || id <= this.lastPeerStream) throw new SpdyError(`bad stream id ${id}`, 'ProtocolError');
         this.lastPeerStream = id;
         this.open.add(id);
         const reply = Buffer.concat([Buffer.alloc(4), this.deflater.compress(encodeHeaderBlock(new Map()))]);
@@ -273,15 +297,21 @@ export class SpdySession {
         return;
       }
       case FRAME.PING:
-        // peer-initiated pings carry odd ids (we never ping)
-        if (p.length === 4 && p.readUInt32BE(0) % 2 === 1) this.send(controlFrame(FRAME.PING, 0, p));
+        // peer-initiated pings carry the peer's parity (odd from a client; we never ping)
+        if (p.length === 4 && p.readUInt32BE(0) % 2 === (this.role.client ? 0 : 1)) this.send(controlFrame(FRAME.PING, 0, p));
         return;
       case FRAME.GOAWAY:
         this.closed = true;
         this.on.close();
         return;
-      case FRAME.SYN_REPLY:
-        throw new SpdyError('SYN_REPLY for a stream we did not open', 'ProtocolError');
+      case FRAME.SYN_REPLY: {
+        if (p.length < 4) throw new SpdyError('short SYN_REPLY', 'ProtocolError');
+        const id = p.readUInt32BE(0) & 0x7fffffff;
+        if (!this.opened.delete(id)) throw new SpdyError('SYN_REPLY for a stream we did not open', 'ProtocolError');
+        this.inflater.decompress(p.subarray(4)); // keeps the zlib stream in step
+        if (f.flags & FLAG_FIN) this.on.end(id, false);
+        return;
+      }
       default:
         return; // SETTINGS, WINDOW_UPDATE, unknown: ignored
     }

@@ -1,96 +1,109 @@
 /**
- * Bridges a kubectl SPDY/3.1 remotecommand connection (one SPDY stream per
- * `streamType`: error, stdin, stdout, stderr, resize) to a node agent's
- * v4.channel.k8s.io WebSocket (one byte channel prefix: 0 stdin, 1 stdout,
- * 2 stderr, 3 error/status JSON, 4 resize). Agent output for a stream the
- * client has not opened yet is held until it is; when the agent closes, our
- * halves of stdout, stderr and error are finished (FIN), which is what the
- * client waits for before reading the exit status from the error stream.
+ * Bridges a v5.channel.k8s.io WebSocket exec/attach session (kubectl 1.30+)
+ * to a SPDY/3.1 remotecommand session with the node agent, which relays it to
+ * the runtime's streaming server — as upstream's stream translator does, so
+ * that the client's CLOSE signal ([255, channel]) becomes a SPDY FIN on the
+ * stdin stream and the container sees the end of its stdin (v4 WebSocket, the
+ * runtime's other transport, cannot half-close). Channels: 0 stdin, 1 stdout,
+ * 2 stderr, 3 error/status JSON, 4 resize; one SPDY stream per `streamType`.
+ * The runtime ends a session with GOAWAY (after the status on the error
+ * stream) or by closing the connection; then the WebSocket is closed.
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocketConn } from '@mkube/api';
-import { RST, SpdySession } from './spdy.js';
+import { SpdySession } from './spdy.js';
 
-export const SPDY_EXEC_PROTOCOLS = ['v4.channel.k8s.io'];
+export const SPDY_REMOTECOMMAND_PROTOCOL = 'v4.channel.k8s.io';
+export const WEBSOCKET_CLOSE_PROTOCOL = 'v5.channel.k8s.io';
 
-const CHANNEL: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4 };
-const OUTPUT = [1, 2, 3];
-const LINGER_MS = 10_000;
+const CLOSE_SIGNAL = 255;
 
-/** The protocol to answer the client's X-Stream-Protocol-Version offers with, if any. */
-export function negotiateSpdyProtocol(offered: string[]): string | undefined {
-  return SPDY_EXEC_PROTOCOLS.find((p) => offered.includes(p));
+export interface ExecStreams {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
 }
 
-export function bridgeSpdyToChannels(client: Duplex, head: Buffer, agent: WebSocketConn, log: Logger): void {
-  const streamOf = new Map<number, number>(); // channel → SPDY stream id
+/** The SPDY streams a remotecommand server expects for these options (stderr is merged into a tty). */
+export function spdyStreamTypes(s: ExecStreams): string[] {
+  const out = ['error'];
+  if (s.stdin) out.push('stdin');
+  if (s.stdout) out.push('stdout');
+  if (s.stderr && !s.tty) out.push('stderr');
+  if (s.tty) out.push('resize');
+  return out;
+}
+
+const CHANNEL: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4 };
+
+/**
+ * `agent` is the socket after the agent's 101 (paused; resumed here), `rest`
+ * the bytes that followed the response head.
+ */
+export function bridgeChannelsToSpdy(client: WebSocketConn, agent: Duplex, rest: Buffer, streams: ExecStreams, log: Logger): void {
+  const idOf = new Map<number, number>(); // channel → SPDY stream id
   const channelOf = new Map<number, number>(); // SPDY stream id → channel
-  const pending = new Map<number, Buffer[]>();
-  let agentDone = false;
+  let finished = false;
 
-  const end = () => {
-    agent.close();
-    if (!client.destroyed) client.end();
-    const t = setTimeout(() => client.destroy(), 1_000);
-    t.unref();
+  const finish = (why: string) => {
+    if (finished) return;
+    finished = true;
+    log.debug({ why }, 'exec bridge: session over');
+    client.close(1000);
+    if (!agent.destroyed) agent.end();
+    setTimeout(() => agent.destroy(), 2_000).unref();
   };
-  const session = new SpdySession((b) => {
-    if (!client.destroyed && client.writable) client.write(b);
-  }, {
-    stream(id, headers) {
-      const type = headers.get('streamtype')?.[0] ?? '';
-      const ch = CHANNEL[type];
-      if (ch === undefined || streamOf.has(ch)) {
-        log.debug({ streamType: type }, 'spdy exec: stream refused');
-        return session.reset(id, RST.REFUSED_STREAM);
-      }
-      streamOf.set(ch, id);
-      channelOf.set(id, ch);
-      for (const b of pending.get(ch) ?? []) session.write(id, b);
-      pending.delete(ch);
-      if (agentDone && OUTPUT.includes(ch)) session.finish(id);
+  const session = new SpdySession(
+    (b) => {
+      if (!agent.destroyed && agent.writable) agent.write(b);
     },
-    data(id, data) {
-      const ch = channelOf.get(id);
-      if (ch === 0 || ch === 4) agent.send(Buffer.concat([Buffer.from([ch]), data]));
+    {
+      stream(id) {
+        session.reset(id); // the runtime never opens streams of its own
+      },
+      data(id, data) {
+        const ch = channelOf.get(id);
+        if (ch === undefined || ch === 0 || ch === 4) return;
+        client.send(Buffer.concat([Buffer.from([ch]), data]));
+      },
+      end() {
+        // the runtime finishes its streams before GOAWAY / closing the connection
+      },
+      close(err) {
+        if (err) log.debug({ err: err.message, code: err.code }, 'exec bridge: SPDY protocol error');
+        finish(err ? 'protocol error' : 'GOAWAY');
+      },
     },
-    end() {
-      // v4 has no way to signal the end of stdin; the process sees it when the connection ends
-    },
-    close(err) {
-      if (err) log.debug({ err: err.message, code: err.code }, 'spdy exec: protocol error');
-      end();
-    },
-  });
+    { client: true },
+  );
+  for (const type of spdyStreamTypes(streams)) {
+    const id = session.openStream(new Map([['streamtype', [type]]]));
+    idOf.set(CHANNEL[type]!, id);
+    channelOf.set(id, CHANNEL[type]!);
+  }
 
-  agent.on('message', (m: Buffer) => {
+  client.on('message', (m: Buffer) => {
     if (!m.length) return;
     const ch = m[0]!;
-    const payload = m.subarray(1);
-    if (!OUTPUT.includes(ch) || !payload.length) return;
-    const id = streamOf.get(ch);
-    if (id !== undefined) session.write(id, payload);
-    else pending.set(ch, [...(pending.get(ch) ?? []), payload]);
-  });
-  agent.on('close', () => {
-    if (agentDone) return;
-    agentDone = true;
-    for (const ch of OUTPUT) {
-      const id = streamOf.get(ch);
-      if (id !== undefined) session.finish(id);
+    if (ch === CLOSE_SIGNAL) {
+      const id = m.length > 1 ? idOf.get(m[1]!) : undefined;
+      if (id !== undefined && m[1] === 0) session.finish(id);
+      return;
     }
-    // the client closes once it has read the status; don't wait forever
-    const t = setTimeout(() => {
-      session.goAway();
-      end();
-    }, LINGER_MS);
-    t.unref();
-    client.once('close', () => clearTimeout(t));
+    const id = idOf.get(ch);
+    if (id !== undefined && (ch === 0 || ch === 4) && m.length > 1) session.write(id, m.subarray(1));
   });
-
-  client.on('data', (d: Buffer) => session.receive(d));
-  client.on('error', end);
-  client.on('close', end);
-  if (head.length) session.receive(head);
+  client.on('close', () => {
+    if (finished) return;
+    finished = true;
+    session.goAway();
+    agent.destroy();
+  });
+  agent.on('data', (d: Buffer) => session.receive(d));
+  agent.on('error', (err: Error) => log.debug({ err }, 'exec bridge: agent connection failed'));
+  agent.on('close', () => finish('agent connection closed'));
+  if (rest.length) session.receive(rest);
+  agent.resume();
 }

@@ -1,12 +1,18 @@
 // The agent's HTTPS endpoint (kubelet's port 10250) for the API server's
-// pods/log, pods/exec and pods/attach proxy:
+// pods/log, pods/exec, pods/attach and pods/portforward proxy:
 //   GET  /containerLogs/<ns>/<pod>/<container>?follow&tailLines&sinceSeconds&sinceTime&timestamps&previous&limitBytes
-//   GET  /exec/<ns>/<pod>/<container>?command=..&command=..&stdin&stdout&stderr&tty   (WebSocket upgrade)
-//   GET  /attach/<ns>/<pod>/<container>?stdin&stdout&stderr&tty                      (WebSocket upgrade)
+//   GET|POST /exec/<ns>/<pod>/<container>?command=..&command=..&stdin&stdout&stderr&tty   (upgrade)
+//   GET|POST /attach/<ns>/<pod>/<container>?stdin&stdout&stderr&tty                      (upgrade)
+//   GET|POST /portForward/<ns>/<pod>[?ports=..]                                           (upgrade)
 //   GET  /healthz
-// Exec/attach speak v5.channel.k8s.io / v4.channel.k8s.io to the caller and
-// bridge to the runtime's streaming server (CRI Exec/Attach URL) with
-// v4.channel.k8s.io. SPDY is not served.
+// A SPDY/3.1 upgrade (remotecommand or portforward.k8s.io) is relayed
+// unchanged to the runtime's streaming server (the CRI Exec/Attach/PortForward
+// URL; upgrade_relay.ts), so stream half-closes (stdin FIN) and port-forward
+// stream pairs reach containerd as they were sent. A WebSocket exec/attach
+// speaks v5/v4.channel.k8s.io to the caller and is bridged to the runtime
+// with v4.channel.k8s.io (which cannot half-close stdin: the API server
+// therefore sends v5 clients' sessions here as SPDY); a WebSocket
+// port-forward (v4.channel.k8s.io, `ports` query) is relayed unchanged.
 //
 // Authentication: mutual TLS. The caller's certificate must chain to the
 // cluster CA (`ca`) and either have CN "system:apiserver" or carry the group
@@ -16,10 +22,11 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import type { Container as CriContainer, ContainerFilter, DeepPartial, ExecRequest, AttachRequest } from '../cri/types.js';
+import type { Container as CriContainer, ContainerFilter, DeepPartial, ExecRequest, AttachRequest, PodSandbox, PodSandboxFilter } from '../cri/types.js';
 import type { LogOptions } from '../logs.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { CONTAINER_NAME, MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE } from '../runtime/labels.js';
+import { relayUpgrade } from './upgrade_relay.js';
 import { acceptWebSocket, connectWebSocket, isWebSocketUpgrade, type WebSocketConn } from './websocket.js';
 
 export const CALLER_USERS = ['system:apiserver'];
@@ -31,6 +38,8 @@ export interface StreamingRuntime {
   listContainers(filter?: DeepPartial<ContainerFilter>): Promise<CriContainer[]>;
   exec(req: DeepPartial<ExecRequest>): Promise<string>;
   attach(req: DeepPartial<AttachRequest>): Promise<string>;
+  listPodSandbox?(filter?: DeepPartial<PodSandboxFilter>): Promise<PodSandbox[]>;
+  portForward?(podSandboxId: string, ports: number[]): Promise<string>;
 }
 
 export interface AgentServerOptions {
@@ -75,6 +84,10 @@ class HttpError extends Error {
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error', 502: 'Bad Gateway' };
+
+function isSpdyUpgrade(req: IncomingMessage): boolean {
+  return /^spdy\//i.test(String(req.headers.upgrade ?? ''));
+}
 
 function truthy(v: string | null): boolean {
   return v === '1' || v === 'true';
@@ -131,8 +144,8 @@ export class AgentServer {
       if (req.method !== 'GET') throw new HttpError(405, 'method not allowed');
       return this.containerLogs(req, res, parts[1]!, parts[2]!, parts[3], url.searchParams);
     }
-    if (parts[0] === 'exec' || parts[0] === 'attach') {
-      throw new HttpError(400, `${parts[0]} needs a WebSocket upgrade (v5.channel.k8s.io or v4.channel.k8s.io); SPDY is not supported by this node agent`);
+    if (parts[0] === 'exec' || parts[0] === 'attach' || parts[0] === 'portForward') {
+      throw new HttpError(400, 'Upgrade request required');
     }
     throw new HttpError(404, `no handler for ${url.pathname}`);
   }
@@ -206,8 +219,10 @@ export class AgentServer {
     this.authenticate(req);
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const kind = parts[0];
+    if (kind === 'portForward' && (parts.length === 3 || parts.length === 4)) return this.portForward(req, socket, head, parts[1]!, parts[2]!, url.searchParams);
     if ((kind !== 'exec' && kind !== 'attach') || parts.length < 3 || parts.length > 4) throw new HttpError(404, `no handler for ${url.pathname}`);
-    if (!isWebSocketUpgrade(req)) throw new HttpError(400, `only WebSocket (v5/v4.channel.k8s.io) is supported; SPDY is not`);
+    const spdy = isSpdyUpgrade(req);
+    if (!spdy && !isWebSocketUpgrade(req)) throw new HttpError(400, `unsupported upgrade ${JSON.stringify(req.headers.upgrade ?? '')}: WebSocket (v5/v4.channel.k8s.io) or SPDY/3.1`);
     const q = url.searchParams;
     const flag = (a: string, b: string) => truthy(q.get(a)) || truthy(q.get(b));
     const stdin = flag('stdin', 'input');
@@ -223,6 +238,13 @@ export class AgentServer {
     } else {
       streamUrl = await this.o.cri.attach({ container_id: id, tty, stdin, stdout, stderr: stderr && !tty });
     }
+    if (spdy) {
+      await relayUpgrade(streamUrl, req, socket, head).catch((err: unknown) => {
+        throw new HttpError(502, (err as Error).message);
+      });
+      this.log.info({ kind, pod: `${parts[1]}/${parts[2]}`, container: parts[3], protocol: 'SPDY/3.1' }, 'stream session relayed');
+      return;
+    }
     const backend = await connectWebSocket(streamUrl, [RUNTIME_PROTOCOL]).catch((err: unknown) => {
       throw new HttpError(502, `runtime streaming server: ${(err as Error).message}`);
     });
@@ -233,6 +255,37 @@ export class AgentServer {
     }
     this.log.info({ kind, pod: `${parts[1]}/${parts[2]}`, container: parts[3], protocol: client.protocol }, 'stream session');
     this.bridge(client, backend);
+  }
+
+  /** The pod's ready sandbox on this node, for port-forward. */
+  private async sandboxId(ns: string, pod: string): Promise<string> {
+    const list = await this.o.cri.listPodSandbox!({ label_selector: { [POD_NAMESPACE]: ns, [POD_NAME]: pod, [MANAGED_BY_NODE]: this.o.nodeName } });
+    const ready = list.filter((s) => s.state === 'SANDBOX_READY').sort((a, b) => Number(BigInt(b.created_at) - BigInt(a.created_at)));
+    if (!ready[0]) throw new HttpError(404, `pod ${ns}/${pod} has no running sandbox on node ${this.o.nodeName}`);
+    return ready[0].id;
+  }
+
+  /** Port-forward: CRI PortForward, then the caller's upgrade (SPDY or WebSocket) relayed to the runtime's URL. */
+  private async portForward(req: IncomingMessage, socket: Duplex, head: Buffer, ns: string, pod: string, q: URLSearchParams): Promise<void> {
+    if (!this.o.cri.portForward || !this.o.cri.listPodSandbox) throw new HttpError(404, 'port-forward is not supported by this runtime');
+    const spdy = isSpdyUpgrade(req);
+    if (!spdy && !isWebSocketUpgrade(req)) throw new HttpError(400, `unsupported upgrade ${JSON.stringify(req.headers.upgrade ?? '')}: WebSocket (v4.channel.k8s.io) or SPDY/3.1`);
+    const query = new URLSearchParams();
+    const ports: number[] = [];
+    for (const v of q.getAll('ports')) {
+      for (const p of v.split(',')) {
+        const n = Number(p.trim());
+        if (!Number.isInteger(n) || n < 1 || n > 65535) throw new HttpError(400, `invalid port ${JSON.stringify(p)}`);
+        ports.push(n);
+      }
+      query.append('ports', v);
+    }
+    const id = await this.sandboxId(ns, pod);
+    const streamUrl = await this.o.cri.portForward(id, ports);
+    await relayUpgrade(streamUrl, req, socket, head, spdy ? undefined : query).catch((err: unknown) => {
+      throw new HttpError(502, (err as Error).message);
+    });
+    this.log.info({ pod: `${ns}/${pod}`, protocol: spdy ? 'SPDY/3.1' : 'websocket', ports }, 'port-forward session relayed');
   }
 
   private bridge(client: WebSocketConn, backend: WebSocketConn): void {
