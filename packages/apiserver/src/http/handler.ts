@@ -311,7 +311,7 @@ export class ApiHandler {
 
   private async nodeProxy(rr: ResourceRequest, res?: ServerResponse, q?: URLSearchParams): Promise<void> {
     if (this.o.nodeProxy && rr.info.resource === 'pods' && rr.subresource === 'log' && res && q) return this.o.nodeProxy.logs(rr.namespace ?? 'default', rr.name!, q, res);
-    if (this.o.nodeProxy && rr.info.resource === 'pods' && (rr.subresource === 'exec' || rr.subresource === 'attach')) throw errors.badRequest('Upgrade request required');
+    if (this.o.nodeProxy && rr.info.resource === 'pods' && (rr.subresource === 'exec' || rr.subresource === 'attach' || rr.subresource === 'portforward')) throw errors.badRequest('Upgrade request required');
     const pod = await this.o.registry.get(rr.info, rr.namespace, rr.name!);
     const node = String(((pod.spec ?? {}) as Obj).nodeName ?? '');
     if (!node) throw errors.badRequest(`pod ${rr.name} does not have a host assigned`);
@@ -327,7 +327,7 @@ export class ApiHandler {
       if (!authenticated) throw errors.unauthorized();
       const user = actingUser(req, authenticated, this.authz);
       const rr = this.parseResourcePath(url.pathname.replace(/\/+$/, ''));
-      if (!rr || rr.info.resource !== 'pods' || !rr.name || (rr.subresource !== 'exec' && rr.subresource !== 'attach')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+      if (!rr || rr.info.resource !== 'pods' || !rr.name || (rr.subresource !== 'exec' && rr.subresource !== 'attach' && rr.subresource !== 'portforward')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
       const attrs: Attributes = { verb: 'create', apiGroup: '', resource: 'pods', subresource: rr.subresource, namespace: rr.namespace, name: rr.name };
       if (!this.authz.authorize(user, attrs)) throw errors.forbidden(forbiddenMessage(user, attrs));
       if (!this.o.nodeProxy) return this.nodeProxy(rr);
