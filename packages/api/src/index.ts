@@ -5,3 +5,4 @@ export * from './json_codec.js';
 export * from './registry.js';
 export * from './envelope.js';
 export { WebSocketConn, WebSocketError, acceptKey, MAX_WEBSOCKET_MESSAGE } from './websocket.js';
+export * from './startup_error.js';
