@@ -296,6 +296,13 @@ test.serial('a namespace path nested in a namespace is 404 for every verb, and t
   t.is((await admin('GET', '/api/v1/namespaces/victim/status')).status, 200);
 });
 
+test.serial('a namespaced kind cannot be created on its all-namespaces path (405, as upstream registers no POST there)', async (t) => {
+  const r = await admin('POST', '/api/v1/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'nowhere', namespace: 'team' } });
+  t.is(r.status, 405, r.text);
+  t.is(r.body.reason, 'MethodNotAllowed');
+  t.is((await admin('GET', '/api/v1/namespaces/team/configmaps/nowhere')).status, 404);
+});
+
 test.serial('for namespaces the namespace attribute is the object name: a Role in a namespace grants get on that namespace only (REST and gRPC)', async (t) => {
   await grant('nsattr', 'ns-getter', 'bob', [rule([''], ['namespaces'], ['get', 'delete'])]);
   t.is((await as(BOB, 'GET', '/api/v1/namespaces/nsattr')).status, 200);

@@ -493,7 +493,8 @@ export class ApiHandler {
     if (rr.subresource === 'token' && info.resource === 'serviceaccounts' && rr.name && this.o.tokenRequests) {
       return sendObject(res, 201, await this.o.tokenRequests.create(namespace ?? 'default', rr.name, decodeBody(await readBody(req), req.headers['content-type']), user), neg);
     }
-    if (rr.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    // Namespaced kinds are created only under /namespaces/NS/ (upstream registers no POST on the all-namespaces path).
+    if (rr.name || (info.namespaced && namespace === undefined)) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     writeQuery(q, 'CreateOptions');
     const body = await this.objectBody(req, rr, q, warnings);
     admitNodeCreate(user, info, body);
