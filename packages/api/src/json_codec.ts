@@ -15,6 +15,7 @@ import protobuf from 'protobufjs';
 import { canonicalizeQuantity, QuantityError } from './quantity.js';
 import { messageType } from './schema.js';
 import { formatGoDuration, parseGoDuration } from './duration.js';
+import { REQUIRED_SCALARS } from './required_scalars.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -79,6 +80,8 @@ interface FieldPlan {
   readonly message: protobuf.Type | undefined;
   readonly isMap: boolean;
   readonly repeated: boolean;
+  /** The JSON of a zero value upstream writes anyway (a Go field without omitempty: required_scalars.ts). */
+  readonly zero: JsonValue | undefined;
 }
 
 /** Everything the codec needs about a message type, computed once. */
@@ -95,6 +98,7 @@ function plan(type: protobuf.Type): TypePlan {
   let p = planCache.get(type);
   if (p) return p;
   const tn = typeName(type);
+  const required = REQUIRED_SCALARS.get(tn);
   const fields: FieldPlan[] = type.fieldsArray.map((field) => {
     const key = `${tn}.${field.name}`;
     const message = field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined;
@@ -106,6 +110,7 @@ function plan(type: protobuf.Type): TypePlan {
       message,
       isMap: field instanceof protobuf.MapField,
       repeated: field.repeated,
+      zero: required?.includes(field.name) ? zeroJson(field) : undefined,
     };
   });
   const jsonFields = new Map<string, JsonField>();
@@ -319,7 +324,10 @@ function messageToJson(type: protobuf.Type, message: unknown): JsonValue | undef
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
     const value = msg[f.name];
-    if (value === null || value === undefined) continue;
+    if (value === null || value === undefined) {
+      if (f.zero !== undefined) out[f.jsonKey] = f.zero;
+      continue;
+    }
     if (f.inline) {
       const inner = messageToJson(f.inline, value);
       if (isPlainObject(inner)) Object.assign(out, inner);
@@ -327,8 +335,16 @@ function messageToJson(type: protobuf.Type, message: unknown): JsonValue | undef
     }
     const json = fieldToJson(f, value);
     if (json !== undefined) out[f.jsonKey] = json;
+    else if (f.zero !== undefined) out[f.jsonKey] = f.zero;
   }
   return out;
+}
+
+/** The JSON zero of a scalar field: "", false or 0. */
+function zeroJson(field: protobuf.Field): JsonValue {
+  if (field.type === 'string') return '';
+  if (field.type === 'bool') return false;
+  return 0;
 }
 
 function fieldToJson(f: FieldPlan, value: unknown): JsonValue | undefined {
