@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 /** mkube-apiserver: the Kubernetes REST API over an etcd v3 store. */
 import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { exitOnStartupError } from '@mkube/api';
+import { pino } from 'pino';
 import { startApiServer } from '../server.js';
 import { etcdClientTls } from '../etcd_client_tls.js';
 
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     'default-not-ready-toleration-seconds': { type: 'string', default: '300' },
     'default-unreachable-toleration-seconds': { type: 'string', default: '300' },
     'log-level': { type: 'string', default: 'info' },
+    'admission-control-config-file': { type: 'string' },
     'service-account-key-file': { type: 'string', multiple: true },
     'service-account-signing-key-file': { type: 'string' },
     'service-account-issuer': { type: 'string' },
@@ -30,7 +34,6 @@ const { values } = parseArgs({
     'api-audiences': { type: 'string' },
     'enable-admission-plugins': { type: 'string' },
     'disable-admission-plugins': { type: 'string' },
-    'admission-control-config-file': { type: 'string' },
     'audit-log-path': { type: 'string' },
     'audit-policy-file': { type: 'string' },
     'audit-log-maxsize': { type: 'string', default: '0' },
@@ -73,7 +76,25 @@ try {
   process.exit(2);
 }
 
+// A start-up failure is one line naming the listener or file (grpc-js's own error log stays quiet
+// until the listeners are up); the stack goes to the log at debug level.
+const log = pino({ name: 'mkube-apiserver', level: values['log-level'] });
+const quietGrpc = process.env.GRPC_VERBOSITY === undefined;
+if (quietGrpc) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
+const startupContext = {
+  listeners: [
+    { what: 'secure port', port: Number(values['secure-port']), host: values['bind-address'] },
+    { what: 'gRPC API', port: Number(values['grpc-port']), host: values['bind-address'] },
+  ],
+  files: [
+    ['--token-auth-file', values['token-auth-file']], ['--admission-control-config-file', values['admission-control-config-file']],
+    ['--service-account-signing-key-file', values['service-account-signing-key-file']], ['--audit-policy-file', values['audit-policy-file']],
+    ['--etcd-cafile', values['etcd-cafile']], ['--etcd-certfile', values['etcd-certfile']], ['--etcd-keyfile', values['etcd-keyfile']],
+    ...(values['service-account-key-file'] ?? []).map((f) => ['--service-account-key-file', f]),
+  ].flatMap(([what, path]) => (path ? [{ what: what!, path }] : [])),
+};
 const server = await startApiServer({
+  logger: log,
   dataDir: values['data-dir'],
   etcdServers: (values['etcd-servers'] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   securePort: Number(values['secure-port']),
@@ -91,6 +112,7 @@ const server = await startApiServer({
   defaultNotReadyTolerationSeconds: Number(values['default-not-ready-toleration-seconds']),
   defaultUnreachableTolerationSeconds: Number(values['default-unreachable-toleration-seconds']),
   logLevel: values['log-level'],
+  admissionControlConfigFile: values['admission-control-config-file'],
   serviceAccountKeyFiles: values['service-account-key-file'],
   serviceAccountSigningKeyFile: values['service-account-signing-key-file'],
   serviceAccountIssuer: values['service-account-issuer'],
@@ -103,8 +125,8 @@ const server = await startApiServer({
   auditLogMaxAge: Number(values['audit-log-maxage']),
   // ServiceAccount admission is on by default, as in kube-apiserver.
   serviceAccountAdmission: !list(values['disable-admission-plugins']).includes('ServiceAccount'),
-  admissionControlConfigFile: values['admission-control-config-file'],
-});
+}).catch((err: unknown) => exitOnStartupError('mkube-apiserver', err, startupContext, log));
+if (quietGrpc) grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
 
 const shutdown = (signal: string) => {
   server.log.info({ signal }, 'shutting down');
