@@ -21,8 +21,7 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** 422 with upstream's qualified kind: `SelfSubjectAccessReview.authorization.k8s.io "" is invalid: ...`. */
 function reviewInvalid(info: ResourceInfo, errs: FieldError[]): ApiError {
-  const e = invalid(info.kind, info.group, '', errs);
-  return new ApiError(422, 'Invalid', e.message.replace(`${info.kind} ""`, `${info.kind}.${info.group} ""`), { ...e.details, kind: info.kind });
+  return invalid(info.kind, info.group, '', errs);
 }
 
 /** metadata may hold nothing but (for the local review) its namespace; a null creationTimestamp is nothing. */
