@@ -74,6 +74,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   define({ group: '', version: 'v1', kind: 'Namespace', resource: 'namespaces', namespaced: false, pkg: 'core.v1', shortNames: ['ns'], verbs: NO_COLLECTION_VERBS, status: true }),
   define({ group: '', version: 'v1', kind: 'Node', resource: 'nodes', namespaced: false, pkg: 'core.v1', shortNames: ['no'], status: true }),
   define({ group: '', version: 'v1', kind: 'Pod', resource: 'pods', namespaced: true, pkg: 'core.v1', shortNames: ['po'], categories: ALL, status: true }),
+  define({ group: '', version: 'v1', kind: 'ReplicationController', resource: 'replicationcontrollers', namespaced: true, pkg: 'core.v1', shortNames: ['rc'], categories: ALL, status: true, scale: true }),
   define({ group: '', version: 'v1', kind: 'Secret', resource: 'secrets', namespaced: true, pkg: 'core.v1' }),
   define({ group: '', version: 'v1', kind: 'ServiceAccount', resource: 'serviceaccounts', namespaced: true, pkg: 'core.v1', shortNames: ['sa'] }),
   define({ group: '', version: 'v1', kind: 'Service', resource: 'services', namespaced: true, pkg: 'core.v1', shortNames: ['svc'], categories: ALL, status: true }),

@@ -61,6 +61,8 @@ export const REQUIRED_SCALARS: ReadonlyMap<string, readonly string[]> = new Map<
   ['k8s.io.api.core.v1.PodSchedulingGate', ['name']], // V1PodSchedulingGate
   ['k8s.io.api.core.v1.PortStatus', ['port', 'protocol']], // V1PortStatus
   ['k8s.io.api.core.v1.PreferredSchedulingTerm', ['weight']], // V1PreferredSchedulingTerm
+  ['k8s.io.api.core.v1.ReplicationControllerCondition', ['status', 'type']], // V1ReplicationControllerCondition
+  ['k8s.io.api.core.v1.ReplicationControllerStatus', ['replicas']], // V1ReplicationControllerStatus
   ['k8s.io.api.core.v1.ResourceFieldSelector', ['resource']], // V1ResourceFieldSelector
   ['k8s.io.api.core.v1.SeccompProfile', ['type']], // V1SeccompProfile
   ['k8s.io.api.core.v1.SecretKeySelector', ['key']], // V1SecretKeySelector

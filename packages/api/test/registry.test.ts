@@ -9,6 +9,7 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['nodes', 'v1', 'Node', false, ['no'], true, false],
   ['namespaces', 'v1', 'Namespace', false, ['ns'], true, false],
   ['configmaps', 'v1', 'ConfigMap', true, ['cm'], false, false],
+  ['replicationcontrollers', 'v1', 'ReplicationController', true, ['rc'], true, true],
   ['secrets', 'v1', 'Secret', true, [], false, false],
   ['endpoints', 'v1', 'Endpoints', true, ['ep'], false, false],
   ['events', 'v1', 'Event', true, ['ev'], false, false],

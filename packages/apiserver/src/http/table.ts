@@ -97,6 +97,17 @@ const COLUMNS: Record<string, Column[]> = {
     imagesCol(templateSpec),
     selectorCol,
   ],
+  // Upstream's replicationControllerColumnDefinitions; the selector is a plain map (labels.FormatLabels).
+  replicationcontrollers: [
+    name,
+    { name: 'Desired', type: 'integer', description: 'Number of desired pods.', cell: (x) => Number(o(x.spec).replicas ?? 0) },
+    { name: 'Current', type: 'integer', description: 'Number of actual pods.', cell: (x) => Number(o(x.status).replicas ?? 0) },
+    { name: 'Ready', type: 'integer', description: 'Number of ready pods.', cell: (x) => Number(o(x.status).readyReplicas ?? 0) },
+    ageCol,
+    containersCol(templateSpec),
+    imagesCol(templateSpec),
+    wide({ name: 'Selector', type: 'string', description: 'Label selector for pods.', cell: (x) => Object.entries(o(o(x.spec).selector)).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0)).map(([k, v]) => `${k}=${String(v)}`).join(',') || '<none>' }),
+  ],
   statefulsets: [
     name,
     { name: 'Ready', type: 'string', description: 'Number of the pod with ready state.', cell: (x) => `${Number(o(x.status).readyReplicas ?? 0)}/${Number(o(x.spec).replicas ?? 0)}` },

@@ -114,6 +114,18 @@ const DEFAULTERS: Record<string, (o: Obj) => void> = {
     dflt(spec, 'replicas', 1);
     defaultTemplate(spec);
   },
+  /** SetDefaults_ReplicationController: selector and labels from the template's labels when empty. */
+  replicationcontrollers(o) {
+    const spec = obj(o, 'spec');
+    const tplLabels = ((spec.template as Obj | undefined)?.metadata as Obj | undefined)?.labels as Obj | undefined;
+    if (tplLabels && typeof tplLabels === 'object') {
+      if (Object.keys((spec.selector as Obj | undefined) ?? {}).length === 0) spec.selector = { ...tplLabels };
+      const m = obj(o, 'metadata');
+      if (Object.keys((m.labels as Obj | undefined) ?? {}).length === 0) m.labels = { ...tplLabels };
+    }
+    dflt(spec, 'replicas', 1);
+    defaultTemplate(spec);
+  },
   statefulsets(o) {
     const spec = obj(o, 'spec');
     dflt(spec, 'replicas', 1);

@@ -29,7 +29,7 @@ const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 /** Resources whose metadata.generation tracks spec changes. */
-const GENERATION_RESOURCES = new Set(['deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs', 'ingresses', 'priorityclasses', 'pods']);
+const GENERATION_RESOURCES = new Set(['deployments', 'replicasets', 'replicationcontrollers', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs', 'ingresses', 'priorityclasses', 'pods']);
 /** Resources whose status is reset on create (nodes may be created with status, as kubelets do). */
 const STATUS_RESET_ON_CREATE = (r: ResourceInfo) => r.subresources.status && r.resource !== 'nodes' && r.resource !== 'namespaces';
 /** PUT may create the object (AllowCreateOnUpdate in Kubernetes' strategies). */
@@ -569,7 +569,9 @@ export class Registry {
     const spec = (obj.spec ?? {}) as Obj;
     const status = (obj.status ?? {}) as Obj;
     const sel = (spec.selector ?? {}) as Obj;
-    const parts = Object.entries((sel.matchLabels ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`);
+    // A ReplicationController's selector is a plain map (labels.SelectorFromSet: sorted keys).
+    const equality = obj.kind === 'ReplicationController' ? Object.entries(sel as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : undefined;
+    const parts = (equality ?? Object.entries((sel.matchLabels ?? {}) as Record<string, string>)).map(([k, v]) => `${k}=${v}`);
     for (const e of (sel.matchExpressions as Obj[] | undefined) ?? []) {
       const vals = ((e.values as string[] | undefined) ?? []).join(',');
       if (e.operator === 'In') parts.push(`${String(e.key)} in (${vals})`);

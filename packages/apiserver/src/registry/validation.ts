@@ -287,6 +287,19 @@ export function validateObject(resource: string, namespaced: boolean, o: Obj, ne
     case 'jobs':
       validateWorkload(o.spec as Obj | undefined, errs, { selectorRequired: false, restartPolicies: ['OnFailure', 'Never'], replicas: false });
       break;
+    case 'replicationcontrollers': {
+      // A ReplicaSet with an equality selector (upstream's ValidateReplicationControllerSpec): the map is required, matches the template.
+      const spec = o.spec as Obj | undefined;
+      const selector: Obj | undefined = isObj(spec) && isObj(spec.selector) && Object.keys(spec.selector).length > 0 ? { matchLabels: spec.selector } : undefined;
+      if (isObj(spec) && !selector) errs.push({ type: 'FieldValueRequired', field: 'spec.selector' });
+      const asReplicaSet: Obj | undefined = isObj(spec) ? { ...spec } : undefined;
+      if (asReplicaSet) {
+        if (selector) asReplicaSet.selector = selector;
+        else delete asReplicaSet.selector;
+      }
+      validateWorkload(asReplicaSet, errs, { selectorRequired: false, restartPolicies: ['Always'], replicas: true });
+      break;
+    }
     case 'services':
       validateService(o, errs);
       break;

@@ -145,6 +145,7 @@ FIELD_GETTERS.namespaces = { 'status.phase': get('status.phase') };
 FIELD_GETTERS.nodes = { 'spec.unschedulable': (o) => String(Boolean((o.spec as JsonObject | undefined)?.unschedulable)) };
 FIELD_GETTERS.secrets = { type: get('type') };
 FIELD_GETTERS.replicasets = { 'status.replicas': get('status.replicas') };
+FIELD_GETTERS.replicationcontrollers = { 'status.replicas': get('status.replicas') };
 FIELD_GETTERS.jobs = { 'status.successful': get('status.succeeded') };
 
 export function parseFieldSelector(text: string | undefined | null, resource: string): FieldSelector {
