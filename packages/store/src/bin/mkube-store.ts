@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // mkube-store: one member of the store cluster, with etcd's flag names.
+import * as grpc from '@grpc/grpc-js';
+import { exitOnStartupError, StartupFailure, type ListenerSpec } from '@mkube/api';
+import { pino } from 'pino';
 import { ConfigError, USAGE, parseFlags } from '../server/config.js';
 import { STORE_VERSION, StartupError } from '../server/member.js';
 import { startStore } from '../server/store_server.js';
@@ -23,17 +26,35 @@ async function main(): Promise<number> {
     process.stdout.write(`mkube-store (etcd API ${STORE_VERSION})\n`);
     return 0;
   }
+  // A start-up failure is one line naming the listener, file or data dir (grpc-js's own error log
+  // stays quiet until the listeners are up); the stack goes to the log at debug level.
+  const cfg = parsed.config;
+  const log = pino({ level: cfg.logLevel, base: { component: 'mkube-store', member: cfg.name } });
+  const listeners = (what: string, urls: string[]): ListenerSpec[] =>
+    urls.flatMap((u) => {
+      try {
+        const url = new URL(u);
+        return [{ what: `${what} ${u}`, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) }];
+      } catch {
+        return [];
+      }
+    });
+  const quietGrpc = process.env.GRPC_VERBOSITY === undefined;
+  if (quietGrpc) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
   let store;
   try {
-    store = await startStore(parsed.config);
+    store = await startStore(cfg, log);
   } catch (err) {
-    if (err instanceof StartupError) {
-      process.stderr.write(`mkube-store: ${err.message} [${err.code}]\n`);
-      return 1;
-    }
-    process.stderr.write(`mkube-store: ${(err as Error).message}\n`);
-    return 1;
+    const e = err instanceof StartupError ? new StartupFailure(err.code, `${err.message} [${err.code}]`, { cause: err }) : err;
+    exitOnStartupError('mkube-store', e, {
+      listeners: [...listeners('client URL', cfg.listenClientURLs), ...listeners('peer URL', cfg.listenPeerURLs), ...listeners('metrics URL', cfg.listenMetricsURLs)],
+      files: [
+        { what: '--cert-file', path: cfg.clientTLS?.certFile }, { what: '--key-file', path: cfg.clientTLS?.keyFile }, { what: '--trusted-ca-file', path: cfg.clientTLS?.trustedCAFile },
+        { what: '--peer-cert-file', path: cfg.peerTLS?.certFile }, { what: '--peer-key-file', path: cfg.peerTLS?.keyFile }, { what: '--peer-trusted-ca-file', path: cfg.peerTLS?.trustedCAFile },
+      ].flatMap((f) => (f.path ? [{ what: f.what, path: f.path }] : [])),
+    }, log);
   }
+  if (quietGrpc) grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
   return new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (sig: string) => {
@@ -54,7 +75,6 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: Error) => {
-    process.stderr.write(`mkube-store: ${err.stack ?? err.message}\n`);
-    process.exit(1);
+    exitOnStartupError('mkube-store', err);
   },
 );
