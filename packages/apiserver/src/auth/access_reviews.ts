@@ -12,7 +12,6 @@ import { ApiError, errors, invalid, type FieldError } from '../errors.js';
 import type { VirtualCreateRequest, VirtualResources } from '../http/virtual_resources.js';
 import type { UserInfo } from './authn.js';
 import type { Attributes, RbacAuthorizer } from './rbac.js';
-import type { RbacRuleResolver } from './rbac_rules.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -99,10 +98,7 @@ export function userInfoJson(user: UserInfo): Obj {
 }
 
 export class AccessReviews {
-  constructor(
-    private readonly authz: RbacAuthorizer,
-    private readonly rules: RbacRuleResolver,
-  ) {}
+  constructor(private readonly authz: RbacAuthorizer) {}
 
   /** Registers every review this module answers. */
   register(v: VirtualResources): void {
@@ -156,7 +152,8 @@ export class AccessReviews {
     const spec = isObj(own(r.body, 'spec')) ? (own(r.body, 'spec') as Obj) : {};
     const namespace = str(own(spec, 'namespace'));
     if (!namespace) throw errors.badRequest('no namespace on request');
-    const { rules, errors: errs } = this.rules.rulesFor(r.user, namespace);
+    const errs: string[] = [];
+    const rules = this.authz.rulesFor(r.user, namespace, errs);
     const resourceRules: Obj[] = [];
     const nonResourceRules: Obj[] = [];
     for (const rule of rules) {

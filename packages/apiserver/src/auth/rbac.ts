@@ -132,15 +132,23 @@ export class RbacAuthorizer {
     return rulesOf(role);
   }
 
-  /** Every RBAC rule that applies to the user in `namespace` (cluster-wide ones only when undefined). */
-  rulesFor(user: UserInfo, namespace: string | undefined): PolicyRule[] {
+  /**
+   * Every RBAC rule that applies to the user in `namespace` (cluster-wide ones only when undefined),
+   * as upstream's RulesFor; bindings whose role is missing add upstream's message to `unresolved`.
+   */
+  rulesFor(user: UserInfo, namespace: string | undefined, unresolved: string[] = []): PolicyRule[] {
     const out: PolicyRule[] = [];
+    const add = (ref: unknown, ns: string | undefined) => {
+      const role = this.roleFor(ref, ns);
+      if (role) out.push(...rulesOf(role));
+      else unresolved.push(`${ownString(ref, 'kind') === 'ClusterRole' ? 'clusterrole' : 'role'}.${RBAC_GROUP} "${ownString(ref, 'name') ?? ''}" not found`);
+    };
     for (const b of this.registry.cachedList(this.clusterRoleBindings)) {
-      if (subjectMatches(own(b, 'subjects'), user)) out.push(...rulesOf(this.roleFor(own(b, 'roleRef'), undefined)));
+      if (subjectMatches(own(b, 'subjects'), user)) add(own(b, 'roleRef'), undefined);
     }
     if (namespace) {
       for (const b of this.registry.cachedList(this.roleBindings, namespace)) {
-        if (subjectMatches(own(b, 'subjects'), user, namespace)) out.push(...rulesOf(this.roleFor(own(b, 'roleRef'), namespace)));
+        if (subjectMatches(own(b, 'subjects'), user, namespace)) add(own(b, 'roleRef'), namespace);
       }
     }
     return out;

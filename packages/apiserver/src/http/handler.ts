@@ -29,7 +29,6 @@ import { serveOpenApiV2 } from './openapi_v2.js';
 import { toTable } from './table.js';
 import { notAllowed, VirtualResources } from './virtual_resources.js';
 import { AccessReviews } from '../auth/access_reviews.js';
-import { RbacRuleResolver } from '../auth/rbac_rules.js';
 import { actingUser } from '../auth/impersonation.js';
 import { deleteQuery, listQuery, queryBool, validateDeleteOptions, writeQuery } from './query.js';
 
@@ -81,7 +80,7 @@ export class ApiHandler {
   constructor(private readonly o: HandlerOptions) {
     this.authz = new RbacAuthorizer(o.registry);
     this.escalation = new EscalationCheck(this.authz);
-    new AccessReviews(this.authz, new RbacRuleResolver(o.registry)).register(this.virtual);
+    new AccessReviews(this.authz).register(this.virtual);
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
