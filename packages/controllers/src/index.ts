@@ -2,6 +2,7 @@ export * from './types.js';
 export { ControllerManager, CONTROLLERS, ALL_CONTROLLERS, selectControllers, ConfigError, type ManagerOptions } from './manager.js';
 export { reconcileReplicaSet, claimPods, podFromTemplate, replicaSetStatus, type ReplicaSetInput, type ReplicaSetPlan } from './replicaset/reconcile.js';
 export { podsToDelete, comparePodsForDeletion } from './replicaset/ranking.js';
+export { REPLICA_SET, REPLICATION_CONTROLLER, type SetFlavor } from './replicaset/flavor.js';
 export { reconcileDeployment, claimReplicaSets, type DeploymentInput, type DeploymentPlan } from './deployment/reconcile.js';
 export * as deploymentUtil from './deployment/util.js';
 export { reconcileEndpoints, computeSubsets, resolveTargetPort } from './endpoints/reconcile.js';

@@ -15,7 +15,7 @@ import { DEFAULT_CLUSTER_CIDR, DEFAULT_RESERVED_CIDRS } from './ipam/cidr_set.js
 import { nodeIpamController } from './ipam/controller.js';
 import { namespaceController } from './namespace/controller.js';
 import { nodeLifecycleController } from './nodelifecycle/controller.js';
-import { replicaSetController } from './replicaset/controller.js';
+import { replicaSetController, replicationControllerController } from './replicaset/controller.js';
 import { rootCaPublisher, serviceAccountController } from './serviceaccount/controller.js';
 import type { ControllerConfig, ControllerContext, RunningController } from './runtime/context.js';
 import { Executor } from './runtime/executor.js';
@@ -25,6 +25,7 @@ import { systemClock, type Clock } from './util/time.js';
 
 export const CONTROLLERS: Record<string, (ctx: ControllerContext) => RunningController> = {
   replicaset: replicaSetController,
+  replicationcontroller: replicationControllerController,
   deployment: deploymentController,
   endpoints: endpointsController,
   nodelifecycle: nodeLifecycleController,

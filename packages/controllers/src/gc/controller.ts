@@ -22,6 +22,7 @@ export const GC_RESOURCES: ResourceRef[] = [
   ref('', 'secrets', 'Secret'),
   ref('', 'serviceaccounts', 'ServiceAccount'),
   ref('', 'nodes', 'Node', false),
+  ref('', 'replicationcontrollers', 'ReplicationController'),
   ref('apps', 'replicasets', 'ReplicaSet'),
   ref('apps', 'deployments', 'Deployment'),
   ref('apps', 'statefulsets', 'StatefulSet'),

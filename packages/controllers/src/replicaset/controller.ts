@@ -1,4 +1,8 @@
-/** The ReplicaSet controller: wiring of reconcileReplicaSet to informers, a work queue and expectations. */
+/**
+ * The ReplicaSet controller: wiring of reconcileReplicaSet to informers, a
+ * work queue and expectations; the same controller, with the
+ * ReplicationController flavor, is the replication controller.
+ */
 import { Expectations } from '../expectations.js';
 import { QueueController } from '../runtime/controller.js';
 import { ActionError } from '../runtime/executor.js';
@@ -8,25 +12,34 @@ import { R, type KObject } from '../types.js';
 import { selectorMatches } from '../util/labels.js';
 import { controllerRefOf, keyFor, splitKey } from '../util/owner.js';
 import { reconcileReplicaSet } from './reconcile.js';
+import { REPLICA_SET, REPLICATION_CONTROLLER, type SetFlavor } from './flavor.js';
 
 export function replicaSetController(ctx: ControllerContext): RunningController {
-  const log = ctx.log.child({ controller: 'replicaset' });
-  const sets = ctx.informers.for(R.replicasets);
+  return setController(ctx, REPLICA_SET);
+}
+
+export function replicationControllerController(ctx: ControllerContext): RunningController {
+  return setController(ctx, REPLICATION_CONTROLLER);
+}
+
+function setController(ctx: ControllerContext, flavor: SetFlavor): RunningController {
+  const log = ctx.log.child({ controller: flavor.name });
+  const sets = ctx.informers.for(flavor.ref);
   const pods = ctx.informers.for(R.pods);
   const expectations = new Expectations(ctx.clock);
 
   const ownerKey = (pod: KObject): string | undefined => {
     const ref = controllerRefOf(pod);
-    if (!ref || ref.kind !== 'ReplicaSet') return undefined;
+    if (!ref || ref.kind !== flavor.ref.kind) return undefined;
     const key = `${pod.metadata.namespace}/${ref.name}`;
     const rs = sets.get(key);
     return rs && rs.metadata.uid === ref.uid ? key : undefined;
   };
   const matchingSets = (pod: KObject): string[] =>
-    inNamespace(sets, pod.metadata.namespace!).filter((rs) => selectorMatches(rs.spec?.selector, pod.metadata.labels)).map(keyFor);
+    inNamespace(sets, pod.metadata.namespace!).filter((rs) => selectorMatches(flavor.selector(rs), pod.metadata.labels)).map(keyFor);
 
   const c = new QueueController({
-    name: 'replicaset',
+    name: flavor.name,
     workers: ctx.config.workers,
     log,
     metrics: ctx.metrics,
@@ -37,7 +50,7 @@ export function replicaSetController(ctx: ControllerContext): RunningController 
         return;
       }
       const { namespace } = splitKey(key);
-      const plan = reconcileReplicaSet({ rs, pods: inNamespace(pods, namespace!), now: ctx.clock.now(), expectationsSatisfied: expectations.satisfied(key) });
+      const plan = reconcileReplicaSet({ rs, pods: inNamespace(pods, namespace!), now: ctx.clock.now(), expectationsSatisfied: expectations.satisfied(key), flavor });
       await ctx.executor.runAll(plan.claims);
       if (plan.creates.length > 0 || plan.deletes.length > 0) {
         expectations.expect(key, plan.creates.length, plan.deletes.map((d) => `${d.namespace}/${d.name}`));

@@ -1,7 +1,8 @@
 /**
  * ReplicaSet reconcile, free of I/O: from the set and the pods in its
  * namespace (both from caches) decide which pods to adopt, release, create
- * and delete, and what the status should be.
+ * and delete, and what the status should be. The same reconcile runs
+ * ReplicationControllers (flavor.ts: their resource and equality selector).
  */
 import type { Action, KObject } from '../types.js';
 import { R } from '../types.js';
@@ -10,6 +11,7 @@ import { controllerRefOf, newControllerRef } from '../util/owner.js';
 import { isPodActive, isPodAvailable, isPodReady, podCondition } from '../util/pod.js';
 import { parseTime } from '../util/time.js';
 import { podsToDelete } from './ranking.js';
+import { REPLICA_SET, type SetFlavor } from './flavor.js';
 
 /** At most this many creates or deletes per sync (Kubernetes' burstReplicas). */
 export const BURST_REPLICAS = 500;
@@ -21,6 +23,8 @@ export interface ReplicaSetInput {
   now: number;
   /** False while the set's own earlier creates/deletes have not come back through the watch. */
   expectationsSatisfied: boolean;
+  /** ReplicaSet (default) or ReplicationController. */
+  flavor?: SetFlavor;
 }
 
 export interface ReplicaSetPlan {
@@ -40,13 +44,13 @@ export interface ReplicaSetPlan {
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** ClaimPods: adopt matching orphans, release owned pods that no longer match. */
-export function claimPods(rs: KObject, pods: KObject[]): { owned: KObject[]; actions: Action[] } {
+export function claimPods(rs: KObject, pods: KObject[], flavor: SetFlavor = REPLICA_SET): { owned: KObject[]; actions: Action[] } {
   const owned: KObject[] = [];
   const actions: Action[] = [];
   const deleting = !!rs.metadata.deletionTimestamp;
   for (const pod of pods) {
     const ref = controllerRefOf(pod);
-    const matches = selectorMatches(rs.spec?.selector, pod.metadata.labels);
+    const matches = selectorMatches(flavor.selector(rs), pod.metadata.labels);
     if (ref) {
       if (ref.uid !== rs.metadata.uid) continue;
       if (matches) {
@@ -61,14 +65,14 @@ export function claimPods(rs: KObject, pods: KObject[]): { owned: KObject[]; act
     }
     if (!matches || deleting || pod.metadata.deletionTimestamp) continue;
     const next = clone(pod);
-    next.metadata.ownerReferences = [...(next.metadata.ownerReferences ?? []), newControllerRef(rs, R.replicasets)];
+    next.metadata.ownerReferences = [...(next.metadata.ownerReferences ?? []), newControllerRef(rs, flavor.ref)];
     actions.push({ verb: 'update', ref: R.pods, namespace: pod.metadata.namespace, object: next });
     owned.push(next);
   }
   return { owned, actions };
 }
 
-export function podFromTemplate(rs: KObject): KObject {
+export function podFromTemplate(rs: KObject, flavor: SetFlavor = REPLICA_SET): KObject {
   const tpl = clone(rs.spec?.template ?? {}) as { metadata?: KObject['metadata']; spec?: unknown };
   const meta = tpl.metadata ?? {};
   return {
@@ -79,7 +83,7 @@ export function podFromTemplate(rs: KObject): KObject {
       namespace: rs.metadata.namespace,
       labels: { ...(meta.labels ?? {}) },
       ...(meta.annotations ? { annotations: { ...meta.annotations } } : {}),
-      ownerReferences: [newControllerRef(rs, R.replicasets)],
+      ownerReferences: [newControllerRef(rs, flavor.ref)],
     },
     spec: tpl.spec ?? {},
   };
@@ -117,15 +121,16 @@ const sameStatus = (a: Record<string, unknown>, b: Record<string, unknown> | und
 
 export function reconcileReplicaSet(input: ReplicaSetInput): ReplicaSetPlan {
   const { rs, now } = input;
+  const flavor = input.flavor ?? REPLICA_SET;
   const active = input.pods.filter(isPodActive);
-  const { owned, actions: claims } = claimPods(rs, active);
+  const { owned, actions: claims } = claimPods(rs, active, flavor);
   const plan: ReplicaSetPlan = { claims, creates: [], deletes: [], owned };
   const want = Number(rs.spec?.replicas ?? 1);
   if (input.expectationsSatisfied && !rs.metadata.deletionTimestamp) {
     const diff = owned.length - want;
     if (diff < 0) {
       for (let i = 0; i < Math.min(-diff, BURST_REPLICAS); i++) {
-        plan.creates.push({ verb: 'create', ref: R.pods, namespace: rs.metadata.namespace, object: podFromTemplate(rs) });
+        plan.creates.push({ verb: 'create', ref: R.pods, namespace: rs.metadata.namespace, object: podFromTemplate(rs, flavor) });
       }
     } else if (diff > 0) {
       for (const p of podsToDelete(owned, Math.min(diff, BURST_REPLICAS))) {
@@ -135,7 +140,7 @@ export function reconcileReplicaSet(input: ReplicaSetInput): ReplicaSetPlan {
   }
   const status = replicaSetStatus(rs, owned, now);
   if (!sameStatus(status, rs.status)) {
-    plan.status = { verb: 'updateStatus', ref: R.replicasets, namespace: rs.metadata.namespace, object: { ...clone(rs), status: { ...(rs.status ?? {}), ...status } } };
+    plan.status = { verb: 'updateStatus', ref: flavor.ref, namespace: rs.metadata.namespace, object: { ...clone(rs), status: { ...(rs.status ?? {}), ...status } } };
   }
   const minReady = Number(rs.spec?.minReadySeconds ?? 0);
   if (minReady > 0) {
