@@ -83,7 +83,8 @@ const FILE_SYSCALLS = new Set(['open', 'read', 'stat', 'lstat', 'access', 'scand
 /** A file-system failure (the file named in `path`): errno code and path. */
 export function fileFailure(err: unknown): { code: string; path: string } | undefined {
   for (let e = err as NodeErr | undefined, depth = 0; e && depth < 5; e = e.cause as NodeErr | undefined, depth++) {
-    if (typeof e.code === 'string' && typeof e.path === 'string' && (typeof e.syscall !== 'string' || FILE_SYSCALLS.has(e.syscall))) {
+    const fileSyscall = typeof e.syscall === 'string' ? FILE_SYSCALLS.has(e.syscall) : typeof e.code === 'string' && e.code in ERRNO_TEXT;
+    if (typeof e.code === 'string' && typeof e.path === 'string' && fileSyscall) {
       return { code: e.code, path: e.path };
     }
   }
@@ -110,6 +111,23 @@ export function startupErrorLine(err: unknown, ctx: StartupContext = {}): string
   const e = err as NodeErr | undefined;
   const message = typeof e?.message === 'string' && e.message ? e.message : String(err);
   return message.split('\n')[0]!.trim();
+}
+
+/**
+ * Runs `load` (which reads and parses the file at `path`): an unreadable file stays a file error
+ * (see startupErrorLine), anything else becomes `invalid WHAT PATH: REASON` (first line of the reason).
+ */
+export function loadingFile<T>(what: string, path: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (fileFailure(err)) throw err;
+    const code = (err as NodeErr)?.code;
+    if (typeof code === 'string' && code in ERRNO_TEXT) throw new StartupFailure(code, `cannot read ${what} ${path}: ${errnoText(code)}`, { cause: err });
+    const message = String((err as NodeErr)?.message ?? err).split('\n')[0]!.trim();
+    const reason = message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+    throw new StartupFailure('INVALID_FILE', `invalid ${what} ${path}: ${reason}`, { cause: err });
+  }
 }
 
 /** What a binary logs the stack with (pino's or the node agent's logger). */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** mkube-scheduler: assigns pods to nodes (kube-scheduler's framework) through the API server. */
 import { parseArgs } from 'node:util';
+import { exitOnStartupError, loadingFile } from '@mkube/api';
 import { KubeClient, loadKubeconfig } from '@mkube/client';
 import { pino } from 'pino';
 import { Scheduler } from '../scheduler.js';
@@ -34,8 +35,19 @@ if (values.help || !values.kubeconfig) {
 }
 
 const log = pino({ level: values['log-level'], base: { component: 'mkube-scheduler' } });
-const client = new KubeClient({ ...loadKubeconfig(values.kubeconfig), userAgent: 'mkube-scheduler/0.1' });
 const metricsPort = Number(values['metrics-port']);
+// A start-up failure is one line naming the listener or file; the stack goes to the log at debug level.
+const startupContext = {
+  listeners: [{ what: 'metrics and health', port: metricsPort, host: values['bind-address'] }],
+  files: [{ what: '--kubeconfig', path: values.kubeconfig }],
+};
+let kubeconfig;
+try {
+  kubeconfig = loadingFile('--kubeconfig', values.kubeconfig, () => loadKubeconfig(values.kubeconfig!));
+} catch (err) {
+  exitOnStartupError('mkube-scheduler', err, startupContext, log);
+}
+const client = new KubeClient({ ...kubeconfig, userAgent: 'mkube-scheduler/0.1' });
 const scheduler = new Scheduler({
   client,
   logger: log,
@@ -48,7 +60,7 @@ const scheduler = new Scheduler({
   core: { percentageOfNodesToScore: Number(values['percentage-of-nodes-to-score']) },
 });
 
-await scheduler.start();
+await scheduler.start().catch((err: unknown) => exitOnStartupError('mkube-scheduler', err, startupContext, log));
 log.info({ identity: scheduler.identity, metricsPort: scheduler.metricsPort }, 'mkube-scheduler started');
 
 const shutdown = (signal: string) => {
