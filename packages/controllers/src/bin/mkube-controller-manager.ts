@@ -13,7 +13,9 @@
  *   --log-level info
  */
 import { readFileSync } from 'node:fs';
-import { pino } from 'pino';
+import { exitOnStartupError, loadingFile, type StartupContext } from '@mkube/api';
+import { loadKubeconfig } from '@mkube/client';
+import { pino, type Logger } from 'pino';
 import { ALL_CONTROLLERS, ControllerManager, ConfigError } from '../manager.js';
 
 export function parseDuration(s: string): number {
@@ -55,6 +57,9 @@ export function parseArgs(argv: string[]): Record<string, string> {
 
 const KNOWN = ['kubeconfig', 'leader-elect', 'controllers', 'node-monitor-grace-period', 'default-unreachable-toleration-seconds', 'cluster-cidr', 'node-cidr-mask-size', 'reserved-cidrs', 'metrics-port', 'metrics-bind-address', 'log-level', 'help', 'concurrent-syncs', 'leader-elect-lease-duration', 'leader-elect-renew-deadline', 'leader-elect-retry-period', 'root-ca-file'];
 
+// What a start-up failure names (the listener, the files of the flags) and the log its stack goes to.
+const startup: { context: StartupContext; log?: Logger } = { context: {} };
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
@@ -63,6 +68,11 @@ async function main(): Promise<void> {
   }
   for (const k of Object.keys(args)) if (!KNOWN.includes(k)) throw new ConfigError(`unknown flag --${k}`);
   const log = pino({ name: 'mkube-controller-manager', level: args['log-level'] ?? 'info' });
+  startup.log = log;
+  startup.context = {
+    listeners: [{ what: 'metrics and health', port: Number(args['metrics-port'] ?? 10257), host: args['metrics-bind-address'] ?? '127.0.0.1' }],
+    files: [{ what: '--kubeconfig', path: args.kubeconfig ?? '' }, { what: '--root-ca-file', path: args['root-ca-file'] ?? '' }].filter((f) => f.path),
+  };
   const num = (k: string, d: number) => {
     if (args[k] === undefined) return d;
     const n = Number(args[k]);
@@ -71,6 +81,7 @@ async function main(): Promise<void> {
   };
   const mgr = new ControllerManager({
     kubeconfig: args.kubeconfig,
+    clientConfig: args.kubeconfig ? loadingFile('--kubeconfig', args.kubeconfig, () => loadKubeconfig(args.kubeconfig!)) : undefined,
     leaderElect: (args['leader-elect'] ?? 'true') !== 'false',
     controllers: args.controllers?.split(','),
     metricsPort: num('metrics-port', 10257),
@@ -106,6 +117,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`mkube-controller-manager: ${(err as Error)?.message ?? String(err)}\n`);
-  process.exit(2);
+  if (err instanceof ConfigError) {
+    process.stderr.write(`mkube-controller-manager: ${err.message}\n`);
+    process.exit(2);
+  }
+  exitOnStartupError('mkube-controller-manager', err, startup.context, startup.log);
 });
