@@ -1,5 +1,5 @@
-// kubectl 1.27 (SPDY/3.1 only) exec through the API server's SPDY bridge to
-// the node agent's v4.channel.k8s.io WebSocket, against a real API server,
+// kubectl 1.27 (SPDY/3.1 only) exec relayed by the API server and the node
+// agent to containerd's SPDY streaming server, against a real API server,
 // node agent and containerd (host-node lab): output, stderr, exit codes.
 import test from 'ava';
 import { spawn } from 'node:child_process';
