@@ -20,6 +20,7 @@ import { parseFieldSelector, parseLabelSelector, type Selection } from '../stora
 import { tooOldMessage, type ApiWatchEvent } from '../storage/watch_cache.js';
 import { decodeBody, mediaType, negotiate, readBody, sendObject, unknownFields, type Negotiated } from './body.js';
 import { storageTooLarge } from './request_errors.js';
+import { checkQueryParams } from './query_params.js';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo, wantsAggregatedDiscovery } from './discovery.js';
 import type { Metrics } from './metrics.js';
 import type { NodeProxy } from './node_proxy.js';
@@ -168,6 +169,7 @@ export class ApiHandler {
       throw errors.forbidden(forbiddenMessage(user, attrs), { name: rr.name, group: rr.info.group || undefined, kind: rr.info.resource });
     }
     if (isVirtualResource(rr.info)) return this.createVirtual(req, res, rr, neg, q, user, verb);
+    checkQueryParams(req.method ?? 'GET', q);
     switch (verb) {
       case 'get':
         return this.get(res, rr, neg, q);
@@ -468,8 +470,8 @@ export class ApiHandler {
 
   private checkUnknown(info: ResourceInfo, body: Obj, q: URLSearchParams, warnings: string[]): void {
     const mode = (q.get('fieldValidation') ?? 'Warn').toLowerCase();
+    const unknown = unknownFields(info, body); // a body of the wrong shape is a 400 also under Ignore
     if (mode === 'ignore') return;
-    const unknown = unknownFields(info, body);
     if (unknown.length === 0) return;
     if (mode === 'strict') throw errors.badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
     for (const f of unknown) warnings.push(`unknown field "${f}"`);
