@@ -23,6 +23,7 @@ import { encodeList } from './list_encoding.js';
 import { decodeGrpc, encodeGrpc, GrpcProtoError, type Msg } from './proto.js';
 import { asApiError, toGrpcStatus } from './status.js';
 import { assertSafeDecoded } from '../http/safe_keys.js';
+import { unknownFields } from '../http/body.js';
 import { isVirtualResource } from '@mkube/api';
 import { notAllowed, type VirtualResources } from '../http/virtual_resources.js';
 import { impersonate, type HeaderValues } from '../auth/impersonation.js';
@@ -360,6 +361,7 @@ export class ResourcesService {
       const old = structuredClone(cur);
       const rv = String(((cur.metadata ?? {}) as Obj).resourceVersion ?? '');
       const next = apply(cur);
+      unknownFields(info, next); // a patched object of the wrong shape is a 400, as over REST
       const nrv = ((next.metadata ?? {}) as Obj).resourceVersion;
       if (nrv !== undefined && String(nrv) !== rv) throw errors.conflict(info, name);
       return this.admitUpdate(user, { info, namespace, name, subresource }, next, old);
