@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // mkube-node-agent: the node agent (kubelet) of one node.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { exitOnStartupError, loadingFile, StartupFailure, type StartupContext } from '@mkube/api';
 import { loadKubeconfig } from '@mkube/client';
 import { NodeAgent } from '../agent.js';
 import type { Logger } from '../logger.js';
@@ -74,6 +75,24 @@ async function startCpuProfile(dir: string | undefined, name: string): Promise<(
   };
 }
 
+/** The CRI socket must exist (as kubelet, the agent does not wait for a runtime that is not there). */
+function checkRuntimeSocket(endpoint: string): void {
+  const path = endpoint.slice('unix://'.length);
+  let isSocket: boolean;
+  try {
+    isSocket = statSync(path).isSocket();
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'ENOENT';
+    throw new StartupFailure(code, code === 'ENOENT'
+      ? `container runtime socket ${path} does not exist (--container-runtime-endpoint ${endpoint}): is containerd running?`
+      : `cannot reach the container runtime socket ${path} (--container-runtime-endpoint ${endpoint}): ${(err as Error).message}`);
+  }
+  if (!isSocket) throw new StartupFailure('ENOTSOCK', `container runtime endpoint ${path} is not a socket (--container-runtime-endpoint ${endpoint})`);
+}
+
+// What a start-up failure names (the listeners, the files of the flags) and the log its stack goes to.
+const startup: { context: StartupContext; log?: Logger } = { context: {} };
+
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
@@ -129,6 +148,15 @@ async function main(): Promise<void> {
   const logger = jsonLogger(level, { component: 'mkube-node-agent' });
   const endpoint = need('container-runtime-endpoint');
   if (!endpoint.startsWith('unix:///')) throw new FlagError('--container-runtime-endpoint must be unix:///absolute/path');
+  const metricsBind = v['metrics-bind-address'] ?? '127.0.0.1';
+  startup.log = logger;
+  startup.context = {
+    listeners: [{ what: 'node agent server', port: Number(v.port) }, { what: 'metrics and health', port: Number(v['metrics-port']), host: metricsBind }],
+    files: (['kubeconfig', 'tls-cert-file', 'tls-private-key-file', 'cluster-ca-cert', 'cluster-ca-key', 'client-ca-file'] as const)
+      .flatMap((k) => (v[k] ? [{ what: `--${k}`, path: v[k]! }] : [])),
+  };
+  const clientConfig = loadingFile('--kubeconfig', need('kubeconfig'), () => loadKubeconfig(need('kubeconfig')));
+  checkRuntimeSocket(endpoint);
   let tls: { cert: string; key: string } | { caCertFile: string; caKeyFile: string };
   if (v['tls-cert-file'] || v['tls-private-key-file']) {
     tls = { cert: readFileSync(need('tls-cert-file'), 'utf8'), key: readFileSync(need('tls-private-key-file'), 'utf8') };
@@ -139,7 +167,7 @@ async function main(): Promise<void> {
   const nodeName = need('node-name');
   const stopProfile = await startCpuProfile(process.env.MKUBE_CPU_PROF_DIR, nodeName);
   const agent = new NodeAgent({
-    clientConfig: loadKubeconfig(need('kubeconfig')),
+    clientConfig,
     nodeName,
     nodeIP: need('node-ip'),
     criEndpoint: endpoint,
@@ -185,6 +213,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   const e = err as Error & { code?: string };
+  if (!(e instanceof FlagError) && e?.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && e?.code !== 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') exitOnStartupError('mkube-node-agent', err, startup.context, startup.log);
   process.stderr.write(`mkube-node-agent: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
   if (e instanceof FlagError) process.stderr.write(`\n${USAGE}\n`);
   process.exit(e instanceof FlagError ? 2 : 1);
