@@ -15,9 +15,7 @@
  *   field paths and supported values.
  */
 import { ApiError, errors, fieldErrorBody, type FieldError } from '../errors.js';
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
+import { parseGoInt64 } from './query_params.js';
 
 /** The first value of a parameter, as upstream's conversions take it. */
 function first(q: URLSearchParams, name: string): string | null {
@@ -32,13 +30,8 @@ export function queryBool(q: URLSearchParams, name: string): boolean | undefined
   return !(lower === 'false' || lower === '0');
 }
 
-/** Go's strconv.ParseInt(s, 10, 64), throwing its error text. */
-export function parseInt64(s: string): number {
-  if (!/^[+-]?[0-9]+$/.test(s)) throw new Error(`strconv.ParseInt: parsing ${goQuote(s)}: invalid syntax`);
-  const big = BigInt(s);
-  if (big < INT64_MIN || big > INT64_MAX) throw new Error(`strconv.ParseInt: parsing ${goQuote(s)}: value out of range`);
-  return Number(big);
-}
+/** Go's strconv.ParseInt(s, 10, 64), throwing its error text (query_params.ts, shared with the early check). */
+export const parseInt64 = parseGoInt64;
 
 /** An integer parameter: absent → undefined; not an int64 → 400 with strconv's message. */
 export function queryInt(q: URLSearchParams, name: string): number | undefined {
@@ -49,11 +42,6 @@ export function queryInt(q: URLSearchParams, name: string): number | undefined {
   } catch (err) {
     throw errors.badRequest((err as Error).message);
   }
-}
-
-/** strconv.Quote for the ASCII cases a query string carries (JSON's quoting matches it there). */
-function goQuote(s: string): string {
-  return JSON.stringify(s);
 }
 
 /** The list/watch options of a collection GET. */
