@@ -1,7 +1,7 @@
 // Background component processes of a local cluster: started detached with their
 // logs in DIR/logs, recorded in DIR/cluster.json so that `mkube down` finds them.
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ComponentRecord {
@@ -9,6 +9,8 @@ export interface ComponentRecord {
   pid: number;
   command: string[];
   log: string;
+  /** Its health endpoint (/readyz or /healthz), when reachable from this host. */
+  health?: string;
 }
 
 export interface ClusterState {
@@ -74,5 +76,28 @@ export async function stopProcess(pid: number, graceMs: number): Promise<void> {
       // gone
     }
     while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * The last line of a component's log that is not a JSON log record: what a binary prints on stderr
+ * when it cannot start (`mkube-apiserver: cannot listen on ...`). Reads only the log's tail.
+ */
+export function lastPlainLogLine(logPath: string, tailBytes = 64 * 1024): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(logPath, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, tailBytes);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const lines = buf.toString('utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('{'));
+    return lines.pop();
+  } finally {
+    closeSync(fd);
   }
 }

@@ -3,12 +3,14 @@
 // the controller manager, the scheduler and a node agent per node start in the background.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ensurePrivateDir, freePort, issueCertificate, kubeconfig, writePrivateFile } from '@mkube/apiserver';
-import { adminCreds, apiGet, waitFor } from './api_probe.js';
+import { ensurePki, ensurePrivateDir, freePort, issueCertificate, kubeconfig, writePrivateFile } from '@mkube/apiserver';
+import { adminCreds, apiGet, waitFor, type AdminCreds } from './api_probe.js';
+import { ComponentFailed, Progress, type StepHandle } from './progress.js';
 import { componentBin, LAB_SCRIPT } from './paths.js';
-import { isAlive, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
+import { isAlive, lastPlainLogLine, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 
 export const LAB_NAME = 'mk';
 
@@ -27,6 +29,8 @@ export interface UpOptions {
   /** Passed to the API server. */
   apiServerArgs?: string[];
   log: (msg: string) => void;
+  /** Where each step is shown as it starts and finishes (default: a display on stdout). */
+  progress?: Progress;
 }
 
 interface LabNode {
@@ -47,9 +51,14 @@ interface LabSummary {
   nodes?: LabNode[];
 }
 
-function labUp(workers: number): LabSummary {
+function labUp(workers: number, logFile: string): LabSummary {
   const args = workers > 0 ? ['up', '--workers', String(workers), '--name', LAB_NAME] : ['up', '--host-node', '--name', LAB_NAME];
-  const out = execFileSync('bash', [LAB_SCRIPT(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  let out: string;
+  try {
+    out = execFileSync('bash', ['-c', 'exec "$@" 2>>"$0"', logFile, 'bash', LAB_SCRIPT(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    throw new ComponentFailed(`the lab script failed (${(err as Error).message.split('\n')[0]})${lastPlainLogLine(logFile) ? `: ${lastPlainLogLine(logFile)}` : ''}`, logFile);
+  }
   const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (!line) throw new Error('the lab script printed no summary');
   return JSON.parse(line) as LabSummary;
@@ -70,6 +79,66 @@ function componentKubeconfig(pkiDir: string, out: string, server: string, caCert
   return path;
 }
 
+/** Why a started component is gone: its last plain log line (its one-line start-up error). */
+function exited(c: ComponentRecord): ComponentFailed {
+  const line = lastPlainLogLine(c.log);
+  return new ComponentFailed(`${c.name} exited${line ? `: ${line}` : ''}`, c.log);
+}
+
+function checkAlive(...cs: ComponentRecord[]): void {
+  for (const c of cs) if (!isAlive(c.pid)) throw exited(c);
+}
+
+/** GET of a plain-http health endpoint: its status code. */
+export function httpStatus(url: string, timeoutMs = 2000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Waits until a component's health endpoint answers 200, showing the last answer while waiting. */
+async function waitHealthy(h: StepHandle, c: ComponentRecord, timeoutMs: number): Promise<void> {
+  await waitFor(`${c.name} to be healthy`, timeoutMs, async () => {
+    checkAlive(c);
+    const code = await httpStatus(c.health!).catch((err: Error) => {
+      h.waiting(`${c.health} (${err.message})`);
+      return 0;
+    });
+    if (code === 200) return true;
+    if (code) h.waiting(`${c.health} (HTTP ${code})`);
+    return undefined;
+  });
+}
+
+interface NodeLike {
+  metadata: { name: string };
+  status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
+}
+
+/** The nodes not Ready yet, each with what is awaited (registration, or its Ready condition). */
+export function notReadyNodes(items: NodeLike[], names: string[]): string[] {
+  return names.flatMap((n) => {
+    const node = items.find((it) => it.metadata.name === n);
+    if (!node) return [`node ${n}: not registered yet`];
+    const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.status === 'True') return [];
+    if (!ready) return [`node ${n}: no Ready condition yet`];
+    return [`node ${n}: Ready=${ready.status}${ready.reason ? ` (${ready.reason}${ready.message ? `: ${ready.message}` : ''})` : ''}`];
+  });
+}
+
+async function listNodes(creds: AdminCreds): Promise<NodeLike[]> {
+  const res = await apiGet(creds, '/api/v1/nodes');
+  if (res.status !== 200) throw new Error(`GET /api/v1/nodes: HTTP ${res.status}`);
+  return (res.body as { items?: NodeLike[] }).items ?? [];
+}
+
 export async function up(opts: UpOptions): Promise<ClusterState> {
   const dataDir = resolve(opts.dataDir);
   const previous = readState(dataDir);
@@ -80,67 +149,109 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   if (process.getuid?.() !== 0) {
     throw new Error('mkube up must run as root: it starts containerd and sets up pod networking (network namespaces, bridges, routes)');
   }
+  const progress = opts.progress ?? new Progress(process.stdout);
   ensurePrivateDir(dataDir);
   const components: ComponentRecord[] = [];
   const state: ClusterState = { dataDir, apiServer: '', kubeconfig: join(dataDir, 'admin.kubeconfig'), lab: LAB_NAME, components };
   writeState(state);
+  const logs = join(dataDir, 'logs');
+  ensurePrivateDir(logs);
 
-  opts.log(`mkube: starting containerd (${opts.workers > 0 ? `${opts.workers} worker hosts` : 'this host'})`);
-  const lab = labUp(opts.workers);
+  const where = opts.workers > 0 ? `${opts.workers} worker hosts` : 'this host';
+  const lab = await progress.step(
+    `Starting containerd and the lab network (${where})`,
+    async () => {
+      const summary = labUp(opts.workers, join(logs, 'lab.log'));
+      if (labNodes(summary).length === 0) throw new ComponentFailed('the lab has no nodes', join(logs, 'lab.log'));
+      return summary;
+    },
+    (s) => `Lab network and containerd up (${labNodes(s).length} node${labNodes(s).length === 1 ? '' : 's'})`,
+  );
   const nodes = labNodes(lab);
-  if (nodes.length === 0) throw new Error('the lab has no nodes');
 
   const bind = opts.workers > 0 ? lab.gateway ?? '10.213.0.1' : '127.0.0.1';
   const apiDir = join(dataDir, 'apiserver');
-  opts.log('mkube: starting the API server and its embedded store');
-  components.push(
-    startComponent(dataDir, 'apiserver', [process.execPath, componentBin('apiserver', 'mkube-apiserver'), '--data-dir', apiDir, '--secure-port', String(opts.apiPort), '--bind-address', bind, '--advertise-address', bind, ...(opts.apiServerArgs ?? [])]),
-  );
-  writeState(state);
+  const pki = join(apiDir, 'pki');
+  // The API server's own SANs (it finds this PKI at start and keeps it).
+  await progress.step('Creating the cluster PKI', async () => {
+    const fresh = !existsSync(join(pki, 'ca.crt'));
+    ensurePrivateDir(apiDir);
+    ensurePki(apiDir, { ips: ['127.0.0.1', bind], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'] });
+    return fresh;
+  }, (fresh) => `${fresh ? 'Cluster PKI created' : 'Cluster PKI found'} in ${pki}`);
+
   const server = `https://${bind}:${opts.apiPort}`;
   state.apiServer = server;
-  const apiRecord = components[components.length - 1]!;
-  await waitFor('the API server to be ready', 60_000, async () => {
-    if (!isAlive(apiRecord.pid)) throw new FatalStartError(`the API server exited (port ${opts.apiPort} in use?); see ${apiRecord.log}`);
-    return existsSync(join(apiDir, 'pki', 'admin.crt')) && (await apiGet(adminCreds(apiDir, server), '/readyz')).status === 200 ? true : undefined;
-  });
+  const api = await progress.step('Starting the API server and its embedded store', async (h) => {
+    const rec = startComponent(dataDir, 'apiserver', [process.execPath, componentBin('apiserver', 'mkube-apiserver'), '--data-dir', apiDir, '--secure-port', String(opts.apiPort), '--bind-address', bind, '--advertise-address', bind, ...(opts.apiServerArgs ?? [])]);
+    rec.health = `${server}/readyz`;
+    components.push(rec);
+    writeState(state);
+    // Started: it answers HTTPS (any status) once its listener is up.
+    await waitFor('the API server to listen', 60_000, async () => {
+      checkAlive(rec);
+      if (!existsSync(join(pki, 'admin.crt'))) return undefined;
+      h.waiting(`${server} to answer`);
+      return (await apiGet(adminCreds(apiDir, server), '/livez')).status > 0 ? true : undefined;
+    });
+    return rec;
+  }, (rec) => `API server started (pid ${rec.pid})`);
+
+  const creds = adminCreds(apiDir, server);
+  await progress.step('Waiting for the API server to be ready', async (h) => {
+    await waitFor('the API server to be ready', 60_000, async () => {
+      checkAlive(api);
+      const res = await apiGet(creds, '/readyz?verbose');
+      if (res.status === 200) return true;
+      const failing = String(res.body).split('\n').filter((l) => l.startsWith('[-]')).map((l) => l.slice(3).split(' ')[0]).join(', ');
+      h.waiting(`/readyz (HTTP ${res.status}${failing ? `: ${failing}` : ''})`);
+      return undefined;
+    });
+  }, () => `API server ready on ${server}`);
   copyFileSync(join(apiDir, 'admin.kubeconfig'), state.kubeconfig);
   chmodSync(state.kubeconfig, 0o600);
 
-  const pki = join(apiDir, 'pki');
   const kcDir = join(dataDir, 'kubeconfigs');
   ensurePrivateDir(kcDir);
   const ca = execFileSync('cat', [join(pki, 'ca.crt')], { encoding: 'utf8' });
-  const cmKc = componentKubeconfig(pki, kcDir, server, ca, 'controller-manager', '/CN=system:kube-controller-manager');
-  const schedKc = componentKubeconfig(pki, kcDir, server, ca, 'scheduler', '/CN=system:kube-scheduler');
 
-  opts.log('mkube: starting the controller manager and the scheduler');
   // Health and metrics listen on loopback, on ports chosen now (several clusters or tests may share the host).
-  const cmPort = await freePort();
   const schedPort = await freePort();
-  components.push(
-    startComponent(dataDir, 'controller-manager', [
-      process.execPath, componentBin('controllers', 'mkube-controller-manager'), '--kubeconfig', cmKc,
-      '--metrics-bind-address', '127.0.0.1', '--metrics-port', String(cmPort), ...(opts.controllerManagerArgs ?? []),
-    ]),
-  );
-  components.push(
-    startComponent(dataDir, 'scheduler', [
-      process.execPath, componentBin('scheduler', 'mkube-scheduler'), '--kubeconfig', schedKc,
+  await progress.step('Starting the scheduler', async (h) => {
+    const kc = componentKubeconfig(pki, kcDir, server, ca, 'scheduler', '/CN=system:kube-scheduler');
+    const rec = startComponent(dataDir, 'scheduler', [
+      process.execPath, componentBin('scheduler', 'mkube-scheduler'), '--kubeconfig', kc,
       '--bind-address', '127.0.0.1', '--metrics-port', String(schedPort),
-    ]),
-  );
+    ]);
+    rec.health = `http://127.0.0.1:${schedPort}/healthz`;
+    components.push(rec);
+    writeState(state);
+    await waitHealthy(h, rec, 60_000);
+  }, () => `Scheduler healthy (http://127.0.0.1:${schedPort}/healthz)`);
+
+  const cmPort = await freePort();
+  await progress.step('Starting the controller manager', async (h) => {
+    const kc = componentKubeconfig(pki, kcDir, server, ca, 'controller-manager', '/CN=system:kube-controller-manager');
+    const rec = startComponent(dataDir, 'controller-manager', [
+      process.execPath, componentBin('controllers', 'mkube-controller-manager'), '--kubeconfig', kc,
+      '--metrics-bind-address', '127.0.0.1', '--metrics-port', String(cmPort), ...(opts.controllerManagerArgs ?? []),
+    ]);
+    rec.health = `http://127.0.0.1:${cmPort}/healthz`;
+    components.push(rec);
+    writeState(state);
+    await waitHealthy(h, rec, 60_000);
+  }, () => `Controller manager healthy (http://127.0.0.1:${cmPort}/healthz)`);
   state.endpoints = { controllerManagerMetrics: `http://127.0.0.1:${cmPort}/metrics`, schedulerMetrics: `http://127.0.0.1:${schedPort}/metrics` };
   writeState(state);
 
-  const nodeNames: string[] = [];
-  for (const n of nodes) {
-    const nodeName = opts.workers > 0 ? n.name : hostname().toLowerCase();
-    nodeNames.push(nodeName);
-    const kc = componentKubeconfig(pki, kcDir, server, ca, `node-${nodeName}`, `/O=system:nodes/CN=system:node:${nodeName}`);
-    opts.log(`mkube: starting the node agent of ${nodeName} (${n.nodeIP}, pods ${n.podCIDR})`);
-    components.push(
-      startComponent(
+  const nodeNames = nodes.map((n) => (opts.workers > 0 ? n.name : hostname().toLowerCase()));
+  const agents: ComponentRecord[] = [];
+  await progress.step(`Starting the node agent${nodes.length === 1 ? ` of ${nodeNames[0]}` : `s of ${nodes.length} nodes`}`, async (h) => {
+    for (const [i, n] of nodes.entries()) {
+      const nodeName = nodeNames[i]!;
+      const kc = componentKubeconfig(pki, kcDir, server, ca, `node-${nodeName}`, `/O=system:nodes/CN=system:node:${nodeName}`);
+      const metricsPort = opts.workers > 0 ? undefined : await freePort();
+      const rec = startComponent(
         dataDir,
         `node-agent-${nodeName}`,
         [
@@ -154,21 +265,35 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
           // One node on the host: no routes to other nodes to keep (and the host's own routes stay untouched);
           // its service proxy programs the host's nat table for cluster IPs (removed by `mkube down`); its kubelet
           // port is chosen freely and published in the Node's status.
-          ...(opts.workers > 0 ? [] : ['--no-routes', '--port', '0', '--metrics-bind-address', '127.0.0.1', '--metrics-port', String(await freePort())]),
+          ...(metricsPort === undefined ? [] : ['--no-routes', '--port', '0', '--metrics-bind-address', '127.0.0.1', '--metrics-port', String(metricsPort)]),
         ],
         { netns: n.netns },
-      ),
-    );
-    writeState(state);
-  }
+      );
+      // A worker's agent listens in its network namespace, out of this host's reach.
+      if (metricsPort !== undefined) rec.health = `http://127.0.0.1:${metricsPort}/healthz`;
+      components.push(rec);
+      agents.push(rec);
+      writeState(state);
+    }
+    await waitFor(`node(s) ${nodeNames.join(', ')} to register`, 120_000, async () => {
+      checkAlive(...agents);
+      const items = await listNodes(creds);
+      const missing = nodeNames.filter((n) => !items.some((it) => it.metadata.name === n));
+      if (missing.length === 0) return true;
+      h.waiting(`${missing.map((m) => `node ${m}`).join(', ')} to register`);
+      return undefined;
+    });
+  }, () => `Node agent${nodes.length === 1 ? '' : 's'} running, ${nodeNames.join(', ')} registered`);
 
-  const creds = adminCreds(apiDir, server);
-  await waitFor(`node(s) ${nodeNames.join(', ')} to be Ready`, 120_000, async () => {
-    const res = await apiGet(creds, '/api/v1/nodes');
-    const items = ((res.body as { items?: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }).items ?? []);
-    const ready = items.filter((it) => it.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((it) => it.metadata.name);
-    return nodeNames.every((n) => ready.includes(n)) ? true : undefined;
-  });
-  for (const c of components) if (!isAlive(c.pid)) throw new Error(`${c.name} exited; see ${c.log}`);
+  await progress.step(`Waiting for node${nodeNames.length === 1 ? ` ${nodeNames[0]}` : 's'} to be Ready`, async (h) => {
+    await waitFor(`node(s) ${nodeNames.join(', ')} to be Ready`, 120_000, async () => {
+      checkAlive(...agents);
+      const waiting = notReadyNodes(await listNodes(creds), nodeNames);
+      if (waiting.length === 0) return true;
+      h.waiting(waiting.join('; '));
+      return undefined;
+    });
+  }, () => `Node${nodeNames.length === 1 ? ` ${nodeNames[0]} is` : `s ${nodeNames.join(', ')} are`} Ready`);
+  checkAlive(...components);
   return state;
 }

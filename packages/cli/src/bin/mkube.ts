@@ -1,14 +1,21 @@
 #!/usr/bin/env node
-// mkube up | down — a whole mkube cluster on this machine.
+// mkube up | down | status — a whole mkube cluster on this machine.
 import { parseArgs } from 'node:util';
 import { down } from '../down.js';
+import { StepFailed } from '../progress.js';
+import { clusterStatus, formatStatus, NoCluster } from '../status.js';
 import { up } from '../up.js';
 
 const USAGE = `Usage:
   mkube up   [--data-dir DIR] [--workers N] [--api-port PORT]   start a cluster in the background (default DIR .mkube)
              [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300]   node failure timing
+  mkube status [--data-dir DIR] [-o json]                      its components, their health, the store and the nodes
+                                                                (exit status 0 when all are healthy, 1 otherwise)
   mkube down [--data-dir DIR]                                   stop it and remove its containers and lab network
 `;
+
+// A CLI's output is for people: no Node.js deprecation notices from libraries (the store client's TLS to 127.0.0.1).
+process.noDeprecation = true;
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -25,6 +32,7 @@ async function main(): Promise<number> {
       'api-port': { type: 'string', default: '6443' },
       'node-monitor-grace-period': { type: 'string' },
       'default-unreachable-toleration-seconds': { type: 'string' },
+      output: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -45,9 +53,11 @@ async function main(): Promise<number> {
       state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log });
     } catch (err) {
       // Leave nothing half-started behind.
-      log(`mkube: start-up failed: ${(err as Error).message}; stopping what was started`);
+      if (err instanceof StepFailed) log(`mkube: start-up failed at "${err.step}": ${err.reason}${err.logFile ? `\n  log: ${err.logFile}` : ''}`);
+      else log(`mkube: start-up failed: ${(err as Error).message}`);
+      log('mkube: stopping what was started');
       await down(values['data-dir']!, log).catch(() => undefined);
-      throw err;
+      return 1;
     }
     process.stdout.write(`
 mkube is running. Use it with kubectl:
@@ -59,6 +69,17 @@ mkube is running. Use it with kubectl:
 Logs: ${state.dataDir}/logs/   Stop: mkube down --data-dir ${values['data-dir']}
 `);
     return 0;
+  }
+  if (command === 'status') {
+    try {
+      const status = await clusterStatus(values['data-dir']!);
+      process.stdout.write(values.output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+      return status.healthy ? 0 : 1;
+    } catch (err) {
+      if (!(err instanceof NoCluster)) throw err;
+      process.stderr.write(`mkube: ${err.message}\n`);
+      return 1;
+    }
   }
   if (command === 'down') {
     await down(values['data-dir']!, log);
