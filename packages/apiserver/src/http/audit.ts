@@ -18,6 +18,8 @@ import type { Logger } from 'pino';
 import type { UserInfo } from '../auth/authn.js';
 import { requestIdentity } from '../auth/impersonation.js';
 import { evaluatePolicy, LEVELS, type AuditAttributes, type AuditLevel, type AuditPolicy, type AuditStage } from './audit_policy.js';
+import { queryBool } from './query.js';
+import { jsonDepth, MAX_DEPTH } from './safe_keys.js';
 
 type Obj = JsonObject;
 type Handle = (req: IncomingMessage, res: ServerResponse) => void;
@@ -124,7 +126,7 @@ function requestInfo(req: IncomingMessage): RequestInfo {
   }
   const [resource, name, subresource] = rest as [string, string | undefined, string | undefined];
   if (!findResource(group, version, resource)) return nonResource;
-  const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+  const watch = queryBool(url.searchParams, 'watch') ?? false;
   let verb: string;
   switch (method) {
     case 'POST': verb = 'create'; break;
@@ -156,7 +158,10 @@ function bodyJson(buf: Buffer, contentType: string | undefined): JsonValue | und
   try {
     if (hasProtobufMagic(buf)) return decodeObject(buf);
     if ((contentType ?? '').includes('yaml')) return undefined;
-    return JSON.parse(buf.toString('utf8')) as JsonValue;
+    const text = buf.toString('utf8');
+    // A body the handler refuses as too deep is not worth an event's recursion either.
+    if (jsonDepth(text) > MAX_DEPTH) return undefined;
+    return JSON.parse(text) as JsonValue;
   } catch {
     return undefined;
   }

@@ -20,7 +20,6 @@ import { parseFieldSelector, parseLabelSelector, type Selection } from '../stora
 import { tooOldMessage, type ApiWatchEvent } from '../storage/watch_cache.js';
 import { decodeBody, mediaType, negotiate, readBody, sendObject, unknownFields, type Negotiated } from './body.js';
 import { storageTooLarge } from './request_errors.js';
-import { checkQueryParams } from './query_params.js';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo, wantsAggregatedDiscovery } from './discovery.js';
 import type { Metrics } from './metrics.js';
 import type { NodeProxy } from './node_proxy.js';
@@ -31,7 +30,7 @@ import { toTable } from './table.js';
 import { notAllowed, VirtualResources } from './virtual_resources.js';
 import { AccessReviews } from '../auth/access_reviews.js';
 import { actingUser } from '../auth/impersonation.js';
-import { deleteQuery, listQuery, queryBool, validateDeleteOptions, writeQuery } from './query.js';
+import { checkQueryParams, deleteQuery, listQuery, queryBool, validateDeleteOptions, writeQuery } from './query.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

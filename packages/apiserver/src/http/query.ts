@@ -15,7 +15,6 @@
  *   field paths and supported values.
  */
 import { ApiError, errors, fieldErrorBody, type FieldError } from '../errors.js';
-import { parseGoInt64 } from './query_params.js';
 
 /** The first value of a parameter, as upstream's conversions take it. */
 function first(q: URLSearchParams, name: string): string | null {
@@ -30,8 +29,28 @@ export function queryBool(q: URLSearchParams, name: string): boolean | undefined
   return !(lower === 'false' || lower === '0');
 }
 
-/** Go's strconv.ParseInt(s, 10, 64), throwing its error text (query_params.ts, shared with the early check). */
-export const parseInt64 = parseGoInt64;
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+
+/** Go's strconv.ParseInt(text, 10, 64), throwing its error message. */
+export function parseInt64(text: string): number {
+  if (!/^[+-]?[0-9]+$/.test(text)) throw new Error(`strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
+  const v = BigInt(text);
+  if (v > INT64_MAX || v < INT64_MIN) throw new Error(`strconv.ParseInt: parsing ${JSON.stringify(text)}: value out of range`);
+  return Number(v);
+}
+
+/** The integer query parameters by the options they belong to (ListOptions for reads, DeleteOptions for deletes). */
+const INT_PARAMS: Record<string, readonly string[]> = {
+  GET: ['limit', 'timeoutSeconds'],
+  HEAD: ['limit', 'timeoutSeconds'],
+  DELETE: ['gracePeriodSeconds', 'limit', 'timeoutSeconds'],
+};
+
+/** Throws a 400 for an integer parameter of `method`'s options that Go would not parse (checked after authorization, as upstream). */
+export function checkQueryParams(method: string, q: URLSearchParams): void {
+  for (const name of INT_PARAMS[method] ?? []) queryInt(q, name);
+}
 
 /** An integer parameter: absent → undefined; not an int64 → 400 with strconv's message. */
 export function queryInt(q: URLSearchParams, name: string): number | undefined {
