@@ -148,3 +148,13 @@ export function exitOnStartupError(binary: string, err: unknown, ctx: StartupCon
   process.stderr.write(`${binary}: ${startupErrorLine(err, ctx)}\n`);
   process.exit(STARTUP_FAILURE_EXIT_CODE);
 }
+
+/** Runs a flag parser: a bad flag is `BINARY: MESSAGE` (on one line) and exit status 2, as Go's flag package does. */
+export function usageErrorsExit2<T>(binary: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    process.stderr.write(`${binary}: ${String((err as NodeErr)?.message ?? err).split('\n').map((l) => l.trim()).filter(Boolean).join(' ')}\n`);
+    process.exit(2);
+  }
+}

@@ -2,12 +2,12 @@
 /** mkube-apiserver: the Kubernetes REST API over an etcd v3 store. */
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { exitOnStartupError } from '@mkube/api';
+import { exitOnStartupError, usageErrorsExit2 } from '@mkube/api';
 import { pino } from 'pino';
 import { startApiServer } from '../server.js';
 import { etcdClientTls } from '../etcd_client_tls.js';
 
-const { values } = parseArgs({
+const { values } = usageErrorsExit2('mkube-apiserver', () => parseArgs({
   options: {
     'data-dir': { type: 'string' },
     'secure-port': { type: 'string', default: '6443' },
@@ -41,7 +41,7 @@ const { values } = parseArgs({
     'audit-log-maxage': { type: 'string', default: '0' },
     help: { type: 'boolean', short: 'h' },
   },
-});
+}));
 
 if (values.help || !values['data-dir']) {
   process.stderr.write(

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** mkube-scheduler: assigns pods to nodes (kube-scheduler's framework) through the API server. */
 import { parseArgs } from 'node:util';
-import { exitOnStartupError, loadingFile } from '@mkube/api';
+import { exitOnStartupError, usageErrorsExit2, loadingFile } from '@mkube/api';
 import { KubeClient, loadKubeconfig } from '@mkube/client';
 import { pino } from 'pino';
 import { Scheduler } from '../scheduler.js';
@@ -9,7 +9,7 @@ import { Scheduler } from '../scheduler.js';
 // "--leader-elect" alone means true, as in kube-scheduler.
 const args = process.argv.slice(2).map((a) => (a === '--leader-elect' ? '--leader-elect=true' : a));
 
-const { values } = parseArgs({
+const { values } = usageErrorsExit2('mkube-scheduler', () => parseArgs({
   args,
   options: {
     kubeconfig: { type: 'string', default: process.env.KUBECONFIG },
@@ -23,7 +23,7 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     help: { type: 'boolean', short: 'h' },
   },
-});
+}));
 
 if (values.help || !values.kubeconfig) {
   process.stderr.write(
