@@ -310,3 +310,17 @@ test('mkube status: no cluster in the data dir is one line and exit 1', async (t
   assertOneLine(t, await runToExit(t, MKUBE, ['status', '--data-dir', dir]), `mkube: no cluster in ${dir} (${join(dir, 'cluster.json')} not found): start one with "mkube up --data-dir ${dir}"`);
 });
 
+
+test('mkube up: its API port taken is said before anything starts (exit 1, nothing to stop)', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.fail('mkube up needs root');
+    return;
+  }
+  const dir = tempDir(t, 'mkube-se-up-');
+  const held = await holdPort(t);
+  const r = await runToExit(t, MKUBE, ['up', '--data-dir', dir, '--api-port', String(held)]);
+  assertOneLine(t, r, `mkube: cannot start: cannot listen on 127.0.0.1:${held} (API server secure port): address already in use (choose another with --api-port)`);
+  t.regex(r.stdout, new RegExp(`✗ Checking that the API server ports are free failed \\(\\d+\\.\\d s\\): cannot listen on 127\\.0\\.0\\.1:${held}`));
+  t.false(/\x1b/.test(r.stdout), 'plain text when stdout is not a terminal');
+  t.false(existsSync(join(dir, 'cluster.json')), 'nothing was started');
+});

@@ -22,6 +22,9 @@ export class StepFailed extends Error {
   }
 }
 
+/** A step that failed before anything was started (nothing to stop). */
+export class PreflightFailed extends StepFailed {}
+
 /** An error that says which log file explains it (a component that exited). */
 export class ComponentFailed extends Error {
   readonly fatal = true;

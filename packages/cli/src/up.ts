@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensurePki, ensurePrivateDir, freePort, issueCertificate, kubeconfig, writePrivateFile } from '@mkube/apiserver';
 import { adminCreds, apiGet, waitFor, type AdminCreds } from './api_probe.js';
-import { ComponentFailed, Progress, type StepHandle } from './progress.js';
+import { ComponentFailed, PreflightFailed, Progress, StepFailed, type StepHandle } from './progress.js';
+import { createServer } from 'node:net';
 import { componentBin, LAB_SCRIPT } from './paths.js';
 import { isAlive, lastPlainLogLine, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 
@@ -89,6 +90,16 @@ function checkAlive(...cs: ComponentRecord[]): void {
   for (const c of cs) if (!isAlive(c.pid)) throw exited(c);
 }
 
+/** Resolves when host:port can be bound (and releases it); rejects naming the port and its use. */
+function portFree(host: string, port: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${host}:${port} (${what}): ${err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.message} (choose another with --api-port)`)));
+    srv.listen(port, host, () => srv.close(() => resolve()));
+  });
+}
+
 /** GET of a plain-http health endpoint: its status code. */
 export function httpStatus(url: string, timeoutMs = 2000): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -150,6 +161,19 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
     throw new Error('mkube up must run as root: it starts containerd and sets up pod networking (network namespaces, bridges, routes)');
   }
   const progress = opts.progress ?? new Progress(process.stdout);
+  if (opts.workers === 0) {
+    // On this host the API server binds 127.0.0.1 (and its gRPC API 6444 next to the default 6443):
+    // a port taken is said before anything starts.
+    const ports = [{ port: opts.apiPort, what: 'API server secure port' }, ...(opts.apiPort === 6443 ? [{ port: 6444, what: 'API server gRPC API' }] : [])];
+    try {
+      await progress.step('Checking that the API server ports are free', async () => {
+        for (const p of ports) await portFree('127.0.0.1', p.port, p.what);
+      }, () => `API server ports free (${ports.map((p) => p.port).join(', ')})`);
+    } catch (err) {
+      if (err instanceof StepFailed) throw new PreflightFailed(err.step, err.reason);
+      throw err;
+    }
+  }
   ensurePrivateDir(dataDir);
   const components: ComponentRecord[] = [];
   const state: ClusterState = { dataDir, apiServer: '', kubeconfig: join(dataDir, 'admin.kubeconfig'), lab: LAB_NAME, components };

@@ -2,7 +2,7 @@
 // mkube up | down | status — a whole mkube cluster on this machine.
 import { parseArgs } from 'node:util';
 import { down } from '../down.js';
-import { StepFailed } from '../progress.js';
+import { PreflightFailed, StepFailed } from '../progress.js';
 import { clusterStatus, formatStatus, NoCluster } from '../status.js';
 import { up } from '../up.js';
 
@@ -52,6 +52,10 @@ async function main(): Promise<number> {
     try {
       state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log });
     } catch (err) {
+      if (err instanceof PreflightFailed) {
+        log(`mkube: cannot start: ${err.reason}`);
+        return 1;
+      }
       // Leave nothing half-started behind.
       if (err instanceof StepFailed) log(`mkube: start-up failed at "${err.step}": ${err.reason}${err.logFile ? `\n  log: ${err.logFile}` : ''}`);
       else log(`mkube: start-up failed: ${(err as Error).message}`);
