@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '@mkube/apiserver';
 import { KubeClient, loadKubeconfig } from '@mkube/client';
 import { REPO_ROOT, run, sleep, waitFor, type LabNode } from './lab_helper.js';
-import { freePort } from '../../store/src/server/free_port.js';
+import { freePort } from '../../store/src/util/free_port.js';
 
 export { freePort };
 

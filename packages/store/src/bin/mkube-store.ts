@@ -5,7 +5,7 @@ import { exitOnStartupError, StartupFailure, type ListenerSpec } from '@mkube/ap
 import { pino } from 'pino';
 import { ConfigError, USAGE, parseFlags } from '../server/config.js';
 import { STORE_VERSION, StartupError } from '../server/member.js';
-import { startStore } from '../server/store_server.js';
+import { startStore } from '../embedded/store_server.js';
 
 async function main(): Promise<number> {
   let parsed;

@@ -10,7 +10,7 @@ import type { WatchClient } from '../gen/etcdserverpb/Watch.js';
 import type { LeaseClient } from '../gen/etcdserverpb/Lease.js';
 import type { ClusterClient } from '../gen/etcdserverpb/Cluster.js';
 import type { MaintenanceClient } from '../gen/etcdserverpb/Maintenance.js';
-import { ETCD_PROTO_FILES, etcdProtoDir } from '../server/etcd_proto.js';
+import { ETCD_PROTO_FILES, etcdProtoDir } from '../api/etcd_proto.js';
 import { NotSentError } from './errors.js';
 
 export interface EtcdTlsOptions {

@@ -1,4 +1,4 @@
-// The client's end of a frame connection (see call_frames.ts): stubs shaped
+// The client's end of a frame connection (see transport/call_frames.ts): stubs shaped
 // like grpc-js clients (unary calls with callbacks, bidirectional streams as
 // event emitters) whose messages are serialized with the client's codecs and
 // sent as frames over a link — to a member in the same thread or in a worker.
@@ -9,7 +9,7 @@ import type { WatchClient } from '../gen/etcdserverpb/Watch.js';
 import type { LeaseClient } from '../gen/etcdserverpb/Lease.js';
 import type { ClusterClient } from '../gen/etcdserverpb/Cluster.js';
 import type { MaintenanceClient } from '../gen/etcdserverpb/Maintenance.js';
-import { asBuffer, type ClientFrame, type ServerFrame } from './call_frames.js';
+import { asBuffer, type ClientFrame, type ServerFrame } from '../transport/call_frames.js';
 import { clientProtoPackage, type StoreConnection } from './connection.js';
 import { NotSentError } from './errors.js';
 

@@ -5,9 +5,8 @@
 // strings on the client, request sizes recorded on the server) and share no
 // objects; what is skipped is the socket, HTTP/2 framing and grpc-js' call
 // machinery.
-import { CallDispatcher } from '../server/call_dispatcher.js';
-import type { EtcdServiceEntry } from '../server/services/index.js';
-import type { ClientFrame, ServerFrame } from './call_frames.js';
+import { CallDispatcher, type EtcdServiceEntry } from '../transport/call_dispatcher.js';
+import type { ClientFrame, ServerFrame } from '../transport/call_frames.js';
 import { FrameConnection } from './frame_connection.js';
 import { Mailbox } from './mailbox.js';
 

@@ -2,7 +2,7 @@
 // run of code goes in one postMessage (one structured clone, one wake-up of the
 // other thread) at the end of it, with the message bytes transferred, not copied.
 import type { MessagePort } from 'node:worker_threads';
-import { ownedBytes, type ClientFrame, type ServerFrame } from '../client/call_frames.js';
+import { ownedBytes, type ClientFrame, type ServerFrame } from '../transport/call_frames.js';
 
 export class FramePort<Out extends ClientFrame | ServerFrame, In extends ClientFrame | ServerFrame> {
   private outbox: Out[] = [];

@@ -3,9 +3,9 @@
 // talks to it through frame connections over MessagePorts. See worker_store.ts.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { pino } from 'pino';
-import type { ClientFrame, ServerFrame } from '../client/call_frames.js';
+import type { ClientFrame, ServerFrame } from '../transport/call_frames.js';
 import { parseFlags } from '../server/config.js';
-import { startStore, type RunningStore } from '../server/store_server.js';
+import { startStore, type RunningStore } from './store_server.js';
 import { FramePort } from './frame_port.js';
 import type { FromWorker, StoreWorkerData, ToWorker } from './worker_protocol.js';
 

@@ -1,12 +1,12 @@
 // A store member run in a worker thread of this process: Raft, LevelDB
 // writes and the MVCC apply get a thread (and a core) of their own instead of
 // sharing the embedding thread's event loop. The embedding thread talks to it
-// through WorkerConnections: frame connections (see client/call_frames.ts)
+// through WorkerConnections: frame connections (see transport/call_frames.ts)
 // over MessagePorts, with the same codecs and errors as gRPC. The member's own
 // gRPC listeners (for etcdctl and other clients) run in the worker too.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { ClientFrame, ServerFrame } from '../client/call_frames.js';
+import type { ClientFrame, ServerFrame } from '../transport/call_frames.js';
 import { FrameConnection } from '../client/frame_connection.js';
 import { FramePort } from './frame_port.js';
 import { Mailbox } from '../client/mailbox.js';

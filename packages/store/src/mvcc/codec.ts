@@ -5,7 +5,7 @@
 // detected as well as flipped bits.
 
 import * as zlib from 'node:zlib';
-import type { KeyValueFields } from '../server/backend.js';
+import type { KeyValueFields } from '../api/kv.js';
 import { readUint64, writeUint64 } from './revision.js';
 
 const FORMAT = 1;

@@ -22,7 +22,8 @@
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ClassicLevel } from 'classic-level';
-import { EtcdError, type KeyValueFields, type WatchCreateOptions, type WatchEventFields, type WatchSink } from '../server/backend.js';
+import { EtcdError } from '../api/etcd_error.js';
+import type { KeyValueFields, WatchCreateOptions, WatchEventFields, WatchSink } from '../api/kv.js';
 import { DataCorruptError, decodeLease, decodeNumbers, decodeRecord, encodeLease, encodeNumbers, encodeRecord, type StoredRecord } from './codec.js';
 import { type IndexGetResult, revisionId, TreeIndex } from './key_index.js';
 import { COMPACT_CONTEXT, Keyspace, META_CONTEXT } from './keyspace.js';

@@ -5,7 +5,7 @@
 // lease a full TTL from now (as etcd's lessor.Promote); followers keep no
 // deadlines. The member polls expired(now) and proposes revokes through Raft.
 
-import { EtcdError } from '../server/backend.js';
+import { EtcdError } from '../api/etcd_error.js';
 
 /** etcd's MaxLeaseTTL (seconds). */
 export const MAX_LEASE_TTL = 9_000_000_000;

@@ -3,9 +3,9 @@
 // bytes as Buffer, enums as strings, oneofs with a discriminator), so the gRPC
 // layer can pass requests through. Optional fields default as in proto3.
 
-import type { KeyValueFields } from '../server/backend.js';
+import type { KeyValueFields } from '../api/kv.js';
 
-export type { KeyValueFields } from '../server/backend.js';
+export type { KeyValueFields } from '../api/kv.js';
 
 export type SortOrder = 'NONE' | 'ASCEND' | 'DESCEND';
 export type SortTarget = 'KEY' | 'VERSION' | 'CREATE' | 'MOD' | 'VALUE';

@@ -12,7 +12,7 @@
 // that it drops them and later catches up from LevelDB, like etcd's victims.
 // No timers: progress notifications are driven by tickProgress().
 
-import type { WatchCreateOptions, WatchEventFields, WatchHandle, WatchSink } from '../server/backend.js';
+import type { WatchCreateOptions, WatchEventFields, WatchHandle, WatchSink } from '../api/kv.js';
 
 /** What the hub needs from the store. */
 export interface WatchSource {

@@ -8,52 +8,18 @@
 // proto/etcd (camelCase fields, int64 as number, bytes as Buffer). IDs (member,
 // cluster, lease) are kept below 2^53 by this store so that they fit a number.
 
+// The error identity (EtcdError) and the key-value/watch shapes are declared in
+// ../api, below mvcc, and re-exported here for the service layer.
+import type { WatchCreateOptions, WatchHandle, WatchSink } from '../api/kv.js';
+
+export { EtcdError, type EtcdErrorName } from '../api/etcd_error.js';
+export type { KeyValueFields, WatchCreateOptions, WatchEventFields, WatchHandle, WatchSink } from '../api/kv.js';
+
 export interface ResponseHeaderFields {
   clusterId: number;
   memberId: number;
   revision: number;
   raftTerm: number;
-}
-
-export interface KeyValueFields {
-  key: Buffer;
-  createRevision: number;
-  modRevision: number;
-  version: number;
-  value: Buffer;
-  lease: number;
-}
-
-export interface WatchEventFields {
-  type: 'PUT' | 'DELETE';
-  kv: KeyValueFields;
-  prevKv?: KeyValueFields;
-}
-
-export interface WatchCreateOptions {
-  key: Buffer;
-  rangeEnd: Buffer; // empty = single key; [0] = from key to the end
-  startRevision: number; // 0 = from the next revision
-  prevKv: boolean;
-  progressNotify: boolean;
-  filters: Array<'NOPUT' | 'NODELETE'>;
-}
-
-/** Receives what a watcher produces, in revision order, each event exactly once. */
-export interface WatchSink {
-  /** A batch of events, all with mod revisions <= `revision` (the store revision when sent). */
-  events(events: WatchEventFields[], revision: number): void;
-  /** The requested start revision was compacted: the watcher is cancelled. */
-  compacted(compactRevision: number, revision: number): void;
-  /** Periodic progress notification (no events) at `revision`. */
-  progress(revision: number): void;
-}
-
-export interface WatchHandle {
-  /** Stops the watcher; no sink call happens after cancel returns. */
-  cancel(): void;
-  /** Asks for an immediate progress notification if the watcher is synced. */
-  requestProgress(): void;
 }
 
 export interface MemberInfo {
@@ -74,40 +40,6 @@ export interface StatusInfo {
   errors: string[];
   dbSizeInUse: number;
   isLearner: boolean;
-}
-
-/** Errors thrown by the backend carry an etcd error identity; the service layer maps it to gRPC. */
-export type EtcdErrorName =
-  | 'KeyNotFound'
-  | 'RequestTooLarge'
-  | 'LeaseNotFound'
-  | 'LeaseExist'
-  | 'LeaseTTLTooLarge'
-  | 'Compacted'
-  | 'FutureRev'
-  | 'NoLeader'
-  | 'NotLeader'
-  | 'LeaderChanged'
-  | 'Timeout'
-  | 'TimeoutDueToLeaderFail'
-  | 'Stopped'
-  | 'TooManyRequests'
-  | 'NoSpace'
-  | 'MemberExist'
-  | 'PeerURLExist'
-  | 'MemberNotFound'
-  | 'MemberNotLearner'
-  | 'LearnerNotReady'
-  | 'TooManyLearners'
-  | 'UnhealthyCluster'
-  | 'NotCapable'
-  | 'Corrupt';
-
-export class EtcdError extends Error {
-  constructor(readonly etcdName: EtcdErrorName, message?: string) {
-    super(message ?? etcdName);
-    this.name = 'EtcdError';
-  }
 }
 
 export interface EtcdBackend {

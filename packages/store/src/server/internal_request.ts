@@ -7,7 +7,7 @@ import type { DeleteRangeRequest__Output } from '../gen/etcdserverpb/DeleteRange
 import type { LeaseRevokeRequest__Output } from '../gen/etcdserverpb/LeaseRevokeRequest.js';
 import type { PutRequest__Output } from '../gen/etcdserverpb/PutRequest.js';
 import type { TxnRequest__Output } from '../gen/etcdserverpb/TxnRequest.js';
-import { ETCD_PROTO_LOADER_OPTIONS, etcdProtoDir } from './etcd_proto.js';
+import { ETCD_PROTO_LOADER_OPTIONS, etcdProtoDir } from '../api/etcd_proto.js';
 import { protoRoot } from './proto_root.js';
 
 export type InternalRequestBody =

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { parseFlags } from '../../src/server/config.js';
-import { startStore, type RunningStore } from '../../src/server/store_server.js';
+import { startStore, type RunningStore } from '../../src/embedded/store_server.js';
 import { EtcdClient } from '../../src/client/index.js';
 import { assertSameAnswers, errorOf } from '../helpers/connection_scenario.js';
 import { freePort } from '../helpers/etcd_process.js';

@@ -14,11 +14,11 @@ import { mkdtemp, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadEtcdProto } from '../../src/server/etcd_proto.js';
+import { loadEtcdProto } from '../../src/api/etcd_proto.js';
 
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 
-import { freePort } from '../../src/server/free_port.js';
+import { freePort } from '../../src/util/free_port.js';
 
 export { freePort };
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { EtcdError } from '../../src/server/backend.js';
+import type { EtcdError } from '../../src/api/etcd_error.js';
 import { b, keys, PREFIX, setup } from './helpers.js';
 
 async function recordCount(db: import('./helpers.js').Db): Promise<number> {

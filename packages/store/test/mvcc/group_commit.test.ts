@@ -2,7 +2,8 @@
 // flush(), and a crash keeps a prefix of them with a matching consistent index.
 import { setImmediate as turn } from 'node:timers/promises';
 import test from 'ava';
-import type { EtcdError, WatchEventFields, WatchSink } from '../../src/server/backend.js';
+import type { EtcdError } from '../../src/api/etcd_error.js';
+import type { WatchEventFields, WatchSink } from '../../src/api/kv.js';
 import { MvccStore, type RangeResult } from '../../src/mvcc/index.js';
 import { b, crashCopy, keys, openDb, PREFIX, recordCount, rng, setup, values } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { EtcdError } from '../../src/server/backend.js';
+import type { EtcdError } from '../../src/api/etcd_error.js';
 import { MvccStore } from '../../src/mvcc/index.js';
 import { b, openDb, PREFIX, rng, setup } from './helpers.js';
 

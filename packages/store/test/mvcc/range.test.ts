@@ -1,5 +1,5 @@
 import test from 'ava';
-import { EtcdError } from '../../src/server/backend.js';
+import { EtcdError } from '../../src/api/etcd_error.js';
 import { b, keys, setup, values } from './helpers.js';
 
 test('put and single-key range return etcd KeyValue fields', async (t) => {

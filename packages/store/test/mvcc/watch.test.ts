@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { WatchCreateOptions, WatchEventFields } from '../../src/server/backend.js';
+import type { WatchCreateOptions, WatchEventFields } from '../../src/api/kv.js';
 import type { MvccWatchHandle } from '../../src/mvcc/index.js';
 import { b, rng, setup } from './helpers.js';
 

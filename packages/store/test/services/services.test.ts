@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { addEtcdServices } from '../../src/server/services/index.js';
-import { loadEtcdProto } from '../../src/server/etcd_proto.js';
+import { loadEtcdProto } from '../../src/api/etcd_proto.js';
 import type { EtcdErrorName } from '../../src/server/backend.js';
 import type { WatchResponse__Output } from '../../src/gen/etcdserverpb/WatchResponse.js';
 import type { WatchRequest } from '../../src/gen/etcdserverpb/WatchRequest.js';

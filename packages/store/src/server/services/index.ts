@@ -2,7 +2,8 @@
 
 import type * as grpc from '@grpc/grpc-js';
 import type { EtcdBackend } from '../backend.js';
-import { loadEtcdProto } from '../etcd_proto.js';
+import { loadEtcdProto } from '../../api/etcd_proto.js';
+import type { EtcdServiceEntry } from '../../transport/call_dispatcher.js';
 import { DEFAULT_MAX_REQUEST_BYTES, withRequestSizes, type ServiceOptions } from './common.js';
 import { kvService } from './kv_service.js';
 import { watchService } from './watch_service.js';
@@ -15,12 +16,8 @@ export { ETCD_ERRORS, RpcErrors, RpcError, toGrpcError, grpcError, type GrpcEtcd
 export { MAX_TXN_OPS, MAX_LEASE_TTL } from './validate.js';
 export { kvService, watchService, leaseService, clusterService, maintenanceService };
 
-/** One etcd service: its method definitions (server-side codecs) and handlers. */
-export interface EtcdServiceEntry {
-  readonly name: 'KV' | 'Watch' | 'Lease' | 'Cluster' | 'Maintenance';
-  readonly definition: grpc.ServiceDefinition;
-  readonly handlers: grpc.UntypedServiceImplementation;
-}
+/** One etcd service: its method definitions (server-side codecs) and handlers (declared with the frame transport that dispatches to it). */
+export type { EtcdServiceEntry } from '../../transport/call_dispatcher.js';
 
 /** The five etcd v3 services over `backend`, for a gRPC server or an in-process connection. */
 export function etcdServices(backend: EtcdBackend, opts: Partial<ServiceOptions> = {}): EtcdServiceEntry[] {

@@ -1,20 +1,22 @@
-// Runs one member with its listeners: client gRPC (etcd v3 API), peer gRPC, and HTTP /health + /metrics.
+// Runs one member with its listeners: client gRPC (etcd v3 API), peer gRPC, and HTTP /health + /metrics
+// (etcd's embed.StartEtcd), plus in-process client connections to it. It sits above
+// both server/ (the member) and client/ (InProcessConnection), so it lives here, not in server/.
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { pino, type Logger } from 'pino';
-import type { MemberConfig, TLSFiles } from './config.js';
-import { startHttpEndpoints } from './http_endpoints.js';
-import { Member } from './member.js';
-import { StoreMetrics } from './metrics.js';
-import { openMvccKeySpace } from './mvcc_key_space.js';
-import { addPeerService } from './peer/peer_service.js';
-import { addEtcdServices } from './services/index.js';
 import { InProcessConnection } from '../client/in_process_connection.js';
-import type { ServerFrame } from '../client/call_frames.js';
-import { CallDispatcher } from './call_dispatcher.js';
 import { endpointAddress } from '../client/connection.js';
-import { parseURL, type ListenURL } from './urls.js';
+import type { MemberConfig, TLSFiles } from '../server/config.js';
+import { startHttpEndpoints } from '../server/http_endpoints.js';
+import { Member } from '../server/member.js';
+import { StoreMetrics } from '../server/metrics.js';
+import { openMvccKeySpace } from '../server/mvcc_key_space.js';
+import { addPeerService } from '../server/peer/peer_service.js';
+import { addEtcdServices } from '../server/services/index.js';
+import { parseURL, type ListenURL } from '../server/urls.js';
+import { CallDispatcher } from '../transport/call_dispatcher.js';
+import type { ServerFrame } from '../transport/call_frames.js';
 
 export interface RunningStore {
   member: Member;

@@ -1,12 +1,18 @@
-// The member's end of a frame connection (see client/call_frames.ts): turns
+// The member's end of a frame connection (see call_frames.ts): turns
 // client frames into calls of the etcd service handlers — with call objects
 // shaped like grpc-js' (request, metadata, cancelled, events) — and their
 // answers into server frames. Messages are parsed with the server's
 // deserializers and written with its serializers, as grpc-js would.
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import { asBuffer, type ClientFrame, type ServerFrame } from '../client/call_frames.js';
-import type { EtcdServiceEntry } from './services/index.js';
+import { asBuffer, type ClientFrame, type ServerFrame } from './call_frames.js';
+
+/** One etcd service as a server registers it: method definitions (server-side codecs) and handlers. */
+export interface EtcdServiceEntry {
+  readonly name: 'KV' | 'Watch' | 'Lease' | 'Cluster' | 'Maintenance';
+  readonly definition: grpc.ServiceDefinition;
+  readonly handlers: grpc.UntypedServiceImplementation;
+}
 
 type AnyMethod = grpc.MethodDefinition<unknown, unknown>;
 
