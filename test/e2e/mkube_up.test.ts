@@ -18,6 +18,7 @@ const MKUBE = join(root, 'packages', 'cli', 'dist', 'src', 'bin', 'mkube.js');
 
 let dataDir = '';
 let kubeconfig = '';
+let upOutput = '';
 
 async function kubectl(args: string[], input?: string): Promise<string> {
   if (input !== undefined) {
@@ -55,7 +56,7 @@ async function pods(selector: string, ns = 'default'): Promise<PodList['items']>
 test.before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'mkube-e2e-'));
   kubeconfig = join(dataDir, 'admin.kubeconfig');
-  await run(process.execPath, [MKUBE, 'up', '--data-dir', dataDir, '--api-port', String(await freePort())], { timeout: 240_000 });
+  upOutput = (await run(process.execPath, [MKUBE, 'up', '--data-dir', dataDir, '--api-port', String(await freePort())], { timeout: 240_000 })).stdout;
 });
 
 test.after.always(async () => {
@@ -63,6 +64,20 @@ test.after.always(async () => {
     await run(process.execPath, [MKUBE, 'down', '--data-dir', dataDir], { timeout: 120_000 }).catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test.serial('mkube up showed each step with its duration; mkube status says all is healthy (exit 0)', async (t) => {
+  const steps = [/✓ Lab network and containerd up \(1 node\)/, /✓ Cluster PKI (created|found) in /, /✓ API server started \(pid \d+\)/, /✓ API server ready on https:\/\/127\.0\.0\.1:\d+/,
+    /✓ Scheduler healthy/, /✓ Controller manager healthy/, /✓ Node agent running, \S+ registered/, /✓ Node \S+ is Ready/];
+  for (const step of steps) t.regex(upOutput, new RegExp(`${step.source}.* \\(\\d+\\.\\d s\\)\n`), upOutput);
+  t.false(/\x1b/.test(upOutput), 'plain text when stdout is not a terminal');
+  // Rejects unless the exit status is 0.
+  const { stdout } = await run(process.execPath, [MKUBE, 'status', '--data-dir', dataDir], { timeout: 30_000 });
+  t.regex(stdout, /: healthy\n/);
+  for (const c of ['apiserver', 'controller-manager', 'scheduler']) t.regex(stdout, new RegExp(`\\n${c}\\s+\\d+\\s+running\\s+\\S+ ok\\n`), stdout);
+  t.regex(stdout, /\nnode-agent-\S+\s+\d+\s+running\s+http:\/\/127\.0\.0\.1:\d+\/healthz ok\n/);
+  t.regex(stdout, /Store \(embedded in the API server, https:\/\/127\.0\.0\.1:\d+\): leader [0-9a-f]+, revision \d+/);
+  t.regex(stdout, /\n\S+\s+True\s+KubeletReady/);
 });
 
 test.serial('the node is Ready and `kubectl run nginx --image=nginx` serves pages', async (t) => {

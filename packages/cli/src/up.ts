@@ -118,7 +118,7 @@ async function waitHealthy(h: StepHandle, c: ComponentRecord, timeoutMs: number)
   await waitFor(`${c.name} to be healthy`, timeoutMs, async () => {
     checkAlive(c);
     const code = await httpStatus(c.health!).catch((err: Error) => {
-      h.waiting(`${c.health} (${err.message})`);
+      h.waiting(`${c.health} (${(err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'not listening yet' : err.message})`);
       return 0;
     });
     if (code === 200) return true;
