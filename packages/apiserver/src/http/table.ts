@@ -1,11 +1,19 @@
-/** meta.k8s.io/v1 Table output with kubectl's columns for the common resources. */
+/**
+ * meta.k8s.io/v1 Table output: per resource, upstream's printer columns
+ * (pkg/printers/internalversion AddHandlers, kube-aggregator's APIService
+ * table, the default Name/Created At convertor for the rest) and their cell
+ * formatting, computed as upstream's server-side printing does (wide columns
+ * always filled; kubectl hides priority-1 columns unless -o wide).
+ */
 import type { JsonObject, JsonValue, ResourceInfo } from '@mkube/api';
 
 type Obj = JsonObject;
 const o = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 const a = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+const s = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+const n = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
 
-interface Column {
+export interface Column {
   name: string;
   type: string;
   format?: string;
@@ -16,12 +24,12 @@ interface Column {
 
 /** Kubernetes' duration.HumanDuration. */
 export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < -1) return '<invalid>';
-  if (s < 0) return '0s';
-  if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
+  const sec = Math.floor(ms / 1000);
+  if (sec < -1) return '<invalid>';
+  if (sec < 0) return '0s';
+  if (sec < 120) return `${sec}s`;
+  const m = Math.floor(sec / 60);
+  if (m < 10) return sec % 60 === 0 ? `${m}m` : `${m}m${sec % 60}s`;
   if (m < 180) return `${m}m`;
   const h = Math.floor(m / 60);
   if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
@@ -34,176 +42,479 @@ export function humanDuration(ms: number): string {
   return `${y}y`;
 }
 
-const age = (ts: unknown): string => (typeof ts === 'string' && ts ? humanDuration(Date.now() - Date.parse(ts)) : '<unknown>');
-const name: Column = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', cell: (x) => String(o(x.metadata).name ?? '') };
-const ageCol: Column = { name: 'Age', type: 'string', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.', cell: (x) => age(o(x.metadata).creationTimestamp) };
-const none = (s: unknown): string => (s === undefined || s === null || s === '' ? '<none>' : String(s));
+/** translateTimestampSince: `<unknown>` for a zero time. */
+export const age = (ts: unknown): string => (typeof ts === 'string' && ts && !Number.isNaN(Date.parse(ts)) ? humanDuration(Date.now() - Date.parse(ts)) : '<unknown>');
+const orNone = (v: unknown): string => (v === undefined || v === null || v === '' ? '<none>' : String(v));
+const orUnknown = (v: unknown): string => (v === undefined || v === null || v === '' ? '<unknown>' : String(v));
+const boolPtr = (v: unknown): string => (v === undefined || v === null ? '<unset>' : v === true ? 'True' : 'False');
+const byKey = ([p]: [string, unknown], [q]: [string, unknown]): number => (p < q ? -1 : p > q ? 1 : 0);
 
-function selectorString(sel: Obj): string {
-  const parts = Object.entries(o(sel.matchLabels)).map(([k, v]) => `${k}=${String(v)}`);
-  for (const e of a(sel.matchExpressions)) parts.push(`${String(e.key)} ${String(e.operator).toLowerCase()} (${((e.values as string[]) ?? []).join(',')})`);
-  return parts.length ? parts.join(',') : '<none>';
+/** labels.FormatLabels: sorted key=value pairs, `<none>` when empty. */
+export function formatLabels(m: unknown): string {
+  const out = Object.entries(o(m)).sort(byKey).map(([k, v]) => `${k}=${s(v)}`).join(',');
+  return out || '<none>';
 }
 
-function podStatus(p: Obj): string {
-  const status = o(p.status);
-  let reason = String(status.reason ?? status.phase ?? '');
-  const statuses = a(status.containerStatuses);
-  for (const cs of statuses) {
-    const st = o(cs.state);
-    if (o(st.waiting).reason) reason = String(o(st.waiting).reason);
-    else if (o(st.terminated).reason) reason = String(o(st.terminated).reason);
-    else if (st.terminated) reason = o(st.terminated).signal ? `Signal:${String(o(st.terminated).signal)}` : `ExitCode:${String(o(st.terminated).exitCode ?? 0)}`;
+/** labels.Selector.String() of metav1.LabelSelectorAsSelector (requirements sorted by key). */
+export function selectorString(sel: unknown): string {
+  const reqs: [string, string][] = Object.entries(o(o(sel).matchLabels)).map(([k, v]) => [k, `${k}=${s(v)}`]);
+  for (const e of a(o(sel).matchExpressions)) {
+    const key = s(e.key);
+    const values = ((Array.isArray(e.values) ? e.values : []) as unknown[]).map(s).sort().join(',');
+    switch (e.operator) {
+      case 'In': reqs.push([key, `${key} in (${values})`]); break;
+      case 'NotIn': reqs.push([key, `${key} notin (${values})`]); break;
+      case 'Exists': reqs.push([key, key]); break;
+      case 'DoesNotExist': reqs.push([key, `!${key}`]); break;
+      default: return '<error>';
+    }
   }
-  if (o(p.metadata).deletionTimestamp) reason = status.reason === 'NodeLost' ? 'Unknown' : 'Terminating';
-  return reason || 'Pending';
+  return reqs.sort(byKey).map(([, r]) => r).join(',');
+}
+/** metav1.FormatLabelSelector: as selectorString, `<none>` when empty. */
+export const formatLabelSelector = (sel: unknown): string => selectorString(sel) || '<none>';
+
+/** net.JoinHostPort. */
+const joinHostPort = (host: string, port: unknown): string => (host.includes(':') ? `[${host}]:${s(port)}` : `${host}:${s(port)}`);
+
+/** formatEndpoints(endpoints, nil): up to three host:port (or bare IPs for port-less subsets), then " + N more...". */
+export function formatEndpoints(ep: Obj): string {
+  const subsets = a(ep.subsets);
+  if (!subsets.length) return '<none>';
+  const list: string[] = [];
+  const max = 3;
+  let more = false;
+  let count = 0;
+  for (const ss of subsets) {
+    const addrs = a(ss.addresses);
+    const ports = a(ss.ports);
+    if (!ports.length) {
+      count += addrs.length;
+      for (const ad of addrs) {
+        if (list.length === max) { more = true; break; }
+        list.push(s(ad.ip));
+      }
+      continue;
+    }
+    for (const p of ports) {
+      count += addrs.length;
+      for (const ad of addrs) {
+        if (list.length === max) { more = true; break; }
+        list.push(joinHostPort(s(ad.ip), n(p.port)));
+      }
+    }
+  }
+  const ret = list.join(',');
+  return more ? `${ret} + ${count - max} more...` : ret;
 }
 
-const wide = (c: Omit<Column, 'priority'>): Column => ({ ...c, priority: 1 });
-const containersCol = (tpl: (x: Obj) => Obj) => wide({ name: 'Containers', type: 'string', description: 'Names of each container in the template.', cell: (x) => a(o(tpl(x)).containers).map((c) => String(c.name)).join(',') });
-const imagesCol = (tpl: (x: Obj) => Obj) => wide({ name: 'Images', type: 'string', description: 'Images referenced by each container in the template.', cell: (x) => a(o(tpl(x)).containers).map((c) => String(c.image)).join(',') });
-const selectorCol = wide({ name: 'Selector', type: 'string', description: 'Label selector for pods.', cell: (x) => selectorString(o(o(x.spec).selector)) });
-const templateSpec = (x: Obj) => o(o(o(x.spec).template).spec);
+/** formatHosts of an Ingress' rules. */
+function formatHosts(rules: Obj[]): string {
+  const list: string[] = [];
+  const max = 3;
+  let more = false;
+  for (const r of rules) {
+    if (list.length === max) more = true;
+    if (!more && s(r.host)) list.push(s(r.host));
+  }
+  if (!list.length) return '*';
+  return more ? `${list.join(',')} + ${rules.length - max} more...` : list.join(',');
+}
+
+/** loadBalancerStatusStringer(wide=true): the sorted set of ingress IPs (else hostnames). */
+function loadBalancerIngress(lb: unknown): string {
+  const set = new Set<string>();
+  for (const i of a(o(lb).ingress)) {
+    if (s(i.ip)) set.add(s(i.ip));
+    else if (s(i.hostname)) set.add(s(i.hostname));
+  }
+  return [...set].sort().join(',');
+}
+
+function serviceExternalIP(svc: Obj): string {
+  const spec = o(svc.spec);
+  const ext = (Array.isArray(spec.externalIPs) ? spec.externalIPs : []).map(s);
+  switch (spec.type) {
+    case 'ClusterIP':
+    case 'NodePort':
+      return ext.length ? ext.join(',') : '<none>';
+    case 'LoadBalancer': {
+      const lb = loadBalancerIngress(o(svc.status).loadBalancer);
+      if (ext.length) return [...(lb ? lb.split(',') : []), ...ext].join(',');
+      return lb || '<pending>';
+    }
+    case 'ExternalName':
+      return s(spec.externalName);
+    default:
+      return '<unknown>';
+  }
+}
+
+function servicePorts(svc: Obj): string {
+  const out = a(o(svc.spec).ports).map((p) => (n(p.nodePort) > 0 ? `${n(p.port)}:${n(p.nodePort)}/${s(p.protocol)}` : `${n(p.port)}/${s(p.protocol)}`)).join(',');
+  return out || '<none>';
+}
+
+const condTrue = (conds: unknown, type: string): boolean => {
+  const c = a(conds).find((x) => x.type === type);
+  return c?.status === 'True';
+};
+
+interface PodCells { ready: string; status: string; restarts: string }
+/** printPod's READY, STATUS and RESTARTS (init containers, sidecars, "N (Xm ago)"). */
+function podCells(pod: Obj): PodCells {
+  const spec = o(pod.spec);
+  const status = o(pod.status);
+  const initSpecs = new Map(a(spec.initContainers).map((c) => [s(c.name), c]));
+  const restartable = (name: string): boolean => initSpecs.get(name)?.restartPolicy === 'Always';
+  let total = a(spec.containers).length + a(spec.initContainers).filter((c) => c.restartPolicy === 'Always').length;
+  let ready = 0;
+  let restarts = 0;
+  let sidecarRestarts = 0;
+  let lastRestart = 0;
+  let lastSidecarRestart = 0;
+  let reason = s(status.reason) || s(status.phase);
+  for (const c of a(status.conditions)) if (c.type === 'PodScheduled' && c.reason === 'SchedulingGated') reason = 'SchedulingGated';
+  const finished = (cs: Obj): number => { const t = o(o(cs.lastState).terminated).finishedAt; return typeof t === 'string' ? Date.parse(t) || 0 : 0; };
+  let initializing = false;
+  const initStatuses = a(status.initContainerStatuses);
+  for (let i = 0; i < initStatuses.length; i++) {
+    const cs = initStatuses[i];
+    restarts += n(cs.restartCount);
+    lastRestart = Math.max(lastRestart, finished(cs));
+    if (restartable(s(cs.name))) {
+      sidecarRestarts += n(cs.restartCount);
+      lastSidecarRestart = Math.max(lastSidecarRestart, finished(cs));
+    }
+    const st = o(cs.state);
+    const term = st.terminated ? o(st.terminated) : undefined;
+    const waiting = st.waiting ? o(st.waiting) : undefined;
+    if (term && n(term.exitCode) === 0) continue;
+    if (restartable(s(cs.name)) && cs.started === true) { if (cs.ready) ready++; continue; }
+    if (term) reason = s(term.reason) ? `Init:${s(term.reason)}` : n(term.signal) ? `Init:Signal:${n(term.signal)}` : `Init:ExitCode:${n(term.exitCode)}`;
+    else if (waiting && s(waiting.reason) && waiting.reason !== 'PodInitializing') reason = `Init:${s(waiting.reason)}`;
+    else reason = `Init:${i}/${a(spec.initContainers).length}`;
+    initializing = true;
+    break;
+  }
+  if (!initializing || condTrue(status.conditions, 'Initialized')) {
+    restarts = sidecarRestarts;
+    lastRestart = lastSidecarRestart;
+    let hasRunning = false;
+    let errorReason = '';
+    const statuses = a(status.containerStatuses);
+    for (let i = statuses.length - 1; i >= 0; i--) {
+      const cs = statuses[i];
+      restarts += n(cs.restartCount);
+      lastRestart = Math.max(lastRestart, finished(cs));
+      const st = o(cs.state);
+      if (st.waiting && s(o(st.waiting).reason)) reason = s(o(st.waiting).reason);
+      else if (st.terminated) {
+        const term = o(st.terminated);
+        reason = s(term.reason) || (n(term.signal) ? `Signal:${n(term.signal)}` : `ExitCode:${n(term.exitCode)}`);
+        if (n(term.exitCode) !== 0) errorReason = reason;
+      } else if (cs.ready && st.running) {
+        hasRunning = true;
+        ready++;
+      }
+    }
+    if (reason === 'Completed') {
+      if (hasRunning && condTrue(status.conditions, 'Ready')) reason = 'Running';
+      else if (errorReason) reason = errorReason;
+      else if (hasRunning) reason = 'NotReady';
+    }
+  }
+  const deleting = Boolean(o(pod.metadata).deletionTimestamp);
+  if (deleting && status.reason === 'NodeLost') reason = 'Unknown';
+  else if (deleting && status.phase !== 'Succeeded' && status.phase !== 'Failed') reason = 'Terminating';
+  const restartsStr = restarts !== 0 && lastRestart ? `${restarts} (${humanDuration(Date.now() - lastRestart)} ago)` : String(restarts);
+  total = Math.max(total, 0);
+  return { ready: `${ready}/${total}`, status: reason, restarts: restartsStr };
+}
+
+function nodeStatus(node: Obj): string {
+  const ready = a(o(node.status).conditions).find((c) => c.type === 'Ready');
+  const out = ready ? [ready.status === 'True' ? 'Ready' : 'NotReady'] : ['Unknown'];
+  if (o(node.spec).unschedulable) out.push('SchedulingDisabled');
+  return out.join(',');
+}
+
+function nodeRoles(node: Obj): string {
+  const roles = new Set<string>();
+  for (const [k, v] of Object.entries(o(o(node.metadata).labels))) {
+    if (k.startsWith('node-role.kubernetes.io/') && k.length > 'node-role.kubernetes.io/'.length) roles.add(k.slice('node-role.kubernetes.io/'.length));
+    else if (k === 'kubernetes.io/role' && s(v)) roles.add(s(v));
+  }
+  return [...roles].sort().join(',') || '<none>';
+}
+
+const nodeAddress = (node: Obj, type: string): string => orNone(a(o(node.status).addresses).find((ad) => ad.type === type)?.address);
+
+function eventSource(ev: Obj): string {
+  const component = s(o(ev.source).component) || s(ev.reportingComponent);
+  const instance = s(o(ev.source).host) || s(ev.reportingInstance);
+  return instance ? `${component}, ${instance}` : component;
+}
+
+function eventCells(ev: Obj): { last: string; first: string; count: number } {
+  const first = s(ev.firstTimestamp) ? age(ev.firstTimestamp) : age(ev.eventTime);
+  let last = s(ev.lastTimestamp) ? age(ev.lastTimestamp) : first;
+  let count = n(ev.count);
+  if (ev.series && typeof ev.series === 'object') {
+    last = age(o(ev.series).lastObservedTime);
+    count = n(o(ev.series).count);
+  } else if (count === 0) count = 1;
+  return { last, first, count };
+}
+
+function jobStatus(job: Obj): string {
+  const conds = o(job.status).conditions;
+  if (condTrue(conds, 'Complete')) return 'Complete';
+  if (condTrue(conds, 'Failed')) return 'Failed';
+  if (o(job.metadata).deletionTimestamp) return 'Terminating';
+  if (condTrue(conds, 'Suspended')) return 'Suspended';
+  if (condTrue(conds, 'FailureTarget')) return 'FailureTarget';
+  if (condTrue(conds, 'SuccessCriteriaMet')) return 'SuccessCriteriaMet';
+  return 'Running';
+}
+
+function jobCompletions(job: Obj): string {
+  const spec = o(job.spec);
+  const succeeded = n(o(job.status).succeeded);
+  if (spec.completions !== undefined && spec.completions !== null) return `${succeeded}/${n(spec.completions)}`;
+  const parallelism = n(spec.parallelism);
+  return parallelism > 1 ? `${succeeded}/1 of ${parallelism}` : `${succeeded}/1`;
+}
+
+function jobDuration(job: Obj): string {
+  const st = o(job.status);
+  if (!s(st.startTime)) return '';
+  const end = s(st.completionTime) ? Date.parse(s(st.completionTime)) : Date.now();
+  return humanDuration(end - Date.parse(s(st.startTime)));
+}
+
+/** rbac SubjectsStrings: users, groups and namespace/name service accounts, each joined by ", ". */
+function subjects(binding: Obj, kind: string): string {
+  return a(binding.subjects)
+    .filter((x) => x.kind === kind)
+    .map((x) => (kind === 'ServiceAccount' ? `${s(x.namespace)}/${s(x.name)}` : s(x.name)))
+    .join(', ');
+}
+
+function apiServiceAvailable(svc: Obj): string {
+  const c = a(o(svc.status).conditions).find((x) => x.type === 'Available');
+  if (!c) return 'Unknown';
+  if (c.status === 'True') return 'True';
+  return s(c.reason) ? `${s(c.status)} (${s(c.reason)})` : s(c.status);
+}
+
+const D_NAME = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
+const D_CREATED = 'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata';
+
+const col = (name: string, type: string, description: string, cell: Column['cell']): Column => ({ name, type, description, cell });
+const wide = (name: string, type: string, description: string, cell: Column['cell']): Column => ({ name, type, description, cell, priority: 1 });
+const nameCol: Column = { name: 'Name', type: 'string', format: 'name', description: D_NAME, cell: (x) => s(o(x.metadata).name) };
+const ageCol = col('Age', 'string', D_CREATED, (x) => age(o(x.metadata).creationTimestamp));
+
+const tplSpec = (x: Obj): Obj => o(o(o(x.spec).template).spec);
+const containerNames = (spec: Obj): string => a(spec.containers).map((c) => s(c.name)).join(',');
+const containerImages = (spec: Obj): string => a(spec.containers).map((c) => s(c.image)).join(',');
+const containersCol = (tpl: (x: Obj) => Obj): Column => wide('Containers', 'string', 'Names of each container in the template.', (x) => containerNames(tpl(x)));
+const imagesCol = (tpl: (x: Obj) => Obj): Column => wide('Images', 'string', 'Images referenced by each container in the template.', (x) => containerImages(tpl(x)));
+const labelSelectorCol = (desc: string, sel: (x: Obj) => unknown): Column => wide('Selector', 'string', desc, (x) => formatLabelSelector(sel(x)));
+
+const bindingColumns = (what: string): Column[] => [
+  nameCol,
+  col('Role', 'string', 'RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable.', (x) => `${s(o(x.roleRef).kind)}/${s(o(x.roleRef).name)}`),
+  ageCol,
+  wide('Users', 'string', `Users in the ${what}`, (x) => subjects(x, 'User')),
+  wide('Groups', 'string', `Groups in the ${what}`, (x) => subjects(x, 'Group')),
+  wide('ServiceAccounts', 'string', `ServiceAccounts in the ${what}`, (x) => subjects(x, 'ServiceAccount')),
+];
 
 const COLUMNS: Record<string, Column[]> = {
   pods: [
-    name,
-    { name: 'Ready', type: 'string', description: 'The aggregate readiness state of this pod for accepting traffic.', cell: (x) => `${a(o(x.status).containerStatuses).filter((c) => c.ready).length}/${a(o(x.spec).containers).length}` },
-    { name: 'Status', type: 'string', description: 'The aggregate status of the containers in this pod.', cell: podStatus },
-    { name: 'Restarts', type: 'string', description: 'The number of times the containers in this pod have been restarted.', cell: (x) => String(a(o(x.status).containerStatuses).reduce((n, c) => n + Number(c.restartCount ?? 0), 0)) },
+    nameCol,
+    col('Ready', 'string', 'The aggregate readiness state of this pod for accepting traffic.', (x) => podCells(x).ready),
+    col('Status', 'string', 'The aggregate status of the containers in this pod.', (x) => podCells(x).status),
+    col('Restarts', 'string', 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.', (x) => podCells(x).restarts),
     ageCol,
-    wide({ name: 'IP', type: 'string', description: 'IP address allocated to the pod.', cell: (x) => none(o(x.status).podIP) }),
-    wide({ name: 'Node', type: 'string', description: 'Name of the Node the Pod is assigned to.', cell: (x) => none(o(x.spec).nodeName) }),
-    wide({ name: 'Nominated Node', type: 'string', description: 'Name of the nominated node.', cell: (x) => none(o(x.status).nominatedNodeName) }),
-    wide({ name: 'Readiness Gates', type: 'string', description: 'Pod readiness gates.', cell: (x) => (a(o(x.spec).readinessGates).length ? `${a(o(x.spec).readinessGates).length}` : '<none>') }),
+    wide('IP', 'string', 'IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.', (x) => orNone(s(o(a(o(x.status).podIPs)[0]).ip) || s(o(x.status).podIP))),
+    wide('Node', 'string', 'NodeName is a request to schedule this pod onto a specific node. If it is non-empty, the scheduler simply schedules this pod onto that node, assuming that it fits resource requirements.', (x) => orNone(o(x.spec).nodeName)),
+    wide('Nominated Node', 'string', 'nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods.', (x) => orNone(o(x.status).nominatedNodeName)),
+    wide('Readiness Gates', 'string', 'If specified, all readiness gates will be evaluated for pod readiness.', (x) => {
+      const gates = a(o(x.spec).readinessGates);
+      if (!gates.length) return '<none>';
+      const conds = a(o(x.status).conditions);
+      const ok = gates.filter((g) => conds.find((c) => c.type === g.conditionType)?.status === 'True').length;
+      return `${ok}/${gates.length}`;
+    }),
   ],
   deployments: [
-    name,
-    { name: 'Ready', type: 'string', description: 'Number of the pod with ready state.', cell: (x) => `${Number(o(x.status).readyReplicas ?? 0)}/${Number(o(x.spec).replicas ?? 0)}` },
-    { name: 'Up-to-date', type: 'integer', description: 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', cell: (x) => Number(o(x.status).updatedReplicas ?? 0) },
-    { name: 'Available', type: 'integer', description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', cell: (x) => Number(o(x.status).availableReplicas ?? 0) },
+    nameCol,
+    col('Ready', 'string', 'Number of the pod with ready state', (x) => `${n(o(x.status).readyReplicas)}/${n(o(x.spec).replicas)}`),
+    col('Up-to-date', 'string', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', (x) => n(o(x.status).updatedReplicas)),
+    col('Available', 'string', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', (x) => n(o(x.status).availableReplicas)),
     ageCol,
-    containersCol(templateSpec),
-    imagesCol(templateSpec),
-    selectorCol,
+    containersCol(tplSpec),
+    imagesCol(tplSpec),
+    wide('Selector', 'string', 'Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.', (x) => selectorString(o(x.spec).selector)),
   ],
   replicasets: [
-    name,
-    { name: 'Desired', type: 'integer', description: 'Number of desired pods.', cell: (x) => Number(o(x.spec).replicas ?? 0) },
-    { name: 'Current', type: 'integer', description: 'Number of actual pods.', cell: (x) => Number(o(x.status).replicas ?? 0) },
-    { name: 'Ready', type: 'integer', description: 'Number of ready pods.', cell: (x) => Number(o(x.status).readyReplicas ?? 0) },
+    nameCol,
+    col('Desired', 'integer', 'Replicas is the number of desired replicas.', (x) => n(o(x.spec).replicas)),
+    col('Current', 'integer', 'Replicas is the most recently observed number of replicas.', (x) => n(o(x.status).replicas)),
+    col('Ready', 'integer', 'The number of ready replicas for this replica set.', (x) => n(o(x.status).readyReplicas)),
     ageCol,
-    containersCol(templateSpec),
-    imagesCol(templateSpec),
-    selectorCol,
+    containersCol(tplSpec),
+    imagesCol(tplSpec),
+    labelSelectorCol('Selector is a label query over pods that should match the replica count.', (x) => o(x.spec).selector),
   ],
   // Upstream's replicationControllerColumnDefinitions; the selector is a plain map (labels.FormatLabels).
   replicationcontrollers: [
-    name,
-    { name: 'Desired', type: 'integer', description: 'Number of desired pods.', cell: (x) => Number(o(x.spec).replicas ?? 0) },
-    { name: 'Current', type: 'integer', description: 'Number of actual pods.', cell: (x) => Number(o(x.status).replicas ?? 0) },
-    { name: 'Ready', type: 'integer', description: 'Number of ready pods.', cell: (x) => Number(o(x.status).readyReplicas ?? 0) },
+    nameCol,
+    col('Desired', 'integer', 'Replicas is the number of desired replicas.', (x) => n(o(x.spec).replicas)),
+    col('Current', 'integer', 'Replicas is the most recently observed number of replicas.', (x) => n(o(x.status).replicas)),
+    col('Ready', 'integer', 'The number of ready replicas for this replication controller.', (x) => n(o(x.status).readyReplicas)),
     ageCol,
-    containersCol(templateSpec),
-    imagesCol(templateSpec),
-    wide({ name: 'Selector', type: 'string', description: 'Label selector for pods.', cell: (x) => Object.entries(o(o(x.spec).selector)).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0)).map(([k, v]) => `${k}=${String(v)}`).join(',') || '<none>' }),
+    containersCol(tplSpec),
+    imagesCol(tplSpec),
+    wide('Selector', 'string', 'Selector is a label query over pods that should match the Replicas count.', (x) => formatLabels(o(x.spec).selector)),
+  ],
+  daemonsets: [
+    nameCol,
+    col('Desired', 'integer', 'The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod).', (x) => n(o(x.status).desiredNumberScheduled)),
+    col('Current', 'integer', 'The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.', (x) => n(o(x.status).currentNumberScheduled)),
+    col('Ready', 'integer', 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.', (x) => n(o(x.status).numberReady)),
+    col('Up-to-date', 'integer', 'The total number of nodes that are running updated daemon pod', (x) => n(o(x.status).updatedNumberScheduled)),
+    col('Available', 'integer', 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)', (x) => n(o(x.status).numberAvailable)),
+    col('Node Selector', 'string', "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node.", (x) => formatLabels(tplSpec(x).nodeSelector)),
+    ageCol,
+    containersCol(tplSpec),
+    imagesCol(tplSpec),
+    labelSelectorCol('A label query over pods that are managed by the daemon set.', (x) => o(x.spec).selector),
   ],
   statefulsets: [
-    name,
-    { name: 'Ready', type: 'string', description: 'Number of the pod with ready state.', cell: (x) => `${Number(o(x.status).readyReplicas ?? 0)}/${Number(o(x.spec).replicas ?? 0)}` },
+    nameCol,
+    col('Ready', 'string', 'Number of the pod with ready state', (x) => `${n(o(x.status).readyReplicas)}/${n(o(x.spec).replicas)}`),
     ageCol,
-    containersCol(templateSpec),
-    imagesCol(templateSpec),
-  ],
-  services: [
-    name,
-    { name: 'Type', type: 'string', description: 'The type of the service.', cell: (x) => String(o(x.spec).type ?? 'ClusterIP') },
-    { name: 'Cluster-IP', type: 'string', description: 'The cluster IP of the service.', cell: (x) => none(o(x.spec).clusterIP) },
-    {
-      name: 'External-IP',
-      type: 'string',
-      description: 'The external IP of the service.',
-      cell: (x) => {
-        const ips = [...((o(x.spec).externalIPs as string[] | undefined) ?? []), ...a(o(o(x.status).loadBalancer).ingress).map((i) => String(i.ip ?? i.hostname ?? ''))];
-        if (ips.length) return ips.join(',');
-        if (o(x.spec).type === 'LoadBalancer') return '<pending>';
-        if (o(x.spec).type === 'ExternalName') return String(o(x.spec).externalName ?? '');
-        return '<none>';
-      },
-    },
-    {
-      name: 'Port(s)',
-      type: 'string',
-      description: 'The ports of the service.',
-      cell: (x) => {
-        const ports = a(o(x.spec).ports).map((p) => (p.nodePort ? `${String(p.port)}:${String(p.nodePort)}/${String(p.protocol ?? 'TCP')}` : `${String(p.port)}/${String(p.protocol ?? 'TCP')}`));
-        return ports.length ? ports.join(',') : '<none>';
-      },
-    },
-    ageCol,
-    wide({ name: 'Selector', type: 'string', description: 'Label selector for pods.', cell: (x) => { const s = Object.entries(o(o(x.spec).selector)).map(([k, v]) => `${k}=${String(v)}`).join(','); return s || '<none>'; } }),
-  ],
-  nodes: [
-    name,
-    {
-      name: 'Status',
-      type: 'string',
-      description: 'The status of the node.',
-      cell: (x) => {
-        const ready = a(o(x.status).conditions).find((c) => c.type === 'Ready');
-        let s = ready?.status === 'True' ? 'Ready' : ready ? 'NotReady' : 'Unknown';
-        if (o(x.spec).unschedulable) s += ',SchedulingDisabled';
-        return s;
-      },
-    },
-    {
-      name: 'Roles',
-      type: 'string',
-      description: 'The roles of the node.',
-      cell: (x) => {
-        const roles = Object.keys(o(o(x.metadata).labels)).filter((k) => k.startsWith('node-role.kubernetes.io/')).map((k) => k.slice('node-role.kubernetes.io/'.length));
-        return roles.length ? roles.sort().join(',') : '<none>';
-      },
-    },
-    ageCol,
-    { name: 'Version', type: 'string', description: 'Kubelet version.', cell: (x) => String(o(o(x.status).nodeInfo).kubeletVersion ?? '') },
-    wide({ name: 'Internal-IP', type: 'string', description: 'Internal IP.', cell: (x) => none(a(o(x.status).addresses).find((ad) => ad.type === 'InternalIP')?.address) }),
-    wide({ name: 'External-IP', type: 'string', description: 'External IP.', cell: (x) => none(a(o(x.status).addresses).find((ad) => ad.type === 'ExternalIP')?.address) }),
-    wide({ name: 'OS-Image', type: 'string', description: 'OS image.', cell: (x) => String(o(o(x.status).nodeInfo).osImage ?? '<unknown>') }),
-    wide({ name: 'Kernel-Version', type: 'string', description: 'Kernel version.', cell: (x) => String(o(o(x.status).nodeInfo).kernelVersion ?? '<unknown>') }),
-    wide({ name: 'Container-Runtime', type: 'string', description: 'Container runtime.', cell: (x) => String(o(o(x.status).nodeInfo).containerRuntimeVersion ?? '<unknown>') }),
-  ],
-  namespaces: [name, { name: 'Status', type: 'string', description: 'The status of the namespace.', cell: (x) => String(o(x.status).phase ?? 'Active') }, ageCol],
-  events: [
-    { name: 'Last Seen', type: 'string', description: 'Time when this event was last observed.', cell: (x) => age(x.lastTimestamp ?? x.eventTime ?? o(x.metadata).creationTimestamp) },
-    { name: 'Type', type: 'string', description: 'Type of this event.', cell: (x) => String(x.type ?? '') },
-    { name: 'Reason', type: 'string', description: 'Reason of this event.', cell: (x) => String(x.reason ?? '') },
-    { name: 'Object', type: 'string', description: 'The object this event is about.', cell: (x) => `${String(o(x.involvedObject).kind ?? '').toLowerCase()}/${String(o(x.involvedObject).name ?? '')}` },
-    { name: 'Message', type: 'string', description: 'A human-readable description of the status of this operation.', cell: (x) => String(x.message ?? '') },
-    wide({ name: 'Subobject', type: 'string', description: 'The field of the object.', cell: (x) => String(o(x.involvedObject).fieldPath ?? '') }),
-    wide({ name: 'Source', type: 'string', description: 'The component reporting this event.', cell: (x) => String(o(x.source).component ?? x.reportingComponent ?? '') }),
-    wide({ name: 'First Seen', type: 'string', description: 'The time at which the event was first recorded.', cell: (x) => age(x.firstTimestamp ?? o(x.metadata).creationTimestamp) }),
-    wide({ name: 'Count', type: 'string', description: 'The number of times this event has occurred.', cell: (x) => String(x.count ?? 1) }),
-    wide({ name: 'Name', type: 'string', description: 'The name of the event.', cell: (x) => String(o(x.metadata).name ?? '') }),
-  ],
-  configmaps: [name, { name: 'Data', type: 'integer', description: 'Number of data entries.', cell: (x) => Object.keys(o(x.data)).length + Object.keys(o(x.binaryData)).length }, ageCol],
-  secrets: [
-    name,
-    { name: 'Type', type: 'string', description: 'The type of the secret.', cell: (x) => String(x.type ?? 'Opaque') },
-    { name: 'Data', type: 'integer', description: 'Number of data entries.', cell: (x) => Object.keys(o(x.data)).length },
-    ageCol,
+    containersCol(tplSpec),
+    imagesCol(tplSpec),
   ],
   jobs: [
-    name,
-    { name: 'Status', type: 'string', description: 'Status of the job.', cell: (x) => (a(o(x.status).conditions).find((c) => c.type === 'Complete' && c.status === 'True') ? 'Complete' : a(o(x.status).conditions).find((c) => c.type === 'Failed' && c.status === 'True') ? 'Failed' : 'Running') },
-    { name: 'Completions', type: 'string', description: 'Completions.', cell: (x) => `${Number(o(x.status).succeeded ?? 0)}/${Number(o(x.spec).completions ?? 1)}` },
-    { name: 'Duration', type: 'string', description: 'Duration.', cell: (x) => (o(x.status).startTime ? humanDuration((o(x.status).completionTime ? Date.parse(String(o(x.status).completionTime)) : Date.now()) - Date.parse(String(o(x.status).startTime))) : '') },
+    nameCol,
+    col('Status', 'string', 'Status of the job.', jobStatus),
+    col('Completions', 'string', 'The number of pods which reached phase Succeeded.', jobCompletions),
+    col('Duration', 'string', 'Time required to complete the job.', jobDuration),
+    ageCol,
+    containersCol(tplSpec),
+    imagesCol(tplSpec),
+    labelSelectorCol('A label query over pods that should match the pod count.', (x) => o(x.spec).selector),
+  ],
+  cronjobs: [
+    nameCol,
+    col('Schedule', 'string', 'The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.', (x) => s(o(x.spec).schedule)),
+    col('Timezone', 'string', 'The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.', (x) => orNone(o(x.spec).timeZone)),
+    col('Suspend', 'boolean', 'This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.', (x) => boolPtr(o(x.spec).suspend)),
+    col('Active', 'integer', 'A list of pointers to currently running jobs.', (x) => a(o(x.status).active).length),
+    col('Last Schedule', 'string', 'Information when was the last time the job was successfully scheduled.', (x) => (s(o(x.status).lastScheduleTime) ? age(o(x.status).lastScheduleTime) : '<none>')),
+    ageCol,
+    containersCol((x) => o(o(o(o(o(x.spec).jobTemplate).spec).template).spec)),
+    imagesCol((x) => o(o(o(o(o(x.spec).jobTemplate).spec).template).spec)),
+    labelSelectorCol('A label query over pods that should match the pod count.', (x) => o(o(o(x.spec).jobTemplate).spec).selector),
+  ],
+  services: [
+    nameCol,
+    col('Type', 'string', 'type determines how the Service is exposed.', (x) => s(o(x.spec).type)),
+    col('Cluster-IP', 'string', 'clusterIP is the IP address of the service and is usually assigned randomly.', (x) => orNone((Array.isArray(o(x.spec).clusterIPs) ? s((o(x.spec).clusterIPs as unknown[])[0]) : '') || s(o(x.spec).clusterIP))),
+    col('External-IP', 'string', 'externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.', serviceExternalIP),
+    col('Port(s)', 'string', 'The list of ports that are exposed by this service.', servicePorts),
+    ageCol,
+    wide('Selector', 'string', 'Route service traffic to pods with label keys and values matching this selector.', (x) => formatLabels(o(x.spec).selector)),
+  ],
+  endpoints: [
+    nameCol,
+    col('Endpoints', 'string', 'The set of all endpoints is the union of all subsets.', formatEndpoints),
+    ageCol,
+  ],
+  ingresses: [
+    nameCol,
+    col('Class', 'string', 'The name of the IngressClass resource that should be used for additional configuration', (x) => orNone(o(x.spec).ingressClassName)),
+    col('Hosts', 'string', 'Hosts that incoming requests are matched against before the ingress rule', (x) => formatHosts(a(o(x.spec).rules))),
+    col('Address', 'string', 'Address is a list containing ingress points for the load-balancer', (x) => loadBalancerIngress(o(x.status).loadBalancer)),
+    col('Ports', 'string', 'Ports of TLS configurations that open', (x) => (a(o(x.spec).tls).length ? '80, 443' : '80')),
+    ageCol,
+  ],
+  ingressclasses: [
+    nameCol,
+    col('Controller', 'string', 'Controller that is responsible for handling this class', (x) => s(o(x.spec).controller)),
+    col('Parameters', 'string', 'A reference to a resource with additional parameters', (x) => {
+      const p = o(x.spec).parameters;
+      if (!p || typeof p !== 'object') return '<none>';
+      const q = o(p);
+      return `${s(q.kind)}${s(q.apiGroup) ? `.${s(q.apiGroup)}` : ''}/${s(q.name)}`;
+    }),
+    ageCol,
+  ],
+  nodes: [
+    nameCol,
+    col('Status', 'string', 'The status of the node', nodeStatus),
+    col('Roles', 'string', 'The roles of the node', nodeRoles),
+    ageCol,
+    col('Version', 'string', 'Kubelet Version reported by the node.', (x) => s(o(o(x.status).nodeInfo).kubeletVersion)),
+    wide('Internal-IP', 'string', 'List of addresses reachable to the node.', (x) => nodeAddress(x, 'InternalIP')),
+    wide('External-IP', 'string', 'List of addresses reachable to the node.', (x) => nodeAddress(x, 'ExternalIP')),
+    wide('OS-Image', 'string', 'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).', (x) => orUnknown(o(o(x.status).nodeInfo).osImage)),
+    wide('Kernel-Version', 'string', "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", (x) => orUnknown(o(o(x.status).nodeInfo).kernelVersion)),
+    wide('Container-Runtime', 'string', 'ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).', (x) => orUnknown(o(o(x.status).nodeInfo).containerRuntimeVersion)),
+  ],
+  events: [
+    col('Last Seen', 'string', 'The time at which the most recent occurrence of this event was recorded.', (x) => eventCells(x).last),
+    col('Type', 'string', 'Type of this event (Normal, Warning), new types could be added in the future', (x) => s(x.type)),
+    col('Reason', 'string', "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.", (x) => s(x.reason)),
+    col('Object', 'string', 'The object that this event is about.', (x) => (s(o(x.involvedObject).name) ? `${s(o(x.involvedObject).kind).toLowerCase()}/${s(o(x.involvedObject).name)}` : s(o(x.involvedObject).kind).toLowerCase())),
+    wide('Subobject', 'string', 'If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2].', (x) => s(o(x.involvedObject).fieldPath)),
+    wide('Source', 'string', 'The component reporting this event. Should be a short machine understandable string.', eventSource),
+    col('Message', 'string', 'A human-readable description of the status of this operation.', (x) => s(x.message).trim()),
+    wide('First Seen', 'string', 'The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)', (x) => eventCells(x).first),
+    wide('Count', 'string', 'The number of times this event has occurred.', (x) => eventCells(x).count),
+    { ...wide('Name', 'string', D_NAME, (x) => s(o(x.metadata).name)), format: 'name' },
+  ],
+  namespaces: [nameCol, col('Status', 'string', 'The status of the namespace', (x) => s(o(x.status).phase)), ageCol],
+  configmaps: [nameCol, col('Data', 'string', 'Data contains the configuration data.', (x) => Object.keys(o(x.data)).length + Object.keys(o(x.binaryData)).length), ageCol],
+  secrets: [
+    nameCol,
+    col('Type', 'string', 'Used to facilitate programmatic handling of secret data.', (x) => s(x.type)),
+    col('Data', 'string', 'Data contains the secret data.', (x) => Object.keys(o(x.data)).length),
+    ageCol,
+  ],
+  serviceaccounts: [nameCol, ageCol],
+  leases: [nameCol, col('Holder', 'string', 'holderIdentity contains the identity of the holder of a current lease.', (x) => orNone(o(x.spec).holderIdentity)), ageCol],
+  rolebindings: bindingColumns('roleBinding'),
+  clusterrolebindings: bindingColumns('clusterRoleBinding'),
+  priorityclasses: [
+    nameCol,
+    col('Value', 'integer', 'value represents the integer value of this priority class.', (x) => n(x.value)),
+    col('Global-Default', 'boolean', 'globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class.', (x) => x.globalDefault === true),
+    ageCol,
+    col('PreemptionPolicy', 'string', 'preemptionPolicy is the Policy for preempting pods with lower priority.', (x) => orNone(x.preemptionPolicy)),
+  ],
+  apiservices: [
+    nameCol,
+    col('Service', 'string', 'The reference to the service that hosts this API endpoint.', (x) => (o(x.spec).service ? `${s(o(o(x.spec).service).namespace)}/${s(o(o(x.spec).service).name)}` : 'Local')),
+    col('Available', 'string', 'Whether this service is available.', apiServiceAvailable),
     ageCol,
   ],
 };
 
+/** rest.DefaultTableConvertor: Name and Created At (RFC 3339), for kinds without printer columns (roles, clusterroles...). */
+const DEFAULT_COLUMNS: Column[] = [
+  nameCol,
+  { name: 'Created At', type: 'date', description: D_CREATED, cell: (x) => s(o(x.metadata).creationTimestamp) },
+];
+
 export function tableColumns(info: ResourceInfo): Column[] {
-  return COLUMNS[info.resource] ?? [name, ageCol];
+  return COLUMNS[info.resource] ?? DEFAULT_COLUMNS;
 }
 
 export interface TableOptions {
