@@ -189,6 +189,8 @@ export interface Container {
   startupProbe?: Probe;
   lifecycle?: Lifecycle;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Only on init containers: Always makes it a native sidecar (keeps running beside the containers). */
+  restartPolicy?: 'Always';
   securityContext?: SecurityContext;
   stdin?: boolean;
   stdinOnce?: boolean;
