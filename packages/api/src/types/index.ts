@@ -1,0 +1,3 @@
+/** The typed object model: generated kinds and the generic object shapes. */
+export * from './generated.js';
+export * from './object.js';
