@@ -92,6 +92,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   define({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', resource: 'rolebindings', namespaced: true, pkg: 'rbac.v1' }),
   define({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', resource: 'roles', namespaced: true, pkg: 'rbac.v1' }),
   define({ group: 'scheduling.k8s.io', version: 'v1', kind: 'PriorityClass', resource: 'priorityclasses', namespaced: false, pkg: 'scheduling.v1', shortNames: ['pc'] }),
+  define({ group: 'apiregistration.k8s.io', version: 'v1', kind: 'APIService', resource: 'apiservices', namespaced: false, pkg: 'apiregistration.v1', categories: ['api-extensions'], status: true }),
   // Create-only reviews: answered from the authenticator/authorizer, never stored, not listable.
   define({ group: 'authentication.k8s.io', version: 'v1', kind: 'SelfSubjectReview', resource: 'selfsubjectreviews', namespaced: false, pkg: 'authentication.v1', verbs: ['create'], list: false }),
   define({ group: 'authentication.k8s.io', version: 'v1', kind: 'TokenReview', resource: 'tokenreviews', namespaced: false, pkg: 'authentication.v1', verbs: ['create'], list: false }),

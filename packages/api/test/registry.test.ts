@@ -29,6 +29,7 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['rolebindings', 'rbac.authorization.k8s.io/v1', 'RoleBinding', true, [], false, false],
   ['clusterrolebindings', 'rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', false, [], false, false],
   ['priorityclasses', 'scheduling.k8s.io/v1', 'PriorityClass', false, ['pc'], false, false],
+  ['apiservices', 'apiregistration.k8s.io/v1', 'APIService', false, [], true, false],
   ['selfsubjectreviews', 'authentication.k8s.io/v1', 'SelfSubjectReview', false, [], false, false],
   ['tokenreviews', 'authentication.k8s.io/v1', 'TokenReview', false, [], false, false],
   ['selfsubjectreviews', 'authentication.k8s.io/v1beta1', 'SelfSubjectReview', false, [], false, false],
@@ -85,7 +86,7 @@ test('groups are listed with their versions, core first', (t) => {
   t.deepEqual(groups[0], { group: '', versions: ['v1'] });
   t.deepEqual(
     groups.map((g) => g.group).sort(),
-    ['', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'batch', 'coordination.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io'],
+    ['', 'apiregistration.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'batch', 'coordination.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io'],
   );
   t.deepEqual(groups.find((g) => g.group === 'authentication.k8s.io')?.versions, ['v1', 'v1beta1'], 'v1 first: the preferred version');
 });
