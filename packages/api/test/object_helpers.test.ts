@@ -26,6 +26,7 @@ import {
   splitObjectKey,
   toleratesTaint,
   tolerationsTolerateTaint,
+  type PodCondition,
   type Taint,
   type Toleration,
 } from '../src/index.js';
@@ -98,7 +99,7 @@ test('owner references: the controller ref, isControlledBy, newControllerRef', (
 
 test('conditions: lastTransitionTime moves only when the status changes', (t) => {
   const t0 = Date.UTC(2024, 0, 2, 3, 4, 5);
-  let conds = setCondition([], { type: 'Ready', status: 'False', reason: 'Starting' }, t0);
+  let conds = setCondition<PodCondition>([], { type: 'Ready', status: 'False', reason: 'Starting' }, t0);
   t.deepEqual(conds, [{ type: 'Ready', status: 'False', reason: 'Starting', lastTransitionTime: '2024-01-02T03:04:05Z' }]);
   conds = setCondition(conds, { type: 'Ready', status: 'False', reason: 'StillStarting' }, t0 + 60_000);
   t.is(getCondition(conds, 'Ready')!.lastTransitionTime, '2024-01-02T03:04:05Z');
