@@ -1,5 +1,4 @@
-/** Prometheus metrics of the scheduler, plus the /metrics and /healthz HTTP endpoint. */
-import { createServer, type Server } from 'node:http';
+/** Prometheus metrics of the scheduler (served by @mkube/component-base's ComponentServer). */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AttemptResult, SchedulerObserver } from './core.js';
 import type { SchedulingQueue } from './queue.js';
@@ -61,30 +60,5 @@ export class SchedulerMetrics {
       },
       bindFailed: () => this.bindFailures.inc(),
     };
-  }
-
-  /** Serves /metrics and /healthz on 127.0.0.1-or-given host; resolves with the bound port. */
-  async serve(port: number, host = '0.0.0.0', healthy: () => boolean = () => true): Promise<{ server: Server; port: number }> {
-    const server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/healthz' || path === '/livez' || path === '/readyz') {
-        const ok = healthy();
-        res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ok ? 'ok' : 'unhealthy');
-        return;
-      }
-      if (path === '/metrics') {
-        this.registry.metrics().then(
-          (text) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(text),
-          (err: Error) => res.writeHead(500).end(err.message),
-        );
-        return;
-      }
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
-    return { server, port: (server.address() as { port: number }).port };
   }
 }

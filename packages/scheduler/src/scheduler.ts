@@ -7,8 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Server } from 'node:http';
 import { ApiError, Informer, KubeClient, LeaderElector, Resources, type KubeObject, type ResourceClient } from '@mkube/client';
+import { ComponentServer, HealthChecks, pingCheck, staticCheck } from '@mkube/component-base';
 import { pino, type Logger } from 'pino';
 import { SchedulerCore, type CoreOptions, type SchedulerEffects } from './core.js';
 import { SchedulerMetrics } from './metrics.js';
@@ -53,7 +53,7 @@ export class Scheduler {
   private leading: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private http: Server | undefined;
+  private http: ComponentServer | undefined;
   metricsPort: number | undefined;
   private stopped = false;
 
@@ -187,9 +187,9 @@ export class Scheduler {
   /** Starts informers, the metrics endpoint and (after winning the election) scheduling. */
   async start(): Promise<void> {
     if (this.o.metricsPort !== undefined) {
-      const { server, port } = await this.metrics.serve(this.o.metricsPort, this.o.metricsHost ?? '0.0.0.0', () => !this.stopped);
-      this.http = server;
-      this.metricsPort = port;
+      const stopping = staticCheck('shutdown', () => (this.stopped ? 'shutting down' : undefined));
+      this.http = new ComponentServer({ registry: this.metrics.registry, health: HealthChecks.same([pingCheck, stopping]), log: this.log });
+      this.metricsPort = await this.http.listen(this.o.metricsPort, this.o.metricsHost ?? '0.0.0.0');
     }
     this.pcInformer.start();
     this.nsInformer.start();
@@ -261,6 +261,6 @@ export class Scheduler {
     this.nsInformer.stop();
     await this.core.waitForBindings().catch(() => undefined);
     this.core.stop();
-    await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
+    await this.http?.close();
   }
 }

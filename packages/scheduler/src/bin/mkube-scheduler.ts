@@ -1,49 +1,34 @@
 #!/usr/bin/env node
 /** mkube-scheduler: assigns pods to nodes (kube-scheduler's framework) through the API server. */
-import { parseArgs } from 'node:util';
+import { createLogger, parseComponentFlags, requireKubeconfig } from '@mkube/component-base';
 import { exitOnStartupError, usageErrorsExit2, loadingFile } from '@mkube/api';
 import { KubeClient, loadKubeconfig } from '@mkube/client';
-import { pino } from 'pino';
 import { Scheduler } from '../scheduler.js';
 
-// "--leader-elect" alone means true, as in kube-scheduler.
-const args = process.argv.slice(2).map((a) => (a === '--leader-elect' ? '--leader-elect=true' : a));
-
-const { values } = usageErrorsExit2('mkube-scheduler', () => parseArgs({
-  args,
-  options: {
-    kubeconfig: { type: 'string', default: process.env.KUBECONFIG },
-    'leader-elect': { type: 'string', default: 'true' },
-    'leader-elect-resource-namespace': { type: 'string', default: 'kube-system' },
-    'leader-elect-resource-name': { type: 'string', default: 'kube-scheduler' },
-    'metrics-port': { type: 'string', default: '10251' },
-    'bind-address': { type: 'string', default: '0.0.0.0' },
-    'scheduler-name': { type: 'string', default: 'default-scheduler' },
-    'percentage-of-nodes-to-score': { type: 'string', default: '0' },
-    'log-level': { type: 'string', default: 'info' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const BINARY = 'mkube-scheduler';
+// The common component flags (--kubeconfig, --v/--log-level, --bind-address, --leader-elect*) and the scheduler's own.
+const { values, common, usage } = usageErrorsExit2(BINARY, () => parseComponentFlags(BINARY, process.argv.slice(2), { bindAddress: '0.0.0.0', leaderElection: { resourceName: 'kube-scheduler' } }, {
+  'metrics-port': { type: 'int', default: '10251', usage: 'Port of /metrics, /healthz, /livez and /readyz (0: any free port, -1: off).' },
+  'scheduler-name': { type: 'string', default: 'default-scheduler', usage: 'Schedule pods whose spec.schedulerName is this.' },
+  'percentage-of-nodes-to-score': { type: 'int', default: '0', usage: 'Percentage of feasible nodes to score (0: adaptive, as kube-scheduler).' },
 }));
-
-if (values.help || !values.kubeconfig) {
-  process.stderr.write(
-    'usage: mkube-scheduler --kubeconfig PATH [--leader-elect=true|false] [--metrics-port=10251 (0: any, -1: off)]\n' +
-      '       [--bind-address 0.0.0.0] [--scheduler-name default-scheduler] [--percentage-of-nodes-to-score 0]\n' +
-      '       [--leader-elect-resource-namespace kube-system] [--leader-elect-resource-name kube-scheduler] [--log-level info]\n',
-  );
-  process.exit(values.help ? 0 : 2);
+if (values.help) {
+  process.stdout.write(usage);
+  process.exit(0);
 }
+const kubeconfigPath = usageErrorsExit2(BINARY, () => requireKubeconfig(common));
+const leaderElection = common.leaderElection!;
 
-const log = pino({ level: values['log-level'], base: { component: 'mkube-scheduler' } });
-const metricsPort = Number(values['metrics-port']);
+const log = createLogger({ component: BINARY, level: common.logLevel });
+const metricsPort = values['metrics-port'];
 // A start-up failure is one line naming the listener or file; the stack goes to the log at debug level.
 const startupContext = {
-  listeners: [{ what: 'metrics and health', port: metricsPort, host: values['bind-address'] }],
-  files: [{ what: '--kubeconfig', path: values.kubeconfig }],
+  listeners: [{ what: 'metrics and health', port: metricsPort, host: common.bindAddress }],
+  files: [{ what: '--kubeconfig', path: kubeconfigPath }],
 };
 let kubeconfig;
 try {
-  kubeconfig = loadingFile('--kubeconfig', values.kubeconfig, () => loadKubeconfig(values.kubeconfig!));
+  kubeconfig = loadingFile('--kubeconfig', kubeconfigPath, () => loadKubeconfig(kubeconfigPath));
 } catch (err) {
   exitOnStartupError('mkube-scheduler', err, startupContext, log);
 }
@@ -51,13 +36,16 @@ const client = new KubeClient({ ...kubeconfig, userAgent: 'mkube-scheduler/0.1' 
 const scheduler = new Scheduler({
   client,
   logger: log,
-  leaderElect: values['leader-elect'] !== 'false',
-  leaseNamespace: values['leader-elect-resource-namespace'],
-  leaseName: values['leader-elect-resource-name'],
+  leaderElect: leaderElection.leaderElect,
+  leaseNamespace: leaderElection.resourceNamespace,
+  leaseName: leaderElection.resourceName,
+  leaseDurationMs: leaderElection.leaseDurationMs,
+  renewDeadlineMs: leaderElection.renewDeadlineMs,
+  retryPeriodMs: leaderElection.retryPeriodMs,
   schedulerName: values['scheduler-name'],
   metricsPort: metricsPort >= 0 ? metricsPort : undefined,
-  metricsHost: values['bind-address'],
-  core: { percentageOfNodesToScore: Number(values['percentage-of-nodes-to-score']) },
+  metricsHost: common.bindAddress,
+  core: { percentageOfNodesToScore: values['percentage-of-nodes-to-score'] },
 });
 
 await scheduler.start().catch((err: unknown) => exitOnStartupError('mkube-scheduler', err, startupContext, log));
