@@ -191,3 +191,14 @@ export function apiGroups(): { group: string; versions: string[] }[] {
   }
   return [...groups].map(([group, versions]) => ({ group, versions: [...versions] }));
 }
+
+/**
+ * The served resource with this plural name in this group (first version in
+ * the table); throws RESOURCE_NOT_FOUND when mkube does not serve it. The
+ * client's and the controllers' named handles (Resources.pods) come from here.
+ */
+export function resourceFor(resource: string, group = ''): ResourceInfo {
+  const found = RESOURCES.find((r) => r.group === group && r.resource === resource);
+  if (!found) throw new RegistryError('RESOURCE_NOT_FOUND', `the server doesn't have a resource type "${group ? `${resource}.${group}` : resource}"`);
+  return found;
+}
