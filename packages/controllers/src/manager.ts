@@ -3,11 +3,10 @@
  * on kube-system/kube-controller-manager (only the leader runs controllers),
  * and an HTTP endpoint with /metrics and /healthz.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { KubeClient, LeaderElector, loadKubeconfig, type ClientConfig } from '@mkube/client';
-import { pino, type Logger } from 'pino';
+import { CodedError, ComponentServer, createLogger, HealthChecks, pingCheck, staticCheck, type LogLevel } from '@mkube/component-base';
+import type { Logger } from 'pino';
 import { deploymentController } from './deployment/controller.js';
 import { endpointsController } from './endpoints/controller.js';
 import { garbageCollector } from './gc/controller.js';
@@ -38,8 +37,10 @@ export const CONTROLLERS: Record<string, (ctx: ControllerContext) => RunningCont
 
 export const ALL_CONTROLLERS = Object.keys(CONTROLLERS);
 
-export class ConfigError extends Error {
-  readonly code = 'EINVALIDCONFIG';
+export class ConfigError extends CodedError {
+  constructor(message: string) {
+    super('INVALID_CONFIG', message);
+  }
 }
 
 export interface ManagerOptions {
@@ -88,12 +89,12 @@ export class ControllerManager {
   private elector: LeaderElector | undefined;
   private running: { informers: SharedInformers; controllers: RunningController[] } | undefined;
   private starting: Promise<void> | undefined;
-  private server: Server | undefined;
+  private server: ComponentServer | undefined;
   private stopped = false;
   port = 0;
 
   constructor(private readonly o: ManagerOptions) {
-    this.log = o.logger ?? pino({ name: 'mkube-controller-manager', level: o.logLevel ?? 'info' });
+    this.log = o.logger ?? createLogger({ component: 'mkube-controller-manager', level: (o.logLevel ?? 'info') as LogLevel });
     const cc = o.clientConfig ?? (o.kubeconfig ? loadKubeconfig(o.kubeconfig) : undefined);
     if (!cc) throw new ConfigError('a kubeconfig is required (--kubeconfig)');
     this.client = new KubeClient({ ...cc, userAgent: cc.userAgent ?? 'mkube-controller-manager' });
@@ -173,35 +174,11 @@ export class ControllerManager {
     await Promise.all(r.controllers.map((c) => c.stop()));
   }
 
+  /** /metrics and /healthz, /livez, /readyz (ping; a stopping manager fails them) on @mkube/component-base's server. */
   private async listen(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const url = (req.url ?? '/').split('?')[0];
-      if (url === '/healthz' || url === '/livez' || url === '/readyz') {
-        res.writeHead(200, { 'Content-Type': 'text/plain' });
-        res.end('ok');
-        return;
-      }
-      if (url === '/metrics') {
-        this.metrics.registry
-          .metrics()
-          .then((text) => {
-            res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
-            res.end(text);
-          })
-          .catch((err: unknown) => {
-            res.writeHead(500);
-            res.end(String(err));
-          });
-        return;
-      }
-      res.writeHead(404);
-      res.end('not found');
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(this.o.metricsPort ?? 10257, this.o.metricsBindAddress ?? '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    const stopping = staticCheck('shutdown', () => (this.stopped ? 'shutting down' : undefined));
+    this.server = new ComponentServer({ registry: this.metrics.registry, health: HealthChecks.same([pingCheck, stopping]), log: this.log });
+    this.port = await this.server.listen(this.o.metricsPort ?? 10257, this.o.metricsBindAddress ?? '127.0.0.1');
   }
 
   async stop(): Promise<void> {
@@ -210,9 +187,6 @@ export class ControllerManager {
     await this.stopControllers();
     await this.elector?.stop();
     this.client.close();
-    if (this.server) {
-      this.server.closeAllConnections();
-      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    }
+    await this.server?.close();
   }
 }
