@@ -1,27 +1,25 @@
 /**
  * The scheduling loop, free of I/O: one scheduling cycle at a time (pop a
- * pod, snapshot, PreFilter, Filter over nodes in batches, PostFilter on
- * failure, PreScore/Score, pick a host, assume + Reserve) and an asynchronous
- * binding cycle per pod that the next scheduling cycle does not wait for.
- * Everything outside (API calls, events, clock, randomness) is injected.
+ * pod, pick its profile's framework by spec.schedulerName, snapshot,
+ * PreFilter, Filter over nodes in batches, PostFilter on failure,
+ * PreScore/Score, pick a host, assume + Reserve + Permit) and an asynchronous
+ * binding cycle per pod (wait on Permit, PreBind, Bind, PostBind) that the
+ * next scheduling cycle does not wait for. One queue and one cache serve all
+ * profiles. Everything outside (API calls, events, clock, randomness) is
+ * injected.
  */
 import { SchedulerCache, Snapshot } from './cache.js';
-import { Framework, type PluginWithWeight } from './framework/framework.js';
-import { Code, CycleState, Status, fitErrorMessage, type NodeScore } from './framework/interface.js';
+import { defaultConfiguration } from './config/defaults.js';
+import type { SchedulerConfig } from './config/load.js';
+import { Framework } from './framework/framework.js';
+import type { HandleDeps } from './framework/handle.js';
+import { Code, CycleState, Status, fitErrorMessage, type ClusterEvent, type NodeScore } from './framework/interface.js';
+import type { Registry } from './framework/registry.js';
+import { WaitingPods } from './framework/waiting_pods.js';
 import type { NamespaceLabels, NodeInfo, PodInfo } from './node_info.js';
-import { DefaultBinder } from './plugins/default_binder.js';
-import { DefaultPreemption, type PreemptionHandle } from './plugins/default_preemption.js';
-import { ImageLocality } from './plugins/image_locality.js';
-import { InterPodAffinity } from './plugins/inter_pod_affinity.js';
-import { NodeAffinity } from './plugins/node_affinity.js';
-import { NodeName } from './plugins/node_name.js';
-import { NodePorts } from './plugins/node_ports.js';
-import { NodeResourcesBalancedAllocation, NodeResourcesFit } from './plugins/node_resources.js';
-import { NodeUnschedulable } from './plugins/node_unschedulable.js';
-import { PodTopologySpread } from './plugins/pod_topology_spread.js';
-import { TaintToleration } from './plugins/taint_toleration.js';
+import { inTreeRegistry } from './plugins/registry.js';
 import { SchedulingQueue, type QueuedPodInfo } from './queue.js';
-import type { Node, Pod, PodCondition } from './types.js';
+import type { LabelSelector, Node, Pod, PodCondition } from './types.js';
 import { DEFAULT_SCHEDULER_NAME, podKey } from './types.js';
 
 /** What the scheduler does to the outside world. */
@@ -50,16 +48,22 @@ export interface CoreOptions {
   now?: () => number;
   /** Uniform [0, 1): breaks score ties. */
   random?: () => number;
-  /** 0 = adaptive (50% − nodes/125, at least 5%, at least 100 nodes). */
+  /** 0 = adaptive (50% − nodes/125, at least 5%, at least 100 nodes); a profile's own value wins; overrides the config's. */
   percentageOfNodesToScore?: number;
   /** Nodes per filter batch. */
   parallelChunkSize?: number;
   /** Namespace labels, for pod (anti-)affinity terms with a namespaceSelector. */
   namespaceLabels?: NamespaceLabels;
-  /** Override the plugin set (default: the default profile). */
-  plugins?: (handle: PreemptionHandle, effects: SchedulerEffects) => PluginWithWeight[];
+  /** Selector of the workloads selecting a pod (PodTopologySpread's default constraints). */
+  defaultSelector?: (pod: Pod) => LabelSelector | undefined;
+  /** Profiles and plugin args (config/load.ts); default: one default profile named `schedulerName`. */
+  config?: SchedulerConfig;
+  /** Where the profiles' plugins come from (default: the in-tree registry). */
+  registry?: Registry;
+  /** The default profile's name when no config is given. */
   schedulerName?: string;
-  observer?: SchedulerObserver;
+  /** One observer for all profiles, or one per profile name. */
+  observer?: SchedulerObserver | ((profile: string) => SchedulerObserver);
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   assumedPodTtlMs?: number;
@@ -79,24 +83,6 @@ export function numFeasibleNodesToFind(numAllNodes: number, percentage = 0): num
   if (p >= 100) return numAllNodes;
   const n = Math.trunc((numAllNodes * p) / 100);
   return n < MIN_FEASIBLE_NODES_TO_FIND ? MIN_FEASIBLE_NODES_TO_FIND : n;
-}
-
-/** The default profile, with upstream's score weights. */
-export function defaultPlugins(handle: PreemptionHandle, effects: SchedulerEffects, namespaceLabels?: NamespaceLabels): PluginWithWeight[] {
-  return [
-    { plugin: new NodeUnschedulable() },
-    { plugin: new NodeName() },
-    { plugin: new TaintToleration(), weight: 3 },
-    { plugin: new NodeAffinity(), weight: 2 },
-    { plugin: new NodePorts() },
-    { plugin: new NodeResourcesFit(), weight: 1 },
-    { plugin: new PodTopologySpread(), weight: 2 },
-    { plugin: new InterPodAffinity(1, namespaceLabels), weight: 2 },
-    { plugin: new NodeResourcesBalancedAllocation(), weight: 1 },
-    { plugin: new ImageLocality(), weight: 1 },
-    { plugin: new DefaultPreemption(handle) },
-    { plugin: new DefaultBinder((pod, node) => effects.bind(pod, node)) },
-  ];
 }
 
 export interface ScheduleResult {
@@ -126,6 +112,15 @@ export class FitError extends Error {
   }
 }
 
+/** A Reserve or Permit plugin rejected the pod (or a waiting pod timed out). */
+export class PluginRejectedError extends Error {
+  readonly code = 'UNSCHEDULABLE';
+  constructor(readonly status: Status) {
+    super(status.message());
+    this.name = 'PluginRejectedError';
+  }
+}
+
 /** The cluster has no nodes at all (upstream's ErrNoNodesAvailable). */
 export class NoNodesAvailableError extends Error {
   readonly code = 'NO_NODES_AVAILABLE';
@@ -138,15 +133,19 @@ export class NoNodesAvailableError extends Error {
 export class SchedulerCore {
   readonly cache: SchedulerCache;
   readonly queue: SchedulingQueue;
-  readonly framework: Framework;
+  /** Profile name (spec.schedulerName) → its framework, in configuration order. */
+  readonly frameworks = new Map<string, Framework>();
   readonly snapshot = new Snapshot();
+  /** The first profile's name. */
   readonly schedulerName: string;
+  readonly waitingPods = new WaitingPods();
   private readonly effects: SchedulerEffects;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly percentage: number;
   private readonly chunkSize: number;
-  private readonly observer: SchedulerObserver;
+  private readonly parallelism: number;
+  private readonly observers = new Map<string, SchedulerObserver>();
   private nextStartNodeIndex = 0;
   private readonly bindings = new Set<Promise<void>>();
   private stopped = false;
@@ -155,15 +154,18 @@ export class SchedulerCore {
     this.effects = opts.effects;
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
-    this.percentage = opts.percentageOfNodesToScore ?? 0;
+    const { config, args } = opts.config ?? { config: defaultConfiguration(opts.schedulerName ?? DEFAULT_SCHEDULER_NAME), args: new Map<string, Map<string, unknown>>() };
+    this.percentage = opts.percentageOfNodesToScore ?? config.percentageOfNodesToScore ?? 0;
     this.chunkSize = opts.parallelChunkSize ?? 64;
-    this.observer = opts.observer ?? {};
-    this.schedulerName = opts.schedulerName ?? DEFAULT_SCHEDULER_NAME;
+    this.parallelism = config.parallelism;
+    this.schedulerName = config.profiles[0]!.schedulerName;
     this.cache = new SchedulerCache({ now: this.now, assumedPodTtlMs: opts.assumedPodTtlMs });
-    const handle: PreemptionHandle = {
+    const deps: HandleDeps = {
       snapshot: () => this.snapshot,
-      framework: () => this.framework,
       nominatedPodsForNode: (n) => this.queue.nominatedPodsForNode(n),
+      bind: (pod, node) => this.effects.bind(pod, node),
+      namespaceLabels: opts.namespaceLabels,
+      defaultSelector: opts.defaultSelector,
       evict: async (victim, preemptor, nodeName) => {
         this.effects.recordEvent(victim, 'Normal', 'Preempted', `Preempted by pod ${preemptor.metadata.uid ?? podKey(preemptor)} on node ${nodeName}`);
         await this.effects.deletePod(victim);
@@ -173,19 +175,44 @@ export class SchedulerCore {
         await this.effects.updatePodStatus(pod, null, null);
       },
     };
-    const plugins = opts.plugins ?? ((h: PreemptionHandle, e: SchedulerEffects) => defaultPlugins(h, e, opts.namespaceLabels));
-    this.framework = new Framework(plugins(handle, this.effects));
+    const registry = opts.registry ?? inTreeRegistry();
+    const pluginEvents = new Map<string, Set<ClusterEvent>>();
+    for (const profile of config.profiles) {
+      const fw = new Framework(registry, profile, deps, args.get(profile.schedulerName), this.waitingPods);
+      this.frameworks.set(profile.schedulerName, fw);
+      const o = opts.observer;
+      this.observers.set(profile.schedulerName, typeof o === 'function' ? o(profile.schedulerName) : (o ?? {}));
+      for (const [plugin, evs] of fw.pluginEvents()) {
+        const s = pluginEvents.get(plugin) ?? new Set();
+        for (const e of evs) s.add(e);
+        pluginEvents.set(plugin, s);
+      }
+    }
     this.queue = new SchedulingQueue({
       now: this.now,
-      initialBackoffMs: opts.initialBackoffMs,
-      maxBackoffMs: opts.maxBackoffMs,
-      pluginEvents: this.framework.pluginEvents(),
+      initialBackoffMs: opts.initialBackoffMs ?? config.podInitialBackoffSeconds * 1000,
+      maxBackoffMs: opts.maxBackoffMs ?? config.podMaxBackoffSeconds * 1000,
+      pluginEvents,
     });
   }
 
-  /** Whether this scheduler is responsible for an unassigned pod. */
+  /** The first profile's framework. */
+  get framework(): Framework {
+    return this.frameworks.get(this.schedulerName)!;
+  }
+
+  /** The framework of the profile a pod names (spec.schedulerName, default-scheduler when unset). */
+  frameworkFor(pod: Pod): Framework | undefined {
+    return this.frameworks.get(pod.spec.schedulerName || DEFAULT_SCHEDULER_NAME);
+  }
+
+  private observerFor(pod: Pod): SchedulerObserver {
+    return this.observers.get(pod.spec.schedulerName || DEFAULT_SCHEDULER_NAME) ?? {};
+  }
+
+  /** Whether one of this scheduler's profiles is responsible for an unassigned pod. */
   responsibleFor(pod: Pod): boolean {
-    return !pod.spec.nodeName && (pod.spec.schedulerName ?? DEFAULT_SCHEDULER_NAME) === this.schedulerName;
+    return !pod.spec.nodeName && this.frameworkFor(pod) !== undefined;
   }
 
   /** Pods with scheduling gates wait outside the queue until the gates are removed. */
@@ -221,20 +248,23 @@ export class SchedulerCore {
   stop(): void {
     this.stopped = true;
     this.queue.close();
+    this.waitingPods.forEach((wp) => wp.reject('', 'scheduler stopped'));
   }
 
   async runCycle(q: QueuedPodInfo): Promise<void> {
     const start = this.now();
     const cycle = this.queue.schedulingCycle;
     const pod = q.pod;
-    if (pod.metadata.deletionTimestamp || this.cache.isAssumed(pod)) {
+    const fw = this.frameworkFor(pod);
+    if (!fw || pod.metadata.deletionTimestamp || this.cache.isAssumed(pod)) {
       this.queue.done(q.id);
       return;
     }
+    const observer = this.observerFor(pod);
     const state = new CycleState();
     let result: ScheduleResult;
     try {
-      result = await this.schedulePod(state, q.info);
+      result = await this.schedulePod(state, q.info, fw);
     } catch (err) {
       await this.handleFailure(q, cycle, err as Error, state, start);
       return;
@@ -247,48 +277,58 @@ export class SchedulerCore {
       await this.handleFailure(q, cycle, err as Error, state, start);
       return;
     }
-    const reserveStatus = this.framework.runReserve(state, q.info, result.nodeName);
-    if (reserveStatus) {
-      this.framework.runUnreserve(state, q.info, result.nodeName);
+    const reserveStatus = fw.runReserve(state, q.info, result.nodeName);
+    const permitStatus = reserveStatus ?? fw.runPermit(state, q.info, result.nodeName, this.now());
+    if (permitStatus && permitStatus.code !== Code.Wait) {
+      fw.runUnreserve(state, q.info, result.nodeName);
       this.cache.forgetPod(assumed);
-      await this.handleFailure(q, cycle, new Error(reserveStatus.message()), state, start);
+      const err = permitStatus.isRejected() ? new PluginRejectedError(permitStatus) : new Error(permitStatus.message());
+      await this.handleFailure(q, cycle, err, state, start);
       return;
     }
     this.queue.deleteNominated(q.id);
-    this.observer.attempt?.('scheduled', this.now() - start);
-    const binding = this.bindingCycle(q, state, assumed, result.nodeName, cycle).finally(() => this.bindings.delete(binding));
+    observer.attempt?.('scheduled', this.now() - start);
+    const binding = this.bindingCycle(fw, q, state, assumed, result.nodeName, cycle).finally(() => this.bindings.delete(binding));
     this.bindings.add(binding);
   }
 
-  private async bindingCycle(q: QueuedPodInfo, state: CycleState, assumed: Pod, nodeName: string, cycle: number): Promise<void> {
-    const st = await this.framework.runBind(state, assumed, nodeName);
+  private async bindingCycle(fw: Framework, q: QueuedPodInfo, state: CycleState, assumed: Pod, nodeName: string, cycle: number): Promise<void> {
+    const permit = await fw.waitOnPermit(q.info);
+    const st = permit ?? (await fw.runPreBind(state, assumed, nodeName)) ?? (await fw.runBind(state, assumed, nodeName));
     if (st) {
-      this.framework.runUnreserve(state, q.info, nodeName);
+      fw.runUnreserve(state, q.info, nodeName);
       try {
         this.cache.forgetPod(assumed);
       } catch {
         // the bound pod already arrived through the watch
       }
-      const err = new Error(`binding rejected: ${st.message()}`);
-      this.observer.bindFailed?.(q.pod, err);
-      this.queue.addUnschedulable(q, cycle, true);
       // The node's resources are free again: parked pods may fit there now.
       this.queue.moveAllToActiveOrBackoff('AssignedPodDelete');
+      if (permit && permit.isRejected()) {
+        await this.handleFailure(q, cycle, new PluginRejectedError(permit), state, this.now());
+        return;
+      }
+      const err = new Error(`binding rejected: ${st.message()}`);
+      this.observerFor(q.pod).bindFailed?.(q.pod, err);
+      this.queue.addUnschedulable(q, cycle, true);
       this.effects.recordEvent(q.pod, 'Warning', 'FailedScheduling', err.message);
       return;
     }
     this.cache.finishBinding(assumed);
     this.queue.done(q.id);
-    this.observer.podScheduled?.(q.pod, nodeName, this.now() - q.initialAttemptTimestamp, q.attempts);
+    this.observerFor(q.pod).podScheduled?.(q.pod, nodeName, this.now() - q.initialAttemptTimestamp, q.attempts);
     this.effects.recordEvent(q.pod, 'Normal', 'Scheduled', `Successfully assigned ${podKey(q.pod)} to ${nodeName}`);
+    fw.runPostBind(state, assumed, nodeName);
   }
 
   private async handleFailure(q: QueuedPodInfo, cycle: number, err: Error, _state: CycleState, start: number): Promise<void> {
     const isFit = err instanceof FitError;
-    const unschedulable = isFit || err instanceof NoNodesAvailableError;
-    this.observer.attempt?.(unschedulable ? 'unschedulable' : 'error', this.now() - start);
+    const unschedulable = isFit || err instanceof NoNodesAvailableError || err instanceof PluginRejectedError;
+    const observer = this.observerFor(q.pod);
+    observer.attempt?.(unschedulable ? 'unschedulable' : 'error', this.now() - start);
     const message = isFit ? err.describe() : err.message;
     let nominatedNodeName: string | null | undefined;
+    if (err instanceof PluginRejectedError && err.status.plugin) q.unschedulablePlugins = new Set([err.status.plugin]);
     if (isFit) {
       q.unschedulablePlugins = err.unschedulablePlugins();
       if (err.nominatedNodeName) {
@@ -300,7 +340,7 @@ export class SchedulerCore {
       }
     }
     this.queue.addUnschedulable(q, cycle, !unschedulable);
-    this.observer.podFailed?.(q.pod, message);
+    observer.podFailed?.(q.pod, message);
     if (this.stopped) return;
     this.effects.recordEvent(q.pod, 'Warning', 'FailedScheduling', message);
     const condition = podScheduledFalse(unschedulable ? 'Unschedulable' : 'SchedulerError', message, this.now());
@@ -312,29 +352,29 @@ export class SchedulerCore {
   }
 
   /** One pod's scheduling algorithm against the current snapshot; throws FitError. */
-  async schedulePod(state: CycleState, pod: PodInfo): Promise<ScheduleResult> {
+  async schedulePod(state: CycleState, pod: PodInfo, fw: Framework = this.frameworkFor(pod.pod) ?? this.framework): Promise<ScheduleResult> {
     this.cache.updateSnapshot(this.snapshot);
     const all = this.snapshot.list();
     if (all.length === 0) throw new NoNodesAvailableError();
-    const { feasible, statuses, evaluated } = await this.findNodesThatFit(state, pod, all);
+    const { feasible, statuses, evaluated } = await this.findNodesThatFit(fw, state, pod, all);
     if (feasible.length === 0) {
       const fitErr = statuses instanceof FitError ? statuses : new FitError(pod.pod, all.length, statuses);
-      const post = await this.runPostFilter(state, pod, fitErr);
+      const post = await this.runPostFilter(fw, state, pod, fitErr);
       throw post;
     }
     if (feasible.length === 1) {
       return { nodeName: feasible[0]!.name, evaluatedNodes: evaluated, feasibleNodes: 1 };
     }
-    const pre = this.framework.runPreScore(state, pod, feasible, this.snapshot);
+    const pre = fw.runPreScore(state, pod, feasible, this.snapshot);
     if (pre) throw new Error(`running PreScore plugin "${pre.plugin}": ${pre.message()}`);
-    const scores = this.framework.runScore(state, pod, feasible);
+    const scores = fw.runScore(state, pod, feasible);
     return { nodeName: this.selectHost(scores), evaluatedNodes: evaluated, feasibleNodes: feasible.length };
   }
 
-  private async runPostFilter(state: CycleState, pod: PodInfo, fitErr: FitError): Promise<FitError> {
-    if (this.framework.postFilter.length === 0) return fitErr;
+  private async runPostFilter(fw: Framework, state: CycleState, pod: PodInfo, fitErr: FitError): Promise<FitError> {
+    if (fw.postFilter.length === 0) return fitErr;
     // Preemption only makes sense for Unschedulable (not unresolvable or error) outcomes.
-    const { result, status } = await this.framework.runPostFilter(state, pod, fitErr.statuses);
+    const { result, status } = await fw.runPostFilter(state, pod, fitErr.statuses);
     if (status.code === Code.Error) throw new Error(status.message());
     fitErr.postFilterMsg = status.isSuccess() ? '' : status.message();
     if (result?.nominatedNodeName !== undefined) fitErr.nominatedNodeName = result.nominatedNodeName;
@@ -342,8 +382,8 @@ export class SchedulerCore {
     return fitErr;
   }
 
-  private async findNodesThatFit(state: CycleState, pod: PodInfo, all: readonly NodeInfo[]): Promise<{ feasible: NodeInfo[]; statuses: Map<string, Status> | FitError; evaluated: number }> {
-    const pre = this.framework.runPreFilter(state, pod, this.snapshot);
+  private async findNodesThatFit(fw: Framework, state: CycleState, pod: PodInfo, all: readonly NodeInfo[]): Promise<{ feasible: NodeInfo[]; statuses: Map<string, Status> | FitError; evaluated: number }> {
+    const pre = fw.runPreFilter(state, pod, this.snapshot);
     if (!pre.status.isSuccess()) {
       if (pre.status.code === Code.Error) throw new Error(pre.status.message());
       const statuses = new Map<string, Status>();
@@ -357,11 +397,11 @@ export class SchedulerCore {
     const nominatedName = pod.pod.status?.nominatedNodeName ?? this.queue.nominatedNodeFor(pod.id);
     if (nominatedName) {
       const ni = this.snapshot.get(nominatedName);
-      if (ni && !this.framework.runFilterWithNominatedPods(state, pod, ni, this.queue.nominatedPodsForNode(ni.name))) {
+      if (ni && !fw.runFilterWithNominatedPods(state, pod, ni, this.queue.nominatedPodsForNode(ni.name))) {
         return { feasible: [ni], statuses: new Map(), evaluated: 1 };
       }
     }
-    const numToFind = numFeasibleNodesToFind(nodes.length, this.percentage);
+    const numToFind = numFeasibleNodesToFind(nodes.length, fw.percentageOfNodesToScore ?? this.percentage);
     const statuses = new Map<string, Status>();
     const feasible: NodeInfo[] = [];
     const n = nodes.length;
@@ -372,8 +412,8 @@ export class SchedulerCore {
       const ni = nodes[(startAt + i) % n]!;
       const nominated = this.queue.nominatedPodsForNode(ni.name);
       const st = nominated.length
-        ? this.framework.runFilterWithNominatedPods(state, pod, ni, nominated)
-        : this.framework.runFilter(state, pod, ni);
+        ? fw.runFilterWithNominatedPods(state, pod, ni, nominated)
+        : fw.runFilter(state, pod, ni);
       if (!st) feasible.push(ni);
       else if (st.code === Code.Error) firstError ??= st;
       else statuses.set(ni.name, st);
@@ -394,7 +434,7 @@ export class SchedulerCore {
         if (chunks > 1) await Promise.resolve();
       }
     };
-    const workers = Math.min(chunks, 16);
+    const workers = Math.min(chunks, this.parallelism);
     if (workers <= 1) await worker();
     else await Promise.all(Array.from({ length: workers }, worker));
     if (firstError) throw new Error((firstError as Status).message());
@@ -481,6 +521,7 @@ export class SchedulerCore {
 
   /** Periodic housekeeping: backoff flush, parked-pod flush, assumed-pod expiry. */
   housekeeping(): void {
+    this.waitingPods.expire(this.now());
     this.queue.flush();
     const expired = this.cache.cleanupExpiredAssumedPods();
     if (expired.length) this.queue.moveAllToActiveOrBackoff('AssignedPodDelete');

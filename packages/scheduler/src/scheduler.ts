@@ -10,7 +10,9 @@ import { hostname } from 'node:os';
 import { ApiError, Informer, KubeClient, LeaderElector, Resources, type KubeObject, type ResourceClient } from '@mkube/client';
 import { ComponentServer, HealthChecks, pingCheck, staticCheck } from '@mkube/component-base';
 import { pino, type Logger } from 'pino';
-import { SchedulerCore, type CoreOptions, type SchedulerEffects } from './core.js';
+import { SchedulerCore, type CoreOptions, type SchedulerEffects, type SchedulerObserver } from './core.js';
+import type { SchedulerConfig } from './config/load.js';
+import type { Registry } from './framework/registry.js';
 import { SchedulerMetrics } from './metrics.js';
 import type { Node, Pod, PodCondition, PriorityClass } from './types.js';
 import { DEFAULT_SCHEDULER_NAME } from './types.js';
@@ -26,7 +28,12 @@ export interface SchedulerOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** The default profile's name when no `config` is given. */
   schedulerName?: string;
+  /** Profiles (one scheduler name each) and plugin args from a KubeSchedulerConfiguration (config/load.ts). */
+  config?: SchedulerConfig;
+  /** Where the profiles' plugins come from (default: the in-tree registry). */
+  registry?: Registry;
   /** Port for /metrics and /healthz; undefined = no HTTP endpoint, 0 = any free port. */
   metricsPort?: number;
   metricsHost?: string;
@@ -64,7 +71,8 @@ export class Scheduler {
     this.pods = client.resource<PodObj>(Resources.pods);
     this.metrics = new SchedulerMetrics(() => this.core?.queue);
     const events = client.resource(Resources.events);
-    const schedulerName = o.schedulerName ?? DEFAULT_SCHEDULER_NAME;
+    // Events name the profile that handled the pod as their source, as upstream's per-profile recorders.
+    const profileOf = (pod: Pod) => pod.spec.schedulerName || DEFAULT_SCHEDULER_NAME;
 
     const effects: SchedulerEffects = {
       bind: async (pod, nodeName) => {
@@ -83,7 +91,7 @@ export class Scheduler {
           metadata: { name: `${pod.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: ns },
           involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: pod.metadata.name, uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion },
           reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now,
-          source: { component: schedulerName }, reportingComponent: schedulerName, reportingInstance: this.identity,
+          source: { component: profileOf(pod) }, reportingComponent: profileOf(pod), reportingInstance: this.identity,
           action: reason === 'Preempted' ? 'Preempting' : reason === 'Scheduled' ? 'Binding' : 'Scheduling',
         };
         events.create(ns, ev as unknown as KubeObject).catch((err: Error) => this.log.warn({ err: err.message, pod: `${ns}/${pod.metadata.name}`, reason }, 'event not recorded'));
@@ -95,7 +103,7 @@ export class Scheduler {
           // As kube-scheduler: tell the victim why it goes before deleting it.
           await this.patchPodStatus(pod, {
             type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler',
-            message: `${schedulerName}: preempting to accommodate a higher priority pod`, lastTransitionTime: new Date().toISOString(),
+            message: `${this.core.schedulerName}: preempting to accommodate a higher priority pod`, lastTransitionTime: new Date().toISOString(),
           }, undefined);
         } catch (err) {
           this.log.warn({ err: (err as Error).message, pod: `${ns}/${pod.metadata.name}` }, 'could not mark preemption victim');
@@ -108,25 +116,15 @@ export class Scheduler {
       },
     };
 
-    const observer = this.metrics.observer(schedulerName);
     this.nsInformer = new Informer<KubeObject>(client.resource(Resources.namespaces), { onError: (err) => this.log.warn({ err: (err as Error).message, what: 'namespaces' }, 'list/watch failed') });
     this.core = new SchedulerCore({
       effects,
-      schedulerName,
+      schedulerName: o.schedulerName,
+      config: o.config,
+      registry: o.registry,
       namespaceLabels: (ns) => this.nsInformer.get(ns)?.metadata.labels,
       ...o.core,
-      observer: {
-        ...observer,
-        podFailed: (pod, message) => this.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, message }, 'unable to schedule pod'),
-        podScheduled: (pod, node, ms, attempts) => {
-          observer.podScheduled?.(pod, node, ms, attempts);
-          this.log.debug({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, node, e2eMs: Math.round(ms), attempts }, 'pod bound');
-        },
-        bindFailed: (pod, err) => {
-          observer.bindFailed?.(pod, err);
-          this.log.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err: err.message }, 'binding failed');
-        },
-      },
+      observer: (profile) => this.profileObserver(profile),
     });
 
     const onError = (what: string) => (err: unknown) => this.log.warn({ err: (err as Error).message, what }, 'list/watch failed');
@@ -146,6 +144,23 @@ export class Scheduler {
       },
       delete: (p) => this.core.onPodDelete(this.withPriority(p)),
     });
+  }
+
+  /** Metrics (labelled with the profile) and logs of one profile's scheduling outcomes. */
+  private profileObserver(profile: string): SchedulerObserver {
+    const observer = this.metrics.observer(profile);
+    return {
+      ...observer,
+      podFailed: (pod, message) => this.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, profile, message }, 'unable to schedule pod'),
+      podScheduled: (pod, node, ms, attempts) => {
+        observer.podScheduled?.(pod, node, ms, attempts);
+        this.log.debug({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, profile, node, e2eMs: Math.round(ms), attempts }, 'pod bound');
+      },
+      bindFailed: (pod, err) => {
+        observer.bindFailed?.(pod, err);
+        this.log.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, profile, err }, 'binding failed');
+      },
+    };
   }
 
   /**

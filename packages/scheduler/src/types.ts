@@ -99,6 +99,8 @@ export interface Affinity {
   };
 }
 
+export type NodeAffinitySpec = NonNullable<Affinity['nodeAffinity']>;
+
 export interface TopologySpreadConstraint {
   maxSkew: number;
   topologyKey: string;

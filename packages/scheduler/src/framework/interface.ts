@@ -16,6 +16,8 @@ export enum Code {
   UnschedulableAndUnresolvable = 3,
   /** PreFilter/PreScore: the plugin has nothing to do for this pod. */
   Skip = 4,
+  /** Permit: hold the pod until a plugin allows or rejects it, or the timeout passes. */
+  Wait = 5,
 }
 
 export class Status {
@@ -94,10 +96,20 @@ export const ALL_EVENTS: readonly ClusterEvent[] = [
   'NodeAdd', 'NodeUpdate', 'NodeDelete', 'AssignedPodAdd', 'AssignedPodUpdate', 'AssignedPodDelete', 'UnscheduledPodUpdate',
 ];
 
+/**
+ * Every plugin has a name; what else it does is the extension-point
+ * interfaces it declares with `implements`. Each interface has only required
+ * methods (optional behaviour is a separate interface returned by a required
+ * method, as upstream's PreFilterExtensions/ScoreExtensions), so a misspelled
+ * hook is a compile error in the class that declares the interface.
+ */
 export interface Plugin {
   readonly name: string;
-  /** Events after which pods this plugin rejected are worth retrying. */
-  events?(): readonly ClusterEvent[];
+}
+
+/** Events after which pods this plugin rejected are worth retrying (upstream's EnqueueExtensions). */
+export interface EnqueueExtensions extends Plugin {
+  eventsToRegister(): readonly ClusterEvent[];
 }
 
 /** The read-only view of the cluster plugins see during a cycle. */
@@ -113,11 +125,16 @@ export interface PreFilterResult {
   nodeNames?: Set<string>;
 }
 
+/** Incremental updates of a PreFilter plugin's state when pods are added to / removed from a node (preemption, nominated pods). */
+export interface PreFilterExtensions {
+  addPod(state: CycleState, pod: PodInfo, toAdd: PodInfo, node: NodeInfo): void;
+  removePod(state: CycleState, pod: PodInfo, toRemove: PodInfo, node: NodeInfo): void;
+}
+
 export interface PreFilterPlugin extends Plugin {
   preFilter(state: CycleState, pod: PodInfo, snapshot: SnapshotLister): { result?: PreFilterResult; status?: MaybeStatus } | MaybeStatus;
-  /** Incremental updates of this plugin's state when pods are added to / removed from a node (preemption, nominated pods). */
-  addPod?(state: CycleState, pod: PodInfo, toAdd: PodInfo, node: NodeInfo): void;
-  removePod?(state: CycleState, pod: PodInfo, toRemove: PodInfo, node: NodeInfo): void;
+  /** null when the plugin keeps no state that pods added or removed would change. */
+  preFilterExtensions(): PreFilterExtensions | null;
 }
 
 export interface FilterPlugin extends Plugin {
@@ -144,10 +161,15 @@ export interface NodeScore {
 
 export const MAX_NODE_SCORE = 100;
 
+/** Rescales a Score plugin's raw scores into [0, MAX_NODE_SCORE] in place. */
+export interface ScoreExtensions {
+  normalizeScore(state: CycleState, pod: PodInfo, scores: NodeScore[]): void;
+}
+
 export interface ScorePlugin extends Plugin {
   score(state: CycleState, pod: PodInfo, node: NodeInfo): number;
-  /** Rescales raw scores into [0, MAX_NODE_SCORE] in place. */
-  normalizeScore?(state: CycleState, pod: PodInfo, scores: NodeScore[]): void;
+  /** null when raw scores are already in [0, MAX_NODE_SCORE]. */
+  scoreExtensions(): ScoreExtensions | null;
 }
 
 export interface ReservePlugin extends Plugin {
@@ -155,18 +177,74 @@ export interface ReservePlugin extends Plugin {
   unreserve(state: CycleState, pod: PodInfo, nodeName: string): void;
 }
 
+/** Permit's answer: Success, a rejection, or Wait (code Wait) for at most timeoutMs until allowed or rejected through the handle. */
+export interface PermitResult {
+  status: MaybeStatus;
+  timeoutMs?: number;
+}
+
+export interface PermitPlugin extends Plugin {
+  permit(state: CycleState, pod: PodInfo, nodeName: string): PermitResult;
+}
+
+export interface PreBindPlugin extends Plugin {
+  preBind(state: CycleState, pod: Pod, nodeName: string): Promise<MaybeStatus>;
+}
+
 export interface BindPlugin extends Plugin {
   /** Skip-status lets the next binder try. */
   bind(state: CycleState, pod: Pod, nodeName: string): Promise<MaybeStatus>;
 }
 
-export function isPreFilter(p: Plugin): p is PreFilterPlugin { return typeof (p as PreFilterPlugin).preFilter === 'function'; }
-export function isFilter(p: Plugin): p is FilterPlugin { return typeof (p as FilterPlugin).filter === 'function'; }
-export function isPostFilter(p: Plugin): p is PostFilterPlugin { return typeof (p as PostFilterPlugin).postFilter === 'function'; }
-export function isPreScore(p: Plugin): p is PreScorePlugin { return typeof (p as PreScorePlugin).preScore === 'function'; }
-export function isScore(p: Plugin): p is ScorePlugin { return typeof (p as ScorePlugin).score === 'function'; }
-export function isReserve(p: Plugin): p is ReservePlugin { return typeof (p as ReservePlugin).reserve === 'function'; }
-export function isBind(p: Plugin): p is BindPlugin { return typeof (p as BindPlugin).bind === 'function'; }
+/** Informational, after a successful bind. */
+export interface PostBindPlugin extends Plugin {
+  postBind(state: CycleState, pod: Pod, nodeName: string): void;
+}
+
+/** The extension points of a profile, named as in KubeSchedulerConfiguration's `plugins`. */
+export type ExtensionPoint = 'preFilter' | 'filter' | 'postFilter' | 'preScore' | 'score' | 'reserve' | 'permit' | 'preBind' | 'bind' | 'postBind';
+
+/** Each extension point's plugin type. */
+export interface ExtensionPointPlugins {
+  preFilter: PreFilterPlugin;
+  filter: FilterPlugin;
+  postFilter: PostFilterPlugin;
+  preScore: PreScorePlugin;
+  score: ScorePlugin;
+  reserve: ReservePlugin;
+  permit: PermitPlugin;
+  preBind: PreBindPlugin;
+  bind: BindPlugin;
+  postBind: PostBindPlugin;
+}
+
+type Guards = { [P in ExtensionPoint]: { typeName: string; is(p: Plugin): p is ExtensionPointPlugins[P] } };
+
+function hasMethod(p: Plugin, name: string): boolean {
+  return typeof (p as unknown as Record<string, unknown>)[name] === 'function';
+}
+
+/**
+ * The runtime check per extension point (a class's `implements` is gone at
+ * run time) and upstream's interface name for error messages, in the order
+ * the framework fills them.
+ */
+export const EXTENSION_POINTS: Guards = {
+  preFilter: { typeName: 'PreFilterPlugin', is: (p): p is PreFilterPlugin => hasMethod(p, 'preFilter') && hasMethod(p, 'preFilterExtensions') },
+  filter: { typeName: 'FilterPlugin', is: (p): p is FilterPlugin => hasMethod(p, 'filter') },
+  postFilter: { typeName: 'PostFilterPlugin', is: (p): p is PostFilterPlugin => hasMethod(p, 'postFilter') },
+  reserve: { typeName: 'ReservePlugin', is: (p): p is ReservePlugin => hasMethod(p, 'reserve') && hasMethod(p, 'unreserve') },
+  preScore: { typeName: 'PreScorePlugin', is: (p): p is PreScorePlugin => hasMethod(p, 'preScore') },
+  score: { typeName: 'ScorePlugin', is: (p): p is ScorePlugin => hasMethod(p, 'score') && hasMethod(p, 'scoreExtensions') },
+  preBind: { typeName: 'PreBindPlugin', is: (p): p is PreBindPlugin => hasMethod(p, 'preBind') },
+  bind: { typeName: 'BindPlugin', is: (p): p is BindPlugin => hasMethod(p, 'bind') },
+  postBind: { typeName: 'PostBindPlugin', is: (p): p is PostBindPlugin => hasMethod(p, 'postBind') },
+  permit: { typeName: 'PermitPlugin', is: (p): p is PermitPlugin => hasMethod(p, 'permit') },
+};
+
+export function isEnqueueExtensions(p: Plugin): p is EnqueueExtensions {
+  return hasMethod(p, 'eventsToRegister');
+}
 
 /**
  * FitError's message, as kube-scheduler prints it:

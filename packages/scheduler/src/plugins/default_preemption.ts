@@ -6,6 +6,7 @@
 import {
   Code, Status, fitErrorMessage, type CycleState, type PostFilterPlugin, type PostFilterResult, type SnapshotLister,
 } from '../framework/interface.js';
+import type { DefaultPreemptionArgs } from '../config/plugin_args.js';
 import type { Framework } from '../framework/framework.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 import type { Pod } from '../types.js';
@@ -44,7 +45,12 @@ function moreImportant(a: PodInfo, b: PodInfo): number {
 export class DefaultPreemption implements PostFilterPlugin {
   readonly name = 'DefaultPreemption';
   /** Dry-run at most max(minCandidateNodesAbsolute, minCandidateNodesPercentage% of nodes) nodes. */
-  constructor(private readonly handle: PreemptionHandle, private readonly minCandidateNodesPercentage = 10, private readonly minCandidateNodesAbsolute = 100) {}
+  private readonly minCandidateNodesPercentage: number;
+  private readonly minCandidateNodesAbsolute: number;
+  constructor(private readonly handle: PreemptionHandle, args: Partial<DefaultPreemptionArgs> = {}) {
+    this.minCandidateNodesPercentage = args.minCandidateNodesPercentage ?? 10;
+    this.minCandidateNodesAbsolute = args.minCandidateNodesAbsolute ?? 100;
+  }
 
   async postFilter(state: CycleState, pod: PodInfo, statuses: Map<string, Status>): Promise<{ result?: PostFilterResult; status: Status }> {
     const eligible = this.eligibility(pod, statuses);

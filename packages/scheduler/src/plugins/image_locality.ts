@@ -18,6 +18,8 @@ function normalizedImageName(name: string): string {
 export class ImageLocality implements ScorePlugin {
   readonly name = 'ImageLocality';
 
+  scoreExtensions(): null { return null; }
+
   score(_s: unknown, pod: PodInfo, node: NodeInfo): number {
     const images = node.node?.status?.images ?? [];
     if (images.length === 0) return 0;

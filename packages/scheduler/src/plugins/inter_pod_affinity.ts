@@ -1,8 +1,10 @@
 import {
   MAX_NODE_SCORE, Status, type CycleState, type FilterPlugin, type NodeScore, type PreFilterPlugin,
-  type PreScorePlugin, type ScorePlugin, type SnapshotLister, type StateData,
+  type PreScorePlugin, type ScorePlugin, type SnapshotLister, type StateData, type EnqueueExtensions,
+  type PreFilterExtensions, type ScoreExtensions,
 } from '../framework/interface.js';
 import { termMatches, type AffinityTerm, type NamespaceLabels, type NodeInfo, type PodInfo } from '../node_info.js';
+import type { InterPodAffinityArgs } from '../config/plugin_args.js';
 import type { Pod } from '../types.js';
 
 type Matcher = (t: AffinityTerm, pod: Pod) => boolean;
@@ -69,14 +71,21 @@ class PreScoreState implements StateData {
 }
 
 /** InterPodAffinity: required (anti-)affinity filters, including existing pods' anti-affinity; preferred terms score. */
-export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin {
+export class InterPodAffinity implements PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreScorePlugin, ScorePlugin, ScoreExtensions, EnqueueExtensions {
   readonly name = 'InterPodAffinity';
   private readonly match: Matcher;
+  readonly hardPodAffinityWeight: number;
+  private readonly ignorePreferredTermsOfExistingPods: boolean;
   /** `nsLabels` resolves namespace labels for terms with a namespaceSelector. */
-  constructor(readonly hardPodAffinityWeight = 1, nsLabels?: NamespaceLabels) {
+  constructor(args: Partial<InterPodAffinityArgs> = {}, nsLabels?: NamespaceLabels) {
+    this.hardPodAffinityWeight = args.hardPodAffinityWeight ?? 1;
+    this.ignorePreferredTermsOfExistingPods = args.ignorePreferredTermsOfExistingPods ?? false;
     this.match = (t, pod) => termMatches(t, pod, nsLabels);
   }
-  events() { return ['AssignedPodAdd', 'AssignedPodUpdate', 'AssignedPodDelete', 'NodeAdd', 'NodeUpdate'] as const; }
+
+  preFilterExtensions(): PreFilterExtensions { return this; }
+  scoreExtensions(): ScoreExtensions { return this; }
+  eventsToRegister() { return ['AssignedPodAdd', 'AssignedPodUpdate', 'AssignedPodDelete', 'NodeAdd', 'NodeUpdate'] as const; }
 
   preFilter(state: CycleState, pod: PodInfo, snapshot: SnapshotLister) {
     const hasOwn = pod.requiredAffinityTerms.length + pod.requiredAntiAffinityTerms.length > 0;
@@ -153,6 +162,7 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
         if (this.hardPodAffinityWeight > 0) {
           for (const t of other.requiredAffinityTerms) if (this.match(t, pod.pod)) add(t.topologyKey, labels[t.topologyKey], this.hardPodAffinityWeight);
         }
+        if (this.ignorePreferredTermsOfExistingPods) continue;
         for (const t of other.preferredAffinityTerms) if (this.match(t, pod.pod)) add(t.topologyKey, labels[t.topologyKey], t.weight);
         for (const t of other.preferredAntiAffinityTerms) if (this.match(t, pod.pod)) add(t.topologyKey, labels[t.topologyKey], -t.weight);
       }

@@ -1,10 +1,13 @@
-import { Status, type FilterPlugin, type NodeScore, type ScorePlugin } from '../framework/interface.js';
+import type { NodeAffinityArgs } from '../config/plugin_args.js';
+import { Status, type EnqueueExtensions, type FilterPlugin, type NodeScore, type ScoreExtensions, type ScorePlugin } from '../framework/interface.js';
 import { nodeSelectorTermMatches, nodeSelectorTermsMatch } from '../labels.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 import type { Node, Pod } from '../types.js';
 import { defaultNormalize } from './taint_toleration.js';
 
 export const ERR_REASON_NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector";
+/** A node outside the profile's addedAffinity (upstream's errReasonEnforced). */
+export const ERR_REASON_ENFORCED = "node(s) didn't match scheduler-enforced node affinity";
 
 /** spec.nodeSelector and required node affinity together (upstream's RequiredNodeAffinity). */
 export function podMatchesNodeSelectorAndAffinity(pod: Pod, node: Node): boolean {
@@ -19,18 +22,29 @@ export function podMatchesNodeSelectorAndAffinity(pod: Pod, node: Node): boolean
 }
 
 /** NodeAffinity (with NodeSelector): required terms filter, preferred terms score by weight. */
-export class NodeAffinity implements FilterPlugin, ScorePlugin {
+export class NodeAffinity implements FilterPlugin, ScorePlugin, ScoreExtensions, EnqueueExtensions {
   readonly name = 'NodeAffinity';
-  events() { return ['NodeAdd', 'NodeUpdate'] as const; }
+  private readonly added: NodeAffinityArgs['addedAffinity'];
+
+  /** `addedAffinity` (args) applies to every pod of the profile on top of its own. */
+  constructor(args: NodeAffinityArgs = {}) {
+    this.added = args.addedAffinity;
+  }
+
+  scoreExtensions(): ScoreExtensions { return this; }
+  eventsToRegister() { return ['NodeAdd', 'NodeUpdate'] as const; }
 
   filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
     if (!node.node) return Status.unresolvable('node not found');
+    const addedReq = this.added?.requiredDuringSchedulingIgnoredDuringExecution;
+    if (addedReq && !nodeSelectorTermsMatch(addedReq.nodeSelectorTerms ?? [], node.node)) return Status.unresolvable(ERR_REASON_ENFORCED);
     return podMatchesNodeSelectorAndAffinity(pod.pod, node.node) ? null : Status.unresolvable(ERR_REASON_NODE_AFFINITY);
   }
 
   score(_s: unknown, pod: PodInfo, node: NodeInfo): number {
-    const prefs = pod.pod.spec.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution;
-    if (!prefs || !node.node) return 0;
+    const own = pod.pod.spec.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+    const prefs = [...(this.added?.preferredDuringSchedulingIgnoredDuringExecution ?? []), ...own];
+    if (!prefs.length || !node.node) return 0;
     let total = 0;
     for (const p of prefs) {
       if (p.weight !== 0 && nodeSelectorTermMatches(p.preference, node.node)) total += p.weight;

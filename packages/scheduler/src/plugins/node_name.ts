@@ -1,12 +1,12 @@
-import { Status, type FilterPlugin } from '../framework/interface.js';
+import { Status, type EnqueueExtensions, type FilterPlugin } from '../framework/interface.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 
 export const ERR_REASON_NODE_NAME = "node(s) didn't match the requested node name";
 
 /** NodeName: a pod that names a node fits only there. */
-export class NodeName implements FilterPlugin {
+export class NodeName implements FilterPlugin, EnqueueExtensions {
   readonly name = 'NodeName';
-  events() { return ['NodeAdd'] as const; }
+  eventsToRegister() { return ['NodeAdd'] as const; }
 
   filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
     const want = pod.pod.spec.nodeName;

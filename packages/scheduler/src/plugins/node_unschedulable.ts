@@ -1,4 +1,4 @@
-import { Status, type FilterPlugin } from '../framework/interface.js';
+import { Status, type EnqueueExtensions, type FilterPlugin } from '../framework/interface.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 import { toleratedBy } from './taints.js';
 
@@ -6,9 +6,9 @@ export const ERR_REASON_UNSCHEDULABLE = 'node(s) were unschedulable';
 export const TAINT_NODE_UNSCHEDULABLE = 'node.kubernetes.io/unschedulable';
 
 /** NodeUnschedulable: cordoned nodes (spec.unschedulable) take only pods tolerating the unschedulable taint. */
-export class NodeUnschedulable implements FilterPlugin {
+export class NodeUnschedulable implements FilterPlugin, EnqueueExtensions {
   readonly name = 'NodeUnschedulable';
-  events() { return ['NodeAdd', 'NodeUpdate'] as const; }
+  eventsToRegister() { return ['NodeAdd', 'NodeUpdate'] as const; }
 
   filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
     if (!node.node?.spec?.unschedulable) return null;

@@ -1,10 +1,12 @@
 import {
   MAX_NODE_SCORE, Status, type CycleState, type FilterPlugin, type NodeScore, type PreFilterPlugin,
-  type PreScorePlugin, type ScorePlugin, type SnapshotLister, type StateData,
+  type PreScorePlugin, type ScorePlugin, type SnapshotLister, type StateData, type EnqueueExtensions,
+  type PreFilterExtensions, type ScoreExtensions,
 } from '../framework/interface.js';
 import { compileLabelSelector, type LabelMatcher } from '../labels.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
-import type { Pod, TopologySpreadConstraint } from '../types.js';
+import type { PodTopologySpreadArgs } from '../config/plugin_args.js';
+import type { LabelSelector, Pod, TopologySpreadConstraint } from '../types.js';
 import { podMatchesNodeSelectorAndAffinity } from './node_affinity.js';
 import { findUntoleratedTaint } from './taints.js';
 
@@ -12,6 +14,12 @@ export const ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topolo
 export const ERR_REASON_NODE_LABEL_NOT_MATCH = `${ERR_REASON_CONSTRAINTS_NOT_MATCH} (missing required label)`;
 
 const PRE_FILTER_KEY = 'PreFilterPodTopologySpread';
+
+/** Upstream's system defaults (defaultingType System): spread by hostname (skew 3) and zone (skew 5), softly. */
+export const SYSTEM_DEFAULT_CONSTRAINTS: readonly TopologySpreadConstraint[] = [
+  { topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', maxSkew: 3 },
+  { topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', maxSkew: 5 },
+];
 const PRE_SCORE_KEY = 'PreScorePodTopologySpread';
 
 interface Constraint {
@@ -95,12 +103,33 @@ class PreFilterState implements StateData {
 }
 
 /** PodTopologySpread: maxSkew across topology domains, hard (DoNotSchedule) as a filter, soft (ScheduleAnyway) as a score. */
-export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin {
+export class PodTopologySpread implements PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreScorePlugin, ScorePlugin, ScoreExtensions, EnqueueExtensions {
   readonly name = 'PodTopologySpread';
-  events() { return ['AssignedPodAdd', 'AssignedPodUpdate', 'AssignedPodDelete', 'NodeAdd', 'NodeUpdate', 'NodeDelete'] as const; }
+  private readonly defaults: readonly TopologySpreadConstraint[];
+
+  /**
+   * Default constraints (args) apply to pods without constraints of their own,
+   * with the selector `defaultSelector` derives for the pod (upstream: the
+   * Services, ReplicaSets, ... selecting it); none or an empty one skips them.
+   */
+  constructor(args: Partial<PodTopologySpreadArgs> = {}, private readonly defaultSelector?: (pod: Pod) => LabelSelector | undefined) {
+    this.defaults = args.defaultingType === 'List' ? (args.defaultConstraints ?? []) : SYSTEM_DEFAULT_CONSTRAINTS;
+  }
+
+  preFilterExtensions(): PreFilterExtensions { return this; }
+  scoreExtensions(): ScoreExtensions { return this; }
+
+  private constraintsOf(pod: Pod, when: string): Constraint[] {
+    const own = pod.spec.topologySpreadConstraints ?? [];
+    if (own.length > 0 || this.defaults.length === 0) return constraintsOf(pod, when);
+    const sel = this.defaultSelector?.(pod);
+    if (!sel || (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length)) return [];
+    return this.defaults.filter((c) => c.whenUnsatisfiable === when).map((c) => compile(pod, { ...c, labelSelector: sel }));
+  }
+  eventsToRegister() { return ['AssignedPodAdd', 'AssignedPodUpdate', 'AssignedPodDelete', 'NodeAdd', 'NodeUpdate', 'NodeDelete'] as const; }
 
   preFilter(state: CycleState, pod: PodInfo, snapshot: SnapshotLister) {
-    const cs = constraintsOf(pod.pod, 'DoNotSchedule');
+    const cs = this.constraintsOf(pod.pod, 'DoNotSchedule');
     if (cs.length === 0) {
       state.skipFilterPlugins.add(this.name);
       return null;
@@ -150,7 +179,7 @@ export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScor
   }
 
   preScore(state: CycleState, pod: PodInfo, nodes: readonly NodeInfo[], snapshot: SnapshotLister): Status | null {
-    const cs = constraintsOf(pod.pod, 'ScheduleAnyway');
+    const cs = this.constraintsOf(pod.pod, 'ScheduleAnyway');
     if (cs.length === 0) {
       state.skipScorePlugins.add(this.name);
       return null;

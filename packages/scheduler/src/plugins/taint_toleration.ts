@@ -1,11 +1,11 @@
-import { MAX_NODE_SCORE, Status, type FilterPlugin, type NodeScore, type ScorePlugin } from '../framework/interface.js';
+import { MAX_NODE_SCORE, Status, type EnqueueExtensions, type FilterPlugin, type NodeScore, type ScoreExtensions, type ScorePlugin } from '../framework/interface.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 import { findUntoleratedTaint, toleratedBy } from './taints.js';
 
 /** TaintToleration: NoSchedule/NoExecute taints filter, PreferNoSchedule taints lower the score. */
-export class TaintToleration implements FilterPlugin, ScorePlugin {
+export class TaintToleration implements FilterPlugin, ScorePlugin, ScoreExtensions, EnqueueExtensions {
   readonly name = 'TaintToleration';
-  events() { return ['NodeAdd', 'NodeUpdate'] as const; }
+  eventsToRegister() { return ['NodeAdd', 'NodeUpdate'] as const; }
 
   filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
     if (!node.node?.spec?.taints?.length) return null;
@@ -23,6 +23,8 @@ export class TaintToleration implements FilterPlugin, ScorePlugin {
     }
     return n;
   }
+
+  scoreExtensions(): ScoreExtensions { return this; }
 
   /** Fewer intolerable taints is better: reverse-normalize to [0, 100]. */
   normalizeScore(_s: unknown, _pod: PodInfo, scores: NodeScore[]): void {
