@@ -7,11 +7,14 @@
 // KUBERNETES_SERVICE_HOST/PORT in its environment, lists pods with a plain
 // HTTPS request to the kubernetes Service, and is refused (403) for secrets.
 //
-// busybox's wget speaks TLS but cannot verify a certificate, so the
-// verification is split honestly: the pod's ca.crt must be the cluster CA, and
-// the test verifies, with exactly that ca.crt, that the API server the
-// kubernetes Service leads to presents a certificate valid for the Service's
-// address (10.213.200.1).
+// busybox's wget cannot verify a certificate (and its own TLS offers only
+// SHA-1 signatures, which the API server refuses), so the pod's HTTPS client
+// is nginx (OpenSSL) in a second container: it proxies the pod's plain
+// requests on 127.0.0.1:8080 to https://$KUBERNETES_SERVICE_HOST:443 with
+// proxy_ssl_verify against the mounted ca.crt (name kubernetes.default.svc)
+// and the mounted token as bearer, written into its config by an init
+// container. The test also checks, with the pod's ca.crt, that the certificate
+// is valid for the Service's IP (10.213.200.1).
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
@@ -27,6 +30,30 @@ import { labDown, labUp, type LabSummary } from './lab_helper.js';
 const LAB = 'mksa';
 const SUBNET = 190; // nodes 10.213.190.0/24, pods 10.213.191.0/24
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** The init container's script: nginx's config, with the Service's address and the mounted token. */
+const NGINX_CONFIG_SCRIPT = [
+  `T=$(cat ${SA_DIR}/token)`,
+  'mkdir -p /shared/tmp',
+  'cat > /shared/nginx.conf <<EOF',
+  'pid /shared/nginx.pid;',
+  'error_log /dev/stderr info;',
+  'events {}',
+  'http {',
+  '  access_log off;',
+  '  client_body_temp_path /shared/tmp/body; proxy_temp_path /shared/tmp/proxy; fastcgi_temp_path /shared/tmp/fcgi; uwsgi_temp_path /shared/tmp/uwsgi; scgi_temp_path /shared/tmp/scgi;',
+  '  server {',
+  '    listen 127.0.0.1:8080;',
+  '    location / {',
+  '      proxy_pass https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT;',
+  '      proxy_ssl_verify on;',
+  `      proxy_ssl_trusted_certificate ${SA_DIR}/ca.crt;`,
+  '      proxy_ssl_name kubernetes.default.svc;',
+  '      proxy_set_header Authorization "Bearer $T";',
+  '    }',
+  '  }',
+  '}',
+  'EOF',
+].join('\n');
 
 let lab: LabSummary | undefined;
 let cp: ControlPlane | undefined;
@@ -74,14 +101,24 @@ test('a pod bound to view lists pods over HTTPS with its mounted token and is re
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'incluster', namespace: 'default' },
-    spec: { nodeName: w.name, serviceAccountName: 'reader', terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'exec sleep 3600'] }] },
+    spec: {
+      nodeName: w.name,
+      serviceAccountName: 'reader',
+      terminationGracePeriodSeconds: 1,
+      volumes: [{ name: 'shared', emptyDir: {} }],
+      initContainers: [{ name: 'config', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', NGINX_CONFIG_SCRIPT], volumeMounts: [{ name: 'shared', mountPath: '/shared' }] }],
+      containers: [
+        { name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'exec sleep 3600'] },
+        { name: 'https-client', image: 'nginx', imagePullPolicy: 'IfNotPresent', command: ['nginx', '-c', '/shared/nginx.conf', '-g', 'daemon off;'], volumeMounts: [{ name: 'shared', mountPath: '/shared' }] },
+      ],
+    },
   } as KubeObject);
   t.true((created.spec.volumes as Array<{ name: string }>).some((v) => v.name.startsWith('kube-api-access-')), 'the admission added the token volume');
   await waitFor('the pod Running', 60_000, async () => {
     const p = await pods.get('default', 'incluster');
     return p.status?.phase === 'Running' ? p : undefined;
   });
-  const exec = (script: string) => kubectl(cp!, ['exec', 'incluster', '--', 'sh', '-c', script]);
+  const exec = (script: string) => kubectl(cp!, ['exec', 'incluster', '-c', 'main', '--', 'sh', '-c', script]);
 
   // The environment and the files.
   const env = (await exec('echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT:$KUBERNETES_PORT')).stdout.trim();
@@ -97,18 +134,23 @@ test('a pod bound to view lists pods over HTTPS with its mounted token and is re
   t.is(claims['kubernetes.io'].node.name, w.name);
   t.regex((await exec(`ls -lL ${SA_DIR}/token`)).stdout, /^-rw-r--r--/);
 
-  // Plain HTTPS from inside the pod, through the kubernetes Service (the service proxy DNATs it to the API server).
-  const get = (path: string) => `wget -qO- --no-check-certificate --header "Authorization: Bearer $(cat ${SA_DIR}/token)" "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT${path}"`;
-  const list = await waitFor('pods listed from inside the pod', 30_000, async () => {
-    const r = await exec(get('/api/v1/namespaces/$(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace)/pods')).catch(() => undefined);
-    return r?.stdout.includes('"kind":"PodList"') ? r.stdout : undefined;
+  // From inside the pod: the Service's address, verified against the mounted CA, with the mounted token (nginx's proxy).
+  const get = (path: string) => `wget -qO- "http://127.0.0.1:8080${path}" 2>&1; echo "exit=$?"`;
+  let last = '';
+  const list = await waitFor('pods listed from inside the pod', 60_000, async () => {
+    const r = await exec(get('/api/v1/namespaces/$(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace)/pods')).catch((err: Error) => ({ stdout: err.message }));
+    last = r.stdout;
+    return r.stdout.includes('"kind":"PodList"') ? r.stdout.slice(0, r.stdout.lastIndexOf('exit=')) : undefined;
+  }).catch((err: Error) => {
+    const logs = kubectl(cp!, ['logs', 'incluster', '-c', 'https-client']).then((r) => r.stdout, () => '');
+    return logs.then((l) => Promise.reject(new Error(`${err.message}; last answer: ${last.slice(0, 1500)}; nginx: ${l.slice(-1500)}`)));
   });
   t.true((JSON.parse(list).items as KubeObject[]).some((p) => p.metadata.name === 'incluster'));
-  const secrets = await exec(`${get('/api/v1/namespaces/default/secrets')} 2>&1; echo "exit=$?"`).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: `${err.stdout ?? ''}${err.stderr ?? ''}` }));
+  const secrets = await exec(get('/api/v1/namespaces/default/secrets'));
   t.regex(secrets.stdout, /403 Forbidden/);
   t.regex(secrets.stdout, /exit=1/);
 
-  // What busybox cannot check, checked with the pod's own ca.crt: the certificate of the API server is valid for the Service's address.
+  // Checked with the pod's own ca.crt: the API server's certificate is also valid for the Service's IP.
   const peer = await new Promise<PeerCertificate>((resolve, reject) => {
     const s = connect({ host: lab!.gateway, port: cp!.port, ca: caInPod, checkServerIdentity: () => undefined }, () => {
       const cert = s.getPeerCertificate();
