@@ -7,6 +7,7 @@
  * framework built once). Every problem names its field.
  */
 import { readFileSync } from 'node:fs';
+import { parseGoDuration } from '@mkube/component-base';
 import { parse as parseYaml } from 'yaml';
 import { Framework, FrameworkError } from '../framework/framework.js';
 import type { HandleDeps } from '../framework/handle.js';
@@ -149,6 +150,15 @@ export function parseSchedulerConfig(text: string, registry: Registry): Schedule
     for (const k of ['leaseDuration', 'renewDeadline', 'retryPeriod', 'resourceLock', 'resourceName', 'resourceNamespace'] as const) {
       const v = d.str(le[k], `leaderElection.${k}`);
       if (v !== undefined) L[k] = v;
+    }
+    for (const k of ['leaseDuration', 'renewDeadline', 'retryPeriod'] as const) {
+      const v = L[k];
+      if (v === undefined) continue;
+      try {
+        if (parseGoDuration(v) <= 0) errs.push(invalid(`leaderElection.${k}`, v, 'must be greater than zero'));
+      } catch (err) {
+        errs.push(invalid(`leaderElection.${k}`, v, (err as Error).message));
+      }
     }
   }
   const cc = d.object(o.clientConnection, 'clientConnection', ['kubeconfig', 'acceptContentTypes', 'contentType', 'qps', 'burst']);
