@@ -4,39 +4,14 @@
 // record (its revision, lease id, ...) so a value moved under a wrong key is
 // detected as well as flipped bits.
 
-import * as zlib from 'node:zlib';
 import type { KeyValueFields } from '../api/kv.js';
+import { crc32 } from '../codec/crc32.js';
 import { readUint64, writeUint64 } from './revision.js';
 
 const FORMAT = 1;
 const SEAL_HEADER = 5;
 
-let table: Uint32Array | undefined;
-
-function crc32Table(): Uint32Array {
-  if (table) return table;
-  table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-}
-
-/** CRC-32 (IEEE), pure JavaScript; `crc` continues a previous checksum. */
-export function crc32Js(data: Uint8Array, crc = 0): number {
-  const t = crc32Table();
-  let c = (crc ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-type Crc32Fn = (data: Uint8Array, crc?: number) => number;
-const nativeCrc32 = (zlib as unknown as { crc32?: Crc32Fn }).crc32;
-
-/** CRC-32 (IEEE) using zlib.crc32 where Node has it (>= 20.15 / 22.2). */
-export const crc32: Crc32Fn = typeof nativeCrc32 === 'function' ? (d, c = 0) => nativeCrc32(d, c) >>> 0 : crc32Js;
+export { crc32 };
 
 export class DataCorruptError extends Error {
   readonly code = 'DATA_CORRUPT';
