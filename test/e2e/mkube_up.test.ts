@@ -80,6 +80,18 @@ test.serial('mkube up showed each step with its duration; mkube status says all 
   t.regex(stdout, /\n\S+\s+True\s+KubeletReady/);
 });
 
+test.serial('no node agent is handed the cluster CA private key; it serves with a certificate issued for its node', async (t) => {
+  const state = JSON.parse(readFileSync(join(dataDir, 'cluster.json'), 'utf8')) as { components: Array<{ name: string; command: string[] }> };
+  const agents = state.components.filter((c) => c.name.startsWith('node-agent-'));
+  t.true(agents.length > 0);
+  for (const a of agents) {
+    t.false(a.command.some((arg) => arg.endsWith('ca.key') || arg === '--cluster-ca-key'), a.command.join(' '));
+    const cert = a.command[a.command.indexOf('--tls-cert-file') + 1]!;
+    const { stdout } = await run('openssl', ['x509', '-in', cert, '-noout', '-subject', '-ext', 'subjectAltName']);
+    t.regex(stdout, new RegExp(`CN ?= ?system:node:${a.name.slice('node-agent-'.length)}`));
+  }
+});
+
 test.serial('the node is Ready and `kubectl run nginx --image=nginx` serves pages', async (t) => {
   const nodes = await kubectl(['get', 'nodes']);
   t.regex(nodes, /\sReady\s/);

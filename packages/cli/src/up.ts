@@ -2,7 +2,7 @@
 // host namespace, or N worker network namespaces); then the API server (with its embedded store),
 // the controller manager, the scheduler and a node agent per node start in the background.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -78,6 +78,19 @@ function componentKubeconfig(pkiDir: string, out: string, server: string, caCert
   const read = (f: string) => execFileSync('cat', [join(pkiDir, f)], { encoding: 'utf8' });
   writePrivateFile(path, kubeconfig(server, caCert, subject, { cert: read(`${base}.crt`), key: read(`${base}.key`) }));
   return path;
+}
+
+/**
+ * The node agent's serving certificate, issued here by the cluster CA (as kubeadm does for kubelets) so
+ * that no node agent is handed the CA's private key. Reissued when the node's address changes.
+ */
+function nodeServingCert(pkiDir: string, nodeName: string, nodeIP: string): { cert: string; key: string } {
+  const base = `node-${nodeName}-serving`;
+  const san = `subjectAltName=IP:${nodeIP},IP:127.0.0.1,DNS:${nodeName},DNS:localhost\n`;
+  const ext = `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n${san}`;
+  const extFile = join(pkiDir, `${base}.ext`);
+  if (!existsSync(join(pkiDir, `${base}.crt`)) || !existsSync(extFile) || readFileSync(extFile, 'utf8') !== ext) issueCertificate(pkiDir, base, `/O=system:nodes/CN=system:node:${nodeName}`, ext);
+  return { cert: join(pkiDir, `${base}.crt`), key: join(pkiDir, `${base}.key`) };
 }
 
 /** Why a started component is gone: its last plain log line (its one-line start-up error). */
@@ -275,6 +288,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
       const nodeName = nodeNames[i]!;
       const kc = componentKubeconfig(pki, kcDir, server, ca, `node-${nodeName}`, `/O=system:nodes/CN=system:node:${nodeName}`);
       const metricsPort = opts.workers > 0 ? undefined : await freePort();
+      const serving = nodeServingCert(pki, nodeName, n.nodeIP);
       const rec = startComponent(
         dataDir,
         `node-agent-${nodeName}`,
@@ -282,7 +296,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
           process.execPath, componentBin('node-agent', 'mkube-node-agent'),
           '--kubeconfig', kc, '--node-name', nodeName, '--node-ip', n.nodeIP,
           '--container-runtime-endpoint', n.criAddress, '--root-dir', join(n.stateDir, 'agent'), '--pod-cidr', n.podCIDR,
-          '--cluster-ca-cert', join(pki, 'ca.crt'), '--cluster-ca-key', join(pki, 'ca.key'),
+          '--tls-cert-file', serving.cert, '--tls-private-key-file', serving.key, '--client-ca-file', join(pki, 'ca.crt'),
           '--cni-conf-dir', join(n.stateDir, 'cni', 'net.d'),
           ...(n.cgroupParent ? ['--cgroup-root', n.cgroupParent] : []),
           ...(n.logDir ? ['--pod-logs-dir', n.logDir] : []),
