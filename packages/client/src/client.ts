@@ -9,26 +9,17 @@ import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type 
 import type { ClientConfig } from './config.js';
 import { ApiError, type Status } from './errors.js';
 import { resourcePath, type GVR } from './resources.js';
+import type { KubeObject as ApiKubeObject, ObjectMeta, Stored } from '@mkube/api';
 
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
-    finalizers?: string[];
-    deletionTimestamp?: string;
-    generation?: number;
-    creationTimestamp?: string;
-    [k: string]: unknown;
-  };
-  spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  status?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+/**
+ * The loose object shape of code not yet on the generated kinds: @mkube/api's
+ * ObjectMeta with a name, spec and status untyped. New code passes a
+ * generated kind (Pod, Deployment...) as ResourceClient's type parameter.
+ */
+export interface KubeObject extends ApiKubeObject {
+  metadata: ObjectMeta & { name: string };
+  spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the untyped shape, for callers not yet on the generated kinds
+  status?: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the untyped shape, for callers not yet on the generated kinds
   [k: string]: unknown;
 }
 
@@ -69,17 +60,21 @@ const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
   apply: 'application/apply-patch+yaml',
 };
 
-export interface ResourceClient<T extends KubeObject = KubeObject> {
+/**
+ * The verbs of one resource. Objects the server returns are Stored<T>: their
+ * metadata carries name, uid, resourceVersion and creationTimestamp.
+ */
+export interface ResourceClient<T extends ApiKubeObject = KubeObject> {
   readonly gvr: GVR;
-  get(namespace: string | undefined, name: string): Promise<T>;
-  list(namespace?: string, opts?: ListOptions): Promise<{ items: T[]; resourceVersion: string }>;
-  create(namespace: string | undefined, obj: T): Promise<T>;
-  update(obj: T): Promise<T>;
-  updateStatus(obj: T): Promise<T>;
-  patch(namespace: string | undefined, name: string, patch: unknown, type?: PatchType, subresource?: string): Promise<T>;
+  get(namespace: string | undefined, name: string): Promise<Stored<T>>;
+  list(namespace?: string, opts?: ListOptions): Promise<{ items: Stored<T>[]; resourceVersion: string }>;
+  create(namespace: string | undefined, obj: T): Promise<Stored<T>>;
+  update(obj: T): Promise<Stored<T>>;
+  updateStatus(obj: T): Promise<Stored<T>>;
+  patch(namespace: string | undefined, name: string, patch: unknown, type?: PatchType, subresource?: string): Promise<Stored<T>>;
   delete(namespace: string | undefined, name: string, opts?: DeleteOptions): Promise<void>;
-  watch(namespace: string | undefined, opts: WatchOptions, onEvent: (type: WatchEventType, obj: any) => void): WatchHandle; // eslint-disable-line @typescript-eslint/no-explicit-any
-  subresourceCreate(namespace: string, name: string, subresource: string, body: unknown): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  watch(namespace: string | undefined, opts: WatchOptions, onEvent: (type: WatchEventType, obj: Stored<T>) => void): WatchHandle;
+  subresourceCreate(namespace: string, name: string, subresource: string, body: unknown): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- the reply's kind depends on the subresource
 }
 
 /** A transport failure (connection refused, reset, timeout) with the request it belongs to. */
@@ -110,7 +105,7 @@ export class KubeClient {
       : new HttpAgent({ keepAlive: true, maxFreeSockets: 16 });
   }
 
-  resource<T extends KubeObject = KubeObject>(gvr: GVR): ResourceClient<T> {
+  resource<T extends ApiKubeObject = KubeObject>(gvr: GVR): ResourceClient<T> {
     return new RestResource<T>(this, gvr);
   }
 
@@ -252,7 +247,7 @@ function query(opts: Record<string, string | number | boolean | undefined>): str
   return s ? `?${s}` : '';
 }
 
-class RestResource<T extends KubeObject> implements ResourceClient<T> {
+class RestResource<T extends ApiKubeObject> implements ResourceClient<T> {
   constructor(
     private readonly c: KubeClient,
     readonly gvr: GVR,
@@ -263,16 +258,16 @@ class RestResource<T extends KubeObject> implements ResourceClient<T> {
     return resourcePath(this.gvr, namespace, name, sub);
   }
 
-  get(namespace: string | undefined, name: string): Promise<T> {
+  get(namespace: string | undefined, name: string): Promise<Stored<T>> {
     return this.c.request('GET', this.path(namespace, name));
   }
 
-  async list(namespace?: string, opts: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
-    const items: T[] = [];
+  async list(namespace?: string, opts: ListOptions = {}): Promise<{ items: Stored<T>[]; resourceVersion: string }> {
+    const items: Stored<T>[] = [];
     let cont = opts.continue;
     let rv = '';
     for (;;) {
-      let page: { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
+      let page: { items?: Stored<T>[]; metadata?: { resourceVersion?: string; continue?: string } };
       try {
         page = await this.c.request('GET', this.path(namespace) + query({ labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit, continue: cont, resourceVersion: cont ? undefined : opts.resourceVersion }));
       } catch (err) {
@@ -290,19 +285,26 @@ class RestResource<T extends KubeObject> implements ResourceClient<T> {
     return { items, resourceVersion: rv };
   }
 
-  create(namespace: string | undefined, obj: T): Promise<T> {
-    return this.c.request('POST', this.path(namespace ?? obj.metadata.namespace), obj);
+  create(namespace: string | undefined, obj: T): Promise<Stored<T>> {
+    return this.c.request('POST', this.path(namespace ?? obj.metadata?.namespace), obj);
   }
 
-  update(obj: T): Promise<T> {
-    return this.c.request('PUT', this.path(obj.metadata.namespace, obj.metadata.name), obj);
+  update(obj: T): Promise<Stored<T>> {
+    return this.c.request('PUT', this.path(obj.metadata?.namespace, this.nameOf(obj)), obj);
   }
 
-  updateStatus(obj: T): Promise<T> {
-    return this.c.request('PUT', this.path(obj.metadata.namespace, obj.metadata.name, 'status'), obj);
+  updateStatus(obj: T): Promise<Stored<T>> {
+    return this.c.request('PUT', this.path(obj.metadata?.namespace, this.nameOf(obj), 'status'), obj);
   }
 
-  patch(namespace: string | undefined, name: string, patch: unknown, type: PatchType = 'merge', subresource?: string): Promise<T> {
+  /** The name an update addresses; an object without one cannot be updated. */
+  private nameOf(obj: T): string {
+    const name = obj.metadata?.name;
+    if (!name) throw new Error(`update of ${this.gvr.resource}: the object has no metadata.name`);
+    return name;
+  }
+
+  patch(namespace: string | undefined, name: string, patch: unknown, type: PatchType = 'merge', subresource?: string): Promise<Stored<T>> {
     const q = type === 'apply' ? '?fieldManager=mkube-client&force=true' : '';
     return this.c.request('PATCH', this.path(namespace, name, subresource) + q, typeof patch === 'string' ? patch : JSON.stringify(patch), { 'Content-Type': PATCH_CONTENT_TYPES[type] });
   }
@@ -312,7 +314,7 @@ class RestResource<T extends KubeObject> implements ResourceClient<T> {
     await this.c.request('DELETE', this.path(namespace, name), body);
   }
 
-  watch(namespace: string | undefined, opts: WatchOptions, onEvent: (type: WatchEventType, obj: any) => void): WatchHandle { // eslint-disable-line @typescript-eslint/no-explicit-any
+  watch(namespace: string | undefined, opts: WatchOptions, onEvent: (type: WatchEventType, obj: Stored<T>) => void): WatchHandle {
     const path =
       this.path(namespace) +
       query({
@@ -328,7 +330,7 @@ class RestResource<T extends KubeObject> implements ResourceClient<T> {
     return this.c.stream(path, onEvent, idle);
   }
 
-  subresourceCreate(namespace: string, name: string, subresource: string, body: unknown): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  subresourceCreate(namespace: string, name: string, subresource: string, body: unknown): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- the reply's kind depends on the subresource
     return this.c.request('POST', this.path(namespace, name, subresource), body);
   }
 }

@@ -15,4 +15,4 @@ export {
 } from './client.js';
 export { Informer, keyOf, type InformerOptions, type EventHandler } from './informer.js';
 export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
-export { LeaderElector, microTime, type LeaderElectorOptions } from './leader.js';
+export { LeaderElector, type LeaderElectorOptions } from './leader.js';

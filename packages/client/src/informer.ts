@@ -9,7 +9,8 @@
  * period re-delivers update(o, o) for every cached object. Handlers run
  * synchronously and should only enqueue keys.
  */
-import type { KubeObject, ResourceClient, WatchEventType } from './client.js';
+import { objectKey, type KubeObject, type Stored } from '@mkube/api';
+import type { ResourceClient, WatchEventType } from './client.js';
 import { ApiError } from './errors.js';
 
 export interface InformerOptions {
@@ -33,15 +34,14 @@ export interface EventHandler<T> {
   delete?(o: T): void;
 }
 
-/** "namespace/name", or "name" for cluster-scoped objects. */
-export function keyOf(o: KubeObject): string {
-  return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
-}
+/** "namespace/name", or "name" for cluster-scoped objects (@mkube/api objectKey). */
+export const keyOf = objectKey;
 
+/** Objects in the cache are as the server returned them: Stored<T>. */
 export class Informer<T extends KubeObject> {
-  private readonly items = new Map<string, T>();
-  private readonly handlers: EventHandler<T>[] = [];
-  private readonly indexers = new Map<string, (o: T) => string[]>();
+  private readonly items = new Map<string, Stored<T>>();
+  private readonly handlers: EventHandler<Stored<T>>[] = [];
+  private readonly indexers = new Map<string, (o: Stored<T>) => string[]>();
   private readonly indices = new Map<string, Map<string, Set<string>>>();
   private synced = false;
   private running = false;
@@ -59,13 +59,13 @@ export class Informer<T extends KubeObject> {
     private readonly opts: InformerOptions = {},
   ) {}
 
-  addEventHandler(h: EventHandler<T>): void {
+  addEventHandler(h: EventHandler<Stored<T>>): void {
     this.handlers.push(h);
     // A late handler sees the current state as adds, as client-go does.
     if (this.synced) for (const o of this.items.values()) call(() => h.add?.(o));
   }
 
-  addIndexer(name: string, fn: (o: T) => string[]): void {
+  addIndexer(name: string, fn: (o: Stored<T>) => string[]): void {
     this.indexers.set(name, fn);
     const idx = new Map<string, Set<string>>();
     this.indices.set(name, idx);
@@ -111,11 +111,11 @@ export class Informer<T extends KubeObject> {
     });
   }
 
-  get(key: string): T | undefined {
+  get(key: string): Stored<T> | undefined {
     return this.items.get(key);
   }
 
-  list(): T[] {
+  list(): Stored<T>[] {
     return [...this.items.values()];
   }
 
@@ -123,7 +123,7 @@ export class Informer<T extends KubeObject> {
     return [...this.items.keys()];
   }
 
-  byIndex(name: string, value: string): T[] {
+  byIndex(name: string, value: string): Stored<T>[] {
     const idx = this.indices.get(name);
     if (!idx) throw new Error(`informer: no indexer "${name}"`);
     return [...(idx.get(value) ?? [])].map((k) => this.items.get(k)!).filter(Boolean);
@@ -172,7 +172,7 @@ export class Informer<T extends KubeObject> {
     const { items, resourceVersion } = await this.rc.list(this.opts.namespace, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: this.opts.pageSize ?? 500 });
     if (!this.running) return;
     this.listCount++;
-    const fresh = new Map<string, T>();
+    const fresh = new Map<string, Stored<T>>();
     for (const o of items) fresh.set(keyOf(o), o);
     for (const [k, old] of [...this.items]) if (!fresh.has(k)) this.remove(k, old);
     for (const [k, o] of fresh) this.upsert(k, o);
@@ -206,7 +206,7 @@ export class Informer<T extends KubeObject> {
           if (rv) this.lastRv = rv;
           return;
         }
-        const o = obj as T;
+        const o = obj as Stored<T>;
         const k = keyOf(o);
         if (type === 'DELETED') {
           const old = this.items.get(k);
@@ -226,7 +226,7 @@ export class Informer<T extends KubeObject> {
     return progress ? 'progress' : 'idle';
   }
 
-  private upsert(k: string, o: T): void {
+  private upsert(k: string, o: Stored<T>): void {
     const old = this.items.get(k);
     this.items.set(k, o);
     this.reindex(k, old, o);
@@ -238,14 +238,14 @@ export class Informer<T extends KubeObject> {
     } else if (old.metadata.resourceVersion !== o.metadata.resourceVersion) this.emit('update', old, o);
   }
 
-  private remove(k: string, old: T, final?: T): void {
+  private remove(k: string, old: Stored<T>, final?: Stored<T>): void {
     if (!this.items.has(k)) return;
     this.items.delete(k);
     this.reindex(k, old, undefined);
     this.emit('delete', final ?? old);
   }
 
-  private reindex(k: string, old: T | undefined, cur: T | undefined): void {
+  private reindex(k: string, old: Stored<T> | undefined, cur: Stored<T> | undefined): void {
     for (const [name, fn] of this.indexers) {
       const idx = this.indices.get(name)!;
       if (old) for (const v of fn(old)) removeFrom(idx, v, k);
@@ -253,7 +253,7 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  private emit(kind: 'add' | 'update' | 'delete', a: T, b?: T): void {
+  private emit(kind: 'add' | 'update' | 'delete', a: Stored<T>, b?: Stored<T>): void {
     for (const h of this.handlers) {
       if (kind === 'add') call(() => h.add?.(a));
       else if (kind === 'update') call(() => h.update?.(a, b!));

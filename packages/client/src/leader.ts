@@ -8,7 +8,8 @@
  * just read (optimistic concurrency is the fence: of two racing candidates
  * only one update succeeds). stop() releases the lease (holderIdentity "").
  */
-import type { KubeClient, KubeObject, ResourceClient } from './client.js';
+import { formatMicroTime, type Lease } from '@mkube/api';
+import type { KubeClient, ResourceClient } from './client.js';
 import { ApiError } from './errors.js';
 import { Resources } from './resources.js';
 
@@ -24,20 +25,7 @@ export interface LeaderElectorOptions {
   onNewLeader?(id: string): void;
 }
 
-interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
 
-type Lease = KubeObject & { spec?: LeaseSpec };
-
-/** metav1.MicroTime: RFC 3339 with microseconds. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
 
 export class LeaderElector {
   private readonly leases: ResourceClient<Lease>;
@@ -147,7 +135,7 @@ export class LeaderElector {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name: this.o.name, namespace: this.o.namespace },
-          spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.durationSeconds(), acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+          spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.durationSeconds(), acquireTime: formatMicroTime(now), renewTime: formatMicroTime(now), leaseTransitions: 0 },
         });
         this.lastRenew = now;
         this.observe(this.o.identity);
@@ -171,8 +159,8 @@ export class LeaderElector {
         ...spec,
         holderIdentity: this.o.identity,
         leaseDurationSeconds: this.durationSeconds(),
-        renewTime: microTime(now),
-        acquireTime: mine && spec.acquireTime ? spec.acquireTime : microTime(now),
+        renewTime: formatMicroTime(now),
+        acquireTime: mine && spec.acquireTime ? spec.acquireTime : formatMicroTime(now),
         leaseTransitions: mine ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
       },
     };
@@ -190,7 +178,7 @@ export class LeaderElector {
     const lease = await this.leases.get(this.o.namespace, this.o.name);
     if (lease.spec?.holderIdentity !== this.o.identity) return;
     const now = Date.now();
-    await this.leases.update({ ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) } });
+    await this.leases.update({ ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: formatMicroTime(now) } });
   }
 
   private durationSeconds(): number {

@@ -1,31 +1,31 @@
-/** Group/version/resource descriptors and the REST paths built from them. */
+/**
+ * The resources the client addresses, as handles into @mkube/api's one
+ * resource table (group, version, kind, plural, scope come from
+ * registry.ts), and the REST paths built from them.
+ */
+import { resourceFor, type ResourceInfo } from '@mkube/api';
 
-export interface GVR {
-  group: string;
-  version: string;
-  resource: string;
-  namespaced: boolean;
-}
+/** What a REST path needs of a resource; every ResourceInfo of @mkube/api is one. */
+export type GVR = Pick<ResourceInfo, 'group' | 'version' | 'resource' | 'namespaced'>;
 
-const gvr = (group: string, version: string, resource: string, namespaced: boolean): GVR => Object.freeze({ group, version, resource, namespaced });
-
+/** Named handles of the served resources the components use (Resources.pods). */
 export const Resources = Object.freeze({
-  pods: gvr('', 'v1', 'pods', true),
-  nodes: gvr('', 'v1', 'nodes', false),
-  namespaces: gvr('', 'v1', 'namespaces', false),
-  services: gvr('', 'v1', 'services', true),
-  endpoints: gvr('', 'v1', 'endpoints', true),
-  configmaps: gvr('', 'v1', 'configmaps', true),
-  secrets: gvr('', 'v1', 'secrets', true),
-  events: gvr('', 'v1', 'events', true),
-  serviceaccounts: gvr('', 'v1', 'serviceaccounts', true),
-  persistentvolumeclaims: gvr('', 'v1', 'persistentvolumeclaims', true),
-  leases: gvr('coordination.k8s.io', 'v1', 'leases', true),
-  deployments: gvr('apps', 'v1', 'deployments', true),
-  replicasets: gvr('apps', 'v1', 'replicasets', true),
-  statefulsets: gvr('apps', 'v1', 'statefulsets', true),
-  daemonsets: gvr('apps', 'v1', 'daemonsets', true),
-  jobs: gvr('batch', 'v1', 'jobs', true),
+  pods: resourceFor('pods'),
+  nodes: resourceFor('nodes'),
+  namespaces: resourceFor('namespaces'),
+  services: resourceFor('services'),
+  endpoints: resourceFor('endpoints'),
+  configmaps: resourceFor('configmaps'),
+  secrets: resourceFor('secrets'),
+  events: resourceFor('events'),
+  serviceaccounts: resourceFor('serviceaccounts'),
+  replicationcontrollers: resourceFor('replicationcontrollers'),
+  leases: resourceFor('leases', 'coordination.k8s.io'),
+  deployments: resourceFor('deployments', 'apps'),
+  replicasets: resourceFor('replicasets', 'apps'),
+  statefulsets: resourceFor('statefulsets', 'apps'),
+  daemonsets: resourceFor('daemonsets', 'apps'),
+  jobs: resourceFor('jobs', 'batch'),
 });
 
 /** "v1" or "apps/v1". */

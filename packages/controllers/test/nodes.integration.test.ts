@@ -2,7 +2,8 @@
 // with a short grace period and toleration: the test plays the kubelet by
 // renewing (or not) the node's Lease.
 import test from 'ava';
-import { Resources, microTime, type KubeObject } from '@mkube/client';
+import { formatMicroTime as microTime } from '@mkube/api';
+import { Resources, type KubeObject } from '@mkube/client';
 import { eventually, sleep, startFixture, type Fixture } from './helpers/cluster.js';
 
 let fx: Fixture;
