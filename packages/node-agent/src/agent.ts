@@ -4,15 +4,15 @@
 // kept in sync from Node objects, and a metrics/healthz endpoint.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Informer, KubeClient, Resources, type ClientConfig, type KubeObject } from '@mkube/client';
+import { CodedError, ComponentServer } from '@mkube/component-base';
 import { ApiClientPort } from './api_client_port.js';
 import type { ServiceLike as EnvService } from './runtime/service_env.js';
 import { CriClient } from './cri/cri_client.js';
 import { NodeHeartbeat } from './heartbeat.js';
 import { silentLogger, type Logger } from './logger.js';
+import { agentMetrics } from './metrics.js';
 import { ensureCniConfig, RouteSync, type NodeLike } from './network.js';
 import type { NodeIdentity, Reserved, Taint } from './node_status.js';
 import { AgentServer } from './server/server.js';
@@ -87,7 +87,7 @@ export class NodeAgent {
   readonly services: Informer<KubeObject>;
   readonly endpoints: Informer<KubeObject>;
   readonly proxy: ServiceProxy | undefined;
-  private metricsServer?: HttpServer;
+  private metricsServer?: ComponentServer;
   metricsPort = 0;
   private readonly log: Logger;
   private readonly startedAt = Date.now();
@@ -123,7 +123,7 @@ export class NodeAgent {
     const version = await this.cri.waitReady(30_000);
     const tls = 'cert' in o.tls ? o.tls : issueServingCert(join(o.rootDir, 'pki'), o.tls.caCertFile, o.tls.caKeyFile, o.nodeName, o.nodeIP);
     const clientCA = o.clientCA ?? o.clientConfig.ca?.toString() ?? ('caCertFile' in o.tls ? readFileSync(o.tls.caCertFile, 'utf8') : undefined);
-    if (!clientCA) throw Object.assign(new Error('no CA to verify callers of the agent endpoint (--client-ca-file)'), { code: 'InvalidFlag' });
+    if (!clientCA) throw new CodedError('INVALID_FLAG', 'no CA to verify callers of the agent endpoint (--client-ca-file)');
 
     this.engine = new PodLifecycleEngine({
       nodeName: o.nodeName,
@@ -203,44 +203,23 @@ export class NodeAgent {
     }
   }
 
+  /** /metrics and /healthz, /livez, /readyz (@mkube/component-base's server) unless the port is negative. */
   private async startMetrics(): Promise<void> {
     if (this.o.metricsPort === undefined || this.o.metricsPort < 0) return;
-    const server = createHttpServer((req, res) => {
-      if (req.url === '/healthz') {
-        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
-        return;
-      }
-      if (req.url === '/metrics') {
-        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(this.metricsText());
-        return;
-      }
-      res.writeHead(404).end();
+    const registry = agentMetrics({
+      runningPods: () => this.engine?.podUids().length ?? 0,
+      statusWrites: () => this.api.statusWrites,
+      statusWriteFailures: () => this.api.statusWriteFailures,
+      leaseRenewals: () => this.heartbeat?.leaseRenewals ?? 0,
+      nodeStatusUpdates: () => this.heartbeat?.statusUpdates ?? 0,
+      routeSyncs: () => this.routes.syncs,
+      routeRefused: () => this.routes.refused,
+      proxy: this.proxy && { syncs: () => this.proxy!.syncs, failures: () => this.proxy!.failures, refused: () => this.proxy!.refused },
+      startedAtMs: this.startedAt,
+      now: () => Date.now(),
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.o.metricsPort, this.o.metricsBindAddress ?? '127.0.0.1', () => resolve());
-    });
-    this.metricsServer = server;
-    this.metricsPort = (server.address() as AddressInfo).port;
-  }
-
-  metricsText(): string {
-    const lines: string[] = [];
-    const metric = (name: string, type: string, help: string, value: number) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
-    metric('mkube_node_agent_running_pods', 'gauge', 'Pods the engine manages.', this.engine?.podUids().length ?? 0);
-    metric('mkube_node_agent_pod_status_writes_total', 'counter', 'Pod status writes accepted by the API server.', this.api.statusWrites);
-    metric('mkube_node_agent_pod_status_write_failures_total', 'counter', 'Pod status writes that failed.', this.api.statusWriteFailures);
-    metric('mkube_node_agent_lease_renewals_total', 'counter', 'Node lease renewals.', this.heartbeat?.leaseRenewals ?? 0);
-    metric('mkube_node_agent_node_status_updates_total', 'counter', 'Node status updates.', this.heartbeat?.statusUpdates ?? 0);
-    metric('mkube_node_agent_route_syncs_total', 'counter', 'host-gw route syncs.', this.routes.syncs);
-    metric('mkube_node_agent_route_refused_total', 'counter', 'Nodes whose podCIDR or InternalIP the route sync refused to write.', this.routes.refused);
-    if (this.proxy) {
-      metric('mkube_node_agent_proxy_syncs_total', 'counter', 'Service proxy rule syncs (iptables-restore runs that succeeded).', this.proxy.syncs);
-      metric('mkube_node_agent_proxy_sync_failures_total', 'counter', 'Service proxy rule syncs that failed.', this.proxy.failures);
-      metric('mkube_node_agent_proxy_refused_total', 'counter', 'Services and Endpoints whose values the service proxy refused to write.', this.proxy.refused);
-    }
-    metric('mkube_node_agent_uptime_seconds', 'gauge', 'Seconds since start.', Math.round((Date.now() - this.startedAt) / 1000));
-    return lines.join('\n') + '\n';
+    this.metricsServer = new ComponentServer({ registry, log: this.log });
+    this.metricsPort = await this.metricsServer.listen(this.o.metricsPort, this.o.metricsBindAddress ?? '127.0.0.1');
   }
 
   /** Stops everything; running pods keep running. */
@@ -254,10 +233,7 @@ export class NodeAgent {
     await this.engine?.stop();
     this.api.stop();
     await this.server?.stop();
-    if (this.metricsServer) {
-      this.metricsServer.closeAllConnections();
-      await new Promise<void>((r) => this.metricsServer!.close(() => r()));
-    }
+    await this.metricsServer?.close();
     this.cri?.close();
     this.client.close();
   }

@@ -1,6 +1,7 @@
 // The Node object of this agent: machine facts (capacity, nodeInfo), the
 // labels and taints of the flags, and the conditions. Probing the machine is
 // separate from building the object so the builders stay pure.
+import { FlagError } from '@mkube/component-base';
 import { readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { arch, cpus, hostname, release } from 'node:os';
@@ -50,9 +51,8 @@ export interface Reserved {
   ephemeralBytes: number;
 }
 
-export class FlagError extends Error {
-  readonly code = 'InvalidFlag';
-}
+/** A flag value that does not parse: @mkube/component-base's FlagError (code INVALID_FLAG). */
+export { FlagError } from '@mkube/component-base';
 
 /** "k=v,k2=v2" */
 export function parseLabels(s: string | undefined): Record<string, string> {

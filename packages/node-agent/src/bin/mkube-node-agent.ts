@@ -3,57 +3,63 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { exitOnStartupError, loadingFile, StartupFailure, type StartupContext } from '@mkube/api';
 import { loadKubeconfig } from '@mkube/client';
+import {
+  componentFlagDefs, createLogger, FlagError, formatUsage, parseComponentFlags, parseGoDuration, requireKubeconfig, type FlagDefs, type Logger,
+} from '@mkube/component-base';
 import { NodeAgent } from '../agent.js';
-import type { Logger } from '../logger.js';
-import { FlagError, parseLabels, parseReserved, parseTaints } from '../node_status.js';
+import { parseLabels, parseReserved, parseTaints } from '../node_status.js';
 
-const USAGE = `usage: mkube-node-agent --kubeconfig FILE --node-name NAME --node-ip IP --container-runtime-endpoint unix:///PATH [flags]
-  --kubeconfig FILE                 credentials for the API server
-  --node-name NAME                  the Node to register
-  --node-ip IP                      InternalIP, status.hostIP of pods
-  --container-runtime-endpoint URL  CRI socket, unix:///absolute/path
-  --root-dir DIR                    state dir (default /var/lib/mkube-agent)
-  --pod-logs-dir DIR                pod log root (default /var/log/pods)
-  --cgroup-root PATH                cgroup parent of pods (default /<node-name>)
-  --pod-cidr CIDR                   fallback when the Node has no spec.podCIDR
-  --cni-conf-dir DIR                write a bridge conflist for the pod CIDR here if none exists
-  --cni-bridge NAME                 bridge of that conflist (default cni-mk0)
-  --no-routes                       do not program host-gw routes to other nodes
-  --proxy-mode iptables|none        the service proxy: DNAT from cluster IPs to ready endpoints in
-                                    the nat table of this network namespace (default iptables)
-  --node-labels k=v,...             extra labels at registration
-  --node-role ROLE                  adds node-role.kubernetes.io/ROLE
-  --register-with-taints k=v:Effect,...
-  --system-reserved cpu=100m,memory=256Mi,ephemeral-storage=1Gi
-  --max-pods N                      (default 110)
-  --runtime-start-concurrency N     RunPodSandbox/CreateContainer/StartContainer calls in flight (default 4, 0 = unbounded)
-  --port N                          HTTPS endpoint for logs/exec (default 10250, 0 = any)
-  --tls-cert-file FILE --tls-private-key-file FILE
-  --cluster-ca-cert FILE --cluster-ca-key FILE   issue the serving cert from the cluster CA instead
-  --client-ca-file FILE             CA of callers (default: the kubeconfig's CA)
-  --metrics-port N                  Prometheus /metrics and /healthz (default 10255, -1 = off)
-  --metrics-bind-address IP         (default 127.0.0.1)
-  --node-lease-renew-interval S     (default 10)
-  --node-status-update-frequency S  (default 60)
-  --log-level debug|info|warn|error (default info)`;
+const BINARY = 'mkube-node-agent';
+const SYNOPSIS = '--kubeconfig FILE --node-name NAME --node-ip IP --container-runtime-endpoint unix:///PATH [flags]';
 
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+// The common component flags (--kubeconfig, --v/--log-level, --bind-address for the metrics and
+// health endpoint, alias --metrics-bind-address) and the agent's own.
+const COMMON = { bindAddress: '127.0.0.1' };
+const FLAGS = {
+    'node-name': { type: 'string', arg: 'NAME', usage: 'The Node to register.' },
+    'node-ip': { type: 'string', arg: 'IP', usage: 'InternalIP, status.hostIP of pods.' },
+    'container-runtime-endpoint': { type: 'string', arg: 'URL', usage: 'CRI socket, unix:///absolute/path.' },
+    'root-dir': { type: 'string', default: '/var/lib/mkube-agent', arg: 'DIR', usage: 'State dir.' },
+    'pod-logs-dir': { type: 'string', arg: 'DIR', usage: 'Pod log root (default /var/log/pods).' },
+    'cgroup-root': { type: 'string', arg: 'PATH', usage: 'cgroup parent of pods (default /<node-name>).' },
+    'pod-cidr': { type: 'string', arg: 'CIDR', usage: 'Fallback when the Node has no spec.podCIDR.' },
+    'cni-conf-dir': { type: 'string', arg: 'DIR', usage: 'Write a bridge conflist for the pod CIDR here if none exists.' },
+    'cni-bridge': { type: 'string', arg: 'NAME', usage: 'Bridge of that conflist (default cni-mk0).' },
+    'no-routes': { type: 'boolean', usage: 'Do not program host-gw routes to other nodes.' },
+    'proxy-mode': { type: 'string', default: 'iptables', arg: 'iptables|none', usage: 'The service proxy: DNAT from cluster IPs to ready endpoints in the nat table of this network namespace.' },
+    'node-labels': { type: 'string', arg: 'k=v,...', usage: 'Extra labels at registration.' },
+    'node-role': { type: 'string', arg: 'ROLE', usage: 'Adds node-role.kubernetes.io/ROLE.' },
+    'register-with-taints': { type: 'string', arg: 'k=v:Effect,...', usage: 'Taints at registration.' },
+    'system-reserved': { type: 'string', arg: 'cpu=100m,memory=256Mi,ephemeral-storage=1Gi', usage: 'Resources kept from pods.' },
+    'max-pods': { type: 'int', usage: 'Pods this node runs at most (default 110).' },
+    'runtime-start-concurrency': { type: 'int', usage: 'RunPodSandbox/CreateContainer/StartContainer calls in flight (default 4, 0 = unbounded).' },
+    port: { type: 'int', default: '10250', usage: 'HTTPS endpoint for logs/exec (0 = any).' },
+    'tls-cert-file': { type: 'string', arg: 'FILE', usage: 'Serving certificate of that endpoint.' },
+    'tls-private-key-file': { type: 'string', arg: 'FILE', usage: 'Its key.' },
+    'cluster-ca-cert': { type: 'string', arg: 'FILE', usage: 'Issue the serving certificate from the cluster CA instead (with --cluster-ca-key).' },
+    'cluster-ca-key': { type: 'string', arg: 'FILE', usage: 'Key of the cluster CA.' },
+    'client-ca-file': { type: 'string', arg: 'FILE', usage: "CA of callers (default: the kubeconfig's CA)." },
+    'metrics-port': { type: 'int', default: '10255', usage: 'Port of /metrics, /healthz, /livez and /readyz (0 = any, -1 = off).' },
+    'node-lease-renew-interval': { type: 'string', default: '10', arg: 'SECONDS|duration', usage: 'Node Lease renewal period (seconds, or a duration such as 10s).' },
+    'node-status-update-frequency': { type: 'string', default: '60', arg: 'SECONDS|duration', usage: 'Node status report period (seconds, or a duration such as 1m).' },
+} as const satisfies FlagDefs;
+const USAGE = formatUsage(BINARY, componentFlagDefs(COMMON, FLAGS), SYNOPSIS);
 
-function proxyMode(v: string | undefined): 'iptables' | 'none' {
+function proxyMode(v: string): 'iptables' | 'none' {
   if (v === 'iptables' || v === 'none') return v;
-  throw Object.assign(new Error(`--proxy-mode must be iptables or none, not ${JSON.stringify(v)}`), { code: 'InvalidFlag' });
+  throw new FlagError(`--proxy-mode must be iptables or none, not ${JSON.stringify(v)}`);
 }
 
-function jsonLogger(level: keyof typeof LEVELS, bindings: object = {}): Logger {
-  const min = LEVELS[level];
-  const out = (lv: keyof typeof LEVELS) => (obj: object, msg?: string) => {
-    if (LEVELS[lv] < min) return;
-    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: lv, ...bindings, ...obj, ...(msg ? { msg } : {}) }) + '\n');
-  };
-  return { debug: out('debug'), info: out('info'), warn: out('warn'), error: out('error'), child: (b) => jsonLogger(level, { ...bindings, ...b }) };
+/** Seconds as a plain number (as this flag always took) or a Go duration ("10s"), in ms. */
+function secondsOrDuration(flag: string, v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  try {
+    return parseGoDuration(v);
+  } catch (err) {
+    throw new FlagError(`invalid argument ${JSON.stringify(v)} for "--${flag}" flag: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -94,68 +100,31 @@ function checkRuntimeSocket(endpoint: string): void {
 const startup: { context: StartupContext; log?: Logger } = { context: {} };
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      kubeconfig: { type: 'string' },
-      'node-name': { type: 'string' },
-      'node-ip': { type: 'string' },
-      'container-runtime-endpoint': { type: 'string' },
-      'root-dir': { type: 'string', default: '/var/lib/mkube-agent' },
-      'pod-logs-dir': { type: 'string' },
-      'cgroup-root': { type: 'string' },
-      'pod-cidr': { type: 'string' },
-      'cni-conf-dir': { type: 'string' },
-      'cni-bridge': { type: 'string' },
-      'no-routes': { type: 'boolean', default: false },
-      'proxy-mode': { type: 'string', default: 'iptables' },
-      'node-labels': { type: 'string' },
-      'node-role': { type: 'string' },
-      'register-with-taints': { type: 'string' },
-      'system-reserved': { type: 'string' },
-      'max-pods': { type: 'string' },
-      'runtime-start-concurrency': { type: 'string' },
-      port: { type: 'string', default: '10250' },
-      'tls-cert-file': { type: 'string' },
-      'tls-private-key-file': { type: 'string' },
-      'cluster-ca-cert': { type: 'string' },
-      'cluster-ca-key': { type: 'string' },
-      'client-ca-file': { type: 'string' },
-      'metrics-port': { type: 'string', default: '10255' },
-      'metrics-bind-address': { type: 'string' },
-      'node-lease-renew-interval': { type: 'string', default: '10' },
-      'node-status-update-frequency': { type: 'string', default: '60' },
-      'log-level': { type: 'string', default: 'info' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  const { values: v, common } = parseComponentFlags(BINARY, process.argv.slice(2), COMMON, FLAGS, SYNOPSIS);
   if (v.help) {
-    console.log(USAGE);
+    process.stdout.write(USAGE);
     return;
   }
-  const need = (k: string): string => {
-    const x = (v as Record<string, unknown>)[k];
+  const need = (k: keyof typeof v): string => {
+    const x = v[k];
     if (typeof x !== 'string' || !x) throw new FlagError(`--${k} is required`);
     return x;
   };
-  const int = (k: string): number => {
-    const n = Number((v as Record<string, unknown>)[k]);
-    if (!Number.isInteger(n)) throw new FlagError(`--${k} must be an integer`);
-    return n;
-  };
-  const level = v['log-level'] as keyof typeof LEVELS;
-  if (!(level in LEVELS)) throw new FlagError(`--log-level must be one of ${Object.keys(LEVELS).join(', ')}`);
-  const logger = jsonLogger(level, { component: 'mkube-node-agent' });
+  const kubeconfig = requireKubeconfig(common);
+  const logger = createLogger({ component: BINARY, level: common.logLevel, destination: 2 });
   const endpoint = need('container-runtime-endpoint');
   if (!endpoint.startsWith('unix:///')) throw new FlagError('--container-runtime-endpoint must be unix:///absolute/path');
-  const metricsBind = v['metrics-bind-address'] ?? '127.0.0.1';
+  const metricsBind = common.bindAddress;
+  const leaseRenewMs = secondsOrDuration('node-lease-renew-interval', v['node-lease-renew-interval']);
+  const statusUpdateMs = secondsOrDuration('node-status-update-frequency', v['node-status-update-frequency']);
+  const mode = proxyMode(v['proxy-mode']);
   startup.log = logger;
   startup.context = {
-    listeners: [{ what: 'node agent server', port: Number(v.port) }, { what: 'metrics and health', port: Number(v['metrics-port']), host: metricsBind }],
-    files: (['kubeconfig', 'tls-cert-file', 'tls-private-key-file', 'cluster-ca-cert', 'cluster-ca-key', 'client-ca-file'] as const)
-      .flatMap((k) => (v[k] ? [{ what: `--${k}`, path: v[k]! }] : [])),
+    listeners: [{ what: 'node agent server', port: v.port }, { what: 'metrics and health', port: v['metrics-port'], host: metricsBind }],
+    files: [{ what: '--kubeconfig', path: kubeconfig }, ...(['tls-cert-file', 'tls-private-key-file', 'cluster-ca-cert', 'cluster-ca-key', 'client-ca-file'] as const)
+      .flatMap((k) => (v[k] ? [{ what: `--${k}`, path: v[k]! }] : []))],
   };
-  const clientConfig = loadingFile('--kubeconfig', need('kubeconfig'), () => loadKubeconfig(need('kubeconfig')));
+  const clientConfig = loadingFile('--kubeconfig', kubeconfig, () => loadKubeconfig(kubeconfig));
   checkRuntimeSocket(endpoint);
   let tls: { cert: string; key: string } | { caCertFile: string; caKeyFile: string };
   if (v['tls-cert-file'] || v['tls-private-key-file']) {
@@ -171,28 +140,28 @@ async function main(): Promise<void> {
     nodeName,
     nodeIP: need('node-ip'),
     criEndpoint: endpoint,
-    rootDir: v['root-dir']!,
+    rootDir: v['root-dir'],
     podLogsDir: v['pod-logs-dir'],
     cgroupRoot: v['cgroup-root'],
     podCIDR: v['pod-cidr'],
     cniConfDir: v['cni-conf-dir'],
     cniBridge: v['cni-bridge'],
     manageRoutes: !v['no-routes'],
-    proxyMode: proxyMode(v['proxy-mode']),
+    proxyMode: mode,
     labels: parseLabels(v['node-labels']),
     role: v['node-role'],
     taints: parseTaints(v['register-with-taints']),
     reserved: parseReserved(v['system-reserved']),
-    maxPods: v['max-pods'] ? int('max-pods') : undefined,
-    port: int('port'),
+    maxPods: v['max-pods'],
+    port: v.port,
     tls,
     clientCA: v['client-ca-file'] ? readFileSync(v['client-ca-file'], 'utf8') : undefined,
-    metricsPort: int('metrics-port'),
-    metricsBindAddress: v['metrics-bind-address'],
-    leaseRenewMs: Number(v['node-lease-renew-interval']) * 1000,
-    statusUpdateMs: Number(v['node-status-update-frequency']) * 1000,
+    metricsPort: v['metrics-port'],
+    metricsBindAddress: metricsBind,
+    leaseRenewMs,
+    statusUpdateMs,
     logger,
-    engine: v['runtime-start-concurrency'] ? { startConcurrency: int('runtime-start-concurrency') } : {},
+    engine: v['runtime-start-concurrency'] !== undefined ? { startConcurrency: v['runtime-start-concurrency'] } : {},
   });
   let stopping = false;
   const shutdown = (sig: string) => {
@@ -201,7 +170,10 @@ async function main(): Promise<void> {
     logger.info({ sig }, 'stopping (pods keep running)');
     agent.stop().then(
       () => stopProfile().finally(() => process.exit(0)),
-      () => stopProfile().finally(() => process.exit(1)),
+      (err: unknown) => {
+        logger.error({ err }, 'stopping failed');
+        void stopProfile().finally(() => process.exit(1));
+      },
     );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -212,9 +184,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const e = err as Error & { code?: string };
-  if (!(e instanceof FlagError) && e?.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && e?.code !== 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') exitOnStartupError('mkube-node-agent', err, startup.context, startup.log);
-  process.stderr.write(`mkube-node-agent: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
-  if (e instanceof FlagError) process.stderr.write(`\n${USAGE}\n`);
-  process.exit(e instanceof FlagError ? 2 : 1);
+  // A flag that does not parse: the message and the usage, exit 2 (as Go's flag package); anything else is a start-up failure, exit 1.
+  if (!(err instanceof FlagError)) exitOnStartupError(BINARY, err, startup.context, startup.log);
+  process.stderr.write(`${BINARY}: ${err.message}\n\n${USAGE}`);
+  process.exit(2);
 });
