@@ -6,7 +6,7 @@
 //   npx tsx bench/store/cpu_per_op.ts            # BENCH_SECONDS=5 BENCH_IN_FLIGHT=256 BENCH_ONLY=etcd|mkube
 import * as grpc from '@grpc/grpc-js';
 import { readdirSync, readFileSync } from 'node:fs';
-import { loadEtcdProto } from '../../packages/store/src/server/etcd_proto.js';
+import { loadEtcdProto } from '../../packages/store/src/api/etcd_proto.js';
 import { startEtcdCluster } from '../../packages/store/test/helpers/etcd_process.js';
 import { StoreCluster } from '../../packages/store/test/helpers/store_cluster.js';
 

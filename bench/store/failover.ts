@@ -4,7 +4,7 @@
 //
 //   npx tsx bench/store/failover.ts            (ROUNDS=8 by default)
 import * as grpc from '@grpc/grpc-js';
-import { loadEtcdProto } from '../../packages/store/src/server/etcd_proto.js';
+import { loadEtcdProto } from '../../packages/store/src/api/etcd_proto.js';
 import { startEtcdCluster } from '../../packages/store/test/helpers/etcd_process.js';
 import { StoreCluster } from '../../packages/store/test/helpers/store_cluster.js';
 

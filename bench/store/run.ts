@@ -5,7 +5,7 @@
 //   npm run bench:store                       # everything
 //   BENCH_SECONDS=3 BENCH_MEMBERS=3 npm run bench:store
 import * as grpc from '@grpc/grpc-js';
-import { loadEtcdProto } from '../../packages/store/src/server/etcd_proto.js';
+import { loadEtcdProto } from '../../packages/store/src/api/etcd_proto.js';
 import { startEtcdCluster } from '../../packages/store/test/helpers/etcd_process.js';
 import { StoreCluster } from '../../packages/store/test/helpers/store_cluster.js';
 

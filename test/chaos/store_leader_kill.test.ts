@@ -6,7 +6,7 @@
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import { HistoryRecorder, checkKvHistory, type KvInput, type KvOutput } from '../../packages/store/src/check/index.js';
-import { loadEtcdProto } from '../../packages/store/src/server/etcd_proto.js';
+import { loadEtcdProto } from '../../packages/store/src/api/etcd_proto.js';
 import { StoreCluster } from '../../packages/store/test/helpers/store_cluster.js';
 
 const KILLS = Number(process.env.CHAOS_KILLS ?? 6);
