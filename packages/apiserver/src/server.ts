@@ -33,6 +33,9 @@ import { KubernetesServiceController } from './bootstrap/kubernetes_service.js';
 import { ipToString, parseCidr } from './registry/allocators.js';
 import { AuditLog } from './http/audit.js';
 import { loadAuditPolicy } from './http/audit_policy.js';
+import { Aggregator } from './aggregator/aggregator.js';
+import { ensureFrontProxyPki } from './aggregator/front_proxy_pki.js';
+import { ApiServiceValidation } from './aggregator/validation.js';
 
 export interface ApiServerOptions {
   /** Where the PKI and admin.kubeconfig live (created on first start). */
@@ -186,6 +189,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await registry.start();
   await ensureBootstrapPolicy(registry, log);
   registry.validating.push(new PodSecurityAdmission(registryLookups(registry), podSecurityConfig));
+  registry.validating.push(new ApiServiceValidation());
+  const aggregator = new Aggregator({ registry, pki: ensureFrontProxyPki(pki.dir), log });
+  await aggregator.start();
   const compactor = new Compactor(etcd, log, (rev) => registry.compacted(rev), opts.compactionIntervalMs ?? 5 * 60_000);
   compactor.start();
   const tokens = new Map(opts.tokens ?? []);
@@ -216,6 +222,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
     nodeProxy: new NodeProxy({ registry, pki, log }),
     tokenRequests: sa.tokenRequests,
+    aggregator,
   });
   handler.virtual.register('authentication.k8s.io', 'v1', 'tokenreviews', ({ body }) => reviewToken(authenticator, body));
   const audit = opts.auditLogPath && opts.auditPolicyFile
@@ -259,6 +266,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       ready = false;
       stopping = true;
       compactor.stop();
+      aggregator.stop();
       await kubernetesService?.stop();
       await grpcServer?.stop();
       server.closeAllConnections();

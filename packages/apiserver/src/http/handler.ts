@@ -31,6 +31,7 @@ import { notAllowed, VirtualResources } from './virtual_resources.js';
 import { AccessReviews } from '../auth/access_reviews.js';
 import { actingUser } from '../auth/impersonation.js';
 import { checkQueryParams, deleteQuery, listQuery, queryBool, validateDeleteOptions, writeQuery } from './query.js';
+import type { Aggregator } from '../aggregator/aggregator.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -48,6 +49,8 @@ export interface HandlerOptions {
   nodeProxy?: NodeProxy;
   /** serviceaccounts/token (auth/token_request.ts). */
   tokenRequests?: TokenRequests;
+  /** The aggregation layer (aggregator/aggregator.ts): remote APIServices' groups, proxied. */
+  aggregator?: Aggregator;
 }
 
 interface ResourceRequest {
@@ -134,6 +137,7 @@ export class ApiHandler {
     const authenticated = this.o.authenticator.authenticate(req);
     if (!authenticated) throw errors.unauthorized();
     const user = actingUser(req, authenticated, this.authz);
+    if (this.o.aggregator && (await this.o.aggregator.route(req, res, path, url, user, this.authz))) return;
     if (path === '/metrics') {
       this.authorizeNonResource(user, 'get', path);
       const body = await this.o.metrics.registry.metrics();
