@@ -1,7 +1,8 @@
 /**
  * The generic object shapes every kind shares: KubeObject (apiVersion, kind,
- * metadata), KubeList<T>, and Stored<T> — an object as the API server
- * returns it, whose name, uid, resourceVersion and creationTimestamp are set.
+ * metadata), KubeList<T>, Named<T> (metadata.name set) and Stored<T> — an
+ * object as the API server returns it, whose name, uid, resourceVersion and
+ * creationTimestamp are set.
  */
 import type { ListMeta, ObjectMeta } from './generated.js';
 
@@ -19,6 +20,9 @@ export interface KubeList<T> {
   metadata?: ListMeta;
   items: T[];
 }
+
+/** An object whose metadata carries a name: what code that addresses or updates it needs. */
+export type Named<T extends KubeObject = KubeObject> = T & { metadata: ObjectMeta & { name: string } };
 
 /** ObjectMeta as the API server fills it in on every stored object. */
 export type StoredMeta = ObjectMeta & Required<Pick<ObjectMeta, 'name' | 'uid' | 'resourceVersion' | 'creationTimestamp'>>;
