@@ -56,7 +56,8 @@ test.before(async () => {
   caBundle = readFileSync(join(certDir, 'ca.crt'), 'utf8');
   const frontProxyCa = readFileSync(join(fx.server.pki.dir, 'front-proxy-ca.crt'), 'utf8');
   backend = createServer({ key: readFileSync(join(certDir, 'srv.key')), cert: readFileSync(join(certDir, 'srv.crt')), ca: frontProxyCa, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    const peer = (req.socket as TLSSocket).getPeerCertificate()?.subject?.CN;
+    const cn = (req.socket as TLSSocket).getPeerCertificate()?.subject?.CN;
+    const peer = Array.isArray(cn) ? cn[0] : cn;
     const groups = req.headersDistinct['x-remote-group'] ?? []; // one header line per group, as upstream sends them
     seen.push({ path: req.url ?? '', user: req.headers['x-remote-user'] as string | undefined, groups, authorization: req.headers.authorization as string | undefined, peer });
     if (peer !== 'front-proxy-client' || !req.headers['x-remote-user']) {
