@@ -1,26 +1,8 @@
-// Time and timers as an injectable dependency: the engine never calls
-// Date.now or setTimeout directly, so tests can use small intervals or a
-// manual clock.
+// Time and timers as an injectable dependency (the one Clock of @mkube/component-base): the
+// engine never calls Date.now or setTimeout directly, so tests can use small intervals or a
+// manual clock (FakeClock); plus the agent's time formats.
 
-export interface TimerHandle {
-  cancel(): void;
-}
-
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  /** Runs fn after ms; the handle cancels it. Timers never keep the process alive. */
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref();
-    return { cancel: () => clearTimeout(t) };
-  },
-};
+export { systemClock, sleepOn, type Clock, type TimerHandle } from '@mkube/component-base';
 
 /** RFC 3339 with second precision, as metav1.Time serialises ("2024-05-01T12:00:00Z"). */
 export function rfc3339(ms: number): string {
@@ -31,8 +13,4 @@ export function rfc3339(ms: number): string {
 export function nsToMs(ns: string | number | undefined | null): number {
   if (ns === undefined || ns === null || ns === '' || ns === '0') return 0;
   return Number(BigInt(ns) / 1_000_000n);
-}
-
-export function sleepOn(clock: Clock, ms: number): Promise<void> {
-  return new Promise((r) => clock.setTimeout(r, ms));
 }
