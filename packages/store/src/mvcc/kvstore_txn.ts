@@ -50,7 +50,6 @@ export function opKind(op: RequestOp): 'requestRange' | 'requestPut' | 'requestD
   return undefined;
 }
 
-
 interface Change {
   event: WatchEventFields;
 }

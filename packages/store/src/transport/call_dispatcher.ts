@@ -2,7 +2,10 @@
 // client frames into calls of the etcd service handlers — with call objects
 // shaped like grpc-js' (request, metadata, cancelled, events) — and their
 // answers into server frames. Messages are parsed with the server's
-// deserializers and written with its serializers, as grpc-js would.
+// deserializers and written with its serializers, as grpc-js would. It knows
+// grpc-js service definitions and handlers only, not the member: the client's
+// InProcessConnection and the embedded store both use it, so it sits in
+// transport/, below client and server.
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { asBuffer, type ClientFrame, type ServerFrame } from './call_frames.js';
