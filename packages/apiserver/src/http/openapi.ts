@@ -8,7 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
-import { apiGroups, INLINE_FIELDS, JSON_NAMES, messageType, RESOURCES, type JsonObject, type ResourceInfo } from '@mkube/api';
+import { join } from 'node:path';
+import { apiGroups, findProtoRoot, INLINE_FIELDS, JSON_NAMES, messageType, PROTO_FILES, RESOURCES, type JsonObject, type ResourceInfo } from '@mkube/api';
 import { mergeKeyFor, PRIMITIVE_MERGE } from '../registry/patch.js';
 import { KUBERNETES_VERSION } from './discovery.js';
 
@@ -45,6 +46,46 @@ function scalar(field: protobuf.Field): Obj {
   }
 }
 
+let commented: protobuf.Root | undefined;
+/** The schema again with its comments (upstream's field documentation), for descriptions. */
+function commentedRoot(): protobuf.Root {
+  if (commented) return commented;
+  const protoRoot = findProtoRoot();
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => join(protoRoot, target);
+  root.loadSync([...PROTO_FILES], { keepCase: true, alternateCommentMode: true });
+  return (commented = root);
+}
+
+/**
+ * A proto comment as an OpenAPI description, as upstream's generator makes
+ * them: lines joined by spaces, blank comment lines as paragraph breaks,
+ * `+marker` lines and mkube's own implementation notes left out.
+ */
+export function commentDescription(comment: string | null | undefined): string | undefined {
+  if (!comment) return undefined;
+  const paragraphs: string[][] = [[]];
+  for (const raw of comment.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('+') || line.startsWith('mkube:')) continue;
+    if (line === '') {
+      if (paragraphs[paragraphs.length - 1]!.length) paragraphs.push([]);
+      continue;
+    }
+    paragraphs[paragraphs.length - 1]!.push(line);
+  }
+  const text = paragraphs.filter((p) => p.length).map((p) => p.join(' ')).join('\n\n');
+  return text || undefined;
+}
+
+function documented(t: protobuf.Type): protobuf.Type | undefined {
+  try {
+    return commentedRoot().lookupType(typeName(t));
+  } catch {
+    return undefined;
+  }
+}
+
 class SchemaBuilder {
   readonly schemas: Record<string, Obj> = {};
 
@@ -58,19 +99,20 @@ class SchemaBuilder {
     return { $ref: `#/components/schemas/${name}` };
   }
 
-  private fieldsOf(t: protobuf.Type): [string, protobuf.Field][] {
-    const out: [string, protobuf.Field][] = [];
+  private fieldsOf(t: protobuf.Type): [string, protobuf.Field, string | undefined][] {
+    const out: [string, protobuf.Field, string | undefined][] = [];
+    const doc = documented(t);
     for (const f of t.fieldsArray) {
       const key = `${typeName(t)}.${f.name}`;
       if (INLINE_FIELDS.has(key) && f.resolvedType instanceof protobuf.Type) out.push(...this.fieldsOf(f.resolvedType));
-      else out.push([JSON_NAMES.get(key) ?? f.name, f]);
+      else out.push([JSON_NAMES.get(key) ?? f.name, f, commentDescription(doc?.fields[f.name]?.comment)]);
     }
     return out;
   }
 
   private build(t: protobuf.Type, path: string[] = []): Obj {
     const properties: Obj = {};
-    for (const [json, f] of this.fieldsOf(t)) {
+    for (const [json, f, description] of this.fieldsOf(t)) {
       const item = f.resolvedType instanceof protobuf.Type ? this.ref(f.resolvedType) : scalar(f);
       if (f instanceof protobuf.MapField) properties[json] = { type: 'object', additionalProperties: item };
       else if (f.repeated) {
@@ -82,9 +124,12 @@ class SchemaBuilder {
           p['x-kubernetes-patch-strategy'] = 'merge';
         }
         properties[json] = p;
-      } else properties[json] = item;
+      } else properties[json] = item.$ref && description ? { allOf: [item], default: {} } : { ...item };
+      // A described reference is allOf [$ref] with the description beside it, as upstream's v3 documents.
+      if (description) properties[json] = { ...(properties[json] as Obj), description };
     }
-    return { type: 'object', properties };
+    const described = commentDescription(documented(t)?.comment);
+    return described ? { description: described, type: 'object', properties } : { type: 'object', properties };
   }
 }
 

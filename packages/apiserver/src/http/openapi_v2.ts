@@ -41,6 +41,12 @@ function v2Schema(s: unknown): unknown {
     else if (k.startsWith('x-')) out[k] = v;
     else out[k] = v2Schema(v);
   }
+  // A described reference (v3: allOf [$ref] beside the description) is $ref beside it in v2, as upstream's.
+  if (Array.isArray(out.allOf) && out.allOf.length === 1 && isObj(out.allOf[0]) && typeof out.allOf[0].$ref === 'string') {
+    out.$ref = out.allOf[0].$ref;
+    delete out.allOf;
+    delete out.default;
+  }
   if (out['x-kubernetes-int-or-string'] === true && out.type === undefined && out.$ref === undefined) {
     out.type = 'string';
     out.format = 'int-or-string';
