@@ -92,10 +92,11 @@ export function shouldRestart(pod: Pod, latest: ObservedContainer | undefined): 
   return true;
 }
 
-/** Init containers need a retry only on failure, unless the pod never restarts. */
-export function shouldRestartInit(pod: Pod, latest: ObservedContainer | undefined): boolean {
+/** Init containers need a retry only on failure, unless the pod never restarts; a sidecar (restartPolicy Always) whenever it is not running. */
+export function shouldRestartInit(pod: Pod, latest: ObservedContainer | undefined, spec?: Container): boolean {
   if (!latest) return true;
   if (latest.state === 'running') return false;
+  if (spec?.restartPolicy === 'Always') return true;
   if (latest.state === 'exited' && latest.exitCode === 0) return false;
   if (latest.state === 'exited' && (pod.spec.restartPolicy ?? 'Always') === 'Never') return false;
   return true;
@@ -152,27 +153,57 @@ function containerStatus(
     }
     if (previous && previous.state === 'exited') status.lastState = terminatedState(previous);
   }
-  const restart = kind === 'init' ? shouldRestartInit(pod, latest) : shouldRestart(pod, latest);
+  const restart = kind === 'init' ? shouldRestartInit(pod, latest, spec) : shouldRestart(pod, latest);
   if (ws.waiting && restart && !input.podIsTerminal) {
     if (latest && latest.state === 'exited') status.lastState = terminatedState(latest);
     status.state = { waiting: { reason: ws.waiting.reason, ...(ws.waiting.message ? { message: ws.waiting.message } : {}) } };
   }
   const running = status.state.running !== undefined;
-  if (kind === 'init') {
+  if (kind === 'init' && spec.restartPolicy !== 'Always') {
     status.ready = status.state.terminated?.exitCode === 0;
     status.started = running;
   } else {
+    // Regular containers and sidecars: started after the startup probe, ready after the readiness probe.
     status.started = running && (spec.startupProbe ? ws.started === true : true);
     status.ready = status.started && (spec.readinessProbe ? ws.ready === true : true);
   }
   return stripUndefined(status);
 }
 
-/** kubelet's getPhase. */
+const isSidecar = (pod: Pod, name: string): boolean => (pod.spec.initContainers ?? []).some((c) => c.name === name && c.restartPolicy === 'Always');
+
+/** kubelet's HasAnyRegularContainerStarted. */
+function anyRegularStarted(regular: ContainerStatus[]): boolean {
+  return regular.some((s) => s.state.running !== undefined || s.state.terminated !== undefined);
+}
+
+/** kubelet's getPhase (sidecars — restartable init containers — count with the containers, not as initialization). */
 export function podPhase(pod: Pod, init: ContainerStatus[], regular: ContainerStatus[], podIsTerminal: boolean): PodPhase {
   let pendingInitialization = 0;
   let failedInitialization = 0;
+  let unknown = 0;
+  let running = 0;
+  let waiting = 0;
+  let stopped = 0;
+  let succeeded = 0;
   for (const s of init) {
+    if (isSidecar(pod, s.name)) {
+      if (s.state.running) {
+        if (!s.started) pendingInitialization++;
+        running++;
+      } else if (s.state.terminated) {
+        // a stopped sidecar does not count for the phase
+      } else if (s.state.waiting) {
+        if (!s.lastState.terminated) {
+          pendingInitialization++;
+          waiting++;
+        }
+      } else {
+        pendingInitialization++;
+        unknown++;
+      }
+      continue;
+    }
     if (s.state.running) pendingInitialization++;
     else if (s.state.terminated) {
       if (s.state.terminated.exitCode !== 0) failedInitialization++;
@@ -182,11 +213,6 @@ export function podPhase(pod: Pod, init: ContainerStatus[], regular: ContainerSt
       } else pendingInitialization++;
     } else pendingInitialization++;
   }
-  let unknown = 0;
-  let running = 0;
-  let waiting = 0;
-  let stopped = 0;
-  let succeeded = 0;
   for (const s of regular) {
     if (s.state.running) running++;
     else if (s.state.terminated) {
@@ -199,7 +225,7 @@ export function podPhase(pod: Pod, init: ContainerStatus[], regular: ContainerSt
   }
   const policy = pod.spec.restartPolicy ?? 'Always';
   if (failedInitialization > 0 && (policy === 'Never' || podIsTerminal)) return 'Failed';
-  if (pendingInitialization > 0 || waiting > 0) {
+  if ((pendingInitialization > 0 && !anyRegularStarted(regular)) || waiting > 0) {
     if (podIsTerminal) return 'Failed';
     return 'Pending';
   }
@@ -243,7 +269,10 @@ export function computePodStatus(input: StatusInput): PodStatus {
   const sandboxReady = input.sandbox?.ready === true && !terminal;
   conditions.push(condition(input, 'PodReadyToStartContainers', sandboxReady ? 'True' : 'False'));
 
-  const incompleteInit = init.filter((s) => !(s.state.terminated?.exitCode === 0)).map((s) => s.name);
+  // kubelet's isInitContainerInitialized: a sidecar once started, a plain init container once it succeeded; all of them once a container started.
+  const incompleteInit = anyRegularStarted(regular)
+    ? []
+    : init.filter((s) => !(isSidecar(pod, s.name) ? s.started === true : s.state.terminated?.exitCode === 0)).map((s) => s.name);
   if (phase === 'Succeeded' && incompleteInit.length === 0) {
     conditions.push(condition(input, 'Initialized', 'True', 'PodCompleted'));
   } else if (incompleteInit.length === 0) {

@@ -107,7 +107,7 @@ test('env, configMap/secret volumes, emptyDir shared by two containers, memory l
   t.is(await exec(h, reader, ['cat', '/etc/app/conf/app.conf']), 'a=1\n');
   t.is((await exec(h, reader, ['stat', '-c', '%a', '/etc/app/conf/app.conf'])).trim(), '600');
   t.is(await exec(h, reader, ['cat', '/etc/sec/password']), 's3cr3t');
-  t.is((await exec(h, reader, ['stat', '-c', '%a', '/etc/sec/token'])).trim(), '400');
+  t.is((await exec(h, reader, ['stat', '-L', '-c', '%a', '/etc/sec/token'])).trim(), '400'); // -L: the key is a link into ..data (atomic writer)
   const ro = await h.cri.execSync(reader, ['sh', '-c', 'echo x > /data/nope'], 10);
   t.not(ro.exit_code, 0, 'readOnly mount');
 
