@@ -8,6 +8,7 @@
  * profiles. Everything outside (API calls, events, clock, randomness) is
  * injected.
  */
+import { formatTime } from '@mkube/api';
 import { SchedulerCache, Snapshot } from './cache.js';
 import { defaultConfiguration } from './config/defaults.js';
 import type { SchedulerConfig } from './config/load.js';
@@ -553,5 +554,5 @@ function isTerminal(pod: Pod): boolean {
 }
 
 export function podScheduledFalse(reason: string, message: string, now: number): PodCondition {
-  return { type: 'PodScheduled', status: 'False', reason, message, lastProbeTime: null, lastTransitionTime: new Date(now).toISOString() };
+  return { type: 'PodScheduled', status: 'False', reason, message, lastProbeTime: null, lastTransitionTime: formatTime(now) };
 }

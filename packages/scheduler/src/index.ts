@@ -1,5 +1,5 @@
 export * from './types.js';
-export * from './labels.js';
+export * from './selectors.js';
 export * from './resources.js';
 export * from './node_info.js';
 export * from './cache.js';
@@ -10,7 +10,6 @@ export * from './core.js';
 export * from './plugins/node_name.js';
 export * from './plugins/node_unschedulable.js';
 export * from './plugins/taint_toleration.js';
-export * from './plugins/taints.js';
 export * from './plugins/node_ports.js';
 export * from './plugins/node_affinity.js';
 export * from './plugins/node_resources.js';

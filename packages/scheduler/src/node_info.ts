@@ -3,9 +3,9 @@
  * and NodeInfo (a node with the pods on it, their summed requests and used
  * host ports) — the scheduler cache's unit, cloned into each cycle's snapshot.
  */
-import { compileLabelSelector, type LabelMatcher } from './labels.js';
+import { compileLabelSelector, type LabelMatcher } from './selectors.js';
 import { computePodResources, nodeAllocatable, Resource } from './resources.js';
-import type { Node, Pod, PodAffinityTerm, WeightedPodAffinityTerm } from './types.js';
+import type { AffinityTermWithKeys, Node, Pod, PodAffinityTerm, WeightedPodAffinityTerm } from './types.js';
 import { podId, podKey, podPriority } from './types.js';
 
 export interface AffinityTerm {
@@ -33,8 +33,9 @@ function compileTerm(pod: Pod, t: PodAffinityTerm): AffinityTerm {
     namespaces.add(pod.metadata.namespace ?? 'default');
   }
   let labelSelector = t.labelSelector;
-  if (labelSelector && t.matchLabelKeys?.length) {
-    const extra = t.matchLabelKeys.filter((k) => pod.metadata.labels?.[k] !== undefined)
+  const matchLabelKeys = (t as AffinityTermWithKeys).matchLabelKeys;
+  if (labelSelector && matchLabelKeys?.length) {
+    const extra = matchLabelKeys.filter((k) => pod.metadata.labels?.[k] !== undefined)
       .map((k) => ({ key: k, operator: 'In', values: [pod.metadata.labels![k]!] }));
     labelSelector = { ...labelSelector, matchExpressions: [...(labelSelector.matchExpressions ?? []), ...extra] };
   }

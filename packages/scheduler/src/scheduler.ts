@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ApiError, Informer, KubeClient, LeaderElector, Resources, type KubeObject, type ResourceClient } from '@mkube/client';
 import { ComponentServer, HealthChecks, pingCheck, staticCheck } from '@mkube/component-base';
+import { formatTime } from '@mkube/api';
 import { pino, type Logger } from 'pino';
 import { SchedulerCore, type CoreOptions, type SchedulerEffects, type SchedulerObserver } from './core.js';
 import type { SchedulerConfig } from './config/load.js';
@@ -84,7 +85,7 @@ export class Scheduler {
       },
       updatePodStatus: (pod, condition, nominated) => this.patchPodStatus(pod, condition, nominated),
       recordEvent: (pod, type, reason, message) => {
-        const now = new Date().toISOString();
+        const now = formatTime(Date.now());
         const ns = pod.metadata.namespace ?? 'default';
         const ev = {
           apiVersion: 'v1', kind: 'Event',
@@ -103,7 +104,7 @@ export class Scheduler {
           // As kube-scheduler: tell the victim why it goes before deleting it.
           await this.patchPodStatus(pod, {
             type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler',
-            message: `${this.core.schedulerName}: preempting to accommodate a higher priority pod`, lastTransitionTime: new Date().toISOString(),
+            message: `${this.core.schedulerName}: preempting to accommodate a higher priority pod`, lastTransitionTime: formatTime(Date.now()),
           }, undefined);
         } catch (err) {
           this.log.warn({ err: (err as Error).message, pod: `${ns}/${pod.metadata.name}` }, 'could not mark preemption victim');
@@ -180,7 +181,7 @@ export class Scheduler {
     const ns = pod.metadata.namespace ?? 'default';
     const name = pod.metadata.name!;
     const cur = this.podInformer.get(`${ns}/${name}`) ?? pod;
-    const prev = condition ? (cur.status?.conditions ?? []).find((c) => c.type === condition.type) : undefined;
+    const prev = condition ? (cur.status?.conditions ?? []).find((c: PodCondition) => c.type === condition.type) : undefined;
     const sameCondition = !condition || (prev && prev.status === condition.status && prev.reason === condition.reason && prev.message === condition.message);
     const nominatedChanged = nominated !== undefined && (cur.status?.nominatedNodeName ?? null) !== nominated;
     if (sameCondition && !nominatedChanged) return;

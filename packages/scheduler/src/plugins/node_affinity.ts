@@ -1,6 +1,6 @@
 import type { NodeAffinityArgs } from '../config/plugin_args.js';
 import { Status, type EnqueueExtensions, type FilterPlugin, type NodeScore, type ScoreExtensions, type ScorePlugin } from '../framework/interface.js';
-import { nodeSelectorTermMatches, nodeSelectorTermsMatch } from '../labels.js';
+import { nodeSelectorTermMatches, nodeSelectorTermsMatch } from '../selectors.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 import type { Node, Pod } from '../types.js';
 import { defaultNormalize } from './taint_toleration.js';

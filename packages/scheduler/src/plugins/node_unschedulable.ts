@@ -1,6 +1,6 @@
 import { Status, type EnqueueExtensions, type FilterPlugin } from '../framework/interface.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
-import { toleratedBy } from './taints.js';
+import { tolerationsTolerateTaint } from '@mkube/api';
 
 export const ERR_REASON_UNSCHEDULABLE = 'node(s) were unschedulable';
 export const TAINT_NODE_UNSCHEDULABLE = 'node.kubernetes.io/unschedulable';
@@ -12,7 +12,7 @@ export class NodeUnschedulable implements FilterPlugin, EnqueueExtensions {
 
   filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
     if (!node.node?.spec?.unschedulable) return null;
-    const tolerated = toleratedBy(pod.pod.spec.tolerations, { key: TAINT_NODE_UNSCHEDULABLE, effect: 'NoSchedule' });
+    const tolerated = tolerationsTolerateTaint(pod.pod.spec.tolerations, { key: TAINT_NODE_UNSCHEDULABLE, effect: 'NoSchedule' });
     return tolerated ? null : Status.unresolvable(ERR_REASON_UNSCHEDULABLE);
   }
 }

@@ -3,12 +3,13 @@ import {
   type PreScorePlugin, type ScorePlugin, type SnapshotLister, type StateData, type EnqueueExtensions,
   type PreFilterExtensions, type ScoreExtensions,
 } from '../framework/interface.js';
-import { compileLabelSelector, type LabelMatcher } from '../labels.js';
+import { compileLabelSelector, type LabelMatcher } from '../selectors.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 import type { PodTopologySpreadArgs } from '../config/plugin_args.js';
 import type { LabelSelector, Pod, TopologySpreadConstraint } from '../types.js';
 import { podMatchesNodeSelectorAndAffinity } from './node_affinity.js';
-import { findUntoleratedTaint } from './taints.js';
+import { findUntoleratedTaint } from '@mkube/api';
+import { hardEffect } from './taint_toleration.js';
 
 export const ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints";
 export const ERR_REASON_NODE_LABEL_NOT_MATCH = `${ERR_REASON_CONSTRAINTS_NOT_MATCH} (missing required label)`;
@@ -60,7 +61,7 @@ function hasAllKeys(node: NodeInfo, cs: readonly Constraint[]): boolean {
 function eligible(pod: PodInfo, node: NodeInfo, c: Constraint): boolean {
   if (!node.node) return false;
   if (c.honorAffinity && !podMatchesNodeSelectorAndAffinity(pod.pod, node.node)) return false;
-  if (c.honorTaints && findUntoleratedTaint(node.node.spec?.taints, pod.pod.spec.tolerations, ['NoSchedule', 'NoExecute'])) return false;
+  if (c.honorTaints && findUntoleratedTaint(node.node.spec?.taints, pod.pod.spec.tolerations, hardEffect)) return false;
   return true;
 }
 

@@ -1,6 +1,9 @@
 import { MAX_NODE_SCORE, Status, type EnqueueExtensions, type FilterPlugin, type NodeScore, type ScoreExtensions, type ScorePlugin } from '../framework/interface.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
-import { findUntoleratedTaint, toleratedBy } from './taints.js';
+import { findUntoleratedTaint, tolerationsTolerateTaint } from '@mkube/api';
+
+/** NoSchedule and NoExecute taints keep pods off; PreferNoSchedule only scores. */
+export const hardEffect = (t: { effect: string }) => t.effect === 'NoSchedule' || t.effect === 'NoExecute';
 
 /** TaintToleration: NoSchedule/NoExecute taints filter, PreferNoSchedule taints lower the score. */
 export class TaintToleration implements FilterPlugin, ScorePlugin, ScoreExtensions, EnqueueExtensions {
@@ -9,7 +12,7 @@ export class TaintToleration implements FilterPlugin, ScorePlugin, ScoreExtensio
 
   filter(_s: unknown, pod: PodInfo, node: NodeInfo): Status | null {
     if (!node.node?.spec?.taints?.length) return null;
-    const taint = findUntoleratedTaint(node.node?.spec?.taints, pod.pod.spec.tolerations, ['NoSchedule', 'NoExecute']);
+    const taint = findUntoleratedTaint(node.node?.spec?.taints, pod.pod.spec.tolerations, hardEffect);
     if (!taint) return null;
     return Status.unresolvable(`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`);
   }
@@ -19,7 +22,7 @@ export class TaintToleration implements FilterPlugin, ScorePlugin, ScoreExtensio
     const tolerations = (pod.pod.spec.tolerations ?? []).filter((t) => !t.effect || t.effect === 'PreferNoSchedule');
     let n = 0;
     for (const taint of node.node?.spec?.taints ?? []) {
-      if (taint.effect === 'PreferNoSchedule' && !toleratedBy(tolerations, taint)) n++;
+      if (taint.effect === 'PreferNoSchedule' && !tolerationsTolerateTaint(tolerations, taint)) n++;
     }
     return n;
   }

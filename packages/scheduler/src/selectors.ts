@@ -1,34 +1,27 @@
-/** Label and node selectors with Kubernetes semantics. */
+/**
+ * Selector matching as scheduling uses it: label selectors compiled once
+ * (over @mkube/api's metav1 LabelSelector semantics) and node selector terms
+ * (component-helpers' nodeaffinity: expressions and metadata.name fields,
+ * Gt/Lt on integers, terms ORed).
+ */
+import { labelSelectorAsSelector, selectorMatches, type Labels } from '@mkube/api';
 import type { LabelSelector, Node, NodeSelectorRequirement, NodeSelectorTerm } from './types.js';
 
-export type Labels = Record<string, string> | undefined;
-
-/** A compiled label selector; `null` selector matches nothing, empty matches everything. */
+/** A compiled label selector; a nil or invalid selector matches nothing, an empty one everything. */
 export type LabelMatcher = (labels: Labels) => boolean;
 
 export const MATCH_NOTHING: LabelMatcher = () => false;
-export const MATCH_EVERYTHING: LabelMatcher = () => true;
 
-export function compileLabelSelector(sel: LabelSelector | null | undefined): LabelMatcher {
-  if (sel == null) return MATCH_NOTHING;
-  const ml = Object.entries(sel.matchLabels ?? {});
-  const me = sel.matchExpressions ?? [];
-  if (ml.length === 0 && me.length === 0) return MATCH_EVERYTHING;
-  return (labels) => {
-    const l = labels ?? {};
-    for (const [k, v] of ml) if (l[k] !== v) return false;
-    for (const r of me) {
-      const has = Object.prototype.hasOwnProperty.call(l, r.key);
-      switch (r.operator) {
-        case 'In': if (!has || !(r.values ?? []).includes(l[r.key]!)) return false; break;
-        case 'NotIn': if (has && (r.values ?? []).includes(l[r.key]!)) return false; break;
-        case 'Exists': if (!has) return false; break;
-        case 'DoesNotExist': if (has) return false; break;
-        default: return false;
-      }
-    }
-    return true;
-  };
+export function compileLabelSelector(ls: LabelSelector | null | undefined): LabelMatcher {
+  let sel;
+  try {
+    sel = labelSelectorAsSelector(ls);
+  } catch {
+    return MATCH_NOTHING;
+  }
+  if (sel.nothing) return MATCH_NOTHING;
+  if (sel.requirements.length === 0) return () => true;
+  return (labels) => selectorMatches(sel, labels);
 }
 
 function parseIntStrict(s: string | undefined): number | null {
