@@ -96,6 +96,21 @@ for (const policy of policies) {
   }
 }
 
+test('a second liveness failure: the container is killed, its start waits out the back-off of its previous crash (doBackOff)', async (t) => {
+  const w = world();
+  const pod = fakePod({ containers: [ctr('main', { livenessProbe: { exec: { command: ['x'] } } })] });
+  const sb = await runSandbox(w.fake, pod);
+  const first = await runContainer(w.fake, pod, sb, 'main', { exit: 137 });
+  const finishedAt = Number(BigInt((await w.fake.containerStatus(first)).status!.finished_at) / 1_000_000n);
+  w.backoff.next(`${pod.metadata.uid}/main`, finishedAt);
+  const id = await runContainer(w.fake, pod, sb, 'main', { restartCount: 1 });
+  w.probes.set(`${id}/liveness`, 'failure');
+  const a = await decide(w, pod);
+  t.deepEqual(a.containersToKill.map((k) => [k.id, k.reason]), [[id, 'LivenessProbe']]);
+  t.deepEqual(a.containersToStart, []);
+  t.deepEqual(a.backingOff.map((b) => [b.name, b.until]), [['main', finishedAt + 10_000]]);
+});
+
 test('liveness failure wins over startup failure in the message, as kubelet checks it first', async (t) => {
   const w = world();
   const pod = fakePod({ containers: [ctr('main', { livenessProbe: { exec: { command: ['x'] } }, startupProbe: { exec: { command: ['x'] } } })] });

@@ -243,12 +243,15 @@ function computeInitContainerActions(pod: Pod, status: PodRuntimeStatus, ctx: Po
 }
 
 function startOf(pod: Pod, status: PodRuntimeStatus, ctx: PodActionsContext, spec: Container, kind: 'init' | 'regular', index: number): ContainerToStart {
-  const latest = latestOf(status, spec.name, kind);
+  const instances = instancesOf(status.containers, spec.name, kind);
+  const latest = instances[0];
   const base = ctx.restartBase?.[spec.name] ?? 0;
   if (!latest) return { name: spec.name, kind, index, restartCount: base };
   if (latest.state === 'created') return { name: spec.name, kind, index, restartCount: latest.restartCount, replaces: latest.id };
   const start: ContainerToStart = { name: spec.name, kind, index, restartCount: Math.max(base, latest.restartCount + 1) };
-  if (latest.state === 'exited') start.backoff = { key: backoffKey(pod, spec.name), failedAt: latest.finishedAt };
+  // doBackOff looks at the newest instance that exited: a container killed for a failed probe backs off from its previous crash.
+  const exited = instances.find((c) => c.state === 'exited');
+  if (exited) start.backoff = { key: backoffKey(pod, spec.name), failedAt: exited.finishedAt };
   return start;
 }
 
@@ -355,8 +358,7 @@ export function computePodActions(pod: Pod, status: PodRuntimeStatus, ctx: PodAc
     }
     if (restartOnFailure(pod)) {
       message = `${message}, will be restarted`;
-      // Killed and started again in this sync: no back-off (the running instance did not crash).
-      changes.containersToStart.push({ name: spec.name, kind: 'regular', index, restartCount: latest.restartCount + 1 });
+      changes.containersToStart.push(startOf(pod, status, ctx, spec, 'regular', index));
     }
     changes.containersToKill.push({ id: latest.id, name: spec.name, kind: 'regular', message, reason });
   });
