@@ -301,8 +301,14 @@ const seLinuxOptions: CheckFn = (_meta, spec) => {
       ok = false;
       badTypes.push(type);
     }
-    if (strAt(o, 'user')) (ok = false), (setUser = true);
-    if (strAt(o, 'role')) (ok = false), (setRole = true);
+    if (strAt(o, 'user')) {
+      ok = false;
+      setUser = true;
+    }
+    if (strAt(o, 'role')) {
+      ok = false;
+      setRole = true;
+    }
     return ok;
   };
   const pod = objAt(podSc(spec), 'seLinuxOptions');

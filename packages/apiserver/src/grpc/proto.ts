@@ -46,7 +46,7 @@ export function grpcType(name: string): protobuf.Type {
 }
 
 /** A plain object of one of this API's messages (int64 as number, bytes as Buffer/Uint8Array). */
-export type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- a decoded message of any kind (protobufjs toObject); readers check the fields they use
 
 export function encodeGrpc(name: string, msg: Msg): Buffer {
   const t = grpcType(name);

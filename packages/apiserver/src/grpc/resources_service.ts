@@ -446,7 +446,7 @@ export class ResourcesService {
     let handle: { stop(): void } | undefined;
     const timers: NodeJS.Timeout[] = [];
     const cleanup = () => {
-      for (const t of timers) clearTimeout(t), clearInterval(t);
+      for (const t of timers) clearTimeout(t); // clears intervals too (one timer kind in Node)
       handle?.stop();
       handle = undefined;
     };

@@ -402,7 +402,7 @@ export class ApiHandler {
     let handle: { stop(): void } | undefined;
     const timers: NodeJS.Timeout[] = [];
     const end = () => {
-      for (const t of timers) clearTimeout(t), clearInterval(t);
+      for (const t of timers) clearTimeout(t); // clears intervals too (one timer kind in Node)
       handle?.stop();
       if (!res.writableEnded) res.end();
     };

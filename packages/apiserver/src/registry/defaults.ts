@@ -38,7 +38,10 @@ function defaultContainer(c: Obj): void {
     dflt(p, 'periodSeconds', 10);
     dflt(p, 'successThreshold', 1);
     dflt(p, 'failureThreshold', 3);
-    if (p.httpGet) dflt(p.httpGet as Obj, 'path', '/'), dflt(p.httpGet as Obj, 'scheme', 'HTTP');
+    if (p.httpGet) {
+      dflt(p.httpGet as Obj, 'path', '/');
+      dflt(p.httpGet as Obj, 'scheme', 'HTTP');
+    }
   }
 }
 

@@ -32,8 +32,6 @@ export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube
 const GENERATION_RESOURCES = new Set(['deployments', 'replicasets', 'replicationcontrollers', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs', 'ingresses', 'priorityclasses', 'pods']);
 /** Resources whose status is reset on create (nodes may be created with status, as kubelets do). */
 const STATUS_RESET_ON_CREATE = (r: ResourceInfo) => r.subresources.status && r.resource !== 'nodes' && r.resource !== 'namespaces';
-/** PUT may create the object (AllowCreateOnUpdate in Kubernetes' strategies). */
-const CREATE_ON_UPDATE = new Set(['nodes', 'events', 'leases', 'endpoints', 'clusterroles', 'clusterrolebindings', 'roles', 'rolebindings', 'priorityclasses']);
 
 export interface RegistryOptions {
   prefix?: string;

@@ -65,7 +65,7 @@ async function main(): Promise<number> {
     };
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
-    store.failed.then((err) => {
+    void store.failed.then((err) => { // resolves (never rejects) with what stopped the store
       process.stderr.write(`mkube-store: stopped on an unrecoverable error: ${err.message}\n`);
       resolve(1);
     });

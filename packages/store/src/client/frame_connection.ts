@@ -16,7 +16,7 @@ import { NotSentError } from './errors.js';
 type AnyMethod = grpc.MethodDefinition<unknown, unknown>;
 type Callback = (err: grpc.ServiceError | null, res?: unknown) => void;
 
-const SERVICES = ['KV', 'Watch', 'Lease', 'Cluster', 'Maintenance'] as const;
+type ServiceName = 'KV' | 'Watch' | 'Lease' | 'Cluster' | 'Maintenance';
 
 function serviceError(code: grpc.status, details: string): grpc.ServiceError {
   const err = new Error(`${code} ${grpc.status[code]}: ${details}`) as grpc.ServiceError;
@@ -74,7 +74,7 @@ export class FrameConnection implements StoreConnection {
     private readonly peer = 'in-process',
   ) {
     const pkg = clientProtoPackage();
-    const stubs = (service: (typeof SERVICES)[number]): unknown => {
+    const stubs = (service: ServiceName): unknown => {
       const def = (pkg[service] as unknown as { service: grpc.ServiceDefinition }).service;
       const out: Record<string, unknown> = { close: () => undefined };
       for (const [name, m] of Object.entries(def) as Array<[string, AnyMethod]>) {

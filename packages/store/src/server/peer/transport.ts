@@ -24,8 +24,11 @@ export interface TransportOptions {
 const MAX_QUEUED_BATCHES = 1024;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
+/** A method of a grpc-js client made from a service definition (its result is cast where used). */
+type GrpcMethod = (...args: unknown[]) => unknown;
+
 class PeerLink {
-  private client: grpc.Client & Record<string, Function>;
+  private client: grpc.Client & Record<string, GrpcMethod>;
   private stream: grpc.ClientWritableStream<MessageBatch> | undefined;
   private queued = 0;
   private brokenUntil = 0;
@@ -44,7 +47,7 @@ class PeerLink {
       'grpc.max_reconnect_backoff_ms': 500,
       'grpc.keepalive_time_ms': 10_000,
       'grpc.enable_channelz': 0,
-    }) as grpc.Client & Record<string, Function>;
+    }) as grpc.Client & Record<string, GrpcMethod>;
   }
 
   private openStream(): grpc.ClientWritableStream<MessageBatch> | undefined {
@@ -183,7 +186,7 @@ export class PeerTransport {
 /** A one-off call to a peer URL (used by a joining member before it knows the cluster). */
 export function fetchClusterInfo(peerURL: string, timeoutMs: number, creds?: grpc.ChannelCredentials): Promise<{ clusterId: number; members: Array<{ id: number; name: string; peerUrls: string[]; clientUrls: string[]; isLearner: boolean }> }> {
   const url = parseURL(peerURL);
-  const client = new RaftPeerClient(url.address, url.scheme === 'https' ? creds ?? grpc.credentials.createSsl() : grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+  const client = new RaftPeerClient(url.address, url.scheme === 'https' ? creds ?? grpc.credentials.createSsl() : grpc.credentials.createInsecure()) as grpc.Client & Record<string, GrpcMethod>;
   return new Promise((resolve, reject) => {
     client.ClusterInfo!({}, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: { clusterId: number; members: never[] }) => {
       client.close();
