@@ -83,7 +83,6 @@ export function harness(nodes: Node[], opts: { autoBind?: boolean; core?: Partia
   const rec: Recorded = { binds: [], events: [], statuses: [], deleted: [] };
   const clock = new FakeClock();
   const pendingBinds: Harness['pendingBinds'] = [];
-  let core!: SchedulerCore;
   const effects: SchedulerEffects = {
     async bind(p, n) {
       rec.binds.push({ pod: p.metadata.name!, node: n });
@@ -104,7 +103,8 @@ export function harness(nodes: Node[], opts: { autoBind?: boolean; core?: Partia
       core.onPodDelete(p);
     },
   };
-  core = new SchedulerCore({ effects, now: clock.now, random: () => 0.99, ...opts.core });
+  // The effects above call back into the core only once it exists (after construction).
+  const core: SchedulerCore = new SchedulerCore({ effects, now: clock.now, random: () => 0.99, ...opts.core });
   for (const n of nodes) core.onNodeAdd(n);
   return { core, rec, clock, pendingBinds };
 }

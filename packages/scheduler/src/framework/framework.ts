@@ -7,6 +7,7 @@
  * filter decides a node's status, scores are normalized per plugin then
  * weighted and summed.
  */
+import type { FieldError } from '../config/field_errors.js';
 import type { KubeSchedulerProfile, PluginSet } from '../config/types.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 import type { Pod } from '../types.js';
@@ -87,7 +88,7 @@ export class Framework {
       if (!e) continue; // reported below with the extension point that names it
       let args = decodedArgs.get(name);
       if (!decodedArgs.has(name)) {
-        const errs: import('../config/field_errors.js').FieldError[] = [];
+        const errs: FieldError[] = [];
         args = e.decodeArgs(profile.pluginConfig?.find((c) => c.name === name)?.args, `pluginConfig[${name}].args`, errs);
         if (errs.length) throw new FrameworkError(`initializing plugin "${name}": ${errs.map(String).join(', ')}`);
       }
