@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError, Informer, Resources, type KubeClient, type KubeObject, type ResourceClient } from '@mkube/client';
 import type { ApiPort, PodEvent } from './api_port.js';
-import type { ConfigMap, EventType, ObjectReference, Pod, PodStatus, Secret } from './k8s_types.js';
+import type { ConfigMap, EventType, ObjectReference, Pod, PodStatus, Secret } from './api_types.js';
 import { silentLogger, type Logger } from './logger.js';
 import { PrioritySemaphore } from './runtime/priority_semaphore.js';
 import type { ServiceAccountTokenSource, TokenRequestSpec } from './runtime/projected_volume.js';

@@ -1,6 +1,6 @@
 // The node agent's port to the API side. The pod lifecycle engine depends only
 // on these interfaces; the API-server-backed implementation lives elsewhere.
-import type { ConfigMap, EventType, ObjectReference, Pod, PodStatus, Secret } from './k8s_types.js';
+import type { ConfigMap, EventType, ObjectReference, Pod, PodStatus, Secret } from './api_types.js';
 
 export type PodEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 

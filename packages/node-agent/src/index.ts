@@ -21,4 +21,4 @@ export { readContainerLogs, containerLogFiles, LogNotFoundError, type LogOptions
 export { systemClock, type Clock, type TimerHandle } from './clock.js';
 export { silentLogger, type Logger } from './logger.js';
 export { KUBERNETES_CRASH_BACKOFF, type BackoffConfig } from './runtime/backoff.js';
-export type * as k8s from './k8s_types.js';
+export type * as k8s from './api_types.js';

@@ -11,7 +11,7 @@ import type { ApiPort } from './api_port.js';
 import { sleepOn, type Clock, type TimerHandle } from './clock.js';
 import { CriError } from './cri/cri_error.js';
 import type { CriRuntime } from './cri/cri_runtime.js';
-import type { Pod, PodStatus } from './k8s_types.js';
+import type { Pod, PodStatus } from './api_types.js';
 import { computePodActions, type PodRuntimeStatus } from './kuberuntime/pod_actions.js';
 import { PodExecutor, type StartupTrace } from './kuberuntime/pod_executor.js';
 import { RuntimeObserver } from './kuberuntime/runtime_observer.js';

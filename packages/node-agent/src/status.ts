@@ -11,7 +11,7 @@ import type {
   PodCondition,
   PodPhase,
   PodStatus,
-} from './k8s_types.js';
+} from './api_types.js';
 import { podQosClass } from './runtime/qos.js';
 
 export type ObservedContainerState = 'created' | 'running' | 'exited' | 'unknown';
@@ -158,9 +158,9 @@ function containerStatus(
     if (latest && latest.state === 'exited') status.lastState = terminatedState(latest);
     status.state = { waiting: { reason: ws.waiting.reason, ...(ws.waiting.message ? { message: ws.waiting.message } : {}) } };
   }
-  const running = status.state.running !== undefined;
+  const running = status.state?.running !== undefined;
   if (kind === 'init' && spec.restartPolicy !== 'Always') {
-    status.ready = status.state.terminated?.exitCode === 0;
+    status.ready = status.state?.terminated?.exitCode === 0;
     status.started = running;
   } else {
     // Regular containers and sidecars: started after the startup probe, ready after the readiness probe.
@@ -174,7 +174,7 @@ const isSidecar = (pod: Pod, name: string): boolean => (pod.spec.initContainers 
 
 /** kubelet's HasAnyRegularContainerStarted. */
 function anyRegularStarted(regular: ContainerStatus[]): boolean {
-  return regular.some((s) => s.state.running !== undefined || s.state.terminated !== undefined);
+  return regular.some((s) => s.state?.running !== undefined || s.state?.terminated !== undefined);
 }
 
 /** kubelet's getPhase (sidecars — restartable init containers — count with the containers, not as initialization). */
@@ -188,13 +188,13 @@ export function podPhase(pod: Pod, init: ContainerStatus[], regular: ContainerSt
   let succeeded = 0;
   for (const s of init) {
     if (isSidecar(pod, s.name)) {
-      if (s.state.running) {
+      if (s.state?.running) {
         if (!s.started) pendingInitialization++;
         running++;
-      } else if (s.state.terminated) {
+      } else if (s.state?.terminated) {
         // a stopped sidecar does not count for the phase
-      } else if (s.state.waiting) {
-        if (!s.lastState.terminated) {
+      } else if (s.state?.waiting) {
+        if (!s.lastState?.terminated) {
           pendingInitialization++;
           waiting++;
         }
@@ -204,22 +204,22 @@ export function podPhase(pod: Pod, init: ContainerStatus[], regular: ContainerSt
       }
       continue;
     }
-    if (s.state.running) pendingInitialization++;
-    else if (s.state.terminated) {
-      if (s.state.terminated.exitCode !== 0) failedInitialization++;
-    } else if (s.state.waiting) {
-      if (s.lastState.terminated) {
-        if (s.lastState.terminated.exitCode !== 0) failedInitialization++;
+    if (s.state?.running) pendingInitialization++;
+    else if (s.state?.terminated) {
+      if (s.state?.terminated.exitCode !== 0) failedInitialization++;
+    } else if (s.state?.waiting) {
+      if (s.lastState?.terminated) {
+        if (s.lastState?.terminated.exitCode !== 0) failedInitialization++;
       } else pendingInitialization++;
     } else pendingInitialization++;
   }
   for (const s of regular) {
-    if (s.state.running) running++;
-    else if (s.state.terminated) {
+    if (s.state?.running) running++;
+    else if (s.state?.terminated) {
       stopped++;
-      if (s.state.terminated.exitCode === 0) succeeded++;
-    } else if (s.state.waiting) {
-      if (s.lastState.terminated) stopped++;
+      if (s.state?.terminated.exitCode === 0) succeeded++;
+    } else if (s.state?.waiting) {
+      if (s.lastState?.terminated) stopped++;
       else waiting++;
     } else unknown++;
   }
@@ -272,7 +272,7 @@ export function computePodStatus(input: StatusInput): PodStatus {
   // kubelet's isInitContainerInitialized: a sidecar once started, a plain init container once it succeeded; all of them once a container started.
   const incompleteInit = anyRegularStarted(regular)
     ? []
-    : init.filter((s) => !(isSidecar(pod, s.name) ? s.started === true : s.state.terminated?.exitCode === 0)).map((s) => s.name);
+    : init.filter((s) => !(isSidecar(pod, s.name) ? s.started === true : s.state?.terminated?.exitCode === 0)).map((s) => s.name);
   if (phase === 'Succeeded' && incompleteInit.length === 0) {
     conditions.push(condition(input, 'Initialized', 'True', 'PodCompleted'));
   } else if (incompleteInit.length === 0) {

@@ -6,7 +6,7 @@
 import { cpus, totalmem } from 'node:os';
 import type { ApiPort, PodEvent } from './api_port.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import type { Pod, PodStatus } from './k8s_types.js';
+import type { Pod, PodStatus } from './api_types.js';
 import { silentLogger, type Logger } from './logger.js';
 import { readContainerLogs, type LogOptions } from './logs.js';
 import { orphanGraceSeconds, PodWorker, type CriRuntime } from './pod_worker.js';

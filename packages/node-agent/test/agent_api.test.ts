@@ -181,7 +181,7 @@ test.serial('with the API server stopped for 30 s pods keep running, and status 
     const p = await pods().get('default', 'short');
     return p.status?.phase === 'Succeeded' ? p : undefined;
   });
-  t.is(done.status.containerStatuses[0].state.terminated.exitCode, 0);
+  t.is(done.status.containerStatuses[0].state?.terminated.exitCode, 0);
   await waitReady('web', 15_000);
   // the lease is renewed again
   const leases = ctx.cp.client.resource(Resources.leases);

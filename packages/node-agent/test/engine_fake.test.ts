@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { InMemoryApiPort } from '../src/api_port.js';
 import { CriError } from '../src/cri/cri_error.js';
 import { FakeRuntime } from '../src/cri/fake_runtime.js';
-import type { Pod, PodStatus } from '../src/k8s_types.js';
+import type { Pod, PodStatus } from '../src/api_types.js';
 import type { Logger } from '../src/logger.js';
 import { PodLifecycleEngine } from '../src/sync.js';
 import { ctr, fakePod, NODE } from './fake_pod.js';
@@ -71,27 +71,27 @@ test('a pod runs: sandbox, container, Running; the crash of a container restarts
   const e = await start(t);
   const pod = e.put({ containers: [ctr('main')] });
   const uid = pod.metadata.uid;
-  let s = await e.waitStatus(uid, 'Running', (x) => x.phase === 'Running' && cstatus(x, 'main')?.state.running !== undefined);
+  let s = await e.waitStatus(uid, 'Running', (x) => x.phase === 'Running' && cstatus(x, 'main')?.state?.running !== undefined);
   t.is(s.podIP?.startsWith('10.88.0.'), true);
   t.deepEqual(e.fake.calls.filter((c) => /^(RunPodSandbox|CreateContainer|StartContainer)/.test(c)).map((c) => c.split(' ')[0]), ['RunPodSandbox', 'CreateContainer', 'StartContainer']);
 
   e.fake.exitContainer(idOf(s, 'main'), 1);
-  s = await e.waitStatus(uid, 'restarted', (x) => cstatus(x, 'main')?.restartCount === 1 && cstatus(x, 'main')?.state.running !== undefined);
-  t.is(cstatus(s, 'main')!.lastState.terminated?.exitCode, 1);
+  s = await e.waitStatus(uid, 'restarted', (x) => cstatus(x, 'main')?.restartCount === 1 && cstatus(x, 'main')?.state?.running !== undefined);
+  t.is(cstatus(s, 'main')!.lastState?.terminated?.exitCode, 1);
 
   e.fake.exitContainer(idOf(s, 'main'), 1);
-  s = await e.waitStatus(uid, 'CrashLoopBackOff', (x) => cstatus(x, 'main')?.state.waiting?.reason === 'CrashLoopBackOff');
-  t.regex(cstatus(s, 'main')!.state.waiting!.message!, new RegExp(`^back-off 0s restarting failed container=main pod=p_default\\(${uid}\\)$`));
+  s = await e.waitStatus(uid, 'CrashLoopBackOff', (x) => cstatus(x, 'main')?.state?.waiting?.reason === 'CrashLoopBackOff');
+  t.regex(cstatus(s, 'main')!.state?.waiting!.message!, new RegExp(`^back-off 0s restarting failed container=main pod=p_default\\(${uid}\\)$`));
   t.is(s.phase, 'Running');
   t.true(e.api.eventsFor(uid).some((x) => x.reason === 'BackOff' && x.message === `Back-off restarting failed container main in pod p_default(${uid})`));
-  await e.waitStatus(uid, 'restarted after the back-off', (x) => cstatus(x, 'main')?.restartCount === 2 && cstatus(x, 'main')?.state.running !== undefined);
+  await e.waitStatus(uid, 'restarted after the back-off', (x) => cstatus(x, 'main')?.restartCount === 2 && cstatus(x, 'main')?.state?.running !== undefined);
 });
 
 test('restartPolicy Never: the pod completes, the worker goes terminating → terminated, containers are kept for logs until the pod is deleted', async (t) => {
   const e = await start(t);
   const pod = e.put({ restartPolicy: 'Never', containers: [ctr('main')] });
   const uid = pod.metadata.uid;
-  const s = await e.waitStatus(uid, 'Running', (x) => cstatus(x, 'main')?.state.running !== undefined);
+  const s = await e.waitStatus(uid, 'Running', (x) => cstatus(x, 'main')?.state?.running !== undefined);
   e.fake.exitContainer(idOf(s, 'main'), 0);
   await e.waitStatus(uid, 'Succeeded', (x) => x.phase === 'Succeeded');
   await waitFor('sandbox stopped', 5_000, () => (e.fake.podSandboxes(uid).every((x) => x.state === 'SANDBOX_NOTREADY') ? true : undefined));
@@ -110,7 +110,7 @@ test('a failed cleanup step is logged with its error and retried; the API object
   const e = await start(t);
   const pod = e.put({ containers: [ctr('main')] });
   const uid = pod.metadata.uid;
-  await e.waitStatus(uid, 'Running', (x) => cstatus(x, 'main')?.state.running !== undefined);
+  await e.waitStatus(uid, 'Running', (x) => cstatus(x, 'main')?.state?.running !== undefined);
   e.fake.failNext('RemovePodSandbox', 'UNAVAILABLE', 'containerd is restarting', 2);
   e.api.markDeleted(uid, 0);
   await waitFor('pod deleted from the API', 10_000, () => (e.api.getPod(uid) ? undefined : true));
@@ -133,19 +133,19 @@ test('native sidecar: started before the next init container, keeps running besi
   const e = await start(t);
   const pod = e.put({ initContainers: [ctr('proxy', { restartPolicy: 'Always' }), ctr('setup')], containers: [ctr('app')] });
   const uid = pod.metadata.uid;
-  let s = await e.waitStatus(uid, 'setup running', (x) => cstatus(x, 'setup')?.state.running !== undefined);
-  t.truthy(cstatus(s, 'proxy')?.state.running, 'the sidecar runs while the next init container does');
+  let s = await e.waitStatus(uid, 'setup running', (x) => cstatus(x, 'setup')?.state?.running !== undefined);
+  t.truthy(cstatus(s, 'proxy')?.state?.running, 'the sidecar runs while the next init container does');
   t.is(s.phase, 'Pending');
   e.fake.exitContainer(idOf(s, 'setup'), 0);
-  s = await e.waitStatus(uid, 'app running', (x) => cstatus(x, 'app')?.state.running !== undefined);
+  s = await e.waitStatus(uid, 'app running', (x) => cstatus(x, 'app')?.state?.running !== undefined);
   t.is(s.phase, 'Running');
-  t.truthy(cstatus(s, 'proxy')!.state.running);
+  t.truthy(cstatus(s, 'proxy')!.state?.running);
   t.is(cstatus(s, 'proxy')!.started, true);
   t.is(s.conditions?.find((c) => c.type === 'Initialized')?.status, 'True');
   t.is(s.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
   // The sidecar crashes: restarted, the pod stays Running.
   e.fake.exitContainer(idOf(s, 'proxy'), 1);
-  s = await e.waitStatus(uid, 'sidecar restarted', (x) => cstatus(x, 'proxy')?.restartCount === 1 && cstatus(x, 'proxy')?.state.running !== undefined);
+  s = await e.waitStatus(uid, 'sidecar restarted', (x) => cstatus(x, 'proxy')?.restartCount === 1 && cstatus(x, 'proxy')?.state?.running !== undefined);
   t.is(s.phase, 'Running');
 });
 
@@ -153,10 +153,10 @@ test('the sandbox dies: SandboxChanged, a new sandbox (next attempt) and the con
   const e = await start(t);
   const pod = e.put({ containers: [ctr('main')] });
   const uid = pod.metadata.uid;
-  await e.waitStatus(uid, 'Running', (x) => cstatus(x, 'main')?.state.running !== undefined);
+  await e.waitStatus(uid, 'Running', (x) => cstatus(x, 'main')?.state?.running !== undefined);
   const [sb] = e.fake.podSandboxes(uid);
   e.fake.killSandbox(sb!.id);
-  const s = await e.waitStatus(uid, 'running again', (x) => cstatus(x, 'main')?.state.running !== undefined && cstatus(x, 'main')!.restartCount >= 1);
+  const s = await e.waitStatus(uid, 'running again', (x) => cstatus(x, 'main')?.state?.running !== undefined && cstatus(x, 'main')!.restartCount >= 1);
   t.is(cstatus(s, 'main')!.restartCount, 1);
   t.deepEqual(e.fake.podSandboxes(uid).map((x) => [x.state, x.attempt]), [['SANDBOX_READY', 1]]);
   t.true(e.api.eventsFor(uid).some((x) => x.reason === 'SandboxChanged' && x.message === 'Pod sandbox changed, it will be killed and re-created.'));
@@ -168,25 +168,25 @@ test('a failing exec liveness probe kills the container with kubelet’s Killing
   e.fake.execHandler = () => ({ exitCode: healthy ? 0 : 1, stdout: healthy ? '' : 'unhealthy' });
   const pod = e.put({ containers: [ctr('main', { livenessProbe: { exec: { command: ['check'] }, periodSeconds: 1, failureThreshold: 1 } })] });
   const uid = pod.metadata.uid;
-  await e.waitStatus(uid, 'Running', (x) => cstatus(x, 'main')?.state.running !== undefined);
+  await e.waitStatus(uid, 'Running', (x) => cstatus(x, 'main')?.state?.running !== undefined);
   healthy = false;
   const s = await e.waitStatus(uid, 'restarted', (x) => (cstatus(x, 'main')?.restartCount ?? 0) >= 1);
   healthy = true;
   t.true(e.api.eventsFor(uid).some((x) => x.reason === 'Killing' && x.message === 'Container main failed liveness probe, will be restarted'));
   t.true(e.api.eventsFor(uid).some((x) => x.reason === 'Unhealthy' && x.message === 'Liveness probe failed: unhealthy'));
-  t.is(cstatus(s, 'main')!.lastState.terminated?.exitCode, 137);
+  t.is(cstatus(s, 'main')!.lastState?.terminated?.exitCode, 137);
 });
 
 test('a deleted pod with a running container goes through terminating (final status written) before cleanup', async (t) => {
   const e = await start(t);
   const pod = e.put({ containers: [ctr('main')] });
   const uid = pod.metadata.uid;
-  await e.waitStatus(uid, 'Running', (x) => cstatus(x, 'main')?.state.running !== undefined);
+  await e.waitStatus(uid, 'Running', (x) => cstatus(x, 'main')?.state?.running !== undefined);
   e.api.markDeleted(uid, 1);
   await waitFor('pod deleted from the API', 10_000, () => (e.api.getPod(uid) ? undefined : true));
   const final = e.api.statusHistory(uid).at(-1)!;
   t.is(final.phase, 'Failed', 'stopped with SIGKILL (137): a terminal, failed status is written before the delete');
-  t.truthy(cstatus(final, 'main')?.state.terminated);
+  t.truthy(cstatus(final, 'main')?.state?.terminated);
   t.true(e.api.eventsFor(uid).some((x) => x.reason === 'Killing' && x.message === 'Stopping container main'));
   t.deepEqual(e.fake.size, { sandboxes: 0, containers: 0 });
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryApiPort } from '../src/api_port.js';
 import { CriClient } from '../src/cri/cri_client.js';
-import type { Container, ContainerStatus, Pod, PodSpec, PodStatus } from '../src/k8s_types.js';
+import type { Container, ContainerStatus, Pod, PodSpec, PodStatus } from '../src/api_types.js';
 import type { Logger } from '../src/logger.js';
 import { PodLifecycleEngine, type PodLifecycleEngineOptions } from '../src/sync.js';
 import { labDown, labUp, waitFor, type LabNode } from './lab_helper.js';
@@ -107,7 +107,7 @@ export function cs(s: PodStatus, name: string): ContainerStatus | undefined {
 }
 
 export function running(name: string): (s: PodStatus) => boolean {
-  return (s) => cs(s, name)?.state.running !== undefined;
+  return (s) => cs(s, name)?.state?.running !== undefined;
 }
 
 /** The CRI id of a container from a status. */

@@ -149,10 +149,10 @@ test('init containers run in order; logs with tail, timestamps, previous and fol
   const done = await waitStatus(h, pod.metadata.uid, 'Succeeded', (s) => s.phase === 'Succeeded', 30_000);
   const main = cs(done, 'main')!;
   t.is(main.restartCount, 1);
-  t.is(main.state.terminated?.reason, 'Completed');
-  t.is(main.lastState.terminated?.exitCode, 1);
-  t.is(main.lastState.terminated?.reason, 'Error');
-  t.deepEqual(done.initContainerStatuses!.map((c) => [c.name, c.state.terminated?.reason, c.ready]), [
+  t.is(main.state?.terminated?.reason, 'Completed');
+  t.is(main.lastState?.terminated?.exitCode, 1);
+  t.is(main.lastState?.terminated?.reason, 'Error');
+  t.deepEqual(done.initContainerStatuses!.map((c) => [c.name, c.state?.terminated?.reason, c.ready]), [
     ['init1', 'Completed', true],
     ['init2', 'Completed', true],
   ]);

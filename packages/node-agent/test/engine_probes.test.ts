@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bb, cid, cs, exec, makePod, running, startHarness, waitStatus, type Harness } from './engine_helper.js';
 import { waitFor } from './lab_helper.js';
-import type { PodStatus } from '../src/k8s_types.js';
+import type { PodStatus } from '../src/api_types.js';
 
 let h: Harness;
 const ready = (s: PodStatus): boolean => s.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
@@ -39,7 +39,7 @@ test('exec liveness failure restarts the container', async (t) => {
   const first = await waitStatus(h, uid, 'running', running('main'));
   const s = await waitStatus(h, uid, 'restarted', (x) => (cs(x, 'main')?.restartCount ?? 0) >= 1 && running('main')(x), 20_000);
   t.not(cid(s, 'main'), cid(first, 'main'));
-  t.is(cs(s, 'main')!.lastState.terminated?.exitCode, 0, 'stopped by SIGTERM, which it handles');
+  t.is(cs(s, 'main')!.lastState?.terminated?.exitCode, 0, 'stopped by SIGTERM, which it handles');
   const ev = h.api.eventsFor(uid);
   t.true(ev.some((e) => e.reason === 'Unhealthy' && e.message.startsWith('Liveness probe failed')));
   t.true(ev.some((e) => e.reason === 'Killing' && e.message === 'Container main failed liveness probe, will be restarted'));
@@ -75,7 +75,7 @@ test('httpGet and tcpSocket probes pass on nginx; httpGet 404 keeps it unready; 
   t.true(cs(ok, 'nginx')!.ready);
   await waitStatus(h, badTcp.metadata.uid, 'tcp liveness restart', (x) => (cs(x, 'main')?.restartCount ?? 0) >= 1, 20_000);
   const nf = h.api.statusHistory(notFound.metadata.uid).at(-1)!;
-  t.truthy(cs(nf, 'nginx')!.state.running);
+  t.truthy(cs(nf, 'nginx')!.state?.running);
   t.false(cs(nf, 'nginx')!.ready);
   t.false(ready(nf));
   t.is(nf.conditions!.find((c) => c.type === 'ContainersReady')?.message, 'containers with unready status: [nginx]');
@@ -146,7 +146,7 @@ test('graceful termination: postStart and preStop hooks, SIGTERM ignored → SIG
   t.true(took >= 2_900 && took < 8_000, `${took}`);
   t.is(readFileSync(join(hostDir, 'prestop'), 'utf8'), 'prestop\n');
   const final = h.api.statusHistory(uid).at(-1)!;
-  t.is(cs(final, 'main')!.state.terminated?.exitCode, 137, 'SIGKILL');
+  t.is(cs(final, 'main')!.state?.terminated?.exitCode, 137, 'SIGKILL');
   t.is(final.phase, 'Failed');
   t.true(existsSync(hostDir), 'hostPath volumes are left alone');
   t.deepEqual(h.api.deletions.filter((d) => d.uid === uid).map((d) => d.name), ['stubborn']);

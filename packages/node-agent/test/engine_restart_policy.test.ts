@@ -35,8 +35,8 @@ test('restartPolicy Never: a failed container stays failed', async (t) => {
   const s = await waitStatus(h, pod.metadata.uid, 'Failed', (x) => x.phase === 'Failed');
   const c = cs(s, 'main')!;
   t.is(c.restartCount, 0);
-  t.is(c.state.terminated?.exitCode, 3);
-  t.is(c.state.terminated?.reason, 'Error');
+  t.is(c.state?.terminated?.exitCode, 3);
+  t.is(c.state?.terminated?.reason, 'Error');
   t.false(c.ready);
   await new Promise((r) => setTimeout(r, 1_500));
   t.is(cs(h.api.statusHistory(pod.metadata.uid).at(-1)!, 'main')!.restartCount, 0, 'not restarted');
@@ -48,7 +48,7 @@ test('restartPolicy OnFailure: exit 0 completes the pod without restart', async 
   h.api.putPod(pod);
   const s = await waitStatus(h, pod.metadata.uid, 'Succeeded', (x) => x.phase === 'Succeeded');
   t.is(cs(s, 'main')!.restartCount, 0);
-  t.is(cs(s, 'main')!.state.terminated?.reason, 'Completed');
+  t.is(cs(s, 'main')!.state?.terminated?.reason, 'Completed');
 });
 
 test.serial('restartPolicy Always: CrashLoopBackOff doubles from the base up to the cap', async (t) => {
@@ -66,12 +66,12 @@ test.serial('restartPolicy Always: CrashLoopBackOff doubles from the base up to 
   t.true(gaps[2]! >= 1_950 && gaps[2]! < 3_500, `third waits 2·base: ${gaps[2]}`);
   t.true(gaps[3]! >= 3_950 && gaps[3]! < 5_500, `fourth waits the cap: ${gaps[3]}`);
   const hist = h.api.statusHistory(uid);
-  const backoff = hist.find((x) => cs(x, 'main')?.state.waiting?.reason === 'CrashLoopBackOff');
+  const backoff = hist.find((x) => cs(x, 'main')?.state?.waiting?.reason === 'CrashLoopBackOff');
   t.truthy(backoff);
   const c = cs(backoff!, 'main')!;
-  t.regex(c.state.waiting!.message!, /^back-off \ds restarting failed container=main pod=crasher_default\(/);
-  t.is(c.lastState.terminated?.exitCode, 2);
-  t.is(c.lastState.terminated?.reason, 'Error');
+  t.regex(c.state?.waiting!.message!, /^back-off \ds restarting failed container=main pod=crasher_default\(/);
+  t.is(c.lastState?.terminated?.exitCode, 2);
+  t.is(c.lastState?.terminated?.reason, 'Error');
   t.is(backoff!.phase, 'Running');
   t.true(h.api.eventsFor(uid).some((e) => e.reason === 'BackOff' && e.type === 'Warning'));
   h.api.markDeleted(uid, 1);
@@ -84,17 +84,17 @@ test('an image that does not exist: ErrImagePull, then ImagePullBackOff', async 
   });
   h.api.putPod(pod);
   const uid = pod.metadata.uid;
-  const pull = await waitStatus(h, uid, 'ErrImagePull', (x) => cs(x, 'main')?.state.waiting?.reason === 'ErrImagePull');
+  const pull = await waitStatus(h, uid, 'ErrImagePull', (x) => cs(x, 'main')?.state?.waiting?.reason === 'ErrImagePull');
   t.is(pull.phase, 'Pending');
-  t.truthy(cs(pull, 'main')!.state.waiting!.message);
-  await waitStatus(h, uid, 'ImagePullBackOff', (x) => cs(x, 'main')?.state.waiting?.reason === 'ImagePullBackOff');
-  t.regex(cs(h.api.statusHistory(uid).at(-1)!, 'main')!.state.waiting!.message ?? '', /registry\.invalid\/nothere:1/);
+  t.truthy(cs(pull, 'main')!.state?.waiting!.message);
+  await waitStatus(h, uid, 'ImagePullBackOff', (x) => cs(x, 'main')?.state?.waiting?.reason === 'ImagePullBackOff');
+  t.regex(cs(h.api.statusHistory(uid).at(-1)!, 'main')!.state?.waiting!.message ?? '', /registry\.invalid\/nothere:1/);
   t.true(h.api.eventsFor(uid).some((e) => e.reason === 'Failed' && /Failed to pull image "registry.invalid\/nothere:1"/.test(e.message)));
   // Never + absent.
   const never = makePod(h, 'neverpull', { containers: [{ name: 'main', image: 'docker.io/library/absent:9', imagePullPolicy: 'Never' }] });
   h.api.putPod(never);
-  const s = await waitStatus(h, never.metadata.uid, 'ErrImageNeverPull', (x) => cs(x, 'main')?.state.waiting?.reason === 'ErrImageNeverPull');
-  t.is(cs(s, 'main')!.state.waiting!.message, 'Container image "docker.io/library/absent:9" is not present with pull policy of Never');
+  const s = await waitStatus(h, never.metadata.uid, 'ErrImageNeverPull', (x) => cs(x, 'main')?.state?.waiting?.reason === 'ErrImageNeverPull');
+  t.is(cs(s, 'main')!.state?.waiting!.message, 'Container image "docker.io/library/absent:9" is not present with pull policy of Never');
   for (const u of [uid, never.metadata.uid]) h.api.markDeleted(u, 1);
   await waitFor('deleted', 20_000, () => (h.api.getPod(uid) || h.api.getPod(never.metadata.uid) ? undefined : true));
 });
@@ -103,13 +103,13 @@ test('a command that does not exist: RunContainerError / CreateContainerError', 
   const pod = makePod(h, 'nocmd', { containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['/no/such/binary'] }] });
   h.api.putPod(pod);
   const uid = pod.metadata.uid;
-  const s = await waitStatus(h, uid, 'start error', (x) => ['RunContainerError', 'CreateContainerError'].includes(cs(x, 'main')?.state.waiting?.reason ?? ''));
-  t.regex(cs(s, 'main')!.state.waiting!.message!, /no\/such\/binary/);
+  const s = await waitStatus(h, uid, 'start error', (x) => ['RunContainerError', 'CreateContainerError'].includes(cs(x, 'main')?.state?.waiting?.reason ?? ''));
+  t.regex(cs(s, 'main')!.state?.waiting!.message!, /no\/such\/binary/);
   // Kubernetes reports Running once the container has terminated (here: failed to start) and will be restarted.
   t.not(s.phase, 'Succeeded');
   t.true(h.api.eventsFor(uid).some((e) => e.reason === 'Failed' && /no\/such\/binary/.test(e.message)));
   // It keeps retrying with back-off.
-  await waitStatus(h, uid, 'CrashLoopBackOff', (x) => cs(x, 'main')?.state.waiting?.reason === 'CrashLoopBackOff', 15_000);
+  await waitStatus(h, uid, 'CrashLoopBackOff', (x) => cs(x, 'main')?.state?.waiting?.reason === 'CrashLoopBackOff', 15_000);
   h.api.markDeleted(uid, 1);
   await waitFor('deleted', 20_000, () => (h.api.getPod(uid) ? undefined : true));
 });
@@ -121,8 +121,8 @@ test('a missing configMap key: CreateContainerConfigError until the key appears'
   });
   h.api.putPod(pod);
   const uid = pod.metadata.uid;
-  const s = await waitStatus(h, uid, 'CreateContainerConfigError', (x) => cs(x, 'main')?.state.waiting?.reason === 'CreateContainerConfigError');
-  t.is(cs(s, 'main')!.state.waiting!.message, "couldn't find key missing in ConfigMap default/partial");
+  const s = await waitStatus(h, uid, 'CreateContainerConfigError', (x) => cs(x, 'main')?.state?.waiting?.reason === 'CreateContainerConfigError');
+  t.is(cs(s, 'main')!.state?.waiting!.message, "couldn't find key missing in ConfigMap default/partial");
   t.is(s.phase, 'Pending');
   t.true(h.api.eventsFor(uid).some((e) => e.reason === 'Failed' && e.message === "Error: couldn't find key missing in ConfigMap default/partial"));
   h.api.putConfigMap({ metadata: { name: 'partial', namespace: 'default', uid: 'p1' }, data: { present: 'yes', missing: 'now' } });

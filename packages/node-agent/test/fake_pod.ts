@@ -3,7 +3,7 @@
 // container config builders), a manual clock, and a pod builder.
 import type { Clock, TimerHandle } from '../src/clock.js';
 import { FakeRuntime } from '../src/cri/fake_runtime.js';
-import type { Container, Pod, PodSpec } from '../src/k8s_types.js';
+import type { Container, Pod, PodSpec } from '../src/api_types.js';
 import { buildContainerConfig } from '../src/runtime/container_config.js';
 import { buildSandboxConfig, type NodeContext } from '../src/runtime/sandbox_config.js';
 

@@ -6,7 +6,7 @@
 // sandbox changes.
 import test from 'ava';
 import { FakeRuntime } from '../src/cri/fake_runtime.js';
-import type { Pod, RestartPolicy } from '../src/k8s_types.js';
+import type { Pod, RestartPolicy } from '../src/api_types.js';
 import { computePodActions, type PodActions, type ProbeKind, type ProbeState } from '../src/kuberuntime/pod_actions.js';
 import { RuntimeObserver } from '../src/kuberuntime/runtime_observer.js';
 import { Backoff } from '../src/runtime/backoff.js';

@@ -6,7 +6,7 @@ import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import type { ConfigMap, Pod, Secret } from '../src/k8s_types.js';
+import type { ConfigMap, Pod, Secret } from '../src/api_types.js';
 import { ProjectedVolumes, type TokenRequestSpec } from '../src/runtime/projected_volume.js';
 import { serviceEnv, servicesForPod, type ServiceLike } from '../src/runtime/service_env.js';
 import { resolveEnv } from '../src/runtime/env.js';

@@ -1,6 +1,6 @@
 // The start gate (PrioritySemaphore) and the status-only update filter of the engine.
 import test from 'ava';
-import type { Pod } from '../src/k8s_types.js';
+import type { Pod } from '../src/api_types.js';
 import { PrioritySemaphore } from '../src/runtime/priority_semaphore.js';
 import { needsSync } from '../src/sync.js';
 

@@ -1,7 +1,7 @@
 // Pod status computation and the pure runtime builders, without containerd.
 import test from 'ava';
 import type { Clock } from '../src/clock.js';
-import type { Pod } from '../src/k8s_types.js';
+import type { Pod } from '../src/api_types.js';
 import { Backoff } from '../src/runtime/backoff.js';
 import { buildContainerConfig, linuxResources } from '../src/runtime/container_config.js';
 import { expand } from '../src/runtime/env.js';
@@ -125,9 +125,9 @@ test('CrashLoopBackOff: waiting with the last termination; phase Running', (t) =
     }),
   );
   const c = s.containerStatuses![0]!;
-  t.is(c.state.waiting?.reason, 'CrashLoopBackOff');
-  t.is(c.lastState.terminated?.exitCode, 1);
-  t.is(c.lastState.terminated?.containerID, 'containerd://c1');
+  t.is(c.state?.waiting?.reason, 'CrashLoopBackOff');
+  t.is(c.lastState?.terminated?.exitCode, 1);
+  t.is(c.lastState?.terminated?.containerID, 'containerd://c1');
   t.is(c.restartCount, 3);
   t.is(s.phase, 'Running');
   t.false(c.ready);
@@ -141,12 +141,12 @@ test('restart policies decide the phase of exited containers; OOMKilled is repor
   t.is(computePodStatus(input(pod({ restartPolicy: 'Always' }), { containers: [ok] })).phase, 'Running');
   const failed = computePodStatus(input(pod({ restartPolicy: 'Never' }), { containers: [bad] }));
   t.is(failed.phase, 'Failed');
-  t.is(failed.containerStatuses![0]!.state.terminated?.reason, 'OOMKilled');
+  t.is(failed.containerStatuses![0]!.state?.terminated?.reason, 'OOMKilled');
   t.is(computePodStatus(input(pod({ restartPolicy: 'OnFailure' }), { containers: [bad] })).phase, 'Running');
   const done = computePodStatus(input(pod({ restartPolicy: 'Never' }), { containers: [ok] }));
   t.is(cond(done, 'Ready').reason, 'PodCompleted');
   t.is(cond(done, 'PodReadyToStartContainers').status, 'False');
-  t.is(done.containerStatuses![0]!.state.terminated?.reason, 'Completed');
+  t.is(done.containerStatuses![0]!.state?.terminated?.reason, 'Completed');
   // A terminal phase sticks.
   t.is(computePodStatus(input(pod({ restartPolicy: 'Never' }), { containers: [], previous: failed })).phase, 'Failed');
   // Stopped on deletion: terminal by exit codes.
@@ -157,9 +157,9 @@ test('init containers: PodInitializing, Initialized=False with the incomplete on
   const p = pod({ initContainers: [{ name: 'i1', image: 'busybox' }, { name: 'i2', image: 'busybox' }] });
   const s = computePodStatus(input(p, { containers: [ctr({ id: 'i', name: 'i1', kind: 'init' })] }));
   t.is(s.phase, 'Pending');
-  t.deepEqual(s.initContainerStatuses!.map((c) => Object.keys(c.state)[0]), ['running', 'waiting']);
-  t.is(s.initContainerStatuses![1]!.state.waiting?.reason, 'PodInitializing');
-  t.is(s.containerStatuses![0]!.state.waiting?.reason, 'PodInitializing');
+  t.deepEqual(s.initContainerStatuses!.map((c) => Object.keys(c.state ?? {})[0]), ['running', 'waiting']);
+  t.is(s.initContainerStatuses![1]!.state?.waiting?.reason, 'PodInitializing');
+  t.is(s.containerStatuses![0]!.state?.waiting?.reason, 'PodInitializing');
   t.is(cond(s, 'Initialized').message, 'containers with incomplete status: [i1 i2]');
   const failed = computePodStatus(
     input({ ...p, spec: { ...p.spec, restartPolicy: 'Never' } }, { containers: [ctr({ id: 'i', name: 'i1', kind: 'init', state: 'exited', exitCode: 2 })] }),

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigSource } from '../src/api_port.js';
-import type { ConfigMap, Container, Pod, Secret } from '../src/k8s_types.js';
+import type { ConfigMap, Container, Pod, Secret } from '../src/api_types.js';
 import { issueServingCert } from '../src/agent.js';
 import { writeAtomically } from '../src/runtime/atomic_writer.js';
 import { ContainerStartError, VolumeSetupError } from '../src/runtime/errors.js';

@@ -3,7 +3,7 @@
 // computeInitContainerActions, PodSandboxChanged, ShouldContainerBeRestarted
 // and doBackOff): no I/O, no clock of its own. The executor carries the
 // actions out against CRI.
-import type { Container, Pod } from '../k8s_types.js';
+import type { Container, Pod } from '../api_types.js';
 import { instancesOf, type ObservedContainer } from '../status.js';
 
 /** One CRI sandbox of the pod. */

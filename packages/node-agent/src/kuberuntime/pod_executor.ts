@@ -12,7 +12,7 @@ import type { Clock } from '../clock.js';
 import { CriError } from '../cri/cri_error.js';
 import type { CriRuntime } from '../cri/cri_runtime.js';
 import type { DeepPartial, PodSandboxConfig } from '../cri/types.js';
-import type { Container, EventType, Pod } from '../k8s_types.js';
+import type { Container, EventType, Pod } from '../api_types.js';
 import type { Logger } from '../logger.js';
 import type { Backoff } from '../runtime/backoff.js';
 import { buildContainerConfig, containerLogPath } from '../runtime/container_config.js';

@@ -1,6 +1,6 @@
 // The CRI ContainerConfig of one container of a pod.
 import type { ContainerConfig, DeepPartial, KeyValue, LinuxContainerResources, Mount } from '../cri/types.js';
-import type { Container, Pod } from '../k8s_types.js';
+import type { Container, Pod } from '../api_types.js';
 import { expand } from './env.js';
 import { CONTAINER_KIND, CONTAINER_NAME, RESTART_COUNT, TERMINATION_GRACE } from './labels.js';
 import { podQosClass } from './qos.js';

@@ -2,7 +2,7 @@
 // configMapKeyRef and secretKeyRef, then $(VAR) expansion as Kubernetes does;
 // the Services' variables (service_env.ts) come last.
 import type { ConfigSource } from '../api_port.js';
-import type { ConfigMap, Container, Pod, Secret } from '../k8s_types.js';
+import type { ConfigMap, Container, Pod, Secret } from '../api_types.js';
 import type { KeyValue } from '../cri/types.js';
 import { ContainerStartError } from './errors.js';
 import { bytes, milliCpu, parseQuantity } from './quantity.js';

@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { CriClient } from '../cri/cri_client.js';
-import type { Container, IntOrString, ProbeHandler } from '../k8s_types.js';
+import type { Container, IntOrString, ProbeHandler } from '../api_types.js';
 
 export interface HandlerTarget {
   containerId: string;

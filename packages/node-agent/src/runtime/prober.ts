@@ -2,7 +2,7 @@
 // the injected clock; results change only after successThreshold successes
 // or failureThreshold failures in a row, as kubelet's prober does.
 import type { Clock, TimerHandle } from '../clock.js';
-import type { Container, Probe } from '../k8s_types.js';
+import type { Container, Probe } from '../api_types.js';
 import { runHandler, type ExecRuntime, type HandlerTarget } from './handler.js';
 
 export type ProbeKind = 'liveness' | 'readiness' | 'startup';

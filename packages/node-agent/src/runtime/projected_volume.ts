@@ -5,7 +5,7 @@
 // kept in memory and refreshed once 80% of its lifetime or 24 h has passed,
 // as kubelet's token manager), configMap, secret and downwardAPI items.
 import type { ConfigSource } from '../api_port.js';
-import type { KeyToPath, Pod, Volume } from '../k8s_types.js';
+import type { KeyToPath, Pod, Volume } from '../api_types.js';
 import { writeAtomically, type VolumeFile } from './atomic_writer.js';
 import { formatMap, podFieldValue } from './env.js';
 import { VolumeSetupError } from './errors.js';

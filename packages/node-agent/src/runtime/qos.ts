@@ -1,5 +1,5 @@
 // QoS class of a pod, as Kubernetes computes it (pkg/apis/core/v1/helper/qos).
-import type { Pod } from '../k8s_types.js';
+import type { Pod } from '../api_types.js';
 import { parseQuantity } from './quantity.js';
 
 export type QosClass = 'Guaranteed' | 'Burstable' | 'BestEffort';

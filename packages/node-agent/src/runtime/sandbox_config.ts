@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeepPartial, DNSConfig, PodSandboxConfig, PortMapping } from '../cri/types.js';
-import type { Pod } from '../k8s_types.js';
+import type { Pod } from '../api_types.js';
 import { MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE, POD_UID } from './labels.js';
 
 export interface NodeContext {
@@ -72,6 +72,7 @@ export function dnsConfigFor(pod: Pod, ctx: NodeContext): DNSConfig | null {
     base.servers.push(...(extra.nameservers ?? []).filter((s) => !base!.servers.includes(s)));
     base.searches.push(...(extra.searches ?? []).filter((s) => !base!.searches.includes(s)));
     for (const o of extra.options ?? []) {
+      if (!o.name) continue;
       const opt = o.value !== undefined ? `${o.name}:${o.value}` : o.name;
       base.options = base.options.filter((x) => x.split(':')[0] !== o.name);
       base.options.push(opt);
@@ -85,7 +86,7 @@ export function portMappings(pod: Pod): PortMapping[] {
   for (const c of pod.spec.containers) {
     for (const p of c.ports ?? []) {
       if (!p.hostPort) continue;
-      out.push({ protocol: p.protocol ?? 'TCP', container_port: p.containerPort, host_port: p.hostPort, host_ip: p.hostIP ?? '' });
+      out.push({ protocol: (p.protocol ?? 'TCP') as PortMapping['protocol'], container_port: p.containerPort, host_port: p.hostPort, host_ip: p.hostIP ?? '' });
     }
   }
   return out;

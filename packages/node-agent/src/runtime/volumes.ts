@@ -8,7 +8,7 @@
 import { chmod, lstat, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ConfigSource } from '../api_port.js';
-import type { Container, KeyToPath, Pod, Volume, VolumeMount } from '../k8s_types.js';
+import type { Container, KeyToPath, Pod, Volume, VolumeMount } from '../api_types.js';
 import type { DeepPartial, KeyValue, Mount } from '../cri/types.js';
 import { writeAtomically, type VolumeFile } from './atomic_writer.js';
 import { ContainerStartError, VolumeSetupError } from './errors.js';
