@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { exitOnStartupError, usageErrorsExit2 } from '@mkube/api';
-import { pino } from 'pino';
+import { createLogger, logLevelFromFlags } from '@mkube/component-base';
 import { startApiServer } from '../server.js';
 import { etcdClientTls } from '../etcd_client_tls.js';
 
@@ -78,7 +78,7 @@ try {
 
 // A start-up failure is one line naming the listener or file (grpc-js's own error log stays quiet
 // until the listeners are up); the stack goes to the log at debug level.
-const log = pino({ name: 'mkube-apiserver', level: values['log-level'] });
+const log = createLogger({ component: 'mkube-apiserver', level: usageErrorsExit2('mkube-apiserver', () => logLevelFromFlags(values['log-level'], undefined)) });
 const quietGrpc = process.env.GRPC_VERBOSITY === undefined;
 if (quietGrpc) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
 const startupContext = {
