@@ -6,7 +6,7 @@ export { REPLICA_SET, REPLICATION_CONTROLLER, type SetFlavor } from './replicase
 export { reconcileDeployment, claimReplicaSets, type DeploymentInput, type DeploymentPlan } from './deployment/reconcile.js';
 export * as deploymentUtil from './deployment/util.js';
 export { reconcileEndpoints, computeSubsets, resolveTargetPort } from './endpoints/reconcile.js';
-export { reconcileNode, tolerates, tolerationSecondsFor, TAINT_UNREACHABLE, type NodeHealth } from './nodelifecycle/reconcile.js';
+export { reconcileNode, tolerationSecondsFor, TAINT_UNREACHABLE, type NodeHealth } from './nodelifecycle/reconcile.js';
 export { reconcileGc, FINALIZER_FOREGROUND, FINALIZER_ORPHAN, type OwnerState } from './gc/reconcile.js';
 export { reconcileNamespace } from './namespace/reconcile.js';
 export { CidrSet, CidrError, DEFAULT_CLUSTER_CIDR, DEFAULT_RESERVED_CIDRS } from './ipam/cidr_set.js';

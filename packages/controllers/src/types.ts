@@ -1,100 +1,53 @@
 /**
- * The Kubernetes JSON shapes the controllers read and write (k8s.io/api
- * field names). Only the fields the controllers use are declared; everything
- * else passes through untouched.
+ * What the controllers share about objects: the kinds they read and write
+ * (the generated types of @mkube/api), typed handles into @mkube/api's one
+ * resource table, and the actions a reconcile decides on.
  */
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
+import type {
+  ConfigMap,
+  Deployment,
+  Endpoints,
+  KubeObject,
+  Lease,
+  Named,
+  Namespace,
+  Node,
+  Pod,
+  ReplicaSet,
+  ReplicationController,
+  ResourceInfo,
+  Service,
+  ServiceAccount,
+} from '@mkube/api';
+import { Resources } from '@mkube/client';
+
+export type { KubeObject, Named, ObjectMeta, OwnerReference, LabelSelector, LabelSelectorRequirement, Taint, Toleration } from '@mkube/api';
+
+/**
+ * A resource of the table, typed by the kind of its objects (the type
+ * parameter only informs the compiler: informers of R.pods hold Pods).
+ */
+export interface ResourceRef<T extends KubeObject = KubeObject> extends Pick<ResourceInfo, 'group' | 'version' | 'apiVersion' | 'resource' | 'kind' | 'namespaced'> {
+  readonly __object?: T;
 }
 
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  finalizers?: string[];
-  [k: string]: unknown;
-}
+/** A handle for a resource of the table whose objects are of kind T. */
+export const typedRef = <T extends KubeObject>(info: ResourceInfo): ResourceRef<T> => info;
 
-export interface KObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  status?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  [k: string]: unknown;
-}
-
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | string;
-  values?: string[];
-}
-
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
-}
-
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown' | string;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-  lastUpdateTime?: string;
-  lastHeartbeatTime?: string;
-  lastProbeTime?: string | null;
-}
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' | string;
-  timeAdded?: string;
-}
-
-export interface Toleration {
-  key?: string;
-  operator?: 'Exists' | 'Equal' | string;
-  value?: string;
-  effect?: string;
-  tolerationSeconds?: number;
-}
-
-/** Group/version/resource of the kinds the controllers write. */
-export interface ResourceRef {
-  group: string;
-  version: string;
-  resource: string;
-  kind: string;
-  namespaced: boolean;
-}
-
+/** The resources the controllers read and write. */
 export const R = {
-  pods: { group: '', version: 'v1', resource: 'pods', kind: 'Pod', namespaced: true },
-  services: { group: '', version: 'v1', resource: 'services', kind: 'Service', namespaced: true },
-  endpoints: { group: '', version: 'v1', resource: 'endpoints', kind: 'Endpoints', namespaced: true },
-  nodes: { group: '', version: 'v1', resource: 'nodes', kind: 'Node', namespaced: false },
-  namespaces: { group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false },
-  leases: { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true },
-  replicasets: { group: 'apps', version: 'v1', resource: 'replicasets', kind: 'ReplicaSet', namespaced: true },
-  replicationcontrollers: { group: '', version: 'v1', resource: 'replicationcontrollers', kind: 'ReplicationController', namespaced: true },
-  deployments: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true },
-} as const satisfies Record<string, ResourceRef>;
+  pods: typedRef<Pod>(Resources.pods),
+  services: typedRef<Service>(Resources.services),
+  endpoints: typedRef<Endpoints>(Resources.endpoints),
+  nodes: typedRef<Node>(Resources.nodes),
+  namespaces: typedRef<Namespace>(Resources.namespaces),
+  leases: typedRef<Lease>(Resources.leases),
+  replicasets: typedRef<ReplicaSet>(Resources.replicasets),
+  replicationcontrollers: typedRef<ReplicationController>(Resources.replicationcontrollers),
+  deployments: typedRef<Deployment>(Resources.deployments),
+  serviceaccounts: typedRef<ServiceAccount>(Resources.serviceaccounts),
+  configmaps: typedRef<ConfigMap>(Resources.configmaps),
+} as const;
 
 /**
  * What a reconcile decided to do; an executor turns these into API calls.
@@ -102,9 +55,9 @@ export const R = {
  * it was computed from, so a stale decision fails with a conflict.
  */
 export type Action =
-  | { verb: 'create'; ref: ResourceRef; namespace?: string; object: KObject }
-  | { verb: 'update'; ref: ResourceRef; namespace?: string; object: KObject }
-  | { verb: 'updateStatus'; ref: ResourceRef; namespace?: string; object: KObject }
+  | { verb: 'create'; ref: ResourceRef; namespace?: string; object: KubeObject }
+  | { verb: 'update'; ref: ResourceRef; namespace?: string; object: Named }
+  | { verb: 'updateStatus'; ref: ResourceRef; namespace?: string; object: Named }
   | {
       verb: 'delete';
       ref: ResourceRef;
@@ -116,5 +69,3 @@ export type Action =
       /** Why (for logs and tests). */
       reason?: string;
     };
-
-export const apiVersionOf = (ref: ResourceRef): string => (ref.group ? `${ref.group}/${ref.version}` : ref.version);

@@ -4,10 +4,11 @@ import { reconcileReplicaSet } from '../src/replicaset/reconcile.js';
 import { resolveFenceposts, templateHash, REVISION, POD_TEMPLATE_HASH, DESIRED_REPLICAS, MAX_REPLICAS, REVISION_HISTORY } from '../src/deployment/util.js';
 import { OwnWrites } from '../src/rebase.js';
 import { isPodReady } from '../src/util/pod.js';
-import type { Action, Condition, KObject } from '../src/types.js';
-import { World, deployment, readyCondition, rng } from './helpers/world.js';
+import type { DeploymentCondition as Condition } from '@mkube/api';
+import { R, type Action } from '../src/types.js';
+import { World, deployment, readyCondition, rng, objectOf, type Obj } from './helpers/world.js';
 
-const cond = (d: KObject, type: string): Condition | undefined => (d.status?.conditions ?? []).find((c: Condition) => c.type === type);
+const cond = (d: Obj, type: string): Condition | undefined => (d.status?.conditions ?? []).find((c: Condition) => c.type === type);
 
 /** Runs the deployment and ReplicaSet controllers, checking `check` after every single write. */
 function runControllers(w: World, name: string, opts: { rand?: () => number; check?: (w: World) => void; rounds?: number; markReady?: number } = {}) {
@@ -67,7 +68,7 @@ test('a new deployment gets one ReplicaSet named after the template hash, with r
   const w = new World();
   const d = w.add('deployments', deployment('web', 3, 'nginx:1'));
   const plan = reconcileDeployment({ d, replicaSets: [], pods: [], now: w.now });
-  const create = plan.actions.find((a) => a.verb === 'create') as { object: KObject };
+  const create = { object: objectOf(plan.actions.find((a) => a.verb === 'create')) };
   const hash = templateHash(d);
   t.regex(hash, /^[bcdfghjklmnpqrstvwxz2456789]+$/);
   t.is(create.object.metadata.name, `web-${hash}`);
@@ -80,10 +81,10 @@ test('a new deployment gets one ReplicaSet named after the template hash, with r
   t.is(create.object.metadata.annotations![MAX_REPLICAS], '4');
   t.is(create.object.metadata.ownerReferences![0]!.kind, 'Deployment');
   t.true(create.object.metadata.ownerReferences![0]!.blockOwnerDeletion);
-  const status = plan.actions.find((a) => a.verb === 'updateStatus') as { object: KObject };
+  const status = { object: objectOf(plan.actions.find((a) => a.verb === 'updateStatus')) };
   t.is(cond(status.object, PROGRESSING)?.reason, 'NewReplicaSetCreated');
   t.is(cond(status.object, PROGRESSING)?.message, `Created new replica set "web-${hash}"`);
-  const meta = plan.actions.find((a) => a.verb === 'update' && a.ref.resource === 'deployments') as { object: KObject };
+  const meta = { object: objectOf(plan.actions.find((a) => a.verb === 'update' && a.ref.resource === 'deployments')) };
   t.is(meta.object.metadata.annotations![REVISION], '1');
   // Same template, same hash: hashing is stable.
   t.is(templateHash(structuredClone(d)), hash);
@@ -119,7 +120,7 @@ for (const [label, replicas, maxSurge, maxUnavailable] of [
       t.is(available(w), replicas, 'first rollout completes');
       const fp = resolveFenceposts(deployment('web', replicas, 'x', strategy));
       const d = w.get('deployments', 'default', 'web')!;
-      w.apply({ verb: 'update', ref: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true }, object: { ...d, spec: { ...d.spec, template: { ...d.spec.template, spec: { containers: [{ name: 'main', image: 'nginx:2' }] } } } } });
+      w.apply({ verb: 'update', ref: R.deployments, object: { ...d, spec: { ...d.spec, template: { ...d.spec.template, spec: { containers: [{ name: 'main', image: 'nginx:2' }] } } } } as Obj });
       let maxPods = 0;
       let minAvail = Infinity;
       runControllers(w, 'web', {
@@ -157,7 +158,7 @@ test('rollback by template (what kubectl rollout undo patches in) reuses the old
   const rs1 = w.list('replicasets')[0]!;
   const setTemplate = (tpl: unknown) => {
     const d = w.get('deployments', 'default', 'web')!;
-    t.true(w.apply({ verb: 'update', ref: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true }, object: { ...d, spec: { ...d.spec, template: tpl } } }));
+    t.true(w.apply({ verb: 'update', ref: R.deployments, object: { ...d, spec: { ...d.spec, template: tpl } } as Obj }));
   };
   setTemplate({ metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'nginx:2' }] } });
   runControllers(w, 'web', { rounds: 20 });
@@ -184,7 +185,7 @@ test('Recreate: old pods are gone before the new set scales up', (t) => {
   w.add('deployments', deployment('web', 3, 'nginx:1', { type: 'Recreate' }));
   runControllers(w, 'web', { rounds: 10 });
   const d = w.get('deployments', 'default', 'web')!;
-  w.apply({ verb: 'update', ref: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true }, object: { ...d, spec: { ...d.spec, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'nginx:2' }] } } } } });
+  w.apply({ verb: 'update', ref: R.deployments, object: { ...d, spec: { ...d.spec, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'nginx:2' }] } } } } as Obj });
   let mixed = false;
   runControllers(w, 'web', {
     rounds: 20,
@@ -203,7 +204,7 @@ test('scaling: a replicas change resizes the active set and updates the desired-
   w.add('deployments', deployment('web', 3, 'nginx:1'));
   runControllers(w, 'web', { rounds: 6 });
   const d = w.get('deployments', 'default', 'web')!;
-  w.apply({ verb: 'update', ref: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true }, object: { ...d, spec: { ...d.spec, replicas: 5 } } });
+  w.apply({ verb: 'update', ref: R.deployments, object: { ...d, spec: { ...d.spec, replicas: 5 } } as Obj });
   runControllers(w, 'web', { rounds: 6 });
   const rs = w.list('replicasets')[0]!;
   t.is(rs.spec.replicas, 5);
@@ -219,12 +220,12 @@ test('proportional scaling during a rollout spreads new replicas over the active
   runControllers(w, 'web', { rounds: 6 });
   let d = w.get('deployments', 'default', 'web')!;
   // New template with pods that never become ready: the rollout stalls half-way.
-  w.apply({ verb: 'update', ref: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true }, object: { ...d, spec: { ...d.spec, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'bad' }] } } } } });
+  w.apply({ verb: 'update', ref: R.deployments, object: { ...d, spec: { ...d.spec, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'bad' }] } } } } as Obj });
   runControllers(w, 'web', { rounds: 5, markReady: 0 });
   const before = w.list('replicasets').map((r) => r.spec.replicas as number).sort((a, b) => a - b);
   t.deepEqual(before, [5, 8]);
   d = w.get('deployments', 'default', 'web')!;
-  w.apply({ verb: 'update', ref: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true }, object: { ...d, spec: { ...d.spec, replicas: 20 } } });
+  w.apply({ verb: 'update', ref: R.deployments, object: { ...d, spec: { ...d.spec, replicas: 20 } } as Obj });
   runControllers(w, 'web', { rounds: 1, markReady: 0 });
   const after = w.list('replicasets').map((r) => r.spec.replicas as number).sort((a, b) => a - b);
   t.is(after[0]! + after[1]!, 23, 'total = replicas + maxSurge');
@@ -236,14 +237,14 @@ test('pause stops the rollout (scaling still works); resume continues; condition
   w.add('deployments', deployment('web', 2, 'nginx:1'));
   runControllers(w, 'web', { rounds: 6 });
   let d = w.get('deployments', 'default', 'web')!;
-  w.apply({ verb: 'update', ref: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true }, object: { ...d, spec: { ...d.spec, paused: true, replicas: 3, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'nginx:2' }] } } } } });
+  w.apply({ verb: 'update', ref: R.deployments, object: { ...d, spec: { ...d.spec, paused: true, replicas: 3, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'nginx:2' }] } } } } as Obj });
   runControllers(w, 'web', { rounds: 6 });
   d = w.get('deployments', 'default', 'web')!;
   t.is(w.list('replicasets').length, 1, 'no new set while paused');
   t.is(podsOf(w).length, 3, 'scaling works while paused');
   t.is(cond(d, PROGRESSING)?.reason, 'DeploymentPaused');
   t.is(cond(d, PROGRESSING)?.status, 'Unknown');
-  w.apply({ verb: 'update', ref: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true }, object: { ...d, spec: { ...d.spec, paused: false } } });
+  w.apply({ verb: 'update', ref: R.deployments, object: { ...d, spec: { ...d.spec, paused: false } } as Obj });
   runControllers(w, 'web', { rounds: 1 });
   t.is(cond(w.get('deployments', 'default', 'web')!, PROGRESSING)?.reason, 'NewReplicaSetCreated');
   runControllers(w, 'web', { rounds: 20 });
@@ -274,7 +275,7 @@ test('revisionHistoryLimit deletes the oldest scaled-down sets', (t) => {
   runControllers(w, 'web', { rounds: 5 });
   for (let i = 1; i <= 4; i++) {
     const d = w.get('deployments', 'default', 'web')!;
-    w.apply({ verb: 'update', ref: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true }, object: { ...d, spec: { ...d.spec, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: `v${i}` }] } } } } });
+    w.apply({ verb: 'update', ref: R.deployments, object: { ...d, spec: { ...d.spec, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: `v${i}` }] } } } } as Obj });
     runControllers(w, 'web', { rounds: 10 });
   }
   const revs = w.list('replicasets').map((r) => Number(r.metadata.annotations![REVISION])).sort();
@@ -285,13 +286,13 @@ test('adopts an orphan ReplicaSet whose template matches instead of creating ano
   const w = new World();
   const d = w.add('deployments', deployment('web', 1, 'nginx:1'));
   const plan = reconcileDeployment({ d, replicaSets: [], pods: [], now: w.now });
-  const create = plan.actions.find((a) => a.verb === 'create') as { object: KObject };
+  const create = { object: objectOf(plan.actions.find((a) => a.verb === 'create')) };
   const orphan = structuredClone(create.object);
   delete orphan.metadata.ownerReferences;
   w.add('replicasets', orphan);
   const plan2 = reconcileDeployment({ d, replicaSets: w.list('replicasets'), pods: [], now: w.now });
   t.false(plan2.actions.some((a) => a.verb === 'create'));
-  const adopt = plan2.actions.find((a) => a.verb === 'update' && a.ref.resource === 'replicasets') as { object: KObject };
+  const adopt = { object: objectOf(plan2.actions.find((a) => a.verb === 'update' && a.ref.resource === 'replicasets')) };
   t.is(adopt.object.metadata.ownerReferences![0]!.uid, d.metadata.uid!);
 });
 
@@ -300,7 +301,7 @@ test('a foreign object under the new set name is a hash collision: collisionCoun
   const d = w.add('deployments', deployment('web', 1, 'nginx:1'));
   w.add('replicasets', { metadata: { name: `web-${templateHash(d)}`, namespace: 'default', labels: { other: 'x' } }, spec: { replicas: 0, selector: { matchLabels: { other: 'x' } }, template: { metadata: { labels: { other: 'x' } }, spec: {} } } });
   const plan = reconcileDeployment({ d, replicaSets: w.list('replicasets'), pods: [], now: w.now });
-  const st = plan.actions.find((a) => a.verb === 'updateStatus') as { object: KObject };
+  const st = { object: objectOf(plan.actions.find((a) => a.verb === 'updateStatus')) };
   t.is(st.object.status.collisionCount, 1);
   t.not(templateHash(st.object), templateHash(d));
 });

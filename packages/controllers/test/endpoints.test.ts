@@ -1,9 +1,9 @@
 import test from 'ava';
 import { reconcileEndpoints, resolveTargetPort, computeSubsets } from '../src/endpoints/reconcile.js';
-import type { KObject } from '../src/types.js';
+import { objectOf, type Obj } from './helpers/world.js';
 
-const svc = (ports: unknown[], extra: Record<string, unknown> = {}): KObject => ({ metadata: { name: 'web', namespace: 'default', labels: { team: 'a' } }, spec: { selector: { app: 'web' }, ports, ...extra } });
-const pod = (name: string, ip: string | undefined, ready: boolean, opts: { ports?: unknown[]; labels?: Record<string, string>; phase?: string; deleting?: boolean } = {}): KObject => ({
+const svc = (ports: unknown[], extra: Record<string, unknown> = {}): Obj => ({ metadata: { name: 'web', namespace: 'default', labels: { team: 'a' } }, spec: { selector: { app: 'web' }, ports, ...extra } });
+const pod = (name: string, ip: string | undefined, ready: boolean, opts: { ports?: unknown[]; labels?: Record<string, string>; phase?: string; deleting?: boolean } = {}): Obj => ({
   metadata: { name, namespace: 'default', uid: `uid-${name}`, labels: opts.labels ?? { app: 'web' }, ...(opts.deleting ? { deletionTimestamp: '2024-01-01T00:00:00Z' } : {}) },
   spec: { nodeName: 'n1', containers: [{ name: 'c', ports: opts.ports ?? [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }] },
   status: { phase: opts.phase ?? 'Running', ...(ip ? { podIP: ip } : {}), conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
@@ -32,7 +32,7 @@ test('ready pods in addresses, unready in notReadyAddresses; no IP, terminal, de
   ];
   const [create] = reconcileEndpoints({ service: svc([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]), pods, endpoints: undefined, namespace: 'default', name: 'web' });
   t.is(create!.verb, 'create');
-  const ep = (create as { object: KObject }).object;
+  const ep = objectOf(create);
   t.deepEqual(ep.metadata.labels, { team: 'a' });
   t.deepEqual(ep.subsets, [
     {
@@ -49,8 +49,8 @@ test('ready pods in addresses, unready in notReadyAddresses; no IP, terminal, de
   pods[2]!.status.conditions[0].status = 'True';
   const [upd] = reconcileEndpoints({ service: svc([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]), pods, endpoints: { ...ep, metadata: { ...ep.metadata, resourceVersion: '5' } }, namespace: 'default', name: 'web' });
   t.is(upd!.verb, 'update');
-  t.is((upd as { object: KObject }).object.metadata.resourceVersion, '5');
-  t.is(((upd as { object: KObject }).object.subsets as Array<{ addresses: unknown[] }>)[0]!.addresses.length, 3); // eslint-disable-line @typescript-eslint/no-explicit-any
+  t.is(objectOf(upd).metadata.resourceVersion, '5');
+  t.is((objectOf(upd).subsets as Array<{ addresses: unknown[] }>)[0]!.addresses.length, 3); // eslint-disable-line @typescript-eslint/no-explicit-any
 });
 
 test('pods that resolve named ports differently land in different subsets; pods missing the named port are left out', (t) => {

@@ -1,9 +1,10 @@
 import test from 'ava';
 import { reconcileGc, FINALIZER_FOREGROUND, FINALIZER_ORPHAN, type OwnerState } from '../src/gc/reconcile.js';
-import { R, type KObject, type OwnerReference } from '../src/types.js';
+import { R, type OwnerReference } from '../src/types.js';
+import { objectOf, type Obj } from './helpers/world.js';
 
 const ref = (uid: string, block = true): OwnerReference => ({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `rs-${uid}`, uid, controller: true, blockOwnerDeletion: block });
-const obj = (name: string, owners: OwnerReference[] = [], extra: Partial<KObject['metadata']> = {}): KObject => ({ metadata: { name, namespace: 'default', uid: `uid-${name}`, resourceVersion: '1', ownerReferences: owners, ...extra } });
+const obj = (name: string, owners: OwnerReference[] = [], extra: Partial<Obj['metadata']> = {}): Obj => ({ metadata: { name, namespace: 'default', uid: `uid-${name}`, resourceVersion: '1', ownerReferences: owners, ...extra } });
 const states = (m: Record<string, OwnerState>) => (o: OwnerReference) => m[o.uid] ?? 'present';
 
 test('background: an object whose owners are all gone is deleted; one with a live owner left only loses the dangling reference', (t) => {
@@ -13,7 +14,7 @@ test('background: an object whose owners are all gone is deleted; one with a liv
   const q = reconcileGc({ obj: obj('q', [ref('a'), ref('b')]), ref: R.pods, dependents: [], ownerState: states({ a: 'absent', b: 'present' }) });
   t.is(q.actions.length, 1);
   t.is(q.actions[0]!.verb, 'update');
-  t.deepEqual((q.actions[0] as { object: KObject }).object.metadata.ownerReferences!.map((o) => o.uid), ['b']);
+  t.deepEqual(objectOf(q.actions[0]).metadata.ownerReferences!.map((o) => o.uid), ['b']);
   t.deepEqual(reconcileGc({ obj: obj('r', [ref('b')]), ref: R.pods, dependents: [], ownerState: states({ b: 'present' }) }).actions, []);
   t.deepEqual(reconcileGc({ obj: obj('s', [ref('c')]), ref: R.pods, dependents: [], ownerState: states({ c: 'unknown' }) }).actions, [], 'never delete on a guess');
 });
@@ -28,7 +29,7 @@ test('foreground: dependents are deleted, the finalizer stays while blocking dep
   const plan2 = reconcileGc({ obj: owner, ref: R.replicasets, dependents: [{ ...deps[1]!, obj: { ...deps[1]!.obj, metadata: { ...deps[1]!.obj.metadata, deletionTimestamp: 'x' } } }], ownerState: () => 'present' });
   t.is(plan2.actions.length, 1);
   t.like(plan2.actions[0], { verb: 'update' });
-  t.deepEqual((plan2.actions[0] as { object: KObject }).object.metadata.finalizers, []);
+  t.deepEqual(objectOf(plan2.actions[0]).metadata.finalizers, []);
   // A dependent whose only owner waits for it is deleted in the foreground too.
   const dep = reconcileGc({ obj: obj('p3', [ref('uid-rs')]), ref: R.pods, dependents: [], ownerState: () => 'deletingForeground' });
   t.like(dep.actions[0], { verb: 'delete', propagationPolicy: 'Foreground' });
@@ -39,7 +40,7 @@ test('orphan: ownerReferences of dependents are removed, then the orphan finaliz
   const deps = [{ obj: obj('p1', [ref('uid-rs'), ref('other')]), ref: R.pods }];
   const plan = reconcileGc({ obj: owner, ref: R.replicasets, dependents: deps, ownerState: () => 'present' });
   t.is(plan.actions.length, 1);
-  t.deepEqual((plan.actions[0] as { object: KObject }).object.metadata.ownerReferences!.map((o) => o.uid), ['other']);
+  t.deepEqual(objectOf(plan.actions[0]).metadata.ownerReferences!.map((o) => o.uid), ['other']);
   const plan2 = reconcileGc({ obj: owner, ref: R.replicasets, dependents: [], ownerState: () => 'present' });
-  t.deepEqual((plan2.actions[0] as { object: KObject }).object.metadata.finalizers, ['custom']);
+  t.deepEqual(objectOf(plan2.actions[0]).metadata.finalizers, ['custom']);
 });

@@ -1,21 +1,22 @@
 import test from 'ava';
 import { reconcileNode, tolerationSecondsFor, TAINT_UNREACHABLE, type NodeHealth } from '../src/nodelifecycle/reconcile.js';
 import { FakeClock } from '../src/util/time.js';
-import type { Action, KObject, Taint } from '../src/types.js';
+import type { Action, Taint } from '../src/types.js';
+import { objectOf, type Obj } from './helpers/world.js';
 
 const config = { gracePeriodMs: 40_000, defaultTolerationSeconds: 300 };
-const node = (): KObject => ({ metadata: { name: 'n1', resourceVersion: '1' }, spec: {}, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: '2024-01-01T00:00:00Z' }] } });
-const lease = (renew: string): KObject => ({ metadata: { name: 'n1', namespace: 'kube-node-lease' }, spec: { holderIdentity: 'n1', renewTime: renew } });
-const pod = (name: string, tolerations?: unknown[]): KObject => ({ metadata: { name, namespace: 'default', uid: `uid-${name}`, resourceVersion: '1' }, spec: { nodeName: 'n1', ...(tolerations ? { tolerations } : {}) }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
+const node = (): Obj => ({ metadata: { name: 'n1', resourceVersion: '1' }, spec: {}, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: '2024-01-01T00:00:00Z' }] } });
+const lease = (renew: string): Obj => ({ metadata: { name: 'n1', namespace: 'kube-node-lease' }, spec: { holderIdentity: 'n1', renewTime: renew } });
+const pod = (name: string, tolerations?: unknown[]): Obj => ({ metadata: { name, namespace: 'default', uid: `uid-${name}`, resourceVersion: '1' }, spec: { nodeName: 'n1', ...(tolerations ? { tolerations } : {}) }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
 
 /** Applies node/pod updates of a plan to the local objects, like the API would. */
-function apply(actions: Action[], n: KObject, pods: KObject[]): { node: KObject; pods: KObject[] } {
+function apply(actions: Action[], n: Obj, pods: Obj[]): { node: Obj; pods: Obj[] } {
   let cur = n;
   let ps = pods;
   for (const a of actions) {
-    if (a.verb === 'update' && a.ref.resource === 'nodes') cur = { ...cur, spec: a.object.spec };
-    if (a.verb === 'updateStatus' && a.ref.resource === 'nodes') cur = { ...cur, status: a.object.status };
-    if (a.verb === 'updateStatus' && a.ref.resource === 'pods') ps = ps.map((p) => (p.metadata.name === a.object.metadata.name ? { ...p, status: a.object.status } : p));
+    if (a.verb === 'update' && a.ref.resource === 'nodes') cur = { ...cur, spec: objectOf(a).spec };
+    if (a.verb === 'updateStatus' && a.ref.resource === 'nodes') cur = { ...cur, status: objectOf(a).status };
+    if (a.verb === 'updateStatus' && a.ref.resource === 'pods') ps = ps.map((p) => (p.metadata.name === a.object.metadata.name ? { ...p, status: objectOf(a).status } : p));
     if (a.verb === 'delete' && a.ref.resource === 'pods') ps = ps.filter((p) => p.metadata.name !== a.name);
   }
   return { node: cur, pods: ps };
@@ -82,7 +83,7 @@ test('a shorter default toleration (as --default-unreachable-toleration-seconds 
   clock.advance(6_000);
   plan = reconcileNode({ node: n, lease: l, pods: [pod('p')], health: plan.health, now: clock.now(), config: cfg });
   t.false(plan.actions.some((a) => a.verb === 'delete'));
-  const tainted = plan.actions.find((a) => a.verb === 'update') as { object: KObject };
+  const tainted = { object: objectOf(plan.actions.find((a) => a.verb === 'update')) };
   clock.advance(2_000);
   plan = reconcileNode({ node: { ...n, spec: tainted.object.spec }, lease: l, pods: [pod('p')], health: plan.health, now: clock.now(), config: cfg });
   t.true(plan.actions.some((a) => a.verb === 'delete' && a.name === 'p'));

@@ -3,12 +3,12 @@ import { reconcileReplicaSet, claimPods } from '../src/replicaset/reconcile.js';
 import { podsToDelete } from '../src/replicaset/ranking.js';
 import { Expectations } from '../src/expectations.js';
 import { FakeClock } from '../src/util/time.js';
-import type { KObject } from '../src/types.js';
+import { objectOf, type Obj } from './helpers/world.js';
 import { World, podTemplate, readyCondition } from './helpers/world.js';
 
 const NOW = Date.UTC(2024, 0, 1, 12);
 
-function rs(replicas: number, extra: Record<string, unknown> = {}): KObject {
+function rs(replicas: number, extra: Record<string, unknown> = {}): Obj {
   return {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
@@ -17,7 +17,7 @@ function rs(replicas: number, extra: Record<string, unknown> = {}): KObject {
   };
 }
 
-function pod(name: string, opts: { node?: string; phase?: string; ready?: number | false; created?: number; owner?: string; labels?: Record<string, string>; restarts?: number } = {}): KObject {
+function pod(name: string, opts: { node?: string; phase?: string; ready?: number | false; created?: number; owner?: string; labels?: Record<string, string>; restarts?: number } = {}): Obj {
   return {
     metadata: {
       name,
@@ -40,9 +40,9 @@ function pod(name: string, opts: { node?: string; phase?: string; ready?: number
 test('creates the missing pods from the template with generateName and a controller reference', (t) => {
   const plan = reconcileReplicaSet({ rs: rs(3), pods: [pod('a', { owner: 'rs-uid' })], now: NOW, expectationsSatisfied: true });
   t.is(plan.creates.length, 2);
-  const p = (plan.creates[0] as { object: KObject }).object;
+  const p = objectOf(plan.creates[0]);
   t.is(p.metadata.generateName, 'web-');
-  t.is(p.metadata.name, undefined);
+  t.is(p.metadata.name as string | undefined, undefined);
   t.deepEqual(p.metadata.labels, { app: 'web' });
   t.deepEqual(p.metadata.ownerReferences, [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: 'rs-uid', controller: true, blockOwnerDeletion: true }]);
   t.is(p.spec.containers[0].image, 'nginx:1');
@@ -102,10 +102,10 @@ test('adopts matching orphans and releases owned pods that no longer match', (t)
   ]);
   t.deepEqual(owned.map((p) => p.metadata.name).sort(), ['mine', 'orphan']);
   t.is(actions.length, 2);
-  const adopted = actions.find((a) => a.verb === 'update' && a.object.metadata.name === 'orphan') as { object: KObject };
+  const adopted = { object: objectOf(actions.find((a) => a.verb === 'update' && a.object.metadata.name === 'orphan')) };
   t.is(adopted.object.metadata.ownerReferences![0]!.uid, 'rs-uid');
   t.is(adopted.object.metadata.resourceVersion, '1', 'adoption is conditional on the version read');
-  const released = actions.find((a) => a.verb === 'update' && a.object.metadata.name === 'relabelled') as { object: KObject };
+  const released = { object: objectOf(actions.find((a) => a.verb === 'update' && a.object.metadata.name === 'relabelled')) };
   t.deepEqual(released.object.metadata.ownerReferences, []);
 });
 
@@ -145,7 +145,7 @@ test('status: replicas, fullyLabeledReplicas, readyReplicas, availableReplicas w
     if (p.metadata.name !== 'partial') p.metadata.labels = { app: 'web', tier: 'fe' };
   });
   const plan = reconcileReplicaSet({ rs: set, pods, now: NOW, expectationsSatisfied: true });
-  const st = (plan.status as { object: KObject }).object.status;
+  const st = objectOf(plan.status).status;
   t.is(st.replicas, 4);
   t.is(st.fullyLabeledReplicas, 3);
   t.is(st.readyReplicas, 3);

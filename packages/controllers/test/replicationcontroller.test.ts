@@ -7,12 +7,12 @@ import test from 'ava';
 import { type KubeObject } from '@mkube/client';
 import { reconcileReplicaSet } from '../src/replicaset/reconcile.js';
 import { REPLICATION_CONTROLLER } from '../src/replicaset/flavor.js';
-import type { KObject } from '../src/types.js';
+import { objectOf, type Obj } from './helpers/world.js';
 import { eventually, startFixture, type Fixture } from './helpers/cluster.js';
 
 const NOW = Date.UTC(2024, 0, 1, 12);
 
-function rc(replicas: number): KObject {
+function rc(replicas: number): Obj {
   return {
     apiVersion: 'v1',
     kind: 'ReplicationController',
@@ -21,7 +21,7 @@ function rc(replicas: number): KObject {
   };
 }
 
-const orphan = (name: string, labels: Record<string, string>): KObject => ({
+const orphan = (name: string, labels: Record<string, string>): Obj => ({
   metadata: { name, namespace: 'default', uid: `uid-${name}`, resourceVersion: '1', labels, creationTimestamp: new Date(NOW - 1000).toISOString() },
   spec: {},
   status: { phase: 'Running' },
@@ -30,15 +30,15 @@ const orphan = (name: string, labels: Record<string, string>): KObject => ({
 test('reconcile with the ReplicationController flavor: equality selector, ReplicationController owner, status on the RC', (t) => {
   const plan = reconcileReplicaSet({ rs: rc(3), pods: [orphan('a', { app: 'web' }), orphan('b', { app: 'db' })], now: NOW, expectationsSatisfied: true, flavor: REPLICATION_CONTROLLER });
   t.is(plan.claims.length, 1, 'only the pod matching app=web is adopted');
-  const adopted = (plan.claims[0] as { object: KObject }).object;
+  const adopted = objectOf(plan.claims[0]);
   t.like(adopted.metadata.ownerReferences![0], { apiVersion: 'v1', kind: 'ReplicationController', name: 'web', uid: 'rc-uid', controller: true });
   t.is(plan.creates.length, 2);
-  const pod = (plan.creates[0] as { object: KObject }).object;
+  const pod = objectOf(plan.creates[0]);
   t.is(pod.metadata.generateName, 'web-');
   t.deepEqual(pod.metadata.labels, { app: 'web', tier: 'fe' });
   t.is(pod.metadata.ownerReferences![0]!.kind, 'ReplicationController');
   t.like(plan.status, { verb: 'updateStatus', ref: { resource: 'replicationcontrollers', kind: 'ReplicationController' } });
-  t.like((plan.status as { object: KObject }).object.status, { replicas: 1, fullyLabeledReplicas: 0, observedGeneration: 1 });
+  t.like(objectOf(plan.status).status, { replicas: 1, fullyLabeledReplicas: 0, observedGeneration: 1 });
   // A nil selector selects nothing.
   const none = reconcileReplicaSet({ rs: { ...rc(1), spec: { ...rc(1).spec, selector: undefined } }, pods: [orphan('a', { app: 'web' })], now: NOW, expectationsSatisfied: true, flavor: REPLICATION_CONTROLLER });
   t.is(none.claims.length, 0);

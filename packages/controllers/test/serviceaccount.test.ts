@@ -5,13 +5,13 @@
 import test from 'ava';
 import { ApiError } from '@mkube/client';
 import { reconcileRootCa, reconcileServiceAccounts, ROOT_CA_DESCRIPTION } from '../src/serviceaccount/reconcile.js';
-import type { KObject } from '../src/types.js';
+import { objectOf, type Obj } from './helpers/world.js';
 import { eventually, startFixture, type Fixture } from './helpers/cluster.js';
 
 const SA = { group: '', version: 'v1', resource: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
 const CM = { group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap', namespaced: true };
 const NS = { group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false };
-const ns = (name: string, terminating = false): KObject => ({ metadata: { name, ...(terminating ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) }, status: { phase: terminating ? 'Terminating' : 'Active' } });
+const ns = (name: string, terminating = false): Obj => ({ metadata: { name, ...(terminating ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) }, status: { phase: terminating ? 'Terminating' : 'Active' } });
 
 test('pure: default ServiceAccount only where missing and the namespace is active', (t) => {
   const [create] = reconcileServiceAccounts(ns('a'), () => undefined);
@@ -24,11 +24,11 @@ test('pure: default ServiceAccount only where missing and the namespace is activ
 test('pure: kube-root-ca.crt created, corrected, left alone', (t) => {
   const [create] = reconcileRootCa(ns('a'), undefined, 'CA');
   t.like(create, { verb: 'create', object: { metadata: { name: 'kube-root-ca.crt', annotations: { 'kubernetes.io/description': ROOT_CA_DESCRIPTION } }, data: { 'ca.crt': 'CA' } } });
-  const good: KObject = { metadata: { name: 'kube-root-ca.crt', namespace: 'a', resourceVersion: '5', annotations: { 'kubernetes.io/description': ROOT_CA_DESCRIPTION } }, data: { 'ca.crt': 'CA' } };
+  const good: Obj = { metadata: { name: 'kube-root-ca.crt', namespace: 'a', resourceVersion: '5', annotations: { 'kubernetes.io/description': ROOT_CA_DESCRIPTION } }, data: { 'ca.crt': 'CA' } };
   t.deepEqual(reconcileRootCa(ns('a'), good, 'CA'), []);
   const [fix] = reconcileRootCa(ns('a'), { ...good, data: { 'ca.crt': 'EVIL', extra: 'x' } }, 'CA');
   t.like(fix, { verb: 'update', object: { metadata: { resourceVersion: '5' }, data: { 'ca.crt': 'CA' } } });
-  t.deepEqual((fix as { object: KObject }).object.data, { 'ca.crt': 'CA' });
+  t.deepEqual(objectOf(fix).data, { 'ca.crt': 'CA' });
   t.deepEqual(reconcileRootCa(ns('a', true), undefined, 'CA'), []);
 });
 

@@ -2,9 +2,8 @@
 import { QueueController } from '../runtime/controller.js';
 import type { ControllerContext, RunningController } from '../runtime/context.js';
 import { inNamespace } from '../runtime/informers.js';
-import { R, type KObject } from '../types.js';
-import { selectorMatches } from '../util/labels.js';
-import { controllerRefOf, keyFor, splitKey } from '../util/owner.js';
+import { controllerOf, labelSelectorMatches, objectKey as keyFor, splitObjectKey, type ReplicaSet } from '@mkube/api';
+import { R, type Named } from '../types.js';
 import { reconcileDeployment } from './reconcile.js';
 
 export function deploymentController(ctx: ControllerContext): RunningController {
@@ -21,18 +20,18 @@ export function deploymentController(ctx: ControllerContext): RunningController 
     reconcile: async (key) => {
       const d = deployments.get(key);
       if (!d) return;
-      const { namespace } = splitKey(key);
-      const plan = reconcileDeployment({ d, replicaSets: inNamespace(sets, namespace!), pods: inNamespace(pods, namespace!), now: ctx.clock.now() });
+      const namespace = splitObjectKey(key).namespace ?? '';
+      const plan = reconcileDeployment({ d, replicaSets: inNamespace(sets, namespace), pods: inNamespace(pods, namespace), now: ctx.clock.now() });
       if (plan.actions.some((a) => a.ref === R.replicasets && a.verb !== 'update')) log.info({ deployment: key, actions: plan.actions.map((a) => `${a.verb} ${a.ref.resource}`) }, 'rollout step');
       await ctx.executor.runAll(plan.actions);
       return { requeueAfterMs: plan.requeueAfterMs };
     },
   });
 
-  const ownerOf = (rs: KObject): string[] => {
-    const ref = controllerRefOf(rs);
+  const ownerOf = (rs: Named<ReplicaSet>): string[] => {
+    const ref = controllerOf(rs);
     if (ref) return ref.kind === 'Deployment' ? [`${rs.metadata.namespace}/${ref.name}`] : [];
-    return inNamespace(deployments, rs.metadata.namespace!).filter((d) => selectorMatches(d.spec?.selector, rs.metadata.labels)).map(keyFor);
+    return inNamespace(deployments, rs.metadata.namespace ?? '').filter((d) => labelSelectorMatches(d.spec?.selector, rs.metadata.labels)).map(keyFor);
   };
   deployments.addEventHandler({ add: (d) => c.enqueue(keyFor(d)), update: (_o, d) => c.enqueue(keyFor(d)), delete: (d) => c.enqueue(keyFor(d)) });
   sets.addEventHandler({
@@ -43,7 +42,7 @@ export function deploymentController(ctx: ControllerContext): RunningController 
   // Recreate waits for the old pods to go.
   pods.addEventHandler({
     delete: (pod) => {
-      const ref = controllerRefOf(pod);
+      const ref = controllerOf(pod);
       if (!ref || ref.kind !== 'ReplicaSet') return;
       const rs = sets.get(`${pod.metadata.namespace}/${ref.name}`);
       if (rs) ownerOf(rs).forEach((k) => c.enqueue(k));

@@ -6,11 +6,22 @@
  * updates, old RS cleanup, deployment annotation and status) and when to come
  * back. Each call does one step; the next event or requeue does the next.
  */
-import type { Action, Condition, KObject } from '../types.js';
+import {
+  controllerOf,
+  formatTime,
+  isEmptySelector,
+  labelSelectorMatches,
+  newControllerRef,
+  parseTime,
+  type Deployment,
+  type DeploymentCondition,
+  type DeploymentStatus,
+  type Pod,
+  type ReplicaSet,
+  type ReplicaSetSpec,
+} from '@mkube/api';
+import type { Action, Named } from '../types.js';
 import { R } from '../types.js';
-import { selectorIsEmpty, selectorMatches } from '../util/labels.js';
-import { controllerRefOf, newControllerRef } from '../util/owner.js';
-import { parseTime, rfc3339 } from '../util/time.js';
 import {
   ANNOTATIONS_TO_SKIP,
   DESIRED_REPLICAS,
@@ -31,17 +42,20 @@ import {
   newRSNewReplicas,
   replicasOf,
   revisionOf,
+  specOf,
   statusAvailable,
   statusReplicas,
   templateHash,
 } from './util.js';
 
+type NamedRS = Named<ReplicaSet>;
+
 export interface DeploymentInput {
-  d: KObject;
+  d: Named<Deployment>;
   /** Every ReplicaSet in the deployment's namespace. */
-  replicaSets: KObject[];
+  replicaSets: NamedRS[];
   /** Every pod in the namespace (Recreate waits for old pods to stop). */
-  pods: KObject[];
+  pods: Named<Pod>[];
   now: number;
 }
 
@@ -70,37 +84,37 @@ const MAX_INT32 = 2147483647;
 /** One step's working state: local copies that the writes of this step have already changed. */
 class Step {
   readonly actions: Action[] = [];
-  d: KObject;
+  d: Named<Deployment>;
   /** The deployment's status as this step leaves it (written once at the end when changed). */
-  status: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  status: DeploymentStatus;
   requeueAfterMs?: number;
   private metaChanged = false;
 
-  constructor(d: KObject, readonly now: number) {
+  constructor(d: Named<Deployment>, readonly now: number) {
     this.d = clone(d);
     this.status = clone(d.status ?? {});
   }
 
-  newCondition(type: string, status: string, reason: string, message: string): Condition {
-    const t = rfc3339(this.now);
+  newCondition(type: string, status: string, reason: string, message: string): DeploymentCondition {
+    const t = formatTime(this.now);
     return { type, status, lastUpdateTime: t, lastTransitionTime: t, reason, message };
   }
 
-  getCondition(type: string): Condition | undefined {
-    return ((this.status.conditions ?? []) as Condition[]).find((c) => c.type === type);
+  getCondition(type: string): DeploymentCondition | undefined {
+    return (this.status.conditions ?? []).find((c) => c.type === type);
   }
 
   /** SetDeploymentCondition: no change for the same status and reason; keeps lastTransitionTime while the status holds. */
-  setCondition(c: Condition): void {
+  setCondition(c: DeploymentCondition): void {
     const cur = this.getCondition(c.type);
     if (cur && cur.status === c.status && cur.reason === c.reason) return;
     if (cur && cur.status === c.status) c.lastTransitionTime = cur.lastTransitionTime;
-    this.status.conditions = [...((this.status.conditions ?? []) as Condition[]).filter((x) => x.type !== c.type), c];
+    this.status.conditions = [...(this.status.conditions ?? []).filter((x) => x.type !== c.type), c];
   }
 
   removeCondition(type: string): void {
     if (!this.status.conditions) return;
-    this.status.conditions = (this.status.conditions as Condition[]).filter((c) => c.type !== type);
+    this.status.conditions = this.status.conditions.filter((c) => c.type !== type);
   }
 
   setRevision(rev: number | string): void {
@@ -113,18 +127,22 @@ class Step {
   }
 
   /** Records a write of a set; several changes to one set in a step become one update. */
-  updateRS(rs: KObject): void {
-    const i = this.actions.findIndex((a) => (a.verb === 'update' || a.verb === 'create') && a.ref === R.replicasets && a.object.metadata.name === rs.metadata.name);
+  updateRS(rs: NamedRS): void {
+    const i = this.actions.findIndex((a) => (a.verb === 'update' || a.verb === 'create') && a.ref === R.replicasets && a.object.metadata?.name === rs.metadata.name);
     if (i >= 0) {
       const prev = this.actions[i]!;
       this.actions[i] = { ...prev, object: rs } as Action;
     } else this.actions.push({ verb: 'update', ref: R.replicasets, namespace: rs.metadata.namespace, object: rs });
   }
 
-  finish(orig: KObject): DeploymentPlan {
-    if (this.metaChanged) this.actions.push({ verb: 'update', ref: R.deployments, namespace: this.d.metadata.namespace, object: { ...clone(orig), metadata: this.d.metadata } });
+  finish(orig: Named<Deployment>): DeploymentPlan {
+    if (this.metaChanged) {
+      const next: Named<Deployment> = { ...clone(orig), metadata: this.d.metadata };
+      this.actions.push({ verb: 'update', ref: R.deployments, namespace: this.d.metadata.namespace, object: next });
+    }
     if (JSON.stringify(sortKeys(this.status)) !== JSON.stringify(sortKeys(orig.status ?? {}))) {
-      this.actions.push({ verb: 'updateStatus', ref: R.deployments, namespace: this.d.metadata.namespace, object: { ...clone(orig), metadata: this.d.metadata, status: this.status } });
+      const next: Named<Deployment> = { ...clone(orig), metadata: this.d.metadata, status: this.status };
+      this.actions.push({ verb: 'updateStatus', ref: R.deployments, namespace: this.d.metadata.namespace, object: next });
     }
     return { actions: this.actions, requeueAfterMs: this.requeueAfterMs };
   }
@@ -137,13 +155,13 @@ function sortKeys(v: unknown): unknown {
 }
 
 /** ClaimReplicaSets: the deployment's own sets; adopt matching orphans, release owned sets that no longer match. */
-export function claimReplicaSets(d: KObject, rss: KObject[]): { owned: KObject[]; actions: Action[] } {
-  const owned: KObject[] = [];
+export function claimReplicaSets(d: Named<Deployment>, rss: NamedRS[]): { owned: NamedRS[]; actions: Action[] } {
+  const owned: NamedRS[] = [];
   const actions: Action[] = [];
   const deleting = !!d.metadata.deletionTimestamp;
   for (const rs of rss) {
-    const ref = controllerRefOf(rs);
-    const matches = selectorMatches(d.spec?.selector, rs.metadata.labels);
+    const ref = controllerOf(rs);
+    const matches = labelSelectorMatches(d.spec?.selector, rs.metadata.labels);
     if (ref) {
       if (ref.uid !== d.metadata.uid) continue;
       if (matches) owned.push(clone(rs));
@@ -163,16 +181,22 @@ export function claimReplicaSets(d: KObject, rss: KObject[]): { owned: KObject[]
   return { owned, actions };
 }
 
-function setReplicasAnnotations(rs: KObject, desired: number, max: number): boolean {
+function setReplicasAnnotations(rs: NamedRS, desired: number, max: number): boolean {
   const ann = (rs.metadata.annotations ??= {});
   let changed = false;
-  if (ann[DESIRED_REPLICAS] !== String(desired)) (ann[DESIRED_REPLICAS] = String(desired)), (changed = true);
-  if (ann[MAX_REPLICAS] !== String(max)) (ann[MAX_REPLICAS] = String(max)), (changed = true);
+  if (ann[DESIRED_REPLICAS] !== String(desired)) {
+    ann[DESIRED_REPLICAS] = String(desired);
+    changed = true;
+  }
+  if (ann[MAX_REPLICAS] !== String(max)) {
+    ann[MAX_REPLICAS] = String(max);
+    changed = true;
+  }
   return changed;
 }
 
 /** SetNewReplicaSetAnnotations: copy the deployment's annotations, bump the revision (keeping a history), replica annotations on create. */
-function setNewReplicaSetAnnotations(d: KObject, rs: KObject, newRevision: number, exists: boolean): boolean {
+function setNewReplicaSetAnnotations(d: Named<Deployment>, rs: NamedRS, newRevision: number, exists: boolean): boolean {
   const ann = (rs.metadata.annotations ??= {});
   let changed = false;
   for (const [k, v] of Object.entries(d.metadata.annotations ?? {})) {
@@ -191,12 +215,12 @@ function setNewReplicaSetAnnotations(d: KObject, rs: KObject, newRevision: numbe
 }
 
 interface Sets {
-  newRS?: KObject;
-  oldRSs: KObject[];
+  newRS?: NamedRS;
+  oldRSs: NamedRS[];
 }
 
 /** getAllReplicaSetsAndSyncRevision: find (or create) the new set and keep its revision above every old one. */
-function getAllReplicaSets(s: Step, owned: KObject[], allInNamespace: KObject[], create: boolean): Sets | 'collision' {
+function getAllReplicaSets(s: Step, owned: NamedRS[], allInNamespace: NamedRS[], create: boolean): Sets | 'collision' {
   const d = s.d;
   const existing = findNewReplicaSet(d, owned);
   const oldRSs = owned.filter((rs) => rs !== existing);
@@ -206,9 +230,10 @@ function getAllReplicaSets(s: Step, owned: KObject[], allInNamespace: KObject[],
     const annotationsChanged = setNewReplicaSetAnnotations(d, existing, newRevision, true);
     const minReady = Number(d.spec?.minReadySeconds ?? 0);
     const minReadyChanged = Number(existing.spec?.minReadySeconds ?? 0) !== minReady;
-    if (minReadyChanged) existing.spec.minReadySeconds = minReady;
+    if (minReadyChanged) specOf(existing).minReadySeconds = minReady;
     if (annotationsChanged || minReadyChanged) s.updateRS(existing);
-    s.setRevision(existing.metadata.annotations![REVISION]!);
+    // setNewReplicaSetAnnotations left a revision annotation on the set.
+    s.setRevision(existing.metadata.annotations?.[REVISION] ?? newRevision);
     if (progressDeadline && !s.getCondition(PROGRESSING)) {
       s.setCondition(s.newCondition(PROGRESSING, 'True', REASON.FoundNewRS, `Found new replica set "${existing.metadata.name}"`));
     }
@@ -228,7 +253,8 @@ function getAllReplicaSets(s: Step, owned: KObject[], allInNamespace: KObject[],
   template.metadata.labels = { ...(template.metadata.labels ?? {}), [POD_TEMPLATE_HASH]: hash };
   const selector = clone(d.spec?.selector ?? {});
   selector.matchLabels = { ...(selector.matchLabels ?? {}), [POD_TEMPLATE_HASH]: hash };
-  const newRS: KObject = {
+  const spec: ReplicaSetSpec = { replicas: 0, minReadySeconds: Number(d.spec?.minReadySeconds ?? 0), selector, template };
+  const newRS: NamedRS = {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
     metadata: {
@@ -238,9 +264,9 @@ function getAllReplicaSets(s: Step, owned: KObject[], allInNamespace: KObject[],
       annotations: {},
       ownerReferences: [newControllerRef(d, R.deployments)],
     },
-    spec: { replicas: 0, minReadySeconds: Number(d.spec?.minReadySeconds ?? 0), selector, template },
+    spec,
   };
-  newRS.spec.replicas = newRSNewReplicas(d, [...oldRSs, newRS], newRS);
+  spec.replicas = newRSNewReplicas(d, [...oldRSs, newRS], newRS);
   setNewReplicaSetAnnotations(d, newRS, newRevision, false);
   s.actions.push({ verb: 'create', ref: R.replicasets, namespace: d.metadata.namespace, object: newRS });
   s.setRevision(newRevision);
@@ -248,21 +274,21 @@ function getAllReplicaSets(s: Step, owned: KObject[], allInNamespace: KObject[],
   return { newRS, oldRSs };
 }
 
-function hasProgressDeadline(d: KObject): boolean {
+function hasProgressDeadline(d: Deployment): boolean {
   const p = d.spec?.progressDeadlineSeconds;
   return p !== undefined && p !== null && Number(p) !== MAX_INT32;
 }
 
 /** Sets spec.replicas and the replica annotations of a set; records the write when something changed. */
-function scaleReplicaSet(s: Step, rs: KObject, replicas: number): boolean {
+function scaleReplicaSet(s: Step, rs: NamedRS, replicas: number): boolean {
   const sizeChanged = replicasOf(rs) !== replicas;
   const annChanged = setReplicasAnnotations(rs, replicasOf(s.d), replicasOf(s.d) + maxSurge(s.d));
-  rs.spec.replicas = replicas;
+  specOf(rs).replicas = replicas;
   if (sizeChanged || annChanged) s.updateRS(rs);
   return sizeChanged;
 }
 
-function isScalingEvent(d: KObject, sets: Sets): boolean {
+function isScalingEvent(d: Deployment, sets: Sets): boolean {
   for (const rs of active([...(sets.newRS ? [sets.newRS] : []), ...sets.oldRSs])) {
     const desired = rs.metadata.annotations?.[DESIRED_REPLICAS];
     if (desired === undefined) continue;
@@ -294,7 +320,7 @@ function scale(s: Step, sets: Sets): void {
     if (size !== 0) return size;
     return toAdd > 0 ? creationOf(b) - creationOf(a) : creationOf(a) - creationOf(b);
   });
-  const sizes = new Map<KObject, number>();
+  const sizes = new Map<NamedRS, number>();
   let added = 0;
   for (const rs of sorted) {
     let p = 0;
@@ -313,7 +339,7 @@ function scale(s: Step, sets: Sets): void {
   for (const rs of sorted) scaleReplicaSet(s, rs, sizes.get(rs)!);
 }
 
-function replicaSetFraction(rs: KObject, d: KObject): number {
+function replicaSetFraction(rs: NamedRS, d: Deployment): number {
   if (replicasOf(d) === 0) return -replicasOf(rs);
   const deploymentReplicas = replicasOf(d) + maxSurge(d);
   const ann = Number(rs.metadata.annotations?.[MAX_REPLICAS]);
@@ -322,13 +348,13 @@ function replicaSetFraction(rs: KObject, d: KObject): number {
   return Math.round((replicasOf(rs) * deploymentReplicas) / annotated) - replicasOf(rs);
 }
 
-function isSaturated(d: KObject, rs: KObject): boolean {
+function isSaturated(d: Deployment, rs: NamedRS): boolean {
   const desired = Number(rs.metadata.annotations?.[DESIRED_REPLICAS]);
   return replicasOf(rs) === replicasOf(d) && desired === replicasOf(d) && statusAvailable(rs) === replicasOf(d);
 }
 
 /** Deletes the oldest fully scaled-down sets beyond revisionHistoryLimit. */
-function cleanup(s: Step, oldRSs: KObject[]): void {
+function cleanup(s: Step, oldRSs: NamedRS[]): void {
   const limit = s.d.spec?.revisionHistoryLimit;
   if (limit === undefined || limit === null) return;
   const alive = oldRSs.filter((rs) => !rs.metadata.deletionTimestamp);
@@ -338,12 +364,12 @@ function cleanup(s: Step, oldRSs: KObject[]): void {
   for (let i = 0; i < diff; i++) {
     const rs = sorted[i]!;
     if (statusReplicas(rs) !== 0 || replicasOf(rs) !== 0 || Number(rs.metadata.generation ?? 0) > Number(rs.status?.observedGeneration ?? 0)) continue;
-    s.actions.push({ verb: 'delete', ref: R.replicasets, namespace: rs.metadata.namespace, name: rs.metadata.name!, uid: rs.metadata.uid, reason: 'revision history limit' });
+    s.actions.push({ verb: 'delete', ref: R.replicasets, namespace: rs.metadata.namespace, name: rs.metadata.name, uid: rs.metadata.uid, reason: 'revision history limit' });
   }
 }
 
 /** calculateStatus: counts over all sets plus the Available condition. */
-function calculateStatus(s: Step, all: KObject[], newRS: KObject | undefined): void {
+function calculateStatus(s: Step, all: NamedRS[], newRS: NamedRS | undefined): void {
   const d = s.d;
   const available = all.reduce((n, rs) => n + statusAvailable(rs), 0);
   const total = all.reduce((n, rs) => n + replicasOf(rs), 0);
@@ -360,20 +386,21 @@ function calculateStatus(s: Step, all: KObject[], newRS: KObject | undefined): v
   }
 }
 
-function deploymentComplete(d: KObject, st: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
+function deploymentComplete(d: Named<Deployment>, st: DeploymentStatus): boolean {
   const r = replicasOf(d);
-  return st.updatedReplicas === r && st.replicas === r && st.availableReplicas === r && st.observedGeneration >= Number(d.metadata.generation ?? 0);
+  return st.updatedReplicas === r && st.replicas === r && st.availableReplicas === r && st.observedGeneration !== undefined && st.observedGeneration >= Number(d.metadata.generation ?? 0);
 }
 
-function deploymentProgressing(d: KObject, st: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
+/** st is a status calculateStatus just filled in (every count set). */
+function deploymentProgressing(d: Deployment, st: DeploymentStatus): boolean {
   const old = d.status ?? {};
   const oldOld = Number(old.replicas ?? 0) - Number(old.updatedReplicas ?? 0);
-  const newOld = st.replicas - st.updatedReplicas;
-  return st.updatedReplicas > Number(old.updatedReplicas ?? 0) || newOld < oldOld || st.readyReplicas > Number(old.readyReplicas ?? 0) || st.availableReplicas > Number(old.availableReplicas ?? 0);
+  const newOld = Number(st.replicas ?? 0) - Number(st.updatedReplicas ?? 0);
+  return Number(st.updatedReplicas ?? 0) > Number(old.updatedReplicas ?? 0) || newOld < oldOld || Number(st.readyReplicas ?? 0) > Number(old.readyReplicas ?? 0) || Number(st.availableReplicas ?? 0) > Number(old.availableReplicas ?? 0);
 }
 
 /** syncRolloutStatus: status plus the Progressing condition and the progress deadline. */
-function syncRolloutStatus(s: Step, all: KObject[], newRS: KObject | undefined, orig: KObject): void {
+function syncRolloutStatus(s: Step, all: NamedRS[], newRS: NamedRS | undefined, orig: Named<Deployment>): void {
   const d = s.d;
   calculateStatus(s, all, newRS);
   if (!hasProgressDeadline(d)) s.removeCondition(PROGRESSING);
@@ -396,28 +423,28 @@ function syncRolloutStatus(s: Step, all: KObject[], newRS: KObject | undefined, 
   const c = s.getCondition(PROGRESSING);
   if (hasProgressDeadline(d) && c && c.reason !== REASON.TimedOut && !deploymentComplete(d, s.status)) {
     const from = parseTime(c.lastUpdateTime) ?? s.now;
-    const after = from + Number(d.spec.progressDeadlineSeconds) * 1000 - s.now;
+    const after = from + Number(d.spec?.progressDeadlineSeconds) * 1000 - s.now;
     s.requeueAfterMs = Math.max(after, 0) + 1000;
   }
 }
 
-function timedOut(d: KObject, s: Step): boolean {
+function timedOut(d: Deployment, s: Step): boolean {
   const c = s.getCondition(PROGRESSING);
   if (!c || c.reason === REASON.NewRSAvailable) return false;
   if (c.reason === REASON.TimedOut) return true;
   const from = parseTime(c.lastUpdateTime);
   if (from === undefined) return false;
-  return from + Number(d.spec.progressDeadlineSeconds) * 1000 < s.now;
+  return from + Number(d.spec?.progressDeadlineSeconds) * 1000 < s.now;
 }
 
-function reconcileNewReplicaSet(s: Step, all: KObject[], newRS: KObject): boolean {
+function reconcileNewReplicaSet(s: Step, all: NamedRS[], newRS: NamedRS): boolean {
   const want = replicasOf(s.d);
   if (replicasOf(newRS) === want) return false;
   if (replicasOf(newRS) > want) return scaleReplicaSet(s, newRS, want);
   return scaleReplicaSet(s, newRS, newRSNewReplicas(s.d, all, newRS));
 }
 
-function reconcileOldReplicaSets(s: Step, all: KObject[], oldRSs: KObject[], newRS: KObject): boolean {
+function reconcileOldReplicaSets(s: Step, all: NamedRS[], oldRSs: NamedRS[], newRS: NamedRS): boolean {
   const d = s.d;
   const oldPods = oldRSs.reduce((n, rs) => n + replicasOf(rs), 0);
   if (oldPods === 0) return false;
@@ -454,11 +481,11 @@ function reconcileOldReplicaSets(s: Step, all: KObject[], oldRSs: KObject[], new
   return cleaned + scaled > 0;
 }
 
-function oldPodsRunning(newRS: KObject | undefined, oldRSs: KObject[], pods: KObject[]): boolean {
+function oldPodsRunning(newRS: NamedRS | undefined, oldRSs: NamedRS[], pods: Pod[]): boolean {
   if (oldRSs.reduce((n, rs) => n + statusReplicas(rs), 0) > 0) return true;
   const oldUids = new Set(oldRSs.map((rs) => rs.metadata.uid));
   for (const p of pods) {
-    const ref = controllerRefOf(p);
+    const ref = controllerOf(p);
     if (!ref || !oldUids.has(ref.uid) || ref.uid === newRS?.metadata.uid) continue;
     const phase = p.status?.phase;
     if (phase === 'Failed' || phase === 'Succeeded') continue;
@@ -481,7 +508,7 @@ export function reconcileDeployment(input: DeploymentInput): DeploymentPlan {
   const s = new Step(orig, input.now);
   const d = s.d;
   if (d.metadata.deletionTimestamp) return { actions: [] };
-  if (!d.spec?.selector || selectorIsEmpty(d.spec.selector)) {
+  if (!d.spec?.selector || isEmptySelector(d.spec.selector)) {
     // Kubernetes refuses to act on an everything-selector; only observe the generation.
     s.status.observedGeneration = Number(d.metadata.generation ?? 0);
     return s.finish(orig);
@@ -551,7 +578,7 @@ export function reconcileDeployment(input: DeploymentInput): DeploymentPlan {
   return s.finish(orig);
 }
 
-function calcPreview(all: KObject[], newRS: KObject | undefined): { replicas: number; updatedReplicas: number; availableReplicas: number } {
+function calcPreview(all: NamedRS[], newRS: NamedRS | undefined): { replicas: number; updatedReplicas: number; availableReplicas: number } {
   return {
     replicas: all.reduce((n, rs) => n + statusReplicas(rs), 0),
     updatedReplicas: newRS ? statusReplicas(newRS) : 0,

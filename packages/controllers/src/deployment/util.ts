@@ -1,9 +1,8 @@
 /** Deployment helpers after Kubernetes' deployment/util: annotations, revisions, fenceposts, template hashing. */
-import type { KObject } from '../types.js';
+import { parseTime, type Deployment, type KubeObject, type PodTemplateSpec, type ReplicaSet, type ReplicaSetSpec } from '@mkube/api';
 import { podTemplateHash } from '../util/hash.js';
 import { scaledValue } from '../util/intstr.js';
 import { semanticEqual } from '../util/equal.js';
-import { parseTime } from '../util/time.js';
 
 export const REVISION = 'deployment.kubernetes.io/revision';
 export const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
@@ -16,40 +15,46 @@ const ROLLBACK_TO = 'deprecated.deployment.rollback.to';
 /** Deployment annotations that are not copied to its ReplicaSets. */
 export const ANNOTATIONS_TO_SKIP = new Set([LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS, ROLLBACK_TO]);
 
-export const replicasOf = (o: KObject | undefined): number => (o ? Number(o.spec?.replicas ?? 1) : 0);
-export const statusReplicas = (rs: KObject): number => Number(rs.status?.replicas ?? 0);
-export const statusAvailable = (rs: KObject): number => Number(rs.status?.availableReplicas ?? 0);
+/** Deployments and ReplicaSets: spec.replicas defaults to 1. */
+export const replicasOf = (o: Deployment | ReplicaSet | undefined): number => (o ? Number(o.spec?.replicas ?? 1) : 0);
+export const statusReplicas = (rs: ReplicaSet): number => Number(rs.status?.replicas ?? 0);
+export const statusAvailable = (rs: ReplicaSet): number => Number(rs.status?.availableReplicas ?? 0);
 
-export function revisionOf(rs: KObject): number {
-  const v = rs.metadata.annotations?.[REVISION];
+/** The spec of a local copy of a set, to change in place (a stored ReplicaSet always has one: selector is required). */
+export function specOf(rs: ReplicaSet): ReplicaSetSpec {
+  return (rs.spec ??= { selector: {} });
+}
+
+export function revisionOf(rs: KubeObject): number {
+  const v = rs.metadata?.annotations?.[REVISION];
   const n = v === undefined ? 0 : Number(v);
   return Number.isFinite(n) ? n : 0;
 }
 
-export function maxRevision(rss: KObject[]): number {
+export function maxRevision(rss: KubeObject[]): number {
   return rss.reduce((m, rs) => Math.max(m, revisionOf(rs)), 0);
 }
 
-function withoutHash(tpl: any): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+function withoutHash(tpl: PodTemplateSpec | undefined): PodTemplateSpec {
   const t = structuredClone(tpl ?? {});
   if (t.metadata?.labels) delete t.metadata.labels[POD_TEMPLATE_HASH];
   return t;
 }
 
 /** Same pod template, ignoring the pod-template-hash label. */
-export function equalIgnoreHash(a: unknown, b: unknown): boolean {
+export function equalIgnoreHash(a: PodTemplateSpec | undefined, b: PodTemplateSpec | undefined): boolean {
   return semanticEqual(withoutHash(a), withoutHash(b));
 }
 
-export function templateHash(d: KObject): string {
+export function templateHash(d: Deployment): string {
   const c = d.status?.collisionCount;
   return podTemplateHash(withoutHash(d.spec?.template), c === undefined || c === null ? undefined : Number(c));
 }
 
-export const isRollingUpdate = (d: KObject): boolean => (d.spec?.strategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
+export const isRollingUpdate = (d: Deployment): boolean => (d.spec?.strategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
 
 /** maxSurge rounded up, maxUnavailable rounded down; both zero is not allowed, so unavailable becomes 1. */
-export function resolveFenceposts(d: KObject): { surge: number; unavailable: number } {
+export function resolveFenceposts(d: Deployment): { surge: number; unavailable: number } {
   if (!isRollingUpdate(d)) return { surge: 0, unavailable: 0 };
   const desired = replicasOf(d);
   const ru = d.spec?.strategy?.rollingUpdate ?? {};
@@ -59,40 +64,40 @@ export function resolveFenceposts(d: KObject): { surge: number; unavailable: num
   return { surge, unavailable };
 }
 
-export function maxSurge(d: KObject): number {
+export function maxSurge(d: Deployment): number {
   return isRollingUpdate(d) ? resolveFenceposts(d).surge : 0;
 }
 
-export function maxUnavailable(d: KObject): number {
+export function maxUnavailable(d: Deployment): number {
   const r = replicasOf(d);
   if (!isRollingUpdate(d) || r === 0) return 0;
   return Math.min(resolveFenceposts(d).unavailable, r);
 }
 
-export const creationOf = (o: KObject): number => parseTime(o.metadata.creationTimestamp) ?? 0;
+export const creationOf = (o: KubeObject): number => parseTime(o.metadata?.creationTimestamp) ?? 0;
 
 /** Oldest first, ties by name (controller.ReplicaSetsByCreationTimestamp). */
-export function byCreation(a: KObject, b: KObject): number {
-  return creationOf(a) - creationOf(b) || String(a.metadata.name).localeCompare(String(b.metadata.name));
+export function byCreation(a: KubeObject, b: KubeObject): number {
+  return creationOf(a) - creationOf(b) || String(a.metadata?.name).localeCompare(String(b.metadata?.name));
 }
 
 /** The oldest set whose template is the deployment's. */
-export function findNewReplicaSet(d: KObject, rss: KObject[]): KObject | undefined {
+export function findNewReplicaSet<S extends ReplicaSet>(d: Deployment, rss: S[]): S | undefined {
   return [...rss].sort(byCreation).find((rs) => equalIgnoreHash(rs.spec?.template, d.spec?.template));
 }
 
 /** Active sets (spec.replicas > 0). */
-export const active = (rss: KObject[]): KObject[] => rss.filter((rs) => replicasOf(rs) > 0);
+export const active = <S extends ReplicaSet>(rss: S[]): S[] => rss.filter((rs) => replicasOf(rs) > 0);
 
 /**
  * How big the new set may be now: Recreate jumps to replicas; RollingUpdate
  * grows while the total (counting pods an old set still has, even if its
  * spec was already lowered) stays within replicas + maxSurge.
  */
-export function newRSNewReplicas(d: KObject, allRSs: KObject[], newRS: KObject): number {
+export function newRSNewReplicas(d: Deployment, allRSs: ReplicaSet[], newRS: ReplicaSet): number {
   if (!isRollingUpdate(d)) return replicasOf(d);
   const surge = maxSurge(d);
-  const current = allRSs.reduce((s, rs) => s + Math.max(replicasOf(rs), rs.metadata.name === newRS.metadata.name ? 0 : statusReplicas(rs)), 0);
+  const current = allRSs.reduce((s, rs) => s + Math.max(replicasOf(rs), rs.metadata?.name === newRS.metadata?.name ? 0 : statusReplicas(rs)), 0);
   const maxTotal = replicasOf(d) + surge;
   if (current >= maxTotal) return replicasOf(newRS);
   const up = Math.min(maxTotal - current, replicasOf(d) - replicasOf(newRS));
@@ -100,4 +105,4 @@ export function newRSNewReplicas(d: KObject, allRSs: KObject[], newRS: KObject):
 }
 
 /** Available pods of a set, never more than its (possibly just lowered) spec. */
-export const effectiveAvailable = (rs: KObject): number => Math.min(statusAvailable(rs), replicasOf(rs));
+export const effectiveAvailable = (rs: ReplicaSet): number => Math.min(statusAvailable(rs), replicasOf(rs));

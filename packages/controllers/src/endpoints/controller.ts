@@ -3,9 +3,8 @@ import { ApiError } from '@mkube/client';
 import { QueueController } from '../runtime/controller.js';
 import type { ControllerContext, RunningController } from '../runtime/context.js';
 import { inNamespace } from '../runtime/informers.js';
-import { R, type KObject } from '../types.js';
-import { mapSelectorMatches } from '../util/labels.js';
-import { keyFor, splitKey } from '../util/owner.js';
+import { objectKey as keyFor, setMatches, splitObjectKey, type Pod } from '@mkube/api';
+import { R, type Named } from '../types.js';
 import { reconcileEndpoints } from './reconcile.js';
 
 export function endpointsController(ctx: ControllerContext): RunningController {
@@ -21,11 +20,11 @@ export function endpointsController(ctx: ControllerContext): RunningController {
     log,
     metrics: ctx.metrics,
     reconcile: async (key) => {
-      const { namespace, name } = splitKey(key);
+      const { namespace = '', name } = splitObjectKey(key);
       const service = services.get(key);
       // Only remove Endpoints when we saw the service go (a selector-less service's Endpoints are someone else's).
       if (!service && !deletedServices.has(key)) return;
-      const actions = reconcileEndpoints({ service, pods: inNamespace(pods, namespace!), endpoints: endpoints.get(key), namespace: namespace!, name });
+      const actions = reconcileEndpoints({ service, pods: inNamespace(pods, namespace), endpoints: endpoints.get(key), namespace, name });
       try {
         await ctx.executor.runAll(actions);
       } catch (err) {
@@ -37,9 +36,9 @@ export function endpointsController(ctx: ControllerContext): RunningController {
     },
   });
 
-  const servicesFor = (pod: KObject): string[] =>
-    inNamespace(services, pod.metadata.namespace!)
-      .filter((s) => s.spec?.selector && Object.keys(s.spec.selector).length > 0 && mapSelectorMatches(s.spec.selector, pod.metadata.labels))
+  const servicesFor = (pod: Named<Pod>): string[] =>
+    inNamespace(services, pod.metadata.namespace ?? '')
+      .filter((s) => s.spec?.selector && Object.keys(s.spec.selector).length > 0 && setMatches(s.spec.selector, pod.metadata.labels))
       .map(keyFor);
   services.addEventHandler({
     add: (s) => {

@@ -4,75 +4,51 @@
  * addresses, the others in notReadyAddresses), with each service port's
  * targetPort resolved per pod (a number, or a named container port).
  */
-import type { Action, KObject } from '../types.js';
+import { setMatches, type EndpointAddress, type EndpointPort, type EndpointSubset, type Endpoints, type Pod, type Service, type ServicePort } from '@mkube/api';
+import type { Action, Named } from '../types.js';
 import { R } from '../types.js';
 import { semanticEqual } from '../util/equal.js';
-import { mapSelectorMatches } from '../util/labels.js';
 import { isPodReady, podIP } from '../util/pod.js';
-
-export interface EndpointAddress {
-  ip: string;
-  nodeName?: string;
-  targetRef: { kind: 'Pod'; namespace: string; name: string; uid: string };
-}
-
-export interface EndpointPort {
-  name?: string;
-  port: number;
-  protocol: string;
-}
-
-export interface EndpointSubset {
-  addresses?: EndpointAddress[];
-  notReadyAddresses?: EndpointAddress[];
-  ports?: EndpointPort[];
-}
 
 export interface EndpointsInput {
   /** The service, or undefined when it is gone. */
-  service: KObject | undefined;
+  service: Named<Service> | undefined;
   /** Every pod in the namespace. */
-  pods: KObject[];
+  pods: Named<Pod>[];
   /** The current Endpoints object of the same name, if any. */
-  endpoints: KObject | undefined;
+  endpoints: Named<Endpoints> | undefined;
   namespace: string;
   name: string;
 }
 
-interface ServicePort {
-  name?: string;
-  port: number;
-  protocol?: string;
-  targetPort?: number | string;
-}
-
 /** findPort: the pod's port for a service port's targetPort (undefined when a named port is missing). */
-export function resolveTargetPort(pod: KObject, sp: ServicePort): number | undefined {
+export function resolveTargetPort(pod: Pod, sp: ServicePort): number | undefined {
   const tp = sp.targetPort ?? sp.port;
   if (typeof tp === 'number') return tp;
   if (/^\d+$/.test(tp)) return Number(tp);
   const proto = sp.protocol ?? 'TCP';
-  for (const c of (pod.spec?.containers ?? []) as Array<{ ports?: Array<{ name?: string; containerPort: number; protocol?: string }> }>) {
+  for (const c of pod.spec?.containers ?? []) {
     for (const p of c.ports ?? []) if (p.name === tp && (p.protocol ?? 'TCP') === proto) return p.containerPort;
   }
   return undefined;
 }
 
-function shouldInclude(pod: KObject): boolean {
+function shouldInclude(pod: Pod): boolean {
   const phase = pod.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return false;
   if (!podIP(pod)) return false;
-  return !pod.metadata.deletionTimestamp;
+  return !pod.metadata?.deletionTimestamp;
 }
 
 /** The subsets for a service: addresses grouped by identical resolved port lists, sorted. */
-export function computeSubsets(service: KObject, pods: KObject[]): EndpointSubset[] {
-  const selector = (service.spec?.selector ?? {}) as Record<string, string>;
-  const ports = (service.spec?.ports ?? []) as ServicePort[];
+export function computeSubsets(service: Service, pods: Named<Pod>[]): EndpointSubset[] {
+  const selector = service.spec?.selector ?? {};
+  const ports = service.spec?.ports ?? [];
   const publishNotReady = !!service.spec?.publishNotReadyAddresses;
   const groups = new Map<string, { ports: EndpointPort[]; ready: EndpointAddress[]; notReady: EndpointAddress[] }>();
   for (const pod of pods) {
-    if (!mapSelectorMatches(selector, pod.metadata.labels) || !shouldInclude(pod)) continue;
+    const ip = podIP(pod);
+    if (!setMatches(selector, pod.metadata.labels) || !shouldInclude(pod) || !ip) continue;
     const resolved: EndpointPort[] = [];
     for (const sp of ports) {
       const port = resolveTargetPort(pod, sp);
@@ -86,13 +62,13 @@ export function computeSubsets(service: KObject, pods: KObject[]): EndpointSubse
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { ports: resolved, ready: [], notReady: [] }));
     const addr: EndpointAddress = {
-      ip: podIP(pod)!,
-      ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName as string } : {}),
-      targetRef: { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid! },
+      ip,
+      ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
+      targetRef: { kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid },
     };
     (publishNotReady || isPodReady(pod) ? g.ready : g.notReady).push(addr);
   }
-  const byIp = (a: EndpointAddress, b: EndpointAddress) => a.ip.localeCompare(b.ip, 'en', { numeric: true }) || a.targetRef.name.localeCompare(b.targetRef.name);
+  const byIp = (a: EndpointAddress, b: EndpointAddress) => a.ip.localeCompare(b.ip, 'en', { numeric: true }) || (a.targetRef?.name ?? '').localeCompare(b.targetRef?.name ?? '');
   return [...groups.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([, g]) => ({
@@ -108,13 +84,14 @@ export function reconcileEndpoints(input: EndpointsInput): Action[] {
     // Only clean up what looks like ours: Endpoints of a selector-less service are the user's.
     return endpoints ? [{ verb: 'delete', ref: R.endpoints, namespace: input.namespace, name: input.name, uid: endpoints.metadata.uid, reason: 'service deleted' }] : [];
   }
-  const selector = service.spec?.selector as Record<string, string> | undefined;
+  const selector = service.spec?.selector;
   if (!selector || Object.keys(selector).length === 0 || service.spec?.type === 'ExternalName') return [];
   if (service.metadata.deletionTimestamp) return [];
   const subsets = computeSubsets(service, input.pods);
   const labels = { ...(service.metadata.labels ?? {}) };
   if (!endpoints) {
-    return [{ verb: 'create', ref: R.endpoints, namespace: input.namespace, object: { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: input.name, namespace: input.namespace, labels }, subsets } }];
+    const created: Endpoints = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: input.name, namespace: input.namespace, labels }, subsets };
+    return [{ verb: 'create', ref: R.endpoints, namespace: input.namespace, object: created }];
   }
   if (semanticEqual(endpoints.subsets ?? [], subsets) && semanticEqual(endpoints.metadata.labels ?? {}, labels)) return [];
   const next = structuredClone(endpoints);

@@ -4,46 +4,44 @@
  * confirming the absence with a live GET), runs foreground deletion and
  * orphaning for owners carrying those finalizers.
  */
-import { ApiError, type Informer, type KubeObject } from '@mkube/client';
+import { objectKey as keyFor, resourceFor } from '@mkube/api';
+import { ApiError, type Informer } from '@mkube/client';
 import { QueueController } from '../runtime/controller.js';
 import type { ControllerContext, RunningController } from '../runtime/context.js';
-import type { KObject, OwnerReference, ResourceRef } from '../types.js';
-import { keyFor } from '../util/owner.js';
+import type { KubeObject, Named, OwnerReference, ResourceRef } from '../types.js';
 import { FINALIZER_FOREGROUND, FINALIZER_ORPHAN, reconcileGc, type OwnerState } from './reconcile.js';
 
-const ref = (group: string, resource: string, kind: string, namespaced = true): ResourceRef => ({ group, version: 'v1', resource, kind, namespaced });
-
-/** The kinds the collector follows (owners and dependents). */
+/** The kinds the collector follows (owners and dependents), from the resource table. */
 export const GC_RESOURCES: ResourceRef[] = [
-  ref('', 'pods', 'Pod'),
-  ref('', 'services', 'Service'),
-  ref('', 'endpoints', 'Endpoints'),
-  ref('', 'configmaps', 'ConfigMap'),
-  ref('', 'secrets', 'Secret'),
-  ref('', 'serviceaccounts', 'ServiceAccount'),
-  ref('', 'nodes', 'Node', false),
-  ref('', 'replicationcontrollers', 'ReplicationController'),
-  ref('apps', 'replicasets', 'ReplicaSet'),
-  ref('apps', 'deployments', 'Deployment'),
-  ref('apps', 'statefulsets', 'StatefulSet'),
-  ref('apps', 'daemonsets', 'DaemonSet'),
-  ref('batch', 'jobs', 'Job'),
-  ref('batch', 'cronjobs', 'CronJob'),
+  resourceFor('pods'),
+  resourceFor('services'),
+  resourceFor('endpoints'),
+  resourceFor('configmaps'),
+  resourceFor('secrets'),
+  resourceFor('serviceaccounts'),
+  resourceFor('nodes'),
+  resourceFor('replicationcontrollers'),
+  resourceFor('replicasets', 'apps'),
+  resourceFor('deployments', 'apps'),
+  resourceFor('statefulsets', 'apps'),
+  resourceFor('daemonsets', 'apps'),
+  resourceFor('jobs', 'batch'),
+  resourceFor('cronjobs', 'batch'),
 ];
 
 const BY_OWNER = 'ownerUid';
-const hasGcFinalizer = (o: KObject) => !!o.metadata.deletionTimestamp && (o.metadata.finalizers ?? []).some((f) => f === FINALIZER_FOREGROUND || f === FINALIZER_ORPHAN);
+const hasGcFinalizer = (o: Named) => !!o.metadata.deletionTimestamp && (o.metadata.finalizers ?? []).some((f) => f === FINALIZER_FOREGROUND || f === FINALIZER_ORPHAN);
 
 export function garbageCollector(ctx: ControllerContext): RunningController {
   const log = ctx.log.child({ controller: 'garbagecollector' });
-  const informers = new Map<string, { ref: ResourceRef; inf: Informer<KObject & KubeObject> }>();
+  const informers = new Map<string, { ref: ResourceRef; inf: Informer<KubeObject> }>();
   for (const r of GC_RESOURCES) {
     const inf = ctx.informers.for(r);
     inf.addIndexer(BY_OWNER, (o) => (o.metadata.ownerReferences ?? []).map((x) => x.uid));
     informers.set(`${r.group}/${r.resource}`, { ref: r, inf });
   }
   const byKind = new Map(GC_RESOURCES.map((r) => [`${r.group}/${r.kind}`, r]));
-  const qkey = (r: ResourceRef, o: KObject) => `${r.group}/${r.resource}|${keyFor(o)}`;
+  const qkey = (r: ResourceRef, o: Named) => `${r.group}/${r.resource}|${keyFor(o)}`;
 
   const refFor = (o: OwnerReference): ResourceRef | undefined => {
     const group = o.apiVersion.includes('/') ? o.apiVersion.split('/')[0]! : '';
@@ -59,7 +57,7 @@ export function garbageCollector(ctx: ControllerContext): RunningController {
     return 'present';
   };
   const dependentsOf = (uid: string) => {
-    const out: Array<{ obj: KObject; ref: ResourceRef }> = [];
+    const out: Array<{ obj: Named; ref: ResourceRef }> = [];
     for (const { ref: r, inf } of informers.values()) for (const o of inf.byIndex(BY_OWNER, uid)) out.push({ obj: o, ref: r });
     return out;
   };
@@ -79,7 +77,7 @@ export function garbageCollector(ctx: ControllerContext): RunningController {
       for (const o of plan.needsConfirmation) {
         const r = refFor(o)!;
         try {
-          const live = (await ctx.client.resource(r).get(r.namespaced ? obj.metadata.namespace : undefined, o.name)) as KObject;
+          const live = await ctx.client.resource<KubeObject>(r).get(r.namespaced ? obj.metadata.namespace : undefined, o.name);
           if (live.metadata.uid === o.uid) return { requeueAfterMs: 1000 };
         } catch (err) {
           if (!ApiError.isNotFound(err)) throw err;
@@ -92,11 +90,11 @@ export function garbageCollector(ctx: ControllerContext): RunningController {
   });
 
   for (const { ref: r, inf } of informers.values()) {
-    const consider = (o: KObject) => {
+    const consider = (o: Named) => {
       if ((o.metadata.ownerReferences ?? []).length > 0 || hasGcFinalizer(o)) c.enqueue(qkey(r, o));
     };
     /** Owners this object no longer points to (an orphaning owner waits for exactly that). */
-    const releasedOwners = (old: KObject, cur: KObject) => {
+    const releasedOwners = (old: Named, cur: Named) => {
       const kept = new Set((cur.metadata.ownerReferences ?? []).map((x) => x.uid));
       for (const owner of old.metadata.ownerReferences ?? []) {
         if (kept.has(owner.uid)) continue;

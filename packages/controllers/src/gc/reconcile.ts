@@ -7,7 +7,7 @@
  *  - an owner being deleted with orphan propagation (finalizer orphan) has its
  *    ownerReference removed from every dependent, then loses the finalizer.
  */
-import type { Action, KObject, OwnerReference, ResourceRef } from '../types.js';
+import type { Action, Named, OwnerReference, ResourceRef } from '../types.js';
 
 export const FINALIZER_FOREGROUND = 'foregroundDeletion';
 export const FINALIZER_ORPHAN = 'orphan';
@@ -16,10 +16,10 @@ export const FINALIZER_ORPHAN = 'orphan';
 export type OwnerState = 'present' | 'absent' | 'deletingForeground' | 'unknown';
 
 export interface GcInput {
-  obj: KObject;
+  obj: Named;
   ref: ResourceRef;
   /** Objects whose ownerReferences name `obj`'s uid, with their resource. */
-  dependents: Array<{ obj: KObject; ref: ResourceRef }>;
+  dependents: Array<{ obj: Named; ref: ResourceRef }>;
   /** The state of one of `obj`'s owners. */
   ownerState(owner: OwnerReference, namespace: string | undefined): OwnerState;
 }
@@ -34,7 +34,7 @@ export interface GcPlan {
   needsConfirmation: OwnerReference[];
 }
 
-function withoutFinalizer(o: KObject, f: string): KObject {
+function withoutFinalizer(o: Named, f: string): Named {
   const next = clone(o);
   next.metadata.finalizers = (next.metadata.finalizers ?? []).filter((x) => x !== f);
   return next;
@@ -63,7 +63,7 @@ export function reconcileGc(input: GcInput): GcPlan {
       const r = (d.obj.metadata.ownerReferences ?? []).find((x) => x.uid === uid);
       if (r?.blockOwnerDeletion) blocking++;
       if (!d.obj.metadata.deletionTimestamp) {
-        actions.push({ verb: 'delete', ref: d.ref, namespace: d.obj.metadata.namespace, name: d.obj.metadata.name!, uid: d.obj.metadata.uid, propagationPolicy: 'Foreground', reason: `owner ${ref.kind} ${obj.metadata.name} deleted in the foreground` });
+        actions.push({ verb: 'delete', ref: d.ref, namespace: d.obj.metadata.namespace, name: d.obj.metadata.name, uid: d.obj.metadata.uid, propagationPolicy: 'Foreground', reason: `owner ${ref.kind} ${obj.metadata.name} deleted in the foreground` });
       }
     }
     if (blocking === 0) actions.push({ verb: 'update', ref, namespace: ns, object: withoutFinalizer(obj, FINALIZER_FOREGROUND) });
@@ -91,9 +91,9 @@ export function reconcileGc(input: GcInput): GcPlan {
     return { actions, waitingFor: 0, needsConfirmation: dangling };
   }
   if (dangling.length === 0 && waiting.length > 0) {
-    actions.push({ verb: 'delete', ref, namespace: ns, name: obj.metadata.name!, uid, propagationPolicy: 'Foreground', reason: 'owners deleted in the foreground' });
+    actions.push({ verb: 'delete', ref, namespace: ns, name: obj.metadata.name, uid, propagationPolicy: 'Foreground', reason: 'owners deleted in the foreground' });
     return { actions, waitingFor: 0, needsConfirmation: [] };
   }
-  actions.push({ verb: 'delete', ref, namespace: ns, name: obj.metadata.name!, uid, propagationPolicy: 'Background', reason: 'all owners are gone' });
+  actions.push({ verb: 'delete', ref, namespace: ns, name: obj.metadata.name, uid, propagationPolicy: 'Background', reason: 'all owners are gone' });
   return { actions, waitingFor: 0, needsConfirmation: dangling };
 }

@@ -31,11 +31,11 @@ export function nodeIpamController(ctx: ControllerContext): RunningController {
         return;
       }
       const actions = reconcileNodeCidr(set, node);
-      for (const a of actions) if (a.verb === 'update') log.info({ node: name, podCIDR: a.object.spec.podCIDR }, 'allocated pod CIDR');
+      for (const a of actions) if (a.verb === 'update') log.info({ node: name, podCIDR: nodeCidrs(a.object)[0] }, 'allocated pod CIDR');
       await ctx.executor.runAll(actions);
     },
   });
-  nodes.addEventHandler({ add: (n) => recovered && c.enqueue(n.metadata.name!), update: (_o, n) => recovered && c.enqueue(n.metadata.name!), delete: (n) => recovered && c.enqueue(n.metadata.name!) });
+  nodes.addEventHandler({ add: (n) => recovered && c.enqueue(n.metadata.name), update: (_o, n) => recovered && c.enqueue(n.metadata.name), delete: (n) => recovered && c.enqueue(n.metadata.name) });
   return {
     name: c.name,
     start: () => {

@@ -10,11 +10,11 @@ import { RESOURCES } from '@mkube/api';
 import { ApiError } from '@mkube/client';
 import { QueueController } from '../runtime/controller.js';
 import type { ControllerContext, RunningController } from '../runtime/context.js';
-import { R, type KObject, type ResourceRef } from '../types.js';
+import { R, type KubeObject, type Named, type ResourceRef } from '../types.js';
 import { reconcileNamespace } from './reconcile.js';
 
 export function namespacedResources(): ResourceRef[] {
-  return RESOURCES.filter((r) => r.namespaced && r.listKind && r.verbs.includes('list') && r.verbs.includes('delete')).map((r) => ({ group: r.group, version: r.version, resource: r.resource, kind: r.kind, namespaced: true }));
+  return RESOURCES.filter((r) => r.namespaced && r.listKind && r.verbs.includes('list') && r.verbs.includes('delete'));
 }
 
 export function namespaceController(ctx: ControllerContext): RunningController {
@@ -31,10 +31,10 @@ export function namespaceController(ctx: ControllerContext): RunningController {
       const ns = namespaces.get(name);
       if (!ns?.metadata.deletionTimestamp) return;
       // Live lists: a terminating namespace must be judged empty by the server, not by a cache.
-      const contents: Array<{ ref: ResourceRef; items: KObject[] }> = [];
+      const contents: Array<{ ref: ResourceRef; items: Named[] }> = [];
       for (const ref of resources) {
-        const { items } = await ctx.client.resource(ref).list(name);
-        if (items.length) contents.push({ ref, items: items as KObject[] });
+        const { items } = await ctx.client.resource<KubeObject>(ref).list(name);
+        if (items.length) contents.push({ ref, items });
       }
       const plan = reconcileNamespace({ ns, contents });
       if (plan.remaining) log.info({ namespace: name, remaining: plan.remaining }, 'deleting namespace content');
@@ -49,6 +49,6 @@ export function namespaceController(ctx: ControllerContext): RunningController {
       log.info({ namespace: name }, 'namespace finalized');
     },
   });
-  namespaces.addEventHandler({ add: (n) => n.metadata.deletionTimestamp && c.enqueue(n.metadata.name!), update: (_o, n) => n.metadata.deletionTimestamp && c.enqueue(n.metadata.name!) });
+  namespaces.addEventHandler({ add: (n) => n.metadata.deletionTimestamp && c.enqueue(n.metadata.name), update: (_o, n) => n.metadata.deletionTimestamp && c.enqueue(n.metadata.name) });
   return { name: c.name, start: () => c.start(), stop: () => c.stop() };
 }

@@ -3,30 +3,31 @@
  * delete everything still in it; once nothing is left, drop the "kubernetes"
  * finalizer (PUT .../finalize) so the API server removes the namespace.
  */
-import type { Action, KObject, ResourceRef } from '../types.js';
+import type { Namespace } from '@mkube/api';
+import type { Action, Named, ResourceRef } from '../types.js';
 import { R } from '../types.js';
 
 export const FINALIZER_KUBERNETES = 'kubernetes';
 
 export interface NamespaceInput {
-  ns: KObject;
+  ns: Named<Namespace>;
   /** What is left in the namespace, per resource. */
-  contents: Array<{ ref: ResourceRef; items: KObject[] }>;
+  contents: Array<{ ref: ResourceRef; items: Named[] }>;
 }
 
-export type NamespaceAction = Action | { verb: 'finalize'; ref: typeof R.namespaces; object: KObject };
+export type NamespaceAction = Action | { verb: 'finalize'; ref: typeof R.namespaces; object: Named<Namespace> };
 
 export function reconcileNamespace(input: NamespaceInput): { actions: NamespaceAction[]; remaining: number } {
   const { ns } = input;
   if (!ns.metadata.deletionTimestamp) return { actions: [], remaining: 0 };
-  const specFinalizers = (ns.spec?.finalizers ?? []) as string[];
+  const specFinalizers = ns.spec?.finalizers ?? [];
   const actions: NamespaceAction[] = [];
   let remaining = 0;
   for (const { ref, items } of input.contents) {
     for (const o of items) {
       remaining++;
       if (o.metadata.deletionTimestamp) continue;
-      actions.push({ verb: 'delete', ref, namespace: ns.metadata.name, name: o.metadata.name!, uid: o.metadata.uid, propagationPolicy: 'Background', reason: `namespace ${ns.metadata.name} is terminating` });
+      actions.push({ verb: 'delete', ref, namespace: ns.metadata.name, name: o.metadata.name, uid: o.metadata.uid, propagationPolicy: 'Background', reason: `namespace ${ns.metadata.name} is terminating` });
     }
   }
   if (remaining === 0 && specFinalizers.includes(FINALIZER_KUBERNETES)) {

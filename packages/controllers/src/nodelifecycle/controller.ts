@@ -14,7 +14,7 @@ export function nodeLifecycleController(ctx: ControllerContext): RunningControll
   const nodes = ctx.informers.for(R.nodes);
   const leases = ctx.informers.for(R.leases);
   const pods = ctx.informers.for(R.pods);
-  pods.addIndexer(BY_NODE, (p) => (p.spec?.nodeName ? [p.spec.nodeName as string] : []));
+  pods.addIndexer(BY_NODE, (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []));
   const health = new Map<string, NodeHealth>();
   const unreachable = new Set<string>();
   let monitor: NodeJS.Timeout | undefined;
@@ -56,10 +56,10 @@ export function nodeLifecycleController(ctx: ControllerContext): RunningControll
     },
   });
 
-  nodes.addEventHandler({ add: (n) => c.enqueue(n.metadata.name!), update: (_o, n) => c.enqueue(n.metadata.name!), delete: (n) => c.enqueue(n.metadata.name!) });
+  nodes.addEventHandler({ add: (n) => c.enqueue(n.metadata.name), update: (_o, n) => c.enqueue(n.metadata.name), delete: (n) => c.enqueue(n.metadata.name) });
   leases.addEventHandler({
-    add: (l) => l.metadata.namespace === LEASE_NAMESPACE && c.enqueue(l.metadata.name!),
-    update: (_o, l) => l.metadata.namespace === LEASE_NAMESPACE && c.enqueue(l.metadata.name!),
+    add: (l) => l.metadata.namespace === LEASE_NAMESPACE && c.enqueue(l.metadata.name),
+    update: (_o, l) => l.metadata.namespace === LEASE_NAMESPACE && c.enqueue(l.metadata.name),
   });
   return {
     name: c.name,

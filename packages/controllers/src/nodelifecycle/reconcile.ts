@@ -9,9 +9,9 @@
  * heartbeat) change, on its own clock, as Kubernetes' nodeHealthMap does, so
  * clock skew between nodes and the control plane does not matter.
  */
-import type { Action, Condition, KObject, Taint, Toleration } from '../types.js';
+import { formatTime, getCondition, matchingTolerations, parseTime, type Lease, type Node, type NodeCondition, type Pod, type PodCondition } from '@mkube/api';
+import type { Action, Named, Taint } from '../types.js';
 import { R } from '../types.js';
-import { rfc3339, parseTime } from '../util/time.js';
 
 export const TAINT_UNREACHABLE = 'node.kubernetes.io/unreachable';
 export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
@@ -32,10 +32,10 @@ export interface NodeLifecycleConfig {
 }
 
 export interface NodeInput {
-  node: KObject;
-  lease: KObject | undefined;
+  node: Named<Node>;
+  lease: Lease | undefined;
   /** Pods bound to the node. */
-  pods: KObject[];
+  pods: Named<Pod>[];
   health: NodeHealth | undefined;
   now: number;
   config: NodeLifecycleConfig;
@@ -51,22 +51,13 @@ export interface NodePlan {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
-export function observeHealth(prev: NodeHealth | undefined, node: KObject, lease: KObject | undefined, now: number): NodeHealth {
-  const renewTime = lease?.spec?.renewTime as string | undefined;
-  const ready = ((node.status?.conditions ?? []) as Condition[]).find((c) => c.type === 'Ready');
+export function observeHealth(prev: NodeHealth | undefined, node: Node, lease: Lease | undefined, now: number): NodeHealth {
+  const renewTime = lease?.spec?.renewTime;
+  const ready = getCondition(node.status?.conditions, 'Ready');
   const heartbeat = ready?.lastHeartbeatTime;
   if (!prev) return { renewTime, heartbeat, probeAt: now };
   if (prev.renewTime !== renewTime || prev.heartbeat !== heartbeat) return { renewTime, heartbeat, probeAt: now };
   return prev;
-}
-
-/** Does `t` tolerate `taint` (Kubernetes' Toleration.ToleratesTaint)? */
-export function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  if (!t.key && t.operator !== 'Exists') return false;
-  if ((t.operator ?? 'Equal') === 'Exists') return true;
-  return (t.value ?? '') === (taint.value ?? '');
 }
 
 /**
@@ -75,8 +66,8 @@ export function tolerates(t: Toleration, taint: Taint): boolean {
  * no matching toleration get the default (the DefaultTolerationSeconds
  * admission plugin's 300 s in Kubernetes).
  */
-export function tolerationSecondsFor(pod: KObject, taint: Taint, defaultSeconds: number): number | undefined {
-  const matching = ((pod.spec?.tolerations ?? []) as Toleration[]).filter((t) => tolerates(t, taint));
+export function tolerationSecondsFor(pod: Pod, taint: Taint, defaultSeconds: number): number | undefined {
+  const matching = matchingTolerations(pod.spec?.tolerations, taint);
   if (matching.length === 0) return defaultSeconds;
   let min: number | undefined;
   for (const t of matching) {
@@ -93,14 +84,14 @@ export function reconcileNode(input: NodeInput): NodePlan {
   const health = observeHealth(input.health, node, input.lease, now);
   const actions: Action[] = [];
   const unreachable = now - health.probeAt > config.gracePeriodMs;
-  const taints = ((node.spec?.taints ?? []) as Taint[]);
+  const taints = node.spec?.taints ?? [];
   const hasUnreachable = taints.some((t) => t.key === TAINT_UNREACHABLE);
   let requeueAfterMs: number | undefined;
 
   if (!unreachable) {
     if (hasUnreachable) {
       const next = clone(node);
-      next.spec.taints = taints.filter((t) => t.key !== TAINT_UNREACHABLE);
+      next.spec = { ...next.spec, taints: taints.filter((t) => t.key !== TAINT_UNREACHABLE) };
       actions.push({ verb: 'update', ref: R.nodes, object: next });
     }
     requeueAfterMs = health.probeAt + config.gracePeriodMs - now + 1000;
@@ -108,9 +99,9 @@ export function reconcileNode(input: NodeInput): NodePlan {
   }
 
   // Conditions: everything the kubelet reports becomes Unknown.
-  const conds = clone((node.status?.conditions ?? []) as Condition[]);
+  const conds: NodeCondition[] = clone(node.status?.conditions ?? []);
   let condsChanged = false;
-  const nowStr = rfc3339(now);
+  const nowStr = formatTime(now);
   for (const type of NODE_CONDITIONS) {
     const c = conds.find((x) => x.type === type);
     if (!c) {
@@ -149,12 +140,12 @@ export function reconcileNode(input: NodeInput): NodePlan {
     if (seconds !== undefined) {
       const due = taintTime + seconds * 1000;
       if (due <= now) {
-        actions.push({ verb: 'delete', ref: R.pods, namespace: pod.metadata.namespace, name: pod.metadata.name!, uid: pod.metadata.uid, reason: 'NodeUnreachable eviction' });
+        actions.push({ verb: 'delete', ref: R.pods, namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, reason: 'NodeUnreachable eviction' });
         continue;
       }
       requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, due - now);
     }
-    const pconds = clone((pod.status?.conditions ?? []) as Condition[]);
+    const pconds: PodCondition[] = clone(pod.status?.conditions ?? []);
     const ready = pconds.find((c) => c.type === 'Ready');
     if (ready?.status === 'False') continue;
     if (ready) {
@@ -162,7 +153,7 @@ export function reconcileNode(input: NodeInput): NodePlan {
       ready.reason = 'NodeNotReady';
       ready.message = `Node ${node.metadata.name} is unreachable`;
       ready.lastTransitionTime = nowStr;
-    } else pconds.push({ type: 'Ready', status: 'False', reason: 'NodeNotReady', lastProbeTime: null, lastTransitionTime: nowStr });
+    } else pconds.push({ type: 'Ready', status: 'False', reason: 'NodeNotReady', lastTransitionTime: nowStr });
     const next = clone(pod);
     next.status = { ...(next.status ?? {}), conditions: pconds };
     actions.push({ verb: 'updateStatus', ref: R.pods, namespace: pod.metadata.namespace, object: next });

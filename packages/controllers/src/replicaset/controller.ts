@@ -8,11 +8,10 @@ import { QueueController } from '../runtime/controller.js';
 import { ActionError } from '../runtime/executor.js';
 import type { ControllerContext, RunningController } from '../runtime/context.js';
 import { inNamespace } from '../runtime/informers.js';
-import { R, type KObject } from '../types.js';
-import { selectorMatches } from '../util/labels.js';
-import { controllerRefOf, keyFor, splitKey } from '../util/owner.js';
+import { controllerOf, labelSelectorMatches, objectKey as keyFor, splitObjectKey, type Pod } from '@mkube/api';
+import { R, type Named } from '../types.js';
 import { reconcileReplicaSet } from './reconcile.js';
-import { REPLICA_SET, REPLICATION_CONTROLLER, type SetFlavor } from './flavor.js';
+import { REPLICA_SET, REPLICATION_CONTROLLER, type ReplicaSetLike, type SetFlavor } from './flavor.js';
 
 export function replicaSetController(ctx: ControllerContext): RunningController {
   return setController(ctx, REPLICA_SET);
@@ -22,21 +21,21 @@ export function replicationControllerController(ctx: ControllerContext): Running
   return setController(ctx, REPLICATION_CONTROLLER);
 }
 
-function setController(ctx: ControllerContext, flavor: SetFlavor): RunningController {
+function setController<S extends ReplicaSetLike>(ctx: ControllerContext, flavor: SetFlavor<S>): RunningController {
   const log = ctx.log.child({ controller: flavor.name });
   const sets = ctx.informers.for(flavor.ref);
   const pods = ctx.informers.for(R.pods);
   const expectations = new Expectations(ctx.clock);
 
-  const ownerKey = (pod: KObject): string | undefined => {
-    const ref = controllerRefOf(pod);
+  const ownerKey = (pod: Named<Pod>): string | undefined => {
+    const ref = controllerOf(pod);
     if (!ref || ref.kind !== flavor.ref.kind) return undefined;
     const key = `${pod.metadata.namespace}/${ref.name}`;
     const rs = sets.get(key);
     return rs && rs.metadata.uid === ref.uid ? key : undefined;
   };
-  const matchingSets = (pod: KObject): string[] =>
-    inNamespace(sets, pod.metadata.namespace!).filter((rs) => selectorMatches(flavor.selector(rs), pod.metadata.labels)).map(keyFor);
+  const matchingSets = (pod: Named<Pod>): string[] =>
+    inNamespace(sets, pod.metadata.namespace ?? '').filter((rs) => labelSelectorMatches(flavor.selector(rs), pod.metadata.labels)).map(keyFor);
 
   const c = new QueueController({
     name: flavor.name,
@@ -49,8 +48,7 @@ function setController(ctx: ControllerContext, flavor: SetFlavor): RunningContro
         expectations.forget(key);
         return;
       }
-      const { namespace } = splitKey(key);
-      const plan = reconcileReplicaSet({ rs, pods: inNamespace(pods, namespace!), now: ctx.clock.now(), expectationsSatisfied: expectations.satisfied(key), flavor });
+      const plan = reconcileReplicaSet({ rs, pods: inNamespace(pods, splitObjectKey(key).namespace ?? ''), now: ctx.clock.now(), expectationsSatisfied: expectations.satisfied(key), flavor });
       await ctx.executor.runAll(plan.claims);
       if (plan.creates.length > 0 || plan.deletes.length > 0) {
         expectations.expect(key, plan.creates.length, plan.deletes.map((d) => `${d.namespace}/${d.name}`));
@@ -102,7 +100,7 @@ function setController(ctx: ControllerContext, flavor: SetFlavor): RunningContro
       if (k) {
         expectations.creationObserved(k);
         c.enqueue(k);
-      } else if (!controllerRefOf(pod)) for (const s of matchingSets(pod)) c.enqueue(s);
+      } else if (!controllerOf(pod)) for (const s of matchingSets(pod)) c.enqueue(s);
     },
     update: (old, pod) => {
       const k = ownerKey(pod);
@@ -110,7 +108,7 @@ function setController(ctx: ControllerContext, flavor: SetFlavor): RunningContro
       if (pod.metadata.deletionTimestamp && !old.metadata.deletionTimestamp && k) expectations.deletionObserved(k, keyFor(pod));
       if (ok && ok !== k) c.enqueue(ok);
       if (k) c.enqueue(k);
-      else if (!controllerRefOf(pod)) for (const s of matchingSets(pod)) c.enqueue(s);
+      else if (!controllerOf(pod)) for (const s of matchingSets(pod)) c.enqueue(s);
     },
     delete: (pod) => {
       const k = ownerKey(pod);

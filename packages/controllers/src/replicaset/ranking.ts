@@ -5,20 +5,19 @@
  * replicas of the same set on the node before fewer, ready for a shorter time
  * before longer, more restarts before fewer, newer before older.
  */
-import type { KObject } from '../types.js';
+import { parseTime, type Pod } from '@mkube/api';
 import { isPodReady, podCondition } from '../util/pod.js';
-import { parseTime } from '../util/time.js';
 
 const PHASE_RANK: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
 
-function restarts(pod: KObject): number {
+function restarts(pod: Pod): number {
   let max = 0;
-  for (const s of (pod.status?.containerStatuses ?? []) as Array<{ restartCount?: number }>) max = Math.max(max, s.restartCount ?? 0);
+  for (const s of pod.status?.containerStatuses ?? []) max = Math.max(max, s.restartCount ?? 0);
   return max;
 }
 
 /** Negative when `a` should be deleted before `b`. */
-export function comparePodsForDeletion(a: KObject, b: KObject, rankA = 0, rankB = 0): number {
+export function comparePodsForDeletion(a: Pod, b: Pod, rankA = 0, rankB = 0): number {
   const na = a.spec?.nodeName ? 1 : 0;
   const nb = b.spec?.nodeName ? 1 : 0;
   if (na !== nb) return na - nb;
@@ -37,10 +36,10 @@ export function comparePodsForDeletion(a: KObject, b: KObject, rankA = 0, rankB 
   const xa = restarts(a);
   const xb = restarts(b);
   if (xa !== xb) return xb - xa;
-  const ca = parseTime(a.metadata.creationTimestamp) ?? 0;
-  const cb = parseTime(b.metadata.creationTimestamp) ?? 0;
+  const ca = parseTime(a.metadata?.creationTimestamp) ?? 0;
+  const cb = parseTime(b.metadata?.creationTimestamp) ?? 0;
   if (ca !== cb) return cb - ca;
-  return String(a.metadata.name ?? '').localeCompare(String(b.metadata.name ?? ''));
+  return (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
 }
 
 /**
@@ -48,13 +47,13 @@ export function comparePodsForDeletion(a: KObject, b: KObject, rankA = 0, rankB 
  * `related` are the active pods of the set and its siblings, used to rank
  * pods on crowded nodes first.
  */
-export function podsToDelete(pods: KObject[], count: number, related: KObject[] = pods): KObject[] {
+export function podsToDelete<P extends Pod>(pods: P[], count: number, related: Pod[] = pods): P[] {
   if (count <= 0) return [];
   const onNode = new Map<string, number>();
   for (const p of related) {
-    const n = p.spec?.nodeName as string | undefined;
+    const n = p.spec?.nodeName;
     if (n) onNode.set(n, (onNode.get(n) ?? 0) + 1);
   }
-  const rank = (p: KObject) => (p.spec?.nodeName ? onNode.get(p.spec.nodeName as string) ?? 0 : 0);
+  const rank = (p: Pod) => (p.spec?.nodeName ? onNode.get(p.spec.nodeName) ?? 0 : 0);
   return [...pods].sort((a, b) => comparePodsForDeletion(a, b, rank(a), rank(b))).slice(0, count);
 }

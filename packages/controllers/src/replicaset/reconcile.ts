@@ -4,22 +4,20 @@
  * and delete, and what the status should be. The same reconcile runs
  * ReplicationControllers (flavor.ts: their resource and equality selector).
  */
-import type { Action, KObject } from '../types.js';
+import { controllerOf, labelSelectorMatches, newControllerRef, parseTime, type Pod, type ReplicaSetStatus } from '@mkube/api';
+import type { Action, Named } from '../types.js';
 import { R } from '../types.js';
-import { selectorMatches } from '../util/labels.js';
-import { controllerRefOf, newControllerRef } from '../util/owner.js';
 import { isPodActive, isPodAvailable, isPodReady, podCondition } from '../util/pod.js';
-import { parseTime } from '../util/time.js';
 import { podsToDelete } from './ranking.js';
-import { REPLICA_SET, type SetFlavor } from './flavor.js';
+import { REPLICA_SET, type ReplicaSetLike, type SetFlavor } from './flavor.js';
 
 /** At most this many creates or deletes per sync (Kubernetes' burstReplicas). */
 export const BURST_REPLICAS = 500;
 
 export interface ReplicaSetInput {
-  rs: KObject;
+  rs: Named<ReplicaSetLike>;
   /** Every pod in the set's namespace. */
-  pods: KObject[];
+  pods: Named<Pod>[];
   now: number;
   /** False while the set's own earlier creates/deletes have not come back through the watch. */
   expectationsSatisfied: boolean;
@@ -38,19 +36,19 @@ export interface ReplicaSetPlan {
   /** Come back after this long (a pod becomes available after minReadySeconds). */
   requeueAfterMs?: number;
   /** The claimed active pods. */
-  owned: KObject[];
+  owned: Named<Pod>[];
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** ClaimPods: adopt matching orphans, release owned pods that no longer match. */
-export function claimPods(rs: KObject, pods: KObject[], flavor: SetFlavor = REPLICA_SET): { owned: KObject[]; actions: Action[] } {
-  const owned: KObject[] = [];
+export function claimPods(rs: Named<ReplicaSetLike>, pods: Named<Pod>[], flavor: SetFlavor = REPLICA_SET): { owned: Named<Pod>[]; actions: Action[] } {
+  const owned: Named<Pod>[] = [];
   const actions: Action[] = [];
   const deleting = !!rs.metadata.deletionTimestamp;
   for (const pod of pods) {
-    const ref = controllerRefOf(pod);
-    const matches = selectorMatches(flavor.selector(rs), pod.metadata.labels);
+    const ref = controllerOf(pod);
+    const matches = labelSelectorMatches(flavor.selector(rs), pod.metadata.labels);
     if (ref) {
       if (ref.uid !== rs.metadata.uid) continue;
       if (matches) {
@@ -72,8 +70,8 @@ export function claimPods(rs: KObject, pods: KObject[], flavor: SetFlavor = REPL
   return { owned, actions };
 }
 
-export function podFromTemplate(rs: KObject, flavor: SetFlavor = REPLICA_SET): KObject {
-  const tpl = clone(rs.spec?.template ?? {}) as { metadata?: KObject['metadata']; spec?: unknown };
+export function podFromTemplate(rs: Named<ReplicaSetLike>, flavor: SetFlavor = REPLICA_SET): Pod {
+  const tpl = clone(rs.spec?.template ?? {});
   const meta = tpl.metadata ?? {};
   return {
     apiVersion: 'v1',
@@ -85,13 +83,13 @@ export function podFromTemplate(rs: KObject, flavor: SetFlavor = REPLICA_SET): K
       ...(meta.annotations ? { annotations: { ...meta.annotations } } : {}),
       ownerReferences: [newControllerRef(rs, flavor.ref)],
     },
-    spec: tpl.spec ?? {},
+    spec: tpl.spec ?? { containers: [] },
   };
 }
 
-export function replicaSetStatus(rs: KObject, owned: KObject[], now: number): Record<string, unknown> {
+export function replicaSetStatus(rs: Named<ReplicaSetLike>, owned: Named<Pod>[], now: number): ReplicaSetStatus {
   const minReady = Number(rs.spec?.minReadySeconds ?? 0);
-  const tplLabels = (rs.spec?.template?.metadata?.labels ?? {}) as Record<string, string>;
+  const tplLabels = rs.spec?.template?.metadata?.labels ?? {};
   let fully = 0;
   let ready = 0;
   let available = 0;
@@ -103,7 +101,7 @@ export function replicaSetStatus(rs: KObject, owned: KObject[], now: number): Re
       if (isPodAvailable(p, minReady, now)) available++;
     }
   }
-  const status: Record<string, unknown> = {
+  const status: ReplicaSetStatus = {
     replicas: owned.length,
     fullyLabeledReplicas: fully,
     readyReplicas: ready,
@@ -114,10 +112,8 @@ export function replicaSetStatus(rs: KObject, owned: KObject[], now: number): Re
   return status;
 }
 
-const sameStatus = (a: Record<string, unknown>, b: Record<string, unknown> | undefined): boolean => {
-  const keys = ['replicas', 'fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration'];
-  return !!b && keys.every((k) => Number(a[k] ?? 0) === Number(b[k] ?? 0));
-};
+const COUNTS = ['replicas', 'fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration'] as const;
+const sameStatus = (a: ReplicaSetStatus, b: ReplicaSetStatus | undefined): boolean => !!b && COUNTS.every((k) => Number(a[k] ?? 0) === Number(b[k] ?? 0));
 
 export function reconcileReplicaSet(input: ReplicaSetInput): ReplicaSetPlan {
   const { rs, now } = input;
@@ -134,13 +130,14 @@ export function reconcileReplicaSet(input: ReplicaSetInput): ReplicaSetPlan {
       }
     } else if (diff > 0) {
       for (const p of podsToDelete(owned, Math.min(diff, BURST_REPLICAS))) {
-        plan.deletes.push({ verb: 'delete', ref: R.pods, namespace: p.metadata.namespace, name: p.metadata.name!, uid: p.metadata.uid, reason: 'scale down' });
+        plan.deletes.push({ verb: 'delete', ref: R.pods, namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid, reason: 'scale down' });
       }
     }
   }
   const status = replicaSetStatus(rs, owned, now);
   if (!sameStatus(status, rs.status)) {
-    plan.status = { verb: 'updateStatus', ref: flavor.ref, namespace: rs.metadata.namespace, object: { ...clone(rs), status: { ...(rs.status ?? {}), ...status } } };
+    const next: Named<ReplicaSetLike> = { ...clone(rs), status: { ...(rs.status ?? {}), ...status } };
+    plan.status = { verb: 'updateStatus', ref: flavor.ref, namespace: rs.metadata.namespace, object: next };
   }
   const minReady = Number(rs.spec?.minReadySeconds ?? 0);
   if (minReady > 0) {

@@ -4,12 +4,13 @@
  * Writes to an object this plan already wrote are rebased on our own new
  * resourceVersion. NotFound on delete counts as done.
  */
-import { ApiError, type KubeClient, type KubeObject } from '@mkube/client';
+import type { Stored } from '@mkube/api';
+import { ApiError, type KubeClient } from '@mkube/client';
 import type { Logger } from 'pino';
 import { OwnWrites } from '../rebase.js';
-import type { Action, KObject, ResourceRef } from '../types.js';
+import type { Action, KubeObject, Named, ResourceRef } from '../types.js';
 
-export type ExecutableAction = Action | { verb: 'finalize'; ref: ResourceRef; object: KObject };
+export type ExecutableAction = Action | { verb: 'finalize'; ref: ResourceRef; object: Named };
 
 export class ActionError extends Error {
   constructor(
@@ -24,7 +25,7 @@ export class ActionError extends Error {
 export function describe(a: ExecutableAction): string {
   if (a.verb === 'delete') return `${a.namespace ? `${a.namespace}/` : ''}${a.name}`;
   const m = a.object.metadata;
-  return `${m.namespace ? `${m.namespace}/` : ''}${m.name ?? `${m.generateName ?? ''}*`}`;
+  return `${m?.namespace ? `${m.namespace}/` : ''}${m?.name ?? `${m?.generateName ?? ''}*`}`;
 }
 
 export class Executor {
@@ -34,17 +35,17 @@ export class Executor {
   ) {}
 
   /** Runs one action; returns the object the server wrote (undefined for deletes). */
-  async run(a: ExecutableAction): Promise<KObject | undefined> {
-    const rc = this.client.resource(a.ref);
+  async run(a: ExecutableAction): Promise<Stored<KubeObject> | undefined> {
+    const rc = this.client.resource<KubeObject>(a.ref);
     switch (a.verb) {
       case 'create':
-        return (await rc.create(a.namespace ?? a.object.metadata.namespace, a.object as KubeObject)) as KObject;
+        return await rc.create(a.namespace ?? a.object.metadata?.namespace, a.object);
       case 'update':
-        return (await rc.update(a.object as KubeObject)) as KObject;
+        return await rc.update(a.object);
       case 'updateStatus':
-        return (await rc.updateStatus(a.object as KubeObject)) as KObject;
+        return await rc.updateStatus(a.object);
       case 'finalize':
-        return (await this.client.request('PUT', `/api/v1/namespaces/${encodeURIComponent(a.object.metadata.name!)}/finalize`, a.object)) as KObject;
+        return (await this.client.request('PUT', `/api/v1/namespaces/${encodeURIComponent(a.object.metadata.name)}/finalize`, a.object)) as Stored<KubeObject>;
       case 'delete':
         try {
           await rc.delete(a.namespace, a.name, { ...(a.uid ? { preconditions: { uid: a.uid } } : {}), ...(a.propagationPolicy ? { propagationPolicy: a.propagationPolicy } : {}) });

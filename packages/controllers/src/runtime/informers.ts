@@ -1,11 +1,13 @@
 /** One shared informer per resource, with a namespace index, started once for every controller that needs it. */
-import { Informer, type KubeClient, type KubeObject } from '@mkube/client';
+import { Informer, type KubeClient } from '@mkube/client';
+import type { Stored } from '@mkube/api';
 import type { Logger } from 'pino';
-import type { KObject, ResourceRef } from '../types.js';
+import type { KubeObject, ResourceRef } from '../types.js';
 
 export const BY_NAMESPACE = 'namespace';
 
 export class SharedInformers {
+  /** Keyed by group/resource; the informer of a resource holds that resource's kind (ResourceRef<T>). */
   private readonly m = new Map<string, Informer<KubeObject>>();
   private started = false;
 
@@ -15,11 +17,11 @@ export class SharedInformers {
     private readonly resyncMs = 0,
   ) {}
 
-  for(ref: ResourceRef): Informer<KObject & KubeObject> {
+  for<T extends KubeObject>(ref: ResourceRef<T>): Informer<T> {
     const k = `${ref.group}/${ref.resource}`;
     let inf = this.m.get(k);
     if (!inf) {
-      inf = new Informer<KubeObject>(this.client.resource(ref), {
+      inf = new Informer<KubeObject>(this.client.resource<KubeObject>(ref), {
         resyncMs: this.resyncMs || undefined,
         onError: (err) => this.log.debug({ err: (err as Error).message, resource: ref.resource }, 'list/watch failed; retrying'),
       });
@@ -27,7 +29,8 @@ export class SharedInformers {
       this.m.set(k, inf);
       if (this.started) inf.start();
     }
-    return inf as unknown as Informer<KObject & KubeObject>;
+    // The one place the kind is asserted: every informer in the map lists its resource's objects, which are Ts.
+    return inf as Informer<T>;
   }
 
   start(): void {
@@ -45,6 +48,6 @@ export class SharedInformers {
 }
 
 /** The namespace's objects of an informer with the namespace index. */
-export function inNamespace<T extends KubeObject>(inf: Informer<T>, ns: string): T[] {
+export function inNamespace<T extends KubeObject>(inf: Informer<T>, ns: string): Stored<T>[] {
   return inf.byIndex(BY_NAMESPACE, ns);
 }

@@ -7,9 +7,8 @@
 import { ApiError } from '@mkube/client';
 import { QueueController } from '../runtime/controller.js';
 import type { ControllerContext, RunningController } from '../runtime/context.js';
-import { R } from '../types.js';
+import { R, type Named } from '../types.js';
 import { reconcileRootCa, reconcileServiceAccounts, ROOT_CA_CONFIGMAP } from './reconcile.js';
-import { R2 } from './resources.js';
 
 /** AlreadyExists: the cache had not seen an object someone just created; the next event brings it. */
 const alreadyExists = (err: unknown) => ApiError.isAlreadyExists((err as { cause?: unknown }).cause);
@@ -17,7 +16,7 @@ const alreadyExists = (err: unknown) => ApiError.isAlreadyExists((err as { cause
 export function serviceAccountController(ctx: ControllerContext): RunningController {
   const log = ctx.log.child({ controller: 'serviceaccount' });
   const namespaces = ctx.informers.for(R.namespaces);
-  const accounts = ctx.informers.for(R2.serviceaccounts);
+  const accounts = ctx.informers.for(R.serviceaccounts);
   const c = new QueueController({
     name: 'serviceaccount',
     workers: ctx.config.workers,
@@ -33,15 +32,15 @@ export function serviceAccountController(ctx: ControllerContext): RunningControl
       }
     },
   });
-  namespaces.addEventHandler({ add: (n) => c.enqueue(n.metadata.name!), update: (_o, n) => c.enqueue(n.metadata.name!) });
-  accounts.addEventHandler({ delete: (sa) => c.enqueue(sa.metadata.namespace!) });
+  namespaces.addEventHandler({ add: (n) => c.enqueue(n.metadata.name), update: (_o, n) => c.enqueue(n.metadata.name) });
+  accounts.addEventHandler({ delete: (sa) => sa.metadata.namespace && c.enqueue(sa.metadata.namespace) });
   return { name: c.name, start: () => c.start(), stop: () => c.stop() };
 }
 
 export function rootCaPublisher(ctx: ControllerContext): RunningController {
   const log = ctx.log.child({ controller: 'root-ca-cert-publisher' });
   const namespaces = ctx.informers.for(R.namespaces);
-  const configmaps = ctx.informers.for(R2.configmaps);
+  const configmaps = ctx.informers.for(R.configmaps);
   const caPem = ctx.config.rootCaPem;
   const c = new QueueController({
     name: 'root-ca-cert-publisher',
@@ -60,11 +59,12 @@ export function rootCaPublisher(ctx: ControllerContext): RunningController {
     },
   });
   if (!caPem) log.warn('no root CA (--root-ca-file or the kubeconfig\'s certificate-authority): kube-root-ca.crt is not published');
-  namespaces.addEventHandler({ add: (n) => c.enqueue(n.metadata.name!), update: (_o, n) => c.enqueue(n.metadata.name!) });
-  const mine = (cm: { metadata: { name?: string; namespace?: string } }) => cm.metadata.name === ROOT_CA_CONFIGMAP;
-  configmaps.addEventHandler({
-    update: (_o, cm) => mine(cm) && c.enqueue(cm.metadata.namespace!),
-    delete: (cm) => mine(cm) && c.enqueue(cm.metadata.namespace!),
-  });
+  namespaces.addEventHandler({ add: (n) => c.enqueue(n.metadata.name), update: (_o, n) => c.enqueue(n.metadata.name) });
+  const namespaceOfMine = (cm: Named): string | undefined => (cm.metadata.name === ROOT_CA_CONFIGMAP ? cm.metadata.namespace : undefined);
+  const enqueueMine = (cm: Named): void => {
+    const ns = namespaceOfMine(cm);
+    if (ns) c.enqueue(ns);
+  };
+  configmaps.addEventHandler({ update: (_o, cm) => enqueueMine(cm), delete: enqueueMine });
   return { name: c.name, start: () => c.start(), stop: () => c.stop() };
 }

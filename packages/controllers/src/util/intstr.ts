@@ -1,5 +1,5 @@
-/** IntOrString values (maxSurge, maxUnavailable, targetPort). */
-export type IntOrString = number | string;
+/** IntOrString values (maxSurge, maxUnavailable) scaled against a total. */
+import type { IntOrString } from '@mkube/api';
 
 export class IntOrStringError extends Error {
   readonly code = 'INVALID_INT_OR_STRING';

@@ -1,10 +1,24 @@
 // An in-memory cluster for the pure reconcile tests: applies the actions the
 // reconcilers return (creates get a uid, creationTimestamp and a name; updates
 // bump resourceVersion and check it) so controllers can be run step by step.
-import type { Action, KObject } from '../../src/types.js';
+import type { ExecutableAction } from '../../src/runtime/executor.js';
+import type { Action, Named } from '../../src/types.js';
+
+/**
+ * A fixture of any kind for the pure reconcile tests: a named object whose
+ * spec and status the tests read and write freely (the reconcilers take the
+ * generated kinds; a fixture is assignable to each of them).
+ */
+export type Obj = Named & { spec?: any; status?: any; [k: string]: unknown }; // eslint-disable-line @typescript-eslint/no-explicit-any -- fixtures of every kind in one in-memory cluster
+
+/** The object an action writes, as a fixture (a test failure for deletes and missing actions). */
+export function objectOf(a: ExecutableAction | undefined): Obj {
+  if (!a || a.verb === 'delete') throw new Error(`expected an action with an object, got ${a?.verb ?? 'none'}`);
+  return a.object as Obj;
+}
 
 export class World {
-  objects = new Map<string, KObject>();
+  objects = new Map<string, Obj>();
   private seq = 0;
   constructor(public now = Date.UTC(2024, 0, 1)) {}
 
@@ -12,15 +26,15 @@ export class World {
     return `${resource}/${ns ?? ''}/${name}`;
   }
 
-  list(resource: string, ns?: string): KObject[] {
+  list(resource: string, ns?: string): Obj[] {
     return [...this.objects.entries()].filter(([k, o]) => k.startsWith(`${resource}/`) && (ns === undefined || o.metadata.namespace === ns)).map(([, o]) => o);
   }
 
-  get(resource: string, ns: string | undefined, name: string): KObject | undefined {
+  get(resource: string, ns: string | undefined, name: string): Obj | undefined {
     return this.objects.get(this.key(resource, ns, name));
   }
 
-  add(resource: string, o: KObject): KObject {
+  add(resource: string, o: Obj): Obj {
     this.seq++;
     const obj = structuredClone(o);
     obj.metadata.name ??= `${obj.metadata.generateName ?? 'x-'}${String(this.seq).padStart(5, '0')}`;
@@ -40,10 +54,10 @@ export class World {
   }
 
   /** Applies one action; the written object (or true for creates/deletes), false on a conflict. */
-  applyGet(a: Action): KObject | boolean {
+  applyGet(a: Action): Obj | boolean {
     this.seq++;
     if (a.verb === 'create') {
-      this.add(a.ref.resource, a.object);
+      this.add(a.ref.resource, a.object as Obj);
       return true;
     }
     if (a.verb === 'delete') {
@@ -56,7 +70,7 @@ export class World {
     const k = this.key(a.ref.resource, a.object.metadata.namespace, a.object.metadata.name!);
     const cur = this.objects.get(k);
     if (!cur || cur.metadata.resourceVersion !== a.object.metadata.resourceVersion) return false;
-    const next = structuredClone(a.object);
+    const next = structuredClone(a.object as Obj);
     if (a.verb === 'updateStatus') {
       const merged = { ...structuredClone(cur), status: next.status };
       merged.metadata.resourceVersion = String(this.seq);
@@ -76,7 +90,7 @@ export function podTemplate(image: string, labels: Record<string, string> = { ap
   return { metadata: { labels }, spec: { containers: [{ name: 'main', image, ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }] } };
 }
 
-export function deployment(name: string, replicas: number, image: string, strategy: Record<string, unknown> = { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } }, extra: Record<string, unknown> = {}): KObject {
+export function deployment(name: string, replicas: number, image: string, strategy: Record<string, unknown> = { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } }, extra: Record<string, unknown> = {}): Obj {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
