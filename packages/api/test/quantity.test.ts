@@ -120,3 +120,19 @@ test('arithmetic keeps the first operand\'s format', (t) => {
   t.is(compareQuantities(newQuantity(500, -3), '500m'), 0);
   t.throws(() => newQuantity(1.5));
 });
+
+test('the Kubernetes docs examples: 128974848, 129e6, 129M, 128974848000m and 123Mi are (about) the same memory; 0.1 CPU is 100m', (t) => {
+  // "Resource Management for Pods and Containers": these express roughly the same value.
+  t.is(compareQuantities('128974848', '123Mi'), 0);
+  t.is(compareQuantities('128974848000m', '123Mi'), 0);
+  t.is(compareQuantities('129e6', '129M'), 0);
+  t.is(compareQuantities('129M', '123Mi'), 1, '129M is 25152 bytes more than 123Mi');
+  t.is(quantityValue(subtractQuantities('129M', '123Mi')), 25152);
+  t.is(canonicalizeQuantity('128974848000m'), '128974848');
+  t.is(canonicalizeQuantity('129e6'), '129e6');
+  t.is(canonicalizeQuantity('0.1'), '100m');
+  t.is(quantityMilliValue('0.1'), 100);
+  // "the m suffix": 400m is 0.4 CPU; quantities below 1m are rounded up to 1m in MilliValue.
+  t.is(compareQuantities('400m', '0.4'), 0);
+  t.is(quantityMilliValue('0.0001'), 1);
+});
