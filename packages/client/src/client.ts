@@ -122,7 +122,7 @@ export class KubeClient {
   }
 
   /** One request; resolves with the parsed JSON body (or text), rejects with ApiError (non-2xx) or RequestError (transport). */
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- the parsed body of any path (object, list, Status or text); the typed ResourceClient methods narrow it
     const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const h = this.headers(headers);
     if (payload !== undefined) {
@@ -158,7 +158,7 @@ export class KubeClient {
   }
 
   /** A streaming GET of newline-delimited JSON watch events. */
-  stream(path: string, onEvent: (type: WatchEventType, obj: any) => void, idleTimeoutMs: number): WatchHandle { // eslint-disable-line @typescript-eslint/no-explicit-any
+  stream(path: string, onEvent: (type: WatchEventType, obj: any) => void, idleTimeoutMs: number): WatchHandle { // eslint-disable-line @typescript-eslint/no-explicit-any -- an event's object is the watched kind, a BOOKMARK or an ERROR Status; callers narrow it by type
     let req: ClientRequest | undefined;
     let stopped = false;
     const done = new Promise<void>((resolve, reject) => {

@@ -191,7 +191,7 @@ export class Informer<T extends KubeObject> {
     const h = this.rc.watch(
       this.opts.namespace,
       { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, resourceVersion: this.lastRv, allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) },
-      (type: WatchEventType, obj: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      (type: WatchEventType, obj: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any -- T for ADDED/MODIFIED/DELETED/BOOKMARK, a Status for ERROR: narrowed by type below
         if (!this.running) return;
         if (type === 'ERROR') {
           const code = Number(obj?.code ?? 0);
