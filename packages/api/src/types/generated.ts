@@ -2204,3 +2204,52 @@ export interface SubjectRulesReviewStatus {
   incomplete: boolean;
   evaluationError?: string;
 }
+
+/** k8s.io.api.apiregistration.v1.APIService */
+export interface APIService {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  spec?: APIServiceSpec;
+  status?: APIServiceStatus;
+}
+
+/** k8s.io.api.apiregistration.v1.APIServiceCondition */
+export interface APIServiceCondition {
+  type?: string;
+  status?: string;
+  lastTransitionTime?: Time;
+  reason?: string;
+  message?: string;
+}
+
+/** k8s.io.api.apiregistration.v1.APIServiceList */
+export interface APIServiceList {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ListMeta;
+  items?: APIService[];
+}
+
+/** k8s.io.api.apiregistration.v1.APIServiceSpec */
+export interface APIServiceSpec {
+  service?: ServiceReference;
+  group?: string;
+  version?: string;
+  insecureSkipTLSVerify?: boolean;
+  caBundle?: string;
+  groupPriorityMinimum?: number;
+  versionPriority?: number;
+}
+
+/** k8s.io.api.apiregistration.v1.APIServiceStatus */
+export interface APIServiceStatus {
+  conditions?: APIServiceCondition[];
+}
+
+/** k8s.io.api.apiregistration.v1.ServiceReference */
+export interface ServiceReference {
+  namespace?: string;
+  name?: string;
+  port?: number;
+}
