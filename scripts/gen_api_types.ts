@@ -5,7 +5,8 @@
  * JSON names, Go embedded structs spread (interface `extends`), the special
  * types by their JSON form, int64 as number. A field is required exactly
  * where upstream's OpenAPI `required` lists say so (required_scalars.ts,
- * required_fields.ts); every other field is optional.
+ * required_fields.ts); every other field is optional. The proto comments
+ * (upstream's field documentation) become the fields' JSDoc.
  *
  * Usage: npm run gen:types   (node --import tsx scripts/gen_api_types.ts);
  * --stdout prints the module instead of writing it, which
@@ -15,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { loadSchema, PROTO_FILES } from '../packages/api/src/schema.js';
+import { findProtoRoot, PROTO_FILES } from '../packages/api/src/schema.js';
 import {
   DURATION_TYPE,
   FIELDS_V1_TYPE,
@@ -104,9 +105,28 @@ function orderedTypes(root: protobuf.Root): protobuf.Type[] {
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 
+/** The schema with its // comments (upstream's field documentation) kept on the reflection objects. */
+function loadSchemaWithComments(): protobuf.Root {
+  const protoRoot = findProtoRoot();
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => join(protoRoot, target);
+  root.loadSync([...PROTO_FILES], { keepCase: true, alternateCommentMode: true });
+  root.resolveAll();
+  return root;
+}
+
+/** A JSDoc block for a proto comment, indented; none when there is no comment. */
+function jsdoc(comment: string | null | undefined, indent: string): string[] {
+  const text = (comment ?? '').replace(/\*\//g, '*\u2215').trim();
+  if (!text) return [];
+  const lines = text.split('\n').map((l) => l.trimEnd());
+  if (lines.length === 1) return [`${indent}/** ${lines[0]} */`];
+  return [`${indent}/**`, ...lines.map((l) => (l ? `${indent} * ${l}` : `${indent} *`)), `${indent} */`];
+}
+
 /** The text of the generated module. */
 export function generateApiTypes(): string {
-  const root = loadSchema();
+  const root = loadSchemaWithComments();
   const types = orderedTypes(root);
 
   // TypeScript names: a message name used in several packages keeps its plain
@@ -175,10 +195,11 @@ export function generateApiTypes(): string {
       }
       const jsonKey = JSON_NAMES.get(key) ?? field.name;
       const prop = IDENT.test(jsonKey) ? jsonKey : JSON.stringify(jsonKey);
+      members.push(...jsdoc(field.comment, '  '));
       members.push(`  ${prop}${required.has(jsonKey) ? '' : '?'}: ${typeOf(field)};`);
     }
     const ext = bases.length > 0 ? ` extends ${bases.join(', ')}` : '';
-    lines.push(`/** ${full} */`);
+    lines.push(...(t.comment ? jsdoc(`${full}: ${t.comment}`, '') : [`/** ${full} */`]));
     if (members.length === 0) lines.push(`export interface ${name}${ext} {}`);
     else lines.push(`export interface ${name}${ext} {`, ...members, '}');
     lines.push('');

@@ -11,13 +11,13 @@
 /** k8s.io.apimachinery.pkg.runtime.RawExtension: An embedded object, as raw JSON. */
 export type RawExtension = { [key: string]: unknown };
 
-/** k8s.io.apimachinery.pkg.runtime.TypeMeta */
+/** k8s.io.apimachinery.pkg.runtime.TypeMeta: TypeMeta as used inside the protobuf envelope (Unknown). */
 export interface TypeMeta {
   apiVersion?: string;
   kind?: string;
 }
 
-/** k8s.io.apimachinery.pkg.runtime.Unknown */
+/** k8s.io.apimachinery.pkg.runtime.Unknown: Unknown is the envelope of the "k8s\0"-prefixed protobuf encoding. */
 export interface Unknown {
   typeMeta?: TypeMeta;
   raw?: string;
@@ -33,11 +33,33 @@ export type IntOrString = number | string;
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.Condition */
 export interface Condition {
+  /** type of condition in CamelCase or in foo.example.com/CamelCase. */
   type: string;
+  /** status of the condition, one of True, False, Unknown. */
   status: string;
+  /**
+   * observedGeneration represents the .metadata.generation that the condition was set based upon. For
+   * instance, if .metadata.generation is currently 12, but the .status.conditions[x].observedGeneration
+   * is 9, the condition is out of date with respect to the current state of the instance.
+   */
   observedGeneration?: number;
+  /**
+   * lastTransitionTime is the last time the condition transitioned from one status to another. This
+   * should be when the underlying condition changed.  If that is not known, then using the time when the
+   * API field changed is acceptable.
+   */
   lastTransitionTime: Time;
+  /**
+   * reason contains a programmatic identifier indicating the reason for the condition's last transition.
+   * Producers of specific condition types may define expected values and meanings for this field, and
+   * whether the values are considered a guaranteed API. The value should be a CamelCase string. This
+   * field may not be empty.
+   */
   reason: string;
+  /**
+   * message is a human readable message indicating details about the transition. This may be an empty
+   * string.
+   */
   message: string;
 }
 
@@ -52,10 +74,33 @@ export interface CreateOptions {
 export interface DeleteOptions {
   apiVersion?: string;
   kind?: string;
+  /**
+   * The duration in seconds before the object should be deleted. Value must be non-negative integer. The
+   * value zero indicates delete immediately. If this value is nil, the default grace period for the
+   * specified type will be used. Defaults to a per object value if not specified. zero means delete
+   * immediately.
+   */
   gracePeriodSeconds?: number;
   preconditions?: Preconditions;
+  /**
+   * Deprecated: please use the PropagationPolicy, this field will be deprecated in 1.7. Should the
+   * dependent objects be orphaned. If true/false, the "orphan" finalizer will be added to/removed from
+   * the object's finalizers list. Either this field or PropagationPolicy may be set, but not both.
+   */
   orphanDependents?: boolean;
+  /**
+   * Whether and how garbage collection will be performed. Either this field or OrphanDependents may be
+   * set, but not both. The default policy is decided by the existing finalizer set in the
+   * metadata.finalizers and the resource-specific default policy. Acceptable values are: 'Orphan' -
+   * orphan the dependents; 'Background' - allow the garbage collector to delete the dependents in the
+   * background; 'Foreground' - a cascading policy that deletes all dependents in the foreground.
+   */
   propagationPolicy?: string;
+  /**
+   * When present, indicates that modifications should not be persisted. An invalid or unrecognized
+   * dryRun directive will result in an error response and no further processing of the request. Valid
+   * values are: - All: all dry run stages will be processed
+   */
   dryRun?: string[];
 }
 
@@ -86,14 +131,30 @@ export interface GroupVersionResource {
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector */
 export interface LabelSelector {
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels map is equivalent
+   * to an element of matchExpressions, whose key field is "key", the operator is "In", and the values
+   * array contains only "value". The requirements are ANDed.
+   */
   matchLabels?: { [key: string]: string };
+  /** matchExpressions is a list of label selector requirements. The requirements are ANDed. */
   matchExpressions?: LabelSelectorRequirement[];
 }
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement */
 export interface LabelSelectorRequirement {
+  /** key is the label key that the selector applies to. */
   key: string;
+  /**
+   * operator represents a key's relationship to a set of values. Valid operators are In, NotIn, Exists
+   * and DoesNotExist.
+   */
   operator: string;
+  /**
+   * values is an array of string values. If the operator is In or NotIn, the values array must be
+   * non-empty. If the operator is Exists or DoesNotExist, the values array must be empty. This array is
+   * replaced during a strategic merge patch.
+   */
   values?: string[];
 }
 
@@ -107,9 +168,39 @@ export interface List {
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta */
 export interface ListMeta {
+  /**
+   * selfLink is a URL representing this object. Populated by the system. Read-only.  DEPRECATED
+   * Kubernetes will stop propagating this field in 1.20 release and the field is planned to be removed
+   * in 1.21 release.
+   */
   selfLink?: string;
+  /**
+   * String that identifies the server's internal version of this object that can be used by clients to
+   * determine when objects have changed. Value must be treated as opaque by clients and passed
+   * unmodified back to the server. Populated by the system. Read-only. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#concurrency-control-and-consistency
+   */
   resourceVersion?: string;
+  /**
+   * continue may be set if the user set a limit on the number of items returned, and indicates that the
+   * server has more data available. The value is opaque and may be used to issue another request to the
+   * endpoint that served this list to retrieve the next set of available objects. Continuing a
+   * consistent list may not be possible if the server configuration has changed or more than a few
+   * minutes have passed. The resourceVersion field returned when using this continue value will be
+   * identical to the value in the first response, unless you have received this token from an error
+   * message.
+   */
   continue?: string;
+  /**
+   * remainingItemCount is the number of subsequent items in the list which are not included in this list
+   * response. If the list request contained label or field selectors, then the number of remaining items
+   * is unknown and the field will be left unset and omitted during serialization. If the list is
+   * complete (either because it is not chunking or because this is the last chunk), then there are no
+   * more remaining items and this field will be left unset and omitted during serialization. Servers
+   * older than v1.15 do not set this field. The intended use of the remainingItemCount is *estimating*
+   * the size of a collection. Clients should not rely on the remainingItemCount to be set or to be
+   * exact.
+   */
   remainingItemCount?: number;
 }
 
@@ -128,12 +219,35 @@ export interface ListOptions {
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry */
 export interface ManagedFieldsEntry {
+  /** Manager is an identifier of the workflow managing these fields. */
   manager?: string;
+  /**
+   * Operation is the type of operation which lead to this ManagedFieldsEntry being created. The only
+   * valid values for this field are 'Apply' and 'Update'.
+   */
   operation?: string;
+  /**
+   * APIVersion defines the version of this resource that this field set applies to. The format is
+   * "group/version" just like the top-level APIVersion field. It is necessary to track the version of a
+   * field set because it cannot be automatically converted.
+   */
   apiVersion?: string;
+  /** Time is timestamp of when these fields were set. It should always be empty if Operation is 'Apply' */
   time?: Time;
+  /**
+   * FieldsType is the discriminator for the different fields format and version. There is currently only
+   * one possible value: "FieldsV1"
+   */
   fieldsType?: string;
+  /** FieldsV1 holds the first JSON version format as described in the "FieldsV1" type. */
   fieldsV1?: FieldsV1;
+  /**
+   * Subresource is the name of the subresource used to update that object, or empty string if the object
+   * was updated through the main resource. The value of this field is used to distinguish between
+   * managers, even if they share the same name. For example, a status update will be distinct from a
+   * regular update using the same manager name. Note that the APIVersion field is not related to the
+   * Subresource field and it always corresponds to the version of the main resource.
+   */
   subresource?: string;
 }
 
@@ -142,30 +256,152 @@ export type MicroTime = string;
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta */
 export interface ObjectMeta {
+  /**
+   * Name must be unique within a namespace. Is required when creating resources, although some resources
+   * may allow a client to request the generation of an appropriate name automatically. Name is primarily
+   * intended for creation idempotence and configuration definition. Cannot be updated. More info:
+   * http://kubernetes.io/docs/user-guide/identifiers#names
+   */
   name?: string;
+  /**
+   * GenerateName is an optional prefix, used by the server, to generate a unique name ONLY IF the Name
+   * field has not been provided. If this field is used, the name returned to the client will be
+   * different than the name passed. This value will also be combined with a unique suffix. The provided
+   * value has the same validation rules as the Name field, and may be truncated by the length of the
+   * suffix required to make the value unique on the server.  If this field is specified and the
+   * generated name exists, the server will NOT return a 409 - instead, it will either return 201 Created
+   * or 500 with Reason ServerTimeout indicating a unique name could not be found in the time allotted,
+   * and the client should retry (optionally after the time indicated in the Retry-After header).
+   * Applied only if Name is not specified. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#idempotency
+   */
   generateName?: string;
+  /**
+   * Namespace defines the space within which each name must be unique. An empty namespace is equivalent
+   * to the "default" namespace, but "default" is the canonical representation. Not all objects are
+   * required to be scoped to a namespace - the value of this field for those objects will be empty.
+   * Must be a DNS_LABEL. Cannot be updated. More info: http://kubernetes.io/docs/user-guide/namespaces
+   */
   namespace?: string;
+  /**
+   * SelfLink is a URL representing this object. Populated by the system. Read-only.  DEPRECATED
+   * Kubernetes will stop propagating this field in 1.20 release and the field is planned to be removed
+   * in 1.21 release.
+   */
   selfLink?: string;
+  /**
+   * UID is the unique in time and space value for this object. It is typically generated by the server
+   * on successful creation of a resource and is not allowed to change on PUT operations.  Populated by
+   * the system. Read-only. More info: http://kubernetes.io/docs/user-guide/identifiers#uids
+   */
   uid?: string;
+  /**
+   * An opaque value that represents the internal version of this object that can be used by clients to
+   * determine when objects have changed. May be used for optimistic concurrency, change detection, and
+   * the watch operation on a resource or set of resources. Clients must treat these values as opaque and
+   * passed unmodified back to the server. They may only be valid for a particular resource or set of
+   * resources.  Populated by the system. Read-only. Value must be treated as opaque by clients and .
+   * More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#concurrency-control-and-consistency
+   */
   resourceVersion?: string;
+  /**
+   * A sequence number representing a specific generation of the desired state. Populated by the system.
+   * Read-only.
+   */
   generation?: number;
+  /**
+   * CreationTimestamp is a timestamp representing the server time when this object was created. It is
+   * not guaranteed to be set in happens-before order across separate operations. Clients may not set
+   * this value. It is represented in RFC3339 form and is in UTC.  Populated by the system. Read-only.
+   * Null for lists. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   creationTimestamp?: Time;
+  /**
+   * DeletionTimestamp is RFC 3339 date and time at which this resource will be deleted. This field is
+   * set by the server when a graceful deletion is requested by the user, and is not directly settable by
+   * a client. The resource is expected to be deleted (no longer visible from resource lists, and not
+   * reachable by name) after the time in this field, once the finalizers list is empty. As long as the
+   * finalizers list contains items, deletion is blocked. Once the deletionTimestamp is set, this value
+   * may not be unset or be set further into the future, although it may be shortened or the resource may
+   * be deleted prior to this time. For example, a user may request that a pod is deleted in 30 seconds.
+   * The Kubelet will react by sending a graceful termination signal to the containers in the pod. After
+   * that 30 seconds, the Kubelet will send a hard termination signal (SIGKILL) to the container and
+   * after cleanup, remove the pod from the API. In the presence of network partitions, this object may
+   * still exist after this timestamp, until an administrator or automated process can determine the
+   * resource is fully terminated. If not set, graceful deletion of the object has not been requested.
+   * Populated by the system when a graceful deletion is requested. Read-only. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   deletionTimestamp?: Time;
+  /**
+   * Number of seconds allowed for this object to gracefully terminate before it will be removed from the
+   * system. Only set when deletionTimestamp is also set. May only be shortened. Read-only.
+   */
   deletionGracePeriodSeconds?: number;
+  /**
+   * Map of string keys and values that can be used to organize and categorize (scope and select)
+   * objects. May match selectors of replication controllers and services. More info:
+   * http://kubernetes.io/docs/user-guide/labels
+   */
   labels?: { [key: string]: string };
+  /**
+   * Annotations is an unstructured key value map stored with a resource that may be set by external
+   * tools to store and retrieve arbitrary metadata. They are not queryable and should be preserved when
+   * modifying objects. More info: http://kubernetes.io/docs/user-guide/annotations
+   */
   annotations?: { [key: string]: string };
+  /**
+   * List of objects depended by this object. If ALL objects in the list have been deleted, this object
+   * will be garbage collected. If this object is managed by a controller, then an entry in this list
+   * will point to this controller, with the controller field set to true. There cannot be more than one
+   * managing controller.
+   */
   ownerReferences?: OwnerReference[];
+  /**
+   * Must be empty before the object is deleted from the registry. Each entry is an identifier for the
+   * responsible component that will remove the entry from the list. If the deletionTimestamp of the
+   * object is non-nil, entries in this list can only be removed. Finalizers may be processed and removed
+   * in any order.  Order is NOT enforced because it introduces significant risk of stuck finalizers.
+   * finalizers is a shared field, any actor with permission can reorder it. If the finalizer list is
+   * processed in order, then this can lead to a situation in which the component responsible for the
+   * first finalizer in the list is waiting for a signal (field value, external system, or other)
+   * produced by a component responsible for a finalizer later in the list, resulting in a deadlock.
+   * Without enforced ordering finalizers are free to order amongst themselves and are not vulnerable to
+   * ordering changes in the list.
+   */
   finalizers?: string[];
+  /**
+   * ManagedFields maps workflow-id and version to the set of fields that are managed by that workflow.
+   * This is mostly for internal housekeeping, and users typically shouldn't need to set or understand
+   * this field. A workflow can be the user's name, a controller's name, or the name of a specific apply
+   * path like "ci-cd". The set of fields is always in the version that the workflow used when modifying
+   * the object.
+   */
   managedFields?: ManagedFieldsEntry[];
 }
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference */
 export interface OwnerReference {
+  /**
+   * Kind of the referent. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   kind: string;
+  /** Name of the referent. More info: http://kubernetes.io/docs/user-guide/identifiers#names */
   name: string;
+  /** UID of the referent. More info: http://kubernetes.io/docs/user-guide/identifiers#uids */
   uid: string;
+  /** API version of the referent. */
   apiVersion: string;
+  /** If true, this reference points to the managing controller. */
   controller?: boolean;
+  /**
+   * If true, AND if the owner has the "foregroundDeletion" finalizer, then the owner cannot be deleted
+   * from the key-value store until this reference is removed. Defaults to false. To set this field, a
+   * user needs "delete" permission of the owner, otherwise 422 (Unprocessable Entity) will be returned.
+   */
   blockOwnerDeletion?: boolean;
 }
 
@@ -179,7 +415,9 @@ export interface PatchOptions {
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions */
 export interface Preconditions {
+  /** Specifies the target UID. */
   uid?: string;
+  /** Specifies the target ResourceVersion */
   resourceVersion?: string;
 }
 
@@ -188,27 +426,76 @@ export interface Status {
   apiVersion?: string;
   kind?: string;
   metadata?: ListMeta;
+  /**
+   * Status of the operation. One of: "Success" or "Failure". More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: string;
+  /** A human-readable description of the status of this operation. */
   message?: string;
+  /**
+   * A machine-readable description of why this operation is in the "Failure" status. If this value is
+   * empty there is no information available. A Reason clarifies an HTTP status code but does not
+   * override it.
+   */
   reason?: string;
   details?: StatusDetails;
+  /** Suggested HTTP return code for this status, 0 if not set. */
   code?: number;
 }
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.StatusCause */
 export interface StatusCause {
+  /**
+   * A machine-readable description of the cause of the error. If this value is empty there is no
+   * information available.
+   */
   reason?: string;
+  /**
+   * A human-readable description of the cause of the error.  This field may be presented as-is to a
+   * reader.
+   */
   message?: string;
+  /**
+   * The field of the resource that has caused this error, as named by its JSON serialization. May
+   * include dot and postfix notation for nested attributes. Arrays are zero-indexed.  Fields may appear
+   * more than once in an array of causes due to fields having multiple errors. Optional.  Examples:
+   * "name" - the field "name" on the current resource   "items[0].name" - the field "name" on the first
+   * array entry in "items"
+   */
   field?: string;
 }
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.StatusDetails */
 export interface StatusDetails {
+  /**
+   * The name attribute of the resource associated with the status StatusReason (when there is a single
+   * name which can be described).
+   */
   name?: string;
+  /** The group attribute of the resource associated with the status StatusReason. */
   group?: string;
+  /**
+   * The kind attribute of the resource associated with the status StatusReason. On some operations may
+   * differ from the requested resource Kind. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   kind?: string;
+  /**
+   * The Causes array includes more details associated with the StatusReason failure. Not all
+   * StatusReasons may provide detailed causes.
+   */
   causes?: StatusCause[];
+  /**
+   * If specified, the time in seconds before the operation should be retried. Some errors may indicate
+   * the client must take an alternate action - for those errors this field may indicate how long to wait
+   * before taking the alternate action.
+   */
   retryAfterSeconds?: number;
+  /**
+   * UID of the resource. (when there is a single resource which can be described). More info:
+   * http://kubernetes.io/docs/user-guide/identifiers#uids
+   */
   uid?: string;
 }
 
@@ -233,6 +520,11 @@ export interface WatchEvent {
   apiVersion?: string;
   kind?: string;
   type: string;
+  /**
+   * Object is:  * If Type is Added or Modified: the new state of the object.  * If Type is Deleted: the
+   * state of the object immediately before deletion.  * If Type is Error: *Status is recommended; other
+   * types may make sense    depending on context.
+   */
   object: RawExtension;
 }
 
@@ -245,7 +537,9 @@ export interface Affinity {
 
 /** k8s.io.api.core.v1.AttachedVolume */
 export interface AttachedVolume {
+  /** Name of the attached volume */
   name: string;
+  /** DevicePath represents the device path where the volume should be available */
   devicePath: string;
 }
 
@@ -253,27 +547,50 @@ export interface AttachedVolume {
 export interface Binding {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   target: ObjectReference;
 }
 
 /** k8s.io.api.core.v1.CSIVolumeSource */
 export interface CSIVolumeSource {
+  /**
+   * Driver is the name of the CSI driver that handles this volume. Consult with your admin for the
+   * correct name as registered in the cluster.
+   */
   driver: string;
+  /** Specifies a read-only configuration for the volume. Defaults to false (read/write). */
   readOnly?: boolean;
+  /**
+   * Filesystem type to mount. Ex. "ext4", "xfs", "ntfs". If not provided, the empty value is passed to
+   * the associated CSI driver which will determine the default filesystem to apply.
+   */
   fsType?: string;
+  /**
+   * VolumeAttributes stores driver-specific properties that are passed to the CSI driver. Consult your
+   * driver's documentation for supported values.
+   */
   volumeAttributes?: { [key: string]: string };
   nodePublishSecretRef?: LocalObjectReference;
 }
 
 /** k8s.io.api.core.v1.Capabilities */
 export interface Capabilities {
+  /** Added capabilities */
   add?: string[];
+  /** Removed capabilities */
   drop?: string[];
 }
 
 /** k8s.io.api.core.v1.ClientIPConfig */
 export interface ClientIPConfig {
+  /**
+   * timeoutSeconds specifies the seconds of ClientIP type session sticky time. The value must be >0 &&
+   * <=86400(for 1 day) if ServiceAffinity == "ClientIP". Default value is 10800(for 3 hours).
+   */
   timeoutSeconds?: number;
 }
 
@@ -281,20 +598,43 @@ export interface ClientIPConfig {
 export interface ConfigMap {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
+  /**
+   * Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or
+   * '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data
+   * must not overlap with the keys in the BinaryData field, this is enforced during validation process.
+   */
   data?: { [key: string]: string };
+  /**
+   * BinaryData contains the binary data. Each key must consist of alphanumeric characters, '-', '_' or
+   * '.'. BinaryData can contain byte sequences that are not in the UTF-8 range. The keys stored in
+   * BinaryData must not overlap with the ones in the Data field, this is enforced during validation
+   * process. Using this field will require 1.10+ apiserver and kubelet.
+   */
   binaryData?: { [key: string]: string };
+  /**
+   * Immutable, if set to true, ensures that data stored in the ConfigMap cannot be updated (only object
+   * metadata can be modified). If not set to true, the field can be modified at any time. Defaulted to
+   * nil.
+   */
   immutable?: boolean;
 }
 
-/** k8s.io.api.core.v1.ConfigMapEnvSource */
+/** k8s.io.api.core.v1.ConfigMapEnvSource: mkube: JSON inlines localObjectReference ({"name": ...}). */
 export interface ConfigMapEnvSource extends LocalObjectReference {
+  /** Specify whether the ConfigMap must be defined */
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.ConfigMapKeySelector */
+/** k8s.io.api.core.v1.ConfigMapKeySelector: mkube: JSON inlines localObjectReference. */
 export interface ConfigMapKeySelector extends LocalObjectReference {
+  /** The key to select. */
   key: string;
+  /** Specify whether the ConfigMap or its key must be defined */
   optional?: boolean;
 }
 
@@ -302,61 +642,187 @@ export interface ConfigMapKeySelector extends LocalObjectReference {
 export interface ConfigMapList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** Items is the list of ConfigMaps. */
   items: ConfigMap[];
 }
 
-/** k8s.io.api.core.v1.ConfigMapProjection */
+/** k8s.io.api.core.v1.ConfigMapProjection: mkube: JSON inlines localObjectReference. */
 export interface ConfigMapProjection extends LocalObjectReference {
+  /**
+   * If unspecified, each key-value pair in the Data field of the referenced ConfigMap will be projected
+   * into the volume as a file whose name is the key and content is the value. If specified, the listed
+   * keys will be projected into the specified paths, and unlisted keys will not be present. If a key is
+   * specified which is not present in the ConfigMap, the volume setup will error unless it is marked
+   * optional. Paths must be relative and may not contain the '..' path or start with '..'.
+   */
   items?: KeyToPath[];
+  /** Specify whether the ConfigMap or its keys must be defined */
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.ConfigMapVolumeSource */
+/** k8s.io.api.core.v1.ConfigMapVolumeSource: mkube: JSON inlines localObjectReference. */
 export interface ConfigMapVolumeSource extends LocalObjectReference {
+  /**
+   * If unspecified, each key-value pair in the Data field of the referenced ConfigMap will be projected
+   * into the volume as a file whose name is the key and content is the value. If specified, the listed
+   * keys will be projected into the specified paths, and unlisted keys will not be present. If a key is
+   * specified which is not present in the ConfigMap, the volume setup will error unless it is marked
+   * optional. Paths must be relative and may not contain the '..' path or start with '..'.
+   */
   items?: KeyToPath[];
+  /**
+   * Optional: mode bits used to set permissions on created files by default. Must be an octal value
+   * between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal
+   * values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path
+   * are not affected by this setting. This might be in conflict with other options that affect the file
+   * mode, like fsGroup, and the result can be other mode bits set.
+   */
   defaultMode?: number;
+  /** Specify whether the ConfigMap or its keys must be defined */
   optional?: boolean;
 }
 
 /** k8s.io.api.core.v1.Container */
 export interface Container {
+  /**
+   * Name of the container specified as a DNS_LABEL. Each container in a pod must have a unique name
+   * (DNS_LABEL). Cannot be updated.
+   */
   name: string;
+  /**
+   * Docker image name. More info: https://kubernetes.io/docs/concepts/containers/images This field is
+   * optional to allow higher level config management to default or override container images in workload
+   * controllers like Deployments and StatefulSets.
+   */
   image?: string;
+  /**
+   * Entrypoint array. Not executed within a shell. The docker image's ENTRYPOINT is used if this is not
+   * provided. Variable references $(VAR_NAME) are expanded using the container's environment. If a
+   * variable cannot be resolved, the reference in the input string will be unchanged. Double $$ are
+   * reduced to a single $, which allows for escaping the $(VAR_NAME) syntax: i.e. "$$(VAR_NAME)" will
+   * produce the string literal "$(VAR_NAME)". Escaped references will never be expanded, regardless of
+   * whether the variable exists or not. Cannot be updated. More info:
+   * https://kubernetes.io/docs/tasks/inject-data-application/define-command-argument-container/#running-a-command-in-a-shell
+   */
   command?: string[];
+  /**
+   * Arguments to the entrypoint. The docker image's CMD is used if this is not provided. Variable
+   * references $(VAR_NAME) are expanded using the container's environment. If a variable cannot be
+   * resolved, the reference in the input string will be unchanged. Double $$ are reduced to a single $,
+   * which allows for escaping the $(VAR_NAME) syntax: i.e. "$$(VAR_NAME)" will produce the string
+   * literal "$(VAR_NAME)". Escaped references will never be expanded, regardless of whether the variable
+   * exists or not. Cannot be updated. More info:
+   * https://kubernetes.io/docs/tasks/inject-data-application/define-command-argument-container/#running-a-command-in-a-shell
+   */
   args?: string[];
+  /**
+   * Container's working directory. If not specified, the container runtime's default will be used, which
+   * might be configured in the container image. Cannot be updated.
+   */
   workingDir?: string;
+  /**
+   * List of ports to expose from the container. Exposing a port here gives the system additional
+   * information about the network connections a container uses, but is primarily informational. Not
+   * specifying a port here DOES NOT prevent that port from being exposed. Any port which is listening on
+   * the default "0.0.0.0" address inside a container will be accessible from the network. Cannot be
+   * updated.
+   */
   ports?: ContainerPort[];
+  /** List of environment variables to set in the container. Cannot be updated. */
   env?: EnvVar[];
   resources?: ResourceRequirements;
+  /** Pod volumes to mount into the container's filesystem. Cannot be updated. */
   volumeMounts?: VolumeMount[];
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   lifecycle?: Lifecycle;
+  /**
+   * Optional: Path at which the file to which the container's termination message will be written is
+   * mounted into the container's filesystem. Message written is intended to be brief final status, such
+   * as an assertion failure message. Will be truncated by the node if greater than 4096 bytes. The total
+   * message length across all containers will be limited to 12kb. Defaults to /dev/termination-log.
+   * Cannot be updated.
+   */
   terminationMessagePath?: string;
+  /**
+   * Image pull policy. One of Always, Never, IfNotPresent. Defaults to Always if :latest tag is
+   * specified, or IfNotPresent otherwise. Cannot be updated. More info:
+   * https://kubernetes.io/docs/concepts/containers/images#updating-images
+   */
   imagePullPolicy?: string;
   securityContext?: SecurityContext;
+  /**
+   * Whether this container should allocate a buffer for stdin in the container runtime. If this is not
+   * set, reads from stdin in the container will always result in EOF. Default is false.
+   */
   stdin?: boolean;
+  /**
+   * Whether the container runtime should close the stdin channel after it has been opened by a single
+   * attach. When stdin is true the stdin stream will remain open across multiple attach sessions. If
+   * stdinOnce is set to true, stdin is opened on container start, is empty until the first client
+   * attaches to stdin, and then remains open and accepts data until the client disconnects, at which
+   * time stdin is closed and remains closed until the container is restarted. If this flag is false, a
+   * container processes that reads from stdin will never receive an EOF. Default is false
+   */
   stdinOnce?: boolean;
+  /**
+   * Whether this container should allocate a TTY for itself, also requires 'stdin' to be true. Default
+   * is false.
+   */
   tty?: boolean;
+  /**
+   * List of sources to populate environment variables in the container. The keys defined within a source
+   * must be a C_IDENTIFIER. All invalid keys will be reported as an event when the container is
+   * starting. When a key exists in multiple sources, the value associated with the last source will take
+   * precedence. Values defined by an Env with a duplicate key will take precedence. Cannot be updated.
+   */
   envFrom?: EnvFromSource[];
+  /**
+   * Indicate how the termination message should be populated. File will use the contents of
+   * terminationMessagePath to populate the container status message on both success and failure.
+   * FallbackToLogsOnError will use the last chunk of container log output if the termination message
+   * file is empty and the container exited with an error. The log output is limited to 2048 bytes or 80
+   * lines, whichever is smaller. Defaults to File. Cannot be updated.
+   */
   terminationMessagePolicy?: string;
+  /** volumeDevices is the list of block devices to be used by the container. */
   volumeDevices?: VolumeDevice[];
   startupProbe?: Probe;
 }
 
 /** k8s.io.api.core.v1.ContainerImage */
 export interface ContainerImage {
+  /**
+   * Names by which this image is known. e.g. ["k8s.gcr.io/hyperkube:v1.0.7",
+   * "dockerhub.io/google_containers/hyperkube:v1.0.7"]
+   */
   names?: string[];
+  /** The size of the image in bytes. */
   sizeBytes?: number;
 }
 
 /** k8s.io.api.core.v1.ContainerPort */
 export interface ContainerPort {
+  /**
+   * If specified, this must be an IANA_SVC_NAME and unique within the pod. Each named port in a pod must
+   * have a unique name. Name for the port that can be referred to by services.
+   */
   name?: string;
+  /**
+   * Number of port to expose on the host. If specified, this must be a valid port number, 0 < x < 65536.
+   * If HostNetwork is specified, this must match ContainerPort. Most containers do not need this.
+   */
   hostPort?: number;
+  /** Number of port to expose on the pod's IP address. This must be a valid port number, 0 < x < 65536. */
   containerPort: number;
+  /** Protocol for port. Must be UDP, TCP, or SCTP. Defaults to "TCP". */
   protocol?: string;
+  /** What host IP to bind the external port to. */
   hostIP?: string;
 }
 
@@ -369,89 +835,177 @@ export interface ContainerState {
 
 /** k8s.io.api.core.v1.ContainerStateRunning */
 export interface ContainerStateRunning {
+  /** Time at which the container was last (re-)started */
   startedAt?: Time;
 }
 
 /** k8s.io.api.core.v1.ContainerStateTerminated */
 export interface ContainerStateTerminated {
+  /** Exit status from the last termination of the container */
   exitCode: number;
+  /** Signal from the last termination of the container */
   signal?: number;
+  /** (brief) reason from the last termination of the container */
   reason?: string;
+  /** Message regarding the last termination of the container */
   message?: string;
+  /** Time at which previous execution of the container started */
   startedAt?: Time;
+  /** Time at which the container last terminated */
   finishedAt?: Time;
+  /** Container's ID in the format 'docker://<container_id>' */
   containerID?: string;
 }
 
 /** k8s.io.api.core.v1.ContainerStateWaiting */
 export interface ContainerStateWaiting {
+  /** (brief) reason the container is not yet running. */
   reason?: string;
+  /** Message regarding why the container is not yet running. */
   message?: string;
 }
 
 /** k8s.io.api.core.v1.ContainerStatus */
 export interface ContainerStatus {
+  /** This must be a DNS_LABEL. Each container in a pod must have a unique name. Cannot be updated. */
   name: string;
   state?: ContainerState;
   lastState?: ContainerState;
+  /** Specifies whether the container has passed its readiness probe. */
   ready: boolean;
+  /**
+   * The number of times the container has been restarted, currently based on the number of dead
+   * containers that have not yet been removed. Note that this is calculated from dead containers. But
+   * those containers are subject to garbage collection. This value will get capped at 5 by GC.
+   */
   restartCount: number;
+  /** The image the container is running. More info: https://kubernetes.io/docs/concepts/containers/images */
   image: string;
+  /** ImageID of the container's image. */
   imageID: string;
+  /** Container's ID in the format 'docker://<container_id>'. */
   containerID?: string;
+  /**
+   * Specifies whether the container has passed its startup probe. Initialized as false, becomes true
+   * after startupProbe is considered successful. Resets to false when the container is restarted, or if
+   * kubelet loses state temporarily. Is always true when no startupProbe is defined.
+   */
   started?: boolean;
 }
 
 /** k8s.io.api.core.v1.DaemonEndpoint */
 export interface DaemonEndpoint {
+  /** Port number of the given endpoint. */
   Port: number;
 }
 
 /** k8s.io.api.core.v1.DownwardAPIProjection */
 export interface DownwardAPIProjection {
+  /** Items is a list of DownwardAPIVolume file */
   items?: DownwardAPIVolumeFile[];
 }
 
 /** k8s.io.api.core.v1.DownwardAPIVolumeFile */
 export interface DownwardAPIVolumeFile {
+  /**
+   * Required: Path is  the relative path name of the file to be created. Must not be absolute or contain
+   * the '..' path. Must be utf-8 encoded. The first item of the relative path must not start with '..'
+   */
   path: string;
   fieldRef?: ObjectFieldSelector;
   resourceFieldRef?: ResourceFieldSelector;
+  /**
+   * Optional: mode bits used to set permissions on this file, must be an octal value between 0000 and
+   * 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires
+   * decimal values for mode bits. If not specified, the volume defaultMode will be used. This might be
+   * in conflict with other options that affect the file mode, like fsGroup, and the result can be other
+   * mode bits set.
+   */
   mode?: number;
 }
 
 /** k8s.io.api.core.v1.DownwardAPIVolumeSource */
 export interface DownwardAPIVolumeSource {
+  /** Items is a list of downward API volume file */
   items?: DownwardAPIVolumeFile[];
+  /**
+   * Optional: mode bits to use on created files by default. Must be a Optional: mode bits used to set
+   * permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal
+   * value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values
+   * for mode bits. Defaults to 0644. Directories within the path are not affected by this setting. This
+   * might be in conflict with other options that affect the file mode, like fsGroup, and the result can
+   * be other mode bits set.
+   */
   defaultMode?: number;
 }
 
 /** k8s.io.api.core.v1.EmptyDirVolumeSource */
 export interface EmptyDirVolumeSource {
+  /**
+   * What type of storage medium should back this directory. The default is "" which means to use the
+   * node's default medium. Must be an empty string (default) or Memory. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#emptydir
+   */
   medium?: string;
+  /**
+   * Total amount of local storage required for this EmptyDir volume. The size limit is also applicable
+   * for memory medium. The maximum usage on memory medium EmptyDir would be the minimum value between
+   * the SizeLimit specified here and the sum of memory limits of all containers in a pod. The default is
+   * nil which means that the limit is undefined. More info:
+   * http://kubernetes.io/docs/user-guide/volumes#emptydir
+   */
   sizeLimit?: QuantityString;
 }
 
 /** k8s.io.api.core.v1.EndpointAddress */
 export interface EndpointAddress {
+  /**
+   * The IP of this endpoint. May not be loopback (127.0.0.0/8), link-local (169.254.0.0/16), or
+   * link-local multicast ((224.0.0.0/24). IPv6 is also accepted but not fully supported on all
+   * platforms. Also, certain kubernetes components, like kube-proxy, are not IPv6 ready.
+   */
   ip: string;
   targetRef?: ObjectReference;
+  /** The Hostname of this endpoint */
   hostname?: string;
+  /** Optional: Node hosting this endpoint. This can be used to determine endpoints local to a node. */
   nodeName?: string;
 }
 
 /** k8s.io.api.core.v1.EndpointPort */
 export interface EndpointPort {
+  /**
+   * The name of this port.  This must match the 'name' field in the corresponding ServicePort. Must be a
+   * DNS_LABEL. Optional only if one port is defined.
+   */
   name?: string;
+  /** The port number of the endpoint. */
   port: number;
+  /** The IP protocol for this port. Must be UDP, TCP, or SCTP. Default is TCP. */
   protocol?: string;
+  /**
+   * The application protocol for this port. This field follows standard Kubernetes label syntax.
+   * Un-prefixed names are reserved for IANA standard service names (as per RFC-6335 and
+   * http://www.iana.org/assignments/service-names). Non-standard protocols should use prefixed names
+   * such as mycompany.com/my-custom-protocol.
+   */
   appProtocol?: string;
 }
 
 /** k8s.io.api.core.v1.EndpointSubset */
 export interface EndpointSubset {
+  /**
+   * IP addresses which offer the related ports that are marked as ready. These endpoints should be
+   * considered safe for load balancers and clients to utilize.
+   */
   addresses?: EndpointAddress[];
+  /**
+   * IP addresses which offer the related ports but are not currently marked as ready because they have
+   * not yet finished starting, have recently failed a readiness check, or have recently failed a
+   * liveness check.
+   */
   notReadyAddresses?: EndpointAddress[];
+  /** Port numbers available on the related IP addresses. */
   ports?: EndpointPort[];
 }
 
@@ -459,7 +1013,18 @@ export interface EndpointSubset {
 export interface Endpoints {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
+  /**
+   * The set of all endpoints is the union of all subsets. Addresses are placed into subsets according to
+   * the IPs they share. A single address with multiple ports, some of which are ready and some of which
+   * are not (because they come from different containers) will result in the address being displayed in
+   * different subsets for the different ports. No address will appear in both Addresses and
+   * NotReadyAddresses in the same subset. Sets of addresses and ports that comprise a service.
+   */
   subsets?: EndpointSubset[];
 }
 
@@ -467,12 +1032,18 @@ export interface Endpoints {
 export interface EndpointsList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** List of endpoints. */
   items: Endpoints[];
 }
 
 /** k8s.io.api.core.v1.EnvFromSource */
 export interface EnvFromSource {
+  /** An optional identifier to prepend to each key in the ConfigMap. Must be a C_IDENTIFIER. */
   prefix?: string;
   configMapRef?: ConfigMapEnvSource;
   secretRef?: SecretEnvSource;
@@ -480,7 +1051,16 @@ export interface EnvFromSource {
 
 /** k8s.io.api.core.v1.EnvVar */
 export interface EnvVar {
+  /** Name of the environment variable. Must be a C_IDENTIFIER. */
   name: string;
+  /**
+   * Variable references $(VAR_NAME) are expanded using the previously defined environment variables in
+   * the container and any service environment variables. If a variable cannot be resolved, the reference
+   * in the input string will be unchanged. Double $$ are reduced to a single $, which allows for
+   * escaping the $(VAR_NAME) syntax: i.e. "$$(VAR_NAME)" will produce the string literal "$(VAR_NAME)".
+   * Escaped references will never be expanded, regardless of whether the variable exists or not.
+   * Defaults to "".
+   */
   value?: string;
   valueFrom?: EnvVarSource;
 }
@@ -497,20 +1077,37 @@ export interface EnvVarSource {
 export interface Event {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata: ObjectMeta;
   involvedObject: ObjectReference;
+  /**
+   * This should be a short, machine understandable string that gives the reason for the transition into
+   * the object's current status.
+   */
   reason?: string;
+  /** A human-readable description of the status of this operation. */
   message?: string;
   source?: EventSource;
+  /** The time at which the event was first recorded. (Time of server receipt is in TypeMeta.) */
   firstTimestamp?: Time;
+  /** The time at which the most recent occurrence of this event was recorded. */
   lastTimestamp?: Time;
+  /** The number of times this event has occurred. */
   count?: number;
+  /** Type of this event (Normal, Warning), new types could be added in the future */
   type?: string;
+  /** Time when this Event was first observed. */
   eventTime?: MicroTime;
   series?: EventSeries;
+  /** What action was taken/failed regarding to the Regarding object. */
   action?: string;
   related?: ObjectReference;
+  /** Name of the controller that emitted this Event, e.g. `kubernetes.io/kubelet`. */
   reportingComponent?: string;
+  /** ID of the controller instance, e.g. `kubelet-xyzf`. */
   reportingInstance?: string;
 }
 
@@ -518,24 +1115,40 @@ export interface Event {
 export interface EventList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** List of events */
   items: Event[];
 }
 
 /** k8s.io.api.core.v1.EventSeries */
 export interface EventSeries {
+  /** Number of occurrences in this series up to the last heartbeat time */
   count?: number;
+  /** Time of the last occurrence observed */
   lastObservedTime?: MicroTime;
 }
 
 /** k8s.io.api.core.v1.EventSource */
 export interface EventSource {
+  /** Component from which the event is generated. */
   component?: string;
+  /** Node name on which the event is generated. */
   host?: string;
 }
 
 /** k8s.io.api.core.v1.ExecAction */
 export interface ExecAction {
+  /**
+   * Command is the command line to execute inside the container, the working directory for the command
+   * is root ('/') in the container's filesystem. The command is simply exec'd, it is not run inside a
+   * shell, so traditional shell instructions ('|', etc) won't work. To use a shell, you need to
+   * explicitly call out to that shell. Exit status of 0 is treated as live/healthy and non-zero is
+   * unhealthy.
+   */
   command?: string[];
 }
 
@@ -547,35 +1160,70 @@ export interface GRPCAction {
 
 /** k8s.io.api.core.v1.HTTPGetAction */
 export interface HTTPGetAction {
+  /** Path to access on the HTTP server. */
   path?: string;
+  /**
+   * Name or number of the port to access on the container. Number must be in the range 1 to 65535. Name
+   * must be an IANA_SVC_NAME.
+   */
   port: IntOrString;
+  /**
+   * Host name to connect to, defaults to the pod IP. You probably want to set "Host" in httpHeaders
+   * instead.
+   */
   host?: string;
+  /** Scheme to use for connecting to the host. Defaults to HTTP. */
   scheme?: string;
+  /** Custom headers to set in the request. HTTP allows repeated headers. */
   httpHeaders?: HTTPHeader[];
 }
 
 /** k8s.io.api.core.v1.HTTPHeader */
 export interface HTTPHeader {
+  /** The header field name */
   name: string;
+  /** The header field value */
   value: string;
 }
 
 /** k8s.io.api.core.v1.HostAlias */
 export interface HostAlias {
+  /** IP address of the host file entry. */
   ip: string;
+  /** Hostnames for the above IP address. */
   hostnames?: string[];
 }
 
 /** k8s.io.api.core.v1.HostPathVolumeSource */
 export interface HostPathVolumeSource {
+  /**
+   * Path of the directory on the host. If the path is a symlink, it will follow the link to the real
+   * path. More info: https://kubernetes.io/docs/concepts/storage/volumes#hostpath
+   */
   path: string;
+  /**
+   * Type for HostPath Volume Defaults to "" More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#hostpath
+   */
   type?: string;
 }
 
 /** k8s.io.api.core.v1.KeyToPath */
 export interface KeyToPath {
+  /** The key to project. */
   key: string;
+  /**
+   * The relative path of the file to map the key to. May not be an absolute path. May not contain the
+   * path element '..'. May not start with the string '..'.
+   */
   path: string;
+  /**
+   * Optional: mode bits used to set permissions on this file. Must be an octal value between 0000 and
+   * 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires
+   * decimal values for mode bits. If not specified, the volume defaultMode will be used. This might be
+   * in conflict with other options that affect the file mode, like fsGroup, and the result can be other
+   * mode bits set.
+   */
   mode?: number;
 }
 
@@ -594,25 +1242,54 @@ export interface LifecycleHandler {
 
 /** k8s.io.api.core.v1.LoadBalancerIngress */
 export interface LoadBalancerIngress {
+  /**
+   * IP is set for load-balancer ingress points that are IP based (typically GCE or OpenStack
+   * load-balancers)
+   */
   ip?: string;
+  /** Hostname is set for load-balancer ingress points that are DNS based (typically AWS load-balancers) */
   hostname?: string;
+  /**
+   * Ports is a list of records of service ports If used, every port defined in the service should have
+   * an entry in it
+   */
   ports?: PortStatus[];
 }
 
 /** k8s.io.api.core.v1.LoadBalancerStatus */
 export interface LoadBalancerStatus {
+  /**
+   * Ingress is a list containing ingress points for the load-balancer. Traffic intended for the service
+   * should be sent to these ingress points.
+   */
   ingress?: LoadBalancerIngress[];
 }
 
 /** k8s.io.api.core.v1.LocalObjectReference */
 export interface LocalObjectReference {
+  /**
+   * Name of the referent. More info:
+   * https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   */
   name?: string;
 }
 
 /** k8s.io.api.core.v1.NFSVolumeSource */
 export interface NFSVolumeSource {
+  /**
+   * Server is the hostname or IP address of the NFS server. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#nfs
+   */
   server: string;
+  /**
+   * Path that is exported by the NFS server. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#nfs
+   */
   path: string;
+  /**
+   * ReadOnly here will force the NFS export to be mounted with read-only permissions. Defaults to false.
+   * More info: https://kubernetes.io/docs/concepts/storage/volumes#nfs
+   */
   readOnly?: boolean;
 }
 
@@ -620,6 +1297,10 @@ export interface NFSVolumeSource {
 export interface Namespace {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: NamespaceSpec;
   status?: NamespaceStatus;
@@ -627,8 +1308,14 @@ export interface Namespace {
 
 /** k8s.io.api.core.v1.NamespaceCondition */
 export interface NamespaceCondition {
+  /** Type of namespace controller condition. */
   type: string;
+  /** Status of the condition, one of True, False, Unknown. */
   status: string;
+  /**
+   * Time is a wrapper around time.Time which supports correct marshaling to YAML and JSON.  Wrappers are
+   * provided for many of the factory methods that the time package offers.
+   */
   lastTransitionTime?: Time;
   reason?: string;
   message?: string;
@@ -638,18 +1325,35 @@ export interface NamespaceCondition {
 export interface NamespaceList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /**
+   * Items is the list of Namespace objects in the list. More info:
+   * https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/
+   */
   items: Namespace[];
 }
 
 /** k8s.io.api.core.v1.NamespaceSpec */
 export interface NamespaceSpec {
+  /**
+   * Finalizers is an opaque list of values that must be empty to permanently remove object from storage.
+   * More info: https://kubernetes.io/docs/tasks/administer-cluster/namespaces/
+   */
   finalizers?: string[];
 }
 
 /** k8s.io.api.core.v1.NamespaceStatus */
 export interface NamespaceStatus {
+  /**
+   * Phase is the current lifecycle phase of the namespace. More info:
+   * https://kubernetes.io/docs/tasks/administer-cluster/namespaces/
+   */
   phase?: string;
+  /** Represents the latest available observations of a namespace's current state. */
   conditions?: NamespaceCondition[];
 }
 
@@ -657,6 +1361,10 @@ export interface NamespaceStatus {
 export interface Node {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: NodeSpec;
   status?: NodeStatus;
@@ -664,23 +1372,40 @@ export interface Node {
 
 /** k8s.io.api.core.v1.NodeAddress */
 export interface NodeAddress {
+  /** Node address type, one of Hostname, ExternalIP or InternalIP. */
   type: string;
+  /** The node address. */
   address: string;
 }
 
 /** k8s.io.api.core.v1.NodeAffinity */
 export interface NodeAffinity {
   requiredDuringSchedulingIgnoredDuringExecution?: NodeSelector;
+  /**
+   * The scheduler will prefer to schedule pods to nodes that satisfy the affinity expressions specified
+   * by this field, but it may choose a node that violates one or more of the expressions. The node that
+   * is most preferred is the one with the greatest sum of weights, i.e. for each node that meets all of
+   * the scheduling requirements (resource request, requiredDuringScheduling affinity expressions, etc.),
+   * compute a sum by iterating through the elements of this field and adding "weight" to the sum if the
+   * node matches the corresponding matchExpressions; the node(s) with the highest sum are the most
+   * preferred.
+   */
   preferredDuringSchedulingIgnoredDuringExecution?: PreferredSchedulingTerm[];
 }
 
 /** k8s.io.api.core.v1.NodeCondition */
 export interface NodeCondition {
+  /** Type of node condition. */
   type: string;
+  /** Status of the condition, one of True, False, Unknown. */
   status: string;
+  /** Last time we got an update on a given condition. */
   lastHeartbeatTime?: Time;
+  /** Last time the condition transit from one status to another. */
   lastTransitionTime?: Time;
+  /** (brief) reason for the condition's last transition. */
   reason?: string;
+  /** Human readable message indicating details about last transition. */
   message?: string;
 }
 
@@ -693,80 +1418,192 @@ export interface NodeDaemonEndpoints {
 export interface NodeList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** List of nodes */
   items: Node[];
 }
 
 /** k8s.io.api.core.v1.NodeSelector */
 export interface NodeSelector {
+  /** Required. A list of node selector terms. The terms are ORed. */
   nodeSelectorTerms: NodeSelectorTerm[];
 }
 
 /** k8s.io.api.core.v1.NodeSelectorRequirement */
 export interface NodeSelectorRequirement {
+  /** The label key that the selector applies to. */
   key: string;
+  /**
+   * Represents a key's relationship to a set of values. Valid operators are In, NotIn, Exists,
+   * DoesNotExist. Gt, and Lt.
+   */
   operator: string;
+  /**
+   * An array of string values. If the operator is In or NotIn, the values array must be non-empty. If
+   * the operator is Exists or DoesNotExist, the values array must be empty. If the operator is Gt or Lt,
+   * the values array must have a single element, which will be interpreted as an integer. This array is
+   * replaced during a strategic merge patch.
+   */
   values?: string[];
 }
 
 /** k8s.io.api.core.v1.NodeSelectorTerm */
 export interface NodeSelectorTerm {
+  /** A list of node selector requirements by node's labels. */
   matchExpressions?: NodeSelectorRequirement[];
+  /** A list of node selector requirements by node's fields. */
   matchFields?: NodeSelectorRequirement[];
 }
 
 /** k8s.io.api.core.v1.NodeSpec */
 export interface NodeSpec {
+  /** PodCIDR represents the pod IP range assigned to the node. */
   podCIDR?: string;
+  /**
+   * Deprecated. Not all kubelets will set this field. Remove field after 1.13. see:
+   * https://issues.k8s.io/61966
+   */
   externalID?: string;
+  /**
+   * ID of the node assigned by the cloud provider in the format:
+   * <ProviderName>://<ProviderSpecificNodeID>
+   */
   providerID?: string;
+  /**
+   * Unschedulable controls node schedulability of new pods. By default, node is schedulable. More info:
+   * https://kubernetes.io/docs/concepts/nodes/node/#manual-node-administration
+   */
   unschedulable?: boolean;
+  /** If specified, the node's taints. */
   taints?: Taint[];
+  /**
+   * podCIDRs represents the IP ranges assigned to the node for usage by Pods on that node. If this field
+   * is specified, the 0th entry must match the podCIDR field. It may contain at most 1 value for each of
+   * IPv4 and IPv6.
+   */
   podCIDRs?: string[];
 }
 
 /** k8s.io.api.core.v1.NodeStatus */
 export interface NodeStatus {
+  /**
+   * Capacity represents the total resources of a node. More info:
+   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#capacity
+   */
   capacity?: { [key: string]: QuantityString };
+  /**
+   * Allocatable represents the resources of a node that are available for scheduling. Defaults to
+   * Capacity.
+   */
   allocatable?: { [key: string]: QuantityString };
+  /**
+   * NodePhase is the recently observed lifecycle phase of the node. More info:
+   * https://kubernetes.io/docs/concepts/nodes/node/#phase The field is never populated, and now is
+   * deprecated.
+   */
   phase?: string;
+  /**
+   * Conditions is an array of current observed node conditions. More info:
+   * https://kubernetes.io/docs/concepts/nodes/node/#condition
+   */
   conditions?: NodeCondition[];
+  /**
+   * List of addresses reachable to the node. Queried from cloud provider, if available. More info:
+   * https://kubernetes.io/docs/concepts/nodes/node/#addresses Note: This field is declared as mergeable,
+   * but the merge key is not sufficiently unique, which can cause data corruption when it is merged.
+   * Callers should instead use a full-replacement patch. See http://pr.k8s.io/79391 for an example.
+   */
   addresses?: NodeAddress[];
   daemonEndpoints?: NodeDaemonEndpoints;
   nodeInfo?: NodeSystemInfo;
+  /** List of container images on this node */
   images?: ContainerImage[];
+  /** List of attachable volumes in use (mounted) by the node. */
   volumesInUse?: string[];
+  /** List of volumes that are attached to the node. */
   volumesAttached?: AttachedVolume[];
 }
 
 /** k8s.io.api.core.v1.NodeSystemInfo */
 export interface NodeSystemInfo {
+  /**
+   * MachineID reported by the node. For unique machine identification in the cluster this field is
+   * preferred. Learn more from man(5) machine-id: http://man7.org/linux/man-pages/man5/machine-id.5.html
+   */
   machineID: string;
+  /**
+   * SystemUUID reported by the node. For unique machine identification MachineID is preferred. This
+   * field is specific to Red Hat hosts
+   * https://access.redhat.com/documentation/en-us/red_hat_subscription_management/1/html/rhsm/uuid
+   */
   systemUUID: string;
+  /** Boot ID reported by the node. */
   bootID: string;
+  /** Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64). */
   kernelVersion: string;
+  /** OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)). */
   osImage: string;
+  /** ContainerRuntime Version reported by the node through runtime remote API (e.g. docker://1.5.0). */
   containerRuntimeVersion: string;
+  /** Kubelet Version reported by the node. */
   kubeletVersion: string;
+  /** KubeProxy Version reported by the node. */
   kubeProxyVersion: string;
+  /** The Operating System reported by the node */
   operatingSystem: string;
+  /** The Architecture reported by the node */
   architecture: string;
 }
 
 /** k8s.io.api.core.v1.ObjectFieldSelector */
 export interface ObjectFieldSelector {
+  /** Version of the schema the FieldPath is written in terms of, defaults to "v1". */
   apiVersion?: string;
+  /** Path of the field to select in the specified API version. */
   fieldPath: string;
 }
 
 /** k8s.io.api.core.v1.ObjectReference */
 export interface ObjectReference {
+  /**
+   * Kind of the referent. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   kind?: string;
+  /**
+   * Namespace of the referent. More info:
+   * https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/
+   */
   namespace?: string;
+  /**
+   * Name of the referent. More info:
+   * https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   */
   name?: string;
+  /**
+   * UID of the referent. More info:
+   * https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#uids
+   */
   uid?: string;
+  /** API version of the referent. */
   apiVersion?: string;
+  /**
+   * Specific resourceVersion to which this reference is made, if any. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#concurrency-control-and-consistency
+   */
   resourceVersion?: string;
+  /**
+   * If referring to a piece of an object instead of an entire object, this string should contain a valid
+   * JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the
+   * object reference is to a container within a pod, this would take on a value like:
+   * "spec.containers{name}" (where "name" refers to the name of the container that triggered the event)
+   * or if no container name is specified "spec.containers[2]" (container with index 2 in this pod). This
+   * syntax is chosen only to have some well-defined way of referencing a part of an object.
+   */
   fieldPath?: string;
 }
 
@@ -774,6 +1611,10 @@ export interface ObjectReference {
 export interface PersistentVolumeClaim {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: PersistentVolumeClaimSpec;
   status?: PersistentVolumeClaimStatus;
@@ -783,19 +1624,40 @@ export interface PersistentVolumeClaim {
 export interface PersistentVolumeClaimCondition {
   type: string;
   status: string;
+  /** Last time we probed the condition. */
   lastProbeTime?: Time;
+  /** Last time the condition transitioned from one status to another. */
   lastTransitionTime?: Time;
+  /**
+   * Unique, this should be a short, machine understandable string that gives the reason for condition's
+   * last transition. If it reports "ResizeStarted" that means the underlying persistent volume is being
+   * resized.
+   */
   reason?: string;
+  /** Human-readable message indicating details about last transition. */
   message?: string;
 }
 
 /** k8s.io.api.core.v1.PersistentVolumeClaimSpec */
 export interface PersistentVolumeClaimSpec {
+  /**
+   * AccessModes contains the desired access modes the volume should have. More info:
+   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1
+   */
   accessModes?: string[];
   resources?: ResourceRequirements;
+  /** VolumeName is the binding reference to the PersistentVolume backing this claim. */
   volumeName?: string;
   selector?: LabelSelector;
+  /**
+   * Name of the StorageClass required by the claim. More info:
+   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#class-1
+   */
   storageClassName?: string;
+  /**
+   * volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when
+   * not included in claim spec.
+   */
   volumeMode?: string;
   dataSource?: TypedLocalObjectReference;
   dataSourceRef?: TypedObjectReference;
@@ -803,15 +1665,30 @@ export interface PersistentVolumeClaimSpec {
 
 /** k8s.io.api.core.v1.PersistentVolumeClaimStatus */
 export interface PersistentVolumeClaimStatus {
+  /** Phase represents the current phase of PersistentVolumeClaim. */
   phase?: string;
+  /**
+   * AccessModes contains the actual access modes the volume backing the PVC has. More info:
+   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1
+   */
   accessModes?: string[];
+  /** Represents the actual resources of the underlying volume. */
   capacity?: { [key: string]: QuantityString };
+  /**
+   * Current Condition of persistent volume claim. If underlying persistent volume is being resized then
+   * the Condition will be set to 'ResizeStarted'.
+   */
   conditions?: PersistentVolumeClaimCondition[];
 }
 
 /** k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource */
 export interface PersistentVolumeClaimVolumeSource {
+  /**
+   * ClaimName is the name of a PersistentVolumeClaim in the same namespace as the pod using this volume.
+   * More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#persistentvolumeclaims
+   */
   claimName: string;
+  /** Will force the ReadOnly setting in VolumeMounts. Default false. */
   readOnly?: boolean;
 }
 
@@ -819,6 +1696,10 @@ export interface PersistentVolumeClaimVolumeSource {
 export interface Pod {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: PodSpec;
   status?: PodStatus;
@@ -826,49 +1707,119 @@ export interface Pod {
 
 /** k8s.io.api.core.v1.PodAffinity */
 export interface PodAffinity {
+  /**
+   * If the affinity requirements specified by this field are not met at scheduling time, the pod will
+   * not be scheduled onto the node. If the affinity requirements specified by this field cease to be met
+   * at some point during pod execution (e.g. due to a pod label update), the system may or may not try
+   * to eventually evict the pod from its node. When there are multiple elements, the lists of nodes
+   * corresponding to each podAffinityTerm are intersected, i.e. all terms must be satisfied.
+   */
   requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[];
+  /**
+   * The scheduler will prefer to schedule pods to nodes that satisfy the affinity expressions specified
+   * by this field, but it may choose a node that violates one or more of the expressions. The node that
+   * is most preferred is the one with the greatest sum of weights, i.e. for each node that meets all of
+   * the scheduling requirements (resource request, requiredDuringScheduling affinity expressions, etc.),
+   * compute a sum by iterating through the elements of this field and adding "weight" to the sum if the
+   * node has pods which matches the corresponding podAffinityTerm; the node(s) with the highest sum are
+   * the most preferred.
+   */
   preferredDuringSchedulingIgnoredDuringExecution?: WeightedPodAffinityTerm[];
 }
 
 /** k8s.io.api.core.v1.PodAffinityTerm */
 export interface PodAffinityTerm {
   labelSelector?: LabelSelector;
+  /**
+   * namespaces specifies a static list of namespace names that the term applies to. The term is applied
+   * to the union of the namespaces listed in this field and the ones selected by namespaceSelector. null
+   * or empty namespaces list and null namespaceSelector means "this pod's namespace"
+   */
   namespaces?: string[];
+  /**
+   * This pod should be co-located (affinity) or not co-located (anti-affinity) with the pods matching
+   * the labelSelector in the specified namespaces, where co-located is defined as running on a node
+   * whose value of the label with key topologyKey matches that of any node on which any of the selected
+   * pods is running. Empty topologyKey is not allowed.
+   */
   topologyKey: string;
   namespaceSelector?: LabelSelector;
 }
 
 /** k8s.io.api.core.v1.PodAntiAffinity */
 export interface PodAntiAffinity {
+  /**
+   * If the anti-affinity requirements specified by this field are not met at scheduling time, the pod
+   * will not be scheduled onto the node. If the anti-affinity requirements specified by this field cease
+   * to be met at some point during pod execution (e.g. due to a pod label update), the system may or may
+   * not try to eventually evict the pod from its node. When there are multiple elements, the lists of
+   * nodes corresponding to each podAffinityTerm are intersected, i.e. all terms must be satisfied.
+   */
   requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[];
+  /**
+   * The scheduler will prefer to schedule pods to nodes that satisfy the anti-affinity expressions
+   * specified by this field, but it may choose a node that violates one or more of the expressions. The
+   * node that is most preferred is the one with the greatest sum of weights, i.e. for each node that
+   * meets all of the scheduling requirements (resource request, requiredDuringScheduling anti-affinity
+   * expressions, etc.), compute a sum by iterating through the elements of this field and adding
+   * "weight" to the sum if the node has pods which matches the corresponding podAffinityTerm; the
+   * node(s) with the highest sum are the most preferred.
+   */
   preferredDuringSchedulingIgnoredDuringExecution?: WeightedPodAffinityTerm[];
 }
 
 /** k8s.io.api.core.v1.PodCondition */
 export interface PodCondition {
+  /**
+   * Type is the type of the condition. More info:
+   * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-conditions
+   */
   type: string;
+  /**
+   * Status is the status of the condition. Can be True, False, Unknown. More info:
+   * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-conditions
+   */
   status: string;
+  /** Last time we probed the condition. */
   lastProbeTime?: Time;
+  /** Last time the condition transitioned from one status to another. */
   lastTransitionTime?: Time;
+  /** Unique, one-word, CamelCase reason for the condition's last transition. */
   reason?: string;
+  /** Human-readable message indicating details about last transition. */
   message?: string;
 }
 
 /** k8s.io.api.core.v1.PodDNSConfig */
 export interface PodDNSConfig {
+  /**
+   * A list of DNS name server IP addresses. This will be appended to the base nameservers generated from
+   * DNSPolicy. Duplicated nameservers will be removed.
+   */
   nameservers?: string[];
+  /**
+   * A list of DNS search domains for host-name lookup. This will be appended to the base search paths
+   * generated from DNSPolicy. Duplicated search paths will be removed.
+   */
   searches?: string[];
+  /**
+   * A list of DNS resolver options. This will be merged with the base options generated from DNSPolicy.
+   * Duplicated entries will be removed. Resolution options given in Options will override those that
+   * appear in the base DNSPolicy.
+   */
   options?: PodDNSConfigOption[];
 }
 
 /** k8s.io.api.core.v1.PodDNSConfigOption */
 export interface PodDNSConfigOption {
+  /** Required. */
   name?: string;
   value?: string;
 }
 
 /** k8s.io.api.core.v1.PodIP */
 export interface PodIP {
+  /** ip is an IP address (IPv4 or IPv6) assigned to the pod */
   ip: string;
 }
 
@@ -876,7 +1827,15 @@ export interface PodIP {
 export interface PodList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /**
+   * List of pods. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md
+   */
   items: Pod[];
 }
 
@@ -887,6 +1846,7 @@ export interface PodOS {
 
 /** k8s.io.api.core.v1.PodReadinessGate */
 export interface PodReadinessGate {
+  /** ConditionType refers to a condition in the pod's condition list with matching type. */
   conditionType: string;
 }
 
@@ -898,52 +1858,248 @@ export interface PodSchedulingGate {
 /** k8s.io.api.core.v1.PodSecurityContext */
 export interface PodSecurityContext {
   seLinuxOptions?: SELinuxOptions;
+  /**
+   * The UID to run the entrypoint of the container process. Defaults to user specified in image metadata
+   * if unspecified. May also be set in SecurityContext.  If set in both SecurityContext and
+   * PodSecurityContext, the value specified in SecurityContext takes precedence for that container.
+   */
   runAsUser?: number;
+  /**
+   * Indicates that the container must run as a non-root user. If true, the Kubelet will validate the
+   * image at runtime to ensure that it does not run as UID 0 (root) and fail to start the container if
+   * it does. If unset or false, no such validation will be performed. May also be set in
+   * SecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in
+   * SecurityContext takes precedence.
+   */
   runAsNonRoot?: boolean;
+  /**
+   * A list of groups applied to the first process run in each container, in addition to the container's
+   * primary GID.  If unspecified, no groups will be added to any container.
+   */
   supplementalGroups?: number[];
+  /**
+   * A special supplemental group that applies to all containers in a pod. Some volume types allow the
+   * Kubelet to change the ownership of that volume to be owned by the pod:  1. The owning GID will be
+   * the FSGroup 2. The setgid bit is set (new files created in the volume will be owned by FSGroup) 3.
+   * The permission bits are OR'd with rw-rw----  If unset, the Kubelet will not modify the ownership and
+   * permissions of any volume.
+   */
   fsGroup?: number;
+  /**
+   * The GID to run the entrypoint of the container process. Uses runtime default if unset. May also be
+   * set in SecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified
+   * in SecurityContext takes precedence for that container.
+   */
   runAsGroup?: number;
+  /**
+   * Sysctls hold a list of namespaced sysctls used for the pod. Pods with unsupported sysctls (by the
+   * container runtime) might fail to launch.
+   */
   sysctls?: Sysctl[];
   windowsOptions?: WindowsSecurityContextOptions;
+  /**
+   * fsGroupChangePolicy defines behavior of changing ownership and permission of the volume before being
+   * exposed inside Pod. This field will only apply to volume types which support fsGroup based
+   * ownership(and permissions). It will have no effect on ephemeral volume types such as: secret,
+   * configmaps and emptydir. Valid values are "OnRootMismatch" and "Always". If not specified, "Always"
+   * is used.
+   */
   fsGroupChangePolicy?: string;
   seccompProfile?: SeccompProfile;
 }
 
 /** k8s.io.api.core.v1.PodSpec */
 export interface PodSpec {
+  /**
+   * List of volumes that can be mounted by containers belonging to the pod. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes
+   */
   volumes?: Volume[];
+  /**
+   * List of containers belonging to the pod. Containers cannot currently be added or removed. There must
+   * be at least one container in a Pod. Cannot be updated.
+   */
   containers: Container[];
+  /**
+   * Restart policy for all containers within the pod. One of Always, OnFailure, Never. Default to
+   * Always. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#restart-policy
+   */
   restartPolicy?: string;
+  /**
+   * Optional duration in seconds the pod needs to terminate gracefully. May be decreased in delete
+   * request. Value must be non-negative integer. The value zero indicates stop immediately via the kill
+   * signal (no opportunity to shut down). If this value is nil, the default grace period will be used
+   * instead. The grace period is the duration in seconds after the processes running in the pod are sent
+   * a termination signal and the time when the processes are forcibly halted with a kill signal. Set
+   * this value longer than the expected cleanup time for your process. Defaults to 30 seconds.
+   */
   terminationGracePeriodSeconds?: number;
+  /**
+   * Optional duration in seconds the pod may be active on the node relative to StartTime before the
+   * system will actively try to mark it failed and kill associated containers. Value must be a positive
+   * integer.
+   */
   activeDeadlineSeconds?: number;
+  /**
+   * Set DNS policy for the pod. Defaults to "ClusterFirst". Valid values are 'ClusterFirstWithHostNet',
+   * 'ClusterFirst', 'Default' or 'None'. DNS parameters given in DNSConfig will be merged with the
+   * policy selected with DNSPolicy. To have DNS options set along with hostNetwork, you have to specify
+   * DNS policy explicitly to 'ClusterFirstWithHostNet'.
+   */
   dnsPolicy?: string;
+  /**
+   * NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must
+   * match a node's labels for the pod to be scheduled on that node. More info:
+   * https://kubernetes.io/docs/concepts/configuration/assign-pod-node/
+   */
   nodeSelector?: { [key: string]: string };
+  /**
+   * ServiceAccountName is the name of the ServiceAccount to use to run this pod. More info:
+   * https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/
+   */
   serviceAccountName?: string;
+  /**
+   * DeprecatedServiceAccount is a depreciated alias for ServiceAccountName. Deprecated: Use
+   * serviceAccountName instead.
+   */
   serviceAccount?: string;
+  /**
+   * NodeName is a request to schedule this pod onto a specific node. If it is non-empty, the scheduler
+   * simply schedules this pod onto that node, assuming that it fits resource requirements.
+   */
   nodeName?: string;
+  /**
+   * Host networking requested for this pod. Use the host's network namespace. If this option is set, the
+   * ports that will be used must be specified. Default to false.
+   */
   hostNetwork?: boolean;
+  /** Use the host's pid namespace. Optional: Default to false. */
   hostPID?: boolean;
+  /** Use the host's ipc namespace. Optional: Default to false. */
   hostIPC?: boolean;
   securityContext?: PodSecurityContext;
+  /**
+   * ImagePullSecrets is an optional list of references to secrets in the same namespace to use for
+   * pulling any of the images used by this PodSpec. If specified, these secrets will be passed to
+   * individual puller implementations for them to use. For example, in the case of docker, only
+   * DockerConfig type secrets are honored. More info:
+   * https://kubernetes.io/docs/concepts/containers/images#specifying-imagepullsecrets-on-a-pod
+   */
   imagePullSecrets?: LocalObjectReference[];
+  /**
+   * Specifies the hostname of the Pod If not specified, the pod's hostname will be set to a
+   * system-defined value.
+   */
   hostname?: string;
+  /**
+   * If specified, the fully qualified Pod hostname will be "<hostname>.<subdomain>.<pod
+   * namespace>.svc.<cluster domain>". If not specified, the pod will not have a domainname at all.
+   */
   subdomain?: string;
   affinity?: Affinity;
+  /**
+   * If specified, the pod will be dispatched by specified scheduler. If not specified, the pod will be
+   * dispatched by default scheduler.
+   */
   schedulerName?: string;
+  /**
+   * List of initialization containers belonging to the pod. Init containers are executed in order prior
+   * to containers being started. If any init container fails, the pod is considered to have failed and
+   * is handled according to its restartPolicy. The name for an init container or normal container must
+   * be unique among all containers. Init containers may not have Lifecycle actions, Readiness probes,
+   * Liveness probes, or Startup probes. The resourceRequirements of an init container are taken into
+   * account during scheduling by finding the highest request/limit for each resource type, and then
+   * using the max of of that value or the sum of the normal containers. Limits are applied to init
+   * containers in a similar fashion. Init containers cannot currently be added or removed. Cannot be
+   * updated. More info: https://kubernetes.io/docs/concepts/workloads/pods/init-containers/
+   */
   initContainers?: Container[];
+  /**
+   * AutomountServiceAccountToken indicates whether a service account token should be automatically
+   * mounted.
+   */
   automountServiceAccountToken?: boolean;
+  /** If specified, the pod's tolerations. */
   tolerations?: Toleration[];
+  /**
+   * HostAliases is an optional list of hosts and IPs that will be injected into the pod's hosts file if
+   * specified. This is only valid for non-hostNetwork pods.
+   */
   hostAliases?: HostAlias[];
+  /**
+   * If specified, indicates the pod's priority. "system-node-critical" and "system-cluster-critical" are
+   * two special keywords which indicate the highest priorities with the former being the highest
+   * priority. Any other name must be defined by creating a PriorityClass object with that name. If not
+   * specified, the pod priority will be default or zero if there is no default.
+   */
   priorityClassName?: string;
+  /**
+   * The priority value. Various system components use this field to find the priority of the pod. When
+   * Priority Admission Controller is enabled, it prevents users from setting this field. The admission
+   * controller populates this field from PriorityClassName. The higher the value, the higher the
+   * priority.
+   */
   priority?: number;
   dnsConfig?: PodDNSConfig;
+  /**
+   * Share a single process namespace between all of the containers in a pod. When this is set containers
+   * will be able to view and signal processes from other containers in the same pod, and the first
+   * process in each container will not be assigned PID 1. HostPID and ShareProcessNamespace cannot both
+   * be set. Optional: Default to false.
+   */
   shareProcessNamespace?: boolean;
+  /**
+   * If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its
+   * containers are ready AND all conditions specified in the readiness gates have status equal to "True"
+   * More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates
+   */
   readinessGates?: PodReadinessGate[];
+  /**
+   * RuntimeClassName refers to a RuntimeClass object in the node.k8s.io group, which should be used to
+   * run this pod.  If no RuntimeClass resource matches the named class, the pod will not be run. If
+   * unset or empty, the "legacy" RuntimeClass will be used, which is an implicit class with an empty
+   * definition that uses the default runtime handler. More info:
+   * https://git.k8s.io/enhancements/keps/sig-node/585-runtime-class This is a beta feature as of
+   * Kubernetes v1.14.
+   */
   runtimeClassName?: string;
+  /**
+   * EnableServiceLinks indicates whether information about services should be injected into pod's
+   * environment variables, matching the syntax of Docker links. Optional: Defaults to true.
+   */
   enableServiceLinks?: boolean;
+  /**
+   * PreemptionPolicy is the Policy for preempting pods with lower priority. One of Never,
+   * PreemptLowerPriority. Defaults to PreemptLowerPriority if unset. This field is beta-level, gated by
+   * the NonPreemptingPriority feature-gate.
+   */
   preemptionPolicy?: string;
+  /**
+   * Overhead represents the resource overhead associated with running a pod for a given RuntimeClass.
+   * This field will be autopopulated at admission time by the RuntimeClass admission controller. If the
+   * RuntimeClass admission controller is enabled, overhead must not be set in Pod create requests. The
+   * RuntimeClass admission controller will reject Pod create requests which have the overhead already
+   * set. If RuntimeClass is configured and selected in the PodSpec, Overhead will be set to the value
+   * defined in the corresponding RuntimeClass, otherwise it will remain unset and treated as zero. More
+   * info: https://git.k8s.io/enhancements/keps/sig-node/688-pod-overhead/README.md This field is
+   * beta-level as of Kubernetes v1.18, and is only honored by servers that enable the PodOverhead
+   * feature.
+   */
   overhead?: { [key: string]: QuantityString };
+  /**
+   * TopologySpreadConstraints describes how a group of pods ought to spread across topology domains.
+   * Scheduler will schedule pods in a way which abides by the constraints. All topologySpreadConstraints
+   * are ANDed.
+   */
   topologySpreadConstraints?: TopologySpreadConstraint[];
+  /**
+   * If true the pod's hostname will be configured as the pod's FQDN, rather than the leaf name (the
+   * default). In Linux containers, this means setting the FQDN in the hostname field of the kernel (the
+   * nodename field of struct utsname). In Windows containers, this means setting the registry value of
+   * hostname for the registry key
+   * HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters to FQDN. If a pod does
+   * not have FQDN, this has no effect. Default to false.
+   */
   setHostnameAsFQDN?: boolean;
   os?: PodOS;
   hostUsers?: boolean;
@@ -952,18 +2108,77 @@ export interface PodSpec {
 
 /** k8s.io.api.core.v1.PodStatus */
 export interface PodStatus {
+  /**
+   * The phase of a Pod is a simple, high-level summary of where the Pod is in its lifecycle. The
+   * conditions array, the reason and message fields, and the individual container status arrays contain
+   * more detail about the pod's status. There are five possible phase values:  Pending: The pod has been
+   * accepted by the Kubernetes system, but one or more of the container images has not been created.
+   * This includes time before being scheduled as well as time spent downloading images over the network,
+   * which could take a while. Running: The pod has been bound to a node, and all of the containers have
+   * been created. At least one container is still running, or is in the process of starting or
+   * restarting. Succeeded: All containers in the pod have terminated in success, and will not be
+   * restarted. Failed: All containers in the pod have terminated, and at least one container has
+   * terminated in failure. The container either exited with non-zero status or was terminated by the
+   * system. Unknown: For some reason the state of the pod could not be obtained, typically due to an
+   * error in communicating with the host of the pod.  More info:
+   * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-phase
+   */
   phase?: string;
+  /**
+   * Current service state of pod. More info:
+   * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-conditions
+   */
   conditions?: PodCondition[];
+  /** A human readable message indicating details about why the pod is in this condition. */
   message?: string;
+  /** A brief CamelCase message indicating details about why the pod is in this state. e.g. 'Evicted' */
   reason?: string;
+  /** IP address of the host to which the pod is assigned. Empty if not yet scheduled. */
   hostIP?: string;
+  /** IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated. */
   podIP?: string;
+  /**
+   * RFC 3339 date and time at which the object was acknowledged by the Kubelet. This is before the
+   * Kubelet pulled the container image(s) for the pod.
+   */
   startTime?: Time;
+  /**
+   * The list has one entry per container in the manifest. Each entry is currently the output of `docker
+   * inspect`. More info:
+   * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-and-container-status
+   */
   containerStatuses?: ContainerStatus[];
+  /**
+   * The Quality of Service (QOS) classification assigned to the pod based on resource requirements See
+   * PodQOSClass type for available QOS classes More info:
+   * https://git.k8s.io/community/contributors/design-proposals/node/resource-qos.md
+   */
   qosClass?: string;
+  /**
+   * The list has one entry per init container in the manifest. The most recent successful init container
+   * will have ready = true, the most recently started container will have startTime set. More info:
+   * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-and-container-status
+   */
   initContainerStatuses?: ContainerStatus[];
+  /**
+   * nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be
+   * scheduled right away as preemption victims receive their graceful termination periods. This field
+   * does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the
+   * pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the
+   * resources on this node to a higher priority pod that is created after preemption. As a result, this
+   * field may be different than PodSpec.nodeName when the pod is scheduled.
+   */
   nominatedNodeName?: string;
+  /**
+   * podIPs holds the IP addresses allocated to the pod. If this field is specified, the 0th entry must
+   * match the podIP field. Pods may be allocated at most 1 value for each of IPv4 and IPv6. This list is
+   * empty if no IPs have been allocated yet.
+   */
   podIPs?: PodIP[];
+  /**
+   * Status for any ephemeral containers that have run in this pod. This field is alpha-level and is only
+   * populated by servers that enable the EphemeralContainers feature.
+   */
   ephemeralContainerStatuses?: ContainerStatus[];
 }
 
@@ -971,30 +2186,74 @@ export interface PodStatus {
 export interface PodTemplateSpec {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: PodSpec;
 }
 
 /** k8s.io.api.core.v1.PortStatus */
 export interface PortStatus {
+  /** Port is the port number of the service port of which status is recorded here */
   port: number;
+  /**
+   * Protocol is the protocol of the service port of which status is recorded here The supported values
+   * are: "TCP", "UDP", "SCTP"
+   */
   protocol: string;
+  /**
+   * Error is to record the problem with the service port The format of the error shall comply with the
+   * following rules: - built-in error values shall be specified in this file and those shall use
+   * CamelCase names - cloud provider specific error values must have names that comply with the   format
+   * foo.example.com/CamelCase.
+   */
   error?: string;
 }
 
 /** k8s.io.api.core.v1.PreferredSchedulingTerm */
 export interface PreferredSchedulingTerm {
+  /** Weight associated with matching the corresponding nodeSelectorTerm, in the range 1-100. */
   weight: number;
   preference: NodeSelectorTerm;
 }
 
-/** k8s.io.api.core.v1.Probe */
+/** k8s.io.api.core.v1.Probe: mkube: JSON inlines handler (exec/httpGet/tcpSocket/grpc sit beside periodSeconds). */
 export interface Probe extends ProbeHandler {
+  /**
+   * Number of seconds after the container has started before liveness probes are initiated. More info:
+   * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   */
   initialDelaySeconds?: number;
+  /**
+   * Number of seconds after which the probe times out. Defaults to 1 second. Minimum value is 1. More
+   * info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   */
   timeoutSeconds?: number;
+  /** How often (in seconds) to perform the probe. Default to 10 seconds. Minimum value is 1. */
   periodSeconds?: number;
+  /**
+   * Minimum consecutive successes for the probe to be considered successful after having failed.
+   * Defaults to 1. Must be 1 for liveness and startup. Minimum value is 1.
+   */
   successThreshold?: number;
+  /**
+   * Minimum consecutive failures for the probe to be considered failed after having succeeded. Defaults
+   * to 3. Minimum value is 1.
+   */
   failureThreshold?: number;
+  /**
+   * Optional duration in seconds the pod needs to terminate gracefully upon probe failure. The grace
+   * period is the duration in seconds after the processes running in the pod are sent a termination
+   * signal and the time when the processes are forcibly halted with a kill signal. Set this value longer
+   * than the expected cleanup time for your process. If this value is nil, the pod's
+   * terminationGracePeriodSeconds will be used. Otherwise, this value overrides the value provided by
+   * the pod spec. Value must be non-negative integer. The value zero indicates stop immediately via the
+   * kill signal (no opportunity to shut down). This is a beta field and requires enabling
+   * ProbeTerminationGracePeriod feature gate. Minimum value is 1. spec.terminationGracePeriodSeconds is
+   * used if unset.
+   */
   terminationGracePeriodSeconds?: number;
 }
 
@@ -1008,14 +2267,26 @@ export interface ProbeHandler {
 
 /** k8s.io.api.core.v1.ProjectedVolumeSource */
 export interface ProjectedVolumeSource {
+  /** list of volume projections */
   sources?: VolumeProjection[];
+  /**
+   * Mode bits used to set permissions on created files by default. Must be an octal value between 0000
+   * and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON
+   * requires decimal values for mode bits. Directories within the path are not affected by this setting.
+   * This might be in conflict with other options that affect the file mode, like fsGroup, and the result
+   * can be other mode bits set.
+   */
   defaultMode?: number;
 }
 
-/** k8s.io.api.core.v1.ReplicationController */
+/** k8s.io.api.core.v1.ReplicationController: mkube: ReplicationController (upstream's field numbers): a ReplicaSet with an equality selector. */
 export interface ReplicationController {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: ReplicationControllerSpec;
   status?: ReplicationControllerStatus;
@@ -1023,10 +2294,15 @@ export interface ReplicationController {
 
 /** k8s.io.api.core.v1.ReplicationControllerCondition */
 export interface ReplicationControllerCondition {
+  /** Type of replication controller condition. */
   type: string;
+  /** Status of the condition, one of True, False, Unknown. */
   status: string;
+  /** The last time the condition transitioned from one status to another. */
   lastTransitionTime?: Time;
+  /** The reason for the condition's last transition. */
   reason?: string;
+  /** A human readable message indicating details about the transition. */
   message?: string;
 }
 
@@ -1034,52 +2310,118 @@ export interface ReplicationControllerCondition {
 export interface ReplicationControllerList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /**
+   * List of replication controllers. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller
+   */
   items: ReplicationController[];
 }
 
 /** k8s.io.api.core.v1.ReplicationControllerSpec */
 export interface ReplicationControllerSpec {
+  /**
+   * Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero
+   * and unspecified. Defaults to 1. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller
+   */
   replicas?: number;
+  /**
+   * Minimum number of seconds for which a newly created pod should be ready without any of its container
+   * crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon
+   * as it is ready)
+   */
   minReadySeconds?: number;
+  /**
+   * Selector is a label query over pods that should match the Replicas count. If Selector is empty, it
+   * is defaulted to the labels present on the Pod template. Label keys and values that must match in
+   * order to be controlled by this replication controller, if empty defaulted to labels on Pod template.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
+   */
   selector?: { [key: string]: string };
   template?: PodTemplateSpec;
 }
 
 /** k8s.io.api.core.v1.ReplicationControllerStatus */
 export interface ReplicationControllerStatus {
+  /**
+   * Replicas is the most recently oberved number of replicas. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller
+   */
   replicas: number;
+  /**
+   * The number of pods that have labels matching the labels of the pod template of the replication
+   * controller.
+   */
   fullyLabeledReplicas?: number;
+  /** The number of ready replicas for this replication controller. */
   readyReplicas?: number;
+  /**
+   * The number of available replicas (ready for at least minReadySeconds) for this replication
+   * controller.
+   */
   availableReplicas?: number;
+  /** ObservedGeneration reflects the generation of the most recently observed replication controller. */
   observedGeneration?: number;
+  /** Represents the latest available observations of a replication controller's current state. */
   conditions?: ReplicationControllerCondition[];
 }
 
 /** k8s.io.api.core.v1.ResourceFieldSelector */
 export interface ResourceFieldSelector {
+  /** Container name: required for volumes, optional for env vars */
   containerName?: string;
+  /** Required: resource to select */
   resource: string;
+  /** Specifies the output format of the exposed resources, defaults to "1" */
   divisor?: QuantityString;
 }
 
 /** k8s.io.api.core.v1.ResourceRequirements */
 export interface ResourceRequirements {
+  /**
+   * Limits describes the maximum amount of compute resources allowed. More info:
+   * https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
+   */
   limits?: { [key: string]: QuantityString };
+  /**
+   * Requests describes the minimum amount of compute resources required. If Requests is omitted for a
+   * container, it defaults to Limits if that is explicitly specified, otherwise to an
+   * implementation-defined value. More info:
+   * https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
+   */
   requests?: { [key: string]: QuantityString };
 }
 
 /** k8s.io.api.core.v1.SELinuxOptions */
 export interface SELinuxOptions {
+  /** User is a SELinux user label that applies to the container. */
   user?: string;
+  /** Role is a SELinux role label that applies to the container. */
   role?: string;
+  /** Type is a SELinux type label that applies to the container. */
   type?: string;
+  /** Level is SELinux level label that applies to the container. */
   level?: string;
 }
 
 /** k8s.io.api.core.v1.SeccompProfile */
 export interface SeccompProfile {
+  /**
+   * type indicates which kind of seccomp profile will be applied. Valid options are:  Localhost - a
+   * profile defined in a file on the node should be used. RuntimeDefault - the container runtime default
+   * profile should be used. Unconfined - no profile should be applied.
+   */
   type: string;
+  /**
+   * localhostProfile indicates a profile defined in a file on the node should be used. The profile must
+   * be preconfigured on the node to work. Must be a descending path, relative to the kubelet's
+   * configured seccomp profile location. Must only be set if type is "Localhost".
+   */
   localhostProfile?: string;
 }
 
@@ -1087,21 +2429,44 @@ export interface SeccompProfile {
 export interface Secret {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
+  /**
+   * Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'.
+   * The serialized form of the secret data is a base64 encoded string, representing the arbitrary
+   * (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4
+   */
   data?: { [key: string]: string };
+  /** Used to facilitate programmatic handling of secret data. */
   type?: string;
+  /**
+   * stringData allows specifying non-binary secret data in string form. It is provided as a write-only
+   * input field for convenience. All keys and values are merged into the data field on write,
+   * overwriting any existing values. The stringData field is never output when reading from the API.
+   */
   stringData?: { [key: string]: string };
+  /**
+   * Immutable, if set to true, ensures that data stored in the Secret cannot be updated (only object
+   * metadata can be modified). If not set to true, the field can be modified at any time. Defaulted to
+   * nil.
+   */
   immutable?: boolean;
 }
 
-/** k8s.io.api.core.v1.SecretEnvSource */
+/** k8s.io.api.core.v1.SecretEnvSource: mkube: JSON inlines localObjectReference. */
 export interface SecretEnvSource extends LocalObjectReference {
+  /** Specify whether the Secret must be defined */
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.SecretKeySelector */
+/** k8s.io.api.core.v1.SecretKeySelector: mkube: JSON inlines localObjectReference. */
 export interface SecretKeySelector extends LocalObjectReference {
+  /** The key of the secret to select from.  Must be a valid secret key. */
   key: string;
+  /** Specify whether the Secret or its key must be defined */
   optional?: boolean;
 }
 
@@ -1109,40 +2474,110 @@ export interface SecretKeySelector extends LocalObjectReference {
 export interface SecretList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /**
+   * Items is a list of secret objects. More info:
+   * https://kubernetes.io/docs/concepts/configuration/secret
+   */
   items: Secret[];
 }
 
-/** k8s.io.api.core.v1.SecretProjection */
+/** k8s.io.api.core.v1.SecretProjection: mkube: JSON inlines localObjectReference. */
 export interface SecretProjection extends LocalObjectReference {
+  /**
+   * If unspecified, each key-value pair in the Data field of the referenced Secret will be projected
+   * into the volume as a file whose name is the key and content is the value. If specified, the listed
+   * keys will be projected into the specified paths, and unlisted keys will not be present. If a key is
+   * specified which is not present in the Secret, the volume setup will error unless it is marked
+   * optional. Paths must be relative and may not contain the '..' path or start with '..'.
+   */
   items?: KeyToPath[];
+  /** Specify whether the Secret or its key must be defined */
   optional?: boolean;
 }
 
 /** k8s.io.api.core.v1.SecretReference */
 export interface SecretReference {
+  /** Name is unique within a namespace to reference a secret resource. */
   name?: string;
+  /** Namespace defines the space within which the secret name must be unique. */
   namespace?: string;
 }
 
 /** k8s.io.api.core.v1.SecretVolumeSource */
 export interface SecretVolumeSource {
+  /**
+   * Name of the secret in the pod's namespace to use. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#secret
+   */
   secretName?: string;
+  /**
+   * If unspecified, each key-value pair in the Data field of the referenced Secret will be projected
+   * into the volume as a file whose name is the key and content is the value. If specified, the listed
+   * keys will be projected into the specified paths, and unlisted keys will not be present. If a key is
+   * specified which is not present in the Secret, the volume setup will error unless it is marked
+   * optional. Paths must be relative and may not contain the '..' path or start with '..'.
+   */
   items?: KeyToPath[];
+  /**
+   * Optional: mode bits used to set permissions on created files by default. Must be an octal value
+   * between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal
+   * values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path
+   * are not affected by this setting. This might be in conflict with other options that affect the file
+   * mode, like fsGroup, and the result can be other mode bits set.
+   */
   defaultMode?: number;
+  /** Specify whether the Secret or its keys must be defined */
   optional?: boolean;
 }
 
 /** k8s.io.api.core.v1.SecurityContext */
 export interface SecurityContext {
   capabilities?: Capabilities;
+  /**
+   * Run container in privileged mode. Processes in privileged containers are essentially equivalent to
+   * root on the host. Defaults to false.
+   */
   privileged?: boolean;
   seLinuxOptions?: SELinuxOptions;
+  /**
+   * The UID to run the entrypoint of the container process. Defaults to user specified in image metadata
+   * if unspecified. May also be set in PodSecurityContext.  If set in both SecurityContext and
+   * PodSecurityContext, the value specified in SecurityContext takes precedence.
+   */
   runAsUser?: number;
+  /**
+   * Indicates that the container must run as a non-root user. If true, the Kubelet will validate the
+   * image at runtime to ensure that it does not run as UID 0 (root) and fail to start the container if
+   * it does. If unset or false, no such validation will be performed. May also be set in
+   * PodSecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in
+   * SecurityContext takes precedence.
+   */
   runAsNonRoot?: boolean;
+  /** Whether this container has a read-only root filesystem. Default is false. */
   readOnlyRootFilesystem?: boolean;
+  /**
+   * AllowPrivilegeEscalation controls whether a process can gain more privileges than its parent
+   * process. This bool directly controls if the no_new_privs flag will be set on the container process.
+   * AllowPrivilegeEscalation is true always when the container is: 1) run as Privileged 2) has
+   * CAP_SYS_ADMIN
+   */
   allowPrivilegeEscalation?: boolean;
+  /**
+   * The GID to run the entrypoint of the container process. Uses runtime default if unset. May also be
+   * set in PodSecurityContext.  If set in both SecurityContext and PodSecurityContext, the value
+   * specified in SecurityContext takes precedence.
+   */
   runAsGroup?: number;
+  /**
+   * procMount denotes the type of proc mount to use for the containers. The default is DefaultProcMount
+   * which uses the container runtime defaults for readonly paths and masked paths. This requires the
+   * ProcMountType feature flag to be enabled.
+   */
   procMount?: string;
   windowsOptions?: WindowsSecurityContextOptions;
   seccompProfile?: SeccompProfile;
@@ -1152,6 +2587,10 @@ export interface SecurityContext {
 export interface Service {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: ServiceSpec;
   status?: ServiceStatus;
@@ -1161,9 +2600,28 @@ export interface Service {
 export interface ServiceAccount {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
+  /**
+   * Secrets is the list of secrets allowed to be used by pods running using this ServiceAccount. More
+   * info: https://kubernetes.io/docs/concepts/configuration/secret
+   */
   secrets?: ObjectReference[];
+  /**
+   * ImagePullSecrets is a list of references to secrets in the same namespace to use for pulling any
+   * images in pods that reference this ServiceAccount. ImagePullSecrets are distinct from Secrets
+   * because Secrets can be mounted in the pod, but ImagePullSecrets are only accessed by the kubelet.
+   * More info:
+   * https://kubernetes.io/docs/concepts/containers/images/#specifying-imagepullsecrets-on-a-pod
+   */
   imagePullSecrets?: LocalObjectReference[];
+  /**
+   * AutomountServiceAccountToken indicates whether pods running as this service account should have an
+   * API token automatically mounted. Can be overridden at the pod level.
+   */
   automountServiceAccountToken?: boolean;
 }
 
@@ -1171,14 +2629,34 @@ export interface ServiceAccount {
 export interface ServiceAccountList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /**
+   * List of ServiceAccounts. More info:
+   * https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/
+   */
   items: ServiceAccount[];
 }
 
 /** k8s.io.api.core.v1.ServiceAccountTokenProjection */
 export interface ServiceAccountTokenProjection {
+  /**
+   * Audience is the intended audience of the token. A recipient of a token must identify itself with an
+   * identifier specified in the audience of the token, and otherwise should reject the token. The
+   * audience defaults to the identifier of the apiserver.
+   */
   audience?: string;
+  /**
+   * ExpirationSeconds is the requested duration of validity of the service account token. As the token
+   * approaches expiration, the kubelet volume plugin will proactively rotate the service account token.
+   * The kubelet will start trying to rotate the token if the token is older than 80 percent of its time
+   * to live or if the token is older than 24 hours.Defaults to 1 hour and must be at least 10 minutes.
+   */
   expirationSeconds?: number;
+  /** Path is the path relative to the mount point of the file to project the token into. */
   path: string;
 }
 
@@ -1186,46 +2664,240 @@ export interface ServiceAccountTokenProjection {
 export interface ServiceList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** List of services */
   items: Service[];
 }
 
 /** k8s.io.api.core.v1.ServicePort */
 export interface ServicePort {
+  /**
+   * The name of this port within the service. This must be a DNS_LABEL. All ports within a ServiceSpec
+   * must have unique names. When considering the endpoints for a Service, this must match the 'name'
+   * field in the EndpointPort. Optional if only one ServicePort is defined on this service.
+   */
   name?: string;
+  /** The IP protocol for this port. Supports "TCP", "UDP", and "SCTP". Default is TCP. */
   protocol?: string;
+  /** The port that will be exposed by this service. */
   port: number;
+  /**
+   * Number or name of the port to access on the pods targeted by the service. Number must be in the
+   * range 1 to 65535. Name must be an IANA_SVC_NAME. If this is a string, it will be looked up as a
+   * named port in the target Pod's container ports. If this is not specified, the value of the 'port'
+   * field is used (an identity map). This field is ignored for services with clusterIP=None, and should
+   * be omitted or set equal to the 'port' field. More info:
+   * https://kubernetes.io/docs/concepts/services-networking/service/#defining-a-service
+   */
   targetPort?: IntOrString;
+  /**
+   * The port on each node on which this service is exposed when type is NodePort or LoadBalancer.
+   * Usually assigned by the system. If a value is specified, in-range, and not in use it will be used,
+   * otherwise the operation will fail.  If not specified, a port will be allocated if this Service
+   * requires one.  If this field is specified when creating a Service which does not need it, creation
+   * will fail. This field will be wiped when updating a Service to no longer need it (e.g. changing type
+   * from NodePort to ClusterIP). More info:
+   * https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport
+   */
   nodePort?: number;
+  /**
+   * The application protocol for this port. This field follows standard Kubernetes label syntax.
+   * Un-prefixed names are reserved for IANA standard service names (as per RFC-6335 and
+   * http://www.iana.org/assignments/service-names). Non-standard protocols should use prefixed names
+   * such as mycompany.com/my-custom-protocol.
+   */
   appProtocol?: string;
 }
 
 /** k8s.io.api.core.v1.ServiceSpec */
 export interface ServiceSpec {
+  /**
+   * The list of ports that are exposed by this service. More info:
+   * https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies
+   */
   ports?: ServicePort[];
+  /**
+   * Route service traffic to pods with label keys and values matching this selector. If empty or not
+   * present, the service is assumed to have an external process managing its endpoints, which Kubernetes
+   * will not modify. Only applies to types ClusterIP, NodePort, and LoadBalancer. Ignored if type is
+   * ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/
+   */
   selector?: { [key: string]: string };
+  /**
+   * clusterIP is the IP address of the service and is usually assigned randomly. If an address is
+   * specified manually, is in-range (as per system configuration), and is not in use, it will be
+   * allocated to the service; otherwise creation of the service will fail. This field may not be changed
+   * through updates unless the type field is also being changed to ExternalName (which requires this
+   * field to be blank) or the type field is being changed from ExternalName (in which case this field
+   * may optionally be specified, as describe above).  Valid values are "None", empty string (""), or a
+   * valid IP address. Setting this to "None" makes a "headless service" (no virtual IP), which is useful
+   * when direct endpoint connections are preferred and proxying is not required.  Only applies to types
+   * ClusterIP, NodePort, and LoadBalancer. If this field is specified when creating a Service of type
+   * ExternalName, creation will fail. This field will be wiped when updating a Service to type
+   * ExternalName. More info:
+   * https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies
+   */
   clusterIP?: string;
+  /**
+   * type determines how the Service is exposed. Defaults to ClusterIP. Valid options are ExternalName,
+   * ClusterIP, NodePort, and LoadBalancer. "ClusterIP" allocates a cluster-internal IP address for
+   * load-balancing to endpoints. Endpoints are determined by the selector or if that is not specified,
+   * by manual construction of an Endpoints object or EndpointSlice objects. If clusterIP is "None", no
+   * virtual IP is allocated and the endpoints are published as a set of endpoints rather than a virtual
+   * IP. "NodePort" builds on ClusterIP and allocates a port on every node which routes to the same
+   * endpoints as the clusterIP. "LoadBalancer" builds on NodePort and creates an external load-balancer
+   * (if supported in the current cloud) which routes to the same endpoints as the clusterIP.
+   * "ExternalName" aliases this service to the specified externalName. Several other fields do not apply
+   * to ExternalName services. More info:
+   * https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types
+   */
   type?: string;
+  /**
+   * externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for
+   * this service.  These IPs are not managed by Kubernetes.  The user is responsible for ensuring that
+   * traffic arrives at a node with this IP.  A common example is external load-balancers that are not
+   * part of the Kubernetes system.
+   */
   externalIPs?: string[];
+  /**
+   * Supports "ClientIP" and "None". Used to maintain session affinity. Enable client IP based session
+   * affinity. Must be ClientIP or None. Defaults to None. More info:
+   * https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies
+   */
   sessionAffinity?: string;
+  /**
+   * Only applies to Service Type: LoadBalancer LoadBalancer will get created with the IP specified in
+   * this field. This feature depends on whether the underlying cloud-provider supports specifying the
+   * loadBalancerIP when a load balancer is created. This field will be ignored if the cloud-provider
+   * does not support the feature.
+   */
   loadBalancerIP?: string;
+  /**
+   * If specified and supported by the platform, this will restrict traffic through the cloud-provider
+   * load-balancer will be restricted to the specified client IPs. This field will be ignored if the
+   * cloud-provider does not support the feature." More info:
+   * https://kubernetes.io/docs/tasks/access-application-cluster/create-external-load-balancer/
+   */
   loadBalancerSourceRanges?: string[];
+  /**
+   * externalName is the external reference that discovery mechanisms will return as an alias for this
+   * service (e.g. a DNS CNAME record). No proxying will be involved.  Must be a lowercase RFC-1123
+   * hostname (https://tools.ietf.org/html/rfc1123) and requires `type` to be "ExternalName".
+   */
   externalName?: string;
+  /**
+   * externalTrafficPolicy denotes if this Service desires to route external traffic to node-local or
+   * cluster-wide endpoints. "Local" preserves the client source IP and avoids a second hop for
+   * LoadBalancer and Nodeport type services, but risks potentially imbalanced traffic spreading.
+   * "Cluster" obscures the client source IP and may cause a second hop to another node, but should have
+   * good overall load-spreading.
+   */
   externalTrafficPolicy?: string;
+  /**
+   * healthCheckNodePort specifies the healthcheck nodePort for the service. This only applies when type
+   * is set to LoadBalancer and externalTrafficPolicy is set to Local. If a value is specified, is
+   * in-range, and is not in use, it will be used.  If not specified, a value will be automatically
+   * allocated.  External systems (e.g. load-balancers) can use this port to determine if a given node
+   * holds endpoints for this service or not.  If this field is specified when creating a Service which
+   * does not need it, creation will fail. This field will be wiped when updating a Service to no longer
+   * need it (e.g. changing type).
+   */
   healthCheckNodePort?: number;
+  /**
+   * publishNotReadyAddresses indicates that any agent which deals with endpoints for this Service should
+   * disregard any indications of ready/not-ready. The primary use case for setting this field is for a
+   * StatefulSet's Headless Service to propagate SRV DNS records for its Pods for the purpose of peer
+   * discovery. The Kubernetes controllers that generate Endpoints and EndpointSlice resources for
+   * Services interpret this to mean that all endpoints are considered "ready" even if the Pods
+   * themselves are not. Agents which consume only Kubernetes generated endpoints through the Endpoints
+   * or EndpointSlice resources can safely assume this behavior.
+   */
   publishNotReadyAddresses?: boolean;
   sessionAffinityConfig?: SessionAffinityConfig;
+  /**
+   * IPFamilyPolicy represents the dual-stack-ness requested or required by this Service, and is gated by
+   * the "IPv6DualStack" feature gate.  If there is no value provided, then this field will be set to
+   * SingleStack. Services can be "SingleStack" (a single IP family), "PreferDualStack" (two IP families
+   * on dual-stack configured clusters or a single IP family on single-stack clusters), or
+   * "RequireDualStack" (two IP families on dual-stack configured clusters, otherwise fail). The
+   * ipFamilies and clusterIPs fields depend on the value of this field.  This field will be wiped when
+   * updating a service to type ExternalName.
+   */
   ipFamilyPolicy?: string;
+  /**
+   * ClusterIPs is a list of IP addresses assigned to this service, and are usually assigned randomly.
+   * If an address is specified manually, is in-range (as per system configuration), and is not in use,
+   * it will be allocated to the service; otherwise creation of the service will fail. This field may not
+   * be changed through updates unless the type field is also being changed to ExternalName (which
+   * requires this field to be empty) or the type field is being changed from ExternalName (in which case
+   * this field may optionally be specified, as describe above).  Valid values are "None", empty string
+   * (""), or a valid IP address.  Setting this to "None" makes a "headless service" (no virtual IP),
+   * which is useful when direct endpoint connections are preferred and proxying is not required.  Only
+   * applies to types ClusterIP, NodePort, and LoadBalancer. If this field is specified when creating a
+   * Service of type ExternalName, creation will fail. This field will be wiped when updating a Service
+   * to type ExternalName.  If this field is not specified, it will be initialized from the clusterIP
+   * field.  If this field is specified, clients must ensure that clusterIPs[0] and clusterIP have the
+   * same value.  Unless the "IPv6DualStack" feature gate is enabled, this field is limited to one value,
+   * which must be the same as the clusterIP field.  If the feature gate is enabled, this field may hold
+   * a maximum of two entries (dual-stack IPs, in either order).  These IPs must correspond to the values
+   * of the ipFamilies field. Both clusterIPs and ipFamilies are governed by the ipFamilyPolicy field.
+   * More info:
+   * https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies
+   */
   clusterIPs?: string[];
+  /**
+   * IPFamilies is a list of IP families (e.g. IPv4, IPv6) assigned to this service, and is gated by the
+   * "IPv6DualStack" feature gate.  This field is usually assigned automatically based on cluster
+   * configuration and the ipFamilyPolicy field. If this field is specified manually, the requested
+   * family is available in the cluster, and ipFamilyPolicy allows it, it will be used; otherwise
+   * creation of the service will fail.  This field is conditionally mutable: it allows for adding or
+   * removing a secondary IP family, but it does not allow changing the primary IP family of the Service.
+   * Valid values are "IPv4" and "IPv6".  This field only applies to Services of types ClusterIP,
+   * NodePort, and LoadBalancer, and does apply to "headless" services.  This field will be wiped when
+   * updating a Service to type ExternalName.  This field may hold a maximum of two entries (dual-stack
+   * families, in either order).  These families must correspond to the values of the clusterIPs field,
+   * if specified. Both clusterIPs and ipFamilies are governed by the ipFamilyPolicy field.
+   */
   ipFamilies?: string[];
+  /**
+   * allocateLoadBalancerNodePorts defines if NodePorts will be automatically allocated for services with
+   * type LoadBalancer.  Default is "true". It may be set to "false" if the cluster load-balancer does
+   * not rely on NodePorts.  If the caller requests specific NodePorts (by specifying a value), those
+   * requests will be respected, regardless of this field. This field may only be set for services with
+   * type LoadBalancer and will be cleared if the type is changed to any other type. This field is
+   * beta-level and is only honored by servers that enable the ServiceLBNodePortControl feature.
+   */
   allocateLoadBalancerNodePorts?: boolean;
+  /**
+   * loadBalancerClass is the class of the load balancer implementation this Service belongs to. If
+   * specified, the value of this field must be a label-style identifier, with an optional prefix, e.g.
+   * "internal-vip" or "example.com/internal-vip". Unprefixed names are reserved for end-users. This
+   * field can only be set when the Service type is 'LoadBalancer'. If not set, the default load balancer
+   * implementation is used, today this is typically done through the cloud provider integration, but
+   * should apply for any default implementation. If set, it is assumed that a load balancer
+   * implementation is watching for Services with a matching class. Any default load balancer
+   * implementation (e.g. cloud providers) should ignore Services that set this field. This field can
+   * only be set when creating or updating a Service to type 'LoadBalancer'. Once set, it can not be
+   * changed. This field will be wiped when a service is updated to a non 'LoadBalancer' type.
+   */
   loadBalancerClass?: string;
+  /**
+   * InternalTrafficPolicy specifies if the cluster internal traffic should be routed to all endpoints or
+   * node-local endpoints only. "Cluster" routes internal traffic to a Service to all endpoints. "Local"
+   * routes traffic to node-local endpoints only, traffic is dropped if no node-local endpoints are
+   * ready. The default value is "Cluster".
+   */
   internalTrafficPolicy?: string;
 }
 
 /** k8s.io.api.core.v1.ServiceStatus */
 export interface ServiceStatus {
   loadBalancer?: LoadBalancerStatus;
+  /** Current service state */
   conditions?: Condition[];
 }
 
@@ -1236,37 +2908,102 @@ export interface SessionAffinityConfig {
 
 /** k8s.io.api.core.v1.Sysctl */
 export interface Sysctl {
+  /** Name of a property to set */
   name: string;
+  /** Value of a property to set */
   value: string;
 }
 
 /** k8s.io.api.core.v1.TCPSocketAction */
 export interface TCPSocketAction {
+  /**
+   * Number or name of the port to access on the container. Number must be in the range 1 to 65535. Name
+   * must be an IANA_SVC_NAME.
+   */
   port: IntOrString;
+  /** Optional: Host name to connect to, defaults to the pod IP. */
   host?: string;
 }
 
 /** k8s.io.api.core.v1.Taint */
 export interface Taint {
+  /** Required. The taint key to be applied to a node. */
   key: string;
+  /** The taint value corresponding to the taint key. */
   value?: string;
+  /**
+   * Required. The effect of the taint on pods that do not tolerate the taint. Valid effects are
+   * NoSchedule, PreferNoSchedule and NoExecute.
+   */
   effect: string;
+  /** TimeAdded represents the time at which the taint was added. It is only written for NoExecute taints. */
   timeAdded?: Time;
 }
 
 /** k8s.io.api.core.v1.Toleration */
 export interface Toleration {
+  /**
+   * Key is the taint key that the toleration applies to. Empty means match all taint keys. If the key is
+   * empty, operator must be Exists; this combination means to match all values and all keys.
+   */
   key?: string;
+  /**
+   * Operator represents a key's relationship to the value. Valid operators are Exists and Equal.
+   * Defaults to Equal. Exists is equivalent to wildcard for value, so that a pod can tolerate all taints
+   * of a particular category.
+   */
   operator?: string;
+  /**
+   * Value is the taint value the toleration matches to. If the operator is Exists, the value should be
+   * empty, otherwise just a regular string.
+   */
   value?: string;
+  /**
+   * Effect indicates the taint effect to match. Empty means match all taint effects. When specified,
+   * allowed values are NoSchedule, PreferNoSchedule and NoExecute.
+   */
   effect?: string;
+  /**
+   * TolerationSeconds represents the period of time the toleration (which must be of effect NoExecute,
+   * otherwise this field is ignored) tolerates the taint. By default, it is not set, which means
+   * tolerate the taint forever (do not evict). Zero and negative values will be treated as 0 (evict
+   * immediately) by the system.
+   */
   tolerationSeconds?: number;
 }
 
 /** k8s.io.api.core.v1.TopologySpreadConstraint */
 export interface TopologySpreadConstraint {
+  /**
+   * MaxSkew describes the degree to which pods may be unevenly distributed. When
+   * `whenUnsatisfiable=DoNotSchedule`, it is the maximum permitted difference between the number of
+   * matching pods in the target topology and the global minimum. For example, in a 3-zone cluster,
+   * MaxSkew is set to 1, and pods with the same labelSelector spread as 1/1/0: | zone1 | zone2 | zone3 |
+   * |   P   |   P   |       | - if MaxSkew is 1, incoming pod can only be scheduled to zone3 to become
+   * 1/1/1; scheduling it onto zone1(zone2) would make the ActualSkew(2-0) on zone1(zone2) violate
+   * MaxSkew(1). - if MaxSkew is 2, incoming pod can be scheduled onto any zone. When
+   * `whenUnsatisfiable=ScheduleAnyway`, it is used to give higher precedence to topologies that satisfy
+   * it. It's a required field. Default value is 1 and 0 is not allowed.
+   */
   maxSkew: number;
+  /**
+   * TopologyKey is the key of node labels. Nodes that have a label with this key and identical values
+   * are considered to be in the same topology. We consider each <key, value> as a "bucket", and try to
+   * put balanced number of pods into each bucket. It's a required field.
+   */
   topologyKey: string;
+  /**
+   * WhenUnsatisfiable indicates how to deal with a pod if it doesn't satisfy the spread constraint. -
+   * DoNotSchedule (default) tells the scheduler not to schedule it. - ScheduleAnyway tells the scheduler
+   * to schedule the pod in any location,   but giving higher precedence to topologies that would help
+   * reduce the   skew. A constraint is considered "Unsatisfiable" for an incoming pod if and only if
+   * every possible node assigment for that pod would violate "MaxSkew" on some topology. For example, in
+   * a 3-zone cluster, MaxSkew is set to 1, and pods with the same labelSelector spread as 3/1/1: | zone1
+   * | zone2 | zone3 | | P P P |   P   |   P   | If WhenUnsatisfiable is set to DoNotSchedule, incoming
+   * pod can only be scheduled to zone2(zone3) to become 3/2/1(3/1/2) as ActualSkew(2-1) on zone2(zone3)
+   * satisfies MaxSkew(1). In other words, the cluster can still be imbalanced, but scheduler won't make
+   * it *more* imbalanced. It's a required field.
+   */
   whenUnsatisfiable: string;
   labelSelector?: LabelSelector;
   minDomains?: number;
@@ -1277,8 +3014,14 @@ export interface TopologySpreadConstraint {
 
 /** k8s.io.api.core.v1.TypedLocalObjectReference */
 export interface TypedLocalObjectReference {
+  /**
+   * APIGroup is the group for the resource being referenced. If APIGroup is not specified, the specified
+   * Kind must be in the core API group. For any other third-party types, APIGroup is required.
+   */
   apiGroup?: string;
+  /** Kind is the type of resource being referenced */
   kind: string;
+  /** Name is the name of resource being referenced */
   name: string;
 }
 
@@ -1290,24 +3033,47 @@ export interface TypedObjectReference {
   namespace?: string;
 }
 
-/** k8s.io.api.core.v1.Volume */
+/** k8s.io.api.core.v1.Volume: mkube: JSON inlines volumeSource (emptyDir/configMap/... sit beside name). */
 export interface Volume extends VolumeSource {
+  /**
+   * Volume's name. Must be a DNS_LABEL and unique within the pod. More info:
+   * https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   */
   name: string;
 }
 
 /** k8s.io.api.core.v1.VolumeDevice */
 export interface VolumeDevice {
+  /** name must match the name of a persistentVolumeClaim in the pod */
   name: string;
+  /** devicePath is the path inside of the container that the device will be mapped to. */
   devicePath: string;
 }
 
 /** k8s.io.api.core.v1.VolumeMount */
 export interface VolumeMount {
+  /** This must match the Name of a Volume. */
   name: string;
+  /** Mounted read-only if true, read-write otherwise (false or unspecified). Defaults to false. */
   readOnly?: boolean;
+  /** Path within the container at which the volume should be mounted.  Must not contain ':'. */
   mountPath: string;
+  /**
+   * Path within the volume from which the container's volume should be mounted. Defaults to "" (volume's
+   * root).
+   */
   subPath?: string;
+  /**
+   * mountPropagation determines how mounts are propagated from the host to container and the other way
+   * around. When not set, MountPropagationNone is used. This field is beta in 1.10.
+   */
   mountPropagation?: string;
+  /**
+   * Expanded path within the volume from which the container's volume should be mounted. Behaves
+   * similarly to SubPath but environment variable references $(VAR_NAME) are expanded using the
+   * container's environment. Defaults to "" (volume's root). SubPathExpr and SubPath are mutually
+   * exclusive.
+   */
   subPathExpr?: string;
 }
 
@@ -1334,15 +3100,35 @@ export interface VolumeSource {
 
 /** k8s.io.api.core.v1.WeightedPodAffinityTerm */
 export interface WeightedPodAffinityTerm {
+  /** weight associated with matching the corresponding podAffinityTerm, in the range 1-100. */
   weight: number;
   podAffinityTerm: PodAffinityTerm;
 }
 
 /** k8s.io.api.core.v1.WindowsSecurityContextOptions */
 export interface WindowsSecurityContextOptions {
+  /** GMSACredentialSpecName is the name of the GMSA credential spec to use. */
   gmsaCredentialSpecName?: string;
+  /**
+   * GMSACredentialSpec is where the GMSA admission webhook
+   * (https://github.com/kubernetes-sigs/windows-gmsa) inlines the contents of the GMSA credential spec
+   * named by the GMSACredentialSpecName field.
+   */
   gmsaCredentialSpec?: string;
+  /**
+   * The UserName in Windows to run the entrypoint of the container process. Defaults to the user
+   * specified in image metadata if unspecified. May also be set in PodSecurityContext. If set in both
+   * SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence.
+   */
   runAsUserName?: string;
+  /**
+   * HostProcess determines if a container should be run as a 'Host Process' container. This field is
+   * alpha-level and will only be honored by components that enable the WindowsHostProcessContainers
+   * feature flag. Setting this field without the feature flag will result in errors when validating the
+   * Pod. All of a Pod's containers must have the same effective HostProcess value (it is not allowed to
+   * have a mix of HostProcess containers and non-HostProcess containers).  In addition, if HostProcess
+   * is true then HostNetwork must also be set to true.
+   */
   hostProcess?: boolean;
 }
 
@@ -1350,6 +3136,10 @@ export interface WindowsSecurityContextOptions {
 export interface DaemonSet {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: DaemonSetSpec;
   status?: DaemonSetStatus;
@@ -1357,10 +3147,15 @@ export interface DaemonSet {
 
 /** k8s.io.api.apps.v1.DaemonSetCondition */
 export interface DaemonSetCondition {
+  /** Type of DaemonSet condition. */
   type: string;
+  /** Status of the condition, one of True, False, Unknown. */
   status: string;
+  /** Last time the condition transitioned from one status to another. */
   lastTransitionTime?: Time;
+  /** The reason for the condition's last transition. */
   reason?: string;
+  /** A human readable message indicating details about the transition. */
   message?: string;
 }
 
@@ -1368,7 +3163,12 @@ export interface DaemonSetCondition {
 export interface DaemonSetList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** A list of daemon sets. */
   items: DaemonSet[];
 }
 
@@ -1377,26 +3177,67 @@ export interface DaemonSetSpec {
   selector: LabelSelector;
   template: PodTemplateSpec;
   updateStrategy?: DaemonSetUpdateStrategy;
+  /**
+   * The minimum number of seconds for which a newly created DaemonSet pod should be ready without any of
+   * its container crashing, for it to be considered available. Defaults to 0 (pod will be considered
+   * available as soon as it is ready).
+   */
   minReadySeconds?: number;
+  /**
+   * The number of old history to retain to allow rollback. This is a pointer to distinguish between
+   * explicit zero and not specified. Defaults to 10.
+   */
   revisionHistoryLimit?: number;
 }
 
 /** k8s.io.api.apps.v1.DaemonSetStatus */
 export interface DaemonSetStatus {
+  /**
+   * The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.
+   * More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
+   */
   currentNumberScheduled: number;
+  /**
+   * The number of nodes that are running the daemon pod, but are not supposed to run the daemon pod.
+   * More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
+   */
   numberMisscheduled: number;
+  /**
+   * The total number of nodes that should be running the daemon pod (including nodes correctly running
+   * the daemon pod). More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
+   */
   desiredNumberScheduled: number;
+  /**
+   * The number of nodes that should be running the daemon pod and have one or more of the daemon pod
+   * running and ready.
+   */
   numberReady: number;
+  /** The most recent generation observed by the daemon set controller. */
   observedGeneration?: number;
+  /** The total number of nodes that are running updated daemon pod */
   updatedNumberScheduled?: number;
+  /**
+   * The number of nodes that should be running the daemon pod and have one or more of the daemon pod
+   * running and available (ready for at least spec.minReadySeconds)
+   */
   numberAvailable?: number;
+  /**
+   * The number of nodes that should be running the daemon pod and have none of the daemon pod running
+   * and available (ready for at least spec.minReadySeconds)
+   */
   numberUnavailable?: number;
+  /**
+   * Count of hash collisions for the DaemonSet. The DaemonSet controller uses this field as a collision
+   * avoidance mechanism when it needs to create the name for the newest ControllerRevision.
+   */
   collisionCount?: number;
+  /** Represents the latest available observations of a DaemonSet's current state. */
   conditions?: DaemonSetCondition[];
 }
 
 /** k8s.io.api.apps.v1.DaemonSetUpdateStrategy */
 export interface DaemonSetUpdateStrategy {
+  /** Type of daemon set update. Can be "RollingUpdate" or "OnDelete". Default is RollingUpdate. */
   type?: string;
   rollingUpdate?: RollingUpdateDaemonSet;
 }
@@ -1405,6 +3246,10 @@ export interface DaemonSetUpdateStrategy {
 export interface Deployment {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: DeploymentSpec;
   status?: DeploymentStatus;
@@ -1412,11 +3257,17 @@ export interface Deployment {
 
 /** k8s.io.api.apps.v1.DeploymentCondition */
 export interface DeploymentCondition {
+  /** Type of deployment condition. */
   type: string;
+  /** Status of the condition, one of True, False, Unknown. */
   status: string;
+  /** The reason for the condition's last transition. */
   reason?: string;
+  /** A human readable message indicating details about the transition. */
   message?: string;
+  /** The last time this condition was updated. */
   lastUpdateTime?: Time;
+  /** Last time the condition transitioned from one status to another. */
   lastTransitionTime?: Time;
 }
 
@@ -1424,36 +3275,77 @@ export interface DeploymentCondition {
 export interface DeploymentList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** Items is the list of Deployments. */
   items: Deployment[];
 }
 
 /** k8s.io.api.apps.v1.DeploymentSpec */
 export interface DeploymentSpec {
+  /**
+   * Number of desired pods. This is a pointer to distinguish between explicit zero and not specified.
+   * Defaults to 1.
+   */
   replicas?: number;
   selector: LabelSelector;
   template: PodTemplateSpec;
   strategy?: DeploymentStrategy;
+  /**
+   * Minimum number of seconds for which a newly created pod should be ready without any of its container
+   * crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon
+   * as it is ready)
+   */
   minReadySeconds?: number;
+  /**
+   * The number of old ReplicaSets to retain to allow rollback. This is a pointer to distinguish between
+   * explicit zero and not specified. Defaults to 10.
+   */
   revisionHistoryLimit?: number;
+  /** Indicates that the deployment is paused. */
   paused?: boolean;
+  /**
+   * The maximum time in seconds for a deployment to make progress before it is considered to be failed.
+   * The deployment controller will continue to process failed deployments and a condition with a
+   * ProgressDeadlineExceeded reason will be surfaced in the deployment status. Note that progress will
+   * not be estimated during the time a deployment is paused. Defaults to 600s.
+   */
   progressDeadlineSeconds?: number;
 }
 
 /** k8s.io.api.apps.v1.DeploymentStatus */
 export interface DeploymentStatus {
+  /** The generation observed by the deployment controller. */
   observedGeneration?: number;
+  /** Total number of non-terminated pods targeted by this deployment (their labels match the selector). */
   replicas?: number;
+  /** Total number of non-terminated pods targeted by this deployment that have the desired template spec. */
   updatedReplicas?: number;
+  /** Total number of available pods (ready for at least minReadySeconds) targeted by this deployment. */
   availableReplicas?: number;
+  /**
+   * Total number of unavailable pods targeted by this deployment. This is the total number of pods that
+   * are still required for the deployment to have 100% available capacity. They may either be pods that
+   * are running but not yet available or pods that still have not been created.
+   */
   unavailableReplicas?: number;
+  /** Represents the latest available observations of a deployment's current state. */
   conditions?: DeploymentCondition[];
+  /** Total number of ready pods targeted by this deployment. */
   readyReplicas?: number;
+  /**
+   * Count of hash collisions for the Deployment. The Deployment controller uses this field as a
+   * collision avoidance mechanism when it needs to create the name for the newest ReplicaSet.
+   */
   collisionCount?: number;
 }
 
 /** k8s.io.api.apps.v1.DeploymentStrategy */
 export interface DeploymentStrategy {
+  /** Type of deployment. Can be "Recreate" or "RollingUpdate". Default is RollingUpdate. */
   type?: string;
   rollingUpdate?: RollingUpdateDeployment;
 }
@@ -1462,6 +3354,10 @@ export interface DeploymentStrategy {
 export interface ReplicaSet {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: ReplicaSetSpec;
   status?: ReplicaSetStatus;
@@ -1469,10 +3365,15 @@ export interface ReplicaSet {
 
 /** k8s.io.api.apps.v1.ReplicaSetCondition */
 export interface ReplicaSetCondition {
+  /** Type of replica set condition. */
   type: string;
+  /** Status of the condition, one of True, False, Unknown. */
   status: string;
+  /** The last time the condition transitioned from one status to another. */
   lastTransitionTime?: Time;
+  /** The reason for the condition's last transition. */
   reason?: string;
+  /** A human readable message indicating details about the transition. */
   message?: string;
 }
 
@@ -1480,42 +3381,115 @@ export interface ReplicaSetCondition {
 export interface ReplicaSetList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /**
+   * List of ReplicaSets. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller
+   */
   items: ReplicaSet[];
 }
 
 /** k8s.io.api.apps.v1.ReplicaSetSpec */
 export interface ReplicaSetSpec {
+  /**
+   * Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero
+   * and unspecified. Defaults to 1. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller
+   */
   replicas?: number;
   selector: LabelSelector;
   template?: PodTemplateSpec;
+  /**
+   * Minimum number of seconds for which a newly created pod should be ready without any of its container
+   * crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon
+   * as it is ready)
+   */
   minReadySeconds?: number;
 }
 
 /** k8s.io.api.apps.v1.ReplicaSetStatus */
 export interface ReplicaSetStatus {
+  /**
+   * Replicas is the most recently oberved number of replicas. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller
+   */
   replicas: number;
+  /** The number of pods that have labels matching the labels of the pod template of the replicaset. */
   fullyLabeledReplicas?: number;
+  /** ObservedGeneration reflects the generation of the most recently observed ReplicaSet. */
   observedGeneration?: number;
+  /** The number of ready replicas for this replica set. */
   readyReplicas?: number;
+  /** The number of available replicas (ready for at least minReadySeconds) for this replica set. */
   availableReplicas?: number;
+  /** Represents the latest available observations of a replica set's current state. */
   conditions?: ReplicaSetCondition[];
 }
 
 /** k8s.io.api.apps.v1.RollingUpdateDaemonSet */
 export interface RollingUpdateDaemonSet {
+  /**
+   * The maximum number of DaemonSet pods that can be unavailable during the update. Value can be an
+   * absolute number (ex: 5) or a percentage of total number of DaemonSet pods at the start of the update
+   * (ex: 10%). Absolute number is calculated from percentage by rounding up. This cannot be 0 if
+   * MaxSurge is 0 Default value is 1. Example: when this is set to 30%, at most 30% of the total number
+   * of nodes that should be running the daemon pod (i.e. status.desiredNumberScheduled) can have their
+   * pods stopped for an update at any given time. The update starts by stopping at most 30% of those
+   * DaemonSet pods and then brings up new DaemonSet pods in their place. Once the new pods are
+   * available, it then proceeds onto other DaemonSet pods, thus ensuring that at least 70% of original
+   * number of DaemonSet pods are available at all times during the update.
+   */
   maxUnavailable?: IntOrString;
+  /**
+   * The maximum number of nodes with an existing available DaemonSet pod that can have an updated
+   * DaemonSet pod during during an update. Value can be an absolute number (ex: 5) or a percentage of
+   * desired pods (ex: 10%). This can not be 0 if MaxUnavailable is 0. Absolute number is calculated from
+   * percentage by rounding up to a minimum of 1. Default value is 0. Example: when this is set to 30%,
+   * at most 30% of the total number of nodes that should be running the daemon pod (i.e.
+   * status.desiredNumberScheduled) can have their a new pod created before the old pod is marked as
+   * deleted. The update starts by launching new pods on 30% of nodes. Once an updated pod is available
+   * (Ready for at least minReadySeconds) the old DaemonSet pod on that node is marked deleted. If the
+   * old pod becomes unavailable for any reason (Ready transitions to false, is evicted, or is drained)
+   * an updated pod is immediatedly created on that node without considering surge limits. Allowing surge
+   * implies the possibility that the resources consumed by the daemonset on any given node can double if
+   * the readiness check fails, and so resource intensive daemonsets should take into account that they
+   * may cause evictions during disruption. This is beta field and enabled/disabled by
+   * DaemonSetUpdateSurge feature gate.
+   */
   maxSurge?: IntOrString;
 }
 
 /** k8s.io.api.apps.v1.RollingUpdateDeployment */
 export interface RollingUpdateDeployment {
+  /**
+   * The maximum number of pods that can be unavailable during the update. Value can be an absolute
+   * number (ex: 5) or a percentage of desired pods (ex: 10%). Absolute number is calculated from
+   * percentage by rounding down. This can not be 0 if MaxSurge is 0. Defaults to 25%. Example: when this
+   * is set to 30%, the old ReplicaSet can be scaled down to 70% of desired pods immediately when the
+   * rolling update starts. Once new pods are ready, old ReplicaSet can be scaled down further, followed
+   * by scaling up the new ReplicaSet, ensuring that the total number of pods available at all times
+   * during the update is at least 70% of desired pods.
+   */
   maxUnavailable?: IntOrString;
+  /**
+   * The maximum number of pods that can be scheduled above the desired number of pods. Value can be an
+   * absolute number (ex: 5) or a percentage of desired pods (ex: 10%). This can not be 0 if
+   * MaxUnavailable is 0. Absolute number is calculated from percentage by rounding up. Defaults to 25%.
+   * Example: when this is set to 30%, the new ReplicaSet can be scaled up immediately when the rolling
+   * update starts, such that the total number of old and new pods do not exceed 130% of desired pods.
+   * Once old pods have been killed, new ReplicaSet can be scaled up further, ensuring that total number
+   * of pods running at any time during the update is at most 130% of desired pods.
+   */
   maxSurge?: IntOrString;
 }
 
 /** k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy */
 export interface RollingUpdateStatefulSetStrategy {
+  /** Partition indicates the ordinal at which the StatefulSet should be partitioned. Default value is 0. */
   partition?: number;
   maxUnavailable?: IntOrString;
 }
@@ -1524,6 +3498,10 @@ export interface RollingUpdateStatefulSetStrategy {
 export interface StatefulSet {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: StatefulSetSpec;
   status?: StatefulSetStatus;
@@ -1531,10 +3509,15 @@ export interface StatefulSet {
 
 /** k8s.io.api.apps.v1.StatefulSetCondition */
 export interface StatefulSetCondition {
+  /** Type of statefulset condition. */
   type: string;
+  /** Status of the condition, one of True, False, Unknown. */
   status: string;
+  /** Last time the condition transitioned from one status to another. */
   lastTransitionTime?: Time;
+  /** The reason for the condition's last transition. */
   reason?: string;
+  /** A human readable message indicating details about the transition. */
   message?: string;
 }
 
@@ -1542,7 +3525,12 @@ export interface StatefulSetCondition {
 export interface StatefulSetList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** Items is the list of stateful sets. */
   items: StatefulSet[];
 }
 
@@ -1559,14 +3547,51 @@ export interface StatefulSetPersistentVolumeClaimRetentionPolicy {
 
 /** k8s.io.api.apps.v1.StatefulSetSpec */
 export interface StatefulSetSpec {
+  /**
+   * replicas is the desired number of replicas of the given Template. These are replicas in the sense
+   * that they are instantiations of the same Template, but individual replicas also have a consistent
+   * identity. If unspecified, defaults to 1.
+   */
   replicas?: number;
   selector: LabelSelector;
   template: PodTemplateSpec;
+  /**
+   * volumeClaimTemplates is a list of claims that pods are allowed to reference. The StatefulSet
+   * controller is responsible for mapping network identities to claims in a way that maintains the
+   * identity of a pod. Every claim in this list must have at least one matching (by name) volumeMount in
+   * one container in the template. A claim in this list takes precedence over any volumes in the
+   * template, with the same name.
+   */
   volumeClaimTemplates?: PersistentVolumeClaim[];
+  /**
+   * serviceName is the name of the service that governs this StatefulSet. This service must exist before
+   * the StatefulSet, and is responsible for the network identity of the set. Pods get DNS/hostnames that
+   * follow the pattern: pod-specific-string.serviceName.default.svc.cluster.local where
+   * "pod-specific-string" is managed by the StatefulSet controller.
+   */
   serviceName?: string;
+  /**
+   * podManagementPolicy controls how pods are created during initial scale up, when replacing pods on
+   * nodes, or when scaling down. The default policy is `OrderedReady`, where pods are created in
+   * increasing order (pod-0, then pod-1, etc) and the controller will wait until each pod is ready
+   * before continuing. When scaling down, the pods are removed in the opposite order. The alternative
+   * policy is `Parallel` which will create pods in parallel to match the desired scale without waiting,
+   * and on scale down will delete all pods at once.
+   */
   podManagementPolicy?: string;
   updateStrategy?: StatefulSetUpdateStrategy;
+  /**
+   * revisionHistoryLimit is the maximum number of revisions that will be maintained in the StatefulSet's
+   * revision history. The revision history consists of all revisions not represented by a currently
+   * applied StatefulSetSpec version. The default value is 10.
+   */
   revisionHistoryLimit?: number;
+  /**
+   * Minimum number of seconds for which a newly created pod should be ready without any of its container
+   * crashing for it to be considered available. Defaults to 0 (pod will be considered available as soon
+   * as it is ready) This is an alpha field and requires enabling StatefulSetMinReadySeconds feature
+   * gate.
+   */
   minReadySeconds?: number;
   persistentVolumeClaimRetentionPolicy?: StatefulSetPersistentVolumeClaimRetentionPolicy;
   ordinals?: StatefulSetOrdinals;
@@ -1574,20 +3599,57 @@ export interface StatefulSetSpec {
 
 /** k8s.io.api.apps.v1.StatefulSetStatus */
 export interface StatefulSetStatus {
+  /**
+   * observedGeneration is the most recent generation observed for this StatefulSet. It corresponds to
+   * the StatefulSet's generation, which is updated on mutation by the API Server.
+   */
   observedGeneration?: number;
+  /** replicas is the number of Pods created by the StatefulSet controller. */
   replicas: number;
+  /**
+   * readyReplicas is the number of Pods created by the StatefulSet controller that have a Ready
+   * Condition.
+   */
   readyReplicas?: number;
+  /**
+   * currentReplicas is the number of Pods created by the StatefulSet controller from the StatefulSet
+   * version indicated by currentRevision.
+   */
   currentReplicas?: number;
+  /**
+   * updatedReplicas is the number of Pods created by the StatefulSet controller from the StatefulSet
+   * version indicated by updateRevision.
+   */
   updatedReplicas?: number;
+  /**
+   * currentRevision, if not empty, indicates the version of the StatefulSet used to generate Pods in the
+   * sequence [0,currentReplicas).
+   */
   currentRevision?: string;
+  /**
+   * updateRevision, if not empty, indicates the version of the StatefulSet used to generate Pods in the
+   * sequence [replicas-updatedReplicas,replicas)
+   */
   updateRevision?: string;
+  /**
+   * collisionCount is the count of hash collisions for the StatefulSet. The StatefulSet controller uses
+   * this field as a collision avoidance mechanism when it needs to create the name for the newest
+   * ControllerRevision.
+   */
   collisionCount?: number;
+  /** Represents the latest available observations of a statefulset's current state. */
   conditions?: StatefulSetCondition[];
+  /**
+   * Total number of available pods (ready for at least minReadySeconds) targeted by this statefulset.
+   * This is an alpha field and requires enabling StatefulSetMinReadySeconds feature gate. Remove
+   * omitempty when graduating to beta
+   */
   availableReplicas?: number;
 }
 
 /** k8s.io.api.apps.v1.StatefulSetUpdateStrategy */
 export interface StatefulSetUpdateStrategy {
+  /** Type indicates the type of the StatefulSetUpdateStrategy. Default is RollingUpdate. */
   type?: string;
   rollingUpdate?: RollingUpdateStatefulSetStrategy;
 }
@@ -1596,6 +3658,10 @@ export interface StatefulSetUpdateStrategy {
 export interface CronJob {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: CronJobSpec;
   status?: CronJobStatus;
@@ -1605,26 +3671,50 @@ export interface CronJob {
 export interface CronJobList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** items is the list of CronJobs. */
   items: CronJob[];
 }
 
 /** k8s.io.api.batch.v1.CronJobSpec */
 export interface CronJobSpec {
+  /** The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron. */
   schedule: string;
+  /**
+   * Optional deadline in seconds for starting the job if it misses scheduled time for any reason.
+   * Missed jobs executions will be counted as failed ones.
+   */
   startingDeadlineSeconds?: number;
+  /**
+   * Specifies how to treat concurrent executions of a Job. Valid values are: - "Allow" (default): allows
+   * CronJobs to run concurrently; - "Forbid": forbids concurrent runs, skipping next run if previous run
+   * hasn't finished yet; - "Replace": cancels currently running job and replaces it with a new one
+   */
   concurrencyPolicy?: string;
+  /**
+   * This flag tells the controller to suspend subsequent executions, it does not apply to already
+   * started executions.  Defaults to false.
+   */
   suspend?: boolean;
   jobTemplate: JobTemplateSpec;
+  /** The number of successful finished jobs to retain. Value must be non-negative integer. Defaults to 3. */
   successfulJobsHistoryLimit?: number;
+  /** The number of failed finished jobs to retain. Value must be non-negative integer. Defaults to 1. */
   failedJobsHistoryLimit?: number;
   timeZone?: string;
 }
 
 /** k8s.io.api.batch.v1.CronJobStatus */
 export interface CronJobStatus {
+  /** A list of pointers to currently running jobs. */
   active?: ObjectReference[];
+  /** Information when was the last time the job was successfully scheduled. */
   lastScheduleTime?: Time;
+  /** Information when was the last time the job successfully completed. */
   lastSuccessfulTime?: Time;
 }
 
@@ -1632,6 +3722,10 @@ export interface CronJobStatus {
 export interface Job {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: JobSpec;
   status?: JobStatus;
@@ -1639,11 +3733,17 @@ export interface Job {
 
 /** k8s.io.api.batch.v1.JobCondition */
 export interface JobCondition {
+  /** Type of job condition, Complete or Failed. */
   type: string;
+  /** Status of the condition, one of True, False, Unknown. */
   status: string;
+  /** Last time the condition was checked. */
   lastProbeTime?: Time;
+  /** Last time the condition transit from one status to another. */
   lastTransitionTime?: Time;
+  /** (brief) reason for the condition's last transition. */
   reason?: string;
+  /** Human readable message indicating details about last transition. */
   message?: string;
 }
 
@@ -1651,33 +3751,125 @@ export interface JobCondition {
 export interface JobList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** items is the list of Jobs. */
   items: Job[];
 }
 
 /** k8s.io.api.batch.v1.JobSpec */
 export interface JobSpec {
+  /**
+   * Specifies the maximum desired number of pods the job should run at any given time. The actual number
+   * of pods running in steady state will be less than this number when ((.spec.completions -
+   * .status.successful) < .spec.parallelism), i.e. when the work left to do is less than max
+   * parallelism. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/
+   */
   parallelism?: number;
+  /**
+   * Specifies the desired number of successfully finished pods the job should be run with.  Setting to
+   * nil means that the success of any pod signals the success of all pods, and allows parallelism to
+   * have any positive value.  Setting to 1 means that parallelism is limited to 1 and the success of
+   * that pod signals the success of the job. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/
+   */
   completions?: number;
+  /**
+   * Specifies the duration in seconds relative to the startTime that the job may be continuously active
+   * before the system tries to terminate it; value must be positive integer. If a Job is suspended (at
+   * creation or through an update), this timer will effectively be stopped and reset when the Job is
+   * resumed again.
+   */
   activeDeadlineSeconds?: number;
   selector?: LabelSelector;
+  /**
+   * manualSelector controls generation of pod labels and pod selectors. Leave `manualSelector` unset
+   * unless you are certain what you are doing. When false or unset, the system pick labels unique to
+   * this job and appends those labels to the pod template.  When true, the user is responsible for
+   * picking unique labels and specifying the selector.  Failure to pick a unique label may cause this
+   * and other jobs to not function correctly.  However, You may see `manualSelector=true` in jobs that
+   * were created with the old `extensions/v1beta1` API. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/#specifying-your-own-pod-selector
+   */
   manualSelector?: boolean;
   template: PodTemplateSpec;
+  /** Specifies the number of retries before marking this job failed. Defaults to 6 */
   backoffLimit?: number;
+  /**
+   * ttlSecondsAfterFinished limits the lifetime of a Job that has finished execution (either Complete or
+   * Failed). If this field is set, ttlSecondsAfterFinished after the Job finishes, it is eligible to be
+   * automatically deleted. When the Job is being deleted, its lifecycle guarantees (e.g. finalizers)
+   * will be honored. If this field is unset, the Job won't be automatically deleted. If this field is
+   * set to zero, the Job becomes eligible to be deleted immediately after it finishes. This field is
+   * alpha-level and is only honored by servers that enable the TTLAfterFinished feature.
+   */
   ttlSecondsAfterFinished?: number;
+  /**
+   * CompletionMode specifies how Pod completions are tracked. It can be `NonIndexed` (default) or
+   * `Indexed`.  `NonIndexed` means that the Job is considered complete when there have been
+   * .spec.completions successfully completed Pods. Each Pod completion is homologous to each other.
+   * `Indexed` means that the Pods of a Job get an associated completion index from 0 to
+   * (.spec.completions - 1), available in the annotation batch.kubernetes.io/job-completion-index. The
+   * Job is considered complete when there is one successfully completed Pod for each index. When value
+   * is `Indexed`, .spec.completions must be specified and `.spec.parallelism` must be less than or equal
+   * to 10^5. In addition, The Pod name takes the form `$(job-name)-$(index)-$(random-string)`, the Pod
+   * hostname takes the form `$(job-name)-$(index)`.  This field is beta-level. More completion modes can
+   * be added in the future. If the Job controller observes a mode that it doesn't recognize, the
+   * controller skips updates for the Job.
+   */
   completionMode?: string;
+  /**
+   * Suspend specifies whether the Job controller should create Pods or not. If a Job is created with
+   * suspend set to true, no Pods are created by the Job controller. If a Job is suspended after creation
+   * (i.e. the flag goes from false to true), the Job controller will delete all active Pods associated
+   * with this Job. Users must design their workload to gracefully handle this. Suspending a Job will
+   * reset the StartTime field of the Job, effectively resetting the ActiveDeadlineSeconds timer too.
+   * Defaults to false.  This field is beta-level, gated by SuspendJob feature flag (enabled by default).
+   */
   suspend?: boolean;
   podFailurePolicy?: PodFailurePolicy;
 }
 
 /** k8s.io.api.batch.v1.JobStatus */
 export interface JobStatus {
+  /**
+   * The latest available observations of an object's current state. When a Job fails, one of the
+   * conditions will have type "Failed" and status true. When a Job is suspended, one of the conditions
+   * will have type "Suspended" and status true; when the Job is resumed, the status of this condition
+   * will become false. When a Job is completed, one of the conditions will have type "Complete" and
+   * status true. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/
+   */
   conditions?: JobCondition[];
+  /**
+   * Represents time when the job controller started processing a job. When a Job is created in the
+   * suspended state, this field is not set until the first time it is resumed. This field is reset every
+   * time a Job is resumed from suspension. It is represented in RFC3339 form and is in UTC.
+   */
   startTime?: Time;
+  /**
+   * Represents time when the job was completed. It is not guaranteed to be set in happens-before order
+   * across separate operations. It is represented in RFC3339 form and is in UTC. The completion time is
+   * only set when the job finishes successfully.
+   */
   completionTime?: Time;
+  /** The number of actively running pods. */
   active?: number;
+  /** The number of pods which reached phase Succeeded. */
   succeeded?: number;
+  /** The number of pods which reached phase Failed. */
   failed?: number;
+  /**
+   * CompletedIndexes holds the completed indexes when .spec.completionMode = "Indexed" in a text format.
+   * The indexes are represented as decimal integers separated by commas. The numbers are listed in
+   * increasing order. Three or more consecutive numbers are compressed and represented by the first and
+   * last element of the series, separated by a hyphen. For example, if the completed indexes are 1, 3,
+   * 4, 5 and 7, they are represented as "1,3-5,7".
+   */
   completedIndexes?: string;
   uncountedTerminatedPods?: UncountedTerminatedPods;
   ready?: number;
@@ -1687,6 +3879,10 @@ export interface JobStatus {
 export interface JobTemplateSpec {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: JobSpec;
 }
@@ -1718,19 +3914,39 @@ export interface PodFailurePolicyRule {
 
 /** k8s.io.api.batch.v1.UncountedTerminatedPods */
 export interface UncountedTerminatedPods {
+  /** Succeeded holds UIDs of succeeded Pods. */
   succeeded?: string[];
+  /** Failed holds UIDs of failed Pods. */
   failed?: string[];
 }
 
 /** k8s.io.api.networking.v1.HTTPIngressPath */
 export interface HTTPIngressPath {
+  /**
+   * Path is matched against the path of an incoming request. Currently it can contain characters
+   * disallowed from the conventional "path" part of a URL as defined by RFC 3986. Paths must begin with
+   * a '/' and must be present when using PathType with value "Exact" or "Prefix".
+   */
   path?: string;
   backend: IngressBackend;
+  /**
+   * PathType determines the interpretation of the Path matching. PathType can be one of the following
+   * values: * Exact: Matches the URL path exactly. * Prefix: Matches based on a URL path prefix split by
+   * '/'. Matching is   done on a path element by element basis. A path element refers is the   list of
+   * labels in the path split by the '/' separator. A request is a   match for path p if every p is an
+   * element-wise prefix of p of the   request path. Note that if the last element of the path is a
+   * substring   of the last element in request path, it is not a match (e.g. /foo/bar   matches
+   * /foo/bar/baz, but does not match /foo/barbaz). * ImplementationSpecific: Interpretation of the Path
+   * matching is up to   the IngressClass. Implementations can treat this as a separate PathType   or
+   * treat it identically to Prefix or Exact path types. Implementations are required to support all path
+   * types.
+   */
   pathType: string;
 }
 
 /** k8s.io.api.networking.v1.HTTPIngressRuleValue */
 export interface HTTPIngressRuleValue {
+  /** A collection of paths that map requests to backends. */
   paths: HTTPIngressPath[];
 }
 
@@ -1738,6 +3954,10 @@ export interface HTTPIngressRuleValue {
 export interface Ingress {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: IngressSpec;
   status?: IngressStatus;
@@ -1753,6 +3973,10 @@ export interface IngressBackend {
 export interface IngressClass {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: IngressClassSpec;
 }
@@ -1761,21 +3985,43 @@ export interface IngressClass {
 export interface IngressClassList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** Items is the list of IngressClasses. */
   items: IngressClass[];
 }
 
-/** k8s.io.api.networking.v1.IngressClassParametersReference */
+/** k8s.io.api.networking.v1.IngressClassParametersReference: The proto field is named aPIGroup upstream; its JSON name is apiGroup. */
 export interface IngressClassParametersReference {
   apiGroup?: string;
+  /** Kind is the type of resource being referenced. */
   kind: string;
+  /** Name is the name of resource being referenced. */
   name: string;
+  /**
+   * Scope represents if this refers to a cluster or namespace scoped resource. This may be set to
+   * "Cluster" (default) or "Namespace". Field can be enabled with IngressClassNamespacedParams feature
+   * gate.
+   */
   scope?: string;
+  /**
+   * Namespace is the namespace of the resource being referenced. This field is required when scope is
+   * set to "Namespace" and must be unset when scope is set to "Cluster".
+   */
   namespace?: string;
 }
 
 /** k8s.io.api.networking.v1.IngressClassSpec */
 export interface IngressClassSpec {
+  /**
+   * Controller refers to the name of the controller that should handle this class. This allows for
+   * different "flavors" that are controlled by the same controller. For example, you may have different
+   * Parameters for the same implementing controller. This should be specified as a domain-prefixed path
+   * no more than 250 characters in length, e.g. "acme.io/ingress-controller". This field is immutable.
+   */
   controller?: string;
   parameters?: IngressClassParametersReference;
 }
@@ -1784,7 +4030,12 @@ export interface IngressClassSpec {
 export interface IngressList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** Items is the list of Ingress. */
   items: Ingress[];
 }
 
@@ -1807,8 +4058,24 @@ export interface IngressPortStatus {
   error?: string;
 }
 
-/** k8s.io.api.networking.v1.IngressRule */
+/** k8s.io.api.networking.v1.IngressRule: JSON inlines ingressRuleValue ({"host": ..., "http": ...}). */
 export interface IngressRule extends IngressRuleValue {
+  /**
+   * Host is the fully qualified domain name of a network host, as defined by RFC 3986. Note the
+   * following deviations from the "host" part of the URI as defined in RFC 3986: 1. IPs are not allowed.
+   * Currently an IngressRuleValue can only apply to    the IP in the Spec of the parent Ingress. 2. The
+   * `:` delimiter is not respected because ports are not allowed.    Currently the port of an Ingress is
+   * implicitly :80 for http and    :443 for https. Both these may change in the future. Incoming
+   * requests are matched against the host before the IngressRuleValue. If the host is unspecified, the
+   * Ingress routes all traffic based on the specified IngressRuleValue.  Host can be "precise" which is
+   * a domain name without the terminating dot of a network host (e.g. "foo.bar.com") or "wildcard",
+   * which is a domain name prefixed with a single wildcard label (e.g. "*.foo.com"). The wildcard
+   * character '*' must appear by itself as the first DNS label and matches only a single label. You
+   * cannot have a wildcard label by itself (e.g. Host == "*"). Requests will be matched against the Host
+   * field in the following way: 1. If Host is precise, the request matches this rule if the http host
+   * header is equal to Host. 2. If Host is a wildcard, then the request matches this rule if the http
+   * host header is to equal to the suffix (removing the first label) of the wildcard rule.
+   */
   host?: string;
 }
 
@@ -1819,6 +4086,7 @@ export interface IngressRuleValue {
 
 /** k8s.io.api.networking.v1.IngressServiceBackend */
 export interface IngressServiceBackend {
+  /** Name is the referenced service. The service must exist in the same namespace as the Ingress object. */
   name: string;
   port?: ServiceBackendPort;
 }
@@ -1826,8 +4094,27 @@ export interface IngressServiceBackend {
 /** k8s.io.api.networking.v1.IngressSpec */
 export interface IngressSpec {
   defaultBackend?: IngressBackend;
+  /**
+   * TLS configuration. Currently the Ingress only supports a single TLS port, 443. If multiple members
+   * of this list specify different hosts, they will be multiplexed on the same port according to the
+   * hostname specified through the SNI TLS extension, if the ingress controller fulfilling the ingress
+   * supports SNI.
+   */
   tls?: IngressTLS[];
+  /**
+   * A list of host rules used to configure the Ingress. If unspecified, or no rule matches, all traffic
+   * is sent to the default backend.
+   */
   rules?: IngressRule[];
+  /**
+   * IngressClassName is the name of the IngressClass cluster resource. The associated IngressClass
+   * defines which controller will implement the resource. This replaces the deprecated
+   * `kubernetes.io/ingress.class` annotation. For backwards compatibility, when that annotation is set,
+   * it must be given precedence over this field. The controller may emit a warning if the field and
+   * annotation have different values. Implementations of this API should ignore Ingresses without a
+   * class specified. An IngressClass resource may be marked as default, which can be used to set a
+   * default value for this field. For more information, refer to the IngressClass documentation.
+   */
   ingressClassName?: string;
 }
 
@@ -1838,13 +4125,29 @@ export interface IngressStatus {
 
 /** k8s.io.api.networking.v1.IngressTLS */
 export interface IngressTLS {
+  /**
+   * Hosts are a list of hosts included in the TLS certificate. The values in this list must match the
+   * name/s used in the tlsSecret. Defaults to the wildcard host setting for the loadbalancer controller
+   * fulfilling this Ingress, if left unspecified.
+   */
   hosts?: string[];
+  /**
+   * SecretName is the name of the secret used to terminate TLS traffic on port 443. Field is left
+   * optional to allow TLS routing based on SNI hostname alone. If the SNI host in a listener conflicts
+   * with the "Host" header field used by an IngressRule, the SNI host is used for termination and value
+   * of the Host header is used for routing.
+   */
   secretName?: string;
 }
 
 /** k8s.io.api.networking.v1.ServiceBackendPort */
 export interface ServiceBackendPort {
+  /** Name is the name of the port on the Service. This is a mutually exclusive setting with "Number". */
   name?: string;
+  /**
+   * Number is the numerical port number (e.g. 80) on the Service. This is a mutually exclusive setting
+   * with "Name".
+   */
   number?: number;
 }
 
@@ -1852,6 +4155,10 @@ export interface ServiceBackendPort {
 export interface Lease {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: LeaseSpec;
 }
@@ -1860,21 +4167,38 @@ export interface Lease {
 export interface LeaseList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** Items is a list of schema objects. */
   items: Lease[];
 }
 
 /** k8s.io.api.coordination.v1.LeaseSpec */
 export interface LeaseSpec {
+  /** holderIdentity contains the identity of the holder of a current lease. */
   holderIdentity?: string;
+  /**
+   * leaseDurationSeconds is a duration that candidates for a lease need to wait to force acquire it.
+   * This is measure against time of last observed RenewTime.
+   */
   leaseDurationSeconds?: number;
+  /** acquireTime is a time when the current lease was acquired. */
   acquireTime?: MicroTime;
+  /** renewTime is a time when the current holder of a lease has last updated the lease. */
   renewTime?: MicroTime;
+  /** leaseTransitions is the number of transitions of a lease between holders. */
   leaseTransitions?: number;
 }
 
 /** k8s.io.api.rbac.v1.AggregationRule */
 export interface AggregationRule {
+  /**
+   * ClusterRoleSelectors holds a list of selectors which will be used to find ClusterRoles and create
+   * the rules. If any of the selectors match, then the ClusterRole's permissions will be added
+   */
   clusterRoleSelectors?: LabelSelector[];
 }
 
@@ -1882,7 +4206,12 @@ export interface AggregationRule {
 export interface ClusterRole {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
+  /** Rules holds all the PolicyRules for this ClusterRole */
   rules?: PolicyRule[];
   aggregationRule?: AggregationRule;
 }
@@ -1891,7 +4220,12 @@ export interface ClusterRole {
 export interface ClusterRoleBinding {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
+  /** Subjects holds references to the objects the role applies to. */
   subjects?: Subject[];
   roleRef: RoleRef;
 }
@@ -1900,7 +4234,12 @@ export interface ClusterRoleBinding {
 export interface ClusterRoleBindingList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** Items is a list of ClusterRoleBindings */
   items: ClusterRoleBinding[];
 }
 
@@ -1908,16 +4247,41 @@ export interface ClusterRoleBindingList {
 export interface ClusterRoleList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** Items is a list of ClusterRoles */
   items: ClusterRole[];
 }
 
 /** k8s.io.api.rbac.v1.PolicyRule */
 export interface PolicyRule {
+  /**
+   * Verbs is a list of Verbs that apply to ALL the ResourceKinds and AttributeRestrictions contained in
+   * this rule. '*' represents all verbs.
+   */
   verbs: string[];
+  /**
+   * APIGroups is the name of the APIGroup that contains the resources.  If multiple API groups are
+   * specified, any action requested against one of the enumerated resources in any API group will be
+   * allowed.
+   */
   apiGroups?: string[];
+  /** Resources is a list of resources this rule applies to. '*' represents all resources. */
   resources?: string[];
+  /**
+   * ResourceNames is an optional white list of names that the rule applies to.  An empty set means that
+   * everything is allowed.
+   */
   resourceNames?: string[];
+  /**
+   * NonResourceURLs is a set of partial urls that a user should have access to.  *s are allowed, but
+   * only as the full, final step in the path Since non-resource URLs are not namespaced, this field is
+   * only applicable for ClusterRoles referenced from a ClusterRoleBinding. Rules can either apply to API
+   * resources (such as "pods" or "secrets") or non-resource URL paths (such as "/api"),  but not both.
+   */
   nonResourceURLs?: string[];
 }
 
@@ -1925,7 +4289,12 @@ export interface PolicyRule {
 export interface Role {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
+  /** Rules holds all the PolicyRules for this Role */
   rules?: PolicyRule[];
 }
 
@@ -1933,7 +4302,12 @@ export interface Role {
 export interface RoleBinding {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
+  /** Subjects holds references to the objects the role applies to. */
   subjects?: Subject[];
   roleRef: RoleRef;
 }
@@ -1942,7 +4316,12 @@ export interface RoleBinding {
 export interface RoleBindingList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** Items is a list of RoleBindings */
   items: RoleBinding[];
 }
 
@@ -1950,22 +4329,44 @@ export interface RoleBindingList {
 export interface RoleList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** Items is a list of Roles */
   items: Role[];
 }
 
 /** k8s.io.api.rbac.v1.RoleRef */
 export interface RoleRef {
+  /** APIGroup is the group for the resource being referenced */
   apiGroup: string;
+  /** Kind is the type of resource being referenced */
   kind: string;
+  /** Name is the name of resource being referenced */
   name: string;
 }
 
 /** k8s.io.api.rbac.v1.Subject */
 export interface Subject {
+  /**
+   * Kind of object being referenced. Values defined by this API group are "User", "Group", and
+   * "ServiceAccount". If the Authorizer does not recognized the kind value, the Authorizer should report
+   * an error.
+   */
   kind: string;
+  /**
+   * APIGroup holds the API group of the referenced subject. Defaults to "" for ServiceAccount subjects.
+   * Defaults to "rbac.authorization.k8s.io" for User and Group subjects.
+   */
   apiGroup?: string;
+  /** Name of the object being referenced. */
   name: string;
+  /**
+   * Namespace of the referenced object.  If the object kind is non-namespace, such as "User" or "Group",
+   * and this value is not empty the Authorizer should report an error.
+   */
   namespace?: string;
 }
 
@@ -1973,6 +4374,10 @@ export interface Subject {
 export interface Scale {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec?: ScaleSpec;
   status?: ScaleStatus;
@@ -1980,12 +4385,20 @@ export interface Scale {
 
 /** k8s.io.api.autoscaling.v1.ScaleSpec */
 export interface ScaleSpec {
+  /** desired number of instances for the scaled object. */
   replicas?: number;
 }
 
 /** k8s.io.api.autoscaling.v1.ScaleStatus */
 export interface ScaleStatus {
+  /** actual number of observed instances of the scaled object. */
   replicas: number;
+  /**
+   * label query over pods that should match the replicas count. This is same as the label selector but
+   * in the string format to avoid introspection by clients. The string will be in the same format as the
+   * query-param syntax. More info about label selectors:
+   * http://kubernetes.io/docs/user-guide/labels#label-selectors
+   */
   selector?: string;
 }
 
@@ -1993,10 +4406,33 @@ export interface ScaleStatus {
 export interface PriorityClass {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
+  /**
+   * The value of this priority class. This is the actual priority that pods receive when they have the
+   * name of this class in their pod spec.
+   */
   value: number;
+  /**
+   * globalDefault specifies whether this PriorityClass should be considered as the default priority for
+   * pods that do not have any priority class. Only one PriorityClass can be marked as `globalDefault`.
+   * However, if more than one PriorityClasses exists with their `globalDefault` field set to true, the
+   * smallest value of such global default PriorityClasses will be used as the default priority.
+   */
   globalDefault?: boolean;
+  /**
+   * description is an arbitrary string that usually provides guidelines on when this priority class
+   * should be used.
+   */
   description?: string;
+  /**
+   * PreemptionPolicy is the Policy for preempting pods with lower priority. One of Never,
+   * PreemptLowerPriority. Defaults to PreemptLowerPriority if unset. This field is beta-level, gated by
+   * the NonPreemptingPriority feature-gate.
+   */
   preemptionPolicy?: string;
 }
 
@@ -2004,15 +4440,24 @@ export interface PriorityClass {
 export interface PriorityClassList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** items is the list of PriorityClasses */
   items: PriorityClass[];
 }
 
 /** k8s.io.api.authentication.v1.BoundObjectReference */
 export interface BoundObjectReference {
+  /** Kind of the referent. Valid kinds are 'Pod' and 'Secret'. */
   kind?: string;
+  /** API version of the referent. */
   apiVersion?: string;
+  /** Name of the referent. */
   name?: string;
+  /** UID of the referent. */
   uid?: string;
 }
 
@@ -2023,6 +4468,10 @@ export type ExtraValue = string[];
 export interface SelfSubjectReview {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   status?: SelfSubjectReviewStatus;
 }
@@ -2036,6 +4485,10 @@ export interface SelfSubjectReviewStatus {
 export interface TokenRequest {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec: TokenRequestSpec;
   status?: TokenRequestStatus;
@@ -2043,14 +4496,27 @@ export interface TokenRequest {
 
 /** k8s.io.api.authentication.v1.TokenRequestSpec */
 export interface TokenRequestSpec {
+  /**
+   * Audiences are the intendend audiences of the token. A recipient of a token must identitfy themself
+   * with an identifier in the list of audiences of the token, and otherwise should reject the token. A
+   * token issued for multiple audiences may be used to authenticate against any of the audiences listed
+   * but implies a high degree of trust between the target audiences.
+   */
   audiences: string[];
+  /**
+   * ExpirationSeconds is the requested duration of validity of the request. The token issuer may return
+   * a token with a different validity duration so a client needs to check the 'expiration' field in a
+   * response.
+   */
   expirationSeconds?: number;
   boundObjectRef?: BoundObjectReference;
 }
 
 /** k8s.io.api.authentication.v1.TokenRequestStatus */
 export interface TokenRequestStatus {
+  /** Token is the opaque bearer token. */
   token: string;
+  /** ExpirationTimestamp is the time of expiration of the returned token. */
   expirationTimestamp: Time;
 }
 
@@ -2058,6 +4524,10 @@ export interface TokenRequestStatus {
 export interface TokenReview {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec: TokenReviewSpec;
   status?: TokenReviewStatus;
@@ -2065,23 +4535,48 @@ export interface TokenReview {
 
 /** k8s.io.api.authentication.v1.TokenReviewSpec */
 export interface TokenReviewSpec {
+  /** Token is the opaque bearer token. */
   token?: string;
+  /**
+   * Audiences is a list of the identifiers that the resource server presented with the token identifies
+   * as. Audience-aware token authenticators will verify that the token was intended for at least one of
+   * the audiences in this list. If no audiences are provided, the audience will default to the audience
+   * of the Kubernetes apiserver.
+   */
   audiences?: string[];
 }
 
 /** k8s.io.api.authentication.v1.TokenReviewStatus */
 export interface TokenReviewStatus {
+  /** Authenticated indicates that the token was associated with a known user. */
   authenticated?: boolean;
   user?: UserInfo;
+  /**
+   * Audiences are audience identifiers chosen by the authenticator that are compatible with both the
+   * TokenReview and token. An identifier is any identifier in the intersection of the TokenReviewSpec
+   * audiences and the token's audiences. A client of the TokenReview API that sets the spec.audiences
+   * field should validate that a compatible audience identifier is returned in the status.audiences
+   * field to ensure that the TokenReview server is audience aware. If a TokenReview returns an empty
+   * status.audience field where status.authenticated is "true", the token is valid against the audience
+   * of the Kubernetes API server.
+   */
   audiences?: string[];
+  /** Error indicates that the token couldn't be checked */
   error?: string;
 }
 
 /** k8s.io.api.authentication.v1.UserInfo */
 export interface UserInfo {
+  /** The name that uniquely identifies this user among all active users. */
   username?: string;
+  /**
+   * A unique value that identifies this user across time. If this user is deleted and another user by
+   * the same name is added, they will have different UIDs.
+   */
   uid?: string;
+  /** The names of groups this user is a part of. */
   groups?: string[];
+  /** Any additional information provided by the authenticator. */
   extra?: { [key: string]: ExtraValue };
 }
 
@@ -2089,6 +4584,10 @@ export interface UserInfo {
 export interface AuthenticationV1beta1SelfSubjectReview {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   status?: AuthenticationV1beta1SelfSubjectReviewStatus;
 }
@@ -2105,6 +4604,10 @@ export type AuthorizationV1ExtraValue = string[];
 export interface LocalSubjectAccessReview {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec: SubjectAccessReviewSpec;
   status?: SubjectAccessReviewStatus;
@@ -2112,32 +4615,77 @@ export interface LocalSubjectAccessReview {
 
 /** k8s.io.api.authorization.v1.NonResourceAttributes */
 export interface NonResourceAttributes {
+  /** Path is the URL path of the request */
   path?: string;
+  /** Verb is the standard HTTP verb */
   verb?: string;
 }
 
 /** k8s.io.api.authorization.v1.NonResourceRule */
 export interface NonResourceRule {
+  /**
+   * Verb is a list of kubernetes non-resource API verbs, like: get, post, put, delete, patch, head,
+   * options.  "*" means all.
+   */
   verbs: string[];
+  /**
+   * NonResourceURLs is a set of partial urls that a user should have access to.  *s are allowed, but
+   * only as the full, final step in the path.  "*" means all.
+   */
   nonResourceURLs?: string[];
 }
 
 /** k8s.io.api.authorization.v1.ResourceAttributes */
 export interface ResourceAttributes {
+  /**
+   * Namespace is the namespace of the action being requested.  Currently, there is no distinction
+   * between no namespace and all namespaces "" (empty) is defaulted for LocalSubjectAccessReviews ""
+   * (empty) is empty for cluster-scoped resources "" (empty) means "all" for namespace scoped resources
+   * from a SubjectAccessReview or SelfSubjectAccessReview
+   */
   namespace?: string;
+  /**
+   * Verb is a kubernetes resource API verb, like: get, list, watch, create, update, delete, proxy.  "*"
+   * means all.
+   */
   verb?: string;
+  /** Group is the API Group of the Resource.  "*" means all. */
   group?: string;
+  /** Version is the API Version of the Resource.  "*" means all. */
   version?: string;
+  /** Resource is one of the existing resource types.  "*" means all. */
   resource?: string;
+  /** Subresource is one of the existing resource types.  "" means none. */
   subresource?: string;
+  /**
+   * Name is the name of the resource being requested for a "get" or deleted for a "delete". "" (empty)
+   * means all.
+   */
   name?: string;
 }
 
 /** k8s.io.api.authorization.v1.ResourceRule */
 export interface ResourceRule {
+  /**
+   * Verb is a list of kubernetes resource API verbs, like: get, list, watch, create, update, delete,
+   * proxy.  "*" means all.
+   */
   verbs: string[];
+  /**
+   * APIGroups is the name of the APIGroup that contains the resources.  If multiple API groups are
+   * specified, any action requested against one of the enumerated resources in any API group will be
+   * allowed.  "*" means all.
+   */
   apiGroups?: string[];
+  /**
+   * Resources is a list of resources this rule applies to.  "*" means all in the specified apiGroups.
+   * "*∕foo" represents the subresource 'foo' for all resources in the specified apiGroups.
+   */
   resources?: string[];
+  /**
+   * ResourceNames is an optional white list of names that the rule applies to.  An empty set means that
+   * everything is allowed.  "*" means all.
+   */
   resourceNames?: string[];
 }
 
@@ -2145,6 +4693,10 @@ export interface ResourceRule {
 export interface SelfSubjectAccessReview {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec: SelfSubjectAccessReviewSpec;
   status?: SubjectAccessReviewStatus;
@@ -2160,6 +4712,10 @@ export interface SelfSubjectAccessReviewSpec {
 export interface SelfSubjectRulesReview {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec: SelfSubjectRulesReviewSpec;
   status?: SubjectRulesReviewStatus;
@@ -2167,6 +4723,7 @@ export interface SelfSubjectRulesReview {
 
 /** k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec */
 export interface SelfSubjectRulesReviewSpec {
+  /** Namespace to evaluate rules for. Required. */
   namespace?: string;
 }
 
@@ -2174,6 +4731,10 @@ export interface SelfSubjectRulesReviewSpec {
 export interface SubjectAccessReview {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
   spec: SubjectAccessReviewSpec;
   status?: SubjectAccessReviewStatus;
@@ -2183,73 +4744,192 @@ export interface SubjectAccessReview {
 export interface SubjectAccessReviewSpec {
   resourceAttributes?: ResourceAttributes;
   nonResourceAttributes?: NonResourceAttributes;
+  /**
+   * User is the user you're testing for. If you specify "User" but not "Groups", then is it interpreted
+   * as "What if User were not a member of any groups
+   */
   user?: string;
+  /** Groups is the groups you're testing for. */
   groups?: string[];
+  /**
+   * Extra corresponds to the user.Info.GetExtra() method from the authenticator.  Since that is input to
+   * the authorizer it needs a reflection here.
+   */
   extra?: { [key: string]: AuthorizationV1ExtraValue };
+  /** UID information about the requesting user. */
   uid?: string;
 }
 
 /** k8s.io.api.authorization.v1.SubjectAccessReviewStatus */
 export interface SubjectAccessReviewStatus {
+  /** Allowed is required. True if the action would be allowed, false otherwise. */
   allowed: boolean;
+  /**
+   * Denied is optional. True if the action would be denied, otherwise false. If both allowed is false
+   * and denied is false, then the authorizer has no opinion on whether to authorize the action. Denied
+   * may not be true if Allowed is true.
+   */
   denied?: boolean;
+  /** Reason is optional.  It indicates why a request was allowed or denied. */
   reason?: string;
+  /**
+   * EvaluationError is an indication that some error occurred during the authorization check. It is
+   * entirely possible to get an error and be able to continue determine authorization status in spite of
+   * it. For instance, RBAC can be missing a role, but enough roles are still present and bound to reason
+   * about the request.
+   */
   evaluationError?: string;
 }
 
 /** k8s.io.api.authorization.v1.SubjectRulesReviewStatus */
 export interface SubjectRulesReviewStatus {
+  /**
+   * ResourceRules is the list of actions the subject is allowed to perform on resources. The list
+   * ordering isn't significant, may contain duplicates, and possibly be incomplete.
+   */
   resourceRules: ResourceRule[];
+  /**
+   * NonResourceRules is the list of actions the subject is allowed to perform on non-resources. The list
+   * ordering isn't significant, may contain duplicates, and possibly be incomplete.
+   */
   nonResourceRules: NonResourceRule[];
+  /**
+   * Incomplete is true when the rules returned by this call are incomplete. This is most commonly
+   * encountered when an authorizer, such as an external authorizer, doesn't support rules evaluation.
+   */
   incomplete: boolean;
+  /**
+   * EvaluationError can appear in combination with Rules. It indicates an error occurred during rule
+   * evaluation, such as an authorizer that doesn't support rule evaluation, and that ResourceRules
+   * and/or NonResourceRules may be incomplete.
+   */
   evaluationError?: string;
 }
 
-/** k8s.io.api.apiregistration.v1.APIService */
+/**
+ * k8s.io.api.apiregistration.v1.APIService: APIService represents a server for a particular GroupVersion.
+ * Name must be "version.group".
+ */
 export interface APIService {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard object's metadata.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ObjectMeta;
+  /** Spec contains information for locating and communicating with a server */
   spec?: APIServiceSpec;
+  /** Status contains derived information about an API server */
   status?: APIServiceStatus;
 }
 
-/** k8s.io.api.apiregistration.v1.APIServiceCondition */
+/** k8s.io.api.apiregistration.v1.APIServiceCondition: APIServiceCondition describes the state of an APIService at a particular point */
 export interface APIServiceCondition {
+  /** Type is the type of the condition. */
   type?: string;
+  /**
+   * Status is the status of the condition.
+   * Can be True, False, Unknown.
+   */
   status?: string;
+  /** Last time the condition transitioned from one status to another. */
   lastTransitionTime?: Time;
+  /** Unique, one-word, CamelCase reason for the condition's last transition. */
   reason?: string;
+  /** Human-readable message indicating details about last transition. */
   message?: string;
 }
 
-/** k8s.io.api.apiregistration.v1.APIServiceList */
+/** k8s.io.api.apiregistration.v1.APIServiceList: APIServiceList is a list of APIService objects. */
 export interface APIServiceList {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
   metadata?: ListMeta;
+  /** Items is the list of APIService */
   items?: APIService[];
 }
 
-/** k8s.io.api.apiregistration.v1.APIServiceSpec */
+/**
+ * k8s.io.api.apiregistration.v1.APIServiceSpec: APIServiceSpec contains information for locating and communicating with a server.
+ * Only https is supported, though you are able to disable certificate verification.
+ */
 export interface APIServiceSpec {
+  /**
+   * Service is a reference to the service for this API server.  It must communicate
+   * on port 443.
+   * If the Service is nil, that means the handling for the API groupversion is handled locally on this server.
+   * The call will simply delegate to the normal handler chain to be fulfilled.
+   */
   service?: ServiceReference;
+  /** Group is the API group name this server hosts */
   group?: string;
+  /** Version is the API version this server hosts.  For example, "v1" */
   version?: string;
+  /**
+   * InsecureSkipTLSVerify disables TLS certificate verification when communicating with this server.
+   * This is strongly discouraged.  You should use the CABundle instead.
+   */
   insecureSkipTLSVerify?: boolean;
+  /**
+   * CABundle is a PEM encoded CA bundle which will be used to validate an API server's serving certificate.
+   * If unspecified, system trust roots on the apiserver are used.
+   * +listType=atomic
+   * +optional
+   */
   caBundle?: string;
+  /**
+   * GroupPriorityMinimum is the priority this group should have at least. Higher priority means that the group is preferred by clients over lower priority ones.
+   * Note that other versions of this group might specify even higher GroupPriorityMinimum values such that the whole group gets a higher priority.
+   * The primary sort is based on GroupPriorityMinimum, ordered highest number to lowest (20 before 10).
+   * The secondary sort is based on the alphabetical comparison of the name of the object.  (v1.bar before v1.foo)
+   * We'd recommend something like: *.k8s.io (except extensions) at 18000 and
+   * PaaSes (OpenShift, Deis) are recommended to be in the 2000s
+   */
   groupPriorityMinimum?: number;
+  /**
+   * VersionPriority controls the ordering of this API version inside of its group.  Must be greater than zero.
+   * The primary sort is based on VersionPriority, ordered highest to lowest (20 before 10).
+   * Since it's inside of a group, the number can be small, probably in the 10s.
+   * In case of equal version priorities, the version string will be used to compute the order inside a group.
+   * If the version string is "kube-like", it will sort above non "kube-like" version strings, which are ordered
+   * lexicographically. "Kube-like" versions start with a "v", then are followed by a number (the major version),
+   * then optionally the string "alpha" or "beta" and another number (the minor version). These are sorted first
+   * by GA > beta > alpha (where GA is a version with no suffix such as beta or alpha), and then by comparing major
+   * version, then minor version. An example sorted list of versions:
+   * v10, v2, v1, v11beta2, v10beta3, v3beta1, v12alpha1, v11alpha2, foo1, foo10.
+   */
   versionPriority?: number;
 }
 
-/** k8s.io.api.apiregistration.v1.APIServiceStatus */
+/** k8s.io.api.apiregistration.v1.APIServiceStatus: APIServiceStatus contains derived information about an API server */
 export interface APIServiceStatus {
+  /**
+   * Current service state of apiService.
+   * +optional
+   * +patchMergeKey=type
+   * +patchStrategy=merge
+   * +listType=map
+   * +listMapKey=type
+   */
   conditions?: APIServiceCondition[];
 }
 
-/** k8s.io.api.apiregistration.v1.ServiceReference */
+/** k8s.io.api.apiregistration.v1.ServiceReference: ServiceReference holds a reference to Service.legacy.k8s.io */
 export interface ServiceReference {
+  /** Namespace is the namespace of the service */
   namespace?: string;
+  /** Name is the name of the service */
   name?: string;
+  /**
+   * If specified, the port on the service that hosting webhook.
+   * Default to 443 for backward compatibility.
+   * `port` should be a valid port number (1-65535, inclusive).
+   * +optional
+   */
   port?: number;
 }
