@@ -23,6 +23,12 @@ import type { AdmissionAttributes, AdmissionContext, ValidatingAdmission } from 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+/**
+ * A copy of a client's object with null list elements dropped, as the protobuf codec stores it (no
+ * served kind holds a RawExtension, where a null element would be data): `containers: [null]` then
+ * fails validation as an empty list instead of crashing a defaulting step.
+ */
+const cloneInput = <T>(v: T): T => JSON.parse(JSON.stringify(v), (_k, val: unknown) => (Array.isArray(val) ? val.filter((e) => e !== null) : val)) as T;
 const meta = (o: Obj): Obj => (isObj(o.metadata) ? o.metadata : (o.metadata = {}));
 const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
@@ -226,7 +232,7 @@ export class Registry {
   // ---------------------------------------------------------------- create
 
   async create(info: ResourceInfo, ns: string | undefined, body: Obj, opts: WriteOptions): Promise<Obj> {
-    const obj = clone(body);
+    const obj = cloneInput(body);
     obj.apiVersion = info.apiVersion;
     obj.kind = info.kind;
     const m = meta(obj);
@@ -299,7 +305,7 @@ export class Registry {
         throw errors.notFound(ref, name);
       }
       if (opts.preconditionRv !== undefined && opts.preconditionRv !== cur.modRevision) throw errors.conflict(ref, name);
-      const desired = clone(await change(clone(cur.obj)));
+      const desired = cloneInput(await change(clone(cur.obj)));
       const next = this.prepareUpdate(info, cur.obj, desired, opts);
       const nm = meta(next);
       const errs: FieldError[] = [...validateObject(info.resource, info.namespaced, next, { serviceClusterIpRange: this.allocators.cidr }), ...validateUpdate(info.resource, next, cur.obj)];
