@@ -78,6 +78,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   define({ group: '', version: 'v1', kind: 'Secret', resource: 'secrets', namespaced: true, pkg: 'core.v1' }),
   define({ group: '', version: 'v1', kind: 'ServiceAccount', resource: 'serviceaccounts', namespaced: true, pkg: 'core.v1', shortNames: ['sa'] }),
   define({ group: '', version: 'v1', kind: 'Service', resource: 'services', namespaced: true, pkg: 'core.v1', shortNames: ['svc'], categories: ALL, status: true }),
+  define({ group: 'apps', version: 'v1', kind: 'ControllerRevision', resource: 'controllerrevisions', namespaced: true, pkg: 'apps.v1' }),
   define({ group: 'apps', version: 'v1', kind: 'DaemonSet', resource: 'daemonsets', namespaced: true, pkg: 'apps.v1', shortNames: ['ds'], categories: ALL, status: true }),
   define({ group: 'apps', version: 'v1', kind: 'Deployment', resource: 'deployments', namespaced: true, pkg: 'apps.v1', shortNames: ['deploy'], categories: ALL, status: true, scale: true }),
   define({ group: 'apps', version: 'v1', kind: 'ReplicaSet', resource: 'replicasets', namespaced: true, pkg: 'apps.v1', shortNames: ['rs'], categories: ALL, status: true, scale: true }),

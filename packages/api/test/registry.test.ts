@@ -19,6 +19,7 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['replicasets', 'apps/v1', 'ReplicaSet', true, ['rs'], true, true],
   ['statefulsets', 'apps/v1', 'StatefulSet', true, ['sts'], true, true],
   ['daemonsets', 'apps/v1', 'DaemonSet', true, ['ds'], true, false],
+  ['controllerrevisions', 'apps/v1', 'ControllerRevision', true, [], false, false],
   ['jobs', 'batch/v1', 'Job', true, [], true, false],
   ['cronjobs', 'batch/v1', 'CronJob', true, ['cj'], true, false],
   ['ingresses', 'networking.k8s.io/v1', 'Ingress', true, ['ing'], true, false],
