@@ -3867,6 +3867,44 @@ export interface JobSpec {
    */
   suspend?: boolean;
   podFailurePolicy?: PodFailurePolicy;
+  /**
+   * Specifies the limit for the number of retries within an index before marking this index as failed.
+   * When enabled the number of failures per index is kept in the pod's
+   * batch.kubernetes.io/job-index-failure-count annotation. It can only be set when Job's
+   * completionMode=Indexed, and the Pod's restart policy is Never. The field is immutable.
+   */
+  backoffLimitPerIndex?: number;
+  /**
+   * Specifies the maximal number of failed indexes before marking the Job as failed, when
+   * backoffLimitPerIndex is set. Once the number of failed indexes exceeds this number the entire Job is
+   * marked as Failed and its execution is terminated. When left as null the job continues execution of
+   * all of its indexes and is marked with the `Complete` Job condition. It can only be specified when
+   * backoffLimitPerIndex is set. It can be null or up to completions.
+   */
+  maxFailedIndexes?: number;
+  /**
+   * podReplacementPolicy specifies when to create replacement Pods. Possible values are:
+   * - TerminatingOrFailed means that we recreate pods when they are terminating (has a
+   * metadata.deletionTimestamp) or failed.
+   * - Failed means to wait until a previously created Pod is fully terminated (has phase Failed or
+   * Succeeded) before creating a replacement Pod.
+   * When using podFailurePolicy, Failed is the the only allowed value. TerminatingOrFailed and Failed
+   * are allowed values when podFailurePolicy is not in use.
+   */
+  podReplacementPolicy?: string;
+  /**
+   * ManagedBy field indicates the controller that manages a Job. The k8s Job controller reconciles jobs
+   * which don't have this field at all or the field value is the reserved string
+   * `kubernetes.io/job-controller`, but skips reconciling Jobs with a custom value for this field.
+   */
+  managedBy?: string;
+  /**
+   * successPolicy specifies the policy when the Job can be declared as succeeded. If empty, the default
+   * behavior applies - the Job is declared as succeeded only when the number of succeeded pods equals to
+   * the completions. When the field is specified, it must be immutable and works only for the Indexed
+   * Jobs. Once the Job meets the SuccessPolicy, the lingering pods are terminated.
+   */
+  successPolicy?: SuccessPolicy;
 }
 
 /** k8s.io.api.batch.v1.JobStatus */
@@ -3908,6 +3946,16 @@ export interface JobStatus {
   completedIndexes?: string;
   uncountedTerminatedPods?: UncountedTerminatedPods;
   ready?: number;
+  /**
+   * FailedIndexes holds the failed indexes when spec.backoffLimitPerIndex is set. The indexes are
+   * represented in the text format analogous as for the `completedIndexes` field, ie. they are kept as
+   * decimal integers separated by commas. The numbers are listed in increasing order. Three or more
+   * consecutive numbers are compressed and represented by the first and last element of the series,
+   * separated by a hyphen.
+   */
+  failedIndexes?: string;
+  /** The number of pods which are terminating (in phase Pending or Running and have a deletionTimestamp). */
+  terminating?: number;
 }
 
 /** k8s.io.api.batch.v1.JobTemplateSpec */
@@ -3945,6 +3993,38 @@ export interface PodFailurePolicyRule {
   action: string;
   onExitCodes?: PodFailurePolicyOnExitCodesRequirement;
   onPodConditions?: PodFailurePolicyOnPodConditionsPattern[];
+}
+
+/** k8s.io.api.batch.v1.SuccessPolicy: SuccessPolicy describes when a Job can be declared as succeeded based on the success of some indexes. */
+export interface SuccessPolicy {
+  /**
+   * rules represents the list of alternative rules for the declaring the Jobs as successful before
+   * `.status.succeeded >= .spec.completions`. Once any of the rules are met, the "SucceededCriteriaMet"
+   * condition is added, and the lingering pods are removed. The terminal state for such a Job has the
+   * "Complete" condition. Additionally, these rules are evaluated in order; Once the Job meets one of the
+   * rules, other rules are ignored. At most 20 elements are allowed.
+   */
+  rules?: SuccessPolicyRule[];
+}
+
+/**
+ * k8s.io.api.batch.v1.SuccessPolicyRule: SuccessPolicyRule describes rule for declaring a Job as succeeded. Each rule must have at least one of
+ * the "succeededIndexes" or "succeededCount" specified.
+ */
+export interface SuccessPolicyRule {
+  /**
+   * succeededIndexes specifies the set of indexes which need to be contained in the actual set of the
+   * succeeded indexes for the Job. The list of indexes must be within 0 to ".spec.completions-1" and must
+   * not contain duplicates. The indexes are represented as intervals separated by commas, for example
+   * "1,3-5,7".
+   */
+  succeededIndexes?: string;
+  /**
+   * succeededCount specifies the minimal required size of the actual set of the succeeded indexes for the
+   * Job. When succeededCount is used along with succeededIndexes, the check is constrained only to the
+   * set of indexes specified by succeededIndexes.
+   */
+  succeededCount?: number;
 }
 
 /** k8s.io.api.batch.v1.UncountedTerminatedPods */
