@@ -94,6 +94,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   define({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', resource: 'roles', namespaced: true, pkg: 'rbac.v1' }),
   define({ group: 'scheduling.k8s.io', version: 'v1', kind: 'PriorityClass', resource: 'priorityclasses', namespaced: false, pkg: 'scheduling.v1', shortNames: ['pc'] }),
   define({ group: 'apiregistration.k8s.io', version: 'v1', kind: 'APIService', resource: 'apiservices', namespaced: false, pkg: 'apiregistration.v1', categories: ['api-extensions'], status: true }),
+  define({ group: 'policy', version: 'v1', kind: 'PodDisruptionBudget', resource: 'poddisruptionbudgets', namespaced: true, pkg: 'policy.v1', shortNames: ['pdb'], status: true }),
   // Create-only reviews: answered from the authenticator/authorizer, never stored, not listable.
   define({ group: 'authentication.k8s.io', version: 'v1', kind: 'SelfSubjectReview', resource: 'selfsubjectreviews', namespaced: false, pkg: 'authentication.v1', verbs: ['create'], list: false }),
   define({ group: 'authentication.k8s.io', version: 'v1', kind: 'TokenReview', resource: 'tokenreviews', namespaced: false, pkg: 'authentication.v1', verbs: ['create'], list: false }),
@@ -120,6 +121,8 @@ export const AUXILIARY_KINDS: ReadonlyMap<string, string> = new Map([
   ['autoscaling/v1/Scale', 'k8s.io.api.autoscaling.v1.Scale'],
   // The serviceaccounts/token subresource's body (not a resource of its own).
   ['authentication.k8s.io/v1/TokenRequest', 'k8s.io.api.authentication.v1.TokenRequest'],
+  // The pods/eviction subresource's body.
+  ['policy/v1/Eviction', 'k8s.io.api.policy.v1.Eviction'],
 ]);
 
 export class RegistryError extends Error {

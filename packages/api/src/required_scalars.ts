@@ -81,6 +81,7 @@ export const REQUIRED_SCALARS: ReadonlyMap<string, readonly string[]> = new Map<
   ['k8s.io.api.networking.v1.IngressClassParametersReference', ['kind', 'name']], // V1IngressClassParametersReference
   ['k8s.io.api.networking.v1.IngressPortStatus', ['port', 'protocol']], // V1IngressPortStatus
   ['k8s.io.api.networking.v1.IngressServiceBackend', ['name']], // V1IngressServiceBackend
+  ['k8s.io.api.policy.v1.PodDisruptionBudgetStatus', ['currentHealthy', 'desiredHealthy', 'disruptionsAllowed', 'expectedPods']], // V1PodDisruptionBudgetStatus
   ['k8s.io.api.rbac.v1.RoleRef', ['apiGroup', 'kind', 'name']], // V1RoleRef
   ['k8s.io.api.rbac.v1.Subject', ['kind', 'name']], // RbacV1Subject
   ['k8s.io.api.scheduling.v1.PriorityClass', ['value']], // V1PriorityClass

@@ -31,6 +31,7 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['clusterrolebindings', 'rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', false, [], false, false],
   ['priorityclasses', 'scheduling.k8s.io/v1', 'PriorityClass', false, ['pc'], false, false],
   ['apiservices', 'apiregistration.k8s.io/v1', 'APIService', false, [], true, false],
+  ['poddisruptionbudgets', 'policy/v1', 'PodDisruptionBudget', true, ['pdb'], true, false],
   ['selfsubjectreviews', 'authentication.k8s.io/v1', 'SelfSubjectReview', false, [], false, false],
   ['tokenreviews', 'authentication.k8s.io/v1', 'TokenReview', false, [], false, false],
   ['selfsubjectreviews', 'authentication.k8s.io/v1beta1', 'SelfSubjectReview', false, [], false, false],
