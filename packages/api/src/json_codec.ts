@@ -51,6 +51,7 @@ export const INLINE_FIELDS: ReadonlySet<string> = new Set([
   'k8s.io.api.core.v1.SecretProjection.localObjectReference',
   'k8s.io.api.core.v1.Probe.handler',
   'k8s.io.api.core.v1.Volume.volumeSource',
+  'k8s.io.api.core.v1.PersistentVolumeSpec.persistentVolumeSource',
   'k8s.io.api.networking.v1.IngressRule.ingressRuleValue',
 ]);
 

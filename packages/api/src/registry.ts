@@ -73,6 +73,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   define({ group: '', version: 'v1', kind: 'Event', resource: 'events', namespaced: true, pkg: 'core.v1', shortNames: ['ev'] }),
   define({ group: '', version: 'v1', kind: 'Namespace', resource: 'namespaces', namespaced: false, pkg: 'core.v1', shortNames: ['ns'], verbs: NO_COLLECTION_VERBS, status: true }),
   define({ group: '', version: 'v1', kind: 'Node', resource: 'nodes', namespaced: false, pkg: 'core.v1', shortNames: ['no'], status: true }),
+  define({ group: '', version: 'v1', kind: 'PersistentVolumeClaim', resource: 'persistentvolumeclaims', namespaced: true, pkg: 'core.v1', shortNames: ['pvc'], status: true }),
+  define({ group: '', version: 'v1', kind: 'PersistentVolume', resource: 'persistentvolumes', namespaced: false, pkg: 'core.v1', shortNames: ['pv'], status: true }),
   define({ group: '', version: 'v1', kind: 'Pod', resource: 'pods', namespaced: true, pkg: 'core.v1', shortNames: ['po'], categories: ALL, status: true }),
   define({ group: '', version: 'v1', kind: 'ReplicationController', resource: 'replicationcontrollers', namespaced: true, pkg: 'core.v1', shortNames: ['rc'], categories: ALL, status: true, scale: true }),
   define({ group: '', version: 'v1', kind: 'Secret', resource: 'secrets', namespaced: true, pkg: 'core.v1' }),
@@ -93,6 +95,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   define({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', resource: 'rolebindings', namespaced: true, pkg: 'rbac.v1' }),
   define({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', resource: 'roles', namespaced: true, pkg: 'rbac.v1' }),
   define({ group: 'scheduling.k8s.io', version: 'v1', kind: 'PriorityClass', resource: 'priorityclasses', namespaced: false, pkg: 'scheduling.v1', shortNames: ['pc'] }),
+  define({ group: 'storage.k8s.io', version: 'v1', kind: 'StorageClass', resource: 'storageclasses', namespaced: false, pkg: 'storage.v1', shortNames: ['sc'] }),
   define({ group: 'apiregistration.k8s.io', version: 'v1', kind: 'APIService', resource: 'apiservices', namespaced: false, pkg: 'apiregistration.v1', categories: ['api-extensions'], status: true }),
   define({ group: 'policy', version: 'v1', kind: 'PodDisruptionBudget', resource: 'poddisruptionbudgets', namespaced: true, pkg: 'policy.v1', shortNames: ['pdb'], status: true }),
   // Create-only reviews: answered from the authenticator/authorizer, never stored, not listable.

@@ -15,6 +15,8 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['events', 'v1', 'Event', true, ['ev'], false, false],
   ['serviceaccounts', 'v1', 'ServiceAccount', true, ['sa'], false, false],
   ['bindings', 'v1', 'Binding', true, [], false, false],
+  ['persistentvolumes', 'v1', 'PersistentVolume', false, ['pv'], true, false],
+  ['persistentvolumeclaims', 'v1', 'PersistentVolumeClaim', true, ['pvc'], true, false],
   ['deployments', 'apps/v1', 'Deployment', true, ['deploy'], true, true],
   ['replicasets', 'apps/v1', 'ReplicaSet', true, ['rs'], true, true],
   ['statefulsets', 'apps/v1', 'StatefulSet', true, ['sts'], true, true],
@@ -30,6 +32,7 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['rolebindings', 'rbac.authorization.k8s.io/v1', 'RoleBinding', true, [], false, false],
   ['clusterrolebindings', 'rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', false, [], false, false],
   ['priorityclasses', 'scheduling.k8s.io/v1', 'PriorityClass', false, ['pc'], false, false],
+  ['storageclasses', 'storage.k8s.io/v1', 'StorageClass', false, ['sc'], false, false],
   ['apiservices', 'apiregistration.k8s.io/v1', 'APIService', false, [], true, false],
   ['poddisruptionbudgets', 'policy/v1', 'PodDisruptionBudget', true, ['pdb'], true, false],
   ['selfsubjectreviews', 'authentication.k8s.io/v1', 'SelfSubjectReview', false, [], false, false],
@@ -88,7 +91,7 @@ test('groups are listed with their versions, core first', (t) => {
   t.deepEqual(groups[0], { group: '', versions: ['v1'] });
   t.deepEqual(
     groups.map((g) => g.group).sort(),
-    ['', 'apiregistration.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'batch', 'coordination.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io'],
+    ['', 'apiregistration.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'batch', 'coordination.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'],
   );
   t.deepEqual(groups.find((g) => g.group === 'authentication.k8s.io')?.versions, ['v1', 'v1beta1'], 'v1 first: the preferred version');
 });

@@ -1265,6 +1265,21 @@ export interface LoadBalancerStatus {
   ingress?: LoadBalancerIngress[];
 }
 
+/** k8s.io.api.core.v1.LocalVolumeSource: Local represents directly-attached storage with node affinity. */
+export interface LocalVolumeSource {
+  /**
+   * path of the full path to the volume on the node. It can be either a directory or block device (disk,
+   * partition, ...).
+   */
+  path?: string;
+  /**
+   * fsType is the filesystem type to mount. It applies only when the Path is a block device. Must be a
+   * filesystem type supported by the host operating system. Ex. "ext4", "xfs", "ntfs". The default value
+   * is to auto-select a filesystem if unspecified.
+   */
+  fsType?: string;
+}
+
 /** k8s.io.api.core.v1.LocalObjectReference */
 export interface LocalObjectReference {
   /**
@@ -1607,6 +1622,30 @@ export interface ObjectReference {
   fieldPath?: string;
 }
 
+/**
+ * k8s.io.api.core.v1.PersistentVolume: PersistentVolume (PV) is a storage resource provisioned by an administrator. It is analogous to a
+ * node. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes
+ */
+export interface PersistentVolume {
+  apiVersion?: string;
+  kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
+  metadata?: ObjectMeta;
+  /**
+   * spec defines a specification of a persistent volume owned by the cluster. Provisioned by an
+   * administrator. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#persistent-volumes
+   */
+  spec?: PersistentVolumeSpec;
+  /**
+   * status represents the current information/status for the persistent volume. Populated by the system.
+   * Read-only. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#persistent-volumes
+   */
+  status?: PersistentVolumeStatus;
+}
+
 /** k8s.io.api.core.v1.PersistentVolumeClaim */
 export interface PersistentVolumeClaim {
   apiVersion?: string;
@@ -1636,6 +1675,22 @@ export interface PersistentVolumeClaimCondition {
   reason?: string;
   /** Human-readable message indicating details about last transition. */
   message?: string;
+}
+
+/** k8s.io.api.core.v1.PersistentVolumeClaimList: PersistentVolumeClaimList is a list of PersistentVolumeClaim items. */
+export interface PersistentVolumeClaimList {
+  apiVersion?: string;
+  kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
+  metadata?: ListMeta;
+  /**
+   * items is a list of persistent volume claims. More info:
+   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#persistentvolumeclaims
+   */
+  items?: PersistentVolumeClaim[];
 }
 
 /** k8s.io.api.core.v1.PersistentVolumeClaimSpec */
@@ -1690,6 +1745,121 @@ export interface PersistentVolumeClaimVolumeSource {
   claimName: string;
   /** Will force the ReadOnly setting in VolumeMounts. Default false. */
   readOnly?: boolean;
+}
+
+/** k8s.io.api.core.v1.PersistentVolumeList: PersistentVolumeList is a list of PersistentVolume items. */
+export interface PersistentVolumeList {
+  apiVersion?: string;
+  kind?: string;
+  /**
+   * Standard list metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
+  metadata?: ListMeta;
+  /**
+   * items is a list of persistent volumes. More info:
+   * https://kubernetes.io/docs/concepts/storage/persistent-volumes
+   */
+  items?: PersistentVolume[];
+}
+
+/**
+ * k8s.io.api.core.v1.PersistentVolumeSource: PersistentVolumeSource is similar to VolumeSource but meant for the administrator who creates PVs.
+ * Exactly one of its members must be set.
+ * mkube: the sources mkube's node agent can mount; the others keep their upstream numbers free.
+ */
+export interface PersistentVolumeSource {
+  /**
+   * hostPath represents a directory on the host. Provisioned by a developer or tester. This is useful for
+   * single-node development and testing only! On-host storage is not supported in any way and WILL NOT
+   * WORK in a multi-node cluster. More info: https://kubernetes.io/docs/concepts/storage/volumes#hostpath
+   */
+  hostPath?: HostPathVolumeSource;
+  /**
+   * nfs represents an NFS mount on the host. Provisioned by an admin. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#nfs
+   */
+  nfs?: NFSVolumeSource;
+  /** local represents directly-attached storage with node affinity */
+  local?: LocalVolumeSource;
+}
+
+/**
+ * k8s.io.api.core.v1.PersistentVolumeSpec: mkube: JSON inlines persistentVolumeSource (hostPath/local sit beside capacity).
+ * PersistentVolumeSpec is the specification of a persistent volume.
+ */
+export interface PersistentVolumeSpec extends PersistentVolumeSource {
+  /**
+   * capacity is the description of the persistent volume's resources and capacity. More info:
+   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#capacity
+   */
+  capacity?: { [key: string]: QuantityString };
+  /**
+   * accessModes contains all ways the volume can be mounted. More info:
+   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes
+   */
+  accessModes?: string[];
+  /**
+   * claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim.
+   * Expected to be non-nil when bound. claim.VolumeName is the authoritative bind between PV and PVC.
+   * More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#binding
+   */
+  claimRef?: ObjectReference;
+  /**
+   * persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its
+   * claim. Valid options are Retain (default for manually created PersistentVolumes), Delete (default for
+   * dynamically provisioned PersistentVolumes), and Recycle (deprecated). Recycle must be supported by the
+   * volume plugin underlying this PersistentVolume. More info:
+   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#reclaiming
+   */
+  persistentVolumeReclaimPolicy?: string;
+  /**
+   * storageClassName is the name of StorageClass to which this persistent volume belongs. Empty value
+   * means that this volume does not belong to any StorageClass.
+   */
+  storageClassName?: string;
+  /**
+   * mountOptions is the list of mount options, e.g. ["ro", "soft"]. Not validated - mount will simply
+   * fail if one is invalid. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes/#mount-options
+   */
+  mountOptions?: string[];
+  /**
+   * volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in
+   * raw block state. Value of Filesystem is implied when not included in spec.
+   */
+  volumeMode?: string;
+  /**
+   * nodeAffinity defines constraints that limit what nodes this volume can be accessed from. This field
+   * influences the scheduling of pods that use this volume.
+   */
+  nodeAffinity?: VolumeNodeAffinity;
+  /**
+   * Name of VolumeAttributesClass to which this persistent volume belongs. Empty value is not allowed.
+   * When this field is not set, it indicates that this volume does not belong to any
+   * VolumeAttributesClass.
+   */
+  volumeAttributesClassName?: string;
+}
+
+/** k8s.io.api.core.v1.PersistentVolumeStatus: PersistentVolumeStatus is the current status of a persistent volume. */
+export interface PersistentVolumeStatus {
+  /**
+   * phase indicates if a volume is available, bound to a claim, or released by a claim. More info:
+   * https://kubernetes.io/docs/concepts/storage/persistent-volumes#phase
+   */
+  phase?: string;
+  /** message is a human-readable message indicating details about why the volume is in this state. */
+  message?: string;
+  /**
+   * reason is a brief CamelCase string that describes any failure and is meant for machine parsing and
+   * tidy display in the CLI.
+   */
+  reason?: string;
+  /**
+   * lastPhaseTransitionTime is the time the phase transitioned from one to another and automatically
+   * resets to current time everytime a volume phase transitions.
+   */
+  lastPhaseTransitionTime?: Time;
 }
 
 /** k8s.io.api.core.v1.Pod */
@@ -3012,6 +3182,30 @@ export interface TopologySpreadConstraint {
   matchLabelKeys?: string[];
 }
 
+/**
+ * k8s.io.api.core.v1.TopologySelectorLabelRequirement: A topology selector requirement is a selector that matches given label. This is an alpha feature and
+ * may change in the future.
+ */
+export interface TopologySelectorLabelRequirement {
+  /** The label key that the selector applies to. */
+  key?: string;
+  /**
+   * An array of string values. One value must match the label to be selected. Each entry in Values is
+   * ORed.
+   */
+  values?: string[];
+}
+
+/**
+ * k8s.io.api.core.v1.TopologySelectorTerm: A topology selector term represents the result of label queries. A null or empty topology selector term
+ * matches no objects. The requirements of them are ANDed. It provides a subset of functionality as
+ * NodeSelectorTerm. This is an alpha feature and may change in the future.
+ */
+export interface TopologySelectorTerm {
+  /** A list of topology selector requirements by labels. */
+  matchLabelExpressions?: TopologySelectorLabelRequirement[];
+}
+
 /** k8s.io.api.core.v1.TypedLocalObjectReference */
 export interface TypedLocalObjectReference {
   /**
@@ -3075,6 +3269,12 @@ export interface VolumeMount {
    * exclusive.
    */
   subPathExpr?: string;
+}
+
+/** k8s.io.api.core.v1.VolumeNodeAffinity: VolumeNodeAffinity defines constraints that limit what nodes this volume can be accessed from. */
+export interface VolumeNodeAffinity {
+  /** required specifies hard node constraints that must be met. */
+  required?: NodeSelector;
 }
 
 /** k8s.io.api.core.v1.VolumeProjection */
@@ -4562,6 +4762,66 @@ export interface PriorityClassList {
   metadata?: ListMeta;
   /** items is the list of PriorityClasses */
   items: PriorityClass[];
+}
+
+/**
+ * k8s.io.api.storage.v1.StorageClass: StorageClass describes the parameters for a class of storage for which PersistentVolumes can be
+ * dynamically provisioned. StorageClasses are non-namespaced; the name of the storage class according to
+ * etcd is in ObjectMeta.Name.
+ */
+export interface StorageClass {
+  apiVersion?: string;
+  kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
+  metadata?: ObjectMeta;
+  /** provisioner indicates the type of the provisioner. */
+  provisioner?: string;
+  /**
+   * parameters holds the parameters for the provisioner that should create volumes of this storage
+   * class.
+   */
+  parameters?: { [key: string]: string };
+  /**
+   * reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of this
+   * storage class. Defaults to Delete.
+   */
+  reclaimPolicy?: string;
+  /**
+   * mountOptions controls the mountOptions for dynamically provisioned PersistentVolumes of this storage
+   * class. e.g. ["ro", "soft"]. Not validated - mount of the PVs will simply fail if one is invalid.
+   */
+  mountOptions?: string[];
+  /** allowVolumeExpansion shows whether the storage class allow volume expand. */
+  allowVolumeExpansion?: boolean;
+  /**
+   * volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound. When unset,
+   * VolumeBindingImmediate is used. This field is only honored by servers that enable the
+   * VolumeScheduling feature.
+   */
+  volumeBindingMode?: string;
+  /**
+   * allowedTopologies restrict the node topologies where volumes can be dynamically provisioned. Each
+   * volume plugin defines its own supported topology specifications. An empty TopologySelectorTerm list
+   * means there is no topology restriction. This field is only honored by servers that enable the
+   * VolumeScheduling feature.
+   */
+  allowedTopologies?: TopologySelectorTerm[];
+}
+
+/** k8s.io.api.storage.v1.StorageClassList: StorageClassList is a collection of storage classes. */
+export interface StorageClassList {
+  apiVersion?: string;
+  kind?: string;
+  /**
+   * Standard list metadata More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
+  metadata?: ListMeta;
+  /** items is the list of StorageClasses */
+  items?: StorageClass[];
 }
 
 /** k8s.io.api.authentication.v1.BoundObjectReference */
