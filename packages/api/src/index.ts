@@ -15,3 +15,4 @@ export * from './taints.js';
 export * from './owner_refs.js';
 export * from './conditions.js';
 export * from './time.js';
+export * from './storage.js';
