@@ -136,6 +136,9 @@ const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   rule(['apps'], ['replicasets', 'deployments', 'controllerrevisions', 'daemonsets', 'statefulsets'], ['create']),
   rule(['apps'], ['replicasets/status', 'deployments/status', 'deployments/scale', 'replicasets/scale', 'daemonsets/status', 'statefulsets/status'], ['patch', 'update']),
   rule(['apps'], ['deployments/finalizers', 'replicasets/finalizers'], ['update']),
+  // The StatefulSet controller's claims from volumeClaimTemplates; owner references that block deletion on its and the DaemonSet controller's objects.
+  rule([''], ['persistentvolumeclaims'], ['create']),
+  rule(['apps'], ['statefulsets/finalizers', 'daemonsets/finalizers'], ['update']),
   rule(['discovery.k8s.io'], ['endpointslices'], ['create']),
   rule(['coordination.k8s.io'], ['leases'], READ),
   rule(['authentication.k8s.io'], ['tokenreviews'], ['create']),

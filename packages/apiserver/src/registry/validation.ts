@@ -311,6 +311,11 @@ export function validateObject(resource: string, namespaced: boolean, o: Obj, ne
       validateDataKeys(o.data, 'data', errs);
       validateDataKeys(o.stringData, 'stringData', errs);
       break;
+    case 'controllerrevisions':
+      // Upstream's ValidateControllerRevision: data is required, revision non-negative.
+      if (o.data === undefined || o.data === null) errs.push({ type: 'FieldValueRequired', field: 'data', detail: 'data is mandatory' });
+      if (typeof o.revision === 'number' && o.revision < 0) errs.push({ type: 'FieldValueInvalid', field: 'revision', value: o.revision, detail: 'must be greater than or equal to 0' });
+      break;
   }
   validateNetworkFields(resource, o, errs, net);
   return errs;
@@ -377,6 +382,9 @@ export function validateUpdate(resource: string, next: Obj, prev: Obj): FieldErr
       if (prev.immutable === true && (!deepEqual(next.data, prev.data) || !deepEqual(next.binaryData, prev.binaryData) || next.immutable !== true)) {
         errs.push({ type: 'FieldValueForbidden', field: 'data', detail: 'field is immutable when `immutable` is set' });
       }
+      break;
+    case 'controllerrevisions':
+      if (!deepEqual(next.data, prev.data)) errs.push({ type: 'FieldValueInvalid', field: 'data', value: next.data ?? null, detail: 'field is immutable' });
       break;
   }
   validateNetworkUpdate(resource, next, prev, errs);
