@@ -87,6 +87,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   define({ group: 'apps', version: 'v1', kind: 'StatefulSet', resource: 'statefulsets', namespaced: true, pkg: 'apps.v1', shortNames: ['sts'], categories: ALL, status: true, scale: true }),
   define({ group: 'batch', version: 'v1', kind: 'CronJob', resource: 'cronjobs', namespaced: true, pkg: 'batch.v1', shortNames: ['cj'], categories: ALL, status: true }),
   define({ group: 'batch', version: 'v1', kind: 'Job', resource: 'jobs', namespaced: true, pkg: 'batch.v1', categories: ALL, status: true }),
+  define({ group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', resource: 'endpointslices', namespaced: true, pkg: 'discovery.v1' }),
   define({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', resource: 'leases', namespaced: true, pkg: 'coordination.v1' }),
   define({ group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', resource: 'ingressclasses', namespaced: false, pkg: 'networking.v1' }),
   define({ group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', resource: 'ingresses', namespaced: true, pkg: 'networking.v1', shortNames: ['ing'], status: true }),

@@ -51,6 +51,9 @@ export const REQUIRED_NON_SCALARS: ReadonlyMap<string, readonly string[]> = new 
   ['k8s.io.api.core.v1.ServiceList', ['items']], // V1ServiceList
   ['k8s.io.api.core.v1.TCPSocketAction', ['port']], // V1TCPSocketAction
   ['k8s.io.api.core.v1.WeightedPodAffinityTerm', ['podAffinityTerm']], // V1WeightedPodAffinityTerm
+  ['k8s.io.api.discovery.v1.Endpoint', ['addresses']], // V1Endpoint
+  ['k8s.io.api.discovery.v1.EndpointSlice', ['endpoints']], // V1EndpointSlice
+  ['k8s.io.api.discovery.v1.EndpointSliceList', ['items']], // V1EndpointSliceList
   ['k8s.io.api.networking.v1.HTTPIngressPath', ['backend']], // V1HTTPIngressPath
   ['k8s.io.api.networking.v1.HTTPIngressRuleValue', ['paths']], // V1HTTPIngressRuleValue
   ['k8s.io.api.networking.v1.IngressClassList', ['items']], // V1IngressClassList

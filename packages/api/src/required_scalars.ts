@@ -77,6 +77,9 @@ export const REQUIRED_SCALARS: ReadonlyMap<string, readonly string[]> = new Map<
   ['k8s.io.api.core.v1.VolumeDevice', ['devicePath', 'name']], // V1VolumeDevice
   ['k8s.io.api.core.v1.VolumeMount', ['mountPath', 'name']], // V1VolumeMount
   ['k8s.io.api.core.v1.WeightedPodAffinityTerm', ['weight']], // V1WeightedPodAffinityTerm
+  ['k8s.io.api.discovery.v1.EndpointSlice', ['addressType']], // V1EndpointSlice
+  ['k8s.io.api.discovery.v1.ForNode', ['name']], // V1ForNode
+  ['k8s.io.api.discovery.v1.ForZone', ['name']], // V1ForZone
   ['k8s.io.api.networking.v1.HTTPIngressPath', ['pathType']], // V1HTTPIngressPath
   ['k8s.io.api.networking.v1.IngressClassParametersReference', ['kind', 'name']], // V1IngressClassParametersReference
   ['k8s.io.api.networking.v1.IngressPortStatus', ['port', 'protocol']], // V1IngressPortStatus

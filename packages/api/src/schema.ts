@@ -16,6 +16,7 @@ export const PROTO_FILES = [
   'k8s.io/api/apps/v1/generated.proto',
   'k8s.io/api/batch/v1/generated.proto',
   'k8s.io/api/networking/v1/generated.proto',
+  'k8s.io/api/discovery/v1/generated.proto',
   'k8s.io/api/coordination/v1/generated.proto',
   'k8s.io/api/rbac/v1/generated.proto',
   'k8s.io/api/autoscaling/v1/generated.proto',

@@ -26,6 +26,7 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['cronjobs', 'batch/v1', 'CronJob', true, ['cj'], true, false],
   ['ingresses', 'networking.k8s.io/v1', 'Ingress', true, ['ing'], true, false],
   ['ingressclasses', 'networking.k8s.io/v1', 'IngressClass', false, [], false, false],
+  ['endpointslices', 'discovery.k8s.io/v1', 'EndpointSlice', true, [], false, false],
   ['leases', 'coordination.k8s.io/v1', 'Lease', true, [], false, false],
   ['roles', 'rbac.authorization.k8s.io/v1', 'Role', true, [], false, false],
   ['clusterroles', 'rbac.authorization.k8s.io/v1', 'ClusterRole', false, [], false, false],
@@ -91,7 +92,7 @@ test('groups are listed with their versions, core first', (t) => {
   t.deepEqual(groups[0], { group: '', versions: ['v1'] });
   t.deepEqual(
     groups.map((g) => g.group).sort(),
-    ['', 'apiregistration.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'batch', 'coordination.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'],
+    ['', 'apiregistration.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'batch', 'coordination.k8s.io', 'discovery.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'],
   );
   t.deepEqual(groups.find((g) => g.group === 'authentication.k8s.io')?.versions, ['v1', 'v1beta1'], 'v1 first: the preferred version');
 });

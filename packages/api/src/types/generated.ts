@@ -4466,6 +4466,163 @@ export interface ServiceBackendPort {
   number?: number;
 }
 
+/** k8s.io.api.discovery.v1.Endpoint: Endpoint represents a single logical "backend" implementing a service. */
+export interface Endpoint {
+  /**
+   * addresses of this endpoint. The contents of this field are interpreted according to the
+   * corresponding EndpointSlice addressType field. Consumers must handle different types of
+   * addresses in the context of their own capabilities. This must contain at least one address but
+   * no more than 100.
+   */
+  addresses: string[];
+  /** conditions contains information about the current status of the endpoint. */
+  conditions?: EndpointConditions;
+  /**
+   * hostname of this endpoint. This field may be used by consumers of endpoints to distinguish
+   * endpoints from each other (e.g. in DNS names). Multiple endpoints which use the same hostname
+   * should be considered fungible (e.g. multiple A values in DNS). Must be lowercase and pass DNS
+   * Label (RFC 1123) validation.
+   */
+  hostname?: string;
+  /** targetRef is a reference to a Kubernetes object that represents this endpoint. */
+  targetRef?: ObjectReference;
+  /**
+   * deprecatedTopology contains topology information part of the v1beta1 API. This field is
+   * deprecated, and will be removed when the v1beta1 API is removed (no sooner than kubernetes
+   * v1.24). While this field can hold values, it is not writable through the v1 API, and any
+   * attempts to write to it will be silently ignored. Topology information can be found in the zone
+   * and nodeName fields instead.
+   */
+  deprecatedTopology?: { [key: string]: string };
+  /**
+   * nodeName represents the name of the Node hosting this endpoint. This can be used to determine
+   * endpoints local to a Node.
+   */
+  nodeName?: string;
+  /** zone is the name of the Zone this endpoint exists in. */
+  zone?: string;
+  /** hints contains information associated with how an endpoint should be consumed. */
+  hints?: EndpointHints;
+}
+
+/** k8s.io.api.discovery.v1.EndpointConditions: EndpointConditions represents the current condition of an endpoint. */
+export interface EndpointConditions {
+  /**
+   * ready indicates that this endpoint is prepared to receive traffic, according to whatever system
+   * is managing the endpoint. A nil value indicates an unknown state. In most cases consumers should
+   * interpret this unknown state as ready. For compatibility reasons, ready should never be "true"
+   * for terminating endpoints, except when the normal readiness behavior is being explicitly
+   * overridden, for example when the associated Service has set the publishNotReadyAddresses flag.
+   */
+  ready?: boolean;
+  /**
+   * serving is identical to ready except that it is set regardless of the terminating state of
+   * endpoints. This condition should be set to true for a ready endpoint that is terminating. If
+   * nil, consumers should defer to the ready condition.
+   */
+  serving?: boolean;
+  /**
+   * terminating indicates that this endpoint is terminating. A nil value indicates an unknown state.
+   * Consumers should interpret this unknown state to mean that the endpoint is not terminating.
+   */
+  terminating?: boolean;
+}
+
+/** k8s.io.api.discovery.v1.EndpointHints: EndpointHints provides hints describing how an endpoint should be consumed. */
+export interface EndpointHints {
+  /**
+   * forZones indicates the zone(s) this endpoint should be consumed by when using topology aware
+   * routing. May contain a maximum of 8 entries.
+   */
+  forZones?: ForZone[];
+  /**
+   * forNodes indicates the node(s) this endpoint should be consumed by when using topology aware
+   * routing. May contain a maximum of 8 entries.
+   */
+  forNodes?: ForNode[];
+}
+
+/** k8s.io.api.discovery.v1.EndpointPort: EndpointPort represents a Port used by an EndpointSlice */
+export interface DiscoveryV1EndpointPort {
+  /**
+   * name represents the name of this port. All ports in an EndpointSlice must have a unique name. If
+   * the EndpointSlice is derived from a Kubernetes service, this corresponds to the
+   * Service.ports[].name. Name must either be an empty string or pass DNS_LABEL validation: * must
+   * be no more than 63 characters long. * must consist of lower case alphanumeric characters or
+   * '-'. * must start and end with an alphanumeric character. Default is empty string.
+   */
+  name?: string;
+  /** protocol represents the IP protocol for this port. Must be UDP, TCP, or SCTP. Default is TCP. */
+  protocol?: string;
+  /**
+   * port represents the port number of the endpoint. If the EndpointSlice is derived from a
+   * Kubernetes service, this must be set to the service's target port. EndpointSlices used for other
+   * purposes may have a nil port.
+   */
+  port?: number;
+  /**
+   * The application protocol for this port. This is used as a hint for implementations to offer
+   * richer behavior for protocols that they understand. This field follows standard Kubernetes label
+   * syntax.
+   */
+  appProtocol?: string;
+}
+
+/**
+ * k8s.io.api.discovery.v1.EndpointSlice: EndpointSlice represents a set of service endpoints. Most EndpointSlices are created by the
+ * EndpointSlice controller to represent the Pods selected by Service objects. For a given service
+ * there may be multiple EndpointSlice objects which must be joined to produce the full set of
+ * endpoints; you can find all of the slices for a given service by listing EndpointSlices in the
+ * service's namespace whose `kubernetes.io/service-name` label contains the service's name.
+ */
+export interface EndpointSlice {
+  apiVersion?: string;
+  kind?: string;
+  /** Standard object's metadata. */
+  metadata?: ObjectMeta;
+  /**
+   * addressType specifies the type of address carried by this EndpointSlice. All addresses in this
+   * slice must be the same type. This field is immutable after creation. The following address types
+   * are currently supported: * IPv4: Represents an IPv4 Address. * IPv6: Represents an IPv6 Address.
+   * * FQDN: Represents a Fully Qualified Domain Name. (Deprecated)
+   */
+  addressType: string;
+  /**
+   * endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of 1000
+   * endpoints.
+   */
+  endpoints: Endpoint[];
+  /**
+   * ports specifies the list of network ports exposed by each endpoint in this slice. Each port must
+   * have a unique name. Each slice may include a maximum of 100 ports. Services always have at least
+   * 1 port, so EndpointSlices generated by the EndpointSlice controller will likewise always have at
+   * least 1 port. EndpointSlices used for other purposes may have an empty ports list.
+   */
+  ports?: DiscoveryV1EndpointPort[];
+}
+
+/** k8s.io.api.discovery.v1.EndpointSliceList: EndpointSliceList represents a list of endpoint slices */
+export interface EndpointSliceList {
+  apiVersion?: string;
+  kind?: string;
+  /** Standard list metadata. */
+  metadata?: ListMeta;
+  /** items is the list of endpoint slices */
+  items: EndpointSlice[];
+}
+
+/** k8s.io.api.discovery.v1.ForNode: ForNode provides information about which nodes should consume this endpoint. */
+export interface ForNode {
+  /** name represents the name of the node. */
+  name: string;
+}
+
+/** k8s.io.api.discovery.v1.ForZone: ForZone provides information about which zones should consume this endpoint. */
+export interface ForZone {
+  /** name represents the name of the zone. */
+  name: string;
+}
+
 /** k8s.io.api.coordination.v1.Lease */
 export interface Lease {
   apiVersion?: string;

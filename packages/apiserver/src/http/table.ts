@@ -108,6 +108,25 @@ export function formatEndpoints(ep: Obj): string {
   return more ? `${ret} + ${count - max} more...` : ret;
 }
 
+/** listWithMoreString: up to three items, then " + N more..."; "<unset>" when empty. */
+function listWithMore(list: string[], count: number, max: number): string {
+  const ret = list.join(',');
+  if (count > max) return `${ret} + ${count - max} more...`;
+  return ret === '' ? '<unset>' : ret;
+}
+
+/** formatDiscoveryPorts: an EndpointSlice's port numbers (the name for an unset number, "*" for neither). */
+function formatDiscoveryPorts(ports: Obj[]): string {
+  const list = ports.slice(0, 3).map((p) => (typeof p.port === 'number' ? String(p.port) : typeof p.name === 'string' ? p.name : '*'));
+  return listWithMore(list, ports.length, 3);
+}
+
+/** formatDiscoveryEndpoints: an EndpointSlice's addresses, all endpoints flattened. */
+function formatDiscoveryEndpoints(endpoints: Obj[]): string {
+  const all = endpoints.flatMap((e) => (Array.isArray(e.addresses) ? (e.addresses as unknown[]).map(s) : []));
+  return listWithMore(all.slice(0, 3), all.length, 3);
+}
+
 /** formatHosts of an Ingress' rules. */
 function formatHosts(rules: Obj[]): string {
   const list: string[] = [];
@@ -394,18 +413,6 @@ const COLUMNS: Record<string, Column[]> = {
     imagesCol(tplSpec),
     labelSelectorCol('A label query over pods that are managed by the daemon set.', (x) => o(x.spec).selector),
   ],
-  // Upstream's controllerRevisionColumnDefinitions.
-  controllerrevisions: [
-    nameCol,
-    col('Controller', 'string', 'Controller of the object', (x) => {
-      const ref = a(o(x.metadata).ownerReferences).find((r) => r.controller === true);
-      if (!ref) return '<none>';
-      const group = s(ref.apiVersion).includes('/') ? `.${s(ref.apiVersion).split('/')[0]}` : '';
-      return `${s(ref.kind).toLowerCase()}${group}/${s(ref.name)}`;
-    }),
-    col('Revision', 'integer', 'Revision indicates the revision of the state represented by Data.', (x) => n(x.revision)),
-    ageCol,
-  ],
   statefulsets: [
     nameCol,
     col('Ready', 'string', 'Number of the pod with ready state', (x) => `${n(o(x.status).readyReplicas)}/${n(o(x.spec).replicas)}`),
@@ -447,6 +454,13 @@ const COLUMNS: Record<string, Column[]> = {
   endpoints: [
     nameCol,
     col('Endpoints', 'string', 'The set of all endpoints is the union of all subsets.', formatEndpoints),
+    ageCol,
+  ],
+  endpointslices: [
+    nameCol,
+    col('AddressType', 'string', 'addressType specifies the type of address carried by this EndpointSlice. All addresses in this slice must be the same type. This field is immutable after creation. The following address types are currently supported: * IPv4: Represents an IPv4 Address. * IPv6: Represents an IPv6 Address. * FQDN: Represents a Fully Qualified Domain Name.', (x) => s(x.addressType)),
+    col('Ports', 'string', 'ports specifies the list of network ports exposed by each endpoint in this slice. Each port must have a unique name. When ports is empty, it indicates that there are no defined ports. When a port is defined with a nil port value, it indicates "all ports". Each slice may include a maximum of 100 ports.', (x) => formatDiscoveryPorts(a(x.ports))),
+    col('Endpoints', 'string', 'endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of 1000 endpoints.', (x) => formatDiscoveryEndpoints(a(x.endpoints))),
     ageCol,
   ],
   ingresses: [

@@ -199,6 +199,14 @@ const DEFAULTERS: Record<string, (o: Obj) => void> = {
   nodes(o) {
     obj(o, 'spec');
   },
+  endpointslices(o) {
+    // discovery/v1 SetDefaults_EndpointPort: an unnamed port is "", the protocol TCP.
+    for (const p of Array.isArray(o.ports) ? (o.ports as unknown[]) : []) {
+      if (typeof p !== 'object' || p === null || Array.isArray(p)) continue;
+      dflt(p as Obj, 'name', '');
+      dflt(p as Obj, 'protocol', 'TCP');
+    }
+  },
 };
 
 export function applyDefaults(resource: string, o: Obj): void {
