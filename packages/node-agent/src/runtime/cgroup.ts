@@ -8,8 +8,9 @@ async function removeTree(dir: string): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return failed;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return failed; // already gone
+    return [dir]; // unreadable: reported as not removed, the caller retries
   }
   for (const e of entries) if (e.isDirectory()) failed.push(...(await removeTree(join(dir, e.name))));
   try {
@@ -29,12 +30,16 @@ export async function removeCgroup(path: string, fsRoot = '/sys/fs/cgroup'): Pro
   let hierarchies: string[] = [];
   try {
     hierarchies = await readdir(fsRoot);
-  } catch {
-    return failed;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return failed; // no cgroup filesystem here
+    throw err;
   }
   for (const h of hierarchies) {
     const dir = join(fsRoot, h, path);
-    const st = await stat(dir).catch(() => undefined);
+    const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+      throw err;
+    });
     if (st?.isDirectory()) failed.push(...(await removeTree(dir)));
   }
   return failed;
