@@ -9,6 +9,8 @@ import { CodedError, ComponentServer, createLogger, HealthChecks, pingCheck, sta
 import type { Logger } from 'pino';
 import { deploymentController } from './deployment/controller.js';
 import { endpointsController } from './endpoints/controller.js';
+import { endpointSliceController } from './endpointslice/controller.js';
+import { endpointSliceMirroringController } from './endpointslicemirroring/controller.js';
 import { garbageCollector } from './gc/controller.js';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_RESERVED_CIDRS } from './ipam/cidr_set.js';
 import { nodeIpamController } from './ipam/controller.js';
@@ -16,6 +18,9 @@ import { namespaceController } from './namespace/controller.js';
 import { nodeLifecycleController } from './nodelifecycle/controller.js';
 import { replicaSetController, replicationControllerController } from './replicaset/controller.js';
 import { rootCaPublisher, serviceAccountController } from './serviceaccount/controller.js';
+import { jobController } from './job/controller.js';
+import { cronJobController } from './cronjob/controller.js';
+import { ttlAfterFinishedController } from './ttlafterfinished/controller.js';
 import type { ControllerConfig, ControllerContext, RunningController } from './runtime/context.js';
 import { Executor } from './runtime/executor.js';
 import { SharedInformers } from './runtime/informers.js';
@@ -27,12 +32,17 @@ export const CONTROLLERS: Record<string, (ctx: ControllerContext) => RunningCont
   replicationcontroller: replicationControllerController,
   deployment: deploymentController,
   endpoints: endpointsController,
+  endpointslice: endpointSliceController,
+  endpointslicemirroring: endpointSliceMirroringController,
   nodelifecycle: nodeLifecycleController,
   garbagecollector: garbageCollector,
   namespace: namespaceController,
   nodeipam: nodeIpamController,
   serviceaccount: serviceAccountController,
   'root-ca-cert-publisher': rootCaPublisher,
+  job: jobController,
+  cronjob: cronJobController,
+  'ttl-after-finished': ttlAfterFinishedController,
 };
 
 export const ALL_CONTROLLERS = Object.keys(CONTROLLERS);

@@ -1,0 +1,48 @@
+/**
+ * The CronJob controller: wiring of reconcileCronJob to the CronJob and Job
+ * caches and a work queue; every CronJob comes back at its next schedule time
+ * (requeueAfterMs), and whenever one of its Jobs changes.
+ */
+import { controllerOf, objectKey as keyFor, splitObjectKey, type Job } from '@mkube/api';
+import { QueueController } from '../runtime/controller.js';
+import type { ControllerContext, RunningController } from '../runtime/context.js';
+import { EventRecorder } from '../runtime/events.js';
+import { inNamespace } from '../runtime/informers.js';
+import type { Named } from '../types.js';
+import { CRONJOBS, JOBS } from '../job/resource.js';
+import { reconcileCronJob } from './reconcile.js';
+
+export function cronJobController(ctx: ControllerContext): RunningController {
+  const log = ctx.log.child({ controller: 'cronjob' });
+  const cronjobs = ctx.informers.for(CRONJOBS);
+  const jobs = ctx.informers.for(JOBS);
+  const events = new EventRecorder(ctx.client, log, 'cronjob-controller', () => ctx.clock.now());
+
+  const c = new QueueController({
+    name: 'cronjob',
+    workers: ctx.config.workers,
+    log,
+    metrics: ctx.metrics,
+    reconcile: async (key) => {
+      const cj = cronjobs.get(key);
+      if (!cj) return;
+      const plan = reconcileCronJob({ cj, jobs: inNamespace(jobs, splitObjectKey(key).namespace ?? ''), now: ctx.clock.now() });
+      if (plan.actions.some((a) => a.verb === 'create')) log.info({ cronjob: key }, 'starting a scheduled job');
+      await ctx.executor.runAll(plan.actions);
+      for (const e of plan.events) events.record(cj, CRONJOBS, e);
+      return { requeueAfterMs: plan.requeueAfterMs };
+    },
+  });
+
+  const ownerOf = (j: Named<Job>): string | undefined => {
+    const ref = controllerOf(j);
+    return ref?.kind === 'CronJob' ? `${j.metadata.namespace}/${ref.name}` : undefined;
+  };
+  const enqueueOwner = (j: Named<Job>) => {
+    const k = ownerOf(j);
+    if (k) c.enqueue(k);
+  };
+  cronjobs.addEventHandler({ add: (cj) => c.enqueue(keyFor(cj)), update: (_o, cj) => c.enqueue(keyFor(cj)) });
+  jobs.addEventHandler({ add: enqueueOwner, update: (_o, j) => enqueueOwner(j), delete: enqueueOwner });
+  return { name: c.name, start: () => c.start(), stop: () => c.stop() };
+}
