@@ -136,6 +136,10 @@ const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   rule(['apps'], ['replicasets', 'deployments', 'controllerrevisions', 'daemonsets', 'statefulsets'], ['create']),
   rule(['apps'], ['replicasets/status', 'deployments/status', 'deployments/scale', 'replicasets/scale', 'daemonsets/status', 'statefulsets/status'], ['patch', 'update']),
   rule(['apps'], ['deployments/finalizers', 'replicasets/finalizers'], ['update']),
+  // The CronJob controller creates Jobs; the Job, CronJob and TTL-after-finished controllers write their status and owner references that block deletion.
+  rule(['batch'], ['jobs'], ['create']),
+  rule(['batch'], ['jobs/status', 'cronjobs/status'], ['patch', 'update']),
+  rule(['batch'], ['jobs/finalizers', 'cronjobs/finalizers'], ['update']),
   // The StatefulSet controller's claims from volumeClaimTemplates; owner references that block deletion on its and the DaemonSet controller's objects.
   rule([''], ['persistentvolumeclaims'], ['create']),
   rule(['apps'], ['statefulsets/finalizers', 'daemonsets/finalizers'], ['update']),
