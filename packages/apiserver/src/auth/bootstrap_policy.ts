@@ -136,6 +136,8 @@ const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   rule(['apps'], ['replicasets', 'deployments', 'controllerrevisions', 'daemonsets', 'statefulsets'], ['create']),
   rule(['apps'], ['replicasets/status', 'deployments/status', 'deployments/scale', 'replicasets/scale', 'daemonsets/status', 'statefulsets/status'], ['patch', 'update']),
   rule(['apps'], ['deployments/finalizers', 'replicasets/finalizers'], ['update']),
+  // The disruption controller writes PodDisruptionBudget status; the pod GC force-deletes and patches pod conditions.
+  rule(['policy'], ['poddisruptionbudgets/status'], ['patch', 'update']),
   // The CronJob controller creates Jobs; the Job, CronJob and TTL-after-finished controllers write their status and owner references that block deletion.
   rule(['batch'], ['jobs'], ['create']),
   rule(['batch'], ['jobs/status', 'cronjobs/status'], ['patch', 'update']),

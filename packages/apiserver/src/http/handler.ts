@@ -24,6 +24,7 @@ import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersio
 import type { Metrics } from './metrics.js';
 import type { NodeProxy } from './node_proxy.js';
 import type { TokenRequests } from '../auth/token_request.js';
+import { evictPod } from '../registry/eviction.js';
 import { openApiDocumentBytes, openApiIndex } from './openapi.js';
 import { serveOpenApiV2 } from './openapi_v2.js';
 import { toTable } from './table.js';
@@ -119,7 +120,8 @@ export class ApiHandler {
       return;
     }
     const headers: Record<string, string> = {};
-    if (apiErr.code === 429 || apiErr.code === 503) headers['Retry-After'] = '1';
+    // Retry-After as the error's retryAfterSeconds (1 when unset); an eviction refused by a budget says 0: no header, kubectl drain retries on its own.
+    if ((apiErr.code === 429 || apiErr.code === 503) && apiErr.details?.retryAfterSeconds !== 0) headers['Retry-After'] = String(apiErr.details?.retryAfterSeconds ?? 1);
     sendObject(res, apiErr.code, apiErr.toStatus(), negotiate(req?.headers.accept), headers);
   }
 
@@ -496,6 +498,10 @@ export class ApiHandler {
     if (rr.subresource === 'exec' || rr.subresource === 'attach' || rr.subresource === 'portforward') return this.nodeProxy(rr);
     if (rr.subresource === 'token' && info.resource === 'serviceaccounts' && rr.name && this.o.tokenRequests) {
       return sendObject(res, 201, await this.o.tokenRequests.create(namespace ?? 'default', rr.name, decodeBody(await readBody(req), req.headers['content-type']), user), neg);
+    }
+    if (rr.subresource === 'eviction' && info.resource === 'pods' && rr.name) {
+      const status = await evictPod(this.o.registry, namespace ?? 'default', rr.name, decodeBody(await readBody(req), req.headers['content-type']), { dryRun: q.has('dryRun') });
+      return sendObject(res, Number(status.code), status, neg);
     }
     // Namespaced kinds are created only under /namespaces/NS/ (upstream registers no POST on the all-namespaces path).
     if (rr.name || (info.namespaced && namespace === undefined)) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');

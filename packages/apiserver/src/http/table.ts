@@ -531,6 +531,14 @@ const COLUMNS: Record<string, Column[]> = {
     col('Available', 'string', 'Whether this service is available.', apiServiceAvailable),
     ageCol,
   ],
+  // Upstream's podDisruptionBudgetColumnDefinitions (N/A for an unset bound).
+  poddisruptionbudgets: [
+    nameCol,
+    col('Min Available', 'string', 'The minimum number or percentage of available pods this budget requires.', (x) => (o(x.spec).minAvailable === undefined ? 'N/A' : s(o(x.spec).minAvailable))),
+    col('Max Unavailable', 'string', 'The maximum number or percentage of unavailable pods this budget requires.', (x) => (o(x.spec).maxUnavailable === undefined ? 'N/A' : s(o(x.spec).maxUnavailable))),
+    col('Allowed Disruptions', 'integer', 'Calculated number of pods that may be disrupted at this time.', (x) => n(o(x.status).disruptionsAllowed)),
+    ageCol,
+  ],
 };
 
 /** rest.DefaultTableConvertor: Name and Created At (RFC 3339), for kinds without printer columns (roles, clusterroles...). */

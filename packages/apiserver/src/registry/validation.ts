@@ -6,6 +6,7 @@ import type { JsonObject } from '@mkube/api';
 import type { FieldError } from '../errors.js';
 import { validateNetworkFields, validateNetworkUpdate, type NetworkValidationContext } from './network_validation.js';
 import { validatePodVolumeFiles } from './volume_validation.js';
+import { validatePodDisruptionBudget } from './pdb_validation.js';
 
 type Obj = JsonObject;
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
@@ -318,6 +319,7 @@ export function validateObject(resource: string, namespaced: boolean, o: Obj, ne
       break;
   }
   validateNetworkFields(resource, o, errs, net);
+  if (resource === 'poddisruptionbudgets') validatePodDisruptionBudget(o, errs);
   return errs;
 }
 
