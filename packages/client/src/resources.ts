@@ -26,6 +26,7 @@ export const Resources = Object.freeze({
   statefulsets: resourceFor('statefulsets', 'apps'),
   daemonsets: resourceFor('daemonsets', 'apps'),
   jobs: resourceFor('jobs', 'batch'),
+  endpointslices: resourceFor('endpointslices', 'discovery.k8s.io'),
 });
 
 /** "v1" or "apps/v1". */

@@ -7,6 +7,7 @@ import type {
   ConfigMap,
   Deployment,
   Endpoints,
+  EndpointSlice,
   KubeObject,
   Lease,
   Named,
@@ -47,6 +48,7 @@ export const R = {
   deployments: typedRef<Deployment>(Resources.deployments),
   serviceaccounts: typedRef<ServiceAccount>(Resources.serviceaccounts),
   configmaps: typedRef<ConfigMap>(Resources.configmaps),
+  endpointslices: typedRef<EndpointSlice>(Resources.endpointslices),
 } as const;
 
 /**
