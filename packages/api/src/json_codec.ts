@@ -55,6 +55,16 @@ export const INLINE_FIELDS: ReadonlySet<string> = new Set([
   'k8s.io.api.networking.v1.IngressRule.ingressRuleValue',
 ]);
 
+/**
+ * Go *string fields where "" means something other than unset, so upstream's
+ * JSON keeps it: a claim's storageClassName "" asks for no class (unset gets
+ * the default class); a hostPath type "" is the defaulted "no checks".
+ */
+export const POINTER_STRING_FIELDS: ReadonlySet<string> = new Set([
+  'k8s.io.api.core.v1.PersistentVolumeClaimSpec.storageClassName',
+  'k8s.io.api.core.v1.HostPathVolumeSource.type',
+]);
+
 /** Proto field name → JSON key, where they differ. */
 export const JSON_NAMES: ReadonlyMap<string, string> = new Map([
   ['k8s.io.api.networking.v1.IngressClassParametersReference.aPIGroup', 'apiGroup'],
@@ -83,6 +93,8 @@ interface FieldPlan {
   readonly repeated: boolean;
   /** The JSON of a zero value upstream writes anyway (a Go field without omitempty: required_scalars.ts). */
   readonly zero: JsonValue | undefined;
+  /** A pointer string (*string in Go) whose "" is a value of its own and is written (POINTER_STRING_FIELDS). */
+  readonly keepEmpty: boolean;
 }
 
 /** Everything the codec needs about a message type, computed once. */
@@ -112,6 +124,7 @@ function plan(type: protobuf.Type): TypePlan {
       isMap: field instanceof protobuf.MapField,
       repeated: field.repeated,
       zero: required?.includes(field.name) ? zeroJson(field) : undefined,
+      keepEmpty: POINTER_STRING_FIELDS.has(key),
     };
   });
   const jsonFields = new Map<string, JsonField>();
@@ -337,6 +350,7 @@ function messageToJson(type: protobuf.Type, message: unknown): JsonValue | undef
     const json = fieldToJson(f, value);
     if (json !== undefined) out[f.jsonKey] = json;
     else if (f.zero !== undefined) out[f.jsonKey] = f.zero;
+    else if (f.keepEmpty && value === '') out[f.jsonKey] = '';
   }
   return out;
 }

@@ -116,6 +116,8 @@ const SCHEDULER_RULES: PolicyRule[] = [
   rule([''], ['configmaps'], ['get']),
   rule([''], ['persistentvolumeclaims', 'persistentvolumes'], READ),
   rule([''], ['replicationcontrollers', 'services'], READ),
+  // VolumeBinding's PreBind: binds volumes to claims and marks WaitForFirstConsumer claims with the selected node.
+  rule([''], ['persistentvolumeclaims', 'persistentvolumes'], ['patch', 'update']),
   rule(['apps'], ['replicasets', 'statefulsets'], READ),
   rule(['policy'], ['poddisruptionbudgets'], READ),
   rule(['scheduling.k8s.io'], ['priorityclasses'], READ),
@@ -132,6 +134,8 @@ const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   rule([''], ['pods/status', 'nodes/status', 'services/status', 'namespaces/status', 'replicationcontrollers/status'], ['patch', 'update']),
   rule([''], ['replicationcontrollers/finalizers'], ['update']),
   rule([''], ['namespaces/finalize'], ['update']),
+  // The PV controller (persistentvolume-binder) and the PVC/PV protection controllers.
+  rule([''], ['persistentvolumes/status', 'persistentvolumeclaims/status'], ['patch', 'update']),
   rule([''], ['pods/eviction'], ['create']),
   rule(['apps'], ['replicasets', 'deployments', 'controllerrevisions', 'daemonsets', 'statefulsets'], ['create']),
   rule(['apps'], ['replicasets/status', 'deployments/status', 'deployments/scale', 'replicasets/scale', 'daemonsets/status', 'statefulsets/status'], ['patch', 'update']),
@@ -168,6 +172,10 @@ const NODE_RULES: PolicyRule[] = [
   rule(['discovery.k8s.io'], ['endpointslices'], READ),
   rule(['authentication.k8s.io'], ['tokenreviews'], ['create']),
   rule(['authorization.k8s.io'], ['subjectaccessreviews', 'localsubjectaccessreviews'], ['create']),
+  // The local-path provisioner in the node agent: claims selected to its node, the volumes it creates and deletes.
+  rule([''], ['persistentvolumeclaims', 'persistentvolumes'], READ),
+  rule([''], ['persistentvolumes'], ['create', 'delete']),
+  rule(['storage.k8s.io'], ['storageclasses'], READ),
 ];
 
 const DISCOVERY_RULES: PolicyRule[] = [

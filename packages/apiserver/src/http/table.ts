@@ -6,6 +6,7 @@
  * always filled; kubectl hides priority-1 columns unless -o wide).
  */
 import type { JsonObject, JsonValue, ResourceInfo } from '@mkube/api';
+import { accessModesAsString } from '@mkube/api';
 
 type Obj = JsonObject;
 const o = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
@@ -524,6 +525,39 @@ const COLUMNS: Record<string, Column[]> = {
     col('Global-Default', 'boolean', 'globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class.', (x) => x.globalDefault === true),
     ageCol,
     col('PreemptionPolicy', 'string', 'preemptionPolicy is the Policy for preempting pods with lower priority.', (x) => orNone(x.preemptionPolicy)),
+  ],
+  // Upstream's persistentVolume/persistentVolumeClaim/storageClass column definitions.
+  persistentvolumes: [
+    nameCol,
+    col('Capacity', 'string', 'capacity is the description of the persistent volume\'s resources and capacity.', (x) => s(o(o(x.spec).capacity).storage)),
+    col('Access Modes', 'string', 'accessModes contains all ways the volume can be mounted.', (x) => accessModesAsString(a(o(x.spec).accessModes) as unknown as string[])),
+    col('Reclaim Policy', 'string', 'persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim.', (x) => s(o(x.spec).persistentVolumeReclaimPolicy)),
+    col('Status', 'string', 'phase indicates if a volume is available, bound to a claim, or released by a claim.', (x) => (o(x.metadata).deletionTimestamp ? 'Terminating' : s(o(x.status).phase))),
+    col('Claim', 'string', 'claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim.', (x) => (o(x.spec).claimRef ? `${s(o(o(x.spec).claimRef).namespace)}/${s(o(o(x.spec).claimRef).name)}` : '')),
+    col('StorageClass', 'string', 'storageClassName is the name of StorageClass to which this persistent volume belongs.', (x) => s(o(x.spec).storageClassName)),
+    col('VolumeAttributesClass', 'string', 'Name of VolumeAttributesClass to which this persistent volume belongs.', (x) => s(o(x.spec).volumeAttributesClassName) || '<unset>'),
+    col('Reason', 'string', 'reason is a brief CamelCase string that describes any failure.', (x) => s(o(x.status).reason)),
+    ageCol,
+    wide('VolumeMode', 'string', 'volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state.', (x) => s(o(x.spec).volumeMode)),
+  ],
+  persistentvolumeclaims: [
+    nameCol,
+    col('Status', 'string', 'phase represents the current phase of PersistentVolumeClaim.', (x) => (o(x.metadata).deletionTimestamp ? 'Terminating' : s(o(x.status).phase))),
+    col('Volume', 'string', 'volumeName is the binding reference to the PersistentVolume backing this claim.', (x) => s(o(x.spec).volumeName)),
+    col('Capacity', 'string', 'capacity represents the actual resources of the underlying volume.', (x) => (o(x.spec).volumeName ? s(o(o(x.status).capacity).storage) : '')),
+    col('Access Modes', 'string', 'accessModes contains the actual access modes the volume backing the PVC has.', (x) => (o(x.spec).volumeName ? accessModesAsString(a(o(x.status).accessModes) as unknown as string[]) : '')),
+    col('StorageClass', 'string', 'storageClassName is the name of the StorageClass required by the claim.', (x) => s(o(x.spec).storageClassName)),
+    col('VolumeAttributesClass', 'string', 'volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim.', (x) => s(o(x.spec).volumeAttributesClassName) || '<unset>'),
+    ageCol,
+    wide('VolumeMode', 'string', 'volumeMode defines what type of volume is required by the claim.', (x) => s(o(x.spec).volumeMode)),
+  ],
+  storageclasses: [
+    { ...nameCol, cell: (x) => (o(o(x.metadata).annotations)['storageclass.kubernetes.io/is-default-class'] === 'true' ? `${s(o(x.metadata).name)} (default)` : s(o(x.metadata).name)) },
+    col('Provisioner', 'string', 'provisioner indicates the type of the provisioner.', (x) => s(x.provisioner)),
+    col('ReclaimPolicy', 'string', 'reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of this storage class.', (x) => s(x.reclaimPolicy) || 'Delete'),
+    col('VolumeBindingMode', 'string', 'volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound.', (x) => s(x.volumeBindingMode) || 'Immediate'),
+    col('AllowVolumeExpansion', 'string', 'allowVolumeExpansion shows whether the storage class allow volume expand.', (x) => (x.allowVolumeExpansion === true ? 'true' : 'false')),
+    ageCol,
   ],
   apiservices: [
     nameCol,

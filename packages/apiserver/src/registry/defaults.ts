@@ -1,5 +1,6 @@
 /** Defaulting of the supported fields, as Kubernetes' SetDefaults_* functions do it. */
 import type { JsonObject } from '@mkube/api';
+import { defaultStorage } from './storage_validation.js';
 
 type Obj = JsonObject;
 const obj = (parent: Obj, key: string): Obj => {
@@ -211,4 +212,5 @@ const DEFAULTERS: Record<string, (o: Obj) => void> = {
 
 export function applyDefaults(resource: string, o: Obj): void {
   DEFAULTERS[resource]?.(o);
+  defaultStorage(resource, o);
 }

@@ -17,6 +17,7 @@ import { WatchCache, type ApiWatchEvent, type CacheWatch } from '../storage/watc
 import { ipToNumber, ServiceAllocators } from './allocators.js';
 import { applyDefaults } from './defaults.js';
 import { recordUpdate } from './managed_fields.js';
+import { admitStorageCreate, STORAGE_RESOURCES } from './storage_validation.js';
 import { deepEqual, validateObject, validateUpdate } from './validation.js';
 import type { AdmissionAttributes, AdmissionContext, ValidatingAdmission } from '../admission/admission.js';
 
@@ -247,6 +248,8 @@ export class Registry {
     if (info.namespaced && name) await this.checkNamespace(info, String(m.namespace), name);
     // Mutating admission of pods (ServiceAccount), when the API server enabled it.
     if (info.resource === 'pods' && this.podCreateAdmission) await this.podCreateAdmission(obj, String(m.namespace));
+    // DefaultStorageClass and the storage-object-in-use protection finalizers (storage_validation.ts).
+    if (STORAGE_RESOURCES.has(info.resource)) admitStorageCreate(info.resource, obj, this.cachedList(findResource('storage.k8s.io', 'v1', 'storageclasses')!));
     m.uid = randomUUID();
     m.creationTimestamp = rfc3339(Date.now());
     delete m.deletionTimestamp;
