@@ -16,3 +16,4 @@ export * from './owner_refs.js';
 export * from './conditions.js';
 export * from './time.js';
 export * from './storage.js';
+export * from './cron_schedule.js';

@@ -16,6 +16,7 @@ import { isEverything, matches, type Selection } from '../storage/selectors.js';
 import { WatchCache, type ApiWatchEvent, type CacheWatch } from '../storage/watch_cache.js';
 import { ipToNumber, ServiceAllocators } from './allocators.js';
 import { applyDefaults } from './defaults.js';
+import { generateJobSelector } from './batch_validation.js';
 import { recordUpdate } from './managed_fields.js';
 import { admitStorageCreate, STORAGE_RESOURCES } from './storage_validation.js';
 import { deepEqual, validateObject, validateUpdate } from './validation.js';
@@ -261,6 +262,7 @@ export class Registry {
     if (STATUS_RESET_ON_CREATE(info)) obj.status = info.resource === 'pods' ? { phase: 'Pending' } : {};
     if (info.resource === 'pods' && isObj(obj.status)) obj.status.qosClass = qosClass(obj);
     applyDefaults(info.resource, obj);
+    if (info.resource === 'jobs') generateJobSelector(obj);
     if (info.resource === 'namespaces') obj.status = { phase: 'Active' };
     const errs = validateObject(info.resource, info.namespaced, obj, { serviceClusterIpRange: this.allocators.cidr });
     if (info.resource === 'services' && errs.length === 0) await this.allocateService(obj, undefined, errs, opts.dryRun === true);

@@ -6,6 +6,7 @@ import type { JsonObject } from '@mkube/api';
 import type { FieldError } from '../errors.js';
 import { validateNetworkFields, validateNetworkUpdate, type NetworkValidationContext } from './network_validation.js';
 import { validatePodVolumeFiles } from './volume_validation.js';
+import { validateBatch, validateBatchUpdate } from './batch_validation.js';
 import { validateStorage, validateStorageUpdate } from './storage_validation.js';
 import { validatePodDisruptionBudget } from './pdb_validation.js';
 
@@ -320,6 +321,7 @@ export function validateObject(resource: string, namespaced: boolean, o: Obj, ne
       break;
   }
   validateNetworkFields(resource, o, errs, net);
+  validateBatch(resource, o, errs);
   validateStorage(resource, o, errs);
   if (resource === 'poddisruptionbudgets') validatePodDisruptionBudget(o, errs);
   return errs;
@@ -392,6 +394,7 @@ export function validateUpdate(resource: string, next: Obj, prev: Obj): FieldErr
       break;
   }
   validateNetworkUpdate(resource, next, prev, errs);
+  validateBatchUpdate(resource, next, prev, errs);
   validateStorageUpdate(resource, next, prev, errs);
   return errs;
 }
