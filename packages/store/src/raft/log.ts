@@ -164,16 +164,25 @@ export class RaftLog {
     if (this.applying < i) this.applying = i;
   }
 
-  hasNextCommittedEnts(): boolean {
-    if (this.unstable.snapshot) return false; // the snapshot must be applied first
-    const lo = Math.max(this.applying, this.firstIndex() - 1) + 1;
-    return this.committed + 1 > lo;
+  /**
+   * Highest index that may be handed out to apply: the commit index, or with
+   * `onlyPersisted` (asynchronous storage writes) the commit index capped at what
+   * is persisted locally (etcd-io/raft's maxAppliableIndex).
+   */
+  private maxAppliable(onlyPersisted: boolean): number {
+    return onlyPersisted ? Math.min(this.committed, this.stableIndex()) : this.committed;
   }
 
-  nextCommittedEnts(maxBytes: number): Entry[] {
+  hasNextCommittedEnts(onlyPersisted = false): boolean {
+    if (this.unstable.snapshot) return false; // the snapshot must be applied first
+    const lo = Math.max(this.applying, this.firstIndex() - 1) + 1;
+    return this.maxAppliable(onlyPersisted) + 1 > lo;
+  }
+
+  nextCommittedEnts(maxBytes: number, onlyPersisted = false): Entry[] {
     if (this.unstable.snapshot) return [];
     const lo = Math.max(this.applying, this.firstIndex() - 1) + 1;
-    const hi = this.committed + 1;
+    const hi = this.maxAppliable(onlyPersisted) + 1;
     if (lo >= hi) return [];
     return this.slice(lo, hi, maxBytes);
   }

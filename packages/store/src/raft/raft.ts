@@ -374,8 +374,11 @@ export class Raft {
     return this.raftLog.zeroTermOnOutOfBounds(this.raftLog.committed) === this.term;
   }
 
-  /** Called by RawNode.advance once a Ready's entries are persisted and its committed entries applied. */
-  onPersistedAndApplied(lastEntry: Entry | undefined, snapIndex: number | undefined, appliedEntries: Entry[]): void {
+  /**
+   * "Persisted up to" (RawNode.advanceAppend, etcd-io/raft's MsgStorageAppendResp): the
+   * snapshot (restored into the state machine too) and the entries up to `lastEntry` are durable.
+   */
+  onPersisted(lastEntry: Entry | undefined, snapIndex: number | undefined): void {
     if (snapIndex !== undefined) {
       this.raftLog.stableSnapTo(snapIndex);
       if (snapIndex > this.raftLog.applied) {
@@ -383,16 +386,24 @@ export class Raft {
         if (this.raftLog.applying < snapIndex) this.raftLog.applying = snapIndex;
       }
     }
-    if (appliedEntries.length > 0) {
-      const last = appliedEntries[appliedEntries.length - 1]!.index;
-      this.raftLog.appliedTo(last);
-      if (this.role === StateRole.Leader) this.reduceUncommittedSize(payloadSize(appliedEntries));
-    }
     if (lastEntry) this.raftLog.stableTo(lastEntry.index, lastEntry.term);
     if (this.role === StateRole.Leader) {
       const pr = this.prs.get(this.id);
       if (pr && pr.maybeUpdate(this.raftLog.stableIndex()) && this.maybeCommit()) this.bcastAppend();
     }
+  }
+
+  /**
+   * "Applied up to" (RawNode.advanceApply, etcd-io/raft's MsgStorageApplyResp): the state
+   * machine has applied `appliedEntries`, in order, after everything handed out before them.
+   */
+  onApplied(appliedEntries: Entry[]): void {
+    if (appliedEntries.length === 0) return;
+    const last = appliedEntries[appliedEntries.length - 1]!.index;
+    // Entries at or below a snapshot installed meanwhile are already counted.
+    if (last <= this.raftLog.applied) return;
+    this.raftLog.appliedTo(last);
+    if (this.role === StateRole.Leader) this.reduceUncommittedSize(payloadSize(appliedEntries));
   }
 
   private hasUnappliedConfChanges(): boolean {

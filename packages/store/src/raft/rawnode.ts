@@ -9,6 +9,10 @@
 //     apply rd.snapshot / rd.committedEntries (applyConfChange for ConfChange entries);
 //     node.advance(rd);
 //   }
+//
+// With RaftConfig.asyncStorageWrites the two halves of advance are reported
+// separately (see Ready in types.ts): advanceAppend(rd) when rd is durable,
+// advanceApply(entries) when the state machine has applied them.
 
 import { decodeConfChange, encodeConfChange } from './confchange.js';
 import { isLocalMsg, isResponseMsg, newMessage } from './message.js';
@@ -16,6 +20,7 @@ import { Raft } from './raft.js';
 import {
   type ConfChange,
   type ConfState,
+  type Entry,
   EntryType,
   type HardState,
   type Message,
@@ -33,12 +38,14 @@ export class RawNode {
   private prevSoftState: SoftState;
   private prevHardState: HardState;
   private readonly maxCommittedSizePerReady: number;
+  private readonly asyncStorageWrites: boolean;
 
   constructor(cfg: RaftConfig) {
     this.raft = new Raft(cfg);
     this.prevSoftState = this.raft.softState();
     this.prevHardState = this.raft.hardState();
     this.maxCommittedSizePerReady = cfg.maxCommittedSizePerReady ?? Number.POSITIVE_INFINITY;
+    this.asyncStorageWrites = cfg.asyncStorageWrites ?? false;
   }
 
   /**
@@ -115,7 +122,7 @@ export class RawNode {
     if (!isEmptyHardState(hs) && !hardStateEqual(hs, this.prevHardState)) return true;
     if (r.raftLog.unstable.snapshot) return true;
     if (r.raftLog.unstable.entries.length > 0) return true;
-    return r.raftLog.hasNextCommittedEnts();
+    return r.raftLog.hasNextCommittedEnts(this.asyncStorageWrites);
   }
 
   ready(): Ready {
@@ -123,7 +130,7 @@ export class RawNode {
     const log = r.raftLog;
     const rd: Ready = {
       entries: log.unstable.entries.slice(),
-      committedEntries: log.nextCommittedEnts(this.maxCommittedSizePerReady),
+      committedEntries: log.nextCommittedEnts(this.maxCommittedSizePerReady, this.asyncStorageWrites),
       messages: r.msgs,
       readStates: r.readStates,
       mustSync: false,
@@ -149,10 +156,28 @@ export class RawNode {
     return rd;
   }
 
-  /** The application has persisted and applied `rd`. */
+  /** The application has persisted and applied `rd` (the synchronous contract). */
   advance(rd: Ready): void {
+    this.advanceAppend(rd);
+    this.advanceApply(rd.committedEntries);
+  }
+
+  /**
+   * "Persisted up to": rd's snapshot (already restored into the state machine), entries and
+   * hard state are durable. Readies are reported in the order ready() handed them out.
+   */
+  advanceAppend(rd: Ready): void {
     const lastEntry = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1] : undefined;
-    this.raft.onPersistedAndApplied(lastEntry, rd.snapshot?.metadata.index, rd.committedEntries);
+    this.raft.onPersisted(lastEntry, rd.snapshot?.metadata.index);
+  }
+
+  /**
+   * "Applied up to": the state machine applied these committed entries (a prefix-closed run of
+   * what ready() handed out, in order). Until then the core counts them unapplied: it does not
+   * campaign past an unapplied configuration change, nor accept another one as leader.
+   */
+  advanceApply(entries: Entry[]): void {
+    this.raft.onApplied(entries);
   }
 
   status(): RaftStatus {

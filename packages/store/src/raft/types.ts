@@ -114,11 +114,21 @@ export interface SoftState {
 }
 
 /**
- * One batch of work for the server loop (etcd-io/raft's Ready contract):
- * 1. persist `hardState`, `entries` and `snapshot` (fsync);
- * 2. only then send `messages`;
- * 3. apply `committedEntries` (and the snapshot) to the state machine;
- * 4. call `advance()`.
+ * One batch of work for the server loop (etcd-io/raft's Ready contract).
+ *
+ * Synchronous contract (`advance`): persist `hardState`, `entries` and
+ * `snapshot` (fsync); only then send `messages`; apply `committedEntries` (and
+ * the snapshot); call `advance(rd)`.
+ *
+ * Asynchronous contract (RaftConfig.asyncStorageWrites, as etcd-io/raft's
+ * AsyncStorageWrites): the loop reports the two progressions separately —
+ * `advanceAppend(rd)` once the snapshot, entries and hard state are durable
+ * ("persisted up to", MsgStorageAppendResp) and `advanceApply(entries)` once the
+ * state machine has applied committed entries ("applied up to",
+ * MsgStorageApplyResp), possibly several Readies later. Committed entries are
+ * then only handed out once persisted locally, and the core's applied index is
+ * the state machine's: it refuses to campaign (and a leader to accept another
+ * configuration change) while a committed configuration change is unapplied.
  */
 export interface Ready {
   softState?: SoftState;
@@ -184,6 +194,11 @@ export interface RaftConfig {
   random: () => number;
   /** Max bytes of committed entries in one Ready (at least one entry); default unlimited. */
   maxCommittedSizePerReady?: number;
+  /**
+   * The loop reports persistence (advanceAppend) and application (advanceApply)
+   * separately; committed entries are handed out only up to the persisted index.
+   */
+  asyncStorageWrites?: boolean;
   /** Structured logger; optional. */
   logger?: { debug(obj: object, msg: string): void; info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }

@@ -1,11 +1,9 @@
-// One mkube-store member: the Raft core driven by the Ready loop, LevelDB
-// persistence, the MVCC key space, the peer transport, and the EtcdBackend the
-// gRPC services call.
-//
-// The Ready loop (after etcd-io/raft): persist hard state, entries and snapshot
-// with a synced LevelDB write, only then send the messages, then apply the
-// committed entries, then advance. Everything that touches the Raft core runs on
-// Node's single thread between awaits; only the loop calls ready()/advance().
+// One mkube-store member: the Raft core driven by the Ready loop
+// (ready_loop.ts), LevelDB persistence, the MVCC key space, the peer transport,
+// and the EtcdBackend the gRPC services call. This file is the loop's host:
+// what applying an entry, installing a snapshot and sending mean here.
+// Everything that touches the Raft core runs on Node's single thread between
+// awaits; only the loop calls ready()/advanceAppend()/advanceApply().
 import { ClassicLevel } from 'classic-level';
 import { randomBytes, randomInt } from 'node:crypto';
 import { ensurePrivateDir, restrictTree } from './private_dir.js';
@@ -22,7 +20,7 @@ import type { RangeResponse } from '../gen/etcdserverpb/RangeResponse.js';
 import type { TxnRequest__Output } from '../gen/etcdserverpb/TxnRequest.js';
 import type { TxnResponse } from '../gen/etcdserverpb/TxnResponse.js';
 import { RawNode, MemoryStorage, decodeConfChange } from '../raft/index.js';
-import { ConfChangeType, EntryType, ProposalDroppedError, StateRole, type ConfChange, type ConfState, type Entry, type Message, type Ready, type Snapshot } from '../raft/types.js';
+import { ConfChangeType, EntryType, ProposalDroppedError, StateRole, type ConfChange, type ConfState, type Entry, type Message, type Snapshot } from '../raft/types.js';
 import { EtcdError, type EtcdBackend, type MemberInfo, type ResponseHeaderFields, type StatusInfo, type WatchCreateOptions, type WatchHandle, type WatchSink } from './backend.js';
 import type { MemberConfig } from './config.js';
 import { encodeInternalRequest, decodeInternalRequest, type InternalRequestBody } from './internal_request.js';
@@ -35,6 +33,7 @@ import type { WireMember } from './peer/wire.js';
 import { ProposalWaiters } from './proposal_waiters.js';
 import { DataCorruptError, RaftLogStore, type MemberIdentity } from './raft_log_store.js';
 import { ReadBarrier } from './read_barrier.js';
+import { ReadyLoop } from './ready_loop.js';
 import { seededRandom } from '../raft/seeded_random.js';
 import { SnapshotFile, SnapshotRefusedError, clearReceivedSnapshots } from './snapshot_file.js';
 
@@ -80,15 +79,12 @@ export class Member implements EtcdBackend, PeerHandler {
   private readonly confWaiters = new Map<number, { resolve(): void; reject(e: Error): void }>();
   private reads!: ReadBarrier;
   private leaderWaiters: Array<() => void> = [];
-  private processing = false;
-  private again = false;
+  private loop!: ReadyLoop;
   private stopped = false;
   private fatal: Error | undefined;
   private ticks = 0;
   private lastTickAt = 0;
   private revoking = new Set<number>();
-  private applyChain: Promise<void> = Promise.resolve();
-  private queuedApply = 0;
   private attributesPublished = false;
   /** Snapshots received in full and accepted by Raft, by "term/index", until a Ready installs them. */
   private readonly receivedSnapshots = new Map<string, { file: SnapshotFile; from: number; done(err?: Error): void }>();
@@ -248,6 +244,8 @@ export class Member implements EtcdBackend, PeerHandler {
       maxSizePerMsg: 1 << 20,
       maxInflightMsgs: 256,
       maxUncommittedEntriesSize: 1 << 30,
+      // The loop reports "persisted up to" and "applied up to" separately (ready_loop.ts).
+      asyncStorageWrites: true,
       checkQuorum: true,
       preVote: true,
       random: seededRandom(seed),
@@ -286,6 +284,22 @@ export class Member implements EtcdBackend, PeerHandler {
       snapshotData: () => this.kv.snapshotChunks(),
     });
     for (const m of this.membership.list()) this.transport.setPeer(m.id, m.peerURLs);
+    this.loop = new ReadyLoop(this.node, this.storage, this.raftLog, {
+      onSoftState: (lead, role) => this.onSoftState(lead, role),
+      onHardState: (hs) => {
+        this.term = hs.term;
+      },
+      restoreSnapshot: (snap) => this.restoreReceivedSnapshot(snap),
+      installSnapshot: (snap) => this.installSnapshot(snap),
+      applyEntries: (entries) => this.applyEntries(entries),
+      afterApply: () => this.afterApply(),
+      send: (msgs) => this.transport.send(msgs),
+      onReadStates: (rss) => {
+        for (const rs of rss) this.reads.onReadState(rs.index, rs.requestCtx);
+      },
+      onSyncedWrite: (s) => this.deps.metrics.fsyncDuration.observe(s),
+      fail: (err) => this.die(err),
+    }, { maxQueuedApply: MAX_QUEUED_APPLY, defer: setImmediate });
     this.log.info(
       { member: this.id.toString(16), cluster: this.identity.clusterId.toString(16), applied: this.appliedIdx, lastIndex: loaded.lastIndex, term: loaded.hardState.term },
       'member restored',
@@ -356,93 +370,19 @@ export class Member implements EtcdBackend, PeerHandler {
 
   private schedule(): void {
     if (this.stopped || this.fatal) return;
-    if (this.processing) {
-      this.again = true;
-      return;
-    }
-    this.processing = true;
-    setImmediate(() => {
-      this.processReadies()
-        .catch((err: Error) => this.die(err))
-        .finally(() => {
-          this.processing = false;
-          if (this.again && !this.stopped) {
-            this.again = false;
-            this.schedule();
-          }
-        });
-    });
-  }
-
-  private async processReadies(): Promise<void> {
-    do {
-      this.again = false;
-      while (!this.stopped && this.node.hasReady()) {
-        const rd = this.node.ready();
-        await this.handleReady(rd);
-        this.node.advance(rd);
-      }
-    } while (this.again && !this.stopped);
-  }
-
-  private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.role);
-    if (rd.hardState) this.term = rd.hardState.term;
-    // A snapshot replaces the state the apply chain works on: let it finish first, then restore the
-    // key space from the data received with the Snap message Raft accepted (before the Raft log
-    // records the snapshot, so that a crash in between replays entries the key space skips).
-    const received = rd.snapshot ? await this.restoreReceivedSnapshot(rd.snapshot) : undefined;
-    // Committed entries were made durable by earlier Readies: applying them need not wait for this
-    // Ready's write (as etcd's apply goroutine runs beside the WAL save).
-    const committed = rd.snapshot ? [] : rd.committedEntries;
-    if (committed.length > 0) this.enqueueApply(committed);
-    // A leader may send its appends while it writes them itself (Raft §10.2.1, as etcd does): it
-    // counts its own copy toward commitment only after advance(), i.e. after the write below.
-    // Everyone else (votes, append acknowledgements) sends only what is already durable.
-    const sendEarly = this.role === StateRole.Leader && !rd.snapshot;
-    if (sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
-    // 1. Persist (fsync) before anything that depends on it leaves this member.
-    if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
-      const t0 = process.hrtime.bigint();
-      await this.raftLog.save(rd.hardState, rd.entries, rd.snapshot, rd.mustSync || rd.snapshot !== undefined);
-      if (rd.mustSync) this.deps.metrics.fsyncDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-    }
-    if (rd.snapshot) {
-      this.installSnapshot(rd.snapshot);
-      this.settleReceivedSnapshots(rd.snapshot.metadata.index);
-      received?.done();
-    }
-    if (rd.hardState) this.storage.setHardState(rd.hardState);
-    if (rd.entries.length > 0) this.storage.append(rd.entries);
-    // 2. Send.
-    if (!sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
-    // 3. Apply, pipelined: the next Ready is persisted while these entries are applied (as etcd's
-    // apply goroutine does); the apply chain keeps entries in order.
-    if (rd.snapshot && rd.committedEntries.length > 0) this.enqueueApply(rd.committedEntries);
-    // Do not let applying fall arbitrarily far behind persisting.
-    if (this.queuedApply > MAX_QUEUED_APPLY) await this.applyChain;
-    for (const rs of rd.readStates) this.reads.onReadState(rs.index, rs.requestCtx);
-  }
-
-  private enqueueApply(entries: Entry[]): void {
-    this.deps.metrics.proposalsCommitted.set(entries[entries.length - 1]!.index);
-    this.queuedApply += entries.length;
-    void this.onApplyChain(() => this.applyEntries(entries));
-  }
-
-  /** Runs `fn` on the apply chain (entries, snapshot restores), after everything queued before it. */
-  private onApplyChain(fn: () => Promise<void>): Promise<void> {
-    const run = this.applyChain.then(fn);
-    this.applyChain = run.catch((err: Error) => this.die(err));
-    return run;
+    this.loop.schedule();
   }
 
   private async applyEntries(entries: Entry[]): Promise<void> {
     if (this.fatal) return;
+    this.deps.metrics.proposalsCommitted.set(entries[entries.length - 1]!.index);
     for (const e of entries) await this.applyEntry(e);
-    this.queuedApply -= entries.length;
     // One key-space write for the whole batch; the Raft log already made the entries durable.
     await this.kv.flush();
+  }
+
+  /** The core knows the entries are applied: a lone member may campaign now; reads and snapshots follow the index. */
+  private async afterApply(): Promise<void> {
     if (this.lead === 0) this.campaignIfAlone();
     this.deps.metrics.proposalsApplied.set(this.appliedIdx);
     this.reads.onApplied(this.appliedIdx);
@@ -476,8 +416,8 @@ export class Member implements EtcdBackend, PeerHandler {
     }
   }
 
+  /** The loop has persisted the snapshot and put it into the core's storage. */
   private installSnapshot(snap: Snapshot): void {
-    this.storage.applySnapshot(snap);
     this.snapshotIdx = snap.metadata.index;
     this.confState = snap.metadata.confState;
     if (snap.data.length > 0) {
@@ -488,6 +428,7 @@ export class Member implements EtcdBackend, PeerHandler {
     }
     if (snap.metadata.index > this.appliedIdx) this.appliedIdx = snap.metadata.index;
     this.log.info({ index: snap.metadata.index, term: snap.metadata.term }, 'installed snapshot');
+    this.settleReceivedSnapshots(snap.metadata.index);
   }
 
   private async applyEntry(e: Entry): Promise<void> {
@@ -921,9 +862,8 @@ export class Member implements EtcdBackend, PeerHandler {
     await restored;
   }
 
-  /** The key-space data for the snapshot Raft hands out in a Ready; restored under the apply chain. */
-  private async restoreReceivedSnapshot(snap: Snapshot): Promise<{ done(): void } | undefined> {
-    await this.applyChain;
+  /** The key-space data for the snapshot Raft hands out in a Ready; the loop runs this on the apply chain. */
+  private async restoreReceivedSnapshot(snap: Snapshot): Promise<(() => void) | undefined> {
     const md = snap.metadata;
     const key = `${md.term}/${md.index}`;
     const r = this.receivedSnapshots.get(key);
@@ -931,9 +871,7 @@ export class Member implements EtcdBackend, PeerHandler {
     this.receivedSnapshots.delete(key);
     try {
       if (md.index > this.appliedIdx) {
-        await this.onApplyChain(async () => {
-          if (md.index > this.appliedIdx) await this.kv.restore(r.file.chunks());
-        });
+        await this.kv.restore(r.file.chunks());
         this.log.info({ from: r.from.toString(16), index: md.index, term: md.term, bytes: r.file.size }, 'restored key space from a snapshot');
       }
     } catch (err) {
@@ -942,7 +880,7 @@ export class Member implements EtcdBackend, PeerHandler {
     } finally {
       await r.file.discard();
     }
-    return { done: () => r.done() };
+    return () => r.done();
   }
 
   /** Received snapshots superseded by the one installed at `index` are discarded. */
@@ -1001,6 +939,7 @@ export class Member implements EtcdBackend, PeerHandler {
     }
     if (this.stopped) return;
     this.stopped = true;
+    this.loop.stop();
     if (this.ticker) clearInterval(this.ticker);
     const stopped = new EtcdError('Stopped', 'etcdserver: server stopped');
     this.proposals.failAll(stopped);
@@ -1012,9 +951,9 @@ export class Member implements EtcdBackend, PeerHandler {
       r.done(stopped);
     }
     this.receivedSnapshots.clear();
-    // Let an in-flight Ready finish its LevelDB writes before closing.
-    for (let i = 0; i < 500 && this.processing; i++) await new Promise((r) => setTimeout(r, 2));
-    await Promise.race([this.applyChain, new Promise((r) => setTimeout(r, 2000))]);
+    // Let an in-flight Ready finish its LevelDB writes, and the apply chain its key-space writes, before closing.
+    await Promise.race([this.loop.idle(), new Promise((r) => setTimeout(r, 1000))]);
+    await Promise.race([this.loop.applied(), new Promise((r) => setTimeout(r, 2000))]);
     this.transport.close();
     await this.kv.close().catch(() => undefined);
     await this.db.close().catch(() => undefined);
