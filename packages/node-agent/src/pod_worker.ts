@@ -129,6 +129,11 @@ export class PodWorker {
     return this.pod.metadata.name;
   }
 
+  /** What the runtime ran for this pod when the worker last looked (runtimePrint), undefined while a run is in progress. */
+  get observedRuntime(): string | undefined {
+    return this.running ? undefined : this.observer.lastPrint;
+  }
+
   get lifecyclePhase(): PodLifecyclePhase {
     return this.phase;
   }

@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { readContainerLogs, type LogOptions } from './logs.js';
 import { orphanGraceSeconds, PodWorker, type CriRuntime } from './pod_worker.js';
 import { Backoff, KUBERNETES_CRASH_BACKOFF, type BackoffConfig } from './runtime/backoff.js';
+import { runtimePrint } from './kuberuntime/runtime_observer.js';
 import { MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE, POD_UID } from './runtime/labels.js';
 import { PrioritySemaphore } from './runtime/priority_semaphore.js';
 import { podLogDir, type NodeContext } from './runtime/sandbox_config.js';
@@ -205,12 +206,13 @@ export class PodLifecycleEngine {
     this.relisting = true;
     try {
       const [sandboxes, containers] = await Promise.all([this.opts.cri.listPodSandbox(), this.opts.cri.listContainers()]);
-      const prints = new Map<string, string[]>();
+      const prints = new Map<string, { sandboxes: { id: string; state: string }[]; containers: { id: string; state: string }[] }>();
+      const printOf = (uid: string) => prints.get(uid) ?? prints.set(uid, { sandboxes: [], containers: [] }).get(uid)!;
       const orphanMeta = new Map<string, { name: string; namespace: string; grace: number }>();
       for (const sb of sandboxes) {
         const uid = sb.labels[POD_UID];
         if (!uid || sb.labels[MANAGED_BY_NODE] !== this.node.nodeName) continue;
-        (prints.get(uid) ?? prints.set(uid, []).get(uid)!).push(`s:${sb.id}:${sb.state}`);
+        printOf(uid).sandboxes.push(sb);
         if (!this.workers.has(uid)) {
           orphanMeta.set(uid, {
             name: sb.labels[POD_NAME] ?? sb.metadata?.name ?? uid,
@@ -222,7 +224,7 @@ export class PodLifecycleEngine {
       for (const c of containers) {
         const uid = c.labels[POD_UID];
         if (!uid || c.labels[MANAGED_BY_NODE] !== this.node.nodeName) continue;
-        (prints.get(uid) ?? prints.set(uid, []).get(uid)!).push(`c:${c.id}:${c.state}`);
+        printOf(uid).containers.push(c);
         if (!this.workers.has(uid)) {
           const m = orphanMeta.get(uid) ?? {
             name: c.labels[POD_NAME] ?? uid,
@@ -234,9 +236,11 @@ export class PodLifecycleEngine {
         }
       }
       const next = new Map<string, string>();
-      for (const [uid, list] of prints) next.set(uid, list.sort().join(','));
+      for (const [uid, p] of prints) next.set(uid, runtimePrint(p.sandboxes, p.containers));
       for (const [uid, fp] of next) {
-        if (this.fingerprints.get(uid) !== fp) this.workers.get(uid)?.trigger();
+        // A change the worker has already seen (typically its own: the containers it just started) needs no sync.
+        const w = this.workers.get(uid);
+        if (w && this.fingerprints.get(uid) !== fp && w.observedRuntime !== fp) w.trigger();
       }
       this.fingerprints = next;
       for (const [uid, m] of orphanMeta) {

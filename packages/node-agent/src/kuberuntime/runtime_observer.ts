@@ -22,9 +22,20 @@ function mapState(s: string): ObservedContainer['state'] {
   }
 }
 
+/**
+ * What the runtime runs for a pod in one string (ids and CRI states of its
+ * sandboxes and containers): equal prints mean nothing changed. The PLEG
+ * relist (sync.ts) builds the same from its lists.
+ */
+export function runtimePrint(sandboxes: { id: string; state: string }[], containers: { id: string; state: string }[]): string {
+  return [...sandboxes.map((s) => `s:${s.id}:${s.state}`), ...containers.map((c) => `c:${c.id}:${c.state}`)].sort().join(',');
+}
+
 export class RuntimeObserver {
   /** Sandbox IPs never change: asked once per sandbox. */
   private readonly ips = new Map<string, string>();
+  /** runtimePrint of the last observation (the lists as CRI returned them). */
+  lastPrint?: string;
 
   constructor(
     private readonly cri: CriRuntime,
@@ -41,6 +52,7 @@ export class RuntimeObserver {
       this.cri.listPodSandbox({ label_selector: { [POD_UID]: this.uid } }),
       this.cri.listContainers({ label_selector: { [POD_UID]: this.uid } }),
     ]);
+    this.lastPrint = runtimePrint(sandboxes, containers);
     const sbs: RuntimeSandbox[] = sandboxes
       .map((s) => ({ id: s.id, ready: s.state === 'SANDBOX_READY', createdAt: nsToMs(s.created_at), attempt: s.metadata?.attempt ?? 0, ip: this.ips.get(s.id) ?? '' }))
       .sort((a, b) => b.createdAt - a.createdAt || b.attempt - a.attempt);
@@ -83,6 +95,7 @@ export class RuntimeObserver {
   }
 
   forget(sandboxId: string): void {
+    this.lastPrint = undefined;
     this.ips.delete(sandboxId);
   }
 
