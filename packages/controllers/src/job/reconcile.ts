@@ -225,7 +225,7 @@ export function reconcileJob(input: JobInput): JobPlan {
       continue;
     }
     // A pod deleted while the Job is suspended is not a failure of the Job's work.
-    if (spec?.suspend && p.metadata.deletionTimestamp && p.status?.phase !== 'Failed') continue;
+    if (spec?.suspend && p.metadata.deletionTimestamp) continue;
     const match = p.status?.phase === 'Failed' ? matchPodFailurePolicy(spec, p) : undefined;
     if (match?.action === 'Ignore') continue;
     if (match?.action === 'FailJob' && !failJob) failJob = { reason: L.REASON_POD_FAILURE_POLICY, message: match.message };
