@@ -21,6 +21,8 @@ import { rootCaPublisher, serviceAccountController } from './serviceaccount/cont
 import { jobController } from './job/controller.js';
 import { cronJobController } from './cronjob/controller.js';
 import { ttlAfterFinishedController } from './ttlafterfinished/controller.js';
+import { statefulSetController } from './statefulset/controller.js';
+import { daemonSetController } from './daemonset/controller.js';
 import type { ControllerConfig, ControllerContext, RunningController } from './runtime/context.js';
 import { Executor } from './runtime/executor.js';
 import { SharedInformers } from './runtime/informers.js';
@@ -43,6 +45,8 @@ export const CONTROLLERS: Record<string, (ctx: ControllerContext) => RunningCont
   job: jobController,
   cronjob: cronJobController,
   'ttl-after-finished': ttlAfterFinishedController,
+  statefulset: statefulSetController,
+  daemonset: daemonSetController,
 };
 
 export const ALL_CONTROLLERS = Object.keys(CONTROLLERS);

@@ -25,6 +25,8 @@ export const GC_RESOURCES: ResourceRef[] = [
   resourceFor('deployments', 'apps'),
   resourceFor('statefulsets', 'apps'),
   resourceFor('daemonsets', 'apps'),
+  resourceFor('controllerrevisions', 'apps'),
+  resourceFor('persistentvolumeclaims'),
   resourceFor('jobs', 'batch'),
   resourceFor('cronjobs', 'batch'),
 ];
