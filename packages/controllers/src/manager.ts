@@ -21,6 +21,8 @@ import { rootCaPublisher, serviceAccountController } from './serviceaccount/cont
 import { jobController } from './job/controller.js';
 import { cronJobController } from './cronjob/controller.js';
 import { ttlAfterFinishedController } from './ttlafterfinished/controller.js';
+import { podGcController } from './podgc/controller.js';
+import { disruptionController } from './disruption/controller.js';
 import { statefulSetController } from './statefulset/controller.js';
 import { daemonSetController } from './daemonset/controller.js';
 import type { ControllerConfig, ControllerContext, RunningController } from './runtime/context.js';
@@ -45,6 +47,8 @@ export const CONTROLLERS: Record<string, (ctx: ControllerContext) => RunningCont
   job: jobController,
   cronjob: cronJobController,
   'ttl-after-finished': ttlAfterFinishedController,
+  podgc: podGcController,
+  disruption: disruptionController,
   statefulset: statefulSetController,
   daemonset: daemonSetController,
 };

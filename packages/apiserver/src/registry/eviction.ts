@@ -56,14 +56,14 @@ function canIgnorePdb(pod: Obj): boolean {
 
 const isPodReady = (pod: Obj): boolean => isConditionTrue((isObj(pod.status) ? pod.status.conditions : undefined) as PodCondition[] | undefined, 'Ready');
 
-/** Budgets of the pod's namespace whose selector selects it; a nil or empty selector selects nothing here. */
+/** Budgets of the pod's namespace whose selector selects it (policy/v1: nil selects nothing, empty every pod). */
 async function budgetsFor(registry: Registry, ns: string, pod: Obj): Promise<PodDisruptionBudget[]> {
   const labels = ((isObj(pod.metadata) ? pod.metadata.labels : undefined) ?? {}) as Record<string, string>;
   const { items } = await registry.list(PDBS, ns, { selection: { labels: [], fields: [] } });
   return (items as PodDisruptionBudget[]).filter((pdb) => {
     try {
       const sel = labelSelectorAsSelector(pdb.spec?.selector as LabelSelector | undefined);
-      return !sel.nothing && sel.requirements.length > 0 && selectorMatches(sel, labels);
+      return selectorMatches(sel, labels);
     } catch {
       return false;
     }

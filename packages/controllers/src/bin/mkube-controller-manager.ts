@@ -22,6 +22,7 @@ function parseCommandLine(argv: string[]) {
     'node-cidr-mask-size': { type: 'int', default: '24', usage: 'Mask size of each node podCIDR.' },
     'reserved-cidrs': { type: 'string', arg: 'CIDR,...', usage: 'Ranges of the cluster CIDR never given to a node.' },
     'concurrent-syncs': { type: 'int', default: '2', usage: 'Workers per controller.' },
+    'terminated-pod-gc-threshold': { type: 'int', default: '12500', usage: 'Terminated pods kept before the pod garbage collector deletes the oldest (0: never).' },
     'metrics-port': { type: 'int', default: '10257', usage: 'Port of /metrics, /healthz, /livez and /readyz (0: any free port, -1: off).' },
     'root-ca-file': { type: 'string', arg: 'PEM', usage: "CA published as kube-root-ca.crt (default: the kubeconfig's)." },
   });
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
       nodeCidrMaskSize: v['node-cidr-mask-size'],
       ...(v['reserved-cidrs'] !== undefined ? { reservedCidrs: v['reserved-cidrs'].split(',').filter(Boolean) } : {}),
       workers: v['concurrent-syncs'],
+      terminatedPodGcThreshold: v['terminated-pod-gc-threshold'],
       ...(v['root-ca-file'] ? { rootCaPem: readFileSync(v['root-ca-file'], 'utf8') } : {}),
     },
   });

@@ -15,6 +15,11 @@ export interface ControllerConfig {
   workers: number;
   /** The cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt. */
   rootCaPem?: string;
+  /** podgc: terminated pods kept before the oldest are deleted (--terminated-pod-gc-threshold, default 12500; 0 disables). */
+  terminatedPodGcThreshold?: number;
+  /** podgc's period and node quarantine (upstream's 20 s and 40 s when unset). */
+  podGcPeriodMs?: number;
+  podGcQuarantineMs?: number;
 }
 
 export interface ControllerContext {
