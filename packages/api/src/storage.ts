@@ -4,6 +4,7 @@
  * names upstream uses, a claim's storage class, access-mode containment,
  * capacity of claims and volumes, and the default StorageClass.
  */
+import { labelSelectorMatches } from './label_selector.js';
 import { compareQuantities } from './quantity.js';
 import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from './types/generated.js';
 
@@ -100,4 +101,49 @@ export function defaultStorageClass<T extends StorageClass>(classes: readonly T[
 /** The class's binding mode, Immediate when unset. */
 export function volumeBindingMode(sc: StorageClass | undefined): 'Immediate' | 'WaitForFirstConsumer' {
   return sc?.volumeBindingMode === 'WaitForFirstConsumer' ? 'WaitForFirstConsumer' : 'Immediate';
+}
+
+/** The claim reference is to this claim (name and namespace; the uid too once the volume carries one). */
+export function isVolumeBoundToClaim(pv: PersistentVolume, pvc: PersistentVolumeClaim): boolean {
+  const ref = pv.spec?.claimRef;
+  if (!ref) return false;
+  if (ref.name !== pvc.metadata?.name || (ref.namespace ?? '') !== (pvc.metadata?.namespace ?? '')) return false;
+  return !ref.uid || ref.uid === pvc.metadata?.uid;
+}
+
+/**
+ * FindMatchingVolume as upstream's binder and VolumeBinding use it: a volume
+ * pre-bound to the claim wins at once; otherwise the smallest available volume
+ * of the claim's class, volume mode, selector and access modes that holds the
+ * request. With delayBinding and no node (the PV controller's view) only a
+ * pre-bound volume is taken: the scheduler chooses for WaitForFirstConsumer
+ * claims. fitsNode filters by the volume's node affinity (the scheduler's view).
+ */
+export function findMatchingVolume<T extends PersistentVolume>(
+  pvc: PersistentVolumeClaim,
+  volumes: readonly T[],
+  opts: { delayBinding: boolean; fitsNode?: (pv: T) => boolean; excluded?: ReadonlySet<string> },
+): T | undefined {
+  const cls = claimStorageClass(pvc);
+  const mode = pvc.spec?.volumeMode ?? 'Filesystem';
+  let best: T | undefined;
+  for (const pv of volumes) {
+    const name = pv.metadata?.name ?? '';
+    if (opts.excluded?.has(name)) continue;
+    if ((pv.spec?.volumeMode ?? 'Filesystem') !== mode) continue;
+    if (pv.metadata?.deletionTimestamp) continue;
+    if (pv.spec?.claimRef) {
+      if (isVolumeBoundToClaim(pv, pvc) && (!opts.fitsNode || opts.fitsNode(pv))) return pv;
+      continue;
+    }
+    if (opts.fitsNode && !opts.fitsNode(pv)) continue;
+    if (!opts.fitsNode && opts.delayBinding) continue;
+    if (pv.status?.phase !== undefined && pv.status.phase !== 'Available' && pv.status.phase !== 'Pending') continue;
+    if (volumeStorageClass(pv) !== cls) continue;
+    if (pvc.spec?.selector && !labelSelectorMatches(pvc.spec.selector, pv.metadata?.labels)) continue;
+    if (!accessModesContained(pvc.spec?.accessModes, pv.spec?.accessModes)) continue;
+    if (!capacityFits(pvc, pv)) continue;
+    if (!best || compareQuantities(volumeCapacity(pv) ?? '0', volumeCapacity(best) ?? '0') < 0) best = pv;
+  }
+  return best;
 }

@@ -21,6 +21,7 @@ import { rootCaPublisher, serviceAccountController } from './serviceaccount/cont
 import { jobController } from './job/controller.js';
 import { cronJobController } from './cronjob/controller.js';
 import { ttlAfterFinishedController } from './ttlafterfinished/controller.js';
+import { persistentVolumeBinder, pvcProtectionController, pvProtectionController } from './volume/controller.js';
 import { podGcController } from './podgc/controller.js';
 import { disruptionController } from './disruption/controller.js';
 import { statefulSetController } from './statefulset/controller.js';
@@ -47,6 +48,9 @@ export const CONTROLLERS: Record<string, (ctx: ControllerContext) => RunningCont
   job: jobController,
   cronjob: cronJobController,
   'ttl-after-finished': ttlAfterFinishedController,
+  'persistentvolume-binder': persistentVolumeBinder,
+  'pvc-protection': pvcProtectionController,
+  'pv-protection': pvProtectionController,
   podgc: podGcController,
   disruption: disruptionController,
   statefulset: statefulSetController,
