@@ -3,3 +3,4 @@
 export * from './history.js';
 export * from './linearizability.js';
 export * from './kv_model.js';
+export * from './key_windows.js';

@@ -41,6 +41,11 @@ export interface CheckOptions {
   timeBudgetMs?: number;
   /** Clock for the budget (ms); default performance.now. */
   now?: () => number;
+  /**
+   * Refuse (CHECK_HISTORY_UNBOUNDED) a history with a partition larger than this: the
+   * generator bounds each key's history (KeyWindows) so the search always decides.
+   */
+  maxPartitionOperations?: number;
 }
 
 export interface FragmentOperation {
@@ -66,7 +71,7 @@ export interface IllegalFragment {
 }
 
 export type CheckResult =
-  | { ok: true; partitions: number; operations: number }
+  | { ok: true; partitions: number; operations: number; largestPartition: number }
   | { ok: false; key: string; fragment: IllegalFragment; description: string }
   | { ok: 'unknown'; reason: string; undecidedKeys: string[] };
 
@@ -87,6 +92,13 @@ export function checkLinearizable<S, I, O>(
     }
   }
   const partitions = model.partition ? model.partition(history) : new Map([['', history.map((_, i) => i)]]);
+  let largestPartition = 0;
+  for (const [key, indices] of partitions) {
+    largestPartition = Math.max(largestPartition, indices.length);
+    if (options.maxPartitionOperations !== undefined && indices.length > options.maxPartitionOperations) {
+      throw new CheckError('CHECK_HISTORY_UNBOUNDED', `partition ${JSON.stringify(key)} holds ${indices.length} operations, more than the bound of ${options.maxPartitionOperations}`);
+    }
+  }
   const undecided: string[] = [];
   let operations = 0;
   for (const [key, indices] of partitions) {
@@ -100,7 +112,7 @@ export function checkLinearizable<S, I, O>(
   if (undecided.length > 0) {
     return { ok: 'unknown', reason: `time budget exhausted with ${undecided.length} partition(s) undecided`, undecidedKeys: undecided };
   }
-  return { ok: true, partitions: partitions.size, operations };
+  return { ok: true, partitions: partitions.size, operations, largestPartition };
 }
 
 export class CheckError extends Error {

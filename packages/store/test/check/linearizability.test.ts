@@ -1,5 +1,5 @@
 import test from 'ava';
-import { checkKvHistory, checkLinearizable, HistoryRecorder, kvModel, type KvInput, type KvOperation, type KvOutput } from '../../src/check/index.js';
+import { checkKvHistory, checkLinearizable, HistoryRecorder, KeyWindows, kvModel, type KvInput, type KvOperation, type KvOutput } from '../../src/check/index.js';
 
 // Compact constructors for hand-made histories.
 const put = (c: number, call: number, ret: number | undefined, key: string, value: string): KvOperation => ({
@@ -16,7 +16,7 @@ const cas = (c: number, call: number, ret: number | undefined, key: string, expe
 });
 
 test('empty history is linearizable', (t) => {
-  t.deepEqual(checkKvHistory([]), { ok: true, partitions: 0, operations: 0 });
+  t.deepEqual(checkKvHistory([]), { ok: true, partitions: 0, operations: 0, largestPartition: 0 });
 });
 
 test('sequential put/get/delete/cas is linearizable', (t) => {
@@ -178,4 +178,16 @@ test('HistoryRecorder records ok, unknown and failed operations', (t) => {
   t.deepEqual(h.map((o) => o.return), [4, undefined, 5]);
   t.is(checkLinearizable(kvModel, h).ok, true);
   t.throws(() => rec.ok(a, { op: 'put' }, 6), { message: /not open/ });
+});
+
+test('bounded histories: KeyWindows renames a key after n operations; a larger partition is refused, not searched', (t) => {
+  const w = new KeyWindows(2);
+  t.deepEqual([w.next('a'), w.next('a'), w.next('b'), w.next('a')], ['a@0', 'a@0', 'b@0', 'a@1']);
+  t.throws(() => new KeyWindows(0), { instanceOf: RangeError });
+  const h = new HistoryRecorder<KvInput, KvOutput>();
+  for (let i = 0; i < 3; i++) h.ok(h.call(1, { op: 'put', key: 'k', value: `${i}` }, 2 * i), { op: 'put' }, 2 * i + 1);
+  const err = t.throws(() => checkKvHistory(h.history(), { maxPartitionOperations: 2 }));
+  t.is((err as { code?: string }).code, 'CHECK_HISTORY_UNBOUNDED');
+  const r = checkKvHistory(h.history(), { maxPartitionOperations: 3 });
+  t.deepEqual(r, { ok: true, partitions: 1, operations: 3, largestPartition: 3 });
 });
