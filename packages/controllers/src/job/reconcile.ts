@@ -147,7 +147,8 @@ export function podForJob(job: Named<Job>, index?: number, failureCount?: number
 /** Failed pods since the last success and when the latest failed (upstream's backoffRecord, rebuilt from the pods). */
 function backoffFrom(pods: Named<Pod>[], job: Job, now: number): { failures: number; lastFailure: number } {
   const ends = pods
-    .filter((p) => TERMINAL.has(p.status?.phase ?? '') || isPodFailed(p, job))
+    // Failures a podFailurePolicy Ignore rule matches do not delay the replacement.
+    .filter((p) => (TERMINAL.has(p.status?.phase ?? '') || isPodFailed(p, job)) && !(p.status?.phase === 'Failed' && matchPodFailurePolicy(job.spec, p)?.action === 'Ignore'))
     .map((p) => ({ failed: isPodFailed(p, job), at: finishTime(p, now) }))
     .sort((a, b) => a.at - b.at);
   let failures = 0;
