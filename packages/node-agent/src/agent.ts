@@ -16,6 +16,7 @@ import { agentMetrics } from './metrics.js';
 import { ensureCniConfig, RouteSync, type NodeLike } from './network.js';
 import type { NodeIdentity, Reserved, Taint } from './node_status.js';
 import { AgentServer } from './server/server.js';
+import { StatsSummaryProvider } from './server/stats_summary.js';
 import { ServiceProxy } from './proxy/service_proxy.js';
 import type { EndpointsLike, ServiceLike } from './proxy/service_rules.js';
 import { PodLifecycleEngine, type PodLifecycleEngineOptions } from './sync.js';
@@ -143,6 +144,7 @@ export class NodeAgent {
       cri: this.cri,
       logs: (ns, name, container, opts) => this.engine.logs(ns, name, container, opts),
       logger: this.log,
+      stats: new StatsSummaryProvider({ nodeName: o.nodeName, cgroupRoot: o.cgroupRoot ?? `/${o.nodeName}`, cri: { listPodSandbox: () => this.cri.listPodSandbox(), listContainers: () => this.cri.listContainers() } }),
     });
     await this.server.start();
     await this.startMetrics();

@@ -6,7 +6,8 @@
 // controller manager); the --pod-cidr fallback is written to spec.podCIDR
 // only when the Node has none.
 import { ApiError, Resources, type KubeClient, type KubeObject } from '@mkube/client';
-import type { StatusResponse } from './cri/types.js';
+import type { Image, StatusResponse } from './cri/types.js';
+import { nodeImages } from './node_images.js';
 import { silentLogger, type Logger } from './logger.js';
 import {
   computeConditions,
@@ -29,7 +30,7 @@ export interface HeartbeatOptions {
   rootDir: string;
   /** Fallback pod CIDR when the Node has none (tests, no IPAM). */
   podCIDR?: string;
-  cri: { status(verbose?: boolean): Promise<StatusResponse> };
+  cri: { status(verbose?: boolean): Promise<StatusResponse>; listImages?(): Promise<Image[]> };
   leaseRenewMs?: number;
   leaseDurationSeconds?: number;
   statusUpdateMs?: number;
@@ -160,7 +161,8 @@ export class NodeHeartbeat {
   private async writeStatus(next: NodeCondition[]): Promise<void> {
     const id = this.o.identity;
     const conds = mergeConditions(this.lastConditions ?? (this.node?.status?.conditions as NodeCondition[] | undefined), next, now3339());
-    const status = { ...nodeStatusFields(id, this.facts!), conditions: conds };
+    const images = this.o.cri.listImages ? await this.o.cri.listImages().then(nodeImages, (err: unknown) => (this.log.warn({ err }, 'listing images failed'), undefined)) : undefined;
+    const status = { ...nodeStatusFields(id, this.facts!), conditions: conds, ...(images ? { images } : {}) };
     const n = await this.o.client.resource(Resources.nodes).patch(undefined, id.nodeName, { status }, 'merge', 'status');
     this.setNode(n);
     this.lastConditions = conds;

@@ -26,6 +26,7 @@ import type { Container as CriContainer, ContainerFilter, DeepPartial, ExecReque
 import type { LogOptions } from '../logs.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { CONTAINER_NAME, MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE } from '../runtime/labels.js';
+import { resourceMetricsText, type Summary } from './stats_summary.js';
 import { relayUpgrade } from './upgrade_relay.js';
 import { acceptWebSocket, connectWebSocket, isWebSocketUpgrade, type WebSocketConn } from './websocket.js';
 
@@ -51,6 +52,8 @@ export interface AgentServerOptions {
   cri: StreamingRuntime;
   logs(namespace: string, name: string, container: string | undefined, opts: LogOptions): AsyncGenerator<string>;
   logger?: Logger;
+  /** GET /stats/summary and /metrics/resource (stats_summary.ts). */
+  stats?: { summary(): Promise<Summary> };
 }
 
 export interface Caller {
@@ -146,6 +149,12 @@ export class AgentServer {
     }
     if (parts[0] === 'exec' || parts[0] === 'attach' || parts[0] === 'portForward') {
       throw new HttpError(400, 'Upgrade request required');
+    }
+    if (this.o.stats && req.method === 'GET' && (url.pathname === '/stats/summary' || url.pathname === '/metrics/resource')) {
+      const summary = await this.o.stats.summary();
+      if (url.pathname === '/metrics/resource') res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(resourceMetricsText(summary));
+      else res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(summary));
+      return;
     }
     throw new HttpError(404, `no handler for ${url.pathname}`);
   }
