@@ -35,7 +35,7 @@ test('slices of a service: labels, owner, ports, endpoint conditions, nodeName, 
   t.is(s.addressType, 'IPv4');
   t.deepEqual(s.ports, [{ name: 'http', port: 8080, protocol: 'TCP' }]);
   const eps = s.endpoints as Obj[];
-  t.deepEqual(eps.map((e) => e.addresses[0]), ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.6', '10.0.0.5']);
+  t.deepEqual(eps.map((e) => (e.addresses as string[])[0]), ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.6', '10.0.0.5']);
   t.deepEqual(eps[0], { addresses: ['10.0.0.2'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'n1', zone: 'z1', targetRef: { kind: 'Pod', namespace: 'default', name: 'a', uid: 'uid-a' } });
   t.deepEqual(eps[1]!.conditions, { ready: false, serving: false, terminating: false });
   t.deepEqual(eps[2]!.conditions, { ready: false, serving: true, terminating: true }, 'a terminating ready pod: serving, not ready');
@@ -43,17 +43,17 @@ test('slices of a service: labels, owner, ports, endpoint conditions, nodeName, 
   t.is(eps[3]!.hostname, undefined, 'another subdomain: no hostname');
   // publishNotReadyAddresses: every endpoint ready.
   const pub = creates(reconcileEndpointSlices({ service: svc({ publishNotReadyAddresses: true }), pods, nodes, slices: [] }))[0]!;
-  t.true((pub.endpoints as Obj[]).every((e) => e.conditions.ready === true));
+  t.true((pub.endpoints as Obj[]).every((e) => (e.conditions as { ready?: boolean }).ready === true));
   // Headless services carry the headless label.
   const hl = creates(reconcileEndpointSlices({ service: svc({ clusterIP: 'None' }), pods, nodes, slices: [] }))[0]!;
-  t.is(hl.metadata.labels['service.kubernetes.io/headless'], '');
+  t.is(hl.metadata.labels?.['service.kubernetes.io/headless'], '');
 });
 
 test('at most 100 endpoints per slice; a steady state writes nothing; removals update in place; an empty service keeps one placeholder', (t) => {
   const pods = Array.from({ length: 250 }, (_, i) => pod(`p${String(i).padStart(3, '0')}`, `10.1.${Math.floor(i / 200)}.${(i % 200) + 1}`, true));
   const first = creates(reconcileEndpointSlices({ service: svc(), pods, nodes, slices: [] }));
   t.deepEqual(first.map((s) => (s.endpoints as Obj[]).length), [100, 100, 50]);
-  const stored = first.map((s, i) => ({ ...s, metadata: { ...s.metadata, name: `web-${i}`, uid: `s${i}`, resourceVersion: '1' } }));
+  const stored: Obj[] = first.map((s, i) => ({ ...s, metadata: { ...s.metadata, name: `web-${i}`, uid: `s${i}`, resourceVersion: '1' } }));
   t.deepEqual(reconcileEndpointSlices({ service: svc(), pods, nodes, slices: stored as never }), []);
   // 10 pods go from the first slice, 5 new ones come: they fill the free room, no new slice.
   const next = [...pods.slice(10), ...Array.from({ length: 5 }, (_, i) => pod(`q${i}`, `10.2.0.${i + 1}`, true))];
@@ -81,7 +81,7 @@ test('a port list change moves endpoints to a slice of the new ports and deletes
   const g = (port: number): EndpointGroup => ({ addressType: 'IPv4', ports: [{ name: '', port, protocol: 'TCP' }], endpoints: [{ addresses: ['10.0.0.1'] }] });
   const owner = { namespace: 'default', generateName: 'x-', labels: { a: 'b' }, ownerReference: { apiVersion: 'v1', kind: 'Service', name: 'x', uid: 'u' } };
   const old = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'x-1', namespace: 'default', uid: 'o', labels: { a: 'b' } }, addressType: 'IPv4', ports: [{ name: '', port: 80, protocol: 'TCP' }], endpoints: [{ addresses: ['10.0.0.1'] }] };
-  const actions = reconcileSlices(owner, [g(81)], [old]);
+  const actions = reconcileSlices(owner, [g(81)], [old], 'IPv4');
   t.deepEqual(actions.map((a) => a.verb), ['create', 'delete']);
 });
 
@@ -95,7 +95,7 @@ test('mirroring: custom Endpoints of a selector-less service become slices; skip
   const s = creates(actions)[0]!;
   t.deepEqual(s.metadata.labels, { l: 'v', 'kubernetes.io/service-name': 'ext', 'endpointslice.kubernetes.io/managed-by': MIRRORING_CONTROLLER_NAME });
   t.deepEqual(s.metadata.annotations, { keep: 'me' });
-  t.is(s.metadata.ownerReferences[0].kind, 'Endpoints');
+  t.is(s.metadata.ownerReferences?.[0]?.kind, 'Endpoints');
   t.deepEqual(s.ports, [{ name: 'db', port: 5432, protocol: 'TCP' }]);
   t.deepEqual(s.endpoints, [
     { addresses: ['192.0.2.1'], conditions: { ready: true, serving: true, terminating: false }, hostname: 'h1' },
