@@ -19,6 +19,7 @@ import type { Registry } from './framework/registry.js';
 import { WaitingPods } from './framework/waiting_pods.js';
 import type { NamespaceLabels, NodeInfo, PodInfo } from './node_info.js';
 import { inTreeRegistry } from './plugins/registry.js';
+import type { VolumeBindingDeps } from './plugins/volume_binding.js';
 import { SchedulingQueue, type QueuedPodInfo } from './queue.js';
 import type { LabelSelector, Node, Pod, PodCondition } from './types.js';
 import { DEFAULT_SCHEDULER_NAME, podKey } from './types.js';
@@ -57,6 +58,8 @@ export interface CoreOptions {
   namespaceLabels?: NamespaceLabels;
   /** Selector of the workloads selecting a pod (PodTopologySpread's default constraints). */
   defaultSelector?: (pod: Pod) => LabelSelector | undefined;
+  /** Claims, volumes and classes for VolumeBinding (plugins/volume_binding.ts); without them VolumeBinding skips every pod. */
+  volumes?: VolumeBindingDeps;
   /** Profiles and plugin args (config/load.ts); default: one default profile named `schedulerName`. */
   config?: SchedulerConfig;
   /** Where the profiles' plugins come from (default: the in-tree registry). */
@@ -167,6 +170,7 @@ export class SchedulerCore {
       bind: (pod, node) => this.effects.bind(pod, node),
       namespaceLabels: opts.namespaceLabels,
       defaultSelector: opts.defaultSelector,
+      volumes: opts.volumes,
       evict: async (victim, preemptor, nodeName) => {
         this.effects.recordEvent(victim, 'Normal', 'Preempted', `Preempted by pod ${preemptor.metadata.uid ?? podKey(preemptor)} on node ${nodeName}`);
         await this.effects.deletePod(victim);

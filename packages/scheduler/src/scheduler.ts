@@ -15,6 +15,7 @@ import { SchedulerCore, type CoreOptions, type SchedulerEffects, type SchedulerO
 import type { SchedulerConfig } from './config/load.js';
 import type { Registry } from './framework/registry.js';
 import { SchedulerMetrics } from './metrics.js';
+import { VolumeInformers } from './volume_informers.js';
 import type { Node, Pod, PodCondition, PriorityClass } from './types.js';
 import { DEFAULT_SCHEDULER_NAME } from './types.js';
 
@@ -57,6 +58,7 @@ export class Scheduler {
   private readonly nodeInformer: Informer<NodeObj>;
   private readonly pcInformer: Informer<PcObj>;
   private readonly nsInformer: Informer<KubeObject>;
+  private readonly volumeInformers: VolumeInformers;
   private elector: LeaderElector | undefined;
   private leading: AbortController | undefined;
   private loop: Promise<void> | undefined;
@@ -118,12 +120,14 @@ export class Scheduler {
     };
 
     this.nsInformer = new Informer<KubeObject>(client.resource(Resources.namespaces), { onError: (err) => this.log.warn({ err: (err as Error).message, what: 'namespaces' }, 'list/watch failed') });
+    this.volumeInformers = new VolumeInformers(client, (what) => (err) => this.log.warn({ err: (err as Error).message, what }, 'list/watch failed'), (e) => this.core?.queue.moveAllToActiveOrBackoff(e));
     this.core = new SchedulerCore({
       effects,
       schedulerName: o.schedulerName,
       config: o.config,
       registry: o.registry,
       namespaceLabels: (ns) => this.nsInformer.get(ns)?.metadata.labels,
+      volumes: this.volumeInformers.deps,
       ...o.core,
       observer: (profile) => this.profileObserver(profile),
     });
@@ -211,7 +215,9 @@ export class Scheduler {
     this.nsInformer.start();
     this.nodeInformer.start();
     this.podInformer.start();
+    this.volumeInformers.start();
     await Promise.all([
+      this.volumeInformers.waitForSync().catch((err: Error) => this.log.warn({ err: err.message }, 'storage kinds not synced; VolumeBinding sees no claims')),
       this.nodeInformer.waitForSync(),
       this.podInformer.waitForSync(),
       this.nsInformer.waitForSync(),
@@ -275,6 +281,7 @@ export class Scheduler {
     this.nodeInformer.stop();
     this.pcInformer.stop();
     this.nsInformer.stop();
+    this.volumeInformers.stop();
     await this.core.waitForBindings().catch(() => undefined);
     this.core.stop();
     await this.http?.close();

@@ -26,7 +26,7 @@ test('an empty configuration is one default profile with upstream defaults', (t)
   t.is(config.podInitialBackoffSeconds, 1);
   t.is(config.podMaxBackoffSeconds, 10);
   t.like(config.leaderElection, { leaderElect: true, resourceLock: 'leases', resourceName: 'kube-scheduler', resourceNamespace: 'kube-system' });
-  t.is(config.profiles[0]!.plugins!.multiPoint!.enabled!.length, 12);
+  t.is(config.profiles[0]!.plugins!.multiPoint!.enabled!.length, 13);
   t.deepEqual([...args.get('default-scheduler')!.keys()], []);
 });
 

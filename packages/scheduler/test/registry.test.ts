@@ -34,14 +34,15 @@ test('registry: a name registers once, unregisters once, merging a taken name fa
   t.false(r.has('A'));
   t.deepEqual(inTreeRegistry().names().sort(), [
     'DefaultBinder', 'DefaultPreemption', 'ImageLocality', 'InterPodAffinity', 'NodeAffinity', 'NodeName', 'NodePorts',
-    'NodeResourcesBalancedAllocation', 'NodeResourcesFit', 'NodeUnschedulable', 'PodTopologySpread', 'TaintToleration',
+    'NodeResourcesBalancedAllocation', 'NodeResourcesFit', 'NodeUnschedulable', 'PodTopologySpread', 'TaintToleration', 'VolumeBinding',
   ]);
 });
 
 test('the default profile: each plugin at the points it implements, in upstream order, with upstream score weights', (t) => {
   const fw = new Framework(inTreeRegistry(), defaultedProfile({ schedulerName: 'default-scheduler' }), deps);
-  t.deepEqual(fw.preFilter.map((p) => p.name), ['PodTopologySpread', 'InterPodAffinity']);
-  t.deepEqual(fw.filter.map((p) => p.name), ['NodeUnschedulable', 'NodeName', 'TaintToleration', 'NodeAffinity', 'NodePorts', 'NodeResourcesFit', 'PodTopologySpread', 'InterPodAffinity']);
+  t.deepEqual(fw.preFilter.map((p) => p.name), ['VolumeBinding', 'PodTopologySpread', 'InterPodAffinity']);
+  t.deepEqual(fw.filter.map((p) => p.name), ['NodeUnschedulable', 'NodeName', 'TaintToleration', 'NodeAffinity', 'NodePorts', 'NodeResourcesFit', 'VolumeBinding', 'PodTopologySpread', 'InterPodAffinity']);
+  t.deepEqual(fw.pointsOf('VolumeBinding'), ['preFilter', 'filter', 'reserve', 'preBind']);
   t.deepEqual(fw.postFilter.map((p) => p.name), ['DefaultPreemption']);
   t.deepEqual(fw.preScore.map((p) => p.name), ['PodTopologySpread', 'InterPodAffinity']);
   t.deepEqual(fw.score.map((s) => [s.plugin.name, s.weight]), [

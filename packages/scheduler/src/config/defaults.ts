@@ -17,6 +17,7 @@ export function defaultPluginsConfig(): PluginsConfig {
         { name: 'NodeAffinity', weight: 2 },
         { name: 'NodePorts' },
         { name: 'NodeResourcesFit', weight: 1 },
+        { name: 'VolumeBinding' },
         { name: 'PodTopologySpread', weight: 2 },
         { name: 'InterPodAffinity', weight: 2 },
         { name: 'DefaultPreemption' },

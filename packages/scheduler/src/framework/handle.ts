@@ -5,6 +5,7 @@
  */
 import type { NamespaceLabels } from '../node_info.js';
 import type { PreemptionHandle } from '../plugins/default_preemption.js';
+import type { VolumeBindingDeps } from '../plugins/volume_binding.js';
 import type { LabelSelector, Pod } from '../types.js';
 import type { WaitingPod } from './waiting_pods.js';
 
@@ -16,6 +17,8 @@ export interface FrameworkHandle extends PreemptionHandle {
   namespaceLabels?: NamespaceLabels;
   /** The selector of the Services/ReplicaSets/... selecting a pod, for PodTopologySpread's default constraints. */
   defaultSelector?(pod: Pod): LabelSelector | undefined;
+  /** What VolumeBinding reads and writes of claims, volumes and classes. */
+  volumes?: VolumeBindingDeps;
   /** A pod held by a Permit plugin, by pod id (uid). */
   getWaitingPod(id: string): WaitingPod | undefined;
   iterateOverWaitingPods(fn: (wp: WaitingPod) => void): void;

@@ -90,10 +90,12 @@ export interface StateData {
 export type ClusterEvent =
   | 'NodeAdd' | 'NodeUpdate' | 'NodeDelete'
   | 'AssignedPodAdd' | 'AssignedPodUpdate' | 'AssignedPodDelete'
-  | 'UnscheduledPodUpdate';
+  | 'UnscheduledPodUpdate'
+  | 'PersistentVolumeClaimAddOrUpdate' | 'PersistentVolumeAddOrUpdate' | 'StorageClassAdd';
 
 export const ALL_EVENTS: readonly ClusterEvent[] = [
   'NodeAdd', 'NodeUpdate', 'NodeDelete', 'AssignedPodAdd', 'AssignedPodUpdate', 'AssignedPodDelete', 'UnscheduledPodUpdate',
+  'PersistentVolumeClaimAddOrUpdate', 'PersistentVolumeAddOrUpdate', 'StorageClassAdd',
 ];
 
 /**

@@ -18,6 +18,7 @@ import { NodeResourcesBalancedAllocation, NodeResourcesFit } from './node_resour
 import { NodeUnschedulable } from './node_unschedulable.js';
 import { PodTopologySpread } from './pod_topology_spread.js';
 import { TaintToleration } from './taint_toleration.js';
+import { VolumeBinding } from './volume_binding.js';
 
 export function inTreeRegistry(): Registry {
   return new Registry()
@@ -31,6 +32,7 @@ export function inTreeRegistry(): Registry {
     .register('PodTopologySpread', (args, h) => new PodTopologySpread(args, h.defaultSelector), decodePodTopologySpreadArgs)
     .register('InterPodAffinity', (args, h) => new InterPodAffinity(args, h.namespaceLabels), decodeInterPodAffinityArgs)
     .register('ImageLocality', () => new ImageLocality())
+    .register('VolumeBinding', (_args, h) => new VolumeBinding(h.volumes))
     .register('DefaultPreemption', (args, h) => new DefaultPreemption(h, args), decodeDefaultPreemptionArgs)
     .register('DefaultBinder', (_args, h) => new DefaultBinder((pod, node) => h.bind(pod, node)));
 }
