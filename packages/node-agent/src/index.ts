@@ -20,5 +20,6 @@ export { computePodStatus, podPhase, statusEqual, type ObservedContainer, type O
 export { readContainerLogs, containerLogFiles, LogNotFoundError, type LogOptions } from './logs.js';
 export { systemClock, type Clock, type TimerHandle } from './clock.js';
 export { silentLogger, type Logger } from './logger.js';
+export type { Summary, PodStats, ContainerStats, CPUStats, MemoryStats } from './server/stats_summary.js';
 export { KUBERNETES_CRASH_BACKOFF, type BackoffConfig } from './runtime/backoff.js';
 export type * as k8s from './api_types.js';

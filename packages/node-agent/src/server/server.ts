@@ -32,6 +32,9 @@ import { acceptWebSocket, connectWebSocket, isWebSocketUpgrade, type WebSocketCo
 
 export const CALLER_USERS = ['system:apiserver'];
 export const CALLER_GROUPS = ['system:masters', 'system:node-proxier'];
+/** Users that may read the stats endpoints only (upstream grants metrics-server nodes/stats and nodes/metrics). */
+export const STATS_READERS = ['system:metrics-server'];
+const STATS_PATHS = new Set(['/stats/summary', '/metrics/resource']);
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 const RUNTIME_PROTOCOL = 'v4.channel.k8s.io';
 
@@ -129,9 +132,10 @@ export class AgentServer {
     await new Promise<void>((r) => this.server!.close(() => r()));
   }
 
-  private authenticate(req: IncomingMessage): void {
+  private authenticate(req: IncomingMessage, stats = false): void {
     const caller = callerOf(req.socket as TLSSocket);
     if (!caller) throw new HttpError(401, 'Unauthorized: a client certificate signed by the cluster CA is required');
+    if (stats && STATS_READERS.includes(caller.name)) return;
     if (!authorizeCaller(caller)) throw new HttpError(403, `Forbidden: user "${caller.name}" may not use the node agent's API`);
   }
 
@@ -141,7 +145,7 @@ export class AgentServer {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
       return;
     }
-    this.authenticate(req);
+    this.authenticate(req, STATS_PATHS.has(url.pathname));
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] === 'containerLogs' && (parts.length === 3 || parts.length === 4)) {
       if (req.method !== 'GET') throw new HttpError(405, 'method not allowed');
@@ -150,7 +154,7 @@ export class AgentServer {
     if (parts[0] === 'exec' || parts[0] === 'attach' || parts[0] === 'portForward') {
       throw new HttpError(400, 'Upgrade request required');
     }
-    if (this.o.stats && req.method === 'GET' && (url.pathname === '/stats/summary' || url.pathname === '/metrics/resource')) {
+    if (this.o.stats && req.method === 'GET' && STATS_PATHS.has(url.pathname)) {
       const summary = await this.o.stats.summary();
       if (url.pathname === '/metrics/resource') res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(resourceMetricsText(summary));
       else res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(summary));
