@@ -153,7 +153,13 @@ const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   rule(['coordination.k8s.io'], ['leases'], READ),
   rule(['authentication.k8s.io'], ['tokenreviews'], ['create']),
   rule(['authorization.k8s.io'], ['subjectaccessreviews'], ['create']),
+  // The horizontal pod autoscaler writes its status (it reads metrics.k8s.io and scales through the rules above).
+  rule(['autoscaling'], ['horizontalpodautoscalers/status'], ['patch', 'update']),
 ];
+
+/** metrics-server's ClusterRole system:metrics-server: the nodes it scrapes and the pods it serves metrics of. */
+const METRICS_SERVER_RULES: PolicyRule[] = [rule([''], ['nodes/metrics', 'nodes/stats'], ['get']), rule([''], ['pods', 'nodes'], READ)];
+export const METRICS_SERVER_USER = 'system:metrics-server';
 
 /** What a node agent may do; reads of secrets and config maps and writes to nodes, leases and pods are narrowed by the Node authorizer. */
 const NODE_RULES: PolicyRule[] = [
@@ -213,6 +219,7 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRole('system:kube-scheduler', SCHEDULER_RULES),
       clusterRole('system:kube-controller-manager', CONTROLLER_MANAGER_RULES),
       clusterRole('system:node', NODE_RULES),
+      clusterRole('system:metrics-server', METRICS_SERVER_RULES),
     ],
     clusterRoleBindings: [
       clusterRoleBinding('cluster-admin', 'cluster-admin', [{ kind: 'Group', name: 'system:masters' }]),
@@ -221,6 +228,7 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRoleBinding('system:kube-scheduler', 'system:kube-scheduler', [{ kind: 'User', name: SCHEDULER_USER }]),
       clusterRoleBinding('system:kube-controller-manager', 'system:kube-controller-manager', [{ kind: 'User', name: CONTROLLER_MANAGER_USER }]),
       clusterRoleBinding('system:node', 'system:node', [{ kind: 'Group', name: NODES_GROUP }]),
+      clusterRoleBinding('system:metrics-server', 'system:metrics-server', [{ kind: 'User', name: METRICS_SERVER_USER }]),
     ],
     roles: [
       role('kube-system', 'system::leader-locking-kube-scheduler', leaderLockingRules()),
