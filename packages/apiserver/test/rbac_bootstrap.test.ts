@@ -52,7 +52,7 @@ const pod = (name: string, spec: Record<string, unknown> = {}) => ({ apiVersion:
 const node = (name: string) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: {} });
 const lease = (ns: string, name: string) => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: ns }, spec: { holderIdentity: name, leaseDurationSeconds: 40 } });
 
-const CLUSTER_ROLES = ['cluster-admin', 'admin', 'edit', 'view', 'system:discovery', 'system:basic-user', 'system:kube-scheduler', 'system:kube-controller-manager', 'system:node'];
+const CLUSTER_ROLES = ['cluster-admin', 'admin', 'edit', 'view', 'system:discovery', 'system:basic-user', 'system:kube-scheduler', 'system:kube-controller-manager', 'system:node', 'system:metrics-server'];
 
 test.serial('the bootstrap roles and bindings exist after start', async (t) => {
   const s = fx.server;
@@ -68,6 +68,7 @@ test.serial('the bootstrap roles and bindings exist after start', async (t) => {
   t.deepEqual(await subjects('system:kube-scheduler'), ['User:system:kube-scheduler']);
   t.deepEqual(await subjects('system:kube-controller-manager'), ['User:system:kube-controller-manager']);
   t.deepEqual(await subjects('system:node'), ['Group:system:nodes']);
+  t.deepEqual(await subjects('system:metrics-server'), ['User:system:metrics-server']);
   t.deepEqual(await subjects('system:discovery'), ['Group:system:authenticated']);
   const rb = await api(s, 'GET', `${RBAC}/namespaces/kube-system/rolebindings/system::leader-locking-kube-scheduler`);
   t.is(rb.status, 200);
