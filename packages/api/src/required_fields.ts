@@ -26,6 +26,18 @@ export const REQUIRED_NON_SCALARS: ReadonlyMap<string, readonly string[]> = new 
   ['k8s.io.api.authorization.v1.SelfSubjectRulesReview', ['spec']], // V1SelfSubjectRulesReview
   ['k8s.io.api.authorization.v1.SubjectAccessReview', ['spec']], // V1SubjectAccessReview
   ['k8s.io.api.authorization.v1.SubjectRulesReviewStatus', ['nonResourceRules', 'resourceRules']], // V1SubjectRulesReviewStatus
+  ['k8s.io.api.autoscaling.v2.ContainerResourceMetricSource', ['target']], // V2ContainerResourceMetricSource
+  ['k8s.io.api.autoscaling.v2.ContainerResourceMetricStatus', ['current']], // V2ContainerResourceMetricStatus
+  ['k8s.io.api.autoscaling.v2.ExternalMetricSource', ['metric', 'target']], // V2ExternalMetricSource
+  ['k8s.io.api.autoscaling.v2.ExternalMetricStatus', ['current', 'metric']], // V2ExternalMetricStatus
+  ['k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerList', ['items']], // V2HorizontalPodAutoscalerList
+  ['k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerSpec', ['scaleTargetRef']], // V2HorizontalPodAutoscalerSpec
+  ['k8s.io.api.autoscaling.v2.ObjectMetricSource', ['describedObject', 'metric', 'target']], // V2ObjectMetricSource
+  ['k8s.io.api.autoscaling.v2.ObjectMetricStatus', ['current', 'describedObject', 'metric']], // V2ObjectMetricStatus
+  ['k8s.io.api.autoscaling.v2.PodsMetricSource', ['metric', 'target']], // V2PodsMetricSource
+  ['k8s.io.api.autoscaling.v2.PodsMetricStatus', ['current', 'metric']], // V2PodsMetricStatus
+  ['k8s.io.api.autoscaling.v2.ResourceMetricSource', ['target']], // V2ResourceMetricSource
+  ['k8s.io.api.autoscaling.v2.ResourceMetricStatus', ['current']], // V2ResourceMetricStatus
   ['k8s.io.api.batch.v1.CronJobList', ['items']], // V1CronJobList
   ['k8s.io.api.batch.v1.CronJobSpec', ['jobTemplate']], // V1CronJobSpec
   ['k8s.io.api.batch.v1.JobList', ['items']], // V1JobList

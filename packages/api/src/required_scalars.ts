@@ -22,6 +22,19 @@ export const REQUIRED_SCALARS: ReadonlyMap<string, readonly string[]> = new Map<
   ['k8s.io.api.authorization.v1.SubjectAccessReviewStatus', ['allowed']], // V1SubjectAccessReviewStatus
   ['k8s.io.api.authorization.v1.SubjectRulesReviewStatus', ['incomplete']], // V1SubjectRulesReviewStatus
   ['k8s.io.api.autoscaling.v1.ScaleStatus', ['replicas']], // V1ScaleStatus
+  ['k8s.io.api.autoscaling.v2.ContainerResourceMetricSource', ['container', 'name']], // V2ContainerResourceMetricSource
+  ['k8s.io.api.autoscaling.v2.ContainerResourceMetricStatus', ['container', 'name']], // V2ContainerResourceMetricStatus
+  ['k8s.io.api.autoscaling.v2.CrossVersionObjectReference', ['kind', 'name']], // V2CrossVersionObjectReference
+  ['k8s.io.api.autoscaling.v2.HPAScalingPolicy', ['periodSeconds', 'type', 'value']], // V2HPAScalingPolicy
+  ['k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerCondition', ['status', 'type']], // V2HorizontalPodAutoscalerCondition
+  ['k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerSpec', ['maxReplicas']], // V2HorizontalPodAutoscalerSpec
+  ['k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerStatus', ['desiredReplicas']], // V2HorizontalPodAutoscalerStatus
+  ['k8s.io.api.autoscaling.v2.MetricIdentifier', ['name']], // V2MetricIdentifier
+  ['k8s.io.api.autoscaling.v2.MetricSpec', ['type']], // V2MetricSpec
+  ['k8s.io.api.autoscaling.v2.MetricStatus', ['type']], // V2MetricStatus
+  ['k8s.io.api.autoscaling.v2.MetricTarget', ['type']], // V2MetricTarget
+  ['k8s.io.api.autoscaling.v2.ResourceMetricSource', ['name']], // V2ResourceMetricSource
+  ['k8s.io.api.autoscaling.v2.ResourceMetricStatus', ['name']], // V2ResourceMetricStatus
   ['k8s.io.api.batch.v1.CronJobSpec', ['schedule']], // V1CronJobSpec
   ['k8s.io.api.batch.v1.JobCondition', ['status', 'type']], // V1JobCondition
   ['k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement', ['operator']], // V1PodFailurePolicyOnExitCodesRequirement
