@@ -20,6 +20,7 @@ export const PROTO_FILES = [
   'k8s.io/api/coordination/v1/generated.proto',
   'k8s.io/api/rbac/v1/generated.proto',
   'k8s.io/api/autoscaling/v1/generated.proto',
+  'k8s.io/api/autoscaling/v2/generated.proto',
   'k8s.io/api/scheduling/v1/generated.proto',
   'k8s.io/api/storage/v1/generated.proto',
   'k8s.io/api/authentication/v1/generated.proto',

@@ -36,6 +36,7 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['storageclasses', 'storage.k8s.io/v1', 'StorageClass', false, ['sc'], false, false],
   ['apiservices', 'apiregistration.k8s.io/v1', 'APIService', false, [], true, false],
   ['poddisruptionbudgets', 'policy/v1', 'PodDisruptionBudget', true, ['pdb'], true, false],
+  ['horizontalpodautoscalers', 'autoscaling/v2', 'HorizontalPodAutoscaler', true, ['hpa'], true, false],
   ['selfsubjectreviews', 'authentication.k8s.io/v1', 'SelfSubjectReview', false, [], false, false],
   ['tokenreviews', 'authentication.k8s.io/v1', 'TokenReview', false, [], false, false],
   ['selfsubjectreviews', 'authentication.k8s.io/v1beta1', 'SelfSubjectReview', false, [], false, false],
@@ -92,7 +93,7 @@ test('groups are listed with their versions, core first', (t) => {
   t.deepEqual(groups[0], { group: '', versions: ['v1'] });
   t.deepEqual(
     groups.map((g) => g.group).sort(),
-    ['', 'apiregistration.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'batch', 'coordination.k8s.io', 'discovery.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'],
+    ['', 'apiregistration.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling', 'batch', 'coordination.k8s.io', 'discovery.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'],
   );
   t.deepEqual(groups.find((g) => g.group === 'authentication.k8s.io')?.versions, ['v1', 'v1beta1'], 'v1 first: the preferred version');
 });
