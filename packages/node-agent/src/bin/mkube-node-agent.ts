@@ -44,6 +44,9 @@ const FLAGS = {
     'metrics-port': { type: 'int', default: '10255', usage: 'Port of /metrics, /healthz, /livez and /readyz (0 = any, -1 = off).' },
     'node-lease-renew-interval': { type: 'string', default: '10', arg: 'SECONDS|duration', usage: 'Node Lease renewal period (seconds, or a duration such as 10s).' },
     'node-status-update-frequency': { type: 'string', default: '60', arg: 'SECONDS|duration', usage: 'Node status report period (seconds, or a duration such as 1m).' },
+    'cluster-dns': { type: 'string', arg: 'IP,...', usage: 'The cluster DNS service IP(s): the nameservers of pods with dnsPolicy ClusterFirst (none: they fall back to Default).' },
+    'cluster-domain': { type: 'string', default: 'cluster.local', arg: 'DOMAIN', usage: 'The cluster domain; pods search <ns>.svc.DOMAIN svc.DOMAIN DOMAIN.' },
+    'resolv-conf': { type: 'string', default: '/etc/resolv.conf', arg: 'FILE', usage: 'The resolver configuration of dnsPolicy Default and the base of ClusterFirst\'s search path ("": none).' },
 } as const satisfies FlagDefs;
 const USAGE = formatUsage(BINARY, componentFlagDefs(COMMON, FLAGS), SYNOPSIS);
 
@@ -161,7 +164,12 @@ async function main(): Promise<void> {
     leaseRenewMs,
     statusUpdateMs,
     logger,
-    engine: v['runtime-start-concurrency'] !== undefined ? { startConcurrency: v['runtime-start-concurrency'] } : {},
+    engine: {
+      ...(v['runtime-start-concurrency'] !== undefined ? { startConcurrency: v['runtime-start-concurrency'] } : {}),
+      clusterDNS: (v['cluster-dns'] ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+      clusterDomain: v['cluster-domain'],
+      resolvConf: v['resolv-conf'],
+    },
   });
   let stopping = false;
   const shutdown = (sig: string) => {

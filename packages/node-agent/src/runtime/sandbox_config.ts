@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { DeepPartial, DNSConfig, PodSandboxConfig, PortMapping } from '../cri/types.js';
 import type { Pod } from '../api_types.js';
 import { MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE, POD_UID } from './labels.js';
+import { parseResolvConf, podDnsConfig, type DnsWarning } from './pod_dns.js';
 
 export interface NodeContext {
   nodeName: string;
@@ -16,8 +17,10 @@ export interface NodeContext {
   /** Cluster DNS servers for dnsPolicy ClusterFirst; empty → the node's resolv.conf. */
   clusterDNS: string[];
   clusterDomain: string;
-  /** The node's resolv.conf (dnsPolicy Default). */
+  /** The node's resolv.conf (dnsPolicy Default; "": none, lookups go to the node itself). */
   resolvConf: string;
+  /** Told of the warnings kubelet records as events while forming a pod's resolv.conf (DNSConfigForming, MissingClusterDNS). */
+  dnsWarning?: (pod: Pod, w: DnsWarning) => void;
 }
 
 export function podNamespace(pod: Pod): string {
@@ -33,52 +36,27 @@ export function podCgroupParent(ctx: Pick<NodeContext, 'cgroupRoot'>, uid: strin
   return `${ctx.cgroupRoot.replace(/\/$/, '')}/pod${uid}`;
 }
 
-function parseResolvConf(path: string): DNSConfig {
-  const cfg: DNSConfig = { servers: [], searches: [], options: [] };
-  let text = '';
+function readResolvConf(path: string): DNSConfig | undefined {
+  if (!path) return undefined;
   try {
-    text = readFileSync(path, 'utf8');
+    return parseResolvConf(readFileSync(path, 'utf8'));
   } catch {
-    return cfg;
+    return { servers: [], searches: [], options: [] };
   }
-  for (const line of text.split('\n')) {
-    const [kw, ...rest] = line.trim().split(/\s+/);
-    if (kw === 'nameserver' && rest[0]) cfg.servers.push(rest[0]);
-    else if (kw === 'search') cfg.searches = rest;
-    else if (kw === 'options') cfg.options.push(...rest);
-  }
-  return cfg;
 }
 
-/** kubelet's DNS configuration per dnsPolicy; null leaves it to the runtime (the node's resolv.conf). */
+/**
+ * kubelet's DNS configuration per dnsPolicy and dnsConfig (pod_dns.ts); null leaves it to the runtime
+ * (the node's resolv.conf) when that is what the pod gets anyway. Warnings (limits cut, no cluster
+ * DNS) go to ctx.dnsWarning, the pod's and node's events.
+ */
 export function dnsConfigFor(pod: Pod, ctx: NodeContext): DNSConfig | null {
+  const { config, warnings } = podDnsConfig(pod, { clusterDNS: ctx.clusterDNS, clusterDomain: ctx.clusterDomain, host: readResolvConf(ctx.resolvConf) });
+  for (const w of warnings) ctx.dnsWarning?.(pod, w);
   const policy = pod.spec.dnsPolicy ?? 'ClusterFirst';
-  const extra = pod.spec.dnsConfig;
-  let base: DNSConfig | null;
-  const clusterFirst =
-    (policy === 'ClusterFirst' && !pod.spec.hostNetwork) || policy === 'ClusterFirstWithHostNet';
-  if (policy === 'None') {
-    base = { servers: [], searches: [], options: [] };
-  } else if (clusterFirst && ctx.clusterDNS.length > 0) {
-    const ns = podNamespace(pod);
-    const d = ctx.clusterDomain;
-    base = { servers: [...ctx.clusterDNS], searches: [`${ns}.svc.${d}`, `svc.${d}`, d], options: ['ndots:5'] };
-  } else if (extra) {
-    base = parseResolvConf(ctx.resolvConf);
-  } else {
-    return null;
-  }
-  if (extra) {
-    base.servers.push(...(extra.nameservers ?? []).filter((s) => !base!.servers.includes(s)));
-    base.searches.push(...(extra.searches ?? []).filter((s) => !base!.searches.includes(s)));
-    for (const o of extra.options ?? []) {
-      if (!o.name) continue;
-      const opt = o.value !== undefined ? `${o.name}:${o.value}` : o.name;
-      base.options = base.options.filter((x) => x.split(':')[0] !== o.name);
-      base.options.push(opt);
-    }
-  }
-  return base;
+  const hostOnly = policy === 'Default' || (policy === 'ClusterFirst' && (pod.spec.hostNetwork || ctx.clusterDNS.length === 0));
+  if (hostOnly && !pod.spec.dnsConfig && ctx.resolvConf && !warnings.some((w) => w.reason === 'DNSConfigForming')) return null;
+  return config;
 }
 
 export function portMappings(pod: Pod): PortMapping[] {
