@@ -20,6 +20,7 @@ import { StatsSummaryProvider } from './server/stats_summary.js';
 import { ServiceProxy } from './proxy/service_proxy.js';
 import type { EndpointsLike, ServiceLike } from './proxy/service_rules.js';
 import { PodLifecycleEngine, type PodLifecycleEngineOptions } from './sync.js';
+import { LocalPathProvisioner } from './runtime/local_path_provisioner.js';
 
 export interface NodeAgentOptions {
   clientConfig: ClientConfig;
@@ -51,6 +52,8 @@ export interface NodeAgentOptions {
   manageRoutes?: boolean;
   /** The service proxy: 'iptables' programs the nat table of the agent's network namespace; 'none' (default) leaves it alone. */
   proxyMode?: 'iptables' | 'none';
+  /** Run the local-path provisioner (mkube.io/local-path) for claims selected to this node (default true). */
+  localPathProvisioner?: boolean;
   logger?: Logger;
   engine?: Partial<PodLifecycleEngineOptions>;
 }
@@ -88,6 +91,7 @@ export class NodeAgent {
   readonly services: Informer<KubeObject>;
   readonly endpoints: Informer<KubeObject>;
   readonly proxy: ServiceProxy | undefined;
+  private localPath: LocalPathProvisioner | undefined;
   private metricsServer?: ComponentServer;
   metricsPort = 0;
   private readonly log: Logger;
@@ -178,6 +182,10 @@ export class NodeAgent {
     };
     this.nodes.addEventHandler({ add: syncRoutes, update: syncRoutes, delete: syncRoutes });
     this.nodes.start();
+    if (o.localPathProvisioner !== false) {
+      this.localPath = new LocalPathProvisioner({ client: this.client, nodeName: o.nodeName, rootDir: o.rootDir, log: this.log.child({ component: 'local-path-provisioner' }) });
+      this.localPath.start();
+    }
     if (this.proxy) {
       const syncServices = () => void this.proxy!.update();
       for (const inf of [this.services, this.endpoints]) {
@@ -227,6 +235,7 @@ export class NodeAgent {
   /** Stops everything; running pods keep running. */
   async stop(): Promise<void> {
     this.heartbeat?.stop();
+    this.localPath?.stop();
     this.nodes.stop();
     if (this.proxy) {
       this.services.stop();

@@ -18,6 +18,8 @@ import { silentLogger, type Logger } from './logger.js';
 import { PrioritySemaphore } from './runtime/priority_semaphore.js';
 import type { ServiceAccountTokenSource, TokenRequestSpec } from './runtime/projected_volume.js';
 import type { ServiceLike, ServiceListSource } from './runtime/service_env.js';
+import { resourceFor, type PersistentVolume, type PersistentVolumeClaim } from '@mkube/api';
+import type { StorageSource } from './runtime/pvc_volume.js';
 
 type KPod = Pod & KubeObject;
 
@@ -39,7 +41,7 @@ function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-export class ApiClientPort implements ApiPort, ServiceAccountTokenSource, ServiceListSource {
+export class ApiClientPort implements ApiPort, ServiceAccountTokenSource, ServiceListSource, StorageSource {
   readonly pods: Informer<KPod>;
   private readonly podClient: ResourceClient<KPod>;
   private readonly log: Logger;
@@ -198,6 +200,26 @@ export class ApiClientPort implements ApiPort, ServiceAccountTokenSource, Servic
   async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
     try {
       return (await this.o.client.resource(Resources.secrets).get(namespace, name)) as unknown as Secret;
+    } catch (err) {
+      if (ApiError.isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- StorageSource (runtime/pvc_volume.ts)
+
+  async getPersistentVolumeClaim(namespace: string, name: string): Promise<PersistentVolumeClaim | undefined> {
+    try {
+      return await this.o.client.resource<PersistentVolumeClaim & KubeObject>(resourceFor('persistentvolumeclaims')).get(namespace, name);
+    } catch (err) {
+      if (ApiError.isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async getPersistentVolume(name: string): Promise<PersistentVolume | undefined> {
+    try {
+      return await this.o.client.resource<PersistentVolume & KubeObject>(resourceFor('persistentvolumes')).get(undefined, name);
     } catch (err) {
       if (ApiError.isNotFound(err)) return undefined;
       throw err;

@@ -14,6 +14,7 @@ import { writeAtomically, type VolumeFile } from './atomic_writer.js';
 import { ContainerStartError, VolumeSetupError } from './errors.js';
 import { resolveInside, UnsafePathError } from './safe_path.js';
 import { ProjectedVolumes } from './projected_volume.js';
+import { resolveClaimVolume, setUpMemoryEmptyDir, unmountUnder, unsupportedVolume } from './pvc_volume.js';
 
 const PLUGIN_DIR: Record<string, string> = {
   emptyDir: 'kubernetes.io~empty-dir',
@@ -120,6 +121,15 @@ export class VolumeManager {
       out.set(v.name, { hostPath: v.hostPath.path, readOnly: false });
       return;
     }
+    // persistentVolumeClaim: the bound volume's host path, bind-mounted by the runtime (pvc_volume.ts).
+    if (v.persistentVolumeClaim) {
+      const claim = await resolveClaimVolume(this.config, ns, v);
+      if (claim.kind === 'hostPath') await this.setUpHostPath({ name: v.name, hostPath: { path: claim.path, type: claim.hostPathType } });
+      out.set(v.name, { hostPath: claim.path, readOnly: claim.readOnly });
+      return;
+    }
+    const unsupported = unsupportedVolume(v);
+    if (unsupported) throw new VolumeSetupError(v.name, unsupported);
     await this.pluginDir(pod.metadata.uid, v);
     const dir = this.volumeDir(pod.metadata.uid, v);
     if (v.configMap) {
@@ -145,8 +155,9 @@ export class VolumeManager {
       await this.projected.setUp(pod, v, dir, { nodeName: pod.spec.nodeName ?? '', hostIP: String(pod.status?.hostIP ?? ''), podIP: String(pod.status?.podIP ?? '') });
       out.set(v.name, { hostPath: dir, readOnly: true });
     } else {
-      // emptyDir, and any unsupported volume type degrades to an empty dir.
+      // emptyDir (a volume without a source is one, as upstream's SetDefaults_Volume); medium Memory is a tmpfs.
       await ensureDir(dir, EMPTY_DIR_MODE);
+      if (v.emptyDir?.medium === 'Memory') await setUpMemoryEmptyDir(v.name, dir, v.emptyDir.sizeLimit);
       out.set(v.name, { hostPath: dir, readOnly: false });
     }
   }
@@ -276,6 +287,7 @@ export class VolumeManager {
   /** Removes the pod's directory with all its volumes (hostPath volumes are left alone). */
   async tearDown(uid: string): Promise<void> {
     this.projectedVolumes?.forget(uid);
+    await unmountUnder(this.podDir(uid));
     await rm(this.podDir(uid), { recursive: true, force: true });
   }
 }
