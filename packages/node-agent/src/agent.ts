@@ -19,6 +19,7 @@ import { AgentServer } from './server/server.js';
 import { StatsSummaryProvider } from './server/stats_summary.js';
 import { ServiceProxy } from './proxy/service_proxy.js';
 import type { EndpointsLike, ServiceLike } from './proxy/service_rules.js';
+import { endpointsFromSlices, type EndpointSliceLike } from './proxy/slice_endpoints.js';
 import { PodLifecycleEngine, type PodLifecycleEngineOptions } from './sync.js';
 import { LocalPathProvisioner } from './runtime/local_path_provisioner.js';
 
@@ -90,6 +91,8 @@ export class NodeAgent {
   readonly nodes: Informer<KubeObject>;
   readonly services: Informer<KubeObject>;
   readonly endpoints: Informer<KubeObject>;
+  /** The proxy's endpoints come from EndpointSlices (Endpoints only for Services without any slice). */
+  readonly endpointSlices: Informer<KubeObject>;
   readonly proxy: ServiceProxy | undefined;
   private localPath: LocalPathProvisioner | undefined;
   private metricsServer?: ComponentServer;
@@ -105,9 +108,10 @@ export class NodeAgent {
     this.nodes = new Informer<KubeObject>(this.client.resource(Resources.nodes), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
     this.services = new Informer<KubeObject>(this.client.resource(Resources.services), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
     this.endpoints = new Informer<KubeObject>(this.client.resource(Resources.endpoints), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
+    this.endpointSlices = new Informer<KubeObject>(this.client.resource(Resources.endpointslices), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
     this.proxy =
       o.proxyMode === 'iptables'
-        ? new ServiceProxy({ services: () => this.services.list() as unknown as ServiceLike[], endpoints: () => this.endpoints.list() as unknown as EndpointsLike[] }, this.log.child({ component: 'proxy' }))
+        ? new ServiceProxy({ services: () => this.services.list() as unknown as ServiceLike[], endpoints: () => endpointsFromSlices(this.endpointSlices.list() as unknown as EndpointSliceLike[], this.endpoints.list() as unknown as EndpointsLike[]) }, this.log.child({ component: 'proxy' }))
         : undefined;
   }
 
@@ -188,7 +192,7 @@ export class NodeAgent {
     }
     if (this.proxy) {
       const syncServices = () => void this.proxy!.update();
-      for (const inf of [this.services, this.endpoints]) {
+      for (const inf of [this.services, this.endpoints, this.endpointSlices]) {
         inf.addEventHandler({ add: syncServices, update: syncServices, delete: syncServices });
         inf.start();
       }
@@ -240,6 +244,7 @@ export class NodeAgent {
     if (this.proxy) {
       this.services.stop();
       this.endpoints.stop();
+      this.endpointSlices.stop();
     }
     await this.engine?.stop();
     this.api.stop();

@@ -1,4 +1,4 @@
-// The node's service proxy: watches Services and Endpoints and keeps the nat
+// The node's service proxy: watches Services and EndpointSlices (slice_endpoints.ts) and keeps the nat
 // table of the agent's network namespace in step (service_rules.ts), with one
 // iptables-restore per change (coalesced). Jumps from PREROUTING and OUTPUT
 // (and POSTROUTING for masquerade) are added once. Rules stay when the agent
