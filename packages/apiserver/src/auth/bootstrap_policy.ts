@@ -184,6 +184,12 @@ const NODE_RULES: PolicyRule[] = [
   rule(['storage.k8s.io'], ['storageclasses'], READ),
 ];
 
+/** Upstream's system:kube-dns: the cluster DNS reads Services and their endpoints. */
+const KUBE_DNS_RULES: PolicyRule[] = [
+  rule([''], ['endpoints', 'services'], ['list', 'watch']),
+  rule(['discovery.k8s.io'], ['endpointslices'], ['list', 'watch']),
+];
+
 const DISCOVERY_RULES: PolicyRule[] = [
   urls(['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/readyz', '/version', '/version/', '/openapi', '/openapi/*'], ['get']),
 ];
@@ -219,6 +225,7 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRole('system:kube-scheduler', SCHEDULER_RULES),
       clusterRole('system:kube-controller-manager', CONTROLLER_MANAGER_RULES),
       clusterRole('system:node', NODE_RULES),
+      clusterRole('system:kube-dns', KUBE_DNS_RULES),
       clusterRole('system:metrics-server', METRICS_SERVER_RULES),
     ],
     clusterRoleBindings: [
@@ -228,6 +235,7 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRoleBinding('system:kube-scheduler', 'system:kube-scheduler', [{ kind: 'User', name: SCHEDULER_USER }]),
       clusterRoleBinding('system:kube-controller-manager', 'system:kube-controller-manager', [{ kind: 'User', name: CONTROLLER_MANAGER_USER }]),
       clusterRoleBinding('system:node', 'system:node', [{ kind: 'Group', name: NODES_GROUP }]),
+      clusterRoleBinding('system:kube-dns', 'system:kube-dns', [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }]),
       clusterRoleBinding('system:metrics-server', 'system:metrics-server', [{ kind: 'User', name: METRICS_SERVER_USER }]),
     ],
     roles: [
