@@ -7,6 +7,7 @@
  */
 import type { JsonObject, JsonValue, ResourceInfo } from '@mkube/api';
 import { accessModesAsString } from '@mkube/api';
+import { hpaTargets } from './hpa_columns.js';
 
 type Obj = JsonObject;
 const o = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
@@ -571,6 +572,16 @@ const COLUMNS: Record<string, Column[]> = {
     col('Min Available', 'string', 'The minimum number or percentage of available pods this budget requires.', (x) => (o(x.spec).minAvailable === undefined ? 'N/A' : s(o(x.spec).minAvailable))),
     col('Max Unavailable', 'string', 'The maximum number or percentage of unavailable pods this budget requires.', (x) => (o(x.spec).maxUnavailable === undefined ? 'N/A' : s(o(x.spec).maxUnavailable))),
     col('Allowed Disruptions', 'integer', 'Calculated number of pods that may be disrupted at this time.', (x) => n(o(x.status).disruptionsAllowed)),
+    ageCol,
+  ],
+  // Upstream's horizontalPodAutoscalerColumnDefinitions (hpa_columns.ts formats the targets).
+  horizontalpodautoscalers: [
+    nameCol,
+    col('Reference', 'string', 'Reference to the target resource being scaled.', (x) => `${s(o(o(x.spec).scaleTargetRef).kind)}/${s(o(o(x.spec).scaleTargetRef).name)}`),
+    col('Targets', 'string', 'The metrics (current/target) this autoscaler scales on.', hpaTargets),
+    col('MinPods', 'string', 'Lower limit for the number of pods that can be set by the autoscaler, default 1.', (x) => (o(x.spec).minReplicas === undefined ? '<unset>' : s(o(x.spec).minReplicas))),
+    col('MaxPods', 'integer', 'Upper limit for the number of pods that can be set by the autoscaler; cannot be smaller than MinPods.', (x) => n(o(x.spec).maxReplicas)),
+    col('Replicas', 'integer', 'Current number of replicas of pods managed by this autoscaler.', (x) => n(o(x.status).currentReplicas)),
     ageCol,
   ],
 };

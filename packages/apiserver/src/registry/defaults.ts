@@ -1,6 +1,7 @@
 /** Defaulting of the supported fields, as Kubernetes' SetDefaults_* functions do it. */
 import type { JsonObject } from '@mkube/api';
 import { defaultStorage } from './storage_validation.js';
+import { defaultHorizontalPodAutoscaler } from './hpa_validation.js';
 
 type Obj = JsonObject;
 const obj = (parent: Obj, key: string): Obj => {
@@ -212,5 +213,6 @@ const DEFAULTERS: Record<string, (o: Obj) => void> = {
 
 export function applyDefaults(resource: string, o: Obj): void {
   DEFAULTERS[resource]?.(o);
+  if (resource === 'horizontalpodautoscalers') defaultHorizontalPodAutoscaler(o);
   defaultStorage(resource, o);
 }

@@ -9,6 +9,7 @@ import { validatePodVolumeFiles } from './volume_validation.js';
 import { validateBatch, validateBatchUpdate } from './batch_validation.js';
 import { validateStorage, validateStorageUpdate } from './storage_validation.js';
 import { validatePodDisruptionBudget } from './pdb_validation.js';
+import { validateHorizontalPodAutoscaler } from './hpa_validation.js';
 
 type Obj = JsonObject;
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
@@ -324,6 +325,7 @@ export function validateObject(resource: string, namespaced: boolean, o: Obj, ne
   validateBatch(resource, o, errs);
   validateStorage(resource, o, errs);
   if (resource === 'poddisruptionbudgets') validatePodDisruptionBudget(o, errs);
+  if (resource === 'horizontalpodautoscalers') validateHorizontalPodAutoscaler(o, errs);
   return errs;
 }
 
