@@ -2,11 +2,12 @@
 // cluster on free loopback ports, with temp data dirs; kills and restarts
 // members; cleans everything up.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './etcd_process.js';
+import { PeerProxy } from './peer_proxy.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const STORE_BIN = join(here, '..', '..', 'dist', 'src', 'bin', 'mkube-store.js');
@@ -16,7 +17,12 @@ export { freePort };
 export interface StoreMemberProcess {
   name: string;
   clientURL: string;
+  /** The URL the other members dial (advertised; a PeerProxy's with peerProxies). */
   peerURL: string;
+  /** The URL the member listens on for peers (peerURL unless a proxy sits in front). */
+  listenPeerURL: string;
+  /** The proxy in front of the member's peer listener (peerProxies). */
+  proxy: PeerProxy | undefined;
   metricsURL: string;
   dataDir: string;
   proc: ChildProcess | undefined;
@@ -31,6 +37,10 @@ export interface StoreClusterOptions {
   token?: string;
   /** Scheme of client and peer URLs (https needs the TLS flags in extraArgs). */
   scheme?: 'http' | 'https';
+  /** Put a PeerProxy (test/helpers/peer_proxy.ts) in front of every member's peer listener. */
+  peerProxies?: boolean;
+  /** Runs before the members first start, e.g. to mount a small tmpfs on a data dir (created empty). */
+  prepareDataDir?: (dataDir: string) => Promise<void>;
 }
 
 export class StoreCluster {
@@ -48,17 +58,32 @@ export class StoreCluster {
     const n = opts.members ?? 3;
     for (let i = 0; i < n; i++) c.members.push(await c.describe(`m${i + 1}`, 'new'));
     c.initialCluster = c.members.map((m) => `${m.name}=${m.peerURL}`).join(',');
-    for (const m of c.members) c.spawn(m);
-    await c.waitHealthy();
+    try {
+      for (const m of c.members) {
+        if (opts.prepareDataDir) {
+          mkdirSync(m.dataDir, { recursive: true });
+          await opts.prepareDataDir(m.dataDir);
+        }
+        await m.proxy?.start();
+      }
+      for (const m of c.members) c.spawn(m);
+      await c.waitHealthy();
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
     return c;
   }
 
   private async describe(name: string, state: 'new' | 'existing'): Promise<StoreMemberProcess> {
     const [client, peer, metrics] = [await freePort(), await freePort(), await freePort()];
+    const listenPeer = this.opts.peerProxies ? await freePort() : peer;
     return {
       name,
       clientURL: `${this.opts.scheme ?? 'http'}://127.0.0.1:${client}`,
       peerURL: `${this.opts.scheme ?? 'http'}://127.0.0.1:${peer}`,
+      listenPeerURL: `${this.opts.scheme ?? 'http'}://127.0.0.1:${listenPeer}`,
+      proxy: this.opts.peerProxies ? new PeerProxy(peer, listenPeer, await freePort()) : undefined,
       metricsURL: `http://127.0.0.1:${metrics}`,
       dataDir: join(this.baseDir, name),
       proc: undefined,
@@ -76,7 +101,7 @@ export class StoreCluster {
     return [
       '--name', m.name, '--data-dir', m.dataDir,
       '--listen-client-urls', m.clientURL, '--advertise-client-urls', m.clientURL,
-      '--listen-peer-urls', m.peerURL, '--initial-advertise-peer-urls', m.peerURL,
+      '--listen-peer-urls', m.listenPeerURL, '--initial-advertise-peer-urls', m.peerURL,
       '--listen-metrics-urls', m.metricsURL,
       '--initial-cluster', this.initialCluster, '--initial-cluster-state', m.state,
       '--initial-cluster-token', this.opts.token ?? 'mkube-test',
@@ -88,7 +113,8 @@ export class StoreCluster {
   spawn(m: StoreMemberProcess): ChildProcess {
     // MKUBE_STORE_NODE_ARGS: extra node flags for the members (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p" from a benchmark).
     const nodeArgs = (process.env.MKUBE_STORE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const proc = spawn(process.execPath, [...nodeArgs, STORE_BIN, ...this.args(m)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = m.proxy ? { ...process.env, ...m.proxy.egressEnv() } : process.env;
+    const proc = spawn(process.execPath, [...nodeArgs, STORE_BIN, ...this.args(m)], { stdio: ['ignore', 'ignore', 'pipe'], env });
     m.stderr = [];
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (d: string) => {
@@ -169,6 +195,7 @@ export class StoreCluster {
     // Members run with extra node flags (profiling) get SIGTERM, so they exit normally and write their output.
     const signal = process.env.MKUBE_STORE_NODE_ARGS ? 'SIGTERM' : 'SIGKILL';
     await Promise.all(this.members.map((_, i) => this.kill(i, signal)));
+    await Promise.all(this.members.map((m) => m.proxy?.close()));
     rmSync(this.baseDir, { recursive: true, force: true });
   }
 }

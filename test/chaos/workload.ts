@@ -1,0 +1,164 @@
+// The client workload of the chaos tests and its checks: concurrent puts and
+// linearizable gets from several clients against a real mkube-store cluster,
+// recorded as a history over key windows (check/key_windows.ts, so that the
+// linearizability check always decides), every acknowledged write with its
+// revision, and the wall-clock times of acknowledged writes (to measure how
+// long writes stop after a fault).
+import type { ExecutionContext } from 'ava';
+import * as grpc from '@grpc/grpc-js';
+import { HistoryRecorder, KeyWindows, checkKvHistory, type KvInput, type KvOutput } from '../../packages/store/src/check/index.js';
+import { loadEtcdProto } from '../../packages/store/src/api/etcd_proto.js';
+import type { StoreCluster } from '../../packages/store/test/helpers/store_cluster.js';
+
+/** Failover target: median and maximum time from a fault to the next acknowledged write. */
+export const FAILOVER_MEDIAN_MS = 1000;
+export const FAILOVER_MAX_MS = 1500;
+
+const KEYS = ['k0', 'k1', 'k2', 'k3'];
+const OPS_PER_KEY_WINDOW = 60;
+
+type KVClient = grpc.Client & {
+  Put(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { header: { revision: number } }) => void): void;
+  Range(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { kvs: Array<{ value: Buffer; modRevision: number }> }) => void): void;
+};
+
+function call<T>(fn: (cb: (err: grpc.ServiceError | null, res: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Workload {
+  readonly recorder = new HistoryRecorder<KvInput, KvOutput>();
+  readonly acked: Array<{ key: string; value: string; revision: number }> = [];
+  /** [sent, answered] wall-clock times of every acknowledged write. */
+  readonly writeSuccesses: Array<[number, number]> = [];
+  private readonly windows = new KeyWindows(OPS_PER_KEY_WINDOW);
+  private readonly clients: KVClient[];
+  private readonly probes: KVClient[];
+  private running = true;
+  private readonly loops: Array<Promise<void>>;
+  private seq = 0;
+  private readonly t0 = performance.now();
+
+  constructor(
+    private readonly cluster: StoreCluster,
+    clients = 4,
+  ) {
+    const KV = loadEtcdProto().etcdserverpb.KV as unknown as new (addr: string, creds: grpc.ChannelCredentials) => KVClient;
+    this.clients = cluster.endpoints.map((ep) => new KV(ep, grpc.credentials.createInsecure()));
+    this.probes = cluster.endpoints.map((ep) => new KV(ep, grpc.credentials.createInsecure()));
+    this.loops = Array.from({ length: clients }, (_, i) => this.clientLoop(i));
+  }
+
+  private now(): number {
+    return performance.now() - this.t0;
+  }
+
+  private async clientLoop(id: number): Promise<void> {
+    let ep = id % this.clients.length;
+    while (this.running) {
+      const key = this.windows.next(KEYS[Math.floor(Math.random() * KEYS.length)]!);
+      const deadline = new Date(Date.now() + 2000);
+      if (Math.random() < 0.6) {
+        const value = `c${id}-${++this.seq}`;
+        const op = this.recorder.call(id, { op: 'put', key, value }, this.now());
+        const sentAt = Date.now();
+        try {
+          const res = await call<{ header: { revision: number } }>((cb) => this.clients[ep]!.Put({ key: Buffer.from(key), value: Buffer.from(value) }, { deadline }, cb));
+          this.recorder.ok(op, { op: 'put' }, this.now());
+          this.acked.push({ key, value, revision: res.header.revision });
+          this.writeSuccesses.push([sentAt, Date.now()]);
+        } catch {
+          this.recorder.unknown(op); // it may or may not have been committed
+          ep = (ep + 1) % this.clients.length;
+          await sleep(10);
+        }
+      } else {
+        const op = this.recorder.call(id, { op: 'get', key }, this.now());
+        try {
+          const res = await call<{ kvs: Array<{ value: Buffer }> }>((cb) => this.clients[ep]!.Range({ key: Buffer.from(key) }, { deadline }, cb));
+          this.recorder.ok(op, { op: 'get', value: res.kvs[0]?.value.toString() }, this.now());
+        } catch {
+          this.recorder.fail(op); // a failed read has no effect
+          ep = (ep + 1) % this.clients.length;
+          await sleep(10);
+        }
+      }
+    }
+  }
+
+  /**
+   * Failover time: milliseconds from `faultAt` until a probe write (its own key, outside the
+   * checked history) is acknowledged by one of the members `via`, tried in turn with a short
+   * deadline each, so that the time measured is the cluster's, not a workload client's stuck call.
+   */
+  async probeWrite(faultAt: number, via: number[], attemptMs = 250, limitMs = 10_000): Promise<number | undefined> {
+    for (let i = 0; Date.now() < faultAt + limitMs; i++) {
+      const c = this.probes[via[i % via.length]!]!;
+      try {
+        await call((cb) => c.Put({ key: Buffer.from('chaos-failover-probe'), value: Buffer.from(String(i)) }, { deadline: new Date(Date.now() + attemptMs) }, cb));
+        return Date.now() - faultAt;
+      } catch {
+        await sleep(5);
+      }
+    }
+    return undefined;
+  }
+
+  /** Milliseconds from `faultAt` to the answer of the first write sent after it that was acknowledged (waits up to `limitMs`). */
+  async writesResumeAfter(faultAt: number, limitMs = 10_000): Promise<number | undefined> {
+    const first = () => this.writeSuccesses.find(([sent]) => sent > faultAt);
+    const limit = faultAt + limitMs;
+    while (Date.now() < limit && !first()) await sleep(5);
+    const f = first();
+    return f === undefined ? undefined : f[1] - faultAt;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  close(): void {
+    for (const c of [...this.clients, ...this.probes]) c.close();
+  }
+
+  /**
+   * The checks after the faults: every acknowledged write is present at the revision it was
+   * acknowledged with, on every member; the history is linearizable — decided, never "unknown".
+   */
+  async verify(t: ExecutionContext): Promise<void> {
+    await this.cluster.waitHealthy();
+    t.true(this.acked.length > 50, `the clients made progress (${this.acked.length} acknowledged writes)`);
+    for (const c of this.clients) {
+      for (const a of this.acked) {
+        // waitForReady: a channel to a member that was just restarted may still be in its reconnect back-off.
+        const res = await call<{ kvs: Array<{ value: Buffer; modRevision: number }> }>((cb) =>
+          c.Range({ key: Buffer.from(a.key), revision: a.revision }, { deadline: new Date(Date.now() + 10_000), waitForReady: true }, cb),
+        );
+        if (res.kvs[0]?.value.toString() !== a.value || res.kvs[0]?.modRevision !== a.revision) {
+          t.fail(`acknowledged write ${a.key}=${a.value} at revision ${a.revision} is missing: found ${res.kvs[0]?.value.toString()} at ${res.kvs[0]?.modRevision}`);
+          return;
+        }
+      }
+    }
+    t.pass(`all ${this.acked.length} acknowledged writes are present on every member`);
+    const started = performance.now();
+    const result = checkKvHistory(this.recorder.history(), { timeBudgetMs: 30_000, maxPartitionOperations: OPS_PER_KEY_WINDOW });
+    const ms = Math.round(performance.now() - started);
+    if (result.ok === false) t.fail(`history is not linearizable:\n${result.description}`);
+    else if (result.ok === 'unknown') t.fail(`linearizability undecided (an undecided check fails): ${result.reason}`);
+    else t.log(`linearizable: ${result.operations} operations checked in ${result.partitions} key windows (largest ${result.largestPartition}) in ${ms} ms`);
+  }
+}
+
+/** Asserts the failover target over the measured times and logs them. */
+export function assertFailover(t: ExecutionContext, label: string, times: number[]): void {
+  const sorted = [...times].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  const max = sorted[sorted.length - 1]!;
+  t.log(`${label} → next acknowledged write (ms): ${times.join(', ')}; median ${median}, max ${max}`);
+  t.true(median < FAILOVER_MEDIAN_MS, `${label}: median failover ${median} ms is not below ${FAILOVER_MEDIAN_MS} ms`);
+  t.true(max < FAILOVER_MAX_MS, `${label}: max failover ${max} ms is not below ${FAILOVER_MAX_MS} ms`);
+}
