@@ -11,6 +11,8 @@ import { adminCreds, apiGet, waitFor, type AdminCreds } from './api_probe.js';
 import { ComponentFailed, PreflightFailed, Progress, StepFailed, type StepHandle } from './progress.js';
 import { createServer } from 'node:net';
 import { componentBin, LAB_SCRIPT } from './paths.js';
+import { Resolver } from 'node:dns/promises';
+import { dnsArgs, ensureKubeDnsService, KUBE_DNS_IP } from './cluster_dns.js';
 import { isAlive, lastPlainLogLine, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 
 export const LAB_NAME = 'mk';
@@ -298,6 +300,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
           '--container-runtime-endpoint', n.criAddress, '--root-dir', join(n.stateDir, 'agent'), '--pod-cidr', n.podCIDR,
           '--tls-cert-file', serving.cert, '--tls-private-key-file', serving.key, '--client-ca-file', join(pki, 'ca.crt'),
           '--cni-conf-dir', join(n.stateDir, 'cni', 'net.d'),
+          '--cluster-dns', KUBE_DNS_IP,
           ...(n.cgroupParent ? ['--cgroup-root', n.cgroupParent] : []),
           ...(n.logDir ? ['--pod-logs-dir', n.logDir] : []),
           // One node on the host: no routes to other nodes to keep (and the host's own routes stay untouched);
@@ -332,6 +335,30 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
       return undefined;
     });
   }, () => `Node${nodeNames.length === 1 ? ` ${nodeNames[0]} is` : `s ${nodeNames.join(', ')} are`} Ready`);
+
+  // Cluster DNS: mkube-dns on every node (cluster_dns.ts says why), the kube-dns Service pointing at them.
+  await progress.step(`Starting cluster DNS on ${nodes.length === 1 ? `node ${nodeNames[0]}` : `${nodes.length} nodes`}`, async (h) => {
+    const kc = componentKubeconfig(pki, kcDir, server, ca, 'kube-dns', '/CN=system:serviceaccount:kube-system:kube-dns');
+    const dnsRecs: ComponentRecord[] = [];
+    for (const [i, n] of nodes.entries()) {
+      const metricsPort = opts.workers > 0 ? undefined : await freePort();
+      const rec = startComponent(dataDir, `dns-${nodeNames[i]!}`, [process.execPath, componentBin('dns', 'mkube-dns'), ...dnsArgs(kc, n.nodeIP, metricsPort)], { netns: n.netns });
+      if (metricsPort !== undefined) rec.health = `http://127.0.0.1:${metricsPort}/readyz`;
+      components.push(rec);
+      dnsRecs.push(rec);
+      writeState(state);
+    }
+    await ensureKubeDnsService(creds, nodes.map((n) => n.nodeIP));
+    for (const n of nodes) {
+      const r = new Resolver({ timeout: 1000, tries: 1 });
+      r.setServers([n.nodeIP]);
+      await waitFor(`the DNS server on ${n.nodeIP} to answer`, 60_000, async () => {
+        checkAlive(...dnsRecs);
+        h.waiting(`kubernetes.default.svc.cluster.local from ${n.nodeIP}`);
+        return (await r.resolve4('kubernetes.default.svc.cluster.local')).length > 0 ? true : undefined;
+      });
+    }
+  }, () => `Cluster DNS answering (kube-system/kube-dns ${KUBE_DNS_IP} → ${nodes.map((n) => `${n.nodeIP}:53`).join(', ')})`);
   checkAlive(...components);
   return state;
 }
