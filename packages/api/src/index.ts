@@ -17,3 +17,4 @@ export * from './conditions.js';
 export * from './time.js';
 export * from './storage.js';
 export * from './cron_schedule.js';
+export * from './metrics_types.js';

@@ -37,7 +37,7 @@ const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 /** Resources whose metadata.generation tracks spec changes. */
-const GENERATION_RESOURCES = new Set(['deployments', 'replicasets', 'replicationcontrollers', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs', 'ingresses', 'priorityclasses', 'pods', 'poddisruptionbudgets']);
+const GENERATION_RESOURCES = new Set(['deployments', 'replicasets', 'replicationcontrollers', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs', 'ingresses', 'priorityclasses', 'pods', 'poddisruptionbudgets', 'horizontalpodautoscalers']);
 /** Resources whose status is reset on create (nodes may be created with status, as kubelets do). */
 const STATUS_RESET_ON_CREATE = (r: ResourceInfo) => r.subresources.status && r.resource !== 'nodes' && r.resource !== 'namespaces';
 
