@@ -24,6 +24,7 @@ import { ttlAfterFinishedController } from './ttlafterfinished/controller.js';
 import { persistentVolumeBinder, pvcProtectionController, pvProtectionController } from './volume/controller.js';
 import { podGcController } from './podgc/controller.js';
 import { disruptionController } from './disruption/controller.js';
+import { horizontalPodAutoscalerController } from './podautoscaler/controller.js';
 import { statefulSetController } from './statefulset/controller.js';
 import { daemonSetController } from './daemonset/controller.js';
 import type { ControllerConfig, ControllerContext, RunningController } from './runtime/context.js';
@@ -53,6 +54,7 @@ export const CONTROLLERS: Record<string, (ctx: ControllerContext) => RunningCont
   'pv-protection': pvProtectionController,
   podgc: podGcController,
   disruption: disruptionController,
+  horizontalpodautoscaling: horizontalPodAutoscalerController,
   statefulset: statefulSetController,
   daemonset: daemonSetController,
 };
