@@ -12,7 +12,7 @@ import type { AdminCreds } from './api_probe.js';
 export const KUBE_DNS_IP = '10.213.200.10';
 export const DNS_PORT = 53;
 
-function apiCall(c: AdminCreds, method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number; body: unknown }> {
+export function apiCall(c: AdminCreds, method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request(new URL(path, c.server), { method, ca: c.ca, cert: c.cert, key: c.key, timeout: timeoutMs, headers: { accept: 'application/json', ...(data ? { 'content-type': 'application/json' } : {}) } }, (res) => {

@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { componentBin, LAB_SCRIPT } from './paths.js';
 import { Resolver } from 'node:dns/promises';
 import { dnsArgs, ensureKubeDnsService, KUBE_DNS_IP } from './cluster_dns.js';
+import { ensureMetricsApi, METRICS_APISERVICE, metricsApiAvailable, metricsServerArgs } from './metrics_server.js';
 import { isAlive, lastPlainLogLine, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 
 export const LAB_NAME = 'mk';
@@ -359,6 +360,28 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
       });
     }
   }, () => `Cluster DNS answering (kube-system/kube-dns ${KUBE_DNS_IP} → ${nodes.map((n) => `${n.nodeIP}:53`).join(', ')})`);
+
+  // The resource metrics API (metrics_server.ts): kubectl top and the horizontal pod autoscaler.
+  await progress.step('Starting the metrics server', async (h) => {
+    const kc = componentKubeconfig(pki, kcDir, server, ca, 'metrics-server', '/CN=system:metrics-server');
+    // Reachable from the API server and never loopback (an Endpoints address): the lab gateway, or the node's own IP.
+    const ip = opts.workers > 0 ? bind : nodes[0]!.nodeIP;
+    const [securePort, metricsPort] = [await freePort(), await freePort()];
+    const rec = startComponent(dataDir, 'metrics-server', [process.execPath, componentBin('metrics-server', 'mkube-metrics-server'), ...metricsServerArgs({ kubeconfig: kc, ip, securePort, metricsPort, apiPkiDir: pki, dataDir })]);
+    rec.health = `http://127.0.0.1:${metricsPort}/healthz`;
+    components.push(rec);
+    writeState(state);
+    await waitHealthy(h, rec, 60_000);
+    await ensureMetricsApi(creds, ip, securePort);
+    await waitFor('the metrics API to be available', 60_000, async () => {
+      checkAlive(rec);
+      const ok = await metricsApiAvailable(creds);
+      if (ok === true) return true;
+      h.waiting(`APIService ${METRICS_APISERVICE} (${ok})`);
+      return undefined;
+    });
+    return `${ip}:${securePort}`;
+  }, (addr) => `Metrics API available (APIService ${METRICS_APISERVICE} → ${addr})`);
   checkAlive(...components);
   return state;
 }
