@@ -131,12 +131,16 @@ export class Workload {
   async verify(t: ExecutionContext): Promise<void> {
     await this.cluster.waitHealthy();
     t.true(this.acked.length > 50, `the clients made progress (${this.acked.length} acknowledged writes)`);
-    for (const c of this.clients) {
+    for (const [i, c] of this.clients.entries()) {
       for (const a of this.acked) {
         // waitForReady: a channel to a member that was just restarted may still be in its reconnect back-off.
-        const res = await call<{ kvs: Array<{ value: Buffer; modRevision: number }> }>((cb) =>
-          c.Range({ key: Buffer.from(a.key), revision: a.revision }, { deadline: new Date(Date.now() + 10_000), waitForReady: true }, cb),
-        );
+        let res: { kvs: Array<{ value: Buffer; modRevision: number }> };
+        try {
+          res = await call((cb) => c.Range({ key: Buffer.from(a.key), revision: a.revision }, { deadline: new Date(Date.now() + 10_000), waitForReady: true }, cb));
+        } catch (err) {
+          t.fail(`reading acknowledged write ${a.key}=${a.value} at revision ${a.revision} from member ${i} failed: ${(err as Error).message}\n${this.cluster.members[i]!.stderr.join('').slice(-2000)}`);
+          return;
+        }
         if (res.kvs[0]?.value.toString() !== a.value || res.kvs[0]?.modRevision !== a.revision) {
           t.fail(`acknowledged write ${a.key}=${a.value} at revision ${a.revision} is missing: found ${res.kvs[0]?.value.toString()} at ${res.kvs[0]?.modRevision}`);
           return;
