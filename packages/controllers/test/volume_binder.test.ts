@@ -26,7 +26,9 @@ const sc = (name: string, mode: 'Immediate' | 'WaitForFirstConsumer', provisione
 const classes = (...list: StorageClass[]) => new Map(list.map((s) => [s.metadata!.name!, s]));
 
 const writes = (actions: Action[]) => actions.map((a) => `${a.verb} ${a.ref.resource} ${a.verb === 'delete' ? a.name : a.object.metadata?.name}`);
-const last = <T>(actions: Action[], verb: string, resource: string): T => actions.filter((a) => a.verb === verb && a.ref.resource === resource).at(-1)!.object as unknown as T;
+const objectOf = (a: Action | undefined): Named | undefined => (a && a.verb !== 'delete' ? (a.object as Named) : undefined);
+const statusOf = (a: Action) => (a.verb === 'updateStatus' ? (a.object as { status?: { phase?: string } }).status : undefined);
+const last = <T>(actions: Action[], verb: string, resource: string): T => objectOf(actions.filter((a) => a.verb === verb && a.ref.resource === resource).at(-1)) as unknown as T;
 
 test('an unbound claim binds to the smallest volume of its class that fits, both sides Bound', (t) => {
   const claim = pvc('c', '2Gi', { storageClassName: 'slow' });
@@ -98,19 +100,19 @@ test('volumes: Available without a claim, Released when the claim is gone, recla
   const bound = pv('v', '1Gi', { claimRef: { namespace: 'ns', name: 'c', uid: 'uid-c' } });
   bound.status = { phase: 'Bound' };
   const retain = syncVolume({ volume: bound, claim: undefined, now: NOW });
-  t.deepEqual(retain.actions.map((a) => (a.verb === 'updateStatus' ? a.object.status : undefined)), [{ phase: 'Released', lastPhaseTransitionTime: '2026-01-01T00:00:00Z' }]);
+  t.deepEqual(retain.actions.map(statusOf), [{ phase: 'Released', lastPhaseTransitionTime: '2026-01-01T00:00:00Z' }]);
   t.deepEqual(retain.events, []);
   // A claim of the same name but another uid is a new claim: still released.
   t.is(syncVolume({ volume: bound, claim: pvc('c', '1Gi', {}, { uid: 'other' }), now: NOW }).actions.length, 1);
 
   const del = pv('v', '1Gi', { claimRef: { namespace: 'ns', name: 'c', uid: 'uid-c' }, persistentVolumeReclaimPolicy: 'Delete' });
   const failed = syncVolume({ volume: del, claim: undefined, now: NOW });
-  t.deepEqual(failed.actions.map((a) => (a.verb === 'updateStatus' ? a.object.status?.phase : a.verb)), ['Released', 'Failed']);
+  t.deepEqual(failed.actions.map((a) => statusOf(a)?.phase ?? a.verb), ['Released', 'Failed']);
   t.deepEqual(failed.events.map((e) => [e.type, e.reason, e.message]), [['Warning', 'VolumeFailedDelete', 'error getting deleter volume plugin for volume "v": no deletable volume plugin matched']]);
 
   const provisioned = pv('v', '1Gi', { claimRef: { namespace: 'ns', name: 'c', uid: 'uid-c' }, persistentVolumeReclaimPolicy: 'Delete' }, { annotations: { 'pv.kubernetes.io/provisioned-by': 'mkube.io/local-path' } });
   const handed = syncVolume({ volume: provisioned, claim: undefined, now: NOW });
-  t.deepEqual(handed.actions.map((a) => (a.verb === 'updateStatus' ? a.object.status?.phase : a.verb)), ['Released'], 'the provisioner deletes its own volumes');
+  t.deepEqual(handed.actions.map((a) => statusOf(a)?.phase ?? a.verb), ['Released'], 'the provisioner deletes its own volumes');
   t.deepEqual(handed.events, []);
 
   const live = pvc('c', '1Gi', { volumeName: 'v' });
@@ -122,7 +124,7 @@ test('protection: a claim keeps its finalizer while a running pod uses it; a vol
   const user: Pod = { metadata: { name: 'p', namespace: 'ns' }, spec: { containers: [], volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'c' } }] }, status: { phase: 'Running' } };
   t.deepEqual(claimProtection(claim, [user]), []);
   const done = claimProtection(claim, [{ ...user, status: { phase: 'Succeeded' } }]);
-  t.deepEqual((done[0]!.verb === 'update' && done[0]!.object.metadata.finalizers) || undefined, []);
+  t.deepEqual(objectOf(done[0])?.metadata.finalizers, []);
   t.deepEqual(claimProtection(pvc('c', '1Gi', {}, { finalizers: ['kubernetes.io/pvc-protection'] }), []), [], 'not being deleted');
 
   const vol = pv('v', '1Gi', {}, { deletionTimestamp: '2026-01-01T00:00:00Z', finalizers: ['kubernetes.io/pv-protection'] });

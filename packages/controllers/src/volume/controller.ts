@@ -6,7 +6,7 @@
  * pv-protection controllers (protection.ts).
  */
 import { ApiError } from '@mkube/client';
-import { objectKey as keyFor, splitObjectKey, type KubeObject, type PersistentVolumeClaim, type Pod, type StorageClass } from '@mkube/api';
+import { objectKey as keyFor, splitObjectKey, type KubeObject, type PersistentVolume, type PersistentVolumeClaim, type Pod, type StorageClass } from '@mkube/api';
 import { QueueController } from '../runtime/controller.js';
 import type { ControllerContext, RunningController } from '../runtime/context.js';
 import { EventRecorder } from '../runtime/events.js';
@@ -81,14 +81,15 @@ export function persistentVolumeBinder(ctx: ControllerContext): RunningControlle
       for (const pv of volumes.list()) if (pv.spec?.claimRef?.name === pvc.metadata.name && pv.spec.claimRef.namespace === pvc.metadata.namespace) enqueueVolume(pv);
     },
   });
+  // A volume pre-bound to a claim (by the scheduler or a provisioner) lets that claim bind.
+  const volumeAndClaim = (pv: Named<PersistentVolume>) => {
+    enqueueVolume(pv);
+    const ref = pv.spec?.claimRef;
+    if (ref?.name) c.enqueue(CLAIM + keyFor({ metadata: { namespace: ref.namespace, name: ref.name } }));
+  };
   volumes.addEventHandler({
-    add: enqueueVolume,
-    update: (_o, n) => {
-      enqueueVolume(n);
-      // A volume pre-bound to a claim (by the scheduler or a provisioner) lets that claim bind.
-      const ref = n.spec?.claimRef;
-      if (ref?.name) c.enqueue(CLAIM + keyFor({ metadata: { namespace: ref.namespace, name: ref.name } }));
-    },
+    add: volumeAndClaim,
+    update: (_o, n) => volumeAndClaim(n),
     delete: (pv) => {
       const ref = pv.spec?.claimRef;
       if (ref?.name) c.enqueue(CLAIM + keyFor({ metadata: { namespace: ref.namespace, name: ref.name } }));
