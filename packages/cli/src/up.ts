@@ -14,6 +14,7 @@ import { componentBin, LAB_SCRIPT } from './paths.js';
 import { Resolver } from 'node:dns/promises';
 import { dnsArgs, ensureKubeDnsService, KUBE_DNS_IP } from './cluster_dns.js';
 import { ensureMetricsApi, METRICS_APISERVICE, metricsApiAvailable, metricsServerArgs } from './metrics_server.js';
+import { DEFAULT_STORAGE_CLASS, ensureDefaultStorageClass, LOCAL_PATH_PROVISIONER } from './storage_class.js';
 import { isAlive, lastPlainLogLine, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 
 export const LAB_NAME = 'mk';
@@ -336,6 +337,10 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
       return undefined;
     });
   }, () => `Node${nodeNames.length === 1 ? ` ${nodeNames[0]} is` : `s ${nodeNames.join(', ')} are`} Ready`);
+
+  // The default StorageClass for the node agents' local-path provisioner (storage_class.ts says why here).
+  await progress.step('Creating the default StorageClass', async () => ensureDefaultStorageClass(creds),
+    (r) => `StorageClass ${DEFAULT_STORAGE_CLASS} (default, ${LOCAL_PATH_PROVISIONER}, WaitForFirstConsumer) ${r === 'created' ? 'created' : 'found'}`);
 
   // Cluster DNS: mkube-dns on every node (cluster_dns.ts says why), the kube-dns Service pointing at them.
   await progress.step(`Starting cluster DNS on ${nodes.length === 1 ? `node ${nodeNames[0]}` : `${nodes.length} nodes`}`, async (h) => {
