@@ -18,3 +18,4 @@ export * from './time.js';
 export * from './storage.js';
 export * from './cron_schedule.js';
 export * from './metrics_types.js';
+export * from './bootstrap_token.js';

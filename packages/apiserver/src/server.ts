@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { EtcdClient } from '@mkube/store/client';
 import { pino, type Logger } from 'pino';
 import { Authenticator, loadTokenFile, type UserInfo } from './auth/authn.js';
+import { BootstrapTokenAuthenticator } from './auth/bootstrap_token_authn.js';
+import { findResource } from '@mkube/api';
 import { ensureBootstrapPolicy } from './auth/bootstrap_policy.js';
 import { ensurePki, kubeconfig, type Pki } from './auth/pki.js';
 import { ApiHandler } from './http/handler.js';
@@ -67,6 +69,8 @@ export interface ApiServerOptions {
   tokenAuthFile?: string;
   /** Static tokens in addition to the token file. */
   tokens?: Map<string, UserInfo>;
+  /** --enable-bootstrap-token-auth: kube-system bootstrap-token-<id> Secrets authenticate as system:bootstrap:<id>. */
+  enableBootstrapTokenAuth?: boolean;
   /** Key prefix in etcd (default /registry). */
   etcdPrefix?: string;
   /** Compaction interval in ms (default 5 min; 0 disables). */
@@ -197,7 +201,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const tokens = new Map(opts.tokens ?? []);
   if (opts.tokenAuthFile) for (const [k, v] of loadTokenFile(opts.tokenAuthFile)) tokens.set(k, v);
   const sa = serviceAccountAuth(opts, pki, registry);
-  const authenticator = new Authenticator(tokens, sa.authenticator);
+  const bootstrapTokens = opts.enableBootstrapTokenAuth ? new BootstrapTokenAuthenticator((ns, name) => registry.cachedGet(findResource('', 'v1', 'secrets')!, ns, name), Date.now, log) : undefined;
+  const authenticator = new Authenticator(tokens, sa.authenticator, bootstrapTokens);
   if (opts.serviceAccountAdmission) {
     const admission = new ServiceAccountAdmission(registry);
     registry.podCreateAdmission = (pod, ns) => admission.admitPodCreate(pod, ns);

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ServiceAccountAuthenticator } from './service_account_authn.js';
+import type { BootstrapTokenAuthenticator } from './bootstrap_token_authn.js';
 
 export interface UserInfo {
   name: string;
@@ -52,6 +53,8 @@ export class Authenticator {
     private readonly tokens: Map<string, UserInfo> = new Map(),
     /** Service-account JWTs (absent: not accepted). */
     readonly serviceAccounts?: ServiceAccountAuthenticator,
+    /** Bootstrap tokens (--enable-bootstrap-token-auth; absent: not accepted). */
+    readonly bootstrapTokens?: BootstrapTokenAuthenticator,
   ) {}
 
   /**
@@ -62,6 +65,8 @@ export class Authenticator {
   authenticateToken(token: string, audiences?: string[]): TokenReviewResult {
     const user = this.tokens.get(token);
     if (user) return { user: { ...user, groups: [...user.groups, 'system:authenticated'] }, audiences: audiences ?? this.serviceAccounts?.apiAudiences ?? [] };
+    const bootstrap = this.bootstrapTokens?.authenticate(token);
+    if (bootstrap) return { user: { ...bootstrap, groups: [...bootstrap.groups, 'system:authenticated'] }, audiences: audiences ?? this.serviceAccounts?.apiAudiences ?? [] };
     if (!this.serviceAccounts) return {};
     const r = this.serviceAccounts.authenticate(token, audiences);
     if ('user' in r) return { user: { ...r.user, groups: [...r.user.groups, 'system:authenticated'] }, audiences: r.audiences };

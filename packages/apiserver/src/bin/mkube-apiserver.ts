@@ -22,6 +22,7 @@ const { values } = usageErrorsExit2('mkube-apiserver', () => parseArgs({
     'service-cluster-ip-range': { type: 'string', default: '10.213.200.0/24' },
     'service-node-port-range': { type: 'string', default: '30000-32767' },
     'token-auth-file': { type: 'string' },
+    'enable-bootstrap-token-auth': { type: 'boolean', default: false },
     'compaction-interval': { type: 'string', default: '300' },
     'default-not-ready-toleration-seconds': { type: 'string', default: '300' },
     'default-unreachable-toleration-seconds': { type: 'string', default: '300' },
@@ -48,7 +49,7 @@ if (values.help || !values['data-dir']) {
     'usage: mkube-apiserver --data-dir DIR [--etcd-servers URL[,URL...]] [--secure-port 6443] [--grpc-port 6444 (0: free port, -1: off)] [--bind-address 127.0.0.1] [--advertise-address IP]\n' +
       '       (without --etcd-servers, an embedded single-member mkube-store keeps its data in DIR/store)\n' +
       '       [--etcd-cafile PEM --etcd-certfile PEM --etcd-keyfile PEM] (TLS to https:// etcd servers; the CA is required for them)\n' +
-      '       [--service-cluster-ip-range 10.213.200.0/24] [--service-node-port-range 30000-32767] [--token-auth-file FILE]\n' +
+      '       [--service-cluster-ip-range 10.213.200.0/24] [--service-node-port-range 30000-32767] [--token-auth-file FILE] [--enable-bootstrap-token-auth]\n' +
       '       [--compaction-interval SECONDS] [--log-level info]\n' +
       '       [--service-account-signing-key-file PEM (default DIR/pki/sa.key)] [--service-account-key-file PEM]... [--service-account-issuer URL]\n' +
       '       [--api-audiences a,b] [--service-account-max-token-expiration 48h] [--disable-admission-plugins ServiceAccount]\n' +
@@ -108,6 +109,7 @@ const server = await startApiServer({
   serviceClusterIpRange: values['service-cluster-ip-range'],
   nodePortRange: values['service-node-port-range'],
   tokenAuthFile: values['token-auth-file'],
+  enableBootstrapTokenAuth: values['enable-bootstrap-token-auth'],
   compactionIntervalMs: Number(values['compaction-interval']) * 1000,
   defaultNotReadyTolerationSeconds: Number(values['default-not-ready-toleration-seconds']),
   defaultUnreachableTolerationSeconds: Number(values['default-unreachable-toleration-seconds']),
