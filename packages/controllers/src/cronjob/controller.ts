@@ -3,7 +3,8 @@
  * caches and a work queue; every CronJob comes back at its next schedule time
  * (requeueAfterMs), and whenever one of its Jobs changes.
  */
-import { controllerOf, objectKey as keyFor, splitObjectKey, type Job } from '@mkube/api';
+import { ApiError } from '@mkube/client';
+import { controllerOf, objectKey as keyFor, splitObjectKey, type CronJob, type Job } from '@mkube/api';
 import { QueueController } from '../runtime/controller.js';
 import type { ControllerContext, RunningController } from '../runtime/context.js';
 import { EventRecorder } from '../runtime/events.js';
@@ -24,9 +25,22 @@ export function cronJobController(ctx: ControllerContext): RunningController {
     log,
     metrics: ctx.metrics,
     reconcile: async (key) => {
-      const cj = cronjobs.get(key);
-      if (!cj) return;
-      const plan = reconcileCronJob({ cj, jobs: inNamespace(jobs, splitObjectKey(key).namespace ?? ''), now: ctx.clock.now() });
+      const cached = cronjobs.get(key);
+      if (!cached) return;
+      const { namespace, name } = splitObjectKey(key);
+      const nsJobs = inNamespace(jobs, namespace ?? '');
+      let cj = cached;
+      let plan = reconcileCronJob({ cj, jobs: nsJobs, now: ctx.clock.now() });
+      if (plan.unexpectedJobs.length) {
+        // A Job missing from status.active may be one our last status write lists and the cache does not show yet.
+        try {
+          cj = await ctx.client.resource<CronJob>(CRONJOBS).get(namespace, name);
+        } catch (err) {
+          if (ApiError.isNotFound(err)) return;
+          throw err;
+        }
+        plan = reconcileCronJob({ cj, jobs: nsJobs, now: ctx.clock.now() });
+      }
       if (plan.actions.some((a) => a.verb === 'create')) log.info({ cronjob: key }, 'starting a scheduled job');
       await ctx.executor.runAll(plan.actions);
       for (const e of plan.events) events.record(cj, CRONJOBS, e);

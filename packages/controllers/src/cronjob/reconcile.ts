@@ -28,6 +28,12 @@ export interface CronJobPlan {
   actions: Action[];
   events: EventSpec[];
   requeueAfterMs?: number;
+  /**
+   * Unfinished Jobs controlled by the CronJob but missing from status.active (created by
+   * `kubectl create job --from=cronjob/...`, or by us on a CronJob status the cache does not show
+   * yet). The caller decides again on a fresh read of the CronJob before acting (as upstream).
+   */
+  unexpectedJobs: string[];
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -107,7 +113,7 @@ const startedAt = (j: Job): number => parseTime(j.status?.startTime) ?? parseTim
 
 export function reconcileCronJob(input: CronJobInput): CronJobPlan {
   const { cj, now } = input;
-  const plan: CronJobPlan = { actions: [], events: [] };
+  const plan: CronJobPlan = { actions: [], events: [], unexpectedJobs: [] };
   if (cj.metadata.deletionTimestamp) return plan;
   const ns = cj.metadata.namespace;
   const owned = input.jobs.filter((j) => controllerOf(j)?.uid === cj.metadata.uid);
@@ -127,8 +133,9 @@ export function reconcileCronJob(input: CronJobInput): CronJobPlan {
       changed = true;
     }
     if (!fin.done && !listed) {
-      active.push(ref(j));
-      changed = true;
+      // As upstream: not adopted into status.active (its caller re-reads the CronJob first, see unexpectedJobs).
+      plan.unexpectedJobs.push(j.metadata.name);
+      plan.events.push({ type: 'Warning', reason: 'UnexpectedJob', message: `Saw a job that the controller did not create or forgot: ${j.metadata.name}` });
     } else if (fin.done && listed) {
       active = active.filter((a) => a.uid !== j.metadata.uid);
       changed = true;
