@@ -21,6 +21,7 @@ const PLUGIN_DIR: Record<string, string> = {
   configMap: 'kubernetes.io~configmap',
   secret: 'kubernetes.io~secret',
   projected: 'kubernetes.io~projected',
+  downwardAPI: 'kubernetes.io~downward-api',
 };
 
 /** Upstream's SecretVolumeSourceDefaultMode and ConfigMapVolumeSourceDefaultMode. */
@@ -150,9 +151,11 @@ export class VolumeManager {
       for (const [k, val] of Object.entries(s?.stringData ?? {})) values[k] = Buffer.from(val, 'utf8');
       await this.writeKeys(v.name, dir, values, v.secret.items, v.secret.defaultMode, 'secret', v.secret.optional);
       out.set(v.name, { hostPath: dir, readOnly: true });
-    } else if (v.projected) {
+    } else if (v.projected || v.downwardAPI) {
       await ensureDir(dir, CONFIG_VOLUME_DIR_MODE);
-      await this.projected.setUp(pod, v, dir, { nodeName: pod.spec.nodeName ?? '', hostIP: String(pod.status?.hostIP ?? ''), podIP: String(pod.status?.podIP ?? '') });
+      // A downwardAPI volume is written as a projected volume with that one source (same files, modes and fieldRefs).
+      const asProjected: Volume = v.downwardAPI ? { name: v.name, projected: { sources: [{ downwardAPI: v.downwardAPI }], defaultMode: v.downwardAPI.defaultMode } } : v;
+      await this.projected.setUp(pod, asProjected, dir, { nodeName: pod.spec.nodeName ?? '', hostIP: String(pod.status?.hostIP ?? ''), podIP: String(pod.status?.podIP ?? '') });
       out.set(v.name, { hostPath: dir, readOnly: true });
     } else {
       // emptyDir (a volume without a source is one, as upstream's SetDefaults_Volume); medium Memory is a tmpfs.
