@@ -1,6 +1,7 @@
 // Jobs and CronJobs on real containers: a lab worker (its own network namespace, containerd and
 // node agent), the API server, the scheduler and the controller manager's job, cronjob,
-// ttl-after-finished, garbagecollector and serviceaccount controllers; kubectl 1.27 and 1.33.
+// ttl-after-finished, garbagecollector and serviceaccount controllers (the controller manager and the
+// scheduler under their own identities, as `mkube up` runs them); kubectl 1.27 and 1.33.
 // A Job of 6 completions with parallelism 2 completes with never more than 2 pods active (a pod
 // watch); a Job whose pods exit 1 hits backoffLimit 1 and is Failed (BackoffLimitExceeded); an
 // Indexed Job runs each index once (its pods print JOB_COMPLETION_INDEX, read by `kubectl logs`);
@@ -9,11 +10,12 @@
 // jobs/cronjobs` columns, and ttlSecondsAfterFinished deleting a Job and its pods (404s).
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { ApiError, Resources, type WatchHandle } from '@mkube/client';
 import { resourceFor, type CronJob, type Event, type Job, type Pod } from '@mkube/api';
+import { issueCertificate, kubeconfig } from '@mkube/apiserver';
 import { ControllerManager } from '../../packages/controllers/src/manager.js';
 import { run, startAgent, startControlPlane, tmpRoot, waitFor, type AgentProcess, type ControlPlane } from '../../packages/node-agent/test/cluster_helper.js';
 import { labDown, labUp, REPO_ROOT, type LabSummary } from '../../packages/node-agent/test/lab_helper.js';
@@ -63,6 +65,16 @@ const getStatus = async (get: () => Promise<unknown>): Promise<number> => {
 /** Rows of a `kubectl get` table, split on runs of two or more spaces (the header first). */
 const table = (out: string) => out.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
 
+/** A client certificate issued by the cluster CA for `subject`, in a kubeconfig for the API server. */
+function componentKubeconfig(c: ControlPlane, base: string, subject: string): string {
+  const pki = join(c.dir, 'api', 'pki');
+  issueCertificate(pki, base, subject, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
+  const path = join(c.dir, `${base}.kubeconfig`);
+  const read = (f: string) => readFileSync(join(pki, f), 'utf8');
+  writeFileSync(path, kubeconfig(`https://${lab!.gateway}:${c.port}`, read('ca.crt'), subject.replace(/^.*CN=/, ''), { cert: read(`${base}.crt`), key: read(`${base}.key`) }), { mode: 0o600 });
+  return path;
+}
+
 async function stopProc(p: ChildProcess | undefined): Promise<void> {
   if (!p || p.exitCode !== null || p.signalCode !== null) return;
   const exited = new Promise((r) => p.once('exit', r));
@@ -74,15 +86,18 @@ test.before(async () => {
   lab = await labUp(['--workers', '1', '--name', LAB, '--subnet', String(SUBNET)], 120_000);
   const worker = lab.workers[0]!;
   cp = await startControlPlane(LAB, { bindAddress: lab.gateway, advertiseAddress: lab.gateway });
+  // The controller manager and the scheduler as `mkube up` runs them: their own identities, under the bootstrap RBAC policy.
+  const cmKubeconfig = componentKubeconfig(cp, 'controller-manager', '/CN=system:kube-controller-manager');
+  const schedKubeconfig = componentKubeconfig(cp, 'scheduler', '/CN=system:kube-scheduler');
   cm = new ControllerManager({
-    kubeconfig: cp.kubeconfigPath,
+    kubeconfig: cmKubeconfig,
     leaderElect: false,
     controllers: ['job', 'cronjob', 'ttl-after-finished', 'garbagecollector', 'serviceaccount'],
     metricsPort: -1,
     logger: pino({ level: process.env.MKUBE_DEBUG ? 'debug' : 'silent' }),
   });
   await cm.start();
-  scheduler = spawn(process.execPath, ['--import', 'tsx', SCHEDULER_BIN, '--kubeconfig', cp.kubeconfigPath, '--metrics-port', '0', '--leader-elect=false'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  scheduler = spawn(process.execPath, ['--import', 'tsx', SCHEDULER_BIN, '--kubeconfig', schedKubeconfig, '--metrics-port', '0', '--leader-elect=false'], { cwd: REPO_ROOT, stdio: 'ignore' });
   const root = tmpRoot(`${LAB}-${worker.name}`);
   roots.push(root);
   agent = await startAgent(cp, worker, root, ['--pod-cidr', worker.podCIDR], { netns: true });
@@ -231,7 +246,7 @@ function nextMinute(leadMs: number): { at: number; schedule: string } {
 
 test('a CronJob whose schedule is the next minute creates its Job on the minute, and the Job completes', async (t) => {
   t.timeout(150_000);
-  const { at, schedule } = nextMinute(8_000);
+  const { at, schedule } = nextMinute(15_000);
   await apply(
     'tick',
     `apiVersion: batch/v1
