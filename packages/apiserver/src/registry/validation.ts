@@ -230,6 +230,20 @@ function validateWorkload(spec: Obj | undefined, errs: FieldError[], opts: { sel
   validatePodSpec(tpl.spec as Obj | undefined, 'spec.template.spec', errs, { restartPolicies: opts.restartPolicies });
 }
 
+/**
+ * A StatefulSet's template mounts the volumes of its volumeClaimTemplates
+ * (the controller adds them to each pod): validated as the union of both, as
+ * upstream's ValidatePodTemplateSpecForStatefulSet intends.
+ */
+function withClaimTemplateVolumes(spec: unknown): Obj | undefined {
+  if (!isObj(spec) || !isObj(spec.template) || !isObj(spec.template.spec)) return isObj(spec) ? spec : undefined;
+  const claims = arr(spec.volumeClaimTemplates).map((c) => (isObj(c.metadata) ? c.metadata.name : undefined)).filter((n): n is string => typeof n === 'string' && n !== '');
+  if (claims.length === 0) return spec;
+  const own = arr(spec.template.spec.volumes).filter((v) => !claims.includes(v.name as string));
+  const volumes = [...claims.map((name) => ({ name, persistentVolumeClaim: { claimName: name } })), ...own];
+  return { ...spec, template: { ...spec.template, spec: { ...spec.template.spec, volumes } } };
+}
+
 function validateService(o: Obj, errs: FieldError[]): void {
   const spec = (o.spec ?? {}) as Obj;
   const types = ['ClusterIP', 'ExternalName', 'LoadBalancer', 'NodePort'];
@@ -286,7 +300,7 @@ export function validateObject(resource: string, namespaced: boolean, o: Obj, ne
     case 'replicasets':
     case 'statefulsets':
     case 'daemonsets':
-      validateWorkload(o.spec as Obj | undefined, errs, { selectorRequired: true, restartPolicies: ['Always'], replicas: resource !== 'daemonsets' });
+      validateWorkload(resource === 'statefulsets' ? withClaimTemplateVolumes(o.spec) : (o.spec as Obj | undefined), errs, { selectorRequired: true, restartPolicies: ['Always'], replicas: resource !== 'daemonsets' });
       break;
     case 'jobs':
       validateWorkload(o.spec as Obj | undefined, errs, { selectorRequired: false, restartPolicies: ['OnFailure', 'Never'], replicas: false });
