@@ -9,6 +9,7 @@
 // once the loops stop.
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -166,6 +167,29 @@ test.serial('kubectl top nodes and pods (1.27 and 1.33) show the busy pod and th
     const all = await k(['top', 'pods', '-A', '--containers'], bin);
     t.regex(all, new RegExp(`\\ndefault\\s+${name}\\s+spin\\s+\\d+m\\s+\\d+Mi`), all);
   }
+  // The agent's Summary API as the metrics server reads it, and nothing else for that identity.
+  const pki = join(cp!.dir, 'api', 'pki');
+  const node = (await cp!.client.resource(Resources.nodes).get(undefined, worker.name)) as { status: { daemonEndpoints: { kubeletEndpoint: { Port: number } } } };
+  const agentGet = (path: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpsRequest({ host: worker.nodeIP, port: node.status.daemonEndpoints.kubeletEndpoint.Port, path, ca: readFileSync(join(pki, 'ca.crt')), cert: readFileSync(join(pki, 'metrics-server.crt')), key: readFileSync(join(pki, 'metrics-server.key')), timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const summary = await agentGet('/stats/summary');
+  t.is(summary.status, 200);
+  const sj = JSON.parse(summary.body) as { node: { nodeName: string; cpu: { usageCoreNanoSeconds: number } }; pods: Array<{ podRef: { name: string }; containers: Array<{ name: string; cpu: { usageCoreNanoSeconds: number }; memory: { workingSetBytes: number } }> }> };
+  t.is(sj.node.nodeName, worker.name);
+  t.true(sj.node.cpu.usageCoreNanoSeconds > 0);
+  const spinStats = sj.pods.find((x) => x.podRef.name === name)!;
+  t.true(spinStats.containers[0]!.cpu.usageCoreNanoSeconds > 0 && spinStats.containers[0]!.memory.workingSetBytes > 0);
+  t.regex((await agentGet('/metrics/resource')).body, new RegExp(`container_cpu_usage_seconds_total\\{container="spin",namespace="default",pod="${name}"\\} `));
+  t.is((await agentGet(`/containerLogs/default/${name}/spin`)).status, 403, 'system:metrics-server may not read logs');
+
   // The raw API, as the HPA reads it.
   const pm = JSON.parse(await k(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app%3Dspin'])) as { kind: string; items: Array<{ window: string; containers: Array<{ name: string; usage: { cpu: string; memory: string } }> }> };
   t.is(pm.kind, 'PodMetricsList');
