@@ -125,6 +125,14 @@ ${pod('client', workers[1]!.name, { app: 'client' }, 'exec sleep 3600')}`);
   // The short name through the search path, the Service DNATed to the pod on the other node.
   t.is((await exec('client', ['wget', '-qO-', 'http://web/etc/hostname'])).trim(), 'web');
   const srv = await exec('client', ['nslookup', '-type=SRV', '_http._tcp.web.default.svc.cluster.local']);
+  // kubectl's columns for the slices: the controller's for web, the mirrored one of kube-dns.
+  const webSlices = await k(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web']);
+  t.log(webSlices.trim());
+  t.regex(webSlices, /^NAME\s+ADDRESSTYPE\s+PORTS\s+ENDPOINTS\s+AGE$/m);
+  t.regex(webSlices, /^web-\S+\s+IPv4\s+8080\s+10\.213\.181\.\d+\s+/m);
+  const dnsSlices = await k(['get', 'endpointslices', '-n', 'kube-system', '-l', 'endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io']);
+  t.log(dnsSlices.trim());
+  t.regex(dnsSlices, new RegExp(`^kube-dns-\\S+\\s+IPv4\\s+53,53\\s+${workers.map((w) => w.nodeIP.replace(/\./g, '\\.')).join(',')}\\s`, 'm'));
   t.log(srv.trim());
   t.regex(srv, /web\.default\.svc\.cluster\.local/);
   t.regex(srv, /\b80\b/);
