@@ -102,6 +102,18 @@ const cases = (): Case[] => [
     cells: ['x', '<none>', 'a.example,b.example', '192.0.2.2,lb.example', '80, 443', '25m'],
   },
   {
+    group: 'discovery.k8s.io', resource: 'endpointslices',
+    obj: { metadata: meta(), addressType: 'IPv4', ports: [{ name: 'a', port: 80 }, { name: 'b' }, { port: 82 }, { port: 83 }], endpoints: [{ addresses: ['10.0.0.1'] }, { addresses: ['10.0.0.2'] }, { addresses: ['10.0.0.3'] }, { addresses: ['10.0.0.4'] }, { addresses: ['10.0.0.5'] }] },
+    columns: 'Name AddressType Ports Endpoints Age',
+    cells: ['x', 'IPv4', '80,b,82 + 1 more...', '10.0.0.1,10.0.0.2,10.0.0.3 + 2 more...', '25m'],
+  },
+  {
+    group: 'discovery.k8s.io', resource: 'endpointslices',
+    obj: { metadata: meta(), addressType: 'IPv4', endpoints: [] },
+    columns: 'Name AddressType Ports Endpoints Age',
+    cells: ['x', 'IPv4', '<unset>', '<unset>', '25m'],
+  },
+  {
     group: 'networking.k8s.io', resource: 'ingressclasses',
     obj: { metadata: meta(), spec: { controller: 'example.com/ingress', parameters: { apiGroup: 'k8s.example.com', kind: 'IngressParameters', name: 'p' } } },
     columns: 'Name Controller Parameters Age',
