@@ -28,6 +28,7 @@ export const PROTO_FILES = [
   'k8s.io/api/authorization/v1/generated.proto',
   'k8s.io/api/apiregistration/v1/generated.proto',
   'k8s.io/api/policy/v1/generated.proto',
+  'k8s.io/api/certificates/v1/generated.proto',
 ] as const;
 
 export class SchemaError extends Error {

@@ -37,6 +37,7 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['apiservices', 'apiregistration.k8s.io/v1', 'APIService', false, [], true, false],
   ['poddisruptionbudgets', 'policy/v1', 'PodDisruptionBudget', true, ['pdb'], true, false],
   ['horizontalpodautoscalers', 'autoscaling/v2', 'HorizontalPodAutoscaler', true, ['hpa'], true, false],
+  ['certificatesigningrequests', 'certificates.k8s.io/v1', 'CertificateSigningRequest', false, ['csr'], true, false],
   ['selfsubjectreviews', 'authentication.k8s.io/v1', 'SelfSubjectReview', false, [], false, false],
   ['tokenreviews', 'authentication.k8s.io/v1', 'TokenReview', false, [], false, false],
   ['selfsubjectreviews', 'authentication.k8s.io/v1beta1', 'SelfSubjectReview', false, [], false, false],

@@ -6129,3 +6129,195 @@ export interface PodDisruptionBudgetStatus {
    */
   conditions?: Condition[];
 }
+
+/**
+ * k8s.io.api.certificates.v1.CertificateSigningRequest: CertificateSigningRequest objects provide a mechanism to obtain x509 certificates
+ * by submitting a certificate signing request, and having it asynchronously approved and issued.
+ *
+ * Kubelets use this API to obtain:
+ * 1. client certificates to authenticate to kube-apiserver (with the "kubernetes.io/kube-apiserver-client-kubelet" signerName).
+ * 2. serving certificates for TLS endpoints kube-apiserver can connect to securely (with the "kubernetes.io/kubelet-serving" signerName).
+ *
+ * This API can be used to request client certificates to authenticate to kube-apiserver
+ * (with the "kubernetes.io/kube-apiserver-client" signerName),
+ * or to obtain certificates from custom non-Kubernetes signers.
+ */
+export interface CertificateSigningRequest {
+  apiVersion?: string;
+  kind?: string;
+  /** +optional */
+  metadata?: ObjectMeta;
+  /**
+   * spec contains the certificate request, and is immutable after creation.
+   * Only the request, signerName, expirationSeconds, and usages fields can be set on creation.
+   * Other fields are derived by Kubernetes and cannot be modified by users.
+   */
+  spec?: CertificateSigningRequestSpec;
+  /**
+   * status contains information about whether the request is approved or denied,
+   * and the certificate issued by the signer, or the failure condition indicating signer failure.
+   * +optional
+   */
+  status?: CertificateSigningRequestStatus;
+}
+
+/** k8s.io.api.certificates.v1.CertificateSigningRequestCondition: CertificateSigningRequestCondition describes a condition of a CertificateSigningRequest object */
+export interface CertificateSigningRequestCondition {
+  /**
+   * type of the condition. Known conditions are "Approved", "Denied", and "Failed".
+   *
+   * An "Approved" condition is added via the /approval subresource,
+   * indicating the request was approved and should be issued by the signer.
+   *
+   * A "Denied" condition is added via the /approval subresource,
+   * indicating the request was denied and should not be issued by the signer.
+   *
+   * A "Failed" condition is added via the /status subresource,
+   * indicating the signer failed to issue the certificate.
+   *
+   * Approved and Denied conditions are mutually exclusive.
+   * Approved, Denied, and Failed conditions cannot be removed once added.
+   *
+   * Only one condition of a given type is allowed.
+   */
+  type?: string;
+  /**
+   * status of the condition, one of True, False, Unknown.
+   * Approved, Denied, and Failed conditions may not be "False" or "Unknown".
+   */
+  status?: string;
+  /**
+   * reason indicates a brief reason for the request state
+   * +optional
+   */
+  reason?: string;
+  /**
+   * message contains a human readable message with details about the request state
+   * +optional
+   */
+  message?: string;
+  /**
+   * lastUpdateTime is the time of the last update to this condition
+   * +optional
+   */
+  lastUpdateTime?: Time;
+  /**
+   * lastTransitionTime is the time the condition last transitioned from one status to another.
+   * If unset, when a new condition type is added or an existing condition's status is changed,
+   * the server defaults this to the current time.
+   * +optional
+   */
+  lastTransitionTime?: Time;
+}
+
+/** k8s.io.api.certificates.v1.CertificateSigningRequestList: CertificateSigningRequestList is a collection of CertificateSigningRequest objects */
+export interface CertificateSigningRequestList {
+  apiVersion?: string;
+  kind?: string;
+  /** +optional */
+  metadata?: ListMeta;
+  /** items is a collection of CertificateSigningRequest objects */
+  items?: CertificateSigningRequest[];
+}
+
+/** k8s.io.api.certificates.v1.CertificateSigningRequestSpec: CertificateSigningRequestSpec contains the certificate request. */
+export interface CertificateSigningRequestSpec {
+  /**
+   * request contains an x509 certificate signing request encoded in a "CERTIFICATE REQUEST" PEM block.
+   * When serialized as JSON or YAML, the data is additionally base64-encoded.
+   */
+  request?: string;
+  /**
+   * signerName indicates the requested signer, and is a qualified name.
+   *
+   * List/watch requests for CertificateSigningRequests can filter on this field using a "spec.signerName=NAME" fieldSelector.
+   *
+   * Well-known Kubernetes signers are:
+   * 1. "kubernetes.io/kube-apiserver-client": issues client certificates that can be used to authenticate to kube-apiserver.
+   * 2. "kubernetes.io/kube-apiserver-client-kubelet": issues client certificates that kubelets use to authenticate to kube-apiserver.
+   * 3. "kubernetes.io/kubelet-serving" issues serving certificates that kubelets use to serve TLS endpoints.
+   */
+  signerName?: string;
+  /**
+   * expirationSeconds is the requested duration of validity of the issued
+   * certificate. The certificate signer may issue a certificate with a different
+   * validity duration so a client must check the delta between the notBefore and
+   * and notAfter fields in the issued certificate to determine the actual duration.
+   *
+   * The minimum valid value for expirationSeconds is 600, i.e. 10 minutes.
+   *
+   * +optional
+   */
+  expirationSeconds?: number;
+  /**
+   * usages specifies a set of key usages requested in the issued certificate.
+   *
+   * Requests for TLS client certificates typically request: "digital signature", "key encipherment", "client auth".
+   *
+   * Requests for TLS serving certificates typically request: "key encipherment", "digital signature", "server auth".
+   *
+   * +listType=atomic
+   */
+  usages?: string[];
+  /**
+   * username contains the name of the user that created the CertificateSigningRequest.
+   * Populated by the API server on creation and immutable.
+   * +optional
+   */
+  username?: string;
+  /**
+   * uid contains the uid of the user that created the CertificateSigningRequest.
+   * Populated by the API server on creation and immutable.
+   * +optional
+   */
+  uid?: string;
+  /**
+   * groups contains group membership of the user that created the CertificateSigningRequest.
+   * Populated by the API server on creation and immutable.
+   * +listType=atomic
+   * +optional
+   */
+  groups?: string[];
+  /**
+   * extra contains extra attributes of the user that created the CertificateSigningRequest.
+   * Populated by the API server on creation and immutable.
+   * +optional
+   */
+  extra?: { [key: string]: CertificatesV1ExtraValue };
+}
+
+/**
+ * k8s.io.api.certificates.v1.CertificateSigningRequestStatus: CertificateSigningRequestStatus contains conditions used to indicate
+ * approved/denied/failed status of the request, and the issued certificate.
+ */
+export interface CertificateSigningRequestStatus {
+  /**
+   * conditions applied to the request. Known conditions are "Approved", "Denied", and "Failed".
+   * +listType=map
+   * +listMapKey=type
+   * +optional
+   */
+  conditions?: CertificateSigningRequestCondition[];
+  /**
+   * certificate is populated with an issued certificate by the signer after an Approved condition is present.
+   * This field is set via the /status subresource. Once populated, this field is immutable.
+   *
+   * If the certificate signing request is denied, a condition of type "Denied" is added and this field remains empty.
+   * If the signer cannot issue the certificate, a condition of type "Failed" is added and this field remains empty.
+   *
+   * The certificate is a series of PEM CERTIFICATE blocks (the issued certificate first).
+   * +listType=atomic
+   * +optional
+   */
+  certificate?: string;
+}
+
+/**
+ * k8s.io.api.certificates.v1.ExtraValue: ExtraValue masks the value so protobuf can generate
+ * +protobuf.nullable=true
+ * +protobuf.options.(gogoproto.goproto_stringer)=false
+ */
+export interface CertificatesV1ExtraValue {
+  /** items, if empty, will result in an empty slice */
+  items?: string[];
+}

@@ -182,7 +182,19 @@ const NODE_RULES: PolicyRule[] = [
   rule([''], ['persistentvolumeclaims', 'persistentvolumes'], READ),
   rule([''], ['persistentvolumes'], ['create', 'delete']),
   rule(['storage.k8s.io'], ['storageclasses'], READ),
+  // Its client and serving certificates through CertificateSigningRequests (rotation).
+  rule(['certificates.k8s.io'], ['certificatesigningrequests'], ['create', 'get', 'list', 'watch']),
 ];
+
+/**
+ * Joining nodes (upstream's system:node-bootstrapper and the csrapproving
+ * controller's nodeclient/selfnodeclient roles), bound as kubeadm init binds
+ * them: bootstrap tokens of kubeadm's default group may submit CSRs that are
+ * auto-approved, nodes may renew their own client certificate, and
+ * kube-public/cluster-info is readable before a client trusts the CA.
+ */
+const CSR_RULES: PolicyRule[] = [rule(['certificates.k8s.io'], ['certificatesigningrequests'], ['create', 'get', 'list', 'watch'])];
+const BOOTSTRAP_TOKEN_GROUP = 'system:bootstrappers:kubeadm:default-node-token';
 
 /** Upstream's system:kube-dns: the cluster DNS reads Services and their endpoints. */
 const KUBE_DNS_RULES: PolicyRule[] = [
@@ -227,6 +239,9 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRole('system:node', NODE_RULES),
       clusterRole('system:kube-dns', KUBE_DNS_RULES),
       clusterRole('system:metrics-server', METRICS_SERVER_RULES),
+      clusterRole('system:node-bootstrapper', CSR_RULES),
+      clusterRole('system:certificates.k8s.io:certificatesigningrequests:nodeclient', [rule(['certificates.k8s.io'], ['certificatesigningrequests/nodeclient'], ['create'])]),
+      clusterRole('system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [rule(['certificates.k8s.io'], ['certificatesigningrequests/selfnodeclient'], ['create'])]),
     ],
     clusterRoleBindings: [
       clusterRoleBinding('cluster-admin', 'cluster-admin', [{ kind: 'Group', name: 'system:masters' }]),
@@ -237,14 +252,19 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRoleBinding('system:node', 'system:node', [{ kind: 'Group', name: NODES_GROUP }]),
       clusterRoleBinding('system:kube-dns', 'system:kube-dns', [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }]),
       clusterRoleBinding('system:metrics-server', 'system:metrics-server', [{ kind: 'User', name: METRICS_SERVER_USER }]),
+      clusterRoleBinding('kubeadm:kubelet-bootstrap', 'system:node-bootstrapper', [{ kind: 'Group', name: BOOTSTRAP_TOKEN_GROUP }]),
+      clusterRoleBinding('kubeadm:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [{ kind: 'Group', name: BOOTSTRAP_TOKEN_GROUP }]),
+      clusterRoleBinding('kubeadm:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [{ kind: 'Group', name: NODES_GROUP }]),
     ],
     roles: [
       role('kube-system', 'system::leader-locking-kube-scheduler', leaderLockingRules()),
       role('kube-system', 'system::leader-locking-kube-controller-manager', leaderLockingRules()),
+      role('kube-public', 'kubeadm:bootstrap-signer-clusterinfo', [rule([''], ['configmaps'], ['get'], ['cluster-info'])]),
     ],
     roleBindings: [
       roleBinding('kube-system', 'system::leader-locking-kube-scheduler', 'system::leader-locking-kube-scheduler', [{ kind: 'User', name: SCHEDULER_USER }]),
       roleBinding('kube-system', 'system::leader-locking-kube-controller-manager', 'system::leader-locking-kube-controller-manager', [{ kind: 'User', name: CONTROLLER_MANAGER_USER }]),
+      roleBinding('kube-public', 'kubeadm:bootstrap-signer-clusterinfo', 'kubeadm:bootstrap-signer-clusterinfo', [{ kind: 'User', name: 'system:anonymous' }, { kind: 'Group', name: 'system:bootstrappers' }]),
     ],
   };
 }

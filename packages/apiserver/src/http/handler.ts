@@ -33,6 +33,7 @@ import { AccessReviews } from '../auth/access_reviews.js';
 import { actingUser } from '../auth/impersonation.js';
 import { checkQueryParams, deleteQuery, listQuery, queryBool, validateDeleteOptions, writeQuery } from './query.js';
 import type { Aggregator } from '../aggregator/aggregator.js';
+import { isCsrApproval } from '../registry/csr_strategy.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -311,7 +312,7 @@ export class ApiHandler {
     if (subresource === 'log' || subresource === 'exec' || subresource === 'attach' || subresource === 'portforward') return this.nodeProxy(rr, res, q);
     const obj = await this.o.registry.get(info, namespace, name!);
     if (subresource === 'scale' && info.subresources.scale) return sendObject(res, 200, this.o.registry.scaleOf(obj), neg);
-    if (subresource && subresource !== 'status') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+    if (subresource && subresource !== 'status' && !isCsrApproval(rr)) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     this.respond(res, 200, info, obj, neg, q);
   }
 
@@ -551,7 +552,7 @@ export class ApiHandler {
       if (!isObj(scale)) throw errors.badRequest('the body of the request must be a Scale object');
       return this.setScale(res, rr, scale, neg);
     }
-    if (subresource && subresource !== 'status' && subresource !== 'finalize') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+    if (subresource && subresource !== 'status' && subresource !== 'finalize' && !isCsrApproval(rr)) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     writeQuery(q, 'UpdateOptions');
     const body = await this.objectBody(req, rr, q, warnings);
     const meta = (body.metadata ?? {}) as Obj;
@@ -619,7 +620,7 @@ export class ApiHandler {
       const scale = apply(this.o.registry.scaleOf(cur));
       return this.setScale(res, rr, scale, neg);
     }
-    if (subresource && subresource !== 'status') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+    if (subresource && subresource !== 'status' && !isCsrApproval(rr)) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     if (type === 'application/apply-patch+yaml') {
       if (!isObj(patch)) throw errors.badRequest('apply patch must be an object');
       const manager = q.get('fieldManager');

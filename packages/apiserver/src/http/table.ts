@@ -8,6 +8,7 @@
 import type { JsonObject, JsonValue, ResourceInfo } from '@mkube/api';
 import { accessModesAsString } from '@mkube/api';
 import { hpaTargets } from './hpa_columns.js';
+import { csrCondition, csrRequestedDuration } from './csr_columns.js';
 
 type Obj = JsonObject;
 const o = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
@@ -583,6 +584,15 @@ const COLUMNS: Record<string, Column[]> = {
     col('MaxPods', 'integer', 'Upper limit for the number of pods that can be set by the autoscaler; cannot be smaller than MinPods.', (x) => n(o(x.spec).maxReplicas)),
     col('Replicas', 'integer', 'Current number of replicas of pods managed by this autoscaler.', (x) => n(o(x.status).currentReplicas)),
     ageCol,
+  ],
+  // Upstream's certificateSigningRequestColumnDefinitions (csr_columns.ts).
+  certificatesigningrequests: [
+    nameCol,
+    ageCol,
+    col('SignerName', 'string', 'Name of the signer the CSR is requesting a certificate from', (x) => s(o(x.spec).signerName)),
+    col('Requestor', 'string', 'Request originator (user name)', (x) => s(o(x.spec).username)),
+    col('RequestedDuration', 'string', 'Requested certificate duration', csrRequestedDuration),
+    col('Condition', 'string', 'Current condition of the certificate signing request', csrCondition),
   ],
 };
 

@@ -20,6 +20,7 @@ import { generateJobSelector } from './batch_validation.js';
 import { recordUpdate } from './managed_fields.js';
 import { admitStorageCreate, STORAGE_RESOURCES } from './storage_validation.js';
 import { deepEqual, validateObject, validateUpdate } from './validation.js';
+import { CSR_RESOURCE, prepareCsrCreate, prepareCsrUpdate, validateCsr, validateCsrUpdate } from './csr_strategy.js';
 import type { AdmissionAttributes, AdmissionContext, ValidatingAdmission } from '../admission/admission.js';
 
 type Obj = JsonObject;
@@ -263,8 +264,10 @@ export class Registry {
     if (info.resource === 'pods' && isObj(obj.status)) obj.status.qosClass = qosClass(obj);
     applyDefaults(info.resource, obj);
     if (info.resource === 'jobs') generateJobSelector(obj);
+    if (info.resource === CSR_RESOURCE) prepareCsrCreate(obj, opts.admission?.user);
     if (info.resource === 'namespaces') obj.status = { phase: 'Active' };
     const errs = validateObject(info.resource, info.namespaced, obj, { serviceClusterIpRange: this.allocators.cidr });
+    if (info.resource === CSR_RESOURCE) errs.push(...validateCsr(obj));
     if (info.resource === 'services' && errs.length === 0) await this.allocateService(obj, undefined, errs, opts.dryRun === true);
     if (errs.length > 0) throw invalid(info.kind, info.group, name, errs);
     await this.admit({ operation: 'CREATE', info, namespace: m.namespace as string | undefined, name, subresource: opts.subresource, obj, dryRun: opts.dryRun === true, context: opts.admission });
@@ -314,6 +317,7 @@ export class Registry {
       const next = this.prepareUpdate(info, cur.obj, desired, opts);
       const nm = meta(next);
       const errs: FieldError[] = [...validateObject(info.resource, info.namespaced, next, { serviceClusterIpRange: this.allocators.cidr }), ...validateUpdate(info.resource, next, cur.obj)];
+      if (info.resource === CSR_RESOURCE) errs.push(...validateCsr(next), ...validateCsrUpdate(next, cur.obj));
       if (info.resource === 'services' && errs.length === 0) await this.allocateService(next, cur.obj, errs, opts.dryRun === true);
       if (errs.length > 0) throw invalid(info.kind, info.group, name, errs);
       await this.admit({ operation: 'UPDATE', info, namespace: ns, name, subresource: opts.subresource, obj: next, oldObj: cur.obj, dryRun: opts.dryRun === true, context: opts.admission });
@@ -355,6 +359,8 @@ export class Registry {
   }
 
   private prepareUpdate(info: ResourceInfo, cur: Obj, desired: Obj, opts: WriteOptions): Obj {
+    // CertificateSigningRequests: spec, /status and /approval as upstream's strategies (csr_strategy.ts).
+    if (info.resource === CSR_RESOURCE) desired = prepareCsrUpdate(opts.subresource, cur, desired);
     let next = desired;
     next.apiVersion = info.apiVersion;
     next.kind = info.kind;
@@ -363,7 +369,7 @@ export class Registry {
       next = { ...clone(cur), status: desired.status ?? {} };
       const dm = meta(desired);
       if (dm.managedFields) meta(next).managedFields = dm.managedFields;
-    } else if (info.subresources.status && opts.subresource !== 'status') {
+    } else if (info.subresources.status && opts.subresource !== 'status' && info.resource !== CSR_RESOURCE) {
       if (cur.status !== undefined) next.status = clone(cur.status);
       else delete next.status;
     }

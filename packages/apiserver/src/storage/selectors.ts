@@ -147,6 +147,7 @@ FIELD_GETTERS.secrets = { type: get('type') };
 FIELD_GETTERS.replicasets = { 'status.replicas': get('status.replicas') };
 FIELD_GETTERS.replicationcontrollers = { 'status.replicas': get('status.replicas') };
 FIELD_GETTERS.jobs = { 'status.successful': get('status.succeeded') };
+FIELD_GETTERS.certificatesigningrequests = { 'spec.signerName': get('spec.signerName') };
 
 export function parseFieldSelector(text: string | undefined | null, resource: string): FieldSelector {
   if (!text) return [];
