@@ -4,6 +4,7 @@
 // autoscaling/v2) and the printer columns under kubectl 1.27 and 1.33.
 import { execFile } from 'node:child_process';
 import test from 'ava';
+import type { JsonObject } from '@mkube/api';
 import { hpaTargets } from '../src/http/hpa_columns.js';
 import { api, startFixture, type Fixture } from './helpers/cluster.js';
 
@@ -80,9 +81,9 @@ test.serial('kubectl 1.33 autoscale creates an autoscaling/v2 HPA; kubectl 1.27 
 });
 
 test('the TARGETS cell as upstream formats it', (t) => {
-  const spec = (metrics: unknown[]) => ({ spec: { metrics } });
-  const cpu = { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } };
-  const mem = { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '100Mi' } } };
+  const spec = (metrics: JsonObject[]): JsonObject => ({ spec: { metrics } });
+  const cpu: JsonObject = { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } };
+  const mem: JsonObject = { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '100Mi' } } };
   t.is(hpaTargets({ ...spec([cpu]), status: { currentMetrics: [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: 183, averageValue: '183m' } } }] } }), 'cpu: 183%/50%');
   t.is(hpaTargets(spec([cpu, mem])), 'cpu: <unknown>/50%, memory: <unknown>/100Mi');
   t.is(hpaTargets(spec([cpu, mem, cpu])), 'cpu: <unknown>/50%, memory: <unknown>/100Mi + 1 more...');
