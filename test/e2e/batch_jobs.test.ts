@@ -359,3 +359,16 @@ test('ttlSecondsAfterFinished: the finished Job and its pods are deleted (404)',
   for (const n of names) await waitFor(`pod ${n} gone`, 30_000, async () => ((await getStatus(() => pods().get('default', n))) === 404 ? true : undefined));
   t.is(await getStatus(() => jobs().get('default', 'short')), 404);
 });
+
+test('kubectl delete job while its pods run: the pods are deleted and gone (404), none kept by the tracking finalizer', async (t) => {
+  t.timeout(120_000);
+  await apply('long', JOB('long', 'completions: 2\nparallelism: 2', 'exec sleep 3600'));
+  const running = await waitFor('two running pods', 90_000, async () => {
+    const ps = (await jobPods('long')).filter((p) => p.status?.phase === 'Running');
+    return ps.length === 2 ? ps : undefined;
+  });
+  t.true(running.every((p) => (p.metadata.finalizers ?? []).includes('batch.kubernetes.io/job-tracking')));
+  t.is((await k(['delete', 'job', 'long', '--wait=false'])).trim(), 'job.batch "long" deleted');
+  for (const p of running) await waitFor(`pod ${p.metadata.name} gone`, 60_000, async () => ((await getStatus(() => pods().get('default', p.metadata.name))) === 404 ? true : undefined));
+  t.is(await getStatus(() => jobs().get('default', 'long')), 404);
+});

@@ -2,7 +2,8 @@
  * The Job controller: wiring of reconcileJob to the Job and pod caches, a
  * work queue, create/delete expectations and the expectations of finalizer
  * removals (so a pod the cache still shows with the tracking finalizer is
- * never counted twice); events as upstream (SuccessfulCreate,
+ * never counted twice); pods left with the tracking finalizer by a deleted or
+ * finished Job go through a second queue (orphans.ts); events as upstream (SuccessfulCreate,
  * SuccessfulDelete, Completed, the failure reasons, Suspended, Resumed).
  */
 import { ApiError } from '@mkube/client';
@@ -15,6 +16,7 @@ import { ActionError } from '../runtime/executor.js';
 import { inNamespace } from '../runtime/informers.js';
 import { R, type Named } from '../types.js';
 import { JOB_TRACKING_FINALIZER } from './labels.js';
+import { isOrphanTrackedPod, removeTrackingFinalizer } from './orphans.js';
 import { reconcileJob } from './reconcile.js';
 import { JOBS } from './resource.js';
 
@@ -111,6 +113,27 @@ export function jobController(ctx: ControllerContext): RunningController {
     },
   });
 
+  // Pods with the tracking finalizer whose Job is gone or finished (upstream's orphan queue), keyed by pod.
+  const jobNamed = (ns: string, name: string) => jobs.get(`${ns}/${name}`);
+  const orphans = new QueueController({
+    name: 'job-orphan-pods',
+    workers: ctx.config.workers,
+    log,
+    metrics: ctx.metrics,
+    reconcile: async (key) => {
+      const pod = pods.get(key);
+      if (!pod || !isOrphanTrackedPod(pod, jobNamed)) return;
+      try {
+        await ctx.executor.run(removeTrackingFinalizer(pod));
+      } catch (err) {
+        if (!ApiError.isNotFound(err)) throw err;
+      }
+    },
+  });
+  const checkOrphan = (pod: Named<Pod>) => {
+    if (isOrphanTrackedPod(pod, jobNamed)) orphans.enqueue(keyFor(pod));
+  };
+
   const enqueueJob = (job: Named<Job>) => c.enqueue(keyFor(job));
   jobs.addEventHandler({
     add: enqueueJob,
@@ -118,10 +141,13 @@ export function jobController(ctx: ControllerContext): RunningController {
     delete: (j) => {
       expectations.forget(keyFor(j));
       removing.delete(keyFor(j));
+      // Its pods keep the finalizer only for this Job's counting: let them go (upstream's cleanupPodFinalizers).
+      for (const pod of inNamespace(pods, j.metadata.namespace ?? '')) if (controllerOf(pod)?.uid === j.metadata.uid) checkOrphan(pod);
     },
   });
   pods.addEventHandler({
     add: (pod) => {
+      checkOrphan(pod);
       const k = ownerKey(pod);
       if (!k) return;
       expectations.creationObserved(k);
@@ -129,6 +155,7 @@ export function jobController(ctx: ControllerContext): RunningController {
     },
     update: (old, pod) => {
       finalizerSeen(pod);
+      checkOrphan(pod);
       const k = ownerKey(pod);
       if (pod.metadata.deletionTimestamp && !old.metadata.deletionTimestamp && k) expectations.deletionObserved(k, keyFor(pod));
       const ok = ownerKey(old);
@@ -143,5 +170,14 @@ export function jobController(ctx: ControllerContext): RunningController {
       c.enqueue(k);
     },
   });
-  return { name: c.name, start: () => c.start(), stop: () => c.stop() };
+  return {
+    name: c.name,
+    start: () => {
+      c.start();
+      orphans.start();
+    },
+    stop: async () => {
+      await Promise.all([c.stop(), orphans.stop()]);
+    },
+  };
 }
