@@ -8,6 +8,9 @@
 // scaling to 1 deletes web-2, and web-1 only once web-2 is gone.
 // DaemonSet agent: one pod per node, none on a node tainted NoSchedule, a pod for the node that
 // joins later and for the tainted node once untainted; a rolling update and its undo.
+// StatefulSet data with a volumeClaimTemplate on the local-path provisioner: each pod writes its
+// name to its volume; a deleted pod comes back on the same node with its file; scaling down keeps
+// the claims, unless persistentVolumeClaimRetentionPolicy.whenScaled is Delete.
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -60,7 +63,7 @@ test.before(async () => {
   cm = new ControllerManager({
     kubeconfig: cp.kubeconfigPath,
     leaderElect: false,
-    controllers: ['statefulset', 'daemonset', 'garbagecollector'],
+    controllers: ['statefulset', 'daemonset', 'garbagecollector', 'persistentvolume-binder', 'pvc-protection'],
     metricsPort: -1,
     logger: pino({ level: process.env.MKUBE_DEBUG ? 'debug' : 'silent' }),
   });
@@ -179,6 +182,12 @@ test.serial('StatefulSet: a rolling update with a partition, rollout history, un
   const history = await k(['rollout', 'history', 'sts/web']);
   t.regex(history, /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
   t.regex(await k(['get', 'controllerrevisions']), new RegExp(`${rev2}\\s+statefulset.apps/web\\s+2\\s`));
+  // A revision's data is immutable.
+  const changed = await run(KUBECTL, ['--kubeconfig', cp!.kubeconfigPath, 'patch', 'controllerrevision', rev2, '--type', 'merge', '-p', '{"data":{"spec":{"template":{"metadata":{"labels":{"x":"y"}}}}}}'], 30_000).then(
+    () => 'accepted',
+    (err: Error) => err.message,
+  );
+  t.regex(changed, /data: Invalid value: .*field is immutable/);
   // Partition 0 finishes the rollout; then undo goes back to revision 1's template.
   await k(['patch', 'sts', 'web', '-p', '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}']);
   // kubectl reports a RollingUpdate with rollingUpdate set (the API server defaults partition 0) as partitioned.
@@ -267,4 +276,76 @@ test.serial('DaemonSet: one pod per eligible node, a joining node gets one, a ta
   const events = await k(['get', 'events', '--field-selector', 'involvedObject.kind=DaemonSet', '-o', 'jsonpath={range .items[*]}{.reason} {.message}{"\\n"}{end}']);
   t.regex(events, /SuccessfulCreate Created pod: agent-\w+/);
   t.regex(events, /SuccessfulDelete Deleted pod: agent-\w+/);
+});
+
+const DATA = `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: data
+spec:
+  replicas: 3
+  serviceName: data
+  selector:
+    matchLabels: {app: data}
+  template:
+    metadata:
+      labels: {app: data}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox
+        imagePullPolicy: IfNotPresent
+        command: [sh, -c, '[ -f /data/name ] || hostname > /data/name; echo started >> /data/log; exec sleep 3600']
+        volumeMounts: [{name: www, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: www}
+    spec:
+      accessModes: [ReadWriteOnce]
+      storageClassName: local-path
+      resources: {requests: {storage: 1Mi}}
+`;
+
+test.serial('StatefulSet with volumeClaimTemplates: one claim per pod, data kept across pod deletion and scale down', async (t) => {
+  t.timeout(300_000);
+  await apply('sc', `apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: local-path}
+provisioner: mkube.io/local-path
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+`);
+  await apply('data', DATA);
+  const rolledOut = await k(['rollout', 'status', 'sts/data', '--timeout=180s'], 200_000).catch(async (err: Error) => {
+    // What held it up: the pods, claims, volumes and their events.
+    t.log(await k(['get', 'pods,pvc,pv', '-o', 'wide']).catch(String));
+    t.log(await k(['get', 'events', '--sort-by=.lastTimestamp']).catch(String));
+    throw err;
+  });
+  t.regex(rolledOut, /roll out complete: 3 new pods|rolling update complete 3 pods/);
+  const claims = JSON.parse(await k(['get', 'pvc', '-o', 'json'])) as { items: Array<{ metadata: { name: string; ownerReferences?: unknown[] }; status?: { phase?: string } }> };
+  t.deepEqual(claims.items.map((c) => c.metadata.name).sort(), ['www-data-0', 'www-data-1', 'www-data-2']);
+  t.true(claims.items.every((c) => c.status?.phase === 'Bound' && !c.metadata.ownerReferences));
+  for (const n of ['data-0', 'data-1', 'data-2']) t.is((await k(['exec', n, '--', 'cat', '/data/name'])).trim(), n);
+  const before = (await podList('app=data')).find((p) => p.metadata.name === 'data-1')!;
+  await k(['delete', 'pod', 'data-1', '--wait=false']);
+  const back = await waitFor('data-1 back and Ready', 120_000, async () => {
+    const p = (await podList('app=data')).find((x) => x.metadata.name === 'data-1');
+    return p && p.metadata.uid !== before.metadata.uid && isReady(p) ? p : undefined;
+  });
+  t.is(back.spec?.nodeName, before.spec?.nodeName, 'back on the node that holds its volume');
+  t.is((await k(['exec', 'data-1', '--', 'cat', '/data/name'])).trim(), 'data-1');
+  t.is((await k(['exec', 'data-1', '--', 'cat', '/data/log'])).trim(), 'started\nstarted', 'the volume of the first incarnation');
+  // Retain (the default): scaling down keeps the claim.
+  await k(['scale', 'sts', 'data', '--replicas=2']);
+  await waitFor('data-2 gone', 60_000, async () => ((await podList('app=data')).some((p) => p.metadata.name === 'data-2') ? undefined : true));
+  t.regex(await k(['get', 'pvc', 'www-data-2']), /www-data-2\s+Bound/);
+  // whenScaled: Delete — the condemned pod owns its claim, which goes with it.
+  await k(['patch', 'sts', 'data', '-p', '{"spec":{"persistentVolumeClaimRetentionPolicy":{"whenScaled":"Delete","whenDeleted":"Retain"}}}']);
+  await k(['scale', 'sts', 'data', '--replicas=1']);
+  await waitFor('www-data-1 gone (404)', 90_000, async () => {
+    const code = await cp!.client.request('GET', '/api/v1/namespaces/default/persistentvolumeclaims/www-data-1').then(() => 200, (err: { code?: number }) => err.code);
+    return code === 404 ? true : undefined;
+  });
+  t.regex(await k(['get', 'pvc']), /www-data-0\s+Bound[\s\S]*www-data-2\s+Bound/);
 });
