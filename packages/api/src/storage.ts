@@ -147,3 +147,31 @@ export function findMatchingVolume<T extends PersistentVolume>(
   }
   return best;
 }
+
+/** The provisioner every node agent runs for claims selected to its node, and the directory (under the agent's root dir) holding its volumes. */
+export const LOCAL_PATH_PROVISIONER = 'mkube.io/local-path';
+export const LOCAL_PATH_DIR = 'local-path';
+
+/** The name of a claim's local-path volume directory: pvc-<uid>_<namespace>_<name>. */
+export function localPathVolumeDirName(pvc: PersistentVolumeClaim): string {
+  return `pvc-${pvc.metadata?.uid}_${pvc.metadata?.namespace}_${pvc.metadata?.name}`;
+}
+
+const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+
+/**
+ * The one node a volume is pinned to: its required node affinity is exactly
+ * one term of exactly one requirement `kubernetes.io/hostname In (node)` (as a
+ * local volume for one node is written), or undefined for any other affinity.
+ */
+export function volumePinnedNode(pv: PersistentVolume): string | undefined {
+  const terms = pv.spec?.nodeAffinity?.required?.nodeSelectorTerms;
+  if (!Array.isArray(terms) || terms.length !== 1) return undefined;
+  const [term] = terms;
+  const exprs = term?.matchExpressions;
+  if (!Array.isArray(exprs) || exprs.length !== 1 || (Array.isArray(term.matchFields) && term.matchFields.length > 0)) return undefined;
+  const [e] = exprs;
+  if (e?.key !== HOSTNAME_LABEL || e.operator !== 'In' || !Array.isArray(e.values) || e.values.length !== 1) return undefined;
+  const node = e.values[0];
+  return typeof node === 'string' && node !== '' ? node : undefined;
+}

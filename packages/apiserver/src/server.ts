@@ -38,6 +38,7 @@ import { loadAuditPolicy } from './http/audit_policy.js';
 import { Aggregator } from './aggregator/aggregator.js';
 import { ensureFrontProxyPki } from './aggregator/front_proxy_pki.js';
 import { ApiServiceValidation } from './aggregator/validation.js';
+import { NodeVolumeRestriction } from './auth/node_volume_restriction.js';
 
 export interface ApiServerOptions {
   /** Where the PKI and admin.kubeconfig live (created on first start). */
@@ -194,6 +195,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await ensureBootstrapPolicy(registry, log);
   registry.validating.push(new PodSecurityAdmission(registryLookups(registry), podSecurityConfig));
   registry.validating.push(new ApiServiceValidation());
+  registry.validating.push(new NodeVolumeRestriction(registry));
   const aggregator = new Aggregator({ registry, pki: ensureFrontProxyPki(pki.dir), log });
   await aggregator.start();
   const compactor = new Compactor(etcd, log, (rev) => registry.compacted(rev), opts.compactionIntervalMs ?? 5 * 60_000);

@@ -6,13 +6,17 @@
  *     (volumes, projected volumes, env valueFrom, envFrom, imagePullSecrets),
  *   - update/patch/delete its own Node (and nodes/status),
  *   - get/update/patch/delete its own Lease in kube-node-lease,
- *   - update/patch pods/status of, delete and evict, pods bound to its node.
+ *   - update/patch pods/status of, delete and evict, pods bound to its node,
+ *   - get persistent volume claims used by pods bound to its node or selected
+ *     to it (volume.kubernetes.io/selected-node) for its local-path provisioner,
+ *   - update/patch/delete persistent volumes pinned to it by their node
+ *     affinity (what it may create: node_volume_restriction.ts).
  * Everything else gets no opinion here and is decided by RBAC. It runs before
  * RBAC for node identities; a denial carries the reason that Kubernetes
  * appends to its 403 message. Pods are user input: only their own fields are
  * read (never anything inherited through a prototype).
  */
-import { findResource, type JsonObject } from '@mkube/api';
+import { ANN_SELECTED_NODE, findResource, volumePinnedNode, type JsonObject, type PersistentVolume } from '@mkube/api';
 import type { Registry } from '../registry/registry.js';
 import type { UserInfo } from './authn.js';
 import type { Attributes } from './rbac.js';
@@ -83,6 +87,19 @@ export function podReferences(pod: Obj): { secrets: Set<string>; configMaps: Set
   return { secrets, configMaps };
 }
 
+/** Names of the claims a pod uses: persistentVolumeClaim volumes and the <pod>-<volume> claims of its ephemeral volumes. */
+export function podClaimNames(pod: Obj): Set<string> {
+  const out = new Set<string>();
+  const podName = own(ownObj(pod, 'metadata'), 'name');
+  for (const v of arr(own(ownObj(pod, 'spec'), 'volumes'))) {
+    const claim = own(ownObj(v, 'persistentVolumeClaim'), 'claimName');
+    if (typeof claim === 'string' && claim) out.add(claim);
+    const name = own(v, 'name');
+    if (ownObj(v, 'ephemeral') && typeof podName === 'string' && typeof name === 'string') out.add(`${podName}-${name}`);
+  }
+  return out;
+}
+
 const nodeNameOfPod = (pod: Obj | undefined): string | undefined => {
   const name = own(ownObj(pod, 'spec'), 'nodeName');
   return typeof name === 'string' ? name : undefined;
@@ -90,6 +107,8 @@ const nodeNameOfPod = (pod: Obj | undefined): string | undefined => {
 
 export class NodeAuthorizer {
   private readonly pods = findResource('', 'v1', 'pods')!;
+  private readonly claims = findResource('', 'v1', 'persistentvolumeclaims')!;
+  private readonly volumes = findResource('', 'v1', 'persistentvolumes')!;
 
   constructor(private readonly registry: Registry) {}
 
@@ -135,7 +154,33 @@ export class NodeAuthorizer {
       const used = this.registry.cachedList(this.pods, a.namespace).some((p) => nodeNameOfPod(p) === node && (own(ownObj(p, 'spec'), 'serviceAccountName') ?? 'default') === a.name);
       return used ? NO_OPINION : noRelationship;
     }
+    if (group === '' && a.resource === 'persistentvolumeclaims') return this.authorizeClaim(node, a, noRelationship);
+    if (group === '' && a.resource === 'persistentvolumes') return this.authorizeVolume(node, a, noRelationship);
     return NO_OPINION;
+  }
+
+  /**
+   * A claim (or its status) is read with get only when a pod bound to the node
+   * uses it or it is selected to the node for provisioning. list and watch are
+   * left to RBAC: the local-path provisioner's informer lists every claim.
+   */
+  private authorizeClaim(node: string, a: Attributes, noRelationship: NodeDecision): NodeDecision {
+    if (a.verb !== 'get') return a.verb === 'deletecollection' ? noRelationship : NO_OPINION;
+    if (a.subresource !== undefined && a.subresource !== 'status') return noRelationship;
+    if (!a.name || !a.namespace) return noRelationship;
+    const claim = this.registry.cachedGet(this.claims, a.namespace, a.name);
+    if (claim !== undefined && own(ownObj(ownObj(claim, 'metadata'), 'annotations'), ANN_SELECTED_NODE) === node) return NO_OPINION;
+    const used = this.registry.cachedList(this.pods, a.namespace).some((p) => nodeNameOfPod(p) === node && podClaimNames(p).has(a.name!));
+    return used ? NO_OPINION : noRelationship;
+  }
+
+  /** Writes (update, patch, delete; any subresource) only to a volume whose node affinity pins it to the node; none to a collection. */
+  private authorizeVolume(node: string, a: Attributes, noRelationship: NodeDecision): NodeDecision {
+    if (a.verb === 'deletecollection') return noRelationship;
+    if (!['update', 'patch', 'delete'].includes(a.verb)) return NO_OPINION;
+    if (!a.name) return noRelationship;
+    const pv = this.registry.cachedGet(this.volumes, undefined, a.name);
+    return pv !== undefined && volumePinnedNode(pv as PersistentVolume) === node ? NO_OPINION : noRelationship;
   }
 
   private referencedByNodePod(node: string, namespace: string, resource: 'secrets' | 'configmaps', name: string): boolean {

@@ -53,7 +53,8 @@ const specOf = (o: Obj): Obj => (isObj(o.spec) ? o.spec : {});
 const same = (a: unknown, b: unknown): boolean => deepEqual(a ?? null, b ?? null);
 const emptyList = (v: unknown): boolean => v === undefined || v === null || (Array.isArray(v) && v.length === 0);
 
-function forbidden(info: ResourceInfo, name: string, why: string): ApiError {
+/** NodeRestriction's 403: `<resource> "<name>" is forbidden: <why>`. */
+export function forbidden(info: ResourceInfo, name: string, why: string): ApiError {
   const what = info.group ? `${info.resource}.${info.group}` : info.resource;
   return new ApiError(403, 'Forbidden', `${what} "${name}" is forbidden: ${why}`, { name, group: info.group || undefined, kind: info.resource });
 }
