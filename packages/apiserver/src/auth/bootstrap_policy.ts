@@ -161,7 +161,7 @@ const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
 const METRICS_SERVER_RULES: PolicyRule[] = [rule([''], ['nodes/metrics', 'nodes/stats'], ['get']), rule([''], ['pods', 'nodes'], READ)];
 export const METRICS_SERVER_USER = 'system:metrics-server';
 
-/** What a node agent may do; reads of secrets and config maps and writes to nodes, leases and pods are narrowed by the Node authorizer. */
+/** What a node agent may do; reads of secrets, config maps and claims and writes to nodes, leases, pods and persistent volumes are narrowed by the Node authorizer and NodeRestriction. */
 const NODE_RULES: PolicyRule[] = [
   rule([''], ['nodes'], ['create', 'get', 'list', 'watch', 'patch', 'update']),
   rule([''], ['nodes/status'], ['patch', 'update']),
@@ -178,7 +178,10 @@ const NODE_RULES: PolicyRule[] = [
   rule(['discovery.k8s.io'], ['endpointslices'], READ),
   rule(['authentication.k8s.io'], ['tokenreviews'], ['create']),
   rule(['authorization.k8s.io'], ['subjectaccessreviews', 'localsubjectaccessreviews'], ['create']),
-  // The local-path provisioner in the node agent: claims selected to its node, the volumes it creates and deletes.
+  // The local-path provisioner in the node agent: its informers list and watch claims, volumes and classes (a get of a
+  // claim only for one selected to the node or used by its pods); NodeRestriction (node_volume_restriction.ts) admits
+  // only the local volume of a claim selected to the node, pinned to it, and the Node authorizer lets it delete only
+  // volumes pinned to it.
   rule([''], ['persistentvolumeclaims', 'persistentvolumes'], READ),
   rule([''], ['persistentvolumes'], ['create', 'delete']),
   rule(['storage.k8s.io'], ['storageclasses'], READ),
