@@ -10,7 +10,7 @@
  * compared with is exactly the kubectl's (default: kubectl 1.33 of the Cloud
  * SDK on the machine; --kubectl PATH or MKUBE_UPSTREAM_KUBECTL to override).
  *
- * Usage: node --import tsx scripts/proto_gap.ts [--kubectl PATH] [--json]
+ * Usage: node --import tsx scripts/proto_gap.ts [--kubectl PATH] [--json | --upstream MESSAGE]
  * Prints one line per message with a gap and a total; exit code 0 either way
  * (packages/api/test/proto_gap.test.ts asserts the gap).
  */
@@ -191,7 +191,16 @@ export function protoGap(kubectl: string = process.env.MKUBE_UPSTREAM_KUBECTL ??
 
 function main(argv: string[]): void {
   const at = argv.indexOf('--kubectl');
-  const report = protoGap(at >= 0 ? argv[at + 1] : undefined);
+  const kubectl = at >= 0 ? argv[at + 1] : undefined;
+  const up = argv.indexOf('--upstream');
+  if (up >= 0) {
+    // --upstream MESSAGE: upstream's fields of one message, as JSON.
+    const message = argv[up + 1] ?? '';
+    const files = descriptorsFromBinary(kubectl ?? process.env.MKUBE_UPSTREAM_KUBECTL ?? DEFAULT_UPSTREAM_KUBECTL, new Set(PROTO_FILES));
+    process.stdout.write(`${JSON.stringify(upstreamMessages(files.values()).get(message) ?? null)}\n`);
+    return;
+  }
+  const report = protoGap(kubectl);
   if (argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return;

@@ -53,6 +53,7 @@ export const INLINE_FIELDS: ReadonlySet<string> = new Set([
   'k8s.io.api.core.v1.Volume.volumeSource',
   'k8s.io.api.core.v1.PersistentVolumeSpec.persistentVolumeSource',
   'k8s.io.api.networking.v1.IngressRule.ingressRuleValue',
+  'k8s.io.api.core.v1.EphemeralContainer.ephemeralContainerCommon',
 ]);
 
 /**
@@ -63,6 +64,7 @@ export const INLINE_FIELDS: ReadonlySet<string> = new Set([
 export const POINTER_STRING_FIELDS: ReadonlySet<string> = new Set([
   'k8s.io.api.core.v1.PersistentVolumeClaimSpec.storageClassName',
   'k8s.io.api.core.v1.HostPathVolumeSource.type',
+  'k8s.io.api.core.v1.PersistentVolumeClaimSpec.volumeAttributesClassName',
 ]);
 
 /** Proto field name → JSON key, where they differ. */

@@ -102,10 +102,37 @@ export interface DeleteOptions {
    * values are: - All: all dry run stages will be processed
    */
   dryRun?: string[];
+  /**
+   * if set to true, it will trigger an unsafe deletion of the resource in case the normal deletion flow
+   * fails with a corrupt object error. A resource is considered corrupt if it can not be retrieved from
+   * the underlying storage successfully because of a) its data can not be transformed e.g. decryption
+   * failure, or b) it fails to decode into an object. NOTE: unsafe deletion ignores finalizer
+   * constraints, skips precondition checks, and removes the object from the storage. WARNING: This may
+   * potentially break the cluster if the workload associated with the resource being unsafe-deleted
+   * relies on normal deletion flow. Use only if you REALLY know what you are doing. The default value
+   * is false, and the user must opt in to enable it
+   */
+  ignoreStoreReadErrorWithClusterBreakingPotential?: boolean;
 }
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.Duration: A Go duration string ("1h2m3s"). */
 export type Duration = string;
+
+/** k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement */
+export interface FieldSelectorRequirement {
+  /** key is the field selector key that the requirement applies to. */
+  key: string;
+  /**
+   * operator represents a key's relationship to a set of values. Valid operators are In, NotIn, Exists,
+   * DoesNotExist. The list of operators may grow in the future.
+   */
+  operator: string;
+  /**
+   * values is an array of string values. If the operator is In or NotIn, the values array must be
+   * non-empty. If the operator is Exists or DoesNotExist, the values array must be empty.
+   */
+  values?: string[];
+}
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1: A managed-fields set in its JSON form ("f:metadata": {...}). */
 export type FieldsV1 = { [key: string]: unknown };
@@ -215,6 +242,7 @@ export interface ListOptions {
   continue?: string;
   allowWatchBookmarks?: boolean;
   resourceVersionMatch?: string;
+  sendInitialEvents?: boolean;
 }
 
 /** k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry */
@@ -528,11 +556,54 @@ export interface WatchEvent {
   object: RawExtension;
 }
 
+/** k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource */
+export interface AWSElasticBlockStoreVolumeSource {
+  /**
+   * volumeID is unique ID of the persistent disk resource in AWS (Amazon EBS volume). More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#awselasticblockstore
+   */
+  volumeID: string;
+  /**
+   * fsType is the filesystem type of the volume that you want to mount. Tip: Ensure that the filesystem
+   * type is supported by the host operating system. Examples: "ext4", "xfs", "ntfs". Implicitly
+   * inferred to be "ext4" if unspecified. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#awselasticblockstore
+   */
+  fsType?: string;
+  /**
+   * partition is the partition in the volume that you want to mount. If omitted, the default is to
+   * mount by volume name. Examples: For volume /dev/sda1, you specify the partition as "1". Similarly,
+   * the volume partition for /dev/sda is "0" (or you can leave the property empty).
+   */
+  partition?: number;
+  /**
+   * readOnly value true will force the readOnly setting in VolumeMounts. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#awselasticblockstore
+   */
+  readOnly?: boolean;
+}
+
 /** k8s.io.api.core.v1.Affinity */
 export interface Affinity {
   nodeAffinity?: NodeAffinity;
   podAffinity?: PodAffinity;
   podAntiAffinity?: PodAntiAffinity;
+}
+
+/** k8s.io.api.core.v1.AppArmorProfile */
+export interface AppArmorProfile {
+  /**
+   * type indicates which kind of AppArmor profile will be applied. Valid options are: Localhost - a
+   * profile pre-loaded on the node. RuntimeDefault - the container runtime's default profile.
+   * Unconfined - no AppArmor enforcement.
+   */
+  type: string;
+  /**
+   * localhostProfile indicates a profile loaded on the node that should be used. The profile must be
+   * preconfigured on the node to work. Must match the loaded name of the profile. Must be set if and
+   * only if type is "Localhost".
+   */
+  localhostProfile?: string;
 }
 
 /** k8s.io.api.core.v1.AttachedVolume */
@@ -541,6 +612,63 @@ export interface AttachedVolume {
   name: string;
   /** DevicePath represents the device path where the volume should be available */
   devicePath: string;
+}
+
+/** k8s.io.api.core.v1.AzureDiskVolumeSource */
+export interface AzureDiskVolumeSource {
+  /** diskName is the Name of the data disk in the blob storage */
+  diskName: string;
+  /** diskURI is the URI of data disk in the blob storage */
+  diskURI: string;
+  /** cachingMode is the Host Caching mode: None, Read Only, Read Write. */
+  cachingMode?: string;
+  /**
+   * fsType is Filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Ex. "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified.
+   */
+  fsType?: string;
+  /**
+   * readOnly Defaults to false (read/write). ReadOnly here will force the ReadOnly setting in
+   * VolumeMounts.
+   */
+  readOnly?: boolean;
+  /**
+   * kind expected values are Shared: multiple blob disks per storage account Dedicated: single blob
+   * disk per storage account Managed: azure managed data disk (only in managed availability set).
+   * defaults to shared
+   */
+  kind?: string;
+}
+
+/** k8s.io.api.core.v1.AzureFilePersistentVolumeSource */
+export interface AzureFilePersistentVolumeSource {
+  /** secretName is the name of secret that contains Azure Storage Account Name and Key */
+  secretName: string;
+  /** shareName is the azure Share Name */
+  shareName: string;
+  /**
+   * readOnly defaults to false (read/write). ReadOnly here will force the ReadOnly setting in
+   * VolumeMounts.
+   */
+  readOnly?: boolean;
+  /**
+   * secretNamespace is the namespace of the secret that contains Azure Storage Account Name and Key
+   * default is the same as the Pod
+   */
+  secretNamespace?: string;
+}
+
+/** k8s.io.api.core.v1.AzureFileVolumeSource */
+export interface AzureFileVolumeSource {
+  /** secretName is the name of secret that contains Azure Storage Account Name and Key */
+  secretName: string;
+  /** shareName is the azure share Name */
+  shareName: string;
+  /**
+   * readOnly defaults to false (read/write). ReadOnly here will force the ReadOnly setting in
+   * VolumeMounts.
+   */
+  readOnly?: boolean;
 }
 
 /** k8s.io.api.core.v1.Binding */
@@ -553,6 +681,31 @@ export interface Binding {
    */
   metadata?: ObjectMeta;
   target: ObjectReference;
+}
+
+/** k8s.io.api.core.v1.CSIPersistentVolumeSource */
+export interface CSIPersistentVolumeSource {
+  /** driver is the name of the driver to use for this volume. Required. */
+  driver: string;
+  /**
+   * volumeHandle is the unique volume name returned by the CSI volume plugin’s CreateVolume to refer to
+   * the volume on all subsequent calls. Required.
+   */
+  volumeHandle: string;
+  /** readOnly value to pass to ControllerPublishVolumeRequest. Defaults to false (read/write). */
+  readOnly?: boolean;
+  /**
+   * fsType to mount. Must be a filesystem type supported by the host operating system. Ex. "ext4",
+   * "xfs", "ntfs".
+   */
+  fsType?: string;
+  /** volumeAttributes of the volume to publish. */
+  volumeAttributes?: { [key: string]: string };
+  controllerPublishSecretRef?: SecretReference;
+  nodeStageSecretRef?: SecretReference;
+  nodePublishSecretRef?: SecretReference;
+  controllerExpandSecretRef?: SecretReference;
+  nodeExpandSecretRef?: SecretReference;
 }
 
 /** k8s.io.api.core.v1.CSIVolumeSource */
@@ -585,6 +738,102 @@ export interface Capabilities {
   drop?: string[];
 }
 
+/** k8s.io.api.core.v1.CephFSPersistentVolumeSource */
+export interface CephFSPersistentVolumeSource {
+  /**
+   * monitors is Required: Monitors is a collection of Ceph monitors More info:
+   * https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
+   */
+  monitors: string[];
+  /** path is Optional: Used as the mounted root, rather than the full Ceph tree, default is / */
+  path?: string;
+  /**
+   * user is Optional: User is the rados user name, default is admin More info:
+   * https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
+   */
+  user?: string;
+  /**
+   * secretFile is Optional: SecretFile is the path to key ring for User, default is
+   * /etc/ceph/user.secret More info: https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
+   */
+  secretFile?: string;
+  secretRef?: SecretReference;
+  /**
+   * readOnly is Optional: Defaults to false (read/write). ReadOnly here will force the ReadOnly setting
+   * in VolumeMounts. More info: https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
+   */
+  readOnly?: boolean;
+}
+
+/** k8s.io.api.core.v1.CephFSVolumeSource */
+export interface CephFSVolumeSource {
+  /**
+   * monitors is Required: Monitors is a collection of Ceph monitors More info:
+   * https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
+   */
+  monitors: string[];
+  /** path is Optional: Used as the mounted root, rather than the full Ceph tree, default is / */
+  path?: string;
+  /**
+   * user is optional: User is the rados user name, default is admin More info:
+   * https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
+   */
+  user?: string;
+  /**
+   * secretFile is Optional: SecretFile is the path to key ring for User, default is
+   * /etc/ceph/user.secret More info: https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
+   */
+  secretFile?: string;
+  secretRef?: LocalObjectReference;
+  /**
+   * readOnly is Optional: Defaults to false (read/write). ReadOnly here will force the ReadOnly setting
+   * in VolumeMounts. More info: https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
+   */
+  readOnly?: boolean;
+}
+
+/** k8s.io.api.core.v1.CinderPersistentVolumeSource */
+export interface CinderPersistentVolumeSource {
+  /**
+   * volumeID used to identify the volume in cinder. More info:
+   * https://examples.k8s.io/mysql-cinder-pd/README.md
+   */
+  volumeID: string;
+  /**
+   * fsType Filesystem type to mount. Must be a filesystem type supported by the host operating system.
+   * Examples: "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified. More info:
+   * https://examples.k8s.io/mysql-cinder-pd/README.md
+   */
+  fsType?: string;
+  /**
+   * readOnly is Optional: Defaults to false (read/write). ReadOnly here will force the ReadOnly setting
+   * in VolumeMounts. More info: https://examples.k8s.io/mysql-cinder-pd/README.md
+   */
+  readOnly?: boolean;
+  secretRef?: SecretReference;
+}
+
+/** k8s.io.api.core.v1.CinderVolumeSource */
+export interface CinderVolumeSource {
+  /**
+   * volumeID used to identify the volume in cinder. More info:
+   * https://examples.k8s.io/mysql-cinder-pd/README.md
+   */
+  volumeID: string;
+  /**
+   * fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Examples: "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified. More
+   * info: https://examples.k8s.io/mysql-cinder-pd/README.md
+   */
+  fsType?: string;
+  /**
+   * readOnly defaults to false (read/write). ReadOnly here will force the ReadOnly setting in
+   * VolumeMounts. More info: https://examples.k8s.io/mysql-cinder-pd/README.md
+   */
+  readOnly?: boolean;
+  secretRef?: LocalObjectReference;
+}
+
 /** k8s.io.api.core.v1.ClientIPConfig */
 export interface ClientIPConfig {
   /**
@@ -592,6 +841,29 @@ export interface ClientIPConfig {
    * <=86400(for 1 day) if ServiceAffinity == "ClientIP". Default value is 10800(for 3 hours).
    */
   timeoutSeconds?: number;
+}
+
+/** k8s.io.api.core.v1.ClusterTrustBundleProjection */
+export interface ClusterTrustBundleProjection {
+  /**
+   * Select a single ClusterTrustBundle by object name. Mutually-exclusive with signerName and
+   * labelSelector.
+   */
+  name?: string;
+  /**
+   * Select all ClusterTrustBundles that match this signer name. Mutually-exclusive with name. The
+   * contents of all selected ClusterTrustBundles will be unified and deduplicated.
+   */
+  signerName?: string;
+  labelSelector?: LabelSelector;
+  /**
+   * If true, don't block pod startup if the referenced ClusterTrustBundle(s) aren't available. If using
+   * name, then the named ClusterTrustBundle is allowed not to exist. If using signerName, then the
+   * combination of signerName and labelSelector is allowed to match zero ClusterTrustBundles.
+   */
+  optional?: boolean;
+  /** Relative path from the volume root to write the bundle. */
+  path: string;
 }
 
 /** k8s.io.api.core.v1.ConfigMap */
@@ -649,6 +921,32 @@ export interface ConfigMapList {
   metadata?: ListMeta;
   /** Items is the list of ConfigMaps. */
   items: ConfigMap[];
+}
+
+/** k8s.io.api.core.v1.ConfigMapNodeConfigSource */
+export interface ConfigMapNodeConfigSource {
+  /**
+   * Namespace is the metadata.namespace of the referenced ConfigMap. This field is required in all
+   * cases.
+   */
+  namespace: string;
+  /** Name is the metadata.name of the referenced ConfigMap. This field is required in all cases. */
+  name: string;
+  /**
+   * UID is the metadata.UID of the referenced ConfigMap. This field is forbidden in Node.Spec, and
+   * required in Node.Status.
+   */
+  uid?: string;
+  /**
+   * ResourceVersion is the metadata.ResourceVersion of the referenced ConfigMap. This field is
+   * forbidden in Node.Spec, and required in Node.Status.
+   */
+  resourceVersion?: string;
+  /**
+   * KubeletConfigKey declares which key of the referenced ConfigMap corresponds to the
+   * KubeletConfiguration structure This field is required in all cases.
+   */
+  kubeletConfigKey: string;
 }
 
 /** k8s.io.api.core.v1.ConfigMapProjection: mkube: JSON inlines localObjectReference. */
@@ -793,6 +1091,22 @@ export interface Container {
   /** volumeDevices is the list of block devices to be used by the container. */
   volumeDevices?: VolumeDevice[];
   startupProbe?: Probe;
+  /** Resources resize policy for the container. */
+  resizePolicy?: ContainerResizePolicy[];
+  /**
+   * RestartPolicy defines the restart behavior of individual containers in a pod. This field may only
+   * be set for init containers, and the only allowed value is "Always". For non-init containers or when
+   * this field is not specified, the restart behavior is defined by the Pod's restart policy and the
+   * container type. Setting the RestartPolicy as "Always" for the init container will have the
+   * following effect: this init container will be continually restarted on exit until all regular
+   * containers have terminated. Once all regular containers have completed, all init containers with
+   * restartPolicy "Always" will be shut down. This lifecycle differs from normal init containers and is
+   * often referred to as a "sidecar" container. Although this init container still starts in the init
+   * container sequence, it does not wait for the container to complete before proceeding to the next
+   * init container. Instead, the next init container starts immediately after this init container is
+   * started, or after any startupProbe has successfully completed.
+   */
+  restartPolicy?: string;
 }
 
 /** k8s.io.api.core.v1.ContainerImage */
@@ -824,6 +1138,17 @@ export interface ContainerPort {
   protocol?: string;
   /** What host IP to bind the external port to. */
   hostIP?: string;
+}
+
+/** k8s.io.api.core.v1.ContainerResizePolicy */
+export interface ContainerResizePolicy {
+  /** Name of the resource to which this resource resize policy applies. Supported values: cpu, memory. */
+  resourceName: string;
+  /**
+   * Restart policy to apply when specified resource is resized. If not specified, it defaults to
+   * NotRequired.
+   */
+  restartPolicy: string;
 }
 
 /** k8s.io.api.core.v1.ContainerState */
@@ -891,6 +1216,25 @@ export interface ContainerStatus {
    * kubelet loses state temporarily. Is always true when no startupProbe is defined.
    */
   started?: boolean;
+  /**
+   * AllocatedResources represents the compute resources allocated for this container by the node.
+   * Kubelet sets this value to Container.Resources.Requests upon successful pod admission and after
+   * successfully admitting desired pod resize.
+   */
+  allocatedResources?: { [key: string]: QuantityString };
+  resources?: ResourceRequirements;
+  /** Status of volume mounts. */
+  volumeMounts?: VolumeMountStatus[];
+  user?: ContainerUser;
+  /** AllocatedResourcesStatus represents the status of various resources allocated for this Pod. */
+  allocatedResourcesStatus?: ResourceStatus[];
+  /** StopSignal reports the effective stop signal for this container */
+  stopSignal?: string;
+}
+
+/** k8s.io.api.core.v1.ContainerUser */
+export interface ContainerUser {
+  linux?: LinuxContainerUser;
 }
 
 /** k8s.io.api.core.v1.DaemonEndpoint */
@@ -1073,6 +1417,132 @@ export interface EnvVarSource {
   secretKeyRef?: SecretKeySelector;
 }
 
+/** k8s.io.api.core.v1.EphemeralContainer */
+export interface EphemeralContainer extends EphemeralContainerCommon {
+  /**
+   * If set, the name of the container from PodSpec that this ephemeral container targets. The ephemeral
+   * container will be run in the namespaces (IPC, PID, etc) of this container. If not set then the
+   * ephemeral container uses the namespaces configured in the Pod spec. The container runtime must
+   * implement support for this feature. If the runtime does not support namespace targeting then the
+   * result of setting this field is undefined.
+   */
+  targetContainerName?: string;
+}
+
+/** k8s.io.api.core.v1.EphemeralContainerCommon */
+export interface EphemeralContainerCommon {
+  /**
+   * Name of the ephemeral container specified as a DNS_LABEL. This name must be unique among all
+   * containers, init containers and ephemeral containers.
+   */
+  name?: string;
+  /** Container image name. More info: https://kubernetes.io/docs/concepts/containers/images */
+  image?: string;
+  /**
+   * Entrypoint array. Not executed within a shell. The image's ENTRYPOINT is used if this is not
+   * provided. Variable references $(VAR_NAME) are expanded using the container's environment. If a
+   * variable cannot be resolved, the reference in the input string will be unchanged. Double $$ are
+   * reduced to a single $, which allows for escaping the $(VAR_NAME) syntax: i.e. "$$(VAR_NAME)" will
+   * produce the string literal "$(VAR_NAME)". Escaped references will never be expanded, regardless of
+   * whether the variable exists or not. Cannot be updated. More info:
+   * https://kubernetes.io/docs/tasks/inject-data-application/define-command-argument-container/#running-a-command-in-a-shell
+   */
+  command?: string[];
+  /**
+   * Arguments to the entrypoint. The image's CMD is used if this is not provided. Variable references
+   * $(VAR_NAME) are expanded using the container's environment. If a variable cannot be resolved, the
+   * reference in the input string will be unchanged. Double $$ are reduced to a single $, which allows
+   * for escaping the $(VAR_NAME) syntax: i.e. "$$(VAR_NAME)" will produce the string literal
+   * "$(VAR_NAME)". Escaped references will never be expanded, regardless of whether the variable exists
+   * or not. Cannot be updated. More info:
+   * https://kubernetes.io/docs/tasks/inject-data-application/define-command-argument-container/#running-a-command-in-a-shell
+   */
+  args?: string[];
+  /**
+   * Container's working directory. If not specified, the container runtime's default will be used,
+   * which might be configured in the container image. Cannot be updated.
+   */
+  workingDir?: string;
+  /** Ports are not allowed for ephemeral containers. */
+  ports?: ContainerPort[];
+  /**
+   * List of sources to populate environment variables in the container. The keys defined within a
+   * source must be a C_IDENTIFIER. All invalid keys will be reported as an event when the container is
+   * starting. When a key exists in multiple sources, the value associated with the last source will
+   * take precedence. Values defined by an Env with a duplicate key will take precedence. Cannot be
+   * updated.
+   */
+  envFrom?: EnvFromSource[];
+  /** List of environment variables to set in the container. Cannot be updated. */
+  env?: EnvVar[];
+  resources?: ResourceRequirements;
+  /** Resources resize policy for the container. */
+  resizePolicy?: ContainerResizePolicy[];
+  /**
+   * Restart policy for the container to manage the restart behavior of each container within a pod.
+   * This may only be set for init containers. You cannot set this field on ephemeral containers.
+   */
+  restartPolicy?: string;
+  /**
+   * Pod volumes to mount into the container's filesystem. Subpath mounts are not allowed for ephemeral
+   * containers. Cannot be updated.
+   */
+  volumeMounts?: VolumeMount[];
+  /** volumeDevices is the list of block devices to be used by the container. */
+  volumeDevices?: VolumeDevice[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+  lifecycle?: Lifecycle;
+  /**
+   * Optional: Path at which the file to which the container's termination message will be written is
+   * mounted into the container's filesystem. Message written is intended to be brief final status, such
+   * as an assertion failure message. Will be truncated by the node if greater than 4096 bytes. The
+   * total message length across all containers will be limited to 12kb. Defaults to
+   * /dev/termination-log. Cannot be updated.
+   */
+  terminationMessagePath?: string;
+  /**
+   * Indicate how the termination message should be populated. File will use the contents of
+   * terminationMessagePath to populate the container status message on both success and failure.
+   * FallbackToLogsOnError will use the last chunk of container log output if the termination message
+   * file is empty and the container exited with an error. The log output is limited to 2048 bytes or 80
+   * lines, whichever is smaller. Defaults to File. Cannot be updated.
+   */
+  terminationMessagePolicy?: string;
+  /**
+   * Image pull policy. One of Always, Never, IfNotPresent. Defaults to Always if :latest tag is
+   * specified, or IfNotPresent otherwise. Cannot be updated. More info:
+   * https://kubernetes.io/docs/concepts/containers/images#updating-images
+   */
+  imagePullPolicy?: string;
+  securityContext?: SecurityContext;
+  /**
+   * Whether this container should allocate a buffer for stdin in the container runtime. If this is not
+   * set, reads from stdin in the container will always result in EOF. Default is false.
+   */
+  stdin?: boolean;
+  /**
+   * Whether the container runtime should close the stdin channel after it has been opened by a single
+   * attach. When stdin is true the stdin stream will remain open across multiple attach sessions. If
+   * stdinOnce is set to true, stdin is opened on container start, is empty until the first client
+   * attaches to stdin, and then remains open and accepts data until the client disconnects, at which
+   * time stdin is closed and remains closed until the container is restarted. If this flag is false, a
+   * container processes that reads from stdin will never receive an EOF. Default is false
+   */
+  stdinOnce?: boolean;
+  /**
+   * Whether this container should allocate a TTY for itself, also requires 'stdin' to be true. Default
+   * is false.
+   */
+  tty?: boolean;
+}
+
+/** k8s.io.api.core.v1.EphemeralVolumeSource */
+export interface EphemeralVolumeSource {
+  volumeClaimTemplate?: PersistentVolumeClaimTemplate;
+}
+
 /** k8s.io.api.core.v1.Event */
 export interface Event {
   apiVersion?: string;
@@ -1152,10 +1622,168 @@ export interface ExecAction {
   command?: string[];
 }
 
+/** k8s.io.api.core.v1.FCVolumeSource */
+export interface FCVolumeSource {
+  /** targetWWNs is Optional: FC target worldwide names (WWNs) */
+  targetWWNs?: string[];
+  /** lun is Optional: FC target lun number */
+  lun?: number;
+  /**
+   * fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Ex. "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified.
+   */
+  fsType?: string;
+  /**
+   * readOnly is Optional: Defaults to false (read/write). ReadOnly here will force the ReadOnly setting
+   * in VolumeMounts.
+   */
+  readOnly?: boolean;
+  /**
+   * wwids Optional: FC volume world wide identifiers (wwids) Either wwids or combination of targetWWNs
+   * and lun must be set, but not both simultaneously.
+   */
+  wwids?: string[];
+}
+
+/** k8s.io.api.core.v1.FlexPersistentVolumeSource */
+export interface FlexPersistentVolumeSource {
+  /** driver is the name of the driver to use for this volume. */
+  driver: string;
+  /**
+   * fsType is the Filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Ex. "ext4", "xfs", "ntfs". The default filesystem depends on FlexVolume script.
+   */
+  fsType?: string;
+  secretRef?: SecretReference;
+  /**
+   * readOnly is Optional: defaults to false (read/write). ReadOnly here will force the ReadOnly setting
+   * in VolumeMounts.
+   */
+  readOnly?: boolean;
+  /** options is Optional: this field holds extra command options if any. */
+  options?: { [key: string]: string };
+}
+
+/** k8s.io.api.core.v1.FlexVolumeSource */
+export interface FlexVolumeSource {
+  /** driver is the name of the driver to use for this volume. */
+  driver: string;
+  /**
+   * fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Ex. "ext4", "xfs", "ntfs". The default filesystem depends on FlexVolume script.
+   */
+  fsType?: string;
+  secretRef?: LocalObjectReference;
+  /**
+   * readOnly is Optional: defaults to false (read/write). ReadOnly here will force the ReadOnly setting
+   * in VolumeMounts.
+   */
+  readOnly?: boolean;
+  /** options is Optional: this field holds extra command options if any. */
+  options?: { [key: string]: string };
+}
+
+/** k8s.io.api.core.v1.FlockerVolumeSource */
+export interface FlockerVolumeSource {
+  /**
+   * datasetName is Name of the dataset stored as metadata -> name on the dataset for Flocker should be
+   * considered as deprecated
+   */
+  datasetName?: string;
+  /** datasetUUID is the UUID of the dataset. This is unique identifier of a Flocker dataset */
+  datasetUUID?: string;
+}
+
+/** k8s.io.api.core.v1.GCEPersistentDiskVolumeSource */
+export interface GCEPersistentDiskVolumeSource {
+  /**
+   * pdName is unique name of the PD resource in GCE. Used to identify the disk in GCE. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#gcepersistentdisk
+   */
+  pdName: string;
+  /**
+   * fsType is filesystem type of the volume that you want to mount. Tip: Ensure that the filesystem
+   * type is supported by the host operating system. Examples: "ext4", "xfs", "ntfs". Implicitly
+   * inferred to be "ext4" if unspecified. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#gcepersistentdisk
+   */
+  fsType?: string;
+  /**
+   * partition is the partition in the volume that you want to mount. If omitted, the default is to
+   * mount by volume name. Examples: For volume /dev/sda1, you specify the partition as "1". Similarly,
+   * the volume partition for /dev/sda is "0" (or you can leave the property empty). More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#gcepersistentdisk
+   */
+  partition?: number;
+  /**
+   * readOnly here will force the ReadOnly setting in VolumeMounts. Defaults to false. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#gcepersistentdisk
+   */
+  readOnly?: boolean;
+}
+
 /** k8s.io.api.core.v1.GRPCAction */
 export interface GRPCAction {
   port: number;
   service?: string;
+}
+
+/** k8s.io.api.core.v1.GitRepoVolumeSource */
+export interface GitRepoVolumeSource {
+  /** repository is the URL */
+  repository: string;
+  /** revision is the commit hash for the specified revision. */
+  revision?: string;
+  /**
+   * directory is the target directory name. Must not contain or start with '..'. If '.' is supplied,
+   * the volume directory will be the git repository. Otherwise, if specified, the volume will contain
+   * the git repository in the subdirectory with the given name.
+   */
+  directory?: string;
+}
+
+/** k8s.io.api.core.v1.GlusterfsPersistentVolumeSource */
+export interface GlusterfsPersistentVolumeSource {
+  /**
+   * endpoints is the endpoint name that details Glusterfs topology. More info:
+   * https://examples.k8s.io/volumes/glusterfs/README.md#create-a-pod
+   */
+  endpoints: string;
+  /**
+   * path is the Glusterfs volume path. More info:
+   * https://examples.k8s.io/volumes/glusterfs/README.md#create-a-pod
+   */
+  path: string;
+  /**
+   * readOnly here will force the Glusterfs volume to be mounted with read-only permissions. Defaults to
+   * false. More info: https://examples.k8s.io/volumes/glusterfs/README.md#create-a-pod
+   */
+  readOnly?: boolean;
+  /**
+   * endpointsNamespace is the namespace that contains Glusterfs endpoint. If this field is empty, the
+   * EndpointNamespace defaults to the same namespace as the bound PVC. More info:
+   * https://examples.k8s.io/volumes/glusterfs/README.md#create-a-pod
+   */
+  endpointsNamespace?: string;
+}
+
+/** k8s.io.api.core.v1.GlusterfsVolumeSource */
+export interface GlusterfsVolumeSource {
+  /**
+   * endpoints is the endpoint name that details Glusterfs topology. More info:
+   * https://examples.k8s.io/volumes/glusterfs/README.md#create-a-pod
+   */
+  endpoints: string;
+  /**
+   * path is the Glusterfs volume path. More info:
+   * https://examples.k8s.io/volumes/glusterfs/README.md#create-a-pod
+   */
+  path: string;
+  /**
+   * readOnly here will force the Glusterfs volume to be mounted with read-only permissions. Defaults to
+   * false. More info: https://examples.k8s.io/volumes/glusterfs/README.md#create-a-pod
+   */
+  readOnly?: boolean;
 }
 
 /** k8s.io.api.core.v1.HTTPGetAction */
@@ -1194,6 +1822,12 @@ export interface HostAlias {
   hostnames?: string[];
 }
 
+/** k8s.io.api.core.v1.HostIP */
+export interface HostIP {
+  /** IP is the IP address assigned to the host */
+  ip: string;
+}
+
 /** k8s.io.api.core.v1.HostPathVolumeSource */
 export interface HostPathVolumeSource {
   /**
@@ -1206,6 +1840,108 @@ export interface HostPathVolumeSource {
    * https://kubernetes.io/docs/concepts/storage/volumes#hostpath
    */
   type?: string;
+}
+
+/** k8s.io.api.core.v1.ISCSIPersistentVolumeSource */
+export interface ISCSIPersistentVolumeSource {
+  /**
+   * targetPortal is iSCSI Target Portal. The Portal is either an IP or ip_addr:port if the port is
+   * other than default (typically TCP ports 860 and 3260).
+   */
+  targetPortal: string;
+  /** iqn is Target iSCSI Qualified Name. */
+  iqn: string;
+  /** lun is iSCSI Target Lun number. */
+  lun: number;
+  /** iscsiInterface is the interface Name that uses an iSCSI transport. Defaults to 'default' (tcp). */
+  iscsiInterface?: string;
+  /**
+   * fsType is the filesystem type of the volume that you want to mount. Tip: Ensure that the filesystem
+   * type is supported by the host operating system. Examples: "ext4", "xfs", "ntfs". Implicitly
+   * inferred to be "ext4" if unspecified. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#iscsi
+   */
+  fsType?: string;
+  /** readOnly here will force the ReadOnly setting in VolumeMounts. Defaults to false. */
+  readOnly?: boolean;
+  /**
+   * portals is the iSCSI Target Portal List. The Portal is either an IP or ip_addr:port if the port is
+   * other than default (typically TCP ports 860 and 3260).
+   */
+  portals?: string[];
+  /** chapAuthDiscovery defines whether support iSCSI Discovery CHAP authentication */
+  chapAuthDiscovery?: boolean;
+  /** chapAuthSession defines whether support iSCSI Session CHAP authentication */
+  chapAuthSession?: boolean;
+  secretRef?: SecretReference;
+  /**
+   * initiatorName is the custom iSCSI Initiator Name. If initiatorName is specified with iscsiInterface
+   * simultaneously, new iSCSI interface <target portal>:<volume name> will be created for the
+   * connection.
+   */
+  initiatorName?: string;
+}
+
+/** k8s.io.api.core.v1.ISCSIVolumeSource */
+export interface ISCSIVolumeSource {
+  /**
+   * targetPortal is iSCSI Target Portal. The Portal is either an IP or ip_addr:port if the port is
+   * other than default (typically TCP ports 860 and 3260).
+   */
+  targetPortal: string;
+  /** iqn is the target iSCSI Qualified Name. */
+  iqn: string;
+  /** lun represents iSCSI Target Lun number. */
+  lun: number;
+  /** iscsiInterface is the interface Name that uses an iSCSI transport. Defaults to 'default' (tcp). */
+  iscsiInterface?: string;
+  /**
+   * fsType is the filesystem type of the volume that you want to mount. Tip: Ensure that the filesystem
+   * type is supported by the host operating system. Examples: "ext4", "xfs", "ntfs". Implicitly
+   * inferred to be "ext4" if unspecified. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#iscsi
+   */
+  fsType?: string;
+  /** readOnly here will force the ReadOnly setting in VolumeMounts. Defaults to false. */
+  readOnly?: boolean;
+  /**
+   * portals is the iSCSI Target Portal List. The portal is either an IP or ip_addr:port if the port is
+   * other than default (typically TCP ports 860 and 3260).
+   */
+  portals?: string[];
+  /** chapAuthDiscovery defines whether support iSCSI Discovery CHAP authentication */
+  chapAuthDiscovery?: boolean;
+  /** chapAuthSession defines whether support iSCSI Session CHAP authentication */
+  chapAuthSession?: boolean;
+  secretRef?: LocalObjectReference;
+  /**
+   * initiatorName is the custom iSCSI Initiator Name. If initiatorName is specified with iscsiInterface
+   * simultaneously, new iSCSI interface <target portal>:<volume name> will be created for the
+   * connection.
+   */
+  initiatorName?: string;
+}
+
+/** k8s.io.api.core.v1.ImageVolumeSource */
+export interface ImageVolumeSource {
+  /**
+   * Required: Image or artifact reference to be used. Behaves in the same way as
+   * pod.spec.containers[*].image. Pull secrets will be assembled in the same way as for the container
+   * image by looking up node credentials, SA image pull secrets, and pod spec image pull secrets. More
+   * info: https://kubernetes.io/docs/concepts/containers/images This field is optional to allow higher
+   * level config management to default or override container images in workload controllers like
+   * Deployments and StatefulSets.
+   */
+  reference?: string;
+  /**
+   * Policy for pulling OCI objects. Possible values are: Always: the kubelet always attempts to pull
+   * the reference. Container creation will fail If the pull fails. Never: the kubelet never pulls the
+   * reference and only uses a local image or artifact. Container creation will fail if the reference
+   * isn't present. IfNotPresent: the kubelet pulls if the reference isn't already present on disk.
+   * Container creation will fail if the reference isn't present and the pull fails. Defaults to Always
+   * if :latest tag is specified, or IfNotPresent otherwise.
+   */
+  pullPolicy?: string;
 }
 
 /** k8s.io.api.core.v1.KeyToPath */
@@ -1231,6 +1967,12 @@ export interface KeyToPath {
 export interface Lifecycle {
   postStart?: LifecycleHandler;
   preStop?: LifecycleHandler;
+  /**
+   * StopSignal defines which signal will be sent to a container when it is being stopped. If not
+   * specified, the default is defined by the container runtime in use. StopSignal can only be set for
+   * Pods with a non-empty .spec.os.name
+   */
+  stopSignal?: string;
 }
 
 /** k8s.io.api.core.v1.LifecycleHandler */
@@ -1238,6 +1980,20 @@ export interface LifecycleHandler {
   exec?: ExecAction;
   httpGet?: HTTPGetAction;
   tcpSocket?: TCPSocketAction;
+  sleep?: SleepAction;
+}
+
+/** k8s.io.api.core.v1.LinuxContainerUser */
+export interface LinuxContainerUser {
+  /** UID is the primary uid initially attached to the first process in the container */
+  uid: number;
+  /** GID is the primary gid initially attached to the first process in the container */
+  gid: number;
+  /**
+   * SupplementalGroups are the supplemental groups initially attached to the first process in the
+   * container
+   */
+  supplementalGroups?: number[];
 }
 
 /** k8s.io.api.core.v1.LoadBalancerIngress */
@@ -1249,6 +2005,14 @@ export interface LoadBalancerIngress {
   ip?: string;
   /** Hostname is set for load-balancer ingress points that are DNS based (typically AWS load-balancers) */
   hostname?: string;
+  /**
+   * IPMode specifies how the load-balancer IP behaves, and may only be specified when the ip field is
+   * specified. Setting this to "VIP" indicates that traffic is delivered to the node with the
+   * destination set to the load-balancer's IP and port. Setting this to "Proxy" indicates that traffic
+   * is delivered to the node or pod with the destination set to the node's IP and node port or the
+   * pod's IP and port. Service implementations may use this information to adjust traffic routing.
+   */
+  ipMode?: string;
   /**
    * Ports is a list of records of service ports If used, every port defined in the service should have
    * an entry in it
@@ -1271,7 +2035,7 @@ export interface LocalVolumeSource {
    * path of the full path to the volume on the node. It can be either a directory or block device (disk,
    * partition, ...).
    */
-  path?: string;
+  path: string;
   /**
    * fsType is the filesystem type to mount. It applies only when the Path is a block device. Must be a
    * filesystem type supported by the host operating system. Ex. "ext4", "xfs", "ntfs". The default value
@@ -1287,6 +2051,25 @@ export interface LocalObjectReference {
    * https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
    */
   name?: string;
+}
+
+/** k8s.io.api.core.v1.ModifyVolumeStatus */
+export interface ModifyVolumeStatus {
+  /**
+   * targetVolumeAttributesClassName is the name of the VolumeAttributesClass the PVC currently being
+   * reconciled
+   */
+  targetVolumeAttributesClassName?: string;
+  /**
+   * status is the status of the ControllerModifyVolume operation. It can be in any of following states:
+   * - Pending Pending indicates that the PersistentVolumeClaim cannot be modified due to unmet
+   * requirements, such as the specified VolumeAttributesClass not existing. - InProgress InProgress
+   * indicates that the volume is being modified. - Infeasible Infeasible indicates that the request has
+   * been rejected as invalid by the CSI driver. To resolve the error, a valid VolumeAttributesClass
+   * needs to be specified. Note: New statuses can be added in the future. Consumers should check for
+   * unknown statuses and fail appropriately.
+   */
+  status: string;
 }
 
 /** k8s.io.api.core.v1.NFSVolumeSource */
@@ -1424,9 +2207,44 @@ export interface NodeCondition {
   message?: string;
 }
 
+/** k8s.io.api.core.v1.NodeConfigSource */
+export interface NodeConfigSource {
+  configMap?: ConfigMapNodeConfigSource;
+}
+
+/** k8s.io.api.core.v1.NodeConfigStatus */
+export interface NodeConfigStatus {
+  assigned?: NodeConfigSource;
+  active?: NodeConfigSource;
+  lastKnownGood?: NodeConfigSource;
+  /**
+   * Error describes any problems reconciling the Spec.ConfigSource to the Active config. Errors may
+   * occur, for example, attempting to checkpoint Spec.ConfigSource to the local Assigned record,
+   * attempting to checkpoint the payload associated with Spec.ConfigSource, attempting to load or
+   * validate the Assigned config, etc. Errors may occur at different points while syncing config.
+   * Earlier errors (e.g. download or checkpointing errors) will not result in a rollback to
+   * LastKnownGood, and may resolve across Kubelet retries. Later errors (e.g. loading or validating a
+   * checkpointed config) will result in a rollback to LastKnownGood. In the latter case, it is usually
+   * possible to resolve the error by fixing the config assigned in Spec.ConfigSource. You can find
+   * additional information for debugging by searching the error message in the Kubelet log. Error is a
+   * human-readable description of the error state; machines can check whether or not Error is empty,
+   * but should not rely on the stability of the Error text across Kubelet versions.
+   */
+  error?: string;
+}
+
 /** k8s.io.api.core.v1.NodeDaemonEndpoints */
 export interface NodeDaemonEndpoints {
   kubeletEndpoint?: DaemonEndpoint;
+}
+
+/** k8s.io.api.core.v1.NodeFeatures */
+export interface NodeFeatures {
+  /**
+   * SupplementalGroupsPolicy is set to true if the runtime supports SupplementalGroupsPolicy and
+   * ContainerUser.
+   */
+  supplementalGroupsPolicy?: boolean;
 }
 
 /** k8s.io.api.core.v1.NodeList */
@@ -1440,6 +2258,24 @@ export interface NodeList {
   metadata?: ListMeta;
   /** List of nodes */
   items: Node[];
+}
+
+/** k8s.io.api.core.v1.NodeRuntimeHandler */
+export interface NodeRuntimeHandler {
+  /** Runtime handler name. Empty for the default runtime handler. */
+  name?: string;
+  features?: NodeRuntimeHandlerFeatures;
+}
+
+/** k8s.io.api.core.v1.NodeRuntimeHandlerFeatures */
+export interface NodeRuntimeHandlerFeatures {
+  /** RecursiveReadOnlyMounts is set to true if the runtime handler supports RecursiveReadOnlyMounts. */
+  recursiveReadOnlyMounts?: boolean;
+  /**
+   * UserNamespaces is set to true if the runtime handler supports UserNamespaces, including for
+   * volumes.
+   */
+  userNamespaces?: boolean;
 }
 
 /** k8s.io.api.core.v1.NodeSelector */
@@ -1495,6 +2331,7 @@ export interface NodeSpec {
   unschedulable?: boolean;
   /** If specified, the node's taints. */
   taints?: Taint[];
+  configSource?: NodeConfigSource;
   /**
    * podCIDRs represents the IP ranges assigned to the node for usage by Pods on that node. If this field
    * is specified, the 0th entry must match the podCIDR field. It may contain at most 1 value for each of
@@ -1541,6 +2378,16 @@ export interface NodeStatus {
   volumesInUse?: string[];
   /** List of volumes that are attached to the node. */
   volumesAttached?: AttachedVolume[];
+  config?: NodeConfigStatus;
+  /** The available runtime handlers. */
+  runtimeHandlers?: NodeRuntimeHandler[];
+  features?: NodeFeatures;
+}
+
+/** k8s.io.api.core.v1.NodeSwapStatus */
+export interface NodeSwapStatus {
+  /** Total amount of swap memory in bytes. */
+  capacity?: number;
 }
 
 /** k8s.io.api.core.v1.NodeSystemInfo */
@@ -1572,6 +2419,7 @@ export interface NodeSystemInfo {
   operatingSystem: string;
   /** The Architecture reported by the node */
   architecture: string;
+  swap?: NodeSwapStatus;
 }
 
 /** k8s.io.api.core.v1.ObjectFieldSelector */
@@ -1690,7 +2538,7 @@ export interface PersistentVolumeClaimList {
    * items is a list of persistent volume claims. More info:
    * https://kubernetes.io/docs/concepts/storage/persistent-volumes#persistentvolumeclaims
    */
-  items?: PersistentVolumeClaim[];
+  items: PersistentVolumeClaim[];
 }
 
 /** k8s.io.api.core.v1.PersistentVolumeClaimSpec */
@@ -1700,7 +2548,7 @@ export interface PersistentVolumeClaimSpec {
    * https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1
    */
   accessModes?: string[];
-  resources?: ResourceRequirements;
+  resources?: VolumeResourceRequirements;
   /** VolumeName is the binding reference to the PersistentVolume backing this claim. */
   volumeName?: string;
   selector?: LabelSelector;
@@ -1716,6 +2564,20 @@ export interface PersistentVolumeClaimSpec {
   volumeMode?: string;
   dataSource?: TypedLocalObjectReference;
   dataSourceRef?: TypedObjectReference;
+  /**
+   * volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim. If
+   * specified, the CSI driver will create or update the volume with the attributes defined in the
+   * corresponding VolumeAttributesClass. This has a different purpose than storageClassName, it can be
+   * changed after the claim is created. An empty string value means that no VolumeAttributesClass will
+   * be applied to the claim but it's not allowed to reset this field to empty string once it is set. If
+   * unspecified and the PersistentVolumeClaim is unbound, the default VolumeAttributesClass will be set
+   * by the persistentvolume controller if it exists. If the resource referred to by
+   * volumeAttributesClass does not exist, this PersistentVolumeClaim will be set to a Pending state, as
+   * reflected by the modifyVolumeStatus field, until such as a resource exists. More info:
+   * https://kubernetes.io/docs/concepts/storage/volume-attributes-classes/ (Beta) Using this field
+   * requires the VolumeAttributesClass feature gate to be enabled (off by default).
+   */
+  volumeAttributesClassName?: string;
 }
 
 /** k8s.io.api.core.v1.PersistentVolumeClaimStatus */
@@ -1734,6 +2596,64 @@ export interface PersistentVolumeClaimStatus {
    * the Condition will be set to 'ResizeStarted'.
    */
   conditions?: PersistentVolumeClaimCondition[];
+  /**
+   * allocatedResources tracks the resources allocated to a PVC including its capacity. Key names follow
+   * standard Kubernetes label syntax. Valid values are either: * Un-prefixed keys: - storage - the
+   * capacity of the volume. * Custom resources must use implementation-defined prefixed names such as
+   * "example.com/my-custom-resource" Apart from above values - keys that are unprefixed or have
+   * kubernetes.io prefix are considered reserved and hence may not be used. Capacity reported here may
+   * be larger than the actual capacity when a volume expansion operation is requested. For storage
+   * quota, the larger value from allocatedResources and PVC.spec.resources is used. If
+   * allocatedResources is not set, PVC.spec.resources alone is used for quota calculation. If a volume
+   * expansion capacity request is lowered, allocatedResources is only lowered if there are no expansion
+   * operations in progress and if the actual volume capacity is equal or lower than the requested
+   * capacity. A controller that receives PVC update with previously unknown resourceName should ignore
+   * the update for the purpose it was designed. For example - a controller that only is responsible for
+   * resizing capacity of the volume, should ignore PVC updates that change other valid resources
+   * associated with PVC. This is an alpha field and requires enabling RecoverVolumeExpansionFailure
+   * feature.
+   */
+  allocatedResources?: { [key: string]: QuantityString };
+  /**
+   * allocatedResourceStatuses stores status of resource being resized for the given PVC. Key names
+   * follow standard Kubernetes label syntax. Valid values are either: * Un-prefixed keys: - storage -
+   * the capacity of the volume. * Custom resources must use implementation-defined prefixed names such
+   * as "example.com/my-custom-resource" Apart from above values - keys that are unprefixed or have
+   * kubernetes.io prefix are considered reserved and hence may not be used. ClaimResourceStatus can be
+   * in any of following states: - ControllerResizeInProgress: State set when resize controller starts
+   * resizing the volume in control-plane. - ControllerResizeFailed: State set when resize has failed in
+   * resize controller with a terminal error. - NodeResizePending: State set when resize controller has
+   * finished resizing the volume but further resizing of volume is needed on the node. -
+   * NodeResizeInProgress: State set when kubelet starts resizing the volume. - NodeResizeFailed: State
+   * set when resizing has failed in kubelet with a terminal error. Transient errors don't set
+   * NodeResizeFailed. For example: if expanding a PVC for more capacity - this field can be one of the
+   * following states: - pvc.status.allocatedResourceStatus['storage'] = "ControllerResizeInProgress" -
+   * pvc.status.allocatedResourceStatus['storage'] = "ControllerResizeFailed" -
+   * pvc.status.allocatedResourceStatus['storage'] = "NodeResizePending" -
+   * pvc.status.allocatedResourceStatus['storage'] = "NodeResizeInProgress" -
+   * pvc.status.allocatedResourceStatus['storage'] = "NodeResizeFailed" When this field is not set, it
+   * means that no resize operation is in progress for the given PVC. A controller that receives PVC
+   * update with previously unknown resourceName or ClaimResourceStatus should ignore the update for the
+   * purpose it was designed. For example - a controller that only is responsible for resizing capacity
+   * of the volume, should ignore PVC updates that change other valid resources associated with PVC.
+   * This is an alpha field and requires enabling RecoverVolumeExpansionFailure feature.
+   */
+  allocatedResourceStatuses?: { [key: string]: string };
+  /**
+   * currentVolumeAttributesClassName is the current name of the VolumeAttributesClass the PVC is using.
+   * When unset, there is no VolumeAttributeClass applied to this PersistentVolumeClaim This is a beta
+   * field and requires enabling VolumeAttributesClass feature (off by default).
+   */
+  currentVolumeAttributesClassName?: string;
+  modifyVolumeStatus?: ModifyVolumeStatus;
+}
+
+/** k8s.io.api.core.v1.PersistentVolumeClaimTemplate */
+export interface PersistentVolumeClaimTemplate {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  spec: PersistentVolumeClaimSpec;
 }
 
 /** k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource */
@@ -1760,7 +2680,7 @@ export interface PersistentVolumeList {
    * items is a list of persistent volumes. More info:
    * https://kubernetes.io/docs/concepts/storage/persistent-volumes
    */
-  items?: PersistentVolume[];
+  items: PersistentVolume[];
 }
 
 /**
@@ -1769,19 +2689,38 @@ export interface PersistentVolumeList {
  * mkube: the sources mkube's node agent can mount; the others keep their upstream numbers free.
  */
 export interface PersistentVolumeSource {
+  gcePersistentDisk?: GCEPersistentDiskVolumeSource;
+  awsElasticBlockStore?: AWSElasticBlockStoreVolumeSource;
   /**
    * hostPath represents a directory on the host. Provisioned by a developer or tester. This is useful for
    * single-node development and testing only! On-host storage is not supported in any way and WILL NOT
    * WORK in a multi-node cluster. More info: https://kubernetes.io/docs/concepts/storage/volumes#hostpath
    */
   hostPath?: HostPathVolumeSource;
+  glusterfs?: GlusterfsPersistentVolumeSource;
   /**
    * nfs represents an NFS mount on the host. Provisioned by an admin. More info:
    * https://kubernetes.io/docs/concepts/storage/volumes#nfs
    */
   nfs?: NFSVolumeSource;
+  rbd?: RBDPersistentVolumeSource;
+  iscsi?: ISCSIPersistentVolumeSource;
+  cinder?: CinderPersistentVolumeSource;
+  cephfs?: CephFSPersistentVolumeSource;
+  fc?: FCVolumeSource;
+  flocker?: FlockerVolumeSource;
+  flexVolume?: FlexPersistentVolumeSource;
+  azureFile?: AzureFilePersistentVolumeSource;
+  vsphereVolume?: VsphereVirtualDiskVolumeSource;
+  quobyte?: QuobyteVolumeSource;
+  azureDisk?: AzureDiskVolumeSource;
+  photonPersistentDisk?: PhotonPersistentDiskVolumeSource;
+  portworxVolume?: PortworxVolumeSource;
+  scaleIO?: ScaleIOPersistentVolumeSource;
   /** local represents directly-attached storage with node affinity */
   local?: LocalVolumeSource;
+  storageos?: StorageOSPersistentVolumeSource;
+  csi?: CSIPersistentVolumeSource;
 }
 
 /**
@@ -1862,6 +2801,17 @@ export interface PersistentVolumeStatus {
   lastPhaseTransitionTime?: Time;
 }
 
+/** k8s.io.api.core.v1.PhotonPersistentDiskVolumeSource */
+export interface PhotonPersistentDiskVolumeSource {
+  /** pdID is the ID that identifies Photon Controller persistent disk */
+  pdID: string;
+  /**
+   * fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Ex. "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified.
+   */
+  fsType?: string;
+}
+
 /** k8s.io.api.core.v1.Pod */
 export interface Pod {
   apiVersion?: string;
@@ -1914,6 +2864,26 @@ export interface PodAffinityTerm {
    */
   topologyKey: string;
   namespaceSelector?: LabelSelector;
+  /**
+   * MatchLabelKeys is a set of pod label keys to select which pods will be taken into consideration.
+   * The keys are used to lookup values from the incoming pod labels, those key-value labels are merged
+   * with `labelSelector` as `key in (value)` to select the group of existing pods which pods will be
+   * taken into consideration for the incoming pod's pod (anti) affinity. Keys that don't exist in the
+   * incoming pod labels will be ignored. The default value is empty. The same key is forbidden to exist
+   * in both matchLabelKeys and labelSelector. Also, matchLabelKeys cannot be set when labelSelector
+   * isn't set.
+   */
+  matchLabelKeys?: string[];
+  /**
+   * MismatchLabelKeys is a set of pod label keys to select which pods will be taken into consideration.
+   * The keys are used to lookup values from the incoming pod labels, those key-value labels are merged
+   * with `labelSelector` as `key notin (value)` to select the group of existing pods which pods will be
+   * taken into consideration for the incoming pod's pod (anti) affinity. Keys that don't exist in the
+   * incoming pod labels will be ignored. The default value is empty. The same key is forbidden to exist
+   * in both mismatchLabelKeys and labelSelector. Also, mismatchLabelKeys cannot be set when
+   * labelSelector isn't set.
+   */
+  mismatchLabelKeys?: string[];
 }
 
 /** k8s.io.api.core.v1.PodAntiAffinity */
@@ -1958,6 +2928,11 @@ export interface PodCondition {
   reason?: string;
   /** Human-readable message indicating details about last transition. */
   message?: string;
+  /**
+   * If set, this represents the .metadata.generation that the pod condition was set based upon. This is
+   * an alpha field. Enable PodObservedGenerationTracking to be able to use this field.
+   */
+  observedGeneration?: number;
 }
 
 /** k8s.io.api.core.v1.PodDNSConfig */
@@ -2020,6 +2995,42 @@ export interface PodReadinessGate {
   conditionType: string;
 }
 
+/** k8s.io.api.core.v1.PodResourceClaim */
+export interface PodResourceClaim {
+  /** Name uniquely identifies this resource claim inside the pod. This must be a DNS_LABEL. */
+  name: string;
+  /**
+   * ResourceClaimName is the name of a ResourceClaim object in the same namespace as this pod. Exactly
+   * one of ResourceClaimName and ResourceClaimTemplateName must be set.
+   */
+  resourceClaimName?: string;
+  /**
+   * ResourceClaimTemplateName is the name of a ResourceClaimTemplate object in the same namespace as
+   * this pod. The template will be used to create a new ResourceClaim, which will be bound to this pod.
+   * When this pod is deleted, the ResourceClaim will also be deleted. The pod name and resource name,
+   * along with a generated component, will be used to form a unique name for the ResourceClaim, which
+   * will be recorded in pod.status.resourceClaimStatuses. This field is immutable and no changes will
+   * be made to the corresponding ResourceClaim by the control plane after creating the ResourceClaim.
+   * Exactly one of ResourceClaimName and ResourceClaimTemplateName must be set.
+   */
+  resourceClaimTemplateName?: string;
+}
+
+/** k8s.io.api.core.v1.PodResourceClaimStatus */
+export interface PodResourceClaimStatus {
+  /**
+   * Name uniquely identifies this resource claim inside the pod. This must match the name of an entry
+   * in pod.spec.resourceClaims, which implies that the string must be a DNS_LABEL.
+   */
+  name: string;
+  /**
+   * ResourceClaimName is the name of the ResourceClaim that was generated for the Pod in the namespace
+   * of the Pod. If this is unset, then generating a ResourceClaim was not necessary. The
+   * pod.spec.resourceClaims entry can be ignored in this case.
+   */
+  resourceClaimName?: string;
+}
+
 /** k8s.io.api.core.v1.PodSchedulingGate */
 export interface PodSchedulingGate {
   name: string;
@@ -2076,6 +3087,34 @@ export interface PodSecurityContext {
    */
   fsGroupChangePolicy?: string;
   seccompProfile?: SeccompProfile;
+  appArmorProfile?: AppArmorProfile;
+  /**
+   * Defines how supplemental groups of the first container processes are calculated. Valid values are
+   * "Merge" and "Strict". If not specified, "Merge" is used. (Alpha) Using the field requires the
+   * SupplementalGroupsPolicy feature gate to be enabled and the container runtime must implement
+   * support for this feature. Note that this field cannot be set when spec.os.name is windows.
+   */
+  supplementalGroupsPolicy?: string;
+  /**
+   * seLinuxChangePolicy defines how the container's SELinux label is applied to all volumes used by the
+   * Pod. It has no effect on nodes that do not support SELinux or to volumes does not support SELinux.
+   * Valid values are "MountOption" and "Recursive". "Recursive" means relabeling of all files on all
+   * Pod volumes by the container runtime. This may be slow for large volumes, but allows mixing
+   * privileged and unprivileged Pods sharing the same volume on the same node. "MountOption" mounts all
+   * eligible Pod volumes with `-o context` mount option. This requires all Pods that share the same
+   * volume to use the same SELinux label. It is not possible to share the same volume among privileged
+   * and unprivileged Pods. Eligible volumes are in-tree FibreChannel and iSCSI volumes, and all CSI
+   * volumes whose CSI driver announces SELinux support by setting spec.seLinuxMount: true in their
+   * CSIDriver instance. Other volumes are always re-labelled recursively. "MountOption" value is
+   * allowed only when SELinuxMount feature gate is enabled. If not specified and SELinuxMount feature
+   * gate is enabled, "MountOption" is used. If not specified and SELinuxMount feature gate is disabled,
+   * "MountOption" is used for ReadWriteOncePod volumes and "Recursive" for all other volumes. This
+   * field affects only Pods that have SELinux label set, either in PodSecurityContext or in
+   * SecurityContext of all containers. All Pods that use the same volume should use the same
+   * seLinuxChangePolicy, otherwise some pods can get stuck in ContainerCreating state. Note that this
+   * field cannot be set when spec.os.name is windows.
+   */
+  seLinuxChangePolicy?: string;
 }
 
 /** k8s.io.api.core.v1.PodSpec */
@@ -2263,6 +3302,13 @@ export interface PodSpec {
    */
   topologySpreadConstraints?: TopologySpreadConstraint[];
   /**
+   * List of ephemeral containers run in this pod. Ephemeral containers may be run in an existing pod to
+   * perform user-initiated actions such as debugging. This list cannot be specified when creating a
+   * pod, and it cannot be modified by updating the pod spec. In order to add an ephemeral container to
+   * an existing pod, use the pod's ephemeralcontainers subresource.
+   */
+  ephemeralContainers?: EphemeralContainer[];
+  /**
    * If true the pod's hostname will be configured as the pod's FQDN, rather than the leaf name (the
    * default). In Linux containers, this means setting the FQDN in the hostname field of the kernel (the
    * nodename field of struct utsname). In Windows containers, this means setting the registry value of
@@ -2274,6 +3320,14 @@ export interface PodSpec {
   os?: PodOS;
   hostUsers?: boolean;
   schedulingGates?: PodSchedulingGate[];
+  /**
+   * ResourceClaims defines which ResourceClaims must be allocated and reserved before the Pod is
+   * allowed to start. The resources will be made available to those containers which consume them by
+   * name. This is an alpha field and requires enabling the DynamicResourceAllocation feature gate. This
+   * field is immutable.
+   */
+  resourceClaims?: PodResourceClaim[];
+  resources?: ResourceRequirements;
 }
 
 /** k8s.io.api.core.v1.PodStatus */
@@ -2350,6 +3404,29 @@ export interface PodStatus {
    * populated by servers that enable the EphemeralContainers feature.
    */
   ephemeralContainerStatuses?: ContainerStatus[];
+  /**
+   * Status of resources resize desired for pod's containers. It is empty if no resources resize is
+   * pending. Any changes to container resources will automatically set this to "Proposed" Deprecated:
+   * Resize status is moved to two pod conditions PodResizePending and PodResizeInProgress.
+   * PodResizePending will track states where the spec has been resized, but the Kubelet has not yet
+   * allocated the resources. PodResizeInProgress will track in-progress resizes, and should be present
+   * whenever allocated resources != acknowledged resources.
+   */
+  resize?: string;
+  /** Status of resource claims. */
+  resourceClaimStatuses?: PodResourceClaimStatus[];
+  /**
+   * hostIPs holds the IP addresses allocated to the host. If this field is specified, the first entry
+   * must match the hostIP field. This list is empty if the pod has not started yet. A pod can be
+   * assigned to a node that has a problem in kubelet which in turns means that HostIPs will not be
+   * updated even if there is a node is assigned to this pod.
+   */
+  hostIPs?: HostIP[];
+  /**
+   * If set, this represents the .metadata.generation that the pod status was set based upon. This is an
+   * alpha field. Enable PodObservedGenerationTracking to be able to use this field.
+   */
+  observedGeneration?: number;
 }
 
 /** k8s.io.api.core.v1.PodTemplateSpec */
@@ -2380,6 +3457,22 @@ export interface PortStatus {
    * foo.example.com/CamelCase.
    */
   error?: string;
+}
+
+/** k8s.io.api.core.v1.PortworxVolumeSource */
+export interface PortworxVolumeSource {
+  /** volumeID uniquely identifies a Portworx volume */
+  volumeID: string;
+  /**
+   * fSType represents the filesystem type to mount Must be a filesystem type supported by the host
+   * operating system. Ex. "ext4", "xfs". Implicitly inferred to be "ext4" if unspecified.
+   */
+  fsType?: string;
+  /**
+   * readOnly defaults to false (read/write). ReadOnly here will force the ReadOnly setting in
+   * VolumeMounts.
+   */
+  readOnly?: boolean;
 }
 
 /** k8s.io.api.core.v1.PreferredSchedulingTerm */
@@ -2447,6 +3540,116 @@ export interface ProjectedVolumeSource {
    * can be other mode bits set.
    */
   defaultMode?: number;
+}
+
+/** k8s.io.api.core.v1.QuobyteVolumeSource */
+export interface QuobyteVolumeSource {
+  /**
+   * registry represents a single or multiple Quobyte Registry services specified as a string as
+   * host:port pair (multiple entries are separated with commas) which acts as the central registry for
+   * volumes
+   */
+  registry: string;
+  /** volume is a string that references an already created Quobyte volume by name. */
+  volume: string;
+  /**
+   * readOnly here will force the Quobyte volume to be mounted with read-only permissions. Defaults to
+   * false.
+   */
+  readOnly?: boolean;
+  /** user to map volume access to Defaults to serivceaccount user */
+  user?: string;
+  /** group to map volume access to Default is no group */
+  group?: string;
+  /**
+   * tenant owning the given Quobyte volume in the Backend Used with dynamically provisioned Quobyte
+   * volumes, value is set by the plugin
+   */
+  tenant?: string;
+}
+
+/** k8s.io.api.core.v1.RBDPersistentVolumeSource */
+export interface RBDPersistentVolumeSource {
+  /**
+   * monitors is a collection of Ceph monitors. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  monitors: string[];
+  /**
+   * image is the rados image name. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  image: string;
+  /**
+   * fsType is the filesystem type of the volume that you want to mount. Tip: Ensure that the filesystem
+   * type is supported by the host operating system. Examples: "ext4", "xfs", "ntfs". Implicitly
+   * inferred to be "ext4" if unspecified. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#rbd
+   */
+  fsType?: string;
+  /**
+   * pool is the rados pool name. Default is rbd. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  pool?: string;
+  /**
+   * user is the rados user name. Default is admin. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  user?: string;
+  /**
+   * keyring is the path to key ring for RBDUser. Default is /etc/ceph/keyring. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  keyring?: string;
+  secretRef?: SecretReference;
+  /**
+   * readOnly here will force the ReadOnly setting in VolumeMounts. Defaults to false. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  readOnly?: boolean;
+}
+
+/** k8s.io.api.core.v1.RBDVolumeSource */
+export interface RBDVolumeSource {
+  /**
+   * monitors is a collection of Ceph monitors. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  monitors: string[];
+  /**
+   * image is the rados image name. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  image: string;
+  /**
+   * fsType is the filesystem type of the volume that you want to mount. Tip: Ensure that the filesystem
+   * type is supported by the host operating system. Examples: "ext4", "xfs", "ntfs". Implicitly
+   * inferred to be "ext4" if unspecified. More info:
+   * https://kubernetes.io/docs/concepts/storage/volumes#rbd
+   */
+  fsType?: string;
+  /**
+   * pool is the rados pool name. Default is rbd. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  pool?: string;
+  /**
+   * user is the rados user name. Default is admin. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  user?: string;
+  /**
+   * keyring is the path to key ring for RBDUser. Default is /etc/ceph/keyring. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  keyring?: string;
+  secretRef?: LocalObjectReference;
+  /**
+   * readOnly here will force the ReadOnly setting in VolumeMounts. Defaults to false. More info:
+   * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
+  readOnly?: boolean;
 }
 
 /** k8s.io.api.core.v1.ReplicationController: mkube: ReplicationController (upstream's field numbers): a ReplicaSet with an equality selector. */
@@ -2541,6 +3744,20 @@ export interface ReplicationControllerStatus {
   conditions?: ReplicationControllerCondition[];
 }
 
+/** k8s.io.api.core.v1.ResourceClaim */
+export interface ResourceClaim {
+  /**
+   * Name must match the name of one entry in pod.spec.resourceClaims of the Pod where this field is
+   * used. It makes that resource available inside a container.
+   */
+  name: string;
+  /**
+   * Request is the name chosen for a request in the referenced claim. If empty, everything from the
+   * claim is made available, otherwise only the result of this request.
+   */
+  request?: string;
+}
+
 /** k8s.io.api.core.v1.ResourceFieldSelector */
 export interface ResourceFieldSelector {
   /** Container name: required for volumes, optional for env vars */
@@ -2549,6 +3766,20 @@ export interface ResourceFieldSelector {
   resource: string;
   /** Specifies the output format of the exposed resources, defaults to "1" */
   divisor?: QuantityString;
+}
+
+/** k8s.io.api.core.v1.ResourceHealth */
+export interface ResourceHealth {
+  /** ResourceID is the unique identifier of the resource. See the ResourceID type for more information. */
+  resourceID: string;
+  /**
+   * Health of the resource. can be one of: - Healthy: operates as normal - Unhealthy: reported
+   * unhealthy. We consider this a temporary health issue since we do not have a mechanism today to
+   * distinguish temporary and permanent issues. - Unknown: The status cannot be determined. For
+   * example, Device Plugin got unregistered and hasn't been re-registered since. In future we may want
+   * to introduce the PermanentlyUnhealthy Status.
+   */
+  health?: string;
 }
 
 /** k8s.io.api.core.v1.ResourceRequirements */
@@ -2565,6 +3796,31 @@ export interface ResourceRequirements {
    * https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
    */
   requests?: { [key: string]: QuantityString };
+  /**
+   * Claims lists the names of resources, defined in spec.resourceClaims, that are used by this
+   * container. This is an alpha field and requires enabling the DynamicResourceAllocation feature gate.
+   * This field is immutable. It can only be set for containers.
+   */
+  claims?: ResourceClaim[];
+}
+
+/** k8s.io.api.core.v1.ResourceStatus */
+export interface ResourceStatus {
+  /**
+   * Name of the resource. Must be unique within the pod and in case of non-DRA resource, match one of
+   * the resources from the pod spec. For DRA resources, the value must be
+   * "claim:<claim_name>/<request>". When this status is reported about a container, the "claim_name"
+   * and "request" must match one of the claims of this container.
+   */
+  name: string;
+  /**
+   * List of unique resources health. Each element in the list contains an unique resource ID and its
+   * health. At a minimum, for the lifetime of a Pod, resource ID must uniquely identify the resource
+   * allocated to the Pod on the Node. If other Pod on the same Node reports the status with the same
+   * resource ID, it must be the same resource they share. See ResourceID type definition for a specific
+   * format it has in various use cases.
+   */
+  resources?: ResourceHealth[];
 }
 
 /** k8s.io.api.core.v1.SELinuxOptions */
@@ -2577,6 +3833,76 @@ export interface SELinuxOptions {
   type?: string;
   /** Level is SELinux level label that applies to the container. */
   level?: string;
+}
+
+/** k8s.io.api.core.v1.ScaleIOPersistentVolumeSource */
+export interface ScaleIOPersistentVolumeSource {
+  /** gateway is the host address of the ScaleIO API Gateway. */
+  gateway: string;
+  /** system is the name of the storage system as configured in ScaleIO. */
+  system: string;
+  secretRef: SecretReference;
+  /** sslEnabled is the flag to enable/disable SSL communication with Gateway, default false */
+  sslEnabled?: boolean;
+  /** protectionDomain is the name of the ScaleIO Protection Domain for the configured storage. */
+  protectionDomain?: string;
+  /** storagePool is the ScaleIO Storage Pool associated with the protection domain. */
+  storagePool?: string;
+  /**
+   * storageMode indicates whether the storage for a volume should be ThickProvisioned or
+   * ThinProvisioned. Default is ThinProvisioned.
+   */
+  storageMode?: string;
+  /**
+   * volumeName is the name of a volume already created in the ScaleIO system that is associated with
+   * this volume source.
+   */
+  volumeName?: string;
+  /**
+   * fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Ex. "ext4", "xfs", "ntfs". Default is "xfs"
+   */
+  fsType?: string;
+  /**
+   * readOnly defaults to false (read/write). ReadOnly here will force the ReadOnly setting in
+   * VolumeMounts.
+   */
+  readOnly?: boolean;
+}
+
+/** k8s.io.api.core.v1.ScaleIOVolumeSource */
+export interface ScaleIOVolumeSource {
+  /** gateway is the host address of the ScaleIO API Gateway. */
+  gateway: string;
+  /** system is the name of the storage system as configured in ScaleIO. */
+  system: string;
+  secretRef: LocalObjectReference;
+  /** sslEnabled Flag enable/disable SSL communication with Gateway, default false */
+  sslEnabled?: boolean;
+  /** protectionDomain is the name of the ScaleIO Protection Domain for the configured storage. */
+  protectionDomain?: string;
+  /** storagePool is the ScaleIO Storage Pool associated with the protection domain. */
+  storagePool?: string;
+  /**
+   * storageMode indicates whether the storage for a volume should be ThickProvisioned or
+   * ThinProvisioned. Default is ThinProvisioned.
+   */
+  storageMode?: string;
+  /**
+   * volumeName is the name of a volume already created in the ScaleIO system that is associated with
+   * this volume source.
+   */
+  volumeName?: string;
+  /**
+   * fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Ex. "ext4", "xfs", "ntfs". Default is "xfs".
+   */
+  fsType?: string;
+  /**
+   * readOnly Defaults to false (read/write). ReadOnly here will force the ReadOnly setting in
+   * VolumeMounts.
+   */
+  readOnly?: boolean;
 }
 
 /** k8s.io.api.core.v1.SeccompProfile */
@@ -2751,6 +4077,7 @@ export interface SecurityContext {
   procMount?: string;
   windowsOptions?: WindowsSecurityContextOptions;
   seccompProfile?: SeccompProfile;
+  appArmorProfile?: AppArmorProfile;
 }
 
 /** k8s.io.api.core.v1.Service */
@@ -3062,6 +4389,13 @@ export interface ServiceSpec {
    * ready. The default value is "Cluster".
    */
   internalTrafficPolicy?: string;
+  /**
+   * TrafficDistribution offers a way to express preferences for how traffic is distributed to Service
+   * endpoints. Implementations can use this field as a hint, but are not required to guarantee strict
+   * adherence. If the field is not set, the implementation will apply its default routing strategy. If
+   * set to "PreferClose", implementations should prioritize endpoints that are in the same zone.
+   */
+  trafficDistribution?: string;
 }
 
 /** k8s.io.api.core.v1.ServiceStatus */
@@ -3074,6 +4408,68 @@ export interface ServiceStatus {
 /** k8s.io.api.core.v1.SessionAffinityConfig */
 export interface SessionAffinityConfig {
   clientIP?: ClientIPConfig;
+}
+
+/** k8s.io.api.core.v1.SleepAction */
+export interface SleepAction {
+  /** Seconds is the number of seconds to sleep. */
+  seconds: number;
+}
+
+/** k8s.io.api.core.v1.StorageOSPersistentVolumeSource */
+export interface StorageOSPersistentVolumeSource {
+  /**
+   * volumeName is the human-readable name of the StorageOS volume. Volume names are only unique within
+   * a namespace.
+   */
+  volumeName?: string;
+  /**
+   * volumeNamespace specifies the scope of the volume within StorageOS. If no namespace is specified
+   * then the Pod's namespace will be used. This allows the Kubernetes name scoping to be mirrored
+   * within StorageOS for tighter integration. Set VolumeName to any name to override the default
+   * behaviour. Set to "default" if you are not using namespaces within StorageOS. Namespaces that do
+   * not pre-exist within StorageOS will be created.
+   */
+  volumeNamespace?: string;
+  /**
+   * fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Ex. "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified.
+   */
+  fsType?: string;
+  /**
+   * readOnly defaults to false (read/write). ReadOnly here will force the ReadOnly setting in
+   * VolumeMounts.
+   */
+  readOnly?: boolean;
+  secretRef?: ObjectReference;
+}
+
+/** k8s.io.api.core.v1.StorageOSVolumeSource */
+export interface StorageOSVolumeSource {
+  /**
+   * volumeName is the human-readable name of the StorageOS volume. Volume names are only unique within
+   * a namespace.
+   */
+  volumeName?: string;
+  /**
+   * volumeNamespace specifies the scope of the volume within StorageOS. If no namespace is specified
+   * then the Pod's namespace will be used. This allows the Kubernetes name scoping to be mirrored
+   * within StorageOS for tighter integration. Set VolumeName to any name to override the default
+   * behaviour. Set to "default" if you are not using namespaces within StorageOS. Namespaces that do
+   * not pre-exist within StorageOS will be created.
+   */
+  volumeNamespace?: string;
+  /**
+   * fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Ex. "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified.
+   */
+  fsType?: string;
+  /**
+   * readOnly defaults to false (read/write). ReadOnly here will force the ReadOnly setting in
+   * VolumeMounts.
+   */
+  readOnly?: boolean;
+  secretRef?: LocalObjectReference;
 }
 
 /** k8s.io.api.core.v1.Sysctl */
@@ -3188,12 +4584,12 @@ export interface TopologySpreadConstraint {
  */
 export interface TopologySelectorLabelRequirement {
   /** The label key that the selector applies to. */
-  key?: string;
+  key: string;
   /**
    * An array of string values. One value must match the label to be selected. Each entry in Values is
    * ORed.
    */
-  values?: string[];
+  values: string[];
 }
 
 /**
@@ -3269,6 +4665,34 @@ export interface VolumeMount {
    * exclusive.
    */
   subPathExpr?: string;
+  /**
+   * RecursiveReadOnly specifies whether read-only mounts should be handled recursively. If ReadOnly is
+   * false, this field has no meaning and must be unspecified. If ReadOnly is true, and this field is
+   * set to Disabled, the mount is not made recursively read-only. If this field is set to IfPossible,
+   * the mount is made recursively read-only, if it is supported by the container runtime. If this field
+   * is set to Enabled, the mount is made recursively read-only if it is supported by the container
+   * runtime, otherwise the pod will not be started and an error will be generated to indicate the
+   * reason. If this field is set to IfPossible or Enabled, MountPropagation must be set to None (or be
+   * unspecified, which defaults to None). If this field is not specified, it is treated as an
+   * equivalent of Disabled.
+   */
+  recursiveReadOnly?: string;
+}
+
+/** k8s.io.api.core.v1.VolumeMountStatus */
+export interface VolumeMountStatus {
+  /** Name corresponds to the name of the original VolumeMount. */
+  name: string;
+  /** MountPath corresponds to the original VolumeMount. */
+  mountPath: string;
+  /** ReadOnly corresponds to the original VolumeMount. */
+  readOnly?: boolean;
+  /**
+   * RecursiveReadOnly must be set to Disabled, Enabled, or unspecified (for non-readonly mounts). An
+   * IfPossible value in the original VolumeMount must be translated to Disabled or Enabled, depending
+   * on the mount result.
+   */
+  recursiveReadOnly?: string;
 }
 
 /** k8s.io.api.core.v1.VolumeNodeAffinity: VolumeNodeAffinity defines constraints that limit what nodes this volume can be accessed from. */
@@ -3283,19 +4707,75 @@ export interface VolumeProjection {
   downwardAPI?: DownwardAPIProjection;
   configMap?: ConfigMapProjection;
   serviceAccountToken?: ServiceAccountTokenProjection;
+  clusterTrustBundle?: ClusterTrustBundleProjection;
+}
+
+/** k8s.io.api.core.v1.VolumeResourceRequirements */
+export interface VolumeResourceRequirements {
+  /**
+   * Limits describes the maximum amount of compute resources allowed. More info:
+   * https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
+   */
+  limits?: { [key: string]: QuantityString };
+  /**
+   * Requests describes the minimum amount of compute resources required. If Requests is omitted for a
+   * container, it defaults to Limits if that is explicitly specified, otherwise to an
+   * implementation-defined value. Requests cannot exceed Limits. More info:
+   * https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
+   */
+  requests?: { [key: string]: QuantityString };
 }
 
 /** k8s.io.api.core.v1.VolumeSource */
 export interface VolumeSource {
   hostPath?: HostPathVolumeSource;
   emptyDir?: EmptyDirVolumeSource;
+  gcePersistentDisk?: GCEPersistentDiskVolumeSource;
+  awsElasticBlockStore?: AWSElasticBlockStoreVolumeSource;
+  gitRepo?: GitRepoVolumeSource;
   secret?: SecretVolumeSource;
   nfs?: NFSVolumeSource;
+  iscsi?: ISCSIVolumeSource;
+  glusterfs?: GlusterfsVolumeSource;
   persistentVolumeClaim?: PersistentVolumeClaimVolumeSource;
+  rbd?: RBDVolumeSource;
+  flexVolume?: FlexVolumeSource;
+  cinder?: CinderVolumeSource;
+  cephfs?: CephFSVolumeSource;
+  flocker?: FlockerVolumeSource;
   downwardAPI?: DownwardAPIVolumeSource;
+  fc?: FCVolumeSource;
+  azureFile?: AzureFileVolumeSource;
   configMap?: ConfigMapVolumeSource;
+  vsphereVolume?: VsphereVirtualDiskVolumeSource;
+  quobyte?: QuobyteVolumeSource;
+  azureDisk?: AzureDiskVolumeSource;
+  photonPersistentDisk?: PhotonPersistentDiskVolumeSource;
+  portworxVolume?: PortworxVolumeSource;
+  scaleIO?: ScaleIOVolumeSource;
   projected?: ProjectedVolumeSource;
+  storageos?: StorageOSVolumeSource;
   csi?: CSIVolumeSource;
+  ephemeral?: EphemeralVolumeSource;
+  image?: ImageVolumeSource;
+}
+
+/** k8s.io.api.core.v1.VsphereVirtualDiskVolumeSource */
+export interface VsphereVirtualDiskVolumeSource {
+  /** volumePath is the path that identifies vSphere volume vmdk */
+  volumePath: string;
+  /**
+   * fsType is filesystem type to mount. Must be a filesystem type supported by the host operating
+   * system. Ex. "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified.
+   */
+  fsType?: string;
+  /** storagePolicyName is the storage Policy Based Management (SPBM) profile name. */
+  storagePolicyName?: string;
+  /**
+   * storagePolicyID is the storage Policy Based Management (SPBM) profile ID associated with the
+   * StoragePolicyName.
+   */
+  storagePolicyID?: string;
 }
 
 /** k8s.io.api.core.v1.WeightedPodAffinityTerm */
@@ -3354,7 +4834,7 @@ export interface ControllerRevision {
   /** Data is the serialized representation of the state. */
   data?: RawExtension;
   /** Revision indicates the revision of the state represented by Data. */
-  revision?: number;
+  revision: number;
 }
 
 /** k8s.io.api.apps.v1.ControllerRevisionList: ControllerRevisionList is a resource containing a list of ControllerRevision objects. */
@@ -3364,7 +4844,7 @@ export interface ControllerRevisionList {
   /** More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
   metadata?: ListMeta;
   /** Items is the list of ControllerRevisions */
-  items?: ControllerRevision[];
+  items: ControllerRevision[];
 }
 
 /** k8s.io.api.apps.v1.DaemonSet */
@@ -3576,6 +5056,12 @@ export interface DeploymentStatus {
    * collision avoidance mechanism when it needs to create the name for the newest ReplicaSet.
    */
   collisionCount?: number;
+  /**
+   * Total number of terminating pods targeted by this deployment. Terminating pods have a non-null
+   * .metadata.deletionTimestamp and have not yet reached the Failed or Succeeded .status.phase. This is
+   * an alpha field. Enable DeploymentReplicaSetTerminatingReplicas to be able to use this field.
+   */
+  terminatingReplicas?: number;
 }
 
 /** k8s.io.api.apps.v1.DeploymentStrategy */
@@ -3663,6 +5149,12 @@ export interface ReplicaSetStatus {
   availableReplicas?: number;
   /** Represents the latest available observations of a replica set's current state. */
   conditions?: ReplicaSetCondition[];
+  /**
+   * The number of terminating pods for this replica set. Terminating pods have a non-null
+   * .metadata.deletionTimestamp and have not yet reached the Failed or Succeeded .status.phase. This is
+   * an alpha field. Enable DeploymentReplicaSetTerminatingReplicas to be able to use this field.
+   */
+  terminatingReplicas?: number;
 }
 
 /** k8s.io.api.apps.v1.RollingUpdateDaemonSet */
@@ -4204,7 +5696,7 @@ export interface SuccessPolicy {
    * "Complete" condition. Additionally, these rules are evaluated in order; Once the Job meets one of the
    * rules, other rules are ignored. At most 20 elements are allowed.
    */
-  rules?: SuccessPolicyRule[];
+  rules: SuccessPolicyRule[];
 }
 
 /**
@@ -4663,6 +6155,17 @@ export interface LeaseSpec {
   renewTime?: MicroTime;
   /** leaseTransitions is the number of transitions of a lease between holders. */
   leaseTransitions?: number;
+  /**
+   * Strategy indicates the strategy for picking the leader for coordinated leader election. If the
+   * field is not specified, there is no active coordination for this lease. (Alpha) Using this field
+   * requires the CoordinatedLeaderElection feature gate to be enabled.
+   */
+  strategy?: string;
+  /**
+   * PreferredHolder signals to a lease holder that the lease has a more optimal holder and should be
+   * given up. This field can only be set if Strategy is also set.
+   */
+  preferredHolder?: string;
 }
 
 /** k8s.io.api.rbac.v1.AggregationRule */
@@ -4990,6 +6493,16 @@ export interface HPAScalingRules {
    * +optional
    */
   policies?: HPAScalingPolicy[];
+  /**
+   * tolerance is the tolerance on the ratio between the current and desired metric value under which no
+   * updates are made to the desired number of replicas (e.g. 0.01 for 1%). Must be greater than or
+   * equal to zero. If not set, the default cluster-wide tolerance is applied (by default 10%). For
+   * example, if autoscaling is configured with a memory consumption target of 100Mi, and scale-down and
+   * scale-up tolerances of 5% and 1% respectively, scaling will be triggered when the actual
+   * consumption falls below 95Mi or exceeds 101Mi. This is an alpha field and requires enabling the
+   * HPAConfigurableTolerance feature gate.
+   */
+  tolerance?: QuantityString;
 }
 
 /**
@@ -5458,7 +6971,7 @@ export interface StorageClass {
    */
   metadata?: ObjectMeta;
   /** provisioner indicates the type of the provisioner. */
-  provisioner?: string;
+  provisioner: string;
   /**
    * parameters holds the parameters for the provisioner that should create volumes of this storage
    * class.
@@ -5501,7 +7014,7 @@ export interface StorageClassList {
    */
   metadata?: ListMeta;
   /** items is the list of StorageClasses */
-  items?: StorageClass[];
+  items: StorageClass[];
 }
 
 /** k8s.io.api.authentication.v1.BoundObjectReference */
@@ -5655,6 +7168,40 @@ export interface AuthenticationV1beta1SelfSubjectReviewStatus {
 /** k8s.io.api.authorization.v1.ExtraValue: user.Info extra values. */
 export type AuthorizationV1ExtraValue = string[];
 
+/** k8s.io.api.authorization.v1.FieldSelectorAttributes */
+export interface FieldSelectorAttributes {
+  /**
+   * rawSelector is the serialization of a field selector that would be included in a query parameter.
+   * Webhook implementations are encouraged to ignore rawSelector. The kube-apiserver's
+   * *SubjectAccessReview will parse the rawSelector as long as the requirements are not present.
+   */
+  rawSelector?: string;
+  /**
+   * requirements is the parsed interpretation of a field selector. All requirements must be met for a
+   * resource instance to match the selector. Webhook implementations should handle requirements, but
+   * how to handle them is up to the webhook. Since requirements can only limit the request, it is safe
+   * to authorize as unlimited request if the requirements are not understood.
+   */
+  requirements?: FieldSelectorRequirement[];
+}
+
+/** k8s.io.api.authorization.v1.LabelSelectorAttributes */
+export interface LabelSelectorAttributes {
+  /**
+   * rawSelector is the serialization of a field selector that would be included in a query parameter.
+   * Webhook implementations are encouraged to ignore rawSelector. The kube-apiserver's
+   * *SubjectAccessReview will parse the rawSelector as long as the requirements are not present.
+   */
+  rawSelector?: string;
+  /**
+   * requirements is the parsed interpretation of a label selector. All requirements must be met for a
+   * resource instance to match the selector. Webhook implementations should handle requirements, but
+   * how to handle them is up to the webhook. Since requirements can only limit the request, it is safe
+   * to authorize as unlimited request if the requirements are not understood.
+   */
+  requirements?: LabelSelectorRequirement[];
+}
+
 /** k8s.io.api.authorization.v1.LocalSubjectAccessReview */
 export interface LocalSubjectAccessReview {
   apiVersion?: string;
@@ -5717,6 +7264,8 @@ export interface ResourceAttributes {
    * means all.
    */
   name?: string;
+  fieldSelector?: FieldSelectorAttributes;
+  labelSelector?: LabelSelectorAttributes;
 }
 
 /** k8s.io.api.authorization.v1.ResourceRule */
@@ -5882,12 +7431,12 @@ export interface APIService {
 /** k8s.io.api.apiregistration.v1.APIServiceCondition: APIServiceCondition describes the state of an APIService at a particular point */
 export interface APIServiceCondition {
   /** Type is the type of the condition. */
-  type?: string;
+  type: string;
   /**
    * Status is the status of the condition.
    * Can be True, False, Unknown.
    */
-  status?: string;
+  status: string;
   /** Last time the condition transitioned from one status to another. */
   lastTransitionTime?: Time;
   /** Unique, one-word, CamelCase reason for the condition's last transition. */
@@ -5906,7 +7455,7 @@ export interface APIServiceList {
    */
   metadata?: ListMeta;
   /** Items is the list of APIService */
-  items?: APIService[];
+  items: APIService[];
 }
 
 /**
@@ -5945,7 +7494,7 @@ export interface APIServiceSpec {
    * We'd recommend something like: *.k8s.io (except extensions) at 18000 and
    * PaaSes (OpenShift, Deis) are recommended to be in the 2000s
    */
-  groupPriorityMinimum?: number;
+  groupPriorityMinimum: number;
   /**
    * VersionPriority controls the ordering of this API version inside of its group.  Must be greater than zero.
    * The primary sort is based on VersionPriority, ordered highest to lowest (20 before 10).
@@ -5958,7 +7507,7 @@ export interface APIServiceSpec {
    * version, then minor version. An example sorted list of versions:
    * v10, v2, v1, v11beta2, v10beta3, v3beta1, v12alpha1, v11alpha2, foo1, foo10.
    */
-  versionPriority?: number;
+  versionPriority: number;
 }
 
 /** k8s.io.api.apiregistration.v1.APIServiceStatus: APIServiceStatus contains derived information about an API server */
@@ -6028,7 +7577,7 @@ export interface PodDisruptionBudgetList {
    */
   metadata?: ListMeta;
   /** Items is a list of PodDisruptionBudgets */
-  items?: PodDisruptionBudget[];
+  items: PodDisruptionBudget[];
 }
 
 /** k8s.io.api.policy.v1.PodDisruptionBudgetSpec: PodDisruptionBudgetSpec is a description of a PodDisruptionBudget. */
