@@ -6,7 +6,7 @@ import test from 'ava';
 import { reconcileDaemonSet, type DaemonSetPlan } from '../src/daemonset/reconcile.js';
 import { nodeShouldRunDaemonPod, targetNodeName, withDaemonTolerations } from '../src/daemonset/placement.js';
 import type { Action, Named } from '../src/types.js';
-import { World, podTemplate, readyCondition, type Obj } from './helpers/world.js';
+import { World, objectOf, podTemplate, readyCondition, type Obj } from './helpers/world.js';
 
 const NOW = Date.UTC(2024, 0, 1, 12);
 
@@ -93,7 +93,7 @@ class Sim {
   template(image: string): void {
     const d = structuredClone(this.ds);
     d.spec.template = podTemplate(image);
-    d.metadata.generation += 1;
+    d.metadata.generation = (d.metadata.generation ?? 1) + 1;
     this.w.objects.set('daemonsets/default/agent', d);
   }
 }
@@ -117,7 +117,7 @@ test('one pod per node, bound by the metadata.name field term, with the daemon t
       'node.kubernetes.io/unschedulable:NoSchedule',
     ],
   );
-  t.is(pod.metadata.labels['controller-revision-hash'], s.plan().hash);
+  t.is(pod.metadata.labels?.['controller-revision-hash'], s.plan().hash);
   s.settle();
   t.like(s.ds.status, { desiredNumberScheduled: 2, currentNumberScheduled: 2, numberReady: 2, numberAvailable: 2, updatedNumberScheduled: 2, numberMisscheduled: 0, numberUnavailable: 0, observedGeneration: 1 });
   // A node joining later gets its pod.
@@ -158,7 +158,7 @@ test('nodeSelector and required node affinity choose the nodes; a pod on a node 
   delete s.w.get('nodes', undefined, 'n1')!.metadata.labels!.role;
   const p = s.plan();
   t.is(p.deletes.length, 1);
-  t.like((p.status as { object: Obj }).object.status, { desiredNumberScheduled: 0, numberMisscheduled: 1 });
+  t.like(objectOf(p.status).status, { desiredNumberScheduled: 0, numberMisscheduled: 1 });
 });
 
 test('failed daemon pods are deleted with FailedDaemonPod and replaced', (t) => {

@@ -7,7 +7,7 @@ import { reconcileStatefulSet, type StatefulSetPlan } from '../src/statefulset/r
 import { hashRevisionData, templatePatch, newRevision, truncateHistory, sortRevisions } from '../src/history/revision.js';
 import { claimsResource } from '../src/statefulset/identity.js';
 import type { Action, Named } from '../src/types.js';
-import { World, podTemplate, readyCondition, type Obj } from './helpers/world.js';
+import { World, objectOf, podTemplate, readyCondition, type Obj } from './helpers/world.js';
 
 const NOW = Date.UTC(2024, 0, 1, 12);
 const PVC = claimsResource()!;
@@ -142,7 +142,7 @@ test('identity: hostname, subdomain, stable labels, ordinals.start, claims mount
   t.is(pod.spec.hostname, 'web-5');
   t.is(pod.spec.subdomain, 'nginx');
   t.like(pod.metadata.labels, { app: 'web', 'statefulset.kubernetes.io/pod-name': 'web-5', 'apps.kubernetes.io/pod-index': '5' });
-  t.is(pod.metadata.labels['controller-revision-hash'], s.set.status.updateRevision);
+  t.is(pod.metadata.labels?.['controller-revision-hash'], s.set.status.updateRevision);
   t.deepEqual(pod.spec.volumes, [{ name: 'www', persistentVolumeClaim: { claimName: 'www-web-5' } }]);
   const claim = s.w.get('persistentvolumeclaims', 'default', 'www-web-5')!;
   t.deepEqual(claim.metadata.labels, { app: 'web' });
@@ -274,9 +274,9 @@ test('a revision name taken by other data raises collisionCount', (t) => {
   const s = new Sim(sts(1));
   const set = s.set;
   const rev = newRevision(set as never, { apiVersion: 'apps/v1', kind: 'StatefulSet' }, 1, 0);
-  s.w.add('controllerrevisions', { ...(rev as Obj), data: { other: true }, metadata: { ...rev.metadata, ownerReferences: [] } });
+  s.w.add('controllerrevisions', { ...rev, data: { other: true }, metadata: { ...rev.metadata, ownerReferences: [] } } as Obj);
   const plan = s.plan();
-  t.is((plan.status as { object: Obj }).object.status.collisionCount, 1);
+  t.is(objectOf(plan.status).status.collisionCount, 1);
   t.deepEqual(plan.steps, []);
 });
 
