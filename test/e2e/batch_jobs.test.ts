@@ -7,7 +7,9 @@
 // Indexed Job runs each index once (its pods print JOB_COMPLETION_INDEX, read by `kubectl logs`);
 // a CronJob whose schedule is the next minute creates its Job on that minute and the Job completes;
 // `kubectl wait --for=condition=complete`, `kubectl create job --from=cronjob/x`, the `kubectl get
-// jobs/cronjobs` columns, and ttlSecondsAfterFinished deleting a Job and its pods (404s).
+// jobs/cronjobs` columns, and ttlSecondsAfterFinished deleting a Job and its pods (404s); `kubectl
+// delete job` of a running Job leaves no pod behind; `kubectl create job/cronjob`, `logs job/x`,
+// `describe job/cronjob`.
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -371,4 +373,29 @@ test('kubectl delete job while its pods run: the pods are deleted and gone (404)
   t.is((await k(['delete', 'job', 'long', '--wait=false'])).trim(), 'job.batch "long" deleted');
   for (const p of running) await waitFor(`pod ${p.metadata.name} gone`, 60_000, async () => ((await getStatus(() => pods().get('default', p.metadata.name))) === 404 ? true : undefined));
   t.is(await getStatus(() => jobs().get('default', 'long')), 404);
+});
+
+test('kubectl create job NAME --image -- CMD, logs job/NAME, describe job, and get pods showing Completed', async (t) => {
+  t.timeout(120_000);
+  t.is((await k(['create', 'job', 'hello', '--image=busybox', '--', 'sh', '-c', 'echo hello from $(hostname)'])).trim(), 'job.batch/hello created');
+  t.is((await k(['wait', '--for=condition=complete', 'job/hello', '--timeout=90s'], KUBECTL, 100_000)).trim(), 'job.batch/hello condition met');
+  const [p] = await jobPods('hello');
+  t.is((await k(['logs', 'job/hello'])).trim(), `hello from ${p!.metadata.name}`);
+  const desc = await k(['describe', 'job', 'hello']);
+  t.regex(desc, /^Name:\s+hello$/m);
+  t.regex(desc, /^Completions:\s+1$/m);
+  t.regex(desc, /^Parallelism:\s+1$/m);
+  t.regex(desc, /^Pods Statuses:\s+0 Active \(0 Ready\) \/ 1 Succeeded \/ 0 Failed$/m);
+  t.regex(desc, new RegExp(`Normal\\s+SuccessfulCreate\\s+\\S+\\s+job-controller\\s+Created pod: ${p!.metadata.name}`));
+  t.regex(desc, /Normal\s+Completed\s+\S+\s+job-controller\s+Job completed/);
+  const podsOut = table(await k(['get', 'pods', '-l', 'batch.kubernetes.io/job-name=hello']));
+  t.deepEqual(podsOut[1]!.slice(0, 3), [p!.metadata.name, '0/1', 'Completed']);
+  const cjDesc = await k(['create', 'cronjob', 'every5', '--image=busybox', '--schedule=*/5 * * * *', '--', 'date']);
+  t.is(cjDesc.trim(), 'cronjob.batch/every5 created');
+  const cj = await cronjobs().get('default', 'every5');
+  t.like(cj.spec, { concurrencyPolicy: 'Allow', successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1, suspend: false });
+  const d = await k(['describe', 'cronjob', 'every5']);
+  t.regex(d, /^Schedule:\s+\*\/5 \* \* \* \*$/m);
+  t.regex(d, /^Concurrency Policy:\s+Allow$/m);
+  await k(['delete', 'cronjob', 'every5']);
 });
