@@ -25,6 +25,7 @@ import { issueCertificate, type Pki } from '../auth/pki.js';
 import { ApiError, errors } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import { acceptChannelWebSocket, isWebSocketRequest, offeredWebSocketProtocols } from './channel_websocket.js';
+import { queryBool } from './query.js';
 import { SPDY_REMOTECOMMAND_PROTOCOL, WEBSOCKET_CLOSE_PROTOCOL, bridgeChannelsToSpdy, type ExecStreams } from './spdy_exec_bridge.js';
 import { SPDY_TUNNELING_PREFIX, tunnelSpdyOverWebSocket, tunneledSpdyProtocols } from './spdy_tunnel.js';
 import { requestUpgrade, type UpgradeResponse } from './upgrade_client.js';
@@ -41,8 +42,24 @@ const LOG_PARAMS = ['follow', 'tailLines', 'sinceSeconds', 'sinceTime', 'timesta
 const STREAM_PARAMS = ['command', 'stdin', 'stdout', 'stderr', 'tty'];
 const PORT_FORWARD_PARAMS = ['ports'];
 
-function truthy(v: string | null): boolean {
-  return v === '1' || v === 'true';
+/** A stream flag as upstream's parameter codec reads PodExecOptions/PodAttachOptions (`True` from the Python client is true). */
+function truthy(q: URLSearchParams, name: string): boolean {
+  return queryBool(q, name) ?? false;
+}
+
+/**
+ * The exec/attach query towards the agent: `command` as given, the stream
+ * flags normalized to "1"/"0" (upstream's streamLocation writes "1", and the
+ * kubelet compares with "1"), so any spelling the API accepted reaches it.
+ */
+function streamQuery(q: URLSearchParams): string {
+  const out = new URLSearchParams();
+  for (const [k, v] of q) {
+    if (k === 'command') out.append(k, v);
+    else if (STREAM_PARAMS.includes(k) && !out.has(k)) out.set(k, truthy(q, k) ? '1' : '0');
+  }
+  const s = out.toString();
+  return s ? `?${s}` : '';
 }
 
 /** The `ports` query parameters of a port-forward (comma-separated lists allowed), checked as kubelet does. */
@@ -166,7 +183,7 @@ export class NodeProxy {
     const log = this.o.log.child({ pod: `${namespace}/${name}`, subresource, node: `${t.host}:${t.port}` });
     if (tunneled.length) return this.tunnel(t, `${base}${this.query(q, PORT_FORWARD_PARAMS)}`, tunneled, req, socket, head, up, log);
     if (!portForward && offered.includes(WEBSOCKET_CLOSE_PROTOCOL)) return this.translateV5(t, base, q, req, socket, head, up, log);
-    const path = `${base}${this.query(q, portForward ? PORT_FORWARD_PARAMS : STREAM_PARAMS)}`;
+    const path = `${base}${portForward ? this.query(q, PORT_FORWARD_PARAMS) : streamQuery(q)}`;
     const pass = ['upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'x-stream-protocol-version'];
     let head1 = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\n`;
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -226,8 +243,8 @@ export class NodeProxy {
 
   /** kubectl 1.30+ exec/attach (v5.channel.k8s.io): SPDY towards the agent, so the CLOSE signal can end stdin. */
   private async translateV5(t: NodeTarget, base: string, q: URLSearchParams, req: IncomingMessage, socket: Duplex, head: Buffer, up: Duplex, log: Logger): Promise<void> {
-    const flag = (a: string, b: string) => truthy(q.get(a)) || truthy(q.get(b));
-    const tty = truthy(q.get('tty'));
+    const flag = (a: string, b: string) => truthy(q, a) || truthy(q, b);
+    const tty = truthy(q, 'tty');
     const streams: ExecStreams = {
       stdin: flag('stdin', 'input'),
       stdout: q.has('stdout') || q.has('output') ? flag('stdout', 'output') : true,
