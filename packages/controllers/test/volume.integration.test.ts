@@ -1,8 +1,9 @@
 // The PV controller and the protection controllers against a real etcd 3.4 and API server over
 // HTTPS: static binding (no class, smallest fit), kubectl's view of both sides, Retain releasing
 // a volume, Delete without a deleter failing with upstream's event, a claim whose class has a
-// provisioner handed to it, and pvc-protection keeping a claim while a pod uses it.
-import test from 'ava';
+// provisioner handed to it, and pvc-protection keeping a claim while a pod uses it (checked once
+// the protection controller has observably reconciled the deleted object: protectionCaughtUp).
+import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { resourceFor, type Event, type PersistentVolume, type PersistentVolumeClaim, type Pod, type StorageClass } from '@mkube/api';
@@ -12,7 +13,8 @@ import { eventually, startFixture, type Fixture } from './helpers/cluster.js';
 const run = promisify(execFile);
 let fx: Fixture;
 test.before(async () => {
-  fx = await startFixture({ controllers: ['persistentvolume-binder', 'pvc-protection', 'pv-protection'] });
+  // One worker per controller: keys are reconciled one at a time in queue order (protectionCaughtUp relies on it).
+  fx = await startFixture({ controllers: ['persistentvolume-binder', 'pvc-protection', 'pv-protection'], config: { workers: 1 } });
 });
 test.after.always(async () => {
   await fx?.stop();
@@ -25,11 +27,37 @@ const kubectl = async (...args: string[]) => (await run('/usr/lib/google-cloud-s
 const eventsOf = async (kind: string, name: string) =>
   (await fx.client.resource<Event>(Resources.events).list('default', { fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` })).items;
 
-function pv(name: string, size: string, policy: 'Retain' | 'Delete'): PersistentVolume {
-  return { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name }, spec: { capacity: { storage: size }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/tmp/${name}` }, persistentVolumeReclaimPolicy: policy } };
+function pv(name: string, size: string, policy: 'Retain' | 'Delete', storageClassName?: string): PersistentVolume {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name },
+    spec: { capacity: { storage: size }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/tmp/${name}` }, persistentVolumeReclaimPolicy: policy, ...(storageClassName ? { storageClassName } : {}) },
+  };
 }
 function pvc(name: string, size: string, storageClassName = ''): PersistentVolumeClaim {
   return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name }, spec: { storageClassName, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } } } };
+}
+
+let markers = 0;
+/**
+ * Returns once the pv-protection (or pvc-protection) controller has reconciled every object whose change reached it
+ * before this call, in the state that change left it. Its single worker takes keys in the order their events
+ * arrived (a key being reconciled when a new event for it arrives is queued again at the back). A marker volume
+ * (claim) that nothing uses is created, which gives it the protection finalizer, and deleted: it is gone (404) only
+ * after the controller reconciled it and removed the finalizer, so after every key queued ahead of it. A second
+ * marker covers a key that was mid-reconcile when its change arrived: it was queued again behind the first marker.
+ */
+async function protectionCaughtUp(t: ExecutionContext, kind: 'pv' | 'pvc'): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    const name = `marker-${kind}-${++markers}`;
+    // A class no claim or volume here has, so the binder never binds a marker.
+    const created = kind === 'pv' ? await pvs().create(undefined, pv(name, '1Gi', 'Retain', 'marker')) : await pvcs().create('default', pvc(name, '1Gi', 'marker'));
+    t.deepEqual(created.metadata.finalizers, [kind === 'pv' ? 'kubernetes.io/pv-protection' : 'kubernetes.io/pvc-protection']);
+    if (kind === 'pv') await pvs().delete(undefined, name);
+    else await pvcs().delete('default', name);
+    await eventually(`${name} released by ${kind}-protection`, () => gone(() => (kind === 'pv' ? pvs().get(undefined, name) : pvcs().get('default', name))));
+  }
 }
 
 test.serial('static binding: the smallest fitting volume, both sides Bound, Released on claim deletion (Retain)', async (t) => {
@@ -88,7 +116,7 @@ test.serial('Delete without a deleter: Failed with VolumeFailedDelete; pv-protec
   await pvcs().create('default', pvc('holder', '1Gi'));
   await eventually('kept Bound', async () => (await pvs().get(undefined, 'kept')).status?.phase === 'Bound');
   await pvs().delete(undefined, 'kept');
-  await new Promise((r) => setTimeout(r, 1000)); // the protection controller had its chance to (wrongly) let go
+  await protectionCaughtUp(t, 'pv'); // pv-protection reconciled 'kept' as deleted and Bound: it must have kept it
   const protectedPv = await pvs().get(undefined, 'kept');
   t.truthy(protectedPv.metadata.deletionTimestamp);
   t.deepEqual(protectedPv.metadata.finalizers, ['kubernetes.io/pv-protection']);
@@ -115,7 +143,7 @@ test.serial('pvc-protection: a claim used by a running pod stays Terminating unt
   const p = await pods.create('default', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'user' }, spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'busybox' }], volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'used' } }] } });
   await pods.updateStatus({ ...p, status: { phase: 'Running' } });
   await pvcs().delete('default', 'used');
-  await new Promise((r) => setTimeout(r, 1000)); // the controller had its chance to (wrongly) let go
+  await protectionCaughtUp(t, 'pvc'); // pvc-protection reconciled 'used' as deleted and in use: it must have kept it
   const terminating = await pvcs().get('default', 'used');
   t.truthy(terminating.metadata.deletionTimestamp);
   t.deepEqual(terminating.metadata.finalizers, ['kubernetes.io/pvc-protection']);
