@@ -34,6 +34,7 @@ import { actingUser } from '../auth/impersonation.js';
 import { checkQueryParams, deleteQuery, listQuery, queryBool, validateDeleteOptions, writeQuery } from './query.js';
 import type { Aggregator } from '../aggregator/aggregator.js';
 import { isCsrApproval } from '../registry/csr_strategy.js';
+import { anonymousUser } from '../auth/anonymous.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -137,7 +138,7 @@ export class ApiHandler {
       res.end(result.body);
       return;
     }
-    const authenticated = this.o.authenticator.authenticate(req);
+    const authenticated = this.o.authenticator.authenticate(req) ?? anonymousUser(req, path);
     if (!authenticated) throw errors.unauthorized();
     const user = actingUser(req, authenticated, this.authz);
     if (this.o.aggregator && (await this.o.aggregator.route(req, res, path, url, user, this.authz))) return;

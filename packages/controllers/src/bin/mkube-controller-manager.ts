@@ -25,6 +25,9 @@ function parseCommandLine(argv: string[]) {
     'terminated-pod-gc-threshold': { type: 'int', default: '12500', usage: 'Terminated pods kept before the pod garbage collector deletes the oldest (0: never).' },
     'metrics-port': { type: 'int', default: '10257', usage: 'Port of /metrics, /healthz, /livez and /readyz (0: any free port, -1: off).' },
     'root-ca-file': { type: 'string', arg: 'PEM', usage: "CA published as kube-root-ca.crt (default: the kubeconfig's)." },
+    'cluster-signing-cert-file': { type: 'string', arg: 'PEM', usage: 'CA certificate csrsigning issues certificates with (the cluster CA).' },
+    'cluster-signing-key-file': { type: 'string', arg: 'PEM', usage: "That CA's private key (only on control planes)." },
+    'cluster-signing-duration': { type: 'duration', default: '8760h', usage: 'Longest lifetime of the certificates csrsigning issues.' },
   });
 }
 
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
   startup.log = log;
   startup.context = {
     listeners: [{ what: 'metrics and health', port: v['metrics-port'], host: common.bindAddress }],
-    files: [{ what: '--kubeconfig', path: kubeconfig }, { what: '--root-ca-file', path: v['root-ca-file'] ?? '' }].filter((f) => f.path),
+    files: [{ what: '--kubeconfig', path: kubeconfig }, { what: '--root-ca-file', path: v['root-ca-file'] ?? '' }, { what: '--cluster-signing-cert-file', path: v['cluster-signing-cert-file'] ?? '' }, { what: '--cluster-signing-key-file', path: v['cluster-signing-key-file'] ?? '' }].filter((f) => f.path),
   };
   const mgr = new ControllerManager({
     kubeconfig,
@@ -67,6 +70,9 @@ async function main(): Promise<void> {
       workers: v['concurrent-syncs'],
       terminatedPodGcThreshold: v['terminated-pod-gc-threshold'],
       ...(v['root-ca-file'] ? { rootCaPem: readFileSync(v['root-ca-file'], 'utf8') } : {}),
+      clusterSigningCertFile: v['cluster-signing-cert-file'],
+      clusterSigningKeyFile: v['cluster-signing-key-file'],
+      clusterSigningDurationSeconds: Math.round(v['cluster-signing-duration'] / 1000),
     },
   });
   await mgr.start();

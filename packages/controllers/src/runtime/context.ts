@@ -20,6 +20,11 @@ export interface ControllerConfig {
   /** podgc's period and node quarantine (upstream's 20 s and 40 s when unset). */
   podGcPeriodMs?: number;
   podGcQuarantineMs?: number;
+  /** csrsigning: --cluster-signing-cert-file / --cluster-signing-key-file (the cluster CA; unset: nothing is signed). */
+  clusterSigningCertFile?: string;
+  clusterSigningKeyFile?: string;
+  /** csrsigning: --cluster-signing-duration in seconds, the longest lifetime issued (default 1 year). */
+  clusterSigningDurationSeconds?: number;
 }
 
 export interface ControllerContext {
