@@ -25,6 +25,8 @@ import { persistentVolumeBinder, pvcProtectionController, pvProtectionController
 import { podGcController } from './podgc/controller.js';
 import { disruptionController } from './disruption/controller.js';
 import { horizontalPodAutoscalerController } from './podautoscaler/controller.js';
+import { csrApprovingController, csrSigningController } from './certificates/controller.js';
+import { bootstrapSignerController, tokenCleanerController } from './bootstrap/controller.js';
 import { statefulSetController } from './statefulset/controller.js';
 import { daemonSetController } from './daemonset/controller.js';
 import type { ControllerConfig, ControllerContext, RunningController } from './runtime/context.js';
@@ -57,6 +59,10 @@ export const CONTROLLERS: Record<string, (ctx: ControllerContext) => RunningCont
   horizontalpodautoscaling: horizontalPodAutoscalerController,
   statefulset: statefulSetController,
   daemonset: daemonSetController,
+  csrapproving: csrApprovingController,
+  csrsigning: csrSigningController,
+  tokencleaner: tokenCleanerController,
+  bootstrapsigner: bootstrapSignerController,
 };
 
 export const ALL_CONTROLLERS = Object.keys(CONTROLLERS);
