@@ -4847,7 +4847,7 @@ export interface ControllerRevisionList {
   items: ControllerRevision[];
 }
 
-/** k8s.io.api.apps.v1.DaemonSet */
+/** k8s.io.api.apps.v1.DaemonSet: DaemonSet represents the configuration of a daemon set. */
 export interface DaemonSet {
   apiVersion?: string;
   kind?: string;
@@ -4856,11 +4856,20 @@ export interface DaemonSet {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * The desired behavior of this daemon set. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: DaemonSetSpec;
+  /**
+   * The current status of this daemon set. This data may be out of date by some window of time. Populated
+   * by the system. Read-only. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: DaemonSetStatus;
 }
 
-/** k8s.io.api.apps.v1.DaemonSetCondition */
+/** k8s.io.api.apps.v1.DaemonSetCondition: DaemonSetCondition describes the state of a DaemonSet at a certain point. */
 export interface DaemonSetCondition {
   /** Type of DaemonSet condition. */
   type: string;
@@ -4874,7 +4883,7 @@ export interface DaemonSetCondition {
   message?: string;
 }
 
-/** k8s.io.api.apps.v1.DaemonSetList */
+/** k8s.io.api.apps.v1.DaemonSetList: DaemonSetList is a collection of daemon sets. */
 export interface DaemonSetList {
   apiVersion?: string;
   kind?: string;
@@ -4887,10 +4896,22 @@ export interface DaemonSetList {
   items: DaemonSet[];
 }
 
-/** k8s.io.api.apps.v1.DaemonSetSpec */
+/** k8s.io.api.apps.v1.DaemonSetSpec: DaemonSetSpec is the specification of a daemon set. */
 export interface DaemonSetSpec {
+  /**
+   * A label query over pods that are managed by the daemon set. Must match in order to be controlled. It
+   * must match the pod template's labels. More info:
+   * https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
+   */
   selector: LabelSelector;
+  /**
+   * An object that describes the pod that will be created. The DaemonSet will create exactly one copy of
+   * this pod on every node that matches the template's node selector (or on every node if no node selector
+   * is specified). The only allowed template.spec.restartPolicy value is "Always". More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#pod-template
+   */
   template: PodTemplateSpec;
+  /** An update strategy to replace existing DaemonSet pods with new pods. */
   updateStrategy?: DaemonSetUpdateStrategy;
   /**
    * The minimum number of seconds for which a newly created DaemonSet pod should be ready without any of
@@ -4905,7 +4926,7 @@ export interface DaemonSetSpec {
   revisionHistoryLimit?: number;
 }
 
-/** k8s.io.api.apps.v1.DaemonSetStatus */
+/** k8s.io.api.apps.v1.DaemonSetStatus: DaemonSetStatus represents the current status of a daemon set. */
 export interface DaemonSetStatus {
   /**
    * The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.
@@ -4950,14 +4971,15 @@ export interface DaemonSetStatus {
   conditions?: DaemonSetCondition[];
 }
 
-/** k8s.io.api.apps.v1.DaemonSetUpdateStrategy */
+/** k8s.io.api.apps.v1.DaemonSetUpdateStrategy: DaemonSetUpdateStrategy is a struct used to control the update strategy for a DaemonSet. */
 export interface DaemonSetUpdateStrategy {
   /** Type of daemon set update. Can be "RollingUpdate" or "OnDelete". Default is RollingUpdate. */
   type?: string;
+  /** Rolling update config params. Present only if type = "RollingUpdate". */
   rollingUpdate?: RollingUpdateDaemonSet;
 }
 
-/** k8s.io.api.apps.v1.Deployment */
+/** k8s.io.api.apps.v1.Deployment: Deployment enables declarative updates for Pods and ReplicaSets. */
 export interface Deployment {
   apiVersion?: string;
   kind?: string;
@@ -4966,11 +4988,13 @@ export interface Deployment {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** Specification of the desired behavior of the Deployment. */
   spec?: DeploymentSpec;
+  /** Most recently observed status of the Deployment. */
   status?: DeploymentStatus;
 }
 
-/** k8s.io.api.apps.v1.DeploymentCondition */
+/** k8s.io.api.apps.v1.DeploymentCondition: DeploymentCondition describes the state of a deployment at a certain point. */
 export interface DeploymentCondition {
   /** Type of deployment condition. */
   type: string;
@@ -4986,7 +5010,7 @@ export interface DeploymentCondition {
   lastTransitionTime?: Time;
 }
 
-/** k8s.io.api.apps.v1.DeploymentList */
+/** k8s.io.api.apps.v1.DeploymentList: DeploymentList is a list of Deployments. */
 export interface DeploymentList {
   apiVersion?: string;
   kind?: string;
@@ -4999,15 +5023,24 @@ export interface DeploymentList {
   items: Deployment[];
 }
 
-/** k8s.io.api.apps.v1.DeploymentSpec */
+/** k8s.io.api.apps.v1.DeploymentSpec: DeploymentSpec is the specification of the desired behavior of the Deployment. */
 export interface DeploymentSpec {
   /**
    * Number of desired pods. This is a pointer to distinguish between explicit zero and not specified.
    * Defaults to 1.
    */
   replicas?: number;
+  /**
+   * Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones
+   * affected by this deployment. It must match the pod template's labels.
+   */
   selector: LabelSelector;
+  /**
+   * Template describes the pods that will be created. The only allowed template.spec.restartPolicy value
+   * is "Always".
+   */
   template: PodTemplateSpec;
+  /** The deployment strategy to use to replace existing pods with new ones. */
   strategy?: DeploymentStrategy;
   /**
    * Minimum number of seconds for which a newly created pod should be ready without any of its container
@@ -5031,7 +5064,7 @@ export interface DeploymentSpec {
   progressDeadlineSeconds?: number;
 }
 
-/** k8s.io.api.apps.v1.DeploymentStatus */
+/** k8s.io.api.apps.v1.DeploymentStatus: DeploymentStatus is the most recently observed status of the Deployment. */
 export interface DeploymentStatus {
   /** The generation observed by the deployment controller. */
   observedGeneration?: number;
@@ -5064,14 +5097,15 @@ export interface DeploymentStatus {
   terminatingReplicas?: number;
 }
 
-/** k8s.io.api.apps.v1.DeploymentStrategy */
+/** k8s.io.api.apps.v1.DeploymentStrategy: DeploymentStrategy describes how to replace existing pods with new ones. */
 export interface DeploymentStrategy {
   /** Type of deployment. Can be "Recreate" or "RollingUpdate". Default is RollingUpdate. */
   type?: string;
+  /** Rolling update config params. Present only if DeploymentStrategyType = RollingUpdate. */
   rollingUpdate?: RollingUpdateDeployment;
 }
 
-/** k8s.io.api.apps.v1.ReplicaSet */
+/** k8s.io.api.apps.v1.ReplicaSet: ReplicaSet ensures that a specified number of pod replicas are running at any given time. */
 export interface ReplicaSet {
   apiVersion?: string;
   kind?: string;
@@ -5080,11 +5114,20 @@ export interface ReplicaSet {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Spec defines the specification of the desired behavior of the ReplicaSet. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: ReplicaSetSpec;
+  /**
+   * Status is the most recently observed status of the ReplicaSet. This data may be out of date by some
+   * window of time. Populated by the system. Read-only. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: ReplicaSetStatus;
 }
 
-/** k8s.io.api.apps.v1.ReplicaSetCondition */
+/** k8s.io.api.apps.v1.ReplicaSetCondition: ReplicaSetCondition describes the state of a replica set at a certain point. */
 export interface ReplicaSetCondition {
   /** Type of replica set condition. */
   type: string;
@@ -5098,7 +5141,7 @@ export interface ReplicaSetCondition {
   message?: string;
 }
 
-/** k8s.io.api.apps.v1.ReplicaSetList */
+/** k8s.io.api.apps.v1.ReplicaSetList: ReplicaSetList is a collection of ReplicaSets. */
 export interface ReplicaSetList {
   apiVersion?: string;
   kind?: string;
@@ -5114,7 +5157,7 @@ export interface ReplicaSetList {
   items: ReplicaSet[];
 }
 
-/** k8s.io.api.apps.v1.ReplicaSetSpec */
+/** k8s.io.api.apps.v1.ReplicaSetSpec: ReplicaSetSpec is the specification of a ReplicaSet. */
 export interface ReplicaSetSpec {
   /**
    * Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero
@@ -5122,7 +5165,17 @@ export interface ReplicaSetSpec {
    * https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller
    */
   replicas?: number;
+  /**
+   * Selector is a label query over pods that should match the replica count. Label keys and values that
+   * must match in order to be controlled by this replica set. It must match the pod template's labels.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
+   */
   selector: LabelSelector;
+  /**
+   * Template is the object that describes the pod that will be created if insufficient replicas are
+   * detected. More info:
+   * https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/#pod-template
+   */
   template?: PodTemplateSpec;
   /**
    * Minimum number of seconds for which a newly created pod should be ready without any of its container
@@ -5132,7 +5185,7 @@ export interface ReplicaSetSpec {
   minReadySeconds?: number;
 }
 
-/** k8s.io.api.apps.v1.ReplicaSetStatus */
+/** k8s.io.api.apps.v1.ReplicaSetStatus: ReplicaSetStatus represents the current status of a ReplicaSet. */
 export interface ReplicaSetStatus {
   /**
    * Replicas is the most recently oberved number of replicas. More info:
@@ -5157,7 +5210,7 @@ export interface ReplicaSetStatus {
   terminatingReplicas?: number;
 }
 
-/** k8s.io.api.apps.v1.RollingUpdateDaemonSet */
+/** k8s.io.api.apps.v1.RollingUpdateDaemonSet: Spec to control the desired behavior of daemon set rolling update. */
 export interface RollingUpdateDaemonSet {
   /**
    * The maximum number of DaemonSet pods that can be unavailable during the update. Value can be an
@@ -5190,7 +5243,7 @@ export interface RollingUpdateDaemonSet {
   maxSurge?: IntOrString;
 }
 
-/** k8s.io.api.apps.v1.RollingUpdateDeployment */
+/** k8s.io.api.apps.v1.RollingUpdateDeployment: Spec to control the desired behavior of rolling update. */
 export interface RollingUpdateDeployment {
   /**
    * The maximum number of pods that can be unavailable during the update. Value can be an absolute
@@ -5214,14 +5267,31 @@ export interface RollingUpdateDeployment {
   maxSurge?: IntOrString;
 }
 
-/** k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy */
+/**
+ * k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy: RollingUpdateStatefulSetStrategy is used to communicate parameter for
+ * RollingUpdateStatefulSetStrategyType.
+ */
 export interface RollingUpdateStatefulSetStrategy {
   /** Partition indicates the ordinal at which the StatefulSet should be partitioned. Default value is 0. */
   partition?: number;
+  /**
+   * The maximum number of pods that can be unavailable during the update. Value can be an absolute number
+   * (ex: 5) or a percentage of desired pods (ex: 10%). Absolute number is calculated from percentage by
+   * rounding up. This can not be 0. Defaults to 1. This field is alpha-level and is only honored by
+   * servers that enable the MaxUnavailableStatefulSet feature. The field applies to all pods in the range
+   * 0 to Replicas-1. That means if there is any unavailable pod in the range 0 to Replicas-1, it will be
+   * counted towards MaxUnavailable.
+   */
   maxUnavailable?: IntOrString;
 }
 
-/** k8s.io.api.apps.v1.StatefulSet */
+/**
+ * k8s.io.api.apps.v1.StatefulSet: StatefulSet represents a set of pods with consistent identities. Identities are defined as:
+ * - Network: A single stable DNS and hostname.
+ * - Storage: As many VolumeClaims as requested.
+ *
+ * The StatefulSet guarantees that a given network identity will always map to the same storage identity.
+ */
 export interface StatefulSet {
   apiVersion?: string;
   kind?: string;
@@ -5230,11 +5300,16 @@ export interface StatefulSet {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** Spec defines the desired identities of pods in this set. */
   spec?: StatefulSetSpec;
+  /**
+   * Status is the current status of Pods in this StatefulSet. This data may be out of date by some window
+   * of time.
+   */
   status?: StatefulSetStatus;
 }
 
-/** k8s.io.api.apps.v1.StatefulSetCondition */
+/** k8s.io.api.apps.v1.StatefulSetCondition: StatefulSetCondition describes the state of a statefulset at a certain point. */
 export interface StatefulSetCondition {
   /** Type of statefulset condition. */
   type: string;
@@ -5248,7 +5323,7 @@ export interface StatefulSetCondition {
   message?: string;
 }
 
-/** k8s.io.api.apps.v1.StatefulSetList */
+/** k8s.io.api.apps.v1.StatefulSetList: StatefulSetList is a collection of StatefulSets. */
 export interface StatefulSetList {
   apiVersion?: string;
   kind?: string;
@@ -5261,18 +5336,40 @@ export interface StatefulSetList {
   items: StatefulSet[];
 }
 
-/** k8s.io.api.apps.v1.StatefulSetOrdinals */
+/** k8s.io.api.apps.v1.StatefulSetOrdinals: StatefulSetOrdinals describes the policy used for replica ordinal assignment in this StatefulSet. */
 export interface StatefulSetOrdinals {
+  /**
+   * start is the number representing the first replica's index. It may be used to number replicas from an
+   * alternate index (eg: 1-indexed) over the default 0-indexed names, or to orchestrate progressive
+   * movement of replicas from one StatefulSet to another. If set, replica indices will be in the range:
+   * [.spec.ordinals.start, .spec.ordinals.start + .spec.replicas).
+   * If unset, defaults to 0. Replica indices will be in the range:
+   * [0, .spec.replicas).
+   */
   start?: number;
 }
 
-/** k8s.io.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy */
+/**
+ * k8s.io.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy: StatefulSetPersistentVolumeClaimRetentionPolicy describes the policy used for PVCs created from the
+ * StatefulSet VolumeClaimTemplates.
+ */
 export interface StatefulSetPersistentVolumeClaimRetentionPolicy {
+  /**
+   * WhenDeleted specifies what happens to PVCs created from StatefulSet VolumeClaimTemplates when the
+   * StatefulSet is deleted. The default policy of `Retain` causes PVCs to not be affected by StatefulSet
+   * deletion. The `Delete` policy causes those PVCs to be deleted.
+   */
   whenDeleted?: string;
+  /**
+   * WhenScaled specifies what happens to PVCs created from StatefulSet VolumeClaimTemplates when the
+   * StatefulSet is scaled down. The default policy of `Retain` causes PVCs to not be affected by a
+   * scaledown. The `Delete` policy causes the associated PVCs for any excess pods above the replica count
+   * to be deleted.
+   */
   whenScaled?: string;
 }
 
-/** k8s.io.api.apps.v1.StatefulSetSpec */
+/** k8s.io.api.apps.v1.StatefulSetSpec: A StatefulSetSpec is the specification of a StatefulSet. */
 export interface StatefulSetSpec {
   /**
    * replicas is the desired number of replicas of the given Template. These are replicas in the sense
@@ -5280,7 +5377,19 @@ export interface StatefulSetSpec {
    * identity. If unspecified, defaults to 1.
    */
   replicas?: number;
+  /**
+   * selector is a label query over pods that should match the replica count. It must match the pod
+   * template's labels. More info:
+   * https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
+   */
   selector: LabelSelector;
+  /**
+   * template is the object that describes the pod that will be created if insufficient replicas are
+   * detected. Each pod stamped out by the StatefulSet will fulfill this Template, but have a unique
+   * identity from the rest of the StatefulSet. Each pod will be named with the format
+   * <statefulsetname>-<podindex>. For example, a pod in a StatefulSet named "web" with index number "3"
+   * would be named "web-3". The only allowed template.spec.restartPolicy value is "Always".
+   */
   template: PodTemplateSpec;
   /**
    * volumeClaimTemplates is a list of claims that pods are allowed to reference. The StatefulSet
@@ -5306,6 +5415,10 @@ export interface StatefulSetSpec {
    * and on scale down will delete all pods at once.
    */
   podManagementPolicy?: string;
+  /**
+   * updateStrategy indicates the StatefulSetUpdateStrategy that will be employed to update Pods in the
+   * StatefulSet when a revision is made to Template.
+   */
   updateStrategy?: StatefulSetUpdateStrategy;
   /**
    * revisionHistoryLimit is the maximum number of revisions that will be maintained in the StatefulSet's
@@ -5320,11 +5433,22 @@ export interface StatefulSetSpec {
    * gate.
    */
   minReadySeconds?: number;
+  /**
+   * persistentVolumeClaimRetentionPolicy describes the lifecycle of persistent volume claims created from
+   * volumeClaimTemplates. By default, all persistent volume claims are created as needed and retained
+   * until manually deleted. This policy allows the lifecycle to be altered, for example by deleting
+   * persistent volume claims when their stateful set is deleted, or when their pod is scaled down.
+   */
   persistentVolumeClaimRetentionPolicy?: StatefulSetPersistentVolumeClaimRetentionPolicy;
+  /**
+   * ordinals controls the numbering of replica indices in a StatefulSet. The default ordinals behavior
+   * assigns a "0" index to the first replica and increments the index by one for each additional replica
+   * requested.
+   */
   ordinals?: StatefulSetOrdinals;
 }
 
-/** k8s.io.api.apps.v1.StatefulSetStatus */
+/** k8s.io.api.apps.v1.StatefulSetStatus: StatefulSetStatus represents the current state of a StatefulSet. */
 export interface StatefulSetStatus {
   /**
    * observedGeneration is the most recent generation observed for this StatefulSet. It corresponds to
@@ -5374,10 +5498,15 @@ export interface StatefulSetStatus {
   availableReplicas?: number;
 }
 
-/** k8s.io.api.apps.v1.StatefulSetUpdateStrategy */
+/**
+ * k8s.io.api.apps.v1.StatefulSetUpdateStrategy: StatefulSetUpdateStrategy indicates the strategy that the StatefulSet controller will use to perform
+ * updates. It includes any additional parameters necessary to perform the update for the indicated
+ * strategy.
+ */
 export interface StatefulSetUpdateStrategy {
   /** Type indicates the type of the StatefulSetUpdateStrategy. Default is RollingUpdate. */
   type?: string;
+  /** RollingUpdate is used to communicate parameters when Type is RollingUpdateStatefulSetStrategyType. */
   rollingUpdate?: RollingUpdateStatefulSetStrategy;
 }
 
