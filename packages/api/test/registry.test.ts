@@ -94,7 +94,7 @@ test('groups are listed with their versions, core first', (t) => {
   t.deepEqual(groups[0], { group: '', versions: ['v1'] });
   t.deepEqual(
     groups.map((g) => g.group).sort(),
-    ['', 'apiregistration.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling', 'batch', 'coordination.k8s.io', 'discovery.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'],
+    ['', 'apiregistration.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling', 'batch', 'certificates.k8s.io', 'coordination.k8s.io', 'discovery.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'],
   );
   t.deepEqual(groups.find((g) => g.group === 'authentication.k8s.io')?.versions, ['v1', 'v1beta1'], 'v1 first: the preferred version');
 });
