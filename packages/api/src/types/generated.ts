@@ -556,7 +556,13 @@ export interface WatchEvent {
   object: RawExtension;
 }
 
-/** k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource */
+/**
+ * k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource: Represents a Persistent Disk resource in AWS.
+ *
+ * An AWS EBS disk must exist before mounting to a container. The disk must also be in the same AWS zone as
+ * the kubelet. An AWS EBS disk can only be mounted as read/write once. AWS EBS volumes support ownership
+ * management and SELinux relabeling.
+ */
 export interface AWSElasticBlockStoreVolumeSource {
   /**
    * volumeID is unique ID of the persistent disk resource in AWS (Amazon EBS volume). More info:
@@ -583,14 +589,23 @@ export interface AWSElasticBlockStoreVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.Affinity */
+/** k8s.io.api.core.v1.Affinity: Affinity is a group of affinity scheduling rules. */
 export interface Affinity {
+  /** Describes node affinity scheduling rules for the pod. */
   nodeAffinity?: NodeAffinity;
+  /**
+   * Describes pod affinity scheduling rules (e.g. co-locate this pod in the same node, zone, etc. as some
+   * other pod(s)).
+   */
   podAffinity?: PodAffinity;
+  /**
+   * Describes pod anti-affinity scheduling rules (e.g. avoid putting this pod in the same node, zone, etc.
+   * as some other pod(s)).
+   */
   podAntiAffinity?: PodAntiAffinity;
 }
 
-/** k8s.io.api.core.v1.AppArmorProfile */
+/** k8s.io.api.core.v1.AppArmorProfile: AppArmorProfile defines a pod or container's AppArmor settings. */
 export interface AppArmorProfile {
   /**
    * type indicates which kind of AppArmor profile will be applied. Valid options are: Localhost - a
@@ -606,7 +621,7 @@ export interface AppArmorProfile {
   localhostProfile?: string;
 }
 
-/** k8s.io.api.core.v1.AttachedVolume */
+/** k8s.io.api.core.v1.AttachedVolume: AttachedVolume describes a volume attached to a node */
 export interface AttachedVolume {
   /** Name of the attached volume */
   name: string;
@@ -614,7 +629,7 @@ export interface AttachedVolume {
   devicePath: string;
 }
 
-/** k8s.io.api.core.v1.AzureDiskVolumeSource */
+/** k8s.io.api.core.v1.AzureDiskVolumeSource: AzureDisk represents an Azure Data Disk mount on the host and bind mount to the pod. */
 export interface AzureDiskVolumeSource {
   /** diskName is the Name of the data disk in the blob storage */
   diskName: string;
@@ -640,7 +655,7 @@ export interface AzureDiskVolumeSource {
   kind?: string;
 }
 
-/** k8s.io.api.core.v1.AzureFilePersistentVolumeSource */
+/** k8s.io.api.core.v1.AzureFilePersistentVolumeSource: AzureFile represents an Azure File Service mount on the host and bind mount to the pod. */
 export interface AzureFilePersistentVolumeSource {
   /** secretName is the name of secret that contains Azure Storage Account Name and Key */
   secretName: string;
@@ -658,7 +673,7 @@ export interface AzureFilePersistentVolumeSource {
   secretNamespace?: string;
 }
 
-/** k8s.io.api.core.v1.AzureFileVolumeSource */
+/** k8s.io.api.core.v1.AzureFileVolumeSource: AzureFile represents an Azure File Service mount on the host and bind mount to the pod. */
 export interface AzureFileVolumeSource {
   /** secretName is the name of secret that contains Azure Storage Account Name and Key */
   secretName: string;
@@ -671,7 +686,7 @@ export interface AzureFileVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.Binding */
+/** k8s.io.api.core.v1.Binding: Binding ties one object to another; for example, a pod is bound to a node by a scheduler. */
 export interface Binding {
   apiVersion?: string;
   kind?: string;
@@ -680,10 +695,11 @@ export interface Binding {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** The target object that you want to bind to the standard object. */
   target: ObjectReference;
 }
 
-/** k8s.io.api.core.v1.CSIPersistentVolumeSource */
+/** k8s.io.api.core.v1.CSIPersistentVolumeSource: Represents storage that is managed by an external CSI volume driver */
 export interface CSIPersistentVolumeSource {
   /** driver is the name of the driver to use for this volume. Required. */
   driver: string;
@@ -701,10 +717,39 @@ export interface CSIPersistentVolumeSource {
   fsType?: string;
   /** volumeAttributes of the volume to publish. */
   volumeAttributes?: { [key: string]: string };
+  /**
+   * controllerPublishSecretRef is a reference to the secret object containing sensitive information to
+   * pass to the CSI driver to complete the CSI ControllerPublishVolume and ControllerUnpublishVolume
+   * calls. This field is optional, and may be empty if no secret is required. If the secret object
+   * contains more than one secret, all secrets are passed.
+   */
   controllerPublishSecretRef?: SecretReference;
+  /**
+   * nodeStageSecretRef is a reference to the secret object containing sensitive information to pass to the
+   * CSI driver to complete the CSI NodeStageVolume and NodeStageVolume and NodeUnstageVolume calls. This
+   * field is optional, and may be empty if no secret is required. If the secret object contains more than
+   * one secret, all secrets are passed.
+   */
   nodeStageSecretRef?: SecretReference;
+  /**
+   * nodePublishSecretRef is a reference to the secret object containing sensitive information to pass to
+   * the CSI driver to complete the CSI NodePublishVolume and NodeUnpublishVolume calls. This field is
+   * optional, and may be empty if no secret is required. If the secret object contains more than one
+   * secret, all secrets are passed.
+   */
   nodePublishSecretRef?: SecretReference;
+  /**
+   * controllerExpandSecretRef is a reference to the secret object containing sensitive information to pass
+   * to the CSI driver to complete the CSI ControllerExpandVolume call. This field is optional, and may be
+   * empty if no secret is required. If the secret object contains more than one secret, all secrets are
+   * passed.
+   */
   controllerExpandSecretRef?: SecretReference;
+  /**
+   * nodeExpandSecretRef is a reference to the secret object containing sensitive information to pass to
+   * the CSI driver to complete the CSI NodeExpandVolume call. This field is optional, may be omitted if no
+   * secret is required. If the secret object contains more than one secret, all secrets are passed.
+   */
   nodeExpandSecretRef?: SecretReference;
 }
 
@@ -727,10 +772,16 @@ export interface CSIVolumeSource {
    * driver's documentation for supported values.
    */
   volumeAttributes?: { [key: string]: string };
+  /**
+   * nodePublishSecretRef is a reference to the secret object containing sensitive information to pass to
+   * the CSI driver to complete the CSI NodePublishVolume and NodeUnpublishVolume calls. This field is
+   * optional, and  may be empty if no secret is required. If the secret object contains more than one
+   * secret, all secret references are passed.
+   */
   nodePublishSecretRef?: LocalObjectReference;
 }
 
-/** k8s.io.api.core.v1.Capabilities */
+/** k8s.io.api.core.v1.Capabilities: Adds and removes POSIX capabilities from running containers. */
 export interface Capabilities {
   /** Added capabilities */
   add?: string[];
@@ -757,6 +808,10 @@ export interface CephFSPersistentVolumeSource {
    * /etc/ceph/user.secret More info: https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
    */
   secretFile?: string;
+  /**
+   * secretRef is Optional: SecretRef is reference to the authentication secret for User, default is empty.
+   * More info: https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
+   */
   secretRef?: SecretReference;
   /**
    * readOnly is Optional: Defaults to false (read/write). ReadOnly here will force the ReadOnly setting
@@ -784,6 +839,10 @@ export interface CephFSVolumeSource {
    * /etc/ceph/user.secret More info: https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
    */
   secretFile?: string;
+  /**
+   * secretRef is Optional: SecretRef is reference to the authentication secret for User, default is empty.
+   * More info: https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it
+   */
   secretRef?: LocalObjectReference;
   /**
    * readOnly is Optional: Defaults to false (read/write). ReadOnly here will force the ReadOnly setting
@@ -810,6 +869,7 @@ export interface CinderPersistentVolumeSource {
    * in VolumeMounts. More info: https://examples.k8s.io/mysql-cinder-pd/README.md
    */
   readOnly?: boolean;
+  /** secretRef is Optional: points to a secret object containing parameters used to connect to OpenStack. */
   secretRef?: SecretReference;
 }
 
@@ -831,10 +891,11 @@ export interface CinderVolumeSource {
    * VolumeMounts. More info: https://examples.k8s.io/mysql-cinder-pd/README.md
    */
   readOnly?: boolean;
+  /** secretRef is optional: points to a secret object containing parameters used to connect to OpenStack. */
   secretRef?: LocalObjectReference;
 }
 
-/** k8s.io.api.core.v1.ClientIPConfig */
+/** k8s.io.api.core.v1.ClientIPConfig: ClientIPConfig represents the configurations of Client IP based session affinity. */
 export interface ClientIPConfig {
   /**
    * timeoutSeconds specifies the seconds of ClientIP type session sticky time. The value must be >0 &&
@@ -855,6 +916,11 @@ export interface ClusterTrustBundleProjection {
    * contents of all selected ClusterTrustBundles will be unified and deduplicated.
    */
   signerName?: string;
+  /**
+   * Select all ClusterTrustBundles that match this label selector.  Only has effect if signerName is set.
+   * Mutually-exclusive with name.  If unset, interpreted as "match nothing".  If set but empty,
+   * interpreted as "match everything".
+   */
   labelSelector?: LabelSelector;
   /**
    * If true, don't block pod startup if the referenced ClusterTrustBundle(s) aren't available. If using
@@ -866,7 +932,7 @@ export interface ClusterTrustBundleProjection {
   path: string;
 }
 
-/** k8s.io.api.core.v1.ConfigMap */
+/** k8s.io.api.core.v1.ConfigMap: ConfigMap holds configuration data for pods to consume. */
 export interface ConfigMap {
   apiVersion?: string;
   kind?: string;
@@ -910,7 +976,7 @@ export interface ConfigMapKeySelector extends LocalObjectReference {
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.ConfigMapList */
+/** k8s.io.api.core.v1.ConfigMapList: ConfigMapList is a resource containing a list of ConfigMap objects. */
 export interface ConfigMapList {
   apiVersion?: string;
   kind?: string;
@@ -923,7 +989,11 @@ export interface ConfigMapList {
   items: ConfigMap[];
 }
 
-/** k8s.io.api.core.v1.ConfigMapNodeConfigSource */
+/**
+ * k8s.io.api.core.v1.ConfigMapNodeConfigSource: ConfigMapNodeConfigSource contains the information to reference a ConfigMap as a config source for the
+ * Node. This API is deprecated since 1.22:
+ * https://git.k8s.io/enhancements/keps/sig-node/281-dynamic-kubelet-configuration
+ */
 export interface ConfigMapNodeConfigSource {
   /**
    * Namespace is the metadata.namespace of the referenced ConfigMap. This field is required in all
@@ -985,7 +1055,7 @@ export interface ConfigMapVolumeSource extends LocalObjectReference {
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.Container */
+/** k8s.io.api.core.v1.Container: A single application container that you want to run within a pod. */
 export interface Container {
   /**
    * Name of the container specified as a DNS_LABEL. Each container in a pod must have a unique name
@@ -1033,11 +1103,28 @@ export interface Container {
   ports?: ContainerPort[];
   /** List of environment variables to set in the container. Cannot be updated. */
   env?: EnvVar[];
+  /**
+   * Compute Resources required by this container. Cannot be updated. More info:
+   * https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
+   */
   resources?: ResourceRequirements;
   /** Pod volumes to mount into the container's filesystem. Cannot be updated. */
   volumeMounts?: VolumeMount[];
+  /**
+   * Periodic probe of container liveness. Container will be restarted if the probe fails. Cannot be
+   * updated. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   */
   livenessProbe?: Probe;
+  /**
+   * Periodic probe of container service readiness. Container will be removed from service endpoints if the
+   * probe fails. Cannot be updated. More info:
+   * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   */
   readinessProbe?: Probe;
+  /**
+   * Actions that the management system should take in response to container lifecycle events. Cannot be
+   * updated.
+   */
   lifecycle?: Lifecycle;
   /**
    * Optional: Path at which the file to which the container's termination message will be written is
@@ -1053,6 +1140,11 @@ export interface Container {
    * https://kubernetes.io/docs/concepts/containers/images#updating-images
    */
   imagePullPolicy?: string;
+  /**
+   * SecurityContext defines the security options the container should be run with. If set, the fields of
+   * SecurityContext override the equivalent fields of PodSecurityContext. More info:
+   * https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
+   */
   securityContext?: SecurityContext;
   /**
    * Whether this container should allocate a buffer for stdin in the container runtime. If this is not
@@ -1090,6 +1182,14 @@ export interface Container {
   terminationMessagePolicy?: string;
   /** volumeDevices is the list of block devices to be used by the container. */
   volumeDevices?: VolumeDevice[];
+  /**
+   * StartupProbe indicates that the Pod has successfully initialized. If specified, no other probes are
+   * executed until this completes successfully. If this probe fails, the Pod will be restarted, just as if
+   * the livenessProbe failed. This can be used to provide different probe parameters at the beginning of a
+   * Pod's lifecycle, when it might take a long time to load data or warm a cache, than during steady-state
+   * operation. This cannot be updated. More info:
+   * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   */
   startupProbe?: Probe;
   /** Resources resize policy for the container. */
   resizePolicy?: ContainerResizePolicy[];
@@ -1109,7 +1209,7 @@ export interface Container {
   restartPolicy?: string;
 }
 
-/** k8s.io.api.core.v1.ContainerImage */
+/** k8s.io.api.core.v1.ContainerImage: Describe a container image */
 export interface ContainerImage {
   /**
    * Names by which this image is known. e.g. ["k8s.gcr.io/hyperkube:v1.0.7",
@@ -1120,7 +1220,7 @@ export interface ContainerImage {
   sizeBytes?: number;
 }
 
-/** k8s.io.api.core.v1.ContainerPort */
+/** k8s.io.api.core.v1.ContainerPort: ContainerPort represents a network port in a single container. */
 export interface ContainerPort {
   /**
    * If specified, this must be an IANA_SVC_NAME and unique within the pod. Each named port in a pod must
@@ -1140,7 +1240,7 @@ export interface ContainerPort {
   hostIP?: string;
 }
 
-/** k8s.io.api.core.v1.ContainerResizePolicy */
+/** k8s.io.api.core.v1.ContainerResizePolicy: ContainerResizePolicy represents resource resize policy for the container. */
 export interface ContainerResizePolicy {
   /** Name of the resource to which this resource resize policy applies. Supported values: cpu, memory. */
   resourceName: string;
@@ -1151,20 +1251,26 @@ export interface ContainerResizePolicy {
   restartPolicy: string;
 }
 
-/** k8s.io.api.core.v1.ContainerState */
+/**
+ * k8s.io.api.core.v1.ContainerState: ContainerState holds a possible state of container. Only one of its members may be specified. If none of
+ * them is specified, the default one is ContainerStateWaiting.
+ */
 export interface ContainerState {
+  /** Details about a waiting container */
   waiting?: ContainerStateWaiting;
+  /** Details about a running container */
   running?: ContainerStateRunning;
+  /** Details about a terminated container */
   terminated?: ContainerStateTerminated;
 }
 
-/** k8s.io.api.core.v1.ContainerStateRunning */
+/** k8s.io.api.core.v1.ContainerStateRunning: ContainerStateRunning is a running state of a container. */
 export interface ContainerStateRunning {
   /** Time at which the container was last (re-)started */
   startedAt?: Time;
 }
 
-/** k8s.io.api.core.v1.ContainerStateTerminated */
+/** k8s.io.api.core.v1.ContainerStateTerminated: ContainerStateTerminated is a terminated state of a container. */
 export interface ContainerStateTerminated {
   /** Exit status from the last termination of the container */
   exitCode: number;
@@ -1182,7 +1288,7 @@ export interface ContainerStateTerminated {
   containerID?: string;
 }
 
-/** k8s.io.api.core.v1.ContainerStateWaiting */
+/** k8s.io.api.core.v1.ContainerStateWaiting: ContainerStateWaiting is a waiting state of a container. */
 export interface ContainerStateWaiting {
   /** (brief) reason the container is not yet running. */
   reason?: string;
@@ -1190,11 +1296,16 @@ export interface ContainerStateWaiting {
   message?: string;
 }
 
-/** k8s.io.api.core.v1.ContainerStatus */
+/** k8s.io.api.core.v1.ContainerStatus: ContainerStatus contains details for the current status of this container. */
 export interface ContainerStatus {
   /** This must be a DNS_LABEL. Each container in a pod must have a unique name. Cannot be updated. */
   name: string;
+  /** State holds details about the container's current condition. */
   state?: ContainerState;
+  /**
+   * LastTerminationState holds the last termination state of the container to help debug container crashes
+   * and restarts. This field is not populated if the container is still running and RestartCount is 0.
+   */
   lastState?: ContainerState;
   /** Specifies whether the container has passed its readiness probe. */
   ready: boolean;
@@ -1222,9 +1333,14 @@ export interface ContainerStatus {
    * successfully admitting desired pod resize.
    */
   allocatedResources?: { [key: string]: QuantityString };
+  /**
+   * Resources represents the compute resource requests and limits that have been successfully enacted on
+   * the running container after it has been started or has been successfully resized.
+   */
   resources?: ResourceRequirements;
   /** Status of volume mounts. */
   volumeMounts?: VolumeMountStatus[];
+  /** User represents user identity information initially attached to the first process of the container */
   user?: ContainerUser;
   /** AllocatedResourcesStatus represents the status of various resources allocated for this Pod. */
   allocatedResourcesStatus?: ResourceStatus[];
@@ -1232,31 +1348,44 @@ export interface ContainerStatus {
   stopSignal?: string;
 }
 
-/** k8s.io.api.core.v1.ContainerUser */
+/** k8s.io.api.core.v1.ContainerUser: ContainerUser represents user identity information */
 export interface ContainerUser {
+  /**
+   * Linux holds user identity information initially attached to the first process of the containers in
+   * Linux. Note that the actual running identity can be changed if the process has enough privilege to do
+   * so.
+   */
   linux?: LinuxContainerUser;
 }
 
-/** k8s.io.api.core.v1.DaemonEndpoint */
+/** k8s.io.api.core.v1.DaemonEndpoint: DaemonEndpoint contains information about a single Daemon endpoint. */
 export interface DaemonEndpoint {
   /** Port number of the given endpoint. */
   Port: number;
 }
 
-/** k8s.io.api.core.v1.DownwardAPIProjection */
+/**
+ * k8s.io.api.core.v1.DownwardAPIProjection: Represents downward API info for projecting into a projected volume. Note that this is identical to a
+ * downwardAPI volume source without the default mode.
+ */
 export interface DownwardAPIProjection {
   /** Items is a list of DownwardAPIVolume file */
   items?: DownwardAPIVolumeFile[];
 }
 
-/** k8s.io.api.core.v1.DownwardAPIVolumeFile */
+/** k8s.io.api.core.v1.DownwardAPIVolumeFile: DownwardAPIVolumeFile represents information to create the file containing the pod field */
 export interface DownwardAPIVolumeFile {
   /**
    * Required: Path is  the relative path name of the file to be created. Must not be absolute or contain
    * the '..' path. Must be utf-8 encoded. The first item of the relative path must not start with '..'
    */
   path: string;
+  /** Required: Selects a field of the pod: only annotations, labels, name, namespace and uid are supported. */
   fieldRef?: ObjectFieldSelector;
+  /**
+   * Selects a resource of the container: only resources limits and requests (limits.cpu, limits.memory,
+   * requests.cpu and requests.memory) are currently supported.
+   */
   resourceFieldRef?: ResourceFieldSelector;
   /**
    * Optional: mode bits used to set permissions on this file, must be an octal value between 0000 and
@@ -1268,7 +1397,10 @@ export interface DownwardAPIVolumeFile {
   mode?: number;
 }
 
-/** k8s.io.api.core.v1.DownwardAPIVolumeSource */
+/**
+ * k8s.io.api.core.v1.DownwardAPIVolumeSource: DownwardAPIVolumeSource represents a volume containing downward API info. Downward API volumes support
+ * ownership management and SELinux relabeling.
+ */
 export interface DownwardAPIVolumeSource {
   /** Items is a list of downward API volume file */
   items?: DownwardAPIVolumeFile[];
@@ -1283,7 +1415,10 @@ export interface DownwardAPIVolumeSource {
   defaultMode?: number;
 }
 
-/** k8s.io.api.core.v1.EmptyDirVolumeSource */
+/**
+ * k8s.io.api.core.v1.EmptyDirVolumeSource: Represents an empty directory for a pod. Empty directory volumes support ownership management and
+ * SELinux relabeling.
+ */
 export interface EmptyDirVolumeSource {
   /**
    * What type of storage medium should back this directory. The default is "" which means to use the
@@ -1301,7 +1436,10 @@ export interface EmptyDirVolumeSource {
   sizeLimit?: QuantityString;
 }
 
-/** k8s.io.api.core.v1.EndpointAddress */
+/**
+ * k8s.io.api.core.v1.EndpointAddress: EndpointAddress is a tuple that describes single IP address. Deprecated: This API is deprecated in
+ * v1.33+.
+ */
 export interface EndpointAddress {
   /**
    * The IP of this endpoint. May not be loopback (127.0.0.0/8), link-local (169.254.0.0/16), or
@@ -1309,6 +1447,7 @@ export interface EndpointAddress {
    * platforms. Also, certain kubernetes components, like kube-proxy, are not IPv6 ready.
    */
   ip: string;
+  /** Reference to object providing the endpoint. */
   targetRef?: ObjectReference;
   /** The Hostname of this endpoint */
   hostname?: string;
@@ -1316,7 +1455,7 @@ export interface EndpointAddress {
   nodeName?: string;
 }
 
-/** k8s.io.api.core.v1.EndpointPort */
+/** k8s.io.api.core.v1.EndpointPort: EndpointPort is a tuple that describes a single port. Deprecated: This API is deprecated in v1.33+. */
 export interface EndpointPort {
   /**
    * The name of this port.  This must match the 'name' field in the corresponding ServicePort. Must be a
@@ -1336,7 +1475,22 @@ export interface EndpointPort {
   appProtocol?: string;
 }
 
-/** k8s.io.api.core.v1.EndpointSubset */
+/**
+ * k8s.io.api.core.v1.EndpointSubset: EndpointSubset is a group of addresses with a common set of ports. The expanded set of endpoints is the
+ * Cartesian product of Addresses x Ports. For example, given:
+ *
+ * {
+ * Addresses: [{"ip": "10.10.1.1"}, {"ip": "10.10.2.2"}],
+ * Ports:     [{"name": "a", "port": 8675}, {"name": "b", "port": 309}]
+ * }
+ *
+ * The resulting set of endpoints can be viewed as:
+ *
+ * a: [ 10.10.1.1:8675, 10.10.2.2:8675 ],
+ * b: [ 10.10.1.1:309, 10.10.2.2:309 ]
+ *
+ * Deprecated: This API is deprecated in v1.33+.
+ */
 export interface EndpointSubset {
   /**
    * IP addresses which offer the related ports that are marked as ready. These endpoints should be
@@ -1353,7 +1507,26 @@ export interface EndpointSubset {
   ports?: EndpointPort[];
 }
 
-/** k8s.io.api.core.v1.Endpoints */
+/**
+ * k8s.io.api.core.v1.Endpoints: Endpoints is a collection of endpoints that implement the actual service. Example:
+ *
+ * Name: "mysvc",
+ * Subsets: [
+ * {
+ * Addresses: [{"ip": "10.10.1.1"}, {"ip": "10.10.2.2"}],
+ * Ports: [{"name": "a", "port": 8675}, {"name": "b", "port": 309}]
+ * },
+ * {
+ * Addresses: [{"ip": "10.10.3.3"}],
+ * Ports: [{"name": "a", "port": 93}, {"name": "b", "port": 76}]
+ * },
+ * ]
+ *
+ * Endpoints is a legacy API and does not contain information about all Service features. Use
+ * discoveryv1.EndpointSlice for complete information about Service endpoints.
+ *
+ * Deprecated: This API is deprecated in v1.33+. Use discoveryv1.EndpointSlice.
+ */
 export interface Endpoints {
   apiVersion?: string;
   kind?: string;
@@ -1372,7 +1545,7 @@ export interface Endpoints {
   subsets?: EndpointSubset[];
 }
 
-/** k8s.io.api.core.v1.EndpointsList */
+/** k8s.io.api.core.v1.EndpointsList: EndpointsList is a list of endpoints. Deprecated: This API is deprecated in v1.33+. */
 export interface EndpointsList {
   apiVersion?: string;
   kind?: string;
@@ -1385,15 +1558,17 @@ export interface EndpointsList {
   items: Endpoints[];
 }
 
-/** k8s.io.api.core.v1.EnvFromSource */
+/** k8s.io.api.core.v1.EnvFromSource: EnvFromSource represents the source of a set of ConfigMaps or Secrets */
 export interface EnvFromSource {
   /** An optional identifier to prepend to each key in the ConfigMap. Must be a C_IDENTIFIER. */
   prefix?: string;
+  /** The ConfigMap to select from */
   configMapRef?: ConfigMapEnvSource;
+  /** The Secret to select from */
   secretRef?: SecretEnvSource;
 }
 
-/** k8s.io.api.core.v1.EnvVar */
+/** k8s.io.api.core.v1.EnvVar: EnvVar represents an environment variable present in a Container. */
 export interface EnvVar {
   /** Name of the environment variable. Must be a C_IDENTIFIER. */
   name: string;
@@ -1406,18 +1581,39 @@ export interface EnvVar {
    * Defaults to "".
    */
   value?: string;
+  /** Source for the environment variable's value. Cannot be used if value is not empty. */
   valueFrom?: EnvVarSource;
 }
 
-/** k8s.io.api.core.v1.EnvVarSource */
+/** k8s.io.api.core.v1.EnvVarSource: EnvVarSource represents a source for the value of an EnvVar. */
 export interface EnvVarSource {
+  /**
+   * Selects a field of the pod: supports metadata.name, metadata.namespace, `metadata.labels['<KEY>']`,
+   * `metadata.annotations['<KEY>']`, spec.nodeName, spec.serviceAccountName, status.hostIP, status.podIP,
+   * status.podIPs.
+   */
   fieldRef?: ObjectFieldSelector;
+  /**
+   * Selects a resource of the container: only resources limits and requests (limits.cpu, limits.memory,
+   * limits.ephemeral-storage, requests.cpu, requests.memory and requests.ephemeral-storage) are currently
+   * supported.
+   */
   resourceFieldRef?: ResourceFieldSelector;
+  /** Selects a key of a ConfigMap. */
   configMapKeyRef?: ConfigMapKeySelector;
+  /** Selects a key of a secret in the pod's namespace */
   secretKeyRef?: SecretKeySelector;
 }
 
-/** k8s.io.api.core.v1.EphemeralContainer */
+/**
+ * k8s.io.api.core.v1.EphemeralContainer: An EphemeralContainer is a temporary container that you may add to an existing Pod for user-initiated
+ * activities such as debugging. Ephemeral containers have no resource or scheduling guarantees, and they
+ * will not be restarted when they exit or when a Pod is removed or restarted. The kubelet may evict a Pod
+ * if an ephemeral container causes the Pod to exceed its resource allocation.
+ *
+ * To add an ephemeral container, use the ephemeralcontainers subresource of an existing Pod. Ephemeral
+ * containers may not be removed or restarted.
+ */
 export interface EphemeralContainer extends EphemeralContainerCommon {
   /**
    * If set, the name of the container from PodSpec that this ephemeral container targets. The ephemeral
@@ -1475,6 +1671,10 @@ export interface EphemeralContainerCommon {
   envFrom?: EnvFromSource[];
   /** List of environment variables to set in the container. Cannot be updated. */
   env?: EnvVar[];
+  /**
+   * Resources are not allowed for ephemeral containers. Ephemeral containers use spare resources already
+   * allocated to the pod.
+   */
   resources?: ResourceRequirements;
   /** Resources resize policy for the container. */
   resizePolicy?: ContainerResizePolicy[];
@@ -1490,9 +1690,13 @@ export interface EphemeralContainerCommon {
   volumeMounts?: VolumeMount[];
   /** volumeDevices is the list of block devices to be used by the container. */
   volumeDevices?: VolumeDevice[];
+  /** Probes are not allowed for ephemeral containers. */
   livenessProbe?: Probe;
+  /** Probes are not allowed for ephemeral containers. */
   readinessProbe?: Probe;
+  /** Probes are not allowed for ephemeral containers. */
   startupProbe?: Probe;
+  /** Lifecycle is not allowed for ephemeral containers. */
   lifecycle?: Lifecycle;
   /**
    * Optional: Path at which the file to which the container's termination message will be written is
@@ -1516,6 +1720,10 @@ export interface EphemeralContainerCommon {
    * https://kubernetes.io/docs/concepts/containers/images#updating-images
    */
   imagePullPolicy?: string;
+  /**
+   * Optional: SecurityContext defines the security options the ephemeral container should be run with. If
+   * set, the fields of SecurityContext override the equivalent fields of PodSecurityContext.
+   */
   securityContext?: SecurityContext;
   /**
    * Whether this container should allocate a buffer for stdin in the container runtime. If this is not
@@ -1540,10 +1748,33 @@ export interface EphemeralContainerCommon {
 
 /** k8s.io.api.core.v1.EphemeralVolumeSource */
 export interface EphemeralVolumeSource {
+  /**
+   * Will be used to create a stand-alone PVC to provision the volume. The pod in which this
+   * EphemeralVolumeSource is embedded will be the owner of the PVC, i.e. the PVC will be deleted together
+   * with the pod.  The name of the PVC will be `<pod name>-<volume name>` where `<volume name>` is the
+   * name from the `PodSpec.Volumes` array entry. Pod validation will reject the pod if the concatenated
+   * name is not valid for a PVC (for example, too long).
+   *
+   * An existing PVC with that name that is not owned by the pod will *not* be used for the pod to avoid
+   * using an unrelated volume by mistake. Starting the pod is then blocked until the unrelated PVC is
+   * removed. If such a pre-created PVC is meant to be used by the pod, the PVC has to updated with an
+   * owner reference to the pod once the pod exists. Normally this should not be necessary, but it may be
+   * useful when manually reconstructing a broken cluster.
+   *
+   * This field is read-only and no changes will be made by Kubernetes to the PVC after it has been
+   * created.
+   *
+   * Required, must not be nil.
+   */
   volumeClaimTemplate?: PersistentVolumeClaimTemplate;
 }
 
-/** k8s.io.api.core.v1.Event */
+/**
+ * k8s.io.api.core.v1.Event: Event is a report of an event somewhere in the cluster.  Events have a limited retention time and
+ * triggers and messages may evolve with time.  Event consumers should not rely on the timing of an event
+ * with a given Reason reflecting a consistent underlying trigger, or the continued existence of events
+ * with that Reason.  Events should be treated as informative, best-effort, supplemental data.
+ */
 export interface Event {
   apiVersion?: string;
   kind?: string;
@@ -1552,6 +1783,7 @@ export interface Event {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata: ObjectMeta;
+  /** The object that this event is about. */
   involvedObject: ObjectReference;
   /**
    * This should be a short, machine understandable string that gives the reason for the transition into
@@ -1560,6 +1792,7 @@ export interface Event {
   reason?: string;
   /** A human-readable description of the status of this operation. */
   message?: string;
+  /** The component reporting this event. Should be a short machine understandable string. */
   source?: EventSource;
   /** The time at which the event was first recorded. (Time of server receipt is in TypeMeta.) */
   firstTimestamp?: Time;
@@ -1571,9 +1804,11 @@ export interface Event {
   type?: string;
   /** Time when this Event was first observed. */
   eventTime?: MicroTime;
+  /** Data about the Event series this event represents or nil if it's a singleton Event. */
   series?: EventSeries;
   /** What action was taken/failed regarding to the Regarding object. */
   action?: string;
+  /** Optional secondary object for more complex actions. */
   related?: ObjectReference;
   /** Name of the controller that emitted this Event, e.g. `kubernetes.io/kubelet`. */
   reportingComponent?: string;
@@ -1581,7 +1816,7 @@ export interface Event {
   reportingInstance?: string;
 }
 
-/** k8s.io.api.core.v1.EventList */
+/** k8s.io.api.core.v1.EventList: EventList is a list of events. */
 export interface EventList {
   apiVersion?: string;
   kind?: string;
@@ -1594,7 +1829,10 @@ export interface EventList {
   items: Event[];
 }
 
-/** k8s.io.api.core.v1.EventSeries */
+/**
+ * k8s.io.api.core.v1.EventSeries: EventSeries contain information on series of events, i.e. thing that was/is happening continuously for
+ * some time.
+ */
 export interface EventSeries {
   /** Number of occurrences in this series up to the last heartbeat time */
   count?: number;
@@ -1602,7 +1840,7 @@ export interface EventSeries {
   lastObservedTime?: MicroTime;
 }
 
-/** k8s.io.api.core.v1.EventSource */
+/** k8s.io.api.core.v1.EventSource: EventSource contains information for an event. */
 export interface EventSource {
   /** Component from which the event is generated. */
   component?: string;
@@ -1610,7 +1848,7 @@ export interface EventSource {
   host?: string;
 }
 
-/** k8s.io.api.core.v1.ExecAction */
+/** k8s.io.api.core.v1.ExecAction: ExecAction describes a "run in container" action. */
 export interface ExecAction {
   /**
    * Command is the command line to execute inside the container, the working directory for the command
@@ -1622,7 +1860,10 @@ export interface ExecAction {
   command?: string[];
 }
 
-/** k8s.io.api.core.v1.FCVolumeSource */
+/**
+ * k8s.io.api.core.v1.FCVolumeSource: Represents a Fibre Channel volume. Fibre Channel volumes can only be mounted as read/write once. Fibre
+ * Channel volumes support ownership management and SELinux relabeling.
+ */
 export interface FCVolumeSource {
   /** targetWWNs is Optional: FC target worldwide names (WWNs) */
   targetWWNs?: string[];
@@ -1654,6 +1895,11 @@ export interface FlexPersistentVolumeSource {
    * system. Ex. "ext4", "xfs", "ntfs". The default filesystem depends on FlexVolume script.
    */
   fsType?: string;
+  /**
+   * secretRef is Optional: SecretRef is reference to the secret object containing sensitive information to
+   * pass to the plugin scripts. This may be empty if no secret object is specified. If the secret object
+   * contains more than one secret, all secrets are passed to the plugin scripts.
+   */
   secretRef?: SecretReference;
   /**
    * readOnly is Optional: defaults to false (read/write). ReadOnly here will force the ReadOnly setting
@@ -1673,6 +1919,11 @@ export interface FlexVolumeSource {
    * system. Ex. "ext4", "xfs", "ntfs". The default filesystem depends on FlexVolume script.
    */
   fsType?: string;
+  /**
+   * secretRef is Optional: secretRef is reference to the secret object containing sensitive information to
+   * pass to the plugin scripts. This may be empty if no secret object is specified. If the secret object
+   * contains more than one secret, all secrets are passed to the plugin scripts.
+   */
   secretRef?: LocalObjectReference;
   /**
    * readOnly is Optional: defaults to false (read/write). ReadOnly here will force the ReadOnly setting
@@ -1683,7 +1934,10 @@ export interface FlexVolumeSource {
   options?: { [key: string]: string };
 }
 
-/** k8s.io.api.core.v1.FlockerVolumeSource */
+/**
+ * k8s.io.api.core.v1.FlockerVolumeSource: Represents a Flocker volume mounted by the Flocker agent. One and only one of datasetName and
+ * datasetUUID should be set. Flocker volumes do not support ownership management or SELinux relabeling.
+ */
 export interface FlockerVolumeSource {
   /**
    * datasetName is Name of the dataset stored as metadata -> name on the dataset for Flocker should be
@@ -2812,7 +3066,10 @@ export interface PhotonPersistentDiskVolumeSource {
   fsType?: string;
 }
 
-/** k8s.io.api.core.v1.Pod */
+/**
+ * k8s.io.api.core.v1.Pod: Pod is a collection of containers that can run on a host. This resource is created by clients and
+ * scheduled onto hosts.
+ */
 export interface Pod {
   apiVersion?: string;
   kind?: string;
@@ -2821,7 +3078,16 @@ export interface Pod {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Specification of the desired behavior of the pod. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: PodSpec;
+  /**
+   * Most recently observed status of the pod. This data may not be up to date. Populated by the system.
+   * Read-only. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: PodStatus;
 }
 
@@ -3117,7 +3383,7 @@ export interface PodSecurityContext {
   seLinuxChangePolicy?: string;
 }
 
-/** k8s.io.api.core.v1.PodSpec */
+/** k8s.io.api.core.v1.PodSpec: PodSpec is a description of a pod. */
 export interface PodSpec {
   /**
    * List of volumes that can be mounted by containers belonging to the pod. More info:
@@ -3186,6 +3452,10 @@ export interface PodSpec {
   hostPID?: boolean;
   /** Use the host's ipc namespace. Optional: Default to false. */
   hostIPC?: boolean;
+  /**
+   * SecurityContext holds pod-level security attributes and common container settings. Optional: Defaults
+   * to empty.  See type description for default values of each field.
+   */
   securityContext?: PodSecurityContext;
   /**
    * ImagePullSecrets is an optional list of references to secrets in the same namespace to use for
@@ -3205,6 +3475,7 @@ export interface PodSpec {
    * namespace>.svc.<cluster domain>". If not specified, the pod will not have a domainname at all.
    */
   subdomain?: string;
+  /** If specified, the pod's scheduling constraints */
   affinity?: Affinity;
   /**
    * If specified, the pod will be dispatched by specified scheduler. If not specified, the pod will be
@@ -3249,6 +3520,10 @@ export interface PodSpec {
    * priority.
    */
   priority?: number;
+  /**
+   * Specifies the DNS parameters of a pod. Parameters specified here will be merged to the generated DNS
+   * configuration based on DNSPolicy.
+   */
   dnsConfig?: PodDNSConfig;
   /**
    * Share a single process namespace between all of the containers in a pod. When this is set containers
@@ -3317,8 +3592,57 @@ export interface PodSpec {
    * not have FQDN, this has no effect. Default to false.
    */
   setHostnameAsFQDN?: boolean;
+  /**
+   * Specifies the OS of the containers in the pod. Some pod and container fields are restricted if this is
+   * set.
+   *
+   * If the OS field is set to linux, the following fields must be unset: -securityContext.windowsOptions
+   *
+   * If the OS field is set to windows, following fields must be unset:
+   * - spec.hostPID
+   * - spec.hostIPC
+   * - spec.hostUsers
+   * - spec.resources
+   * - spec.securityContext.appArmorProfile
+   * - spec.securityContext.seLinuxOptions
+   * - spec.securityContext.seccompProfile
+   * - spec.securityContext.fsGroup
+   * - spec.securityContext.fsGroupChangePolicy
+   * - spec.securityContext.sysctls
+   * - spec.shareProcessNamespace
+   * - spec.securityContext.runAsUser
+   * - spec.securityContext.runAsGroup
+   * - spec.securityContext.supplementalGroups
+   * - spec.securityContext.supplementalGroupsPolicy
+   * - spec.containers[*].securityContext.appArmorProfile
+   * - spec.containers[*].securityContext.seLinuxOptions
+   * - spec.containers[*].securityContext.seccompProfile
+   * - spec.containers[*].securityContext.capabilities
+   * - spec.containers[*].securityContext.readOnlyRootFilesystem
+   * - spec.containers[*].securityContext.privileged
+   * - spec.containers[*].securityContext.allowPrivilegeEscalation
+   * - spec.containers[*].securityContext.procMount
+   * - spec.containers[*].securityContext.runAsUser
+   * - spec.containers[*].securityContext.runAsGroup
+   */
   os?: PodOS;
+  /**
+   * Use the host's user namespace. Optional: Default to true. If set to true or not present, the pod will
+   * be run in the host user namespace, useful for when the pod needs a feature only available to the host
+   * user namespace, such as loading a kernel module with CAP_SYS_MODULE. When set to false, a new userns
+   * is created for the pod. Setting false is useful for mitigating container breakout vulnerabilities even
+   * allowing users to run their containers as root without actually having root privileges on the host.
+   * This field is alpha-level and is only honored by servers that enable the UserNamespacesSupport
+   * feature.
+   */
   hostUsers?: boolean;
+  /**
+   * SchedulingGates is an opaque list of values that if specified will block scheduling the pod. If
+   * schedulingGates is not empty, the pod will stay in the SchedulingGated state and the scheduler will
+   * not attempt to schedule the pod.
+   *
+   * SchedulingGates can only be set at pod creation time, and be removed only afterwards.
+   */
   schedulingGates?: PodSchedulingGate[];
   /**
    * ResourceClaims defines which ResourceClaims must be allocated and reserved before the Pod is
@@ -3327,10 +3651,23 @@ export interface PodSpec {
    * field is immutable.
    */
   resourceClaims?: PodResourceClaim[];
+  /**
+   * Resources is the total amount of CPU and Memory resources required by all containers in the pod. It
+   * supports specifying Requests and Limits for "cpu", "memory" and "hugepages-" resource names only.
+   * ResourceClaims are not supported.
+   *
+   * This field enables fine-grained control over resource allocation for the entire pod, allowing resource
+   * sharing among containers in a pod.
+   *
+   * This is an alpha field and requires enabling the PodLevelResources feature gate.
+   */
   resources?: ResourceRequirements;
 }
 
-/** k8s.io.api.core.v1.PodStatus */
+/**
+ * k8s.io.api.core.v1.PodStatus: PodStatus represents information about the status of a pod. Status may trail the actual state of a
+ * system, especially if the node that hosts the pod cannot contact the control plane.
+ */
 export interface PodStatus {
   /**
    * The phase of a Pod is a simple, high-level summary of where the Pod is in its lifecycle. The
@@ -3429,7 +3766,7 @@ export interface PodStatus {
   observedGeneration?: number;
 }
 
-/** k8s.io.api.core.v1.PodTemplateSpec */
+/** k8s.io.api.core.v1.PodTemplateSpec: PodTemplateSpec describes the data a pod should have when created from a template */
 export interface PodTemplateSpec {
   apiVersion?: string;
   kind?: string;
@@ -3438,10 +3775,14 @@ export interface PodTemplateSpec {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Specification of the desired behavior of the pod. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: PodSpec;
 }
 
-/** k8s.io.api.core.v1.PortStatus */
+/** k8s.io.api.core.v1.PortStatus: PortStatus represents the error condition of a service port */
 export interface PortStatus {
   /** Port is the port number of the service port of which status is recorded here */
   port: number;
@@ -3459,7 +3800,7 @@ export interface PortStatus {
   error?: string;
 }
 
-/** k8s.io.api.core.v1.PortworxVolumeSource */
+/** k8s.io.api.core.v1.PortworxVolumeSource: PortworxVolumeSource represents a Portworx volume resource. */
 export interface PortworxVolumeSource {
   /** volumeID uniquely identifies a Portworx volume */
   volumeID: string;
@@ -3475,10 +3816,14 @@ export interface PortworxVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.PreferredSchedulingTerm */
+/**
+ * k8s.io.api.core.v1.PreferredSchedulingTerm: An empty preferred scheduling term matches all objects with implicit weight 0 (i.e. it's a no-op). A
+ * null preferred scheduling term matches no objects (i.e. is also a no-op).
+ */
 export interface PreferredSchedulingTerm {
   /** Weight associated with matching the corresponding nodeSelectorTerm, in the range 1-100. */
   weight: number;
+  /** A node selector term, associated with the corresponding weight. */
   preference: NodeSelectorTerm;
 }
 
@@ -3522,13 +3867,17 @@ export interface Probe extends ProbeHandler {
 
 /** k8s.io.api.core.v1.ProbeHandler */
 export interface ProbeHandler {
+  /** Exec specifies a command to execute in the container. */
   exec?: ExecAction;
+  /** HTTPGet specifies an HTTP GET request to perform. */
   httpGet?: HTTPGetAction;
+  /** TCPSocket specifies a connection to a TCP port. */
   tcpSocket?: TCPSocketAction;
+  /** GRPC specifies a GRPC HealthCheckRequest. */
   grpc?: GRPCAction;
 }
 
-/** k8s.io.api.core.v1.ProjectedVolumeSource */
+/** k8s.io.api.core.v1.ProjectedVolumeSource: Represents a projected volume source */
 export interface ProjectedVolumeSource {
   /** list of volume projections */
   sources?: VolumeProjection[];
@@ -3542,7 +3891,10 @@ export interface ProjectedVolumeSource {
   defaultMode?: number;
 }
 
-/** k8s.io.api.core.v1.QuobyteVolumeSource */
+/**
+ * k8s.io.api.core.v1.QuobyteVolumeSource: Represents a Quobyte mount that lasts the lifetime of a pod. Quobyte volumes do not support ownership
+ * management or SELinux relabeling.
+ */
 export interface QuobyteVolumeSource {
   /**
    * registry represents a single or multiple Quobyte Registry services specified as a string as
@@ -4076,11 +4428,24 @@ export interface SecurityContext {
    */
   procMount?: string;
   windowsOptions?: WindowsSecurityContextOptions;
+  /**
+   * The seccomp options to use by this container. If seccomp options are provided at both the pod &
+   * container level, the container options override the pod options. Note that this field cannot be set
+   * when spec.os.name is windows.
+   */
   seccompProfile?: SeccompProfile;
+  /**
+   * appArmorProfile is the AppArmor options to use by this container. If set, this profile overrides the
+   * pod's appArmorProfile. Note that this field cannot be set when spec.os.name is windows.
+   */
   appArmorProfile?: AppArmorProfile;
 }
 
-/** k8s.io.api.core.v1.Service */
+/**
+ * k8s.io.api.core.v1.Service: Service is a named abstraction of software service (for example, mysql) consisting of local port (for
+ * example 3306) that the proxy listens on, and the selector that determines which pods will answer
+ * requests sent through the proxy.
+ */
 export interface Service {
   apiVersion?: string;
   kind?: string;
@@ -4089,11 +4454,24 @@ export interface Service {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Spec defines the behavior of a service.
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: ServiceSpec;
+  /**
+   * Most recently observed status of the service. Populated by the system. Read-only. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: ServiceStatus;
 }
 
-/** k8s.io.api.core.v1.ServiceAccount */
+/**
+ * k8s.io.api.core.v1.ServiceAccount: ServiceAccount binds together:
+ * - a name, understood by users, and perhaps by peripheral systems, for an identity
+ * - a principal that can be authenticated and authorized
+ * - a set of secrets
+ */
 export interface ServiceAccount {
   apiVersion?: string;
   kind?: string;
@@ -4122,7 +4500,7 @@ export interface ServiceAccount {
   automountServiceAccountToken?: boolean;
 }
 
-/** k8s.io.api.core.v1.ServiceAccountList */
+/** k8s.io.api.core.v1.ServiceAccountList: ServiceAccountList is a list of ServiceAccount objects */
 export interface ServiceAccountList {
   apiVersion?: string;
   kind?: string;
@@ -4138,7 +4516,11 @@ export interface ServiceAccountList {
   items: ServiceAccount[];
 }
 
-/** k8s.io.api.core.v1.ServiceAccountTokenProjection */
+/**
+ * k8s.io.api.core.v1.ServiceAccountTokenProjection: ServiceAccountTokenProjection represents a projected service account token volume. This projection can
+ * be used to insert a service account token into the pods runtime filesystem for use against APIs
+ * (Kubernetes API Server or otherwise).
+ */
 export interface ServiceAccountTokenProjection {
   /**
    * Audience is the intended audience of the token. A recipient of a token must identify itself with an
@@ -4157,7 +4539,7 @@ export interface ServiceAccountTokenProjection {
   path: string;
 }
 
-/** k8s.io.api.core.v1.ServiceList */
+/** k8s.io.api.core.v1.ServiceList: ServiceList holds a list of services. */
 export interface ServiceList {
   apiVersion?: string;
   kind?: string;
@@ -4170,7 +4552,7 @@ export interface ServiceList {
   items: Service[];
 }
 
-/** k8s.io.api.core.v1.ServicePort */
+/** k8s.io.api.core.v1.ServicePort: ServicePort contains information on service's port. */
 export interface ServicePort {
   /**
    * The name of this port within the service. This must be a DNS_LABEL. All ports within a ServiceSpec
@@ -4210,7 +4592,7 @@ export interface ServicePort {
   appProtocol?: string;
 }
 
-/** k8s.io.api.core.v1.ServiceSpec */
+/** k8s.io.api.core.v1.ServiceSpec: ServiceSpec describes the attributes that a user creates on a service. */
 export interface ServiceSpec {
   /**
    * The list of ports that are exposed by this service. More info:
