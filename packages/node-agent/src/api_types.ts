@@ -1,14 +1,12 @@
 // The node agent's view of the one object model (@mkube/api's generated
 // types): re-exported as they are, with Pod, ConfigMap and Secret narrowed
 // to what the agent handles — objects from the API server, whose name and
-// uid are set, and pods with a spec. Fields the generated schema does not
-// carry yet are added here (and only here) until @mkube/api's protos have
-// them: Container.restartPolicy (native sidecars, core/v1 field 24) and
-// PodStatus.hostIPs (field 16).
+// uid are set, and pods with a spec.
 import type * as api from '@mkube/api';
 
 export type {
   ConfigMapVolumeSource,
+  Container,
   ContainerPort,
   ContainerState,
   ContainerStateRunning,
@@ -38,21 +36,13 @@ export type {
 /** Metadata of an object read from the API server: name and uid are set. */
 export type AgentObjectMeta = api.ObjectMeta & { name: string; uid: string };
 
-export type Container = api.Container & {
-  /** Only on init containers: Always makes it a native sidecar. */
-  restartPolicy?: string;
-};
-
-export type PodSpec = Omit<api.PodSpec, 'containers' | 'initContainers'> & {
-  containers: Container[];
-  initContainers?: Container[];
-};
+export type PodSpec = api.PodSpec;
 
 export type ContainerStatus = api.ContainerStatus;
 /** lastProbeTime is written as null, as Go marshals a zero metav1.Time. */
 export type PodCondition = Omit<api.PodCondition, 'lastProbeTime'> & { lastProbeTime?: string | null };
 
-export type PodStatus = Omit<api.PodStatus, 'conditions'> & { conditions?: PodCondition[]; hostIPs?: { ip: string }[] };
+export type PodStatus = Omit<api.PodStatus, 'conditions'> & { conditions?: PodCondition[] };
 
 export type Pod = Omit<api.Pod, 'metadata' | 'spec' | 'status'> & { metadata: AgentObjectMeta; spec: PodSpec; status?: PodStatus };
 export type ConfigMap = Omit<api.ConfigMap, 'metadata'> & { metadata: AgentObjectMeta };

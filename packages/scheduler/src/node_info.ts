@@ -5,7 +5,7 @@
  */
 import { compileLabelSelector, type LabelMatcher } from './selectors.js';
 import { computePodResources, nodeAllocatable, Resource } from './resources.js';
-import type { AffinityTermWithKeys, Node, Pod, PodAffinityTerm, WeightedPodAffinityTerm } from './types.js';
+import type { Node, Pod, PodAffinityTerm, WeightedPodAffinityTerm } from './types.js';
 import { podId, podKey, podPriority } from './types.js';
 
 export interface AffinityTerm {
@@ -32,14 +32,9 @@ function compileTerm(pod: Pod, t: PodAffinityTerm): AffinityTerm {
   } else if (namespaces.size === 0) {
     namespaces.add(pod.metadata.namespace ?? 'default');
   }
-  let labelSelector = t.labelSelector;
-  const matchLabelKeys = (t as AffinityTermWithKeys).matchLabelKeys;
-  if (labelSelector && matchLabelKeys?.length) {
-    const extra = matchLabelKeys.filter((k) => pod.metadata.labels?.[k] !== undefined)
-      .map((k) => ({ key: k, operator: 'In', values: [pod.metadata.labels![k]!] }));
-    labelSelector = { ...labelSelector, matchExpressions: [...(labelSelector.matchExpressions ?? []), ...extra] };
-  }
-  return { namespaces, namespaceSelector, selector: compileLabelSelector(labelSelector), topologyKey: t.topologyKey };
+  // matchLabelKeys/mismatchLabelKeys are already in the selector: the API server merges them into
+  // it when the pod is created (upstream's pod strategy), so the scheduler reads the selector alone.
+  return { namespaces, namespaceSelector, selector: compileLabelSelector(t.labelSelector), topologyKey: t.topologyKey };
 }
 
 function compileWeighted(pod: Pod, ts: WeightedPodAffinityTerm[] | undefined): WeightedAffinityTerm[] {

@@ -5,7 +5,7 @@
  * by scoring (100m CPU / 200Mi memory for containers that request nothing).
  */
 import { parseQuantity, quantityMilliValue, quantityValue } from '@mkube/api';
-import type { Container, Node, Pod, ResourceList, SidecarContainer } from './types.js';
+import type { Container, Node, Pod, ResourceList } from './types.js';
 
 export const CPU = 'cpu';
 export const MEMORY = 'memory';
@@ -117,7 +117,7 @@ function effective(pod: Pod, per: (c: Container) => Resource): Resource {
   const initMax = new Resource();
   for (const c of pod.spec.initContainers ?? []) {
     const r = per(c);
-    if ((c as SidecarContainer).restartPolicy === 'Always') {
+    if (c.restartPolicy === 'Always') {
       sidecars.add(r);
       initMax.setMax(sidecars);
     } else {

@@ -4,7 +4,7 @@
  * spec present), plus the scheduler's keys and defaults.
  */
 import type {
-  Container, Node as ApiNode, NodeAffinity, NodeSpec, ObjectMeta, Pod as ApiPod, PodAffinityTerm, PodCondition as ApiPodCondition, PodSpec,
+  Node as ApiNode, NodeAffinity, NodeSpec, ObjectMeta, Pod as ApiPod, PodCondition as ApiPodCondition, PodSpec,
 } from '@mkube/api';
 
 export type {
@@ -20,14 +20,6 @@ export type Node = ApiNode & { metadata: ObjectMeta; spec?: NodeSpec };
 export type NodeAffinitySpec = NodeAffinity;
 /** A condition as kube-scheduler writes it: lastProbeTime is JSON null. */
 export type PodCondition = Omit<ApiPodCondition, 'lastProbeTime'> & { lastProbeTime?: string | null };
-
-/**
- * Fields newer than the generated model's protos that scheduling honours when
- * a pod carries them: a sidecar's restartPolicy (1.28) and an affinity term's
- * matchLabelKeys/mismatchLabelKeys (1.29).
- */
-export type SidecarContainer = Container & { restartPolicy?: string };
-export type AffinityTermWithKeys = PodAffinityTerm & { matchLabelKeys?: string[]; mismatchLabelKeys?: string[] };
 
 /** Resource amounts by name (quantities as strings). */
 export type ResourceList = Record<string, string>;

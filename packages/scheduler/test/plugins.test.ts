@@ -2,7 +2,6 @@
 import test from 'ava';
 import { harness, lastFailure, node, pod, running, scheduleAll } from './helpers.js';
 import { computePodResources } from '../src/resources.js';
-import type { SidecarContainer } from '../src/types.js';
 
 test('NodeName: a pod naming a node goes only there; an unknown name is unschedulable', async (t) => {
   const h = harness([node('a'), node('b'), node('c')]);
@@ -62,7 +61,7 @@ test('NodeResourcesFit: effective request is max(sum of containers, max of init 
   t.is(r.requests.milliCPU, 1010);
   t.is(r.requests.memory, 500 * 1024 * 1024);
   // Sidecars (restartable init containers) add to the containers' sum.
-  const s = pod('s', { spec: { containers: [{ name: 'a', resources: { requests: { cpu: '100m' } } }], initContainers: [{ name: 'side', restartPolicy: 'Always', resources: { requests: { cpu: '50m' } } } as SidecarContainer] } });
+  const s = pod('s', { spec: { containers: [{ name: 'a', resources: { requests: { cpu: '100m' } } }], initContainers: [{ name: 'side', restartPolicy: 'Always', resources: { requests: { cpu: '50m' } } }] } });
   t.is(computePodResources(s).requests.milliCPU, 150);
   // Scoring uses 100m / 200Mi for containers that request nothing.
   t.is(computePodResources(pod('z')).nonZero.milliCPU, 100);

@@ -16,6 +16,7 @@ import { isEverything, matches, type Selection } from '../storage/selectors.js';
 import { WatchCache, type ApiWatchEvent, type CacheWatch } from '../storage/watch_cache.js';
 import { ipToNumber, ServiceAllocators } from './allocators.js';
 import { applyDefaults } from './defaults.js';
+import { mergeAffinityLabelKeys } from './pod_fields.js';
 import { generateJobSelector } from './batch_validation.js';
 import { recordUpdate } from './managed_fields.js';
 import { admitStorageCreate, STORAGE_RESOURCES } from './storage_validation.js';
@@ -262,6 +263,7 @@ export class Registry {
     else delete m.generation;
     if (STATUS_RESET_ON_CREATE(info)) obj.status = info.resource === 'pods' ? { phase: 'Pending' } : {};
     if (info.resource === 'pods' && isObj(obj.status)) obj.status.qosClass = qosClass(obj);
+    if (info.resource === 'pods') mergeAffinityLabelKeys(obj);
     applyDefaults(info.resource, obj);
     if (info.resource === 'jobs') generateJobSelector(obj);
     if (info.resource === CSR_RESOURCE) prepareCsrCreate(obj, opts.admission?.user);

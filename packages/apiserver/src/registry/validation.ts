@@ -10,6 +10,7 @@ import { validateBatch, validateBatchUpdate } from './batch_validation.js';
 import { validateStorage, validateStorageUpdate } from './storage_validation.js';
 import { validatePodDisruptionBudget } from './pdb_validation.js';
 import { validateHorizontalPodAutoscaler } from './hpa_validation.js';
+import { validateNewPodSpecFields } from './pod_fields.js';
 
 type Obj = JsonObject;
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
@@ -58,7 +59,7 @@ export function validateName(name: string, kind: NameKind, field: string, errs: 
   }
 }
 
-function validateQualifiedKey(key: string, field: string, errs: FieldError[]): void {
+export function validateQualifiedKey(key: string, field: string, errs: FieldError[]): void {
   const slash = key.indexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
@@ -184,6 +185,7 @@ export function validatePodSpec(spec: Obj | undefined, field: string, errs: Fiel
   if (spec.nodeName) validateName(String(spec.nodeName), 'subdomain', `${field}.nodeName`, errs);
   validateLabels(spec.nodeSelector, `${field}.nodeSelector`, errs);
   validatePodVolumeFiles(spec, field, errs);
+  validateNewPodSpecFields(spec, field, errs);
 }
 
 function selectorMatches(selector: Obj | undefined, labels: Record<string, string>): boolean {
