@@ -59,8 +59,9 @@ function commentedRoot(): protobuf.Root {
 
 /**
  * A proto comment as an OpenAPI description, as upstream's generator makes
- * them: lines joined by spaces, blank comment lines as paragraph breaks,
- * `+marker` lines and mkube's own implementation notes left out.
+ * them: lines joined by spaces, list items (`- `, `* `) kept on their own
+ * lines, blank comment lines as paragraph breaks, `+marker` lines and mkube's
+ * own implementation notes left out.
  */
 export function commentDescription(comment: string | null | undefined): string | undefined {
   if (!comment) return undefined;
@@ -72,9 +73,9 @@ export function commentDescription(comment: string | null | undefined): string |
       if (paragraphs[paragraphs.length - 1]!.length) paragraphs.push([]);
       continue;
     }
-    paragraphs[paragraphs.length - 1]!.push(line);
+    paragraphs[paragraphs.length - 1]!.push(/^[-*] /.test(line) ? `\n${line}` : line);
   }
-  const text = paragraphs.filter((p) => p.length).map((p) => p.join(' ')).join('\n\n');
+  const text = paragraphs.filter((p) => p.length).map((p) => p.join(' ').replace(/ \n/g, '\n').replace(/^\n/, '')).join('\n\n');
   return text || undefined;
 }
 

@@ -54,7 +54,19 @@ function v2Schema(s: unknown): unknown {
   return out;
 }
 
-const TYPE_META = { apiVersion: { type: 'string' }, kind: { type: 'string' } };
+/** TypeMeta's fields with upstream's descriptions (v3 schemas come from the protos, which have no TypeMeta). */
+const TYPE_META = {
+  apiVersion: {
+    description:
+      'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources',
+    type: 'string',
+  },
+  kind: {
+    description:
+      'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds',
+    type: 'string',
+  },
+};
 
 function v2Parameters(v3params: unknown, pathParams: string[], body?: unknown): Obj[] {
   const params: Obj[] = pathParams.map((name) => ({ name, in: 'path', required: true, type: 'string', uniqueItems: true }));
