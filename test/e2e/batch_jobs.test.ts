@@ -399,3 +399,52 @@ test('kubectl create job NAME --image -- CMD, logs job/NAME, describe job, and g
   t.regex(d, /^Concurrency Policy:\s+Allow$/m);
   await k(['delete', 'cronjob', 'every5']);
 });
+
+test('a CronJob every minute with concurrencyPolicy Replace: the next minute replaces the running Job, whose pod goes (404)', async (t) => {
+  t.timeout(180_000);
+  await apply(
+    'minutely',
+    `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: minutely}
+spec:
+  schedule: '* * * * *'
+  concurrencyPolicy: Replace
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: main
+            image: busybox
+            imagePullPolicy: IfNotPresent
+            command: [sh, -c, 'exec sleep 3600']
+`,
+  );
+  const created = Date.parse((await cronjobs().get('default', 'minutely')).metadata.creationTimestamp!);
+  const first = Math.floor(created / 60_000) * 60_000 + 60_000;
+  const nameA = `minutely-${first / 60_000}`;
+  const nameB = `minutely-${first / 60_000 + 1}`;
+  const jobA = await waitFor(`job ${nameA}`, first + 70_000 - Date.now(), async () => jobs().get('default', nameA).catch(() => undefined));
+  t.true(Date.parse(jobA.metadata.creationTimestamp!) - first < 70_000);
+  const [podA] = await waitFor(`a running pod of ${nameA}`, 60_000, async () => {
+    const ps = (await jobPods(nameA)).filter((p) => p.status?.phase === 'Running');
+    return ps.length ? ps : undefined;
+  });
+  // The next minute: A is deleted (its pod with it) and B started.
+  const jobB = await waitFor(`job ${nameB}`, first + 60_000 + 70_000 - Date.now(), async () => jobs().get('default', nameB).catch(() => undefined));
+  t.log(`${nameA} created ${((Date.parse(jobA.metadata.creationTimestamp!) - first) / 1000).toFixed(1)} s after its minute, ${nameB} ${((Date.parse(jobB.metadata.creationTimestamp!) - first - 60_000) / 1000).toFixed(1)} s after its`);
+  await waitFor(`job ${nameA} gone`, 30_000, async () => ((await getStatus(() => jobs().get('default', nameA))) === 404 ? true : undefined));
+  await waitFor(`pod ${podA!.metadata.name} gone`, 60_000, async () => ((await getStatus(() => pods().get('default', podA!.metadata.name))) === 404 ? true : undefined));
+  const cj = await waitFor('status.active = [B]', 30_000, async () => {
+    const c = await cronjobs().get('default', 'minutely');
+    return c.status?.active?.length === 1 && c.status.active[0]!.uid === jobB.metadata.uid ? c : undefined;
+  });
+  t.is(Date.parse(cj.status!.lastScheduleTime!), first + 60_000);
+  const events = (await cp!.client.resource<Event>(Resources.events).list('default')).items.filter((e) => e.involvedObject?.kind === 'CronJob' && e.involvedObject.name === 'minutely');
+  t.true(events.some((e) => e.reason === 'SuccessfulDelete' && e.message === `Deleted job ${nameA}`), JSON.stringify(events.map((e) => [e.reason, e.message])));
+  t.true(events.some((e) => e.reason === 'SuccessfulCreate' && e.message === `Created job ${nameB}`));
+  await k(['delete', 'cronjob', 'minutely']);
+});
