@@ -68,7 +68,7 @@ test.before(async () => {
   scheduler = spawn(process.execPath, ['--import', 'tsx', SCHEDULER_BIN, '--kubeconfig', cp.kubeconfigPath, '--metrics-port', '0', '--leader-elect=false'], { cwd: REPO_ROOT, stdio: 'ignore' });
   const root = tmpRoot(`${LAB}-${worker.name}`);
   roots.push(root);
-  agent = await startAgent(cp, worker, root, ['--pod-cidr', worker.podCIDR], { netns: true });
+  agent = await startAgent(cp, worker, root, ['--pod-cidr', worker.podCIDR, '--node-status-update-frequency', '10'], { netns: true });
 
   // mkube-metrics-server as `mkube up` starts it: its own identity, on the host side of the lab.
   const server = `https://${lab.gateway}:${cp.port}`;
@@ -180,6 +180,13 @@ test.serial('kubectl top nodes and pods (1.27 and 1.33) show the busy pod and th
     req.on('error', reject);
     req.end();
   });
+  // status.images as kubelet reports them (the scheduler's ImageLocality reads them).
+  const images = await waitFor('busybox in the node status images', 90_000, async () => {
+    const n = (await cp!.client.resource(Resources.nodes).get(undefined, worker.name)) as { status: { images?: Array<{ names: string[]; sizeBytes: number }> } };
+    return n.status.images?.some((i) => i.names.some((x) => x.includes('busybox'))) ? n.status.images : undefined;
+  });
+  t.true(images.every((i) => i.sizeBytes > 0 && i.names.length > 0 && i.names.length <= 5));
+  t.deepEqual(images.map((i) => i.sizeBytes), [...images.map((i) => i.sizeBytes)].sort((a, b) => b - a), 'largest first');
   const summary = await agentGet('/stats/summary');
   t.is(summary.status, 200);
   const sj = JSON.parse(summary.body) as { node: { nodeName: string; cpu: { usageCoreNanoSeconds: number } }; pods: Array<{ podRef: { name: string }; containers: Array<{ name: string; cpu: { usageCoreNanoSeconds: number }; memory: { workingSetBytes: number } }> }> };
