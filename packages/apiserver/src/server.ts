@@ -39,6 +39,8 @@ import { Aggregator } from './aggregator/aggregator.js';
 import { ensureFrontProxyPki } from './aggregator/front_proxy_pki.js';
 import { ApiServiceValidation } from './aggregator/validation.js';
 import { NodeVolumeRestriction } from './auth/node_volume_restriction.js';
+import { CertificateApproval, CertificateSigning, CertificateSubjectRestriction } from './admission/certificates.js';
+import { RbacAuthorizer } from './auth/rbac.js';
 
 export interface ApiServerOptions {
   /** Where the PKI and admin.kubeconfig live (created on first start). */
@@ -196,6 +198,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   registry.validating.push(new PodSecurityAdmission(registryLookups(registry), podSecurityConfig));
   registry.validating.push(new ApiServiceValidation());
   registry.validating.push(new NodeVolumeRestriction(registry));
+  // certificates.k8s.io: approve/sign need the verb on the signer; no system:masters client certificates.
+  const signerAuthz = new RbacAuthorizer(registry);
+  registry.validating.push(new CertificateApproval(signerAuthz), new CertificateSigning(signerAuthz), new CertificateSubjectRestriction());
   const aggregator = new Aggregator({ registry, pki: ensureFrontProxyPki(pki.dir), log });
   await aggregator.start();
   const compactor = new Compactor(etcd, log, (rev) => registry.compacted(rev), opts.compactionIntervalMs ?? 5 * 60_000);

@@ -155,6 +155,10 @@ const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   rule(['authorization.k8s.io'], ['subjectaccessreviews'], ['create']),
   // The horizontal pod autoscaler writes its status (it reads metrics.k8s.io and scales through the rules above).
   rule(['autoscaling'], ['horizontalpodautoscalers/status'], ['patch', 'update']),
+  // csrapproving and csrsigning (upstream's certificate-controller role): CertificateApproval and CertificateSigning
+  // admit their /approval and /status writes only with approve / sign on the signer.
+  rule(['certificates.k8s.io'], ['signers'], ['approve'], ['kubernetes.io/kube-apiserver-client-kubelet', 'kubernetes.io/kubelet-serving']),
+  rule(['certificates.k8s.io'], ['signers'], ['sign'], ['kubernetes.io/legacy-unknown', 'kubernetes.io/kube-apiserver-client', 'kubernetes.io/kube-apiserver-client-kubelet', 'kubernetes.io/kubelet-serving']),
 ];
 
 /** metrics-server's ClusterRole system:metrics-server: the nodes it scrapes and the pods it serves metrics of. */
