@@ -5892,7 +5892,7 @@ export interface StatefulSetUpdateStrategy {
   rollingUpdate?: RollingUpdateStatefulSetStrategy;
 }
 
-/** k8s.io.api.batch.v1.CronJob */
+/** k8s.io.api.batch.v1.CronJob: CronJob represents the configuration of a single cron job. */
 export interface CronJob {
   apiVersion?: string;
   kind?: string;
@@ -5901,11 +5901,19 @@ export interface CronJob {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Specification of the desired behavior of a cron job, including the schedule.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: CronJobSpec;
+  /**
+   * Current status of a cron job.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: CronJobStatus;
 }
 
-/** k8s.io.api.batch.v1.CronJobList */
+/** k8s.io.api.batch.v1.CronJobList: CronJobList is a collection of cron jobs. */
 export interface CronJobList {
   apiVersion?: string;
   kind?: string;
@@ -5918,7 +5926,7 @@ export interface CronJobList {
   items: CronJob[];
 }
 
-/** k8s.io.api.batch.v1.CronJobSpec */
+/** k8s.io.api.batch.v1.CronJobSpec: CronJobSpec describes how the job execution will look like and when it will actually run. */
 export interface CronJobSpec {
   /** The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron. */
   schedule: string;
@@ -5938,15 +5946,27 @@ export interface CronJobSpec {
    * started executions.  Defaults to false.
    */
   suspend?: boolean;
+  /** Specifies the job that will be created when executing a CronJob. */
   jobTemplate: JobTemplateSpec;
   /** The number of successful finished jobs to retain. Value must be non-negative integer. Defaults to 3. */
   successfulJobsHistoryLimit?: number;
   /** The number of failed finished jobs to retain. Value must be non-negative integer. Defaults to 1. */
   failedJobsHistoryLimit?: number;
+  /**
+   * The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.
+   * If not specified, this will default to the time zone of the kube-controller-manager process.
+   * The set of valid time zone names and the time zone offset is loaded from the system-wide time zone
+   * database by the API server during CronJob validation and the controller manager during execution.
+   * If no system-wide time zone database can be found a bundled version of the database is used instead.
+   * If the time zone name becomes invalid during the lifetime of a CronJob or due to a change in host
+   * configuration, the controller will stop creating new new Jobs and will create a system event with the
+   * reason UnknownTimeZone.
+   * More information can be found in https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones
+   */
   timeZone?: string;
 }
 
-/** k8s.io.api.batch.v1.CronJobStatus */
+/** k8s.io.api.batch.v1.CronJobStatus: CronJobStatus represents the current state of a cron job. */
 export interface CronJobStatus {
   /** A list of pointers to currently running jobs. */
   active?: ObjectReference[];
@@ -5956,7 +5976,7 @@ export interface CronJobStatus {
   lastSuccessfulTime?: Time;
 }
 
-/** k8s.io.api.batch.v1.Job */
+/** k8s.io.api.batch.v1.Job: Job represents the configuration of a single job. */
 export interface Job {
   apiVersion?: string;
   kind?: string;
@@ -5965,11 +5985,19 @@ export interface Job {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Specification of the desired behavior of a job.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: JobSpec;
+  /**
+   * Current status of a job.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: JobStatus;
 }
 
-/** k8s.io.api.batch.v1.JobCondition */
+/** k8s.io.api.batch.v1.JobCondition: JobCondition describes current state of a job. */
 export interface JobCondition {
   /** Type of job condition, Complete or Failed. */
   type: string;
@@ -5985,7 +6013,7 @@ export interface JobCondition {
   message?: string;
 }
 
-/** k8s.io.api.batch.v1.JobList */
+/** k8s.io.api.batch.v1.JobList: JobList is a collection of jobs. */
 export interface JobList {
   apiVersion?: string;
   kind?: string;
@@ -5998,7 +6026,7 @@ export interface JobList {
   items: Job[];
 }
 
-/** k8s.io.api.batch.v1.JobSpec */
+/** k8s.io.api.batch.v1.JobSpec: JobSpec describes how the job execution will look like. */
 export interface JobSpec {
   /**
    * Specifies the maximum desired number of pods the job should run at any given time. The actual number
@@ -6023,6 +6051,11 @@ export interface JobSpec {
    * resumed again.
    */
   activeDeadlineSeconds?: number;
+  /**
+   * A label query over pods that should match the pod count.
+   * Normally, the system sets this field for you.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
+   */
   selector?: LabelSelector;
   /**
    * manualSelector controls generation of pod labels and pod selectors. Leave `manualSelector` unset
@@ -6034,6 +6067,11 @@ export interface JobSpec {
    * https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/#specifying-your-own-pod-selector
    */
   manualSelector?: boolean;
+  /**
+   * Describes the pod that will be created when executing a job.
+   * The only allowed template.spec.restartPolicy values are "Never" or "OnFailure".
+   * More info: https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/
+   */
   template: PodTemplateSpec;
   /** Specifies the number of retries before marking this job failed. Defaults to 6 */
   backoffLimit?: number;
@@ -6069,6 +6107,15 @@ export interface JobSpec {
    * Defaults to false.  This field is beta-level, gated by SuspendJob feature flag (enabled by default).
    */
   suspend?: boolean;
+  /**
+   * Specifies the policy of handling failed pods. In particular, it allows to
+   * specify the set of actions and conditions which need to be
+   * satisfied to take the associated action.
+   * If empty, the default behaviour applies - the counter of failed pods,
+   * represented by the jobs's .status.failed field, is incremented and it is
+   * checked against the backoffLimit. This field cannot be used in combination
+   * with restartPolicy=OnFailure.
+   */
   podFailurePolicy?: PodFailurePolicy;
   /**
    * Specifies the limit for the number of retries within an index before marking this index as failed.
@@ -6110,7 +6157,7 @@ export interface JobSpec {
   successPolicy?: SuccessPolicy;
 }
 
-/** k8s.io.api.batch.v1.JobStatus */
+/** k8s.io.api.batch.v1.JobStatus: JobStatus represents the current state of a Job. */
 export interface JobStatus {
   /**
    * The latest available observations of an object's current state. When a Job fails, one of the
@@ -6147,7 +6194,28 @@ export interface JobStatus {
    * 4, 5 and 7, they are represented as "1,3-5,7".
    */
   completedIndexes?: string;
+  /**
+   * uncountedTerminatedPods holds the UIDs of Pods that have terminated but
+   * the job controller hasn't yet accounted for in the status counters.
+   *
+   * The job controller creates pods with a finalizer. When a pod terminates
+   * (succeeded or failed), the controller does three steps to account for it
+   * in the job status:
+   *
+   * 1. Add the pod UID to the arrays in this field.
+   * 2. Remove the pod finalizer.
+   * 3. Remove the pod UID from the arrays while increasing the corresponding
+   * counter.
+   *
+   * Old jobs might not be tracked using this field, in which case the field
+   * remains null.
+   * The structure is empty for finished jobs.
+   */
   uncountedTerminatedPods?: UncountedTerminatedPods;
+  /**
+   * The number of active pods which have a Ready condition and are not
+   * terminating (without a deletionTimestamp).
+   */
   ready?: number;
   /**
    * FailedIndexes holds the failed indexes when spec.backoffLimitPerIndex is set. The indexes are
@@ -6161,7 +6229,7 @@ export interface JobStatus {
   terminating?: number;
 }
 
-/** k8s.io.api.batch.v1.JobTemplateSpec */
+/** k8s.io.api.batch.v1.JobTemplateSpec: JobTemplateSpec describes the data a Job should have when created from a template */
 export interface JobTemplateSpec {
   apiVersion?: string;
   kind?: string;
@@ -6170,31 +6238,112 @@ export interface JobTemplateSpec {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Specification of the desired behavior of the job.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: JobSpec;
 }
 
-/** k8s.io.api.batch.v1.PodFailurePolicy */
+/** k8s.io.api.batch.v1.PodFailurePolicy: PodFailurePolicy describes how failed pods influence the backoffLimit. */
 export interface PodFailurePolicy {
+  /**
+   * A list of pod failure policy rules. The rules are evaluated in order.
+   * Once a rule matches a Pod failure, the remaining of the rules are ignored.
+   * When no rule matches the Pod failure, the default handling applies - the
+   * counter of pod failures is incremented and it is checked against
+   * the backoffLimit. At most 20 elements are allowed.
+   */
   rules: PodFailurePolicyRule[];
 }
 
-/** k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement */
+/**
+ * k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement: PodFailurePolicyOnExitCodesRequirement describes the requirement for handling
+ * a failed pod based on its container exit codes. In particular, it lookups the
+ * .state.terminated.exitCode for each app container and init container status,
+ * represented by the .status.containerStatuses and .status.initContainerStatuses
+ * fields in the Pod status, respectively. Containers completed with success
+ * (exit code 0) are excluded from the requirement check.
+ */
 export interface PodFailurePolicyOnExitCodesRequirement {
+  /**
+   * Restricts the check for exit codes to the container with the
+   * specified name. When null, the rule applies to all containers.
+   * When specified, it should match one the container or initContainer
+   * names in the pod template.
+   */
   containerName?: string;
+  /**
+   * Represents the relationship between the container exit code(s) and the
+   * specified values. Containers completed with success (exit code 0) are
+   * excluded from the requirement check. Possible values are:
+   *
+   * - In: the requirement is satisfied if at least one container exit code
+   * (might be multiple if there are multiple containers not restricted
+   * by the 'containerName' field) is in the set of specified values.
+   * - NotIn: the requirement is satisfied if at least one container exit code
+   * (might be multiple if there are multiple containers not restricted
+   * by the 'containerName' field) is not in the set of specified values.
+   * Additional values are considered to be added in the future. Clients should
+   * react to an unknown operator by assuming the requirement is not satisfied.
+   */
   operator: string;
+  /**
+   * Specifies the set of values. Each returned container exit code (might be
+   * multiple in case of multiple containers) is checked against this set of
+   * values with respect to the operator. The list of values must be ordered
+   * and must not contain duplicates. Value '0' cannot be used for the In operator.
+   * At least one element is required. At most 255 elements are allowed.
+   */
   values: number[];
 }
 
-/** k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern */
+/**
+ * k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern: PodFailurePolicyOnPodConditionsPattern describes a pattern for matching
+ * an actual pod condition type.
+ */
 export interface PodFailurePolicyOnPodConditionsPattern {
+  /**
+   * Specifies the required Pod condition type. To match a pod condition
+   * it is required that specified type equals the pod condition type.
+   */
   type: string;
+  /**
+   * Specifies the required Pod condition status. To match a pod condition
+   * it is required that the specified status equals the pod condition status.
+   * Defaults to True.
+   */
   status: string;
 }
 
-/** k8s.io.api.batch.v1.PodFailurePolicyRule */
+/**
+ * k8s.io.api.batch.v1.PodFailurePolicyRule: PodFailurePolicyRule describes how a pod failure is handled when the requirements are met.
+ * One of onExitCodes and onPodConditions, but not both, can be used in each rule.
+ */
 export interface PodFailurePolicyRule {
+  /**
+   * Specifies the action taken on a pod failure when the requirements are satisfied.
+   * Possible values are:
+   *
+   * - FailJob: indicates that the pod's job is marked as Failed and all
+   * running pods are terminated.
+   * - FailIndex: indicates that the pod's index is marked as Failed and will
+   * not be restarted.
+   * - Ignore: indicates that the counter towards the .backoffLimit is not
+   * incremented and a replacement pod is created.
+   * - Count: indicates that the pod is handled in the default way - the
+   * counter towards the .backoffLimit is incremented.
+   * Additional values are considered to be added in the future. Clients should
+   * react to an unknown action by skipping the rule.
+   */
   action: string;
+  /** Represents the requirement on the container exit codes. */
   onExitCodes?: PodFailurePolicyOnExitCodesRequirement;
+  /**
+   * Represents the requirement on the pod conditions. The requirement is represented
+   * as a list of pod condition patterns. The requirement is satisfied if at
+   * least one pattern matches an actual pod condition. At most 20 elements are allowed.
+   */
   onPodConditions?: PodFailurePolicyOnPodConditionsPattern[];
 }
 
@@ -6230,7 +6379,10 @@ export interface SuccessPolicyRule {
   succeededCount?: number;
 }
 
-/** k8s.io.api.batch.v1.UncountedTerminatedPods */
+/**
+ * k8s.io.api.batch.v1.UncountedTerminatedPods: UncountedTerminatedPods holds UIDs of Pods that have terminated but haven't
+ * been accounted in Job status counters.
+ */
 export interface UncountedTerminatedPods {
   /** Succeeded holds UIDs of succeeded Pods. */
   succeeded?: string[];
