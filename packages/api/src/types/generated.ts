@@ -6390,7 +6390,10 @@ export interface UncountedTerminatedPods {
   failed?: string[];
 }
 
-/** k8s.io.api.networking.v1.HTTPIngressPath */
+/**
+ * k8s.io.api.networking.v1.HTTPIngressPath: HTTPIngressPath associates a path with a backend. Incoming urls matching the
+ * path are forwarded to the backend.
+ */
 export interface HTTPIngressPath {
   /**
    * Path is matched against the path of an incoming request. Currently it can contain characters
@@ -6398,6 +6401,10 @@ export interface HTTPIngressPath {
    * a '/' and must be present when using PathType with value "Exact" or "Prefix".
    */
   path?: string;
+  /**
+   * backend defines the referenced service endpoint to which the traffic
+   * will be forwarded to.
+   */
   backend: IngressBackend;
   /**
    * PathType determines the interpretation of the Path matching. PathType can be one of the following
@@ -6414,13 +6421,24 @@ export interface HTTPIngressPath {
   pathType: string;
 }
 
-/** k8s.io.api.networking.v1.HTTPIngressRuleValue */
+/**
+ * k8s.io.api.networking.v1.HTTPIngressRuleValue: HTTPIngressRuleValue is a list of http selectors pointing to backends.
+ * In the example: http://<host>/<path>?<searchpart> -> backend where
+ * where parts of the url correspond to RFC 3986, this resource will be used
+ * to match against everything after the last '/' and before the first '?'
+ * or '#'.
+ */
 export interface HTTPIngressRuleValue {
   /** A collection of paths that map requests to backends. */
   paths: HTTPIngressPath[];
 }
 
-/** k8s.io.api.networking.v1.Ingress */
+/**
+ * k8s.io.api.networking.v1.Ingress: Ingress is a collection of rules that allow inbound connections to reach the
+ * endpoints defined by a backend. An Ingress can be configured to give services
+ * externally-reachable urls, load balance traffic, terminate SSL, offer name
+ * based virtual hosting etc.
+ */
 export interface Ingress {
   apiVersion?: string;
   kind?: string;
@@ -6429,17 +6447,41 @@ export interface Ingress {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * spec is the desired state of the Ingress.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: IngressSpec;
+  /**
+   * status is the current state of the Ingress.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: IngressStatus;
 }
 
-/** k8s.io.api.networking.v1.IngressBackend */
+/** k8s.io.api.networking.v1.IngressBackend: IngressBackend describes all endpoints for a given service and port. */
 export interface IngressBackend {
+  /**
+   * resource is an ObjectRef to another Kubernetes resource in the namespace
+   * of the Ingress object. If resource is specified, a service.Name and
+   * service.Port must not be specified.
+   * This is a mutually exclusive setting with "Service".
+   */
   resource?: TypedLocalObjectReference;
+  /**
+   * service references a service as a backend.
+   * This is a mutually exclusive setting with "Resource".
+   */
   service?: IngressServiceBackend;
 }
 
-/** k8s.io.api.networking.v1.IngressClass */
+/**
+ * k8s.io.api.networking.v1.IngressClass: IngressClass represents the class of the Ingress, referenced by the Ingress
+ * Spec. The `ingressclass.kubernetes.io/is-default-class` annotation can be
+ * used to indicate that an IngressClass should be considered default. When a
+ * single IngressClass resource has this annotation set to true, new Ingress
+ * resources without a class specified will be assigned this default class.
+ */
 export interface IngressClass {
   apiVersion?: string;
   kind?: string;
@@ -6448,10 +6490,14 @@ export interface IngressClass {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * spec is the desired state of the IngressClass.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: IngressClassSpec;
 }
 
-/** k8s.io.api.networking.v1.IngressClassList */
+/** k8s.io.api.networking.v1.IngressClassList: IngressClassList is a collection of IngressClasses. */
 export interface IngressClassList {
   apiVersion?: string;
   kind?: string;
@@ -6466,6 +6512,11 @@ export interface IngressClassList {
 
 /** k8s.io.api.networking.v1.IngressClassParametersReference: The proto field is named aPIGroup upstream; its JSON name is apiGroup. */
 export interface IngressClassParametersReference {
+  /**
+   * apiGroup is the group for the resource being referenced. If APIGroup is
+   * not specified, the specified Kind must be in the core API group. For any
+   * other third-party types, APIGroup is required.
+   */
   apiGroup?: string;
   /** Kind is the type of resource being referenced. */
   kind: string;
@@ -6484,7 +6535,7 @@ export interface IngressClassParametersReference {
   namespace?: string;
 }
 
-/** k8s.io.api.networking.v1.IngressClassSpec */
+/** k8s.io.api.networking.v1.IngressClassSpec: IngressClassSpec provides information about the class of an Ingress. */
 export interface IngressClassSpec {
   /**
    * Controller refers to the name of the controller that should handle this class. This allows for
@@ -6493,10 +6544,15 @@ export interface IngressClassSpec {
    * no more than 250 characters in length, e.g. "acme.io/ingress-controller". This field is immutable.
    */
   controller?: string;
+  /**
+   * parameters is a link to a custom resource containing additional
+   * configuration for the controller. This is optional if the controller does
+   * not require extra parameters.
+   */
   parameters?: IngressClassParametersReference;
 }
 
-/** k8s.io.api.networking.v1.IngressList */
+/** k8s.io.api.networking.v1.IngressList: IngressList is a collection of Ingress. */
 export interface IngressList {
   apiVersion?: string;
   kind?: string;
@@ -6509,22 +6565,39 @@ export interface IngressList {
   items: Ingress[];
 }
 
-/** k8s.io.api.networking.v1.IngressLoadBalancerIngress */
+/** k8s.io.api.networking.v1.IngressLoadBalancerIngress: IngressLoadBalancerIngress represents the status of a load-balancer ingress point. */
 export interface IngressLoadBalancerIngress {
+  /** ip is set for load-balancer ingress points that are IP based. */
   ip?: string;
+  /** hostname is set for load-balancer ingress points that are DNS based. */
   hostname?: string;
+  /** ports provides information about the ports exposed by this LoadBalancer. */
   ports?: IngressPortStatus[];
 }
 
-/** k8s.io.api.networking.v1.IngressLoadBalancerStatus */
+/** k8s.io.api.networking.v1.IngressLoadBalancerStatus: IngressLoadBalancerStatus represents the status of a load-balancer. */
 export interface IngressLoadBalancerStatus {
+  /** ingress is a list containing ingress points for the load-balancer. */
   ingress?: IngressLoadBalancerIngress[];
 }
 
-/** k8s.io.api.networking.v1.IngressPortStatus */
+/** k8s.io.api.networking.v1.IngressPortStatus: IngressPortStatus represents the error condition of a service port */
 export interface IngressPortStatus {
+  /** port is the port number of the ingress port. */
   port: number;
+  /**
+   * protocol is the protocol of the ingress port.
+   * The supported values are: "TCP", "UDP", "SCTP"
+   */
   protocol: string;
+  /**
+   * error is to record the problem with the service port
+   * The format of the error shall comply with the following rules:
+   * - built-in error values shall be specified in this file and those shall use
+   * CamelCase names
+   * - cloud provider specific error values must have names that comply with the
+   * format foo.example.com/CamelCase.
+   */
   error?: string;
 }
 
@@ -6549,20 +6622,35 @@ export interface IngressRule extends IngressRuleValue {
   host?: string;
 }
 
-/** k8s.io.api.networking.v1.IngressRuleValue */
+/**
+ * k8s.io.api.networking.v1.IngressRuleValue: IngressRuleValue represents a rule to apply against incoming requests. If the
+ * rule is satisfied, the request is routed to the specified backend. Currently
+ * mixing different types of rules in a single Ingress is disallowed, so exactly
+ * one of the following must be set.
+ */
 export interface IngressRuleValue {
   http?: HTTPIngressRuleValue;
 }
 
-/** k8s.io.api.networking.v1.IngressServiceBackend */
+/** k8s.io.api.networking.v1.IngressServiceBackend: IngressServiceBackend references a Kubernetes Service as a Backend. */
 export interface IngressServiceBackend {
   /** Name is the referenced service. The service must exist in the same namespace as the Ingress object. */
   name: string;
+  /**
+   * port of the referenced service. A port name or port number
+   * is required for a IngressServiceBackend.
+   */
   port?: ServiceBackendPort;
 }
 
-/** k8s.io.api.networking.v1.IngressSpec */
+/** k8s.io.api.networking.v1.IngressSpec: IngressSpec describes the Ingress the user wishes to exist. */
 export interface IngressSpec {
+  /**
+   * defaultBackend is the backend that should handle requests that don't
+   * match any rule. If Rules are not specified, DefaultBackend must be specified.
+   * If DefaultBackend is not set, the handling of requests that do not match any
+   * of the rules will be up to the Ingress controller.
+   */
   defaultBackend?: IngressBackend;
   /**
    * TLS configuration. Currently the Ingress only supports a single TLS port, 443. If multiple members
@@ -6588,12 +6676,13 @@ export interface IngressSpec {
   ingressClassName?: string;
 }
 
-/** k8s.io.api.networking.v1.IngressStatus */
+/** k8s.io.api.networking.v1.IngressStatus: IngressStatus describe the current state of the Ingress. */
 export interface IngressStatus {
+  /** loadBalancer contains the current status of the load-balancer. */
   loadBalancer?: IngressLoadBalancerStatus;
 }
 
-/** k8s.io.api.networking.v1.IngressTLS */
+/** k8s.io.api.networking.v1.IngressTLS: IngressTLS describes the transport layer security associated with an ingress. */
 export interface IngressTLS {
   /**
    * Hosts are a list of hosts included in the TLS certificate. The values in this list must match the
@@ -6610,7 +6699,7 @@ export interface IngressTLS {
   secretName?: string;
 }
 
-/** k8s.io.api.networking.v1.ServiceBackendPort */
+/** k8s.io.api.networking.v1.ServiceBackendPort: ServiceBackendPort is the service port being referenced. */
 export interface ServiceBackendPort {
   /** Name is the name of the port on the Service. This is a mutually exclusive setting with "Number". */
   name?: string;
@@ -6778,7 +6867,7 @@ export interface ForZone {
   name: string;
 }
 
-/** k8s.io.api.coordination.v1.Lease */
+/** k8s.io.api.coordination.v1.Lease: Lease defines a lease concept. */
 export interface Lease {
   apiVersion?: string;
   kind?: string;
@@ -6787,10 +6876,14 @@ export interface Lease {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * spec contains the specification of the Lease.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: LeaseSpec;
 }
 
-/** k8s.io.api.coordination.v1.LeaseList */
+/** k8s.io.api.coordination.v1.LeaseList: LeaseList is a list of Lease objects. */
 export interface LeaseList {
   apiVersion?: string;
   kind?: string;
@@ -6803,7 +6896,7 @@ export interface LeaseList {
   items: Lease[];
 }
 
-/** k8s.io.api.coordination.v1.LeaseSpec */
+/** k8s.io.api.coordination.v1.LeaseSpec: LeaseSpec is a specification of a Lease. */
 export interface LeaseSpec {
   /** holderIdentity contains the identity of the holder of a current lease. */
   holderIdentity?: string;
@@ -6831,7 +6924,7 @@ export interface LeaseSpec {
   preferredHolder?: string;
 }
 
-/** k8s.io.api.rbac.v1.AggregationRule */
+/** k8s.io.api.rbac.v1.AggregationRule: AggregationRule describes how to locate ClusterRoles to aggregate into the ClusterRole */
 export interface AggregationRule {
   /**
    * ClusterRoleSelectors holds a list of selectors which will be used to find ClusterRoles and create
@@ -6840,7 +6933,7 @@ export interface AggregationRule {
   clusterRoleSelectors?: LabelSelector[];
 }
 
-/** k8s.io.api.rbac.v1.ClusterRole */
+/** k8s.io.api.rbac.v1.ClusterRole: ClusterRole is a cluster level, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding or ClusterRoleBinding. */
 export interface ClusterRole {
   apiVersion?: string;
   kind?: string;
@@ -6851,10 +6944,18 @@ export interface ClusterRole {
   metadata?: ObjectMeta;
   /** Rules holds all the PolicyRules for this ClusterRole */
   rules?: PolicyRule[];
+  /**
+   * AggregationRule is an optional field that describes how to build the Rules for this ClusterRole.
+   * If AggregationRule is set, then the Rules are controller managed and direct changes to Rules will be
+   * stomped by the controller.
+   */
   aggregationRule?: AggregationRule;
 }
 
-/** k8s.io.api.rbac.v1.ClusterRoleBinding */
+/**
+ * k8s.io.api.rbac.v1.ClusterRoleBinding: ClusterRoleBinding references a ClusterRole, but not contain it.  It can reference a ClusterRole in the global namespace,
+ * and adds who information via Subject.
+ */
 export interface ClusterRoleBinding {
   apiVersion?: string;
   kind?: string;
@@ -6865,10 +6966,15 @@ export interface ClusterRoleBinding {
   metadata?: ObjectMeta;
   /** Subjects holds references to the objects the role applies to. */
   subjects?: Subject[];
+  /**
+   * RoleRef can only reference a ClusterRole in the global namespace.
+   * If the RoleRef cannot be resolved, the Authorizer must return an error.
+   * This field is immutable.
+   */
   roleRef: RoleRef;
 }
 
-/** k8s.io.api.rbac.v1.ClusterRoleBindingList */
+/** k8s.io.api.rbac.v1.ClusterRoleBindingList: ClusterRoleBindingList is a collection of ClusterRoleBindings */
 export interface ClusterRoleBindingList {
   apiVersion?: string;
   kind?: string;
@@ -6881,7 +6987,7 @@ export interface ClusterRoleBindingList {
   items: ClusterRoleBinding[];
 }
 
-/** k8s.io.api.rbac.v1.ClusterRoleList */
+/** k8s.io.api.rbac.v1.ClusterRoleList: ClusterRoleList is a collection of ClusterRoles */
 export interface ClusterRoleList {
   apiVersion?: string;
   kind?: string;
@@ -6894,7 +7000,10 @@ export interface ClusterRoleList {
   items: ClusterRole[];
 }
 
-/** k8s.io.api.rbac.v1.PolicyRule */
+/**
+ * k8s.io.api.rbac.v1.PolicyRule: PolicyRule holds information that describes a policy rule, but does not contain information
+ * about who the rule applies to or which namespace the rule applies to.
+ */
 export interface PolicyRule {
   /**
    * Verbs is a list of Verbs that apply to ALL the ResourceKinds and AttributeRestrictions contained in
@@ -6923,7 +7032,7 @@ export interface PolicyRule {
   nonResourceURLs?: string[];
 }
 
-/** k8s.io.api.rbac.v1.Role */
+/** k8s.io.api.rbac.v1.Role: Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding. */
 export interface Role {
   apiVersion?: string;
   kind?: string;
@@ -6936,7 +7045,11 @@ export interface Role {
   rules?: PolicyRule[];
 }
 
-/** k8s.io.api.rbac.v1.RoleBinding */
+/**
+ * k8s.io.api.rbac.v1.RoleBinding: RoleBinding references a role, but does not contain it.  It can reference a Role in the same namespace or a ClusterRole in the global namespace.
+ * It adds who information via Subjects and namespace information by which namespace it exists in.  RoleBindings in a given
+ * namespace only have effect in that namespace.
+ */
 export interface RoleBinding {
   apiVersion?: string;
   kind?: string;
@@ -6947,10 +7060,15 @@ export interface RoleBinding {
   metadata?: ObjectMeta;
   /** Subjects holds references to the objects the role applies to. */
   subjects?: Subject[];
+  /**
+   * RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.
+   * If the RoleRef cannot be resolved, the Authorizer must return an error.
+   * This field is immutable.
+   */
   roleRef: RoleRef;
 }
 
-/** k8s.io.api.rbac.v1.RoleBindingList */
+/** k8s.io.api.rbac.v1.RoleBindingList: RoleBindingList is a collection of RoleBindings */
 export interface RoleBindingList {
   apiVersion?: string;
   kind?: string;
@@ -6963,7 +7081,7 @@ export interface RoleBindingList {
   items: RoleBinding[];
 }
 
-/** k8s.io.api.rbac.v1.RoleList */
+/** k8s.io.api.rbac.v1.RoleList: RoleList is a collection of Roles */
 export interface RoleList {
   apiVersion?: string;
   kind?: string;
@@ -6976,7 +7094,7 @@ export interface RoleList {
   items: Role[];
 }
 
-/** k8s.io.api.rbac.v1.RoleRef */
+/** k8s.io.api.rbac.v1.RoleRef: RoleRef contains information that points to the role being used */
 export interface RoleRef {
   /** APIGroup is the group for the resource being referenced */
   apiGroup: string;
@@ -6986,7 +7104,10 @@ export interface RoleRef {
   name: string;
 }
 
-/** k8s.io.api.rbac.v1.Subject */
+/**
+ * k8s.io.api.rbac.v1.Subject: Subject contains a reference to the object or user identities a role binding applies to.  This can either hold a direct API object reference,
+ * or a value for non-objects such as user and group names.
+ */
 export interface Subject {
   /**
    * Kind of object being referenced. Values defined by this API group are "User", "Group", and
@@ -7008,7 +7129,7 @@ export interface Subject {
   namespace?: string;
 }
 
-/** k8s.io.api.autoscaling.v1.Scale */
+/** k8s.io.api.autoscaling.v1.Scale: Scale represents a scaling request for a resource. */
 export interface Scale {
   apiVersion?: string;
   kind?: string;
@@ -7017,17 +7138,19 @@ export interface Scale {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** spec defines the behavior of the scale. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status. */
   spec?: ScaleSpec;
+  /** status is the current status of the scale. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status. Read-only. */
   status?: ScaleStatus;
 }
 
-/** k8s.io.api.autoscaling.v1.ScaleSpec */
+/** k8s.io.api.autoscaling.v1.ScaleSpec: ScaleSpec describes the attributes of a scale subresource. */
 export interface ScaleSpec {
   /** desired number of instances for the scaled object. */
   replicas?: number;
 }
 
-/** k8s.io.api.autoscaling.v1.ScaleStatus */
+/** k8s.io.api.autoscaling.v1.ScaleStatus: ScaleStatus represents the current status of a scale subresource. */
 export interface ScaleStatus {
   /** actual number of observed instances of the scaled object. */
   replicas: number;
@@ -7573,7 +7696,10 @@ export interface ResourceMetricStatus {
   current: MetricValueStatus;
 }
 
-/** k8s.io.api.scheduling.v1.PriorityClass */
+/**
+ * k8s.io.api.scheduling.v1.PriorityClass: PriorityClass defines mapping from a priority class name to the priority
+ * integer value. The value can be any valid integer.
+ */
 export interface PriorityClass {
   apiVersion?: string;
   kind?: string;
@@ -7607,7 +7733,7 @@ export interface PriorityClass {
   preemptionPolicy?: string;
 }
 
-/** k8s.io.api.scheduling.v1.PriorityClassList */
+/** k8s.io.api.scheduling.v1.PriorityClassList: PriorityClassList is a collection of priority classes. */
 export interface PriorityClassList {
   apiVersion?: string;
   kind?: string;
@@ -7680,7 +7806,7 @@ export interface StorageClassList {
   items: StorageClass[];
 }
 
-/** k8s.io.api.authentication.v1.BoundObjectReference */
+/** k8s.io.api.authentication.v1.BoundObjectReference: BoundObjectReference is a reference to an object that a token is bound to. */
 export interface BoundObjectReference {
   /** Kind of the referent. Valid kinds are 'Pod' and 'Secret'. */
   kind?: string;
@@ -7695,7 +7821,11 @@ export interface BoundObjectReference {
 /** k8s.io.api.authentication.v1.ExtraValue: user.Info extra values. */
 export type ExtraValue = string[];
 
-/** k8s.io.api.authentication.v1.SelfSubjectReview */
+/**
+ * k8s.io.api.authentication.v1.SelfSubjectReview: SelfSubjectReview contains the user information that the kube-apiserver has about the user making this request.
+ * When using impersonation, users will receive the user info of the user being impersonated.  If impersonation or
+ * request header authentication is used, any extra keys will have their case ignored and returned as lowercase.
+ */
 export interface SelfSubjectReview {
   apiVersion?: string;
   kind?: string;
@@ -7704,15 +7834,17 @@ export interface SelfSubjectReview {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** Status is filled in by the server with the user attributes. */
   status?: SelfSubjectReviewStatus;
 }
 
-/** k8s.io.api.authentication.v1.SelfSubjectReviewStatus */
+/** k8s.io.api.authentication.v1.SelfSubjectReviewStatus: SelfSubjectReviewStatus is filled by the kube-apiserver and sent back to a user. */
 export interface SelfSubjectReviewStatus {
+  /** User attributes of the user making this request. */
   userInfo?: UserInfo;
 }
 
-/** k8s.io.api.authentication.v1.TokenRequest */
+/** k8s.io.api.authentication.v1.TokenRequest: TokenRequest requests a token for a given service account. */
 export interface TokenRequest {
   apiVersion?: string;
   kind?: string;
@@ -7721,11 +7853,13 @@ export interface TokenRequest {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** Spec holds information about the request being evaluated */
   spec: TokenRequestSpec;
+  /** Status is filled in by the server and indicates whether the token can be authenticated. */
   status?: TokenRequestStatus;
 }
 
-/** k8s.io.api.authentication.v1.TokenRequestSpec */
+/** k8s.io.api.authentication.v1.TokenRequestSpec: TokenRequestSpec contains client provided parameters of a token request. */
 export interface TokenRequestSpec {
   /**
    * Audiences are the intendend audiences of the token. A recipient of a token must identitfy themself
@@ -7740,10 +7874,17 @@ export interface TokenRequestSpec {
    * response.
    */
   expirationSeconds?: number;
+  /**
+   * BoundObjectRef is a reference to an object that the token will be bound to.
+   * The token will only be valid for as long as the bound object exists.
+   * NOTE: The API server's TokenReview endpoint will validate the
+   * BoundObjectRef, but other audiences may not. Keep ExpirationSeconds
+   * small if you want prompt revocation.
+   */
   boundObjectRef?: BoundObjectReference;
 }
 
-/** k8s.io.api.authentication.v1.TokenRequestStatus */
+/** k8s.io.api.authentication.v1.TokenRequestStatus: TokenRequestStatus is the result of a token request. */
 export interface TokenRequestStatus {
   /** Token is the opaque bearer token. */
   token: string;
@@ -7751,7 +7892,11 @@ export interface TokenRequestStatus {
   expirationTimestamp: Time;
 }
 
-/** k8s.io.api.authentication.v1.TokenReview */
+/**
+ * k8s.io.api.authentication.v1.TokenReview: TokenReview attempts to authenticate a token to a known user.
+ * Note: TokenReview requests may be cached by the webhook token authenticator
+ * plugin in the kube-apiserver.
+ */
 export interface TokenReview {
   apiVersion?: string;
   kind?: string;
@@ -7760,11 +7905,13 @@ export interface TokenReview {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** Spec holds information about the request being evaluated */
   spec: TokenReviewSpec;
+  /** Status is filled in by the server and indicates whether the request can be authenticated. */
   status?: TokenReviewStatus;
 }
 
-/** k8s.io.api.authentication.v1.TokenReviewSpec */
+/** k8s.io.api.authentication.v1.TokenReviewSpec: TokenReviewSpec is a description of the token authentication request. */
 export interface TokenReviewSpec {
   /** Token is the opaque bearer token. */
   token?: string;
@@ -7777,10 +7924,11 @@ export interface TokenReviewSpec {
   audiences?: string[];
 }
 
-/** k8s.io.api.authentication.v1.TokenReviewStatus */
+/** k8s.io.api.authentication.v1.TokenReviewStatus: TokenReviewStatus is the result of the token authentication request. */
 export interface TokenReviewStatus {
   /** Authenticated indicates that the token was associated with a known user. */
   authenticated?: boolean;
+  /** User is the UserInfo associated with the provided token. */
   user?: UserInfo;
   /**
    * Audiences are audience identifiers chosen by the authenticator that are compatible with both the
@@ -7796,7 +7944,10 @@ export interface TokenReviewStatus {
   error?: string;
 }
 
-/** k8s.io.api.authentication.v1.UserInfo */
+/**
+ * k8s.io.api.authentication.v1.UserInfo: UserInfo holds the information about the user needed to implement the
+ * user.Info interface.
+ */
 export interface UserInfo {
   /** The name that uniquely identifies this user among all active users. */
   username?: string;
@@ -7811,7 +7962,11 @@ export interface UserInfo {
   extra?: { [key: string]: ExtraValue };
 }
 
-/** k8s.io.api.authentication.v1beta1.SelfSubjectReview */
+/**
+ * k8s.io.api.authentication.v1beta1.SelfSubjectReview: SelfSubjectReview contains the user information that the kube-apiserver has about the user making this request.
+ * When using impersonation, users will receive the user info of the user being impersonated.  If impersonation or
+ * request header authentication is used, any extra keys will have their case ignored and returned as lowercase.
+ */
 export interface AuthenticationV1beta1SelfSubjectReview {
   apiVersion?: string;
   kind?: string;
@@ -7820,18 +7975,31 @@ export interface AuthenticationV1beta1SelfSubjectReview {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** Status is filled in by the server with the user attributes. */
   status?: AuthenticationV1beta1SelfSubjectReviewStatus;
 }
 
-/** k8s.io.api.authentication.v1beta1.SelfSubjectReviewStatus */
+/** k8s.io.api.authentication.v1beta1.SelfSubjectReviewStatus: SelfSubjectReviewStatus is filled by the kube-apiserver and sent back to a user. */
 export interface AuthenticationV1beta1SelfSubjectReviewStatus {
+  /** User attributes of the user making this request. */
   userInfo?: UserInfo;
 }
 
 /** k8s.io.api.authorization.v1.ExtraValue: user.Info extra values. */
 export type AuthorizationV1ExtraValue = string[];
 
-/** k8s.io.api.authorization.v1.FieldSelectorAttributes */
+/**
+ * k8s.io.api.authorization.v1.FieldSelectorAttributes: FieldSelectorAttributes indicates a field limited access.
+ * Webhook authors are encouraged to
+ * * ensure rawSelector and requirements are not both set
+ * * consider the requirements field if set
+ * * not try to parse or consider the rawSelector field if set. This is to avoid another CVE-2022-2880 (i.e. getting different systems to agree on how exactly to parse a query is not something we want), see https://www.oxeye.io/resources/golang-parameter-smuggling-attack for more details.
+ * For the *SubjectAccessReview endpoints of the kube-apiserver:
+ * * If rawSelector is empty and requirements are empty, the request is not limited.
+ * * If rawSelector is present and requirements are empty, the rawSelector will be parsed and limited if the parsing succeeds.
+ * * If rawSelector is empty and requirements are present, the requirements should be honored
+ * * If rawSelector is present and requirements are present, the request is invalid.
+ */
 export interface FieldSelectorAttributes {
   /**
    * rawSelector is the serialization of a field selector that would be included in a query parameter.
@@ -7848,7 +8016,18 @@ export interface FieldSelectorAttributes {
   requirements?: FieldSelectorRequirement[];
 }
 
-/** k8s.io.api.authorization.v1.LabelSelectorAttributes */
+/**
+ * k8s.io.api.authorization.v1.LabelSelectorAttributes: LabelSelectorAttributes indicates a label limited access.
+ * Webhook authors are encouraged to
+ * * ensure rawSelector and requirements are not both set
+ * * consider the requirements field if set
+ * * not try to parse or consider the rawSelector field if set. This is to avoid another CVE-2022-2880 (i.e. getting different systems to agree on how exactly to parse a query is not something we want), see https://www.oxeye.io/resources/golang-parameter-smuggling-attack for more details.
+ * For the *SubjectAccessReview endpoints of the kube-apiserver:
+ * * If rawSelector is empty and requirements are empty, the request is not limited.
+ * * If rawSelector is present and requirements are empty, the rawSelector will be parsed and limited if the parsing succeeds.
+ * * If rawSelector is empty and requirements are present, the requirements should be honored
+ * * If rawSelector is present and requirements are present, the request is invalid.
+ */
 export interface LabelSelectorAttributes {
   /**
    * rawSelector is the serialization of a field selector that would be included in a query parameter.
@@ -7865,7 +8044,11 @@ export interface LabelSelectorAttributes {
   requirements?: LabelSelectorRequirement[];
 }
 
-/** k8s.io.api.authorization.v1.LocalSubjectAccessReview */
+/**
+ * k8s.io.api.authorization.v1.LocalSubjectAccessReview: LocalSubjectAccessReview checks whether or not a user or group can perform an action in a given namespace.
+ * Having a namespace scoped resource makes it much easier to grant namespace scoped policy that includes permissions
+ * checking.
+ */
 export interface LocalSubjectAccessReview {
   apiVersion?: string;
   kind?: string;
@@ -7874,11 +8057,16 @@ export interface LocalSubjectAccessReview {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Spec holds information about the request being evaluated.  spec.namespace must be equal to the namespace
+   * you made the request against.  If empty, it is defaulted.
+   */
   spec: SubjectAccessReviewSpec;
+  /** Status is filled in by the server and indicates whether the request is allowed or not */
   status?: SubjectAccessReviewStatus;
 }
 
-/** k8s.io.api.authorization.v1.NonResourceAttributes */
+/** k8s.io.api.authorization.v1.NonResourceAttributes: NonResourceAttributes includes the authorization attributes available for non-resource requests to the Authorizer interface */
 export interface NonResourceAttributes {
   /** Path is the URL path of the request */
   path?: string;
@@ -7886,7 +8074,7 @@ export interface NonResourceAttributes {
   verb?: string;
 }
 
-/** k8s.io.api.authorization.v1.NonResourceRule */
+/** k8s.io.api.authorization.v1.NonResourceRule: NonResourceRule holds information that describes a rule for the non-resource */
 export interface NonResourceRule {
   /**
    * Verb is a list of kubernetes non-resource API verbs, like: get, post, put, delete, patch, head,
@@ -7900,7 +8088,7 @@ export interface NonResourceRule {
   nonResourceURLs?: string[];
 }
 
-/** k8s.io.api.authorization.v1.ResourceAttributes */
+/** k8s.io.api.authorization.v1.ResourceAttributes: ResourceAttributes includes the authorization attributes available for resource requests to the Authorizer interface */
 export interface ResourceAttributes {
   /**
    * Namespace is the namespace of the action being requested.  Currently, there is no distinction
@@ -7927,11 +8115,26 @@ export interface ResourceAttributes {
    * means all.
    */
   name?: string;
+  /**
+   * fieldSelector describes the limitation on access based on field.  It can only limit access, not broaden it.
+   *
+   * This field  is alpha-level. To use this field, you must enable the
+   * `AuthorizeWithSelectors` feature gate (disabled by default).
+   */
   fieldSelector?: FieldSelectorAttributes;
+  /**
+   * labelSelector describes the limitation on access based on labels.  It can only limit access, not broaden it.
+   *
+   * This field  is alpha-level. To use this field, you must enable the
+   * `AuthorizeWithSelectors` feature gate (disabled by default).
+   */
   labelSelector?: LabelSelectorAttributes;
 }
 
-/** k8s.io.api.authorization.v1.ResourceRule */
+/**
+ * k8s.io.api.authorization.v1.ResourceRule: ResourceRule is the list of actions the subject is allowed to perform on resources. The list ordering isn't significant,
+ * may contain duplicates, and possibly be incomplete.
+ */
 export interface ResourceRule {
   /**
    * Verb is a list of kubernetes resource API verbs, like: get, list, watch, create, update, delete,
@@ -7956,7 +8159,11 @@ export interface ResourceRule {
   resourceNames?: string[];
 }
 
-/** k8s.io.api.authorization.v1.SelfSubjectAccessReview */
+/**
+ * k8s.io.api.authorization.v1.SelfSubjectAccessReview: SelfSubjectAccessReview checks whether or the current user can perform an action.  Not filling in a
+ * spec.namespace means "in all namespaces".  Self is a special case, because users should always be able
+ * to check whether they can perform an action
+ */
 export interface SelfSubjectAccessReview {
   apiVersion?: string;
   kind?: string;
@@ -7965,17 +8172,31 @@ export interface SelfSubjectAccessReview {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** Spec holds information about the request being evaluated.  user and groups must be empty */
   spec: SelfSubjectAccessReviewSpec;
+  /** Status is filled in by the server and indicates whether the request is allowed or not */
   status?: SubjectAccessReviewStatus;
 }
 
-/** k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec */
+/**
+ * k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec: SelfSubjectAccessReviewSpec is a description of the access request.  Exactly one of ResourceAuthorizationAttributes
+ * and NonResourceAuthorizationAttributes must be set
+ */
 export interface SelfSubjectAccessReviewSpec {
+  /** ResourceAuthorizationAttributes describes information for a resource access request */
   resourceAttributes?: ResourceAttributes;
+  /** NonResourceAttributes describes information for a non-resource access request */
   nonResourceAttributes?: NonResourceAttributes;
 }
 
-/** k8s.io.api.authorization.v1.SelfSubjectRulesReview */
+/**
+ * k8s.io.api.authorization.v1.SelfSubjectRulesReview: SelfSubjectRulesReview enumerates the set of actions the current user can perform within a namespace.
+ * The returned list of actions may be incomplete depending on the server's authorization mode,
+ * and any errors experienced during the evaluation. SelfSubjectRulesReview should be used by UIs to show/hide actions,
+ * or to quickly let an end user reason about their permissions. It should NOT Be used by external systems to
+ * drive authorization decisions as this raises confused deputy, cache lifetime/revocation, and correctness concerns.
+ * SubjectAccessReview, and LocalAccessReview are the correct way to defer authorization decisions to the API server.
+ */
 export interface SelfSubjectRulesReview {
   apiVersion?: string;
   kind?: string;
@@ -7984,17 +8205,19 @@ export interface SelfSubjectRulesReview {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** Spec holds information about the request being evaluated. */
   spec: SelfSubjectRulesReviewSpec;
+  /** Status is filled in by the server and indicates the set of actions a user can perform. */
   status?: SubjectRulesReviewStatus;
 }
 
-/** k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec */
+/** k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec: SelfSubjectRulesReviewSpec defines the specification for SelfSubjectRulesReview. */
 export interface SelfSubjectRulesReviewSpec {
   /** Namespace to evaluate rules for. Required. */
   namespace?: string;
 }
 
-/** k8s.io.api.authorization.v1.SubjectAccessReview */
+/** k8s.io.api.authorization.v1.SubjectAccessReview: SubjectAccessReview checks whether or not a user or group can perform an action. */
 export interface SubjectAccessReview {
   apiVersion?: string;
   kind?: string;
@@ -8003,13 +8226,20 @@ export interface SubjectAccessReview {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /** Spec holds information about the request being evaluated */
   spec: SubjectAccessReviewSpec;
+  /** Status is filled in by the server and indicates whether the request is allowed or not */
   status?: SubjectAccessReviewStatus;
 }
 
-/** k8s.io.api.authorization.v1.SubjectAccessReviewSpec */
+/**
+ * k8s.io.api.authorization.v1.SubjectAccessReviewSpec: SubjectAccessReviewSpec is a description of the access request.  Exactly one of ResourceAuthorizationAttributes
+ * and NonResourceAuthorizationAttributes must be set
+ */
 export interface SubjectAccessReviewSpec {
+  /** ResourceAuthorizationAttributes describes information for a resource access request */
   resourceAttributes?: ResourceAttributes;
+  /** NonResourceAttributes describes information for a non-resource access request */
   nonResourceAttributes?: NonResourceAttributes;
   /**
    * User is the user you're testing for. If you specify "User" but not "Groups", then is it interpreted
@@ -8027,7 +8257,7 @@ export interface SubjectAccessReviewSpec {
   uid?: string;
 }
 
-/** k8s.io.api.authorization.v1.SubjectAccessReviewStatus */
+/** k8s.io.api.authorization.v1.SubjectAccessReviewStatus: SubjectAccessReviewStatus */
 export interface SubjectAccessReviewStatus {
   /** Allowed is required. True if the action would be allowed, false otherwise. */
   allowed: boolean;
@@ -8048,7 +8278,12 @@ export interface SubjectAccessReviewStatus {
   evaluationError?: string;
 }
 
-/** k8s.io.api.authorization.v1.SubjectRulesReviewStatus */
+/**
+ * k8s.io.api.authorization.v1.SubjectRulesReviewStatus: SubjectRulesReviewStatus contains the result of a rules check. This check can be incomplete depending on
+ * the set of authorizers the server is configured with and any errors experienced during evaluation.
+ * Because authorization rules are additive, if a rule appears in a list it's safe to assume the subject has that permission,
+ * even if that list is incomplete.
+ */
 export interface SubjectRulesReviewStatus {
   /**
    * ResourceRules is the list of actions the subject is allowed to perform on resources. The list
