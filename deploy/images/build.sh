@@ -4,13 +4,14 @@
 #   busybox.tar  docker.io/library/busybox:latest  (Debian busybox-static)
 #   pause.tar    registry.k8s.io/pause:3.9         (static C pause, busybox sleep fallback)
 #   nginx.tar    docker.io/library/nginx:latest    (Debian nginx + its ldd libraries)
+#   etcd.tar     docker.io/library/etcd:3.4        (Debian etcd-server + etcd-client + their ldd libraries)
 # Each archive: oci-layout, index.json (annotated with io.containerd.image.name
 # and org.opencontainers.image.ref.name), blobs/sha256/{config,manifest,layer}.
 # Import with: ctr -n k8s.io images import <archive>
 #
 # Idempotent: an archive is rebuilt only when its build key (this script,
 # pause.c and the Debian package versions) changed. Prints the archive paths.
-# Usage: build.sh [busybox|pause|nginx ...]   (default: all)
+# Usage: build.sh [busybox|pause|nginx|etcd ...]   (default: all)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -196,6 +197,45 @@ HTML
   echo "$OUT/nginx.tar"
 }
 
+# etcd for workloads (the seed's catalog StatefulSet): Debian's etcd-server and etcd-client, their
+# binaries and the shared libraries ldd lists (Go, but linked against glibc), busybox tools for
+# shells in pods and exec. Data in /var/lib/etcd (a volume in practice); cmd `etcd` as upstream's image.
+build_etcd() {
+  local ver; ver="$(apt-cache policy etcd-server | awk '/Candidate:/ {print $2}')"
+  [ -n "$ver" ] && [ "$ver" != "(none)" ] || { apt-get update -q >&2; ver="$(apt-cache policy etcd-server | awk '/Candidate:/ {print $2}')"; }
+  local key; key="$(cat "$HERE/build.sh" | sha256sum | cut -c1-16)-etcd-server=$ver"
+  if up_to_date etcd "$key"; then log "etcd up to date"; echo "$OUT/etcd.tar"; return; fi
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get -o APT::Sandbox::User=root download -q etcd-server etcd-client >&2) || {
+    apt-get update -q >&2; (cd "$tmp" && apt-get -o APT::Sandbox::User=root download -q etcd-server etcd-client >&2); }
+  mkdir -p "$tmp/x"
+  local deb
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/x"; done
+  local r="$tmp/rootfs" bin lib
+  base_rootfs "$r"
+  busybox_into "$r"
+  for bin in etcd etcdctl; do
+    install -D -m 0755 "$tmp/x/usr/bin/$bin" "$r/usr/bin/$bin"
+    if ldd "$tmp/x/usr/bin/$bin" | grep -q 'not found'; then
+      log "etcd: $bin: missing libraries: $(ldd "$tmp/x/usr/bin/$bin" | grep 'not found' | tr '\n' ' ')"
+      return 1
+    fi
+    # Nothing for a static binary ("not a dynamic executable"); else each library at its host path.
+    for lib in $(ldd "$tmp/x/usr/bin/$bin" 2>/dev/null | awk '/=> \// {print $3} /^\t\// {print $1}'); do
+      mkdir -p "$r$(dirname "$lib")"
+      cp -L "$lib" "$r$lib"
+    done
+  done
+  mkdir -p "$r/var/lib/etcd"
+  chmod 700 "$r/var/lib/etcd"
+  write_oci_archive etcd docker.io/library/etcd:3.4 "$r" \
+    '{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","ETCDCTL_API=3"],"Cmd":["etcd"],"ExposedPorts":{"2379/tcp":{},"2380/tcp":{}},"WorkingDir":"/var/lib/etcd"}' \
+    "$OUT/etcd.tar"
+  echo "$key" >"$OUT/etcd.key"
+  rm -rf "$tmp"
+  echo "$OUT/etcd.tar"
+}
+
 main() {
   ensure_packages busybox-static tar coreutils
   mkdir -p "$OUT"
@@ -204,14 +244,15 @@ main() {
   flock -w 300 8 || { echo "images: timed out waiting for $OUT/.lock" >&2; exit 1; }
   rm -rf "$OUT"/.build-* 2>/dev/null || true
   local targets=("$@")
-  [ ${#targets[@]} -gt 0 ] || targets=(busybox pause nginx)
+  [ ${#targets[@]} -gt 0 ] || targets=(busybox pause nginx etcd)
   local t
   for t in "${targets[@]}"; do
     case "$t" in
       busybox) build_busybox ;;
       pause) build_pause ;;
       nginx) build_nginx ;;
-      *) echo "images: unknown image '$t' (busybox|pause|nginx)" >&2; exit 2 ;;
+      etcd) build_etcd ;;
+      *) echo "images: unknown image '$t' (busybox|pause|nginx|etcd)" >&2; exit 2 ;;
     esac
   done
 }
