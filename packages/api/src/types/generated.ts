@@ -31,7 +31,7 @@ export type QuantityString = string;
 /** k8s.io.apimachinery.pkg.util.intstr.IntOrString: An integer or a string (a port number or name, "25%"). */
 export type IntOrString = number | string;
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.Condition */
+/** k8s.io.apimachinery.pkg.apis.meta.v1.Condition: Condition contains details for one aspect of the current state of this API Resource. */
 export interface Condition {
   /** type of condition in CamelCase or in foo.example.com/CamelCase. */
   type: string;
@@ -63,14 +63,45 @@ export interface Condition {
   message: string;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.CreateOptions */
+/** k8s.io.apimachinery.pkg.apis.meta.v1.CreateOptions: CreateOptions may be provided when creating an API object. */
 export interface CreateOptions {
+  /**
+   * When present, indicates that modifications should not be
+   * persisted. An invalid or unrecognized dryRun directive will
+   * result in an error response and no further processing of the
+   * request. Valid values are:
+   * - All: all dry run stages will be processed
+   */
   dryRun?: string[];
+  /**
+   * fieldManager is a name associated with the actor or entity
+   * that is making these changes. The value must be less than or
+   * 128 characters long, and only contain printable characters,
+   * as defined by https://golang.org/pkg/unicode/#IsPrint.
+   */
   fieldManager?: string;
+  /**
+   * fieldValidation instructs the server on how to handle
+   * objects in the request (POST/PUT/PATCH) containing unknown
+   * or duplicate fields. Valid values are:
+   * - Ignore: This will ignore any unknown fields that are silently
+   * dropped from the object, and will ignore all but the last duplicate
+   * field that the decoder encounters. This is the default behavior
+   * prior to v1.23.
+   * - Warn: This will send a warning via the standard warning response
+   * header for each unknown field that is dropped from the object, and
+   * for each duplicate field that is encountered. The request will
+   * still succeed if there are no other errors, and will only persist
+   * the last of any duplicate fields. This is the default in v1.23+
+   * - Strict: This will fail the request with a BadRequest error if
+   * any unknown fields would be dropped from the object, or if any
+   * duplicate fields are present. The error returned from the server
+   * will contain all unknown and duplicate fields encountered.
+   */
   fieldValidation?: string;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions */
+/** k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions: DeleteOptions may be provided when deleting an API object. */
 export interface DeleteOptions {
   apiVersion?: string;
   kind?: string;
@@ -81,6 +112,10 @@ export interface DeleteOptions {
    * immediately.
    */
   gracePeriodSeconds?: number;
+  /**
+   * Must be fulfilled before a deletion is carried out. If not possible, a 409 Conflict status will be
+   * returned.
+   */
   preconditions?: Preconditions;
   /**
    * Deprecated: please use the PropagationPolicy, this field will be deprecated in 1.7. Should the
@@ -118,7 +153,10 @@ export interface DeleteOptions {
 /** k8s.io.apimachinery.pkg.apis.meta.v1.Duration: A Go duration string ("1h2m3s"). */
 export type Duration = string;
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement: FieldSelectorRequirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ */
 export interface FieldSelectorRequirement {
   /** key is the field selector key that the requirement applies to. */
   key: string;
@@ -137,26 +175,43 @@ export interface FieldSelectorRequirement {
 /** k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1: A managed-fields set in its JSON form ("f:metadata": {...}). */
 export type FieldsV1 = { [key: string]: unknown };
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.GetOptions */
+/** k8s.io.apimachinery.pkg.apis.meta.v1.GetOptions: GetOptions is the standard query options to the standard REST get call. */
 export interface GetOptions {
+  /**
+   * resourceVersion sets a constraint on what resource versions a request may be served from.
+   * See https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions for
+   * details.
+   *
+   * Defaults to unset
+   */
   resourceVersion?: string;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionKind */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionKind: GroupVersionKind unambiguously identifies a kind.  It doesn't anonymously include GroupVersion
+ * to avoid automatic coersion.  It doesn't use a GroupVersion to avoid custom marshalling
+ */
 export interface GroupVersionKind {
   group?: string;
   version?: string;
   kind?: string;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionResource */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionResource: GroupVersionResource unambiguously identifies a resource.  It doesn't anonymously include GroupVersion
+ * to avoid automatic coersion.  It doesn't use a GroupVersion to avoid custom marshalling
+ */
 export interface GroupVersionResource {
   group?: string;
   version?: string;
   resource?: string;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector: A label selector is a label query over a set of resources. The result of matchLabels and
+ * matchExpressions are ANDed. An empty label selector matches all objects. A null
+ * label selector matches no objects.
+ */
 export interface LabelSelector {
   /**
    * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels map is equivalent
@@ -168,7 +223,10 @@ export interface LabelSelector {
   matchExpressions?: LabelSelectorRequirement[];
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement: A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ */
 export interface LabelSelectorRequirement {
   /** key is the label key that the selector applies to. */
   key: string;
@@ -185,15 +243,23 @@ export interface LabelSelectorRequirement {
   values?: string[];
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.List */
+/** k8s.io.apimachinery.pkg.apis.meta.v1.List: List holds a list of objects, which may not be known by the server. */
 export interface List {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
+  /** List of objects */
   items?: RawExtension[];
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta: ListMeta describes metadata that synthetic resources must have, including lists and
+ * various status objects. A resource may have only one of {ObjectMeta, ListMeta}.
+ */
 export interface ListMeta {
   /**
    * selfLink is a URL representing this object. Populated by the system. Read-only.  DEPRECATED
@@ -231,21 +297,123 @@ export interface ListMeta {
   remainingItemCount?: number;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.ListOptions */
+/** k8s.io.apimachinery.pkg.apis.meta.v1.ListOptions: ListOptions is the query options to a standard REST list call. */
 export interface ListOptions {
+  /**
+   * A selector to restrict the list of returned objects by their labels.
+   * Defaults to everything.
+   */
   labelSelector?: string;
+  /**
+   * A selector to restrict the list of returned objects by their fields.
+   * Defaults to everything.
+   */
   fieldSelector?: string;
+  /**
+   * Watch for changes to the described resources and return them as a stream of
+   * add, update, and remove notifications. Specify resourceVersion.
+   */
   watch?: boolean;
+  /**
+   * resourceVersion sets a constraint on what resource versions a request may be served from.
+   * See https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions for
+   * details.
+   *
+   * Defaults to unset
+   */
   resourceVersion?: string;
+  /**
+   * Timeout for the list/watch call.
+   * This limits the duration of the call, regardless of any activity or inactivity.
+   */
   timeoutSeconds?: number;
+  /**
+   * limit is a maximum number of responses to return for a list call. If more items exist, the
+   * server will set the `continue` field on the list metadata to a value that can be used with the
+   * same initial query to retrieve the next set of results. Setting a limit may return fewer than
+   * the requested amount of items (up to zero items) in the event all requested objects are
+   * filtered out and clients should only use the presence of the continue field to determine whether
+   * more results are available. Servers may choose not to support the limit argument and will return
+   * all of the available results. If limit is specified and the continue field is empty, clients may
+   * assume that no more results are available. This field is not supported if watch is true.
+   *
+   * The server guarantees that the objects returned when using continue will be identical to issuing
+   * a single list call without a limit - that is, no objects created, modified, or deleted after the
+   * first request is issued will be included in any subsequent continued requests. This is sometimes
+   * referred to as a consistent snapshot, and ensures that a client that is using limit to receive
+   * smaller chunks of a very large result can ensure they see all possible objects. If objects are
+   * updated during a chunked list the version of the object that was present at the time the first list
+   * result was calculated is returned.
+   */
   limit?: number;
+  /**
+   * The continue option should be set when retrieving more results from the server. Since this value is
+   * server defined, clients may only use the continue value from a previous query result with identical
+   * query parameters (except for the value of continue) and the server may reject a continue value it
+   * does not recognize. If the specified continue value is no longer valid whether due to expiration
+   * (generally five to fifteen minutes) or a configuration change on the server, the server will
+   * respond with a 410 ResourceExpired error together with a continue token. If the client needs a
+   * consistent list, it must restart their list without the continue field. Otherwise, the client may
+   * send another list request with the token received with the 410 error, the server will respond with
+   * a list starting from the next key, but from the latest snapshot, which is inconsistent from the
+   * previous list results - objects that are created, modified, or deleted after the first list request
+   * will be included in the response, as long as their keys are after the "next key".
+   *
+   * This field is not supported when watch is true. Clients may start a watch from the last
+   * resourceVersion value returned by the server and not miss any modifications.
+   */
   continue?: string;
+  /**
+   * allowWatchBookmarks requests watch events with type "BOOKMARK".
+   * Servers that do not implement bookmarks may ignore this flag and
+   * bookmarks are sent at the server's discretion. Clients should not
+   * assume bookmarks are returned at any specific interval, nor may they
+   * assume the server will send any BOOKMARK event during a session.
+   * If this is not a watch, this field is ignored.
+   */
   allowWatchBookmarks?: boolean;
+  /**
+   * resourceVersionMatch determines how resourceVersion is applied to list calls.
+   * It is highly recommended that resourceVersionMatch be set for list calls where
+   * resourceVersion is set
+   * See https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions for
+   * details.
+   *
+   * Defaults to unset
+   */
   resourceVersionMatch?: string;
+  /**
+   * `sendInitialEvents=true` may be set together with `watch=true`.
+   * In that case, the watch stream will begin with synthetic events to
+   * produce the current state of objects in the collection. Once all such
+   * events have been sent, a synthetic "Bookmark" event  will be sent.
+   * The bookmark will report the ResourceVersion (RV) corresponding to the
+   * set of objects, and be marked with `"k8s.io/initial-events-end": "true"` annotation.
+   * Afterwards, the watch stream will proceed as usual, sending watch events
+   * corresponding to changes (subsequent to the RV) to objects watched.
+   *
+   * When `sendInitialEvents` option is set, we require `resourceVersionMatch`
+   * option to also be set. The semantic of the watch request is as following:
+   * - `resourceVersionMatch` = NotOlderThan
+   * is interpreted as "data at least as new as the provided `resourceVersion`"
+   * and the bookmark event is send when the state is synced
+   * to a `resourceVersion` at least as fresh as the one provided by the ListOptions.
+   * If `resourceVersion` is unset, this is interpreted as "consistent read" and the
+   * bookmark event is send when the state is synced at least to the moment
+   * when request started being processed.
+   * - `resourceVersionMatch` set to any other value or unset
+   * Invalid error is returned.
+   *
+   * Defaults to true if `resourceVersion=""` or `resourceVersion="0"` (for backward
+   * compatibility reasons) and to false otherwise.
+   */
   sendInitialEvents?: boolean;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry: ManagedFieldsEntry is a workflow-id, a FieldSet and the group version of the resource
+ * that the fieldset applies to.
+ */
 export interface ManagedFieldsEntry {
   /** Manager is an identifier of the workflow managing these fields. */
   manager?: string;
@@ -282,7 +450,10 @@ export interface ManagedFieldsEntry {
 /** k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime: RFC 3339 time in UTC with microseconds ("2024-01-02T03:04:05.000006Z"). */
 export type MicroTime = string;
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta: ObjectMeta is metadata that all persisted resources must have, which includes all objects
+ * users must create.
+ */
 export interface ObjectMeta {
   /**
    * Name must be unique within a namespace. Is required when creating resources, although some resources
@@ -410,7 +581,11 @@ export interface ObjectMeta {
   managedFields?: ManagedFieldsEntry[];
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference: OwnerReference contains enough information to let you identify an owning
+ * object. An owning object must be in the same namespace as the dependent, or
+ * be cluster-scoped, so there is no namespace field.
+ */
 export interface OwnerReference {
   /**
    * Kind of the referent. More info:
@@ -433,15 +608,57 @@ export interface OwnerReference {
   blockOwnerDeletion?: boolean;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.PatchOptions */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.PatchOptions: PatchOptions may be provided when patching an API object.
+ * PatchOptions is meant to be a superset of UpdateOptions.
+ */
 export interface PatchOptions {
+  /**
+   * When present, indicates that modifications should not be
+   * persisted. An invalid or unrecognized dryRun directive will
+   * result in an error response and no further processing of the
+   * request. Valid values are:
+   * - All: all dry run stages will be processed
+   */
   dryRun?: string[];
+  /**
+   * Force is going to "force" Apply requests. It means user will
+   * re-acquire conflicting fields owned by other people. Force
+   * flag must be unset for non-apply patch requests.
+   */
   force?: boolean;
+  /**
+   * fieldManager is a name associated with the actor or entity
+   * that is making these changes. The value must be less than or
+   * 128 characters long, and only contain printable characters,
+   * as defined by https://golang.org/pkg/unicode/#IsPrint. This
+   * field is required for apply requests
+   * (application/apply-patch) but optional for non-apply patch
+   * types (JsonPatch, MergePatch, StrategicMergePatch).
+   */
   fieldManager?: string;
+  /**
+   * fieldValidation instructs the server on how to handle
+   * objects in the request (POST/PUT/PATCH) containing unknown
+   * or duplicate fields. Valid values are:
+   * - Ignore: This will ignore any unknown fields that are silently
+   * dropped from the object, and will ignore all but the last duplicate
+   * field that the decoder encounters. This is the default behavior
+   * prior to v1.23.
+   * - Warn: This will send a warning via the standard warning response
+   * header for each unknown field that is dropped from the object, and
+   * for each duplicate field that is encountered. The request will
+   * still succeed if there are no other errors, and will only persist
+   * the last of any duplicate fields. This is the default in v1.23+
+   * - Strict: This will fail the request with a BadRequest error if
+   * any unknown fields would be dropped from the object, or if any
+   * duplicate fields are present. The error returned from the server
+   * will contain all unknown and duplicate fields encountered.
+   */
   fieldValidation?: string;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions */
+/** k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions: Preconditions must be fulfilled before an operation (update, delete, etc.) is carried out. */
 export interface Preconditions {
   /** Specifies the target UID. */
   uid?: string;
@@ -449,10 +666,14 @@ export interface Preconditions {
   resourceVersion?: string;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.Status */
+/** k8s.io.apimachinery.pkg.apis.meta.v1.Status: Status is a return value for calls that don't return other objects. */
 export interface Status {
   apiVersion?: string;
   kind?: string;
+  /**
+   * Standard list metadata.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   metadata?: ListMeta;
   /**
    * Status of the operation. One of: "Success" or "Failure". More info:
@@ -467,12 +688,21 @@ export interface Status {
    * override it.
    */
   reason?: string;
+  /**
+   * Extended data associated with the reason.  Each reason may define its
+   * own extended details. This field is optional and the data returned
+   * is not guaranteed to conform to any schema except that defined by
+   * the reason type.
+   */
   details?: StatusDetails;
   /** Suggested HTTP return code for this status, 0 if not set. */
   code?: number;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.StatusCause */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.StatusCause: StatusCause provides more information about an api.Status failure, including
+ * cases when multiple errors are encountered.
+ */
 export interface StatusCause {
   /**
    * A machine-readable description of the cause of the error. If this value is empty there is no
@@ -494,7 +724,14 @@ export interface StatusCause {
   field?: string;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.StatusDetails */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.StatusDetails: StatusDetails is a set of additional properties that MAY be set by the
+ * server to provide additional information about a response. The Reason
+ * field of a Status object defines what attributes will be set. Clients
+ * must ignore fields that do not match the defined type of each attribute,
+ * and should assume that any attribute may be empty, invalid, or under
+ * defined.
+ */
 export interface StatusDetails {
   /**
    * The name attribute of the resource associated with the status StatusReason (when there is a single
@@ -530,20 +767,71 @@ export interface StatusDetails {
 /** k8s.io.apimachinery.pkg.apis.meta.v1.Time: RFC 3339 time in UTC, whole seconds ("2024-01-02T03:04:05Z"). */
 export type Time = string;
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.TypeMeta */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.TypeMeta: TypeMeta describes an individual object in an API response or request
+ * with strings representing the type of the object and its API schema version.
+ * Structures that are versioned or persisted should inline TypeMeta.
+ */
 export interface MetaV1TypeMeta {
+  /**
+   * Kind is a string value representing the REST resource this object represents.
+   * Servers may infer this from the endpoint the client submits requests to.
+   * Cannot be updated.
+   * In CamelCase.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   */
   kind?: string;
+  /**
+   * APIVersion defines the versioned schema of this representation of an object.
+   * Servers should convert recognized schemas to the latest internal
+   * value, and may reject unrecognized values.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources
+   */
   apiVersion?: string;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.UpdateOptions */
+/**
+ * k8s.io.apimachinery.pkg.apis.meta.v1.UpdateOptions: UpdateOptions may be provided when updating an API object.
+ * All fields in UpdateOptions should also be present in PatchOptions.
+ */
 export interface UpdateOptions {
+  /**
+   * When present, indicates that modifications should not be
+   * persisted. An invalid or unrecognized dryRun directive will
+   * result in an error response and no further processing of the
+   * request. Valid values are:
+   * - All: all dry run stages will be processed
+   */
   dryRun?: string[];
+  /**
+   * fieldManager is a name associated with the actor or entity
+   * that is making these changes. The value must be less than or
+   * 128 characters long, and only contain printable characters,
+   * as defined by https://golang.org/pkg/unicode/#IsPrint.
+   */
   fieldManager?: string;
+  /**
+   * fieldValidation instructs the server on how to handle
+   * objects in the request (POST/PUT/PATCH) containing unknown
+   * or duplicate fields. Valid values are:
+   * - Ignore: This will ignore any unknown fields that are silently
+   * dropped from the object, and will ignore all but the last duplicate
+   * field that the decoder encounters. This is the default behavior
+   * prior to v1.23.
+   * - Warn: This will send a warning via the standard warning response
+   * header for each unknown field that is dropped from the object, and
+   * for each duplicate field that is encountered. The request will
+   * still succeed if there are no other errors, and will only persist
+   * the last of any duplicate fields. This is the default in v1.23+
+   * - Strict: This will fail the request with a BadRequest error if
+   * any unknown fields would be dropped from the object, or if any
+   * duplicate fields are present. The error returned from the server
+   * will contain all unknown and duplicate fields encountered.
+   */
   fieldValidation?: string;
 }
 
-/** k8s.io.apimachinery.pkg.apis.meta.v1.WatchEvent */
+/** k8s.io.apimachinery.pkg.apis.meta.v1.WatchEvent: Event represents a single event to a watched resource. */
 export interface WatchEvent {
   apiVersion?: string;
   kind?: string;
