@@ -2,10 +2,16 @@
 # mkube lab hosts: simulated nodes on this machine, each with its own
 # containerd (CRI) instance.
 #
-#   lab.sh up --workers N [--name PREFIX] [--subnet BASE]
+#   lab.sh up --workers N [--name PREFIX] [--subnet BASE] [--segments 2]
 #       N worker nodes: netns PREFIX-w<i> joined to the host bridge PREFIX-br0
 #       (10.213.BASE.1/24) by a veth pair, node IP 10.213.BASE.(10+i), pod
 #       subnet 10.213.(BASE+i).0/24, host-gw routes between all of them.
+#       --segments 2: two lab subnets routed by the host instead — odd workers
+#       on PREFIX-br0 (10.213.BASE.0/25, gateway .1, node IP .(10+i)), even
+#       ones on PREFIX-br1 (10.213.BASE.128/25, gateway .129, node IP
+#       .(138+i)); workers route only 10.213.0.0/16 via their gateway and
+#       nothing routes pod subnets (a cross-subnet pod network is the node
+#       agents' VXLAN overlay); host-gw routes only within a segment.
 #   lab.sh up --host-node [--name PREFIX] [--subnet BASE]
 #       one node PREFIX-host in the host's own network namespace, pod subnet
 #       10.213.(BASE+1).0/24 on the CNI bridge PREFIX-cni0.
@@ -40,7 +46,7 @@ log() { echo "lab: $*" >&2; }
 die() { echo "lab: error: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -52,11 +58,13 @@ PREFIX=mk
 WORKERS=0
 HOST_NODE=0
 BASE=0
+SEGMENTS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --workers) WORKERS=${2:?}; shift 2 ;;
     --name) PREFIX=${2:?}; shift 2 ;;
     --subnet) BASE=${2:?}; shift 2 ;;
+    --segments) SEGMENTS=${2:?}; shift 2 ;;
     --host-node) HOST_NODE=1; shift ;;
     -h|--help) usage ;;
     *) die "unknown argument '$1'" ;;
@@ -65,12 +73,13 @@ done
 [[ $PREFIX =~ ^mk[a-z0-9]{0,8}$ ]] || die "--name must match ^mk[a-z0-9]{0,8}\$ (got '$PREFIX')"
 [[ $WORKERS =~ ^[0-9]+$ ]] || die "--workers must be a number"
 [[ $BASE =~ ^[0-9]+$ ]] || die "--subnet must be a number"
+[[ $SEGMENTS =~ ^[12]$ ]] || die "--segments must be 1 or 2"
 LAB_DIR="$LAB_ROOT/$PREFIX"
 BRIDGE="$PREFIX-br0"
 HOST_CNI_BRIDGE="$PREFIX-cni0"
 # Names of this lab's nodes (netns, host-side veths, cgroups) and links.
 NODE_RE="^$PREFIX-(w[0-9]+|host)\$"
-LINK_RE="^$PREFIX-(br0|cni0|svc0|w[0-9]+)\$"
+LINK_RE="^$PREFIX-(br0|br1|cni0|svc0|w[0-9]+)\$"
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
@@ -338,40 +347,67 @@ host_ip() {
   ip -o route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -1
 }
 
+# Address plan of a worker: its segment (0 or 1), node IP, and a segment's gateway on the host.
+worker_seg() { if [ "$SEGMENTS" = 2 ]; then echo $((($1 - 1) % 2)); else echo 0; fi; }
+worker_ip() {
+  if [ "$(worker_seg "$1")" = 1 ]; then echo "$NET16.$BASE.$((138 + $1))"; else echo "$NET16.$BASE.$((10 + $1))"; fi
+}
+seg_gw() { if [ "$1" = 1 ]; then echo "$NET16.$BASE.129"; else echo "$NET16.$BASE.1"; fi; }
+
 lab_up_workers() {
   [ "$WORKERS" -ge 1 ] || die "--workers must be >= 1"
   [ $((BASE + WORKERS)) -lt 200 ] || die "--subnet + --workers must stay below 200 (service range)"
+  [ "$SEGMENTS" = 1 ] || [ "$WORKERS" -le 100 ] || die "--segments 2 takes at most 100 workers"
   local net=$NET16.$BASE gw=$NET16.$BASE.1 i j
   ensure_blackhole
-  ip link add "$BRIDGE" type bridge
-  ip addr add "$gw/24" dev "$BRIDGE"
-  ip link set "$BRIDGE" up
+  if [ "$SEGMENTS" = 2 ]; then
+    # Two lab subnets, the host routing between them (forwarding on these bridges only; they take the
+    # setting with them when removed). The /16 stays blackholed on the host: nothing else is routed.
+    local b
+    for b in 0 1; do
+      ip link add "$PREFIX-br$b" type bridge
+      ip addr add "$(seg_gw "$b")/25" dev "$PREFIX-br$b"
+      ip link set "$PREFIX-br$b" up
+      sysctl -qw "net.ipv4.conf.$PREFIX-br$b.forwarding=1"
+    done
+  else
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$gw/24" dev "$BRIDGE"
+    ip link set "$BRIDGE" up
+  fi
   for i in $(seq 1 "$WORKERS"); do
-    local node=$PREFIX-w$i ip=$net.$((10 + i)) dir=$LAB_DIR/w$i
+    local node=$PREFIX-w$i ip dir=$LAB_DIR/w$i seg
     local podnet=$NET16.$((BASE + i))
+    ip=$(worker_ip "$i"); seg=$(worker_seg "$i")
     mkdir -p "$dir"
     ip netns add "$node"
     ip link add "$node" type veth peer name eth0 netns "$node"
-    ip link set "$node" master "$BRIDGE" up
+    ip link set "$node" master "$PREFIX-br$seg" up
     ip -n "$node" link set lo up
-    ip -n "$node" addr add "$ip/24" dev eth0
     ip -n "$node" link set eth0 up
-    ip -n "$node" route add default via "$gw"
+    if [ "$SEGMENTS" = 2 ]; then
+      ip -n "$node" addr add "$ip/25" dev eth0
+      ip -n "$node" route add $NET16.0.0/16 via "$(seg_gw "$seg")"
+    else
+      ip -n "$node" addr add "$ip/24" dev eth0
+      ip -n "$node" route add default via "$gw"
+    fi
     # Nothing outside 10.213.0.0/16 answers a worker (no NAT): make the host's DNS servers
     # unreachable at once instead of letting every image-pull lookup wait for its timeout.
     for ns_ip in $(awk '$1 == "nameserver" && $2 ~ /^[0-9.]+$/ { print $2 }' /etc/resolv.conf 2>/dev/null); do
       ip -n "$node" route replace unreachable "$ns_ip/32" 2>/dev/null || true
     done
     nsenter --net="/run/netns/$node" sysctl -qw net.ipv4.ip_forward=1
-    ip route replace "$podnet.0/24" via "$ip" dev "$BRIDGE"
+    [ "$SEGMENTS" = 2 ] || ip route replace "$podnet.0/24" via "$ip" dev "$BRIDGE"
     write_cni_conf "$dir/cni/net.d" "$node" cni-mk0 "$podnet.0/24" "$podnet.1" "$dir/cni/ipam"
     write_containerd_config "$node" "$dir"
   done
-  # host-gw: every worker routes every other worker's pod subnet via its node IP
+  # host-gw: every worker routes every other worker's pod subnet (on its segment) via its node IP
   for i in $(seq 1 "$WORKERS"); do
     for j in $(seq 1 "$WORKERS"); do
       [ "$i" = "$j" ] && continue
-      ip -n "$PREFIX-w$i" route replace "$NET16.$((BASE + j)).0/24" via "$net.$((10 + j))"
+      [ "$(worker_seg "$i")" = "$(worker_seg "$j")" ] || continue
+      ip -n "$PREFIX-w$i" route replace "$NET16.$((BASE + j)).0/24" via "$(worker_ip "$j")"
     done
   done
   for i in $(seq 1 "$WORKERS"); do start_containerd "$PREFIX-w$i" "$LAB_DIR/w$i" "$PREFIX-w$i"; done
@@ -381,10 +417,10 @@ lab_up_workers() {
   done
   wait_all_or_die
   local out
-  out=$(printf '{"name":"%s","mode":"workers","bridge":"%s","gateway":"%s","workers":[' "$PREFIX" "$BRIDGE" "$gw")
+  out=$(printf '{"name":"%s","mode":"workers","bridge":"%s","gateway":"%s","segments":%s,"workers":[' "$PREFIX" "$BRIDGE" "$gw" "$SEGMENTS")
   for i in $(seq 1 "$WORKERS"); do
     [ "$i" -gt 1 ] && out+=","
-    out+=$(node_json "$PREFIX-w$i" "$PREFIX-w$i" "$net.$((10 + i))" "$NET16.$((BASE + i)).0/24" "$NET16.$((BASE + i)).1" "$LAB_DIR/w$i")
+    out+=$(node_json "$PREFIX-w$i" "$PREFIX-w$i" "$(worker_ip "$i")" "$NET16.$((BASE + i)).0/24" "$NET16.$((BASE + i)).1" "$LAB_DIR/w$i")
   done
   out+="]}"
   echo "$out" >"$LAB_DIR/lab.json"

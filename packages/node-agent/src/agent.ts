@@ -1,7 +1,8 @@
 // NodeAgent: the whole node agent over a real API server — the pod lifecycle
 // engine on an ApiClientPort, Node registration + Lease heartbeats, the
 // HTTPS endpoint for logs/exec/attach, the CNI config and host-gw routes
-// kept in sync from Node objects, and a metrics/healthz endpoint.
+// kept in sync from Node objects (or the VXLAN overlay: network_vxlan.ts), and
+// a metrics/healthz endpoint.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { NodeHeartbeat } from './heartbeat.js';
 import { silentLogger, type Logger } from './logger.js';
 import { agentMetrics } from './metrics.js';
 import { ensureCniConfig, RouteSync, type NodeLike } from './network.js';
+import { ensureCniMtu, VxlanSync, type OverlayNode, type PodNetworkMode } from './network_vxlan.js';
 import type { NodeIdentity, Reserved, Taint } from './node_status.js';
 import { AgentServer } from './server/server.js';
 import { StatsSummaryProvider } from './server/stats_summary.js';
@@ -51,6 +53,8 @@ export interface NodeAgentOptions {
   cniBridge?: string;
   /** Program host-gw routes to other nodes (default true). */
   manageRoutes?: boolean;
+  /** How pods reach other nodes' pods: host-gw routes (default), the VXLAN overlay, or auto (host-gw to on-link nodes, VXLAN otherwise). */
+  podNetworkMode?: PodNetworkMode;
   /** The service proxy: 'iptables' programs the nat table of the agent's network namespace; 'none' (default) leaves it alone. */
   proxyMode?: 'iptables' | 'none';
   /** Run the local-path provisioner (mkube.io/local-path) for claims selected to this node (default true). */
@@ -88,6 +92,10 @@ export class NodeAgent {
   heartbeat!: NodeHeartbeat;
   server!: AgentServer;
   readonly routes: RouteSync;
+  /** The VXLAN overlay (pod network mode vxlan or auto). */
+  readonly overlay: VxlanSync | undefined;
+  /** The pods' MTU set in the CNI config (vxlan/auto: the underlay's minus 50). */
+  private podMtu: number | undefined;
   readonly nodes: Informer<KubeObject>;
   readonly services: Informer<KubeObject>;
   readonly endpoints: Informer<KubeObject>;
@@ -105,6 +113,18 @@ export class NodeAgent {
     this.client = new KubeClient({ timeoutMs: 10_000, userAgent: `mkube-node-agent/${o.nodeName}`, ...o.clientConfig });
     this.api = new ApiClientPort({ client: this.client, nodeName: o.nodeName, logger: this.log });
     this.routes = new RouteSync(o.nodeName, this.log);
+    const mode = o.podNetworkMode ?? 'host-gw';
+    this.overlay =
+      mode !== 'host-gw' && o.manageRoutes !== false
+        ? new VxlanSync({
+            nodeName: o.nodeName,
+            nodeIP: o.nodeIP,
+            mode,
+            routes: this.routes,
+            logger: this.log,
+            publish: async (annotations) => void (await this.client.resource(Resources.nodes).patch(undefined, o.nodeName, { metadata: { annotations } }, 'merge')),
+          })
+        : undefined;
     this.nodes = new Informer<KubeObject>(this.client.resource(Resources.nodes), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
     this.services = new Informer<KubeObject>(this.client.resource(Resources.services), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
     this.endpoints = new Informer<KubeObject>(this.client.resource(Resources.endpoints), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
@@ -179,10 +199,15 @@ export class NodeAgent {
       logger: this.log,
       onNode: (n) => this.onOwnNode(n),
     });
+    if (this.overlay) {
+      this.podMtu = await this.overlay.podMtu();
+      this.ensurePodMtu();
+    }
     // Registration retries in the background: pods already running keep running.
     const registered = this.heartbeat.start();
     const syncRoutes = () => {
-      if (o.manageRoutes !== false) void this.routes.update(this.nodes.list() as NodeLike[]);
+      if (this.overlay) void this.overlay.update(this.nodes.list() as unknown as OverlayNode[]);
+      else if (o.manageRoutes !== false) void this.routes.update(this.nodes.list() as NodeLike[]);
     };
     this.nodes.addEventHandler({ add: syncRoutes, update: syncRoutes, delete: syncRoutes });
     this.nodes.start();
@@ -214,6 +239,17 @@ export class NodeAgent {
       } catch (err) {
         this.log.warn({ err: String(err) }, 'CNI config not written');
       }
+      this.ensurePodMtu();
+    }
+  }
+
+  /** The pods' MTU in the node's mkube conflist (vxlan/auto mode). */
+  private ensurePodMtu(): void {
+    if (!this.o.cniConfDir || this.podMtu === undefined) return;
+    try {
+      if (ensureCniMtu(this.o.cniConfDir, this.podMtu)) this.log.info({ mtu: this.podMtu, dir: this.o.cniConfDir }, 'pod MTU set in the CNI config');
+    } catch (err) {
+      this.log.warn({ err }, 'pod MTU not set in the CNI config');
     }
   }
 
@@ -227,7 +263,7 @@ export class NodeAgent {
       leaseRenewals: () => this.heartbeat?.leaseRenewals ?? 0,
       nodeStatusUpdates: () => this.heartbeat?.statusUpdates ?? 0,
       routeSyncs: () => this.routes.syncs,
-      routeRefused: () => this.routes.refused,
+      routeRefused: () => this.routes.refused + (this.overlay?.refused ?? 0),
       proxy: this.proxy && { syncs: () => this.proxy!.syncs, failures: () => this.proxy!.failures, refused: () => this.proxy!.refused },
       startedAtMs: this.startedAt,
       now: () => Date.now(),

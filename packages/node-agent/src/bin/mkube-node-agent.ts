@@ -9,6 +9,8 @@ import {
   componentFlagDefs, createLogger, FlagError, formatUsage, parseComponentFlags, parseGoDuration, requireKubeconfig, type FlagDefs, type Logger,
 } from '@mkube/component-base';
 import { NodeAgent } from '../agent.js';
+import { bootstrapClientConfig, initialServingPair, NodeCertificates } from '../certificates/node_certificates.js';
+import { POD_NETWORK_MODES, type PodNetworkMode } from '../network_vxlan.js';
 import { parseLabels, parseReserved, parseTaints } from '../node_status.js';
 
 const BINARY = 'mkube-node-agent';
@@ -28,6 +30,7 @@ const FLAGS = {
     'cni-conf-dir': { type: 'string', arg: 'DIR', usage: 'Write a bridge conflist for the pod CIDR here if none exists.' },
     'cni-bridge': { type: 'string', arg: 'NAME', usage: 'Bridge of that conflist (default cni-mk0).' },
     'no-routes': { type: 'boolean', usage: 'Do not program host-gw routes to other nodes.' },
+    'pod-network-mode': { type: 'string', default: 'host-gw', arg: 'host-gw|vxlan|auto', usage: 'How pods reach other nodes: host-gw routes, a VXLAN overlay (device mkube.1, UDP 8472), or auto (host-gw to nodes on the same subnet, VXLAN to the others).' },
     'proxy-mode': { type: 'string', default: 'iptables', arg: 'iptables|none', usage: 'The service proxy: DNAT from cluster IPs to ready endpoints in the nat table of this network namespace.' },
     'node-labels': { type: 'string', arg: 'k=v,...', usage: 'Extra labels at registration.' },
     'node-role': { type: 'string', arg: 'ROLE', usage: 'Adds node-role.kubernetes.io/ROLE.' },
@@ -41,6 +44,10 @@ const FLAGS = {
     'cluster-ca-cert': { type: 'string', arg: 'FILE', usage: 'Issue the serving certificate from the cluster CA instead (with --cluster-ca-key).' },
     'cluster-ca-key': { type: 'string', arg: 'FILE', usage: 'Key of the cluster CA.' },
     'client-ca-file': { type: 'string', arg: 'FILE', usage: "CA of callers (default: the kubeconfig's CA)." },
+    'bootstrap-kubeconfig': { type: 'string', arg: 'FILE', usage: 'A kubeconfig with a bootstrap token: when --kubeconfig has no valid client certificate, one is requested through a kube-apiserver-client-kubelet CSR and --kubeconfig is written (0600).' },
+    'cert-dir': { type: 'string', arg: 'DIR', usage: 'Where certificates from the CSR API are kept (default <root-dir>/pki).' },
+    'rotate-certificates': { type: 'boolean', usage: 'Renew the client certificate through the CSR API at 70-90% of its lifetime.' },
+    'rotate-server-certificates': { type: 'boolean', usage: 'The serving certificate through kubernetes.io/kubelet-serving CSRs (SANs: node name and IP), renewed at 70-90% of its lifetime.' },
     'metrics-port': { type: 'int', default: '10255', usage: 'Port of /metrics, /healthz, /livez and /readyz (0 = any, -1 = off).' },
     'node-lease-renew-interval': { type: 'string', default: '10', arg: 'SECONDS|duration', usage: 'Node Lease renewal period (seconds, or a duration such as 10s).' },
     'node-status-update-frequency': { type: 'string', default: '60', arg: 'SECONDS|duration', usage: 'Node status report period (seconds, or a duration such as 1m).' },
@@ -49,6 +56,11 @@ const FLAGS = {
     'resolv-conf': { type: 'string', default: '/etc/resolv.conf', arg: 'FILE', usage: 'The resolver configuration of dnsPolicy Default and the base of ClusterFirst\'s search path ("": none).' },
 } as const satisfies FlagDefs;
 const USAGE = formatUsage(BINARY, componentFlagDefs(COMMON, FLAGS), SYNOPSIS);
+
+function podNetworkMode(v: string): PodNetworkMode {
+  if ((POD_NETWORK_MODES as readonly string[]).includes(v)) return v as PodNetworkMode;
+  throw new FlagError(`--pod-network-mode must be host-gw, vxlan or auto, not ${JSON.stringify(v)}`);
+}
 
 function proxyMode(v: string): 'iptables' | 'none' {
   if (v === 'iptables' || v === 'none') return v;
@@ -121,20 +133,28 @@ async function main(): Promise<void> {
   const leaseRenewMs = secondsOrDuration('node-lease-renew-interval', v['node-lease-renew-interval']);
   const statusUpdateMs = secondsOrDuration('node-status-update-frequency', v['node-status-update-frequency']);
   const mode = proxyMode(v['proxy-mode']);
+  const networkMode = podNetworkMode(v['pod-network-mode']);
   startup.log = logger;
   startup.context = {
     listeners: [{ what: 'node agent server', port: v.port }, { what: 'metrics and health', port: v['metrics-port'], host: metricsBind }],
     files: [{ what: '--kubeconfig', path: kubeconfig }, ...(['tls-cert-file', 'tls-private-key-file', 'cluster-ca-cert', 'cluster-ca-key', 'client-ca-file'] as const)
       .flatMap((k) => (v[k] ? [{ what: `--${k}`, path: v[k]! }] : []))],
   };
-  const clientConfig = loadingFile('--kubeconfig', kubeconfig, () => loadKubeconfig(kubeconfig));
   checkRuntimeSocket(endpoint);
+  const certDir = v['cert-dir'] ?? join(v['root-dir'], 'pki');
+  const bootstrapKubeconfig = v['bootstrap-kubeconfig'];
+  const clientConfig = bootstrapKubeconfig
+    ? await bootstrapClientConfig({ nodeName: need('node-name'), bootstrapKubeconfig, kubeconfig, certDir, log: logger })
+    : loadingFile('--kubeconfig', kubeconfig, () => loadKubeconfig(kubeconfig));
   let tls: { cert: string; key: string } | { caCertFile: string; caKeyFile: string };
-  if (v['tls-cert-file'] || v['tls-private-key-file']) {
+  const serving = v['rotate-server-certificates'] ? await initialServingPair(certDir, need('node-name'), need('node-ip')) : undefined;
+  if (serving) {
+    tls = { cert: serving.certPem, key: serving.keyPem };
+  } else if (v['tls-cert-file'] || v['tls-private-key-file']) {
     tls = { cert: readFileSync(need('tls-cert-file'), 'utf8'), key: readFileSync(need('tls-private-key-file'), 'utf8') };
   } else if (v['cluster-ca-cert'] || v['cluster-ca-key']) {
     tls = { caCertFile: need('cluster-ca-cert'), caKeyFile: need('cluster-ca-key') };
-  } else throw new FlagError('either --tls-cert-file/--tls-private-key-file or --cluster-ca-cert/--cluster-ca-key is required');
+  } else throw new FlagError('either --tls-cert-file/--tls-private-key-file, --cluster-ca-cert/--cluster-ca-key or --rotate-server-certificates is required');
 
   const nodeName = need('node-name');
   const stopProfile = await startCpuProfile(process.env.MKUBE_CPU_PROF_DIR, nodeName);
@@ -150,6 +170,7 @@ async function main(): Promise<void> {
     cniConfDir: v['cni-conf-dir'],
     cniBridge: v['cni-bridge'],
     manageRoutes: !v['no-routes'],
+    podNetworkMode: networkMode,
     proxyMode: mode,
     labels: parseLabels(v['node-labels']),
     role: v['node-role'],
@@ -171,10 +192,12 @@ async function main(): Promise<void> {
       resolvConf: v['resolv-conf'],
     },
   });
+  let certificates: NodeCertificates | undefined;
   let stopping = false;
   const shutdown = (sig: string) => {
     if (stopping) return;
     stopping = true;
+    certificates?.stop();
     logger.info({ sig }, 'stopping (pods keep running)');
     agent.stop().then(
       () => stopProfile().finally(() => process.exit(0)),
@@ -187,6 +210,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await agent.start();
+  if (v['rotate-certificates'] || serving) {
+    certificates = new NodeCertificates({
+      nodeName, nodeIP: need('node-ip'), certDir, client: agent.client, log: logger,
+      rotateClient: v['rotate-certificates'] === true, rotateServer: serving !== undefined, serving: serving ?? { certPem: '', keyPem: '', placeholder: false },
+      setServingPair: (pair) => agent.server.setCertificate({ cert: pair.certPem, key: pair.keyPem }),
+    });
+    certificates.start();
+    // SIGHUP renews both certificates now (an operator's forced renewal; the rotation tests use it).
+    process.on('SIGHUP', () => void certificates!.rotateNow().catch((err: unknown) => logger.error({ err }, 'forced certificate renewal failed')));
+  }
   // One machine-readable line for supervisors and tests.
   process.stdout.write(JSON.stringify({ ready: true, node: nodeName, port: agent.port, metricsPort: agent.metricsPort }) + '\n');
 }

@@ -1,10 +1,12 @@
 // Defence in depth before iptables-restore and `ip route` (issue 10, hole 4):
-// every value from the API that the service proxy or the route sync writes
+// every value from the API that the service proxy, the route sync or the VXLAN overlay writes
 // into their input is checked here again, as a compromised or older API
 // server may send anything. IPs must parse (net.isIP) and hold only address
 // characters, CIDRs are strict and canonical, ports are integers in range,
 // protocols come from a fixed set, names (which end up in rule comments) from
-// the DNS alphabet. An object that fails is refused as a whole with a
+// the DNS alphabet; the VXLAN overlay's Node annotations (backend data and
+// public IP) need a unicast MAC, a 24-bit VNI, a VTEP address inside the
+// node's podCIDR and a unicast IPv4 tunnel end. An object that fails is refused as a whole with a
 // SinkRefusal naming its key and field; the callers skip it, log it and count it.
 import { isIP } from 'node:net';
 
@@ -183,4 +185,91 @@ export class LastGood<T> {
     for (const m of [this.good, this.refused]) for (const k of [...m.keys()]) if (!seen.has(k)) m.delete(k);
     return out;
   }
+}
+
+// ---- VXLAN overlay (network_vxlan.ts): values written by `ip link`, `bridge fdb`, `ip neigh` and `ip route`.
+
+/** The Node annotations of the VXLAN overlay (as flannel's flannel.alpha.coreos.com/backend-data and public-ip). */
+export const VXLAN_BACKEND_DATA_ANNOTATION = 'mkube.io/vxlan-backend-data';
+export const VXLAN_PUBLIC_IP_ANNOTATION = 'mkube.io/public-ip';
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const LINK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
+
+/** A unicast Ethernet address in lower-case colon form ("0a:1b:2c:3d:4e:5f"): not all-zero, not multicast/broadcast. */
+export function isSafeMac(v: unknown): v is string {
+  if (typeof v !== 'string' || !MAC.test(v)) return false;
+  return v !== '00:00:00:00:00:00' && (parseInt(v.slice(0, 2), 16) & 1) === 0;
+}
+
+/** A VXLAN Network Identifier: an integer 1..2^24-1. */
+export function isSafeVni(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 0xffffff;
+}
+
+/** A Linux interface name (at most 15 characters of [A-Za-z0-9._-], not starting with a punctuation mark). */
+export function isSafeLinkName(v: unknown): v is string {
+  return typeof v === 'string' && LINK_NAME.test(v);
+}
+
+/** A clean unicast IPv4 address a tunnel can be sent to: not 0/8, loopback, link-local, multicast or broadcast. */
+export function isSafeUnicastIPv4(v: unknown): v is string {
+  if (safeIPFamily(v) !== 4) return false;
+  const [a, b] = (v as string).split('.').map(Number) as [number, number];
+  return a !== 0 && a !== 127 && !(a === 169 && b === 254) && a < 224;
+}
+
+/** Whether IPv4 `ip` lies inside canonical IPv4 `cidr`. */
+export function ipv4InCidr(ip: string, cidr: string): boolean {
+  if (safeIPFamily(ip) !== 4 || !isSafeIPv4Cidr(cidr)) return false;
+  const [net, bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const base = v4ToNumber(net!);
+  const n = v4ToNumber(ip);
+  return n >= base && n < base + size;
+}
+
+/** The overlay values of a Node's annotations, once checkNodeVxlan accepted them. */
+export interface VxlanBackendData {
+  VNI: number;
+  VtepMAC: string;
+  /** The VTEP's overlay address: inside the Node's podCIDR (flannel's choice: the pod subnet's network address). */
+  VtepIP: string;
+}
+
+/**
+ * Throws a SinkRefusal unless the Node's overlay values are safe for `bridge
+ * fdb` / `ip neigh` / `ip route … onlink`: backend data that is JSON with an
+ * integer VNI, a unicast MAC and a VTEP address inside the Node's own podCIDR,
+ * and a unicast IPv4 public IP. A Node without the annotations passes (it has
+ * no overlay yet); the podCIDR and InternalIPs are checked as for host-gw.
+ */
+export function checkNodeVxlan(n: unknown): void {
+  checkNodeRoute(n);
+  const { refuse } = meta('Node', n);
+  const ann = obj(obj(obj(n).metadata).annotations);
+  const raw = ann[VXLAN_BACKEND_DATA_ANNOTATION];
+  const pub = ann[VXLAN_PUBLIC_IP_ANNOTATION];
+  const field = (k: string) => `metadata.annotations[${k}]`;
+  if (pub !== undefined && !isSafeUnicastIPv4(pub)) refuse(field(VXLAN_PUBLIC_IP_ANNOTATION), pub, 'not a unicast IPv4 address');
+  if (raw === undefined) return;
+  let data: Loose;
+  try {
+    data = obj(JSON.parse(String(raw)));
+  } catch {
+    return refuse(field(VXLAN_BACKEND_DATA_ANNOTATION), raw, 'not JSON');
+  }
+  if (!isSafeVni(data.VNI)) refuse(`${field(VXLAN_BACKEND_DATA_ANNOTATION)}.VNI`, data.VNI, 'not a VNI (1..16777215)');
+  if (!isSafeMac(data.VtepMAC)) refuse(`${field(VXLAN_BACKEND_DATA_ANNOTATION)}.VtepMAC`, data.VtepMAC, 'not a unicast MAC address (aa:bb:cc:dd:ee:ff)');
+  const cidr = obj(obj(n).spec).podCIDR;
+  if (safeIPFamily(data.VtepIP) !== 4) refuse(`${field(VXLAN_BACKEND_DATA_ANNOTATION)}.VtepIP`, data.VtepIP, 'not an IPv4 address');
+  if (typeof cidr !== 'string' || !ipv4InCidr(data.VtepIP as string, cidr)) refuse(`${field(VXLAN_BACKEND_DATA_ANNOTATION)}.VtepIP`, data.VtepIP, `outside the node's podCIDR ${String(cidr)}`);
+}
+
+/** The backend data of a Node that checkNodeVxlan accepted (undefined when it has none). */
+export function vxlanBackendData(n: { metadata?: { annotations?: Record<string, string> } }): VxlanBackendData | undefined {
+  const raw = n.metadata?.annotations?.[VXLAN_BACKEND_DATA_ANNOTATION];
+  if (raw === undefined) return undefined;
+  const d = JSON.parse(raw) as VxlanBackendData;
+  return { VNI: d.VNI, VtepMAC: d.VtepMAC, VtepIP: d.VtepIP };
 }
