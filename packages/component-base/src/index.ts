@@ -8,4 +8,6 @@ export { componentFlagDefs, parseComponentFlags, requireKubeconfig, type Compone
 export { JITTER_FACTOR, LEADER_ELECTION_DEFAULTS, leaderElectionFlags, validateLeaderElection, type LeaderElectionConfig } from './leader_election.js';
 export { asyncCheck, HEALTH_ENDPOINTS, HealthChecks, pingCheck, staticCheck, type HealthCheck, type HealthEndpoint, type HealthResult } from './health.js';
 export { ComponentServer, type ComponentServerOptions } from './server.js';
+export { freePort } from './net.js';
+export { seededRandom } from './random.js';
 export { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';

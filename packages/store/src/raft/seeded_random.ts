@@ -1,12 +1,3 @@
-// A small seeded PRNG (mulberry32): the injected randomness of the Raft core (election timeouts), and of
-// tests and simulations that must replay exactly.
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The seeded random source lives in @mkube/component-base (one mulberry32 for
+// the Raft core, simulations and @mkube/testing); re-exported here for the store's importers.
+export { seededRandom } from '@mkube/component-base';

@@ -1,21 +1,3 @@
-// A TCP port that is free on `host` right now (the OS picks it; there is a
-// window before the caller binds it). Used for loopback listeners whose port
-// does not matter: an embedded member's, a local cluster's component metrics, tests.
-import { createServer } from 'node:net';
-
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') {
-        srv.close();
-        reject(new Error(`no TCP port on ${host}`));
-        return;
-      }
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
+// freePort lives in @mkube/component-base (one implementation for the
+// components and @mkube/testing); re-exported here for the store's importers.
+export { freePort } from '@mkube/component-base';
