@@ -43,11 +43,17 @@ export interface LoopSimStats {
   elections: number;
   maxApplyLag: number;
   opsChecked: number;
+  /** Longest wall time one tick waited for its I/O to finish. */
+  maxSettleMs: number;
 }
 
 const ELECTION_TICK = 10;
 const KEYS = ['a', 'b', 'c'];
 const OPS_PER_KEY_WINDOW = 30;
+/** Wall time one tick may wait for real I/O in flight (a loaded machine's fsyncs). */
+const IO_WAIT_LIMIT_MS = 60_000;
+/** Event-loop turns with nothing queued and no I/O after which a busy loop is stuck for good. */
+const STALL_TURNS = 50;
 const silent = pino({ level: 'silent' });
 
 /** The in-memory log: what save() wrote survives a crash; nothing else does. */
@@ -99,7 +105,9 @@ export class LoopCluster {
   private now = 0;
   private seq = 0;
   private failure: Error | undefined;
-  private readonly stats = { crashes: 0, elections: 0, maxApplyLag: 0, opsOk: 0 };
+  /** Real I/O in flight (LevelDB reads and writes of every member), for settle() to wait on. */
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly stats = { crashes: 0, elections: 0, maxApplyLag: 0, opsOk: 0, maxSettleMs: 0 };
   private readonly clients: Array<{ id: number; op?: { pending: PendingOperation; input: KvInput; target: number; seq: number; giveUpAt: number; ctx?: string } }> = [];
 
   constructor(readonly opts: LoopSimOptions) {
@@ -136,7 +144,7 @@ export class LoopCluster {
       this.network.heal();
       for (const m of this.members) {
       if (m.node) continue;
-      await m.closing;
+      await this.closed(m);
       m.down = 0;
       await this.start(m, false);
     }
@@ -147,7 +155,7 @@ export class LoopCluster {
       if (lin.ok === false) throw new Error(`seed ${this.opts.seed}: history not linearizable:\n${lin.description}`);
       if (lin.ok !== true) throw new Error(`seed ${this.opts.seed}: linearizability undecided: ${lin.reason}`);
       void lead;
-      return { ticks: this.now, ops: this.history.size, opsOk: this.stats.opsOk, crashes: this.stats.crashes, elections: this.stats.elections, maxApplyLag: this.stats.maxApplyLag, opsChecked: lin.operations };
+      return { ticks: this.now, ops: this.history.size, opsOk: this.stats.opsOk, crashes: this.stats.crashes, elections: this.stats.elections, maxApplyLag: this.stats.maxApplyLag, opsChecked: lin.operations, maxSettleMs: Math.round(this.stats.maxSettleMs) };
     } finally {
       for (const m of this.members) await this.crash(m, false);
       rmSync(this.base, { recursive: true, force: true });
@@ -233,7 +241,25 @@ export class LoopCluster {
 
   private io<T>(m: SimMember, p: Promise<T>): Promise<T> {
     m.io++;
-    return p.finally(() => m.io--);
+    const done = p.finally(() => {
+      m.io--;
+      this.inflight.delete(done);
+    });
+    this.inflight.add(done);
+    return done;
+  }
+
+  /** A crashed member's close (its loop going idle, its applies draining) finishes in bounded time, or the seed fails. */
+  private async closed(m: SimMember): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`seed ${this.opts.seed}: member ${m.id} did not finish crashing within ${IO_WAIT_LIMIT_MS} ms at tick ${this.now} (its loop never went idle): ${this.describeMembers()}`)), IO_WAIT_LIMIT_MS);
+    });
+    try {
+      await Promise.race([m.closing, limit]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private crash(m: SimMember, restartLater: boolean): Promise<void> {
@@ -269,7 +295,7 @@ export class LoopCluster {
     for (const m of this.members) {
       if (!m.node && m.down > 0 && this.now >= m.down) {
         m.down = 0;
-        await m.closing;
+        await this.closed(m);
         await this.start(m, false);
       }
     }
@@ -289,18 +315,50 @@ export class LoopCluster {
     this.expireOps();
   }
 
-  /** Runs deferred loop work and waits for all I/O until nothing moves (held applies stay held). */
+  /**
+   * Runs deferred loop work and waits for all I/O until nothing moves (held applies stay held).
+   * Two different ways not to settle, told apart: real I/O (LevelDB) still in flight is waited for
+   * by wall time (IO_WAIT_LIMIT_MS: on a loaded machine one synced write can take hundreds of ms,
+   * so a budget counted in event-loop turns is not one), while a loop that is busy with no I/O in
+   * flight, nothing queued and no apply held back can never move again: that is a liveness bug of
+   * the loop (a report it waits for was never delivered) and fails at once.
+   */
   private async settle(): Promise<void> {
-    for (let spins = 0; spins < 20_000; spins++) {
+    const started = performance.now();
+    let idleTurns = 0;
+    for (;;) {
       const fn = this.queue.shift();
       if (fn) {
+        idleTurns = 0;
         fn();
         continue;
       }
       await new Promise((r) => setImmediate(r));
-      if (this.queue.length === 0 && this.members.every((m) => m.io === 0 && (!m.loop?.busy || m.held.length > 0))) return;
+      if (this.queue.length > 0) continue;
+      const io = this.members.some((m) => m.io > 0);
+      const stuck = this.members.filter((m) => m.loop?.busy && m.held.length === 0);
+      if (!io && stuck.length === 0) break;
+      if (io) {
+        idleTurns = 0;
+        const left = IO_WAIT_LIMIT_MS - (performance.now() - started);
+        if (left <= 0) throw new Error(`seed ${this.opts.seed}: I/O did not complete within ${IO_WAIT_LIMIT_MS} ms at tick ${this.now}: ${this.describeMembers()}`);
+        // Sleep until some I/O completes (no busy spinning while LevelDB works on a loaded machine).
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([Promise.race(this.inflight).catch(() => undefined), new Promise((r) => (timer = setTimeout(r, Math.min(left, 50))))]);
+        clearTimeout(timer);
+        continue;
+      }
+      // Nothing queued, no I/O: only microtasks and immediates could still move a busy loop.
+      if (++idleTurns >= STALL_TURNS) {
+        throw new Error(`seed ${this.opts.seed}: a Ready loop is stuck at tick ${this.now} (busy, no I/O in flight, no apply held): ${this.describeMembers()}`);
+      }
     }
-    throw new Error(`seed ${this.opts.seed}: the loops did not settle at tick ${this.now}: ${this.members.map((m) => `${m.id} ${m.node ? 'up' : 'down'} busy=${String(m.loop?.busy)} io=${m.io} held=${m.held.length} applied=${m.applied}`).join('; ')}`);
+    const waited = performance.now() - started;
+    if (waited > this.stats.maxSettleMs) this.stats.maxSettleMs = waited;
+  }
+
+  private describeMembers(): string {
+    return this.members.map((m) => `${m.id} ${m.node ? 'up' : 'down'} busy=${String(m.loop?.busy)} io=${m.io} held=${m.held.length} applied=${m.applied}`).join('; ');
   }
 
   private chaos(): void {

@@ -6,7 +6,8 @@
 // spaces at the leader's commit) and its client history must be linearizable
 // (decided over 30-operation key windows).
 //
-// LOOP_SIM_SEEDS selects the seeds ("1-12" by default), LOOP_SIM_STEPS the ticks of chaos.
+// LOOP_SIM_SEEDS selects the seeds ("1-12" by default), LOOP_SIM_STEPS the ticks of chaos;
+// a failure names its seed and the command that replays it alone.
 import test from 'ava';
 import { LoopCluster } from './loop_cluster.js';
 import { parseSeeds } from './seeds.js';
@@ -16,11 +17,19 @@ const steps = Number(process.env.LOOP_SIM_STEPS ?? 400);
 
 test.serial(`Ready loop simulation over real MVCC and log storage, seeds ${seeds[0]}..${seeds[seeds.length - 1]}`, async (t) => {
   t.timeout(300_000);
-  const totals = { ops: 0, opsOk: 0, crashes: 0, elections: 0, maxApplyLag: 0, opsChecked: 0, leveldb: 0, memory: 0 };
+  const totals = { ops: 0, opsOk: 0, crashes: 0, elections: 0, maxApplyLag: 0, opsChecked: 0, leveldb: 0, memory: 0, maxSettleMs: 0 };
   const started = performance.now();
   for (const seed of seeds) {
     const log = seed % 2 === 1 ? 'leveldb' : 'memory';
-    const stats = await new LoopCluster({ seed, members: 3, steps, log }).run();
+    let stats;
+    try {
+      stats = await new LoopCluster({ seed, members: 3, steps, log }).run();
+    } catch (err) {
+      // Every failure names its seed and how to replay it alone.
+      const message = (err as Error).message;
+      t.fail(`${message.startsWith(`seed ${seed}:`) ? message : `seed ${seed}: ${(err as Error).stack ?? message}`}\nreplay: LOOP_SIM_SEEDS=${seed} LOOP_SIM_STEPS=${steps} npx ava packages/store/test/sim/loop_sim.test.ts`);
+      return;
+    }
     totals[log]++;
     totals.ops += stats.ops;
     totals.opsOk += stats.opsOk;
@@ -28,9 +37,10 @@ test.serial(`Ready loop simulation over real MVCC and log storage, seeds ${seeds
     totals.elections += stats.elections;
     totals.opsChecked += stats.opsChecked;
     totals.maxApplyLag = Math.max(totals.maxApplyLag, stats.maxApplyLag);
+    totals.maxSettleMs = Math.max(totals.maxSettleMs, stats.maxSettleMs);
   }
   t.log(`${seeds.length} seeds (${totals.leveldb} over the LevelDB log store, ${totals.memory} in-memory) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  t.log(`${totals.ops} client ops (${totals.opsOk} answered), ${totals.crashes} crashes, ${totals.elections} elections, apply lag up to ${totals.maxApplyLag} entries; linearizability decided over ${totals.opsChecked} operations`);
+  t.log(`${totals.ops} client ops (${totals.opsOk} answered), ${totals.crashes} crashes, ${totals.elections} elections, apply lag up to ${totals.maxApplyLag} entries; linearizability decided over ${totals.opsChecked} operations; longest wait of one tick for its I/O ${totals.maxSettleMs} ms`);
   t.true(totals.opsOk > 0);
   if (seeds.length >= 4) t.true(totals.crashes > 0, 'crashes were injected');
 });
