@@ -36,6 +36,9 @@ export interface UpOptions {
   log: (msg: string) => void;
   /** Where each step is shown as it starts and finishes (default: a display on stdout). */
   progress?: Progress;
+  /** The lab's name (lab.sh --name, default LAB_NAME) and address base (--subnet, default 0): clusters side by side. */
+  labName?: string;
+  labSubnet?: number;
 }
 
 interface LabNode {
@@ -56,8 +59,8 @@ interface LabSummary {
   nodes?: LabNode[];
 }
 
-function labUp(workers: number, logFile: string): LabSummary {
-  const args = workers > 0 ? ['up', '--workers', String(workers), '--name', LAB_NAME] : ['up', '--host-node', '--name', LAB_NAME];
+function labUp(workers: number, logFile: string, name: string, subnet: number | undefined): LabSummary {
+  const args = [...(workers > 0 ? ['up', '--workers', String(workers)] : ['up', '--host-node']), '--name', name, ...(subnet === undefined ? [] : ['--subnet', String(subnet)])];
   let out: string;
   try {
     out = execFileSync('bash', ['-c', 'exec "$@" 2>>"$0"', logFile, 'bash', LAB_SCRIPT(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -193,7 +196,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   }
   ensurePrivateDir(dataDir);
   const components: ComponentRecord[] = [];
-  const state: ClusterState = { dataDir, apiServer: '', kubeconfig: join(dataDir, 'admin.kubeconfig'), lab: LAB_NAME, components };
+  const state: ClusterState = { dataDir, apiServer: '', kubeconfig: join(dataDir, 'admin.kubeconfig'), lab: opts.labName ?? LAB_NAME, components };
   writeState(state);
   const logs = join(dataDir, 'logs');
   ensurePrivateDir(logs);
@@ -202,7 +205,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   const lab = await progress.step(
     `Starting containerd and the lab network (${where})`,
     async () => {
-      const summary = labUp(opts.workers, join(logs, 'lab.log'));
+      const summary = labUp(opts.workers, join(logs, 'lab.log'), opts.labName ?? LAB_NAME, opts.labSubnet);
       if (labNodes(summary).length === 0) throw new ComponentFailed('the lab has no nodes', join(logs, 'lab.log'));
       return summary;
     },

@@ -8,6 +8,7 @@ import { up } from '../up.js';
 
 const USAGE = `Usage:
   mkube up   [--data-dir DIR] [--workers N] [--api-port PORT]   start a cluster in the background (default DIR .mkube)
+             [--lab-name mk] [--lab-subnet 0]                  its lab (deploy/lab/lab.sh --name/--subnet): clusters side by side
              [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300]   node failure timing
   mkube status [--data-dir DIR] [-o json]                      its components, their health, the store and the nodes
                                                                 (exit status 0 when all are healthy, 1 otherwise)
@@ -30,6 +31,8 @@ async function main(): Promise<number> {
       'data-dir': { type: 'string', default: '.mkube' },
       workers: { type: 'string', default: '0' },
       'api-port': { type: 'string', default: '6443' },
+      'lab-name': { type: 'string' },
+      'lab-subnet': { type: 'string' },
       'node-monitor-grace-period': { type: 'string' },
       'default-unreachable-toleration-seconds': { type: 'string' },
       output: { type: 'string', short: 'o' },
@@ -44,13 +47,16 @@ async function main(): Promise<number> {
   if (command === 'up') {
     const workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 0 || workers > 50) throw new Error('--workers must be an integer from 0 to 50');
+    const labSubnet = values['lab-subnet'] === undefined ? undefined : Number(values['lab-subnet']);
+    if (labSubnet !== undefined && (!Number.isInteger(labSubnet) || labSubnet < 0 || labSubnet + workers >= 200)) throw new Error('--lab-subnet must be an integer from 0, below 200 with --workers (service addresses use 10.213.200.0/24)');
+    if (values['lab-name'] !== undefined && !/^mk[a-z0-9]{0,8}$/.test(values['lab-name'])) throw new Error('--lab-name must match ^mk[a-z0-9]{0,8}$');
     const cmArgs: string[] = [];
     for (const f of ['node-monitor-grace-period', 'default-unreachable-toleration-seconds'] as const) if (values[f]) cmArgs.push(`--${f}`, values[f]!);
     // Pods get the unreachable toleration from the API server (DefaultTolerationSeconds), so it needs the value too.
     const apiArgs = values['default-unreachable-toleration-seconds'] ? ['--default-unreachable-toleration-seconds', values['default-unreachable-toleration-seconds']] : [];
     let state;
     try {
-      state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log });
+      state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log, labName: values['lab-name'], labSubnet });
     } catch (err) {
       if (err instanceof PreflightFailed) {
         log(`mkube: cannot start: ${err.reason}`);
