@@ -1041,7 +1041,7 @@ export interface CSIPersistentVolumeSource {
   nodeExpandSecretRef?: SecretReference;
 }
 
-/** k8s.io.api.core.v1.CSIVolumeSource */
+/** k8s.io.api.core.v1.CSIVolumeSource: Represents a source location of a volume to mount, managed by an external CSI driver */
 export interface CSIVolumeSource {
   /**
    * Driver is the name of the CSI driver that handles this volume. Consult with your admin for the
@@ -1077,7 +1077,10 @@ export interface Capabilities {
   drop?: string[];
 }
 
-/** k8s.io.api.core.v1.CephFSPersistentVolumeSource */
+/**
+ * k8s.io.api.core.v1.CephFSPersistentVolumeSource: Represents a Ceph Filesystem mount that lasts the lifetime of a pod
+ * Cephfs volumes do not support ownership management or SELinux relabeling.
+ */
 export interface CephFSPersistentVolumeSource {
   /**
    * monitors is Required: Monitors is a collection of Ceph monitors More info:
@@ -1108,7 +1111,10 @@ export interface CephFSPersistentVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.CephFSVolumeSource */
+/**
+ * k8s.io.api.core.v1.CephFSVolumeSource: Represents a Ceph Filesystem mount that lasts the lifetime of a pod
+ * Cephfs volumes do not support ownership management or SELinux relabeling.
+ */
 export interface CephFSVolumeSource {
   /**
    * monitors is Required: Monitors is a collection of Ceph monitors More info:
@@ -1139,7 +1145,12 @@ export interface CephFSVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.CinderPersistentVolumeSource */
+/**
+ * k8s.io.api.core.v1.CinderPersistentVolumeSource: Represents a cinder volume resource in Openstack.
+ * A Cinder volume must exist before mounting to a container.
+ * The volume must also be in the same region as the kubelet.
+ * Cinder volumes support ownership management and SELinux relabeling.
+ */
 export interface CinderPersistentVolumeSource {
   /**
    * volumeID used to identify the volume in cinder. More info:
@@ -1161,7 +1172,12 @@ export interface CinderPersistentVolumeSource {
   secretRef?: SecretReference;
 }
 
-/** k8s.io.api.core.v1.CinderVolumeSource */
+/**
+ * k8s.io.api.core.v1.CinderVolumeSource: Represents a cinder volume resource in Openstack.
+ * A Cinder volume must exist before mounting to a container.
+ * The volume must also be in the same region as the kubelet.
+ * Cinder volumes support ownership management and SELinux relabeling.
+ */
 export interface CinderVolumeSource {
   /**
    * volumeID used to identify the volume in cinder. More info:
@@ -1192,7 +1208,11 @@ export interface ClientIPConfig {
   timeoutSeconds?: number;
 }
 
-/** k8s.io.api.core.v1.ClusterTrustBundleProjection */
+/**
+ * k8s.io.api.core.v1.ClusterTrustBundleProjection: ClusterTrustBundleProjection describes how to select a set of
+ * ClusterTrustBundle objects and project their contents into the pod
+ * filesystem.
+ */
 export interface ClusterTrustBundleProjection {
   /**
    * Select a single ClusterTrustBundle by object name. Mutually-exclusive with signerName and
@@ -1250,13 +1270,23 @@ export interface ConfigMap {
   immutable?: boolean;
 }
 
-/** k8s.io.api.core.v1.ConfigMapEnvSource: mkube: JSON inlines localObjectReference ({"name": ...}). */
+/**
+ * k8s.io.api.core.v1.ConfigMapEnvSource: ConfigMapEnvSource selects a ConfigMap to populate the environment
+ * variables with.
+ *
+ * The contents of the target ConfigMap's Data field will represent the
+ * key-value pairs as environment variables.
+ * mkube: JSON inlines localObjectReference ({"name": ...}).
+ */
 export interface ConfigMapEnvSource extends LocalObjectReference {
   /** Specify whether the ConfigMap must be defined */
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.ConfigMapKeySelector: mkube: JSON inlines localObjectReference. */
+/**
+ * k8s.io.api.core.v1.ConfigMapKeySelector: Selects a key from a ConfigMap.
+ * mkube: JSON inlines localObjectReference.
+ */
 export interface ConfigMapKeySelector extends LocalObjectReference {
   /** The key to select. */
   key: string;
@@ -1307,7 +1337,16 @@ export interface ConfigMapNodeConfigSource {
   kubeletConfigKey: string;
 }
 
-/** k8s.io.api.core.v1.ConfigMapProjection: mkube: JSON inlines localObjectReference. */
+/**
+ * k8s.io.api.core.v1.ConfigMapProjection: Adapts a ConfigMap into a projected volume.
+ *
+ * The contents of the target ConfigMap's Data field will be presented in a
+ * projected volume as files using the keys in the Data field as the file names,
+ * unless the items element is populated with specific mappings of keys to paths.
+ * Note that this is identical to a configmap volume source without the default
+ * mode.
+ * mkube: JSON inlines localObjectReference.
+ */
 export interface ConfigMapProjection extends LocalObjectReference {
   /**
    * If unspecified, each key-value pair in the Data field of the referenced ConfigMap will be projected
@@ -1321,7 +1360,15 @@ export interface ConfigMapProjection extends LocalObjectReference {
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.ConfigMapVolumeSource: mkube: JSON inlines localObjectReference. */
+/**
+ * k8s.io.api.core.v1.ConfigMapVolumeSource: Adapts a ConfigMap into a volume.
+ *
+ * The contents of the target ConfigMap's Data field will be presented in a
+ * volume as files using the keys in the Data field as the file names, unless
+ * the items element is populated with specific mappings of keys to paths.
+ * ConfigMap volumes support ownership management and SELinux relabeling.
+ * mkube: JSON inlines localObjectReference.
+ */
 export interface ConfigMapVolumeSource extends LocalObjectReference {
   /**
    * If unspecified, each key-value pair in the Data field of the referenced ConfigMap will be projected
@@ -1913,7 +1960,12 @@ export interface EphemeralContainer extends EphemeralContainerCommon {
   targetContainerName?: string;
 }
 
-/** k8s.io.api.core.v1.EphemeralContainerCommon */
+/**
+ * k8s.io.api.core.v1.EphemeralContainerCommon: EphemeralContainerCommon is a copy of all fields in Container to be inlined in
+ * EphemeralContainer. This separate type allows easy conversion from EphemeralContainer
+ * to Container and allows separate documentation for the fields of EphemeralContainer.
+ * When a new field is added to Container it must be added here as well.
+ */
 export interface EphemeralContainerCommon {
   /**
    * Name of the ephemeral container specified as a DNS_LABEL. This name must be unique among all
@@ -2034,7 +2086,7 @@ export interface EphemeralContainerCommon {
   tty?: boolean;
 }
 
-/** k8s.io.api.core.v1.EphemeralVolumeSource */
+/** k8s.io.api.core.v1.EphemeralVolumeSource: Represents an ephemeral volume that is handled by a normal storage driver. */
 export interface EphemeralVolumeSource {
   /**
    * Will be used to create a stand-alone PVC to provision the volume. The pod in which this
@@ -2174,7 +2226,10 @@ export interface FCVolumeSource {
   wwids?: string[];
 }
 
-/** k8s.io.api.core.v1.FlexPersistentVolumeSource */
+/**
+ * k8s.io.api.core.v1.FlexPersistentVolumeSource: FlexPersistentVolumeSource represents a generic persistent volume resource that is
+ * provisioned/attached using an exec based plugin.
+ */
 export interface FlexPersistentVolumeSource {
   /** driver is the name of the driver to use for this volume. */
   driver: string;
@@ -2198,7 +2253,10 @@ export interface FlexPersistentVolumeSource {
   options?: { [key: string]: string };
 }
 
-/** k8s.io.api.core.v1.FlexVolumeSource */
+/**
+ * k8s.io.api.core.v1.FlexVolumeSource: FlexVolume represents a generic volume resource that is
+ * provisioned/attached using an exec based plugin.
+ */
 export interface FlexVolumeSource {
   /** driver is the name of the driver to use for this volume. */
   driver: string;
@@ -2236,7 +2294,14 @@ export interface FlockerVolumeSource {
   datasetUUID?: string;
 }
 
-/** k8s.io.api.core.v1.GCEPersistentDiskVolumeSource */
+/**
+ * k8s.io.api.core.v1.GCEPersistentDiskVolumeSource: Represents a Persistent Disk resource in Google Compute Engine.
+ *
+ * A GCE PD must exist before mounting to a container. The disk must
+ * also be in the same GCE project and zone as the kubelet. A GCE PD
+ * can only be mounted as read/write once or read-only many times. GCE
+ * PDs support ownership management and SELinux relabeling.
+ */
 export interface GCEPersistentDiskVolumeSource {
   /**
    * pdName is unique name of the PD resource in GCE. Used to identify the disk in GCE. More info:
@@ -2264,13 +2329,28 @@ export interface GCEPersistentDiskVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.GRPCAction */
+/** k8s.io.api.core.v1.GRPCAction: GRPCAction specifies an action involving a GRPC service. */
 export interface GRPCAction {
+  /** Port number of the gRPC service. Number must be in the range 1 to 65535. */
   port: number;
+  /**
+   * Service is the name of the service to place in the gRPC HealthCheckRequest
+   * (see https://github.com/grpc/grpc/blob/master/doc/health-checking.md).
+   *
+   * If this is not specified, the default behavior is defined by gRPC.
+   */
   service?: string;
 }
 
-/** k8s.io.api.core.v1.GitRepoVolumeSource */
+/**
+ * k8s.io.api.core.v1.GitRepoVolumeSource: Represents a volume that is populated with the contents of a git repository.
+ * Git repo volumes do not support ownership management.
+ * Git repo volumes support SELinux relabeling.
+ *
+ * DEPRECATED: GitRepo is deprecated. To provision a container with a git repo, mount an
+ * EmptyDir into an InitContainer that clones the repo using git, then mount the EmptyDir
+ * into the Pod's container.
+ */
 export interface GitRepoVolumeSource {
   /** repository is the URL */
   repository: string;
@@ -2284,7 +2364,10 @@ export interface GitRepoVolumeSource {
   directory?: string;
 }
 
-/** k8s.io.api.core.v1.GlusterfsPersistentVolumeSource */
+/**
+ * k8s.io.api.core.v1.GlusterfsPersistentVolumeSource: Represents a Glusterfs mount that lasts the lifetime of a pod.
+ * Glusterfs volumes do not support ownership management or SELinux relabeling.
+ */
 export interface GlusterfsPersistentVolumeSource {
   /**
    * endpoints is the endpoint name that details Glusterfs topology. More info:
@@ -2309,7 +2392,10 @@ export interface GlusterfsPersistentVolumeSource {
   endpointsNamespace?: string;
 }
 
-/** k8s.io.api.core.v1.GlusterfsVolumeSource */
+/**
+ * k8s.io.api.core.v1.GlusterfsVolumeSource: Represents a Glusterfs mount that lasts the lifetime of a pod.
+ * Glusterfs volumes do not support ownership management or SELinux relabeling.
+ */
 export interface GlusterfsVolumeSource {
   /**
    * endpoints is the endpoint name that details Glusterfs topology. More info:
@@ -2328,7 +2414,7 @@ export interface GlusterfsVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.HTTPGetAction */
+/** k8s.io.api.core.v1.HTTPGetAction: HTTPGetAction describes an action based on HTTP Get requests. */
 export interface HTTPGetAction {
   /** Path to access on the HTTP server. */
   path?: string;
@@ -2348,7 +2434,7 @@ export interface HTTPGetAction {
   httpHeaders?: HTTPHeader[];
 }
 
-/** k8s.io.api.core.v1.HTTPHeader */
+/** k8s.io.api.core.v1.HTTPHeader: HTTPHeader describes a custom header to be used in HTTP probes */
 export interface HTTPHeader {
   /** The header field name */
   name: string;
@@ -2356,7 +2442,10 @@ export interface HTTPHeader {
   value: string;
 }
 
-/** k8s.io.api.core.v1.HostAlias */
+/**
+ * k8s.io.api.core.v1.HostAlias: HostAlias holds the mapping between IP and hostnames that will be injected as an entry in the
+ * pod's hosts file.
+ */
 export interface HostAlias {
   /** IP address of the host file entry. */
   ip: string;
@@ -2364,13 +2453,16 @@ export interface HostAlias {
   hostnames?: string[];
 }
 
-/** k8s.io.api.core.v1.HostIP */
+/** k8s.io.api.core.v1.HostIP: HostIP represents a single IP address allocated to the host. */
 export interface HostIP {
   /** IP is the IP address assigned to the host */
   ip: string;
 }
 
-/** k8s.io.api.core.v1.HostPathVolumeSource */
+/**
+ * k8s.io.api.core.v1.HostPathVolumeSource: Represents a host path mapped into a pod.
+ * Host path volumes do not support ownership management or SELinux relabeling.
+ */
 export interface HostPathVolumeSource {
   /**
    * Path of the directory on the host. If the path is a symlink, it will follow the link to the real
@@ -2384,7 +2476,11 @@ export interface HostPathVolumeSource {
   type?: string;
 }
 
-/** k8s.io.api.core.v1.ISCSIPersistentVolumeSource */
+/**
+ * k8s.io.api.core.v1.ISCSIPersistentVolumeSource: ISCSIPersistentVolumeSource represents an ISCSI disk.
+ * ISCSI volumes can only be mounted as read/write once.
+ * ISCSI volumes support ownership management and SELinux relabeling.
+ */
 export interface ISCSIPersistentVolumeSource {
   /**
    * targetPortal is iSCSI Target Portal. The Portal is either an IP or ip_addr:port if the port is
@@ -2415,6 +2511,7 @@ export interface ISCSIPersistentVolumeSource {
   chapAuthDiscovery?: boolean;
   /** chapAuthSession defines whether support iSCSI Session CHAP authentication */
   chapAuthSession?: boolean;
+  /** secretRef is the CHAP Secret for iSCSI target and initiator authentication */
   secretRef?: SecretReference;
   /**
    * initiatorName is the custom iSCSI Initiator Name. If initiatorName is specified with iscsiInterface
@@ -2424,7 +2521,11 @@ export interface ISCSIPersistentVolumeSource {
   initiatorName?: string;
 }
 
-/** k8s.io.api.core.v1.ISCSIVolumeSource */
+/**
+ * k8s.io.api.core.v1.ISCSIVolumeSource: Represents an ISCSI disk.
+ * ISCSI volumes can only be mounted as read/write once.
+ * ISCSI volumes support ownership management and SELinux relabeling.
+ */
 export interface ISCSIVolumeSource {
   /**
    * targetPortal is iSCSI Target Portal. The Portal is either an IP or ip_addr:port if the port is
@@ -2455,6 +2556,7 @@ export interface ISCSIVolumeSource {
   chapAuthDiscovery?: boolean;
   /** chapAuthSession defines whether support iSCSI Session CHAP authentication */
   chapAuthSession?: boolean;
+  /** secretRef is the CHAP Secret for iSCSI target and initiator authentication */
   secretRef?: LocalObjectReference;
   /**
    * initiatorName is the custom iSCSI Initiator Name. If initiatorName is specified with iscsiInterface
@@ -2464,7 +2566,7 @@ export interface ISCSIVolumeSource {
   initiatorName?: string;
 }
 
-/** k8s.io.api.core.v1.ImageVolumeSource */
+/** k8s.io.api.core.v1.ImageVolumeSource: ImageVolumeSource represents a image volume resource. */
 export interface ImageVolumeSource {
   /**
    * Required: Image or artifact reference to be used. Behaves in the same way as
@@ -2486,7 +2588,7 @@ export interface ImageVolumeSource {
   pullPolicy?: string;
 }
 
-/** k8s.io.api.core.v1.KeyToPath */
+/** k8s.io.api.core.v1.KeyToPath: Maps a string key to a path within a volume. */
 export interface KeyToPath {
   /** The key to project. */
   key: string;
@@ -2505,9 +2607,30 @@ export interface KeyToPath {
   mode?: number;
 }
 
-/** k8s.io.api.core.v1.Lifecycle */
+/**
+ * k8s.io.api.core.v1.Lifecycle: Lifecycle describes actions that the management system should take in response to container lifecycle
+ * events. For the PostStart and PreStop lifecycle handlers, management of the container blocks
+ * until the action is complete, unless the container process fails, in which case the handler is aborted.
+ */
 export interface Lifecycle {
+  /**
+   * PostStart is called immediately after a container is created. If the handler fails,
+   * the container is terminated and restarted according to its restart policy.
+   * Other management of the container blocks until the hook completes.
+   * More info: https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/#container-hooks
+   */
   postStart?: LifecycleHandler;
+  /**
+   * PreStop is called immediately before a container is terminated due to an
+   * API request or management event such as liveness/startup probe failure,
+   * preemption, resource contention, etc. The handler is not called if the
+   * container crashes or exits. The Pod's termination grace period countdown begins before the
+   * PreStop hook is executed. Regardless of the outcome of the handler, the
+   * container will eventually terminate within the Pod's termination grace
+   * period (unless delayed by finalizers). Other management of the container blocks until the hook completes
+   * or until the termination grace period is reached.
+   * More info: https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/#container-hooks
+   */
   preStop?: LifecycleHandler;
   /**
    * StopSignal defines which signal will be sent to a container when it is being stopped. If not
@@ -2517,15 +2640,26 @@ export interface Lifecycle {
   stopSignal?: string;
 }
 
-/** k8s.io.api.core.v1.LifecycleHandler */
+/**
+ * k8s.io.api.core.v1.LifecycleHandler: LifecycleHandler defines a specific action that should be taken in a lifecycle
+ * hook. One and only one of the fields, except TCPSocket must be specified.
+ */
 export interface LifecycleHandler {
+  /** Exec specifies a command to execute in the container. */
   exec?: ExecAction;
+  /** HTTPGet specifies an HTTP GET request to perform. */
   httpGet?: HTTPGetAction;
+  /**
+   * Deprecated. TCPSocket is NOT supported as a LifecycleHandler and kept
+   * for backward compatibility. There is no validation of this field and
+   * lifecycle hooks will fail at runtime when it is specified.
+   */
   tcpSocket?: TCPSocketAction;
+  /** Sleep represents a duration that the container should sleep. */
   sleep?: SleepAction;
 }
 
-/** k8s.io.api.core.v1.LinuxContainerUser */
+/** k8s.io.api.core.v1.LinuxContainerUser: LinuxContainerUser represents user identity information in Linux containers */
 export interface LinuxContainerUser {
   /** UID is the primary uid initially attached to the first process in the container */
   uid: number;
@@ -2538,7 +2672,10 @@ export interface LinuxContainerUser {
   supplementalGroups?: number[];
 }
 
-/** k8s.io.api.core.v1.LoadBalancerIngress */
+/**
+ * k8s.io.api.core.v1.LoadBalancerIngress: LoadBalancerIngress represents the status of a load-balancer ingress point:
+ * traffic intended for the service should be sent to an ingress point.
+ */
 export interface LoadBalancerIngress {
   /**
    * IP is set for load-balancer ingress points that are IP based (typically GCE or OpenStack
@@ -2562,7 +2699,7 @@ export interface LoadBalancerIngress {
   ports?: PortStatus[];
 }
 
-/** k8s.io.api.core.v1.LoadBalancerStatus */
+/** k8s.io.api.core.v1.LoadBalancerStatus: LoadBalancerStatus represents the status of a load-balancer. */
 export interface LoadBalancerStatus {
   /**
    * Ingress is a list containing ingress points for the load-balancer. Traffic intended for the service
@@ -2586,7 +2723,10 @@ export interface LocalVolumeSource {
   fsType?: string;
 }
 
-/** k8s.io.api.core.v1.LocalObjectReference */
+/**
+ * k8s.io.api.core.v1.LocalObjectReference: LocalObjectReference contains enough information to let you locate the
+ * referenced object inside the same namespace.
+ */
 export interface LocalObjectReference {
   /**
    * Name of the referent. More info:
@@ -2595,7 +2735,7 @@ export interface LocalObjectReference {
   name?: string;
 }
 
-/** k8s.io.api.core.v1.ModifyVolumeStatus */
+/** k8s.io.api.core.v1.ModifyVolumeStatus: ModifyVolumeStatus represents the status object of ControllerModifyVolume operation */
 export interface ModifyVolumeStatus {
   /**
    * targetVolumeAttributesClassName is the name of the VolumeAttributesClass the PVC currently being
@@ -2614,7 +2754,10 @@ export interface ModifyVolumeStatus {
   status: string;
 }
 
-/** k8s.io.api.core.v1.NFSVolumeSource */
+/**
+ * k8s.io.api.core.v1.NFSVolumeSource: Represents an NFS mount that lasts the lifetime of a pod.
+ * NFS volumes do not support ownership management or SELinux relabeling.
+ */
 export interface NFSVolumeSource {
   /**
    * Server is the hostname or IP address of the NFS server. More info:
@@ -2633,7 +2776,10 @@ export interface NFSVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.Namespace */
+/**
+ * k8s.io.api.core.v1.Namespace: Namespace provides a scope for Names.
+ * Use of multiple namespaces is optional.
+ */
 export interface Namespace {
   apiVersion?: string;
   kind?: string;
@@ -2642,11 +2788,19 @@ export interface Namespace {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Spec defines the behavior of the Namespace.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: NamespaceSpec;
+  /**
+   * Status describes the current status of a Namespace.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: NamespaceStatus;
 }
 
-/** k8s.io.api.core.v1.NamespaceCondition */
+/** k8s.io.api.core.v1.NamespaceCondition: NamespaceCondition contains details about state of namespace. */
 export interface NamespaceCondition {
   /** Type of namespace controller condition. */
   type: string;
@@ -2657,11 +2811,13 @@ export interface NamespaceCondition {
    * provided for many of the factory methods that the time package offers.
    */
   lastTransitionTime?: Time;
+  /** Unique, one-word, CamelCase reason for the condition's last transition. */
   reason?: string;
+  /** Human-readable message indicating details about last transition. */
   message?: string;
 }
 
-/** k8s.io.api.core.v1.NamespaceList */
+/** k8s.io.api.core.v1.NamespaceList: NamespaceList is a list of Namespaces. */
 export interface NamespaceList {
   apiVersion?: string;
   kind?: string;
@@ -2677,7 +2833,7 @@ export interface NamespaceList {
   items: Namespace[];
 }
 
-/** k8s.io.api.core.v1.NamespaceSpec */
+/** k8s.io.api.core.v1.NamespaceSpec: NamespaceSpec describes the attributes on a Namespace. */
 export interface NamespaceSpec {
   /**
    * Finalizers is an opaque list of values that must be empty to permanently remove object from storage.
@@ -2686,7 +2842,7 @@ export interface NamespaceSpec {
   finalizers?: string[];
 }
 
-/** k8s.io.api.core.v1.NamespaceStatus */
+/** k8s.io.api.core.v1.NamespaceStatus: NamespaceStatus is information about the current status of a Namespace. */
 export interface NamespaceStatus {
   /**
    * Phase is the current lifecycle phase of the namespace. More info:
@@ -2697,7 +2853,10 @@ export interface NamespaceStatus {
   conditions?: NamespaceCondition[];
 }
 
-/** k8s.io.api.core.v1.Node */
+/**
+ * k8s.io.api.core.v1.Node: Node is a worker node in Kubernetes.
+ * Each node will have a unique identifier in the cache (i.e. in etcd).
+ */
 export interface Node {
   apiVersion?: string;
   kind?: string;
@@ -2706,11 +2865,21 @@ export interface Node {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Spec defines the behavior of a node.
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: NodeSpec;
+  /**
+   * Most recently observed status of the node.
+   * Populated by the system.
+   * Read-only.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: NodeStatus;
 }
 
-/** k8s.io.api.core.v1.NodeAddress */
+/** k8s.io.api.core.v1.NodeAddress: NodeAddress contains information for the node's address. */
 export interface NodeAddress {
   /** Node address type, one of Hostname, ExternalIP or InternalIP. */
   type: string;
@@ -2718,8 +2887,15 @@ export interface NodeAddress {
   address: string;
 }
 
-/** k8s.io.api.core.v1.NodeAffinity */
+/** k8s.io.api.core.v1.NodeAffinity: Node affinity is a group of node affinity scheduling rules. */
 export interface NodeAffinity {
+  /**
+   * If the affinity requirements specified by this field are not met at
+   * scheduling time, the pod will not be scheduled onto the node.
+   * If the affinity requirements specified by this field cease to be met
+   * at some point during pod execution (e.g. due to an update), the system
+   * may or may not try to eventually evict the pod from its node.
+   */
   requiredDuringSchedulingIgnoredDuringExecution?: NodeSelector;
   /**
    * The scheduler will prefer to schedule pods to nodes that satisfy the affinity expressions specified
@@ -2733,7 +2909,7 @@ export interface NodeAffinity {
   preferredDuringSchedulingIgnoredDuringExecution?: PreferredSchedulingTerm[];
 }
 
-/** k8s.io.api.core.v1.NodeCondition */
+/** k8s.io.api.core.v1.NodeCondition: NodeCondition contains condition information for a node. */
 export interface NodeCondition {
   /** Type of node condition. */
   type: string;
@@ -2749,15 +2925,48 @@ export interface NodeCondition {
   message?: string;
 }
 
-/** k8s.io.api.core.v1.NodeConfigSource */
+/**
+ * k8s.io.api.core.v1.NodeConfigSource: NodeConfigSource specifies a source of node configuration. Exactly one subfield (excluding metadata) must be non-nil.
+ * This API is deprecated since 1.22
+ */
 export interface NodeConfigSource {
+  /** ConfigMap is a reference to a Node's ConfigMap */
   configMap?: ConfigMapNodeConfigSource;
 }
 
-/** k8s.io.api.core.v1.NodeConfigStatus */
+/** k8s.io.api.core.v1.NodeConfigStatus: NodeConfigStatus describes the status of the config assigned by Node.Spec.ConfigSource. */
 export interface NodeConfigStatus {
+  /**
+   * Assigned reports the checkpointed config the node will try to use.
+   * When Node.Spec.ConfigSource is updated, the node checkpoints the associated
+   * config payload to local disk, along with a record indicating intended
+   * config. The node refers to this record to choose its config checkpoint, and
+   * reports this record in Assigned. Assigned only updates in the status after
+   * the record has been checkpointed to disk. When the Kubelet is restarted,
+   * it tries to make the Assigned config the Active config by loading and
+   * validating the checkpointed payload identified by Assigned.
+   */
   assigned?: NodeConfigSource;
+  /**
+   * Active reports the checkpointed config the node is actively using.
+   * Active will represent either the current version of the Assigned config,
+   * or the current LastKnownGood config, depending on whether attempting to use the
+   * Assigned config results in an error.
+   */
   active?: NodeConfigSource;
+  /**
+   * LastKnownGood reports the checkpointed config the node will fall back to
+   * when it encounters an error attempting to use the Assigned config.
+   * The Assigned config becomes the LastKnownGood config when the node determines
+   * that the Assigned config is stable and correct.
+   * This is currently implemented as a 10-minute soak period starting when the local
+   * record of Assigned config is updated. If the Assigned config is Active at the end
+   * of this period, it becomes the LastKnownGood. Note that if Spec.ConfigSource is
+   * reset to nil (use local defaults), the LastKnownGood is also immediately reset to nil,
+   * because the local default config is always assumed good.
+   * You should not make assumptions about the node's method of determining config stability
+   * and correctness, as this may change or become configurable in the future.
+   */
   lastKnownGood?: NodeConfigSource;
   /**
    * Error describes any problems reconciling the Spec.ConfigSource to the Active config. Errors may
@@ -2775,12 +2984,17 @@ export interface NodeConfigStatus {
   error?: string;
 }
 
-/** k8s.io.api.core.v1.NodeDaemonEndpoints */
+/** k8s.io.api.core.v1.NodeDaemonEndpoints: NodeDaemonEndpoints lists ports opened by daemons running on the Node. */
 export interface NodeDaemonEndpoints {
+  /** Endpoint on which Kubelet is listening. */
   kubeletEndpoint?: DaemonEndpoint;
 }
 
-/** k8s.io.api.core.v1.NodeFeatures */
+/**
+ * k8s.io.api.core.v1.NodeFeatures: NodeFeatures describes the set of features implemented by the CRI implementation.
+ * The features contained in the NodeFeatures should depend only on the cri implementation
+ * independent of runtime handlers.
+ */
 export interface NodeFeatures {
   /**
    * SupplementalGroupsPolicy is set to true if the runtime supports SupplementalGroupsPolicy and
@@ -2789,7 +3003,7 @@ export interface NodeFeatures {
   supplementalGroupsPolicy?: boolean;
 }
 
-/** k8s.io.api.core.v1.NodeList */
+/** k8s.io.api.core.v1.NodeList: NodeList is the whole list of all Nodes which have been registered with master. */
 export interface NodeList {
   apiVersion?: string;
   kind?: string;
@@ -2802,14 +3016,15 @@ export interface NodeList {
   items: Node[];
 }
 
-/** k8s.io.api.core.v1.NodeRuntimeHandler */
+/** k8s.io.api.core.v1.NodeRuntimeHandler: NodeRuntimeHandler is a set of runtime handler information. */
 export interface NodeRuntimeHandler {
   /** Runtime handler name. Empty for the default runtime handler. */
   name?: string;
+  /** Supported features. */
   features?: NodeRuntimeHandlerFeatures;
 }
 
-/** k8s.io.api.core.v1.NodeRuntimeHandlerFeatures */
+/** k8s.io.api.core.v1.NodeRuntimeHandlerFeatures: NodeRuntimeHandlerFeatures is a set of features implemented by the runtime handler. */
 export interface NodeRuntimeHandlerFeatures {
   /** RecursiveReadOnlyMounts is set to true if the runtime handler supports RecursiveReadOnlyMounts. */
   recursiveReadOnlyMounts?: boolean;
@@ -2820,13 +3035,20 @@ export interface NodeRuntimeHandlerFeatures {
   userNamespaces?: boolean;
 }
 
-/** k8s.io.api.core.v1.NodeSelector */
+/**
+ * k8s.io.api.core.v1.NodeSelector: A node selector represents the union of the results of one or more label queries
+ * over a set of nodes; that is, it represents the OR of the selectors represented
+ * by the node selector terms.
+ */
 export interface NodeSelector {
   /** Required. A list of node selector terms. The terms are ORed. */
   nodeSelectorTerms: NodeSelectorTerm[];
 }
 
-/** k8s.io.api.core.v1.NodeSelectorRequirement */
+/**
+ * k8s.io.api.core.v1.NodeSelectorRequirement: A node selector requirement is a selector that contains values, a key, and an operator
+ * that relates the key and values.
+ */
 export interface NodeSelectorRequirement {
   /** The label key that the selector applies to. */
   key: string;
@@ -2844,7 +3066,11 @@ export interface NodeSelectorRequirement {
   values?: string[];
 }
 
-/** k8s.io.api.core.v1.NodeSelectorTerm */
+/**
+ * k8s.io.api.core.v1.NodeSelectorTerm: A null or empty node selector term matches no objects. The requirements of
+ * them are ANDed.
+ * The TopologySelectorTerm type implements a subset of the NodeSelectorTerm.
+ */
 export interface NodeSelectorTerm {
   /** A list of node selector requirements by node's labels. */
   matchExpressions?: NodeSelectorRequirement[];
@@ -2852,7 +3078,7 @@ export interface NodeSelectorTerm {
   matchFields?: NodeSelectorRequirement[];
 }
 
-/** k8s.io.api.core.v1.NodeSpec */
+/** k8s.io.api.core.v1.NodeSpec: NodeSpec describes the attributes that a node is created with. */
 export interface NodeSpec {
   /** PodCIDR represents the pod IP range assigned to the node. */
   podCIDR?: string;
@@ -2873,6 +3099,7 @@ export interface NodeSpec {
   unschedulable?: boolean;
   /** If specified, the node's taints. */
   taints?: Taint[];
+  /** Deprecated: Previously used to specify the source of the node's configuration for the DynamicKubeletConfig feature. This feature is removed. */
   configSource?: NodeConfigSource;
   /**
    * podCIDRs represents the IP ranges assigned to the node for usage by Pods on that node. If this field
@@ -2882,7 +3109,7 @@ export interface NodeSpec {
   podCIDRs?: string[];
 }
 
-/** k8s.io.api.core.v1.NodeStatus */
+/** k8s.io.api.core.v1.NodeStatus: NodeStatus is information about the current status of a node. */
 export interface NodeStatus {
   /**
    * Capacity represents the total resources of a node. More info:
@@ -2912,7 +3139,12 @@ export interface NodeStatus {
    * Callers should instead use a full-replacement patch. See http://pr.k8s.io/79391 for an example.
    */
   addresses?: NodeAddress[];
+  /** Endpoints of daemons running on the Node. */
   daemonEndpoints?: NodeDaemonEndpoints;
+  /**
+   * Set of ids/uuids to uniquely identify the node.
+   * More info: https://kubernetes.io/docs/reference/node/node-status/#info
+   */
   nodeInfo?: NodeSystemInfo;
   /** List of container images on this node */
   images?: ContainerImage[];
@@ -2920,19 +3152,21 @@ export interface NodeStatus {
   volumesInUse?: string[];
   /** List of volumes that are attached to the node. */
   volumesAttached?: AttachedVolume[];
+  /** Status of the config assigned to the node via the dynamic Kubelet config feature. */
   config?: NodeConfigStatus;
   /** The available runtime handlers. */
   runtimeHandlers?: NodeRuntimeHandler[];
+  /** Features describes the set of features implemented by the CRI implementation. */
   features?: NodeFeatures;
 }
 
-/** k8s.io.api.core.v1.NodeSwapStatus */
+/** k8s.io.api.core.v1.NodeSwapStatus: NodeSwapStatus represents swap memory information. */
 export interface NodeSwapStatus {
   /** Total amount of swap memory in bytes. */
   capacity?: number;
 }
 
-/** k8s.io.api.core.v1.NodeSystemInfo */
+/** k8s.io.api.core.v1.NodeSystemInfo: NodeSystemInfo is a set of ids/uuids to uniquely identify the node. */
 export interface NodeSystemInfo {
   /**
    * MachineID reported by the node. For unique machine identification in the cluster this field is
@@ -2961,10 +3195,11 @@ export interface NodeSystemInfo {
   operatingSystem: string;
   /** The Architecture reported by the node */
   architecture: string;
+  /** Swap Info reported by the node. */
   swap?: NodeSwapStatus;
 }
 
-/** k8s.io.api.core.v1.ObjectFieldSelector */
+/** k8s.io.api.core.v1.ObjectFieldSelector: ObjectFieldSelector selects an APIVersioned field of an object. */
 export interface ObjectFieldSelector {
   /** Version of the schema the FieldPath is written in terms of, defaults to "v1". */
   apiVersion?: string;
@@ -2972,7 +3207,7 @@ export interface ObjectFieldSelector {
   fieldPath: string;
 }
 
-/** k8s.io.api.core.v1.ObjectReference */
+/** k8s.io.api.core.v1.ObjectReference: ObjectReference contains enough information to let you inspect or modify the referred object. */
 export interface ObjectReference {
   /**
    * Kind of the referent. More info:
@@ -3036,7 +3271,7 @@ export interface PersistentVolume {
   status?: PersistentVolumeStatus;
 }
 
-/** k8s.io.api.core.v1.PersistentVolumeClaim */
+/** k8s.io.api.core.v1.PersistentVolumeClaim: PersistentVolumeClaim is a user's request for and claim to a persistent volume */
 export interface PersistentVolumeClaim {
   apiVersion?: string;
   kind?: string;
@@ -3045,13 +3280,31 @@ export interface PersistentVolumeClaim {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * spec defines the desired characteristics of a volume requested by a pod author.
+   * More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#persistentvolumeclaims
+   */
   spec?: PersistentVolumeClaimSpec;
+  /**
+   * status represents the current information/status of a persistent volume claim.
+   * Read-only.
+   * More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#persistentvolumeclaims
+   */
   status?: PersistentVolumeClaimStatus;
 }
 
-/** k8s.io.api.core.v1.PersistentVolumeClaimCondition */
+/** k8s.io.api.core.v1.PersistentVolumeClaimCondition: PersistentVolumeClaimCondition contains details about state of pvc */
 export interface PersistentVolumeClaimCondition {
+  /**
+   * Type is the type of the condition.
+   * More info: https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/persistent-volume-claim-v1/#:~:text=set%20to%20%27ResizeStarted%27.-,PersistentVolumeClaimCondition,-contains%20details%20about
+   */
   type: string;
+  /**
+   * Status is the status of the condition.
+   * Can be True, False, Unknown.
+   * More info: https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/persistent-volume-claim-v1/#:~:text=state%20of%20pvc-,conditions.status,-(string)%2C%20required
+   */
   status: string;
   /** Last time we probed the condition. */
   lastProbeTime?: Time;
@@ -3083,16 +3336,27 @@ export interface PersistentVolumeClaimList {
   items: PersistentVolumeClaim[];
 }
 
-/** k8s.io.api.core.v1.PersistentVolumeClaimSpec */
+/**
+ * k8s.io.api.core.v1.PersistentVolumeClaimSpec: PersistentVolumeClaimSpec describes the common attributes of storage devices
+ * and allows a Source for provider-specific attributes
+ */
 export interface PersistentVolumeClaimSpec {
   /**
    * AccessModes contains the desired access modes the volume should have. More info:
    * https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1
    */
   accessModes?: string[];
+  /**
+   * resources represents the minimum resources the volume should have.
+   * Users are allowed to specify resource requirements
+   * that are lower than previous value but must still be higher than capacity recorded in the
+   * status field of the claim.
+   * More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#resources
+   */
   resources?: VolumeResourceRequirements;
   /** VolumeName is the binding reference to the PersistentVolume backing this claim. */
   volumeName?: string;
+  /** selector is a label query over volumes to consider for binding. */
   selector?: LabelSelector;
   /**
    * Name of the StorageClass required by the claim. More info:
@@ -3104,7 +3368,42 @@ export interface PersistentVolumeClaimSpec {
    * not included in claim spec.
    */
   volumeMode?: string;
+  /**
+   * dataSource field can be used to specify either:
+   * * An existing VolumeSnapshot object (snapshot.storage.k8s.io/VolumeSnapshot)
+   * * An existing PVC (PersistentVolumeClaim)
+   * If the provisioner or an external controller can support the specified data source,
+   * it will create a new volume based on the contents of the specified data source.
+   * When the AnyVolumeDataSource feature gate is enabled, dataSource contents will be copied to dataSourceRef,
+   * and dataSourceRef contents will be copied to dataSource when dataSourceRef.namespace is not specified.
+   * If the namespace is specified, then dataSourceRef will not be copied to dataSource.
+   */
   dataSource?: TypedLocalObjectReference;
+  /**
+   * dataSourceRef specifies the object from which to populate the volume with data, if a non-empty
+   * volume is desired. This may be any object from a non-empty API group (non
+   * core object) or a PersistentVolumeClaim object.
+   * When this field is specified, volume binding will only succeed if the type of
+   * the specified object matches some installed volume populator or dynamic
+   * provisioner.
+   * This field will replace the functionality of the dataSource field and as such
+   * if both fields are non-empty, they must have the same value. For backwards
+   * compatibility, when namespace isn't specified in dataSourceRef,
+   * both fields (dataSource and dataSourceRef) will be set to the same
+   * value automatically if one of them is empty and the other is non-empty.
+   * When namespace is specified in dataSourceRef,
+   * dataSource isn't set to the same value and must be empty.
+   * There are three important differences between dataSource and dataSourceRef:
+   * * While dataSource only allows two specific types of objects, dataSourceRef
+   * allows any non-core object, as well as PersistentVolumeClaim objects.
+   * * While dataSource ignores disallowed values (dropping them), dataSourceRef
+   * preserves all values, and generates an error if a disallowed value is
+   * specified.
+   * * While dataSource only allows local objects, dataSourceRef allows objects
+   * in any namespaces.
+   * (Beta) Using this field requires the AnyVolumeDataSource feature gate to be enabled.
+   * (Alpha) Using the namespace field of dataSourceRef requires the CrossNamespaceVolumeDataSource feature gate to be enabled.
+   */
   dataSourceRef?: TypedObjectReference;
   /**
    * volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim. If
@@ -3122,7 +3421,7 @@ export interface PersistentVolumeClaimSpec {
   volumeAttributesClassName?: string;
 }
 
-/** k8s.io.api.core.v1.PersistentVolumeClaimStatus */
+/** k8s.io.api.core.v1.PersistentVolumeClaimStatus: PersistentVolumeClaimStatus is the current status of a persistent volume claim. */
 export interface PersistentVolumeClaimStatus {
   /** Phase represents the current phase of PersistentVolumeClaim. */
   phase?: string;
@@ -3187,18 +3486,41 @@ export interface PersistentVolumeClaimStatus {
    * field and requires enabling VolumeAttributesClass feature (off by default).
    */
   currentVolumeAttributesClassName?: string;
+  /**
+   * ModifyVolumeStatus represents the status object of ControllerModifyVolume operation.
+   * When this is unset, there is no ModifyVolume operation being attempted.
+   */
   modifyVolumeStatus?: ModifyVolumeStatus;
 }
 
-/** k8s.io.api.core.v1.PersistentVolumeClaimTemplate */
+/**
+ * k8s.io.api.core.v1.PersistentVolumeClaimTemplate: PersistentVolumeClaimTemplate is used to produce
+ * PersistentVolumeClaim objects as part of an EphemeralVolumeSource.
+ */
 export interface PersistentVolumeClaimTemplate {
   apiVersion?: string;
   kind?: string;
+  /**
+   * May contain labels and annotations that will be copied into the PVC
+   * when creating it. No other fields are allowed and will be rejected during
+   * validation.
+   */
   metadata?: ObjectMeta;
+  /**
+   * The specification for the PersistentVolumeClaim. The entire content is
+   * copied unchanged into the PVC that gets created from this
+   * template. The same fields as in a PersistentVolumeClaim
+   * are also valid here.
+   */
   spec: PersistentVolumeClaimSpec;
 }
 
-/** k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource */
+/**
+ * k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource: PersistentVolumeClaimVolumeSource references the user's PVC in the same namespace.
+ * This volume finds the bound PV and mounts that volume for the pod. A
+ * PersistentVolumeClaimVolumeSource is, essentially, a wrapper around another
+ * type of volume that is owned by someone else (the system).
+ */
 export interface PersistentVolumeClaimVolumeSource {
   /**
    * ClaimName is the name of a PersistentVolumeClaim in the same namespace as the pod using this volume.
@@ -3231,7 +3553,21 @@ export interface PersistentVolumeList {
  * mkube: the sources mkube's node agent can mount; the others keep their upstream numbers free.
  */
 export interface PersistentVolumeSource {
+  /**
+   * gcePersistentDisk represents a GCE Disk resource that is attached to a
+   * kubelet's host machine and then exposed to the pod. Provisioned by an admin.
+   * Deprecated: GCEPersistentDisk is deprecated. All operations for the in-tree
+   * gcePersistentDisk type are redirected to the pd.csi.storage.gke.io CSI driver.
+   * More info: https://kubernetes.io/docs/concepts/storage/volumes#gcepersistentdisk
+   */
   gcePersistentDisk?: GCEPersistentDiskVolumeSource;
+  /**
+   * awsElasticBlockStore represents an AWS Disk resource that is attached to a
+   * kubelet's host machine and then exposed to the pod.
+   * Deprecated: AWSElasticBlockStore is deprecated. All operations for the in-tree
+   * awsElasticBlockStore type are redirected to the ebs.csi.aws.com CSI driver.
+   * More info: https://kubernetes.io/docs/concepts/storage/volumes#awselasticblockstore
+   */
   awsElasticBlockStore?: AWSElasticBlockStoreVolumeSource;
   /**
    * hostPath represents a directory on the host. Provisioned by a developer or tester. This is useful for
@@ -3239,29 +3575,102 @@ export interface PersistentVolumeSource {
    * WORK in a multi-node cluster. More info: https://kubernetes.io/docs/concepts/storage/volumes#hostpath
    */
   hostPath?: HostPathVolumeSource;
+  /**
+   * glusterfs represents a Glusterfs volume that is attached to a host and
+   * exposed to the pod. Provisioned by an admin.
+   * Deprecated: Glusterfs is deprecated and the in-tree glusterfs type is no longer supported.
+   * More info: https://examples.k8s.io/volumes/glusterfs/README.md
+   */
   glusterfs?: GlusterfsPersistentVolumeSource;
   /**
    * nfs represents an NFS mount on the host. Provisioned by an admin. More info:
    * https://kubernetes.io/docs/concepts/storage/volumes#nfs
    */
   nfs?: NFSVolumeSource;
+  /**
+   * rbd represents a Rados Block Device mount on the host that shares a pod's lifetime.
+   * Deprecated: RBD is deprecated and the in-tree rbd type is no longer supported.
+   * More info: https://examples.k8s.io/volumes/rbd/README.md
+   */
   rbd?: RBDPersistentVolumeSource;
+  /**
+   * iscsi represents an ISCSI Disk resource that is attached to a
+   * kubelet's host machine and then exposed to the pod. Provisioned by an admin.
+   */
   iscsi?: ISCSIPersistentVolumeSource;
+  /**
+   * cinder represents a cinder volume attached and mounted on kubelets host machine.
+   * Deprecated: Cinder is deprecated. All operations for the in-tree cinder type
+   * are redirected to the cinder.csi.openstack.org CSI driver.
+   * More info: https://examples.k8s.io/mysql-cinder-pd/README.md
+   */
   cinder?: CinderPersistentVolumeSource;
+  /**
+   * cephFS represents a Ceph FS mount on the host that shares a pod's lifetime.
+   * Deprecated: CephFS is deprecated and the in-tree cephfs type is no longer supported.
+   */
   cephfs?: CephFSPersistentVolumeSource;
+  /** fc represents a Fibre Channel resource that is attached to a kubelet's host machine and then exposed to the pod. */
   fc?: FCVolumeSource;
+  /**
+   * flocker represents a Flocker volume attached to a kubelet's host machine and exposed to the pod for its usage. This depends on the Flocker control service being running.
+   * Deprecated: Flocker is deprecated and the in-tree flocker type is no longer supported.
+   */
   flocker?: FlockerVolumeSource;
+  /**
+   * flexVolume represents a generic volume resource that is
+   * provisioned/attached using an exec based plugin.
+   * Deprecated: FlexVolume is deprecated. Consider using a CSIDriver instead.
+   */
   flexVolume?: FlexPersistentVolumeSource;
+  /**
+   * azureFile represents an Azure File Service mount on the host and bind mount to the pod.
+   * Deprecated: AzureFile is deprecated. All operations for the in-tree azureFile type
+   * are redirected to the file.csi.azure.com CSI driver.
+   */
   azureFile?: AzureFilePersistentVolumeSource;
+  /**
+   * vsphereVolume represents a vSphere volume attached and mounted on kubelets host machine.
+   * Deprecated: VsphereVolume is deprecated. All operations for the in-tree vsphereVolume type
+   * are redirected to the csi.vsphere.vmware.com CSI driver.
+   */
   vsphereVolume?: VsphereVirtualDiskVolumeSource;
+  /**
+   * quobyte represents a Quobyte mount on the host that shares a pod's lifetime.
+   * Deprecated: Quobyte is deprecated and the in-tree quobyte type is no longer supported.
+   */
   quobyte?: QuobyteVolumeSource;
+  /**
+   * azureDisk represents an Azure Data Disk mount on the host and bind mount to the pod.
+   * Deprecated: AzureDisk is deprecated. All operations for the in-tree azureDisk type
+   * are redirected to the disk.csi.azure.com CSI driver.
+   */
   azureDisk?: AzureDiskVolumeSource;
+  /**
+   * photonPersistentDisk represents a PhotonController persistent disk attached and mounted on kubelets host machine.
+   * Deprecated: PhotonPersistentDisk is deprecated and the in-tree photonPersistentDisk type is no longer supported.
+   */
   photonPersistentDisk?: PhotonPersistentDiskVolumeSource;
+  /**
+   * portworxVolume represents a portworx volume attached and mounted on kubelets host machine.
+   * Deprecated: PortworxVolume is deprecated. All operations for the in-tree portworxVolume type
+   * are redirected to the pxd.portworx.com CSI driver.
+   */
   portworxVolume?: PortworxVolumeSource;
+  /**
+   * scaleIO represents a ScaleIO persistent volume attached and mounted on Kubernetes nodes.
+   * Deprecated: ScaleIO is deprecated and the in-tree scaleIO type is no longer supported.
+   */
   scaleIO?: ScaleIOPersistentVolumeSource;
   /** local represents directly-attached storage with node affinity */
   local?: LocalVolumeSource;
+  /**
+   * storageOS represents a StorageOS volume that is attached to the kubelet's host machine and mounted into the pod.
+   * Deprecated: StorageOS is deprecated and the in-tree storageos type is no longer supported.
+   * More info: https://examples.k8s.io/volumes/storageos/README.md
+   */
   storageos?: StorageOSPersistentVolumeSource;
+  /** csi represents storage that is handled by an external CSI driver. */
   csi?: CSIPersistentVolumeSource;
 }
 
@@ -3343,7 +3752,7 @@ export interface PersistentVolumeStatus {
   lastPhaseTransitionTime?: Time;
 }
 
-/** k8s.io.api.core.v1.PhotonPersistentDiskVolumeSource */
+/** k8s.io.api.core.v1.PhotonPersistentDiskVolumeSource: Represents a Photon Controller persistent disk resource. */
 export interface PhotonPersistentDiskVolumeSource {
   /** pdID is the ID that identifies Photon Controller persistent disk */
   pdID: string;
@@ -3379,7 +3788,7 @@ export interface Pod {
   status?: PodStatus;
 }
 
-/** k8s.io.api.core.v1.PodAffinity */
+/** k8s.io.api.core.v1.PodAffinity: Pod affinity is a group of inter pod affinity scheduling rules. */
 export interface PodAffinity {
   /**
    * If the affinity requirements specified by this field are not met at scheduling time, the pod will
@@ -3401,8 +3810,19 @@ export interface PodAffinity {
   preferredDuringSchedulingIgnoredDuringExecution?: WeightedPodAffinityTerm[];
 }
 
-/** k8s.io.api.core.v1.PodAffinityTerm */
+/**
+ * k8s.io.api.core.v1.PodAffinityTerm: Defines a set of pods (namely those matching the labelSelector
+ * relative to the given namespace(s)) that this pod should be
+ * co-located (affinity) or not co-located (anti-affinity) with,
+ * where co-located is defined as running on a node whose value of
+ * the label with key <topologyKey> matches that of any node on which
+ * a pod of the set of pods is running
+ */
 export interface PodAffinityTerm {
+  /**
+   * A label query over a set of resources, in this case pods.
+   * If it's null, this PodAffinityTerm matches with no Pods.
+   */
   labelSelector?: LabelSelector;
   /**
    * namespaces specifies a static list of namespace names that the term applies to. The term is applied
@@ -3417,6 +3837,13 @@ export interface PodAffinityTerm {
    * pods is running. Empty topologyKey is not allowed.
    */
   topologyKey: string;
+  /**
+   * A label query over the set of namespaces that the term applies to.
+   * The term is applied to the union of the namespaces selected by this field
+   * and the ones listed in the namespaces field.
+   * null selector and null or empty namespaces list means "this pod's namespace".
+   * An empty selector ({}) matches all namespaces.
+   */
   namespaceSelector?: LabelSelector;
   /**
    * MatchLabelKeys is a set of pod label keys to select which pods will be taken into consideration.
@@ -3440,7 +3867,7 @@ export interface PodAffinityTerm {
   mismatchLabelKeys?: string[];
 }
 
-/** k8s.io.api.core.v1.PodAntiAffinity */
+/** k8s.io.api.core.v1.PodAntiAffinity: Pod anti affinity is a group of inter pod anti affinity scheduling rules. */
 export interface PodAntiAffinity {
   /**
    * If the anti-affinity requirements specified by this field are not met at scheduling time, the pod
@@ -3462,7 +3889,7 @@ export interface PodAntiAffinity {
   preferredDuringSchedulingIgnoredDuringExecution?: WeightedPodAffinityTerm[];
 }
 
-/** k8s.io.api.core.v1.PodCondition */
+/** k8s.io.api.core.v1.PodCondition: PodCondition contains details for the current condition of this pod. */
 export interface PodCondition {
   /**
    * Type is the type of the condition. More info:
@@ -3489,7 +3916,10 @@ export interface PodCondition {
   observedGeneration?: number;
 }
 
-/** k8s.io.api.core.v1.PodDNSConfig */
+/**
+ * k8s.io.api.core.v1.PodDNSConfig: PodDNSConfig defines the DNS parameters of a pod in addition to
+ * those generated from DNSPolicy.
+ */
 export interface PodDNSConfig {
   /**
    * A list of DNS name server IP addresses. This will be appended to the base nameservers generated from
@@ -3509,20 +3939,21 @@ export interface PodDNSConfig {
   options?: PodDNSConfigOption[];
 }
 
-/** k8s.io.api.core.v1.PodDNSConfigOption */
+/** k8s.io.api.core.v1.PodDNSConfigOption: PodDNSConfigOption defines DNS resolver options of a pod. */
 export interface PodDNSConfigOption {
   /** Required. */
   name?: string;
+  /** Value is this DNS resolver option's value. */
   value?: string;
 }
 
-/** k8s.io.api.core.v1.PodIP */
+/** k8s.io.api.core.v1.PodIP: PodIP represents a single IP address allocated to the pod. */
 export interface PodIP {
   /** ip is an IP address (IPv4 or IPv6) assigned to the pod */
   ip: string;
 }
 
-/** k8s.io.api.core.v1.PodList */
+/** k8s.io.api.core.v1.PodList: PodList is a list of Pods. */
 export interface PodList {
   apiVersion?: string;
   kind?: string;
@@ -3538,18 +3969,31 @@ export interface PodList {
   items: Pod[];
 }
 
-/** k8s.io.api.core.v1.PodOS */
+/** k8s.io.api.core.v1.PodOS: PodOS defines the OS parameters of a pod. */
 export interface PodOS {
+  /**
+   * Name is the name of the operating system. The currently supported values are linux and windows.
+   * Additional value may be defined in future and can be one of:
+   * https://github.com/opencontainers/runtime-spec/blob/master/config.md#platform-specific-configuration
+   * Clients should expect to handle additional values and treat unrecognized values in this field as os: null
+   */
   name: string;
 }
 
-/** k8s.io.api.core.v1.PodReadinessGate */
+/** k8s.io.api.core.v1.PodReadinessGate: PodReadinessGate contains the reference to a pod condition */
 export interface PodReadinessGate {
   /** ConditionType refers to a condition in the pod's condition list with matching type. */
   conditionType: string;
 }
 
-/** k8s.io.api.core.v1.PodResourceClaim */
+/**
+ * k8s.io.api.core.v1.PodResourceClaim: PodResourceClaim references exactly one ResourceClaim, either directly
+ * or by naming a ResourceClaimTemplate which is then turned into a ResourceClaim
+ * for the pod.
+ *
+ * It adds a name to it that uniquely identifies the ResourceClaim inside the Pod.
+ * Containers that need access to the ResourceClaim reference it with this name.
+ */
 export interface PodResourceClaim {
   /** Name uniquely identifies this resource claim inside the pod. This must be a DNS_LABEL. */
   name: string;
@@ -3570,7 +4014,11 @@ export interface PodResourceClaim {
   resourceClaimTemplateName?: string;
 }
 
-/** k8s.io.api.core.v1.PodResourceClaimStatus */
+/**
+ * k8s.io.api.core.v1.PodResourceClaimStatus: PodResourceClaimStatus is stored in the PodStatus for each PodResourceClaim
+ * which references a ResourceClaimTemplate. It stores the generated name for
+ * the corresponding ResourceClaim.
+ */
 export interface PodResourceClaimStatus {
   /**
    * Name uniquely identifies this resource claim inside the pod. This must match the name of an entry
@@ -3585,13 +4033,29 @@ export interface PodResourceClaimStatus {
   resourceClaimName?: string;
 }
 
-/** k8s.io.api.core.v1.PodSchedulingGate */
+/** k8s.io.api.core.v1.PodSchedulingGate: PodSchedulingGate is associated to a Pod to guard its scheduling. */
 export interface PodSchedulingGate {
+  /**
+   * Name of the scheduling gate.
+   * Each scheduling gate must have a unique name field.
+   */
   name: string;
 }
 
-/** k8s.io.api.core.v1.PodSecurityContext */
+/**
+ * k8s.io.api.core.v1.PodSecurityContext: PodSecurityContext holds pod-level security attributes and common container settings.
+ * Some fields are also present in container.securityContext.  Field values of
+ * container.securityContext take precedence over field values of PodSecurityContext.
+ */
 export interface PodSecurityContext {
+  /**
+   * The SELinux context to be applied to all containers.
+   * If unspecified, the container runtime will allocate a random SELinux context for each
+   * container.  May also be set in SecurityContext.  If set in
+   * both SecurityContext and PodSecurityContext, the value specified in SecurityContext
+   * takes precedence for that container.
+   * Note that this field cannot be set when spec.os.name is windows.
+   */
   seLinuxOptions?: SELinuxOptions;
   /**
    * The UID to run the entrypoint of the container process. Defaults to user specified in image metadata
@@ -3631,6 +4095,12 @@ export interface PodSecurityContext {
    * container runtime) might fail to launch.
    */
   sysctls?: Sysctl[];
+  /**
+   * The Windows specific settings applied to all containers.
+   * If unspecified, the options within a container's SecurityContext will be used.
+   * If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence.
+   * Note that this field cannot be set when spec.os.name is linux.
+   */
   windowsOptions?: WindowsSecurityContextOptions;
   /**
    * fsGroupChangePolicy defines behavior of changing ownership and permission of the volume before being
@@ -3640,7 +4110,15 @@ export interface PodSecurityContext {
    * is used.
    */
   fsGroupChangePolicy?: string;
+  /**
+   * The seccomp options to use by the containers in this pod.
+   * Note that this field cannot be set when spec.os.name is windows.
+   */
   seccompProfile?: SeccompProfile;
+  /**
+   * appArmorProfile is the AppArmor options to use by the containers in this pod.
+   * Note that this field cannot be set when spec.os.name is windows.
+   */
   appArmorProfile?: AppArmorProfile;
   /**
    * Defines how supplemental groups of the first container processes are calculated. Valid values are
@@ -4115,7 +4593,11 @@ export interface PreferredSchedulingTerm {
   preference: NodeSelectorTerm;
 }
 
-/** k8s.io.api.core.v1.Probe: mkube: JSON inlines handler (exec/httpGet/tcpSocket/grpc sit beside periodSeconds). */
+/**
+ * k8s.io.api.core.v1.Probe: Probe describes a health check to be performed against a container to determine whether it is
+ * alive or ready to receive traffic.
+ * mkube: JSON inlines handler (exec/httpGet/tcpSocket/grpc sit beside periodSeconds).
+ */
 export interface Probe extends ProbeHandler {
   /**
    * Number of seconds after the container has started before liveness probes are initiated. More info:
@@ -4153,7 +4635,10 @@ export interface Probe extends ProbeHandler {
   terminationGracePeriodSeconds?: number;
 }
 
-/** k8s.io.api.core.v1.ProbeHandler */
+/**
+ * k8s.io.api.core.v1.ProbeHandler: ProbeHandler defines a specific action that should be taken in a probe.
+ * One and only one of the fields must be specified.
+ */
 export interface ProbeHandler {
   /** Exec specifies a command to execute in the container. */
   exec?: ExecAction;
@@ -4208,7 +4693,10 @@ export interface QuobyteVolumeSource {
   tenant?: string;
 }
 
-/** k8s.io.api.core.v1.RBDPersistentVolumeSource */
+/**
+ * k8s.io.api.core.v1.RBDPersistentVolumeSource: Represents a Rados Block Device mount that lasts the lifetime of a pod.
+ * RBD volumes support ownership management and SELinux relabeling.
+ */
 export interface RBDPersistentVolumeSource {
   /**
    * monitors is a collection of Ceph monitors. More info:
@@ -4242,6 +4730,12 @@ export interface RBDPersistentVolumeSource {
    * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
    */
   keyring?: string;
+  /**
+   * secretRef is name of the authentication secret for RBDUser. If provided
+   * overrides keyring.
+   * Default is nil.
+   * More info: https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
   secretRef?: SecretReference;
   /**
    * readOnly here will force the ReadOnly setting in VolumeMounts. Defaults to false. More info:
@@ -4250,7 +4744,10 @@ export interface RBDPersistentVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.RBDVolumeSource */
+/**
+ * k8s.io.api.core.v1.RBDVolumeSource: Represents a Rados Block Device mount that lasts the lifetime of a pod.
+ * RBD volumes support ownership management and SELinux relabeling.
+ */
 export interface RBDVolumeSource {
   /**
    * monitors is a collection of Ceph monitors. More info:
@@ -4284,6 +4781,12 @@ export interface RBDVolumeSource {
    * https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
    */
   keyring?: string;
+  /**
+   * secretRef is name of the authentication secret for RBDUser. If provided
+   * overrides keyring.
+   * Default is nil.
+   * More info: https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   */
   secretRef?: LocalObjectReference;
   /**
    * readOnly here will force the ReadOnly setting in VolumeMounts. Defaults to false. More info:
@@ -4292,7 +4795,10 @@ export interface RBDVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.ReplicationController: mkube: ReplicationController (upstream's field numbers): a ReplicaSet with an equality selector. */
+/**
+ * k8s.io.api.core.v1.ReplicationController: ReplicationController represents the configuration of a replication controller.
+ * mkube: ReplicationController (upstream's field numbers): a ReplicaSet with an equality selector.
+ */
 export interface ReplicationController {
   apiVersion?: string;
   kind?: string;
@@ -4301,11 +4807,22 @@ export interface ReplicationController {
    * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   metadata?: ObjectMeta;
+  /**
+   * Spec defines the specification of the desired behavior of the replication controller.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   spec?: ReplicationControllerSpec;
+  /**
+   * Status is the most recently observed status of the replication controller.
+   * This data may be out of date by some window of time.
+   * Populated by the system.
+   * Read-only.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status
+   */
   status?: ReplicationControllerStatus;
 }
 
-/** k8s.io.api.core.v1.ReplicationControllerCondition */
+/** k8s.io.api.core.v1.ReplicationControllerCondition: ReplicationControllerCondition describes the state of a replication controller at a certain point. */
 export interface ReplicationControllerCondition {
   /** Type of replication controller condition. */
   type: string;
@@ -4319,7 +4836,7 @@ export interface ReplicationControllerCondition {
   message?: string;
 }
 
-/** k8s.io.api.core.v1.ReplicationControllerList */
+/** k8s.io.api.core.v1.ReplicationControllerList: ReplicationControllerList is a collection of replication controllers. */
 export interface ReplicationControllerList {
   apiVersion?: string;
   kind?: string;
@@ -4335,7 +4852,7 @@ export interface ReplicationControllerList {
   items: ReplicationController[];
 }
 
-/** k8s.io.api.core.v1.ReplicationControllerSpec */
+/** k8s.io.api.core.v1.ReplicationControllerSpec: ReplicationControllerSpec is the specification of a replication controller. */
 export interface ReplicationControllerSpec {
   /**
    * Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero
@@ -4356,10 +4873,19 @@ export interface ReplicationControllerSpec {
    * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
    */
   selector?: { [key: string]: string };
+  /**
+   * Template is the object that describes the pod that will be created if
+   * insufficient replicas are detected. This takes precedence over a TemplateRef.
+   * The only allowed template.spec.restartPolicy value is "Always".
+   * More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#pod-template
+   */
   template?: PodTemplateSpec;
 }
 
-/** k8s.io.api.core.v1.ReplicationControllerStatus */
+/**
+ * k8s.io.api.core.v1.ReplicationControllerStatus: ReplicationControllerStatus represents the current status of a replication
+ * controller.
+ */
 export interface ReplicationControllerStatus {
   /**
    * Replicas is the most recently oberved number of replicas. More info:
@@ -4384,7 +4910,7 @@ export interface ReplicationControllerStatus {
   conditions?: ReplicationControllerCondition[];
 }
 
-/** k8s.io.api.core.v1.ResourceClaim */
+/** k8s.io.api.core.v1.ResourceClaim: ResourceClaim references one entry in PodSpec.ResourceClaims. */
 export interface ResourceClaim {
   /**
    * Name must match the name of one entry in pod.spec.resourceClaims of the Pod where this field is
@@ -4398,7 +4924,7 @@ export interface ResourceClaim {
   request?: string;
 }
 
-/** k8s.io.api.core.v1.ResourceFieldSelector */
+/** k8s.io.api.core.v1.ResourceFieldSelector: ResourceFieldSelector represents container resources (cpu, memory) and their output format */
 export interface ResourceFieldSelector {
   /** Container name: required for volumes, optional for env vars */
   containerName?: string;
@@ -4408,7 +4934,10 @@ export interface ResourceFieldSelector {
   divisor?: QuantityString;
 }
 
-/** k8s.io.api.core.v1.ResourceHealth */
+/**
+ * k8s.io.api.core.v1.ResourceHealth: ResourceHealth represents the health of a resource. It has the latest device health information.
+ * This is a part of KEP https://kep.k8s.io/4680.
+ */
 export interface ResourceHealth {
   /** ResourceID is the unique identifier of the resource. See the ResourceID type for more information. */
   resourceID: string;
@@ -4422,7 +4951,7 @@ export interface ResourceHealth {
   health?: string;
 }
 
-/** k8s.io.api.core.v1.ResourceRequirements */
+/** k8s.io.api.core.v1.ResourceRequirements: ResourceRequirements describes the compute resource requirements. */
 export interface ResourceRequirements {
   /**
    * Limits describes the maximum amount of compute resources allowed. More info:
@@ -4444,7 +4973,7 @@ export interface ResourceRequirements {
   claims?: ResourceClaim[];
 }
 
-/** k8s.io.api.core.v1.ResourceStatus */
+/** k8s.io.api.core.v1.ResourceStatus: ResourceStatus represents the status of a single resource allocated to a Pod. */
 export interface ResourceStatus {
   /**
    * Name of the resource. Must be unique within the pod and in case of non-DRA resource, match one of
@@ -4463,7 +4992,7 @@ export interface ResourceStatus {
   resources?: ResourceHealth[];
 }
 
-/** k8s.io.api.core.v1.SELinuxOptions */
+/** k8s.io.api.core.v1.SELinuxOptions: SELinuxOptions are the labels to be applied to the container */
 export interface SELinuxOptions {
   /** User is a SELinux user label that applies to the container. */
   user?: string;
@@ -4475,12 +5004,16 @@ export interface SELinuxOptions {
   level?: string;
 }
 
-/** k8s.io.api.core.v1.ScaleIOPersistentVolumeSource */
+/** k8s.io.api.core.v1.ScaleIOPersistentVolumeSource: ScaleIOPersistentVolumeSource represents a persistent ScaleIO volume */
 export interface ScaleIOPersistentVolumeSource {
   /** gateway is the host address of the ScaleIO API Gateway. */
   gateway: string;
   /** system is the name of the storage system as configured in ScaleIO. */
   system: string;
+  /**
+   * secretRef references to the secret for ScaleIO user and other
+   * sensitive information. If this is not provided, Login operation will fail.
+   */
   secretRef: SecretReference;
   /** sslEnabled is the flag to enable/disable SSL communication with Gateway, default false */
   sslEnabled?: boolean;
@@ -4510,12 +5043,16 @@ export interface ScaleIOPersistentVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.ScaleIOVolumeSource */
+/** k8s.io.api.core.v1.ScaleIOVolumeSource: ScaleIOVolumeSource represents a persistent ScaleIO volume */
 export interface ScaleIOVolumeSource {
   /** gateway is the host address of the ScaleIO API Gateway. */
   gateway: string;
   /** system is the name of the storage system as configured in ScaleIO. */
   system: string;
+  /**
+   * secretRef references to the secret for ScaleIO user and other
+   * sensitive information. If this is not provided, Login operation will fail.
+   */
   secretRef: LocalObjectReference;
   /** sslEnabled Flag enable/disable SSL communication with Gateway, default false */
   sslEnabled?: boolean;
@@ -4545,7 +5082,10 @@ export interface ScaleIOVolumeSource {
   readOnly?: boolean;
 }
 
-/** k8s.io.api.core.v1.SeccompProfile */
+/**
+ * k8s.io.api.core.v1.SeccompProfile: SeccompProfile defines a pod/container's seccomp profile settings.
+ * Only one profile source may be set.
+ */
 export interface SeccompProfile {
   /**
    * type indicates which kind of seccomp profile will be applied. Valid options are:  Localhost - a
@@ -4561,7 +5101,10 @@ export interface SeccompProfile {
   localhostProfile?: string;
 }
 
-/** k8s.io.api.core.v1.Secret */
+/**
+ * k8s.io.api.core.v1.Secret: Secret holds secret data of a certain type. The total bytes of the values in
+ * the Data field must be less than MaxSecretSize bytes.
+ */
 export interface Secret {
   apiVersion?: string;
   kind?: string;
@@ -4592,13 +5135,23 @@ export interface Secret {
   immutable?: boolean;
 }
 
-/** k8s.io.api.core.v1.SecretEnvSource: mkube: JSON inlines localObjectReference. */
+/**
+ * k8s.io.api.core.v1.SecretEnvSource: SecretEnvSource selects a Secret to populate the environment
+ * variables with.
+ *
+ * The contents of the target Secret's Data field will represent the
+ * key-value pairs as environment variables.
+ * mkube: JSON inlines localObjectReference.
+ */
 export interface SecretEnvSource extends LocalObjectReference {
   /** Specify whether the Secret must be defined */
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.SecretKeySelector: mkube: JSON inlines localObjectReference. */
+/**
+ * k8s.io.api.core.v1.SecretKeySelector: SecretKeySelector selects a key of a Secret.
+ * mkube: JSON inlines localObjectReference.
+ */
 export interface SecretKeySelector extends LocalObjectReference {
   /** The key of the secret to select from.  Must be a valid secret key. */
   key: string;
@@ -4606,7 +5159,7 @@ export interface SecretKeySelector extends LocalObjectReference {
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.SecretList */
+/** k8s.io.api.core.v1.SecretList: SecretList is a list of Secret. */
 export interface SecretList {
   apiVersion?: string;
   kind?: string;
@@ -4622,7 +5175,15 @@ export interface SecretList {
   items: Secret[];
 }
 
-/** k8s.io.api.core.v1.SecretProjection: mkube: JSON inlines localObjectReference. */
+/**
+ * k8s.io.api.core.v1.SecretProjection: Adapts a secret into a projected volume.
+ *
+ * The contents of the target Secret's Data field will be presented in a
+ * projected volume as files using the keys in the Data field as the file names.
+ * Note that this is identical to a secret volume source without the default
+ * mode.
+ * mkube: JSON inlines localObjectReference.
+ */
 export interface SecretProjection extends LocalObjectReference {
   /**
    * If unspecified, each key-value pair in the Data field of the referenced Secret will be projected
@@ -4636,7 +5197,10 @@ export interface SecretProjection extends LocalObjectReference {
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.SecretReference */
+/**
+ * k8s.io.api.core.v1.SecretReference: SecretReference represents a Secret Reference. It has enough information to retrieve secret
+ * in any namespace
+ */
 export interface SecretReference {
   /** Name is unique within a namespace to reference a secret resource. */
   name?: string;
@@ -4644,7 +5208,13 @@ export interface SecretReference {
   namespace?: string;
 }
 
-/** k8s.io.api.core.v1.SecretVolumeSource */
+/**
+ * k8s.io.api.core.v1.SecretVolumeSource: Adapts a Secret into a volume.
+ *
+ * The contents of the target Secret's Data field will be presented in a volume
+ * as files using the keys in the Data field as the file names.
+ * Secret volumes support ownership management and SELinux relabeling.
+ */
 export interface SecretVolumeSource {
   /**
    * Name of the secret in the pod's namespace to use. More info:
@@ -4671,14 +5241,30 @@ export interface SecretVolumeSource {
   optional?: boolean;
 }
 
-/** k8s.io.api.core.v1.SecurityContext */
+/**
+ * k8s.io.api.core.v1.SecurityContext: SecurityContext holds security configuration that will be applied to a container.
+ * Some fields are present in both SecurityContext and PodSecurityContext.  When both
+ * are set, the values in SecurityContext take precedence.
+ */
 export interface SecurityContext {
+  /**
+   * The capabilities to add/drop when running containers.
+   * Defaults to the default set of capabilities granted by the container runtime.
+   * Note that this field cannot be set when spec.os.name is windows.
+   */
   capabilities?: Capabilities;
   /**
    * Run container in privileged mode. Processes in privileged containers are essentially equivalent to
    * root on the host. Defaults to false.
    */
   privileged?: boolean;
+  /**
+   * The SELinux context to be applied to the container.
+   * If unspecified, the container runtime will allocate a random SELinux context for each
+   * container.  May also be set in PodSecurityContext.  If set in both SecurityContext and
+   * PodSecurityContext, the value specified in SecurityContext takes precedence.
+   * Note that this field cannot be set when spec.os.name is windows.
+   */
   seLinuxOptions?: SELinuxOptions;
   /**
    * The UID to run the entrypoint of the container process. Defaults to user specified in image metadata
@@ -4715,6 +5301,12 @@ export interface SecurityContext {
    * ProcMountType feature flag to be enabled.
    */
   procMount?: string;
+  /**
+   * The Windows specific settings applied to all containers.
+   * If unspecified, the options from the PodSecurityContext will be used.
+   * If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence.
+   * Note that this field cannot be set when spec.os.name is linux.
+   */
   windowsOptions?: WindowsSecurityContextOptions;
   /**
    * The seccomp options to use by this container. If seccomp options are provided at both the pod &
@@ -4984,6 +5576,7 @@ export interface ServiceSpec {
    * or EndpointSlice resources can safely assume this behavior.
    */
   publishNotReadyAddresses?: boolean;
+  /** sessionAffinityConfig contains the configurations of session affinity. */
   sessionAffinityConfig?: SessionAffinityConfig;
   /**
    * IPFamilyPolicy represents the dual-stack-ness requested or required by this Service, and is gated by
@@ -5068,25 +5661,30 @@ export interface ServiceSpec {
   trafficDistribution?: string;
 }
 
-/** k8s.io.api.core.v1.ServiceStatus */
+/** k8s.io.api.core.v1.ServiceStatus: ServiceStatus represents the current status of a service. */
 export interface ServiceStatus {
+  /**
+   * LoadBalancer contains the current status of the load-balancer,
+   * if one is present.
+   */
   loadBalancer?: LoadBalancerStatus;
   /** Current service state */
   conditions?: Condition[];
 }
 
-/** k8s.io.api.core.v1.SessionAffinityConfig */
+/** k8s.io.api.core.v1.SessionAffinityConfig: SessionAffinityConfig represents the configurations of session affinity. */
 export interface SessionAffinityConfig {
+  /** clientIP contains the configurations of Client IP based session affinity. */
   clientIP?: ClientIPConfig;
 }
 
-/** k8s.io.api.core.v1.SleepAction */
+/** k8s.io.api.core.v1.SleepAction: SleepAction describes a "sleep" action. */
 export interface SleepAction {
   /** Seconds is the number of seconds to sleep. */
   seconds: number;
 }
 
-/** k8s.io.api.core.v1.StorageOSPersistentVolumeSource */
+/** k8s.io.api.core.v1.StorageOSPersistentVolumeSource: Represents a StorageOS persistent volume resource. */
 export interface StorageOSPersistentVolumeSource {
   /**
    * volumeName is the human-readable name of the StorageOS volume. Volume names are only unique within
@@ -5111,10 +5709,14 @@ export interface StorageOSPersistentVolumeSource {
    * VolumeMounts.
    */
   readOnly?: boolean;
+  /**
+   * secretRef specifies the secret to use for obtaining the StorageOS API
+   * credentials.  If not specified, default values will be attempted.
+   */
   secretRef?: ObjectReference;
 }
 
-/** k8s.io.api.core.v1.StorageOSVolumeSource */
+/** k8s.io.api.core.v1.StorageOSVolumeSource: Represents a StorageOS persistent volume resource. */
 export interface StorageOSVolumeSource {
   /**
    * volumeName is the human-readable name of the StorageOS volume. Volume names are only unique within
@@ -5139,10 +5741,14 @@ export interface StorageOSVolumeSource {
    * VolumeMounts.
    */
   readOnly?: boolean;
+  /**
+   * secretRef specifies the secret to use for obtaining the StorageOS API
+   * credentials.  If not specified, default values will be attempted.
+   */
   secretRef?: LocalObjectReference;
 }
 
-/** k8s.io.api.core.v1.Sysctl */
+/** k8s.io.api.core.v1.Sysctl: Sysctl defines a kernel parameter to be set */
 export interface Sysctl {
   /** Name of a property to set */
   name: string;
@@ -5150,7 +5756,7 @@ export interface Sysctl {
   value: string;
 }
 
-/** k8s.io.api.core.v1.TCPSocketAction */
+/** k8s.io.api.core.v1.TCPSocketAction: TCPSocketAction describes an action based on opening a socket */
 export interface TCPSocketAction {
   /**
    * Number or name of the port to access on the container. Number must be in the range 1 to 65535. Name
@@ -5161,7 +5767,10 @@ export interface TCPSocketAction {
   host?: string;
 }
 
-/** k8s.io.api.core.v1.Taint */
+/**
+ * k8s.io.api.core.v1.Taint: The node this Taint is attached to has the "effect" on
+ * any pod that does not tolerate the Taint.
+ */
 export interface Taint {
   /** Required. The taint key to be applied to a node. */
   key: string;
@@ -5176,7 +5785,10 @@ export interface Taint {
   timeAdded?: Time;
 }
 
-/** k8s.io.api.core.v1.Toleration */
+/**
+ * k8s.io.api.core.v1.Toleration: The pod this Toleration is attached to tolerates any taint that matches
+ * the triple <key,value,effect> using the matching operator <operator>.
+ */
 export interface Toleration {
   /**
    * Key is the taint key that the toleration applies to. Empty means match all taint keys. If the key is
@@ -5208,7 +5820,7 @@ export interface Toleration {
   tolerationSeconds?: number;
 }
 
-/** k8s.io.api.core.v1.TopologySpreadConstraint */
+/** k8s.io.api.core.v1.TopologySpreadConstraint: TopologySpreadConstraint specifies how to spread matching pods among the given topology. */
 export interface TopologySpreadConstraint {
   /**
    * MaxSkew describes the degree to which pods may be unevenly distributed. When
@@ -5241,10 +5853,68 @@ export interface TopologySpreadConstraint {
    * it *more* imbalanced. It's a required field.
    */
   whenUnsatisfiable: string;
+  /**
+   * LabelSelector is used to find matching pods.
+   * Pods that match this label selector are counted to determine the number of pods
+   * in their corresponding topology domain.
+   */
   labelSelector?: LabelSelector;
+  /**
+   * MinDomains indicates a minimum number of eligible domains.
+   * When the number of eligible domains with matching topology keys is less than minDomains,
+   * Pod Topology Spread treats "global minimum" as 0, and then the calculation of Skew is performed.
+   * And when the number of eligible domains with matching topology keys equals or greater than minDomains,
+   * this value has no effect on scheduling.
+   * As a result, when the number of eligible domains is less than minDomains,
+   * scheduler won't schedule more than maxSkew Pods to those domains.
+   * If value is nil, the constraint behaves as if MinDomains is equal to 1.
+   * Valid values are integers greater than 0.
+   * When value is not nil, WhenUnsatisfiable must be DoNotSchedule.
+   *
+   * For example, in a 3-zone cluster, MaxSkew is set to 2, MinDomains is set to 5 and pods with the same
+   * labelSelector spread as 2/2/2:
+   * +-------+-------+-------+
+   * | zone1 | zone2 | zone3 |
+   * +-------+-------+-------+
+   * |  P P  |  P P  |  P P  |
+   * +-------+-------+-------+
+   * The number of domains is less than 5(MinDomains), so "global minimum" is treated as 0.
+   * In this situation, new pod with the same labelSelector cannot be scheduled,
+   * because computed skew will be 3(3 - 0) if new Pod is scheduled to any of the three zones,
+   * it will violate MaxSkew.
+   */
   minDomains?: number;
+  /**
+   * NodeAffinityPolicy indicates how we will treat Pod's nodeAffinity/nodeSelector
+   * when calculating pod topology spread skew. Options are:
+   * - Honor: only nodes matching nodeAffinity/nodeSelector are included in the calculations.
+   * - Ignore: nodeAffinity/nodeSelector are ignored. All nodes are included in the calculations.
+   *
+   * If this value is nil, the behavior is equivalent to the Honor policy.
+   */
   nodeAffinityPolicy?: string;
+  /**
+   * NodeTaintsPolicy indicates how we will treat node taints when calculating
+   * pod topology spread skew. Options are:
+   * - Honor: nodes without taints, along with tainted nodes for which the incoming pod
+   * has a toleration, are included.
+   * - Ignore: node taints are ignored. All nodes are included.
+   *
+   * If this value is nil, the behavior is equivalent to the Ignore policy.
+   */
   nodeTaintsPolicy?: string;
+  /**
+   * MatchLabelKeys is a set of pod label keys to select the pods over which
+   * spreading will be calculated. The keys are used to lookup values from the
+   * incoming pod labels, those key-value labels are ANDed with labelSelector
+   * to select the group of existing pods over which spreading will be calculated
+   * for the incoming pod. The same key is forbidden to exist in both MatchLabelKeys and LabelSelector.
+   * MatchLabelKeys cannot be set when LabelSelector isn't set.
+   * Keys that don't exist in the incoming pod labels will
+   * be ignored. A null or empty list means only match against labelSelector.
+   *
+   * This is a beta field and requires the MatchLabelKeysInPodTopologySpread feature gate to be enabled (enabled by default).
+   */
   matchLabelKeys?: string[];
 }
 
@@ -5272,7 +5942,10 @@ export interface TopologySelectorTerm {
   matchLabelExpressions?: TopologySelectorLabelRequirement[];
 }
 
-/** k8s.io.api.core.v1.TypedLocalObjectReference */
+/**
+ * k8s.io.api.core.v1.TypedLocalObjectReference: TypedLocalObjectReference contains enough information to let you locate the
+ * typed referenced object inside the same namespace.
+ */
 export interface TypedLocalObjectReference {
   /**
    * APIGroup is the group for the resource being referenced. If APIGroup is not specified, the specified
@@ -5285,15 +5958,30 @@ export interface TypedLocalObjectReference {
   name: string;
 }
 
-/** k8s.io.api.core.v1.TypedObjectReference */
+/** k8s.io.api.core.v1.TypedObjectReference: TypedObjectReference contains enough information to let you locate the typed referenced object */
 export interface TypedObjectReference {
+  /**
+   * APIGroup is the group for the resource being referenced.
+   * If APIGroup is not specified, the specified Kind must be in the core API group.
+   * For any other third-party types, APIGroup is required.
+   */
   apiGroup?: string;
+  /** Kind is the type of resource being referenced */
   kind: string;
+  /** Name is the name of resource being referenced */
   name: string;
+  /**
+   * Namespace is the namespace of resource being referenced
+   * Note that when a namespace is specified, a gateway.networking.k8s.io/ReferenceGrant object is required in the referent namespace to allow that namespace's owner to accept the reference. See the ReferenceGrant documentation for details.
+   * (Alpha) This field requires the CrossNamespaceVolumeDataSource feature gate to be enabled.
+   */
   namespace?: string;
 }
 
-/** k8s.io.api.core.v1.Volume: mkube: JSON inlines volumeSource (emptyDir/configMap/... sit beside name). */
+/**
+ * k8s.io.api.core.v1.Volume: Volume represents a named volume in a pod that may be accessed by any container in the pod.
+ * mkube: JSON inlines volumeSource (emptyDir/configMap/... sit beside name).
+ */
 export interface Volume extends VolumeSource {
   /**
    * Volume's name. Must be a DNS_LABEL and unique within the pod. More info:
@@ -5302,7 +5990,7 @@ export interface Volume extends VolumeSource {
   name: string;
 }
 
-/** k8s.io.api.core.v1.VolumeDevice */
+/** k8s.io.api.core.v1.VolumeDevice: volumeDevice describes a mapping of a raw block device within a container. */
 export interface VolumeDevice {
   /** name must match the name of a persistentVolumeClaim in the pod */
   name: string;
@@ -5310,7 +5998,7 @@ export interface VolumeDevice {
   devicePath: string;
 }
 
-/** k8s.io.api.core.v1.VolumeMount */
+/** k8s.io.api.core.v1.VolumeMount: VolumeMount describes a mounting of a Volume within a container. */
 export interface VolumeMount {
   /** This must match the Name of a Volume. */
   name: string;
@@ -5349,7 +6037,7 @@ export interface VolumeMount {
   recursiveReadOnly?: string;
 }
 
-/** k8s.io.api.core.v1.VolumeMountStatus */
+/** k8s.io.api.core.v1.VolumeMountStatus: VolumeMountStatus shows status of volume mounts. */
 export interface VolumeMountStatus {
   /** Name corresponds to the name of the original VolumeMount. */
   name: string;
@@ -5371,16 +6059,38 @@ export interface VolumeNodeAffinity {
   required?: NodeSelector;
 }
 
-/** k8s.io.api.core.v1.VolumeProjection */
+/**
+ * k8s.io.api.core.v1.VolumeProjection: Projection that may be projected along with other supported volume types.
+ * Exactly one of these fields must be set.
+ */
 export interface VolumeProjection {
+  /** secret information about the secret data to project */
   secret?: SecretProjection;
+  /** downwardAPI information about the downwardAPI data to project */
   downwardAPI?: DownwardAPIProjection;
+  /** configMap information about the configMap data to project */
   configMap?: ConfigMapProjection;
+  /** serviceAccountToken is information about the serviceAccountToken data to project */
   serviceAccountToken?: ServiceAccountTokenProjection;
+  /**
+   * ClusterTrustBundle allows a pod to access the `.spec.trustBundle` field
+   * of ClusterTrustBundle objects in an auto-updating file.
+   *
+   * Alpha, gated by the ClusterTrustBundleProjection feature gate.
+   *
+   * ClusterTrustBundle objects can either be selected by name, or by the
+   * combination of signer name and a label selector.
+   *
+   * Kubelet performs aggressive normalization of the PEM contents written
+   * into the pod filesystem.  Esoteric PEM features such as inter-block
+   * comments and block headers are stripped.  Certificates are deduplicated.
+   * The ordering of certificates within the file is arbitrary, and Kubelet
+   * may change the order over time.
+   */
   clusterTrustBundle?: ClusterTrustBundleProjection;
 }
 
-/** k8s.io.api.core.v1.VolumeResourceRequirements */
+/** k8s.io.api.core.v1.VolumeResourceRequirements: VolumeResourceRequirements describes the storage resource requirements for a volume. */
 export interface VolumeResourceRequirements {
   /**
    * Limits describes the maximum amount of compute resources allowed. More info:
@@ -5396,41 +6106,203 @@ export interface VolumeResourceRequirements {
   requests?: { [key: string]: QuantityString };
 }
 
-/** k8s.io.api.core.v1.VolumeSource */
+/**
+ * k8s.io.api.core.v1.VolumeSource: Represents the source of a volume to mount.
+ * Only one of its members may be specified.
+ */
 export interface VolumeSource {
+  /**
+   * hostPath represents a pre-existing file or directory on the host
+   * machine that is directly exposed to the container. This is generally
+   * used for system agents or other privileged things that are allowed
+   * to see the host machine. Most containers will NOT need this.
+   * More info: https://kubernetes.io/docs/concepts/storage/volumes#hostpath
+   */
   hostPath?: HostPathVolumeSource;
+  /**
+   * emptyDir represents a temporary directory that shares a pod's lifetime.
+   * More info: https://kubernetes.io/docs/concepts/storage/volumes#emptydir
+   */
   emptyDir?: EmptyDirVolumeSource;
+  /**
+   * gcePersistentDisk represents a GCE Disk resource that is attached to a
+   * kubelet's host machine and then exposed to the pod.
+   * Deprecated: GCEPersistentDisk is deprecated. All operations for the in-tree
+   * gcePersistentDisk type are redirected to the pd.csi.storage.gke.io CSI driver.
+   * More info: https://kubernetes.io/docs/concepts/storage/volumes#gcepersistentdisk
+   */
   gcePersistentDisk?: GCEPersistentDiskVolumeSource;
+  /**
+   * awsElasticBlockStore represents an AWS Disk resource that is attached to a
+   * kubelet's host machine and then exposed to the pod.
+   * Deprecated: AWSElasticBlockStore is deprecated. All operations for the in-tree
+   * awsElasticBlockStore type are redirected to the ebs.csi.aws.com CSI driver.
+   * More info: https://kubernetes.io/docs/concepts/storage/volumes#awselasticblockstore
+   */
   awsElasticBlockStore?: AWSElasticBlockStoreVolumeSource;
+  /**
+   * gitRepo represents a git repository at a particular revision.
+   * Deprecated: GitRepo is deprecated. To provision a container with a git repo, mount an
+   * EmptyDir into an InitContainer that clones the repo using git, then mount the EmptyDir
+   * into the Pod's container.
+   */
   gitRepo?: GitRepoVolumeSource;
+  /**
+   * secret represents a secret that should populate this volume.
+   * More info: https://kubernetes.io/docs/concepts/storage/volumes#secret
+   */
   secret?: SecretVolumeSource;
+  /**
+   * nfs represents an NFS mount on the host that shares a pod's lifetime
+   * More info: https://kubernetes.io/docs/concepts/storage/volumes#nfs
+   */
   nfs?: NFSVolumeSource;
+  /**
+   * iscsi represents an ISCSI Disk resource that is attached to a
+   * kubelet's host machine and then exposed to the pod.
+   * More info: https://kubernetes.io/docs/concepts/storage/volumes/#iscsi
+   */
   iscsi?: ISCSIVolumeSource;
+  /**
+   * glusterfs represents a Glusterfs mount on the host that shares a pod's lifetime.
+   * Deprecated: Glusterfs is deprecated and the in-tree glusterfs type is no longer supported.
+   */
   glusterfs?: GlusterfsVolumeSource;
+  /**
+   * persistentVolumeClaimVolumeSource represents a reference to a
+   * PersistentVolumeClaim in the same namespace.
+   * More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#persistentvolumeclaims
+   */
   persistentVolumeClaim?: PersistentVolumeClaimVolumeSource;
+  /**
+   * rbd represents a Rados Block Device mount on the host that shares a pod's lifetime.
+   * Deprecated: RBD is deprecated and the in-tree rbd type is no longer supported.
+   */
   rbd?: RBDVolumeSource;
+  /**
+   * flexVolume represents a generic volume resource that is
+   * provisioned/attached using an exec based plugin.
+   * Deprecated: FlexVolume is deprecated. Consider using a CSIDriver instead.
+   */
   flexVolume?: FlexVolumeSource;
+  /**
+   * cinder represents a cinder volume attached and mounted on kubelets host machine.
+   * Deprecated: Cinder is deprecated. All operations for the in-tree cinder type
+   * are redirected to the cinder.csi.openstack.org CSI driver.
+   * More info: https://examples.k8s.io/mysql-cinder-pd/README.md
+   */
   cinder?: CinderVolumeSource;
+  /**
+   * cephFS represents a Ceph FS mount on the host that shares a pod's lifetime.
+   * Deprecated: CephFS is deprecated and the in-tree cephfs type is no longer supported.
+   */
   cephfs?: CephFSVolumeSource;
+  /**
+   * flocker represents a Flocker volume attached to a kubelet's host machine. This depends on the Flocker control service being running.
+   * Deprecated: Flocker is deprecated and the in-tree flocker type is no longer supported.
+   */
   flocker?: FlockerVolumeSource;
+  /** downwardAPI represents downward API about the pod that should populate this volume */
   downwardAPI?: DownwardAPIVolumeSource;
+  /** fc represents a Fibre Channel resource that is attached to a kubelet's host machine and then exposed to the pod. */
   fc?: FCVolumeSource;
+  /**
+   * azureFile represents an Azure File Service mount on the host and bind mount to the pod.
+   * Deprecated: AzureFile is deprecated. All operations for the in-tree azureFile type
+   * are redirected to the file.csi.azure.com CSI driver.
+   */
   azureFile?: AzureFileVolumeSource;
+  /** configMap represents a configMap that should populate this volume */
   configMap?: ConfigMapVolumeSource;
+  /**
+   * vsphereVolume represents a vSphere volume attached and mounted on kubelets host machine.
+   * Deprecated: VsphereVolume is deprecated. All operations for the in-tree vsphereVolume type
+   * are redirected to the csi.vsphere.vmware.com CSI driver.
+   */
   vsphereVolume?: VsphereVirtualDiskVolumeSource;
+  /**
+   * quobyte represents a Quobyte mount on the host that shares a pod's lifetime.
+   * Deprecated: Quobyte is deprecated and the in-tree quobyte type is no longer supported.
+   */
   quobyte?: QuobyteVolumeSource;
+  /**
+   * azureDisk represents an Azure Data Disk mount on the host and bind mount to the pod.
+   * Deprecated: AzureDisk is deprecated. All operations for the in-tree azureDisk type
+   * are redirected to the disk.csi.azure.com CSI driver.
+   */
   azureDisk?: AzureDiskVolumeSource;
+  /**
+   * photonPersistentDisk represents a PhotonController persistent disk attached and mounted on kubelets host machine.
+   * Deprecated: PhotonPersistentDisk is deprecated and the in-tree photonPersistentDisk type is no longer supported.
+   */
   photonPersistentDisk?: PhotonPersistentDiskVolumeSource;
+  /**
+   * portworxVolume represents a portworx volume attached and mounted on kubelets host machine.
+   * Deprecated: PortworxVolume is deprecated. All operations for the in-tree portworxVolume type
+   * are redirected to the pxd.portworx.com CSI driver.
+   */
   portworxVolume?: PortworxVolumeSource;
+  /**
+   * scaleIO represents a ScaleIO persistent volume attached and mounted on Kubernetes nodes.
+   * Deprecated: ScaleIO is deprecated and the in-tree scaleIO type is no longer supported.
+   */
   scaleIO?: ScaleIOVolumeSource;
+  /** projected items for all in one resources secrets, configmaps, and downward API */
   projected?: ProjectedVolumeSource;
+  /**
+   * storageOS represents a StorageOS volume attached and mounted on Kubernetes nodes.
+   * Deprecated: StorageOS is deprecated and the in-tree storageos type is no longer supported.
+   */
   storageos?: StorageOSVolumeSource;
+  /** csi (Container Storage Interface) represents ephemeral storage that is handled by certain external CSI drivers. */
   csi?: CSIVolumeSource;
+  /**
+   * ephemeral represents a volume that is handled by a cluster storage driver.
+   * The volume's lifecycle is tied to the pod that defines it - it will be created before the pod starts,
+   * and deleted when the pod is removed.
+   *
+   * Use this if:
+   * a) the volume is only needed while the pod runs,
+   * b) features of normal volumes like restoring from snapshot or capacity
+   * tracking are needed,
+   * c) the storage driver is specified through a storage class, and
+   * d) the storage driver supports dynamic volume provisioning through
+   * a PersistentVolumeClaim (see EphemeralVolumeSource for more
+   * information on the connection between this volume type
+   * and PersistentVolumeClaim).
+   *
+   * Use PersistentVolumeClaim or one of the vendor-specific
+   * APIs for volumes that persist for longer than the lifecycle
+   * of an individual pod.
+   *
+   * Use CSI for light-weight local ephemeral volumes if the CSI driver is meant to
+   * be used that way - see the documentation of the driver for
+   * more information.
+   *
+   * A pod can use both types of ephemeral volumes and
+   * persistent volumes at the same time.
+   */
   ephemeral?: EphemeralVolumeSource;
+  /**
+   * image represents an OCI object (a container image or artifact) pulled and mounted on the kubelet's host machine.
+   * The volume is resolved at pod startup depending on which PullPolicy value is provided:
+   *
+   * - Always: the kubelet always attempts to pull the reference. Container creation will fail If the pull fails.
+   * - Never: the kubelet never pulls the reference and only uses a local image or artifact. Container creation will fail if the reference isn't present.
+   * - IfNotPresent: the kubelet pulls if the reference isn't already present on disk. Container creation will fail if the reference isn't present and the pull fails.
+   *
+   * The volume gets re-resolved if the pod gets deleted and recreated, which means that new remote content will become available on pod recreation.
+   * A failure to resolve or pull the image during pod startup will block containers from starting and may add significant latency. Failures will be retried using normal volume backoff and will be reported on the pod reason and message.
+   * The types of objects that may be mounted by this volume are defined by the container runtime implementation on a host machine and at minimum must include all valid types supported by the container image field.
+   * The OCI object gets mounted in a single directory (spec.containers[*].volumeMounts.mountPath) by merging the manifest layers in the same way as for container images.
+   * The volume will be mounted read-only (ro).
+   * Sub path mounts for containers are not supported (spec.containers[*].volumeMounts.subpath) before 1.33.
+   * The field spec.securityContext.fsGroupChangePolicy has no effect on this volume type.
+   */
   image?: ImageVolumeSource;
 }
 
-/** k8s.io.api.core.v1.VsphereVirtualDiskVolumeSource */
+/** k8s.io.api.core.v1.VsphereVirtualDiskVolumeSource: Represents a vSphere volume resource. */
 export interface VsphereVirtualDiskVolumeSource {
   /** volumePath is the path that identifies vSphere volume vmdk */
   volumePath: string;
@@ -5448,14 +6320,15 @@ export interface VsphereVirtualDiskVolumeSource {
   storagePolicyID?: string;
 }
 
-/** k8s.io.api.core.v1.WeightedPodAffinityTerm */
+/** k8s.io.api.core.v1.WeightedPodAffinityTerm: The weights of all of the matched WeightedPodAffinityTerm fields are added per-node to find the most preferred node(s) */
 export interface WeightedPodAffinityTerm {
   /** weight associated with matching the corresponding podAffinityTerm, in the range 1-100. */
   weight: number;
+  /** Required. A pod affinity term, associated with the corresponding weight. */
   podAffinityTerm: PodAffinityTerm;
 }
 
-/** k8s.io.api.core.v1.WindowsSecurityContextOptions */
+/** k8s.io.api.core.v1.WindowsSecurityContextOptions: WindowsSecurityContextOptions contain Windows-specific options and credentials. */
 export interface WindowsSecurityContextOptions {
   /** GMSACredentialSpecName is the name of the GMSA credential spec to use. */
   gmsaCredentialSpecName?: string;
