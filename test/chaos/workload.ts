@@ -17,9 +17,17 @@ export const FAILOVER_MAX_MS = 1500;
 const KEYS = ['k0', 'k1', 'k2', 'k3'];
 const OPS_PER_KEY_WINDOW = 60;
 
+/**
+ * A channel to a member that was down retries its connection within a second of the member's
+ * return (grpc-js's default back-off grows to 1.6^n s while the member is down, so a channel
+ * could stay in TRANSIENT_FAILURE for seconds after the member is back).
+ */
+const CHANNEL_OPTIONS: grpc.ChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 };
+
 type KVClient = grpc.Client & {
   Put(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { header: { revision: number } }) => void): void;
   Range(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { kvs: Array<{ value: Buffer; modRevision: number }> }) => void): void;
+  Range(req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { kvs: Array<{ value: Buffer; modRevision: number }> }) => void): void;
 };
 
 function call<T>(fn: (cb: (err: grpc.ServiceError | null, res: T) => void) => void): Promise<T> {
@@ -45,9 +53,9 @@ export class Workload {
     private readonly cluster: StoreCluster,
     clients = 4,
   ) {
-    const KV = loadEtcdProto().etcdserverpb.KV as unknown as new (addr: string, creds: grpc.ChannelCredentials) => KVClient;
-    this.clients = cluster.endpoints.map((ep) => new KV(ep, grpc.credentials.createInsecure()));
-    this.probes = cluster.endpoints.map((ep) => new KV(ep, grpc.credentials.createInsecure()));
+    const KV = loadEtcdProto().etcdserverpb.KV as unknown as new (addr: string, creds: grpc.ChannelCredentials, options: grpc.ChannelOptions) => KVClient;
+    this.clients = cluster.endpoints.map((ep) => new KV(ep, grpc.credentials.createInsecure(), CHANNEL_OPTIONS));
+    this.probes = cluster.endpoints.map((ep) => new KV(ep, grpc.credentials.createInsecure(), CHANNEL_OPTIONS));
     this.loops = Array.from({ length: clients }, (_, i) => this.clientLoop(i));
   }
 
@@ -131,12 +139,17 @@ export class Workload {
   async verify(t: ExecutionContext): Promise<void> {
     await this.cluster.waitHealthy();
     t.true(this.acked.length > 50, `the clients made progress (${this.acked.length} acknowledged writes)`);
+    // Wait for ready: a channel to a member that was just restarted may still be in its reconnect
+    // back-off (TRANSIENT_FAILURE), where grpc-js fails a call at once ("No connection established")
+    // unless the call waits for ready. grpc-js takes that as a Metadata option: a `waitForReady`
+    // field in the call options is silently ignored.
+    const waitForReady = new grpc.Metadata();
+    waitForReady.setOptions({ waitForReady: true });
     for (const [i, c] of this.clients.entries()) {
       for (const a of this.acked) {
-        // waitForReady: a channel to a member that was just restarted may still be in its reconnect back-off.
         let res: { kvs: Array<{ value: Buffer; modRevision: number }> };
         try {
-          res = await call((cb) => c.Range({ key: Buffer.from(a.key), revision: a.revision }, { deadline: new Date(Date.now() + 10_000), waitForReady: true }, cb));
+          res = await call((cb) => c.Range({ key: Buffer.from(a.key), revision: a.revision }, waitForReady, { deadline: new Date(Date.now() + 10_000) }, cb));
         } catch (err) {
           t.fail(`reading acknowledged write ${a.key}=${a.value} at revision ${a.revision} from member ${i} failed: ${(err as Error).message}\n${this.cluster.members[i]!.stderr.join('').slice(-2000)}`);
           return;
