@@ -181,6 +181,8 @@ test.serial('StatefulSet: a rolling update with a partition, rollout history, un
   t.regex(await k(['rollout', 'status', 'sts/web', '--timeout=5s']), /partitioned roll out complete: 2 new pods have been updated/);
   const history = await k(['rollout', 'history', 'sts/web']);
   t.regex(history, /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
+  // kubectl decodes a revision's data (the RawExtension) into the template it shows.
+  t.regex(await k(['rollout', 'history', 'sts/web', '--revision=2']), /VERSION:\s+2/);
   t.regex(await k(['get', 'controllerrevisions']), new RegExp(`${rev2}\\s+statefulset.apps/web\\s+2\\s`));
   // A revision's data is immutable.
   const changed = await run(KUBECTL, ['--kubeconfig', cp!.kubeconfigPath, 'patch', 'controllerrevision', rev2, '--type', 'merge', '-p', '{"data":{"spec":{"template":{"metadata":{"labels":{"x":"y"}}}}}}'], 30_000).then(
