@@ -1,8 +1,9 @@
 // Field and kind descriptions in the OpenAPI documents (what kubectl explain prints), measured over
-// every schema reachable from a served kind: how many types and fields still lack upstream's
-// documentation (a ratchet: the counts may only go down; the target is zero), and kubectl 1.27
-// (OpenAPI v2) and 1.33 (v3) printing the kind description and a message-typed field's description
-// for pods, pods.spec, deployments.spec.template and services.spec.ports.
+// every schema reachable from a served kind: none lacks upstream's documentation (zero types, and
+// zero fields besides the three upstream's own generated.proto leaves undocumented), and kubectl
+// 1.27 (OpenAPI v2) and 1.33 (v3) printing the kind description and a message-typed field's
+// description for pods, deployments, services, jobs, cronjobs, persistentvolumeclaims, nodes,
+// ingresses, rolebindings, leases and secrets.
 import { execFile } from 'node:child_process';
 import test from 'ava';
 import { apiGroups } from '@mkube/api';
@@ -12,9 +13,18 @@ import { startFixture, type Fixture } from './helpers/cluster.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- OpenAPI JSON
 const BIN = '/usr/lib/google-cloud-sdk/bin';
-// Before this work: 295 types and 296 fields without a description.
-const MAX_TYPES_WITHOUT = 206;
-const MAX_FIELDS_WITHOUT = 197;
+// Before this work: 295 types and 296 fields without a description; then 206 and 197.
+const MAX_TYPES_WITHOUT = 0;
+const MAX_FIELDS_WITHOUT = 0;
+/**
+ * Fields upstream's generated.proto documents with only `+optional` (so upstream's OpenAPI has no
+ * description for them either; kubectl explain prints the referenced type's description).
+ */
+const UPSTREAM_UNDOCUMENTED = new Set([
+  'io.k8s.api.certificates.v1.CertificateSigningRequest.metadata',
+  'io.k8s.api.certificates.v1.CertificateSigningRequestList.metadata',
+  'io.k8s.api.networking.v1.IngressRule.http',
+]);
 
 /** Types (object schemas) and fields reachable from served kinds, and those without a description. */
 function measure(): { types: number; fields: number; typesWithout: string[]; fieldsWithout: string[] } {
@@ -47,11 +57,14 @@ function measure(): { types: number; fields: number; typesWithout: string[]; fie
   return { types: types.size, fields, typesWithout: [...typesWithout].sort(), fieldsWithout: [...fieldsWithout].sort() };
 }
 
-test('types and fields of served kinds without a description (ratchet towards zero)', (t) => {
+test('every type and field of the served kinds carries upstream\'s description', (t) => {
   const m = measure();
-  t.log(`${m.types} types: ${m.typesWithout.length} without a description; ${m.fields} fields: ${m.fieldsWithout.length} without`);
+  const missing = m.fieldsWithout.filter((f) => !UPSTREAM_UNDOCUMENTED.has(f));
+  t.log(`${m.types} types: ${m.typesWithout.length} without a description; ${m.fields} fields: ${missing.length} without (and ${UPSTREAM_UNDOCUMENTED.size} upstream leaves undocumented)`);
   t.true(m.typesWithout.length <= MAX_TYPES_WITHOUT, `types without a description: ${m.typesWithout.join(', ')}`);
-  t.true(m.fieldsWithout.length <= MAX_FIELDS_WITHOUT, `fields without a description: ${m.fieldsWithout.join(', ')}`);
+  t.true(missing.length <= MAX_FIELDS_WITHOUT, `fields without a description: ${missing.join(', ')}`);
+  // The exemptions stay exact: each is a reachable field that really has no description.
+  for (const f of UPSTREAM_UNDOCUMENTED) t.true(m.fieldsWithout.includes(f), `${f} is no longer undocumented (or no longer reachable): drop it from UPSTREAM_UNDOCUMENTED`);
   for (const name of ['io.k8s.api.core.v1.Pod', 'io.k8s.api.core.v1.PodSpec', 'io.k8s.api.core.v1.Service', 'io.k8s.api.core.v1.ServicePort', 'io.k8s.api.apps.v1.Deployment', 'io.k8s.api.apps.v1.StatefulSet', 'io.k8s.api.core.v1.PodTemplateSpec']) {
     t.false(m.typesWithout.includes(name), name);
   }
@@ -93,6 +106,17 @@ const EXPECT: [string, string[]][] = [
   ['pods.spec', ['Specification of the desired behavior of the pod.', 'PodSpec is a description of a pod.', "If specified, the pod's scheduling constraints"]],
   ['deployments.spec.template', ['Template describes the pods that will be created. The only allowed template.spec.restartPolicy value is "Always".', 'PodTemplateSpec describes the data a pod should have when created from a template']],
   ['services.spec.ports', ['The list of ports that are exposed by this service.', "ServicePort contains information on service's port.", 'The port that will be exposed by this service.']],
+  ['jobs.spec', ['Specification of the desired behavior of a job.', 'JobSpec describes how the job execution will look like.', 'Specifies the policy of handling failed pods.', 'Describes the pod that will be created when executing a job.']],
+  ['cronjobs.spec.jobTemplate', ['Specifies the job that will be created when executing a CronJob.', 'JobTemplateSpec describes the data a Job should have when created from a template']],
+  ['persistentvolumeclaims.spec', ['spec defines the desired characteristics of a volume requested by a pod author.', 'PersistentVolumeClaimSpec describes the common attributes of storage devices', 'dataSourceRef specifies the object from which to populate the volume with data']],
+  ['nodes.status.nodeInfo', ['Set of ids/uuids to uniquely identify the node.', 'NodeSystemInfo is a set of ids/uuids to uniquely identify the node.']],
+  ['pods.spec.volumes', ['Volume represents a named volume in a pod that may be accessed by any container in the pod.', 'emptyDir represents a temporary directory that shares a pod\'s lifetime.']],
+  ['pods.spec.topologySpreadConstraints', ['TopologySpreadConstraint specifies how to spread matching pods among the given topology.', 'NodeTaintsPolicy indicates how we will treat node taints']],
+  ['ingresses.spec', ['spec is the desired state of the Ingress.', 'IngressSpec describes the Ingress the user wishes to exist.', "defaultBackend is the backend that should handle requests that don't match any rule."]],
+  ['rolebindings.roleRef', ['RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.', 'RoleRef contains information that points to the role being used']],
+  ['leases.spec', ['spec contains the specification of the Lease.', 'LeaseSpec is a specification of a Lease.']],
+  ['secrets', ['Secret holds secret data of a certain type.', 'Used to facilitate programmatic handling of secret data.']],
+  ['secrets.metadata', ["Standard object's metadata.", 'ObjectMeta is metadata that all persisted resources must have']],
 ];
 
 for (const v of ['1.27', '1.33']) {
