@@ -20,8 +20,21 @@ export interface TypeMeta {
 /** k8s.io.apimachinery.pkg.runtime.Unknown: Unknown is the envelope of the "k8s\0"-prefixed protobuf encoding. */
 export interface Unknown {
   typeMeta?: TypeMeta;
+  /**
+   * Raw will hold the complete serialized object which couldn't be matched
+   * with a registered type. Most likely, nothing should be done with this
+   * except for passing it through the system.
+   */
   raw?: string;
+  /**
+   * ContentEncoding is encoding used to encode 'Raw' data.
+   * Unspecified means no encoding.
+   */
   contentEncoding?: string;
+  /**
+   * ContentType  is serialization method used to serialize 'Raw'.
+   * Unspecified means ContentTypeJSON.
+   */
   contentType?: string;
 }
 
