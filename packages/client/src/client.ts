@@ -92,7 +92,7 @@ export class RequestError extends Error {
 
 export class KubeClient {
   readonly config: ClientConfig;
-  private readonly agent: Agent | HttpAgent;
+  private agent: Agent | HttpAgent;
   private readonly base: URL;
   private readonly watches = new Set<ClientRequest>();
 
@@ -225,6 +225,23 @@ export class KubeClient {
         req?.destroy();
       },
     };
+  }
+
+  /**
+   * Replaces the client certificate (the node agent's certificate rotation):
+   * later requests present the new pair; open connections and watches are
+   * closed (watches reconnect) so that nothing keeps the old identity, as
+   * kubelet closes its connections when its certificate rotates.
+   */
+  setClientCertificate(cert: Buffer, key: Buffer): void {
+    if (!(this.agent instanceof Agent)) return;
+    const old = this.agent;
+    this.config.cert = cert;
+    this.config.key = key;
+    this.agent = new Agent({ keepAlive: true, ca: this.config.ca, cert, key, maxFreeSockets: 16 });
+    for (const w of this.watches) w.destroy();
+    this.watches.clear();
+    old.destroy();
   }
 
   /** Aborts open watches and closes idle keep-alive sockets. */

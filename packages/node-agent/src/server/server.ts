@@ -125,6 +125,12 @@ export class AgentServer {
     this.log.info({ port: this.port }, 'agent endpoint listening');
   }
 
+  /** A new serving certificate (rotation): new TLS handshakes use it, open connections keep theirs. */
+  setCertificate(pair: { cert: string; key: string }): void {
+    this.o.tls = { ...this.o.tls, ...pair };
+    this.server?.setSecureContext({ cert: pair.cert, key: pair.key, ca: this.o.tls.ca });
+  }
+
   async stop(): Promise<void> {
     for (const s of this.sessions) s.socket.destroy();
     if (!this.server) return;
