@@ -6,9 +6,9 @@
 //   npx tsx bench/store/cpu_per_op.ts            # BENCH_SECONDS=5 BENCH_IN_FLIGHT=256 BENCH_ONLY=etcd|mkube
 import * as grpc from '@grpc/grpc-js';
 import { readdirSync, readFileSync } from 'node:fs';
-import { loadEtcdProto } from '../../packages/store/src/api/etcd_proto.js';
-import { startEtcdCluster } from '../../packages/store/test/helpers/etcd_process.js';
-import { StoreCluster } from '../../packages/store/test/helpers/store_cluster.js';
+import { loadEtcdProto } from '@mkube/store';
+import { startEtcdCluster } from '@mkube/testing';
+import { StoreCluster } from '@mkube/testing';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 256);

@@ -4,9 +4,9 @@
 //
 //   npx tsx bench/store/failover.ts            (ROUNDS=8 by default)
 import * as grpc from '@grpc/grpc-js';
-import { loadEtcdProto } from '../../packages/store/src/api/etcd_proto.js';
-import { startEtcdCluster } from '../../packages/store/test/helpers/etcd_process.js';
-import { StoreCluster } from '../../packages/store/test/helpers/store_cluster.js';
+import { loadEtcdProto } from '@mkube/store';
+import { startEtcdCluster } from '@mkube/testing';
+import { StoreCluster } from '@mkube/testing';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 8);
 

@@ -9,8 +9,8 @@ import * as grpc from '@grpc/grpc-js';
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadEtcdProto } from '../../packages/store/src/api/etcd_proto.js';
-import { freePort } from '../../packages/store/src/util/free_port.js';
+import { loadEtcdProto } from '@mkube/store';
+import { freePort } from '@mkube/testing';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 type Cb = (err: grpc.ServiceError | null, res: unknown) => void;

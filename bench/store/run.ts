@@ -5,9 +5,9 @@
 //   npm run bench:store                       # everything
 //   BENCH_SECONDS=3 BENCH_MEMBERS=3 npm run bench:store
 import * as grpc from '@grpc/grpc-js';
-import { loadEtcdProto } from '../../packages/store/src/api/etcd_proto.js';
-import { startEtcdCluster } from '../../packages/store/test/helpers/etcd_process.js';
-import { StoreCluster } from '../../packages/store/test/helpers/store_cluster.js';
+import { loadEtcdProto } from '@mkube/store';
+import { startEtcdCluster } from '@mkube/testing';
+import { StoreCluster } from '@mkube/testing';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const MEMBER_COUNTS = (process.env.BENCH_MEMBERS ?? '1,3').split(',').map(Number);

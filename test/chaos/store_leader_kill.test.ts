@@ -18,7 +18,7 @@ import { execFile } from 'node:child_process';
 import { appendFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { StoreCluster } from '../../packages/store/test/helpers/store_cluster.js';
+import { StoreCluster } from '@mkube/testing';
 import { Workload, assertFailover, sleep } from './workload.js';
 
 const run = promisify(execFile);

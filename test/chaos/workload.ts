@@ -6,9 +6,9 @@
 // long writes stop after a fault).
 import type { ExecutionContext } from 'ava';
 import * as grpc from '@grpc/grpc-js';
-import { HistoryRecorder, KeyWindows, checkKvHistory, type KvInput, type KvOutput } from '../../packages/store/src/check/index.js';
-import { loadEtcdProto } from '../../packages/store/src/api/etcd_proto.js';
-import type { StoreCluster } from '../../packages/store/test/helpers/store_cluster.js';
+import { HistoryRecorder, KeyWindows, checkKvHistory, type KvInput, type KvOutput } from '@mkube/testing';
+import { loadEtcdProto } from '@mkube/store';
+import type { StoreCluster } from '@mkube/testing';
 
 /** Failover target: median and maximum time from a fault to the next acknowledged write. */
 export const FAILOVER_MEDIAN_MS = 1000;

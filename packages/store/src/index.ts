@@ -6,5 +6,6 @@ export { ensurePrivateDir, restrictTree, restrictKeyFiles, writePrivateFile, PRI
 export { parseFlags, USAGE, ConfigError, type MemberConfig, type TLSFiles } from './server/config.js';
 export { Member, StartupError, STORE_VERSION } from './server/member.js';
 export { EtcdError, type EtcdErrorName } from './api/etcd_error.js';
+export { loadEtcdProto } from './api/etcd_proto.js';
 export type { EtcdBackend } from './server/backend.js';
 export * from './client/index.js';

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { status } from '@grpc/grpc-js';
 import { EtcdClient, EtcdClientError, EtcdCompactedError, Compare, Op, type WatchBatch, type Watcher } from '../../src/client/index.js';
-import { startEtcdCluster, type EtcdCluster } from '../helpers/etcd_process.js';
+import { startEtcdCluster, type EtcdCluster } from '@mkube/testing';
 
 let cluster: EtcdCluster;
 let client: EtcdClient;

@@ -3,7 +3,7 @@
 
 import test from 'ava';
 import { EtcdClient, type WatchBatch, type WatchEvent } from '../../src/client/index.js';
-import { startEtcdCluster } from '../helpers/etcd_process.js';
+import { startEtcdCluster } from '@mkube/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

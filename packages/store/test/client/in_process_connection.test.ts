@@ -12,7 +12,7 @@ import { parseFlags } from '../../src/server/config.js';
 import { startStore, type RunningStore } from '../../src/embedded/store_server.js';
 import { EtcdClient } from '../../src/client/index.js';
 import { assertSameAnswers, errorOf } from '../helpers/connection_scenario.js';
-import { freePort } from '../helpers/etcd_process.js';
+import { freePort } from '@mkube/testing';
 
 async function member(t: ExecutionContext): Promise<{ store: RunningStore; endpoint: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'mkube-inproc-'));

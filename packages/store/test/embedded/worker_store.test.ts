@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { startStoreInWorker, WorkerStoreError, type WorkerStore } from '../../src/embedded/worker_store.js';
 import { EtcdClient, type WatchBatch } from '../../src/client/index.js';
 import { assertSameAnswers, errorOf } from '../helpers/connection_scenario.js';
-import { freePort } from '../helpers/etcd_process.js';
+import { freePort } from '@mkube/testing';
 
 async function memberArgs(t: ExecutionContext, dir?: string): Promise<{ args: string[]; endpoint: string; dir: string }> {
   const dataDir = dir ?? mkdtempSync(join(tmpdir(), 'mkube-worker-store-'));

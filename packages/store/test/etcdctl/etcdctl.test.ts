@@ -2,7 +2,7 @@
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { StoreCluster } from '../helpers/store_cluster.js';
+import { StoreCluster } from '@mkube/testing';
 
 const run = promisify(execFile);
 

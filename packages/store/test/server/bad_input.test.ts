@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RaftPeerClient } from '../../src/server/peer/wire.js';
-import { STORE_BIN, StoreCluster, freePort } from '../helpers/store_cluster.js';
+import { STORE_BIN, StoreCluster, freePort } from '@mkube/testing';
 
 const run = promisify(execFile);
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { StoreCluster } from '../helpers/store_cluster.js';
+import { StoreCluster } from '@mkube/testing';
 
 const run = promisify(execFile);
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EtcdClient } from '../../src/client/index.js';
 import { RaftPeerClient, type SnapshotChunk, type WireMessage } from '../../src/server/peer/wire.js';
-import { STORE_BIN, StoreCluster, freePort } from '../helpers/store_cluster.js';
+import { STORE_BIN, StoreCluster, freePort } from '@mkube/testing';
 
 const run = promisify(execFile);
 

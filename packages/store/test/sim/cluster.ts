@@ -11,7 +11,7 @@
 // Everything random (network, faults, clients, Raft's election timeouts)
 // comes from one seed.
 
-import { checkKvHistory, HistoryRecorder, KeyWindows, type CheckResult, type KvInput, type KvOutput, type PendingOperation } from '../../src/check/index.js';
+import { checkKvHistory, HistoryRecorder, KeyWindows, type CheckResult, type KvInput, type KvOutput, type PendingOperation } from '@mkube/testing';
 import {
   ConfChangeType,
   decodeConfChange,

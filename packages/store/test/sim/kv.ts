@@ -4,7 +4,7 @@
 // command that was already applied a no-op that answers with the first result
 // (without it a retry could take effect twice).
 
-import type { KvInput, KvOutput } from '../../src/check/index.js';
+import type { KvInput, KvOutput } from '@mkube/testing';
 
 export interface Command {
   client: number;

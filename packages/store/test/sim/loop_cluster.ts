@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { checkKvHistory, HistoryRecorder, KeyWindows, type KvInput, type KvOutput, type PendingOperation } from '../../src/check/index.js';
+import { checkKvHistory, HistoryRecorder, KeyWindows, type KvInput, type KvOutput, type PendingOperation } from '@mkube/testing';
 import { MemoryStorage, RawNode, decodeConfChange, EntryType, StateRole, type Entry, type HardState, type Message, type Snapshot } from '../../src/raft/index.js';
 import { decodeInternalRequest, encodeInternalRequest } from '../../src/server/internal_request.js';
 import type { KeySpace } from '../../src/server/key_space.js';

@@ -3,7 +3,7 @@
 // must pass; the same histories with one read made stale must fail.
 import test from 'ava';
 import { checkKvHistory, type KvInput, type KvOperation, type KvOutput } from '../../src/check/index.js';
-import { seededRandom as mulberry32 } from '../../src/raft/seeded_random.js';
+import { seededRandom as mulberry32 } from '@mkube/component-base';
 
 
 interface GenOptions {
