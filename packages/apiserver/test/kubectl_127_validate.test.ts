@@ -76,7 +76,11 @@ test.serial('GET /openapi/v2 as gnostic protobuf and as JSON', async (t) => {
   const patch = json.body.paths['/api/v1/namespaces/{namespace}/pods/{name}'].patch;
   t.deepEqual(patch['x-kubernetes-group-version-kind'], { group: '', version: 'v1', kind: 'Pod' });
   t.true(patch.parameters.some((p: { name: string; in: string }) => p.name === 'fieldValidation' && p.in === 'query'));
-  t.deepEqual(json.body.definitions['io.k8s.api.core.v1.Pod'].properties.kind, { type: 'string' });
+  // As upstream's document: kind is a string described with TypeMeta's text.
+  t.deepEqual(json.body.definitions['io.k8s.api.core.v1.Pod'].properties.kind, {
+    description: 'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds',
+    type: 'string',
+  });
   t.true(json.body.definitions['io.k8s.api.core.v1.Pod'].properties.spec.$ref === '#/definitions/io.k8s.api.core.v1.PodSpec');
 });
 
