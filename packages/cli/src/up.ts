@@ -39,6 +39,8 @@ export interface UpOptions {
   /** The lab's name (lab.sh --name, default LAB_NAME) and address base (--subnet, default 0): clusters side by side. */
   labName?: string;
   labSubnet?: number;
+  /** The node agents' --pod-network-mode on worker hosts (host-gw, vxlan or auto; default: the agent's, host-gw). */
+  podNetworkMode?: 'host-gw' | 'vxlan' | 'auto';
 }
 
 interface LabNode {
@@ -305,6 +307,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
           '--container-runtime-endpoint', n.criAddress, '--root-dir', join(n.stateDir, 'agent'), '--pod-cidr', n.podCIDR,
           '--tls-cert-file', serving.cert, '--tls-private-key-file', serving.key, '--client-ca-file', join(pki, 'ca.crt'),
           '--cni-conf-dir', join(n.stateDir, 'cni', 'net.d'),
+          ...(opts.podNetworkMode && metricsPort === undefined ? ['--pod-network-mode', opts.podNetworkMode] : []),
           '--cluster-dns', KUBE_DNS_IP,
           ...(n.cgroupParent ? ['--cgroup-root', n.cgroupParent] : []),
           ...(n.logDir ? ['--pod-logs-dir', n.logDir] : []),

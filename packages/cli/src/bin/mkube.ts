@@ -5,15 +5,17 @@ import { down } from '../down.js';
 import { PreflightFailed, StepFailed } from '../progress.js';
 import { clusterStatus, formatStatus, NoCluster } from '../status.js';
 import { up } from '../up.js';
+import { CLUSTER_COMMANDS_USAGE, runClusterCommand } from '../join_commands.js';
 
 const USAGE = `Usage:
   mkube up   [--data-dir DIR] [--workers N] [--api-port PORT]   start a cluster in the background (default DIR .mkube)
              [--lab-name mk] [--lab-subnet 0]                  its lab (deploy/lab/lab.sh --name/--subnet): clusters side by side
+             [--pod-network-mode host-gw|vxlan|auto]           how worker pods reach other nodes (routes, a VXLAN overlay, or both by subnet)
              [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300]   node failure timing
   mkube status [--data-dir DIR] [-o json]                      its components, their health, the store and the nodes
                                                                 (exit status 0 when all are healthy, 1 otherwise)
   mkube down [--data-dir DIR]                                   stop it and remove its containers and lab network
-`;
+${CLUSTER_COMMANDS_USAGE}`;
 
 // A CLI's output is for people: no Node.js deprecation notices from libraries (the store client's TLS to 127.0.0.1).
 process.noDeprecation = true;
@@ -25,6 +27,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const [command, ...rest] = argv;
+  if (command === 'init' || command === 'join' || command === 'token') return runClusterCommand(command, rest);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -33,6 +36,7 @@ async function main(): Promise<number> {
       'api-port': { type: 'string', default: '6443' },
       'lab-name': { type: 'string' },
       'lab-subnet': { type: 'string' },
+      'pod-network-mode': { type: 'string' },
       'node-monitor-grace-period': { type: 'string' },
       'default-unreachable-toleration-seconds': { type: 'string' },
       output: { type: 'string', short: 'o' },
@@ -50,13 +54,15 @@ async function main(): Promise<number> {
     const labSubnet = values['lab-subnet'] === undefined ? undefined : Number(values['lab-subnet']);
     if (labSubnet !== undefined && (!Number.isInteger(labSubnet) || labSubnet < 0 || labSubnet + workers >= 200)) throw new Error('--lab-subnet must be an integer from 0, below 200 with --workers (service addresses use 10.213.200.0/24)');
     if (values['lab-name'] !== undefined && !/^mk[a-z0-9]{0,8}$/.test(values['lab-name'])) throw new Error('--lab-name must match ^mk[a-z0-9]{0,8}$');
+    const podNetworkMode = values['pod-network-mode'];
+    if (podNetworkMode !== undefined && podNetworkMode !== 'host-gw' && podNetworkMode !== 'vxlan' && podNetworkMode !== 'auto') throw new Error('--pod-network-mode must be host-gw, vxlan or auto');
     const cmArgs: string[] = [];
     for (const f of ['node-monitor-grace-period', 'default-unreachable-toleration-seconds'] as const) if (values[f]) cmArgs.push(`--${f}`, values[f]!);
     // Pods get the unreachable toleration from the API server (DefaultTolerationSeconds), so it needs the value too.
     const apiArgs = values['default-unreachable-toleration-seconds'] ? ['--default-unreachable-toleration-seconds', values['default-unreachable-toleration-seconds']] : [];
     let state;
     try {
-      state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log, labName: values['lab-name'], labSubnet });
+      state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log, labName: values['lab-name'], labSubnet, podNetworkMode });
     } catch (err) {
       if (err instanceof PreflightFailed) {
         log(`mkube: cannot start: ${err.reason}`);
