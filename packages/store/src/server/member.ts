@@ -72,6 +72,8 @@ export class Member implements EtcdBackend, PeerHandler {
   private appliedIdx = 0;
   private snapshotIdx = 0;
   private lead = 0;
+  /** When this member last learned of an elected leader (ms; etcd's leadElectedTime). */
+  private leadElectedAt = 0;
   private role: StateRole = StateRole.Follower;
   private term = 0;
   private confState: ConfState = { voters: [], learners: [] };
@@ -111,6 +113,19 @@ export class Member implements EtcdBackend, PeerHandler {
 
   private requestTimeoutMs(): number {
     return 5000 + 2 * this.cfg.electionTimeoutMs;
+  }
+
+  /**
+   * The error of a proposal that reached the request timeout, as etcd's parseProposeCtxErr: one
+   * started within two election timeouts before the current leader was elected failed "possibly
+   * due to previous leader failure"; any other simply timed out.
+   */
+  private proposalTimeoutError(startedAt: number): EtcdError {
+    const elected = this.leadElectedAt;
+    if (startedAt > elected - 2 * this.cfg.electionTimeoutMs && startedAt < elected) {
+      return new EtcdError('TimeoutDueToLeaderFail', 'etcdserver: request timed out, possibly due to previous leader failure');
+    }
+    return new EtcdError('Timeout', 'etcdserver: request timed out');
   }
 
   private get log(): Logger {
@@ -355,7 +370,7 @@ export class Member implements EtcdBackend, PeerHandler {
     this.ticks++;
     const now = Date.now();
     this.reads.onTick(now);
-    this.proposals.expire(now);
+    this.proposals.expire(now, (startedAt) => this.proposalTimeoutError(startedAt));
     const perSecond = Math.max(1, Math.round(1000 / this.cfg.heartbeatIntervalMs));
     if (this.ticks % Math.max(1, Math.round(perSecond / 2)) === 0 && this.role === StateRole.Leader) this.revokeExpiredLeases(now);
     if (this.ticks % (perSecond * 5) === 0) {
@@ -395,8 +410,11 @@ export class Member implements EtcdBackend, PeerHandler {
       const hadLeader = this.lead !== 0;
       if (lead !== 0) this.deps.metrics.leaderChanges.inc();
       this.log.info({ lead: lead.toString(16), role, term: this.node.status().term }, lead === 0 ? 'lost the leader' : 'leader changed');
-      // Proposals forwarded to a leader that is gone may never be answered.
-      if (hadLeader) this.proposals.failAll(new EtcdError('TimeoutDueToLeaderFail', 'etcdserver: request timed out, possibly due to previous leader failure'));
+      // Pending proposals keep waiting (as etcd's): an entry the old leader replicated commits under
+      // the new one and answers its client; one that was lost fails at the request timeout with
+      // "possibly due to previous leader failure" (see proposalTimeoutError).
+      if (hadLeader) this.log.debug({ pending: this.proposals.size }, 'leader changed with proposals pending');
+      if (lead !== 0) this.leadElectedAt = Date.now();
       this.lead = lead;
       if (lead !== 0) {
         const ws = this.leaderWaiters;

@@ -64,12 +64,16 @@ test.serial('a graceful stop of the leader hands leadership over without an elec
   const t0 = Date.now();
   await c.kill(leader, 'SIGTERM');
   const stopMs = Date.now() - t0;
+  // Decided by cause, not by a stopwatch: the moment the old leader has exited, another member
+  // already is the leader. Without a hand-over none could be yet — an election starts only after
+  // an election timeout (400–800 ms) of silence from the old leader, which has only just begun.
+  // (Timing etcdctl's next write instead measured the machine's load: 483 ms seen on a loaded host.)
+  const successor = await c.leaderIndex();
+  t.true(successor >= 0 && successor !== leader, `another member leads as soon as the old leader has exited (found ${successor}; old ${leader})`);
   const t1 = Date.now();
   await etcdctl(others, ['put', 'after', '2']);
   const writeMs = Date.now() - t1;
-  t.log(`leader stopped in ${stopMs} ms; next write took ${writeMs} ms (election timeout is 400–800 ms)`);
-  // etcdctl itself takes ~50 ms to start; a write that needed an election would wait >= 500 ms.
-  t.true(writeMs < 450, `write after a graceful leader stop took ${writeMs} ms`);
+  t.log(`leader stopped in ${stopMs} ms, member ${successor} leads at once; next write took ${writeMs} ms`);
   t.is(await etcdctl(others, ['get', 'after', '--print-value-only']), '2\n');
 });
 
