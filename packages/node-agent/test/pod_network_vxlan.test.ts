@@ -56,6 +56,8 @@ async function device(netns: string): Promise<{ address: string; mtu: number; li
 }
 
 const ghostData = (mac: string, vtepIP: string) => JSON.stringify({ VNI: 1, VtepMAC: mac, VtepIP: vtepIP });
+/** Set by the first test for the next: the workers, their roots and the two pods' IPs. */
+const shared: { w1?: LabNode; w2?: LabNode; root1?: string; ip1?: string; ip2?: string } = {};
 
 test.serial('two workers on two lab subnets: pods reach each other by pod IP and through cluster IPs over the VXLAN overlay; entries follow nodes; poisoned annotations are refused', async (t) => {
   lab = await labUp(['--workers', '2', '--name', LAB, '--subnet', String(SUBNET), '--segments', '2'], 120_000);
@@ -71,6 +73,7 @@ test.serial('two workers on two lab subnets: pods reach each other by pod IP and
     agents.push(await startAgent(cp, w, root, ['--pod-cidr', w.podCIDR, '--node-lease-renew-interval', '2', '--pod-network-mode', 'vxlan', '--cni-conf-dir', join(w.stateDir, 'cni', 'net.d')], { netns: true }));
   }
   const [a1, a2] = agents as [AgentProcess, AgentProcess];
+  Object.assign(shared, { w1, w2, root1: roots[0] });
 
   // The devices, as flannel's: VNI 1, port 8472, local = node IP, nolearning, MTU 1500 - 50; the MAC published.
   const nodes = cp.client.resource(Resources.nodes);
@@ -109,6 +112,7 @@ test.serial('two workers on two lab subnets: pods reach each other by pod IP and
   const [p1, p2] = [await running('web1'), await running('web2')];
   t.true(p1.status.podIP.startsWith('10.213.165.'), p1.status.podIP);
   t.true(p2.status.podIP.startsWith('10.213.166.'), p2.status.podIP);
+  Object.assign(shared, { ip1: p1.status.podIP, ip2: p2.status.podIP });
   const exec = (pod: string, args: string[]) => kubectl(cp!, ['exec', pod, '--', ...args]);
   // Pods' interfaces: the underlay's MTU minus 50 (the conflist's bridge plugin).
   t.is((await exec('web1', ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim(), '1450');
@@ -187,6 +191,40 @@ test.serial('two workers on two lab subnets: pods reach each other by pod IP and
   await waitFor('w1 back to its one peer', 45_000, async () => (JSON.stringify(await overlay(w1.netns)) === JSON.stringify(expect(w2, dev2!.address, '10.213.166.0')) ? true : undefined));
   await waitFor('w2 back to its one peer', 45_000, async () => (JSON.stringify(await overlay(w2.netns)) === JSON.stringify(expect(w1, dev1!.address, '10.213.165.0')) ? true : undefined));
   t.pass();
+});
+
+test.serial('auto: a node on the same lab subnet is routed host-gw, one on the other subnet through the overlay', async (t) => {
+  const { w1, w2, root1, ip1, ip2 } = shared;
+  if (!w1 || !w2 || !root1 || !cp) return t.fail('the first test did not get its cluster up');
+  // w1's agent again, in auto mode (its pods keep running).
+  await agents[0]!.kill('SIGTERM');
+  agents[0] = await startAgent(cp, w1, root1, ['--pod-cidr', w1.podCIDR, '--node-lease-renew-interval', '2', '--pod-network-mode', 'auto', '--cni-conf-dir', join(w1.stateDir, 'cni', 'net.d')], { netns: true });
+  const nodes = cp.client.resource(Resources.nodes);
+  // A node on w1's subnet (on-link from w1, behind the host from w2).
+  await nodes.create(undefined, {
+    apiVersion: 'v1', kind: 'Node',
+    metadata: { name: `${LAB}-near`, annotations: { [VXLAN_BACKEND_DATA_ANNOTATION]: ghostData('0a:00:00:00:01:95', '10.213.167.0'), [VXLAN_PUBLIC_IP_ANNOTATION]: '10.213.164.50' } },
+    spec: { podCIDR: '10.213.167.0/24' },
+  });
+  await nodes.patch(undefined, `${LAB}-near`, { status: { addresses: [{ type: 'InternalIP', address: '10.213.164.50' }] } }, 'merge', 'status');
+  const hostGw = async (netns: string) => (await run('ip', ['-n', netns, '-4', 'route', 'show', 'proto', '213'], 10_000)).stdout;
+  await waitFor('w1 routes the near node host-gw', 45_000, async () => ((await hostGw(w1.netns)).includes('10.213.167.0/24 via 10.213.164.50') ? true : undefined));
+  const o1 = await overlay(w1.netns);
+  t.deepEqual(o1.routes, [`${w2.podCIDR} via 10.213.166.0 onlink`], 'w2 (other subnet) stays on the overlay, the near node is not on it');
+  t.false(JSON.stringify(o1).includes('01:95'));
+  t.false((await hostGw(w1.netns)).includes(w2.podCIDR));
+  // w2 (vxlan mode) reaches the same node through the overlay.
+  await waitFor('w2 reaches the near node through the overlay', 45_000, async () => ((await overlay(w2.netns)).routes.includes('10.213.167.0/24 via 10.213.167.0 onlink') ? true : undefined));
+  const wget = (from: string, url: string, want: string) =>
+    waitFor(`${from} → ${url}`, 20_000, async () => {
+      const r = await kubectl(cp!, ['exec', from, '--', 'timeout', '5', 'wget', '-qO-', url]).catch(() => undefined);
+      return r?.stdout.trim() === want ? want : undefined;
+    });
+  t.is(await wget('web1', `http://${ip2}/`, 'web2'), 'web2');
+  t.is(await wget('web2', `http://${ip1}/`, 'web1'), 'web1');
+  await nodes.delete(undefined, `${LAB}-near`);
+  await waitFor('the near node\'s host-gw route removed', 45_000, async () => (!(await hostGw(w1.netns)).includes('10.213.167.0/24') ? true : undefined));
+  await waitFor('and its overlay entries on w2', 45_000, async () => (!JSON.stringify(await overlay(w2.netns)).includes('01:95') ? true : undefined));
 });
 
 test.serial('lab down removes every namespace, link and route of the two-subnet lab', async (t) => {
