@@ -8,7 +8,8 @@
 import { execFile } from 'node:child_process';
 import { CoalescingSync } from '../coalescing_sync.js';
 import type { Logger } from '../logger.js';
-import { checkEndpoints, checkService, LastGood, type SinkRefusal } from './sink_guard.js';
+import { LastGood, type SinkRefusal } from './sink_guard.js';
+import { checkEndpointsTopology as checkEndpoints, checkServiceTraffic as checkService } from './traffic_guard.js';
 import { filterRestoreInput, natRestoreInput, isProxyChain, SERVICES_CHAIN, POSTROUTING_CHAIN, type EndpointsLike, type ServiceLike } from './service_rules.js';
 
 export interface ServiceSource {
@@ -56,6 +57,8 @@ export class ServiceProxy {
   constructor(
     private readonly source: ServiceSource,
     private readonly log: Logger,
+    /** This node's name: the Local traffic policies keep to its endpoints. */
+    private readonly nodeName?: string,
   ) {}
 
   /** Coalescing: a change while a sync runs re-runs it once with the latest state. */
@@ -72,8 +75,8 @@ export class ServiceProxy {
   async syncOnce(): Promise<void> {
     const services = this.goodServices.filter(this.source.services(), this.onRefused);
     const endpoints = this.goodEndpoints.filter(this.source.endpoints(), this.onRefused);
-    await run('iptables-restore', ['-w', '5', '--noflush'], natRestoreInput(services, endpoints, await this.existingChains(), this.onRefused));
-    await run('iptables-restore', ['-w', '5', '--noflush'], filterRestoreInput(services, endpoints, this.onRefused));
+    await run('iptables-restore', ['-w', '5', '--noflush'], natRestoreInput(services, endpoints, await this.existingChains(), this.onRefused, this.nodeName));
+    await run('iptables-restore', ['-w', '5', '--noflush'], filterRestoreInput(services, endpoints, this.onRefused, this.nodeName));
     for (const [table, from, to] of JUMPS) {
       await run('iptables', ['-w', '5', '-t', table, '-C', from, '-j', to]).catch(() => run('iptables', ['-w', '5', '-t', table, '-I', from, '1', '-j', to]));
     }

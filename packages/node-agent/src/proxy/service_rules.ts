@@ -8,8 +8,17 @@
 // Endpoints is re-checked by sink_guard.ts first: one with a value that is not
 // an IP, port, protocol or name is left out (reported to `onRefused`), the
 // others' rules are produced as usual.
+// Issue 14's completions: external IPs and load-balancer ingress IPs are DNATed as node ports are
+// (masqueraded, then the service chain); `sessionAffinity: ClientIP` pins a client address to an
+// endpoint with the `recent` module for timeoutSeconds, as kube-proxy does; `externalTrafficPolicy:
+// Local` sends node-port, external-IP and LB traffic only to this node's endpoints without
+// masquerade (source IP kept; traffic from the node itself still reaches any endpoint, masqueraded);
+// `internalTrafficPolicy: Local` sends cluster-IP traffic only to this node's endpoints; endpoints
+// are categorised as upstream's CategorizeEndpoints: ready ones, else the serving terminating ones,
+// chosen separately for the cluster-wide and the node-local set.
 import { createHash } from 'node:crypto';
-import { checkEndpoints, checkService, safeIPFamily, screen, type SinkRefusal } from './sink_guard.js';
+import { safeIPFamily, screen, type SinkRefusal } from './sink_guard.js';
+import { checkEndpointsTopology as checkEndpoints, checkServiceTraffic as checkService, DEFAULT_AFFINITY_SECONDS } from './traffic_guard.js';
 
 export const SERVICES_CHAIN = 'MKUBE-SERVICES';
 export const NODEPORTS_CHAIN = 'MKUBE-NODEPORTS';
@@ -17,6 +26,8 @@ export const POSTROUTING_CHAIN = 'MKUBE-POSTROUTING';
 export const MASQ_MARK = '0x4000/0x4000';
 const SVC_PREFIX = 'MKUBE-SVC-';
 const SEP_PREFIX = 'MKUBE-SEP-';
+const SVL_PREFIX = 'MKUBE-SVL-';
+const EXT_PREFIX = 'MKUBE-EXT-';
 
 export interface ServicePortLike {
   name?: string;
@@ -26,11 +37,31 @@ export interface ServicePortLike {
 }
 export interface ServiceLike {
   metadata: { namespace?: string; name: string };
-  spec?: { clusterIP?: string; type?: string; ports?: ServicePortLike[] };
+  spec?: {
+    clusterIP?: string;
+    type?: string;
+    ports?: ServicePortLike[];
+    externalIPs?: string[];
+    sessionAffinity?: string;
+    sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
+    externalTrafficPolicy?: string;
+    internalTrafficPolicy?: string;
+    healthCheckNodePort?: number;
+  };
+  status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } };
+}
+export interface EndpointAddressLike {
+  ip: string;
+  nodeName?: string;
 }
 export interface EndpointsLike {
   metadata: { namespace?: string; name: string };
-  subsets?: Array<{ addresses?: Array<{ ip: string }>; ports?: Array<{ name?: string; port: number; protocol?: string }> }>;
+  subsets?: Array<{
+    addresses?: EndpointAddressLike[];
+    /** Not an Endpoints field: the serving terminating endpoints of EndpointSlices (slice_endpoints.ts), used when none is ready. */
+    terminatingAddresses?: EndpointAddressLike[];
+    ports?: Array<{ name?: string; port: number; protocol?: string }>;
+  }>;
 }
 
 /** A chain name of at most 28 characters (iptables' limit) for `key`. */
@@ -39,7 +70,7 @@ function chainName(prefix: string, key: string): string {
 }
 
 export function isProxyChain(name: string): boolean {
-  return /^MKUBE-(SVC|SEP)-[0-9A-F]{16}$/.test(name);
+  return /^MKUBE-(SVC|SEP|SVL|EXT)-[0-9A-F]{16}$/.test(name);
 }
 
 /** Called for each Service or Endpoints left out of the rules. */
@@ -59,9 +90,24 @@ export interface ServicePortBackends {
   /** The node port (Services of type NodePort and LoadBalancer), or 0. */
   nodePort: number;
   backends: Backend[];
+  /** This node's endpoints (ready, else serving terminating); empty without a node name. */
+  localBackends: Backend[];
+  /** External IPs and load-balancer ingress IPs (IPv4), sorted, without duplicates. */
+  externalIPs: string[];
+  /** `sessionAffinity: ClientIP`'s timeout in seconds, 0 without affinity. */
+  affinitySeconds: number;
+  externalLocal: boolean;
+  internalLocal: boolean;
 }
 
-export function backendsByServicePort(allServices: ServiceLike[], allEndpoints: EndpointsLike[], onRefused?: RefusalHandler): ServicePortBackends[] {
+const byAddress = (a: Backend, b: Backend) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1);
+
+/** Ready backends, else the serving terminating ones (upstream's CategorizeEndpoints). */
+function usable(ready: Backend[], terminating: Backend[]): Backend[] {
+  return (ready.length > 0 ? ready : terminating).sort(byAddress);
+}
+
+export function backendsByServicePort(allServices: ServiceLike[], allEndpoints: EndpointsLike[], onRefused?: RefusalHandler, nodeName?: string): ServicePortBackends[] {
   const services = screen(allServices, checkService, onRefused);
   const endpoints = screen(allEndpoints, checkEndpoints, onRefused);
   const eps = new Map(endpoints.map((e) => [`${e.metadata.namespace ?? 'default'}/${e.metadata.name}`, e]));
@@ -76,57 +122,116 @@ export function backendsByServicePort(allServices: ServiceLike[], allEndpoints: 
     for (const p of s.spec?.ports ?? []) {
       const protocol = (p.protocol ?? 'TCP').toUpperCase();
       if (protocol !== 'TCP' && protocol !== 'UDP') continue;
-      const backends: Backend[] = [];
+      const ready: Backend[] = [];
+      const terminating: Backend[] = [];
+      const readyLocal: Backend[] = [];
+      const terminatingLocal: Backend[] = [];
       for (const subset of ep?.subsets ?? []) {
         // The Endpoints port of a service port has its name (the only port when unnamed).
         const ports = subset.ports ?? [];
         const match = ports.find((x) => (x.name ?? '') === (p.name ?? '') && (x.protocol ?? 'TCP').toUpperCase() === protocol) ?? (ports.length === 1 && !p.name ? ports[0] : undefined);
         if (!match) continue;
-        for (const a of subset.addresses ?? []) if (safeIPFamily(a.ip) === 4) backends.push({ ip: a.ip, port: match.port });
+        const add = (addresses: EndpointAddressLike[] | undefined, all: Backend[], local: Backend[]) => {
+          for (const a of addresses ?? []) {
+            if (safeIPFamily(a.ip) !== 4) continue;
+            all.push({ ip: a.ip, port: match.port });
+            if (nodeName && a.nodeName === nodeName) local.push({ ip: a.ip, port: match.port });
+          }
+        };
+        add(subset.addresses, ready, readyLocal);
+        add(subset.terminatingAddresses, terminating, terminatingLocal);
       }
-      backends.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
       const exposed = s.spec?.type === 'NodePort' || s.spec?.type === 'LoadBalancer';
-      out.push({ key: `${id}:${p.port}/${protocol}`, clusterIP, port: p.port, protocol, nodePort: exposed && p.nodePort ? p.nodePort : 0, backends });
+      const externalIPs = [...(s.spec?.externalIPs ?? []), ...(s.spec?.type === 'LoadBalancer' ? (s.status?.loadBalancer?.ingress ?? []).map((g) => g.ip ?? '') : [])];
+      out.push({
+        key: `${id}:${p.port}/${protocol}`,
+        clusterIP,
+        port: p.port,
+        protocol,
+        nodePort: exposed && p.nodePort ? p.nodePort : 0,
+        backends: usable(ready, terminating),
+        localBackends: usable(readyLocal, terminatingLocal),
+        externalIPs: [...new Set(externalIPs.filter((ip) => safeIPFamily(ip) === 4))].sort(),
+        affinitySeconds: s.spec?.sessionAffinity === 'ClientIP' ? (s.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS) : 0,
+        externalLocal: s.spec?.externalTrafficPolicy === 'Local' && (exposed || externalIPs.length > 0),
+        internalLocal: s.spec?.internalTrafficPolicy === 'Local',
+      });
     }
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /**
+ * The rules spreading over `backends` from chain `chain`: with session affinity, first a jump to the
+ * endpoint this client address used within the timeout (`recent --rcheck`), then the random spread.
+ */
+function spreadRules(chain: string, sp: ServicePortBackends, backends: Backend[], declare: Set<string>, rules: string[]): void {
+  const proto = sp.protocol.toLowerCase();
+  const seps = backends.map((b) => ({ b, sep: chainName(SEP_PREFIX, `${sp.key}@${b.ip}:${b.port}`) }));
+  if (sp.affinitySeconds > 0) {
+    for (const { sep } of seps) rules.push(`-A ${chain} -m recent --name ${sep} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sep}`);
+  }
+  const n = seps.length;
+  seps.forEach(({ b, sep }, i) => {
+    const left = n - i;
+    rules.push(left > 1 ? `-A ${chain} -m statistic --mode random --probability ${(1 / left).toFixed(10)} -j ${sep}` : `-A ${chain} -j ${sep}`);
+    if (declare.has(sep)) return;
+    declare.add(sep);
+    rules.push(`-A ${sep} -s ${b.ip}/32 -j MARK --set-xmark ${MASQ_MARK}`);
+    const remember = sp.affinitySeconds > 0 ? ` -m recent --set --name ${sep} --mask 255.255.255.255 --rsource` : '';
+    rules.push(`-A ${sep} -p ${proto}${remember} -m ${proto} -j DNAT --to-destination ${b.ip}:${b.port}`);
+  });
+}
+
+/**
  * iptables-restore input (for --noflush) that replaces the proxy's chains:
  * `existing` are the proxy chains now in the table; those no longer needed are
- * flushed and deleted.
+ * flushed and deleted. `nodeName` is this node's, for the Local traffic policies.
  */
-export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], existing: string[] = [], onRefused?: RefusalHandler): string {
-  const declare: string[] = [SERVICES_CHAIN, NODEPORTS_CHAIN, POSTROUTING_CHAIN];
+export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], existing: string[] = [], onRefused?: RefusalHandler, nodeName?: string): string {
+  const declare = new Set<string>([SERVICES_CHAIN, NODEPORTS_CHAIN, POSTROUTING_CHAIN]);
   const rules: string[] = [`-A ${POSTROUTING_CHAIN} -m mark --mark ${MASQ_MARK} -j MASQUERADE`];
   const nodePortRules: string[] = [];
-  for (const sp of backendsByServicePort(services, endpoints, onRefused)) {
+  const externalRules: string[] = [];
+  for (const sp of backendsByServicePort(services, endpoints, onRefused, nodeName)) {
     if (sp.backends.length === 0) continue;
     const proto = sp.protocol.toLowerCase();
+    const match = `-p ${proto} -m ${proto}`;
+    const comment = `-m comment --comment "${sp.key}"`;
     const svc = chainName(SVC_PREFIX, sp.key);
-    declare.push(svc);
-    rules.push(`-A ${SERVICES_CHAIN} -d ${sp.clusterIP}/32 -p ${proto} -m ${proto} --dport ${sp.port} -m comment --comment "${sp.key}" -j ${svc}`);
-    if (sp.nodePort) {
-      // Traffic to a node port may come from anywhere and its backend may be on another node: masqueraded,
-      // so that the answer comes back through this node.
-      nodePortRules.push(`-A ${NODEPORTS_CHAIN} -p ${proto} -m ${proto} --dport ${sp.nodePort} -m comment --comment "${sp.key}" -j MARK --set-xmark ${MASQ_MARK}`);
-      nodePortRules.push(`-A ${NODEPORTS_CHAIN} -p ${proto} -m ${proto} --dport ${sp.nodePort} -m comment --comment "${sp.key}" -j ${svc}`);
+    const svl = chainName(SVL_PREFIX, sp.key);
+    const needLocal = sp.internalLocal || sp.externalLocal;
+    declare.add(svc);
+    spreadRules(svc, sp, sp.backends, declare, rules);
+    if (needLocal) {
+      declare.add(svl);
+      spreadRules(svl, sp, sp.localBackends, declare, rules);
     }
-    const n = sp.backends.length;
-    sp.backends.forEach((b, i) => {
-      const sep = chainName(SEP_PREFIX, `${sp.key}@${b.ip}:${b.port}`);
-      declare.push(sep);
-      const left = n - i;
-      rules.push(left > 1 ? `-A ${svc} -m statistic --mode random --probability ${(1 / left).toFixed(10)} -j ${sep}` : `-A ${svc} -j ${sep}`);
-      rules.push(`-A ${sep} -s ${b.ip}/32 -j MARK --set-xmark ${MASQ_MARK}`);
-      rules.push(`-A ${sep} -p ${proto} -m ${proto} -j DNAT --to-destination ${b.ip}:${b.port}`);
-    });
+    // Cluster IP: every endpoint, or (internalTrafficPolicy: Local) this node's; none → refused in the filter table.
+    if (!sp.internalLocal) rules.push(`-A ${SERVICES_CHAIN} -d ${sp.clusterIP}/32 ${match} --dport ${sp.port} ${comment} -j ${svc}`);
+    else if (sp.localBackends.length > 0) rules.push(`-A ${SERVICES_CHAIN} -d ${sp.clusterIP}/32 ${match} --dport ${sp.port} ${comment} -j ${svl}`);
+    // Traffic from outside (node port, external IPs, LB IPs). Cluster policy: masqueraded (the backend may be on
+    // another node; the answer must come back through this one), then the service chain. Local policy: its own chain
+    // that keeps the source address and goes to this node's endpoints only; traffic from this node itself still
+    // reaches every endpoint, masqueraded (as kube-proxy's "masquerade LOCAL traffic").
+    let target = svc;
+    if (sp.externalLocal) {
+      target = chainName(EXT_PREFIX, sp.key);
+      declare.add(target);
+      rules.push(`-A ${target} -m comment --comment "masquerade LOCAL traffic for ${sp.key}" -m addrtype --src-type LOCAL -j MARK --set-xmark ${MASQ_MARK}`);
+      rules.push(`-A ${target} -m comment --comment "route LOCAL traffic for ${sp.key} to the service chain" -m addrtype --src-type LOCAL -j ${svc}`);
+      if (sp.localBackends.length > 0) rules.push(`-A ${target} -j ${svl}`);
+    }
+    const exposeTo = (chain: string, out: string[], dst: string) => {
+      if (!sp.externalLocal) out.push(`-A ${chain} ${dst}${match} --dport ${dst ? sp.port : sp.nodePort} ${comment} -j MARK --set-xmark ${MASQ_MARK}`);
+      out.push(`-A ${chain} ${dst}${match} --dport ${dst ? sp.port : sp.nodePort} ${comment} -j ${target}`);
+    };
+    for (const ip of sp.externalIPs) exposeTo(SERVICES_CHAIN, externalRules, `-d ${ip}/32 `);
+    if (sp.nodePort) exposeTo(NODEPORTS_CHAIN, nodePortRules, '');
   }
-  // Node ports last: any address of this node (after the cluster IPs).
-  rules.push(`-A ${SERVICES_CHAIN} -m addrtype --dst-type LOCAL -j ${NODEPORTS_CHAIN}`, ...nodePortRules);
-  const wanted = new Set(declare);
-  const stale = existing.filter((c) => isProxyChain(c) && !wanted.has(c));
+  // External IPs after the cluster IPs; node ports last: any address of this node.
+  rules.push(...externalRules, `-A ${SERVICES_CHAIN} -m addrtype --dst-type LOCAL -j ${NODEPORTS_CHAIN}`, ...nodePortRules);
+  const stale = existing.filter((c) => isProxyChain(c) && !declare.has(c));
   const lines = ['*nat', ...[...declare, ...stale].map((c) => `:${c} - [0:0]`), ...rules, ...stale.map((c) => `-X ${c}`), 'COMMIT', ''];
   return lines.join('\n');
 }
@@ -135,14 +240,19 @@ export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLik
  * iptables-restore input (for --noflush) for the filter table: connections to a
  * service port without ready endpoints are refused at once (ICMP port
  * unreachable: "connection refused"), as kube-proxy does, instead of waiting out
- * a timeout on an address nothing answers.
+ * a timeout on an address nothing answers. The same for its external IPs, and for
+ * the cluster IP of an `internalTrafficPolicy: Local` Service without an endpoint on this node.
  */
-export function filterRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], onRefused?: RefusalHandler): string {
+export function filterRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], onRefused?: RefusalHandler, nodeName?: string): string {
   const rules: string[] = [];
-  for (const sp of backendsByServicePort(services, endpoints, onRefused)) {
-    if (sp.backends.length > 0) continue;
+  for (const sp of backendsByServicePort(services, endpoints, onRefused, nodeName)) {
     const proto = sp.protocol.toLowerCase();
-    rules.push(`-A ${SERVICES_CHAIN} -d ${sp.clusterIP}/32 -p ${proto} -m ${proto} --dport ${sp.port} -m comment --comment "${sp.key} has no endpoints" -j REJECT --reject-with icmp-port-unreachable`);
+    const reject = (ip: string, why: string) =>
+      rules.push(`-A ${SERVICES_CHAIN} -d ${ip}/32 -p ${proto} -m ${proto} --dport ${sp.port} -m comment --comment "${sp.key} ${why}" -j REJECT --reject-with icmp-port-unreachable`);
+    if (sp.backends.length === 0) {
+      reject(sp.clusterIP, 'has no endpoints');
+      for (const ip of sp.externalIPs) reject(ip, 'has no endpoints');
+    } else if (sp.internalLocal && sp.localBackends.length === 0) reject(sp.clusterIP, 'has no local endpoints');
   }
   return ['*filter', `:${SERVICES_CHAIN} - [0:0]`, ...rules, 'COMMIT', ''].join('\n');
 }
