@@ -9,6 +9,7 @@ test('two pods scheduled before either bind returns do not double-book a node', 
   h.core.onPodAdd(pod('p2', { cpu: '1500m' }));
   h.core.onPodAdd(pod('p3', { cpu: '1500m' }));
   await h.core.scheduleAllPending();
+  await h.bindsRequested(2);
   // Both binds are still outstanding, yet they went to different nodes; the third fits nowhere.
   t.is(h.pendingBinds.length, 2);
   t.not(h.pendingBinds[0]!.node, h.pendingBinds[1]!.node);
@@ -24,6 +25,7 @@ test('a failed bind forgets the assumed pod, frees the node and retries the pod 
   h.core.onPodAdd(pod('p1', { cpu: '1500m' }));
   await h.core.scheduleAllPending();
   t.is(h.core.cache.getNodeInfo('a')!.requested.milliCPU, 1500);
+  await h.bindsRequested(1);
   h.pendingBinds[0]!.reject(new Error('conflict'));
   await h.core.waitForBindings();
   t.is(h.core.cache.getNodeInfo('a')!.requested.milliCPU, 0);
@@ -32,6 +34,7 @@ test('a failed bind forgets the assumed pod, frees the node and retries the pod 
   h.clock.advance(1000);
   h.core.housekeeping();
   await h.core.scheduleAllPending();
+  await h.bindsRequested(2);
   t.is(h.pendingBinds.length, 2);
   t.is(h.pendingBinds[1]!.node, 'a');
 });

@@ -72,6 +72,8 @@ export interface Harness {
   clock: FakeClock;
   /** Resolves pending binds: confirm the bound pods through the "watch". */
   pendingBinds: { pod: Pod; node: string; resolve: () => void; reject: (e: Error) => void }[];
+  /** Resolves once `n` binds were requested (the binding cycle runs its PreBind plugins asynchronously first). */
+  bindsRequested(n: number): Promise<void>;
 }
 
 /**
@@ -106,7 +108,14 @@ export function harness(nodes: Node[], opts: { autoBind?: boolean; core?: Partia
   // The effects above call back into the core only once it exists (after construction).
   const core: SchedulerCore = new SchedulerCore({ effects, now: clock.now, random: () => 0.99, ...opts.core });
   for (const n of nodes) core.onNodeAdd(n);
-  return { core, rec, clock, pendingBinds };
+  const bindsRequested = async (n: number): Promise<void> => {
+    // Event-loop turns, not time: the binding cycle needs a few to reach bind().
+    for (let turn = 0; pendingBinds.length < n; turn++) {
+      if (turn > 1000) throw new Error(`only ${pendingBinds.length} of ${n} binds were requested`);
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  return { core, rec, clock, pendingBinds, bindsRequested };
 }
 
 /** Adds pods, runs all cycles and waits for bindings; returns pod name → node name (or undefined). */
