@@ -18,9 +18,9 @@ import { pino } from 'pino';
 import { ApiError, Resources, type WatchHandle } from '@mkube/client';
 import { resourceFor, type CronJob, type Event, type Job, type Pod } from '@mkube/api';
 import { issueCertificate, kubeconfig } from '@mkube/apiserver';
-import { ControllerManager } from '../../packages/controllers/src/manager.js';
-import { run, startAgent, startControlPlane, tmpRoot, waitFor, type AgentProcess, type ControlPlane } from '../../packages/node-agent/test/cluster_helper.js';
-import { labDown, labUp, REPO_ROOT, type LabSummary } from '../../packages/node-agent/test/lab_helper.js';
+import { ControllerManager } from '@mkube/controllers';
+import { labDown, labUp, REPO_ROOT, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabSummary } from '@mkube/testing';
+import { startControlPlane, type ControlPlane } from './control_plane.js';
 
 const LAB = 'mkbatch';
 const SUBNET = 144; // node 10.213.144.0/24, pods 10.213.145.0/24

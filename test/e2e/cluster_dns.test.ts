@@ -12,10 +12,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Resources, type KubeObject } from '@mkube/client';
-import { ControllerManager } from '../../packages/controllers/src/manager.js';
-import { run, startAgent, startControlPlane, tmpRoot, waitFor, type AgentProcess, type ControlPlane } from '../../packages/node-agent/test/cluster_helper.js';
-import { labDown, labUp, REPO_ROOT, type LabNode, type LabSummary } from '../../packages/node-agent/test/lab_helper.js';
-import { dnsArgs, ensureKubeDnsService, KUBE_DNS_IP } from '../../packages/cli/src/cluster_dns.js';
+import { ControllerManager } from '@mkube/controllers';
+import { labDown, labUp, REPO_ROOT, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabNode, type LabSummary } from '@mkube/testing';
+import { startControlPlane, type ControlPlane } from './control_plane.js';
+import { dnsArgs, ensureKubeDnsService, KUBE_DNS_IP } from '@mkube/cli';
 
 const LAB = 'mkdns';
 const SUBNET = 180; // nodes 10.213.180.0/24, pods 10.213.181.0/24 and 10.213.182.0/24

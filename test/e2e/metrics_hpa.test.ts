@@ -16,10 +16,10 @@ import { pino } from 'pino';
 import { Resources } from '@mkube/client';
 import { resourceFor, type Event, type HorizontalPodAutoscaler, type Pod } from '@mkube/api';
 import { issueCertificate, kubeconfig } from '@mkube/apiserver';
-import { ControllerManager } from '../../packages/controllers/src/manager.js';
-import { freePort, run, startAgent, startControlPlane, tmpRoot, waitFor, type AgentProcess, type ControlPlane } from '../../packages/node-agent/test/cluster_helper.js';
-import { labDown, labUp, REPO_ROOT, type LabNode, type LabSummary } from '../../packages/node-agent/test/lab_helper.js';
-import { ensureMetricsApi, metricsApiAvailable, metricsServerArgs } from '../../packages/cli/src/metrics_server.js';
+import { ControllerManager } from '@mkube/controllers';
+import { freePort, labDown, labUp, REPO_ROOT, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabNode, type LabSummary } from '@mkube/testing';
+import { startControlPlane, type ControlPlane } from './control_plane.js';
+import { ensureMetricsApi, metricsApiAvailable, metricsServerArgs } from '@mkube/cli';
 
 const LAB = 'mkhpa';
 const SUBNET = 196; // node 10.213.196.0/24, pods 10.213.197.0/24

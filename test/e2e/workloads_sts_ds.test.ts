@@ -18,9 +18,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Resources, type WatchHandle } from '@mkube/client';
 import type { Pod } from '@mkube/api';
-import { ControllerManager } from '../../packages/controllers/src/manager.js';
-import { run, startAgent, startControlPlane, tmpRoot, waitFor, type AgentProcess, type ControlPlane } from '../../packages/node-agent/test/cluster_helper.js';
-import { labDown, labUp, REPO_ROOT, type LabNode, type LabSummary } from '../../packages/node-agent/test/lab_helper.js';
+import { ControllerManager } from '@mkube/controllers';
+import { labDown, labUp, REPO_ROOT, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabNode, type LabSummary } from '@mkube/testing';
+import { startControlPlane, type ControlPlane } from './control_plane.js';
 
 const LAB = 'mkwl';
 const SUBNET = 132; // nodes 10.213.132.0/24, pods 10.213.133.0/24, 10.213.134.0/24 and 10.213.135.0/24

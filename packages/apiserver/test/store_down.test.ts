@@ -10,17 +10,17 @@ import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { startApiServer } from '../src/server.js';
 import { ResourcesClient, type GrpcApiError } from '../src/grpc/client.js';
-import { api, startEtcd } from './helpers/cluster.js';
+import { api, startEtcdCluster } from '@mkube/testing';
 
 test('a store that is down: 503 with Retry-After, UNAVAILABLE over gRPC, /readyz fails, nothing half-written', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'mkube-apiserver-store-down-'));
-  let etcd = await startEtcd(dir);
-  const server = await startApiServer({ dataDir: join(dir, 'data'), etcdServers: [etcd.endpoint], securePort: 0, grpcPort: 0, compactionIntervalMs: 0, logger: pino({ level: 'silent' }) });
+  const etcd = await startEtcdCluster({ members: 1 });
+  const server = await startApiServer({ dataDir: join(dir, 'data'), etcdServers: etcd.endpoints, securePort: 0, grpcPort: 0, compactionIntervalMs: 0, logger: pino({ level: 'silent' }) });
   const grpcClient = new ResourcesClient({ address: `127.0.0.1:${server.grpc!.port}`, caCert: server.pki.caCert, cert: server.pki.adminCert, key: server.pki.adminKey });
   t.teardown(async () => {
     grpcClient.close();
     await server.stop().catch(() => undefined);
-    etcd.proc.kill('SIGKILL');
+    await etcd.stop();
     await rm(dir, { recursive: true, force: true });
   });
   const cms = '/api/v1/namespaces/default/configmaps';
@@ -33,8 +33,7 @@ test('a store that is down: 503 with Retry-After, UNAVAILABLE over gRPC, /readyz
   t.is((await api(server, 'GET', '/readyz/no-such-check', undefined, { anonymous: true })).status, 404);
   t.is((await api(server, 'POST', cms, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'before' }, data: { a: '1' } })).status, 201);
 
-  etcd.proc.kill('SIGKILL');
-  await new Promise((r) => etcd.proc.once('exit', r));
+  await etcd.members[0]!.kill(); // SIGKILL, waits for the exit
 
   const rest = await api(server, 'POST', cms, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'during' }, data: { a: '2' } });
   t.is(rest.status, 503, rest.text);
@@ -57,7 +56,7 @@ test('a store that is down: 503 with Retry-After, UNAVAILABLE over gRPC, /readyz
   t.is((await api(server, 'GET', '/livez', undefined, { anonymous: true })).status, 500);
 
   // etcd back on the same data and ports: the API server serves again, and holds exactly what was acknowledged.
-  etcd = await startEtcd(dir, etcd.ports);
+  await etcd.members[0]!.start();
   let back = 0;
   for (let i = 0; i < 100 && back !== 200; i++) {
     back = (await api(server, 'GET', '/readyz', undefined, { anonymous: true })).status;

@@ -15,7 +15,7 @@ import test from 'ava';
 import { x509 } from '../src/certificates/x509.js';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '@mkube/apiserver';
-import { startEtcdCluster, type EtcdCluster } from '../../store/test/helpers/etcd_process.js';
+import { startEtcdCluster, type EtcdCluster } from '@mkube/testing';
 import { KubeClient, loadKubeconfig, ApiError, type ClientConfig } from '@mkube/client';
 import { verifyDetachedJws, type CertificateSigningRequest } from '@mkube/api';
 import { mkdtemp, rm } from 'node:fs/promises';

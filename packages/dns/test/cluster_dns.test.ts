@@ -11,7 +11,7 @@ import dnsPacket from 'dns-packet';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '@mkube/apiserver';
 import { KubeClient, loadKubeconfig, Resources, type KubeObject } from '@mkube/client';
-import { startEtcdCluster, type EtcdCluster } from '../../store/test/helpers/etcd_process.js';
+import { startEtcdCluster, type EtcdCluster } from '@mkube/testing';
 import { ControllerManager } from '@mkube/controllers';
 import { ClusterDns } from '../src/cluster_dns.js';
 import { dataOf, query } from './dns_client.js';

@@ -12,7 +12,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError as ClientApiError, Resources, loadKubeconfig } from '@mkube/client';
-import { issueCertificate } from '../../apiserver/src/auth/pki.js';
+import { issueCertificate } from '@mkube/apiserver';
 import { connectWebSocket } from '../src/server/websocket.js';
 import { startAgent, startControlPlane, tmpRoot, waitFor, type AgentProcess, type ControlPlane } from './cluster_helper.js';
 import { labDown, labUp, type LabNode } from './lab_helper.js';

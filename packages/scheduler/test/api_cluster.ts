@@ -1,12 +1,8 @@
 // A real API server on a real etcd 3.4 for the scheduler's tests, with the
 // nodes, pods and namespaces they create and a condition poll.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '@mkube/apiserver';
 import { ApiError, KubeClient, loadKubeconfig, Resources, type KubeObject } from '@mkube/client';
-import { pino } from 'pino';
-import { startEtcdCluster, type EtcdCluster } from '../../store/test/helpers/etcd_process.js';
+import { eventually as poll, startApiFixture } from '@mkube/testing';
 
 export interface Cluster {
   server: ApiServer;
@@ -14,44 +10,27 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/** @mkube/testing's API server fixture (real etcd 3.4) and clients from its admin kubeconfig. */
 export async function startCluster(): Promise<Cluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'mkube-scheduler-test-'));
+  const fx = await startApiFixture(startApiServer, { name: 'mkube-scheduler-test', store: 'etcd' });
   const clients: KubeClient[] = [];
-  let etcd: EtcdCluster | undefined;
-  let server: ApiServer | undefined;
-  const stop = async () => {
-    for (const c of clients) c.close();
-    await server?.stop().catch(() => undefined);
-    await etcd?.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    etcd = await startEtcdCluster({ members: 1 });
-    server = await startApiServer({ dataDir: join(dir, 'data'), etcdServers: etcd.endpoints, securePort: 0, compactionIntervalMs: 0, logger: pino({ level: 'silent' }) });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  const s = server;
   return {
-    server: s,
+    server: fx.server,
     client() {
-      const c = new KubeClient(loadKubeconfig(s.kubeconfigPath));
+      const c = new KubeClient(loadKubeconfig(fx.server.kubeconfigPath));
       clients.push(c);
       return c;
     },
-    stop,
+    async stop() {
+      for (const c of clients) c.close();
+      await fx.stop();
+    },
   };
 }
 
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** @mkube/testing's eventually with the scheduler's default of 15 s. */
+export function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  return poll(what, fn, timeoutMs) as Promise<T>;
 }
 
 export function nodeObj(name: string, cpu: string): KubeObject {

@@ -114,7 +114,7 @@ test('with two replicas only the lease holder schedules; the other takes over wh
 
 test('the mkube-scheduler command schedules, serves /healthz and exits cleanly on SIGTERM', async (t) => {
   const { spawn } = await import('node:child_process');
-  const { freePort } = await import('../../store/test/helpers/etcd_process.js');
+  const { freePort } = await import('@mkube/testing');
   const cluster = await startCluster();
   t.teardown(() => cluster.stop());
   const c = cluster.client();

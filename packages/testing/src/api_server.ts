@@ -24,9 +24,9 @@ export interface ApiServerLike {
 
 /** The options the fixture sets (structurally a subset of @mkube/apiserver's ApiServerOptions). */
 export interface FixtureApiServerOptions {
-  dataDir: string;
+  dataDir?: string;
   etcdServers?: string[];
-  securePort: number;
+  securePort?: number;
   tokenAuthFile?: string;
   compactionIntervalMs?: number;
   logger?: unknown;

@@ -1,15 +1,14 @@
-// Integration fixture: a real etcd 3.4, an in-process API server on it and a
-// ControllerManager (all controllers) against the API server; a client for
+// Integration fixture: @mkube/testing's API server fixture (a real etcd 3.4
+// and an in-process API server) and a ControllerManager (all controllers) against the API server; a client for
 // the test. No node agents run: tests play the kubelet by writing pod status.
 // Register `stop()` with t.teardown / test.after.always.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '@mkube/apiserver';
 import { KubeClient, loadKubeconfig, Resources, type KubeObject } from '@mkube/client';
+import { eventually as poll, startApiFixture, type ApiFixture } from '@mkube/testing';
 import { pino } from 'pino';
-import { startEtcdCluster, type EtcdCluster } from '../../../store/test/helpers/etcd_process.js';
 import { ControllerManager, type ManagerOptions } from '../../src/manager.js';
+
+export { sleep } from '@mkube/testing';
 
 export interface Fixture {
   dir: string;
@@ -20,27 +19,22 @@ export interface Fixture {
 }
 
 export async function startFixture(opts: Partial<ManagerOptions> = {}): Promise<Fixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'mkube-controllers-test-'));
-  let etcd: EtcdCluster | undefined;
-  let server: ApiServer | undefined;
+  // Like a real cluster (mkube up): the API server's DefaultTolerationSeconds uses the same unreachable toleration.
+  const tolerationSeconds = (opts.config as { defaultUnreachableTolerationSeconds?: number } | undefined)?.defaultUnreachableTolerationSeconds;
+  const api: ApiFixture<ApiServer> = await startApiFixture(startApiServer, {
+    name: 'mkube-controllers-test',
+    store: 'etcd',
+    extra: tolerationSeconds !== undefined ? { defaultUnreachableTolerationSeconds: tolerationSeconds } : {},
+  });
   let manager: ControllerManager | undefined;
   let client: KubeClient | undefined;
   const stop = async () => {
     await manager?.stop().catch(() => undefined);
     client?.close();
-    await server?.stop().catch(() => undefined);
-    await etcd?.stop().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
+    await api.stop();
   };
   try {
-    etcd = await startEtcdCluster({ members: 1 });
-    // Like a real cluster (mkube up): the API server's DefaultTolerationSeconds uses the same unreachable toleration.
-    const tolerationSeconds = (opts.config as { defaultUnreachableTolerationSeconds?: number } | undefined)?.defaultUnreachableTolerationSeconds;
-    server = await startApiServer({
-      dataDir: join(dir, 'data'), etcdServers: etcd.endpoints, securePort: 0, compactionIntervalMs: 0, logger: pino({ level: 'silent' }),
-      ...(tolerationSeconds !== undefined ? { defaultUnreachableTolerationSeconds: tolerationSeconds } : {}),
-    });
-    const cfg = loadKubeconfig(server.kubeconfigPath);
+    const cfg = loadKubeconfig(api.server.kubeconfigPath);
     client = new KubeClient(cfg);
     manager = new ControllerManager({
       clientConfig: cfg,
@@ -53,28 +47,16 @@ export async function startFixture(opts: Partial<ManagerOptions> = {}): Promise<
       ...opts,
     });
     await manager.start();
-    return { dir, server, client, manager, stop };
+    return { dir: api.dir, server: api.server, client, manager, stop };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(100);
-  }
+/** @mkube/testing's eventually with the controllers' default of 20 s. */
+export function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  return poll(what, fn, timeoutMs, 100) as Promise<T>;
 }
 
 let ipSeq = 1;

@@ -104,4 +104,4 @@ export function readyCondition(status: 'True' | 'False', at: number) {
 }
 
 /** The seeded PRNG the Raft core uses (mulberry32), for property tests that must replay exactly. */
-export { seededRandom as rng } from '../../../store/src/raft/seeded_random.js';
+export { seededRandom as rng } from '@mkube/testing';
