@@ -13,3 +13,6 @@ export { CidrSet, CidrError, DEFAULT_CLUSTER_CIDR, DEFAULT_RESERVED_CIDRS } from
 export { reconcileNodeCidr, recoverAllocations } from './ipam/reconcile.js';
 export { Expectations } from './expectations.js';
 export { systemClock, FakeClock, type Clock } from './util/time.js';
+// For the cloud controller manager (packages/cloud-controller-manager): events as the controllers write them, IPv4 parsing.
+export { EventRecorder, newEvent, type EventSpec } from './runtime/events.js';
+export { parseIPv4, parseCidr, formatIPv4 } from './ipam/cidr_set.js';
