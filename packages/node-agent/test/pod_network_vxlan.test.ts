@@ -178,6 +178,11 @@ test.serial('two workers on two lab subnets: pods reach each other by pod IP and
     });
   }
   t.regex(a1.logs(), /VtepIP.*outside the node's podCIDR 10\.213\.167\.64\/26/);
+  // Counted: the agent's refusal counter (its metrics endpoint listens on 127.0.0.1 in the worker's namespace).
+  for (const [w, a] of [[w1, a1], [w2, a2]] as const) {
+    const m = (await run('ip', ['netns', 'exec', w.netns, 'busybox', 'wget', '-qO-', `http://127.0.0.1:${a.metricsPort}/metrics`], 10_000)).stdout;
+    t.is(/^mkube_node_agent_route_refused_total (\d+)/m.exec(m)?.[1], '3', `${w.name}: one refusal per poisoned node`);
+  }
   for (const w of [w1, w2]) {
     const o = await overlay(w.netns);
     t.true(withGhost(o), `${w.name}: the ghost keeps its last good entries`);
