@@ -209,6 +209,15 @@ const KUBE_DNS_RULES: PolicyRule[] = [
   rule(['discovery.k8s.io'], ['endpointslices'], ['list', 'watch']),
 ];
 
+/** mkube-ingress (as ingress-nginx's ClusterRole): reads what it routes, writes Ingress status and events. */
+const INGRESS_RULES: PolicyRule[] = [
+  rule([''], ['services', 'secrets', 'nodes'], ['get', 'list', 'watch']),
+  rule(['discovery.k8s.io'], ['endpointslices'], ['get', 'list', 'watch']),
+  rule(['networking.k8s.io'], ['ingresses', 'ingressclasses'], ['get', 'list', 'watch']),
+  rule(['networking.k8s.io'], ['ingresses/status'], ['update']),
+  rule([''], ['events'], ['create', 'patch']),
+];
+
 const DISCOVERY_RULES: PolicyRule[] = [
   urls(['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/readyz', '/version', '/version/', '/openapi', '/openapi/*'], ['get']),
 ];
@@ -245,6 +254,7 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRole('system:kube-controller-manager', CONTROLLER_MANAGER_RULES),
       clusterRole('system:node', NODE_RULES),
       clusterRole('system:kube-dns', KUBE_DNS_RULES),
+      clusterRole('mkube-ingress', INGRESS_RULES),
       clusterRole('system:metrics-server', METRICS_SERVER_RULES),
       clusterRole('system:node-bootstrapper', CSR_RULES),
       clusterRole('system:certificates.k8s.io:certificatesigningrequests:nodeclient', [rule(['certificates.k8s.io'], ['certificatesigningrequests/nodeclient'], ['create'])]),
@@ -258,6 +268,7 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRoleBinding('system:kube-controller-manager', 'system:kube-controller-manager', [{ kind: 'User', name: CONTROLLER_MANAGER_USER }]),
       clusterRoleBinding('system:node', 'system:node', [{ kind: 'Group', name: NODES_GROUP }]),
       clusterRoleBinding('system:kube-dns', 'system:kube-dns', [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }]),
+      clusterRoleBinding('mkube-ingress', 'mkube-ingress', [{ kind: 'ServiceAccount', name: 'mkube-ingress', namespace: 'kube-system' }]),
       clusterRoleBinding('system:metrics-server', 'system:metrics-server', [{ kind: 'User', name: METRICS_SERVER_USER }]),
       clusterRoleBinding('kubeadm:kubelet-bootstrap', 'system:node-bootstrapper', [{ kind: 'Group', name: BOOTSTRAP_TOKEN_GROUP }]),
       clusterRoleBinding('kubeadm:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [{ kind: 'Group', name: BOOTSTRAP_TOKEN_GROUP }]),
