@@ -214,6 +214,8 @@ const INGRESS_RULES: PolicyRule[] = [
   rule([''], ['services', 'secrets', 'nodes'], ['get', 'list', 'watch']),
   rule(['discovery.k8s.io'], ['endpointslices'], ['get', 'list', 'watch']),
   rule(['networking.k8s.io'], ['ingresses', 'ingressclasses'], ['get', 'list', 'watch']),
+  // It creates the default IngressClass mkube when missing.
+  rule(['networking.k8s.io'], ['ingressclasses'], ['create']),
   rule(['networking.k8s.io'], ['ingresses/status'], ['update']),
   rule([''], ['events'], ['create', 'patch']),
 ];
