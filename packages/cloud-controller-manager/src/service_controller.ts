@@ -36,6 +36,11 @@ export function wantsLoadBalancer(s: Service, ourClass: string): boolean {
   return cls === undefined || cls === '' || cls === ourClass;
 }
 
+/** Whether resourceVersion `a` is older than `b` (both etcd revisions; opaque ones are never older). */
+function isOlder(a: string | undefined, b: string): boolean {
+  return a !== undefined && /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) < BigInt(b);
+}
+
 const sameIngress = (a: LoadBalancerIngress[] | undefined, b: LoadBalancerIngress[] | undefined) =>
   JSON.stringify((a ?? []).map((g) => [g.ip ?? '', g.hostname ?? ''])) === JSON.stringify((b ?? []).map((g) => [g.ip ?? '', g.hostname ?? '']));
 
@@ -43,6 +48,8 @@ export class ServiceController {
   readonly queue = new WorkQueue<string>({ baseDelayMs: 100, maxDelayMs: 30_000 });
   private readonly events: EventRecorder;
   private running: Promise<void>[] = [];
+  /** The resourceVersion of our last write to each Service: an older cached copy is stale (its newer event is on its way). */
+  private readonly written = new Map<string, string>();
   syncs = 0;
 
   constructor(private readonly o: ServiceControllerOptions) {
@@ -99,7 +106,13 @@ export class ServiceController {
       await this.o.lb.ensureLoadBalancerDeleted(this.o.clusterName, { metadata: { namespace, name } } as Service);
       return;
     }
+    const mine = this.written.get(key);
+    if (mine !== undefined && isOlder(svc.metadata.resourceVersion, mine)) return;
+    this.written.delete(key);
     const services = this.o.client.resource<Service>(Resources.services);
+    const remember = (o: Service) => {
+      if (o.metadata?.resourceVersion) this.written.set(key, o.metadata.resourceVersion);
+    };
     const ns = svc.metadata.namespace;
     const finalizers = svc.metadata.finalizers ?? [];
     const hasFinalizer = finalizers.includes(LB_CLEANUP_FINALIZER);
@@ -111,7 +124,7 @@ export class ServiceController {
       if (upToDate) return;
       this.events.record(svc, SERVICE_REF, { type: 'Normal', reason: 'EnsuringLoadBalancer', message: 'Ensuring load balancer' });
       if (!hasFinalizer) {
-        await services.patch(ns, svc.metadata.name, { metadata: { finalizers: [...finalizers, LB_CLEANUP_FINALIZER], resourceVersion: svc.metadata.resourceVersion } }, 'merge');
+        remember(await services.patch(ns, svc.metadata.name, { metadata: { finalizers: [...finalizers, LB_CLEANUP_FINALIZER], resourceVersion: svc.metadata.resourceVersion } }, 'merge'));
       }
       let status;
       try {
@@ -121,7 +134,7 @@ export class ServiceController {
         throw err;
       }
       if (!sameIngress(status.ingress, svc.status?.loadBalancer?.ingress)) {
-        await services.patch(ns, svc.metadata.name, { status: { loadBalancer: { ingress: status.ingress ?? [] } } }, 'merge', 'status');
+        remember(await services.patch(ns, svc.metadata.name, { status: { loadBalancer: { ingress: status.ingress ?? [] } } }, 'merge', 'status'));
       }
       this.events.record(svc, SERVICE_REF, { type: 'Normal', reason: 'EnsuredLoadBalancer', message: 'Ensured load balancer' });
       return;
@@ -135,7 +148,7 @@ export class ServiceController {
       latest = await services.patch(ns, svc.metadata.name, { status: { loadBalancer: { ingress: null } } }, 'merge', 'status');
     }
     const rest = (latest.metadata.finalizers ?? []).filter((f) => f !== LB_CLEANUP_FINALIZER);
-    await services.patch(ns, svc.metadata.name, { metadata: { finalizers: rest.length ? rest : null, resourceVersion: latest.metadata.resourceVersion } }, 'merge');
+    remember(await services.patch(ns, svc.metadata.name, { metadata: { finalizers: rest.length ? rest : null, resourceVersion: latest.metadata.resourceVersion } }, 'merge'));
     this.events.record(svc, SERVICE_REF, { type: 'Normal', reason: 'DeletedLoadBalancer', message: 'Deleted load balancer' });
   }
 }
