@@ -5,7 +5,6 @@
 // the real kubectl 1.27 and 1.33 (`auth can-i`, `--list`, `auth whoami`, `--as`).
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import test from 'ava';
 import { findResource } from '@mkube/api';
@@ -103,28 +102,7 @@ const sar = (spec: object) => ({ apiVersion: 'authorization.k8s.io/v1', kind: 'S
 
 /** One HTTPS request with a bearer token and extra headers (impersonation). */
 function call(method: string, path: string, token: string, headers: Record<string, string | string[]> = {}, body?: unknown): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const h: Record<string, string | string[]> = { Accept: 'application/json', Authorization: `Bearer ${token}`, ...headers };
-    if (payload !== undefined) h['Content-Type'] = 'application/json';
-    const req = request(new URL(path, fx.server.url), { method, headers: h, ca: fx.server.pki.caCert }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
-      });
-    });
-    req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
+  return api(fx.server, method, path, body, { token, headers });
 }
 
 test('SelfSubjectAccessReview answers from RBAC: resources, subresources, resource names, non-resource URLs', async (t) => {

@@ -72,28 +72,7 @@ async function eventsFor(auditID: string, stage = 'ResponseComplete'): Promise<E
 
 /** One HTTPS request with a bearer token and extra headers. */
 function call(method: string, path: string, token: string, headers: Record<string, string> = {}, body?: unknown): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const h: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${token}`, ...headers };
-    if (payload !== undefined) h['Content-Type'] = 'application/json';
-    const req = request(new URL(path, fx.server.url), { method, headers: h, ca: fx.server.pki.caCert }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
-      });
-    });
-    req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
+  return api(fx.server, method, path, body, { token, headers });
 }
 
 const auditId = (r: Reply) => String(r.headers['audit-id'] ?? '');

@@ -160,6 +160,8 @@ export interface RequestOptions {
   accept?: string;
   anonymous?: boolean;
   identity?: { cert: string; key: string };
+  /** More request headers (e.g. Impersonate-User, Impersonate-Group as a list). */
+  headers?: Record<string, string | string[]>;
 }
 
 /** One HTTPS request as the admin (client certificate), as another certificate's identity, or with a bearer token. */
@@ -167,12 +169,13 @@ export function api(s: Pick<ApiServerLike, 'url' | 'pki'>, method: string, path:
   return new Promise((resolve, reject) => {
     const url = new URL(path, s.url);
     const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-    const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json' };
+    const headers: Record<string, string | string[]> = { Accept: opts.accept ?? 'application/json' };
     if (payload !== undefined) {
       headers['Content-Type'] = opts.contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+    Object.assign(headers, opts.headers);
     const useCert = !opts.token && !opts.anonymous;
     const cert = useCert ? (opts.identity?.cert ?? s.pki.adminCert) : undefined;
     const key = useCert ? (opts.identity?.key ?? s.pki.adminKey) : undefined;
