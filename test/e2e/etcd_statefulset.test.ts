@@ -13,8 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PersistentVolume, PersistentVolumeClaim, Pod } from '@mkube/api';
-import { freePort } from '../../packages/store/test/helpers/etcd_process.js';
-import { labDown, REPO_ROOT, run, waitFor } from '../../packages/node-agent/test/lab_helper.js';
+import { freePort, labDown, REPO_ROOT, run, waitFor } from '@mkube/testing';
 
 const LAB = 'mketcd';
 const SUBNET = 152; // nodes 10.213.152.0/24, pods 10.213.153.0/24 and 10.213.154.0/24
