@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { componentBin, LAB_SCRIPT } from './paths.js';
 import { Resolver } from 'node:dns/promises';
 import { dnsArgs, ensureKubeDnsService, KUBE_DNS_IP } from './cluster_dns.js';
+import { HTTP_PORT, ingressArgs } from './ingress.js';
 import { ensureMetricsApi, METRICS_APISERVICE, metricsApiAvailable, metricsServerArgs } from './metrics_server.js';
 import { DEFAULT_STORAGE_CLASS, ensureDefaultStorageClass, LOCAL_PATH_PROVISIONER } from './storage_class.js';
 import { isAlive, lastPlainLogLine, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
@@ -371,6 +372,27 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
       });
     }
   }, () => `Cluster DNS answering (kube-system/kube-dns ${KUBE_DNS_IP} → ${nodes.map((n) => `${n.nodeIP}:53`).join(', ')})`);
+
+  // Ingress: mkube-ingress on every node, ports 80/443 of the node IP (ingress.ts says why); it creates IngressClass mkube.
+  await progress.step(`Starting the Ingress controller on ${nodes.length === 1 ? `node ${nodeNames[0]}` : `${nodes.length} nodes`}`, async (h) => {
+    const kc = componentKubeconfig(pki, kcDir, server, ca, 'mkube-ingress', '/CN=system:serviceaccount:kube-system:mkube-ingress');
+    const recs: ComponentRecord[] = [];
+    for (const [i, n] of nodes.entries()) {
+      const metricsPort = opts.workers > 0 ? undefined : await freePort();
+      const rec = startComponent(dataDir, `ingress-${nodeNames[i]!}`, [process.execPath, componentBin('ingress', 'mkube-ingress'), ...ingressArgs(kc, n.nodeIP, metricsPort)], { netns: n.netns });
+      if (metricsPort !== undefined) rec.health = `http://127.0.0.1:${metricsPort}/readyz`;
+      components.push(rec);
+      recs.push(rec);
+      writeState(state);
+    }
+    for (const n of nodes) {
+      await waitFor(`the Ingress controller on ${n.nodeIP}:${HTTP_PORT} to answer`, 60_000, async () => {
+        checkAlive(...recs);
+        h.waiting(`http://${n.nodeIP}:${HTTP_PORT}/`);
+        return (await httpStatus(`http://${n.nodeIP}:${HTTP_PORT}/`).catch(() => 0)) > 0 ? true : undefined;
+      });
+    }
+  }, () => `Ingress controller serving (IngressClass mkube) on ${nodes.map((n) => `${n.nodeIP}:80/443`).join(', ')}`);
 
   // The resource metrics API (metrics_server.ts): kubectl top and the horizontal pod autoscaler.
   await progress.step('Starting the metrics server', async (h) => {

@@ -52,10 +52,17 @@ export function defaultIngressClass(): IngressClass {
   };
 }
 
-/** Creates the IngressClass `mkube` unless it exists; 'created' or 'found'. */
+/** Creates the IngressClass `mkube` unless it exists (asked first: the controller's role may only read it); 'created' or 'found'. */
 export async function ensureIngressClass(client: KubeClient): Promise<'created' | 'found'> {
+  const classes = client.resource<IngressClass>(ingressClasses);
   try {
-    await client.resource<IngressClass>(ingressClasses).create(undefined, defaultIngressClass());
+    await classes.get(undefined, INGRESS_CLASS);
+    return 'found';
+  } catch (err) {
+    if (!ApiError.isNotFound(err)) throw err;
+  }
+  try {
+    await classes.create(undefined, defaultIngressClass());
     return 'created';
   } catch (err) {
     if (ApiError.isAlreadyExists(err)) return 'found';
