@@ -220,6 +220,17 @@ const INGRESS_RULES: PolicyRule[] = [
   rule([''], ['events'], ['create', 'patch']),
 ];
 
+/** Upstream's system:cloud-controller-manager (mkube-cloud-controller-manager): LoadBalancer status and finalizers, Node initialisation and deletion, events. */
+const CLOUD_CONTROLLER_MANAGER_RULES: PolicyRule[] = [
+  rule([''], ['events'], ['create', 'patch', 'update']),
+  rule([''], ['nodes'], [...READ, 'patch', 'update', 'delete']),
+  rule([''], ['nodes/status'], ['patch', 'update']),
+  rule([''], ['services'], [...READ, 'patch', 'update']),
+  rule([''], ['services/status'], ['patch', 'update']),
+  rule(['coordination.k8s.io'], ['leases'], READ),
+];
+export const CLOUD_CONTROLLER_MANAGER_USER = 'system:cloud-controller-manager';
+
 const DISCOVERY_RULES: PolicyRule[] = [
   urls(['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/readyz', '/version', '/version/', '/openapi', '/openapi/*'], ['get']),
 ];
@@ -258,6 +269,7 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRole('system:kube-dns', KUBE_DNS_RULES),
       clusterRole('mkube-ingress', INGRESS_RULES),
       clusterRole('system:metrics-server', METRICS_SERVER_RULES),
+      clusterRole('system:cloud-controller-manager', CLOUD_CONTROLLER_MANAGER_RULES),
       clusterRole('system:node-bootstrapper', CSR_RULES),
       clusterRole('system:certificates.k8s.io:certificatesigningrequests:nodeclient', [rule(['certificates.k8s.io'], ['certificatesigningrequests/nodeclient'], ['create'])]),
       clusterRole('system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [rule(['certificates.k8s.io'], ['certificatesigningrequests/selfnodeclient'], ['create'])]),
@@ -272,6 +284,7 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRoleBinding('system:kube-dns', 'system:kube-dns', [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }]),
       clusterRoleBinding('mkube-ingress', 'mkube-ingress', [{ kind: 'ServiceAccount', name: 'mkube-ingress', namespace: 'kube-system' }]),
       clusterRoleBinding('system:metrics-server', 'system:metrics-server', [{ kind: 'User', name: METRICS_SERVER_USER }]),
+      clusterRoleBinding('system:cloud-controller-manager', 'system:cloud-controller-manager', [{ kind: 'User', name: CLOUD_CONTROLLER_MANAGER_USER }]),
       clusterRoleBinding('kubeadm:kubelet-bootstrap', 'system:node-bootstrapper', [{ kind: 'Group', name: BOOTSTRAP_TOKEN_GROUP }]),
       clusterRoleBinding('kubeadm:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [{ kind: 'Group', name: BOOTSTRAP_TOKEN_GROUP }]),
       clusterRoleBinding('kubeadm:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [{ kind: 'Group', name: NODES_GROUP }]),
@@ -279,11 +292,13 @@ export function bootstrapPolicy(): BootstrapPolicy {
     roles: [
       role('kube-system', 'system::leader-locking-kube-scheduler', leaderLockingRules()),
       role('kube-system', 'system::leader-locking-kube-controller-manager', leaderLockingRules()),
+      role('kube-system', 'system::leader-locking-cloud-controller-manager', leaderLockingRules()),
       role('kube-public', 'kubeadm:bootstrap-signer-clusterinfo', [rule([''], ['configmaps'], ['get'], ['cluster-info'])]),
     ],
     roleBindings: [
       roleBinding('kube-system', 'system::leader-locking-kube-scheduler', 'system::leader-locking-kube-scheduler', [{ kind: 'User', name: SCHEDULER_USER }]),
       roleBinding('kube-system', 'system::leader-locking-kube-controller-manager', 'system::leader-locking-kube-controller-manager', [{ kind: 'User', name: CONTROLLER_MANAGER_USER }]),
+      roleBinding('kube-system', 'system::leader-locking-cloud-controller-manager', 'system::leader-locking-cloud-controller-manager', [{ kind: 'User', name: CLOUD_CONTROLLER_MANAGER_USER }]),
       roleBinding('kube-public', 'kubeadm:bootstrap-signer-clusterinfo', 'kubeadm:bootstrap-signer-clusterinfo', [{ kind: 'User', name: 'system:anonymous' }, { kind: 'Group', name: 'system:bootstrappers' }]),
     ],
   };
