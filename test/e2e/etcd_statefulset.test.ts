@@ -7,7 +7,7 @@
 // WaitForFirstConsumer). The members form one cluster, a key written is read back; `kubectl delete pod
 // etcd-1` while its node is cordoned leaves the cluster answering with 2 of 3 members (every write
 // succeeds); uncordoned, etcd-1 comes back with the same name, claim and node, the same member ID and
-// its data, and catches up. `mkube down` removes everything.
+// its data, and catches up. mkube up and the tests within 4 minutes; `mkube down` removes everything.
 import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,11 @@ const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
 const MKUBE = join(REPO_ROOT, 'packages', 'cli', 'dist', 'src', 'bin', 'mkube.js');
 const DOMAIN = 'etcd.default.svc.cluster.local';
 const peer = (i: number) => `etcd-${i}=http://etcd-${i}.${DOMAIN}:2380`;
+
+// The whole file (mkube up and both tests) within 4 minutes; the clean-up after it has its own bounds.
+const BUDGET_MS = 240_000;
+let deadline = Date.now() + BUDGET_MS;
+const left = () => Math.max(1_000, deadline - Date.now());
 
 let dataDir = '';
 let kubeconfig = '';
@@ -126,7 +131,8 @@ test.before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'mkube-e2e-etcd-'));
   kubeconfig = join(dataDir, 'admin.kubeconfig');
   const started = Date.now();
-  upOutput = (await run(process.execPath, [MKUBE, 'up', '--data-dir', dataDir, '--workers', '2', '--lab-name', LAB, '--lab-subnet', String(SUBNET), '--api-port', String(await freePort())], 180_000)).stdout;
+  deadline = started + BUDGET_MS;
+  upOutput = (await run(process.execPath, [MKUBE, 'up', '--data-dir', dataDir, '--workers', '2', '--lab-name', LAB, '--lab-subnet', String(SUBNET), '--api-port', String(await freePort())], 150_000)).stdout;
   console.log(`mkube up --workers 2: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
@@ -140,13 +146,13 @@ test.after.always(async () => {
 let memberIds = new Map<string, string>();
 
 test.serial('three etcd members find each other by their stable DNS names and form one cluster; a key written is read back', async (t) => {
-  t.timeout(200_000);
+  t.timeout(Math.min(120_000, left()));
   t.regex(upOutput, /Nodes mketcd-w1, mketcd-w2 are Ready/);
   const started = Date.now();
   const file = join(dataDir, 'etcd.yaml');
   writeFileSync(file, `${SERVICE}---\n${STATEFULSET}`);
   await k(['apply', '-f', file]);
-  t.regex(await k(['rollout', 'status', 'sts/etcd', '--timeout=150s'], 160_000), /partitioned roll out complete: 3 new pods have been updated/);
+  t.regex(await k(['rollout', 'status', 'sts/etcd', '--timeout=90s'], 100_000), /partitioned roll out complete: 3 new pods have been updated/);
   t.log(`3 members Ready ${((Date.now() - started) / 1000).toFixed(1)} s after kubectl apply`);
 
   const pods = (await getJson<{ items: Pod[] }>(['pods', '-l', 'app=etcd'])).items;
@@ -183,7 +189,7 @@ test.serial('three etcd members find each other by their stable DNS names and fo
 });
 
 test.serial('kubectl delete pod etcd-1: the cluster answers with 2 of 3 members; etcd-1 comes back on its node with its claim, member ID and data', async (t) => {
-  t.timeout(180_000);
+  t.timeout(left());
   t.is(memberIds.size, 3, 'the cluster of the first test');
   const before = await getJson<Pod>(['pod', 'etcd-1']);
   const node = before.spec!.nodeName!;
