@@ -54,6 +54,8 @@ const OPS_PER_KEY_WINDOW = 30;
 const IO_WAIT_LIMIT_MS = 60_000;
 /** Event-loop turns with nothing queued and no I/O after which a busy loop is stuck for good. */
 const STALL_TURNS = 50;
+/** Wall time the cleanup gives each member's close (after a failure its loop may be the stuck one). */
+const CLEANUP_LIMIT_MS = 5000;
 const silent = pino({ level: 'silent' });
 
 /** The in-memory log: what save() wrote survives a crash; nothing else does. */
@@ -157,7 +159,11 @@ export class LoopCluster {
       void lead;
       return { ticks: this.now, ops: this.history.size, opsOk: this.stats.opsOk, crashes: this.stats.crashes, elections: this.stats.elections, maxApplyLag: this.stats.maxApplyLag, opsChecked: lin.operations, maxSettleMs: Math.round(this.stats.maxSettleMs) };
     } finally {
-      for (const m of this.members) await this.crash(m, false);
+      // Cleanup after a failure must not hang on the loop that failed it: each close gets a bound.
+      for (const m of this.members) {
+        void this.crash(m, false);
+        await this.closed(m, CLEANUP_LIMIT_MS).catch(() => undefined);
+      }
       rmSync(this.base, { recursive: true, force: true });
     }
   }
@@ -250,10 +256,10 @@ export class LoopCluster {
   }
 
   /** A crashed member's close (its loop going idle, its applies draining) finishes in bounded time, or the seed fails. */
-  private async closed(m: SimMember): Promise<void> {
+  private async closed(m: SimMember, limitMs = IO_WAIT_LIMIT_MS): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`seed ${this.opts.seed}: member ${m.id} did not finish crashing within ${IO_WAIT_LIMIT_MS} ms at tick ${this.now} (its loop never went idle): ${this.describeMembers()}`)), IO_WAIT_LIMIT_MS);
+      timer = setTimeout(() => reject(new Error(`seed ${this.opts.seed}: member ${m.id} did not finish crashing within ${limitMs} ms at tick ${this.now} (its loop never went idle): ${this.describeMembers()}`)), limitMs);
     });
     try {
       await Promise.race([m.closing, limit]);
