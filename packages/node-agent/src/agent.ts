@@ -20,6 +20,7 @@ import type { NodeIdentity, Reserved, Taint } from './node_status.js';
 import { AgentServer } from './server/server.js';
 import { StatsSummaryProvider } from './server/stats_summary.js';
 import { ServiceProxy } from './proxy/service_proxy.js';
+import { LbAnnouncer, type AnnouncerNode } from './lb_announcer.js';
 import type { EndpointsLike, ServiceLike } from './proxy/service_rules.js';
 import { endpointsFromSlices, type EndpointSliceLike } from './proxy/slice_endpoints.js';
 import { PodLifecycleEngine, type PodLifecycleEngineOptions } from './sync.js';
@@ -57,6 +58,8 @@ export interface NodeAgentOptions {
   podNetworkMode?: PodNetworkMode;
   /** The service proxy: 'iptables' programs the nat table of the agent's network namespace; 'none' (default) leaves it alone. */
   proxyMode?: 'iptables' | 'none';
+  /** Announce the LoadBalancer addresses elected to this node (L2: address on the node's interface + gratuitous ARP; lb_announcer.ts). Needs proxyMode iptables (which DNATs them). */
+  lbAnnounce?: boolean;
   /** Run the local-path provisioner (mkube.io/local-path) for claims selected to this node (default true). */
   localPathProvisioner?: boolean;
   logger?: Logger;
@@ -102,6 +105,7 @@ export class NodeAgent {
   /** The proxy's endpoints come from EndpointSlices (Endpoints only for Services without any slice). */
   readonly endpointSlices: Informer<KubeObject>;
   readonly proxy: ServiceProxy | undefined;
+  lbAnnouncer: LbAnnouncer | undefined;
   private localPath: LocalPathProvisioner | undefined;
   private metricsServer?: ComponentServer;
   metricsPort = 0;
@@ -222,6 +226,19 @@ export class NodeAgent {
         inf.start();
       }
     } else this.services.start();
+    if (o.lbAnnounce && this.proxy) {
+      this.lbAnnouncer = new LbAnnouncer({
+        nodeName: o.nodeName,
+        nodeIP: o.nodeIP,
+        log: this.log.child({ component: 'lb-announcer' }),
+        services: () => this.services.list() as unknown as ServiceLike[],
+        endpoints: () => endpointsFromSlices(this.endpointSlices.list() as unknown as EndpointSliceLike[], this.endpoints.list() as unknown as EndpointsLike[]),
+        nodes: () => this.nodes.list() as unknown as AnnouncerNode[],
+      });
+      const announce = () => this.lbAnnouncer?.update();
+      for (const inf of [this.services, this.endpointSlices, this.nodes]) inf.addEventHandler({ add: announce, update: announce, delete: announce });
+      await this.lbAnnouncer.start().catch((err: unknown) => this.log.error({ err }, 'load-balancer announcer not started'));
+    }
     // Containers get the Services' variables (KUBERNETES_SERVICE_HOST, ...) from this informer.
     this.api.serviceList = () => this.services.list() as unknown as EnvService[];
     await this.engine.start();
@@ -275,6 +292,7 @@ export class NodeAgent {
   /** Stops everything; running pods keep running. */
   async stop(): Promise<void> {
     this.heartbeat?.stop();
+    this.lbAnnouncer?.stop();
     this.localPath?.stop();
     this.nodes.stop();
     if (this.proxy) {
