@@ -12,6 +12,7 @@
 import { Agent, request } from 'node:https';
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
+import { seededRandom } from '@mkube/component-base';
 import { encodeEnvelope, encodeObject } from '@mkube/api';
 import { ResourcesClient, type GrpcApiError } from '../src/grpc/client.js';
 import { encodeGrpc } from '../src/grpc/proto.js';
@@ -22,18 +23,7 @@ const SECONDS = Number(process.env.MKUBE_FUZZ_SECONDS ?? 25);
 
 // ---------------------------------------------------------------- seeded randomness
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rnd = prng(SEED);
+const rnd = seededRandom(SEED);
 const int = (n: number) => Math.floor(rnd() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 const chance = (p: number) => rnd() < p;

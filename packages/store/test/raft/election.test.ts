@@ -1,4 +1,5 @@
 import test from 'ava';
+import { seededRandom } from '../../src/raft/seeded_random.js';
 import { MessageType, StateRole } from '../../src/raft/index.js';
 import { Network, enc } from './harness.js';
 
@@ -14,7 +15,7 @@ test('a single node elects itself and commits its empty entry', (t) => {
 
 test('a follower campaigns after a randomized election timeout in [electionTick, 2*electionTick)', (t) => {
   for (let seed = 0; seed < 20; seed++) {
-    const net = new Network([1, 2, 3], { electionTick: 10, random: mulberry(seed) });
+    const net = new Network([1, 2, 3], { electionTick: 10, random: seededRandom(seed) });
     let ticks = 0;
     while (net.role(1) === StateRole.Follower && ticks < 100) {
       net.raw(1).tick();
@@ -160,13 +161,3 @@ test('local message types are ignored when stepped from the network', (t) => {
   t.throws(() => r.propose(enc('x')), { code: 'RAFT_PROPOSAL_DROPPED' } as never);
 });
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,22 +1,16 @@
 // Seeded pseudo-random source for the simulator (mulberry32): one seed
 // reproduces a whole run.
 
+import { seededRandom } from '../../src/raft/seeded_random.js';
+
 export class Rng {
-  private a: number;
+  /** Uniform in [0, 1): component-base's mulberry32, from a scrambled seed. */
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.a = (seed ^ 0x9e3779b9) >>> 0;
+    this.next = seededRandom((seed ^ 0x9e3779b9) >>> 0);
     // Warm up so that small neighbouring seeds diverge at once.
     for (let i = 0; i < 4; i++) this.next();
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
   /** Integer in [0, n). */
