@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { componentBin, LAB_SCRIPT } from './paths.js';
 import { Resolver } from 'node:dns/promises';
 import { dnsArgs, ensureKubeDnsService, KUBE_DNS_IP } from './cluster_dns.js';
+import { ccmArgs, CLOUD_CONTROLLER_MANAGER_SUBJECT, LAB_LB_POOL, routePoolToLab, writeMachinesFile } from './cloud_controller.js';
 import { HTTP_PORT, ingressArgs } from './ingress.js';
 import { ensureMetricsApi, METRICS_APISERVICE, metricsApiAvailable, metricsServerArgs } from './metrics_server.js';
 import { DEFAULT_STORAGE_CLASS, ensureDefaultStorageClass, LOCAL_PATH_PROVISIONER } from './storage_class.js';
@@ -42,6 +43,8 @@ export interface UpOptions {
   labSubnet?: number;
   /** The node agents' --pod-network-mode on worker hosts (host-gw, vxlan or auto; default: the agent's, host-gw). */
   podNetworkMode?: 'host-gw' | 'vxlan' | 'auto';
+  /** LoadBalancer addresses with lab workers (default 10.213.250.0/24; cloud_controller.ts). */
+  lbAddressPool?: string;
 }
 
 interface LabNode {
@@ -310,6 +313,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
           '--cni-conf-dir', join(n.stateDir, 'cni', 'net.d'),
           ...(opts.podNetworkMode && metricsPort === undefined ? ['--pod-network-mode', opts.podNetworkMode] : []),
           '--cluster-dns', KUBE_DNS_IP,
+          ...(metricsPort === undefined ? ['--lb-announce'] : []),
           ...(n.cgroupParent ? ['--cgroup-root', n.cgroupParent] : []),
           ...(n.logDir ? ['--pod-logs-dir', n.logDir] : []),
           // One node on the host: no routes to other nodes to keep (and the host's own routes stay untouched);
@@ -344,6 +348,20 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
       return undefined;
     });
   }, () => `Node${nodeNames.length === 1 ? ` ${nodeNames[0]} is` : `s ${nodeNames.join(', ')} are`} Ready`);
+
+  // LoadBalancer Services and cloud node lifecycle (cloud_controller.ts says how the addresses reach the host).
+  const ccmPort = await freePort();
+  const lbPool = opts.workers > 0 ? opts.lbAddressPool ?? LAB_LB_POOL : undefined;
+  await progress.step('Starting the cloud controller manager', async (h) => {
+    const kc = componentKubeconfig(pki, kcDir, server, ca, 'cloud-controller-manager', CLOUD_CONTROLLER_MANAGER_SUBJECT);
+    const machinesFile = writeMachinesFile(dataDir, nodes.map((n, i) => ({ name: nodeNames[i]!, nodeIP: n.nodeIP, netns: n.netns })));
+    if (lbPool) routePoolToLab(lbPool, bind);
+    const rec = startComponent(dataDir, 'cloud-controller-manager', [process.execPath, componentBin('cloud-controller-manager', 'mkube-cloud-controller-manager'), ...ccmArgs({ kubeconfig: kc, metricsPort: ccmPort, machinesFile, pool: lbPool })]);
+    rec.health = `http://127.0.0.1:${ccmPort}/healthz`;
+    components.push(rec);
+    writeState(state);
+    await waitHealthy(h, rec, 60_000);
+  }, () => `Cloud controller manager healthy${lbPool ? ` (LoadBalancer addresses from ${lbPool})` : ''}`);
 
   // The default StorageClass for the node agents' local-path provisioner (storage_class.ts says why here).
   await progress.step('Creating the default StorageClass', async () => ensureDefaultStorageClass(creds),
