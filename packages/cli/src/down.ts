@@ -20,7 +20,8 @@ export async function down(dataDirArg: string, log: (m: string) => void): Promis
   } else {
     log(`mkube: no cluster state in ${dataDir}; removing any lab leftovers`);
   }
-  execFileSync('bash', [LAB_SCRIPT(), 'down', '--name', state?.lab ?? LAB_NAME], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // A cluster of `mkube init` / `mkube join` has no lab (state.lab unset): its machine's networks stay.
+  if (!state || state.lab) execFileSync('bash', [LAB_SCRIPT(), 'down', '--name', state?.lab ?? LAB_NAME], { stdio: ['ignore', 'ignore', 'inherit'] });
   rmSync(statePath(dataDir), { force: true });
   log('mkube: stopped');
 }

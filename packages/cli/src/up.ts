@@ -83,7 +83,7 @@ function labNodes(s: LabSummary): LabNode[] {
 }
 
 /** A client certificate and kubeconfig for a component, issued by the cluster CA. */
-function componentKubeconfig(pkiDir: string, out: string, server: string, caCert: string, base: string, subject: string): string {
+export function componentKubeconfig(pkiDir: string, out: string, server: string, caCert: string, base: string, subject: string): string {
   const path = join(out, `${base}.kubeconfig`);
   if (!existsSync(join(pkiDir, `${base}.crt`))) {
     issueCertificate(pkiDir, base, subject, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
@@ -112,7 +112,7 @@ function exited(c: ComponentRecord): ComponentFailed {
   return new ComponentFailed(`${c.name} exited${line ? `: ${line}` : ''}`, c.log);
 }
 
-function checkAlive(...cs: ComponentRecord[]): void {
+export function checkAlive(...cs: ComponentRecord[]): void {
   for (const c of cs) if (!isAlive(c.pid)) throw exited(c);
 }
 
@@ -140,7 +140,7 @@ export function httpStatus(url: string, timeoutMs = 2000): Promise<number> {
 }
 
 /** Waits until a component's health endpoint answers 200, showing the last answer while waiting. */
-async function waitHealthy(h: StepHandle, c: ComponentRecord, timeoutMs: number): Promise<void> {
+export async function waitHealthy(h: StepHandle, c: ComponentRecord, timeoutMs: number): Promise<void> {
   await waitFor(`${c.name} to be healthy`, timeoutMs, async () => {
     checkAlive(c);
     const code = await httpStatus(c.health!).catch((err: Error) => {

@@ -1,0 +1,102 @@
+// The multi-machine commands of the mkube CLI: `mkube init`, `mkube join`, `mkube token create|list|delete`
+// (flags as kubeadm's), dispatched from bin/mkube.ts.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseGoDuration } from '@mkube/component-base';
+import { adminCreds, type AdminCreds } from './api_probe.js';
+import { init } from './init.js';
+import { joinCluster } from './join.js';
+import { readState } from './processes.js';
+import { StepFailed } from './progress.js';
+import { createToken, deleteToken, formatTokens, listTokens } from './token.js';
+
+export const CLUSTER_COMMANDS_USAGE = `  mkube init --advertise-address IP [--data-dir DIR] [--api-port 6443] [--cluster-signing-duration 8760h] [--token-ttl 24h]
+                                                                the first control plane; prints the join command
+  mkube join https://IP:6443 --token T --discovery-token-ca-cert-hash sha256:H [--data-dir DIR] [--node-ip IP]
+             [--node-name NAME] [--cri-socket unix:///run/containerd/containerd.sock] [--pod-cidr CIDR] [--cni-conf-dir DIR]
+                                                                join this machine as a worker (TLS bootstrap)
+  mkube token create [--ttl 24h] [TOKEN] | list | delete ID...  [--data-dir DIR]   bootstrap tokens (on a control plane)
+`;
+
+function ttlMs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  return v === '0' ? 0 : parseGoDuration(v);
+}
+
+function controlPlaneCreds(dataDir: string): AdminCreds {
+  const state = readState(dataDir);
+  if (!state) throw new Error(`no control plane state in ${dataDir} (run mkube init --data-dir ${dataDir} first)`);
+  return adminCreds(join(state.dataDir, 'apiserver'), state.apiServer);
+}
+
+export async function runClusterCommand(command: 'init' | 'join' | 'token', args: string[]): Promise<number> {
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      'data-dir': { type: 'string', default: '.mkube' },
+      'advertise-address': { type: 'string' },
+      'api-port': { type: 'string', default: '6443' },
+      'cluster-signing-duration': { type: 'string' },
+      'token-ttl': { type: 'string' },
+      token: { type: 'string' },
+      'discovery-token-ca-cert-hash': { type: 'string', multiple: true },
+      'node-ip': { type: 'string' },
+      'node-name': { type: 'string' },
+      'cri-socket': { type: 'string' },
+      'pod-cidr': { type: 'string' },
+      'cni-conf-dir': { type: 'string' },
+      'cgroup-root': { type: 'string' },
+      'pod-logs-dir': { type: 'string' },
+      'control-plane': { type: 'boolean', default: false },
+      'certificate-key': { type: 'string' },
+      ttl: { type: 'string' },
+    },
+  });
+  const dataDir = values['data-dir']!;
+  try {
+    if (command === 'init') {
+      if (!values['advertise-address']) throw new Error('--advertise-address is required');
+      const r = await init({ dataDir, advertiseAddress: values['advertise-address'], apiPort: Number(values['api-port']), clusterSigningDuration: values['cluster-signing-duration'], tokenTtlMs: ttlMs(values['token-ttl']), log });
+      process.stdout.write(`\nYour mkube control plane has initialized successfully!\n\nTo use it:\n\n  export KUBECONFIG=${r.state.kubeconfig}\n\nThen join any number of worker nodes by running the following on each as root:\n\n${r.joinCommand}\n`);
+      return 0;
+    }
+    if (command === 'join') {
+      const url = positionals[0];
+      if (!url) throw new Error('the API server endpoint (https://IP:6443) is required');
+      if (!values.token) throw new Error('--token is required');
+      const hashes = values['discovery-token-ca-cert-hash'] ?? [];
+      if (hashes.length === 0) throw new Error('--discovery-token-ca-cert-hash is required (the CA public key pin printed by mkube init)');
+      if (!values['node-ip']) throw new Error('--node-ip is required');
+      const endpoint = /^https:\/\//.test(url) ? url : `https://${url}`;
+      const r = await joinCluster({
+        apiServer: endpoint, token: values.token, caCertHashes: hashes, dataDir, nodeIP: values['node-ip'], nodeName: values['node-name'], criSocket: values['cri-socket'],
+        podCIDR: values['pod-cidr'], cniConfDir: values['cni-conf-dir'], cgroupRoot: values['cgroup-root'], podLogsDir: values['pod-logs-dir'],
+        controlPlane: values['control-plane'], certificateKey: values['certificate-key'], log,
+      });
+      process.stdout.write(`\nThis node has joined the cluster: node ${r.nodeName}, certificate signed through a CertificateSigningRequest.\nRun 'kubectl get nodes' on the control plane to see it.\n`);
+      return 0;
+    }
+    const [sub, ...rest] = positionals;
+    const creds = controlPlaneCreds(dataDir);
+    if (sub === 'create') {
+      process.stdout.write(`${await createToken(creds, { ttlMs: ttlMs(values.ttl), token: rest[0] })}\n`);
+      return 0;
+    }
+    if (sub === 'list') {
+      process.stdout.write(formatTokens(await listTokens(creds)));
+      return 0;
+    }
+    if (sub === 'delete') {
+      if (rest.length === 0) throw new Error('missing subcommand; "token delete" is missing token of form "[a-z0-9]{6}" or "[a-z0-9]{6}\\.[a-z0-9]{16}"');
+      for (const id of rest) process.stdout.write(`bootstrap token "${await deleteToken(creds, id)}" deleted\n`);
+      return 0;
+    }
+    throw new Error('mkube token: create | list | delete');
+  } catch (err) {
+    if (err instanceof StepFailed) log(`mkube ${command}: failed at "${err.step}": ${err.reason}${err.logFile ? `\n  log: ${err.logFile}` : ''}`);
+    else log(`mkube ${command}: ${(err as Error).message}`);
+    return 1;
+  }
+}
