@@ -4,7 +4,8 @@
 // bridge as `mkube up` routes its pool), the endpoint controllers. From the host: a LoadBalancer
 // Service answers on its pool address; sessionAffinity ClientIP pins the host to one endpoint;
 // externalTrafficPolicy Local keeps the client address (nginx's access log) and only the node with
-// an endpoint answers its node port; the announcing node dies (agent SIGKILLed, link down) and the
+// an endpoint answers its node port, its health check node port answers upstream's JSON (200 there, 503
+// elsewhere); the announcing node dies (agent SIGKILLed, link down) and the
 // address answers from the other node within 2 s.
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -154,7 +155,7 @@ test.serial('sessionAffinity ClientIP pins the host to one endpoint', async (t) 
   t.regex(answers[0]!, /^pay-[12]$/);
 });
 
-test.serial('externalTrafficPolicy Local: the client address reaches nginx (access log); only the node with an endpoint answers its node port', async (t) => {
+test.serial('externalTrafficPolicy Local: the client address reaches nginx (access log); only the node with an endpoint answers its node port; health check node port', async (t) => {
   t.timeout(240_000);
   const w2 = workers[1]!;
   await apply('local', `apiVersion: v1
@@ -169,7 +170,7 @@ spec:
     imagePullPolicy: IfNotPresent
     readinessProbe: {tcpSocket: {port: 80}, periodSeconds: 1}
 ---
-${lbService('local', { app: 'ng' }, '  externalTrafficPolicy: Local\n', 80)}`);
+${lbService('local', { app: 'ng' }, '  externalTrafficPolicy: Local\n  healthCheckNodePort: 32111\n', 80)}`);
   await readyPod('ng');
   const ip = await lbIP('local');
   await waitFor(`http://${ip}/ to answer`, 20_000, () => curl(`http://${ip}/`, 1));
@@ -178,6 +179,12 @@ ${lbService('local', { app: 'ng' }, '  externalTrafficPolicy: Local\n', 80)}`);
   const nodePort = Number((await k(['get', 'service', 'local', '-o', 'jsonpath={.spec.ports[0].nodePort}'])).trim());
   t.truthy(await curl(`http://${w2.nodeIP}:${nodePort}/?via-node-port`), 'the node with the endpoint answers its node port');
   t.is(await curl(`http://${workers[0]!.nodeIP}:${nodePort}/`, 2), undefined, 'the node without one does not');
+  // The health check node port (set here: the API server does not allocate one yet): 200 where the endpoint is, 503 elsewhere.
+  const hc = (ip: string) => new Promise<string>((resolve) => execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', `http://${ip}:32111/`], (_e, out) => resolve(out)));
+  t.is(await waitFor('health check port on w2', 10_000, async () => ((await hc(w2.nodeIP)) === '200' ? '200' : undefined)), '200');
+  t.is(await hc(workers[0]!.nodeIP), '503');
+  const hcBody = await curl(`http://${w2.nodeIP}:32111/`);
+  t.deepEqual(JSON.parse(hcBody!), { service: { namespace: 'default', name: 'local' }, localEndpoints: 1, serviceProxyHealthy: true });
   const logs = await waitFor('the access log lines', 10_000, async () => {
     const l = await k(['logs', 'ng']);
     return l.includes('/?source-ip-check') && l.includes('/?via-node-port') ? l : undefined;

@@ -299,6 +299,7 @@ export class NodeAgent {
       this.services.stop();
       this.endpoints.stop();
       this.endpointSlices.stop();
+      await this.proxy.stop();
     }
     await this.engine?.stop();
     this.api.stop();

@@ -10,6 +10,7 @@ import { CoalescingSync } from '../coalescing_sync.js';
 import type { Logger } from '../logger.js';
 import { LastGood, type SinkRefusal } from './sink_guard.js';
 import { checkEndpointsTopology as checkEndpoints, checkServiceTraffic as checkService } from './traffic_guard.js';
+import { HealthCheckPorts, healthCheckTargets } from './health_check_ports.js';
 import { filterRestoreInput, natRestoreInput, isProxyChain, SERVICES_CHAIN, POSTROUTING_CHAIN, type EndpointsLike, type ServiceLike } from './service_rules.js';
 
 export interface ServiceSource {
@@ -50,6 +51,7 @@ export class ServiceProxy {
   private readonly runner = new CoalescingSync(() =>
     this.syncOnce().catch((err: Error) => {
       this.failures++;
+      this.lastSyncOk = false;
       this.log.warn({ err: err.message }, 'service rules not programmed');
     }),
   );
@@ -57,9 +59,20 @@ export class ServiceProxy {
   constructor(
     private readonly source: ServiceSource,
     private readonly log: Logger,
-    /** This node's name: the Local traffic policies keep to its endpoints. */
+    /** This node's name: the Local traffic policies keep to its endpoints (and the health check node ports serve). */
     private readonly nodeName?: string,
-  ) {}
+  ) {
+    this.healthChecks = nodeName ? new HealthCheckPorts(log, () => this.lastSyncOk) : undefined;
+  }
+
+  /** The health check node ports of externalTrafficPolicy Local LoadBalancer Services (health_check_ports.ts). */
+  readonly healthChecks: HealthCheckPorts | undefined;
+  private lastSyncOk = true;
+
+  /** Closes the health check node ports (the rules stay). */
+  async stop(): Promise<void> {
+    await this.healthChecks?.close();
+  }
 
   /** Coalescing: a change while a sync runs re-runs it once with the latest state. */
   update(): Promise<void> {
@@ -81,5 +94,7 @@ export class ServiceProxy {
       await run('iptables', ['-w', '5', '-t', table, '-C', from, '-j', to]).catch(() => run('iptables', ['-w', '5', '-t', table, '-I', from, '1', '-j', to]));
     }
     this.syncs++;
+    this.lastSyncOk = true;
+    if (this.healthChecks && this.nodeName) await this.healthChecks.sync(healthCheckTargets(services, endpoints, this.nodeName));
   }
 }
