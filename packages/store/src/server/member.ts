@@ -324,7 +324,17 @@ export class Member implements EtcdBackend, PeerHandler {
   /** Starts ticking. The gRPC servers are started by the caller once this returns. */
   start(): void {
     this.lastTickAt = Date.now();
-    this.ticker = setInterval(() => this.onTimer(), this.cfg.heartbeatIntervalMs);
+    // Tick at a random phase within one heartbeat interval. The randomized election timeout counts
+    // whole ticks (electionTick..2×electionTick-1: 8 values at 400/50 ms), so members started together
+    // would otherwise time out in the same instant whenever they draw the same count and split the
+    // vote; with the phases apart, the first to time out has its pre-vote and vote granted before the
+    // other campaigns.
+    const phaseMs = randomInt(0, Math.max(1, this.cfg.heartbeatIntervalMs));
+    this.ticker = setTimeout(() => {
+      if (this.stopped) return;
+      this.lastTickAt = Date.now();
+      this.ticker = setInterval(() => this.onTimer(), this.cfg.heartbeatIntervalMs);
+    }, phaseMs);
     this.campaignIfAlone();
     this.schedule();
   }
@@ -958,6 +968,7 @@ export class Member implements EtcdBackend, PeerHandler {
     if (this.stopped) return;
     this.stopped = true;
     this.loop.stop();
+    // clearInterval clears a pending phase timeout as well (one timer id space in Node).
     if (this.ticker) clearInterval(this.ticker);
     const stopped = new EtcdError('Stopped', 'etcdserver: server stopped');
     this.proposals.failAll(stopped);
