@@ -10,7 +10,7 @@ let h: Harness;
 
 test.before(async (t) => {
   t.timeout(120_000);
-  h = await startHarness('mkeng4', 190);
+  h = await startHarness('mkeng4', 116);
 });
 
 test.after.always(async () => {

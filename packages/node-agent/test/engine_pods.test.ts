@@ -12,7 +12,7 @@ let h: Harness;
 
 test.before(async (t) => {
   t.timeout(120_000);
-  h = await startHarness('mkeng1', 160);
+  h = await startHarness('mkeng1', 108);
 });
 
 test.after.always(async () => {

@@ -13,7 +13,7 @@ const ready = (s: PodStatus): boolean => s.conditions?.find((c) => c.type === 'R
 
 test.before(async (t) => {
   t.timeout(120_000);
-  h = await startHarness('mkeng3', 180);
+  h = await startHarness('mkeng3', 112);
 });
 
 test.after.always(async () => {

@@ -11,7 +11,7 @@ let healthyId = '';
 
 test.before(async (t) => {
   t.timeout(120_000);
-  h = await startHarness('mkeng2', 170);
+  h = await startHarness('mkeng2', 110);
   const healthy = makePod(h, 'healthy', { containers: [bb('main', 'trap "exit 0" TERM; sleep 3600 & wait')] });
   healthyUid = healthy.metadata.uid;
   h.api.putPod(healthy);
