@@ -33,9 +33,7 @@ export class VolumeInformers {
       updateVolume: async (pv) => {
         await pvs.update(pv as Named<PersistentVolume>);
       },
-      updateClaim: async (pvc) => {
-        await pvcs.update(pvc as Named<PersistentVolumeClaim>);
-      },
+      updateClaim: async (pvc) => pvcs.update(pvc as Named<PersistentVolumeClaim>),
     };
   }
 

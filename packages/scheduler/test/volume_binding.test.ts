@@ -125,3 +125,28 @@ test('WaitForFirstConsumer with a provisioner: the claim gets the selected node 
   const again = await scheduleAll(h, [withClaims('p2', 'data')]);
   t.is(again.get('p2'), 'n2');
 });
+
+test('PreBind: a claim the informer has not yet seen with our selected-node write is waited for, not taken as a provisioner reset', async (t) => {
+  const fc = new FakeCluster();
+  fc.claim('late', 'local-path');
+  const deps = fc.deps();
+  // The informer lags the write: for a while it still shows the claim without the annotation at an
+  // older resourceVersion, then the written claim appears and the provisioner binds it.
+  const stale = structuredClone(fc.claims.get('default/late')!);
+  let lagging = true;
+  const lagged: VolumeBindingDeps = {
+    ...deps,
+    claim: (ns, name) => (lagging && name === 'late' ? stale : deps.claim(ns, name)),
+    updateClaim: async (pvc) => {
+      await deps.updateClaim(pvc);
+      const stored = fc.claims.get('default/late')!;
+      stored.metadata.resourceVersion = '2';
+      setTimeout(() => (lagging = false), 30);
+      return stored;
+    },
+  };
+  const h = harness([node('n1')], { core: { volumes: lagged } });
+  const placed = await scheduleAll(h, [withClaims('p', 'late')]);
+  t.is(placed.get('p'), 'n1');
+  t.false(h.rec.events.some((e) => /selectedNode annotation reset/.test(e.message)), JSON.stringify(h.rec.events));
+});

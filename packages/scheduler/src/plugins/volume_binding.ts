@@ -42,7 +42,8 @@ export interface VolumeBindingDeps {
   volumes(): PV[];
   storageClass(name: string): StorageClass | undefined;
   updateVolume(pv: PV): Promise<void>;
-  updateClaim(pvc: PVC): Promise<void>;
+  /** Writes the claim; returns what the server stored (its resourceVersion), when known. */
+  updateClaim(pvc: PVC): Promise<PVC | void>;
   /** How long PreBind waits for the PV controller (upstream's bindTimeoutSeconds, 600 s). */
   bindTimeoutMs?: number;
   /** Poll interval of the wait. */
@@ -170,6 +171,9 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, ReservePlug
     const deps = this.deps;
     if (!st || !deps || st.delayed.length === 0) return null;
     const chosen = st.chosen ?? { staticBindings: new Map(), provisions: [] };
+    // The resourceVersion of our own selected-node write per claim: until the informer has seen it,
+    // a claim without the annotation is our write not yet observed, not a provisioner's reset.
+    const written = new Map<string, number>();
     try {
       for (const [claimKey, pv] of chosen.staticBindings) {
         const pvc = st.delayed.find((c) => key(c) === claimKey)!;
@@ -188,7 +192,8 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, ReservePlug
         if (cur.metadata.annotations?.[ANN_SELECTED_NODE] === nodeName) continue;
         const next: PVC = structuredClone(cur);
         next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [ANN_SELECTED_NODE]: nodeName };
-        await deps.updateClaim(next);
+        const stored = await deps.updateClaim(next);
+        written.set(pvc.metadata.name, Number(stored?.metadata.resourceVersion ?? 0));
       }
     } catch (err) {
       return Status.error(`binding volumes: ${(err as Error).message}`);
@@ -207,7 +212,8 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, ReservePlug
       for (const n of pending) {
         const pvc = deps.claim(ns, n);
         // The provisioner gave up on the node (removed selected-node): schedule again.
-        if (chosen.provisions.some((p) => p.metadata.name === n) && pvc && !pvc.metadata.annotations?.[ANN_SELECTED_NODE]) {
+        const seenOurWrite = Number(pvc?.metadata.resourceVersion ?? 0) >= (written.get(n) ?? 0);
+        if (chosen.provisions.some((p) => p.metadata.name === n) && pvc && seenOurWrite && !pvc.metadata.annotations?.[ANN_SELECTED_NODE]) {
           return Status.error(`binding volumes: selectedNode annotation reset for PVC "${n}"`);
         }
       }
