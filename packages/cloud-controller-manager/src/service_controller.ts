@@ -101,6 +101,7 @@ export class ServiceController {
   async sync(key: string): Promise<void> {
     const svc = this.o.services.get(key);
     if (!svc) {
+      this.written.delete(key);
       // Gone without our finalizer (it never was ours, or it was removed by hand): nothing may stay allocated.
       const [namespace, name] = key.includes('/') ? key.split('/') : ['default', key];
       await this.o.lb.ensureLoadBalancerDeleted(this.o.clusterName, { metadata: { namespace, name } } as Service);
