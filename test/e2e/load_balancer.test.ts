@@ -179,6 +179,9 @@ ${lbService('local', { app: 'ng' }, '  externalTrafficPolicy: Local\n  healthChe
   const nodePort = Number((await k(['get', 'service', 'local', '-o', 'jsonpath={.spec.ports[0].nodePort}'])).trim());
   t.truthy(await curl(`http://${w2.nodeIP}:${nodePort}/?via-node-port`), 'the node with the endpoint answers its node port');
   t.is(await curl(`http://${workers[0]!.nodeIP}:${nodePort}/`, 2), undefined, 'the node without one does not');
+  // ...but that node's own pods still reach every endpoint through it (kube-proxy's NodeCIDR local-traffic detection).
+  const fromPod = await k(['exec', 'pay-1', '--', 'timeout', '10', 'wget', '-qO-', `http://${workers[0]!.nodeIP}:${nodePort}/?from-pod`]);
+  t.regex(fromPod, /nginx/);
   // The health check node port (set here: the API server does not allocate one yet): 200 where the endpoint is, 503 elsewhere.
   const hc = (ip: string) => new Promise<string>((resolve) => execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', `http://${ip}:32111/`], (_e, out) => resolve(out)));
   t.is(await waitFor('health check port on w2', 10_000, async () => ((await hc(w2.nodeIP)) === '200' ? '200' : undefined)), '200');

@@ -135,7 +135,15 @@ export class NodeAgent {
     this.endpointSlices = new Informer<KubeObject>(this.client.resource(Resources.endpointslices), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
     this.proxy =
       o.proxyMode === 'iptables'
-        ? new ServiceProxy({ services: () => this.services.list() as unknown as ServiceLike[], endpoints: () => endpointsFromSlices(this.endpointSlices.list() as unknown as EndpointSliceLike[], this.endpoints.list() as unknown as EndpointsLike[]) }, this.log.child({ component: 'proxy' }), o.nodeName)
+        ? new ServiceProxy(
+            {
+              services: () => this.services.list() as unknown as ServiceLike[],
+              endpoints: () => endpointsFromSlices(this.endpointSlices.list() as unknown as EndpointSliceLike[], this.endpoints.list() as unknown as EndpointsLike[]),
+              localPodCIDR: () => (this.nodes.get(o.nodeName)?.spec?.podCIDR as string | undefined) ?? o.podCIDR,
+            },
+            this.log.child({ component: 'proxy' }),
+            o.nodeName,
+          )
         : undefined;
   }
 

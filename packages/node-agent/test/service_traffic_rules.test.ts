@@ -84,6 +84,11 @@ test('externalTrafficPolicy Local: node port and LB IP go to this node\'s endpoi
   t.deepEqual(dnat(svl), ['10.213.1.5:8080', '10.213.1.9:8080']);
   t.deepEqual(dnat(svc), ['10.213.1.5:8080', '10.213.1.9:8080', '10.213.2.7:8080']);
   t.is(await restoreTest(text), undefined);
+  // With this node's pod CIDR: its pods reach every endpoint (kube-proxy's NodeCIDR detection), first in the chain.
+  const withPods = lines(natRestoreInput([lb({ externalTrafficPolicy: 'Local' })], eps, [], undefined, 'w1', '10.213.61.0/24'));
+  t.is(withPods.filter((l) => l.startsWith(`-A ${ext} `))[0], `-A ${ext} -s 10.213.61.0/24 -m comment --comment "pod traffic for shop/pay:80/TCP external destinations" -j ${svc}`);
+  t.is(await restoreTest(withPods.join('\n')), undefined);
+  t.false(natRestoreInput([lb({ externalTrafficPolicy: 'Local' })], eps, [], undefined, 'w1', '10.213.61.0/24 -j ACCEPT').includes('ACCEPT'), 'an unsafe CIDR is left out');
   // On a node without local endpoints: no jump to a local chain (nothing is DNATed from outside; the address refuses).
   const w3 = lines(natRestoreInput([lb({ externalTrafficPolicy: 'Local' })], eps, [], undefined, 'w3'));
   const ext3 = chainOf(w3.find((l) => l.includes('-d 10.213.250.7/32'))!)!;

@@ -16,6 +16,8 @@ import { filterRestoreInput, natRestoreInput, isProxyChain, SERVICES_CHAIN, POST
 export interface ServiceSource {
   services(): ServiceLike[];
   endpoints(): EndpointsLike[];
+  /** This node's pod CIDR (its pods' traffic to external addresses of Local Services goes to every endpoint). */
+  localPodCIDR?(): string | undefined;
 }
 
 function run(cmd: string, args: string[], input?: string): Promise<string> {
@@ -88,7 +90,7 @@ export class ServiceProxy {
   async syncOnce(): Promise<void> {
     const services = this.goodServices.filter(this.source.services(), this.onRefused);
     const endpoints = this.goodEndpoints.filter(this.source.endpoints(), this.onRefused);
-    await run('iptables-restore', ['-w', '5', '--noflush'], natRestoreInput(services, endpoints, await this.existingChains(), this.onRefused, this.nodeName));
+    await run('iptables-restore', ['-w', '5', '--noflush'], natRestoreInput(services, endpoints, await this.existingChains(), this.onRefused, this.nodeName, this.source.localPodCIDR?.()));
     await run('iptables-restore', ['-w', '5', '--noflush'], filterRestoreInput(services, endpoints, this.onRefused, this.nodeName));
     for (const [table, from, to] of JUMPS) {
       await run('iptables', ['-w', '5', '-t', table, '-C', from, '-j', to]).catch(() => run('iptables', ['-w', '5', '-t', table, '-I', from, '1', '-j', to]));

@@ -12,12 +12,13 @@
 // (masqueraded, then the service chain); `sessionAffinity: ClientIP` pins a client address to an
 // endpoint with the `recent` module for timeoutSeconds, as kube-proxy does; `externalTrafficPolicy:
 // Local` sends node-port, external-IP and LB traffic only to this node's endpoints without
-// masquerade (source IP kept; traffic from the node itself still reaches any endpoint, masqueraded);
+// masquerade (source IP kept; traffic from the node itself, masqueraded, and from this node's pods —
+// kube-proxy's NodeCIDR local-traffic detection — still reaches any endpoint);
 // `internalTrafficPolicy: Local` sends cluster-IP traffic only to this node's endpoints; endpoints
 // are categorised as upstream's CategorizeEndpoints: ready ones, else the serving terminating ones,
 // chosen separately for the cluster-wide and the node-local set.
 import { createHash } from 'node:crypto';
-import { safeIPFamily, screen, type SinkRefusal } from './sink_guard.js';
+import { isSafeIPv4Cidr, safeIPFamily, screen, type SinkRefusal } from './sink_guard.js';
 import { checkEndpointsTopology as checkEndpoints, checkServiceTraffic as checkService, DEFAULT_AFFINITY_SECONDS } from './traffic_guard.js';
 
 export const SERVICES_CHAIN = 'MKUBE-SERVICES';
@@ -186,9 +187,11 @@ function spreadRules(chain: string, sp: ServicePortBackends, backends: Backend[]
 /**
  * iptables-restore input (for --noflush) that replaces the proxy's chains:
  * `existing` are the proxy chains now in the table; those no longer needed are
- * flushed and deleted. `nodeName` is this node's, for the Local traffic policies.
+ * flushed and deleted. `nodeName` is this node's, for the Local traffic policies; `localPodCIDR` its
+ * pod CIDR (pods of this node reaching an external address of a Local Service go to every endpoint).
  */
-export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], existing: string[] = [], onRefused?: RefusalHandler, nodeName?: string): string {
+export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLike[], existing: string[] = [], onRefused?: RefusalHandler, nodeName?: string, localPodCIDR?: string): string {
+  const podCIDR = isSafeIPv4Cidr(localPodCIDR) ? localPodCIDR : undefined;
   const declare = new Set<string>([SERVICES_CHAIN, NODEPORTS_CHAIN, POSTROUTING_CHAIN]);
   const rules: string[] = [`-A ${POSTROUTING_CHAIN} -m mark --mark ${MASQ_MARK} -j MASQUERADE`];
   const nodePortRules: string[] = [];
@@ -218,6 +221,7 @@ export function natRestoreInput(services: ServiceLike[], endpoints: EndpointsLik
     if (sp.externalLocal) {
       target = chainName(EXT_PREFIX, sp.key);
       declare.add(target);
+      if (podCIDR) rules.push(`-A ${target} -s ${podCIDR} -m comment --comment "pod traffic for ${sp.key} external destinations" -j ${svc}`);
       rules.push(`-A ${target} -m comment --comment "masquerade LOCAL traffic for ${sp.key}" -m addrtype --src-type LOCAL -j MARK --set-xmark ${MASQ_MARK}`);
       rules.push(`-A ${target} -m comment --comment "route LOCAL traffic for ${sp.key} to the service chain" -m addrtype --src-type LOCAL -j ${svc}`);
       if (sp.localBackends.length > 0) rules.push(`-A ${target} -j ${svl}`);
