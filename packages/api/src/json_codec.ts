@@ -16,6 +16,8 @@ import { canonicalizeQuantity, QuantityError } from './quantity.js';
 import { messageType } from './schema.js';
 import { formatGoDuration, parseGoDuration } from './duration.js';
 import { REQUIRED_SCALARS } from './required_scalars.js';
+import { PROTO_ZERO_FIELDS } from './proto_zero_fields.js';
+import { REQUIRED_NON_SCALARS } from './required_fields.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -97,6 +99,11 @@ interface FieldPlan {
   readonly zero: JsonValue | undefined;
   /** A pointer string (*string in Go) whose "" is a value of its own and is written (POINTER_STRING_FIELDS). */
   readonly keepEmpty: boolean;
+  /**
+   * A non-pointer Go field (proto_zero_fields.ts): protobuf always carries it, JSON leaves out its zero
+   * (0, false, an empty message) unless required (required_scalars.ts, required_fields.ts), as before.
+   */
+  readonly omitZero: boolean;
 }
 
 /** Everything the codec needs about a message type, computed once. */
@@ -114,6 +121,8 @@ function plan(type: protobuf.Type): TypePlan {
   if (p) return p;
   const tn = typeName(type);
   const required = REQUIRED_SCALARS.get(tn);
+  const nonPointer = PROTO_ZERO_FIELDS.get(tn);
+  const requiredMessages = REQUIRED_NON_SCALARS.get(tn);
   const fields: FieldPlan[] = type.fieldsArray.map((field) => {
     const key = `${tn}.${field.name}`;
     const message = field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined;
@@ -127,6 +136,7 @@ function plan(type: protobuf.Type): TypePlan {
       repeated: field.repeated,
       zero: required?.includes(field.name) ? zeroJson(field) : undefined,
       keepEmpty: POINTER_STRING_FIELDS.has(key),
+      omitZero: (nonPointer?.includes(field.name) ?? false) && !(requiredMessages?.includes(field.name) ?? false),
     };
   });
   const jsonFields = new Map<string, JsonField>();
@@ -350,11 +360,18 @@ function messageToJson(type: protobuf.Type, message: unknown): JsonValue | undef
       continue;
     }
     const json = fieldToJson(f, value);
+    if (f.omitZero && f.zero === undefined && isProtoZeroJson(json)) continue;
     if (json !== undefined) out[f.jsonKey] = json;
     else if (f.zero !== undefined) out[f.jsonKey] = f.zero;
     else if (f.keepEmpty && value === '') out[f.jsonKey] = '';
   }
   return out;
+}
+
+/** 0, false or {}: a non-pointer field's zero as decoded from protobuf. */
+function isProtoZeroJson(json: JsonValue | undefined): boolean {
+  if (json === 0 || json === false) return true;
+  return isPlainObject(json) && Object.keys(json).length === 0;
 }
 
 /** The JSON zero of a scalar field: "", false or 0. */
@@ -566,7 +583,84 @@ export function encodeMessage(typeFullName: string, message: ProtoMessage): Uint
   const type = messageType(typeFullName);
   const err = type.verify(message);
   if (err) throw new CodecError('PROTO_INVALID', '', `${typeFullName}: ${err}`);
-  return type.encode(type.fromObject(message)).finish();
+  return type.encode(type.fromObject(withProtoZeros(type, message) as ProtoMessage)).finish();
+}
+
+/** The zero a non-pointer Go field is written with when absent: "", false, 0 or an empty message. */
+function protoZero(field: protobuf.Field): unknown {
+  if (field.resolvedType instanceof protobuf.Type) return {};
+  if (field.type === 'string') return '';
+  if (field.type === 'bool') return false;
+  if (field.type === 'bytes') return new Uint8Array(0);
+  return 0;
+}
+
+const reachesCache = new WeakMap<protobuf.Type, boolean>();
+
+/** Whether a message type or one nested in it has PROTO_ZERO_FIELDS (special types never do). */
+function reachesZeroFields(type: protobuf.Type): boolean {
+  return reachesFrom(type, new Set()).reaches;
+}
+
+/**
+ * Depth-first over nested message types; a type met again on the current path counts as not
+ * reaching, so a "no" below a cycle is cached only once the whole cycle has been explored.
+ */
+function reachesFrom(type: protobuf.Type, path: Set<protobuf.Type>): { reaches: boolean; open: Set<protobuf.Type> } {
+  const known = reachesCache.get(type);
+  if (known !== undefined) return { reaches: known, open: new Set() };
+  if (path.has(type)) return { reaches: false, open: new Set([type]) };
+  const tn = typeName(type);
+  if (SPECIAL_TYPES.has(tn)) {
+    reachesCache.set(type, false);
+    return { reaches: false, open: new Set() };
+  }
+  let reaches = PROTO_ZERO_FIELDS.has(tn);
+  const open = new Set<protobuf.Type>();
+  path.add(type);
+  for (const field of type.fieldsArray) {
+    if (reaches) break;
+    if (!(field.resolvedType instanceof protobuf.Type)) continue;
+    const inner = reachesFrom(field.resolvedType, path);
+    reaches = inner.reaches;
+    for (const t of inner.open) open.add(t);
+  }
+  path.delete(type);
+  open.delete(type);
+  if (reaches || open.size === 0) reachesCache.set(type, reaches);
+  return { reaches, open: reaches ? new Set() : open };
+}
+
+/**
+ * A copy of a message object with upstream's always-written fields filled in
+ * (PROTO_ZERO_FIELDS), down through nested messages, lists and maps; the
+ * input is not changed.
+ */
+function withProtoZeros(type: protobuf.Type, message: unknown): unknown {
+  if (message === null || typeof message !== 'object' || !reachesZeroFields(type)) return message;
+  const src = message as ProtoMessage;
+  const out: ProtoMessage = { ...src };
+  const zeros = PROTO_ZERO_FIELDS.get(typeName(type));
+  if (zeros) {
+    for (const name of zeros) {
+      if (out[name] === undefined || out[name] === null) out[name] = protoZero(type.fields[name]!);
+    }
+  }
+  for (const field of type.fieldsArray) {
+    const inner = field.resolvedType;
+    const value = out[field.name];
+    if (!(inner instanceof protobuf.Type) || value === undefined || value === null) continue;
+    if (field instanceof protobuf.MapField) {
+      const map: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) map[k] = withProtoZeros(inner, v);
+      out[field.name] = map;
+    } else if (field.repeated) {
+      out[field.name] = (value as unknown[]).map((v) => withProtoZeros(inner, v));
+    } else {
+      out[field.name] = withProtoZeros(inner, value);
+    }
+  }
+  return out;
 }
 
 /** Decodes protobuf bytes into a message object of the named type. */

@@ -195,7 +195,7 @@ export const deployment: JsonObject = {
     strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: 1 } },
     minReadySeconds: 5,
     revisionHistoryLimit: 10,
-    paused: false,
+    paused: true,
     progressDeadlineSeconds: 600,
   },
   status: {

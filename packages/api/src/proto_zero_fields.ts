@@ -1,0 +1,72 @@
+/**
+ * Data: the fields upstream's protobuf encoding writes even when zero — Go
+ * struct fields whose type is not a pointer (gogo-generated marshallers
+ * always write them: `int32` as 0, `string` as "", `bool` as false, an
+ * embedded struct as a possibly empty message, a zero metav1.Time as an
+ * empty message, time_proto.go). Pointer fields (`*int32`,
+ * `*LabelSelector`), lists and maps are written only when set, so they are
+ * not listed.
+ *
+ * Source: hand-checked against the Go types in kubernetes/kubernetes
+ * staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/types.go and
+ * staging/src/k8s.io/api/apps/v1/types.go (the Go type with or without `*`).
+ * Covers ObjectMeta, ListMeta and the apps/v1 DaemonSet, Deployment and
+ * StatefulSet trees so far; other messages keep omitting zero fields.
+ */
+const META = 'k8s.io.apimachinery.pkg.apis.meta.v1';
+const APPS = 'k8s.io.api.apps.v1';
+
+export const PROTO_ZERO_FIELDS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
+  [`${META}.ObjectMeta`, ['name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp']],
+  [`${META}.ListMeta`, ['selfLink', 'resourceVersion', 'continue']],
+
+  [`${APPS}.DaemonSet`, ['metadata', 'spec', 'status']],
+  [`${APPS}.DaemonSetList`, ['metadata']],
+  [`${APPS}.DaemonSetSpec`, ['template', 'updateStrategy', 'minReadySeconds']],
+  [`${APPS}.DaemonSetUpdateStrategy`, ['type']],
+  [
+    `${APPS}.DaemonSetStatus`,
+    [
+      'currentNumberScheduled',
+      'numberMisscheduled',
+      'desiredNumberScheduled',
+      'numberReady',
+      'observedGeneration',
+      'updatedNumberScheduled',
+      'numberAvailable',
+      'numberUnavailable',
+    ],
+  ],
+  [`${APPS}.DaemonSetCondition`, ['type', 'status', 'lastTransitionTime', 'reason', 'message']],
+
+  [`${APPS}.Deployment`, ['metadata', 'spec', 'status']],
+  [`${APPS}.DeploymentList`, ['metadata']],
+  [`${APPS}.DeploymentSpec`, ['template', 'strategy', 'minReadySeconds', 'paused']],
+  [`${APPS}.DeploymentStrategy`, ['type']],
+  [
+    `${APPS}.DeploymentStatus`,
+    ['observedGeneration', 'replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas'],
+  ],
+  [`${APPS}.DeploymentCondition`, ['type', 'status', 'lastUpdateTime', 'lastTransitionTime', 'reason', 'message']],
+
+  [`${APPS}.StatefulSet`, ['metadata', 'spec', 'status']],
+  [`${APPS}.StatefulSetList`, ['metadata']],
+  [`${APPS}.StatefulSetSpec`, ['template', 'serviceName', 'podManagementPolicy', 'updateStrategy', 'minReadySeconds']],
+  [`${APPS}.StatefulSetUpdateStrategy`, ['type']],
+  [`${APPS}.StatefulSetPersistentVolumeClaimRetentionPolicy`, ['whenDeleted', 'whenScaled']],
+  [`${APPS}.StatefulSetOrdinals`, ['start']],
+  [
+    `${APPS}.StatefulSetStatus`,
+    [
+      'observedGeneration',
+      'replicas',
+      'readyReplicas',
+      'currentReplicas',
+      'updatedReplicas',
+      'currentRevision',
+      'updateRevision',
+      'availableReplicas',
+    ],
+  ],
+  [`${APPS}.StatefulSetCondition`, ['type', 'status', 'lastTransitionTime', 'reason', 'message']],
+]);
