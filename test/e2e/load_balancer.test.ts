@@ -17,8 +17,8 @@ import { ControllerManager } from '@mkube/controllers';
 import { CloudControllerManager, PoolProvider } from '@mkube/cloud-controller-manager';
 import { labDown, labUp, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabNode, type LabSummary } from '@mkube/testing';
 import { startControlPlane, type ControlPlane } from './control_plane.js';
-import { routePoolToLab } from '../../packages/cli/src/cloud_controller.js';
-import { electAnnouncer } from '../../packages/node-agent/src/lb_election.js';
+import { routePoolToLab } from '@mkube/cli';
+import { electAnnouncer } from '@mkube/node-agent';
 
 const LAB = 'mklb';
 const SUBNET = 60;

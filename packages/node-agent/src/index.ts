@@ -23,3 +23,4 @@ export { silentLogger, type Logger } from './logger.js';
 export type { Summary, PodStats, ContainerStats, CPUStats, MemoryStats } from './server/stats_summary.js';
 export { KUBERNETES_CRASH_BACKOFF, type BackoffConfig } from './runtime/backoff.js';
 export type * as k8s from './api_types.js';
+export { addressesToAnnounce, electAnnouncer, type ElectionNode } from './lb_election.js';
