@@ -530,6 +530,18 @@ export class Registry {
         } else if (!dryRun) p.nodePort = await this.allocators.ports.allocateNext(owner);
       }
     }
+    // The health check node port of an externalTrafficPolicy Local LoadBalancer (upstream's allocHealthCheckNodePort).
+    if (needsHealthCheckNodePort(spec)) {
+      const had = Number(((prev?.spec as Obj | undefined)?.healthCheckNodePort as number | undefined) ?? 0);
+      const want = Number(spec.healthCheckNodePort ?? 0);
+      if (want && want !== had) {
+        if (!this.allocators.ports.contains(want)) {
+          errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: want, detail: `provided port is not in the valid range. The range of valid ports is ${this.allocators.portRange}` });
+        } else if (!dryRun && !(await this.allocators.ports.allocate(want, owner))) {
+          errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: want, detail: 'provided port is already allocated' });
+        }
+      } else if (!want && !dryRun) spec.healthCheckNodePort = await this.allocators.ports.allocateNext(owner);
+    }
   }
 
   /** Frees what `prev` holds and `next` no longer does (everything when next is undefined). */
@@ -546,6 +558,8 @@ export class Registry {
         const port = Number(p.nodePort ?? 0);
         if (port && (all || !keep.has(port))) await this.allocators.ports.release(port);
       }
+      const hc = Number(ps.healthCheckNodePort ?? 0);
+      if (hc && (all || Number(ns.healthCheckNodePort ?? 0) !== hc)) await this.allocators.ports.release(hc);
     } catch (err) {
       this.log.warn({ err }, 'releasing service allocations failed');
     }
@@ -628,6 +642,14 @@ function preserveAllocations(next: Obj, cur: Obj): void {
     const old = cports.find((c) => c.port === p.port && (c.protocol ?? 'TCP') === (p.protocol ?? 'TCP'));
     if (old?.nodePort && (ns.type === 'NodePort' || ns.type === 'LoadBalancer')) p.nodePort = old.nodePort;
   }
+  // The health check node port stays while the Service needs one, and goes when it does not (as upstream's update).
+  if (!needsHealthCheckNodePort(ns)) delete ns.healthCheckNodePort;
+  else if (!ns.healthCheckNodePort && cs.healthCheckNodePort) ns.healthCheckNodePort = cs.healthCheckNodePort;
+}
+
+/** A LoadBalancer Service with externalTrafficPolicy Local has a health check node port. */
+function needsHealthCheckNodePort(spec: Obj): boolean {
+  return spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local';
 }
 
 function qosClass(pod: Obj): string {
