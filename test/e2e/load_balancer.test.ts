@@ -182,7 +182,7 @@ ${lbService('local', { app: 'ng' }, '  externalTrafficPolicy: Local\n  healthChe
   // ...but that node's own pods still reach every endpoint through it (kube-proxy's NodeCIDR local-traffic detection).
   const fromPod = await k(['exec', 'pay-1', '--', 'timeout', '10', 'wget', '-qO-', `http://${workers[0]!.nodeIP}:${nodePort}/?from-pod`]);
   t.regex(fromPod, /nginx/);
-  // The health check node port (set here: the API server does not allocate one yet): 200 where the endpoint is, 503 elsewhere.
+  // The health check node port (requested, so the test knows it; else the API server allocates one): 200 where the endpoint is, 503 elsewhere.
   const hc = (ip: string) => new Promise<string>((resolve) => execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', `http://${ip}:32111/`], (_e, out) => resolve(out)));
   t.is(await waitFor('health check port on w2', 10_000, async () => ((await hc(w2.nodeIP)) === '200' ? '200' : undefined)), '200');
   t.is(await hc(workers[0]!.nodeIP), '503');
