@@ -50,7 +50,7 @@ function installed(pkg) {
 const wanted = new Set();
 if (args.has('--test')) for (const p of ['etcd-server', 'etcd-client', 'python3-kubernetes']) wanted.add(p);
 if (args.has('--test') || args.has('--start')) {
-  for (const p of ['containerd', 'runc', 'containernetworking-plugins', 'busybox-static', 'iproute2', 'nftables', 'iptables', 'openssl']) wanted.add(p);
+  for (const p of ['containerd', 'runc', 'containernetworking-plugins', 'busybox-static', 'iproute2', 'nftables', 'iptables', 'openssl', 'iputils-arping']) wanted.add(p);
 }
 const debs = have('dpkg-query') ? [...wanted].filter((p) => !installed(p)) : [];
 if (!have('dpkg-query') && wanted.size > 0) {
