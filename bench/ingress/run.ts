@@ -177,7 +177,7 @@ spec:
   }
   const direct = podIPs.map((ip) => `${ip}:80`);
   const ingressPort = await freePort();
-  procs.push(spawn(process.execPath, [INGRESS_BIN, '--kubeconfig', cp.kubeconfigPath, '--ingress-bind-address', '127.0.0.1', '--http-port', String(ingressPort), '--https-port', '0', '--metrics-port', '-1', '--publish-status-address', '127.0.0.1', '--log-level', 'warn'], { stdio: 'inherit' }));
+  procs.push(spawn(process.execPath, [INGRESS_BIN, '--kubeconfig', cp.kubeconfigPath, '--ingress-bind-address', '127.0.0.1', '--http-port', String(ingressPort), '--https-port', '0', '--metrics-port', '-1', '--publish-status-address', '127.0.0.1', '--log-level', process.env.BENCH_LOG_LEVEL ?? 'warn'], { stdio: 'inherit' }));
   const nginxPort = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, nginxPort, direct));
   procs.push(spawn(nginx, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], { stdio: 'inherit' }));
@@ -185,7 +185,11 @@ spec:
   // Same page everywhere before measuring.
   const page = (await get(podIPs[0]!, 80)).body;
   for (const [what, ip, port] of [['mkube-ingress', '127.0.0.1', ingressPort], ['nginx', '127.0.0.1', nginxPort]] as const) {
-    await waitFor(`${what} to serve the pods' page`, 60_000, async () => ((await get(ip, port).catch(() => undefined))?.body === page ? true : undefined));
+    await waitFor(`${what} to serve the pods' page`, 60_000, async () => {
+      const r = await get(ip, port);
+      if (r.body !== page) throw new Error(`${what} answered ${r.status}: ${r.body.slice(0, 200)}`);
+      return true;
+    });
   }
   process.stderr.write(`[bench] ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${CONNECTIONS} connections, ${SECONDS} s each; page ${page.length} bytes; ${version}\n`);
   const results: Record<string, Result> = {};

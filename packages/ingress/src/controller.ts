@@ -134,6 +134,20 @@ export class IngressController {
       );
     }
     for (const inf of this.informers()) inf.start();
+    void this.buildWhenSynced();
+  }
+
+  /** The first table once every informer has synced (the initial list's events may all come before the last sync). */
+  private async buildWhenSynced(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await Promise.all(this.informers().map((i) => i.waitForSync(30_000)));
+        if (!this.stopping) this.rebuild();
+        return;
+      } catch (err) {
+        this.o.log.warn({ err }, 'informers not synced yet; still waiting');
+      }
+    }
   }
 
   async waitForSync(timeoutMs = 30_000): Promise<void> {
