@@ -631,30 +631,56 @@ function reachesFrom(type: protobuf.Type, path: Set<protobuf.Type>): { reaches: 
   return { reaches, open: reaches ? new Set() : open };
 }
 
+/** Per message type reaching PROTO_ZERO_FIELDS: its always-written fields and the fields to walk into. */
+interface ZeroPlan {
+  readonly zeros: readonly protobuf.Field[];
+  readonly nested: readonly { readonly field: protobuf.Field; readonly type: protobuf.Type; readonly kind: 'one' | 'list' | 'map' }[];
+}
+
+const zeroPlans = new WeakMap<protobuf.Type, ZeroPlan | null>();
+
+function zeroPlan(type: protobuf.Type): ZeroPlan | null {
+  let p = zeroPlans.get(type);
+  if (p !== undefined) return p;
+  if (!reachesZeroFields(type)) {
+    p = null;
+  } else {
+    const names = PROTO_ZERO_FIELDS.get(typeName(type)) ?? [];
+    p = {
+      zeros: names.map((n) => type.fields[n]!),
+      nested: type.fieldsArray.flatMap((field) => {
+        const inner = field.resolvedType;
+        if (!(inner instanceof protobuf.Type) || !reachesZeroFields(inner)) return [];
+        const kind = field instanceof protobuf.MapField ? 'map' : field.repeated ? 'list' : 'one';
+        return [{ field, type: inner, kind } as const];
+      }),
+    };
+  }
+  zeroPlans.set(type, p);
+  return p;
+}
+
 /**
  * A copy of a message object with upstream's always-written fields filled in
  * (PROTO_ZERO_FIELDS), down through nested messages, lists and maps; the
- * input is not changed.
+ * input is not changed. Types that reach no such field are passed through.
  */
 function withProtoZeros(type: protobuf.Type, message: unknown): unknown {
-  if (message === null || typeof message !== 'object' || !reachesZeroFields(type)) return message;
-  const src = message as ProtoMessage;
-  const out: ProtoMessage = { ...src };
-  const zeros = PROTO_ZERO_FIELDS.get(typeName(type));
-  if (zeros) {
-    for (const name of zeros) {
-      if (out[name] === undefined || out[name] === null) out[name] = protoZero(type.fields[name]!);
-    }
+  if (message === null || typeof message !== 'object') return message;
+  const p = zeroPlan(type);
+  if (!p) return message;
+  const out: ProtoMessage = { ...(message as ProtoMessage) };
+  for (const field of p.zeros) {
+    if (out[field.name] === undefined || out[field.name] === null) out[field.name] = protoZero(field);
   }
-  for (const field of type.fieldsArray) {
-    const inner = field.resolvedType;
+  for (const { field, type: inner, kind } of p.nested) {
     const value = out[field.name];
-    if (!(inner instanceof protobuf.Type) || value === undefined || value === null) continue;
-    if (field instanceof protobuf.MapField) {
+    if (value === undefined || value === null) continue;
+    if (kind === 'map') {
       const map: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) map[k] = withProtoZeros(inner, v);
       out[field.name] = map;
-    } else if (field.repeated) {
+    } else if (kind === 'list') {
       out[field.name] = (value as unknown[]).map((v) => withProtoZeros(inner, v));
     } else {
       out[field.name] = withProtoZeros(inner, value);
