@@ -17,7 +17,6 @@ import { messageType } from './schema.js';
 import { formatGoDuration, parseGoDuration } from './duration.js';
 import { REQUIRED_SCALARS } from './required_scalars.js';
 import { PROTO_ZERO_FIELDS } from './proto_zero_fields.js';
-import { REQUIRED_NON_SCALARS } from './required_fields.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -100,8 +99,9 @@ interface FieldPlan {
   /** A pointer string (*string in Go) whose "" is a value of its own and is written (POINTER_STRING_FIELDS). */
   readonly keepEmpty: boolean;
   /**
-   * A non-pointer Go field (proto_zero_fields.ts): protobuf always carries it, JSON leaves out its zero
-   * (0, false, an empty message) unless required (required_scalars.ts, required_fields.ts), as before.
+   * A non-pointer Go scalar (proto_zero_fields.ts): protobuf always carries it, JSON leaves out its zero
+   * (0, false) unless required (required_scalars.ts), as omitempty does. An embedded struct decoded
+   * empty stays {} in JSON: Go's encoding/json writes non-pointer structs even with omitempty.
    */
   readonly omitZero: boolean;
 }
@@ -122,7 +122,6 @@ function plan(type: protobuf.Type): TypePlan {
   const tn = typeName(type);
   const required = REQUIRED_SCALARS.get(tn);
   const nonPointer = PROTO_ZERO_FIELDS.get(tn);
-  const requiredMessages = REQUIRED_NON_SCALARS.get(tn);
   const fields: FieldPlan[] = type.fieldsArray.map((field) => {
     const key = `${tn}.${field.name}`;
     const message = field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined;
@@ -136,7 +135,7 @@ function plan(type: protobuf.Type): TypePlan {
       repeated: field.repeated,
       zero: required?.includes(field.name) ? zeroJson(field) : undefined,
       keepEmpty: POINTER_STRING_FIELDS.has(key),
-      omitZero: (nonPointer?.includes(field.name) ?? false) && !(requiredMessages?.includes(field.name) ?? false),
+      omitZero: !message && (nonPointer?.includes(field.name) ?? false),
     };
   });
   const jsonFields = new Map<string, JsonField>();
@@ -368,10 +367,9 @@ function messageToJson(type: protobuf.Type, message: unknown): JsonValue | undef
   return out;
 }
 
-/** 0, false or {}: a non-pointer field's zero as decoded from protobuf. */
+/** 0 or false: a non-pointer scalar's zero as decoded from protobuf. */
 function isProtoZeroJson(json: JsonValue | undefined): boolean {
-  if (json === 0 || json === false) return true;
-  return isPlainObject(json) && Object.keys(json).length === 0;
+  return json === 0 || json === false;
 }
 
 /** The JSON zero of a scalar field: "", false or 0. */

@@ -10,8 +10,10 @@
  * Source: hand-checked against the Go types in kubernetes/kubernetes
  * staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/types.go and
  * staging/src/k8s.io/api/apps/v1/types.go (the Go type with or without `*`).
- * Covers ObjectMeta, ListMeta and the apps/v1 DaemonSet, Deployment and
- * StatefulSet trees so far; other messages keep omitting zero fields.
+ * Covers meta/v1 (ObjectMeta, ListMeta, OwnerReference, ManagedFieldsEntry,
+ * LabelSelectorRequirement, Condition, Status and its details) and the
+ * apps/v1 DaemonSet, Deployment and StatefulSet trees so far; other messages
+ * keep omitting zero fields.
  */
 const META = 'k8s.io.apimachinery.pkg.apis.meta.v1';
 const APPS = 'k8s.io.api.apps.v1';
@@ -19,6 +21,13 @@ const APPS = 'k8s.io.api.apps.v1';
 export const PROTO_ZERO_FIELDS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
   [`${META}.ObjectMeta`, ['name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp']],
   [`${META}.ListMeta`, ['selfLink', 'resourceVersion', 'continue']],
+  [`${META}.OwnerReference`, ['kind', 'name', 'uid', 'apiVersion']],
+  [`${META}.LabelSelectorRequirement`, ['key', 'operator']],
+  [`${META}.ManagedFieldsEntry`, ['manager', 'operation', 'apiVersion', 'fieldsType', 'subresource']],
+  [`${META}.Condition`, ['type', 'status', 'observedGeneration', 'lastTransitionTime', 'reason', 'message']],
+  [`${META}.Status`, ['metadata', 'status', 'message', 'reason', 'code']],
+  [`${META}.StatusDetails`, ['name', 'group', 'kind', 'uid', 'retryAfterSeconds']],
+  [`${META}.StatusCause`, ['reason', 'message', 'field']],
 
   [`${APPS}.DaemonSet`, ['metadata', 'spec', 'status']],
   [`${APPS}.DaemonSetList`, ['metadata']],

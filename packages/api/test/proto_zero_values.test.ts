@@ -80,9 +80,9 @@ test('the input message object is not changed', (t) => {
 });
 
 const objects: Array<[string, Record<string, unknown>]> = [
-  ['k8s.io.api.apps.v1.DaemonSet', { metadata: { name: 'ds', namespace: 'default' }, spec: { selector: { matchLabels: { a: 'b' } }, template: {} }, status: {} }],
-  ['k8s.io.api.apps.v1.Deployment', { metadata: { name: 'd' }, spec: { replicas: 0, paused: false, template: {} }, status: { conditions: [{ type: 'Available', status: 'True' }] } }],
-  ['k8s.io.api.apps.v1.StatefulSet', { metadata: { name: 's', generation: 1 }, spec: { serviceName: 'svc', template: {}, ordinals: { start: 0 } }, status: { replicas: 0 } }],
+  ['k8s.io.api.apps.v1.DaemonSet', { metadata: { name: 'ds', namespace: 'default' }, spec: { selector: { matchLabels: { a: 'b' } }, template: {}, updateStrategy: { type: 'OnDelete' } }, status: {} }],
+  ['k8s.io.api.apps.v1.Deployment', { metadata: { name: 'd' }, spec: { replicas: 0, paused: false, template: {}, strategy: {} }, status: { conditions: [{ type: 'Available', status: 'True' }] } }],
+  ['k8s.io.api.apps.v1.StatefulSet', { metadata: { name: 's', generation: 1 }, spec: { serviceName: 'svc', template: {}, updateStrategy: {}, ordinals: { start: 0 } }, status: { replicas: 0 } }],
 ];
 
 for (const [type, json] of objects) {
@@ -93,10 +93,11 @@ for (const [type, json] of objects) {
   });
 }
 
-test('JSON after the bytes: non-pointer zeros left out, pointer zeros kept, a required embedded template shown', (t) => {
+test('JSON after the bytes: scalar non-pointer zeros left out, pointer zeros kept, embedded structs shown', (t) => {
   const type = 'k8s.io.api.apps.v1.StatefulSet';
   const json = bytesToJson(type, jsonToBytes(type, { metadata: { name: 's' }, spec: { replicas: 0 } }).bytes);
-  // replicas is *int32 (kept, 0); minReadySeconds/serviceName/updateStrategy are non-pointer zeros (left
-  // out, except where upstream's JSON requires them: status.replicas, template).
-  t.deepEqual(json, { metadata: { name: 's' }, spec: { replicas: 0, template: {} }, status: { replicas: 0 } });
+  // replicas is *int32 (kept, 0); minReadySeconds and serviceName are non-pointer zeros (left out, except
+  // where upstream's JSON requires them: status.replicas); template and updateStrategy are non-pointer
+  // structs, which Go's encoding/json writes even when empty.
+  t.deepEqual(json, { metadata: { name: 's' }, spec: { replicas: 0, template: {}, updateStrategy: {} }, status: { replicas: 0 } });
 });
