@@ -17,7 +17,7 @@ import { Resources, type KubeObject } from '@mkube/client';
 import { ControllerManager } from '@mkube/controllers';
 import { labDown, labUp, REPO_ROOT, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabNode, type LabSummary } from '@mkube/testing';
 import { startControlPlane, type ControlPlane } from './control_plane.js';
-import { ingressArgs } from '../../packages/cli/src/ingress.js';
+import { ingressArgs } from '@mkube/cli';
 
 const LAB = 'mking';
 const SUBNET = 80; // nodes 10.213.80.0/24, pods 10.213.81.0/24 and 10.213.82.0/24
