@@ -15,7 +15,7 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { labDown, labUp, type LabSummary } from '@mkube/testing';
 import { freePort } from '@mkube/apiserver';
-import { stopProcess, readState } from '../../packages/cli/src/processes.js';
+import { readState, stopProcess } from '@mkube/cli';
 
 const LAB = 'mkjn';
 const SUBNET = 88;

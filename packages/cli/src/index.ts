@@ -4,3 +4,4 @@ export { dnsArgs, ensureKubeDnsService, KUBE_DNS_IP } from './cluster_dns.js';
 export { HTTP_PORT, HTTPS_PORT, ingressArgs } from './ingress.js';
 export { ensureMetricsApi, metricsApiAvailable, metricsServerArgs } from './metrics_server.js';
 export { ccmArgs, LAB_LB_POOL, routePoolToLab, writeMachinesFile } from './cloud_controller.js';
+export { readState, stopProcess } from './processes.js';
