@@ -9,14 +9,18 @@
  *
  * Source: hand-checked against the Go types in kubernetes/kubernetes
  * staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/types.go and
- * staging/src/k8s.io/api/apps/v1/types.go (the Go type with or without `*`).
+ * staging/src/k8s.io/api/apps/v1/types.go and batch/v1/types.go (the Go type
+ * with or without `*`; batch's fields newer than the copy read — managedBy,
+ * successPolicy, backoffLimitPerIndex, terminating, failedIndexes... — are
+ * pointers and stay unwritten when unset).
  * Covers meta/v1 (ObjectMeta, ListMeta, OwnerReference, ManagedFieldsEntry,
- * LabelSelectorRequirement, Condition, Status and its details) and the
- * apps/v1 DaemonSet, Deployment and StatefulSet trees so far; other messages
- * keep omitting zero fields.
+ * LabelSelectorRequirement, Condition, Status and its details), the apps/v1
+ * DaemonSet, Deployment and StatefulSet trees and batch/v1 Job and CronJob so
+ * far; other messages (core/v1 among them) keep omitting zero fields.
  */
 const META = 'k8s.io.apimachinery.pkg.apis.meta.v1';
 const APPS = 'k8s.io.api.apps.v1';
+const BATCH = 'k8s.io.api.batch.v1';
 
 export const PROTO_ZERO_FIELDS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
   [`${META}.ObjectMeta`, ['name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp']],
@@ -78,4 +82,17 @@ export const PROTO_ZERO_FIELDS: ReadonlyMap<string, readonly string[]> = new Map
     ],
   ],
   [`${APPS}.StatefulSetCondition`, ['type', 'status', 'lastTransitionTime', 'reason', 'message']],
+
+  [`${BATCH}.Job`, ['metadata', 'spec', 'status']],
+  [`${BATCH}.JobList`, ['metadata']],
+  [`${BATCH}.JobSpec`, ['template']],
+  [`${BATCH}.JobStatus`, ['active', 'succeeded', 'failed', 'completedIndexes']],
+  [`${BATCH}.JobCondition`, ['type', 'status', 'lastProbeTime', 'lastTransitionTime', 'reason', 'message']],
+  [`${BATCH}.JobTemplateSpec`, ['metadata', 'spec']],
+  [`${BATCH}.PodFailurePolicyRule`, ['action']],
+  [`${BATCH}.PodFailurePolicyOnExitCodesRequirement`, ['operator']],
+  [`${BATCH}.PodFailurePolicyOnPodConditionsPattern`, ['type', 'status']],
+  [`${BATCH}.CronJob`, ['metadata', 'spec', 'status']],
+  [`${BATCH}.CronJobList`, ['metadata']],
+  [`${BATCH}.CronJobSpec`, ['schedule', 'concurrencyPolicy', 'jobTemplate']],
 ]);

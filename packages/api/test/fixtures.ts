@@ -337,6 +337,8 @@ export const cronJob: JsonObject = {
     schedule: '*/5 * * * *',
     concurrencyPolicy: 'Forbid',
     jobTemplate: {
+      // JobTemplateSpec embeds ObjectMeta (not a pointer): upstream writes it even when empty
+      metadata: {},
       spec: {
         backoffLimit: 2,
         completions: 1,
