@@ -21,14 +21,14 @@ import { rootCaPublisher, serviceAccountController } from './serviceaccount/cont
 import { jobController } from './job/controller.js';
 import { cronJobController } from './cronjob/controller.js';
 import { ttlAfterFinishedController } from './ttlafterfinished/controller.js';
+import { statefulSetController } from './statefulset/controller.js';
+import { daemonSetController } from './daemonset/controller.js';
 import { persistentVolumeBinder, pvcProtectionController, pvProtectionController } from './volume/controller.js';
 import { podGcController } from './podgc/controller.js';
 import { disruptionController } from './disruption/controller.js';
 import { horizontalPodAutoscalerController } from './podautoscaler/controller.js';
 import { csrApprovingController, csrSigningController } from './certificates/controller.js';
 import { bootstrapSignerController, tokenCleanerController } from './bootstrap/controller.js';
-import { statefulSetController } from './statefulset/controller.js';
-import { daemonSetController } from './daemonset/controller.js';
 import type { ControllerConfig, ControllerContext, RunningController } from './runtime/context.js';
 import { Executor } from './runtime/executor.js';
 import { SharedInformers } from './runtime/informers.js';
@@ -51,14 +51,14 @@ export const CONTROLLERS: Record<string, (ctx: ControllerContext) => RunningCont
   job: jobController,
   cronjob: cronJobController,
   'ttl-after-finished': ttlAfterFinishedController,
+  statefulset: statefulSetController,
+  daemonset: daemonSetController,
   'persistentvolume-binder': persistentVolumeBinder,
   'pvc-protection': pvcProtectionController,
   'pv-protection': pvProtectionController,
   podgc: podGcController,
   disruption: disruptionController,
   horizontalpodautoscaling: horizontalPodAutoscalerController,
-  statefulset: statefulSetController,
-  daemonset: daemonSetController,
   csrapproving: csrApprovingController,
   csrsigning: csrSigningController,
   tokencleaner: tokenCleanerController,

@@ -140,8 +140,6 @@ const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   rule(['apps'], ['replicasets', 'deployments', 'controllerrevisions', 'daemonsets', 'statefulsets'], ['create']),
   rule(['apps'], ['replicasets/status', 'deployments/status', 'deployments/scale', 'replicasets/scale', 'daemonsets/status', 'statefulsets/status'], ['patch', 'update']),
   rule(['apps'], ['deployments/finalizers', 'replicasets/finalizers'], ['update']),
-  // The disruption controller writes PodDisruptionBudget status; the pod GC force-deletes and patches pod conditions.
-  rule(['policy'], ['poddisruptionbudgets/status'], ['patch', 'update']),
   // The CronJob controller creates Jobs; the Job, CronJob and TTL-after-finished controllers write their status and owner references that block deletion.
   rule(['batch'], ['jobs'], ['create']),
   rule(['batch'], ['jobs/status', 'cronjobs/status'], ['patch', 'update']),
@@ -149,6 +147,8 @@ const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   // The StatefulSet controller's claims from volumeClaimTemplates; owner references that block deletion on its and the DaemonSet controller's objects.
   rule([''], ['persistentvolumeclaims'], ['create']),
   rule(['apps'], ['statefulsets/finalizers', 'daemonsets/finalizers'], ['update']),
+  // The disruption controller writes PodDisruptionBudget status; the pod GC force-deletes and patches pod conditions.
+  rule(['policy'], ['poddisruptionbudgets/status'], ['patch', 'update']),
   rule(['discovery.k8s.io'], ['endpointslices'], ['create']),
   rule(['coordination.k8s.io'], ['leases'], READ),
   rule(['authentication.k8s.io'], ['tokenreviews'], ['create']),

@@ -416,6 +416,18 @@ const COLUMNS: Record<string, Column[]> = {
     imagesCol(tplSpec),
     labelSelectorCol('A label query over pods that are managed by the daemon set.', (x) => o(x.spec).selector),
   ],
+  // Upstream's controllerRevisionColumnDefinitions.
+  controllerrevisions: [
+    nameCol,
+    col('Controller', 'string', 'Controller of the object', (x) => {
+      const ref = a(o(x.metadata).ownerReferences).find((r) => r.controller === true);
+      if (!ref) return '<none>';
+      const group = s(ref.apiVersion).includes('/') ? `.${s(ref.apiVersion).split('/')[0]}` : '';
+      return `${s(ref.kind).toLowerCase()}${group}/${s(ref.name)}`;
+    }),
+    col('Revision', 'integer', 'Revision indicates the revision of the state represented by Data.', (x) => n(x.revision)),
+    ageCol,
+  ],
   statefulsets: [
     nameCol,
     col('Ready', 'string', 'Number of the pod with ready state', (x) => `${n(o(x.status).readyReplicas)}/${n(o(x.spec).replicas)}`),
