@@ -235,14 +235,15 @@ test('mkube-node-agent: no containerd socket, a path that is not a socket, a mis
   const notSock = join(pki, 'ca.crt');
   assertOneLine(t, await runToExit(t, NODE_AGENT, [...common(`unix://${notSock}`), '--port', '0', '--metrics-port=-1']),
     `mkube-node-agent: container runtime endpoint ${notSock} is not a socket (--container-runtime-endpoint unix://${notSock})`);
-  const missingKc = join(dir, 'nope.kubeconfig');
-  assertOneLine(t, await runToExit(t, NODE_AGENT, [...common(`unix://${noSock}`, missingKc), '--port', '0', '--metrics-port=-1']),
-    `mkube-node-agent: cannot read --kubeconfig ${missingKc}: no such file or directory`);
 
-  // With a real containerd answering, the listeners are what fails.
+  // With a real containerd answering (the agent checks its runtime first, as kubelet does), a missing
+  // kubeconfig and then the listeners are what fails.
   const ctd = join(dir, 'containerd');
   mkdirSync(ctd);
   const sock = await startContainerd(t, ctd);
+  const missingKc = join(dir, 'nope.kubeconfig');
+  assertOneLine(t, await runToExit(t, NODE_AGENT, [...common(`unix://${sock}`, missingKc), '--port', '0', '--metrics-port=-1']),
+    `mkube-node-agent: cannot read --kubeconfig ${missingKc}: no such file or directory`);
   const held = await holdPort(t);
   const server = await runToExit(t, NODE_AGENT, [...common(`unix://${sock}`), '--port', String(held), '--metrics-port=-1']);
   assertOneLine(t, server, `mkube-node-agent: cannot listen on 0.0.0.0:${held} (node agent server): address already in use`);
