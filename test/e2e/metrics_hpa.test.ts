@@ -209,9 +209,16 @@ test.serial('an HPA scales the Deployment up under load and down after the (shor
   await apply('hpa', HPA);
   const t0 = Date.now();
   const hpas = cp!.client.resource<HorizontalPodAutoscaler>(resourceFor('horizontalpodautoscalers', 'autoscaling'));
+  let last = '';
   const up = await waitFor('the HPA at 3 replicas with 3 pods running', 180_000, async () => {
     const h = await hpas.get('default', 'spin');
-    return h.status?.desiredReplicas === 3 && (await running()).length === 3 ? h : undefined;
+    const pods = await running();
+    last = JSON.stringify({ status: h.status, running: pods.map((p) => p.metadata.name) });
+    return h.status?.desiredReplicas === 3 && pods.length === 3 ? h : undefined;
+  }).catch(async (err: unknown) => {
+    const events = (await cp!.client.resource<Event>(Resources.events).list('default')).items.map((e) => `${e.involvedObject?.kind}/${e.involvedObject?.name} ${e.reason}: ${e.message}`);
+    t.log(`last seen: ${last}\nevents:\n${events.join('\n')}`);
+    throw err;
   });
   t.log(`scaled up to 3 in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const table = await k(['get', 'hpa', 'spin']);

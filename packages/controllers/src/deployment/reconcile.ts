@@ -6,6 +6,7 @@
  * updates, old RS cleanup, deployment annotation and status) and when to come
  * back. Each call does one step; the next event or requeue does the next.
  */
+import { semanticEqual } from '../util/equal.js';
 import {
   controllerOf,
   formatTime,
@@ -140,7 +141,7 @@ class Step {
       const next: Named<Deployment> = { ...clone(orig), metadata: this.d.metadata };
       this.actions.push({ verb: 'update', ref: R.deployments, namespace: this.d.metadata.namespace, object: next });
     }
-    if (JSON.stringify(sortKeys(this.status)) !== JSON.stringify(sortKeys(orig.status ?? {}))) {
+    if (!semanticEqual(this.status, orig.status ?? {})) {
       const next: Named<Deployment> = { ...clone(orig), metadata: this.d.metadata, status: this.status };
       this.actions.push({ verb: 'updateStatus', ref: R.deployments, namespace: this.d.metadata.namespace, object: next });
     }
@@ -148,11 +149,6 @@ class Step {
   }
 }
 
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
-  return v;
-}
 
 /** ClaimReplicaSets: the deployment's own sets; adopt matching orphans, release owned sets that no longer match. */
 export function claimReplicaSets(d: Named<Deployment>, rss: NamedRS[]): { owned: NamedRS[]; actions: Action[] } {

@@ -8,6 +8,7 @@
  * The stabilization history and scale events live here per HPA, as upstream
  * keeps them in the controller's memory.
  */
+import { semanticEqual } from '../util/equal.js';
 import {
   METRICS_GROUP,
   METRICS_VERSION,
@@ -94,7 +95,7 @@ export function horizontalPodAutoscalerController(ctx: ControllerContext, opts: 
       }
     }
     for (const e of plan.events) events.record(hpa, HPAS, e);
-    if (JSON.stringify(plan.status) !== JSON.stringify(hpa.status ?? {})) {
+    if (!semanticEqual(plan.status, hpa.status ?? {})) {
       try {
         await ctx.client.resource<HorizontalPodAutoscaler>(HPAS).updateStatus({ ...hpa, status: plan.status });
       } catch (err) {

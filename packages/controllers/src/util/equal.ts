@@ -1,9 +1,11 @@
 /**
- * Semantic equality of JSON values, as apimachinery's equality.Semantic:
- * null, missing, empty maps and empty lists are the same.
+ * Semantic equality of JSON values, as Go compares the decoded structs: null, missing, empty maps,
+ * empty lists and the zero scalars (0, false, "") are the same — the API server's JSON omits zero
+ * omitempty fields as upstream does, so a status computed with `readyReplicas: 0` equals the stored
+ * one without it (comparing them as text rewrote every Deployment's status in a loop).
  */
 const isEmpty = (v: unknown): boolean =>
-  v === undefined || v === null || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+  v === undefined || v === null || v === 0 || v === false || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
 
 export function semanticEqual(a: unknown, b: unknown): boolean {
   if (isEmpty(a) && isEmpty(b)) return true;
