@@ -380,7 +380,13 @@ test('kubectl create job NAME --image -- CMD, logs job/NAME, describe job, and g
   t.is((await k(['create', 'job', 'hello', '--image=busybox', '--', 'sh', '-c', 'echo hello from $(hostname)'])).trim(), 'job.batch/hello created');
   t.is((await k(['wait', '--for=condition=complete', 'job/hello', '--timeout=90s'], KUBECTL, 100_000)).trim(), 'job.batch/hello condition met');
   const [p] = await jobPods('hello');
-  t.is((await k(['logs', 'job/hello'])).trim(), `hello from ${p!.metadata.name}`);
+  // The container's last output can reach its log file just after its exit is reported (containerd's
+  // shim copies the pipe to the file): wait for the line rather than expect it in the same instant.
+  const logs = await waitFor('the Job pod\'s log line', 20_000, async () => {
+    const out = (await k(['logs', 'job/hello'])).trim();
+    return out ? out : undefined;
+  });
+  t.is(logs, `hello from ${p!.metadata.name}`);
   const desc = await k(['describe', 'job', 'hello']);
   t.regex(desc, /^Name:\s+hello$/m);
   t.regex(desc, /^Completions:\s+1$/m);
