@@ -1,6 +1,7 @@
 // The Node object of this agent: machine facts (capacity, nodeInfo), the
 // labels and taints of the flags, and the conditions. Probing the machine is
 // separate from building the object so the builders stay pure.
+import type { Taint } from '@mkube/api';
 import { FlagError } from '@mkube/component-base';
 import { readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
@@ -9,11 +10,8 @@ import { arch, cpus, hostname, release } from 'node:os';
 export const KUBELET_VERSION = 'v1.31.0-mkube';
 export const DEFAULT_MAX_PODS = 110;
 
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
-}
+/** The Node's taints are @mkube/api's Taint (effect NoSchedule, PreferNoSchedule or NoExecute). */
+export type { Taint };
 
 export interface NodeCondition {
   type: string;
@@ -71,7 +69,7 @@ export function parseTaints(s: string | undefined): Taint[] {
   for (const part of (s ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
     const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(part);
     if (!m) throw new FlagError(`bad taint "${part}" (want key[=value]:NoSchedule|PreferNoSchedule|NoExecute)`);
-    out.push({ key: m[1]!, ...(m[2] !== undefined && m[2] !== '' ? { value: m[2] } : {}), effect: m[3] as Taint['effect'] });
+    out.push({ key: m[1]!, ...(m[2] !== undefined && m[2] !== '' ? { value: m[2] } : {}), effect: m[3]! });
   }
   return out;
 }
