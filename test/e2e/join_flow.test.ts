@@ -133,12 +133,29 @@ function credentialFindings(dir: string, caPem: string): string[] {
   const caKey = new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'der' });
   const findings: string[] = [];
   const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
+    // The worker is running: files and directories may vanish while we walk (the volume writer swaps
+    // directories, logs rotate); what is gone cannot hold a credential.
+    const gone = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch (err) {
+      if (gone(err)) return;
+      throw err;
+    }
+    for (const e of entries) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && statSync(p).size < 4 << 20) {
-        // Logs hold JSON strings: their escaped newlines count as newlines.
-        const text = readFileSync(p, 'latin1').replace(/\\n/g, '\n');
+      else if (e.isFile()) {
+        let text: string;
+        try {
+          if (statSync(p).size >= 4 << 20) continue;
+          // Logs hold JSON strings: their escaped newlines count as newlines.
+          text = readFileSync(p, 'latin1').replace(/\\n/g, '\n');
+        } catch (err) {
+          if (gone(err)) continue;
+          throw err;
+        }
         for (const m of text.matchAll(/-----BEGIN ([A-Z ]*PRIVATE KEY)-----[\s\S]*?-----END \1-----/g)) {
           const pub = createPublicKey(createPrivateKey(m[0])).export({ type: 'spki', format: 'der' });
           if (pub.equals(caKey)) findings.push(`${p}: the CA private key`);
