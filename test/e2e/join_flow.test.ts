@@ -156,12 +156,25 @@ function credentialFindings(dir: string, caPem: string): string[] {
           if (gone(err)) continue;
           throw err;
         }
+        // PEM text inside binary or escaped files (the control plane's LevelDB, JSON logs) may not parse:
+        // an unreadable private key counts as a finding (conservative), an unreadable certificate is skipped.
         for (const m of text.matchAll(/-----BEGIN ([A-Z ]*PRIVATE KEY)-----[\s\S]*?-----END \1-----/g)) {
-          const pub = createPublicKey(createPrivateKey(m[0])).export({ type: 'spki', format: 'der' });
+          let pub: Buffer;
+          try {
+            pub = createPublicKey(createPrivateKey(m[0])).export({ type: 'spki', format: 'der' });
+          } catch {
+            findings.push(`${p}: an unreadable private key block`);
+            continue;
+          }
           if (pub.equals(caKey)) findings.push(`${p}: the CA private key`);
         }
         for (const m of text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)) {
-          const c = new X509Certificate(m[0]);
+          let c: X509Certificate;
+          try {
+            c = new X509Certificate(m[0]);
+          } catch {
+            continue;
+          }
           if (/O=system:masters/.test(c.subject)) findings.push(`${p}: a system:masters certificate`);
           if (c.ca && !c.publicKey.export({ type: 'spki', format: 'der' }).equals(caKey)) findings.push(`${p}: another CA certificate`);
         }
