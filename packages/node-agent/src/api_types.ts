@@ -2,6 +2,7 @@
 // types): re-exported as they are, with Pod, ConfigMap and Secret narrowed
 // to what the agent handles — objects from the API server, whose name and
 // uid are set, and pods with a spec.
+import type { PodSpec } from '@mkube/api';
 import type * as api from '@mkube/api';
 
 export type {
@@ -36,7 +37,7 @@ export type {
 /** Metadata of an object read from the API server: name and uid are set. */
 export type AgentObjectMeta = api.ObjectMeta & { name: string; uid: string };
 
-export type PodSpec = api.PodSpec;
+export type { PodSpec };
 
 export type ContainerStatus = api.ContainerStatus;
 /** lastProbeTime is written as null, as Go marshals a zero metav1.Time. */

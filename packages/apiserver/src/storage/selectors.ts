@@ -10,7 +10,7 @@ export type LabelRequirement =
   | { key: string; op: 'in' | 'notin'; values: string[] }
   | { key: string; op: 'exists' | '!exists' };
 
-export type LabelSelector = LabelRequirement[];
+export type LabelRequirements = LabelRequirement[];
 
 /** Splits on commas that are not inside parentheses. */
 function splitTopLevel(text: string): string[] {
@@ -46,9 +46,9 @@ function checkValue(value: string, text: string): string {
   return value;
 }
 
-export function parseLabelSelector(text: string | undefined | null): LabelSelector {
+export function parseLabelSelector(text: string | undefined | null): LabelRequirements {
   if (!text) return [];
-  const reqs: LabelSelector = [];
+  const reqs: LabelRequirements = [];
   for (const part of splitTopLevel(text)) {
     let m: RegExpExecArray | null;
     if ((m = /^!\s*([^\s=!()]+)$/.exec(part))) {
@@ -69,9 +69,9 @@ export function parseLabelSelector(text: string | undefined | null): LabelSelect
 }
 
 /** metav1.LabelSelector (matchLabels/matchExpressions) → requirements. */
-export function labelSelectorFromObject(sel: JsonObject | undefined): LabelSelector {
+export function labelSelectorFromObject(sel: JsonObject | undefined): LabelRequirements {
   if (!sel) return [];
-  const reqs: LabelSelector = [];
+  const reqs: LabelRequirements = [];
   for (const [k, v] of Object.entries((sel.matchLabels as Record<string, string>) ?? {})) reqs.push({ key: k, op: 'in', values: [v] });
   for (const e of (sel.matchExpressions as JsonObject[]) ?? []) {
     const op = String(e.operator);
@@ -84,7 +84,7 @@ export function labelSelectorFromObject(sel: JsonObject | undefined): LabelSelec
   return reqs;
 }
 
-export function matchLabels(sel: LabelSelector, labels: Record<string, string> | undefined): boolean {
+export function matchLabels(sel: LabelRequirements, labels: Record<string, string> | undefined): boolean {
   const l = labels ?? {};
   for (const r of sel) {
     const has = Object.prototype.hasOwnProperty.call(l, r.key);
@@ -178,7 +178,7 @@ export function matchFields(sel: FieldSelector, resource: string, obj: JsonObjec
 
 /** A predicate over objects built from both selectors. */
 export interface Selection {
-  labels: LabelSelector;
+  labels: LabelRequirements;
   fields: FieldSelector;
 }
 
