@@ -213,7 +213,10 @@ test.serial('auto: a node on the same lab subnet is routed host-gw, one on the o
   });
   await nodes.patch(undefined, `${LAB}-near`, { status: { addresses: [{ type: 'InternalIP', address: '10.213.164.50' }] } }, 'merge', 'status');
   const hostGw = async (netns: string) => (await run('ip', ['-n', netns, '-4', 'route', 'show', 'proto', '213'], 10_000)).stdout;
-  await waitFor('w1 routes the near node host-gw', 45_000, async () => ((await hostGw(w1.netns)).includes('10.213.167.0/24 via 10.213.164.50') ? true : undefined));
+  // The node is created before its InternalIP is set: until then w1 puts it on the overlay; wait until it is
+  // routed host-gw and its overlay entries are gone (the agent applies the two in separate steps).
+  await waitFor('w1 routes the near node host-gw and not through the overlay', 45_000, async () =>
+    ((await hostGw(w1.netns)).includes('10.213.167.0/24 via 10.213.164.50') && !JSON.stringify(await overlay(w1.netns)).includes('01:95') ? true : undefined));
   const o1 = await overlay(w1.netns);
   t.deepEqual(o1.routes, [`${w2.podCIDR} via 10.213.166.0 onlink`], 'w2 (other subnet) stays on the overlay, the near node is not on it');
   t.false(JSON.stringify(o1).includes('01:95'));
