@@ -356,7 +356,12 @@ seg_gw() { if [ "$1" = 1 ]; then echo "$NET16.$BASE.129"; else echo "$NET16.$BAS
 
 lab_up_workers() {
   [ "$WORKERS" -ge 1 ] || die "--workers must be >= 1"
-  [ $((BASE + WORKERS)) -lt 200 ] || die "--subnet + --workers must stay below 200 (service range)"
+  # The lab's /24s (nodes BASE, pods BASE+1..BASE+N) stay inside the /16 and off the service range
+  # 10.213.200.0/24 and mkube up's default LoadBalancer pool 10.213.250.0/24.
+  [ $((BASE + WORKERS)) -le 255 ] || die "--subnet + --workers must stay below 256"
+  for i in $(seq "$BASE" $((BASE + WORKERS))); do
+    [ "$i" != 200 ] && [ "$i" != 250 ] || die "--subnet + --workers must not cover 10.213.200.0/24 (service range) or 10.213.250.0/24 (load-balancer pool)"
+  done
   [ "$SEGMENTS" = 1 ] || [ "$WORKERS" -le 100 ] || die "--segments 2 takes at most 100 workers"
   local net=$NET16.$BASE gw=$NET16.$BASE.1 i j
   ensure_blackhole

@@ -11,6 +11,7 @@ const USAGE = `Usage:
   mkube up   [--data-dir DIR] [--workers N] [--api-port PORT]   start a cluster in the background (default DIR .mkube)
              [--lab-name mk] [--lab-subnet 0]                  its lab (deploy/lab/lab.sh --name/--subnet): clusters side by side
              [--pod-network-mode host-gw|vxlan|auto]           how worker pods reach other nodes (routes, a VXLAN overlay, or both by subnet)
+             [--lb-address-pool 10.213.250.0/24]               LoadBalancer Service addresses (with --workers)
              [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300]   node failure timing
   mkube status [--data-dir DIR] [-o json]                      its components, their health, the store and the nodes
                                                                 (exit status 0 when all are healthy, 1 otherwise)
@@ -37,6 +38,7 @@ async function main(): Promise<number> {
       'lab-name': { type: 'string' },
       'lab-subnet': { type: 'string' },
       'pod-network-mode': { type: 'string' },
+      'lb-address-pool': { type: 'string' },
       'node-monitor-grace-period': { type: 'string' },
       'default-unreachable-toleration-seconds': { type: 'string' },
       output: { type: 'string', short: 'o' },
@@ -52,17 +54,21 @@ async function main(): Promise<number> {
     const workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 0 || workers > 50) throw new Error('--workers must be an integer from 0 to 50');
     const labSubnet = values['lab-subnet'] === undefined ? undefined : Number(values['lab-subnet']);
-    if (labSubnet !== undefined && (!Number.isInteger(labSubnet) || labSubnet < 0 || labSubnet + workers >= 200)) throw new Error('--lab-subnet must be an integer from 0, below 200 with --workers (service addresses use 10.213.200.0/24)');
+    // The lab's /24s (nodes, then each worker's pods) stay off the service range and the default LoadBalancer pool (as lab.sh checks).
+    const labOctets = labSubnet === undefined ? [] : Array.from({ length: workers + 1 }, (_, i) => labSubnet + i);
+    if (labSubnet !== undefined && (!Number.isInteger(labSubnet) || labSubnet < 0 || labSubnet + workers > 255 || labOctets.includes(200) || labOctets.includes(250))) throw new Error('--lab-subnet must be an integer from 0, with --workers below 256 and not covering 200 (service addresses use 10.213.200.0/24) or 250 (the default LoadBalancer pool 10.213.250.0/24)');
     if (values['lab-name'] !== undefined && !/^mk[a-z0-9]{0,8}$/.test(values['lab-name'])) throw new Error('--lab-name must match ^mk[a-z0-9]{0,8}$');
     const podNetworkMode = values['pod-network-mode'];
     if (podNetworkMode !== undefined && podNetworkMode !== 'host-gw' && podNetworkMode !== 'vxlan' && podNetworkMode !== 'auto') throw new Error('--pod-network-mode must be host-gw, vxlan or auto');
+    const lbAddressPool = values['lb-address-pool'];
+    if (lbAddressPool !== undefined && !/^10\.213\.\d{1,3}\.\d{1,3}\/(2[4-9]|3[0-2])$/.test(lbAddressPool)) throw new Error('--lb-address-pool must be a CIDR inside 10.213.0.0/16, /24 or smaller (e.g. 10.213.250.0/24)');
     const cmArgs: string[] = [];
     for (const f of ['node-monitor-grace-period', 'default-unreachable-toleration-seconds'] as const) if (values[f]) cmArgs.push(`--${f}`, values[f]!);
     // Pods get the unreachable toleration from the API server (DefaultTolerationSeconds), so it needs the value too.
     const apiArgs = values['default-unreachable-toleration-seconds'] ? ['--default-unreachable-toleration-seconds', values['default-unreachable-toleration-seconds']] : [];
     let state;
     try {
-      state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log, labName: values['lab-name'], labSubnet, podNetworkMode });
+      state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log, labName: values['lab-name'], labSubnet, podNetworkMode, lbAddressPool });
     } catch (err) {
       if (err instanceof PreflightFailed) {
         log(`mkube: cannot start: ${err.reason}`);
