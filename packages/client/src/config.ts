@@ -1,14 +1,23 @@
 /**
  * Client configuration and kubeconfig loading (clusters / users / contexts,
- * inline *-data fields or file paths relative to the kubeconfig).
+ * inline *-data fields or file paths relative to the kubeconfig, and the
+ * mkube.io/servers cluster extension naming every API server).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 
 export interface ClientConfig {
-  /** https://host:port */
+  /** https://host:port — the preferred API server. */
   server: string;
+  /**
+   * Every API server of the cluster, in order of preference (the kubeconfig's
+   * mkube.io/servers cluster extension). With more than one the client fails
+   * over between them; `server` is used first and need not be listed.
+   */
+  servers?: string[];
+  /** TCP connect + TLS handshake budget per API server before failing over (default 1000 ms). */
+  connectTimeoutMs?: number;
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
@@ -16,6 +25,14 @@ export interface ClientConfig {
   userAgent?: string;
   /** Per-request timeout for non-watch requests (default 30 s). */
   timeoutMs?: number;
+}
+
+/** The cluster extension listing every API server: `extensions: [{name: mkube.io/servers, extension: {servers: [...]}}]`. */
+export const SERVERS_EXTENSION = 'mkube.io/servers';
+
+/** The `extensions` entry of a kubeconfig cluster naming every API server (kubectl keeps and ignores it). */
+export function serversExtension(servers: string[]): { name: string; extension: { servers: string[] } } {
+  return { name: SERVERS_EXTENSION, extension: { servers: [...servers] } };
 }
 
 interface Named<T> {
@@ -60,11 +77,34 @@ export function loadKubeconfig(path: string, context?: string): ClientConfig {
   if (typeof cluster.server !== 'string') throw new KubeconfigError(`cluster "${ctx.cluster}" has no server`, path);
   let token = typeof user.token === 'string' ? user.token : undefined;
   if (!token && typeof user.tokenFile === 'string') token = readFileSync(isAbsolute(user.tokenFile) ? user.tokenFile : resolve(base, user.tokenFile), 'utf8').trim();
+  const servers = serversOf(cluster, path);
   return {
     server: cluster.server,
+    ...(servers ? { servers } : {}),
     ca: blob(cluster, 'certificate-authority'),
     cert: blob(user, 'client-certificate'),
     key: blob(user, 'client-key'),
     token,
   };
+}
+
+/** The mkube.io/servers extension's list, validated as URLs; undefined when the cluster has none. */
+function serversOf(cluster: Record<string, unknown>, path: string): string[] | undefined {
+  const exts = cluster.extensions;
+  if (exts === undefined) return undefined;
+  if (!Array.isArray(exts)) throw new KubeconfigError('cluster extensions must be a list of {name, extension}', path);
+  const ext = exts.find((e) => (e as Named<unknown>)?.name === SERVERS_EXTENSION) as { extension?: { servers?: unknown } } | undefined;
+  if (!ext) return undefined;
+  const list = ext.extension?.servers;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string')) throw new KubeconfigError(`extension ${SERVERS_EXTENSION} must carry servers: a non-empty list of URLs`, path);
+  for (const s of list as string[]) {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      throw new KubeconfigError(`extension ${SERVERS_EXTENSION}: "${s}" is not a URL`, path);
+    }
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new KubeconfigError(`extension ${SERVERS_EXTENSION}: "${s}" is not an http(s) URL`, path);
+  }
+  return list as string[];
 }

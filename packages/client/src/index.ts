@@ -1,4 +1,4 @@
-export { loadKubeconfig, KubeconfigError, type ClientConfig } from './config.js';
+export { loadKubeconfig, KubeconfigError, SERVERS_EXTENSION, serversExtension, type ClientConfig } from './config.js';
 export { ApiError, type Status } from './errors.js';
 export { Resources, resourcePath, apiVersionOf, type GVR } from './resources.js';
 export {
