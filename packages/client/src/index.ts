@@ -16,3 +16,4 @@ export {
 export { Informer, keyOf, type InformerOptions, type EventHandler } from './informer.js';
 export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 export { LeaderElector, type LeaderElectorOptions } from './leader.js';
+export { runClientComponent, exitOnHelp, type ClientComponentMain, type StartedComponent } from './component_main.js';

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /** mkube-cloud-controller-manager: LoadBalancer Services from an address pool and cloud node lifecycle, leader-elected. */
-import { createLogger, parseComponentFlags, requireKubeconfig } from '@mkube/component-base';
-import { exitOnStartupError, loadingFile, usageErrorsExit2 } from '@mkube/api';
-import { KubeClient, loadKubeconfig } from '@mkube/client';
+import { createLogger, parseComponentFlags } from '@mkube/component-base';
+import { usageErrorsExit2 } from '@mkube/api';
+import { exitOnHelp, runClientComponent } from '@mkube/client';
 import { CloudControllerManager, DEFAULT_LB_CLASS } from '../manager.js';
 import { PoolProvider } from '../pool_provider.js';
 
@@ -18,51 +18,39 @@ const { values, common, usage } = usageErrorsExit2(BINARY, () =>
     'node-monitor-period': { type: 'duration', default: '5s', usage: 'How often not-Ready Nodes are checked against the machines.' },
   }),
 );
-if (values.help) {
-  process.stdout.write(usage);
-  process.exit(0);
-}
+exitOnHelp(values.help, usage);
 const log = createLogger({ component: BINARY, level: common.logLevel });
 if (values['cloud-provider'] !== 'mkube') usageErrorsExit2(BINARY, () => {
   throw Object.assign(new Error(`--cloud-provider: unknown provider "${values['cloud-provider']}" (only mkube is built in)`), { code: 'FlagInvalid' });
 });
-const kubeconfigPath = usageErrorsExit2(BINARY, () => requireKubeconfig(common));
-const context = { listeners: [{ what: 'metrics and health', port: values['metrics-port'], host: common.bindAddress }], files: [{ what: '--kubeconfig', path: kubeconfigPath }] };
-let kubeconfig;
 let provider: PoolProvider;
-try {
-  kubeconfig = loadingFile('--kubeconfig', kubeconfigPath, () => loadKubeconfig(kubeconfigPath));
-  provider = new PoolProvider({ pool: values['lb-address-pool'] || undefined, machinesFile: values['machines-file'] || undefined });
-} catch (err) {
-  exitOnStartupError(BINARY, err, context, log);
-}
-const le = common.leaderElection!;
-const client = new KubeClient({ ...kubeconfig, userAgent: `${BINARY}/0.1` });
-const ccm = new CloudControllerManager({
-  client,
-  provider,
+await runClientComponent({
+  binary: BINARY,
+  common,
   log,
-  clusterName: values['cluster-name'],
-  loadBalancerClass: values['load-balancer-class'],
-  leaderElect: le.leaderElect,
-  leaseNamespace: le.resourceNamespace,
-  leaseName: le.resourceName,
-  leaseDurationMs: le.leaseDurationMs,
-  renewDeadlineMs: le.renewDeadlineMs,
-  retryPeriodMs: le.retryPeriodMs,
-  metricsHost: common.bindAddress,
-  metricsPort: values['metrics-port'],
-  nodeMonitorPeriodMs: values['node-monitor-period'],
+  context: { listeners: [{ what: 'metrics and health', port: values['metrics-port'], host: common.bindAddress }] },
+  prepare: () => {
+    provider = new PoolProvider({ pool: values['lb-address-pool'] || undefined, machinesFile: values['machines-file'] || undefined });
+  },
+  start: async (client) => {
+    const le = common.leaderElection!;
+    const ccm = new CloudControllerManager({
+      client,
+      provider,
+      log,
+      clusterName: values['cluster-name'],
+      loadBalancerClass: values['load-balancer-class'],
+      leaderElect: le.leaderElect,
+      leaseNamespace: le.resourceNamespace,
+      leaseName: le.resourceName,
+      leaseDurationMs: le.leaseDurationMs,
+      renewDeadlineMs: le.renewDeadlineMs,
+      retryPeriodMs: le.retryPeriodMs,
+      metricsHost: common.bindAddress,
+      metricsPort: values['metrics-port'],
+      nodeMonitorPeriodMs: values['node-monitor-period'],
+    });
+    await ccm.start();
+    return { stop: () => ccm.stop(), fields: { identity: ccm.identity, metricsPort: ccm.metricsPort, pool: values['lb-address-pool'] || undefined } };
+  },
 });
-await ccm.start().catch((err: unknown) => exitOnStartupError(BINARY, err, context, log));
-log.info({ identity: ccm.identity, metricsPort: ccm.metricsPort, pool: values['lb-address-pool'] || undefined }, `${BINARY} started`);
-
-const shutdown = (signal: string) => {
-  log.info({ signal }, 'shutting down');
-  void ccm.stop().finally(() => {
-    client.close();
-    process.exit(0);
-  });
-};
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /** mkube-dns: the cluster DNS server (Services and Pods by upstream's DNS specification; other names forwarded). */
-import { createLogger, parseComponentFlags, requireKubeconfig } from '@mkube/component-base';
-import { exitOnStartupError, loadingFile, usageErrorsExit2 } from '@mkube/api';
-import { KubeClient, loadKubeconfig } from '@mkube/client';
+import { createLogger, parseComponentFlags } from '@mkube/component-base';
+import { usageErrorsExit2 } from '@mkube/api';
+import { exitOnHelp, runClientComponent } from '@mkube/client';
 import { ClusterDns } from '../cluster_dns.js';
 
 const BINARY = 'mkube-dns';
@@ -18,50 +18,35 @@ const { values, common, usage } = usageErrorsExit2(BINARY, () =>
     ttl: { type: 'int', default: '5', usage: 'TTL in seconds of the cluster records.' },
   }),
 );
-if (values.help) {
-  process.stdout.write(usage);
-  process.exit(0);
-}
+exitOnHelp(values.help, usage);
 const log = createLogger({ component: BINARY, level: common.logLevel });
-const kubeconfigPath = usageErrorsExit2(BINARY, () => requireKubeconfig(common));
-const context = {
-  listeners: [
-    { what: 'DNS', port: values['dns-port'], host: values['dns-bind-address'] },
-    { what: 'metrics and health', port: values['metrics-port'], host: common.bindAddress },
-  ],
-  files: [{ what: '--kubeconfig', path: kubeconfigPath }],
-};
-let kubeconfig;
-try {
-  kubeconfig = loadingFile('--kubeconfig', kubeconfigPath, () => loadKubeconfig(kubeconfigPath));
-} catch (err) {
-  exitOnStartupError(BINARY, err, context, log);
-}
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const { hostResolvers } = await import('../forwarder.js');
-const upstreams = values.upstream ? list(values.upstream) : hostResolvers(values['resolv-conf']);
-const client = new KubeClient({ ...kubeconfig, userAgent: 'mkube-dns/0.1' });
-const dns = new ClusterDns({
-  client,
+await runClientComponent({
+  binary: BINARY,
+  common,
   log,
-  domain: values['cluster-domain'],
-  dnsHost: values['dns-bind-address'],
-  dnsPort: values['dns-port'],
-  metricsHost: common.bindAddress,
-  metricsPort: values['metrics-port'],
-  ttl: values.ttl,
-  forwarder: { upstreams, exclude: list(values['exclude-upstream']) },
+  context: {
+    listeners: [
+      { what: 'DNS', port: values['dns-port'], host: values['dns-bind-address'] },
+      { what: 'metrics and health', port: values['metrics-port'], host: common.bindAddress },
+    ],
+  },
+  start: async (client) => {
+    const upstreams = values.upstream ? list(values.upstream) : hostResolvers(values['resolv-conf']);
+    const dns = new ClusterDns({
+      client,
+      log,
+      domain: values['cluster-domain'],
+      dnsHost: values['dns-bind-address'],
+      dnsPort: values['dns-port'],
+      metricsHost: common.bindAddress,
+      metricsPort: values['metrics-port'],
+      ttl: values.ttl,
+      forwarder: { upstreams, exclude: list(values['exclude-upstream']) },
+    });
+    await dns.start();
+    if (dns.forwarder.upstreamCount === 0) log.warn('no upstream nameserver: names outside the cluster get SERVFAIL');
+    return { stop: () => dns.stop(), fields: { dnsPort: dns.dnsPort, metricsPort: dns.metricsPort, domain: values['cluster-domain'], upstreams: dns.forwarder.upstreamCount } };
+  },
 });
-await dns.start().catch((err: unknown) => exitOnStartupError(BINARY, err, context, log));
-log.info({ dnsPort: dns.dnsPort, metricsPort: dns.metricsPort, domain: values['cluster-domain'], upstreams: dns.forwarder.upstreamCount }, 'mkube-dns started');
-if (dns.forwarder.upstreamCount === 0) log.warn('no upstream nameserver: names outside the cluster get SERVFAIL');
-
-const shutdown = (signal: string) => {
-  log.info({ signal }, 'shutting down');
-  void dns.stop().finally(() => {
-    client.close();
-    process.exit(0);
-  });
-};
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));

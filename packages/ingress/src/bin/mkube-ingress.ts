@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /** mkube-ingress: the Ingress controller of IngressClass mkube, serving HTTP and HTTPS on this node's address. */
-import { createLogger, parseComponentFlags, requireKubeconfig } from '@mkube/component-base';
-import { exitOnStartupError, loadingFile, usageErrorsExit2 } from '@mkube/api';
-import { KubeClient, loadKubeconfig } from '@mkube/client';
+import { createLogger, parseComponentFlags } from '@mkube/component-base';
+import { usageErrorsExit2 } from '@mkube/api';
+import { exitOnHelp, runClientComponent } from '@mkube/client';
 import { IngressController } from '../controller.js';
 
 const BINARY = 'mkube-ingress';
@@ -15,46 +15,31 @@ const { values, common, usage } = usageErrorsExit2(BINARY, () =>
     'publish-status-address': { type: 'string', default: '', usage: 'Comma-separated addresses for status.loadBalancer.ingress; default: the InternalIP of every Node.' },
   }),
 );
-if (values.help) {
-  process.stdout.write(usage);
-  process.exit(0);
-}
+exitOnHelp(values.help, usage);
 const log = createLogger({ component: BINARY, level: common.logLevel });
-const kubeconfigPath = usageErrorsExit2(BINARY, () => requireKubeconfig(common));
-const context = {
-  listeners: [
-    { what: 'HTTP', port: values['http-port'], host: values['ingress-bind-address'] },
-    { what: 'HTTPS', port: values['https-port'], host: values['ingress-bind-address'] },
-    { what: 'metrics and health', port: values['metrics-port'], host: common.bindAddress },
-  ],
-  files: [{ what: '--kubeconfig', path: kubeconfigPath }],
-};
-let kubeconfig;
-try {
-  kubeconfig = loadingFile('--kubeconfig', kubeconfigPath, () => loadKubeconfig(kubeconfigPath));
-} catch (err) {
-  exitOnStartupError(BINARY, err, context, log);
-}
-const client = new KubeClient({ ...kubeconfig, userAgent: 'mkube-ingress/0.1' });
-const controller = new IngressController({
-  client,
+await runClientComponent({
+  binary: BINARY,
+  common,
   log,
-  host: values['ingress-bind-address'],
-  httpPort: values['http-port'],
-  httpsPort: values['https-port'],
-  metricsHost: common.bindAddress,
-  metricsPort: values['metrics-port'],
-  publishAddresses: values['publish-status-address'].split(',').map((s) => s.trim()).filter(Boolean),
+  context: {
+    listeners: [
+      { what: 'HTTP', port: values['http-port'], host: values['ingress-bind-address'] },
+      { what: 'HTTPS', port: values['https-port'], host: values['ingress-bind-address'] },
+      { what: 'metrics and health', port: values['metrics-port'], host: common.bindAddress },
+    ],
+  },
+  start: async (client) => {
+    const controller = new IngressController({
+      client,
+      log,
+      host: values['ingress-bind-address'],
+      httpPort: values['http-port'],
+      httpsPort: values['https-port'],
+      metricsHost: common.bindAddress,
+      metricsPort: values['metrics-port'],
+      publishAddresses: values['publish-status-address'].split(',').map((s) => s.trim()).filter(Boolean),
+    });
+    await controller.start();
+    return { stop: () => controller.stop(), fields: { httpPort: controller.proxy.httpPort, httpsPort: controller.proxy.httpsPort, metricsPort: controller.metricsPort } };
+  },
 });
-await controller.start().catch((err: unknown) => exitOnStartupError(BINARY, err, context, log));
-log.info({ httpPort: controller.proxy.httpPort, httpsPort: controller.proxy.httpsPort, metricsPort: controller.metricsPort }, 'mkube-ingress started');
-
-const shutdown = (signal: string) => {
-  log.info({ signal }, 'shutting down');
-  void controller.stop().finally(() => {
-    client.close();
-    process.exit(0);
-  });
-};
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
