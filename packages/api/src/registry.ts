@@ -91,6 +91,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   define({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', resource: 'leases', namespaced: true, pkg: 'coordination.v1' }),
   define({ group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', resource: 'ingressclasses', namespaced: false, pkg: 'networking.v1' }),
   define({ group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', resource: 'ingresses', namespaced: true, pkg: 'networking.v1', shortNames: ['ing'], status: true }),
+  define({ group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', resource: 'networkpolicies', namespaced: true, pkg: 'networking.v1', shortNames: ['netpol'] }),
   define({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRoleBinding', resource: 'clusterrolebindings', namespaced: false, pkg: 'rbac.v1' }),
   define({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRole', resource: 'clusterroles', namespaced: false, pkg: 'rbac.v1' }),
   define({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', resource: 'rolebindings', namespaced: true, pkg: 'rbac.v1' }),

@@ -83,6 +83,7 @@ export const REQUIRED_NON_SCALARS: ReadonlyMap<string, readonly string[]> = new 
   ['k8s.io.api.networking.v1.HTTPIngressRuleValue', ['paths']], // V1HTTPIngressRuleValue
   ['k8s.io.api.networking.v1.IngressClassList', ['items']], // V1IngressClassList
   ['k8s.io.api.networking.v1.IngressList', ['items']], // V1IngressList
+  ['k8s.io.api.networking.v1.NetworkPolicyList', ['items']], // V1NetworkPolicyList
   ['k8s.io.api.policy.v1.PodDisruptionBudgetList', ['items']], // V1PodDisruptionBudgetList
   ['k8s.io.api.rbac.v1.ClusterRoleBinding', ['roleRef']], // V1ClusterRoleBinding
   ['k8s.io.api.rbac.v1.ClusterRoleBindingList', ['items']], // V1ClusterRoleBindingList

@@ -136,6 +136,7 @@ export const REQUIRED_SCALARS: ReadonlyMap<string, readonly string[]> = new Map<
   ['k8s.io.api.discovery.v1.ForNode', ['name']], // V1ForNode
   ['k8s.io.api.discovery.v1.ForZone', ['name']], // V1ForZone
   ['k8s.io.api.networking.v1.HTTPIngressPath', ['pathType']], // V1HTTPIngressPath
+  ['k8s.io.api.networking.v1.IPBlock', ['cidr']], // V1IPBlock
   ['k8s.io.api.networking.v1.IngressClassParametersReference', ['kind', 'name']], // V1IngressClassParametersReference
   ['k8s.io.api.networking.v1.IngressPortStatus', ['port', 'protocol']], // V1IngressPortStatus
   ['k8s.io.api.networking.v1.IngressServiceBackend', ['name']], // V1IngressServiceBackend

@@ -26,6 +26,7 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['cronjobs', 'batch/v1', 'CronJob', true, ['cj'], true, false],
   ['ingresses', 'networking.k8s.io/v1', 'Ingress', true, ['ing'], true, false],
   ['ingressclasses', 'networking.k8s.io/v1', 'IngressClass', false, [], false, false],
+  ['networkpolicies', 'networking.k8s.io/v1', 'NetworkPolicy', true, ['netpol'], false, false],
   ['endpointslices', 'discovery.k8s.io/v1', 'EndpointSlice', true, [], false, false],
   ['leases', 'coordination.k8s.io/v1', 'Lease', true, [], false, false],
   ['roles', 'rbac.authorization.k8s.io/v1', 'Role', true, [], false, false],

@@ -7884,6 +7884,160 @@ export interface ServiceBackendPort {
   number?: number;
 }
 
+/**
+ * k8s.io.api.networking.v1.IPBlock: IPBlock describes a particular CIDR (Ex. "192.168.1.0/24","2001:db8::/64") that is allowed
+ * to the pods matched by a NetworkPolicySpec's podSelector. The except entry describes CIDRs
+ * that should not be included within this rule.
+ */
+export interface IPBlock {
+  /**
+   * cidr is a string representing the IPBlock
+   * Valid examples are "192.168.1.0/24" or "2001:db8::/64"
+   */
+  cidr: string;
+  /**
+   * except is a slice of CIDRs that should not be included within an IPBlock
+   * Valid examples are "192.168.1.0/24" or "2001:db8::/64"
+   * Except values will be rejected if they are outside the cidr range
+   */
+  except?: string[];
+}
+
+/** k8s.io.api.networking.v1.NetworkPolicy: NetworkPolicy describes what network traffic is allowed for a set of Pods */
+export interface NetworkPolicy {
+  apiVersion?: string;
+  kind?: string;
+  /**
+   * Standard object's metadata.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
+  metadata?: ObjectMeta;
+  /** spec represents the specification of the desired behavior for this NetworkPolicy. */
+  spec?: NetworkPolicySpec;
+}
+
+/**
+ * k8s.io.api.networking.v1.NetworkPolicyEgressRule: NetworkPolicyEgressRule describes a particular set of traffic that is allowed out of pods
+ * matched by a NetworkPolicySpec's podSelector. The traffic must match both ports and to.
+ */
+export interface NetworkPolicyEgressRule {
+  /**
+   * ports is a list of destination ports for outgoing traffic.
+   * Each item in this list is combined using a logical OR. If this field is
+   * empty or missing, this rule matches all ports (traffic not restricted by port).
+   */
+  ports?: NetworkPolicyPort[];
+  /**
+   * to is a list of destinations for outgoing traffic of pods selected for this rule.
+   * Items in this list are combined using a logical OR operation. If this field is
+   * empty or missing, this rule matches all destinations.
+   */
+  to?: NetworkPolicyPeer[];
+}
+
+/**
+ * k8s.io.api.networking.v1.NetworkPolicyIngressRule: NetworkPolicyIngressRule describes a particular set of traffic that is allowed to the pods
+ * matched by a NetworkPolicySpec's podSelector. The traffic must match both ports and from.
+ */
+export interface NetworkPolicyIngressRule {
+  /**
+   * ports is a list of ports which should be made accessible on the pods selected for
+   * this rule. Each item in this list is combined using a logical OR. If this field is
+   * empty or missing, this rule matches all ports (traffic not restricted by port).
+   */
+  ports?: NetworkPolicyPort[];
+  /**
+   * from is a list of sources which should be able to access the pods selected for this rule.
+   * Items in this list are combined using a logical OR operation. If this field is
+   * empty or missing, this rule matches all sources.
+   */
+  from?: NetworkPolicyPeer[];
+}
+
+/** k8s.io.api.networking.v1.NetworkPolicyList: NetworkPolicyList is a list of NetworkPolicy objects. */
+export interface NetworkPolicyList {
+  apiVersion?: string;
+  kind?: string;
+  /** Standard list metadata. */
+  metadata?: ListMeta;
+  /** items is a list of schema objects. */
+  items: NetworkPolicy[];
+}
+
+/**
+ * k8s.io.api.networking.v1.NetworkPolicyPeer: NetworkPolicyPeer describes a peer to allow traffic to/from. Only certain combinations of
+ * fields are allowed
+ */
+export interface NetworkPolicyPeer {
+  /**
+   * podSelector is a label selector which selects pods. If namespaceSelector is also set,
+   * the peer selects the pods matching podSelector in the namespaces selected by
+   * namespaceSelector; otherwise the pods matching podSelector in the policy's own namespace.
+   */
+  podSelector?: LabelSelector;
+  /**
+   * namespaceSelector selects namespaces using cluster-scoped labels. If present but empty,
+   * it selects all namespaces.
+   */
+  namespaceSelector?: LabelSelector;
+  /**
+   * ipBlock defines policy on a particular IPBlock. If this field is set then
+   * neither of the other fields can be.
+   */
+  ipBlock?: IPBlock;
+}
+
+/** k8s.io.api.networking.v1.NetworkPolicyPort: NetworkPolicyPort describes a port to allow traffic on */
+export interface NetworkPolicyPort {
+  /**
+   * protocol represents the protocol (TCP, UDP, or SCTP) which traffic must match.
+   * If not specified, this field defaults to TCP.
+   */
+  protocol?: string;
+  /**
+   * port represents the port on the given protocol. This can either be a numerical or named
+   * port on a pod. If this field is not provided, this matches all port names and
+   * numbers.
+   */
+  port?: IntOrString;
+  /**
+   * endPort indicates that the range of ports from port to endPort if set, inclusive,
+   * should be allowed by the policy. This field cannot be defined if the port field
+   * is not defined or if the port field is defined as a named (string) port.
+   * The endPort must be equal or greater than port.
+   */
+  endPort?: number;
+}
+
+/** k8s.io.api.networking.v1.NetworkPolicySpec: NetworkPolicySpec provides the specification of a NetworkPolicy */
+export interface NetworkPolicySpec {
+  /**
+   * podSelector selects the pods to which this NetworkPolicy object applies.
+   * An empty selector matches all pods in the policy's namespace.
+   */
+  podSelector?: LabelSelector;
+  /**
+   * ingress is a list of ingress rules to be applied to the selected pods.
+   * If this field is empty then this NetworkPolicy does not allow any traffic (and serves
+   * solely to ensure that the pods it selects are isolated by default)
+   */
+  ingress?: NetworkPolicyIngressRule[];
+  /**
+   * egress is a list of egress rules to be applied to the selected pods.
+   * If this field is empty then this NetworkPolicy limits all outgoing traffic (and serves
+   * solely to ensure that the pods it selects are isolated by default).
+   */
+  egress?: NetworkPolicyEgressRule[];
+  /**
+   * policyTypes is a list of rule types that the NetworkPolicy relates to.
+   * Valid options are ["Ingress"], ["Egress"], or ["Ingress", "Egress"].
+   * If this field is not specified, it will default based on the existence of ingress or egress rules;
+   * policies that contain an egress section are assumed to affect egress, and all policies
+   * (whether or not they contain an ingress section) are assumed to affect ingress.
+   */
+  policyTypes?: string[];
+}
+
 /** k8s.io.api.discovery.v1.Endpoint: Endpoint represents a single logical "backend" implementing a service. */
 export interface Endpoint {
   /**
