@@ -92,6 +92,9 @@ export interface MvccStoreOptions {
 
 const PUT_OVERHEAD = 64;
 
+/** The revision of an empty key space (etcd's: the first write is revision 2). */
+export const FIRST_REVISION = 1;
+
 export class MvccStore implements WatchSource {
   readonly index = new TreeIndex();
   readonly lessor: Lessor;
@@ -219,6 +222,10 @@ export class MvccStore implements WatchSource {
       this.schedulePhysicalCompaction(scheduled, keep);
     }
     if (this.current < this.compactMain) this.current = this.compactMain;
+    // Revisions as etcd's: an empty key space is at revision 1, its first write is revision 2. A
+    // store created before this rule (it has a meta record or records: every flush writes the meta
+    // record) keeps its numbering, whatever its revision is.
+    if (!metaRaw && this.current === 0 && this.index.size === 0) this.current = FIRST_REVISION;
     this.commits.flushedIndex = this.consistent;
   }
 

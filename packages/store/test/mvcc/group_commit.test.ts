@@ -5,7 +5,7 @@ import test from 'ava';
 import type { EtcdError } from '../../src/api/etcd_error.js';
 import type { WatchEventFields, WatchSink } from '../../src/api/kv.js';
 import { MvccStore, type RangeResult } from '../../src/mvcc/index.js';
-import { b, crashCopy, keys, openDb, PREFIX, recordCount, rng, setup, values } from './helpers.js';
+import { b, crashCopy, keys, markLegacyNumbering, openDb, PREFIX, recordCount, rng, setup, values } from './helpers.js';
 
 /** Everything observable: counters, leases with their keys, the full range at every revision. */
 async function state(store: MvccStore): Promise<unknown> {
@@ -428,6 +428,7 @@ test('random workload: a crash at any point leaves a prefix equal to a replay of
     t.true(ci >= c.atLeast, `crash copy has index ${ci}, persisted was ${c.atLeast}`);
     lost += ci < log.length ? 1 : 0;
     const { db } = await openDb(t);
+    await markLegacyNumbering(db); // as setup()'s store
     const reference = await MvccStore.open(db, PREFIX);
     t.teardown(() => reference.close());
     await replay(reference, log, 1, ci);

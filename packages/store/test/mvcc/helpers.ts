@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { ClassicLevel } from 'classic-level';
 import { MvccStore, type MvccStoreOptions } from '../../src/mvcc/index.js';
+import { encodeNumbers } from '../../src/mvcc/codec.js';
+import { Keyspace, META_CONTEXT } from '../../src/mvcc/keyspace.js';
 import { seededRandom } from '../../src/raft/seeded_random.js';
 
 export const PREFIX = Buffer.from('kv/');
@@ -21,9 +23,20 @@ export async function openDb(t: ExecutionContext): Promise<{ db: Db; dir: string
   return { db, dir };
 }
 
-/** A fresh store in a fresh LevelDB; `index()` hands out increasing Raft indexes. */
-export async function setup(t: ExecutionContext, opts: MvccStoreOptions = {}) {
+/**
+ * Makes the key space under PREFIX one created before revisions followed etcd's (its meta record
+ * exists, at revision 0): its first write is revision 1. The unit tests of this directory were
+ * written with those revision numbers; that numbering stays supported for existing data dirs.
+ * etcd's numbering (a new store at 1, first write 2) is tested in revisions.test.ts.
+ */
+export async function markLegacyNumbering(db: Db): Promise<void> {
+  await db.put(new Keyspace(PREFIX, 0).metaKey, encodeNumbers(META_CONTEXT, [0, 0, 0]));
+}
+
+/** A fresh store in a fresh LevelDB (legacy numbering unless `etcdNumbering`); `index()` hands out increasing Raft indexes. */
+export async function setup(t: ExecutionContext, opts: MvccStoreOptions = {}, etcdNumbering = false) {
   const { db, dir } = await openDb(t);
+  if (!etcdNumbering) await markLegacyNumbering(db);
   const store = await MvccStore.open(db, PREFIX, opts);
   let next = 1;
   const ctx = {
