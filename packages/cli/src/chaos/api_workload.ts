@@ -1,0 +1,180 @@
+/**
+ * The chaos suite's API workload: clients that create and compare-and-swap update ConfigMaps
+ * and read them back through the API servers while faults are injected. Every operation is
+ * recorded as a register operation (create = CAS from absent, an update with the
+ * resourceVersion read before = CAS from the value read, since every written value is unique)
+ * for the linearizability check, and every acknowledged write is kept for the lost-write check
+ * and the recovery times (fault → next acknowledged write).
+ */
+import { ApiError, KubeClient, RequestError, Resources, type ClientConfig, type ResourceClient } from '@mkube/client';
+import type { ConfigMap } from '@mkube/api';
+import { HistoryRecorder, KeyWindows, type KvInput, type KvOutput } from '@mkube/testing';
+
+export const CHAOS_NAMESPACE = 'mkube-chaos';
+
+export interface ApiWorkloadOptions {
+  config: ClientConfig;
+  clients: number;
+  keys: number;
+  /** Operations per ConfigMap name before the next window's name is used (bounds the checker's search). */
+  opsPerWindow: number;
+  /** Per-request timeout: an unanswered write becomes an unknown outcome. */
+  requestTimeoutMs: number;
+  now: () => number;
+  random: () => number;
+}
+
+/** One acknowledged write: when it was called and answered. */
+export interface AckedWrite {
+  name: string;
+  value: string;
+  call: number;
+  ret: number;
+}
+
+export class ApiWorkload {
+  readonly history = new HistoryRecorder<KvInput, KvOutput>();
+  readonly acked: AckedWrite[] = [];
+  /** Every value a write carried (acknowledged or not), by ConfigMap name, in call order. */
+  readonly attempted = new Map<string, Array<{ value: string; call: number; acked: boolean }>>();
+  counts = { reads: 0, readFailures: 0, writes: 0, writesAcked: 0, writesUnknown: 0, writesRefused: 0 };
+  private readonly windows: KeyWindows;
+  private readonly clients: KubeClient[] = [];
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private seq = 0;
+
+  constructor(private readonly o: ApiWorkloadOptions) {
+    this.windows = new KeyWindows(o.opsPerWindow);
+    for (let i = 0; i < o.clients; i++) this.clients.push(new KubeClient({ ...o.config, timeoutMs: o.requestTimeoutMs, userAgent: `mkube-chaos/${i}` }));
+  }
+
+  async prepare(): Promise<void> {
+    const ns = this.clients[0]!.resource(Resources.namespaces);
+    await ns.create(undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: CHAOS_NAMESPACE } }).catch((err: unknown) => {
+      if (!ApiError.isAlreadyExists(err)) throw err;
+    });
+  }
+
+  start(): void {
+    this.running = true;
+    this.loops = this.clients.map((c, i) => this.loop(i, c.resource<ConfigMap>(Resources.configmaps)));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  /** Reads the final value of every name the run wrote (recorded as reads), once the cluster is healthy again. */
+  async finalReads(): Promise<Map<string, string | undefined>> {
+    const cms = this.clients[0]!.resource<ConfigMap>(Resources.configmaps);
+    const out = new Map<string, string | undefined>();
+    for (const name of this.attempted.keys()) {
+      const p = this.history.call(0, { op: 'get', key: name }, this.o.now());
+      try {
+        const cm = await cms.get(CHAOS_NAMESPACE, name);
+        const value = cm.data?.v;
+        this.history.ok(p, { op: 'get', value }, this.o.now());
+        out.set(name, value);
+      } catch (err) {
+        if (!ApiError.isNotFound(err)) {
+          this.history.fail(p);
+          throw err;
+        }
+        this.history.ok(p, { op: 'get', value: undefined }, this.o.now());
+        out.set(name, undefined);
+      }
+    }
+    return out;
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+  }
+
+  private async loop(clientId: number, cms: ResourceClient<ConfigMap>): Promise<void> {
+    while (this.running) {
+      const key = `k${Math.floor(this.o.random() * this.o.keys)}`;
+      const name = `chaos-${this.windows.next(key).replace('@', '-w')}`;
+      const current = await this.read(clientId, cms, name);
+      if (!this.running) break;
+      if (current === 'failed') continue;
+      await this.write(clientId, cms, name, current);
+    }
+  }
+
+  private async read(clientId: number, cms: ResourceClient<ConfigMap>, name: string): Promise<{ value: string | undefined; rv?: string } | 'failed'> {
+    this.counts.reads++;
+    const p = this.history.call(clientId, { op: 'get', key: name }, this.o.now());
+    try {
+      const cm = await cms.get(CHAOS_NAMESPACE, name);
+      const value = cm.data?.v;
+      this.history.ok(p, { op: 'get', value }, this.o.now());
+      return { value, rv: cm.metadata.resourceVersion };
+    } catch (err) {
+      if (ApiError.isNotFound(err)) {
+        this.history.ok(p, { op: 'get', value: undefined }, this.o.now());
+        return { value: undefined };
+      }
+      // A read changes nothing: a failed one is dropped from the history.
+      this.history.fail(p);
+      this.counts.readFailures++;
+      return 'failed';
+    }
+  }
+
+  private async write(clientId: number, cms: ResourceClient<ConfigMap>, name: string, current: { value: string | undefined; rv?: string }): Promise<void> {
+    const value = `c${clientId}-${++this.seq}`;
+    const call = this.o.now();
+    const p = this.history.call(clientId, { op: 'cas', key: name, expected: current.value, value }, call);
+    const tries = this.attempted.get(name) ?? [];
+    const attempt = { value, call, acked: false };
+    tries.push(attempt);
+    this.attempted.set(name, tries);
+    this.counts.writes++;
+    const obj: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: CHAOS_NAMESPACE }, data: { v: value } };
+    try {
+      if (current.value === undefined) await cms.create(CHAOS_NAMESPACE, obj);
+      else await cms.update({ ...obj, metadata: { ...obj.metadata, resourceVersion: current.rv } });
+      const ret = this.o.now();
+      this.history.ok(p, { op: 'cas', ok: true }, ret);
+      attempt.acked = true;
+      this.acked.push({ name, value, call, ret });
+      this.counts.writesAcked++;
+    } catch (err) {
+      if (err instanceof ApiError && (err.code === 409 || err.code === 404)) {
+        // Conflict / AlreadyExists / NotFound: the precondition did not hold — a definite "no".
+        this.history.ok(p, { op: 'cas', ok: false }, this.o.now());
+        this.counts.writesRefused++;
+      } else if (err instanceof RequestError && err.code === 'ECONNREFUSED') {
+        // Not sent to any server: it cannot have taken effect.
+        this.history.fail(p);
+        this.counts.writesRefused++;
+      } else {
+        // Timed out, connection broken after sending, 5xx: it may or may not have happened.
+        this.history.unknown(p);
+        this.counts.writesUnknown++;
+      }
+    }
+  }
+}
+
+/**
+ * Acknowledged writes that the final state contradicts: for each name, the last acknowledged
+ * write must be the final value or be followed by another write (acknowledged or not) called
+ * after it was called. Returns one line per lost write.
+ */
+export function lostWrites(workload: ApiWorkload, finals: Map<string, string | undefined>): string[] {
+  const lost: string[] = [];
+  for (const [name, tries] of workload.attempted) {
+    const acked = tries.filter((t) => t.acked);
+    if (acked.length === 0) continue;
+    const last = acked.reduce((a, b) => (b.call > a.call ? b : a));
+    const final = finals.get(name);
+    if (final === last.value) continue;
+    const later = tries.find((t) => t.value === final && t.call > last.call);
+    if (!later) lost.push(`${CHAOS_NAMESPACE}/${name}: acknowledged value ${last.value} is gone (final ${final === undefined ? 'absent' : final})`);
+  }
+  return lost;
+}

@@ -1,0 +1,128 @@
+/**
+ * The chaos suite's faults. Each one picks its target (the store leader's host, the first API
+ * server, the controller-manager / scheduler lease holder, a worker), injects the fault, watches
+ * for the cluster to notice (a new leader or holder) and for the first acknowledged write called
+ * after it, holds the fault for a while, heals it, and waits for the cluster to be healthy again.
+ */
+import type { ChaosCluster, ComponentKind } from './cluster.js';
+import type { ApiWorkload } from './api_workload.js';
+import type { HttpProbe } from './http_probe.js';
+import type { FaultOutcome } from './report.js';
+
+export const FAULT_KINDS = ['store-leader', 'apiserver', 'controller-leader', 'scheduler-leader', 'partition', 'pause', 'worker'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export function parseFaults(list: string): FaultKind[] {
+  const out: FaultKind[] = [];
+  for (const f of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(FAULT_KINDS as readonly string[]).includes(f)) throw new Error(`--faults: unknown fault "${f}" (known: ${FAULT_KINDS.join(', ')})`);
+    out.push(f as FaultKind);
+  }
+  if (out.length === 0) throw new Error('--faults: no fault given');
+  return out;
+}
+
+export interface FaultContext {
+  cluster: ChaosCluster;
+  workload: ApiWorkload;
+  probe: HttpProbe | undefined;
+  now: () => number;
+  /** How long a fault is held before it is healed. */
+  holdMs: number;
+  /** How long the cluster may take to be healthy again after a heal. */
+  healTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+const CONTROL_PLANE: ComponentKind[] = ['store', 'apiserver', 'scheduler', 'controller-manager', 'node-agent', 'other'];
+const POLL_MS = 50;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `probe` until it gives a value or `timeoutMs` passes; returns the time it took or undefined. */
+async function timeUntil(ctx: FaultContext, since: number, timeoutMs: number, probe: () => Promise<boolean>): Promise<number | undefined> {
+  while (ctx.now() - since < timeoutMs) {
+    if (await probe().catch(() => false)) return ctx.now() - since;
+    await delay(POLL_MS);
+  }
+  return undefined;
+}
+
+/** Fault → the first acknowledged write called at or after it. */
+async function recovery(ctx: FaultContext, at: number, timeoutMs: number): Promise<number | undefined> {
+  const first = () => ctx.workload.acked.filter((w) => w.call >= at).reduce<number | undefined>((m, w) => (m === undefined || w.ret < m ? w.ret : m), undefined);
+  const took = await timeUntil(ctx, at, timeoutMs, async () => first() !== undefined);
+  if (took === undefined) return undefined;
+  return first()! - at;
+}
+
+function mustHave<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`chaos: ${what}`);
+  return v;
+}
+
+async function held(ctx: FaultContext, kind: FaultKind, target: string, at: number, detect: () => Promise<boolean>, heal: () => Promise<void>): Promise<FaultOutcome> {
+  const [detectionMs, recoveryMs] = await Promise.all([timeUntil(ctx, at, ctx.holdMs, detect), recovery(ctx, at, ctx.holdMs)]);
+  const remaining = ctx.holdMs - (ctx.now() - at);
+  if (remaining > 0) await delay(remaining);
+  const end = ctx.now();
+  await heal();
+  await ctx.cluster.waitHealthy(ctx.healTimeoutMs);
+  const served = ctx.probe ? ctx.probe.served(at, end) : { ok: 0, total: 0 };
+  ctx.log(`${kind} on ${target}: detected ${detectionMs === undefined ? '-' : `${Math.round(detectionMs)} ms`}, next acknowledged write ${recoveryMs === undefined ? '-' : `${Math.round(recoveryMs)} ms`}, served ${served.ok}/${served.total}`);
+  return { kind, target, at, detectionMs, recoveryMs, served };
+}
+
+/** Injects one fault of this kind, holds it, heals it; resolves once the cluster is healthy again. */
+export async function runFault(ctx: FaultContext, kind: FaultKind): Promise<FaultOutcome> {
+  const c = ctx.cluster;
+  switch (kind) {
+    case 'store-leader': {
+      const host = mustHave(await c.storeLeader(), 'no store leader to kill');
+      const at = ctx.now();
+      await c.signal(host, CONTROL_PLANE, 'SIGKILL');
+      return held(ctx, kind, host, at, async () => { const l = await c.storeLeader(); return l !== undefined && l !== host; }, () => c.restart(host, CONTROL_PLANE));
+    }
+    case 'apiserver': {
+      // The API server the clients prefer (the kubeconfig's `server`): they have to fail over.
+      const preferred = new URL(c.kubeconfig.server).hostname;
+      const host = mustHave(c.hosts.find((h) => h.role === 'control-plane' && h.address === preferred)?.name ?? c.hosts.find((h) => h.role === 'control-plane')?.name, 'no control plane');
+      const at = ctx.now();
+      await c.signal(host, ['apiserver'], 'SIGKILL');
+      return held(ctx, kind, host, at, async () => false, () => c.restart(host, ['apiserver']));
+    }
+    case 'controller-leader':
+    case 'scheduler-leader': {
+      const lease = kind === 'controller-leader' ? 'kube-controller-manager' : 'kube-scheduler';
+      const component: ComponentKind = kind === 'controller-leader' ? 'controller-manager' : 'scheduler';
+      const host = mustHave(await c.leaseHolder(lease), `no holder of the ${lease} lease`);
+      const at = ctx.now();
+      await c.signal(host, [component], 'SIGKILL');
+      return held(ctx, kind, host, at, async () => { const h = await c.leaseHolder(lease); return h !== undefined && h !== host; }, () => c.restart(host, [component]));
+    }
+    case 'partition': {
+      const host = mustHave(await c.storeLeader(), 'no store leader to isolate');
+      const at = ctx.now();
+      await c.isolate(host);
+      return held(ctx, kind, host, at, async () => { const l = await c.storeLeader(); return l !== undefined && l !== host; }, () => c.rejoin(host));
+    }
+    case 'pause': {
+      const host = mustHave(await c.storeLeader(), 'no store leader to pause');
+      const at = ctx.now();
+      await c.signal(host, ['store'], 'SIGSTOP');
+      return held(ctx, kind, host, at, async () => { const l = await c.storeLeader(); return l !== undefined && l !== host; }, async () => { await c.signal(host, ['store'], 'SIGCONT'); });
+    }
+    case 'worker': {
+      const host = mustHave(c.hosts.find((h) => h.role === 'worker')?.name, 'no worker host');
+      const at = ctx.now();
+      await c.isolate(host);
+      await c.signal(host, ['node-agent'], 'SIGKILL');
+      return held(ctx, kind, host, at, async () => false, async () => {
+        await c.rejoin(host);
+        await c.restart(host, ['node-agent']);
+      });
+    }
+  }
+}

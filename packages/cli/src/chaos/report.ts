@@ -1,0 +1,89 @@
+/**
+ * The chaos suite's report: per fault kind, how long the cluster took to notice (a new store
+ * leader / lease holder) and to recover (the fault → the next acknowledged API write called after
+ * it), the requests the probe got answered during it, and the writes acknowledged and lost over
+ * the run; printed as a table (and kept as JSON in the data dir).
+ */
+
+/** One injected fault and what was measured around it. */
+export interface FaultOutcome {
+  kind: string;
+  target: string;
+  at: number;
+  /** Fault → the cluster named a new leader/holder (undefined when the fault needs none). */
+  detectionMs?: number;
+  /** Fault → the first acknowledged write called after it (undefined: none before the window ended). */
+  recoveryMs?: number;
+  served: { ok: number; total: number };
+}
+
+export interface ChaosSummary {
+  durationMs: number;
+  faults: FaultOutcome[];
+  writesAcked: number;
+  writesUnknown: number;
+  writesLost: number;
+  operationsChecked: number;
+  linearizable: boolean | 'unknown';
+  requestsServed: { ok: number; total: number };
+  replicasRestored: boolean;
+}
+
+export interface FaultRow {
+  kind: string;
+  count: number;
+  detectionMedianMs?: number;
+  detectionMaxMs?: number;
+  recoveryMedianMs?: number;
+  recoveryMaxMs?: number;
+  served: { ok: number; total: number };
+}
+
+export function median(xs: number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Rows per fault kind, in the order the kinds first occurred. */
+export function faultRows(faults: FaultOutcome[]): FaultRow[] {
+  const kinds = [...new Set(faults.map((f) => f.kind))];
+  return kinds.map((kind) => {
+    const fs = faults.filter((f) => f.kind === kind);
+    const det = fs.map((f) => f.detectionMs).filter((x): x is number => x !== undefined);
+    const rec = fs.map((f) => f.recoveryMs).filter((x): x is number => x !== undefined);
+    return {
+      kind,
+      count: fs.length,
+      detectionMedianMs: median(det),
+      detectionMaxMs: det.length ? Math.max(...det) : undefined,
+      recoveryMedianMs: median(rec),
+      recoveryMaxMs: rec.length ? Math.max(...rec) : undefined,
+      served: fs.reduce((a, f) => ({ ok: a.ok + f.served.ok, total: a.total + f.served.total }), { ok: 0, total: 0 }),
+    };
+  });
+}
+
+const ms = (x: number | undefined) => (x === undefined ? '-' : `${Math.round(x)} ms`);
+const pct = (s: { ok: number; total: number }) => (s.total === 0 ? '-' : `${s.ok}/${s.total} (${((100 * s.ok) / s.total).toFixed(1)}%)`);
+
+/** The table a user reads (Markdown, so it can go into a note as is). */
+export function formatReport(summary: ChaosSummary): string {
+  const rows = faultRows(summary.faults);
+  const lines = [
+    '| fault | n | detection median / max | recovery (next acked write) median / max | requests served during the fault |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.kind} | ${r.count} | ${ms(r.detectionMedianMs)} / ${ms(r.detectionMaxMs)} | ${ms(r.recoveryMedianMs)} / ${ms(r.recoveryMaxMs)} | ${pct(r.served)} |`),
+    '',
+    `duration ${(summary.durationMs / 1000).toFixed(0)} s · writes acknowledged ${summary.writesAcked}, unknown outcome ${summary.writesUnknown}, lost ${summary.writesLost} · ` +
+      `history ${summary.linearizable === true ? 'linearizable' : summary.linearizable === false ? 'NOT linearizable' : 'UNDECIDED'} (${summary.operationsChecked} operations checked) · ` +
+      `requests served ${pct(summary.requestsServed)} · Deployments ${summary.replicasRestored ? 'back at their replica counts' : 'NOT back at their replica counts'}`,
+  ];
+  return lines.join('\n');
+}
+
+/** The run passes only when nothing acknowledged was lost, the check decided "linearizable", and the Deployments recovered. */
+export function passed(summary: ChaosSummary): boolean {
+  return summary.writesLost === 0 && summary.linearizable === true && summary.replicasRestored;
+}
