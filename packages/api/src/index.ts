@@ -16,6 +16,7 @@ export * from './owner_refs.js';
 export * from './conditions.js';
 export * from './time.js';
 export * from './storage.js';
+export * from './ingress_class.js';
 export * from './cron_schedule.js';
 export * from './metrics_types.js';
 export * from './bootstrap_token.js';

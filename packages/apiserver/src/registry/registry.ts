@@ -23,6 +23,7 @@ import { admitStorageCreate, STORAGE_RESOURCES } from './storage_validation.js';
 import { deepEqual, validateObject, validateUpdate } from './validation.js';
 import { CSR_RESOURCE, prepareCsrCreate, prepareCsrUpdate, validateCsr, validateCsrUpdate } from './csr_strategy.js';
 import type { AdmissionAttributes, AdmissionContext, ValidatingAdmission } from '../admission/admission.js';
+import { admitDefaultIngressClass, handlesIngressCreate } from '../admission/default_ingress_class.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -253,6 +254,8 @@ export class Registry {
     if (info.resource === 'pods' && this.podCreateAdmission) await this.podCreateAdmission(obj, String(m.namespace));
     // DefaultStorageClass and the storage-object-in-use protection finalizers (storage_validation.ts).
     if (STORAGE_RESOURCES.has(info.resource)) admitStorageCreate(info.resource, obj, this.cachedList(findResource('storage.k8s.io', 'v1', 'storageclasses')!));
+    // DefaultIngressClass (admission/default_ingress_class.ts).
+    if (handlesIngressCreate(info.group, info.resource, opts.subresource)) admitDefaultIngressClass(obj, this.cachedList(findResource('networking.k8s.io', 'v1', 'ingressclasses')!));
     m.uid = randomUUID();
     m.creationTimestamp = rfc3339(Date.now());
     delete m.deletionTimestamp;
