@@ -3,10 +3,14 @@
  * keep-alive agent (client certificate or bearer token, pinned CA), and
  * ResourceClient<T>, the typed verbs of one resource (CRUD, status, patch,
  * delete options, paginated list, streaming watch, subresource POSTs).
+ * Given several API servers (ClientConfig.servers) it fails over between
+ * them (README "Several API servers"; the pool and probe: server_pool.ts).
  */
 import { Agent, request as httpsRequest } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ClientRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ClientConfig } from './config.js';
+import { ServerPool } from './server_pool.js';
 import { ApiError, type Status } from './errors.js';
 import { resourcePath, type GVR } from './resources.js';
 import type { KubeObject as ApiKubeObject, ObjectMeta, Stored } from '@mkube/api';
@@ -84,22 +88,46 @@ export class RequestError extends Error {
     readonly method: string,
     readonly path: string,
     readonly code: string,
+    /** The API server it was sent to (origin), when known. */
+    readonly server?: string,
+    /** False when no connection was made (nothing reached the server): safe to send elsewhere. */
+    readonly connected = true,
   ) {
-    super(`${method} ${path}: ${message}`);
+    super(`${method} ${path}${server ? ` (${server})` : ''}: ${message}`);
     this.name = 'RequestError';
   }
 }
 
+/** A switch from one API server to the next. */
+export interface FailoverEvent {
+  from: string;
+  to: string;
+  reason: string;
+}
+
+/** Verbs sent again on the next server when their connection broke after sending. */
+const RETRY_AFTER_SEND = new Set(['GET', 'HEAD']);
+/** How often a pending request or the open watches probe their server's /livez (several servers only). */
+const PROBE_EVERY_MS = 1000;
+
 export class KubeClient {
   readonly config: ClientConfig;
   private agent: Agent | HttpAgent;
-  private readonly base: URL;
-  private readonly watches = new Set<ClientRequest>();
+  private readonly pool: ServerPool;
+  /** Open watch requests → the index of their server. */
+  private readonly watches = new Map<ClientRequest, number>();
+  /** Pending non-watch requests → the index of their server. */
+  private readonly inflight = new Map<ClientRequest, number>();
+  private watchMonitor: NodeJS.Timeout | undefined;
+  /** Called on each switch to another API server (components log it). */
+  onFailover: ((e: FailoverEvent) => void) | undefined;
+  /** Switches to another API server so far. */
+  failovers = 0;
 
   constructor(cfg: ClientConfig) {
     this.config = cfg;
-    this.base = new URL(cfg.server);
-    const tls = this.base.protocol === 'https:';
+    this.pool = new ServerPool(cfg.server, cfg.servers ?? []);
+    const tls = this.pool.url(0).protocol === 'https:';
     this.agent = tls
       ? new Agent({ keepAlive: true, ca: cfg.ca, cert: cfg.cert, key: cfg.key, maxFreeSockets: 16 })
       : new HttpAgent({ keepAlive: true, maxFreeSockets: 16 });
@@ -115,26 +143,128 @@ export class KubeClient {
     return { ...h, ...extra };
   }
 
-  private open(method: string, path: string, headers: Record<string, string>, onResponse: (res: IncomingMessage) => void): ClientRequest {
-    const url = new URL(path, this.base);
+  /** The API server in use (origin). */
+  get currentServer(): string {
+    return this.pool.url(this.pool.current).origin;
+  }
+
+  private open(method: string, path: string, headers: Record<string, string>, server: number, onResponse: (res: IncomingMessage) => void): ClientRequest {
+    const url = new URL(path, this.pool.url(server));
     const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return fn(url, { method, headers, agent: this.agent as Agent }, onResponse);
   }
 
-  /** One request; resolves with the parsed JSON body (or text), rejects with ApiError (non-2xx) or RequestError (transport). */
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- the parsed body of any path (object, list, Status or text); the typed ResourceClient methods narrow it
+  /**
+   * Tracks whether the request's connection was made: a reused keep-alive
+   * socket counts as made; a new one must finish TCP (+ TLS) within
+   * connectTimeoutMs (with several servers) or the request is destroyed
+   * with ECONNTIMEOUT.
+   */
+  private trackConnect(req: ClientRequest): () => boolean {
+    let connected = false;
+    req.on('socket', (sock: Socket) => {
+      if (req.reusedSocket || (!sock.connecting && !sock.pending)) {
+        connected = true;
+        return;
+      }
+      const event = this.pool.url(0).protocol === 'https:' ? 'secureConnect' : 'connect';
+      const ms = this.config.connectTimeoutMs ?? 1000;
+      const timer = this.pool.multi ? setTimeout(() => req.destroy(Object.assign(new Error(`no connection within ${ms} ms`), { code: 'ECONNTIMEOUT' })), ms) : undefined;
+      sock.once(event, () => {
+        connected = true;
+        clearTimeout(timer);
+      });
+      sock.once('close', () => clearTimeout(timer));
+    });
+    return () => connected;
+  }
+
+  /**
+   * After a transport failure on server `idx`: a failure to connect fails
+   * over at once; a broken connection fails over when the server does not
+   * answer a /livez probe either (a reset of one keep-alive socket on a
+   * live server is not a reason to leave it).
+   */
+  private async judge(idx: number, err: RequestError): Promise<void> {
+    if (!this.pool.multi || idx !== this.pool.current) return;
+    if (!err.connected || !(await this.pool.alive(idx, this.config))) this.failover(idx, `${err.code}: ${err.message}`);
+  }
+
+  /** Leaves server `idx`: marks it down, destroys its pending requests, watches and pooled sockets. */
+  private failover(idx: number, reason: string): void {
+    if (!this.pool.multi) return;
+    const from = this.pool.url(idx).origin;
+    const moved = this.pool.markDown(idx);
+    const gone = (): Error => Object.assign(new Error(`API server ${from} failed over: ${reason}`), { code: 'EFAILOVER' });
+    for (const [req, i] of this.inflight) if (i === idx) req.destroy(gone());
+    for (const [req, i] of this.watches) if (i === idx) req.destroy(gone());
+    const prefix = `${this.pool.url(idx).hostname}:${this.pool.url(idx).port || (this.pool.url(idx).protocol === 'https:' ? 443 : 80)}:`;
+    for (const table of [this.agent.freeSockets, this.agent.sockets]) {
+      for (const [name, socks] of Object.entries(table)) if (name.startsWith(prefix)) for (const s of socks ?? []) s.destroy();
+    }
+    if (moved) {
+      this.failovers++;
+      this.onFailover?.({ from, to: this.pool.url(this.pool.current).origin, reason });
+    }
+  }
+
+  /** While watches are open (several servers): probe the server in use every second; a dead one fails over. */
+  private ensureWatchMonitor(): void {
+    if (!this.pool.multi || this.watchMonitor) return;
+    this.watchMonitor = setInterval(() => {
+      if (this.watches.size === 0) {
+        clearInterval(this.watchMonitor);
+        this.watchMonitor = undefined;
+        return;
+      }
+      const idx = this.pool.current;
+      if (![...this.watches.values()].includes(idx)) return;
+      void this.pool.alive(idx, this.config).then((ok) => {
+        if (!ok && idx === this.pool.current) this.failover(idx, 'no /livez reply');
+      });
+    }, PROBE_EVERY_MS);
+    this.watchMonitor.unref();
+  }
+
+  /**
+   * One request; resolves with the parsed JSON body (or text), rejects with
+   * ApiError (non-2xx) or RequestError (transport). With several servers a
+   * request that could not connect goes to the next server, and so does a
+   * GET whose connection broke.
+   */
+  async request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- the parsed body of any path (object, list, Status or text); the typed ResourceClient methods narrow it
     const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const h = this.headers(headers);
     if (payload !== undefined) {
       h['Content-Type'] ??= 'application/json';
       h['Content-Length'] = String(Buffer.byteLength(payload));
     }
+    if (!this.pool.multi) return this.requestOn(this.pool.current, method, path, payload, h);
+    let last: unknown;
+    for (let attempt = 0; attempt <= this.pool.size; attempt++) {
+      const idx = this.pool.current;
+      try {
+        return await this.requestOn(idx, method, path, payload, h);
+      } catch (err) {
+        if (!(err instanceof RequestError)) throw err;
+        await this.judge(idx, err);
+        if (err.connected && !RETRY_AFTER_SEND.has(method)) throw err;
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  private requestOn(idx: number, method: string, path: string, payload: string | Buffer | undefined, h: Record<string, string>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- as request()
     const timeoutMs = this.config.timeoutMs ?? 30_000;
+    const server = this.pool.url(idx).origin;
     return new Promise((resolve, reject) => {
-      const req = this.open(method, path, h, (res) => {
+      let probe: NodeJS.Timeout | undefined;
+      const req = this.open(method, path, h, idx, (res) => {
+        clearInterval(probe);
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(new RequestError(err.message, method, path, (err as NodeJS.ErrnoException).code ?? 'ERESPONSE')));
+        res.on('error', (err) => reject(new RequestError(err.message, method, path, (err as NodeJS.ErrnoException).code ?? 'ERESPONSE', server)));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let parsed: unknown = text;
@@ -150,8 +280,22 @@ export class KubeClient {
           else reject(toApiError(code, parsed, `${method} ${path}`));
         });
       });
+      const connected = this.trackConnect(req);
+      this.inflight.set(req, idx);
+      if (this.pool.multi) {
+        // A server that stops answering (a dead host dropping packets): probe it while we wait.
+        probe = setInterval(() => {
+          void this.pool.alive(idx, this.config).then((ok) => {
+            if (!ok && idx === this.pool.current) this.failover(idx, 'no /livez reply');
+          });
+        }, PROBE_EVERY_MS);
+      }
+      req.on('close', () => {
+        clearInterval(probe);
+        this.inflight.delete(req);
+      });
       req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.on('error', (err) => reject(new RequestError(err.message, method, path, (err as NodeJS.ErrnoException).code ?? 'EREQUEST')));
+      req.on('error', (err) => reject(new RequestError(err.message, method, path, (err as NodeJS.ErrnoException).code ?? 'EREQUEST', server, connected())));
       if (payload !== undefined) req.write(payload);
       req.end();
     });
@@ -161,8 +305,14 @@ export class KubeClient {
   stream(path: string, onEvent: (type: WatchEventType, obj: any) => void, idleTimeoutMs: number): WatchHandle { // eslint-disable-line @typescript-eslint/no-explicit-any -- an event's object is the watched kind, a BOOKMARK or an ERROR Status; callers narrow it by type
     let req: ClientRequest | undefined;
     let stopped = false;
+    const idx = this.pool.current;
+    const server = this.pool.url(idx).origin;
+    const fail = (err: RequestError, reject: (e: unknown) => void): void => {
+      if (!this.pool.multi) return reject(err);
+      void this.judge(idx, err).then(() => reject(err));
+    };
     const done = new Promise<void>((resolve, reject) => {
-      req = this.open('GET', path, this.headers(), (res) => {
+      req = this.open('GET', path, this.headers(), idx, (res) => {
         const code = res.statusCode ?? 0;
         if (code !== 200) {
           const chunks: Buffer[] = [];
@@ -204,16 +354,18 @@ export class KubeClient {
           }
         });
         res.on('end', () => resolve());
-        res.on('aborted', () => (stopped ? resolve() : reject(new RequestError('stream aborted', 'GET', path, 'ECONNRESET'))));
-        res.on('error', (err) => (stopped ? resolve() : reject(new RequestError(err.message, 'GET', path, (err as NodeJS.ErrnoException).code ?? 'ERESPONSE'))));
+        res.on('aborted', () => (stopped ? resolve() : fail(new RequestError('stream aborted', 'GET', path, 'ECONNRESET', server), reject)));
+        res.on('error', (err) => (stopped ? resolve() : fail(new RequestError(err.message, 'GET', path, (err as NodeJS.ErrnoException).code ?? 'ERESPONSE', server), reject)));
       });
+      const connected = this.trackConnect(req);
       if (idleTimeoutMs > 0) req.setTimeout(idleTimeoutMs, () => req?.destroy(Object.assign(new Error(`watch idle for ${idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.on('error', (err) => (stopped ? resolve() : reject(new RequestError(err.message, 'GET', path, (err as NodeJS.ErrnoException).code ?? 'EREQUEST'))));
+      req.on('error', (err) => (stopped ? resolve() : fail(new RequestError(err.message, 'GET', path, (err as NodeJS.ErrnoException).code ?? 'EREQUEST', server, connected()), reject)));
       req.on('close', () => {
         this.watches.delete(req!);
         if (stopped) resolve();
       });
-      this.watches.add(req);
+      this.watches.set(req, idx);
+      this.ensureWatchMonitor();
       req.end();
     });
     done.catch(() => undefined); // callers that never await done must not crash the process
@@ -239,14 +391,16 @@ export class KubeClient {
     this.config.cert = cert;
     this.config.key = key;
     this.agent = new Agent({ keepAlive: true, ca: this.config.ca, cert, key, maxFreeSockets: 16 });
-    for (const w of this.watches) w.destroy();
+    for (const w of this.watches.keys()) w.destroy();
     this.watches.clear();
     old.destroy();
   }
 
   /** Aborts open watches and closes idle keep-alive sockets. */
   close(): void {
-    for (const w of this.watches) w.destroy();
+    clearInterval(this.watchMonitor);
+    this.watchMonitor = undefined;
+    for (const w of this.watches.keys()) w.destroy();
     this.watches.clear();
     this.agent.destroy();
   }

@@ -4,6 +4,7 @@ export { Resources, resourcePath, apiVersionOf, type GVR } from './resources.js'
 export {
   KubeClient,
   RequestError,
+  type FailoverEvent,
   type KubeObject,
   type ListOptions,
   type WatchOptions,
