@@ -9,3 +9,4 @@ export { EtcdError, type EtcdErrorName } from './api/etcd_error.js';
 export { loadEtcdProto } from './api/etcd_proto.js';
 export type { EtcdBackend } from './server/backend.js';
 export * from './client/index.js';
+export { restoreSnapshot, snapshotStatus, SnapshotRestoreError, type RestoreOptions, type RestoreResult, type SnapshotStatus } from './server/snapshot_restore.js';

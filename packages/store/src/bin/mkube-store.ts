@@ -6,8 +6,10 @@ import { pino } from 'pino';
 import { ConfigError, USAGE, parseFlags } from '../server/config.js';
 import { STORE_VERSION, StartupError } from '../server/member.js';
 import { startStore } from '../embedded/store_server.js';
+import { runSnapshotCommand } from './snapshot_command.js';
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'snapshot') return runSnapshotCommand(process.argv.slice(3));
   let parsed;
   try {
     parsed = parseFlags(process.argv.slice(2));

@@ -42,3 +42,4 @@ export {
   type LeaseTimeToLiveResult,
   type KeyRangeOptions,
 } from './types.js';
+export { saveSnapshot, type SaveSnapshotOptions, type SavedSnapshot } from './snapshot_save.js';

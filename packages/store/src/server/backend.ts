@@ -72,4 +72,6 @@ export interface EtcdBackend {
 
   // Maintenance.
   status(): Promise<StatusInfo>;
+  /** A point-in-time copy of the key space for Maintenance.Snapshot (services/snapshot_rpc.ts); absent: UNIMPLEMENTED. */
+  snapshot?(): Promise<import('./snapshot_spool.js').SnapshotSource>;
 }

@@ -8,7 +8,7 @@ import type { WatchCreateOptions, WatchEventFields, WatchHandle, WatchSink } fro
 import type { InternalRequestBody } from './internal_request.js';
 import type { KeySpace } from './key_space.js';
 
-const PREFIX = Buffer.from('kv/');
+export const PREFIX = Buffer.from('kv/');
 /** Written with sync to flush the key space's LevelDB log to disk. */
 const SYNC_KEY = Buffer.from('meta/sync');
 

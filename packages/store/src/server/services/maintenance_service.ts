@@ -13,6 +13,7 @@ import type { DefragmentRequest__Output } from '../../gen/etcdserverpb/Defragmen
 import type { DefragmentResponse } from '../../gen/etcdserverpb/DefragmentResponse.js';
 import { header, unary } from './common.js';
 import { grpcError, RpcError, RpcErrors } from './errors.js';
+import { snapshotHandler } from './snapshot_rpc.js';
 
 export function maintenanceService(backend: EtcdBackend): MaintenanceHandlers {
   const notSupported = (_call: unknown, callback: (err: grpc.ServiceError) => void) => callback(grpcError(RpcErrors.NotSupported));
@@ -40,8 +41,6 @@ export function maintenanceService(backend: EtcdBackend): MaintenanceHandlers {
     Hash: notSupported,
     HashKV: notSupported,
     MoveLeader: notSupported,
-    Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      call.destroy(grpcError(RpcErrors.NotSupported));
-    },
+    Snapshot: snapshotHandler(backend),
   };
 }
