@@ -69,7 +69,8 @@ export class Scheduler {
 
   constructor(private readonly o: SchedulerOptions) {
     this.log = o.logger ?? pino({ level: 'info' });
-    this.identity = o.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
+    // hostname_pid_random, as the controller manager's: hosts sharing a hostname (network-namespace labs) stay apart.
+    this.identity = o.identity ?? `${hostname()}_${process.pid}_${randomBytes(4).toString('hex')}`;
     const client = o.client;
     this.pods = client.resource<PodObj>(Resources.pods);
     this.metrics = new SchedulerMetrics(() => this.core?.queue);
