@@ -1,18 +1,27 @@
-// `mkube init`: the first control plane on this machine, as `kubeadm init`: the cluster PKI, the API server on
-// --advertise-address with bootstrap-token authentication (and its embedded store), the scheduler, the controller
-// manager signing CSRs with the cluster CA, the kube-public/cluster-info ConfigMap and a bootstrap token; it prints
-// the `mkube join` command for workers. The CA key stays here (DIR/apiserver/pki).
-import { copyFileSync, chmodSync, readFileSync } from 'node:fs';
+// `mkube init`: the first control plane on this machine, as `kubeadm init`: the cluster PKI, its store member (a
+// mkube-store process on --advertise-address with peer and client TLS, so that other control planes can join it),
+// the API server on it with bootstrap-token authentication, the leader-elected scheduler and controller manager
+// (signing CSRs with the cluster CA), the kube-public/cluster-info ConfigMap and a bootstrap token; with
+// --upload-certs the shared PKI encrypted into kube-system/kubeadm-certs. It prints the `mkube join` commands. The
+// CA key stays on control planes (DIR/apiserver/pki).
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { caCertHash, parseBootstrapToken } from '@mkube/api';
-import { ensurePki, ensurePrivateDir, freePort } from '@mkube/apiserver';
-import { adminCreds, apiGet, waitFor } from './api_probe.js';
+import { ensurePki, ensurePrivateDir } from '@mkube/apiserver';
+import { adminCreds, waitFor } from './api_probe.js';
+import { writeAdminKubeconfig } from './admin_kubeconfig.js';
+import { recordControlPlane, startControlPlaneApiServer, startControlPlaneComponents, startStoreMember, type HostContext } from './control_plane.js';
 import { clusterInfoSigned, publishClusterInfo } from './discovery.js';
-import { componentBin } from './paths.js';
-import { isAlive, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
+import { isAlive, readState, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 import { Progress } from './progress.js';
+import { clientURL, ensureStorePki, peerURL, writeMemberRecord } from './store_member.js';
 import { createToken, DEFAULT_TOKEN_TTL_MS } from './token.js';
-import { checkAlive, componentKubeconfig, waitHealthy } from './up.js';
+import { checkAlive } from './up.js';
+import { createCertificateKey, KUBEADM_CERTS_SECRET, uploadCerts } from './upload_certs.js';
+
+/** The first address of the API server's default --service-cluster-ip-range (10.213.200.0/24). */
+export const KUBERNETES_SERVICE_IP = '10.213.200.1';
 
 export interface InitOptions {
   dataDir: string;
@@ -21,6 +30,12 @@ export interface InitOptions {
   /** Longest lifetime of certificates the CSR signer issues (controller manager --cluster-signing-duration). */
   clusterSigningDuration?: string;
   tokenTtlMs?: number;
+  /** The store member's (and node) name: default the host name. */
+  nodeName?: string;
+  /** kubeadm's --upload-certs: the shared PKI into kube-system/kubeadm-certs under a certificate key. */
+  uploadCerts?: boolean;
+  /** The key to encrypt with (hex, 32 bytes); default a random one. */
+  certificateKey?: string;
   log: (m: string) => void;
   progress?: Progress;
 }
@@ -30,6 +45,9 @@ export interface InitResult {
   token: string;
   caCertHash: string;
   joinCommand: string;
+  certificateKey?: string;
+  controlPlaneJoinCommand?: string;
+  api: ComponentRecord;
 }
 
 export async function init(o: InitOptions): Promise<InitResult> {
@@ -48,55 +66,23 @@ export async function init(o: InitOptions): Promise<InitResult> {
   const pki = join(apiDir, 'pki');
   await progress.step('Creating the cluster PKI', async () => {
     ensurePrivateDir(apiDir);
-    ensurePki(apiDir, { ips: ['127.0.0.1', o.advertiseAddress], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'] });
+    // As the API server's own: loopback, the advertised address, the kubernetes Service's IP and names.
+    ensurePki(apiDir, { ips: ['127.0.0.1', o.advertiseAddress, KUBERNETES_SERVICE_IP], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'] });
   }, () => `Cluster PKI in ${pki}`);
 
-  const api = await progress.step('Starting the API server and its embedded store', async (h) => {
-    const rec = startComponent(dataDir, 'apiserver', [process.execPath, componentBin('apiserver', 'mkube-apiserver'), '--data-dir', apiDir, '--secure-port', String(o.apiPort),
-      '--bind-address', o.advertiseAddress, '--advertise-address', o.advertiseAddress, '--enable-bootstrap-token-auth']);
-    rec.health = `${server}/readyz`;
-    components.push(rec);
-    writeState(state);
-    await waitFor('the API server to be ready', 90_000, async () => {
-      checkAlive(rec);
-      const res = await apiGet(adminCreds(apiDir, server), '/readyz');
-      if (res.status === 200) return true;
-      h.waiting(`${server}/readyz (HTTP ${res.status})`);
-      return undefined;
-    });
-    return rec;
-  }, (rec) => `API server ready on ${server} (pid ${rec.pid})`);
-  copyFileSync(join(apiDir, 'admin.kubeconfig'), state.kubeconfig);
-  chmodSync(state.kubeconfig, 0o600);
+  const memberName = (o.nodeName ?? hostname()).toLowerCase();
+  const ctx: HostContext = { dataDir, state, components, progress };
+  const storePki = ensureStorePki(apiDir, memberName, o.advertiseAddress);
+  const member = { name: memberName, clientURL: clientURL(o.advertiseAddress), peerURL: peerURL(o.advertiseAddress) };
+  writeMemberRecord(apiDir, member);
+  await startStoreMember(ctx, storePki, { name: memberName, dataDir: join(dataDir, 'store'), advertiseAddress: o.advertiseAddress, initialClusterState: 'new' },
+    `Starting the store member ${memberName} (peer and client TLS from the store CA)`);
+  const api = await startControlPlaneApiServer(ctx, { apiDir, advertiseAddress: o.advertiseAddress, apiPort: o.apiPort, etcdServers: [member.clientURL], storePki });
+  writeAdminKubeconfig(state.kubeconfig, pki, [{ name: memberName, server }]);
   const creds = adminCreds(apiDir, server);
   const ca = readFileSync(join(pki, 'ca.crt'), 'utf8');
-  const kcDir = join(dataDir, 'kubeconfigs');
-  ensurePrivateDir(kcDir);
-
-  const schedPort = await freePort();
-  await progress.step('Starting the scheduler', async (h) => {
-    const kc = componentKubeconfig(pki, kcDir, server, ca, 'scheduler', '/CN=system:kube-scheduler');
-    const rec = startComponent(dataDir, 'scheduler', [process.execPath, componentBin('scheduler', 'mkube-scheduler'), '--kubeconfig', kc, '--bind-address', '127.0.0.1', '--metrics-port', String(schedPort)]);
-    rec.health = `http://127.0.0.1:${schedPort}/healthz`;
-    components.push(rec);
-    writeState(state);
-    await waitHealthy(h, rec, 60_000);
-  }, () => 'Scheduler healthy');
-
-  const cmPort = await freePort();
-  await progress.step('Starting the controller manager (CSR signer on the cluster CA)', async (h) => {
-    const kc = componentKubeconfig(pki, kcDir, server, ca, 'controller-manager', '/CN=system:kube-controller-manager');
-    const rec = startComponent(dataDir, 'controller-manager', [process.execPath, componentBin('controllers', 'mkube-controller-manager'), '--kubeconfig', kc,
-      '--metrics-bind-address', '127.0.0.1', '--metrics-port', String(cmPort),
-      '--cluster-signing-cert-file', join(pki, 'ca.crt'), '--cluster-signing-key-file', join(pki, 'ca.key'),
-      ...(o.clusterSigningDuration ? ['--cluster-signing-duration', o.clusterSigningDuration] : [])]);
-    rec.health = `http://127.0.0.1:${cmPort}/healthz`;
-    components.push(rec);
-    writeState(state);
-    await waitHealthy(h, rec, 60_000);
-  }, () => 'Controller manager healthy');
-  state.endpoints = { controllerManagerMetrics: `http://127.0.0.1:${cmPort}/metrics`, schedulerMetrics: `http://127.0.0.1:${schedPort}/metrics` };
-  writeState(state);
+  await startControlPlaneComponents(ctx, { pki, server, clusterSigningDuration: o.clusterSigningDuration });
+  await recordControlPlane(creds, { add: { name: memberName, apiServer: server, storeClientURL: member.clientURL, storePeerURL: member.peerURL } });
 
   const token = await progress.step('Publishing cluster-info and creating a bootstrap token', async (h) => {
     await publishClusterInfo(creds, server, ca);
@@ -109,6 +95,12 @@ export async function init(o: InitOptions): Promise<InitResult> {
     });
     return t;
   }, () => 'cluster-info signed for the bootstrap token');
+  const certificateKey = o.uploadCerts ? o.certificateKey ?? createCertificateKey() : undefined;
+  if (certificateKey) {
+    await progress.step(`Uploading the control-plane certificates to kube-system/${KUBEADM_CERTS_SECRET}`, async () => uploadCerts(creds, pki, certificateKey),
+      () => `Certificates encrypted in kube-system/${KUBEADM_CERTS_SECRET} (deleted with its token in 2 h)`);
+  }
   const hash = caCertHash(ca);
-  return { state, token, caCertHash: hash, joinCommand: `mkube join ${server} --token ${token} --discovery-token-ca-cert-hash ${hash}` };
+  const joinCommand = `mkube join ${server} --token ${token} --discovery-token-ca-cert-hash ${hash}`;
+  return { state, token, caCertHash: hash, joinCommand, certificateKey, controlPlaneJoinCommand: certificateKey ? `${joinCommand} --control-plane --certificate-key ${certificateKey}` : undefined, api };
 }

@@ -3,7 +3,7 @@
 // (token + that CA) is written and the node agent starts in TLS-bootstrap mode, getting its client and serving
 // certificates through CSRs and rotating them. Nothing else reaches this machine: no CA key, no admin credentials.
 // The container runtime is the running containerd (--cri-socket). A control-plane join (--control-plane
-// --certificate-key) is a later part: refused here, with joinControlPlane as its seam.
+// --certificate-key) is join_control_plane.ts.
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { hostname } from 'node:os';
@@ -45,11 +45,6 @@ export class JoinError extends Error {
   }
 }
 
-/** The seam of a control-plane join (the shared PKI decrypted with --certificate-key, a store learner): not yet. */
-export function joinControlPlane(_o: JoinOptions): never {
-  throw new JoinError('JOIN_NOT_SUPPORTED', 'joining as a control plane (--control-plane --certificate-key) is not supported yet: join workers only');
-}
-
 /** GET as the node (its kubeconfig: client certificate in the pem it names). */
 function nodeGet(kubeconfigPath: string, path: string): Promise<{ status: number; body: unknown }> {
   const doc = parse(readFileSync(kubeconfigPath, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { 'client-certificate': string } }[] };
@@ -69,7 +64,7 @@ function nodeGet(kubeconfigPath: string, path: string): Promise<{ status: number
 }
 
 export async function joinCluster(o: JoinOptions): Promise<{ state: ClusterState; nodeName: string; kubeconfig: string }> {
-  if (o.controlPlane || o.certificateKey) joinControlPlane(o);
+  if (o.controlPlane || o.certificateKey) throw new JoinError('JOIN_NOT_SUPPORTED', 'a control-plane join (--control-plane --certificate-key) is joinControlPlane (join_control_plane.ts)');
   const dataDir = resolve(o.dataDir);
   const previous = readState(dataDir);
   if (previous && previous.components.some((c) => isAlive(c.pid))) throw new JoinError('JOIN_RUNNING', `a node agent is already running from ${dataDir} (mkube down --data-dir ${o.dataDir} first)`);

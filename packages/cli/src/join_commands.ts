@@ -6,15 +6,21 @@ import { parseGoDuration } from '@mkube/component-base';
 import { adminCreds, type AdminCreds } from './api_probe.js';
 import { init } from './init.js';
 import { joinCluster } from './join.js';
+import { joinControlPlane } from './join_control_plane.js';
 import { readState } from './processes.js';
 import { StepFailed } from './progress.js';
 import { createToken, deleteToken, formatTokens, listTokens } from './token.js';
 
 export const CLUSTER_COMMANDS_USAGE = `  mkube init --advertise-address IP [--data-dir DIR] [--api-port 6443] [--cluster-signing-duration 8760h] [--token-ttl 24h]
+             [--node-name NAME] [--upload-certs [--certificate-key HEX]]
                                                                 the first control plane; prints the join command
   mkube join https://IP:6443 --token T --discovery-token-ca-cert-hash sha256:H [--data-dir DIR] [--node-ip IP]
              [--node-name NAME] [--cri-socket unix:///run/containerd/containerd.sock] [--pod-cidr CIDR] [--cni-conf-dir DIR]
                                                                 join this machine as a worker (TLS bootstrap)
+  mkube join https://IP:6443 --token T --discovery-token-ca-cert-hash sha256:H --control-plane --certificate-key K
+             --advertise-address IP [--node-name NAME] [--data-dir DIR] [--api-port 6443]
+                                                                join this machine as another control plane
+                                                                (store learner, promoted once in sync)
   mkube token create [--ttl 24h] [TOKEN] | list | delete ID...  [--data-dir DIR]   bootstrap tokens (on a control plane)
 `;
 
@@ -51,6 +57,7 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token', args
       'pod-logs-dir': { type: 'string' },
       'control-plane': { type: 'boolean', default: false },
       'certificate-key': { type: 'string' },
+      'upload-certs': { type: 'boolean', default: false },
       ttl: { type: 'string' },
     },
   });
@@ -58,8 +65,17 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token', args
   try {
     if (command === 'init') {
       if (!values['advertise-address']) throw new Error('--advertise-address is required');
-      const r = await init({ dataDir, advertiseAddress: values['advertise-address'], apiPort: Number(values['api-port']), clusterSigningDuration: values['cluster-signing-duration'], tokenTtlMs: ttlMs(values['token-ttl']), log });
-      process.stdout.write(`\nYour mkube control plane has initialized successfully!\n\nTo use it:\n\n  export KUBECONFIG=${r.state.kubeconfig}\n\nThen join any number of worker nodes by running the following on each as root:\n\n${r.joinCommand}\n`);
+      const r = await init({
+        dataDir, advertiseAddress: values['advertise-address'], apiPort: Number(values['api-port']), clusterSigningDuration: values['cluster-signing-duration'], tokenTtlMs: ttlMs(values['token-ttl']),
+        nodeName: values['node-name'], uploadCerts: values['upload-certs'], certificateKey: values['certificate-key'], log,
+      });
+      process.stdout.write(`\nYour mkube control plane has initialized successfully!\n\nTo use it:\n\n  export KUBECONFIG=${r.state.kubeconfig}\n\n`);
+      if (r.controlPlaneJoinCommand) {
+        process.stdout.write(`You can now join any number of control-plane nodes running the following command on each as root:\n\n${r.controlPlaneJoinCommand} --advertise-address IP\n\n`
+          + 'Please note that the certificate-key gives access to cluster sensitive data, keep it secret!\n'
+          + 'As a safeguard, uploaded-certs will be deleted in two hours.\n\n');
+      }
+      process.stdout.write(`Then join any number of worker nodes by running the following on each as root:\n\n${r.joinCommand}\n`);
       return 0;
     }
     if (command === 'join') {
@@ -68,8 +84,17 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token', args
       if (!values.token) throw new Error('--token is required');
       const hashes = values['discovery-token-ca-cert-hash'] ?? [];
       if (hashes.length === 0) throw new Error('--discovery-token-ca-cert-hash is required (the CA public key pin printed by mkube init)');
-      if (!values['node-ip']) throw new Error('--node-ip is required');
       const endpoint = /^https:\/\//.test(url) ? url : `https://${url}`;
+      if (values['control-plane'] || values['certificate-key']) {
+        if (!values['control-plane']) throw new Error('--certificate-key is only used with --control-plane');
+        const r = await joinControlPlane({
+          apiServer: endpoint, token: values.token, caCertHashes: hashes, certificateKey: values['certificate-key'] ?? '', advertiseAddress: values['advertise-address'] ?? '',
+          dataDir, apiPort: Number(values['api-port']), nodeName: values['node-name'], clusterSigningDuration: values['cluster-signing-duration'],
+        });
+        process.stdout.write(`\nThis node has joined the cluster and a new control plane instance was created: control plane ${r.name}, store member promoted to voter (${r.members} voting members).\n\nTo use it:\n\n  export KUBECONFIG=${r.state.kubeconfig}\n\nRun 'mkube status --data-dir ${dataDir}' to see this control plane join the cluster.\n`);
+        return 0;
+      }
+      if (!values['node-ip']) throw new Error('--node-ip is required');
       const r = await joinCluster({
         apiServer: endpoint, token: values.token, caCertHashes: hashes, dataDir, nodeIP: values['node-ip'], nodeName: values['node-name'], criSocket: values['cri-socket'],
         podCIDR: values['pod-cidr'], cniConfDir: values['cni-conf-dir'], cgroupRoot: values['cgroup-root'], podLogsDir: values['pod-logs-dir'],

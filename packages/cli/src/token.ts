@@ -31,17 +31,20 @@ export class TokenError extends Error {
 }
 
 /** Creates a token (a fresh one unless given); returns it. */
-export async function createToken(c: AdminCreds, opts: { ttlMs?: number; token?: string; description?: string; now?: number } = {}): Promise<string> {
+export async function createToken(c: AdminCreds, opts: { ttlMs?: number; token?: string; description?: string; now?: number; usages?: ('authentication' | 'signing')[]; groups?: string[] } = {}): Promise<string> {
   const token = opts.token ?? generateBootstrapToken();
   const parsed = parseBootstrapToken(token);
   if (!parsed) throw new TokenError('TOKEN_INVALID', `the bootstrap token ${JSON.stringify(token)} was not of the form "^([a-z0-9]{6})\\.([a-z0-9]{16})$"`);
   const ttl = opts.ttlMs ?? DEFAULT_TOKEN_TTL_MS;
+  // Default: kubeadm's node token (both usages, its node group); kubeadm-certs' proxy token has neither.
+  const usages = opts.usages ?? ['authentication', 'signing'];
+  const groups = opts.groups ?? [BOOTSTRAP_KUBEADM_GROUP];
   const data: Record<string, string> = {
     [BOOTSTRAP_KEYS.tokenId]: parsed.id,
     [BOOTSTRAP_KEYS.tokenSecret]: parsed.secret,
-    [BOOTSTRAP_KEYS.usageAuthentication]: 'true',
-    [BOOTSTRAP_KEYS.usageSigning]: 'true',
-    [BOOTSTRAP_KEYS.extraGroups]: BOOTSTRAP_KUBEADM_GROUP,
+    ...(usages.includes('authentication') ? { [BOOTSTRAP_KEYS.usageAuthentication]: 'true' } : {}),
+    ...(usages.includes('signing') ? { [BOOTSTRAP_KEYS.usageSigning]: 'true' } : {}),
+    ...(groups.length ? { [BOOTSTRAP_KEYS.extraGroups]: groups.join(',') } : {}),
     [BOOTSTRAP_KEYS.description]: opts.description ?? 'Proper bootstrap token for joining nodes (mkube token create).',
     ...(ttl > 0 ? { [BOOTSTRAP_KEYS.expiration]: rfc3339((opts.now ?? Date.now()) + ttl) } : {}),
   };
