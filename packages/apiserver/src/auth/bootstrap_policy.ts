@@ -191,6 +191,10 @@ const NODE_RULES: PolicyRule[] = [
   rule(['storage.k8s.io'], ['storageclasses'], READ),
   // Its client and serving certificates through CertificateSigningRequests (rotation).
   rule(['certificates.k8s.io'], ['certificatesigningrequests'], ['create', 'get', 'list', 'watch']),
+  // NetworkPolicy enforcement in the node agent (src/netpol): policies, and the namespaces their namespaceSelectors
+  // select (pods are read above), as a CNI's node agent reads them.
+  rule([''], ['namespaces'], READ),
+  rule(['networking.k8s.io'], ['networkpolicies'], READ),
 ];
 
 /**

@@ -486,6 +486,11 @@ const COLUMNS: Record<string, Column[]> = {
     col('Ports', 'string', 'Ports of TLS configurations that open', (x) => (a(o(x.spec).tls).length ? '80, 443' : '80')),
     ageCol,
   ],
+  networkpolicies: [
+    nameCol,
+    col('Pod-Selector', 'string', "podSelector selects the pods to which this NetworkPolicy object applies. The array of rules is applied to any pods selected by this field. An empty selector matches all pods in the policy's namespace. Multiple network policies can select the same set of pods. In this case, the ingress rules for each are combined additively. This field is optional. If it is not specified, it defaults to an empty selector.", (x) => formatLabelSelector(o(x.spec).podSelector)),
+    ageCol,
+  ],
   ingressclasses: [
     nameCol,
     col('Controller', 'string', 'Controller that is responsible for handling this class', (x) => s(o(x.spec).controller)),

@@ -2,6 +2,7 @@
 import type { JsonObject } from '@mkube/api';
 import { defaultStorage } from './storage_validation.js';
 import { defaultHorizontalPodAutoscaler } from './hpa_validation.js';
+import { defaultNetworkPolicy } from './netpol_validation.js';
 
 type Obj = JsonObject;
 const obj = (parent: Obj, key: string): Obj => {
@@ -214,5 +215,6 @@ const DEFAULTERS: Record<string, (o: Obj) => void> = {
 export function applyDefaults(resource: string, o: Obj): void {
   DEFAULTERS[resource]?.(o);
   if (resource === 'horizontalpodautoscalers') defaultHorizontalPodAutoscaler(o);
+  if (resource === 'networkpolicies') defaultNetworkPolicy(o);
   defaultStorage(resource, o);
 }

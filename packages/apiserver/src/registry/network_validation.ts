@@ -54,7 +54,7 @@ function protocol(v: unknown, field: string, errs: FieldError[]): void {
 }
 
 /** validation.IsValidPortName (an IANA_SVC_NAME). */
-function portName(v: string, field: string, errs: FieldError[]): void {
+export function portName(v: string, field: string, errs: FieldError[]): void {
   const bad = (detail: string) => errs.push({ type: 'FieldValueInvalid', field, value: v, detail });
   if (v.length < 1 || v.length > 15) bad('must be no more than 15 characters');
   if (!/^[-a-z0-9]+$/.test(v)) bad('must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)');

@@ -27,7 +27,7 @@ function validateIntOrPercent(v: unknown, field: string, errs: FieldError[]): vo
   }
 }
 
-function validateSelector(sel: unknown, field: string, errs: FieldError[]): void {
+export function validateSelector(sel: unknown, field: string, errs: FieldError[]): void {
   if (sel === undefined || sel === null) return;
   if (!isObj(sel)) {
     errs.push({ type: 'FieldValueInvalid', field, value: sel, detail: 'must be a label selector' });

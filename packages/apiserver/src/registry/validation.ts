@@ -5,6 +5,7 @@
 import type { JsonObject } from '@mkube/api';
 import type { FieldError } from '../errors.js';
 import { validateNetworkFields, validateNetworkUpdate, type NetworkValidationContext } from './network_validation.js';
+import { validateNetworkPolicy } from './netpol_validation.js';
 import { validatePodVolumeFiles } from './volume_validation.js';
 import { validateBatch, validateBatchUpdate } from './batch_validation.js';
 import { validateStorage, validateStorageUpdate } from './storage_validation.js';
@@ -342,6 +343,7 @@ export function validateObject(resource: string, namespaced: boolean, o: Obj, ne
   validateStorage(resource, o, errs);
   if (resource === 'poddisruptionbudgets') validatePodDisruptionBudget(o, errs);
   if (resource === 'horizontalpodautoscalers') validateHorizontalPodAutoscaler(o, errs);
+  if (resource === 'networkpolicies') validateNetworkPolicy(o, errs);
   return errs;
 }
 
