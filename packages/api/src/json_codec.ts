@@ -584,10 +584,13 @@ export function encodeMessage(typeFullName: string, message: ProtoMessage): Uint
   return type.encode(type.fromObject(withProtoZeros(type, message) as ProtoMessage)).finish();
 }
 
-/** The zero a non-pointer Go field is written with when absent: "", false, 0 or an empty message. */
+/**
+ * The zero a non-pointer Go field is written with when absent: "", false, 0 or an empty message; a zero
+ * resource.Quantity is written as its String(), "0" (quantity_proto.go).
+ */
 function protoZero(field: protobuf.Field): unknown {
-  if (field.resolvedType instanceof protobuf.Type) return {};
-  if (field.type === 'string') return '';
+  if (field.resolvedType instanceof protobuf.Type) return typeName(field.resolvedType) === QUANTITY_TYPE ? { string: '0' } : {};
+  if (field.type === 'string') return field.parent instanceof protobuf.Type && typeName(field.parent) === QUANTITY_TYPE ? '0' : '';
   if (field.type === 'bool') return false;
   if (field.type === 'bytes') return new Uint8Array(0);
   return 0;
@@ -595,7 +598,10 @@ function protoZero(field: protobuf.Field): unknown {
 
 const reachesCache = new WeakMap<protobuf.Type, boolean>();
 
-/** Whether a message type or one nested in it has PROTO_ZERO_FIELDS (special types never do). */
+/**
+ * Whether a message type or one nested in it has PROTO_ZERO_FIELDS. A special type (JSON form of its
+ * own) is filled only from its own entry (IntOrString writes type, intVal and strVal; Time none).
+ */
 function reachesZeroFields(type: protobuf.Type): boolean {
   return reachesFrom(type, new Set()).reaches;
 }
@@ -610,8 +616,8 @@ function reachesFrom(type: protobuf.Type, path: Set<protobuf.Type>): { reaches: 
   if (path.has(type)) return { reaches: false, open: new Set([type]) };
   const tn = typeName(type);
   if (SPECIAL_TYPES.has(tn)) {
-    reachesCache.set(type, false);
-    return { reaches: false, open: new Set() };
+    reachesCache.set(type, PROTO_ZERO_FIELDS.has(tn));
+    return { reaches: PROTO_ZERO_FIELDS.has(tn), open: new Set() };
   }
   let reaches = PROTO_ZERO_FIELDS.has(tn);
   const open = new Set<protobuf.Type>();

@@ -41,6 +41,8 @@ export const pod: JsonObject = {
         image: 'busybox:1.36',
         command: ['sh', '-c'],
         args: ['echo init'],
+        // resources is a non-pointer struct: upstream writes it even when empty
+        resources: {},
         imagePullPolicy: 'IfNotPresent',
         terminationMessagePath: '/dev/termination-log',
         terminationMessagePolicy: 'File',
@@ -101,7 +103,6 @@ export const pod: JsonObject = {
     nodeSelector: { 'kubernetes.io/os': 'linux' },
     serviceAccountName: 'web',
     nodeName: 'node-1',
-    hostNetwork: false,
     schedulerName: 'default-scheduler',
     priorityClassName: 'high',
     priority: 1000,
@@ -190,7 +191,7 @@ export const deployment: JsonObject = {
     selector: { matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['db'] }] },
     template: {
       metadata: { labels: { app: 'web' } },
-      spec: { containers: [{ name: 'web', image: 'nginx', ports: [{ containerPort: 80 }] }] },
+      spec: { containers: [{ name: 'web', image: 'nginx', ports: [{ containerPort: 80 }], resources: {} }] },
     },
     strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: 1 } },
     minReadySeconds: 5,
@@ -321,9 +322,9 @@ export const statefulSet: JsonObject = {
     serviceName: 'db',
     podManagementPolicy: 'Parallel',
     updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 1, maxUnavailable: 1 } },
-    template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'postgres' }] } },
+    template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'postgres', resources: {} }] } },
     volumeClaimTemplates: [
-      { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } } },
+      { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } }, status: {} },
     ],
   },
   status: { replicas: 3, readyReplicas: 3, currentReplicas: 3, updatedReplicas: 3, currentRevision: 'db-1', updateRevision: 'db-1', availableReplicas: 3 },
@@ -342,7 +343,7 @@ export const cronJob: JsonObject = {
       spec: {
         backoffLimit: 2,
         completions: 1,
-        template: { spec: { restartPolicy: 'OnFailure', containers: [{ name: 'r', image: 'busybox' }] } },
+        template: { metadata: {}, spec: { restartPolicy: 'OnFailure', containers: [{ name: 'r', image: 'busybox', resources: {} }] } },
       },
     },
   },
@@ -360,6 +361,8 @@ export const ingress: JsonObject = {
       { host: 'example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } },
     ],
   },
+  // IngressStatus.loadBalancer is a non-pointer struct: upstream writes it even when empty
+  status: { loadBalancer: {} },
 };
 
 export const ingressClass: JsonObject = {

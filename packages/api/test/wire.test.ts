@@ -11,8 +11,18 @@ test('ObjectMeta{name:"a"} encodes as gogo marshals it: every non-pointer field 
 
 test('a Pod puts metadata in field 1, spec in field 2, status in field 3', (t) => {
   const { bytes: b } = jsonToBytes('k8s.io.api.core.v1.Pod', { metadata: { name: 'a' }, spec: {}, status: { phase: 'Running' } });
-  // 0a 11 (0a 01 61, then ObjectMeta's zero non-pointer fields 2..8) | 12 00 | 1a 09 (0a 07 "Running")
-  t.is(hex(b), '0a110a0161' + '12001a0022002a00320038004200' + '1200' + '1a090a0752756e6e696e67');
+  // 0a 11 (0a 01 61, then ObjectMeta's zero non-pointer fields 2..8)
+  // | 12 1c (PodSpec's non-pointer zeros: restartPolicy 3, dnsPolicy 6, serviceAccountName 8, serviceAccount 9,
+  //   nodeName 10, hostNetwork 11, hostPID 12, hostIPC 13, hostname 16, subdomain 17, schedulerName 19,
+  //   priorityClassName 24)
+  // | 1a 1a (0a 07 "Running", then PodStatus' zeros: message 3, reason 4, hostIP 5, podIP 6,
+  //   qosClass 9, nominatedNodeName 11, resize 14, observedGeneration 17)
+  t.is(
+    hex(b),
+    '0a110a0161' + '12001a0022002a00320038004200' +
+      '121c' + '1a00320042004a0052005800600068008201008a01009a0100c20100' +
+      '1a1a0a0752756e6e696e67' + '1a0022002a0032004a005a007200880100',
+  );
 });
 
 test('field numbers of nested types follow upstream (container image = 2, containerPort = 3, nodeName = 10)', (t) => {
@@ -20,14 +30,22 @@ test('field numbers of nested types follow upstream (container image = 2, contai
     containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80 }] }],
     nodeName: 'n',
   });
-  // PodSpec.containers = 2: 12 0a [0a 01 63 | 12 01 69 | 32 02 (18 50)] ; nodeName = 10: 52 01 6e
-  t.is(hex(b), '120a' + '0a0163' + '120169' + '32021850' + '52016e');
+  // PodSpec.containers = 2: 12 26 [0a 01 63 | 12 01 69 | workingDir 2a 00 | ports 32 0a (name 0a 00, hostPort 10 00,
+  // containerPort 18 50, protocol 22 00, hostIP 2a 00) | resources 42 00 | terminationMessagePath 6a 00 |
+  // imagePullPolicy 72 00 | stdin 80 01 00 | stdinOnce 88 01 00 | tty 90 01 00 | terminationMessagePolicy a2 01 00]
+  // then PodSpec's own zeros with nodeName = 10: 52 01 6e
+  t.is(
+    hex(b),
+    '1226' + '0a0163' + '120169' + '2a00' + '320a0a00100018502200' + '2a00' + '42006a007200800100880100900100a20100' +
+      '1a00320042004a00' + '52016e' + '5800600068008201008a01009a0100c20100',
+  );
 });
 
 test('IntOrString: number → {type 0, intVal}, string → {type 1, strVal}', (t) => {
   const type = 'k8s.io.api.core.v1.TCPSocketAction';
-  t.is(hex(jsonToBytes(type, { port: 8080 }).bytes), '0a05' + '0800' + '10903f');
-  t.is(hex(jsonToBytes(type, { port: 'http' }).bytes), '0a08' + '0801' + '1a0468747470');
+  // IntOrString's three fields are non-pointer: all written (type, intVal, strVal); then TCPSocketAction.host "".
+  t.is(hex(jsonToBytes(type, { port: 8080 }).bytes), '0a07' + '0800' + '10903f' + '1a00' + '1200');
+  t.is(hex(jsonToBytes(type, { port: 'http' }).bytes), '0a0a' + '0801' + '1000' + '1a0468747470' + '1200');
   t.deepEqual(fromJson(type, { port: 'http' }).message, { port: { type: 1, strVal: 'http' } });
 });
 
@@ -69,8 +87,8 @@ test('Duration is nanoseconds on the wire and a Go duration string in JSON', (t)
 test('Secret data travels as raw bytes and comes back as base64', (t) => {
   const { message } = fromJson('k8s.io.api.core.v1.Secret', { data: { k: 'AP8=' } });
   t.deepEqual(Array.from((message.data as Record<string, Uint8Array>).k!), [0, 255]);
-  // data = map<string, bytes> field 2: 12 07 (0a 01 6b | 12 02 00 ff)
-  t.is(hex(encodeMessage('k8s.io.api.core.v1.Secret', message)), '1207' + '0a016b' + '120200ff');
+  // metadata (non-pointer, its zeros) | data = map<string, bytes> field 2: 12 07 (0a 01 6b | 12 02 00 ff) | type "" = 3
+  t.is(hex(encodeMessage('k8s.io.api.core.v1.Secret', message)), '0a100a0012001a0022002a00320038004200' + '1207' + '0a016b' + '120200ff' + '1a00');
   t.deepEqual(bytesToJson('k8s.io.api.core.v1.Secret', bytes('1207 0a016b 120200ff')), { data: { k: 'AP8=' } });
 });
 
