@@ -31,7 +31,7 @@ import { loadPodSecurityConfiguration } from './admission/pod_security_config.js
 import { serviceAccountAuth } from './auth/service_account_setup.js';
 import { reviewToken } from './auth/token_request.js';
 import { ServiceAccountAdmission } from './admission/service_account.js';
-import { KubernetesServiceController } from './bootstrap/kubernetes_service.js';
+import { KubernetesServiceController, endpointReconciler, type EndpointReconcilerType } from './bootstrap/kubernetes_service.js';
 import { ipToString, parseCidr } from './registry/allocators.js';
 import { AuditLog } from './http/audit.js';
 import { loadAuditPolicy } from './http/audit_policy.js';
@@ -105,6 +105,12 @@ export interface ApiServerOptions {
   serviceAccountAdmission?: boolean;
   /** Keep the `kubernetes` Service and Endpoints in `default` (default true). */
   kubernetesService?: boolean;
+  /** --endpoint-reconciler-type: `lease` (default: every live API server, by its masterleases key) or `none`. */
+  endpointReconcilerType?: EndpointReconcilerType;
+  /** The masterleases key's TTL (default 15 s, as upstream); tests shorten it. */
+  endpointReconcilerTtlSeconds?: number;
+  /** How often the kubernetes Service and its endpoints are reconciled (default 10 s, as upstream). */
+  endpointReconcilerIntervalMs?: number;
   /** --audit-log-path: audit.k8s.io/v1 Event JSON lines to this file ("-": stdout); needs auditPolicyFile, as upstream. */
   auditLogPath?: string;
   /** --audit-policy-file: an audit.k8s.io/v1 Policy (YAML or JSON). */
@@ -257,7 +263,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     throw err;
   });
   if (grpcServer) grpcServer.service.virtual = handler.virtual;
-  const kubernetesService = opts.kubernetesService === false ? undefined : new KubernetesServiceController({ registry, log, advertiseAddress: advertise, securePort: port });
+  const kubernetesService = opts.kubernetesService === false ? undefined : new KubernetesServiceController({ registry, log, advertiseAddress: advertise, securePort: port, endpoints: endpointReconciler(opts.endpointReconcilerType ?? 'lease', registry, opts.endpointReconcilerTtlSeconds), intervalMs: opts.endpointReconcilerIntervalMs });
   await kubernetesService?.start();
   const kubeconfigPath = join(opts.dataDir, 'admin.kubeconfig');
   writePrivateFile(kubeconfigPath, kubeconfig(url, pki.caCert, 'kubernetes-admin', { cert: pki.adminCert, key: pki.adminKey }));

@@ -6,6 +6,7 @@ import { exitOnStartupError, usageErrorsExit2 } from '@mkube/api';
 import { createLogger, logLevelFromFlags } from '@mkube/component-base';
 import { startApiServer } from '../server.js';
 import { etcdClientTls } from '../etcd_client_tls.js';
+import { ENDPOINT_RECONCILER_TYPES, type EndpointReconcilerType } from '../bootstrap/kubernetes_service.js';
 
 const { values } = usageErrorsExit2('mkube-apiserver', () => parseArgs({
   options: {
@@ -14,6 +15,7 @@ const { values } = usageErrorsExit2('mkube-apiserver', () => parseArgs({
     'grpc-port': { type: 'string', default: '6444' },
     'bind-address': { type: 'string', default: '127.0.0.1' },
     'advertise-address': { type: 'string' },
+    'endpoint-reconciler-type': { type: 'string', default: 'lease' },
     'etcd-servers': { type: 'string' },
     'etcd-prefix': { type: 'string', default: '/registry' },
     'etcd-cafile': { type: 'string' },
@@ -46,7 +48,7 @@ const { values } = usageErrorsExit2('mkube-apiserver', () => parseArgs({
 
 if (values.help || !values['data-dir']) {
   process.stderr.write(
-    'usage: mkube-apiserver --data-dir DIR [--etcd-servers URL[,URL...]] [--secure-port 6443] [--grpc-port 6444 (0: free port, -1: off)] [--bind-address 127.0.0.1] [--advertise-address IP]\n' +
+    'usage: mkube-apiserver --data-dir DIR [--etcd-servers URL[,URL...]] [--secure-port 6443] [--grpc-port 6444 (0: free port, -1: off)] [--bind-address 127.0.0.1] [--advertise-address IP] [--endpoint-reconciler-type lease|none]\n' +
       '       (without --etcd-servers, an embedded single-member mkube-store keeps its data in DIR/store)\n' +
       '       [--etcd-cafile PEM --etcd-certfile PEM --etcd-keyfile PEM] (TLS to https:// etcd servers; the CA is required for them)\n' +
       '       [--service-cluster-ip-range 10.213.200.0/24] [--service-node-port-range 30000-32767] [--token-auth-file FILE] [--enable-bootstrap-token-auth]\n' +
@@ -68,6 +70,11 @@ function seconds(v: string | undefined): number | undefined {
     process.exit(2);
   }
   return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+}
+
+if (!(ENDPOINT_RECONCILER_TYPES as readonly string[]).includes(values['endpoint-reconciler-type'])) {
+  process.stderr.write(`mkube-apiserver: invalid --endpoint-reconciler-type ${JSON.stringify(values['endpoint-reconciler-type'])}: one of ${ENDPOINT_RECONCILER_TYPES.join(', ')}\n`);
+  process.exit(2);
 }
 
 try {
@@ -102,6 +109,7 @@ const server = await startApiServer({
   grpcPort: Number(values['grpc-port']),
   bindAddress: values['bind-address'],
   advertiseAddress: values['advertise-address'],
+  endpointReconcilerType: values['endpoint-reconciler-type'] as EndpointReconcilerType,
   etcdPrefix: values['etcd-prefix'],
   etcdCAFile: values['etcd-cafile'],
   etcdCertFile: values['etcd-certfile'],

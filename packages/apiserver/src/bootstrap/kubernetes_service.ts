@@ -5,15 +5,17 @@
  * Endpoints listing the API server's advertise address. Checked at start and
  * every 10 s (a deleted or edited object comes back).
  *
- * The endpoint part is an EndpointReconciler: this one (a single API server)
- * writes its own address only. A lease-based reconciler that lists every
- * live API server (kube-apiserver's --endpoint-reconciler-type=lease) plugs
- * in through the same interface.
+ * The endpoint part is an EndpointReconciler (--endpoint-reconciler-type):
+ * `lease` (the default, lease_endpoint_reconciler.ts) lists every live API
+ * server; `none` leaves the endpoints alone; SingleServerEndpointReconciler
+ * writes this server's address only. stop() removes this server's endpoint
+ * (graceful shutdown).
  */
 import { findResource, type JsonObject } from '@mkube/api';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
+import { LeaseEndpointReconciler } from './lease_endpoint_reconciler.js';
 
 type Obj = JsonObject;
 
@@ -26,7 +28,21 @@ export interface EndpointReconciler {
   /** Makes default/kubernetes's Endpoints list this API server (ip) on `port`. */
   reconcile(ip: string, port: number): Promise<void>;
   /** Removes this API server from the Endpoints on shutdown (no-op for a single server). */
-  remove(ip: string): Promise<void>;
+  remove(ip: string, port?: number): Promise<void>;
+}
+
+/** kube-apiserver's --endpoint-reconciler-type values mkube has (master-count is deprecated upstream). */
+export const ENDPOINT_RECONCILER_TYPES = ['lease', 'none'] as const;
+export type EndpointReconcilerType = (typeof ENDPOINT_RECONCILER_TYPES)[number];
+
+/** `none`: the API server does not manage the kubernetes Service's endpoints. */
+export class NoneEndpointReconciler implements EndpointReconciler {
+  async reconcile(): Promise<void> {}
+  async remove(): Promise<void> {}
+}
+
+export function endpointReconciler(type: EndpointReconcilerType, registry: Registry, ttlSeconds?: number): EndpointReconciler {
+  return type === 'none' ? new NoneEndpointReconciler() : new LeaseEndpointReconciler(registry, { ttlSeconds });
 }
 
 /** One API server: the Endpoints hold exactly its address. */
@@ -78,9 +94,12 @@ export class KubernetesServiceController {
     this.timer.unref();
   }
 
+  /** Stops reconciling and removes this API server's endpoint (its lease key), leaving the others listed. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    if (isLoopback(this.o.advertiseAddress)) return;
+    await this.endpoints.remove(this.o.advertiseAddress, this.o.securePort).catch((err: unknown) => this.o.log.warn({ err }, 'removing this API server from the kubernetes endpoints failed'));
   }
 
   /** The Service (created, or its ports and labels put back) and then its Endpoints. */
