@@ -172,13 +172,13 @@ remove_network() {
   if [ -z "$others" ] && ! ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -Eq '^mk[a-z0-9]*-(br0|cni0)(@|$)'; then
     ip route del blackhole $NET16.0.0/16 2>/dev/null || true
   fi
-  # The service proxy's rules of a host node (workers' went with their namespaces): its jumps, then
+  # The service proxy's and the NetworkPolicy enforcer's rules of a host node (workers' went with their namespaces): their jumps, then
   # its chains (MKUBE-*), in the nat and filter tables of the host.
   if [ "$(ip netns identify $$ 2>/dev/null)" = "" ] && command -v iptables-save >/dev/null; then
     local table from to chains c
     for table in nat filter; do
       for from in PREROUTING OUTPUT POSTROUTING FORWARD; do
-        for to in MKUBE-SERVICES MKUBE-POSTROUTING; do
+        for to in MKUBE-SERVICES MKUBE-POSTROUTING MKUBE-NETPOL; do
           while iptables -w 5 -t "$table" -D "$from" -j "$to" 2>/dev/null; do :; done
         done
       done

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Informer, KubeClient, Resources, type ClientConfig, type KubeObject } from '@mkube/client';
+import { resourceFor } from '@mkube/api';
 import { CodedError, ComponentServer } from '@mkube/component-base';
 import { ApiClientPort } from './api_client_port.js';
 import type { ServiceLike as EnvService } from './runtime/service_env.js';
@@ -25,6 +26,8 @@ import type { EndpointsLike, ServiceLike } from './proxy/service_rules.js';
 import { endpointsFromSlices, type EndpointSliceLike } from './proxy/slice_endpoints.js';
 import { PodLifecycleEngine, type PodLifecycleEngineOptions } from './sync.js';
 import { LocalPathProvisioner } from './runtime/local_path_provisioner.js';
+import { NetworkPolicyEnforcer } from './netpol/netpol_enforcer.js';
+import type { NamespaceLike, NetworkPolicyLike, PodLike } from './netpol/netpol_rules.js';
 
 export interface NodeAgentOptions {
   clientConfig: ClientConfig;
@@ -60,6 +63,8 @@ export interface NodeAgentOptions {
   proxyMode?: 'iptables' | 'none';
   /** Announce the LoadBalancer addresses elected to this node (L2: address on the node's interface + gratuitous ARP; lb_announcer.ts). Needs proxyMode iptables (which DNATs them). */
   lbAnnounce?: boolean;
+  /** Enforce NetworkPolicies on this node's pods in the filter table (netpol/; default: on when proxyMode is iptables). */
+  networkPolicy?: boolean;
   /** Run the local-path provisioner (mkube.io/local-path) for claims selected to this node (default true). */
   localPathProvisioner?: boolean;
   logger?: Logger;
@@ -106,6 +111,9 @@ export class NodeAgent {
   readonly endpointSlices: Informer<KubeObject>;
   readonly proxy: ServiceProxy | undefined;
   lbAnnouncer: LbAnnouncer | undefined;
+  /** NetworkPolicy enforcement (netpol/) and the informers it reads: every pod, namespace and policy. */
+  readonly netpol: NetworkPolicyEnforcer | undefined;
+  private readonly netpolInformers: Informer<KubeObject>[] = [];
   private localPath: LocalPathProvisioner | undefined;
   private metricsServer?: ComponentServer;
   metricsPort = 0;
@@ -145,6 +153,16 @@ export class NodeAgent {
             o.nodeName,
           )
         : undefined;
+    if (o.networkPolicy ?? o.proxyMode === 'iptables') {
+      const inf = (r: Parameters<KubeClient['resource']>[0]) => new Informer<KubeObject>(this.client.resource(r), { backoffInitialMs: 200, backoffMaxMs: 5_000, resyncMs: 30_000 });
+      const [pods, namespaces, policies] = [inf(Resources.pods), inf(Resources.namespaces), inf(resourceFor('networkpolicies', 'networking.k8s.io'))];
+      this.netpolInformers.push(pods, namespaces, policies);
+      this.netpol = new NetworkPolicyEnforcer(
+        { pods: () => pods.list() as unknown as PodLike[], namespaces: () => namespaces.list() as unknown as NamespaceLike[], policies: () => policies.list() as unknown as NetworkPolicyLike[] },
+        o.nodeName,
+        this.log.child({ component: 'netpol' }),
+      );
+    }
   }
 
   get port(): number {
@@ -234,6 +252,13 @@ export class NodeAgent {
         inf.start();
       }
     } else this.services.start();
+    if (this.netpol) {
+      const syncPolicies = () => void this.netpol!.update();
+      for (const inf of this.netpolInformers) {
+        inf.addEventHandler({ add: syncPolicies, update: syncPolicies, delete: syncPolicies });
+        inf.start();
+      }
+    }
     if (o.lbAnnounce && this.proxy) {
       this.lbAnnouncer = new LbAnnouncer({
         nodeName: o.nodeName,
@@ -290,6 +315,7 @@ export class NodeAgent {
       routeSyncs: () => this.routes.syncs,
       routeRefused: () => this.routes.refused + (this.overlay?.refused ?? 0),
       proxy: this.proxy && { syncs: () => this.proxy!.syncs, failures: () => this.proxy!.failures, refused: () => this.proxy!.refused },
+      netpol: this.netpol && { syncs: () => this.netpol!.syncs, failures: () => this.netpol!.failures, refused: () => this.netpol!.refused },
       startedAtMs: this.startedAt,
       now: () => Date.now(),
     });
@@ -302,6 +328,8 @@ export class NodeAgent {
     this.heartbeat?.stop();
     this.lbAnnouncer?.stop();
     this.localPath?.stop();
+    // The policy chains stay (netpol/netpol_enforcer.ts): only the informers stop.
+    for (const inf of this.netpolInformers) inf.stop();
     this.nodes.stop();
     if (this.proxy) {
       this.services.stop();

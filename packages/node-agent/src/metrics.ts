@@ -14,6 +14,8 @@ export interface AgentMetricSources {
   routeRefused(): number;
   /** Present when the service proxy runs. */
   proxy?: { syncs(): number; failures(): number; refused(): number };
+  /** Present when NetworkPolicy enforcement runs. */
+  netpol?: { syncs(): number; failures(): number; refused(): number };
   startedAtMs: number;
   now(): number;
 }
@@ -37,6 +39,12 @@ export function agentMetrics(s: AgentMetricSources): Registry {
     counter('mkube_node_agent_proxy_syncs_total', 'Service proxy rule syncs (iptables-restore runs that succeeded).', proxy.syncs);
     counter('mkube_node_agent_proxy_sync_failures_total', 'Service proxy rule syncs that failed.', proxy.failures);
     counter('mkube_node_agent_proxy_refused_total', 'Services and Endpoints whose values the service proxy refused to write.', proxy.refused);
+  }
+  const netpol = s.netpol;
+  if (netpol) {
+    counter('mkube_node_agent_netpol_syncs_total', 'NetworkPolicy rule syncs (iptables-restore runs that succeeded).', netpol.syncs);
+    counter('mkube_node_agent_netpol_sync_failures_total', 'NetworkPolicy rule syncs that failed.', netpol.failures);
+    counter('mkube_node_agent_netpol_refused_total', 'NetworkPolicies and Pods whose values the NetworkPolicy enforcer refused to write.', netpol.refused);
   }
   gauge('mkube_node_agent_uptime_seconds', 'Seconds since start.', () => Math.round((s.now() - s.startedAtMs) / 1000));
   return registry;

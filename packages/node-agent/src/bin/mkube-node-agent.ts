@@ -32,6 +32,7 @@ const FLAGS = {
     'no-routes': { type: 'boolean', usage: 'Do not program host-gw routes to other nodes.' },
     'pod-network-mode': { type: 'string', default: 'host-gw', arg: 'host-gw|vxlan|auto', usage: 'How pods reach other nodes: host-gw routes, a VXLAN overlay (device mkube.1, UDP 8472), or auto (host-gw to nodes on the same subnet, VXLAN to the others).' },
     'proxy-mode': { type: 'string', default: 'iptables', arg: 'iptables|none', usage: 'The service proxy: DNAT from cluster IPs to ready endpoints in the nat table of this network namespace.' },
+    'network-policy': { type: 'string', default: 'iptables', arg: 'iptables|none', usage: 'NetworkPolicy enforcement for this node\'s pods in the filter table of this network namespace (needs --proxy-mode iptables).' },
     'lb-announce': { type: 'boolean', usage: 'Announce the LoadBalancer Service addresses elected to this node (L2 mode: the address on the node IP\'s interface and gratuitous ARP), as MetalLB\'s speaker.' },
     'node-labels': { type: 'string', arg: 'k=v,...', usage: 'Extra labels at registration.' },
     'node-role': { type: 'string', arg: 'ROLE', usage: 'Adds node-role.kubernetes.io/ROLE.' },
@@ -66,6 +67,11 @@ function podNetworkMode(v: string): PodNetworkMode {
 function proxyMode(v: string): 'iptables' | 'none' {
   if (v === 'iptables' || v === 'none') return v;
   throw new FlagError(`--proxy-mode must be iptables or none, not ${JSON.stringify(v)}`);
+}
+
+function networkPolicyMode(v: string): 'iptables' | 'none' {
+  if (v === 'iptables' || v === 'none') return v;
+  throw new FlagError(`--network-policy must be iptables or none, not ${JSON.stringify(v)}`);
 }
 
 /** Seconds as a plain number (as this flag always took) or a Go duration ("10s"), in ms. */
@@ -174,6 +180,7 @@ async function main(): Promise<void> {
     podNetworkMode: networkMode,
     proxyMode: mode,
     lbAnnounce: v['lb-announce'] === true,
+    networkPolicy: networkPolicyMode(v['network-policy']) === 'iptables' && mode === 'iptables',
     labels: parseLabels(v['node-labels']),
     role: v['node-role'],
     taints: parseTaints(v['register-with-taints']),
