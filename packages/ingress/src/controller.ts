@@ -11,17 +11,20 @@
  * /readyz (ready once every informer has synced and the table is built).
  */
 import { Informer, ApiError, type KubeClient, Resources } from '@mkube/client';
-import { resourceFor, type EndpointSlice, type Ingress, type IngressClass, type IngressLoadBalancerIngress, type Node, type Secret, type Service } from '@mkube/api';
+import { ANN_DEFAULT_INGRESS_CLASS, ANN_INGRESS_CLASS, resourceFor, type EndpointSlice, type Ingress, type Named, type IngressClass, type IngressLoadBalancerIngress, type Node, type Secret, type Service } from '@mkube/api';
 import { collectDefaultMetrics, ComponentServer, Gauge, HealthChecks, pingCheck, Registry, staticCheck } from '@mkube/component-base';
+import { EventRecorder } from '@mkube/controllers';
 import type { Logger } from 'pino';
 import { IngressProxy } from './proxy.js';
 import { RouteTable } from './routes.js';
 
 export const INGRESS_CLASS = 'mkube';
 export const INGRESS_CONTROLLER = 'mkube.io/ingress';
-export const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
+export const DEFAULT_CLASS_ANNOTATION = ANN_DEFAULT_INGRESS_CLASS;
+/** The source of the events it writes (ingress-nginx: nginx-ingress-controller). */
+export const EVENT_SOURCE = 'mkube-ingress';
 /** The deprecated annotation upstream still honours before spec.ingressClassName. */
-const CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
+const CLASS_ANNOTATION = ANN_INGRESS_CLASS;
 
 export interface IngressControllerOptions {
   client: KubeClient;
@@ -83,6 +86,11 @@ export class IngressController {
   private scheduled = false;
   private built = false;
   private stopping = false;
+  private readonly events: EventRecorder;
+  /** Sync events are written once the first table is built (ownership needs the synced IngressClasses). */
+  private eventsOn = false;
+  /** The TLS problems last logged ("ingress secret: reason"). */
+  private tlsLogged = new Set<string>();
   /** Tables built since start (each a configuration change applied). */
   generation = 0;
   metricsPort = 0;
@@ -99,6 +107,8 @@ export class IngressController {
     if (!o.publishAddresses?.length) this.nodes = new Informer<Node>(o.client.resource<Node>(Resources.nodes), { onError: onError('nodes') });
     const changed = { add: () => this.schedule(), update: () => this.schedule(), delete: () => this.schedule() };
     for (const inf of this.informers()) inf.addEventHandler(changed);
+    this.events = new EventRecorder(o.client, o.log, EVENT_SOURCE, () => Date.now());
+    this.ingresses.addEventHandler({ add: (ing) => this.syncEvent(ing), update: (old, cur) => this.syncEvent(cur, old) });
     const self = this;
     new Gauge({ name: 'mkube_ingress_config_generation', help: 'Routing tables built since start.', registers: [this.registry], collect() { this.set(self.generation); } });
   }
@@ -142,7 +152,7 @@ export class IngressController {
     while (!this.stopping) {
       try {
         await Promise.all(this.informers().map((i) => i.waitForSync(30_000)));
-        if (!this.stopping) this.rebuild();
+        if (!this.stopping) this.firstBuild();
         return;
       } catch (err) {
         this.o.log.warn({ err }, 'informers not synced yet; still waiting');
@@ -152,7 +162,25 @@ export class IngressController {
 
   async waitForSync(timeoutMs = 30_000): Promise<void> {
     await Promise.all(this.informers().map((i) => i.waitForSync(timeoutMs)));
+    this.firstBuild();
+  }
+
+  private firstBuild(): void {
     this.rebuild();
+    if (this.eventsOn) return;
+    this.eventsOn = true;
+    for (const ing of this.ingresses.list()) this.syncEvent(ing);
+  }
+
+  /**
+   * ingress-nginx's event on an Ingress of ours that was added or changed (its store's add and update
+   * handlers): Normal `Sync` "Scheduled for sync". A new resourceVersion only (not a resync of the same object).
+   */
+  private syncEvent(cur: Ingress, old?: Ingress): void {
+    if (!this.eventsOn || this.stopping || !cur.metadata?.name) return;
+    if (old && old.metadata?.resourceVersion === cur.metadata.resourceVersion) return;
+    if (!this.owns(cur) && !(old && this.owns(old))) return;
+    this.events.record(cur as Named<Ingress>, ingresses, { type: 'Normal', reason: 'Sync', message: 'Scheduled for sync' });
   }
 
   async stop(): Promise<void> {
@@ -179,6 +207,12 @@ export class IngressController {
     this.generation++;
     this.built = true;
     this.o.log.debug({ generation: this.generation, ingresses: table.ingresses.length, certificates: table.certs.length }, 'routing table swapped');
+    // As ingress-nginx: an unusable TLS Secret is logged (once while it stays so) and its hosts get the default certificate.
+    const problems = new Set(table.tlsProblems.map((p) => `${p.ingress} ${p.secret}: ${p.reason}`));
+    for (const p of table.tlsProblems) {
+      if (!this.tlsLogged.has(`${p.ingress} ${p.secret}: ${p.reason}`)) this.o.log.warn({ ingress: p.ingress, secret: p.secret, reason: p.reason }, 'TLS Secret unusable; its hosts get the default (fake) certificate');
+    }
+    this.tlsLogged = problems;
     void this.updateStatus(mine);
   }
 

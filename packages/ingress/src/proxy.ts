@@ -13,13 +13,14 @@
  * started with, so configuration changes drop no in-flight request.
  */
 import { Agent, createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from '@mkube/component-base';
 import { RouteTable, type Endpoint, type Match, type TlsCert } from './routes.js';
+import { makeFakeCertificate, type PemPair } from './fake_certificate.js';
 
 export interface ProxyOptions {
   log: Logger;
@@ -28,6 +29,8 @@ export interface ProxyOptions {
   deadEndpointMs?: number;
   /** Attempts per idempotent request (on different endpoints). */
   maxAttempts?: number;
+  /** The certificate for names without one (default: a new "Kubernetes Ingress Controller Fake Certificate"). */
+  defaultCertificate?: PemPair;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
@@ -40,10 +43,12 @@ export class IngressProxy {
   private table = new RouteTable({ ingresses: [], services: [], slices: [], secrets: [] });
   private readonly agent = new Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
   private readonly contexts = new WeakMap<TlsCert, SecureContext>();
+  /** The default (fake) certificate's context, made before the HTTPS listener opens. */
+  private fallback: SecureContext | undefined;
   private readonly deadUntil = new Map<string, number>();
   private rr = 0;
   private readonly http: Server;
-  private readonly https: Server;
+  private readonly https: HttpsServer;
   private readonly requests: Counter<'code' | 'scheme'> | undefined;
   private readonly retries: Counter | undefined;
   httpPort = 0;
@@ -74,6 +79,12 @@ export class IngressProxy {
   }
 
   async listen(host: string, httpPort: number, httpsPort: number): Promise<void> {
+    if (!this.fallback) {
+      const pem = this.o.defaultCertificate ?? (await makeFakeCertificate());
+      this.fallback = createSecureContext(pem);
+      // Clients without SNI get it too (the SNI callback runs only for a server name).
+      this.https.setSecureContext(pem);
+    }
     this.httpPort = await listenOn(this.http, host, httpPort);
     this.httpsPort = await listenOn(this.https, host, httpsPort);
   }
@@ -89,14 +100,15 @@ export class IngressProxy {
 
   private sni(name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
     const cert = this.table.certificateFor(name);
-    if (!cert) return cb(Object.assign(new Error(`no certificate for ${JSON.stringify(name)} (no Ingress has a TLS Secret)`), { code: 'INGRESS_NO_CERTIFICATE' }));
+    if (!cert) return cb(null, this.fallback);
     let ctx = this.contexts.get(cert);
     if (!ctx) {
       try {
         ctx = createSecureContext({ cert: cert.cert, key: cert.key });
       } catch (err) {
-        this.o.log.warn({ err, secret: cert.secret }, 'TLS Secret unusable');
-        return cb(err as Error);
+        // The table checked the pair; OpenSSL may still refuse it (e.g. a key too weak): the default certificate, as for a missing Secret.
+        this.o.log.warn({ err, secret: cert.secret }, 'TLS Secret unusable; serving the default certificate');
+        ctx = this.fallback!;
       }
       this.contexts.set(cert, ctx);
     }

@@ -12,7 +12,7 @@
  * oldest Ingress's defaultBackend; otherwise nothing (the proxy answers 404).
  * A table is immutable once built: the controller swaps whole tables.
  */
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { EndpointSlice, HTTPIngressPath, Ingress, IngressBackend, Secret, Service } from '@mkube/api';
 
 /** One address to send a request to. */
@@ -42,6 +42,13 @@ export interface TlsCert {
   cert: string;
   key: string;
   secret: string;
+}
+
+/** A tls entry of an Ingress that cannot be served: its Secret missing, incomplete or not a certificate and key. */
+export interface TlsProblem {
+  ingress: string;
+  secret: string;
+  reason: string;
 }
 
 export interface Match {
@@ -149,6 +156,22 @@ function decode(b64: string | undefined): string {
   return b64 ? Buffer.from(b64, 'base64').toString('utf8') : '';
 }
 
+/** Why a PEM certificate and key cannot serve TLS (unparseable, or not a pair), or undefined. */
+function pairProblem(cert: string, key: string): string | undefined {
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(cert);
+  } catch (err) {
+    return `tls.crt is not a PEM certificate (${(err as Error).message})`;
+  }
+  try {
+    if (!x.checkPrivateKey(createPrivateKey(key))) return 'tls.key does not match the certificate in tls.crt';
+  } catch (err) {
+    return `tls.key is not a PEM private key (${(err as Error).message})`;
+  }
+  return undefined;
+}
+
 /** The names a certificate is valid for (its DNS SANs, else its CN), lower case. */
 function certificateNames(pem: string): string[] {
   try {
@@ -168,8 +191,10 @@ export class RouteTable {
   private readonly wildcard = new Map<string, Route[]>();
   private readonly anyHost: Route[] = [];
   readonly defaultBackend: Match | undefined;
-  /** Certificates in Ingress age order (the first is the default for names without one). */
+  /** Usable certificates in Ingress age order (the first found wins for a name). */
   readonly certs: TlsCert[] = [];
+  /** tls entries whose Secret is missing or unusable (their hosts get the default, fake, certificate). */
+  readonly tlsProblems: TlsProblem[] = [];
   /** Every Ingress that contributed (namespace/name), for status. */
   readonly ingresses: string[];
 
@@ -202,12 +227,18 @@ export class RouteTable {
         }
       }
       for (const tls of ing.spec?.tls ?? []) {
-        const secret = tls.secretName ? secrets.get(`${ns}/${tls.secretName}`) : undefined;
+        if (!tls.secretName) continue;
+        const secretKey = `${ns}/${tls.secretName}`;
+        const secret = secrets.get(secretKey);
         const cert = decode(secret?.data?.['tls.crt']);
         const key = decode(secret?.data?.['tls.key']);
-        if (!cert || !key) continue;
+        const problem = !secret ? `secret ${secretKey} not found` : !cert || !key ? `secret ${secretKey} has no tls.crt or tls.key` : pairProblem(cert, key);
+        if (problem) {
+          this.tlsProblems.push({ ingress: id, secret: secretKey, reason: problem });
+          continue;
+        }
         const hosts = (tls.hosts ?? []).map((h) => h.toLowerCase());
-        this.certs.push({ hosts: hosts.length > 0 ? hosts : certificateNames(cert), cert, key, secret: `${ns}/${tls.secretName!}` });
+        this.certs.push({ hosts: hosts.length > 0 ? hosts : certificateNames(cert!), cert: cert!, key: key!, secret: secretKey });
       }
     }
     this.defaultBackend = def;
@@ -235,16 +266,11 @@ export class RouteTable {
     return this.defaultBackend;
   }
 
-  /** The certificate for an SNI name: exact host, then a wildcard host, then the first (default) one. */
+  /** The certificate for an SNI name: exact host, then a wildcard host; undefined: the default (fake) certificate, as ingress-nginx. */
   certificateFor(servername: string | undefined): TlsCert | undefined {
     const name = (servername ?? '').toLowerCase();
-    if (name) {
-      const exact = this.certs.find((c) => c.hosts.includes(name));
-      if (exact) return exact;
-      const wild = this.certs.find((c) => c.hosts.some((h) => wildcardMatches(h, name)));
-      if (wild) return wild;
-    }
-    return this.certs[0];
+    if (!name) return undefined;
+    return this.certs.find((c) => c.hosts.includes(name)) ?? this.certs.find((c) => c.hosts.some((h) => wildcardMatches(h, name)));
   }
 }
 

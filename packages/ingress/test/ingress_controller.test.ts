@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '@mkube/apiserver';
 import { KubeClient, loadKubeconfig, Resources } from '@mkube/client';
-import { resourceFor, type EndpointSlice, type Ingress, type IngressClass, type Node, type Secret, type Service } from '@mkube/api';
+import { resourceFor, type EndpointSlice, type Event, type Ingress, type IngressClass, type Node, type Secret, type Service } from '@mkube/api';
 import { startEtcdCluster, waitFor, type EtcdCluster } from '@mkube/testing';
 import { IngressController } from '../src/controller.js';
 
@@ -196,6 +196,61 @@ test.serial('example.com: /api to the api pods, /frontend to the frontend pods, 
   });
   const got = await env.client.resource<Ingress>(ING).get('default', 'shop');
   t.deepEqual(got.status?.loadBalancer?.ingress, [{ ip: '10.213.93.2' }, { ip: '10.213.93.3' }]);
+});
+
+test.serial('events as ingress-nginx writes them: Normal Sync "Scheduled for sync" on an Ingress of ours when added and when changed, none on another class', async (t) => {
+  const events = env.client.resource<Event>(Resources.events);
+  const syncs = async (name: string) => (await events.list('default')).items.filter((e) => e.involvedObject?.name === name && e.reason === 'Sync');
+  // shop (the test above) was added, then its status written: two Sync events, as ingress-nginx's "(x2)".
+  const shop = await waitFor('two Sync events on shop', 10_000, async () => ((await syncs('shop')).length >= 2 ? syncs('shop') : undefined));
+  const e = shop[0]!;
+  t.like(e, { type: 'Normal', reason: 'Sync', message: 'Scheduled for sync', source: { component: 'mkube-ingress' }, involvedObject: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: 'default', name: 'shop' } });
+  const uid = (await env.client.resource<Ingress>(ING).get('default', 'shop')).metadata?.uid;
+  t.is(e.involvedObject?.uid, uid);
+  // Another class's Ingress gets none: ours created after it has its event, and by then the other was seen (one watch, in order).
+  await env.client.resource<Ingress>(ING).create('default', { metadata: { namespace: 'default', name: 'foreign-ev' }, spec: { ingressClassName: 'other', defaultBackend: { service: { name: 'api', port: { number: 80 } } } } });
+  await env.client.resource<Ingress>(ING).create('default', { metadata: { namespace: 'default', name: 'ours-ev' }, spec: { defaultBackend: { service: { name: 'api', port: { number: 80 } } } } });
+  await waitFor('a Sync event on ours-ev', 10_000, async () => ((await syncs('ours-ev')).length >= 1 ? true : undefined));
+  t.deepEqual(await syncs('foreign-ev'), []);
+  for (const n of ['foreign-ev', 'ours-ev']) await env.client.resource<Ingress>(ING).delete('default', n);
+});
+
+test.serial('TLS without a usable Secret (missing, or not a certificate) and clients without SNI get ingress-nginx\'s "Kubernetes Ingress Controller Fake Certificate"; requests still route', async (t) => {
+  await env.client.resource<Secret>(Resources.secrets).create('default', { metadata: { namespace: 'default', name: 'bad-tls' }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from('not a certificate').toString('base64'), 'tls.key': Buffer.from('not a key').toString('base64') } });
+  const rule = (host: string) => ({ host, http: { paths: [{ path: '/', pathType: 'Prefix' as const, backend: { service: { name: 'frontend', port: { name: 'http' } } } }] } });
+  await env.client.resource<Ingress>(ING).create('default', {
+    metadata: { namespace: 'default', name: 'broken-tls' },
+    spec: { tls: [{ hosts: ['missing.example.com'], secretName: 'no-such-secret' }, { hosts: ['bad.example.com'], secretName: 'bad-tls' }], rules: [rule('missing.example.com'), rule('bad.example.com')] },
+  });
+  const port = env.ctl.proxy.httpsPort;
+  /** curl -v over HTTPS: the server certificate's subject line and the body. */
+  const tls = async (host: string, extra: string[]) => {
+    const r = await run('curl', ['-sS', '-v', '--max-time', '5', ...extra, `https://${host}:${port}/frontend/x`]);
+    return { subject: /^\*\s+subject: (.*)$/m.exec(r.stderr)?.[1], issuer: /^\*\s+issuer: (.*)$/m.exec(r.stderr)?.[1], body: r.stdout };
+  };
+  const FAKE = 'O=Acme Co; CN=Kubernetes Ingress Controller Fake Certificate';
+  for (const host of ['missing.example.com', 'bad.example.com']) {
+    const r = await waitFor(`${host} to route`, 10_000, async () => {
+      const got = await tls(host, ['-k', '--resolve', `${host}:${port}:127.0.0.1`]).catch(() => undefined);
+      return got?.body.startsWith('frontend ') ? got : undefined;
+    });
+    t.is(r.subject, FAKE, host);
+    t.is(r.issuer, FAKE, `${host}: self-signed`);
+    t.regex(r.body, /^frontend 10\.213\.92\.13 \/frontend\/x .*x-forwarded-proto=https/);
+  }
+  // No SNI (an IP address): the fake certificate; it is not trusted without -k.
+  const ipOnly = await tls('127.0.0.1', ['-k', '-H', 'Host: missing.example.com']);
+  t.is(ipOnly.subject, FAKE);
+  await t.throwsAsync(run('curl', ['-sS', '--max-time', '5', '--resolve', `missing.example.com:${port}:127.0.0.1`, `https://missing.example.com:${port}/`]), { message: /SSL certificate problem: self.signed certificate/ });
+  // The host with a good Secret keeps its certificate.
+  t.is((await tls('example.com', ['--resolve', `example.com:${port}:127.0.0.1`, '--cacert', join(env.dir, 'ca.crt')])).subject, 'CN=example.com');
+  // Once the Secret exists, its certificate is served.
+  const pem = async (f: string) => (await readFile(join(env.dir, f))).toString('base64');
+  await env.client.resource<Secret>(Resources.secrets).create('default', { metadata: { namespace: 'default', name: 'no-such-secret' }, type: 'kubernetes.io/tls', data: { 'tls.crt': await pem('tls.crt'), 'tls.key': await pem('tls.key') } });
+  await waitFor('missing.example.com to get the Secret\'s certificate', 10_000, async () => ((await tls('missing.example.com', ['-k', '--resolve', `missing.example.com:${port}:127.0.0.1`])).subject === 'CN=example.com' ? true : undefined));
+  await env.client.resource<Ingress>(ING).delete('default', 'broken-tls');
+  for (const n of ['bad-tls', 'no-such-secret']) await env.client.resource<Secret>(Resources.secrets).delete('default', n);
+  t.pass();
 });
 
 test.serial('an Ingress of another class is ignored; removing the default backend gives 404', async (t) => {

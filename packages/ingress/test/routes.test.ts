@@ -1,7 +1,12 @@
 // The routing rules of routes.ts against upstream's tables (Ingress API docs: "Examples" of path
 // matching, "Hostname wildcards"), precedence across hosts and Ingresses, the default backend,
-// endpoint resolution from EndpointSlices (ready only, the Service port's name) and SNI choice.
+// endpoint resolution from EndpointSlices (ready only, the Service port's name), SNI choice and the
+// TLS Secrets that cannot serve (their hosts get the default certificate).
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { EndpointSlice, HTTPIngressPath, Ingress, Secret, Service } from '@mkube/api';
 import { normalizeHost, RouteTable, wildcardMatches } from '../src/routes.js';
 
@@ -119,17 +124,37 @@ test('endpoints: only ready ones, at the EndpointSlice port of the Service port 
   t.deepEqual(table.match('', '/n')?.backend.endpoints.length, 2);
 });
 
-test('certificates: SNI exact host, wildcard host, else the first', (t) => {
-  const secret = (name: string): Secret => ({ metadata: { namespace: 'default', name }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(`CERT ${name}`).toString('base64'), 'tls.key': Buffer.from(`KEY ${name}`).toString('base64') } });
+test('certificates: SNI exact host, wildcard host, else none (the default certificate); missing, incomplete, unparseable or mismatched Secrets are problems', (t) => {
+  const pair = (cn: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkube-routes-test-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${cn}`, '-keyout', join(dir, 'k'), '-out', join(dir, 'c')], { stdio: 'ignore' });
+      return { cert: readFileSync(join(dir, 'c'), 'utf8'), key: readFileSync(join(dir, 'k'), 'utf8') };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const [a, w] = [pair('a.example.com'), pair('x.wild.org')];
+  const secret = (name: string, crt: string | undefined, key: string | undefined): Secret => ({ metadata: { namespace: 'default', name }, type: 'kubernetes.io/tls', data: { ...(crt ? { 'tls.crt': Buffer.from(crt).toString('base64') } : {}), ...(key ? { 'tls.key': Buffer.from(key).toString('base64') } : {}) } });
   const table = new RouteTable({
-    ingresses: [ingress('i', [], { tls: [{ hosts: ['a.example.com'], secretName: 'a' }, { hosts: ['*.wild.org'], secretName: 'w' }, { hosts: ['m.org'], secretName: 'missing' }] })],
+    ingresses: [ingress('i', [], { tls: [
+      { hosts: ['a.example.com'], secretName: 'a' }, { hosts: ['*.wild.org'], secretName: 'w' }, { hosts: ['m.org'], secretName: 'missing' },
+      { hosts: ['n.org'], secretName: 'nokey' }, { hosts: ['g.org'], secretName: 'garbage' }, { hosts: ['x.org'], secretName: 'mismatch' },
+    ] })],
     services: [],
     slices: [],
-    secrets: [secret('a'), secret('w')],
+    secrets: [secret('a', a.cert, a.key), secret('w', w.cert, w.key), secret('nokey', a.cert, undefined), secret('garbage', 'CERT', 'KEY'), secret('mismatch', a.cert, w.key)],
   });
-  t.is(table.certs.length, 2, 'a tls entry whose Secret is missing is skipped');
+  t.deepEqual(table.certs.map((c) => c.secret), ['default/a', 'default/w']);
+  t.deepEqual(table.tlsProblems.map((p) => [p.secret, p.reason.replace(/ \(.*\)$/, '')]), [
+    ['default/missing', 'secret default/missing not found'],
+    ['default/nokey', 'secret default/nokey has no tls.crt or tls.key'],
+    ['default/garbage', 'tls.crt is not a PEM certificate'],
+    ['default/mismatch', 'tls.key does not match the certificate in tls.crt'],
+  ]);
   t.is(table.certificateFor('A.example.com')?.secret, 'default/a');
   t.is(table.certificateFor('x.wild.org')?.secret, 'default/w');
-  t.is(table.certificateFor('unknown.net')?.secret, 'default/a', 'no matching certificate: the first');
-  t.is(table.certificateFor(undefined)?.secret, 'default/a');
+  t.is(table.certificateFor('unknown.net'), undefined, 'no matching certificate: the default one');
+  t.is(table.certificateFor('m.org'), undefined, 'its Secret is missing: the default one');
+  t.is(table.certificateFor(undefined), undefined, 'no SNI: the default one');
 });
