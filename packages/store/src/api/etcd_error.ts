@@ -29,7 +29,9 @@ export type EtcdErrorName =
   | 'TooManyLearners'
   | 'UnhealthyCluster'
   | 'NotCapable'
-  | 'Corrupt';
+  | 'Corrupt'
+  | 'BadLeaderTransferee'
+  | 'TimeoutLeaderTransfer';
 
 export class EtcdError extends Error {
   constructor(readonly etcdName: EtcdErrorName, message?: string) {

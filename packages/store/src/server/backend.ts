@@ -74,4 +74,6 @@ export interface EtcdBackend {
   status(): Promise<StatusInfo>;
   /** A point-in-time copy of the key space for Maintenance.Snapshot (services/snapshot_rpc.ts); absent: UNIMPLEMENTED. */
   snapshot?(): Promise<import('./snapshot_spool.js').SnapshotSource>;
+  /** Alarm, Hash, HashKV, Defragment, MoveLeader (maintenance.ts); absent: Alarm GET lists none, the others are UNIMPLEMENTED. */
+  readonly maintenance?: import('./maintenance.js').MemberMaintenance;
 }

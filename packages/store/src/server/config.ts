@@ -1,6 +1,8 @@
 // mkube-store's configuration, from etcd-compatible command-line flags.
 import { parseArgs } from 'node:util';
 import { parseURL, parseURLs } from './urls.js';
+import { parseAutoCompaction, parseDurationFlag } from './maintenance_flags.js';
+import type { AutoCompactionMode } from './compactor.js';
 
 export interface TLSFiles {
   certFile: string;
@@ -35,8 +37,19 @@ export interface MemberConfig {
   logLevel: string;
 }
 
+  // Maintenance (maintenance.ts): auto compaction as etcd's v3compactor, the corruption check.
+  autoCompactionMode: AutoCompactionMode;
+  /** periodic: milliseconds of history kept; revision: revisions kept; 0 = off. */
+  autoCompactionRetention: number;
+  /** revision mode: how often the compactor looks (etcd's fixed 5 minutes; mkube-store's --auto-compaction-revision-interval). */
+  autoCompactionRevisionIntervalMs: number;
+  /** --experimental-corrupt-check-time in ms (0 = off). */
+  corruptCheckTimeMs: number;
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
+/** etcd's DefaultQuotaBytes. */
+export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
+
 }
 
 const FLAGS = {
@@ -50,7 +63,7 @@ const FLAGS = {
   'initial-cluster-state': { type: 'string', default: 'new' },
   'initial-cluster-token': { type: 'string', default: 'etcd-cluster' },
   'listen-metrics-urls': { type: 'string', default: '' },
-  'quota-backend-bytes': { type: 'string', default: String(2 * 1024 * 1024 * 1024) },
+  'quota-backend-bytes': { type: 'string', default: '0' },
   'snapshot-count': { type: 'string', default: '10000' },
   'snapshot-catchup-entries': { type: 'string', default: '5000' },
   'heartbeat-interval': { type: 'string', default: '50' },
@@ -69,6 +82,10 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false },
 } as const;
+  'auto-compaction-mode': { type: 'string', default: 'periodic' },
+  'auto-compaction-retention': { type: 'string', default: '0' },
+  'auto-compaction-revision-interval': { type: 'string', default: '5m' },
+  'experimental-corrupt-check-time': { type: 'string', default: '0s' },
 
 export const USAGE = `Usage: mkube-store [flags]
 
@@ -81,7 +98,12 @@ Member:
   --advertise-client-urls URLS         client URLs told to the cluster (default: listen-client-urls)
   --listen-peer-urls URLS              where peers connect (default http://localhost:2380; "" for none, a lone member)
   --listen-metrics-urls URLS           HTTP /health and /metrics
-  --quota-backend-bytes N              key space size limit (default 2 GiB)
+  --quota-backend-bytes N              key space size limit; past it NOSPACE is raised (default 0 = 2 GiB)
+  --auto-compaction-mode MODE          periodic|revision (default periodic)
+  --auto-compaction-retention R        periodic: history to keep, a duration (1h, 30m) or plain hours;
+                                       revision: revisions to keep (default 0: off)
+  --auto-compaction-revision-interval D  revision mode: how often to compact (default 5m, as etcd)
+  --experimental-corrupt-check-time D  the leader compares members' HashKV this often (default 0s: off)
   --snapshot-count N                   applied entries between snapshots (default 10000)
   --heartbeat-interval MS              Raft heartbeat (default 50)
   --election-timeout MS                Raft election timeout (default 400)
@@ -103,6 +125,15 @@ function positiveInt(flag: string, v: string): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`--${flag}: expected a positive integer, got ${JSON.stringify(v)}`);
   return n;
+/** The maintenance flags' parse errors (maintenance_flags.ts) as ConfigError. */
+function asConfigError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 }
 
 function parseInitialCluster(s: string): Map<string, string[]> {
@@ -175,7 +206,9 @@ export function parseFlags(argv: string[]): ParsedCommand {
   const listenClientURLs = parseURLs(listenClient).map((u) => u.raw);
   const listenPeerURLs = parseURLs(listenPeer).map((u) => u.raw);
   checkHttpsHasCertificates(listenClientURLs, listenPeerURLs, clientTLS, peerTLS);
-  const quotaBackendBytes = positiveInt('quota-backend-bytes', str('quota-backend-bytes'));
+  // As etcd: 0 (or an unset flag) is the default quota, 2 GiB.
+  const quotaBackendBytes = str('quota-backend-bytes') === '0' ? DEFAULT_QUOTA_BACKEND_BYTES : positiveInt('quota-backend-bytes', str('quota-backend-bytes'));
+  const autoCompaction = asConfigError(() => parseAutoCompaction(str('auto-compaction-mode'), str('auto-compaction-retention')));
   const config: MemberConfig = {
     name,
     dataDir: str('data-dir') ?? `${name}.mkube-store`,
@@ -200,3 +233,7 @@ export function parseFlags(argv: string[]): ParsedCommand {
   };
   return { kind: 'run', config };
 }
+    autoCompactionMode: autoCompaction.mode,
+    autoCompactionRetention: autoCompaction.retention,
+    autoCompactionRevisionIntervalMs: asConfigError(() => parseDurationFlag('auto-compaction-revision-interval', str('auto-compaction-revision-interval'), true)),
+    corruptCheckTimeMs: asConfigError(() => parseDurationFlag('experimental-corrupt-check-time', str('experimental-corrupt-check-time'), false)),

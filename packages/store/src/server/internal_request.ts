@@ -17,7 +17,8 @@ export type InternalRequestBody =
   | { compaction: CompactionRequest__Output }
   | { leaseGrant: { id: number; ttl: number } }
   | { leaseRevoke: LeaseRevokeRequest__Output }
-  | { memberAttributes: { id: number; name: string; clientUrls: string[] } };
+  | { memberAttributes: { id: number; name: string; clientUrls: string[] } }
+  | { alarm: import('../gen/etcdserverpb/AlarmRequest.js').AlarmRequest__Output };
 
 export type InternalRequest = { origin: number; seq: number } & InternalRequestBody;
 

@@ -40,4 +40,14 @@ export interface KeySpace {
   sync(): Promise<void>;
   dbSize(): number;
   close(): Promise<void>;
+
+  // Maintenance (maintenance.ts): hashes, the size on disk and defragmentation.
+  /** HashKV at `revision` (0 = current): see mvcc/hash.ts. Throws Compacted / FutureRev. */
+  hashKV(revision: number): Promise<import('../mvcc/hash.js').HashKVResult>;
+  /** Maintenance.Hash: a hash over every stored entry of the key space. */
+  hash(): Promise<{ hash: number; revision: number }>;
+  /** Bytes of the key space's LevelDB files on disk (etcd's dbSize). */
+  diskSize(): number;
+  /** Writes what is pending and compacts the whole LevelDB (compactRange), dropping deleted data from disk. */
+  defragment(): Promise<void>;
 }

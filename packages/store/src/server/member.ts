@@ -37,6 +37,8 @@ import { ReadyLoop } from './ready_loop.js';
 import { seededRandom } from '../raft/seeded_random.js';
 import { SnapshotFile, SnapshotRefusedError, clearReceivedSnapshots } from './snapshot_file.js';
 import { spoolSnapshot, type SnapshotSource } from './snapshot_spool.js';
+import { MemberMaintenance } from './maintenance.js';
+import type { AlarmEntry } from './alarms.js';
 
 export const STORE_VERSION = '3.4.0';
 
@@ -91,6 +93,8 @@ export class Member implements EtcdBackend, PeerHandler {
   private attributesPublished = false;
   /** Snapshots received in full and accepted by Raft, by "term/index", until a Ready installs them. */
   private readonly receivedSnapshots = new Map<string, { file: SnapshotFile; from: number; done(err?: Error): void }>();
+  /** Alarms, hashes, MoveLeader, Defragment, auto compaction, the corruption check (maintenance.ts). */
+  readonly maintenance: MemberMaintenance;
 
   private constructor(
     readonly cfg: MemberConfig,
@@ -102,6 +106,44 @@ export class Member implements EtcdBackend, PeerHandler {
     private identity: MemberIdentity,
   ) {
     this.proposals = new ProposalWaiters(this.requestTimeoutMs());
+    this.maintenance = this.createMaintenance();
+  }
+
+  private createMaintenance(): MemberMaintenance {
+    return new MemberMaintenance(
+      {
+        logger: this.deps.logger,
+        kv: () => this.kv,
+        memberId: () => this.id,
+        leader: () => this.lead,
+        isLeader: () => this.role === StateRole.Leader,
+        voters: () => this.confState.voters,
+        isLearner: (id) => this.membership.get(id)?.isLearner ?? false,
+        isMember: (id) => this.membership.get(id) !== undefined,
+        propose: (body) => this.propose(body),
+        linearizable: () => this.linearizable(),
+        transferLeader: (id) => {
+          this.node.transferLeader(id);
+          this.schedule();
+        },
+        peerHash: (id, revision) => this.transport.unary(id, 'HashKV', { clusterId: this.identity.clusterId, revision }, this.requestTimeoutMs()),
+      },
+      {
+        autoCompactionMode: this.cfg.autoCompactionMode,
+        autoCompactionRetention: this.cfg.autoCompactionRetention,
+        autoCompactionIntervalMs: this.cfg.autoCompactionRevisionIntervalMs,
+        corruptCheckTimeMs: this.cfg.corruptCheckTimeMs,
+        heartbeatIntervalMs: this.cfg.heartbeatIntervalMs,
+        requestTimeoutMs: this.requestTimeoutMs(),
+      },
+    );
+  }
+
+  /** PeerHandler: this member's HashKV for the leader's corruption check. */
+  async hashKVLocal(revision: number): Promise<{ memberId: number; revision: number; compactRevision: number; hash: number }> {
+    this.checkServing();
+    const r = await this.kv.hashKV(revision);
+    return { memberId: this.id, revision: r.currentRevision, compactRevision: r.compactRevision, hash: r.hash };
   }
 
   get id(): number {
@@ -245,9 +287,10 @@ export class Member implements EtcdBackend, PeerHandler {
     this.snapshotIdx = loaded.snapshot?.metadata.index ?? 0;
     if (loaded.snapshot && loaded.snapshot.data.length > 0) {
       // The membership as of the snapshot; later conf changes are re-applied from the log.
-      const fromSnap = JSON.parse(Buffer.from(loaded.snapshot.data).toString('utf8')) as { members: MemberInfo[]; removed: number[] };
+      const fromSnap = JSON.parse(Buffer.from(loaded.snapshot.data).toString('utf8')) as { members: MemberInfo[]; removed: number[]; alarms?: AlarmEntry[] };
       if (this.membership.list().length === 0) this.membership.restore(fromSnap);
     }
+      this.maintenance.restoreSnapshotData(fromSnap.alarms);
     this.appliedIdx = this.snapshotIdx;
     const electionTick = Math.max(2, Math.round(this.cfg.electionTimeoutMs / this.cfg.heartbeatIntervalMs));
     const seed = randomBytes(4).readUInt32LE(0);
@@ -435,6 +478,7 @@ export class Member implements EtcdBackend, PeerHandler {
     }
     this.role = role;
     this.deps.metrics.hasLeader.set(lead !== 0 ? 1 : 0);
+    if ((role === StateRole.Leader) !== wasLeader) this.maintenance.onLeadership(role === StateRole.Leader);
     this.deps.metrics.isLeader.set(role === StateRole.Leader ? 1 : 0);
     if (role === StateRole.Leader && !wasLeader) {
       // Leases get a fresh TTL under a new leader, like etcd's lessor promotion (extended by an election timeout).
@@ -450,7 +494,8 @@ export class Member implements EtcdBackend, PeerHandler {
     this.snapshotIdx = snap.metadata.index;
     this.confState = snap.metadata.confState;
     if (snap.data.length > 0) {
-      const m = JSON.parse(Buffer.from(snap.data).toString('utf8')) as { members: MemberInfo[]; removed: number[] };
+      const m = JSON.parse(Buffer.from(snap.data).toString('utf8')) as { members: MemberInfo[]; removed: number[]; alarms?: AlarmEntry[] };
+      this.maintenance.restoreSnapshotData(m.alarms);
       this.membership.restore(m);
       void this.membership.persist();
       for (const mem of m.members) this.transport.setPeer(mem.id, mem.peerURLs);
@@ -477,7 +522,11 @@ export class Member implements EtcdBackend, PeerHandler {
         error = err;
       }
       if (req.origin === this.id) {
-        if (error) this.proposals.reject(req.seq, error);
+      // A NOSPACE failure raises this member's alarm; its client hears of it once the alarm is committed.
+      const raising = error ? this.maintenance.onApplyError(error) : undefined;
+        const e = error;
+        if (e && raising) void raising.then(() => this.proposals.reject(req.seq, e));
+        else if (e) this.proposals.reject(req.seq, e);
         else this.proposals.resolve(req.seq, result);
       }
     }
@@ -487,6 +536,10 @@ export class Member implements EtcdBackend, PeerHandler {
 
   private async applyRequest(index: number, req: InternalRequestBody): Promise<unknown> {
     if ('memberAttributes' in req) {
+    // Alarms are replicated state; while one is active, writes are refused alike on every member.
+    if ('alarm' in req) return this.maintenance.applyAlarm(req.alarm);
+    const refused = this.maintenance.refusal(req);
+    if (refused) throw refused;
       const a = req.memberAttributes;
       this.membership.setAttributes(a.id, a.name, a.clientUrls);
       await this.membership.persist();
@@ -546,7 +599,7 @@ export class Member implements EtcdBackend, PeerHandler {
     // Committed entries may be applied before the Ready that carries them is written (a follower can
     // learn an entry is committed in the same message that brings it): snapshot only what the log holds.
     if (this.appliedIdx > this.storage.lastIndex()) return;
-    const data = Buffer.from(JSON.stringify(this.membership.snapshot()));
+    const data = Buffer.from(JSON.stringify({ ...this.membership.snapshot(), alarms: this.maintenance.snapshotData() }));
     const snap = this.storage.createSnapshot(this.appliedIdx, this.confState, data);
     const compactIndex = Math.max(0, this.appliedIdx - this.cfg.snapshotCatchUpEntries);
     // Entries leave the Raft log only once the key space holding their effects is on disk.
@@ -814,13 +867,14 @@ export class Member implements EtcdBackend, PeerHandler {
     const me = this.membership.get(this.id);
     return {
       version: STORE_VERSION,
-      dbSize: this.kv.dbSize(),
+      // etcd's dbSize is the size on disk, dbSizeInUse the live data's.
+      dbSize: this.kv.diskSize(),
       dbSizeInUse: this.kv.dbSize(),
       leader: this.lead,
       raftIndex: this.storage.lastIndex(),
       raftTerm: st.term,
       raftAppliedIndex: this.appliedIdx,
-      errors: [],
+      errors: this.maintenance.statusErrors(),
       isLearner: me?.isLearner ?? false,
     };
   }
@@ -978,6 +1032,7 @@ export class Member implements EtcdBackend, PeerHandler {
     this.stopped = true;
     this.loop.stop();
     // clearInterval clears a pending phase timeout as well (one timer id space in Node).
+    this.maintenance.stop();
     if (this.ticker) clearInterval(this.ticker);
     const stopped = new EtcdError('Stopped', 'etcdserver: server stopped');
     this.proposals.failAll(stopped);

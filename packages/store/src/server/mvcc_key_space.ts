@@ -7,6 +7,8 @@ import { MvccStore, type LevelDb, type MvccStoreOptions } from '../mvcc/kv_store
 import type { WatchCreateOptions, WatchEventFields, WatchHandle, WatchSink } from './backend.js';
 import type { InternalRequestBody } from './internal_request.js';
 import type { KeySpace } from './key_space.js';
+import { hashAll, hashKV, type HashKVResult } from '../mvcc/hash.js';
+import { compactWholeDb, directorySize } from './key_space_disk.js';
 
 export const PREFIX = Buffer.from('kv/');
 /** Written with sync to flush the key space's LevelDB log to disk. */
@@ -29,6 +31,8 @@ class MvccKeySpace implements KeySpace {
     private store: MvccStore,
     private readonly opts: MvccStoreOptions,
     private readonly log: Logger,
+    /** The LevelDB directory (for its size on disk). */
+    private readonly dir = '',
   ) {}
 
   consistentIndex(): number {
@@ -153,6 +157,26 @@ class MvccKeySpace implements KeySpace {
     return this.store.dbSize();
   }
 
+  // ---- maintenance: hashes, size on disk, defragmentation (mvcc/hash.ts, key_space_disk.ts)
+
+  hashKV(revision: number): Promise<HashKVResult> {
+    return hashKV(this.store, revision);
+  }
+
+  hash(): Promise<{ hash: number; revision: number }> {
+    return hashAll(this.store);
+  }
+
+  diskSize(): number {
+    return directorySize(this.dir);
+  }
+
+  async defragment(): Promise<void> {
+    await this.flush();
+    await this.store.waitCompaction();
+    await compactWholeDb(this.db);
+  }
+
   async close(): Promise<void> {
     for (const w of this.watches) w.inner.cancel();
     this.watches.clear();
@@ -168,7 +192,7 @@ export async function openMvccKeySpace(dir: string, quotaBytes: number, log: Log
   try {
     const opts: MvccStoreOptions = { quotaBytes, minLeaseTtl: 1 };
     const store = await MvccStore.open(db, PREFIX, opts);
-    return new MvccKeySpace(db, store, opts, log);
+    return new MvccKeySpace(db, store, opts, log, dir);
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

@@ -7,10 +7,12 @@ export interface HashKVResponse {
   'header'?: (_etcdserverpb_ResponseHeader | null);
   'hash'?: (number);
   'compactRevision'?: (number | string | Long);
+  'hashRevision'?: (number | string | Long);
 }
 
 export interface HashKVResponse__Output {
   'header': (_etcdserverpb_ResponseHeader__Output | null);
   'hash': (number);
   'compactRevision': (number);
+  'hashRevision': (number);
 }

@@ -24,6 +24,8 @@ export interface PeerHandler {
   /** Leader only: the remaining TTL of a lease. */
   leaseTimeToLiveLocal(id: number): Promise<{ ttl: number; grantedTtl: number }>;
   clusterInfo(): { clusterId: number; members: WireMember[] };
+  /** This member's HashKV at `revision`, for the leader's corruption check (corruption_check.ts). */
+  hashKVLocal?(revision: number): Promise<{ memberId: number; revision: number; compactRevision: number; hash: number }>;
 }
 
 function clusterMismatch(mine: number, theirs: number): grpc.StatusObject {
@@ -182,6 +184,17 @@ export function addPeerService(server: grpc.Server, handler: PeerHandler, logger
       const denied = unauthenticated(call, opts, logger);
       if (denied) return callback(denied);
       callback(null, handler.clusterInfo());
+    },
+
+    HashKV(call: grpc.ServerUnaryCall<{ clusterId: number; revision: number }, object>, callback: grpc.sendUnaryData<object>) {
+      const denied = unauthenticated(call, opts, logger);
+      if (denied) return callback(denied);
+      if (call.request.clusterId !== handler.clusterId()) return callback(clusterMismatch(handler.clusterId(), call.request.clusterId));
+      if (!handler.hashKVLocal) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'HashKV', metadata: new grpc.Metadata() });
+      handler.hashKVLocal(call.request.revision).then(
+        (r) => callback(null, r),
+        (err: Error & { etcdName?: string }) => callback({ code: grpc.status.FAILED_PRECONDITION, details: err.etcdName ?? err.message, metadata: new grpc.Metadata() }),
+      );
     },
   });
 }

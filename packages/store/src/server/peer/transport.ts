@@ -171,7 +171,7 @@ export class PeerTransport {
     for (const [id, list] of perPeer) this.links.get(id)!.send(list);
   }
 
-  unary<Req, Res>(peer: number, method: 'LeaseRenew' | 'LeaseTimeToLive' | 'ClusterInfo', req: Req, timeoutMs: number): Promise<Res> {
+  unary<Req, Res>(peer: number, method: 'LeaseRenew' | 'LeaseTimeToLive' | 'ClusterInfo' | 'HashKV', req: Req, timeoutMs: number): Promise<Res> {
     const link = this.links.get(peer);
     if (!link) return Promise.reject(new Error(`no transport to member ${peer.toString(16)}`));
     return link.unary<Req, Res>(method, req, timeoutMs);

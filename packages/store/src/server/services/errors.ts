@@ -51,6 +51,8 @@ export const ETCD_ERRORS: Record<EtcdErrorName, GrpcEtcdError> = {
   UnhealthyCluster: { code: S.UNAVAILABLE, message: 'etcdserver: unhealthy cluster' },
   NotCapable: { code: S.UNAVAILABLE, message: 'etcdserver: not capable' },
   Corrupt: { code: S.DATA_LOSS, message: 'etcdserver: corrupt cluster' },
+  BadLeaderTransferee: { code: S.FAILED_PRECONDITION, message: 'etcdserver: bad leader transferee' },
+  TimeoutLeaderTransfer: { code: S.UNAVAILABLE, message: 'etcdserver: request timed out, leader transfer took too long' },
 };
 
 /** A gRPC error object as grpc-js handlers pass to callbacks / stream.destroy. */
