@@ -35,8 +35,6 @@ export interface MemberConfig {
   clientTLS?: TLSFiles;
   peerTLS?: TLSFiles;
   logLevel: string;
-}
-
   // Maintenance (maintenance.ts): auto compaction as etcd's v3compactor, the corruption check.
   autoCompactionMode: AutoCompactionMode;
   /** periodic: milliseconds of history kept; revision: revisions kept; 0 = off. */
@@ -45,11 +43,13 @@ export interface MemberConfig {
   autoCompactionRevisionIntervalMs: number;
   /** --experimental-corrupt-check-time in ms (0 = off). */
   corruptCheckTimeMs: number;
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
+}
+
 /** etcd's DefaultQuotaBytes. */
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
 }
 
 const FLAGS = {
@@ -79,13 +79,13 @@ const FLAGS = {
   'peer-trusted-ca-file': { type: 'string' },
   'peer-client-cert-auth': { type: 'boolean', default: false },
   'log-level': { type: 'string', default: 'info' },
-  help: { type: 'boolean', short: 'h', default: false },
-  version: { type: 'boolean', default: false },
-} as const;
   'auto-compaction-mode': { type: 'string', default: 'periodic' },
   'auto-compaction-retention': { type: 'string', default: '0' },
   'auto-compaction-revision-interval': { type: 'string', default: '5m' },
   'experimental-corrupt-check-time': { type: 'string', default: '0s' },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', default: false },
+} as const;
 
 export const USAGE = `Usage: mkube-store [flags]
 
@@ -121,10 +121,6 @@ Security:
   --log-level debug|info|warn|error    (default info)
 `;
 
-function positiveInt(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`--${flag}: expected a positive integer, got ${JSON.stringify(v)}`);
-  return n;
 /** The maintenance flags' parse errors (maintenance_flags.ts) as ConfigError. */
 function asConfigError<T>(parse: () => T): T {
   try {
@@ -134,6 +130,10 @@ function asConfigError<T>(parse: () => T): T {
   }
 }
 
+function positiveInt(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`--${flag}: expected a positive integer, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 function parseInitialCluster(s: string): Map<string, string[]> {
@@ -230,10 +230,10 @@ export function parseFlags(argv: string[]): ParsedCommand {
     clientTLS,
     peerTLS,
     logLevel: str('log-level'),
-  };
-  return { kind: 'run', config };
-}
     autoCompactionMode: autoCompaction.mode,
     autoCompactionRetention: autoCompaction.retention,
     autoCompactionRevisionIntervalMs: asConfigError(() => parseDurationFlag('auto-compaction-revision-interval', str('auto-compaction-revision-interval'), true)),
     corruptCheckTimeMs: asConfigError(() => parseDurationFlag('experimental-corrupt-check-time', str('experimental-corrupt-check-time'), false)),
+  };
+  return { kind: 'run', config };
+}

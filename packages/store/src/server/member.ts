@@ -289,8 +289,8 @@ export class Member implements EtcdBackend, PeerHandler {
       // The membership as of the snapshot; later conf changes are re-applied from the log.
       const fromSnap = JSON.parse(Buffer.from(loaded.snapshot.data).toString('utf8')) as { members: MemberInfo[]; removed: number[]; alarms?: AlarmEntry[] };
       if (this.membership.list().length === 0) this.membership.restore(fromSnap);
-    }
       this.maintenance.restoreSnapshotData(fromSnap.alarms);
+    }
     this.appliedIdx = this.snapshotIdx;
     const electionTick = Math.max(2, Math.round(this.cfg.electionTimeoutMs / this.cfg.heartbeatIntervalMs));
     const seed = randomBytes(4).readUInt32LE(0);
@@ -477,8 +477,8 @@ export class Member implements EtcdBackend, PeerHandler {
       }
     }
     this.role = role;
-    this.deps.metrics.hasLeader.set(lead !== 0 ? 1 : 0);
     if ((role === StateRole.Leader) !== wasLeader) this.maintenance.onLeadership(role === StateRole.Leader);
+    this.deps.metrics.hasLeader.set(lead !== 0 ? 1 : 0);
     this.deps.metrics.isLeader.set(role === StateRole.Leader ? 1 : 0);
     if (role === StateRole.Leader && !wasLeader) {
       // Leases get a fresh TTL under a new leader, like etcd's lessor promotion (extended by an election timeout).
@@ -521,9 +521,9 @@ export class Member implements EtcdBackend, PeerHandler {
         if (!(err instanceof Error) || (err as { etcdName?: string }).etcdName === undefined) throw err;
         error = err;
       }
-      if (req.origin === this.id) {
       // A NOSPACE failure raises this member's alarm; its client hears of it once the alarm is committed.
       const raising = error ? this.maintenance.onApplyError(error) : undefined;
+      if (req.origin === this.id) {
         const e = error;
         if (e && raising) void raising.then(() => this.proposals.reject(req.seq, e));
         else if (e) this.proposals.reject(req.seq, e);
@@ -535,11 +535,11 @@ export class Member implements EtcdBackend, PeerHandler {
   }
 
   private async applyRequest(index: number, req: InternalRequestBody): Promise<unknown> {
-    if ('memberAttributes' in req) {
     // Alarms are replicated state; while one is active, writes are refused alike on every member.
     if ('alarm' in req) return this.maintenance.applyAlarm(req.alarm);
     const refused = this.maintenance.refusal(req);
     if (refused) throw refused;
+    if ('memberAttributes' in req) {
       const a = req.memberAttributes;
       this.membership.setAttributes(a.id, a.name, a.clientUrls);
       await this.membership.persist();
@@ -1031,8 +1031,8 @@ export class Member implements EtcdBackend, PeerHandler {
     if (this.stopped) return;
     this.stopped = true;
     this.loop.stop();
-    // clearInterval clears a pending phase timeout as well (one timer id space in Node).
     this.maintenance.stop();
+    // clearInterval clears a pending phase timeout as well (one timer id space in Node).
     if (this.ticker) clearInterval(this.ticker);
     const stopped = new EtcdError('Stopped', 'etcdserver: server stopped');
     this.proposals.failAll(stopped);
