@@ -10,6 +10,17 @@ import { LAB_NAME } from './up.js';
 export async function down(dataDirArg: string, log: (m: string) => void): Promise<void> {
   const dataDir = resolve(dataDirArg);
   const state = readState(dataDir);
+  // A lab cluster of several hosts (mkube up --control-planes): workers first, then control planes, last first.
+  const hosts = [...(state?.hosts ?? [])].reverse().sort((a, b) => (a.role === 'worker' ? 0 : 1) - (b.role === 'worker' ? 0 : 1));
+  for (const h of hosts) {
+    const hs = readState(h.dataDir);
+    if (!hs) continue;
+    for (const c of [...hs.components].sort((a, b) => rank(a.name) - rank(b.name))) {
+      log(`mkube: stopping ${h.name} ${c.name} (pid ${c.pid})`);
+      await stopProcess(c.pid, c.name === 'apiserver' ? 10_000 : 5_000);
+    }
+    rmSync(statePath(h.dataDir), { force: true });
+  }
   if (state) {
     // Node agents first (pods are removed with the lab), the API server (and its store) last.
     const order = [...state.components].sort((a, b) => rank(a.name) - rank(b.name));
@@ -29,5 +40,6 @@ export async function down(dataDirArg: string, log: (m: string) => void): Promis
 function rank(name: string): number {
   if (name.startsWith('node-agent')) return 0;
   if (name === 'apiserver') return 2;
+  if (name === 'store') return 3;
   return 1;
 }

@@ -81,7 +81,7 @@ export async function joinCluster(o: JoinOptions): Promise<{ state: ClusterState
     (d) => `Cluster CA verified (pinned hash) and cluster-info signed by the token; API server ${d.server}`);
   const bootstrapPath = join(dataDir, 'bootstrap-kubelet.kubeconfig');
   const kubeconfigPath = join(dataDir, 'kubelet.kubeconfig');
-  writePrivateFile(bootstrapPath, bootstrapKubeconfig(discovered.server, discovered.caPem, o.token));
+  writePrivateFile(bootstrapPath, bootstrapKubeconfig(discovered.server, discovered.caPem, o.token, discovered.servers));
 
   const components: ComponentRecord[] = [];
   const state: ClusterState = { dataDir, apiServer: discovered.server, kubeconfig: kubeconfigPath, components };

@@ -7,6 +7,7 @@ import { adminCreds, type AdminCreds } from './api_probe.js';
 import { init } from './init.js';
 import { joinCluster } from './join.js';
 import { joinControlPlane } from './join_control_plane.js';
+import { leave, removeMember } from './leave.js';
 import { readState } from './processes.js';
 import { StepFailed } from './progress.js';
 import { createToken, deleteToken, formatTokens, listTokens } from './token.js';
@@ -22,6 +23,10 @@ export const CLUSTER_COMMANDS_USAGE = `  mkube init --advertise-address IP [--da
                                                                 join this machine as another control plane
                                                                 (store learner, promoted once in sync)
   mkube token create [--ttl 24h] [TOKEN] | list | delete ID...  [--data-dir DIR]   bootstrap tokens (on a control plane)
+  mkube leave [--data-dir DIR] [--force] [--kubeconfig ADMIN]   this machine leaves: a control plane removes its store member
+                                                                (refused below quorum unless --force) and stops; a worker is
+                                                                drained and its Node deleted (with an admin kubeconfig)
+  mkube remove-member NAME [--data-dir DIR] [--force]           on a live control plane: remove a dead control plane
 `;
 
 function ttlMs(v: string | undefined): number | undefined {
@@ -35,7 +40,7 @@ function controlPlaneCreds(dataDir: string): AdminCreds {
   return adminCreds(join(state.dataDir, 'apiserver'), state.apiServer);
 }
 
-export async function runClusterCommand(command: 'init' | 'join' | 'token', args: string[]): Promise<number> {
+export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'leave' | 'remove-member', args: string[]): Promise<number> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const { values, positionals } = parseArgs({
     args,
@@ -59,6 +64,8 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token', args
       'certificate-key': { type: 'string' },
       'upload-certs': { type: 'boolean', default: false },
       ttl: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      kubeconfig: { type: 'string' },
     },
   });
   const dataDir = values['data-dir']!;
@@ -101,6 +108,18 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token', args
         controlPlane: values['control-plane'], certificateKey: values['certificate-key'], log,
       });
       process.stdout.write(`\nThis node has joined the cluster: node ${r.nodeName}, certificate signed through a CertificateSigningRequest.\nRun 'kubectl get nodes' on the control plane to see it.\n`);
+      return 0;
+    }
+    if (command === 'leave') {
+      const r = await leave({ dataDir, force: values.force, kubeconfig: values.kubeconfig, warn: log });
+      process.stdout.write(`\n${r.role === 'control-plane' ? `Control plane ${r.name} left the cluster: its store member was removed and its components stopped.` : `Node ${r.name} was drained, its node agent stopped and the Node deleted.`}\n`);
+      return 0;
+    }
+    if (command === 'remove-member') {
+      const name = positionals[0];
+      if (!name) throw new Error('mkube remove-member NAME: the control plane (store member) to remove is required');
+      await removeMember({ dataDir, name, force: values.force, warn: log });
+      process.stdout.write(`\nControl plane ${name} removed from the store and the cluster's records.\n`);
       return 0;
     }
     const [sub, ...rest] = positionals;

@@ -13,6 +13,20 @@ export interface ComponentRecord {
   health?: string;
 }
 
+/** One lab host of a cluster built by `mkube up --control-planes N`: its own data directory (its cluster.json). */
+export interface HostRecord {
+  name: string;
+  role: 'control-plane' | 'worker';
+  /** Its address on the lab network. */
+  address: string;
+  dataDir: string;
+  netns?: string;
+  /** Its store member's client URL (control planes). */
+  storeClientURL?: string;
+  /** Its API server (control planes). */
+  apiServer?: string;
+}
+
 export interface ClusterState {
   dataDir: string;
   apiServer: string;
@@ -21,6 +35,8 @@ export interface ClusterState {
   components: ComponentRecord[];
   /** Health/metrics URLs of the components. */
   endpoints?: Record<string, string>;
+  /** The lab hosts, each with its own state (`mkube up --control-planes N`); their processes are in their states. */
+  hosts?: HostRecord[];
 }
 
 export function statePath(dataDir: string): string {

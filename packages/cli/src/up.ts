@@ -47,7 +47,7 @@ export interface UpOptions {
   lbAddressPool?: string;
 }
 
-interface LabNode {
+export interface LabNode {
   name: string;
   netns?: string;
   nodeIP: string;
@@ -58,14 +58,14 @@ interface LabNode {
   cgroupParent?: string;
 }
 
-interface LabSummary {
+export interface LabSummary {
   gateway?: string;
   workers?: LabNode[];
   node?: LabNode;
   nodes?: LabNode[];
 }
 
-function labUp(workers: number, logFile: string, name: string, subnet: number | undefined): LabSummary {
+export function labUp(workers: number, logFile: string, name: string, subnet: number | undefined): LabSummary {
   const args = [...(workers > 0 ? ['up', '--workers', String(workers)] : ['up', '--host-node']), '--name', name, ...(subnet === undefined ? [] : ['--subnet', String(subnet)])];
   let out: string;
   try {
@@ -78,7 +78,7 @@ function labUp(workers: number, logFile: string, name: string, subnet: number | 
   return JSON.parse(line) as LabSummary;
 }
 
-function labNodes(s: LabSummary): LabNode[] {
+export function labNodes(s: LabSummary): LabNode[] {
   return s.workers ?? s.nodes ?? (s.node ? [s.node] : []);
 }
 
