@@ -3,7 +3,8 @@
 // 10.213.212.0/24) with mkube-dns, mkube-ingress and the cloud controller manager it starts, then
 // `kubectl apply -f examples/ecommerce/` with the real kubectl 1.33, and what a user would check:
 // http://example.com/api and /frontend through the Ingress on either node reach the cart and the
-// frontend Services (another host gets 404; kubectl shows the Ingress's address); the payment
+// frontend Services (another host gets 404; kubectl shows the Ingress's class, address and Sync events);
+// HTTPS serves ingress-nginx's fake certificate until the user creates the TLS Secret; the payment
 // gateway's LoadBalancer address answers from the host; the frontend reaches the cart (and the
 // gateway in another namespace) by DNS name; the catalog etcd members form one cluster under their
 // stable names and answer by them; the transcode Job completes with its output; the frontend's
@@ -11,7 +12,7 @@
 // The whole file within 4 minutes; `mkube down` removes it all.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HorizontalPodAutoscaler, Ingress, Pod, Service } from '@mkube/api';
@@ -114,7 +115,33 @@ test.serial('Ingress: http://example.com/api reaches the cart and /frontend the 
   t.deepEqual(ing.status?.loadBalancer?.ingress?.map((a) => a.ip).sort(), NODE_IPS);
   const table = await k(['get', 'ingress', '-n', 'storefront']);
   t.log(table.trim());
-  t.regex(table, /^shop\s+mkube\s+example\.com\s+10\.213\.206\.11,10\.213\.206\.12\s+80\s+/m);
+  t.regex(table, /^shop\s+mkube\s+example\.com\s+10\.213\.206\.11,10\.213\.206\.12\s+80, 443\s+/m);
+  // kubectl describe: the rules with their backends' endpoints, and the controller's Sync events.
+  const described = await k(['describe', 'ingress', '-n', 'storefront', 'shop']);
+  t.regex(described, /\/api\s+cart:http \([\d.:, ]+\)/);
+  t.regex(described, /Normal\s+Sync\s+.*mkube-ingress\s+Scheduled for sync/);
+});
+
+test.serial('HTTPS for example.com: the fake certificate until the Secret exists, then the Secret\'s certificate (kubectl create secret tls)', async (t) => {
+  t.timeout(Math.min(60_000, left()));
+  const ip = NODE_IPS[0]!;
+  const https = (extra: string[]) => new Promise<{ subject?: string; body: string }>((resolve) =>
+    execFile('curl', ['-sS', '-v', '--max-time', '5', '--resolve', `example.com:443:${ip}`, ...extra, 'https://example.com/api/cart'], (_err, out, err) =>
+      resolve({ subject: /^\*\s+subject: (.*)$/m.exec(err)?.[1], body: out.trim() })));
+  const fake = await https(['-k']);
+  t.is(fake.subject, 'O=Acme Co; CN=Kubernetes Ingress Controller Fake Certificate');
+  t.regex(fake.body, /^cart cart-[a-z0-9-]+: 3 items$/);
+  // A certificate for example.com from a CA of the test's own, as a user would bring one.
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=shop-test-ca', '-keyout', join(dataDir, 'ca.key'), '-out', join(dataDir, 'ca.crt')], 30_000);
+  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=example.com', '-keyout', join(dataDir, 'tls.key'), '-out', join(dataDir, 'tls.csr')], 30_000);
+  writeFileSync(join(dataDir, 'tls.ext'), 'subjectAltName=DNS:example.com\n');
+  await run('openssl', ['x509', '-req', '-in', join(dataDir, 'tls.csr'), '-CA', join(dataDir, 'ca.crt'), '-CAkey', join(dataDir, 'ca.key'), '-CAcreateserial', '-days', '1', '-extfile', join(dataDir, 'tls.ext'), '-out', join(dataDir, 'tls.crt')], 30_000);
+  t.regex(await k(['create', 'secret', 'tls', 'example-com-tls', '-n', 'storefront', `--cert=${join(dataDir, 'tls.crt')}`, `--key=${join(dataDir, 'tls.key')}`]), /secret\/example-com-tls created/);
+  const real = await waitFor('the Secret\'s certificate on example.com', 20_000, async () => {
+    const r = await https(['--cacert', join(dataDir, 'ca.crt')]);
+    return r.subject === 'CN=example.com' ? r : undefined;
+  });
+  t.regex(real.body, /^cart cart-[a-z0-9-]+: 3 items$/);
 });
 
 test.serial('the payment gateway LoadBalancer Service gets an address from the pool that answers from the host', async (t) => {
