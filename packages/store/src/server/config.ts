@@ -32,6 +32,8 @@ export interface MemberConfig {
   maxRequestBytes: number;
   /** Largest snapshot a follower accepts from its leader (streamed to a file in the data dir). */
   maxSnapshotBytes: number;
+  /** Size of the Raft log's WAL segments (preallocated, cut when full); default 64 MiB (src/wal). */
+  walSegmentBytes?: number;
   clientTLS?: TLSFiles;
   peerTLS?: TLSFiles;
   logLevel: string;
@@ -70,6 +72,7 @@ const FLAGS = {
   'election-timeout': { type: 'string', default: '400' },
   'max-request-bytes': { type: 'string', default: String(1.5 * 1024 * 1024) },
   'max-snapshot-bytes': { type: 'string' },
+  'wal-segment-bytes': { type: 'string' },
   'cert-file': { type: 'string' },
   'key-file': { type: 'string' },
   'trusted-ca-file': { type: 'string' },
@@ -109,6 +112,7 @@ Member:
   --election-timeout MS                Raft election timeout (default 400)
   --max-request-bytes N                largest client request (default 1.5 MiB)
   --max-snapshot-bytes N               largest snapshot received from the leader (default 2 x quota-backend-bytes)
+  --wal-segment-bytes N                size of the Raft log's WAL segment files, preallocated (default 64 MiB, at least 64 KiB)
 Clustering:
   --initial-advertise-peer-urls URLS   this member's peer URLs (default: listen-peer-urls)
   --initial-cluster NAME=URL,...       the initial members (default "<name>=<initial-advertise-peer-urls>")
@@ -173,6 +177,13 @@ function checkHttpsHasCertificates(clientURLs: string[], peerURLs: string[], cli
   }
 }
 
+function walSegmentBytes(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = positiveInt('wal-segment-bytes', v);
+  if (n < 64 * 1024) throw new ConfigError(`--wal-segment-bytes: ${n} is below the smallest segment size, 65536`);
+  return n;
+}
+
 export type ParsedCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: MemberConfig };
 
 export function parseFlags(argv: string[]): ParsedCommand {
@@ -227,6 +238,7 @@ export function parseFlags(argv: string[]): ParsedCommand {
     electionTimeoutMs: election,
     maxRequestBytes: positiveInt('max-request-bytes', str('max-request-bytes')),
     maxSnapshotBytes: str('max-snapshot-bytes') !== undefined ? positiveInt('max-snapshot-bytes', str('max-snapshot-bytes')) : 2 * quotaBackendBytes,
+    walSegmentBytes: walSegmentBytes(str('wal-segment-bytes')),
     clientTLS,
     peerTLS,
     logLevel: str('log-level'),

@@ -201,7 +201,8 @@ export class Member implements EtcdBackend, PeerHandler {
   }
 
   private static async openWithDb(cfg: MemberConfig, deps: MemberDeps, db: ClassicLevel<Buffer, Buffer>): Promise<Member> {
-    const raftLog = new RaftLogStore(db);
+    // The Raft log's WAL (src/wal) lives beside the LevelDB dirs; a LevelDB Raft log is migrated on load.
+    const raftLog = new RaftLogStore(db, { walDir: join(cfg.dataDir, 'wal'), segmentBytes: cfg.walSegmentBytes, logger: deps.logger });
     const membership = new Membership(db);
     let identity = await raftLog.readIdentity();
     const initialIds = [...cfg.initialCluster.entries()].map(([, urls]) => initialMemberId(urls, cfg.initialClusterToken));
@@ -1049,6 +1050,7 @@ export class Member implements EtcdBackend, PeerHandler {
     await Promise.race([this.loop.applied(), new Promise((r) => setTimeout(r, 2000))]);
     this.transport.close();
     await this.kv.close().catch(() => undefined);
+    await this.raftLog.close().catch(() => undefined);
     await this.db.close().catch(() => undefined);
   }
 

@@ -1,87 +1,28 @@
-// Durable Raft state in LevelDB: hard state, the log and the latest snapshot
-// metadata, each record with a CRC-32. On start the log is loaded into the Raft
-// core's MemoryStorage; afterwards every Ready is written here (synced) before
-// its messages are sent.
+// The member's durable Raft state: the log, hard state and snapshot records
+// in the write-ahead log (src/wal, a directory beside the LevelDB dirs), and
+// the member's identity in the member's LevelDB. On start the WAL is read back
+// into the Raft core's MemoryStorage; afterwards every Ready is written to it
+// before its messages count (ready_loop.ts). A data directory written before
+// the WAL (the Raft log in LevelDB) is migrated on its first start: the log is
+// copied into a new WAL built beside it, the WAL renamed into place, and only
+// then the old keys removed.
 import type { ClassicLevel } from 'classic-level';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
 import { crc32 } from '../codec/crc32.js';
 import { MemoryStorage } from '../raft/index.js';
-import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
+import type { Entry, HardState, Snapshot } from '../raft/types.js';
+import { DataCorruptError, Wal, parseSegmentName, type RebuiltLog, type WalStats } from '../wal/index.js';
+import { fsyncDir } from '../wal/segment_file.js';
+import { hasLegacyRaftLog, readLegacyRaftLog, removeLegacyRaftLog } from './legacy_raft_log.js';
+import type { ReadyLog } from './ready_loop.js';
+
+export { DataCorruptError };
 
 type DB = ClassicLevel<Buffer, Buffer>;
 
-const HARD_STATE_KEY = Buffer.from('raft/hs');
-const SNAPSHOT_KEY = Buffer.from('raft/snap');
-const ENTRY_PREFIX = Buffer.from('raft/e/');
 const MEMBER_KEY = Buffer.from('meta/member');
-
-export class DataCorruptError extends Error {
-  readonly code = 'DATA_CORRUPT';
-  constructor(what: string) {
-    super(`data directory is corrupt: ${what}`);
-  }
-}
-
-export function entryKey(index: number): Buffer {
-  const k = Buffer.alloc(ENTRY_PREFIX.length + 8);
-  ENTRY_PREFIX.copy(k);
-  k.writeBigUInt64BE(BigInt(index), ENTRY_PREFIX.length);
-  return k;
-}
-
-/** [crc32 over body][body] */
-function seal(body: Buffer): Buffer {
-  const out = Buffer.alloc(4 + body.length);
-  out.writeUInt32BE(crc32(body), 0);
-  body.copy(out, 4);
-  return out;
-}
-
-function unseal(record: Buffer, what: string): Buffer {
-  if (record.length < 4) throw new DataCorruptError(`${what}: record too short`);
-  const body = record.subarray(4);
-  if (record.readUInt32BE(0) !== crc32(body)) throw new DataCorruptError(`${what}: checksum mismatch`);
-  return body;
-}
-
-export function encodeEntry(e: Entry): Buffer {
-  const body = Buffer.alloc(17 + e.data.length);
-  body.writeBigUInt64BE(BigInt(e.term), 0);
-  body.writeBigUInt64BE(BigInt(e.index), 8);
-  body.writeUInt8(e.type, 16);
-  Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength).copy(body, 17);
-  return seal(body);
-}
-
-export function decodeEntry(record: Buffer, expectIndex: number): Entry {
-  const body = unseal(record, `raft log entry ${expectIndex}`);
-  if (body.length < 17) throw new DataCorruptError(`raft log entry ${expectIndex}: truncated`);
-  const index = Number(body.readBigUInt64BE(8));
-  if (index !== expectIndex) throw new DataCorruptError(`raft log entry stored under index ${expectIndex} says index ${index}`);
-  return { term: Number(body.readBigUInt64BE(0)), index, type: body.readUInt8(16), data: body.subarray(17) };
-}
-
-function encodeJSON(v: unknown): Buffer {
-  return seal(Buffer.from(JSON.stringify(v)));
-}
-
-function decodeJSON<T>(record: Buffer, what: string): T {
-  return JSON.parse(unseal(record, what).toString('utf8')) as T;
-}
-
-function encodeSnapshot(s: Snapshot): Buffer {
-  const meta = Buffer.from(JSON.stringify(s.metadata));
-  const body = Buffer.alloc(4 + meta.length + s.data.length);
-  body.writeUInt32BE(meta.length, 0);
-  meta.copy(body, 4);
-  Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength).copy(body, 4 + meta.length);
-  return seal(body);
-}
-
-function decodeSnapshot(record: Buffer): Snapshot {
-  const body = unseal(record, 'raft snapshot');
-  const n = body.readUInt32BE(0);
-  return { metadata: JSON.parse(body.subarray(4, 4 + n).toString('utf8')), data: body.subarray(4 + n) };
-}
 
 export interface MemberIdentity {
   clusterId: number;
@@ -96,76 +37,114 @@ export interface LoadedRaftState {
   lastIndex: number;
 }
 
-export class RaftLogStore {
-  /** Index of the last entry written to LevelDB. */
-  private persistedLast = 0;
+export interface RaftLogStoreOptions {
+  /** The WAL's directory (a member's is <data-dir>/wal). */
+  walDir: string;
+  /** WAL segment size (default 64 MiB). */
+  segmentBytes?: number;
+  logger?: Logger;
+}
 
-  constructor(private readonly db: DB) {}
+function hasSegments(dir: string): boolean {
+  return existsSync(dir) && readdirSync(dir).some((n) => parseSegmentName(n) !== undefined);
+}
+
+export class RaftLogStore implements ReadyLog {
+  private wal: Wal | undefined;
+
+  constructor(
+    private readonly db: DB,
+    private readonly opts: RaftLogStoreOptions,
+  ) {}
 
   async readIdentity(): Promise<MemberIdentity | undefined> {
     const rec = await this.db.get(MEMBER_KEY);
-    return rec === undefined ? undefined : decodeJSON<MemberIdentity>(rec, 'member identity');
+    if (rec === undefined) return undefined;
+    // [crc32 over body][JSON body], the record format of the member's LevelDB.
+    const body = rec.subarray(4);
+    if (rec.length < 4 || rec.readUInt32BE(0) !== crc32(body)) throw new DataCorruptError('member identity: checksum mismatch');
+    return JSON.parse(body.toString('utf8')) as MemberIdentity;
   }
 
   async writeIdentity(id: MemberIdentity): Promise<void> {
-    await this.db.put(MEMBER_KEY, encodeJSON(id), { sync: true });
+    const body = Buffer.from(JSON.stringify(id));
+    const rec = Buffer.alloc(4 + body.length);
+    rec.writeUInt32BE(crc32(body), 0);
+    body.copy(rec, 4);
+    await this.db.put(MEMBER_KEY, rec, { sync: true });
   }
 
-  /** Reads everything back, verifying checksums and log continuity. */
+  /** What the WAL has done so far (syncs, writes, segments). */
+  get stats(): WalStats | undefined {
+    return this.wal?.stats;
+  }
+
+  /** Opens the WAL (migrating a LevelDB Raft log first) and reads everything back. */
   async load(): Promise<LoadedRaftState> {
+    const dir = this.opts.walDir;
+    if (await hasLegacyRaftLog(this.db)) {
+      if (hasSegments(dir)) {
+        // A migration that stopped after its WAL was in place: the WAL is the log.
+        await removeLegacyRaftLog(this.db);
+        this.opts.logger?.info({ wal: dir }, 'removed the Raft log left in LevelDB by an interrupted migration to the WAL');
+      } else {
+        await this.migrate(dir);
+      }
+    }
+    const opened = await Wal.open(dir, { segmentBytes: this.opts.segmentBytes, logger: this.opts.logger });
+    this.wal = opened.wal;
+    return RaftLogStore.toStorage(opened.log);
+  }
+
+  private static toStorage(log: RebuiltLog): LoadedRaftState {
     const storage = new MemoryStorage();
-    const snapRec = await this.db.get(SNAPSHOT_KEY);
-    const snapshot = snapRec === undefined ? undefined : decodeSnapshot(snapRec);
-    if (snapshot) storage.applySnapshot(snapshot);
-    const hsRec = await this.db.get(HARD_STATE_KEY);
-    const hardState: HardState = hsRec === undefined ? { term: 0, vote: 0, commit: 0 } : decodeJSON<HardState>(hsRec, 'raft hard state');
-    const first = (snapshot?.metadata.index ?? 0) + 1;
-    const entries: Entry[] = [];
-    let expect = first;
-    for await (const [key, value] of this.db.iterator({ gte: entryKey(first), lt: entryKey(Number.MAX_SAFE_INTEGER) })) {
-      const index = Number(key.readBigUInt64BE(ENTRY_PREFIX.length));
-      if (index !== expect) throw new DataCorruptError(`raft log has a gap: expected entry ${expect}, found ${index}`);
-      entries.push(decodeEntry(value, index));
-      expect++;
-    }
-    if (entries.length > 0) storage.append(entries);
-    const lastIndex = expect - 1;
-    if (hardState.commit > lastIndex) throw new DataCorruptError(`hard state commit ${hardState.commit} is beyond the last log entry ${lastIndex}`);
-    storage.setHardState(hardState);
-    this.persistedLast = lastIndex;
-    return { storage, hardState, snapshot, lastIndex };
+    if (log.snapshot) storage.applySnapshot(log.snapshot);
+    if (log.entries.length > 0) storage.append(log.entries);
+    storage.setHardState(log.hardState);
+    return { storage, hardState: log.hardState, snapshot: log.snapshot, lastIndex: log.lastIndex };
   }
 
-  /** Persists one Ready's durable parts in a single LevelDB batch. */
-  async save(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, sync: boolean): Promise<void> {
-    if (!hardState && entries.length === 0 && !snapshot) return;
-    // A chained batch: the array form of db.batch() costs tens of µs per op on the main thread.
-    const batch = this.db.batch();
-    if (snapshot) batch.put(SNAPSHOT_KEY, encodeSnapshot(snapshot));
-    for (const e of entries) batch.put(entryKey(e.index), encodeEntry(e));
-    let newLast = this.persistedLast;
-    if (entries.length > 0) {
-      newLast = entries[entries.length - 1]!.index;
-      // A conflicting append truncates the log: drop what followed the new tail.
-      for (let i = newLast + 1; i <= this.persistedLast; i++) batch.del(entryKey(i));
+  /** Copies the LevelDB Raft log into a new WAL built beside `dir`, renames it into place, then drops the old keys. */
+  private async migrate(dir: string): Promise<void> {
+    const legacy = await readLegacyRaftLog(this.db);
+    const building = `${dir}.migrating`;
+    rmSync(building, { recursive: true, force: true });
+    const { wal } = await Wal.open(building, { segmentBytes: this.opts.segmentBytes });
+    try {
+      await wal.save(legacy.hardState, legacy.entries, legacy.snapshot, true);
+    } finally {
+      await wal.close();
     }
-    if (snapshot && snapshot.metadata.index > newLast) newLast = snapshot.metadata.index;
-    if (hardState) batch.put(HARD_STATE_KEY, encodeJSON(hardState));
-    await batch.write({ sync });
-    this.persistedLast = newLast;
-    if (snapshot) {
-      // Entries covered by an installed snapshot are obsolete.
-      await this.db.clear({ gte: entryKey(0), lte: entryKey(snapshot.metadata.index) });
-    }
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(building, dir);
+    fsyncDir(dirname(dir));
+    await removeLegacyRaftLog(this.db);
+    const last = legacy.entries[legacy.entries.length - 1]?.index ?? legacy.snapshot?.metadata.index ?? 0;
+    this.opts.logger?.info(
+      { wal: dir, entries: legacy.entries.length, snapshotIndex: legacy.snapshot?.metadata.index ?? 0, lastIndex: last, commit: legacy.hardState?.commit ?? 0 },
+      'migrated the Raft log from LevelDB to the WAL',
+    );
   }
 
-  /** Records a locally created snapshot and drops log entries before `compactIndex`. */
+  private opened(): Wal {
+    if (!this.wal) throw new Error('the Raft log store is not loaded');
+    return this.wal;
+  }
+
+  /** Persists one Ready's durable parts (one write; one fdatasync when `sync`). */
+  save(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, sync: boolean): Promise<void> {
+    return this.opened().save(hardState, entries, snapshot, sync);
+  }
+
+  /** Records a locally created snapshot and drops the WAL segments wholly before `compactIndex`. */
   async saveSnapshotAndCompact(snapshot: Snapshot, compactIndex: number): Promise<void> {
-    await this.db.put(SNAPSHOT_KEY, encodeSnapshot(snapshot), { sync: true });
-    if (compactIndex > 0) await this.db.clear({ gte: entryKey(0), lt: entryKey(compactIndex) });
+    const wal = this.opened();
+    await wal.saveSnapshot(snapshot);
+    if (compactIndex > 0) await wal.releaseTo(compactIndex);
   }
-}
 
-export function emptyConfState(): ConfState {
-  return { voters: [], learners: [] };
+  /** Waits for queued writes and closes the WAL. */
+  async close(): Promise<void> {
+    await this.wal?.close();
+  }
 }

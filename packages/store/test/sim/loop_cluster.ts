@@ -1,7 +1,8 @@
 // A seeded cluster simulator that runs the production Ready loop
 // (src/server/ready_loop.ts) with the real MVCC key space (LevelDB in a temp
-// dir) and, per seed, either the real Raft log store (RaftLogStore over
-// LevelDB) or an in-memory log with the same save() interface. Unlike
+// dir) and, per seed, either the real Raft log store (RaftLogStore: the WAL,
+// with small segments so that they are cut and released) or an in-memory log
+// with the same save() interface. Unlike
 // cluster.ts (the pure core under a strict synchronous order), members here
 // apply on the loop's apply chain behind persistence, as a member does; the
 // simulator holds applies back for a few ticks at random so that "persisted
@@ -31,8 +32,8 @@ export interface LoopSimOptions {
   seed: number;
   members: number;
   steps: number;
-  /** 'leveldb': the member's RaftLogStore; 'memory': an in-memory log with the same interface. */
-  log: 'leveldb' | 'memory';
+  /** 'wal': the member's RaftLogStore (the WAL); 'memory': an in-memory log with the same interface. */
+  log: 'wal' | 'memory';
 }
 
 export interface LoopSimStats {
@@ -45,9 +46,13 @@ export interface LoopSimStats {
   opsChecked: number;
   /** Longest wall time one tick waited for its I/O to finish. */
   maxSettleMs: number;
+  /** WAL segments cut (a new segment begun) by the members, over all their restarts. */
+  walSegmentsCut: number;
 }
 
 const ELECTION_TICK = 10;
+/** WAL segments of the simulated members: small, so a run cuts several. */
+const WAL_SEGMENT_BYTES = 2048;
 const KEYS = ['a', 'b', 'c'];
 const OPS_PER_KEY_WINDOW = 30;
 /** Wall time one tick may wait for real I/O in flight (a loaded machine's fsyncs). */
@@ -81,6 +86,7 @@ interface SimMember {
   dir: string;
   memLog: MemoryLog;
   db: ClassicLevel<Buffer, Buffer> | undefined;
+  raftLog: RaftLogStore | undefined;
   kv: KeySpace | undefined;
   node: RawNode | undefined;
   loop: ReadyLoop | undefined;
@@ -109,7 +115,7 @@ export class LoopCluster {
   private failure: Error | undefined;
   /** Real I/O in flight (LevelDB reads and writes of every member), for settle() to wait on. */
   private readonly inflight = new Set<Promise<unknown>>();
-  private readonly stats = { crashes: 0, elections: 0, maxApplyLag: 0, opsOk: 0, maxSettleMs: 0 };
+  private readonly stats = { crashes: 0, elections: 0, maxApplyLag: 0, opsOk: 0, maxSettleMs: 0, walSegmentsCut: 0 };
   private readonly clients: Array<{ id: number; op?: { pending: PendingOperation; input: KvInput; target: number; seq: number; giveUpAt: number; ctx?: string } }> = [];
 
   constructor(readonly opts: LoopSimOptions) {
@@ -133,7 +139,7 @@ export class LoopCluster {
     try {
       for (let id = 1; id <= this.opts.members; id++) {
         const m: SimMember = {
-          id, dir: join(this.base, `m${id}`), memLog: new MemoryLog(), db: undefined, kv: undefined, node: undefined, loop: undefined,
+          id, dir: join(this.base, `m${id}`), memLog: new MemoryLog(), db: undefined, raftLog: undefined, kv: undefined, node: undefined, loop: undefined,
           role: StateRole.Follower, lead: 0, applied: 0, held: [], io: 0, writes: new Map(), reads: new Map(), down: 0, closing: Promise.resolve(),
         };
         this.members.push(m);
@@ -157,7 +163,7 @@ export class LoopCluster {
       if (lin.ok === false) throw new Error(`seed ${this.opts.seed}: history not linearizable:\n${lin.description}`);
       if (lin.ok !== true) throw new Error(`seed ${this.opts.seed}: linearizability undecided: ${lin.reason}`);
       void lead;
-      return { ticks: this.now, ops: this.history.size, opsOk: this.stats.opsOk, crashes: this.stats.crashes, elections: this.stats.elections, maxApplyLag: this.stats.maxApplyLag, opsChecked: lin.operations, maxSettleMs: Math.round(this.stats.maxSettleMs) };
+      return { ticks: this.now, ops: this.history.size, opsOk: this.stats.opsOk, crashes: this.stats.crashes, elections: this.stats.elections, maxApplyLag: this.stats.maxApplyLag, opsChecked: lin.operations, maxSettleMs: Math.round(this.stats.maxSettleMs), walSegmentsCut: this.stats.walSegmentsCut };
     } finally {
       // Cleanup after a failure must not hang on the loop that failed it: each close gets a bound.
       for (const m of this.members) {
@@ -174,10 +180,11 @@ export class LoopCluster {
     m.kv = await openMvccKeySpace(join(m.dir, 'kv'), 1 << 30, silent);
     let storage: MemoryStorage;
     let log: ReadyLog;
-    if (this.opts.log === 'leveldb') {
+    if (this.opts.log === 'wal') {
       m.db = new ClassicLevel<Buffer, Buffer>(join(m.dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
       await m.db.open();
-      const store = new RaftLogStore(m.db);
+      const store = new RaftLogStore(m.db, { walDir: join(m.dir, 'wal'), segmentBytes: WAL_SEGMENT_BYTES });
+      m.raftLog = store;
       storage = (await store.load()).storage;
       log = { save: (hs, es, snap, sync) => this.io(m, store.save(hs, es, snap, sync)) };
     } else {
@@ -285,8 +292,11 @@ export class LoopCluster {
     m.writes.clear();
     m.reads.clear();
     await m.kv?.close();
+    this.stats.walSegmentsCut += m.raftLog?.stats?.segmentsCut ?? 0;
+    await m.raftLog?.close();
     await m.db?.close();
     m.kv = undefined;
+    m.raftLog = undefined;
     m.db = undefined;
     if (restartLater) {
       this.stats.crashes++;

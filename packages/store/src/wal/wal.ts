@@ -1,0 +1,315 @@
+// The write-ahead log of the Raft log, after etcd's wal package: a directory
+// of segment files named `%016x-%016x.wal` (sequence number, index of the
+// first entry expected in it), each preallocated to the segment size and
+// opening with a crc record (the chain so far), the latest snapshot record
+// and the latest hard state, so that any suffix of segments reads on its own.
+// One Ready's records (snapshot, entries, hard state) are framed into one
+// buffer and written with one write; `fdatasync` follows once per batch when
+// the Ready must be synced. A segment that has grown past the segment size is
+// cut: truncated to its data, synced, and the next segment (prepared in the
+// background once the current one is half full, preallocated and synced) gets its header, is synced and renamed
+// into place. After a snapshot, whole segments whose entries all precede the
+// compaction index are removed. On start a torn tail of the last segment is
+// cut off (the file truncated at the torn record and filled with zeros again);
+// a bad record anywhere else refuses the start with DATA_CORRUPT.
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import type { Entry, HardState, Snapshot } from '../raft/types.js';
+import { DataCorruptError, WalIoError } from './errors.js';
+import { RecordWriter, STATE_DATA_BYTES, entryDataBytes, recordSize, snapshotDataBytes } from './record.js';
+import { LogRuleError, parseSegmentName, readSegments, segmentName, type SegmentRef, type TornTail } from './segment_reader.js';
+import { fdatasync, fsyncDir, preallocate, zeroFill } from './segment_file.js';
+import type { RebuiltLog } from './log_builder.js';
+
+/** etcd's SegmentSizeBytes is 64 MB; ours is 64 MiB unless configured. */
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const NEXT_SEGMENT = 'next.wal.tmp';
+
+export interface WalLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface WalOptions {
+  /** Size segments are preallocated to and cut at (default 64 MiB). */
+  segmentBytes?: number;
+  logger?: WalLogger;
+}
+
+export interface WalStats {
+  /** fdatasync calls on segments (batches synced, segments cut). */
+  syncs: number;
+  /** Batches written (one write each). */
+  writes: number;
+  bytes: number;
+  segmentsCut: number;
+  segmentsRemoved: number;
+}
+
+export interface OpenedWal {
+  wal: Wal;
+  log: RebuiltLog;
+  /** The torn tail that was cut off on open, if any. */
+  repaired: TornTail | undefined;
+}
+
+export class Wal {
+  readonly stats: WalStats = { syncs: 0, writes: 0, bytes: 0, segmentsCut: 0, segmentsRemoved: 0 };
+  private chain: Promise<void> = Promise.resolve();
+  private next: Promise<string> | undefined;
+  private failed: Error | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    private readonly segmentBytes: number,
+    private readonly logger: WalLogger | undefined,
+    private segments: SegmentRef[],
+    private fd: number,
+    /** Where the next record goes in the last segment. */
+    private offset: number,
+    private crc: number,
+    private lastIndex: number,
+    private hardState: HardState | undefined,
+    private snapshot: Snapshot | undefined,
+  ) {}
+
+  /** Opens (creating when empty) the WAL in `dir`, reads it back and repairs a torn tail. */
+  static async open(dir: string, opts: WalOptions = {}): Promise<OpenedWal> {
+    const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const names = fs.readdirSync(dir);
+    for (const n of names) if (n.endsWith('.tmp')) fs.rmSync(join(dir, n), { force: true });
+    let segments: SegmentRef[] = names
+      .map((n) => ({ n, p: parseSegmentName(n) }))
+      .filter((x) => x.p !== undefined)
+      .map((x) => ({ seq: x.p!.seq, index: x.p!.index, path: join(dir, x.n) }))
+      .sort((a, b) => a.seq - b.seq);
+    if (segments.length === 0) {
+      segments = [(await Wal.createSegment(dir, 0, 0, segmentBytes, 0, undefined, undefined)).ref];
+    }
+    const read = readSegments(segments);
+    let log: RebuiltLog;
+    try {
+      log = read.builder.finish();
+    } catch (err) {
+      if (err instanceof LogRuleError) throw new DataCorruptError(`WAL ${dir}: ${err.message}`);
+      throw err;
+    }
+    const tail = segments[segments.length - 1]!;
+    const fd = fs.openSync(tail.path, fs.constants.O_RDWR);
+    try {
+      if (read.torn) {
+        // Cut the torn record off and give the segment back its preallocated zeros.
+        const size = fs.fstatSync(fd).size;
+        fs.ftruncateSync(fd, read.end);
+        await zeroFill(fd, read.end, Math.max(size, segmentBytes));
+        await fdatasync(fd);
+        opts.logger?.warn({ segment: tail.path, offset: read.torn.offset, reason: read.torn.reason }, 'WAL: cut off a torn record at the tail of the last segment');
+      }
+    } catch (err) {
+      fs.closeSync(fd);
+      throw new WalIoError(`WAL ${dir}: repairing the torn tail of ${tail.path}`, err as Error);
+    }
+    const wal = new Wal(dir, segmentBytes, opts.logger, segments, fd, read.end, read.crc, read.builder.lastIndex(), log.hardState, log.snapshot);
+    return { wal, log, repaired: read.torn };
+  }
+
+  /** The last segment and where its next record goes. */
+  position(): { segment: string; offset: number } {
+    return { segment: this.tailPath(), offset: this.offset };
+  }
+
+  /** Segments on disk, oldest first (for tests and status). */
+  segmentPaths(): string[] {
+    return this.segments.map((s) => s.path);
+  }
+
+  /**
+   * Appends one Ready's durable parts: a received snapshot's record, the entries, the hard state,
+   * in one write; `fdatasync` once when `sync` (or when the segment is cut).
+   */
+  save(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, sync: boolean): Promise<void> {
+    if (!hardState && entries.length === 0 && !snapshot) return Promise.resolve();
+    return this.enqueue(async () => {
+      let size = 0;
+      if (snapshot) size += recordSize(snapshotDataBytes(snapshot));
+      for (const e of entries) size += recordSize(entryDataBytes(e));
+      if (hardState) size += recordSize(STATE_DATA_BYTES);
+      const w = new RecordWriter(Buffer.allocUnsafe(size), this.crc);
+      if (snapshot) w.snapshot(snapshot);
+      for (const e of entries) w.entry(e);
+      if (hardState) w.state(hardState);
+      this.append(w);
+      if (snapshot) {
+        this.snapshot = snapshot;
+        if (snapshot.metadata.index > this.lastIndex) this.lastIndex = snapshot.metadata.index;
+      }
+      if (entries.length > 0) this.lastIndex = entries[entries.length - 1]!.index;
+      if (hardState) this.hardState = hardState;
+      if (this.offset >= this.segmentBytes) await this.cut();
+      else if (sync) await this.sync();
+    });
+  }
+
+  /** Records a snapshot this member took (synced). */
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.enqueue(async () => {
+      const w = new RecordWriter(Buffer.allocUnsafe(recordSize(snapshotDataBytes(snapshot))), this.crc);
+      w.snapshot(snapshot);
+      this.append(w);
+      this.snapshot = snapshot;
+      if (this.offset >= this.segmentBytes) await this.cut();
+      else await this.sync();
+    });
+  }
+
+  /**
+   * Removes the segments whose entries all precede `index` (a segment ends where the next begins);
+   * the last segment always stays. Returns how many were removed.
+   */
+  releaseTo(index: number): Promise<number> {
+    return this.enqueue(() => {
+      let drop = 0;
+      while (drop < this.segments.length - 1 && this.segments[drop + 1]!.index <= index) drop++;
+      if (drop === 0) return 0;
+      const gone = this.segments.slice(0, drop);
+      for (const s of gone) fs.rmSync(s.path, { force: true });
+      this.segments = this.segments.slice(drop);
+      fsyncDir(this.dir);
+      this.stats.segmentsRemoved += drop;
+      return drop;
+    });
+  }
+
+  /** Waits for what is queued, then closes the segment (and drops the prepared next one). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain;
+    await this.next?.catch(() => undefined);
+    fs.rmSync(join(this.dir, NEXT_SEGMENT), { force: true });
+    fs.closeSync(this.fd);
+  }
+
+  // ----------------------------------------------------------------
+
+  private enqueue<T>(op: () => Promise<T> | T): Promise<T> {
+    if (this.closed) return Promise.reject(new WalIoError(`WAL ${this.dir}`, new Error('the WAL is closed')));
+    const run = this.chain.then(() => {
+      if (this.failed) throw this.failed;
+      return op();
+    });
+    this.chain = run.then(
+      () => undefined,
+      (err: Error) => {
+        // After a failed write or sync the file's state is unknown: nothing more is written.
+        this.failed ??= err;
+      },
+    );
+    return run;
+  }
+
+  /** One write of a framed batch at the segment's offset (page cache; the sync makes it durable). */
+  private append(w: RecordWriter): void {
+    try {
+      const n = fs.writeSync(this.fd, w.buf, 0, w.off, this.offset);
+      if (n !== w.off) throw new Error(`short write: ${n} of ${w.off} bytes`);
+    } catch (err) {
+      throw new WalIoError(`WAL: writing ${w.off} bytes at offset ${this.offset} of ${this.tailPath()}`, err as Error);
+    }
+    this.offset += w.off;
+    this.crc = w.crc;
+    if (!this.next && this.offset >= this.segmentBytes / 2) this.prepareNext();
+    this.stats.writes++;
+    this.stats.bytes += w.off;
+  }
+
+  private async sync(): Promise<void> {
+    try {
+      this.stats.syncs++;
+      await fdatasync(this.fd);
+    } catch (err) {
+      throw new WalIoError(`WAL: fdatasync of ${this.tailPath()}`, err as Error);
+    }
+  }
+
+  private tailPath(): string {
+    return this.segments[this.segments.length - 1]!.path;
+  }
+
+  /** Starts preparing the next segment file in the background. */
+  private prepareNext(): void {
+    const path = join(this.dir, NEXT_SEGMENT);
+    this.next = preallocate(path, this.segmentBytes).then(() => path);
+    // Reported when the cut needs it.
+    this.next.catch(() => undefined);
+  }
+
+  private async cut(): Promise<void> {
+    const old = this.tailPath();
+    try {
+      fs.ftruncateSync(this.fd, this.offset);
+      await this.sync();
+    } catch (err) {
+      throw err instanceof WalIoError ? err : new WalIoError(`WAL: truncating ${old} to ${this.offset} bytes`, err as Error);
+    }
+    const seq = this.segments[this.segments.length - 1]!.seq + 1;
+    let prepared: string | undefined;
+    try {
+      prepared = await this.next;
+    } catch (err) {
+      this.logger?.warn({ err }, 'WAL: preparing the next segment failed; trying again now');
+    }
+    this.next = undefined;
+    const { ref: seg, crc } = await Wal.createSegment(this.dir, seq, this.lastIndex + 1, this.segmentBytes, this.crc, this.snapshot, this.hardState, prepared);
+    fs.closeSync(this.fd);
+    this.fd = fs.openSync(seg.path, fs.constants.O_RDWR);
+    this.segments.push(seg);
+    this.offset = Wal.headerBytes(this.snapshot, this.hardState);
+    this.crc = crc;
+    this.stats.segmentsCut++;
+    this.stats.syncs++;
+    this.logger?.info({ segment: seg.path, previous: old }, 'WAL: cut a new segment');
+  }
+
+  private static headerBytes(snapshot: Snapshot | undefined, hardState: HardState | undefined): number {
+    return recordSize(0) + (snapshot ? recordSize(snapshotDataBytes(snapshot)) : 0) + (hardState ? recordSize(STATE_DATA_BYTES) : 0);
+  }
+
+  /**
+   * Makes segment `seq` from a preallocated file (prepared, or made now): its header — the crc
+   * record, the latest snapshot and hard state — written and synced, then renamed into place.
+   */
+  private static async createSegment(
+    dir: string, seq: number, index: number, segmentBytes: number, crc: number,
+    snapshot: Snapshot | undefined, hardState: HardState | undefined, prepared?: string,
+  ): Promise<{ ref: SegmentRef; crc: number }> {
+    const path = join(dir, segmentName(seq, index));
+    let crcAfter: number;
+    try {
+      let tmp = prepared;
+      if (!tmp) {
+        tmp = join(dir, NEXT_SEGMENT);
+        await preallocate(tmp, segmentBytes);
+      }
+      const w = new RecordWriter(Buffer.allocUnsafe(Wal.headerBytes(snapshot, hardState)), crc);
+      w.crcRecord();
+      if (snapshot) w.snapshot(snapshot);
+      if (hardState) w.state(hardState);
+      crcAfter = w.crc;
+      const fd = fs.openSync(tmp, fs.constants.O_RDWR);
+      try {
+        fs.writeSync(fd, w.buf, 0, w.off, 0);
+        await fdatasync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, path);
+      fsyncDir(dir);
+    } catch (err) {
+      throw new WalIoError(`WAL: creating segment ${path}`, err as Error);
+    }
+    return { ref: { seq, index, path }, crc: crcAfter };
+  }
+}
