@@ -21,6 +21,7 @@ export interface StoreView {
   leader?: string;
   revision?: number;
   raftTerm?: number;
+  raftIndex?: number;
   error?: string;
 }
 
@@ -42,6 +43,7 @@ export async function viewStore(pki: Pki, endpoints: string[]): Promise<StoreVie
   let leader: string | undefined;
   let revision: number | undefined;
   let raftTerm: number | undefined;
+  let raftIndex: number | undefined;
   const views = await Promise.all(members.map(async (m): Promise<MemberView> => {
     const base = { id: hex(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, learner: m.isLearner, leader: false };
     if (m.clientURLs.length === 0) return { ...base, started: false, error: 'not started (no client URLs yet)' };
@@ -52,6 +54,7 @@ export async function viewStore(pki: Pki, endpoints: string[]): Promise<StoreVie
         leader = hex(s.leader);
         raftTerm = s.raftTerm;
       }
+      raftIndex = Math.max(raftIndex ?? 0, s.raftIndex);
       revision = Math.max(revision ?? 0, s.header.revision);
       return { ...base, started: true };
     } catch (err) {
@@ -61,7 +64,7 @@ export async function viewStore(pki: Pki, endpoints: string[]): Promise<StoreVie
     }
   }));
   for (const v of views) v.leader = v.id === leader;
-  return { members: views, leader, revision, raftTerm };
+  return { members: views, leader, revision, raftTerm, raftIndex };
 }
 
 /**
