@@ -10,7 +10,7 @@
 // peer port would take Raft messages and snapshots from anyone. (The peer URL stays http://... as
 // recorded: it only names the member, whose id is derived from it.)
 import { ensureEtcdPki, type EtcdPki } from './auth/etcd_pki.js';
-import { ensurePrivateDir, freePort, startStore, startStoreInWorker, parseFlags, type StoreConnection } from '@mkube/store';
+import { ensurePrivateDir, freePort, restoreSnapshot, startStore, startStoreInWorker, parseFlags, type RestoreResult, type StoreConnection } from '@mkube/store';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -27,6 +27,10 @@ export interface EmbeddedStore {
 }
 
 
+/** The embedded member's name and cluster token (its identity derives from them and its peer URL). */
+const MEMBER_NAME = 'embedded';
+const CLUSTER_TOKEN = 'mkube-embedded';
+
 export async function startEmbeddedStore(dataDir: string, log: Logger, opts: { inThread?: boolean } = {}): Promise<EmbeddedStore> {
   const dir = join(dataDir, 'store');
   ensurePrivateDir(dir, log);
@@ -41,11 +45,11 @@ export async function startEmbeddedStore(dataDir: string, log: Logger, opts: { i
   const client = `https://127.0.0.1:${ports.client}`;
   const peer = `http://127.0.0.1:${ports.peer}`;
   const args = [
-    '--name', 'embedded', '--data-dir', join(dir, 'member'),
+    '--name', MEMBER_NAME, '--data-dir', join(dir, 'member'),
     '--listen-client-urls', client, '--advertise-client-urls', client,
     '--cert-file', pki.serverCertFile, '--key-file', pki.serverKeyFile, '--trusted-ca-file', pki.caFile, '--client-cert-auth',
     '--listen-peer-urls', '', '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `embedded=${peer}`, '--initial-cluster-token', 'mkube-embedded',
+    '--initial-cluster', `${MEMBER_NAME}=${peer}`, '--initial-cluster-token', CLUSTER_TOKEN,
   ];
   const endpoint = `127.0.0.1:${ports.client}`;
   if (!opts.inThread) {
@@ -61,4 +65,23 @@ export async function startEmbeddedStore(dataDir: string, log: Logger, opts: { i
   for (let i = 0; i < 200 && store.member.unhealthyReason(); i++) await new Promise((r) => setTimeout(r, 25));
   log.info({ endpoint: client, dataDir: dir }, 'embedded mkube-store started');
   return { endpoints: [client], pki, connect: () => store.connectInProcess(), failed: store.failed, stop: () => store.stop(true) };
+}
+
+/**
+ * Disaster recovery (`mkube restore`): the embedded store of DIR made from a snapshot file
+ * (`mkube-store snapshot restore`: checksum verified, a new single-member cluster whose key space
+ * is the snapshot's, revisions continuing from it), on loopback ports chosen now. DIR/store must
+ * not hold a member yet; the API server started on DIR afterwards serves the restored objects.
+ */
+export async function restoreEmbeddedStore(dataDir: string, snapshotPath: string): Promise<RestoreResult> {
+  const dir = join(dataDir, 'store');
+  ensurePrivateDir(dir);
+  const ports = { client: await freePort(), peer: await freePort() };
+  const peer = `http://127.0.0.1:${ports.peer}`;
+  const result = await restoreSnapshot({
+    snapshotPath, dataDir: join(dir, 'member'), name: MEMBER_NAME,
+    initialCluster: `${MEMBER_NAME}=${peer}`, initialClusterToken: CLUSTER_TOKEN, initialAdvertisePeerURLs: peer,
+  });
+  writeFileSync(join(dir, 'embedded.json'), JSON.stringify(ports));
+  return result;
 }

@@ -5,3 +5,4 @@ export { HTTP_PORT, HTTPS_PORT, ingressArgs } from './ingress.js';
 export { ensureMetricsApi, metricsApiAvailable, metricsServerArgs } from './metrics_server.js';
 export { ccmArgs, LAB_LB_POOL, routePoolToLab, writeMachinesFile } from './cloud_controller.js';
 export { readState, stopProcess } from './processes.js';
+export { backup, restore, BackupError, type BackupManifest } from './backup.js';
