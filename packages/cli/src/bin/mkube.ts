@@ -5,6 +5,7 @@ import { down } from '../down.js';
 import { PreflightFailed, StepFailed } from '../progress.js';
 import { clusterStatus, formatStatus, NoCluster } from '../status.js';
 import { up } from '../up.js';
+import { upHa } from '../up_ha.js';
 import { CLUSTER_COMMANDS_USAGE, runClusterCommand } from '../join_commands.js';
 import { BACKUP_USAGE, runBackupCommand } from '../backup.js';
 
@@ -14,6 +15,8 @@ const USAGE = `Usage:
              [--pod-network-mode host-gw|vxlan|auto]           how worker pods reach other nodes (routes, a VXLAN overlay, or both by subnet)
              [--lb-address-pool 10.213.250.0/24]               LoadBalancer Service addresses (with --workers)
              [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300]   node failure timing
+  mkube up --control-planes 1|3|5 [--workers M] [--data-dir DIR] [--lab-name mk] [--lab-subnet 0]
+                                                                highly available, in the lab: each host through mkube init/join
   mkube status [--data-dir DIR] [-o json]                      its components, their health, the store and the nodes
                                                                 (exit status 0 when all are healthy, 1 otherwise)
   mkube down [--data-dir DIR]                                   stop it and remove its containers and lab network
@@ -30,12 +33,13 @@ async function main(): Promise<number> {
   }
   const [command, ...rest] = argv;
   if (command === 'backup' || command === 'restore') return runBackupCommand(command, rest);
-  if (command === 'init' || command === 'join' || command === 'token') return runClusterCommand(command, rest);
+  if (command === 'init' || command === 'join' || command === 'token' || command === 'leave' || command === 'remove-member') return runClusterCommand(command, rest);
   const { values } = parseArgs({
     args: rest,
     options: {
       'data-dir': { type: 'string', default: '.mkube' },
       workers: { type: 'string', default: '0' },
+      'control-planes': { type: 'string' },
       'api-port': { type: 'string', default: '6443' },
       'lab-name': { type: 'string' },
       'lab-subnet': { type: 'string' },
@@ -70,7 +74,9 @@ async function main(): Promise<number> {
     const apiArgs = values['default-unreachable-toleration-seconds'] ? ['--default-unreachable-toleration-seconds', values['default-unreachable-toleration-seconds']] : [];
     let state;
     try {
-      state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log, labName: values['lab-name'], labSubnet, podNetworkMode, lbAddressPool });
+      // Several control planes: every lab host through mkube init / mkube join (up_ha.ts).
+      if (values['control-planes'] !== undefined) state = await upHa({ dataDir: values['data-dir']!, controlPlanes: Number(values['control-planes']), workers, apiPort: Number(values['api-port']), labName: values['lab-name'], labSubnet, log });
+      else state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log, labName: values['lab-name'], labSubnet, podNetworkMode, lbAddressPool });
     } catch (err) {
       if (err instanceof PreflightFailed) {
         log(`mkube: cannot start: ${err.reason}`);
