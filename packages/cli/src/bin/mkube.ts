@@ -8,6 +8,7 @@ import { up } from '../up.js';
 import { upHa } from '../up_ha.js';
 import { CLUSTER_COMMANDS_USAGE, runClusterCommand } from '../join_commands.js';
 import { BACKUP_USAGE, runBackupCommand } from '../backup.js';
+import { CHAOS_USAGE, runChaosCommand } from '../chaos/command.js';
 
 const USAGE = `Usage:
   mkube up   [--data-dir DIR] [--workers N] [--api-port PORT]   start a cluster in the background (default DIR .mkube)
@@ -20,7 +21,7 @@ const USAGE = `Usage:
   mkube status [--data-dir DIR] [-o json]                      its components, their health, the store and the nodes
                                                                 (exit status 0 when all are healthy, 1 otherwise)
   mkube down [--data-dir DIR]                                   stop it and remove its containers and lab network
-${CLUSTER_COMMANDS_USAGE}${BACKUP_USAGE}`;
+${CLUSTER_COMMANDS_USAGE}${BACKUP_USAGE}${CHAOS_USAGE}`;
 
 // A CLI's output is for people: no Node.js deprecation notices from libraries (the store client's TLS to 127.0.0.1).
 process.noDeprecation = true;
@@ -33,6 +34,7 @@ async function main(): Promise<number> {
   }
   const [command, ...rest] = argv;
   if (command === 'backup' || command === 'restore') return runBackupCommand(command, rest);
+  if (command === 'chaos') return runChaosCommand(rest, (line) => process.stderr.write(`${line}\n`));
   if (command === 'init' || command === 'join' || command === 'token' || command === 'leave' || command === 'remove-member') return runClusterCommand(command, rest);
   const { values } = parseArgs({
     args: rest,
