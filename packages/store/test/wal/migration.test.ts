@@ -86,9 +86,7 @@ async function raftKeysInLevelDb(dataDir: string): Promise<number> {
   const db = new ClassicLevel<Buffer, Buffer>(join(dataDir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.open();
   try {
-    let n = 0;
-    for await (const _ of db.keys({ gte: Buffer.from('raft/'), lt: Buffer.from('raft0') })) n++;
-    return n;
+    return (await db.keys({ gte: Buffer.from('raft/'), lt: Buffer.from('raft0') }).all()).length;
   } finally {
     await db.close();
   }
