@@ -6,10 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePrivateFile } from '@mkube/apiserver';
+import { SERVERS_EXTENSION } from '@mkube/client';
 import { stringify } from 'yaml';
-
-/** @mkube/client's kubeconfig cluster extension naming every API server (packages/client/README.md). */
-export const SERVERS_EXTENSION = 'mkube.io/servers';
 
 export interface ApiServerRef {
   name: string;

@@ -18,6 +18,7 @@ import {
   verifyDetachedJws,
 } from '@mkube/api';
 import { kubeconfig } from '@mkube/apiserver';
+import { SERVERS_EXTENSION } from '@mkube/client';
 import { parse } from 'yaml';
 import type { AdminCreds } from './api_probe.js';
 import { apiCall } from './cluster_dns.js';
@@ -30,9 +31,6 @@ export class DiscoveryError extends Error {
     this.name = 'DiscoveryError';
   }
 }
-
-/** @mkube/client's cluster extension naming every API server (admin_kubeconfig.ts). */
-const SERVERS_EXTENSION = 'mkube.io/servers';
 
 /** The YAML lines of a kubeconfig cluster's mkube.io/servers extension (4-space indented), none for one server. */
 export function serversExtensionLines(servers: string[] | undefined): string[] {

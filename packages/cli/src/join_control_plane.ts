@@ -13,7 +13,7 @@ import type { EtcdClient } from '@mkube/store/client';
 import { adminCreds, waitFor } from './api_probe.js';
 import { writeAdminKubeconfig } from './admin_kubeconfig.js';
 import { listControlPlanes, recordControlPlane, startControlPlaneApiServer, startControlPlaneComponents, startStoreMember, type HostContext } from './control_plane.js';
-import { fetchClusterInfo, verifyClusterInfo } from './discovery.js';
+import { clusterInfoSignedFor, fetchClusterInfo, publishClusterInfo, verifyClusterInfo } from './discovery.js';
 import { KUBERNETES_SERVICE_IP } from './init.js';
 import { isAlive, readState, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 import { Progress } from './progress.js';
@@ -129,6 +129,14 @@ export async function joinControlPlane(o: ControlPlaneJoinOptions): Promise<{ st
   await startControlPlaneComponents(ctx, { pki, server, clusterSigningDuration: o.clusterSigningDuration });
   await recordControlPlane(local, { add: { name, apiServer: server, storeClientURL: myClient, storePeerURL: myPeer } });
   const all = await listControlPlanes(local);
+  // cluster-info names every API server from now on (joining node agents get them all); the bootstrap signer re-signs it.
+  await progress.step('Publishing every API server in cluster-info', async (h) => {
+    await publishClusterInfo(local, discovered.server, discovered.caPem, all.map((p) => p.apiServer));
+    await waitFor('the bootstrap signer to re-sign cluster-info', 60_000, async () => {
+      h.waiting('kube-public/cluster-info signature for the join token');
+      return (await clusterInfoSignedFor(local, o.token)) ? true : undefined;
+    });
+  }, () => `cluster-info lists ${all.length} API servers`);
   writeAdminKubeconfig(state.kubeconfig, pki, [{ name, server }, ...all.filter((p) => p.name !== name).map((p) => ({ name: p.name, server: p.apiServer }))]);
   writeState(state);
   return { state, name, members: memberCount };
