@@ -61,7 +61,7 @@ export async function bootstrapClientConfig(o: BootstrapOptions): Promise<Client
   try {
     const pair = await requestCertificate(client, { signerName: SIGNER_KUBELET_CLIENT, usages: CLIENT_USAGES, commonName: nodeUser(o.nodeName), organizations: [NODES_GROUP] }, { log: o.log, timeoutMs: o.timeoutMs });
     const pem = storePair(o.certDir, 'client', pair);
-    writePrivateFileAtomic(o.kubeconfig, clientKubeconfig(boot.server, boot.ca.toString('utf8'), 'default-auth', pem));
+    writePrivateFileAtomic(o.kubeconfig, clientKubeconfig(boot.server, boot.ca.toString('utf8'), 'default-auth', pem, boot.servers));
     o.log.info({ kubeconfig: o.kubeconfig, csr: pair.csrName }, 'client certificate bootstrapped; kubeconfig written');
   } finally {
     client.close();

@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KeyPair } from './csr_request.js';
+import { SERVERS_EXTENSION } from '@mkube/client';
 
 export type CertificateKind = 'client' | 'server';
 
@@ -51,7 +52,7 @@ export function loadValidPair(dir: string, kind: CertificateKind, now = Date.now
 }
 
 /** The node's kubeconfig: the cluster (server, CA) and the client pair by path (both entries name the same pem). */
-export function clientKubeconfig(server: string, caPem: string, user: string, pemPath: string): string {
+export function clientKubeconfig(server: string, caPem: string, user: string, pemPath: string, servers?: string[]): string {
   return [
     'apiVersion: v1',
     'kind: Config',
@@ -59,6 +60,8 @@ export function clientKubeconfig(server: string, caPem: string, user: string, pe
     '- cluster:',
     `    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}`,
     `    server: ${server}`,
+    // Every API server the bootstrap kubeconfig named (@mkube/client's mkube.io/servers extension): failover.
+    ...(servers && servers.length > 1 ? ['    extensions:', `    - name: ${SERVERS_EXTENSION}`, '      extension:', '        servers:', ...servers.map((x) => `        - ${JSON.stringify(x)}`)] : []),
     '  name: default-cluster',
     'contexts:',
     '- context:',
