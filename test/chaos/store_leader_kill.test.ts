@@ -15,7 +15,7 @@
 // max < 1.5 s). CHAOS_KILLS sets the rounds of test 1 (default 6).
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { appendFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StoreCluster } from '@mkube/testing';
@@ -66,13 +66,27 @@ test.serial('leader killed with SIGKILL and restarted repeatedly: no acknowledge
   await w.verify(t);
 });
 
-/** The newest LevelDB log file of the member's Raft log (data-dir/db). */
-function newestLevelDbLog(dataDir: string): string {
-  const dir = join(dataDir, 'db');
-  const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => join(dir, f));
-  logs.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs || b.localeCompare(a));
-  if (logs.length === 0) throw new Error(`no LevelDB log file in ${dir}`);
-  return logs[0]!;
+/**
+ * The member's last WAL segment (data-dir/wal, `%016x-%016x.wal`) and where its records end: each
+ * record's frame is a little-endian u64 whose low 56 bits are its length and whose top byte, when
+ * 0x80 is set, holds its padding (packages/store/src/wal/record.ts); a zero frame is the
+ * preallocated space after the last record.
+ */
+function walTail(dataDir: string): { segment: string; end: number } {
+  const dir = join(dataDir, 'wal');
+  const segments = readdirSync(dir).filter((f) => /^[0-9a-f]{16}-[0-9a-f]{16}\.wal$/.test(f)).sort();
+  if (segments.length === 0) throw new Error(`no WAL segment in ${dir}`);
+  const segment = join(dir, segments.at(-1)!);
+  const buf = readFileSync(segment);
+  let off = 0;
+  while (off + 8 <= buf.length) {
+    const lo = buf.readUInt32LE(off);
+    const hi = buf.readUInt32LE(off + 4);
+    if (lo === 0 && hi === 0) break;
+    const pad = hi >>> 31 ? (hi >>> 24) & 7 : 0;
+    off += 8 + lo + (hi & 0xffffff) * 2 ** 32 + pad;
+  }
+  return { segment, end: off };
 }
 
 test.serial('SIGSTOP of the leader, a follower killed, the leader partitioned or delayed, its disk full, a torn log tail: failover within target, nothing acknowledged lost, history linearizable', async (t) => {
@@ -85,6 +99,8 @@ test.serial('SIGSTOP of the leader, a follower killed, the leader partitioned or
   const cluster = await StoreCluster.start({
     members: 3,
     peerProxies: true,
+    // WAL segments of 4 MiB: the default 64 MiB (preallocated) would not fit the 64 MiB tmpfs.
+    extraArgs: ['--wal-segment-bytes', String(4 << 20)],
     // A 64 MiB tmpfs per data directory: filling it gives ENOSPC without touching the host's disk.
     prepareDataDir: async (dir) => {
       await run('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0700', 'tmpfs', dir]);
@@ -192,15 +208,21 @@ test.serial('SIGSTOP of the leader, a follower killed, the leader partitioned or
       const killedAt = Date.now();
       await cluster.kill(leader, 'SIGKILL');
       await measure('leader SIGKILL with a torn log tail', killedAt, leader);
-      // A LevelDB log record header (checksum, length 4000, type FULL) and only part of its payload.
-      const torn = Buffer.alloc(7 + 1200, 0x5a);
-      torn.writeUInt32LE(0xdeadbeef, 0);
-      torn.writeUInt16LE(4000, 4);
-      torn.writeUInt8(1, 6);
-      appendFileSync(newestLevelDbLog(m.dataDir), torn);
+      // A WAL record cut by the crash: its frame (length 4000, no padding) and only part of its
+      // payload at the end of the last segment's records; the preallocated zeros stay after it.
+      const { segment, end } = walTail(m.dataDir);
+      const torn = Buffer.alloc(8 + 1200, 0x5a);
+      torn.writeUInt32LE(4000, 0);
+      torn.writeUInt32LE(0, 4);
+      const fd = openSync(segment, 'r+');
+      writeSync(fd, torn, 0, torn.length, end);
+      closeSync(fd);
       cluster.restart(leader);
       await settle();
       t.is(m.proc!.exitCode, null, `the member restarts over its torn log tail; stderr: ${m.stderr.join('').slice(-1500)}`);
+      // The repair cut it off: what is at that offset now is zeros or the records written since.
+      const after = readFileSync(segment);
+      t.false(after.length >= end + 9 && after.readUInt32LE(end) === 4000 && after[end + 8] === 0x5a, 'the torn record was cut off the segment');
     }
   } finally {
     await w.stop();

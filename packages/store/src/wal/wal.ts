@@ -21,6 +21,9 @@ import { LogRuleError, parseSegmentName, readSegments, segmentName, type Segment
 import { fdatasync, fsyncDir, preallocate, zeroFill } from './segment_file.js';
 import type { RebuiltLog } from './log_builder.js';
 
+/** How often a synced batch also asks whether the file system is full (statfs, beside the fdatasync). */
+const SPACE_CHECK_MS = 200;
+
 /** etcd's SegmentSizeBytes is 64 MB; ours is 64 MiB unless configured. */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const NEXT_SEGMENT = 'next.wal.tmp';
@@ -34,6 +37,8 @@ export interface WalOptions {
   /** Size segments are preallocated to and cut at (default 64 MiB). */
   segmentBytes?: number;
   logger?: WalLogger;
+  /** How often (at most) a synced batch also checks for a full file system (default 200 ms). */
+  spaceCheckMs?: number;
 }
 
 export interface WalStats {
@@ -53,17 +58,24 @@ export interface OpenedWal {
   repaired: TornTail | undefined;
 }
 
+/** Free blocks of the file system holding `dir` (undefined when it cannot tell). */
+function freeBlocks(dir: string): Promise<number | undefined> {
+  return new Promise((resolve) => fs.statfs(dir, (err, st) => resolve(err ? undefined : st.bfree)));
+}
+
 export class Wal {
   readonly stats: WalStats = { syncs: 0, writes: 0, bytes: 0, segmentsCut: 0, segmentsRemoved: 0 };
   private chain: Promise<void> = Promise.resolve();
   private next: Promise<string> | undefined;
   private failed: Error | undefined;
   private closed = false;
+  private spaceCheckedAt = 0;
 
   private constructor(
     readonly dir: string,
     private readonly segmentBytes: number,
     private readonly logger: WalLogger | undefined,
+    private readonly spaceCheckMs: number,
     private segments: SegmentRef[],
     private fd: number,
     /** Where the next record goes in the last segment. */
@@ -111,7 +123,7 @@ export class Wal {
       fs.closeSync(fd);
       throw new WalIoError(`WAL ${dir}: repairing the torn tail of ${tail.path}`, err as Error);
     }
-    const wal = new Wal(dir, segmentBytes, opts.logger, segments, fd, read.end, read.crc, read.builder.lastIndex(), log.hardState, log.snapshot);
+    const wal = new Wal(dir, segmentBytes, opts.logger, opts.spaceCheckMs ?? SPACE_CHECK_MS, segments, fd, read.end, read.crc, read.builder.lastIndex(), log.hardState, log.snapshot);
     return { wal, log, repaired: read.torn };
   }
 
@@ -226,11 +238,22 @@ export class Wal {
   }
 
   private async sync(): Promise<void> {
+    const now = Date.now();
+    const checkSpace = now - this.spaceCheckedAt >= this.spaceCheckMs;
+    if (checkSpace) this.spaceCheckedAt = now;
+    let free: Promise<number | undefined> | undefined;
     try {
       this.stats.syncs++;
+      free = checkSpace ? freeBlocks(this.dir) : undefined;
       await fdatasync(this.fd);
     } catch (err) {
       throw new WalIoError(`WAL: fdatasync of ${this.tailPath()}`, err as Error);
+    }
+    // Writes into a preallocated segment succeed on a full disk, while the key space's (buffered,
+    // unsynced) LevelDB writes will fail later: a member whose file system is full stops now.
+    if ((await free) === 0) {
+      const err = Object.assign(new Error('ENOSPC: no space left on device (the file system of the WAL is full)'), { code: 'ENOSPC' });
+      throw new WalIoError(`WAL ${this.dir}`, err);
     }
   }
 

@@ -238,3 +238,27 @@ test('one fdatasync per synced batch, however many entries it holds; none for an
   t.is(wal.stats.writes, 12, 'one write per batch');
   await wal.close();
 });
+
+test('on a full file system a synced batch fails with ENOSPC although the preallocated segment has room', async (t) => {
+  t.timeout(60_000);
+  if (process.getuid?.() !== 0) {
+    t.fail('this test mounts a small tmpfs (the full disk) and must run as root');
+    return;
+  }
+  const dir = tempDir(t);
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', dir]);
+  t.teardown(() => execFileSync('umount', ['-l', dir]));
+  const { wal } = await Wal.open(join(dir, 'wal'), { segmentBytes: 512 * 1024, spaceCheckMs: 0 });
+  t.teardown(() => wal.close().catch(() => undefined));
+  await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 10), undefined, true);
+  try {
+    writeFileSync(join(dir, 'filler'), Buffer.alloc(4 << 20));
+  } catch (err) {
+    t.is((err as NodeJS.ErrnoException).code, 'ENOSPC', 'the filler stops at a full disk');
+  }
+  // The next synced batch notices (the check runs on every sync here).
+  const err = await t.throwsAsync(wal.save({ term: 1, vote: 1, commit: 10 }, entries(11, 12), undefined, true));
+  t.regex(err!.message, /ENOSPC/);
+  t.is((err as unknown as { errno?: string }).errno, 'ENOSPC');
+});
