@@ -101,6 +101,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   define({ group: 'apiregistration.k8s.io', version: 'v1', kind: 'APIService', resource: 'apiservices', namespaced: false, pkg: 'apiregistration.v1', categories: ['api-extensions'], status: true }),
   define({ group: 'policy', version: 'v1', kind: 'PodDisruptionBudget', resource: 'poddisruptionbudgets', namespaced: true, pkg: 'policy.v1', shortNames: ['pdb'], status: true }),
   define({ group: 'autoscaling', version: 'v2', kind: 'HorizontalPodAutoscaler', resource: 'horizontalpodautoscalers', namespaced: true, pkg: 'autoscaling.v2', shortNames: ['hpa'], categories: ALL, status: true }),
+  // Served converted from the stored autoscaling/v2 object (apiserver registry/hpa_v1_conversion.ts); v2 stays preferred.
+  define({ group: 'autoscaling', version: 'v1', kind: 'HorizontalPodAutoscaler', resource: 'horizontalpodautoscalers', namespaced: true, pkg: 'autoscaling.v1', shortNames: ['hpa'], categories: ALL, status: true }),
   define({ group: 'certificates.k8s.io', version: 'v1', kind: 'CertificateSigningRequest', resource: 'certificatesigningrequests', namespaced: false, pkg: 'certificates.v1', shortNames: ['csr'], status: true }),
   // Create-only reviews: answered from the authenticator/authorizer, never stored, not listable.
   define({ group: 'authentication.k8s.io', version: 'v1', kind: 'SelfSubjectReview', resource: 'selfsubjectreviews', namespaced: false, pkg: 'authentication.v1', verbs: ['create'], list: false }),

@@ -28,6 +28,8 @@ export const REQUIRED_NON_SCALARS: ReadonlyMap<string, readonly string[]> = new 
   ['k8s.io.api.authorization.v1.SelfSubjectRulesReview', ['spec']], // V1SelfSubjectRulesReview
   ['k8s.io.api.authorization.v1.SubjectAccessReview', ['spec']], // V1SubjectAccessReview
   ['k8s.io.api.authorization.v1.SubjectRulesReviewStatus', ['nonResourceRules', 'resourceRules']], // V1SubjectRulesReviewStatus
+  ['k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerList', ['items']], // V1HorizontalPodAutoscalerList
+  ['k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec', ['scaleTargetRef']], // V1HorizontalPodAutoscalerSpec
   ['k8s.io.api.autoscaling.v2.ContainerResourceMetricSource', ['target']], // V2ContainerResourceMetricSource
   ['k8s.io.api.autoscaling.v2.ContainerResourceMetricStatus', ['current']], // V2ContainerResourceMetricStatus
   ['k8s.io.api.autoscaling.v2.ExternalMetricSource', ['metric', 'target']], // V2ExternalMetricSource

@@ -24,6 +24,9 @@ export const REQUIRED_SCALARS: ReadonlyMap<string, readonly string[]> = new Map<
   ['k8s.io.api.authentication.v1.TokenRequestStatus', ['token']], // V1TokenRequestStatus
   ['k8s.io.api.authorization.v1.SubjectAccessReviewStatus', ['allowed']], // V1SubjectAccessReviewStatus
   ['k8s.io.api.authorization.v1.SubjectRulesReviewStatus', ['incomplete']], // V1SubjectRulesReviewStatus
+  ['k8s.io.api.autoscaling.v1.CrossVersionObjectReference', ['kind', 'name']], // V1CrossVersionObjectReference
+  ['k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec', ['maxReplicas']], // V1HorizontalPodAutoscalerSpec
+  ['k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerStatus', ['currentReplicas', 'desiredReplicas']], // V1HorizontalPodAutoscalerStatus
   ['k8s.io.api.autoscaling.v1.ScaleStatus', ['replicas']], // V1ScaleStatus
   ['k8s.io.api.autoscaling.v2.ContainerResourceMetricSource', ['container', 'name']], // V2ContainerResourceMetricSource
   ['k8s.io.api.autoscaling.v2.ContainerResourceMetricStatus', ['container', 'name']], // V2ContainerResourceMetricStatus

@@ -19,8 +19,9 @@ export const PROTO_FILES = [
   'k8s.io/api/discovery/v1/generated.proto',
   'k8s.io/api/coordination/v1/generated.proto',
   'k8s.io/api/rbac/v1/generated.proto',
-  'k8s.io/api/autoscaling/v1/generated.proto',
+  // v2 before v1: the preferred version's HorizontalPodAutoscaler types keep the plain TypeScript names.
   'k8s.io/api/autoscaling/v2/generated.proto',
+  'k8s.io/api/autoscaling/v1/generated.proto',
   'k8s.io/api/scheduling/v1/generated.proto',
   'k8s.io/api/storage/v1/generated.proto',
   'k8s.io/api/authentication/v1/generated.proto',

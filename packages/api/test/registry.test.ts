@@ -38,6 +38,7 @@ const facts: [string, string, string, boolean, string[], boolean, boolean][] = [
   ['apiservices', 'apiregistration.k8s.io/v1', 'APIService', false, [], true, false],
   ['poddisruptionbudgets', 'policy/v1', 'PodDisruptionBudget', true, ['pdb'], true, false],
   ['horizontalpodautoscalers', 'autoscaling/v2', 'HorizontalPodAutoscaler', true, ['hpa'], true, false],
+  ['horizontalpodautoscalers', 'autoscaling/v1', 'HorizontalPodAutoscaler', true, ['hpa'], true, false],
   ['certificatesigningrequests', 'certificates.k8s.io/v1', 'CertificateSigningRequest', false, ['csr'], true, false],
   ['selfsubjectreviews', 'authentication.k8s.io/v1', 'SelfSubjectReview', false, [], false, false],
   ['tokenreviews', 'authentication.k8s.io/v1', 'TokenReview', false, [], false, false],
@@ -87,6 +88,8 @@ test('lists and auxiliary kinds map to their messages', (t) => {
   t.is(protoTypeForKind('apps/v1', 'Deployment'), 'k8s.io.api.apps.v1.Deployment');
   t.is(protoTypeForKind('v1', 'Status'), 'k8s.io.apimachinery.pkg.apis.meta.v1.Status');
   t.is(protoTypeForKind('autoscaling/v1', 'Scale'), 'k8s.io.api.autoscaling.v1.Scale');
+  t.is(protoTypeForKind('autoscaling/v1', 'HorizontalPodAutoscaler'), 'k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler');
+  t.is(resolveResourceName('hpa')?.apiVersion, 'autoscaling/v2', 'the preferred version comes first');
   t.throws(() => protoTypeForKind('apps/v1', 'Pod'), { message: /no kind "Pod"/ });
 });
 

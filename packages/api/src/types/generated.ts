@@ -8457,40 +8457,6 @@ export interface Subject {
   namespace?: string;
 }
 
-/** k8s.io.api.autoscaling.v1.Scale: Scale represents a scaling request for a resource. */
-export interface Scale {
-  apiVersion?: string;
-  kind?: string;
-  /**
-   * Standard object's metadata. More info:
-   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
-   */
-  metadata?: ObjectMeta;
-  /** spec defines the behavior of the scale. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status. */
-  spec?: ScaleSpec;
-  /** status is the current status of the scale. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status. Read-only. */
-  status?: ScaleStatus;
-}
-
-/** k8s.io.api.autoscaling.v1.ScaleSpec: ScaleSpec describes the attributes of a scale subresource. */
-export interface ScaleSpec {
-  /** desired number of instances for the scaled object. */
-  replicas?: number;
-}
-
-/** k8s.io.api.autoscaling.v1.ScaleStatus: ScaleStatus represents the current status of a scale subresource. */
-export interface ScaleStatus {
-  /** actual number of observed instances of the scaled object. */
-  replicas: number;
-  /**
-   * label query over pods that should match the replicas count. This is same as the label selector but
-   * in the string format to avoid introspection by clients. The string will be in the same format as the
-   * query-param syntax. More info about label selectors:
-   * http://kubernetes.io/docs/user-guide/labels#label-selectors
-   */
-  selector?: string;
-}
-
 /**
  * k8s.io.api.autoscaling.v2.ContainerResourceMetricSource: ContainerResourceMetricSource indicates how to scale on a resource metric known to
  * Kubernetes, as specified in requests and limits, describing each pod in the
@@ -9022,6 +8988,535 @@ export interface ResourceMetricStatus {
   name: string;
   /** current contains the current value for the given metric */
   current: MetricValueStatus;
+}
+
+/** k8s.io.api.autoscaling.v1.Scale: Scale represents a scaling request for a resource. */
+export interface Scale {
+  apiVersion?: string;
+  kind?: string;
+  /**
+   * Standard object's metadata. More info:
+   * https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   */
+  metadata?: ObjectMeta;
+  /** spec defines the behavior of the scale. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status. */
+  spec?: ScaleSpec;
+  /** status is the current status of the scale. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status. Read-only. */
+  status?: ScaleStatus;
+}
+
+/** k8s.io.api.autoscaling.v1.ScaleSpec: ScaleSpec describes the attributes of a scale subresource. */
+export interface ScaleSpec {
+  /** desired number of instances for the scaled object. */
+  replicas?: number;
+}
+
+/** k8s.io.api.autoscaling.v1.ScaleStatus: ScaleStatus represents the current status of a scale subresource. */
+export interface ScaleStatus {
+  /** actual number of observed instances of the scaled object. */
+  replicas: number;
+  /**
+   * label query over pods that should match the replicas count. This is same as the label selector but
+   * in the string format to avoid introspection by clients. The string will be in the same format as the
+   * query-param syntax. More info about label selectors:
+   * http://kubernetes.io/docs/user-guide/labels#label-selectors
+   */
+  selector?: string;
+}
+
+/** k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler: configuration of a horizontal pod autoscaler. */
+export interface AutoscalingV1HorizontalPodAutoscaler {
+  apiVersion?: string;
+  kind?: string;
+  /**
+   * Standard object metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
+   * +optional
+   */
+  metadata?: ObjectMeta;
+  /**
+   * spec defines the behaviour of autoscaler. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status.
+   * +optional
+   */
+  spec?: AutoscalingV1HorizontalPodAutoscalerSpec;
+  /**
+   * status is the current information about the autoscaler.
+   * +optional
+   */
+  status?: AutoscalingV1HorizontalPodAutoscalerStatus;
+}
+
+/** k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerList: list of horizontal pod autoscaler objects. */
+export interface AutoscalingV1HorizontalPodAutoscalerList {
+  apiVersion?: string;
+  kind?: string;
+  /**
+   * Standard list metadata.
+   * +optional
+   */
+  metadata?: ListMeta;
+  /** items is the list of horizontal pod autoscaler objects. */
+  items: AutoscalingV1HorizontalPodAutoscaler[];
+}
+
+/** k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec: specification of a horizontal pod autoscaler. */
+export interface AutoscalingV1HorizontalPodAutoscalerSpec {
+  /**
+   * reference to scaled resource; horizontal pod autoscaler will learn the current resource consumption
+   * and will set the desired number of pods by using its Scale subresource.
+   */
+  scaleTargetRef: AutoscalingV1CrossVersionObjectReference;
+  /**
+   * minReplicas is the lower limit for the number of replicas to which the autoscaler
+   * can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the
+   * alpha feature gate HPAScaleToZero is enabled and at least one Object or External
+   * metric is configured.  Scaling is active as long as at least one metric value is
+   * available.
+   * +optional
+   */
+  minReplicas?: number;
+  /** maxReplicas is the upper limit for the number of pods that can be set by the autoscaler; cannot be smaller than MinReplicas. */
+  maxReplicas: number;
+  /**
+   * targetCPUUtilizationPercentage is the target average CPU utilization (represented as a percentage of requested CPU) over all the pods;
+   * if not specified the default autoscaling policy will be used.
+   * +optional
+   */
+  targetCPUUtilizationPercentage?: number;
+}
+
+/** k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerStatus: current status of a horizontal pod autoscaler */
+export interface AutoscalingV1HorizontalPodAutoscalerStatus {
+  /**
+   * observedGeneration is the most recent generation observed by this autoscaler.
+   * +optional
+   */
+  observedGeneration?: number;
+  /**
+   * lastScaleTime is the last time the HorizontalPodAutoscaler scaled the number of pods;
+   * used by the autoscaler to control how often the number of pods is changed.
+   * +optional
+   */
+  lastScaleTime?: Time;
+  /** currentReplicas is the current number of replicas of pods managed by this autoscaler. */
+  currentReplicas: number;
+  /** desiredReplicas is the  desired number of replicas of pods managed by this autoscaler. */
+  desiredReplicas: number;
+  /**
+   * currentCPUUtilizationPercentage is the current average CPU utilization over all pods, represented as a percentage of requested CPU,
+   * e.g. 70 means that an average pod is using now 70% of its requested CPU.
+   * +optional
+   */
+  currentCPUUtilizationPercentage?: number;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.CrossVersionObjectReference: CrossVersionObjectReference contains enough information to let you identify the referred resource.
+ * +structType=atomic
+ */
+export interface AutoscalingV1CrossVersionObjectReference {
+  /** kind is the kind of the referent; More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
+  kind: string;
+  /** name is the name of the referent; More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names */
+  name: string;
+  /**
+   * apiVersion is the API version of the referent
+   * +optional
+   */
+  apiVersion?: string;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerCondition: HorizontalPodAutoscalerCondition describes the state of
+ * a HorizontalPodAutoscaler at a certain point.
+ */
+export interface AutoscalingV1HorizontalPodAutoscalerCondition {
+  /** type describes the current condition */
+  type?: string;
+  /** status is the status of the condition (True, False, Unknown) */
+  status?: string;
+  /**
+   * lastTransitionTime is the last time the condition transitioned from
+   * one status to another
+   * +optional
+   */
+  lastTransitionTime?: Time;
+  /**
+   * reason is the reason for the condition's last transition.
+   * +optional
+   */
+  reason?: string;
+  /**
+   * message is a human-readable explanation containing details about
+   * the transition
+   * +optional
+   */
+  message?: string;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.MetricSpec: MetricSpec specifies how to scale based on a single metric
+ * (only `type` and one other matching field should be set at once).
+ */
+export interface AutoscalingV1MetricSpec {
+  /**
+   * type is the type of metric source.  It should be one of "ContainerResource",
+   * "External", "Object", "Pods" or "Resource", each mapping to a matching field in the object.
+   */
+  type?: string;
+  /**
+   * object refers to a metric describing a single kubernetes object
+   * (for example, hits-per-second on an Ingress object).
+   * +optional
+   */
+  object?: AutoscalingV1ObjectMetricSource;
+  /**
+   * pods refers to a metric describing each pod in the current scale target
+   * (for example, transactions-processed-per-second).  The values will be
+   * averaged together before being compared to the target value.
+   * +optional
+   */
+  pods?: AutoscalingV1PodsMetricSource;
+  /**
+   * resource refers to a resource metric (such as those specified in
+   * requests and limits) known to Kubernetes describing each pod in the
+   * current scale target (e.g. CPU or memory). Such metrics are built in to
+   * Kubernetes, and have special scaling options on top of those available
+   * to normal per-pod metrics using the "pods" source.
+   * +optional
+   */
+  resource?: AutoscalingV1ResourceMetricSource;
+  /**
+   * containerResource refers to a resource metric (such as those specified in
+   * requests and limits) known to Kubernetes describing a single container in each pod of the
+   * current scale target (e.g. CPU or memory). Such metrics are built in to
+   * Kubernetes, and have special scaling options on top of those available
+   * to normal per-pod metrics using the "pods" source.
+   * +optional
+   */
+  containerResource?: AutoscalingV1ContainerResourceMetricSource;
+  /**
+   * external refers to a global metric that is not associated
+   * with any Kubernetes object. It allows autoscaling based on information
+   * coming from components running outside of cluster
+   * (for example length of queue in cloud messaging service, or
+   * QPS from loadbalancer running outside of cluster).
+   * +optional
+   */
+  external?: AutoscalingV1ExternalMetricSource;
+}
+
+/** k8s.io.api.autoscaling.v1.MetricStatus: MetricStatus describes the last-read state of a single metric. */
+export interface AutoscalingV1MetricStatus {
+  /**
+   * type is the type of metric source.  It will be one of "ContainerResource",
+   * "External", "Object", "Pods" or "Resource", each corresponds to a matching field in the object.
+   */
+  type?: string;
+  /**
+   * object refers to a metric describing a single kubernetes object
+   * (for example, hits-per-second on an Ingress object).
+   * +optional
+   */
+  object?: AutoscalingV1ObjectMetricStatus;
+  /**
+   * pods refers to a metric describing each pod in the current scale target
+   * (for example, transactions-processed-per-second).  The values will be
+   * averaged together before being compared to the target value.
+   * +optional
+   */
+  pods?: AutoscalingV1PodsMetricStatus;
+  /**
+   * resource refers to a resource metric (such as those specified in
+   * requests and limits) known to Kubernetes describing each pod in the
+   * current scale target (e.g. CPU or memory). Such metrics are built in to
+   * Kubernetes, and have special scaling options on top of those available
+   * to normal per-pod metrics using the "pods" source.
+   * +optional
+   */
+  resource?: AutoscalingV1ResourceMetricStatus;
+  /**
+   * containerResource refers to a resource metric (such as those specified in
+   * requests and limits) known to Kubernetes describing a single container in each pod in the
+   * current scale target (e.g. CPU or memory). Such metrics are built in to
+   * Kubernetes, and have special scaling options on top of those available
+   * to normal per-pod metrics using the "pods" source.
+   * +optional
+   */
+  containerResource?: AutoscalingV1ContainerResourceMetricStatus;
+  /**
+   * external refers to a global metric that is not associated
+   * with any Kubernetes object. It allows autoscaling based on information
+   * coming from components running outside of cluster
+   * (for example length of queue in cloud messaging service, or
+   * QPS from loadbalancer running outside of cluster).
+   * +optional
+   */
+  external?: AutoscalingV1ExternalMetricStatus;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.ObjectMetricSource: ObjectMetricSource indicates how to scale on a metric describing a
+ * kubernetes object (for example, hits-per-second on an Ingress object).
+ */
+export interface AutoscalingV1ObjectMetricSource {
+  /** target is the described Kubernetes object. */
+  target?: AutoscalingV1CrossVersionObjectReference;
+  /** metricName is the name of the metric in question. */
+  metricName?: string;
+  /** targetValue is the target value of the metric (as a quantity). */
+  targetValue?: QuantityString;
+  /**
+   * selector is the string-encoded form of a standard kubernetes label selector for the given metric.
+   * When set, it is passed as an additional parameter to the metrics server for more specific metrics scoping
+   * When unset, just the metricName will be used to gather metrics.
+   * +optional
+   */
+  selector?: LabelSelector;
+  /**
+   * averageValue is the target value of the average of the
+   * metric across all relevant pods (as a quantity)
+   * +optional
+   */
+  averageValue?: QuantityString;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.ObjectMetricStatus: ObjectMetricStatus indicates the current value of a metric describing a
+ * kubernetes object (for example, hits-per-second on an Ingress object).
+ */
+export interface AutoscalingV1ObjectMetricStatus {
+  /** target is the described Kubernetes object. */
+  target?: AutoscalingV1CrossVersionObjectReference;
+  /** metricName is the name of the metric in question. */
+  metricName?: string;
+  /** currentValue is the current value of the metric (as a quantity). */
+  currentValue?: QuantityString;
+  /**
+   * selector is the string-encoded form of a standard kubernetes label selector for the given metric
+   * When set in the ObjectMetricSource, it is passed as an additional parameter to the metrics server for more specific metrics scoping.
+   * When unset, just the metricName will be used to gather metrics.
+   * +optional
+   */
+  selector?: LabelSelector;
+  /**
+   * averageValue is the current value of the average of the
+   * metric across all relevant pods (as a quantity)
+   * +optional
+   */
+  averageValue?: QuantityString;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.PodsMetricSource: PodsMetricSource indicates how to scale on a metric describing each pod in
+ * the current scale target (for example, transactions-processed-per-second).
+ * The values will be averaged together before being compared to the target
+ * value.
+ */
+export interface AutoscalingV1PodsMetricSource {
+  /** metricName is the name of the metric in question */
+  metricName?: string;
+  /**
+   * targetAverageValue is the target value of the average of the
+   * metric across all relevant pods (as a quantity)
+   */
+  targetAverageValue?: QuantityString;
+  /**
+   * selector is the string-encoded form of a standard kubernetes label selector for the given metric
+   * When set, it is passed as an additional parameter to the metrics server for more specific metrics scoping
+   * When unset, just the metricName will be used to gather metrics.
+   * +optional
+   */
+  selector?: LabelSelector;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.PodsMetricStatus: PodsMetricStatus indicates the current value of a metric describing each pod in
+ * the current scale target (for example, transactions-processed-per-second).
+ */
+export interface AutoscalingV1PodsMetricStatus {
+  /** metricName is the name of the metric in question */
+  metricName?: string;
+  /**
+   * currentAverageValue is the current value of the average of the
+   * metric across all relevant pods (as a quantity)
+   */
+  currentAverageValue?: QuantityString;
+  /**
+   * selector is the string-encoded form of a standard kubernetes label selector for the given metric
+   * When set in the PodsMetricSource, it is passed as an additional parameter to the metrics server for more specific metrics scoping.
+   * When unset, just the metricName will be used to gather metrics.
+   * +optional
+   */
+  selector?: LabelSelector;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.ResourceMetricSource: ResourceMetricSource indicates how to scale on a resource metric known to
+ * Kubernetes, as specified in requests and limits, describing each pod in the
+ * current scale target (e.g. CPU or memory).  The values will be averaged
+ * together before being compared to the target.  Such metrics are built in to
+ * Kubernetes, and have special scaling options on top of those available to
+ * normal per-pod metrics using the "pods" source.  Only one "target" type
+ * should be set.
+ */
+export interface AutoscalingV1ResourceMetricSource {
+  /** name is the name of the resource in question. */
+  name?: string;
+  /**
+   * targetAverageUtilization is the target value of the average of the
+   * resource metric across all relevant pods, represented as a percentage of
+   * the requested value of the resource for the pods.
+   * +optional
+   */
+  targetAverageUtilization?: number;
+  /**
+   * targetAverageValue is the target value of the average of the
+   * resource metric across all relevant pods, as a raw value (instead of as
+   * a percentage of the request), similar to the "pods" metric source type.
+   * +optional
+   */
+  targetAverageValue?: QuantityString;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.ResourceMetricStatus: ResourceMetricStatus indicates the current value of a resource metric known to
+ * Kubernetes, as specified in requests and limits, describing each pod in the
+ * current scale target (e.g. CPU or memory).  Such metrics are built in to
+ * Kubernetes, and have special scaling options on top of those available to
+ * normal per-pod metrics using the "pods" source.
+ */
+export interface AutoscalingV1ResourceMetricStatus {
+  /** name is the name of the resource in question. */
+  name?: string;
+  /**
+   * currentAverageUtilization is the current value of the average of the
+   * resource metric across all relevant pods, represented as a percentage of
+   * the requested value of the resource for the pods.  It will only be
+   * present if `targetAverageValue` was set in the corresponding metric
+   * specification.
+   * +optional
+   */
+  currentAverageUtilization?: number;
+  /**
+   * currentAverageValue is the current value of the average of the
+   * resource metric across all relevant pods, as a raw value (instead of as
+   * a percentage of the request), similar to the "pods" metric source type.
+   * It will always be set, regardless of the corresponding metric specification.
+   */
+  currentAverageValue?: QuantityString;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.ContainerResourceMetricSource: ContainerResourceMetricSource indicates how to scale on a resource metric known to
+ * Kubernetes, as specified in the requests and limits, describing a single container in
+ * each of the pods of the current scale target(e.g. CPU or memory). The values will be
+ * averaged together before being compared to the target. Such metrics are built into
+ * Kubernetes, and have special scaling options on top of those available to
+ * normal per-pod metrics using the "pods" source. Only one "target" type
+ * should be set.
+ */
+export interface AutoscalingV1ContainerResourceMetricSource {
+  /** name is the name of the resource in question. */
+  name?: string;
+  /**
+   * targetAverageUtilization is the target value of the average of the
+   * resource metric across all relevant pods, represented as a percentage of
+   * the requested value of the resource for the pods.
+   * +optional
+   */
+  targetAverageUtilization?: number;
+  /**
+   * targetAverageValue is the target value of the average of the
+   * resource metric across all relevant pods, as a raw value (instead of as
+   * a percentage of the request), similar to the "pods" metric source type.
+   * +optional
+   */
+  targetAverageValue?: QuantityString;
+  /** container is the name of the container in the pods of the scaling target. */
+  container?: string;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.ContainerResourceMetricStatus: ContainerResourceMetricStatus indicates the current value of a resource metric known to
+ * Kubernetes, as specified in requests and limits, describing a single container in each pod in the
+ * current scale target (e.g. CPU or memory).  Such metrics are built in to
+ * Kubernetes, and have special scaling options on top of those available to
+ * normal per-pod metrics using the "pods" source.
+ */
+export interface AutoscalingV1ContainerResourceMetricStatus {
+  /** name is the name of the resource in question. */
+  name?: string;
+  /**
+   * currentAverageUtilization is the current value of the average of the
+   * resource metric across all relevant pods, represented as a percentage of
+   * the requested value of the resource for the pods.  It will only be
+   * present if `targetAverageValue` was set in the corresponding metric
+   * specification.
+   * +optional
+   */
+  currentAverageUtilization?: number;
+  /**
+   * currentAverageValue is the current value of the average of the
+   * resource metric across all relevant pods, as a raw value (instead of as
+   * a percentage of the request), similar to the "pods" metric source type.
+   * It will always be set, regardless of the corresponding metric specification.
+   */
+  currentAverageValue?: QuantityString;
+  /** container is the name of the container in the pods of the scaling taget */
+  container?: string;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.ExternalMetricSource: ExternalMetricSource indicates how to scale on a metric not associated with
+ * any Kubernetes object (for example length of queue in cloud
+ * messaging service, or QPS from loadbalancer running outside of cluster).
+ */
+export interface AutoscalingV1ExternalMetricSource {
+  /** metricName is the name of the metric in question. */
+  metricName?: string;
+  /**
+   * metricSelector is used to identify a specific time series
+   * within a given metric.
+   * +optional
+   */
+  metricSelector?: LabelSelector;
+  /**
+   * targetValue is the target value of the metric (as a quantity).
+   * Mutually exclusive with TargetAverageValue.
+   * +optional
+   */
+  targetValue?: QuantityString;
+  /**
+   * targetAverageValue is the target per-pod value of global metric (as a quantity).
+   * Mutually exclusive with TargetValue.
+   * +optional
+   */
+  targetAverageValue?: QuantityString;
+}
+
+/**
+ * k8s.io.api.autoscaling.v1.ExternalMetricStatus: ExternalMetricStatus indicates the current value of a global metric
+ * not associated with any Kubernetes object.
+ */
+export interface AutoscalingV1ExternalMetricStatus {
+  /**
+   * metricName is the name of a metric used for autoscaling in
+   * metric system.
+   */
+  metricName?: string;
+  /**
+   * metricSelector is used to identify a specific time series
+   * within a given metric.
+   * +optional
+   */
+  metricSelector?: LabelSelector;
+  /** currentValue is the current value of the metric (as a quantity) */
+  currentValue?: QuantityString;
+  /**
+   * currentAverageValue is the current value of metric averaged over autoscaled pods.
+   * +optional
+   */
+  currentAverageValue?: QuantityString;
 }
 
 /**

@@ -35,6 +35,7 @@ import { checkQueryParams, deleteQuery, listQuery, queryBool, validateDeleteOpti
 import type { Aggregator } from '../aggregator/aggregator.js';
 import { isCsrApproval } from '../registry/csr_strategy.js';
 import { anonymousUser } from '../auth/anonymous.js';
+import { withServedVersions } from '../registry/served_versions.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -84,6 +85,8 @@ export class ApiHandler {
   /** Create-only reviews (virtual_resources.ts): handlers registered per resource. */
   readonly virtual = new VirtualResources();
   constructor(private readonly o: HandlerOptions) {
+    // Served versions stored in another (autoscaling/v1 HPAs as v2) convert at the registry's edge.
+    o.registry = withServedVersions(o.registry);
     this.authz = new RbacAuthorizer(o.registry);
     this.escalation = new EscalationCheck(this.authz);
     new AccessReviews(this.authz).register(this.virtual);

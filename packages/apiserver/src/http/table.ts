@@ -8,6 +8,7 @@
 import type { JsonObject, JsonValue, ResourceInfo } from '@mkube/api';
 import { accessModesAsString } from '@mkube/api';
 import { hpaTargets } from './hpa_columns.js';
+import { hpaV2FromV1 } from '../registry/hpa_v1_conversion.js';
 import { csrCondition, csrRequestedDuration } from './csr_columns.js';
 
 type Obj = JsonObject;
@@ -596,7 +597,8 @@ const COLUMNS: Record<string, Column[]> = {
   horizontalpodautoscalers: [
     nameCol,
     col('Reference', 'string', 'Reference to the target resource being scaled.', (x) => `${s(o(o(x.spec).scaleTargetRef).kind)}/${s(o(o(x.spec).scaleTargetRef).name)}`),
-    col('Targets', 'string', 'The metrics (current/target) this autoscaler scales on.', hpaTargets),
+    // An autoscaling/v1 object prints as its stored v2 form, as upstream prints the internal object.
+    col('Targets', 'string', 'The metrics (current/target) this autoscaler scales on.', (x) => hpaTargets(x.apiVersion === 'autoscaling/v1' ? hpaV2FromV1(x) : x)),
     col('MinPods', 'string', 'Lower limit for the number of pods that can be set by the autoscaler, default 1.', (x) => (o(x.spec).minReplicas === undefined ? '<unset>' : s(o(x.spec).minReplicas))),
     col('MaxPods', 'integer', 'Upper limit for the number of pods that can be set by the autoscaler; cannot be smaller than MinPods.', (x) => n(o(x.spec).maxReplicas)),
     col('Replicas', 'integer', 'Current number of replicas of pods managed by this autoscaler.', (x) => n(o(x.status).currentReplicas)),
