@@ -6,10 +6,11 @@
 // egress deny lets replies of allowed connections pass (conntrack) while the pod cannot connect out;
 // an egress ipBlock with an exception, judged after the service proxy's DNAT; the chains stay while
 // the agent is stopped (still enforced) and are rebuilt when it comes back; a deleted policy lets
-// traffic flow again within seconds; a deleted pod's chains go. Lab mknp, subnets 201-203.
+// traffic flow again within seconds; a deleted pod's chains go; policies poisoned behind the API
+// server's back (straight into etcd) are refused at the sink. Lab mknp, subnets 201-203.
 import test from 'ava';
 import { rmSync } from 'node:fs';
-import { resourceFor } from '@mkube/api';
+import { encodeObject, resourceFor, type JsonObject } from '@mkube/api';
 import { Resources, type KubeObject } from '@mkube/client';
 import { kubectl, run, startAgent, startControlPlane, tmpRoot, waitFor, type AgentProcess, type ControlPlane } from './cluster_helper.js';
 import { labDown, labUp, type LabNode, type LabSummary } from './lab_helper.js';
@@ -198,6 +199,51 @@ test.serial('a stopped agent leaves its chains (still enforced); restarted, it r
   t.deepEqual((await filterRules(w2)).split('\n').filter((l) => /MKUBE-NP/.test(l)).sort(), before, 'the same chains (names from pod uids)');
   await blocked(CLI_B, `http://${ip.srv}/`);
   t.is(await reaches(CLI_B, `http://${ip['cli-a']}/`, 'cli-a'), 'cli-a');
+});
+
+/** Writes `obj` straight into etcd under its key (the API server's validation bypassed), as kube-apiserver stores it. */
+async function putBehindApi(obj: KubeObject): Promise<void> {
+  const meta = { ...obj.metadata } as Record<string, unknown>;
+  delete meta.resourceVersion;
+  const { bytes } = encodeObject({ ...obj, metadata: meta } as unknown as JsonObject);
+  const endpoint = cp!.fixture.etcdEndpoint.startsWith('http') ? cp!.fixture.etcdEndpoint : `http://${cp!.fixture.etcdEndpoint}`;
+  const key = `/registry/networkpolicies/${obj.metadata.namespace}/${obj.metadata.name}`;
+  const r = await fetch(`${endpoint}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: Buffer.from(key).toString('base64'), value: Buffer.from(bytes).toString('base64') }) });
+  if (!r.ok) throw new Error(`etcd put ${key}: ${r.status} ${await r.text()}`);
+}
+const refusedTotal = async (w: LabNode, a: AgentProcess) =>
+  Number(/^mkube_node_agent_netpol_refused_total (\d+)/m.exec((await run('ip', ['netns', 'exec', w.netns, 'busybox', 'wget', '-qO-', `http://127.0.0.1:${a.metricsPort}/metrics`], 10_000)).stdout)?.[1]);
+
+test.serial('poisoned policies written behind the API server are refused at the sink: logged, counted, never written; a new one still isolates (fail closed), a poisoned update keeps the last good rules', async (t) => {
+  const { w1, w2, ip } = s;
+  if (!cp || !w1 || !w2) return t.fail('the cluster did not come up');
+  const np = cp.client.resource(NETPOLS);
+  t.is(await reaches(SAME, `http://${ip['cli-b']}/`, 'cli-b'), 'cli-b');
+  // A good policy through the API: cli-b admits w1's pod range.
+  const good = await np.create(CLI_B[1], { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'from-w1', namespace: CLI_B[1] }, spec: { podSelector: { matchLabels: { app: 'cli' } }, ingress: [{ from: [{ ipBlock: { cidr: w1.podCIDR } }] }] } });
+  t.is(await reaches(SAME, `http://${ip['cli-b']}/`, 'cli-b'), 'cli-b');
+  // Its poisoned update: the last good rules stay.
+  const poisonCidr = `${w1.podCIDR} -j ACCEPT`;
+  await putBehindApi({ ...good, spec: { ...good.spec, ingress: [{ from: [{ ipBlock: { cidr: poisonCidr } }] }] } });
+  await waitFor('the poisoned update reaches the API', 20_000, async () => ((await np.get(CLI_B[1], 'from-w1')).spec.ingress[0].from[0].ipBlock.cidr === poisonCidr ? true : undefined));
+  // A new poisoned policy selecting cli-a's namespace peers: no last good version, so its pods are isolated with nothing allowed.
+  await putBehindApi({ ...good, metadata: { ...good.metadata, name: 'poison', uid: '9b2f3c1e-0000-4000-8000-00000000abcd' }, spec: { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8\n-A FORWARD -j ACCEPT'] } }], ports: [{ port: 80, endPort: 70000 }] }] } });
+  for (const [w, a] of [[w1, agents[0]!], [w2, agents[1]!]] as const) {
+    await waitFor(`both refusals logged by ${w.name}'s agent`, 20_000, () => {
+      const l = a.logs();
+      return l.includes('NetworkPolicy np-b/from-w1') && l.includes('NetworkPolicy np-b/poison') && l.includes('object refused by the network policy enforcer') ? true : undefined;
+    });
+    t.is(await refusedTotal(w, a), 2, `${w.name}: one refusal per poisoned policy`);
+    const rules = await filterRules(w);
+    t.notRegex(rules, /-j ACCEPT|70000|0\.0\.0\.0\/0/, `${w.name}: none of the poisoned values written`);
+  }
+  t.regex(agents[1]!.logs(), /spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr/);
+  t.is(await reaches(SAME, `http://${ip['cli-b']}/`, 'cli-b'), 'cli-b', 'the last good rule still admits w1\'s pods');
+  // The poisoned policy alone (the good one deleted): cli-b stays isolated, nothing allowed.
+  await np.delete(CLI_B[1], 'from-w1');
+  await blocked(SAME, `http://${ip['cli-b']}/`);
+  await np.delete(CLI_B[1], 'poison');
+  t.is(await reaches(SAME, `http://${ip['cli-b']}/`, 'cli-b'), 'cli-b');
 });
 
 test.serial('deleted policies let traffic flow again within seconds; a deleted pod\'s chains are removed', async (t) => {
