@@ -10,10 +10,13 @@ import { joinControlPlane } from './join_control_plane.js';
 import { leave, removeMember } from './leave.js';
 import { readState } from './processes.js';
 import { StepFailed } from './progress.js';
+import { createCertificateKey, KUBEADM_CERTS_SECRET, uploadCerts } from './upload_certs.js';
 import { createToken, deleteToken, formatTokens, listTokens } from './token.js';
 
 export const CLUSTER_COMMANDS_USAGE = `  mkube init --advertise-address IP [--data-dir DIR] [--api-port 6443] [--cluster-signing-duration 8760h] [--token-ttl 24h]
              [--node-name NAME] [--upload-certs [--certificate-key HEX]]
+  mkube init phase upload-certs --upload-certs [--certificate-key HEX] [--data-dir DIR]
+                                                                on a control plane: upload the shared PKI again (new key)
                                                                 the first control plane; prints the join command
   mkube join https://IP:6443 --token T --discovery-token-ca-cert-hash sha256:H [--data-dir DIR] [--node-ip IP]
              [--node-name NAME] [--cri-socket unix:///run/containerd/containerd.sock] [--pod-cidr CIDR] [--cni-conf-dir DIR]
@@ -70,6 +73,14 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'le
   });
   const dataDir = values['data-dir']!;
   try {
+    if (command === 'init' && positionals[0] === 'phase') {
+      // kubeadm's `init phase upload-certs --upload-certs`: a fresh kubeadm-certs Secret (and key) on a running control plane.
+      if (positionals[1] !== 'upload-certs' || !values['upload-certs']) throw new Error('mkube init phase: only "upload-certs --upload-certs" is supported');
+      const key = values['certificate-key'] ?? createCertificateKey();
+      await uploadCerts(controlPlaneCreds(dataDir), join(dataDir, 'apiserver', 'pki'), key);
+      process.stdout.write(`[upload-certs] Storing the certificates in Secret "${KUBEADM_CERTS_SECRET}" in the "kube-system" Namespace\n[upload-certs] Using certificate key:\n${key}\n`);
+      return 0;
+    }
     if (command === 'init') {
       if (!values['advertise-address']) throw new Error('--advertise-address is required');
       const r = await init({
