@@ -1,7 +1,7 @@
 // networking.k8s.io/v1 NetworkPolicy at the API (the node agent enforces them: packages/node-agent/src/netpol):
 // upstream's defaults (policyTypes from the rules, port protocol TCP, podSelector {}), validation with
 // upstream's paths and messages — poisoned CIDRs and ports are refused with 422 before they can reach an
-// agent's iptables-restore —, and the printer columns under kubectl 1.33.
+// agent's iptables-restore —, the printer columns and kubectl describe under kubectl 1.33.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -97,6 +97,10 @@ test.serial('over HTTPS: created with defaults, poisoned values refused with 422
   const get = await kubectl(['get', 'netpol', '-n', NS]);
   t.is(get.code, 0, get.err);
   t.regex(get.out, /^NAME\s+POD-SELECTOR\s+AGE\nallow-web\s+app=web\s+\d+s\n$/);
+  const described = await kubectl(['describe', 'netpol', '-n', NS, 'allow-web']);
+  t.is(described.code, 0, described.err);
+  t.regex(described.out, /PodSelector:\s+app=web/);
+  t.regex(described.out, /Allowing ingress traffic:\s+To Port: 80\/TCP\s+From:\s+NamespaceSelector: team=a/);
   const file = join(fx!.dir, 'poison.yaml');
   writeFileSync(file, JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'poison', namespace: NS }, spec: { ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/24', except: ['10.0.1.0/25'] } }] }] } }));
   const applied = await kubectl(['apply', '-f', file]);
