@@ -83,7 +83,7 @@ test.serial('mkube init prints a join command; mkube token list shows its token'
   t.regex(list.out, /authentication,signing/);
 });
 
-test.serial('mkube join refuses a wrong CA pin and a wrong token, and the control-plane join is not supported yet', async (t) => {
+test.serial('mkube join refuses a wrong CA pin and a wrong token, and a control-plane join without --advertise-address', async (t) => {
   const ns = ['nsenter', `--net=/run/netns/${worker().netns}`, process.execPath, MKUBE];
   const base = ['--data-dir', join(work, 'refused'), '--node-ip', worker().nodeIP, '--cri-socket', worker().criAddress];
   const badHash = joinCmd.map((a, i) => (joinCmd[i - 1] === '--discovery-token-ca-cert-hash' ? `sha256:${'0'.repeat(64)}` : a));
@@ -96,7 +96,7 @@ test.serial('mkube join refuses a wrong CA pin and a wrong token, and the contro
   t.regex(r2.err, /failed to verify JWS signature of received cluster info object, can't trust this API Server/);
   const r3 = await run(ns[0]!, [...ns.slice(1), ...joinCmd, ...base, '--control-plane', '--certificate-key', 'abc'], 60_000);
   t.is(r3.code, 1);
-  t.regex(r3.err, /not supported yet/);
+  t.regex(r3.err, /--advertise-address is required with --control-plane/);
 });
 
 test.serial('mkube join: the worker gets its certificates through CSRs, becomes Ready and runs a pod', async (t) => {
