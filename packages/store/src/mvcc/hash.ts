@@ -23,6 +23,7 @@ export interface HashKVResult {
   hash: number;
   /** The store's revision when the hash was taken (etcd's header revision of HashKVResponse). */
   currentRevision: number;
+  /** -1 before the first compaction, as etcd. */
   compactRevision: number;
   /** The revision hashed (the request's, or the current one for 0). */
   hashRevision: number;
@@ -158,7 +159,8 @@ export async function hashKV(store: MvccStore, revision: number): Promise<HashKV
   } finally {
     await snap.close();
   }
-  return { hash: crc >>> 0, currentRevision, compactRevision, hashRevision: at };
+  // etcd's compactMainRev is -1 until the first compaction.
+  return { hash: crc >>> 0, currentRevision, compactRevision: compactRevision > 0 ? compactRevision : -1, hashRevision: at };
 }
 
 /** Maintenance.Hash: CRC-32C over every LevelDB entry (key and value) of the key space, after flushing. */

@@ -181,17 +181,18 @@ export class MemberMaintenance {
 
   /**
    * MoveLeader, as etcd: only the leader takes it (NotLeader), the target must be a voting
-   * member (BadLeaderTransferee); then waits until the target leads, failing with
-   * TimeoutLeaderTransfer after the request timeout.
+   * member (BadLeaderTransferee); then waits until the target leads, until the call's deadline
+   * (etcd waits on the request's context: etcdctl then reports "context deadline exceeded") or,
+   * for a call without one, the request timeout (TimeoutLeaderTransfer).
    */
-  async moveLeader(target: number): Promise<void> {
+  async moveLeader(target: number, deadline?: number): Promise<void> {
     if (!this.host.isLeader()) throw new EtcdError('NotLeader', 'etcdserver: not leader');
     if (!this.host.isMember(target) || this.host.isLearner(target)) throw badLeaderTransferee();
     this.host.logger.info({ from: this.host.memberId().toString(16), to: target.toString(16) }, 'leadership transfer starting');
     this.host.transferLeader(target);
-    const deadline = Date.now() + this.cfg.requestTimeoutMs;
+    const until = deadline ?? Date.now() + this.cfg.requestTimeoutMs;
     while (this.host.leader() !== target) {
-      if (Date.now() >= deadline) throw new EtcdError('TimeoutLeaderTransfer', 'etcdserver: request timed out, leader transfer took too long');
+      if (Date.now() >= until) throw new EtcdError('TimeoutLeaderTransfer', 'etcdserver: request timed out, leader transfer took too long');
       await new Promise((r) => setTimeout(r, this.cfg.heartbeatIntervalMs));
     }
     this.host.logger.info({ to: target.toString(16) }, 'leadership transfer finished');

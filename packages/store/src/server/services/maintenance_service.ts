@@ -65,8 +65,10 @@ export function maintenanceService(backend: EtcdBackend): MaintenanceHandlers {
       const r = await maint().hashKV(Number(req.revision));
       return { header: header(backend, r.revision), hash: r.hash, compactRevision: r.compactRevision, hashRevision: r.hashRevision };
     }),
-    MoveLeader: unary<MoveLeaderRequest__Output, MoveLeaderResponse>(async (req) => {
-      await maint().moveLeader(Number(req.targetID));
+    MoveLeader: unary<MoveLeaderRequest__Output, MoveLeaderResponse>(async (req, call) => {
+      const d = call.getDeadline();
+      const deadline = d instanceof Date ? d.getTime() : Number.isFinite(d) ? Number(d) : undefined;
+      await maint().moveLeader(Number(req.targetID), deadline);
       return { header: header(backend) };
     }),
     Snapshot: snapshotHandler(backend),
