@@ -32,11 +32,22 @@ export interface AckedWrite {
   ret: number;
 }
 
+/** One write as sent: its value, when it was called, and (acknowledged ones) when it returned. */
+export interface WriteAttempt {
+  value: string;
+  call: number;
+  acked: boolean;
+  /** When it was acknowledged (undefined: refused or outcome unknown). */
+  ret?: number;
+  /** Known not to have taken effect (refused by a precondition, or never sent). */
+  failed?: boolean;
+}
+
 export class ApiWorkload {
   readonly history = new HistoryRecorder<KvInput, KvOutput>();
   readonly acked: AckedWrite[] = [];
   /** Every value a write carried (acknowledged or not), by ConfigMap name, in call order. */
-  readonly attempted = new Map<string, Array<{ value: string; call: number; acked: boolean }>>();
+  readonly attempted = new Map<string, WriteAttempt[]>();
   counts = { reads: 0, readFailures: 0, writes: 0, writesAcked: 0, writesUnknown: 0, writesRefused: 0 };
   private readonly windows: KeyWindows;
   private readonly clients: KubeClient[] = [];
@@ -89,6 +100,11 @@ export class ApiWorkload {
     return out;
   }
 
+  /** Switches of the workload's clients to another API server so far. */
+  failovers(): number {
+    return this.clients.reduce((n, c) => n + c.failovers, 0);
+  }
+
   close(): void {
     for (const c of this.clients) c.close();
   }
@@ -129,7 +145,7 @@ export class ApiWorkload {
     const call = this.o.now();
     const p = this.history.call(clientId, { op: 'cas', key: name, expected: current.value, value }, call);
     const tries = this.attempted.get(name) ?? [];
-    const attempt = { value, call, acked: false };
+    const attempt: WriteAttempt = { value, call, acked: false };
     tries.push(attempt);
     this.attempted.set(name, tries);
     this.counts.writes++;
@@ -140,16 +156,19 @@ export class ApiWorkload {
       const ret = this.o.now();
       this.history.ok(p, { op: 'cas', ok: true }, ret);
       attempt.acked = true;
+      attempt.ret = ret;
       this.acked.push({ name, value, call, ret });
       this.counts.writesAcked++;
     } catch (err) {
       if (err instanceof ApiError && (err.code === 409 || err.code === 404)) {
         // Conflict / AlreadyExists / NotFound: the precondition did not hold — a definite "no".
         this.history.ok(p, { op: 'cas', ok: false }, this.o.now());
+        attempt.failed = true;
         this.counts.writesRefused++;
-      } else if (err instanceof RequestError && err.code === 'ECONNREFUSED') {
-        // Not sent to any server: it cannot have taken effect.
+      } else if (err instanceof RequestError && !err.connected) {
+        // No connection to any server (refused, unreachable): nothing was sent, it cannot have taken effect.
         this.history.fail(p);
+        attempt.failed = true;
         this.counts.writesRefused++;
       } else {
         // Timed out, connection broken after sending, 5xx: it may or may not have happened.
@@ -160,21 +179,50 @@ export class ApiWorkload {
   }
 }
 
+/** An acknowledged write the final state contradicts. */
+export interface LostWrite {
+  name: string;
+  value: string;
+  /** When the write was called (places it in a fault's window). */
+  call: number;
+  /** The final value read (undefined: the ConfigMap is absent). */
+  final: string | undefined;
+}
+
+export function describeLostWrite(l: LostWrite): string {
+  return `${CHAOS_NAMESPACE}/${l.name}: acknowledged value ${l.value} is gone (final ${l.final === undefined ? 'absent' : l.final})`;
+}
+
 /**
- * Acknowledged writes that the final state contradicts: for each name, the last acknowledged
- * write must be the final value or be followed by another write (acknowledged or not) called
- * after it was called. Returns one line per lost write.
+ * Acknowledged writes that the final state contradicts: for each name, the final value must be
+ * the last acknowledged write's, or that of a write that may have taken effect after it (one
+ * not known to have returned before the last acknowledged write was called: acknowledged later
+ * or of unknown outcome; never one known to have failed).
  */
-export function lostWrites(workload: ApiWorkload, finals: Map<string, string | undefined>): string[] {
-  const lost: string[] = [];
-  for (const [name, tries] of workload.attempted) {
+export function lostWrites(attempted: ReadonlyMap<string, readonly WriteAttempt[]>, finals: ReadonlyMap<string, string | undefined>): LostWrite[] {
+  const lost: LostWrite[] = [];
+  for (const [name, tries] of attempted) {
     const acked = tries.filter((t) => t.acked);
     if (acked.length === 0) continue;
     const last = acked.reduce((a, b) => (b.call > a.call ? b : a));
     const final = finals.get(name);
     if (final === last.value) continue;
-    const later = tries.find((t) => t.value === final && t.call > last.call);
-    if (!later) lost.push(`${CHAOS_NAMESPACE}/${name}: acknowledged value ${last.value} is gone (final ${final === undefined ? 'absent' : final})`);
+    const later = tries.find((t) => t.value === final && t !== last && !t.failed && (t.ret === undefined || t.ret > last.call));
+    if (!later) lost.push({ name, value: last.value, call: last.call, final });
   }
   return lost;
+}
+
+/** Writes called in [from, to), by outcome; `lost` counts those of `lost` called in the window. */
+export function writesBetween(attempted: ReadonlyMap<string, readonly WriteAttempt[]>, lost: readonly LostWrite[], from: number, to: number): { acked: number; unknown: number; lost: number } {
+  let acked = 0;
+  let unknown = 0;
+  for (const tries of attempted.values()) {
+    for (const t of tries) {
+      if (t.call < from || t.call >= to) continue;
+      if (t.acked) acked++;
+      else if (!t.failed) unknown++;
+    }
+  }
+  return { acked, unknown, lost: lost.filter((l) => l.call >= from && l.call < to).length };
 }

@@ -29,6 +29,8 @@ export interface FaultContext {
   now: () => number;
   /** How long a fault is held before it is healed. */
   holdMs: number;
+  /** How long the cluster may take to notice a fault (a new leader or lease holder; lease expiry is 15 s). */
+  detectTimeoutMs: number;
   /** How long the cluster may take to be healthy again after a heal. */
   healTimeoutMs: number;
   log: (line: string) => void;
@@ -63,16 +65,25 @@ function mustHave<T>(v: T | undefined, what: string): T {
   return v;
 }
 
-async function held(ctx: FaultContext, kind: FaultKind, target: string, at: number, detect: () => Promise<boolean>, heal: () => Promise<void>): Promise<FaultOutcome> {
-  const [detectionMs, recoveryMs] = await Promise.all([timeUntil(ctx, at, ctx.holdMs, detect), recovery(ctx, at, ctx.holdMs)]);
+/**
+ * Measures a fault injected at `at`: detection (until `detect` holds, for up to detectTimeoutMs)
+ * and recovery (the next acknowledged write called after it); holds the fault for holdMs and
+ * until detection, heals it, waits for the cluster to be healthy again.
+ */
+async function held(ctx: FaultContext, kind: FaultKind, target: string, at: number, detect: (() => Promise<boolean>) | undefined, heal: () => Promise<void>): Promise<FaultOutcome> {
+  const recovered = recovery(ctx, at, ctx.holdMs + ctx.detectTimeoutMs + ctx.healTimeoutMs);
+  const detectionMs = detect ? await timeUntil(ctx, at, ctx.detectTimeoutMs, detect) : undefined;
   const remaining = ctx.holdMs - (ctx.now() - at);
   if (remaining > 0) await delay(remaining);
   const end = ctx.now();
   await heal();
   await ctx.cluster.waitHealthy(ctx.healTimeoutMs);
+  const healthyMs = ctx.now() - at;
+  const recoveryMs = await recovered;
   const served = ctx.probe ? ctx.probe.served(at, end) : { ok: 0, total: 0 };
-  ctx.log(`${kind} on ${target}: detected ${detectionMs === undefined ? '-' : `${Math.round(detectionMs)} ms`}, next acknowledged write ${recoveryMs === undefined ? '-' : `${Math.round(recoveryMs)} ms`}, served ${served.ok}/${served.total}`);
-  return { kind, target, at, detectionMs, recoveryMs, served };
+  ctx.log(`${kind} on ${target}: detected ${detect === undefined ? '-' : detectionMs === undefined ? `NOT within ${ctx.detectTimeoutMs} ms` : `${Math.round(detectionMs)} ms`}, ` +
+    `next acknowledged write ${recoveryMs === undefined ? 'NONE' : `${Math.round(recoveryMs)} ms`}, held ${Math.round(end - at)} ms, healthy after ${Math.round(healthyMs)} ms, served ${served.ok}/${served.total}`);
+  return { kind, target, at, heldMs: end - at, healthyMs, detectionMs, recoveryMs, served, controlPlane: kind !== 'worker', writes: { acked: 0, unknown: 0, lost: 0 } };
 }
 
 /** Injects one fault of this kind, holds it, heals it; resolves once the cluster is healthy again. */
@@ -89,9 +100,11 @@ export async function runFault(ctx: FaultContext, kind: FaultKind): Promise<Faul
       // The API server the clients prefer (the kubeconfig's `server`): they have to fail over.
       const preferred = new URL(c.kubeconfig.server).hostname;
       const host = mustHave(c.hosts.find((h) => h.role === 'control-plane' && h.address === preferred)?.name ?? c.hosts.find((h) => h.role === 'control-plane')?.name, 'no control plane');
+      const before = ctx.workload.failovers();
       const at = ctx.now();
       await c.signal(host, ['apiserver'], 'SIGKILL');
-      return held(ctx, kind, host, at, async () => false, () => c.restart(host, ['apiserver']));
+      // Detected: a workload client moved to another API server.
+      return held(ctx, kind, host, at, async () => ctx.workload.failovers() > before, () => c.restart(host, ['apiserver']));
     }
     case 'controller-leader':
     case 'scheduler-leader': {
@@ -119,7 +132,8 @@ export async function runFault(ctx: FaultContext, kind: FaultKind): Promise<Faul
       const at = ctx.now();
       await c.isolate(host);
       await c.signal(host, ['node-agent'], 'SIGKILL');
-      return held(ctx, kind, host, at, async () => false, async () => {
+      // No detection: the node controller marks the Node NotReady only after its 40 s grace period.
+      return held(ctx, kind, host, at, undefined, async () => {
         await c.rejoin(host);
         await c.restart(host, ['node-agent']);
       });

@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { KubeClient, Resources, type ClientConfig } from '@mkube/client';
-import type { Lease } from '@mkube/api';
+import { isConditionTrue, type Lease, type Node } from '@mkube/api';
 import type { EtcdClient } from '@mkube/store/client';
 import { isAlive, readState, startComponent, writeState, type ComponentRecord } from '../processes.js';
 import { storeClient, storePkiFiles } from '../store_member.js';
@@ -26,6 +26,8 @@ export interface LabHost extends ChaosHost {
   netns?: string;
   /** Its store member's client URL (control planes). */
   storeClientURL?: string;
+  /** Its API server (control planes). */
+  apiServer?: string;
 }
 
 export function componentKind(name: string): ComponentKind {
@@ -44,6 +46,8 @@ export function isolationRules(): string {
 }
 
 const NETNS = /^[a-z0-9][a-z0-9-]{0,30}$/;
+const STATUS_TIMEOUT_MS = 1000;
+const RESTART_TIMEOUT_MS = 60_000;
 
 export class LabChaosCluster implements ChaosCluster {
   readonly hosts: LabHost[];
@@ -77,9 +81,22 @@ export class LabChaosCluster implements ChaosCluster {
     return c;
   }
 
+  /** A member's Status, or undefined when it does not answer within STATUS_TIMEOUT_MS (isolated, paused, dead). */
+  private async status(h: LabHost): Promise<Awaited<ReturnType<EtcdClient['status']>> | undefined> {
+    const s = this.store(h);
+    if (!s) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), STATUS_TIMEOUT_MS)));
+    try {
+      return await Promise.race([s.status().catch(() => undefined), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async storeLeader(): Promise<string | undefined> {
     const answers = await Promise.all(this.hosts.map(async (h) => {
-      const s = await this.store(h)?.status().catch(() => undefined);
+      const s = await this.status(h);
       return s ? { host: h.name, self: s.header.memberId, leader: s.leader, term: s.raftTerm } : undefined;
     }));
     const live = answers.filter((a): a is NonNullable<typeof a> => a !== undefined);
@@ -114,20 +131,55 @@ export class LabChaosCluster implements ChaosCluster {
     return n;
   }
 
+  /**
+   * Starts again, inside the host's network namespace, its processes of these kinds that are not
+   * running: the store member first (the API server exits when its store does not answer at
+   * start), then the API server once the member answers, the rest once the API server is ready.
+   */
   async restart(host: string, kinds: ComponentKind[]): Promise<void> {
     const h = this.host(host);
-    const state = readState(h.dataDir)!;
-    // Store members first, then the API server, then the rest (as the host started them).
+    const state = readState(h.dataDir);
+    if (!state) throw new Error(`chaos: host ${h.name}: no cluster.json in ${h.dataDir}`);
     const order: ComponentKind[] = ['store', 'apiserver', 'scheduler', 'controller-manager', 'node-agent', 'other'];
     for (const kind of order) {
       if (!kinds.includes(kind)) continue;
+      let started = false;
       for (const [i, c] of state.components.entries()) {
         if (componentKind(c.name) !== kind || isAlive(c.pid)) continue;
-        const fresh = startComponent(h.dataDir, c.name, c.command);
-        state.components[i] = { ...c, pid: fresh.pid };
+        // A host's processes were started inside its network namespace (by mkube init/join run there).
+        const inNetns = c.command[0] === 'nsenter' || !h.netns;
+        const fresh = startComponent(h.dataDir, c.name, c.command, inNetns ? {} : { netns: h.netns });
+        state.components[i] = { ...c, pid: fresh.pid, command: fresh.command };
+        writeState(state);
+        started = true;
       }
+      if (!started) continue;
+      if (kind === 'store') await this.until(`the store member on ${h.name} to answer`, RESTART_TIMEOUT_MS, async () => (await this.status(h)) !== undefined ? '' : 'no answer');
+      if (kind === 'apiserver' && h.apiServer) await this.until(`the API server on ${h.name} to be ready`, RESTART_TIMEOUT_MS, () => this.readyz(h.apiServer!));
     }
-    writeState(state);
+  }
+
+  /** Polls `problem` (empty: fine) until it is empty; rejects after timeoutMs naming the last problem. */
+  private async until(what: string, timeoutMs: number, problem: () => Promise<string>): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      last = await problem().catch((err: unknown) => (err as Error).message);
+      if (!last) return;
+      if (Date.now() > deadline) throw new Error(`chaos: timed out after ${timeoutMs} ms waiting for ${what}: ${last}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** '' when the API server answers /readyz, else what went wrong. */
+  private async readyz(server: string): Promise<string> {
+    const c = new KubeClient({ ...this.kubeconfig, server, servers: undefined, timeoutMs: 2000, userAgent: 'mkube-chaos/health' });
+    try {
+      const body = await c.request('GET', '/readyz').catch((err: unknown) => err as Error);
+      return body instanceof Error ? `API server ${server}: ${body.message}` : '';
+    } finally {
+      c.close();
+    }
   }
 
   async isolate(host: string): Promise<void> {
@@ -166,23 +218,25 @@ export class LabChaosCluster implements ChaosCluster {
   private async unhealthy(): Promise<string> {
     const leaders = new Set<string>();
     for (const h of this.hosts) {
-      const s = this.store(h);
-      if (!s) continue;
-      const st = await s.status().catch(() => undefined);
+      if (!h.storeClientURL) continue;
+      const st = await this.status(h);
       if (!st) return `store member on ${h.name} does not answer`;
       if (st.leader === '0') return `store member on ${h.name} has no leader`;
       leaders.add(st.leader);
     }
     if (leaders.size > 1) return 'store members name different leaders';
     for (const server of this.kubeconfig.servers ?? [this.kubeconfig.server]) {
-      const c = new KubeClient({ ...this.kubeconfig, server, servers: undefined, timeoutMs: 2000, userAgent: 'mkube-chaos/health' });
-      try {
-        const body = await c.request('GET', '/readyz').catch((err: unknown) => err as Error);
-        if (body instanceof Error) return `API server ${server}: ${body.message}`;
-      } finally {
-        c.close();
-      }
+      const problem = await this.readyz(server);
+      if (problem) return problem;
     }
+    for (const h of this.hosts) {
+      const dead = (readState(h.dataDir)?.components ?? []).filter((c) => !isAlive(c.pid)).map((c) => c.name);
+      if (dead.length > 0) return `${h.name}: ${dead.join(', ')} not running`;
+    }
+    const nodes = await this.admin.resource<Node>(Resources.nodes).list().catch((err: unknown) => err as Error);
+    if (nodes instanceof Error) return `listing nodes: ${nodes.message}`;
+    const notReady = nodes.items.filter((n) => !isConditionTrue(n.status?.conditions, 'Ready')).map((n) => n.metadata.name);
+    if (notReady.length > 0) return `node${notReady.length > 1 ? 's' : ''} ${notReady.join(', ')} not Ready`;
     return '';
   }
 

@@ -10,11 +10,25 @@ export interface FaultOutcome {
   kind: string;
   target: string;
   at: number;
+  /** Fault → heal. */
+  heldMs: number;
+  /** Fault → the cluster healthy again after the heal (the window its writes are counted in). */
+  healthyMs: number;
+  /** A control-plane fault (the Service's pods keep running: every request should be served). */
+  controlPlane: boolean;
   /** Fault → the cluster named a new leader/holder (undefined when the fault needs none). */
   detectionMs?: number;
   /** Fault → the first acknowledged write called after it (undefined: none before the window ended). */
   recoveryMs?: number;
   served: { ok: number; total: number };
+  /** Writes called from the fault until the cluster was healthy again, by outcome (lost: found missing afterwards). */
+  writes: WriteCounts;
+}
+
+export interface WriteCounts {
+  acked: number;
+  unknown: number;
+  lost: number;
 }
 
 export interface ChaosSummary {
@@ -26,6 +40,8 @@ export interface ChaosSummary {
   operationsChecked: number;
   linearizable: boolean | 'unknown';
   requestsServed: { ok: number; total: number };
+  /** Requests served during control-plane faults (the Service's pods are not touched by them). */
+  requestsServedControlPlane: { ok: number; total: number };
   replicasRestored: boolean;
 }
 
@@ -37,6 +53,7 @@ export interface FaultRow {
   recoveryMedianMs?: number;
   recoveryMaxMs?: number;
   served: { ok: number; total: number };
+  writes: WriteCounts;
 }
 
 export function median(xs: number[]): number | undefined {
@@ -61,6 +78,7 @@ export function faultRows(faults: FaultOutcome[]): FaultRow[] {
       recoveryMedianMs: median(rec),
       recoveryMaxMs: rec.length ? Math.max(...rec) : undefined,
       served: fs.reduce((a, f) => ({ ok: a.ok + f.served.ok, total: a.total + f.served.total }), { ok: 0, total: 0 }),
+      writes: fs.reduce((a, f) => ({ acked: a.acked + f.writes.acked, unknown: a.unknown + f.writes.unknown, lost: a.lost + f.writes.lost }), { acked: 0, unknown: 0, lost: 0 }),
     };
   });
 }
@@ -72,13 +90,14 @@ const pct = (s: { ok: number; total: number }) => (s.total === 0 ? '-' : `${s.ok
 export function formatReport(summary: ChaosSummary): string {
   const rows = faultRows(summary.faults);
   const lines = [
-    '| fault | n | detection median / max | recovery (next acked write) median / max | requests served during the fault |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.kind} | ${r.count} | ${ms(r.detectionMedianMs)} / ${ms(r.detectionMaxMs)} | ${ms(r.recoveryMedianMs)} / ${ms(r.recoveryMaxMs)} | ${pct(r.served)} |`),
+    '| fault | n | detection median / max | recovery (next acked write) median / max | requests served during the fault | writes acked / unknown / lost |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.kind} | ${r.count} | ${ms(r.detectionMedianMs)} / ${ms(r.detectionMaxMs)} | ${ms(r.recoveryMedianMs)} / ${ms(r.recoveryMaxMs)} | ${pct(r.served)} | ${r.writes.acked} / ${r.writes.unknown} / ${r.writes.lost} |`),
     '',
     `duration ${(summary.durationMs / 1000).toFixed(0)} s · writes acknowledged ${summary.writesAcked}, unknown outcome ${summary.writesUnknown}, lost ${summary.writesLost} · ` +
       `history ${summary.linearizable === true ? 'linearizable' : summary.linearizable === false ? 'NOT linearizable' : 'UNDECIDED'} (${summary.operationsChecked} operations checked) · ` +
-      `requests served ${pct(summary.requestsServed)} · Deployments ${summary.replicasRestored ? 'back at their replica counts' : 'NOT back at their replica counts'}`,
+      `requests served ${pct(summary.requestsServed)}, during control-plane faults ${pct(summary.requestsServedControlPlane)} · ` +
+      `Deployments ${summary.replicasRestored ? 'back at their replica counts' : 'NOT back at their replica counts'}`,
   ];
   return lines.join('\n');
 }
