@@ -45,7 +45,10 @@ const PORTS = [
 export async function ensureKubeDnsService(c: AdminCreds, nodeIPs: string[]): Promise<void> {
   const svcPath = '/api/v1/namespaces/kube-system/services';
   const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system', labels: LABELS }, spec: { clusterIP: KUBE_DNS_IP, ports: PORTS.map((p) => ({ ...p, targetPort: p.port })) } };
-  const created = await apiCall(c, 'POST', svcPath, svc);
+  // A cluster started again (mkube down then up, or after mkube restore) has it already: a POST would fail
+  // allocating the same cluster IP (422 "provided IP is already allocated", as upstream) before the name conflict.
+  const found = await apiCall(c, 'GET', `${svcPath}/kube-dns`);
+  const created = found.status === 200 ? { status: 409, body: found.body } : await apiCall(c, 'POST', svcPath, svc);
   if (created.status !== 201 && created.status !== 409) throw new Error(`creating Service kube-system/kube-dns: HTTP ${created.status}: ${JSON.stringify(created.body)}`);
   if (created.status === 409) {
     const cur = await apiCall(c, 'GET', `${svcPath}/kube-dns`);

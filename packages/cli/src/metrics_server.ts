@@ -28,10 +28,16 @@ async function createOrReplace(c: AdminCreds, collection: string, name: string, 
   const created = await apiCall(c, 'POST', collection, obj);
   if (created.status === 201) return;
   if (created.status !== 409) throw new Error(`creating ${collection}/${name}: HTTP ${created.status}: ${JSON.stringify(created.body)}`);
-  const cur = await apiCall(c, 'GET', `${collection}/${name}`);
-  const rv = (cur.body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
-  const put = await apiCall(c, 'PUT', `${collection}/${name}`, { ...obj, metadata: { ...obj.metadata, resourceVersion: rv } });
-  if (put.status !== 200) throw new Error(`updating ${collection}/${name}: HTTP ${put.status}: ${JSON.stringify(put.body)}`);
+  // As client-go's retry.RetryOnConflict (5 tries): another writer may update the object between the GET and the
+  // PUT (the API server's availability controller writes an existing APIService's status when a cluster starts again).
+  for (let attempt = 1; ; attempt++) {
+    const cur = await apiCall(c, 'GET', `${collection}/${name}`);
+    const rv = (cur.body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+    const put = await apiCall(c, 'PUT', `${collection}/${name}`, { ...obj, metadata: { ...obj.metadata, resourceVersion: rv } });
+    if (put.status === 200) return;
+    if (put.status !== 409 || attempt >= 5) throw new Error(`updating ${collection}/${name}: HTTP ${put.status}: ${JSON.stringify(put.body)}`);
+    await new Promise((r) => setTimeout(r, 10 * attempt));
+  }
 }
 
 /** The Service, Endpoints and APIService that route metrics.k8s.io to ip:port. */
