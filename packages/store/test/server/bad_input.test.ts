@@ -3,13 +3,14 @@
 // and nothing acknowledged is lost.
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
-import { ClassicLevel } from 'classic-level';
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RaftPeerClient } from '../../src/server/peer/wire.js';
+import { RecordType } from '../../src/wal/record.js';
+import { recordsOf } from '../wal/wal_helpers.js';
 import { STORE_BIN, StoreCluster, freePort } from '@mkube/testing';
 
 const run = promisify(execFile);
@@ -47,23 +48,17 @@ async function stoppedSingleMember(t: { teardown(fn: () => unknown): void }, key
 test.serial('a corrupt Raft log entry stops start-up with DATA_CORRUPT', async (t) => {
   const c = await stoppedSingleMember(t);
   const m = c.members[0]!;
-  const db = new ClassicLevel<Buffer, Buffer>(join(m.dataDir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open();
-  let corrupted = '';
-  for await (const [k, v] of db.iterator({ gte: Buffer.from('raft/e/'), lt: Buffer.from('raft/e0') })) {
-    if (v.length > 30) {
-      const bad = Buffer.from(v);
-      bad[bad.length - 1] ^= 0xff;
-      await db.put(k, bad);
-      corrupted = k.toString('hex');
-      break;
-    }
-  }
-  await db.close();
-  t.truthy(corrupted, 'found an entry to corrupt');
+  // An entry record in the middle of the WAL's segment (more records follow it): one byte of its data flipped.
+  const segment = join(m.dataDir, 'wal', readdirSync(join(m.dataDir, 'wal')).filter((n) => n.endsWith('.wal')).sort().at(-1)!);
+  const entryRecords = recordsOf(segment).filter((r) => r.type === RecordType.Entry && r.end - r.offset > 60);
+  const victim = entryRecords[Math.floor(entryRecords.length / 2)];
+  t.truthy(victim, 'found an entry to corrupt');
+  const bytes = readFileSync(segment);
+  bytes[victim!.offset + 40] ^= 0xff;
+  writeFileSync(segment, bytes);
   const r = await runToExit(c.args(m));
   t.is(r.code, 1);
-  t.regex(r.stderr, /data directory is corrupt: raft log entry \d+: checksum mismatch \[DATA_CORRUPT\]/);
+  t.regex(r.stderr, new RegExp(`data directory is corrupt: WAL segment [0-9a-f]{16}-[0-9a-f]{16}\\.wal \\(.*\\) at offset ${victim!.offset}: crc mismatch.*\\[DATA_CORRUPT\\]`));
 });
 
 test.serial('a data directory of another cluster or another member is refused', async (t) => {
@@ -150,7 +145,8 @@ test.serial('a full disk fails writes with an error and loses nothing acknowledg
   });
   const dataDir = join(mnt, 'member');
   const [client, peer] = [await freePort(), await freePort()];
-  const args = ['--name', 'full', '--data-dir', dataDir, '--listen-client-urls', `http://127.0.0.1:${client}`, '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--log-level', 'error'];
+  // WAL segments of 1 MiB: the default 64 MiB (preallocated) would not fit the 6 MiB disk at all.
+  const args = ['--name', 'full', '--data-dir', dataDir, '--listen-client-urls', `http://127.0.0.1:${client}`, '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--log-level', 'error', '--wal-segment-bytes', String(1 << 20)];
   const p = spawn(process.execPath, [STORE_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d) => (stderr += d));
