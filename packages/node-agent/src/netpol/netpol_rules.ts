@@ -8,11 +8,10 @@
 // egress on the source's node — in the FORWARD path, after the service proxy's DNAT (so traffic to a
 // cluster IP is judged on the endpoint's pod IP), replies of allowed connections passing through
 // conntrack. Layout:
-//   MKUBE-NETPOL        (jumped to from FORWARD): RELATED,ESTABLISHED return; clear our mark bits;
-//                       `-s POD -j MKUBE-NPE-…` per egress-isolated pod, `-d POD -j MKUBE-NPI-…` per
-//                       ingress-isolated pod
-//   MKUBE-NPI-/NPE-…    one per pod and direction: each allowed peer × port sets the direction's mark
-//                       bit; a packet without it is rejected
+//   MKUBE-NETPOL        (jumped to from FORWARD): RELATED,ESTABLISHED return; `-s POD -j MKUBE-NPE-…`
+//                       per egress-isolated pod, `-d POD -j MKUBE-NPI-…` per ingress-isolated pod
+//   MKUBE-NPI-/NPE-…    one per pod and direction: the direction's mark bit cleared, each allowed
+//                       peer × port sets it; a packet without it is rejected
 //   MKUBE-NPX-…         an ipBlock with excepts: the excepts return first, then the ports mark
 // Chain names are "MKUBE-NP?-" + 16 hex digits of a SHA-256 of the pod's uid and direction (26
 // characters, under iptables' 28). Every value comes through netpol_guard.ts first.
@@ -25,7 +24,6 @@ export const NETPOL_CHAIN = 'MKUBE-NETPOL';
 /** The mark bits of an allowed ingress / egress packet (kube-proxy's are 0x4000 and 0x8000). */
 export const INGRESS_MARK = '0x10000';
 export const EGRESS_MARK = '0x20000';
-const BOTH_MARKS = '0x30000';
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 export interface PodLike {
@@ -233,10 +231,7 @@ function portMatch(a: Allow): string {
  */
 export function netpolRestoreInput(pods: PodPolicy[], existing: string[]): string {
   const chains: string[] = [NETPOL_CHAIN];
-  const rules: string[] = [
-    `-A ${NETPOL_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
-    `-A ${NETPOL_CHAIN} -j MARK --set-xmark 0x0/${BOTH_MARKS}`,
-  ];
+  const rules: string[] = [`-A ${NETPOL_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`];
   const body: string[] = [];
   const jumps = { Egress: [] as string[], Ingress: [] as string[] };
   for (const pod of pods) {
@@ -248,6 +243,8 @@ export function netpolRestoreInput(pods: PodPolicy[], existing: string[]): strin
       const addr = dir === 'Ingress' ? '-s' : '-d';
       const comment = `-m comment --comment "${pod.key} ${dir.toLowerCase()}"`;
       chains.push(chain);
+      // Only judged packets have our bit cleared (and maybe set): other traffic keeps its marks.
+      body.push(`-A ${chain} -j MARK --set-xmark 0x0/${mark}`);
       jumps[dir].push(`-A ${NETPOL_CHAIN} ${dir === 'Ingress' ? '-d' : '-s'} ${pod.ip}/32 ${comment} -j ${chain}`);
       allows.forEach((a, i) => {
         const peer = a.peer ? ` ${addr} ${formatV4Cidr(a.peer)}` : '';
