@@ -47,6 +47,7 @@ export function isolationRules(): string {
 
 const NETNS = /^[a-z0-9][a-z0-9-]{0,30}$/;
 const STATUS_TIMEOUT_MS = 1000;
+const LEADER_STATUS_TIMEOUT_MS = 300;
 const RESTART_TIMEOUT_MS = 60_000;
 
 export class LabChaosCluster implements ChaosCluster {
@@ -82,11 +83,11 @@ export class LabChaosCluster implements ChaosCluster {
   }
 
   /** A member's Status, or undefined when it does not answer within STATUS_TIMEOUT_MS (isolated, paused, dead). */
-  private async status(h: LabHost): Promise<Awaited<ReturnType<EtcdClient['status']>> | undefined> {
+  private async status(h: LabHost, timeoutMs = STATUS_TIMEOUT_MS): Promise<Awaited<ReturnType<EtcdClient['status']>> | undefined> {
     const s = this.store(h);
     if (!s) return undefined;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), STATUS_TIMEOUT_MS)));
+    const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)));
     try {
       return await Promise.race([s.status().catch(() => undefined), timeout]);
     } finally {
@@ -95,8 +96,10 @@ export class LabChaosCluster implements ChaosCluster {
   }
 
   async storeLeader(): Promise<string | undefined> {
+    // Polled while a fault is on: a member that does not answer quickly is taken as gone (an
+    // isolated or paused old leader, which would still name itself, is not reachable anyway).
     const answers = await Promise.all(this.hosts.map(async (h) => {
-      const s = await this.status(h);
+      const s = await this.status(h, LEADER_STATUS_TIMEOUT_MS);
       return s ? { host: h.name, self: s.header.memberId, leader: s.leader, term: s.raftTerm } : undefined;
     }));
     const live = answers.filter((a): a is NonNullable<typeof a> => a !== undefined);
