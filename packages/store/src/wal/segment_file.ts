@@ -24,7 +24,8 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-function write(fd: number, buf: Buffer, len: number, pos: number): Promise<void> {
+/** Writes `len` bytes of `buf` at `pos` (in libuv's pool: a slow disk never stalls the event loop). */
+export function write(fd: number, buf: Buffer, len: number, pos: number): Promise<void> {
   return new Promise((resolve, reject) =>
     fs.write(fd, buf, 0, len, pos, (err, n) => (err ? reject(err) : n !== len ? reject(new Error(`short write: ${n} of ${len} bytes at ${pos}`)) : resolve())),
   );

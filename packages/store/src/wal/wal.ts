@@ -18,7 +18,7 @@ import type { Entry, HardState, Snapshot } from '../raft/types.js';
 import { DataCorruptError, WalIoError } from './errors.js';
 import { RecordWriter, STATE_DATA_BYTES, entryDataBytes, recordSize, snapshotDataBytes } from './record.js';
 import { LogRuleError, parseSegmentName, readSegments, segmentName, type SegmentRef, type TornTail } from './segment_reader.js';
-import { fdatasync, fsyncDir, preallocate, zeroFill } from './segment_file.js';
+import { fdatasync, fsyncDir, preallocate, write, zeroFill } from './segment_file.js';
 import type { RebuiltLog } from './log_builder.js';
 
 /** How often a synced batch also asks whether the file system is full (statfs, beside the fdatasync). */
@@ -152,7 +152,7 @@ export class Wal {
       if (snapshot) w.snapshot(snapshot);
       for (const e of entries) w.entry(e);
       if (hardState) w.state(hardState);
-      this.append(w);
+      await this.append(w);
       if (snapshot) {
         this.snapshot = snapshot;
         if (snapshot.metadata.index > this.lastIndex) this.lastIndex = snapshot.metadata.index;
@@ -169,7 +169,7 @@ export class Wal {
     return this.enqueue(async () => {
       const w = new RecordWriter(Buffer.allocUnsafe(recordSize(snapshotDataBytes(snapshot))), this.crc);
       w.snapshot(snapshot);
-      this.append(w);
+      await this.append(w);
       this.snapshot = snapshot;
       if (this.offset >= this.segmentBytes) await this.cut();
       else await this.sync();
@@ -222,11 +222,13 @@ export class Wal {
     return run;
   }
 
-  /** One write of a framed batch at the segment's offset (page cache; the sync makes it durable). */
-  private append(w: RecordWriter): void {
+  /**
+   * One write of a framed batch at the segment's offset (page cache; the sync makes it durable),
+   * off the event loop: a write into the page cache can block when the machine's disk is busy.
+   */
+  private async append(w: RecordWriter): Promise<void> {
     try {
-      const n = fs.writeSync(this.fd, w.buf, 0, w.off, this.offset);
-      if (n !== w.off) throw new Error(`short write: ${n} of ${w.off} bytes`);
+      await write(this.fd, w.buf, w.off, this.offset);
     } catch (err) {
       throw new WalIoError(`WAL: writing ${w.off} bytes at offset ${this.offset} of ${this.tailPath()}`, err as Error);
     }
