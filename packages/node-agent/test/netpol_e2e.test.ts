@@ -182,6 +182,19 @@ test.serial('egress ipBlock with an exception, judged on the pod IP after the se
   t.is(await reaches(CLI_A, `http://${ip['cli-b']}/`, 'cli-b'), 'cli-b');
 });
 
+test.serial('an egress rule on a named port allows each destination pod\'s own port of that name only', async (t) => {
+  const { ip } = s;
+  if (!cp) return t.fail('the cluster did not come up');
+  const np = cp.client.resource(NETPOLS);
+  const cur = await np.get(CLI_A[1], 'cli-egress');
+  await np.update({ ...cur, spec: { podSelector: { matchLabels: { app: 'cli' } }, policyTypes: ['Egress'], egress: [{ ports: [{ port: 'alt' }] }] } });
+  await blocked(CLI_A, `http://${ip['cli-b']}/`);
+  t.is(await reaches(CLI_A, `http://${ip['cli-b']}:8080/`, 'cli-b'), 'cli-b', '"alt" is 8080 on cli-b');
+  // Back to the ipBlock rule for the tests after this one.
+  await np.update({ ...(await np.get(CLI_A[1], 'cli-egress')), spec: cur.spec });
+  t.is(await reaches(CLI_A, `http://${ip['cli-b']}/`, 'cli-b'), 'cli-b');
+});
+
 test.serial('a stopped agent leaves its chains (still enforced); restarted, it rebuilds the same chains', async (t) => {
   const { w2, ip } = s;
   if (!cp || !w2) return t.fail('the cluster did not come up');
