@@ -79,7 +79,8 @@ export class EtcdLeaseLostError extends EtcdClientError {
   }
 }
 
-function isConnectionLevel(err: EtcdClientError): boolean {
+/** A transport failure (UNAVAILABLE without an etcdserver message): the member or the connection is gone. */
+export function isConnectionLevel(err: EtcdClientError): boolean {
   return err.code === status.UNAVAILABLE && !err.etcdMessage.startsWith('etcdserver:');
 }
 

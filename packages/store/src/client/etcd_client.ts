@@ -15,6 +15,23 @@
 //   After a timeout, a dropped connection or "leader changed" a write may or may
 //   not have been applied; it is NOT retried and the EtcdClientError is thrown,
 //   so the caller can reconcile (e.g. use a txn guarded on mod revision).
+// - A member that stops answering without dropping its connection (frozen,
+//   SIGSTOPped, a host that drops packets): with several endpoints, a request
+//   without a reply after probeAfterMs asks that member for its Status (a
+//   read that needs no Raft round) with a probeTimeoutMs deadline; no reply
+//   means the member is down: the request is cancelled (a read moves to the
+//   next endpoint, a write fails with UNAVAILABLE, its outcome unknown),
+//   requests move off it, and watch streams on it resume on the next
+//   endpoint. While watches are open the member they use is probed every
+//   probeAfterMs. A transport failure of any request also moves the next requests
+//   to the next endpoint.
+// - A request still waiting probeAfterMs after its member reported a new
+//   leader in a Raft term past the one the client knew when sending it (a
+//   proposal forwarded to a leader that died is lost and would only fail at
+//   the server's request timeout) fails with etcd's "etcdserver: leader
+//   changed" — for a write its outcome is unknown, as etcd's own
+//   ErrLeaderChanged; a read is retried. (While there is no leader yet the
+//   request keeps waiting: the member proposes it once one is elected.)
 
 import * as grpc from '@grpc/grpc-js';
 import type { RangeResponse__Output } from '../gen/etcdserverpb/RangeResponse.js';
@@ -34,7 +51,7 @@ import type { MemberPromoteResponse__Output } from '../gen/etcdserverpb/MemberPr
 import type { StatusResponse__Output } from '../gen/etcdserverpb/StatusResponse.js';
 import type { ResponseOp__Output } from '../gen/etcdserverpb/ResponseOp.js';
 import { ConnectionPool, type EtcdTlsOptions, type StoreConnection as Connection } from './connection.js';
-import { EtcdClientError, isRetryableRead, isRetryableWrite } from './errors.js';
+import { EtcdClientError, EtcdMessages, isConnectionLevel, isRetryableRead, isRetryableWrite } from './errors.js';
 import { LeaseKeeper, type LeaseKeeperOptions } from './lease.js';
 import {
   deleteRequest,
@@ -80,6 +97,10 @@ export interface EtcdClientOptions {
   maxAttempts?: number;
   /** Backoff before attempt n+1 (default 50·2^(n-1) ms, capped at 1 s). */
   backoffMs?: (attempt: number) => number;
+  /** With several endpoints: probe a member whose reply takes longer than this (default 500 ms). */
+  probeAfterMs?: number;
+  /** The probe's (Maintenance.Status) deadline (default 800 ms). */
+  probeTimeoutMs?: number;
 }
 
 type Kind = 'read' | 'write';
@@ -126,6 +147,13 @@ export class EtcdClient {
   private readonly watchers = new Set<Watcher>();
   private readonly keepers = new Set<LeaseKeeper>();
   private closed = false;
+  private readonly probeAfterMs: number;
+  private readonly probeTimeoutMs: number;
+  /** One Status probe per member at a time, its result reused briefly: undefined = no reply. */
+  private readonly probes = new Map<Connection, { at: number; status: Promise<{ term: number; leader: string } | undefined> }>();
+  /** The highest Raft term seen in a reply header. */
+  private raftTerm = 0;
+  private watchMonitor: NodeJS.Timeout | undefined;
 
   constructor(opts: EtcdClientOptions) {
     this.pool = new ConnectionPool(opts.connections && opts.connections.length > 0 ? opts.connections : opts.endpoints, opts.tls);
@@ -133,6 +161,63 @@ export class EtcdClient {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
     this.maxAttempts = opts.maxAttempts ?? Math.max(3, 2 * this.pool.size);
     this.backoffMs = opts.backoffMs ?? ((n) => Math.min(50 * 2 ** (n - 1), 1000));
+    this.probeAfterMs = opts.probeAfterMs ?? 500;
+    this.probeTimeoutMs = opts.probeTimeoutMs ?? 800;
+  }
+
+  /** Whether the member answers Maintenance.Status within probeTimeoutMs (any reply counts). */
+  private async responsive(conn: Connection): Promise<boolean> {
+    return (await this.probeStatus(conn)) !== undefined;
+  }
+
+  /** The member's Raft term and leader from Maintenance.Status (term 0 for an error reply); undefined without a reply within probeTimeoutMs. */
+  private probeStatus(conn: Connection): Promise<{ term: number; leader: string } | undefined> {
+    const cached = this.probes.get(conn);
+    if (cached && Date.now() - cached.at < 300) return cached.status;
+    const status = new Promise<{ term: number; leader: string } | undefined>((resolve) => {
+      if (this.closed) return resolve({ term: 0, leader: '0' });
+      try {
+        conn.maintenance.Status({}, new grpc.Metadata(), { deadline: Date.now() + this.probeTimeoutMs }, (err, res) => {
+          if (err) resolve(err.code !== grpc.status.DEADLINE_EXCEEDED && err.code !== grpc.status.UNAVAILABLE ? { term: 0, leader: '0' } : undefined);
+          else resolve({ term: Number(res?.raftTerm ?? 0), leader: String(res?.leader ?? '0') });
+        });
+      } catch {
+        resolve({ term: 0, leader: '0' }); // the channel was closed under us (client.close()): not a member failure
+      }
+    });
+    this.probes.set(conn, { at: Date.now(), status });
+    return status;
+  }
+
+  private noteTerm(res: unknown): void {
+    const t = Number((res as { header?: { raftTerm?: string | number } } | undefined)?.header?.raftTerm ?? 0);
+    if (t > this.raftTerm) this.raftTerm = t;
+  }
+
+  /** The member behind `conn` does not answer: requests and watches move to the next endpoint. */
+  private memberDown(conn: Connection, reason: string): void {
+    this.pool.rotate(conn);
+    for (const w of this.watchers) w.moveOff(conn.address, reason);
+  }
+
+  /** While watches are open (several endpoints): probe the members they are on every probeAfterMs. */
+  private ensureWatchMonitor(): void {
+    if (this.pool.size < 2 || this.watchMonitor) return;
+    this.watchMonitor = setInterval(() => {
+      if (this.watchers.size === 0) {
+        clearInterval(this.watchMonitor);
+        this.watchMonitor = undefined;
+        return;
+      }
+      const on = new Set([...this.watchers].map((w) => w.endpoint));
+      for (const conn of this.pool.connections) {
+        if (!on.has(conn.address)) continue;
+        void this.responsive(conn).then((ok) => {
+          if (!ok && !this.closed) this.memberDown(conn, `member ${conn.address} not responding (no Status reply within ${this.probeTimeoutMs} ms)`);
+        });
+      }
+    }, this.probeAfterMs);
+    this.watchMonitor.unref();
   }
 
   /** host:port of the endpoint requests currently go to. */
@@ -142,10 +227,44 @@ export class EtcdClient {
 
   private callOnce<T>(conn: Connection, method: string, invoke: Invoke<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      invoke(conn, new grpc.Metadata(), { deadline: Date.now() + this.requestTimeoutMs }, (err, res) => {
+      let settled = false;
+      let probe: NodeJS.Timeout | undefined;
+      const termAtSend = this.raftTerm;
+      const call = invoke(conn, new grpc.Metadata(), { deadline: Date.now() + this.requestTimeoutMs }, (err, res) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(probe);
         if (err) reject(EtcdClientError.fromServiceError(err, method, conn.address));
-        else resolve(res as T);
-      });
+        else {
+          this.noteTerm(res);
+          resolve(res as T);
+        }
+      }) as { cancel?: () => void } | undefined;
+      if (this.pool.size < 2 || settled) return;
+      const giveUp = (err: EtcdClientError): void => {
+        settled = true;
+        call?.cancel?.();
+        reject(err);
+      };
+      let newLeaderSeenAt = 0;
+      const check = (): void => {
+        probe = undefined;
+        void this.probeStatus(conn).then((st) => {
+          if (settled || this.closed) return;
+          if (st === undefined) {
+            const reason = `member ${conn.address} not responding (no Status reply within ${this.probeTimeoutMs} ms)`;
+            this.memberDown(conn, reason);
+            return giveUp(new EtcdClientError(grpc.status.UNAVAILABLE, reason, method, conn.address));
+          }
+          if (termAtSend > 0 && st.term > termAtSend && st.leader !== '0') {
+            if (st.term > this.raftTerm) this.raftTerm = st.term;
+            if (newLeaderSeenAt === 0) newLeaderSeenAt = Date.now();
+            else if (Date.now() - newLeaderSeenAt >= this.probeAfterMs) return giveUp(new EtcdClientError(grpc.status.UNAVAILABLE, EtcdMessages.leaderChanged, method, conn.address));
+          }
+          probe = setTimeout(check, newLeaderSeenAt ? Math.min(this.probeAfterMs, 250) : this.probeAfterMs);
+        });
+      };
+      probe = setTimeout(check, this.probeAfterMs);
     });
   }
 
@@ -162,6 +281,8 @@ export class EtcdClient {
       } catch (e) {
         const err = e instanceof EtcdClientError ? e : new EtcdClientError(grpc.status.UNKNOWN, String(e), method, conn.address, { cause: e });
         const retryable = kind === 'read' ? isRetryableRead(err) : isRetryableWrite(err);
+        // The connection failed: whatever happens to this request, the next ones go to the next endpoint.
+        if (!retryable && !pinned && isConnectionLevel(err)) this.pool.rotate(conn);
         if (!retryable || attempt >= this.maxAttempts || this.closed) throw err;
         if (!pinned) this.pool.rotate(conn);
         await sleep(this.backoffMs(attempt));
@@ -219,6 +340,7 @@ export class EtcdClient {
     const w = new Watcher({ pool: this.pool }, key, opts);
     this.watchers.add(w);
     w.once('end', () => this.watchers.delete(w));
+    this.ensureWatchMonitor();
     try {
       await w.start();
     } catch (err) {
@@ -332,6 +454,7 @@ export class EtcdClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watchMonitor);
     for (const w of this.watchers) w.cancel();
     for (const k of this.keepers) k.close();
     this.watchers.clear();

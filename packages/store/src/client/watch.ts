@@ -232,6 +232,16 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchBatch> {
     return true;
   }
 
+  /**
+   * The member at `address` stopped answering (the client's health probe):
+   * when this watcher's stream is on it, drop the stream and resume on the
+   * next endpoint from nextRevision, as after a stream failure.
+   */
+  moveOff(address: string, reason: string): void {
+    if (this.closed || !this.stream || this.endpoint !== address) return;
+    this.onStreamFailure(new EtcdClientError(grpc.status.UNAVAILABLE, reason, 'Watch.Watch', address));
+  }
+
   /** Stops the watcher (no 'data' after this returns). */
   cancel(): void {
     if (this.closed) return;
