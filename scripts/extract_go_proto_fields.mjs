@@ -1,7 +1,8 @@
 // Extracts upstream's Go struct facts that decide which fields its protobuf encoding always writes:
 // for every API struct (k8s.io/api/..., apimachinery's meta/v1, intstr, resource, runtime), each field
-// with a `protobuf:"..."` tag, its proto name and number, its Go type and that type's kind (ptr, slice,
-// map, struct, string, int32, ...: a named type's kind is its underlying type's, v1.ResourceList is a map). The facts are read from the Go runtime type metadata of a
+// with a `protobuf:"..."` tag, its proto name and number, its Go type, that type's kind (ptr, slice,
+// map, struct, string, int32, ...: a named type's kind is its underlying type's, v1.ResourceList is a map)
+// and its json tag ("availableReplicas", "minReadySeconds,omitempty"; "" when it has none). The facts are read from the Go runtime type metadata of a
 // kubectl binary (reflect needs every API struct's fields, types and tags, so they survive
 // stripping): the .typelink section lists the unnamed types (pointers, slices, maps...), whose element
 // types lead to the named structs; abi.StructType's fields give each field's name+tag and type.
@@ -150,7 +151,8 @@ for (const key of [...structs.keys()].sort()) {
     // An embedded struct's tag may carry no name= (EphemeralContainerCommon: "bytes,1,req"): go-to-protobuf
     // names it after the Go field, first letter lowered.
     const name = parts.find((p) => p.startsWith('name='))?.slice(5) ?? f.name.charAt(0).toLowerCase() + f.name.slice(1);
-    rows.push([name, Number(parts[1]), f.type, f.kind]);
+    const json = /(?:^|\s)json:"([^"]*)"/.exec(f.tag)?.[1] ?? '';
+    rows.push([name, Number(parts[1]), f.type, f.kind, json]);
   }
   if (rows.length > 0) out[`${protoPackage(key.slice(0, dot))}.${key.slice(dot + 1)}`] = rows;
 }
@@ -172,7 +174,7 @@ const previous = (() => {
   }
 })();
 const doc = {
-  source: `Go type metadata of kubectl ${version}; each row: proto field name, field number, Go type, Go kind`,
+  source: `Go type metadata of kubectl ${version}; each row: proto field name, field number, Go type, Go kind, json tag`,
   // Hand-kept facts for packages kubectl does not link (kept across re-extraction).
   handwritten: previous.handwritten ?? {},
   structs: out,

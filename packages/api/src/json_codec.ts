@@ -17,6 +17,7 @@ import { messageType } from './schema.js';
 import { formatGoDuration, parseGoDuration } from './duration.js';
 import { REQUIRED_SCALARS } from './required_scalars.js';
 import { PROTO_ZERO_FIELDS } from './proto_zero_fields.js';
+import { JSON_ZERO_FIELDS } from './json_zero_fields.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -120,7 +121,8 @@ function plan(type: protobuf.Type): TypePlan {
   let p = planCache.get(type);
   if (p) return p;
   const tn = typeName(type);
-  const required = REQUIRED_SCALARS.get(tn);
+  // Written when zero: OpenAPI's required scalars and the Go fields without omitempty (json_zero_fields.ts).
+  const required = [...(REQUIRED_SCALARS.get(tn) ?? []), ...(JSON_ZERO_FIELDS.get(tn) ?? [])];
   const nonPointer = PROTO_ZERO_FIELDS.get(tn);
   const fields: FieldPlan[] = type.fieldsArray.map((field) => {
     const key = `${tn}.${field.name}`;
@@ -133,7 +135,7 @@ function plan(type: protobuf.Type): TypePlan {
       message,
       isMap: field instanceof protobuf.MapField,
       repeated: field.repeated,
-      zero: required?.includes(field.name) ? zeroJson(field) : undefined,
+      zero: required.includes(field.name) ? zeroJson(field) : undefined,
       keepEmpty: POINTER_STRING_FIELDS.has(key),
       omitZero: !message && (nonPointer?.includes(field.name) ?? false),
     };

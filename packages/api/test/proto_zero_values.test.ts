@@ -100,8 +100,8 @@ for (const [type, json] of objects) {
 test('JSON after the bytes: scalar non-pointer zeros left out, pointer zeros kept, embedded structs shown', (t) => {
   const type = 'k8s.io.api.apps.v1.StatefulSet';
   const json = bytesToJson(type, jsonToBytes(type, { metadata: { name: 's' }, spec: { replicas: 0 } }).bytes);
-  // replicas is *int32 (kept, 0); minReadySeconds and serviceName are non-pointer zeros (left out, except
-  // where upstream's JSON requires them: status.replicas); template and updateStrategy are non-pointer
-  // structs, which Go's encoding/json writes even when empty.
-  t.deepEqual(json, { metadata: { name: 's' }, spec: { replicas: 0, template: { metadata: {}, spec: {} }, updateStrategy: {} }, status: { replicas: 0 } });
+  // replicas is *int32 (kept, 0); minReadySeconds is a non-pointer zero with omitempty (left out);
+  // serviceName, status.replicas and status.availableReplicas have no omitempty (written); template and
+  // updateStrategy are non-pointer structs, which Go's encoding/json writes even when empty.
+  t.deepEqual(json, { metadata: { name: 's' }, spec: { replicas: 0, template: { metadata: {}, spec: {} }, serviceName: '', updateStrategy: {} }, status: { replicas: 0, availableReplicas: 0 } });
 });

@@ -1,19 +1,27 @@
 // Zero values in JSON as upstream writes them: a Go field without omitempty is written even when it is
 // zero ("currentNumberScheduled": 0 in DaemonSetStatus; the official Python client refuses a DaemonSet
 // without it), every other zero is left out. Table-driven: one test per message type of the table
-// (required_scalars.ts, from upstream's OpenAPI `required` lists), one per served resource, and a
-// cross-check of the table against json tags read from upstream's Go types.
+// (required_scalars.ts, from upstream's OpenAPI `required` lists, and json_zero_fields.ts, from upstream's
+// Go json tags), one per served resource, and a cross-check of the tables against json tags read from
+// upstream's Go types.
 import test from 'ava';
 import protobuf from 'protobufjs';
 import { bytesToJson, DURATION_TYPE, FIELDS_V1_TYPE, INT_OR_STRING_TYPE, jsonToBytes, messageType, MICRO_TIME_TYPE, QUANTITY_TYPE, RAW_EXTENSION_TYPE, RESOURCES, TIME_TYPE, toJson, type JsonObject, type JsonValue } from '../src/index.js';
 import { REQUIRED_SCALARS } from '../src/required_scalars.js';
+import { JSON_ZERO_FIELDS } from '../src/json_zero_fields.js';
+
+/** What JSON writes when zero: OpenAPI's required scalars and the Go fields without omitempty (json_zero_fields.ts). */
+const WRITTEN_ZERO = new Map<string, string[]>();
+for (const table of [REQUIRED_SCALARS, JSON_ZERO_FIELDS]) {
+  for (const [type, fields] of table) WRITTEN_ZERO.set(type, [...new Set([...(WRITTEN_ZERO.get(type) ?? []), ...fields])]);
+}
 
 const zeroOf = (type: string, field: string): JsonValue => {
   const f = messageType(type).fields[field]!;
   return f.type === 'string' ? '' : f.type === 'bool' ? false : 0;
 };
 
-for (const [type, fields] of REQUIRED_SCALARS) {
+for (const [type, fields] of WRITTEN_ZERO) {
   test(`${type}: an empty message writes ${fields.join(', ')} as zeros and nothing else`, (t) => {
     const json = toJson(type, {});
     const expected: JsonObject = {};
@@ -33,7 +41,8 @@ const GO_FACTS: [string, string[], string[]][] = [
   ['k8s.io.api.apps.v1.DaemonSetStatus', ['currentNumberScheduled', 'numberMisscheduled', 'desiredNumberScheduled', 'numberReady'], ['observedGeneration', 'updatedNumberScheduled', 'numberAvailable', 'numberUnavailable', 'collisionCount']],
   ['k8s.io.api.apps.v1.ReplicaSetStatus', ['replicas'], ['fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration']],
   ['k8s.io.api.apps.v1.DeploymentStatus', [], ['observedGeneration', 'replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas', 'collisionCount']],
-  ['k8s.io.api.apps.v1.StatefulSetStatus', ['replicas'], ['observedGeneration', 'readyReplicas', 'currentReplicas', 'updatedReplicas', 'currentRevision', 'updateRevision']],
+  ['k8s.io.api.apps.v1.StatefulSetStatus', ['replicas', 'availableReplicas'], ['observedGeneration', 'readyReplicas', 'currentReplicas', 'updatedReplicas', 'currentRevision', 'updateRevision']],
+  ['k8s.io.api.core.v1.Event', ['reportingComponent', 'reportingInstance'], ['message', 'reason', 'type', 'count', 'action']],
   ['k8s.io.api.core.v1.ContainerStatus', ['name', 'ready', 'restartCount', 'image', 'imageID'], ['containerID']],
   ['k8s.io.api.core.v1.ServicePort', ['port'], ['name', 'protocol', 'nodePort']],
   ['k8s.io.api.core.v1.ContainerPort', ['containerPort'], ['name', 'hostPort', 'protocol', 'hostIP']],
@@ -48,7 +57,7 @@ const GO_FACTS: [string, string[], string[]][] = [
 
 for (const [type, always, omitted] of GO_FACTS) {
   test(`${type}: the table agrees with upstream's Go json tags`, (t) => {
-    const table = new Set(REQUIRED_SCALARS.get(type) ?? []);
+    const table = new Set(WRITTEN_ZERO.get(type) ?? []);
     for (const f of always) t.true(table.has(f), `${f} has no omitempty upstream`);
     for (const f of omitted) t.false(table.has(f), `${f} is omitempty upstream`);
     const json = toJson(type, {});
