@@ -1,14 +1,16 @@
 // networking.k8s.io/v1 NetworkPolicy at the API (the node agent enforces them: packages/node-agent/src/netpol):
 // upstream's defaults (policyTypes from the rules, port protocol TCP, podSelector {}), validation with
 // upstream's paths and messages — poisoned CIDRs and ports are refused with 422 before they can reach an
-// agent's iptables-restore —, the printer columns and kubectl describe under kubectl 1.33.
+// agent's iptables-restore —, the printer columns and kubectl describe under kubectl 1.33, and the node
+// identity's read access (the agent enforces the policies).
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import type { JsonObject } from '@mkube/api';
 import { validateObject } from '../src/registry/validation.js';
 import { applyDefaults } from '../src/registry/defaults.js';
+import { issueCertificate } from '../src/auth/pki.js';
 import { api, startFixture, type Fixture } from './helpers/cluster.js';
 
 const BIN = '/usr/lib/google-cloud-sdk/bin';
@@ -106,4 +108,16 @@ test.serial('over HTTPS: created with defaults, poisoned values refused with 422
   const applied = await kubectl(['apply', '-f', file]);
   t.not(applied.code, 0);
   t.regex(applied.err, /spec\.ingress\[0\]\.from\[0\]\.ipBlock\.except\[0\]: Invalid value: "10\.0\.1\.0\/25": must be a strict subset of `cidr`/);
+});
+
+test.serial('a node identity (the node agent enforcing policies) may list and watch NetworkPolicies, Namespaces and Pods of every namespace, and not write policies', async (t) => {
+  const dir = fx!.server.pki.dir;
+  issueCertificate(dir, 'netpol-node', '/O=system:nodes/CN=system:node:np1', 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
+  const identity = { cert: readFileSync(join(dir, 'netpol-node.crt'), 'utf8'), key: readFileSync(join(dir, 'netpol-node.key'), 'utf8') };
+  for (const path of ['/apis/networking.k8s.io/v1/networkpolicies', '/api/v1/namespaces', '/api/v1/pods', '/apis/networking.k8s.io/v1/networkpolicies?watch=1&timeoutSeconds=1']) {
+    const r = await api(fx!.server, 'GET', path, undefined, { identity });
+    t.is(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
+  }
+  const w = await api(fx!.server, 'POST', NPS, { metadata: { name: 'by-node' }, spec: {} }, { identity });
+  t.is(w.status, 403);
 });
