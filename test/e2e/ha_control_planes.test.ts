@@ -5,7 +5,8 @@
 // refused; SIGKILL of the store leader's host processes (store + API server) → kubectl (the admin kubeconfig's context of
 // a live control plane) and a Deployment's pods keep working, writes recover (kill → next acknowledged write, measured);
 // one more API server killed → the node agents fail over and keep renewing their leases, still Ready; `mkube leave` of a
-// control plane refused while it would break quorum, then (the killed host restarted) it leaves: 2 voters.
+// control plane refused while it would break quorum; the dead control plane replaced (mkube remove-member, mkube init
+// phase upload-certs, mkube join --control-plane on the same host afresh); then a control plane leaves: 2 voters.
 import { execFile, spawn } from 'node:child_process';
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -270,6 +271,9 @@ test.serial('one more API server killed: the node agents fail over and stay Read
   t.is(live.length, 2);
   const victim = live[0]!;
   const last = live[1]!;
+  const readySince = async () => (await kubectl([`--context=mkube-${last.name}`, 'get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}@{.status.conditions[?(@.type=="Ready")].lastTransitionTime} {end}'])).out.trim();
+  const before = await readySince();
+  t.regex(before, /=True@/);
   const killedAt = Date.now();
   killOnHost(victim, ['apiserver']);
   for (const w of workers()) {
@@ -280,25 +284,48 @@ test.serial('one more API server killed: the node agents fail over and stay Read
     });
     t.log(`node ${w.name}: lease renewed ${renewed - killedAt} ms after API server ${victim.name} was killed`);
   }
-  const nodes = await kubectl([`--context=mkube-${last.name}`, 'get', 'nodes', '--no-headers']);
-  for (const w of workers()) t.regex(nodes.out, new RegExp(`^${w.name}\\s+Ready`, 'm'));
+  // Ready all along: the condition did not change since before the kill.
+  t.is(await readySince(), before);
   // Back: the victim's API server again (the next test needs quorum through it).
   restartOnHost(victim, 'apiserver');
   await waitUntil(`${victim.name}'s API server ready again`, 60_000, async () => ((await https(victim.apiServer!, 'GET', '/readyz').catch(() => 0)) === 200 ? true : undefined));
 });
 
-test.serial('mkube leave of a control plane: refused while it would break quorum, then 2 voters', async (t) => {
+test.serial('a dead control plane replaced (remove-member, new certificate key, join again); mkube leave refused below quorum, then 2 voters', async (t) => {
   const dead = planes().find((h) => killed.has(`${h.name}/store`))!;
   const leaving = planes().find((h) => h !== dead)!;
+  const rest = planes().find((h) => h !== dead && h !== leaving)!;
   const refused = await run('nsenter', [`--net=/run/netns/${leaving.netns!}`, process.execPath, MKUBE, 'leave', '--data-dir', leaving.dataDir], 60_000);
   t.is(refused.code, 1);
   t.regex(refused.err, /re-configuration failed due to not enough started members.*use --force/);
   t.true(readState(leaving.dataDir)!.components.every((c) => { try { process.kill(c.pid, 0); return true; } catch { return false; } }), 'nothing stopped');
 
-  // The dead host's store and API server back: 3 started voters, then the leave goes through.
-  restartOnHost(dead, 'store');
-  restartOnHost(dead, 'apiserver');
-  await waitUntil('3 started store members', 60_000, async () => ((await status()).store?.members.filter((m) => m.started).length === 3 ? true : undefined));
+  // The dead machine is lost for good: the rest of its processes and its disk.
+  for (const c of readState(dead.dataDir)?.components ?? []) await stopProcess(c.pid, 5000);
+  rmSync(dead.dataDir, { recursive: true, force: true });
+  // Replacing it (docs/OPERATIONS.md): remove its member on a live control plane, then join a machine again.
+  const removed = await mkube(['remove-member', dead.name, '--data-dir', rest.dataDir]);
+  t.is(removed.code, 0, `${removed.out}\n${removed.err}`);
+  const two = await status();
+  t.deepEqual(two.store!.members.map((m) => m.name).sort(), [leaving.name, rest.name].sort());
+  const upload = await mkube(['init', 'phase', 'upload-certs', '--upload-certs', '--data-dir', rest.dataDir]);
+  t.is(upload.code, 0, upload.err);
+  const key = upload.out.trim().split('\n').pop()!;
+  t.regex(key, /^[0-9a-f]{64}$/);
+  const token = (await mkube(['token', 'create', '--data-dir', rest.dataDir])).out.trim();
+  const ca = readFileSync(join(rest.dataDir, 'apiserver', 'pki', 'ca.crt'), 'utf8');
+  const rejoinedAt = Date.now();
+  const rejoin = await run('nsenter', [`--net=/run/netns/${dead.netns!}`, process.execPath, MKUBE, 'join', rest.apiServer!, '--token', token, '--discovery-token-ca-cert-hash', caCertHash(ca),
+    '--control-plane', '--certificate-key', key, '--advertise-address', dead.address, '--data-dir', dead.dataDir, '--node-name', dead.name], 180_000);
+  t.is(rejoin.code, 0, `${rejoin.out}\n${rejoin.err}`);
+  t.log(`${dead.name} joined again as a control plane in ${Date.now() - rejoinedAt} ms`);
+  const three = await waitUntil('3 started voters', 60_000, async () => {
+    const st = await status();
+    return st.store?.members.length === 3 && st.store.members.every((m) => m.started && !m.learner) && st.apiServers?.every((a) => a.healthy) ? st : undefined;
+  });
+  t.true(three.healthy, JSON.stringify(three));
+
+  // Now a control plane can leave: 2 voters.
   const left = await run('nsenter', [`--net=/run/netns/${leaving.netns!}`, process.execPath, MKUBE, 'leave', '--data-dir', leaving.dataDir], 120_000);
   t.is(left.code, 0, `${left.out}\n${left.err}`);
   t.regex(left.out, new RegExp(`Control plane ${leaving.name} left the cluster`));
@@ -308,9 +335,10 @@ test.serial('mkube leave of a control plane: refused while it would break quorum
   });
   t.true(s.store!.members.every((m) => !m.learner && m.started && m.name !== leaving.name), JSON.stringify(s.store));
   t.false(existsSync(join(leaving.dataDir, 'apiserver')), 'its PKI is gone');
-  const rest = planes().find((h) => h !== leaving)!;
   const cm = await kubectl([`--context=mkube-${rest.name}`, 'get', 'cm', '-n', 'kube-system', 'mkube-control-plane', '-o', 'jsonpath={.data}']);
   t.false(cm.out.includes(leaving.name));
-  // Writes still work with 2 voters.
+  // Writes still work with 2 voters; the nodes are still Ready.
   t.is((await kubectl([`--context=mkube-${rest.name}`, 'create', 'configmap', 'after-leave'])).code, 0);
+  const nodes = await kubectl([`--context=mkube-${rest.name}`, 'get', 'nodes', '--no-headers']);
+  for (const w of workers()) t.regex(nodes.out, new RegExp(`^${w.name}\\s+Ready`, 'm'));
 });
