@@ -6,7 +6,7 @@ import test from 'ava';
 import { faultRows, formatReport, median, passed, type ChaosSummary, type FaultOutcome } from '../src/chaos/report.js';
 
 function fault(kind: string, o: Partial<FaultOutcome> = {}): FaultOutcome {
-  return { kind, target: 'h1', at: 0, heldMs: 5000, healthyMs: 6000, controlPlane: kind !== 'worker', served: { ok: 10, total: 10 }, writes: { acked: 5, unknown: 1, lost: 0 }, ...o };
+  return { kind, target: 'h1', at: 0, startedAt: '2026-12-07T02:00:00.000Z', heldMs: 5000, healthyMs: 6000, controlPlane: kind !== 'worker', served: { ok: 10, total: 10 }, writes: { acked: 5, unknown: 1, lost: 0 }, ...o };
 }
 
 function summary(o: Partial<ChaosSummary> = {}): ChaosSummary {

@@ -100,6 +100,13 @@ export class ApiWorkload {
     return out;
   }
 
+  /** The API server most of the workload's clients use now (origin). */
+  busiestServer(): string {
+    const counts = new Map<string, number>();
+    for (const c of this.clients) counts.set(c.currentServer, (counts.get(c.currentServer) ?? 0) + 1);
+    return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+  }
+
   /** Switches of the workload's clients to another API server so far. */
   failovers(): number {
     return this.clients.reduce((n, c) => n + c.failovers, 0);

@@ -83,7 +83,8 @@ async function held(ctx: FaultContext, kind: FaultKind, target: string, at: numb
   const served = ctx.probe ? ctx.probe.served(at, end) : { ok: 0, total: 0 };
   ctx.log(`${kind} on ${target}: detected ${detect === undefined ? '-' : detectionMs === undefined ? `NOT within ${ctx.detectTimeoutMs} ms` : `${Math.round(detectionMs)} ms`}, ` +
     `next acknowledged write ${recoveryMs === undefined ? 'NONE' : `${Math.round(recoveryMs)} ms`}, held ${Math.round(end - at)} ms, healthy after ${Math.round(healthyMs)} ms, served ${served.ok}/${served.total}`);
-  return { kind, target, at, heldMs: end - at, healthyMs, detectionMs, recoveryMs, served, controlPlane: kind !== 'worker', writes: { acked: 0, unknown: 0, lost: 0 } };
+  const startedAt = new Date(Date.now() - (ctx.now() - at)).toISOString();
+  return { kind, target, at, startedAt, heldMs: end - at, healthyMs, detectionMs, recoveryMs, served, controlPlane: kind !== 'worker', writes: { acked: 0, unknown: 0, lost: 0 } };
 }
 
 /** Injects one fault of this kind, holds it, heals it; resolves once the cluster is healthy again. */
@@ -97,8 +98,8 @@ export async function runFault(ctx: FaultContext, kind: FaultKind): Promise<Faul
       return held(ctx, kind, host, at, async () => { const l = await c.storeLeader(); return l !== undefined && l !== host; }, () => c.restart(host, CONTROL_PLANE));
     }
     case 'apiserver': {
-      // The API server the clients prefer (the kubeconfig's `server`): they have to fail over.
-      const preferred = new URL(c.kubeconfig.server).hostname;
+      // The API server most workload clients use now: they have to fail over.
+      const preferred = new URL(ctx.workload.busiestServer()).hostname;
       const host = mustHave(c.hosts.find((h) => h.role === 'control-plane' && h.address === preferred)?.name ?? c.hosts.find((h) => h.role === 'control-plane')?.name, 'no control plane');
       const before = ctx.workload.failovers();
       const at = ctx.now();

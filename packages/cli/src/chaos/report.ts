@@ -10,6 +10,8 @@ export interface FaultOutcome {
   kind: string;
   target: string;
   at: number;
+  /** The fault's wall-clock time (to find it in the components' logs). */
+  startedAt: string;
   /** Fault → heal. */
   heldMs: number;
   /** Fault → the cluster healthy again after the heal (the window its writes are counted in). */

@@ -1,0 +1,112 @@
+// The chaos suite in its short form: a 3-control-plane + 2-worker lab cluster built by `mkube up
+// --control-planes 3 --workers 2` (through the init/join flow; lab mkcht, nodes 10.213.232.0/24, pod
+// subnets 233–237), then `mkube chaos --duration 60s` with every fault kind once (store leader's host
+// SIGKILLed, one API server SIGKILLed, the controller-manager and scheduler lease holders SIGKILLed,
+// the store leader's host partitioned, the store leader SIGSTOPped past the election timeout, a
+// worker host cut off with its node agent killed), each held, healed and the cluster healthy again
+// before the next, while clients write and read ConfigMaps, a probe requests a NodePort Service from
+// the host and pods are created. Asserted: exit 0, no acknowledged write lost, the history decided
+// linearizable, the Deployment back at its replicas, every fault kind measured (store faults and lease
+// faults detected), the Service served during control-plane faults; the table is printed. Afterwards
+// `mkube down` leaves no namespace, link, MKUBE-CHAOS chain or process of the lab behind.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { pidsMentioning } from '@mkube/testing';
+
+const LAB = 'mkcht';
+const SUBNET = 232;
+const MKUBE = join(process.cwd(), 'packages/cli/dist/src/bin/mkube.js');
+const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
+const FAULTS = ['store-leader', 'apiserver', 'controller-leader', 'scheduler-leader', 'partition', 'pause', 'worker'];
+const isRoot = process.getuid?.() === 0;
+
+interface Run { code: number; out: string; err: string }
+function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, env, maxBuffer: 64 << 20, killSignal: 'SIGKILL' }, (e, out, err) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err }));
+  });
+}
+
+interface Report {
+  seed: number;
+  faults: Array<{ kind: string; target: string; detectionMs?: number; recoveryMs?: number; served: { ok: number; total: number }; writes: { acked: number; unknown: number; lost: number } }>;
+  writesAcked: number;
+  writesUnknown: number;
+  writesLost: number;
+  operationsChecked: number;
+  linearizable: boolean | 'unknown';
+  requestsServed: { ok: number; total: number };
+  requestsServedControlPlane: { ok: number; total: number };
+  replicasRestored: boolean;
+}
+
+let work = '';
+let dataDir = '';
+
+async function down(): Promise<Run> {
+  return run(process.execPath, [MKUBE, 'down', '--data-dir', dataDir], 120_000);
+}
+
+test.before(async (t) => {
+  if (!isRoot) return;
+  work = mkdtempSync(join(tmpdir(), 'mkube-chaos-'));
+  dataDir = join(work, 'd');
+  const up = await run(process.execPath, [MKUBE, 'up', '--control-planes', '3', '--workers', '2', '--lab-name', LAB, '--lab-subnet', String(SUBNET), '--data-dir', dataDir], 180_000);
+  t.log(`mkube up --control-planes 3 --workers 2: exit ${up.code}`);
+  if (up.code !== 0) throw new Error(`mkube up failed (${up.code}):\n${up.out}\n${up.err}`);
+});
+
+test.after.always(async () => {
+  if (!work) return;
+  if (existsSync(join(dataDir, 'cluster.json'))) await down();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test.serial('mkube chaos: every fault kind against 3 control planes + 2 workers, nothing acknowledged lost, the history linearizable, the Deployment back', async (t) => {
+  if (!isRoot) return t.pass('needs root (the lab)');
+  t.timeout(240_000);
+  const started = Date.now();
+  const r = await run(process.execPath, [MKUBE, 'chaos', '--data-dir', dataDir, '--duration', '60s', '--faults', FAULTS.join(','), '--seed', '12'], 220_000);
+  const took = (Date.now() - started) / 1000;
+  t.log(r.err.split('\n').filter((l) => l.startsWith('chaos') || / on mkcht-/.test(l) || /LOST|NOT LINEARIZABLE|UNDECIDED|pods created/.test(l)).join('\n'));
+  t.log(`\n${r.out}`);
+  t.log(`mkube chaos took ${took.toFixed(0)} s`);
+  t.is(r.code, 0, `mkube chaos exited ${r.code}:\n${r.err.slice(-4000)}`);
+  const report = JSON.parse(readFileSync(join(dataDir, 'chaos-report.json'), 'utf8')) as Report;
+  t.is(report.writesLost, 0);
+  t.is(report.linearizable, true);
+  t.true(report.operationsChecked > 500, `${report.operationsChecked} operations checked`);
+  t.true(report.writesAcked > 100, `${report.writesAcked} writes acknowledged`);
+  t.true(report.replicasRestored);
+  t.deepEqual(report.faults.map((f) => f.kind), FAULTS);
+  for (const f of report.faults) {
+    t.not(f.recoveryMs, undefined, `${f.kind}: an acknowledged write after the fault`);
+    if (['store-leader', 'partition', 'pause', 'controller-leader', 'scheduler-leader', 'apiserver'].includes(f.kind)) t.not(f.detectionMs, undefined, `${f.kind}: detected`);
+  }
+  // Running pods keep serving while the control plane is down.
+  const cp = report.requestsServedControlPlane;
+  t.true(cp.total > 100 && cp.ok / cp.total >= 0.95, `served during control-plane faults: ${cp.ok}/${cp.total}`);
+  // The table as the user sees it: one row per fault kind.
+  for (const kind of FAULTS) t.regex(r.out, new RegExp(`^\\| ${kind} \\| 1 \\| `, 'm'));
+  t.regex(r.out, /lost 0 · history linearizable \(\d+ operations checked\)/);
+  const nodes = await run(KUBECTL, ['get', 'nodes', '--no-headers'], 30_000, { ...process.env, KUBECONFIG: join(dataDir, 'admin.kubeconfig'), HOME: work });
+  t.is(nodes.code, 0, nodes.err);
+  t.is(nodes.out.trim().split('\n').filter((l) => / Ready /.test(l)).length, 2, nodes.out);
+});
+
+test.serial('mkube down leaves no namespace, link, MKUBE-CHAOS chain or process of the lab', async (t) => {
+  if (!isRoot) return t.pass('needs root (the lab)');
+  const d = await down();
+  t.is(d.code, 0, d.err);
+  const netns = await run('ip', ['netns', 'list'], 10_000);
+  t.deepEqual(netns.out.split('\n').filter((l) => l.startsWith(`${LAB}-`)), []);
+  const links = await run('ip', ['-o', 'link', 'show'], 10_000);
+  t.deepEqual(links.out.split('\n').filter((l) => l.includes(LAB)), []);
+  const rules = await run('iptables-save', [], 10_000);
+  t.is(rules.code, 0, rules.err);
+  t.false(rules.out.includes('MKUBE-CHAOS'), 'no MKUBE-CHAOS chain in the host namespace (the hosts\' namespaces are gone)');
+  t.deepEqual(pidsMentioning(dataDir), []);
+});
