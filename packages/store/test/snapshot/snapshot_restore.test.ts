@@ -38,7 +38,8 @@ test.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mkube-snapshot-'));
   file = join(dir, 'snapshot.db');
   cluster = await StoreCluster.start({ members: 3 });
-  const client = new EtcdClient({ endpoints: [cluster.members[0]!.clientURL] });
+  // Generous timeouts: the shared machine can be loaded (a put that times out would fail the setup).
+  const client = new EtcdClient({ endpoints: [cluster.members[0]!.clientURL], requestTimeoutMs: 30_000, dialTimeoutMs: 10_000 });
   try {
     const lease = await client.leaseGrant(600);
     leaseId = String(lease.id);
@@ -162,8 +163,8 @@ test.serial('restore into three new members: every key of the snapshot revision,
   t.regex(again.stderr, /data-dir ".*r1" not empty or could not be read \[DATA_DIR_NOT_EMPTY\]/);
 
   await startRestored(members, initialCluster, 'restored-cluster');
-  const oldClient = new EtcdClient({ endpoints: [cluster.members[0]!.clientURL] });
-  const client = new EtcdClient({ endpoints: members.map((m) => m.client) });
+  const oldClient = new EtcdClient({ endpoints: [cluster.members[0]!.clientURL], requestTimeoutMs: 30_000, dialTimeoutMs: 10_000 });
+  const client = new EtcdClient({ endpoints: members.map((m) => m.client), requestTimeoutMs: 30_000, dialTimeoutMs: 10_000 });
   t.teardown(() => {
     client.close();
     oldClient.close();
@@ -172,7 +173,7 @@ test.serial('restore into three new members: every key of the snapshot revision,
   const status = await client.status();
   t.not(status.header.clusterId, oldStatus.header.clusterId, 'a new cluster ID');
   for (const m of members) {
-    const mc = new EtcdClient({ endpoints: [m.client] });
+    const mc = new EtcdClient({ endpoints: [m.client], requestTimeoutMs: 30_000, dialTimeoutMs: 10_000 });
     try {
       const all = await mc.get('', { fromKey: true, serializable: false });
       t.is(all.header.revision, savedRevision, `${m.name}: at the snapshot's revision`);
@@ -273,4 +274,24 @@ test.serial('a stream cut in transit fails etcdctl snapshot save and leaves no f
   await t.throwsAsync(saveSnapshot(`http://127.0.0.1:${proxy.port}`, out, { timeoutMs: 30_000 }), { message: /snapshot from .* failed/ });
   t.false(existsSync(out));
   t.false(existsSync(`${out}.part`));
+});
+
+test.serial('the last member of a cluster that lost its quorum still gives its snapshot (recovery from a survivor)', async (t) => {
+  // The survivor has applied every acknowledged write (a follower learns the commit index with the next heartbeat).
+  const lastAcked = Math.max(...acked.values());
+  const survivor = new EtcdClient({ endpoints: [cluster.members[1]!.clientURL], requestTimeoutMs: 30_000, dialTimeoutMs: 10_000 });
+  t.teardown(() => survivor.close());
+  const deadline = Date.now() + 10_000;
+  while ((await survivor.get('live/', { prefix: true, countOnly: true, serializable: true })).header.revision < lastAcked) {
+    if (Date.now() > deadline) throw new Error(`member 2 did not apply revision ${lastAcked}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await cluster.kill(0);
+  await cluster.kill(2);
+  const out = join(dir, 'survivor.db');
+  await run('etcdctl', [`--endpoints=${cluster.endpoints[1]}`, '--command-timeout=30s', 'snapshot', 'save', out], { env, timeout: 60_000 });
+  const st = await storeCli(['snapshot', 'status', out, '-w', 'json']);
+  t.is(st.code, 0, st.stderr);
+  // What the survivor had applied (every acknowledged write) is in its copy.
+  t.true((JSON.parse(st.stdout) as { revision: number }).revision >= lastAcked);
 });
