@@ -137,9 +137,10 @@ export class MemberMaintenance {
     this.alarms.restore(entries);
   }
 
-  /** etcd Status errors: one line per active alarm, as gogo-protobuf prints an AlarmMember. */
+  /** etcd's Status errors: "no leader" when there is none, then one line per active alarm as gogo-protobuf prints an AlarmMember. */
   statusErrors(): string[] {
-    return this.alarms.list().map((a) => `memberID:${a.memberID} alarm:${a.alarm} `);
+    const errors = this.host.leader() === 0 ? ['etcdserver: no leader'] : [];
+    return errors.concat(this.alarms.list().map((a) => `memberID:${a.memberID} alarm:${a.alarm} `));
   }
 
   stop(): void {
