@@ -131,9 +131,13 @@ test.serial('default-deny ingress blocks every client (across nodes and on the s
   const { w1, w2, ip, vip } = s;
   if (!cp || !w1 || !w2) return t.fail('the cluster did not come up');
   const np = cp.client.resource(NETPOLS);
+  const created = Date.now();
   const deny = await np.create(SRV[1], { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace: SRV[1] }, spec: { podSelector: {} } });
   t.deepEqual(deny.spec.policyTypes, ['Ingress'], 'defaulted at the API');
-  for (const from of [SAME, CLI_A, CLI_B]) t.regex(await blocked(from, `http://${ip.srv}/`), /Connection refused/);
+  await waitFor('srv\'s ingress chain on w2', 20_000, async () => (/np-srv\/srv ingress/.test(await filterRules(w2)) ? true : undefined), 20);
+  t.log(`srv's ingress chain was in w2's filter table ${Date.now() - created} ms after the default-deny policy was created`);
+  t.regex(await blocked(SAME, `http://${ip.srv}/`), /Connection refused/);
+  for (const from of [CLI_A, CLI_B]) t.regex(await blocked(from, `http://${ip.srv}/`), /Connection refused/);
   await blocked(CLI_A, `http://${vip}:8000/`);
   // Ingress is judged on the destination's node: srv's chain on w2, none on w1 (same's is there: np-srv selects it too).
   t.regex(await filterRules(w2), /-A MKUBE-NETPOL -d 10\.213\.203\.\d+\/32 -m comment --comment "np-srv\/srv ingress" -j MKUBE-NPI-[0-9A-F]{16}/);

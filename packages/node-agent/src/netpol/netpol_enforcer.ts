@@ -5,6 +5,8 @@
 // Each NetworkPolicy and Pod passes netpol_guard.ts first: a refused policy is logged and counted and
 // replaced by its last good version, or, when it has none, still isolates the pods it selects with no
 // rule of its own (fail closed: none of its values is written); a refused pod is left out.
+// An unchanged plan is not re-applied (pod status churn), except every 30 s (the informers' resync)
+// so that rules removed behind the agent's back come back.
 // The chains stay when the agent stops, as a CNI's policy agent leaves its dataplane (pods stay
 // isolated while the agent restarts; the restarted agent rebuilds them from the API); a deleted pod's
 // chains go with the next sync.
@@ -14,6 +16,9 @@ import type { Logger } from '../logger.js';
 import { LastGood, SinkRefusal } from '../proxy/sink_guard.js';
 import { checkNetworkPolicy, checkPod } from './netpol_guard.js';
 import { isNetpolChain, netpolRestoreInput, NETPOL_CHAIN, podPolicies, type NamespaceLike, type NetworkPolicyLike, type PodLike } from './netpol_rules.js';
+
+/** An unchanged plan is still written again after this long (repairs rules someone else removed). */
+const FULL_SYNC_MS = 30_000;
 
 export interface NetpolSource {
   pods(): PodLike[];
@@ -105,13 +110,20 @@ export class NetworkPolicyEnforcer {
     return out.split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!).filter(isNetpolChain);
   }
 
+  /** The plan last applied and when: an unchanged plan is not re-applied for FULL_SYNC_MS (pod status churn is frequent). */
+  private last: { plan: string; at: number } | undefined;
+
   async syncOnce(): Promise<void> {
     const plan = podPolicies(this.nodeName, this.policies(), this.pods(), this.source.namespaces());
+    const key = JSON.stringify(plan);
+    if (this.last && this.last.plan === key && Date.now() - this.last.at < FULL_SYNC_MS) return;
+    this.last = undefined;
     const input = netpolRestoreInput(plan, await this.existingChains());
     await run('iptables-restore', ['-w', '5', '--noflush'], input);
     await run('iptables', ['-w', '5', '-t', 'filter', '-C', 'FORWARD', '-j', NETPOL_CHAIN]).catch(() => run('iptables', ['-w', '5', '-t', 'filter', '-I', 'FORWARD', '1', '-j', NETPOL_CHAIN]));
     this.chains = input.split('\n').filter((l) => l.startsWith(':')).length - (input.match(/^-X /gm)?.length ?? 0);
     this.syncs++;
+    this.last = { plan: key, at: Date.now() };
     this.log.debug({ pods: plan.length, chains: this.chains }, 'network policy rules programmed');
   }
 }
