@@ -618,8 +618,9 @@ function reachesFrom(type: protobuf.Type, path: Set<protobuf.Type>): { reaches: 
   if (path.has(type)) return { reaches: false, open: new Set([type]) };
   const tn = typeName(type);
   if (SPECIAL_TYPES.has(tn)) {
-    reachesCache.set(type, PROTO_ZERO_FIELDS.has(tn));
-    return { reaches: PROTO_ZERO_FIELDS.has(tn), open: new Set() };
+    const own = PROTO_ZERO_FIELDS.has(tn) || TIMESTAMP_TYPES.has(tn);
+    reachesCache.set(type, own);
+    return { reaches: own, open: new Set() };
   }
   let reaches = PROTO_ZERO_FIELDS.has(tn);
   const open = new Set<protobuf.Type>();
@@ -637,9 +638,17 @@ function reachesFrom(type: protobuf.Type, path: Set<protobuf.Type>): { reaches: 
   return { reaches, open: reaches ? new Set() : open };
 }
 
+/**
+ * metav1.Time and MicroTime marshal as a Timestamp (time_proto.go, micro_time_proto.go): nothing for a zero
+ * time, else both of its non-pointer fields, seconds and nanos, even when 0.
+ */
+const TIMESTAMP_TYPES = new Set([TIME_TYPE, MICRO_TIME_TYPE]);
+
 /** Per message type reaching PROTO_ZERO_FIELDS: its always-written fields and the fields to walk into. */
 interface ZeroPlan {
   readonly zeros: readonly protobuf.Field[];
+  /** Fields written, zero or not, once any of them is set (a Timestamp's seconds and nanos). */
+  readonly whenSet: readonly protobuf.Field[];
   readonly nested: readonly { readonly field: protobuf.Field; readonly type: protobuf.Type; readonly kind: 'one' | 'list' | 'map' }[];
 }
 
@@ -654,6 +663,7 @@ function zeroPlan(type: protobuf.Type): ZeroPlan | null {
     const names = PROTO_ZERO_FIELDS.get(typeName(type)) ?? [];
     p = {
       zeros: names.map((n) => type.fields[n]!),
+      whenSet: TIMESTAMP_TYPES.has(typeName(type)) ? type.fieldsArray : [],
       nested: type.fieldsArray.flatMap((field) => {
         const inner = field.resolvedType;
         if (!(inner instanceof protobuf.Type) || !reachesZeroFields(inner)) return [];
@@ -678,6 +688,9 @@ function withProtoZeros(type: protobuf.Type, message: unknown): unknown {
   const out: ProtoMessage = { ...(message as ProtoMessage) };
   for (const field of p.zeros) {
     if (out[field.name] === undefined || out[field.name] === null) out[field.name] = protoZero(field);
+  }
+  if (p.whenSet.some((f) => out[f.name] !== undefined && out[f.name] !== null)) {
+    for (const field of p.whenSet) if (out[field.name] === undefined || out[field.name] === null) out[field.name] = protoZero(field);
   }
   for (const { field, type: inner, kind } of p.nested) {
     const value = out[field.name];

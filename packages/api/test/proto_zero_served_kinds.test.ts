@@ -221,3 +221,14 @@ test('Pod JSON after the bytes: empty embedded structs Go writes appear, zero sc
   const json = bytesToJson(type, jsonToBytes(type, { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'i' }] } }).bytes);
   t.deepEqual(json, { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'i', resources: {} }] }, status: {} });
 });
+
+test('Time and MicroTime: nothing for a zero time, seconds and nanos (even 0) once set, as a Timestamp marshals', (t) => {
+  const cond = read(encodeMessage('k8s.io.api.core.v1.PodCondition', { type: 'Ready' }));
+  t.is((cond.get(4)![0] as Uint8Array).length, 0, 'a zero lastTransitionTime is an empty message');
+  const meta = read(encodeMessage('k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', { creationTimestamp: { seconds: 1704164645 } }));
+  const ts = read(meta.get(8)![0] as Uint8Array);
+  t.deepEqual([...ts.entries()].map(([n, v]) => [n, v[0]]), [[1, 1704164645], [2, 0]]);
+  const lease = read(encodeMessage('k8s.io.api.coordination.v1.LeaseSpec', { renewTime: { seconds: 1704164645, nanos: 1000 } }));
+  t.deepEqual([...read(lease.get(4)![0] as Uint8Array).entries()].map(([n, v]) => [n, v[0]]), [[1, 1704164645], [2, 1000]]);
+  t.false(lease.has(3), 'acquireTime (*MicroTime) stays unset');
+});

@@ -63,8 +63,9 @@ test('Time is {seconds} and MicroTime {seconds, nanos}', (t) => {
   t.deepEqual(fromJson('k8s.io.api.coordination.v1.LeaseSpec', { renewTime: '2024-01-02T03:04:05.000001Z' }).message, {
     renewTime: { seconds: 1704164645, nanos: 1000 },
   });
-  // creationTimestamp = field 8: 42 06 (08 a5facdac06), after the zero fields 1..7
-  t.is(hex(encodeMessage(`${META}.ObjectMeta`, { creationTimestamp: { seconds: 1704164645 } })), '0a0012001a0022002a0032003800' + '4206' + '08a5facdac06');
+  // creationTimestamp = field 8: 42 08 (08 a5facdac06 | 10 00: a set Time marshals as a Timestamp whose
+  // seconds and nanos are both written, time_proto.go), after the zero fields 1..7
+  t.is(hex(encodeMessage(`${META}.ObjectMeta`, { creationTimestamp: { seconds: 1704164645 } })), '0a0012001a0022002a0032003800' + '4208' + '08a5facdac06' + '1000');
 });
 
 test('Duration is nanoseconds on the wire and a Go duration string in JSON', (t) => {
