@@ -44,6 +44,10 @@ function formatStatus(s: SnapshotStatus, format: string): string {
 }
 
 export async function runSnapshotCommand(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(SNAPSHOT_USAGE);
+    return argv.length === 0 ? 2 : 0;
+  }
   const [sub, ...rest] = argv;
   const out = (s: string) => process.stdout.write(s);
   const fail = (msg: string, code = 1): number => {

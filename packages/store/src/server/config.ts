@@ -123,6 +123,8 @@ Security:
   --peer-cert-file --peer-key-file --peer-trusted-ca-file --peer-client-cert-auth   peer TLS (https:// peer URLs)
                                        as etcd: a trusted CA file means clients must present a certificate it signed
   --log-level debug|info|warn|error    (default info)
+
+Snapshots (backup and restore): mkube-store snapshot save|status|restore ... (mkube-store snapshot --help)
 `;
 
 /** The maintenance flags' parse errors (maintenance_flags.ts) as ConfigError. */
