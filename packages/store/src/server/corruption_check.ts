@@ -1,7 +1,8 @@
 // The leader's periodic cross-member corruption check, as etcd 3.4's
 // --experimental-corrupt-check-time (etcdserver/corrupt.go checkHashKV): the
 // leader takes its HashKV at its current revision, asks every other member for
-// its HashKV at that revision, takes its own again, and raises a CORRUPT alarm
+// its HashKV at that revision, takes its own again (once it has applied all
+// it had committed), and raises a CORRUPT alarm
 //   - for itself when its two hashes differ at the same revisions;
 //   - for a member whose current revision or compacted revision is above the
 //     leader's;
@@ -26,6 +27,12 @@ export interface CorruptionCheckHost {
   /** The other members' ids. */
   peers(): number[];
   peerHash(id: number, revision: number): Promise<PeerHash>;
+  /**
+   * Resolves once this member has applied everything committed so far (a ReadIndex). Entries are
+   * applied asynchronously here, so without it a follower that applied faster than the leader
+   * would look "ahead of the leader" and be reported corrupt.
+   */
+  caughtUp(): Promise<void>;
   /** Proposes a CORRUPT alarm for `memberId`. */
   raiseCorrupt(memberId: number): Promise<void>;
   logger: Logger;
@@ -44,6 +51,7 @@ export async function checkHashKV(host: CorruptionCheckHost): Promise<number | u
       }
     }),
   );
+  await host.caughtUp();
   const again = await host.localHash(0);
   let alarmed: number | undefined;
   const mismatch = (id: number, reason: string, details: object) => {

@@ -83,6 +83,7 @@ export class MemberMaintenance {
           },
           peers: () => host.voters().filter((id) => id !== host.memberId()),
           peerHash: (id, rev) => host.peerHash(id, rev),
+          caughtUp: () => host.linearizable(),
           raiseCorrupt: async (id) => {
             await host.propose({ alarm: { action: 'ACTIVATE', memberID: id, alarm: 'CORRUPT' } });
           },
