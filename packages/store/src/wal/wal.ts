@@ -4,8 +4,12 @@
 // opening with a crc record (the chain so far), the latest snapshot record
 // and the latest hard state, so that any suffix of segments reads on its own.
 // One Ready's records (snapshot, entries, hard state) are framed into one
-// buffer and written with one write; `fdatasync` follows once per batch when
-// the Ready must be synced. A segment that has grown past the segment size is
+// buffer. A Ready that must be synced is one write on a descriptor opened
+// with O_DSYNC (the write and its fdatasync in one syscall and one trip to
+// libuv's pool); the records of Readies that need no sync (a commit-only hard
+// state) wait in memory, as etcd's buffered encoder keeps them, and go to
+// disk in front of the next synced batch, in the same write, so that one
+// write always covers everything not yet durable. A segment that has grown past the segment size is
 // cut: truncated to its data, synced, and the next segment (prepared in the
 // background once the current one is half full, preallocated and synced) gets its header, is synced and renamed
 // into place. After a snapshot, whole segments whose entries all precede the
@@ -21,8 +25,10 @@ import { LogRuleError, parseSegmentName, readSegments, segmentName, type Segment
 import { fdatasync, fsyncDir, preallocate, write, zeroFill } from './segment_file.js';
 import type { RebuiltLog } from './log_builder.js';
 
-/** How often a synced batch also asks whether the file system is full (statfs, beside the fdatasync). */
+/** How often a synced batch also asks whether the file system is full (statfs, beside the write). */
 const SPACE_CHECK_MS = 200;
+/** Unsynced records held in memory beyond this are written (without a sync) right away. */
+const MAX_PENDING_BYTES = 64 * 1024;
 
 /** etcd's SegmentSizeBytes is 64 MB; ours is 64 MiB unless configured. */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -42,9 +48,9 @@ export interface WalOptions {
 }
 
 export interface WalStats {
-  /** fdatasync calls on segments (batches synced, segments cut). */
+  /** Synced writes (O_DSYNC) and fdatasync calls on segments: one per synced batch, more when a segment is cut. */
   syncs: number;
-  /** Batches written (one write each). */
+  /** Write calls for batches (an unsynced batch goes with the next synced one). */
   writes: number;
   bytes: number;
   segmentsCut: number;
@@ -70,6 +76,11 @@ export class Wal {
   private failed: Error | undefined;
   private closed = false;
   private spaceCheckedAt = 0;
+  /** Unsynced batches not yet written, in order; they end at `offset`. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Bytes were written without a sync since the last synced write (a later O_DSYNC write would not cover them). */
+  private unsyncedOnDisk = false;
 
   private constructor(
     readonly dir: string,
@@ -78,6 +89,8 @@ export class Wal {
     private readonly spaceCheckMs: number,
     private segments: SegmentRef[],
     private fd: number,
+    /** The same segment opened with O_DSYNC: a write through it is durable when it returns. */
+    private dfd: number,
     /** Where the next record goes in the last segment. */
     private offset: number,
     private crc: number,
@@ -123,7 +136,7 @@ export class Wal {
       fs.closeSync(fd);
       throw new WalIoError(`WAL ${dir}: repairing the torn tail of ${tail.path}`, err as Error);
     }
-    const wal = new Wal(dir, segmentBytes, opts.logger, opts.spaceCheckMs ?? SPACE_CHECK_MS, segments, fd, read.end, read.crc, read.builder.lastIndex(), log.hardState, log.snapshot);
+    const wal = new Wal(dir, segmentBytes, opts.logger, opts.spaceCheckMs ?? SPACE_CHECK_MS, segments, fd, Wal.openDsync(tail.path), read.end, read.crc, read.builder.lastIndex(), log.hardState, log.snapshot);
     return { wal, log, repaired: read.torn };
   }
 
@@ -138,8 +151,8 @@ export class Wal {
   }
 
   /**
-   * Appends one Ready's durable parts: a received snapshot's record, the entries, the hard state,
-   * in one write; `fdatasync` once when `sync` (or when the segment is cut).
+   * Appends one Ready's durable parts: a received snapshot's record, the entries, the hard state.
+   * With `sync`, one synced write (with the unsynced batches before it); without, held in memory.
    */
   save(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, sync: boolean): Promise<void> {
     if (!hardState && entries.length === 0 && !snapshot) return Promise.resolve();
@@ -152,15 +165,17 @@ export class Wal {
       if (snapshot) w.snapshot(snapshot);
       for (const e of entries) w.entry(e);
       if (hardState) w.state(hardState);
-      await this.append(w);
+      this.crc = w.crc;
       if (snapshot) {
         this.snapshot = snapshot;
         if (snapshot.metadata.index > this.lastIndex) this.lastIndex = snapshot.metadata.index;
       }
       if (entries.length > 0) this.lastIndex = entries[entries.length - 1]!.index;
       if (hardState) this.hardState = hardState;
+      const batch = w.buf.subarray(0, w.off);
+      if (sync) await this.writeSynced(batch);
+      else await this.hold(batch);
       if (this.offset >= this.segmentBytes) await this.cut();
-      else if (sync) await this.sync();
     });
   }
 
@@ -169,10 +184,10 @@ export class Wal {
     return this.enqueue(async () => {
       const w = new RecordWriter(Buffer.allocUnsafe(recordSize(snapshotDataBytes(snapshot))), this.crc);
       w.snapshot(snapshot);
-      await this.append(w);
+      this.crc = w.crc;
       this.snapshot = snapshot;
+      await this.writeSynced(w.buf.subarray(0, w.off));
       if (this.offset >= this.segmentBytes) await this.cut();
-      else await this.sync();
     });
   }
 
@@ -197,11 +212,15 @@ export class Wal {
   /** Waits for what is queued, then closes the segment (and drops the prepared next one). */
   async close(): Promise<void> {
     if (this.closed) return;
+    // Unsynced batches still in memory go to disk (synced) before the files close.
+    const flushed = this.enqueue(() => (this.pendingBytes > 0 ? this.writeSynced(Buffer.alloc(0)) : undefined));
     this.closed = true;
+    await flushed.catch(() => undefined);
     await this.chain;
     await this.next?.catch(() => undefined);
     fs.rmSync(join(this.dir, NEXT_SEGMENT), { force: true });
     fs.closeSync(this.fd);
+    fs.closeSync(this.dfd);
   }
 
   // ----------------------------------------------------------------
@@ -222,41 +241,77 @@ export class Wal {
     return run;
   }
 
-  /**
-   * One write of a framed batch at the segment's offset (page cache; the sync makes it durable),
-   * off the event loop: a write into the page cache can block when the machine's disk is busy.
-   */
-  private async append(w: RecordWriter): Promise<void> {
-    try {
-      await write(this.fd, w.buf, w.off, this.offset);
-    } catch (err) {
-      throw new WalIoError(`WAL: writing ${w.off} bytes at offset ${this.offset} of ${this.tailPath()}`, err as Error);
-    }
-    this.offset += w.off;
-    this.crc = w.crc;
-    if (!this.next && this.offset >= this.segmentBytes / 2) this.prepareNext();
-    this.stats.writes++;
-    this.stats.bytes += w.off;
+  /** Keeps an unsynced batch in memory; past MAX_PENDING_BYTES the held batches are written (not synced). */
+  private async hold(batch: Buffer): Promise<void> {
+    this.pending.push(batch);
+    this.pendingBytes += batch.length;
+    this.advance(batch.length);
+    if (this.pendingBytes < MAX_PENDING_BYTES) return;
+    const data = Buffer.concat(this.pending);
+    const at = this.offset - this.pendingBytes;
+    await this.writeAt(this.fd, data, at);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.unsyncedOnDisk = true;
   }
 
-  private async sync(): Promise<void> {
+  /**
+   * Writes the held batches and `batch` durably, in one write through the O_DSYNC descriptor (off
+   * the event loop: a write can block when the machine's disk is busy). When bytes were written
+   * unsynced before, a write plus fdatasync covers them too (an O_DSYNC write syncs its own range).
+   */
+  private async writeSynced(batch: Buffer): Promise<void> {
+    const data = this.pending.length > 0 ? Buffer.concat([...this.pending, batch]) : batch;
+    const at = this.offset - this.pendingBytes;
     const now = Date.now();
     const checkSpace = now - this.spaceCheckedAt >= this.spaceCheckMs;
     if (checkSpace) this.spaceCheckedAt = now;
-    let free: Promise<number | undefined> | undefined;
-    try {
-      this.stats.syncs++;
-      free = checkSpace ? freeBlocks(this.dir) : undefined;
-      await fdatasync(this.fd);
-    } catch (err) {
-      throw new WalIoError(`WAL: fdatasync of ${this.tailPath()}`, err as Error);
+    const free = checkSpace ? freeBlocks(this.dir) : undefined;
+    this.stats.syncs++;
+    if (this.unsyncedOnDisk) {
+      await this.writeAt(this.fd, data, at);
+      await this.fdatasync();
+      this.unsyncedOnDisk = false;
+    } else {
+      await this.writeAt(this.dfd, data, at);
     }
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.advance(batch.length);
     // Writes into a preallocated segment succeed on a full disk, while the key space's (buffered,
     // unsynced) LevelDB writes will fail later: a member whose file system is full stops now.
     if ((await free) === 0) {
       const err = Object.assign(new Error('ENOSPC: no space left on device (the file system of the WAL is full)'), { code: 'ENOSPC' });
       throw new WalIoError(`WAL ${this.dir}`, err);
     }
+  }
+
+  private advance(bytes: number): void {
+    this.offset += bytes;
+    this.stats.bytes += bytes;
+    if (!this.next && this.offset >= this.segmentBytes / 2) this.prepareNext();
+  }
+
+  private async writeAt(fd: number, data: Buffer, at: number): Promise<void> {
+    if (data.length === 0) return;
+    try {
+      await write(fd, data, data.length, at);
+    } catch (err) {
+      throw new WalIoError(`WAL: writing ${data.length} bytes at offset ${at} of ${this.tailPath()}`, err as Error);
+    }
+    this.stats.writes++;
+  }
+
+  private async fdatasync(): Promise<void> {
+    try {
+      await fdatasync(this.fd);
+    } catch (err) {
+      throw new WalIoError(`WAL: fdatasync of ${this.tailPath()}`, err as Error);
+    }
+  }
+
+  private static openDsync(path: string): number {
+    return fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_DSYNC);
   }
 
   private tailPath(): string {
@@ -273,9 +328,11 @@ export class Wal {
 
   private async cut(): Promise<void> {
     const old = this.tailPath();
+    if (this.pendingBytes > 0) await this.writeSynced(Buffer.alloc(0));
     try {
       fs.ftruncateSync(this.fd, this.offset);
-      await this.sync();
+      this.stats.syncs++;
+      await this.fdatasync();
     } catch (err) {
       throw err instanceof WalIoError ? err : new WalIoError(`WAL: truncating ${old} to ${this.offset} bytes`, err as Error);
     }
@@ -289,7 +346,10 @@ export class Wal {
     this.next = undefined;
     const { ref: seg, crc } = await Wal.createSegment(this.dir, seq, this.lastIndex + 1, this.segmentBytes, this.crc, this.snapshot, this.hardState, prepared);
     fs.closeSync(this.fd);
+    fs.closeSync(this.dfd);
     this.fd = fs.openSync(seg.path, fs.constants.O_RDWR);
+    this.dfd = Wal.openDsync(seg.path);
+    this.unsyncedOnDisk = false;
     this.segments.push(seg);
     this.offset = Wal.headerBytes(this.snapshot, this.hardState);
     this.crc = crc;

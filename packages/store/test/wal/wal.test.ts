@@ -225,18 +225,22 @@ test('a snapshot received from the leader replaces the log it does not match', a
   await again.wal.close();
 });
 
-test('one fdatasync per synced batch, however many entries it holds; none for an unsynced one', async (t) => {
+test('one synced write per synced batch, however many entries it holds; none for an unsynced one, which goes with the next', async (t) => {
   const dir = tempDir(t);
   const { wal } = await Wal.open(dir, { segmentBytes: 4 * 1024 * 1024 });
   const s0 = wal.stats.syncs;
   await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 200), undefined, true);
-  t.is(wal.stats.syncs - s0, 1, '200 entries and a hard state: one fdatasync');
+  t.is(wal.stats.syncs - s0, 1, '200 entries and a hard state: one synced write');
   await wal.save({ term: 1, vote: 1, commit: 200 }, [], undefined, false);
   t.is(wal.stats.syncs - s0, 1, 'a commit-only hard state is not synced');
   for (let i = 0; i < 10; i++) await wal.save({ term: 1, vote: 1, commit: 200 }, entries(201 + i * 10, 210 + i * 10), undefined, true);
   t.is(wal.stats.syncs - s0, 11, 'ten more batches: ten more');
-  t.is(wal.stats.writes, 12, 'one write per batch');
+  t.is(wal.stats.writes, 11, 'one write per synced batch: the unsynced hard state went with the next');
   await wal.close();
+  const again = await Wal.open(dir, { segmentBytes: 4 * 1024 * 1024 });
+  t.is(again.log.lastIndex, 300);
+  t.deepEqual(again.log.hardState, { term: 1, vote: 1, commit: 200 });
+  await again.wal.close();
 });
 
 test('on a full file system a synced batch fails with ENOSPC although the preallocated segment has room', async (t) => {
