@@ -342,3 +342,20 @@ test.serial('a dead control plane replaced (remove-member, new certificate key, 
   const nodes = await kubectl([`--context=mkube-${rest.name}`, 'get', 'nodes', '--no-headers']);
   for (const w of workers()) t.regex(nodes.out, new RegExp(`^${w.name}\\s+Ready`, 'm'));
 });
+
+test.serial('mkube leave of a worker: drained (its pods move to the other worker), node agent stopped, Node deleted', async (t) => {
+  const [stay, go] = workers() as [HostRecord, HostRecord];
+  const left = await run('nsenter', [`--net=/run/netns/${go.netns!}`, process.execPath, MKUBE, 'leave', '--data-dir', go.dataDir, '--kubeconfig', kubeconfig()], 180_000);
+  t.is(left.code, 0, `${left.out}\n${left.err}`);
+  t.regex(left.out, new RegExp(`Node ${go.name} was drained`));
+  const node = await kubectl(['get', 'node', go.name]);
+  t.is(node.code, 1);
+  t.regex(node.err, /NotFound/);
+  t.is(readState(go.dataDir), undefined);
+  await waitUntil(`the web pods running on ${stay.name} only`, 120_000, async () => {
+    const r = await kubectl(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={range .items[*]}{.spec.nodeName}/{.status.phase} {end}']);
+    const pods = r.out.trim().split(' ').filter(Boolean);
+    return pods.length === 3 && pods.every((p) => p === `${stay.name}/Running`) ? true : undefined;
+  });
+  t.pass();
+});

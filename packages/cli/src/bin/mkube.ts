@@ -63,8 +63,10 @@ async function main(): Promise<number> {
     if (!Number.isInteger(workers) || workers < 0 || workers > 50) throw new Error('--workers must be an integer from 0 to 50');
     const labSubnet = values['lab-subnet'] === undefined ? undefined : Number(values['lab-subnet']);
     // The lab's /24s (nodes, then each worker's pods) stay off the service range and the default LoadBalancer pool (as lab.sh checks).
-    const labOctets = labSubnet === undefined ? [] : Array.from({ length: workers + 1 }, (_, i) => labSubnet + i);
-    if (labSubnet !== undefined && (!Number.isInteger(labSubnet) || labSubnet < 0 || labSubnet + workers > 255 || labOctets.includes(200) || labOctets.includes(250))) throw new Error('--lab-subnet must be an integer from 0, with --workers below 256 and not covering 200 (service addresses use 10.213.200.0/24) or 250 (the default LoadBalancer pool 10.213.250.0/24)');
+    // With --control-planes the lab has a host per control plane too (each with its pod /24).
+    const hostCount = workers + (values['control-planes'] === undefined ? 0 : Number(values['control-planes']) || 0);
+    const labOctets = labSubnet === undefined ? [] : Array.from({ length: hostCount + 1 }, (_, i) => labSubnet + i);
+    if (labSubnet !== undefined && (!Number.isInteger(labSubnet) || labSubnet < 0 || labSubnet + hostCount > 255 || labOctets.includes(200) || labOctets.includes(250))) throw new Error('--lab-subnet must be an integer from 0, with --workers below 256 and not covering 200 (service addresses use 10.213.200.0/24) or 250 (the default LoadBalancer pool 10.213.250.0/24)');
     if (values['lab-name'] !== undefined && !/^mk[a-z0-9]{0,8}$/.test(values['lab-name'])) throw new Error('--lab-name must match ^mk[a-z0-9]{0,8}$');
     const podNetworkMode = values['pod-network-mode'];
     if (podNetworkMode !== undefined && podNetworkMode !== 'host-gw' && podNetworkMode !== 'vxlan' && podNetworkMode !== 'auto') throw new Error('--pod-network-mode must be host-gw, vxlan or auto');
