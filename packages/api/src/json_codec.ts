@@ -646,10 +646,16 @@ const TIMESTAMP_TYPES = new Set([TIME_TYPE, MICRO_TIME_TYPE]);
 
 /** Per message type reaching PROTO_ZERO_FIELDS: its always-written fields and the fields to walk into. */
 interface ZeroPlan {
-  readonly zeros: readonly protobuf.Field[];
+  /** Each always-written field with its zero (computed once: protobufjs' fullName is costly; the values are never mutated). */
+  readonly zeros: readonly FieldZero[];
   /** Fields written, zero or not, once any of them is set (a Timestamp's seconds and nanos). */
-  readonly whenSet: readonly protobuf.Field[];
+  readonly whenSet: readonly FieldZero[];
   readonly nested: readonly { readonly field: protobuf.Field; readonly type: protobuf.Type; readonly kind: 'one' | 'list' | 'map' }[];
+}
+
+interface FieldZero {
+  readonly name: string;
+  readonly zero: unknown;
 }
 
 const zeroPlans = new WeakMap<protobuf.Type, ZeroPlan | null>();
@@ -661,9 +667,10 @@ function zeroPlan(type: protobuf.Type): ZeroPlan | null {
     p = null;
   } else {
     const names = PROTO_ZERO_FIELDS.get(typeName(type)) ?? [];
+    const withZero = (field: protobuf.Field): FieldZero => ({ name: field.name, zero: protoZero(field) });
     p = {
-      zeros: names.map((n) => type.fields[n]!),
-      whenSet: TIMESTAMP_TYPES.has(typeName(type)) ? type.fieldsArray : [],
+      zeros: names.map((n) => withZero(type.fields[n]!)),
+      whenSet: TIMESTAMP_TYPES.has(typeName(type)) ? type.fieldsArray.map(withZero) : [],
       nested: type.fieldsArray.flatMap((field) => {
         const inner = field.resolvedType;
         if (!(inner instanceof protobuf.Type) || !reachesZeroFields(inner)) return [];
@@ -686,11 +693,11 @@ function withProtoZeros(type: protobuf.Type, message: unknown): unknown {
   const p = zeroPlan(type);
   if (!p) return message;
   const out: ProtoMessage = { ...(message as ProtoMessage) };
-  for (const field of p.zeros) {
-    if (out[field.name] === undefined || out[field.name] === null) out[field.name] = protoZero(field);
+  for (const { name, zero } of p.zeros) {
+    if (out[name] === undefined || out[name] === null) out[name] = zero;
   }
-  if (p.whenSet.some((f) => out[f.name] !== undefined && out[f.name] !== null)) {
-    for (const field of p.whenSet) if (out[field.name] === undefined || out[field.name] === null) out[field.name] = protoZero(field);
+  if (p.whenSet.length > 0 && p.whenSet.some((f) => out[f.name] !== undefined && out[f.name] !== null)) {
+    for (const { name, zero } of p.whenSet) if (out[name] === undefined || out[name] === null) out[name] = zero;
   }
   for (const { field, type: inner, kind } of p.nested) {
     const value = out[field.name];
