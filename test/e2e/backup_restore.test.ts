@@ -93,9 +93,19 @@ test.after.always(async () => {
   if (base) rmSync(base, { recursive: true, force: true });
 });
 
-test.serial('backup, wipe, restore, up: objects back, resourceVersions continue, the node Ready, pods running again', async (t) => {
+// Shared by the steps below (each a test, so that each stays within ava's timeout).
+let node = '';
+let sleeper: Obj;
+let webPod: Obj;
+let settings: Obj;
+let secret: Obj;
+let file = '';
+let backupRevision = 0;
+
+test.serial('a cluster from mkube up with a namespace, a ConfigMap, a Secret, a pod and a Deployment running', async (t) => {
+  t.timeout(360_000);
   await mkube(upArgs);
-  const node = await nodeReady();
+  node = await nodeReady();
   await kubectl(['create', 'namespace', 'dr']);
   await kubectl(['create', 'configmap', 'settings', '-n', 'dr', '--from-literal=mode=blue', '--from-literal=replicas=3']);
   await kubectl(['create', 'secret', 'generic', 'token', '-n', 'dr', '--from-literal=password=s3cret']);
@@ -116,19 +126,22 @@ spec:
     spec:
       containers: [{ name: main, image: busybox, command: [sleep, "3600"] }]
 `);
-  const sleeper = await podRunning('sleeper');
-  const webPod = await until('the web Deployment pod', 180_000, async () => {
+  sleeper = await podRunning('sleeper');
+  webPod = await until('the web Deployment pod', 180_000, async () => {
     const l = JSON.parse(await kubectl(['get', 'pods', '-n', 'dr', '-l', 'app=web', '-o', 'json'])) as { items: Obj[] };
     return l.items.length === 1 && l.items[0]!.status?.phase === 'Running' ? l.items[0] : undefined;
   });
-  const settings = await get(['configmap', '-n', 'dr', 'settings']);
-  const secret = await get(['secret', '-n', 'dr', 'token']);
+  settings = await get(['configmap', '-n', 'dr', 'settings']);
+  secret = await get(['secret', '-n', 'dr', 'token']);
+  t.pass();
+});
 
-  // The backup: one 0600 file.
-  const file = join(base, 'cluster-backup.tar');
+test.serial('mkube backup: one 0600 file with the store snapshot and the PKI', async (t) => {
+  t.timeout(180_000);
+  file = join(base, 'cluster-backup.tar');
   const b = await mkube(['backup', '--data-dir', dataDir, '--output', file], 120_000);
   t.regex(b.stdout, /^Backup written to .*cluster-backup\.tar \(store revision (\d+), snapshot sha256 [0-9a-f]{64}\)\.\n/);
-  const backupRevision = Number(/store revision (\d+)/.exec(b.stdout)![1]);
+  backupRevision = Number(/store revision (\d+)/.exec(b.stdout)![1]);
   t.is(statSync(file).mode & 0o777, 0o600);
   const listing = (await run('tar', ['-tf', file])).stdout.split('\n');
   t.true(listing.includes('manifest.json') && listing.includes('snapshot.db') && listing.includes('apiserver/pki/ca.key'));
@@ -136,9 +149,12 @@ spec:
   let highestRv = 0;
   for (const o of [settings, secret, sleeper, webPod]) highestRv = Math.max(highestRv, Number(o.metadata.resourceVersion));
   t.true(backupRevision >= highestRv);
+  // Made after the backup: not in it.
   await kubectl(['create', 'configmap', 'after-backup', '-n', 'dr', '--from-literal=x=1']);
+});
 
-  // Disaster: the cluster stops and its data dir is gone.
+test.serial('disaster: the cluster stopped and its data dir wiped; a damaged backup refused; mkube restore', async (t) => {
+  t.timeout(240_000);
   await mkube(['down', '--data-dir', dataDir], 120_000);
   rmSync(dataDir, { recursive: true, force: true });
 
@@ -157,7 +173,10 @@ spec:
   const r = await mkube(['restore', file, '--data-dir', dataDir], 120_000);
   t.regex(r.stdout, new RegExp(`^Restored .* into .*: store revision ${backupRevision}, new store member [0-9a-f]+ of cluster [0-9a-f]+\\.\\nStart it with: mkube up --data-dir `));
   t.regex(await mkubeFails(['restore', file, '--data-dir', dataDir]), /cannot restore into .*apiserver exists .*\[DATA_DIR_IN_USE\]/);
+});
 
+test.serial('mkube up again: the objects of the backup, not the later one, resourceVersions continuing, the node Ready', async (t) => {
+  t.timeout(360_000);
   await mkube(upArgs);
   // The node reconnects and becomes Ready under its name.
   t.is(await nodeReady(), node);
@@ -172,8 +191,12 @@ spec:
   await kubectl(['patch', 'configmap', '-n', 'dr', 'settings', '--type', 'merge', '-p', '{"data":{"mode":"green"}}']);
   const settings3 = await get(['configmap', '-n', 'dr', 'settings']);
   t.true(Number(settings3.metadata.resourceVersion) > backupRevision, `RV ${settings3.metadata.resourceVersion} > ${backupRevision}`);
-  // The pods created before the backup run again on the node (same objects, containers recreated).
+});
+
+test.serial('the pods created before the backup run again on the node (same objects, containers recreated)', async (t) => {
+  t.timeout(240_000);
   const sleeper2 = await podRunning('sleeper');
   t.is(sleeper2.metadata.uid, sleeper.metadata.uid);
-  await podRunning(webPod.metadata.name);
+  const web2 = await podRunning(webPod.metadata.name);
+  t.is(web2.metadata.uid, webPod.metadata.uid);
 });
