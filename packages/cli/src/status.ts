@@ -162,7 +162,7 @@ async function membersStatus(apiDir: string, endpoints: string[]): Promise<Store
 
 const LEADER_LEASES = ['kube-controller-manager', 'kube-scheduler', 'cloud-controller-manager'];
 
-async function leaders(creds: AdminCreds, hosts: HostRecord[]): Promise<LeaderStatus[]> {
+async function leaders(creds: AdminCreds, hosts: HostRecord[], own: ClusterState): Promise<LeaderStatus[]> {
   const out: LeaderStatus[] = [];
   for (const lease of LEADER_LEASES) {
     const r = await apiGet(creds, `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${lease}`).catch(() => undefined);
@@ -170,7 +170,8 @@ async function leaders(creds: AdminCreds, hosts: HostRecord[]): Promise<LeaderSt
     const holder = (r.body as { spec?: { holderIdentity?: string } }).spec?.holderIdentity;
     // Identities are "<hostname>_<pid>_<random>": lab hosts share the machine's hostname, the pid says which.
     const pid = Number(holder?.split('_')[1]);
-    const host = hosts.find((h) => (readState(h.dataDir)?.components ?? []).some((c) => c.pid === pid))?.name;
+    const host = hosts.find((h) => (readState(h.dataDir)?.components ?? []).some((c) => c.pid === pid))?.name
+      ?? (own.components.some((c) => c.pid === pid) ? 'this machine' : undefined);
     out.push({ lease, holder, ...(host ? { host } : {}) });
   }
   return out;
@@ -219,7 +220,7 @@ export async function clusterStatus(dataDirArg: string): Promise<ClusterStatus> 
       const r = await apiGet({ ...creds!, server: e.apiServer }, '/readyz', 2000).catch((err: Error) => ({ status: 0, body: err.message }));
       return { name: e.name, server: e.apiServer, health: r.status ? `/readyz HTTP ${r.status}` : String(r.body), healthy: r.status === 200 };
     }));
-    leaderList = await leaders(creds, hostRecords);
+    leaderList = await leaders(creds, hostRecords, state);
   }
   const nodes: NodeStatus[] = [];
   let nodesError: string | undefined;
