@@ -5,7 +5,9 @@
 // v2 preferred; `kubectl autoscale` of kubectl 1.27 (it posts autoscaling/v1) and `kubectl get hpa`
 // with 1.27 and 1.33; list, watch, protobuf and delete in v1.
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
+import { join } from 'node:path';
 import test from 'ava';
 import { decodeObject, type JsonObject } from '@mkube/api';
 import { api, startFixture, watchEvents, type Fixture } from './helpers/cluster.js';
@@ -157,6 +159,29 @@ test.serial('a v1 HPA without a CPU target gets the implicit 80% (conversion), a
   t.deepEqual(bad.body.details.causes.map((x: JsonObject) => x.field), ['spec.metrics[0].resource.target.averageUtilization']);
   const garbled = await api(fx.server, 'POST', V1, { metadata: { name: 'garbled', annotations: { [METRICS]: '[{' } }, spec: { scaleTargetRef: target, maxReplicas: 2 } });
   t.is(garbled.status, 400, JSON.stringify(garbled.body));
+});
+
+test.serial('kubectl 1.27 apply (client-side) and 1.33 apply --server-side of an autoscaling/v1 manifest, then a change', async (t) => {
+  const manifest = (name: string, cpu: number) => `apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata:
+  name: ${name}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 5
+  targetCPUUtilizationPercentage: ${cpu}
+`;
+  const file = join(fx.dir, 'hpa.yaml');
+  for (const [v, name, extra] of [['1.27', 'applied', []], ['1.33', 'ssa', ['--server-side']]] as const) {
+    for (const cpu of [55, 65]) {
+      await writeFile(file, manifest(name, cpu));
+      const a = await kubectl(v, ['-n', NS, 'apply', '-f', file, ...extra]);
+      t.is(a.code, 0, `${v} ${a.err}`);
+      const v2 = await api(fx.server, 'GET', `${V2}/${name}`);
+      t.deepEqual(v2.body.spec.metrics, [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: cpu } } }], `${v} ${cpu}`);
+    }
+  }
 });
 
 test.serial('list, watch and protobuf in v1; delete through v1 removes the object (404 in both versions)', async (t) => {
