@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Informer, KubeClient, Resources, type ClientConfig, type KubeObject } from '@mkube/client';
-import { resourceFor } from '@mkube/api';
+import { resourceFor, type Namespace, type NetworkPolicy, type Pod } from '@mkube/api';
 import { CodedError, ComponentServer } from '@mkube/component-base';
 import { ApiClientPort } from './api_client_port.js';
 import type { ServiceLike as EnvService } from './runtime/service_env.js';
@@ -27,7 +27,6 @@ import { endpointsFromSlices, type EndpointSliceLike } from './proxy/slice_endpo
 import { PodLifecycleEngine, type PodLifecycleEngineOptions } from './sync.js';
 import { LocalPathProvisioner } from './runtime/local_path_provisioner.js';
 import { NetworkPolicyEnforcer } from './netpol/netpol_enforcer.js';
-import type { NamespaceLike, NetworkPolicyLike, PodLike } from './netpol/netpol_rules.js';
 
 export interface NodeAgentOptions {
   clientConfig: ClientConfig;
@@ -158,7 +157,7 @@ export class NodeAgent {
       const [pods, namespaces, policies] = [inf(Resources.pods), inf(Resources.namespaces), inf(resourceFor('networkpolicies', 'networking.k8s.io'))];
       this.netpolInformers.push(pods, namespaces, policies);
       this.netpol = new NetworkPolicyEnforcer(
-        { pods: () => pods.list() as unknown as PodLike[], namespaces: () => namespaces.list() as unknown as NamespaceLike[], policies: () => policies.list() as unknown as NetworkPolicyLike[] },
+        { pods: () => pods.list() as unknown as Pod[], namespaces: () => namespaces.list() as unknown as Namespace[], policies: () => policies.list() as unknown as NetworkPolicy[] },
         o.nodeName,
         this.log.child({ component: 'netpol' }),
       );

@@ -6,7 +6,8 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { checkNetworkPolicy, checkPod, parseV4Cidr, formatV4Cidr } from '../src/netpol/netpol_guard.js';
-import { netpolRestoreInput, podPolicies, type NetworkPolicyLike, type PodLike } from '../src/netpol/netpol_rules.js';
+import type { NetworkPolicy, Pod } from '@mkube/api';
+import { netpolRestoreInput, podPolicies } from '../src/netpol/netpol_rules.js';
 import { NetworkPolicyEnforcer } from '../src/netpol/netpol_enforcer.js';
 import { SinkRefusal } from '../src/proxy/sink_guard.js';
 import { silentLogger } from '../src/logger.js';
@@ -18,12 +19,12 @@ function iptablesTest(text: string): Promise<string | undefined> {
   });
 }
 
-const pod = (ns: string, name: string, node: string, ip: string, labels: Record<string, string> = {}, ports: Array<{ name?: string; containerPort: number; protocol?: string }> = []): PodLike => ({
+const pod = (ns: string, name: string, node: string, ip: string, labels: Record<string, string> = {}, ports: Array<{ name?: string; containerPort: number; protocol?: string }> = []): Pod => ({
   metadata: { namespace: ns, name, uid: `uid-${ns}-${name}`, labels },
-  spec: { nodeName: node, containers: [{ ports }] },
+  spec: { nodeName: node, containers: [{ name: 'c', ports }] },
   status: { phase: 'Running', podIP: ip },
 });
-const pol = (ns: string, name: string, spec: NetworkPolicyLike['spec']): NetworkPolicyLike => ({ metadata: { namespace: ns, name }, spec });
+const pol = (ns: string, name: string, spec: NetworkPolicy['spec']): NetworkPolicy => ({ metadata: { namespace: ns, name }, spec });
 const nss = [{ metadata: { name: 'srv' } }, { metadata: { name: 'a', labels: { team: 'a' } } }, { metadata: { name: 'b', labels: { team: 'b' } } }];
 const PODS = [
   pod('srv', 'web', 'n1', '10.213.202.10', { app: 'web' }, [{ name: 'http', containerPort: 8080 }, { name: 'dns', containerPort: 5353, protocol: 'UDP' }]),
@@ -96,10 +97,10 @@ test('sink guard: poisoned policy and pod values are refused with their field', 
 });
 
 test('the enforcer: a refused policy keeps its last good version, or without one isolates and allows nothing; refused pods are left out', async (t) => {
-  let policies: NetworkPolicyLike[] = [pol('srv', 'p', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ ipBlock: { cidr: '10.213.0.0/16' } }] }] })];
-  let pods: PodLike[] = PODS;
+  let policies: NetworkPolicy[] = [pol('srv', 'p', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ ipBlock: { cidr: '10.213.0.0/16' } }] }] })];
+  let pods: Pod[] = PODS;
   const e = new NetworkPolicyEnforcer({ pods: () => pods, namespaces: () => nss, policies: () => policies }, 'n1', silentLogger);
-  const plan = () => podPolicies('n1', (e as unknown as { policies(): NetworkPolicyLike[] }).policies(), (e as unknown as { pods(): PodLike[] }).pods(), nss);
+  const plan = () => podPolicies('n1', (e as unknown as { policies(): NetworkPolicy[] }).policies(), (e as unknown as { pods(): Pod[] }).pods(), nss);
   t.deepEqual(peers(plan()[0]!.ingress), ['10.213.0.0/16']);
   policies = [pol('srv', 'p', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0 -j ACCEPT' } }] }] })];
   t.deepEqual(peers(plan()[0]!.ingress), ['10.213.0.0/16'], 'the last good version');

@@ -15,15 +15,16 @@ import { CoalescingSync } from '../coalescing_sync.js';
 import type { Logger } from '../logger.js';
 import { LastGood, SinkRefusal } from '../proxy/sink_guard.js';
 import { checkNetworkPolicy, checkPod } from './netpol_guard.js';
-import { isNetpolChain, netpolRestoreInput, NETPOL_CHAIN, podPolicies, type NamespaceLike, type NetworkPolicyLike, type PodLike } from './netpol_rules.js';
+import type { Namespace, NetworkPolicy, Pod } from '@mkube/api';
+import { isNetpolChain, netpolRestoreInput, NETPOL_CHAIN, podPolicies } from './netpol_rules.js';
 
 /** An unchanged plan is still written again after this long (repairs rules someone else removed). */
 const FULL_SYNC_MS = 30_000;
 
 export interface NetpolSource {
-  pods(): PodLike[];
-  namespaces(): NamespaceLike[];
-  policies(): NetworkPolicyLike[];
+  pods(): Pod[];
+  namespaces(): Namespace[];
+  policies(): NetworkPolicy[];
 }
 
 function run(cmd: string, args: string[], input?: string): Promise<string> {
@@ -39,8 +40,8 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${String(o.metadata?.namespace)}/${String(o.metadata?.name)}`;
 
 /** A refused policy without a last good version: it still isolates what its podSelector selects, and allows nothing. */
-function isolationOnly(p: NetworkPolicyLike): NetworkPolicyLike {
-  const types = (Array.isArray(p.spec?.policyTypes) ? p.spec.policyTypes : []).filter((t) => t === 'Ingress' || t === 'Egress');
+function isolationOnly(p: NetworkPolicy): NetworkPolicy {
+  const types = (Array.isArray(p.spec?.policyTypes) ? p.spec.policyTypes : []).filter((t: string) => t === 'Ingress' || t === 'Egress');
   return { metadata: p.metadata, spec: { podSelector: p.spec?.podSelector ?? {}, policyTypes: types.length ? types : Array.isArray(p.spec?.egress) && p.spec.egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'] } };
 }
 
@@ -51,7 +52,7 @@ export class NetworkPolicyEnforcer {
   refused = 0;
   /** Chains of ours in the filter table after the last sync (MKUBE-NETPOL included). */
   chains = 0;
-  private readonly goodPolicies = new LastGood<NetworkPolicyLike>(keyOf, checkNetworkPolicy);
+  private readonly goodPolicies = new LastGood<NetworkPolicy>(keyOf, checkNetworkPolicy);
   private readonly refusedPods = new Map<string, string>();
   private readonly runner = new CoalescingSync(() =>
     this.syncOnce().catch((err: Error) => {
@@ -76,7 +77,7 @@ export class NetworkPolicyEnforcer {
     this.log.error({ err, key: err.key, field: err.field }, 'object refused by the network policy enforcer: its values are not written');
   };
 
-  private policies(): NetworkPolicyLike[] {
+  private policies(): NetworkPolicy[] {
     const all = this.source.policies();
     const good = this.goodPolicies.filter(all, this.onRefused);
     const kept = new Set(good.map(keyOf));
@@ -85,8 +86,8 @@ export class NetworkPolicyEnforcer {
     return good;
   }
 
-  private pods(): PodLike[] {
-    const out: PodLike[] = [];
+  private pods(): Pod[] {
+    const out: Pod[] = [];
     const seen = new Set<string>();
     for (const p of this.source.pods()) {
       const key = keyOf(p);

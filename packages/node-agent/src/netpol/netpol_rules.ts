@@ -16,7 +16,7 @@
 // Chain names are "MKUBE-NP?-" + 16 hex digits of a SHA-256 of the pod's uid and direction (26
 // characters, under iptables' 28). Every value comes through netpol_guard.ts first.
 import { createHash } from 'node:crypto';
-import { labelSelectorMatches, type LabelSelector } from '@mkube/api';
+import { labelSelectorMatches, type Namespace, type NetworkPolicy, type NetworkPolicyPeer, type NetworkPolicyPort, type Pod } from '@mkube/api';
 import { safeIPFamily } from '../proxy/sink_guard.js';
 import { formatV4Cidr, parseV4Cidr, v4CidrContains, type NetpolProtocol, type V4Cidr } from './netpol_guard.js';
 
@@ -25,34 +25,6 @@ export const NETPOL_CHAIN = 'MKUBE-NETPOL';
 export const INGRESS_MARK = '0x10000';
 export const EGRESS_MARK = '0x20000';
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
-
-export interface PodLike {
-  metadata: { namespace?: string; name: string; uid?: string; labels?: Record<string, string> };
-  spec?: { nodeName?: string; hostNetwork?: boolean; containers?: Array<{ ports?: Array<{ name?: string; containerPort: number; protocol?: string }> }> };
-  status?: { phase?: string; podIP?: string; podIPs?: Array<{ ip: string }> };
-}
-export interface NamespaceLike {
-  metadata: { name: string; labels?: Record<string, string> };
-}
-export interface PolicyPortLike {
-  protocol?: string;
-  port?: number | string;
-  endPort?: number;
-}
-export interface PolicyPeerLike {
-  podSelector?: LabelSelector;
-  namespaceSelector?: LabelSelector;
-  ipBlock?: { cidr: string; except?: string[] };
-}
-export interface NetworkPolicyLike {
-  metadata: { namespace?: string; name: string };
-  spec?: {
-    podSelector?: LabelSelector;
-    ingress?: Array<{ ports?: PolicyPortLike[]; from?: PolicyPeerLike[] }>;
-    egress?: Array<{ ports?: PolicyPortLike[]; to?: PolicyPeerLike[] }>;
-    policyTypes?: string[];
-  };
-}
 
 export type Direction = 'Ingress' | 'Egress';
 
@@ -76,46 +48,46 @@ export interface PodPolicy {
 }
 
 /** The pod's IPv4 address (the rules are IPv4 iptables), if it has one and takes part in pod networking. */
-export function podIPv4(p: PodLike): string | undefined {
+export function podIPv4(p: Pod): string | undefined {
   if (p.spec?.hostNetwork) return undefined;
   if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') return undefined;
   const ips = [p.status?.podIP, ...(p.status?.podIPs ?? []).map((x) => x.ip)];
   return ips.find((ip): ip is string => typeof ip === 'string' && safeIPFamily(ip) === 4);
 }
 
-const nsOf = (o: { metadata: { namespace?: string } }) => o.metadata.namespace ?? 'default';
+const nsOf = (o: { metadata?: { namespace?: string } }) => o.metadata?.namespace ?? 'default';
 
-function policyTypes(p: NetworkPolicyLike): Direction[] {
+function policyTypes(p: NetworkPolicy): Direction[] {
   const t = p.spec?.policyTypes;
   if (t && t.length > 0) return t.filter((x): x is Direction => x === 'Ingress' || x === 'Egress');
   return (p.spec?.egress ?? []).length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
 }
 
 /** The policy's podSelector selects the pod (absent = empty = every pod of the namespace). */
-function selects(p: NetworkPolicyLike, pod: PodLike): boolean {
-  return nsOf(p) === nsOf(pod) && labelSelectorMatches(p.spec?.podSelector ?? {}, pod.metadata.labels ?? {});
+function selects(p: NetworkPolicy, pod: Pod): boolean {
+  return nsOf(p) === nsOf(pod) && labelSelectorMatches(p.spec?.podSelector ?? {}, pod.metadata?.labels ?? {});
 }
 
 /** Port numbers named `name` with `protocol` among the pod's container ports. */
-function namedPorts(pod: PodLike, name: string, protocol: string): number[] {
+function namedPorts(pod: Pod, name: string, protocol: string): number[] {
   const out = new Set<number>();
   for (const c of pod.spec?.containers ?? []) for (const p of c.ports ?? []) if (p.name === name && (p.protocol ?? 'TCP') === protocol) out.add(p.containerPort);
   return [...out].sort((a, b) => a - b);
 }
 
 interface Cluster {
-  pods: PodLike[];
+  pods: Pod[];
   namespaces: Map<string, Record<string, string>>;
 }
 
 /** The peer pods (with an IPv4 address) a pod/namespace selector peer selects, seen from a policy's namespace. */
-function peerPods(c: Cluster, policyNs: string, peer: PolicyPeerLike): PodLike[] {
+function peerPods(c: Cluster, policyNs: string, peer: NetworkPolicyPeer): Pod[] {
   const nsOk = (ns: string): boolean => {
     if (!peer.namespaceSelector) return ns === policyNs;
     const labels = { ...(c.namespaces.get(ns) ?? {}), [NAMESPACE_NAME_LABEL]: ns };
     return c.namespaces.has(ns) && labelSelectorMatches(peer.namespaceSelector, labels);
   };
-  return c.pods.filter((p) => podIPv4(p) !== undefined && nsOk(nsOf(p)) && (!peer.podSelector || labelSelectorMatches(peer.podSelector, p.metadata.labels ?? {})));
+  return c.pods.filter((p) => podIPv4(p) !== undefined && nsOk(nsOf(p)) && (!peer.podSelector || labelSelectorMatches(peer.podSelector, p.metadata?.labels ?? {})));
 }
 
 const host = (ip: string): V4Cidr => parseV4Cidr(`${ip}/32`)!;
@@ -124,10 +96,10 @@ const host = (ip: string): V4Cidr => parseV4Cidr(`${ip}/32`)!;
 interface Target {
   peer?: V4Cidr;
   except?: V4Cidr[];
-  pods: PodLike[];
+  pods: Pod[];
 }
 
-function targetsOf(c: Cluster, policyNs: string, peers: PolicyPeerLike[] | undefined): Target[] {
+function targetsOf(c: Cluster, policyNs: string, peers: NetworkPolicyPeer[] | undefined): Target[] {
   if (!peers || peers.length === 0) return [{ pods: c.pods.filter((p) => podIPv4(p) !== undefined) }];
   const out: Target[] = [];
   for (const peer of peers) {
@@ -148,7 +120,7 @@ function targetsOf(c: Cluster, policyNs: string, peers: PolicyPeerLike[] | undef
 }
 
 /** The allows of one rule for `pod` in direction `dir`. */
-function ruleAllows(c: Cluster, pod: PodLike, dir: Direction, policyNs: string, ports: PolicyPortLike[] | undefined, peers: PolicyPeerLike[] | undefined): Allow[] {
+function ruleAllows(c: Cluster, pod: Pod, dir: Direction, policyNs: string, ports: NetworkPolicyPort[] | undefined, peers: NetworkPolicyPeer[] | undefined): Allow[] {
   const targets = targetsOf(c, policyNs, peers);
   const out: Allow[] = [];
   for (const t of targets) {
@@ -177,13 +149,14 @@ function ruleAllows(c: Cluster, pod: PodLike, dir: Direction, policyNs: string, 
  * What each of `nodeName`'s pods is allowed, per isolated direction. `policies`, `pods` and
  * `namespaces` are the ones netpol_guard.ts accepted.
  */
-export function podPolicies(nodeName: string, policies: NetworkPolicyLike[], pods: PodLike[], namespaces: NamespaceLike[]): PodPolicy[] {
-  const c: Cluster = { pods, namespaces: new Map(namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])) };
+export function podPolicies(nodeName: string, policies: NetworkPolicy[], pods: Pod[], namespaces: Namespace[]): PodPolicy[] {
+  const c: Cluster = { pods, namespaces: new Map(namespaces.map((n) => [n.metadata?.name ?? '', n.metadata?.labels ?? {}])) };
   const out: PodPolicy[] = [];
   for (const pod of pods) {
     const ip = podIPv4(pod);
     if (pod.spec?.nodeName !== nodeName || ip === undefined) continue;
-    const pp: PodPolicy = { key: `${nsOf(pod)}/${pod.metadata.name}`, uid: pod.metadata.uid ?? `${nsOf(pod)}/${pod.metadata.name}`, ip };
+    const key = `${nsOf(pod)}/${pod.metadata?.name ?? ''}`;
+    const pp: PodPolicy = { key, uid: pod.metadata?.uid ?? key, ip };
     for (const dir of ['Ingress', 'Egress'] as const) {
       const selecting = policies.filter((p) => selects(p, pod) && policyTypes(p).includes(dir));
       if (selecting.length === 0) continue;
