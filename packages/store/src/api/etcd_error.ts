@@ -28,6 +28,7 @@ export type EtcdErrorName =
   | 'LearnerNotReady'
   | 'TooManyLearners'
   | 'UnhealthyCluster'
+  | 'NotEnoughStartedMembers'
   | 'NotCapable'
   | 'Corrupt'
   | 'BadLeaderTransferee'

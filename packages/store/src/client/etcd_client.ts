@@ -408,9 +408,18 @@ export class EtcdClient {
     return { header: toHeader(r.header), member: toMember(r.member!), members: r.members.map(toMember) };
   }
 
-  async memberRemove(id: IdInput): Promise<{ header: ResponseHeader; members: Member[] }> {
+  /**
+   * Removes a member. mkube-store refuses to remove a voter when the voters
+   * left would have no live quorum ("etcdserver: re-configuration failed due
+   * to not enough started members"); `force` skips that check (mkube's
+   * metadata extension; real etcd ignores it).
+   */
+  async memberRemove(id: IdInput, opts: { force?: boolean } = {}): Promise<{ header: ResponseHeader; members: Member[] }> {
     const req = { ID: String(id) };
-    const r = await this.unary<MemberRemoveResponse__Output>('Cluster.MemberRemove', 'write', (c, md, o, cb) => c.cluster.MemberRemove(req, md, o, cb));
+    const r = await this.unary<MemberRemoveResponse__Output>('Cluster.MemberRemove', 'write', (c, md, o, cb) => {
+      if (opts.force) md.set('mkube-force-reconfig', 'true');
+      return c.cluster.MemberRemove(req, md, o, cb);
+    });
     return { header: toHeader(r.header), members: r.members.map(toMember) };
   }
 

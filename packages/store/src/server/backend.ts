@@ -66,7 +66,8 @@ export interface EtcdBackend {
   // Cluster.
   memberList(linearizable: boolean): Promise<MemberInfo[]>;
   memberAdd(peerURLs: string[], isLearner: boolean): Promise<{ member: MemberInfo; members: MemberInfo[] }>;
-  memberRemove(id: number): Promise<MemberInfo[]>;
+  /** `force` skips the quorum check (reconfig_check.ts). */
+  memberRemove(id: number, force?: boolean): Promise<MemberInfo[]>;
   memberUpdate(id: number, peerURLs: string[]): Promise<MemberInfo[]>;
   memberPromote(id: number): Promise<MemberInfo[]>;
 

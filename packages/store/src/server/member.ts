@@ -29,6 +29,7 @@ import { Membership, initialClusterId, initialMemberId, type ConfChangeContext }
 import type { StoreMetrics } from './metrics.js';
 import type { PeerHandler } from './peer/peer_service.js';
 import { PeerTransport, fetchClusterInfo } from './peer/transport.js';
+import { checkVoterRemoval } from './reconfig_check.js';
 import type { WireMember } from './peer/wire.js';
 import { ProposalWaiters } from './proposal_waiters.js';
 import { DataCorruptError, RaftLogStore, type MemberIdentity } from './raft_log_store.js';
@@ -828,9 +829,13 @@ export class Member implements EtcdBackend, PeerHandler {
     return { member: this.membership.get(id)!, members: this.membership.list() };
   }
 
-  async memberRemove(id: number): Promise<MemberInfo[]> {
+  async memberRemove(id: number, force = false): Promise<MemberInfo[]> {
     if (this.membership.isRemoved(id)) throw new EtcdError('MemberNotFound', 'etcdserver: member not found');
     if (!this.membership.get(id)) throw new EtcdError('MemberNotFound', 'etcdserver: member not found');
+    // Strict reconfiguration check (reconfig_check.ts): the voters left must have a live quorum, unless forced.
+    const probe = (peer: number) => this.transport.unary(peer, 'ClusterInfo', {}, 2 * this.cfg.electionTimeoutMs).then(() => true, () => false);
+    if (force) this.log.warn({ member: id.toString(16), voters: this.confState.voters.length }, 'member remove forced: the quorum check is skipped');
+    else await checkVoterRemoval({ id, self: this.id, voters: this.confState.voters, probe });
     await this.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: id, context: new Uint8Array(0) });
     return this.membership.list();
   }

@@ -16,6 +16,9 @@ import type { MemberPromoteResponse } from '../../gen/etcdserverpb/MemberPromote
 import { header, unary } from './common.js';
 import { checkPeerURLs } from './validate.js';
 
+/** Request metadata of a MemberRemove that skips the quorum check (mkube's extension; etcdctl never sends it). */
+export const FORCE_RECONFIG_METADATA = 'mkube-force-reconfig';
+
 export function toWireMember(m: MemberInfo): Member {
   return { ID: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner };
 }
@@ -27,8 +30,9 @@ export function clusterService(backend: EtcdBackend): ClusterHandlers {
       const r = await backend.memberAdd(req.peerURLs, req.isLearner);
       return { header: header(backend), member: toWireMember(r.member), members: r.members.map(toWireMember) };
     }),
-    MemberRemove: unary<MemberRemoveRequest__Output, MemberRemoveResponse>(async (req) => {
-      const members = await backend.memberRemove(req.ID);
+    MemberRemove: unary<MemberRemoveRequest__Output, MemberRemoveResponse>(async (req, call) => {
+      // mkube's forced removal (`mkube leave --force`): metadata FORCE_RECONFIG_METADATA: true skips the quorum check.
+      const members = await backend.memberRemove(req.ID, call?.metadata?.get(FORCE_RECONFIG_METADATA)[0] === 'true');
       return { header: header(backend), members: members.map(toWireMember) };
     }),
     MemberUpdate: unary<MemberUpdateRequest__Output, MemberUpdateResponse>(async (req) => {

@@ -49,6 +49,7 @@ export const ETCD_ERRORS: Record<EtcdErrorName, GrpcEtcdError> = {
   LearnerNotReady: { code: S.FAILED_PRECONDITION, message: 'etcdserver: can only promote a learner member which is in sync with leader' },
   TooManyLearners: { code: S.FAILED_PRECONDITION, message: 'etcdserver: too many learner members in cluster' },
   UnhealthyCluster: { code: S.UNAVAILABLE, message: 'etcdserver: unhealthy cluster' },
+  NotEnoughStartedMembers: { code: S.FAILED_PRECONDITION, message: 'etcdserver: re-configuration failed due to not enough started members' },
   NotCapable: { code: S.UNAVAILABLE, message: 'etcdserver: not capable' },
   Corrupt: { code: S.DATA_LOSS, message: 'etcdserver: corrupt cluster' },
   BadLeaderTransferee: { code: S.FAILED_PRECONDITION, message: 'etcdserver: bad leader transferee' },
