@@ -2,9 +2,9 @@
 // each) run mkube-node-agent against one API server; busybox pods serve HTTP on 80 ("http") and 8080
 // ("alt") and probe each other with wget, by pod IP and through a Service's cluster IP. Traffic across
 // the two nodes and inside one node (the bridge) is judged: default-deny ingress blocks; an allow rule
-// for another namespace's labelled pods on a named port admits only them and only on that port; an
-// egress deny lets replies of allowed connections pass (conntrack) while the pod cannot connect out;
-// an egress ipBlock with an exception, judged after the service proxy's DNAT; the chains stay while
+// for another namespace's labelled pods on a named port admits only them and only on that port (and
+// follows namespace and pod label updates); an egress deny lets replies of allowed connections pass
+// (conntrack) while the pod cannot connect out; an egress rule on a named port; an egress ipBlock with an exception, judged after the service proxy's DNAT; the chains stay while
 // the agent is stopped (still enforced) and are rebuilt when it comes back; a deleted policy lets
 // traffic flow again within seconds; a deleted pod's chains go; policies poisoned behind the API
 // server's back (straight into etcd) are refused at the sink. Lab mknp, subnets 201-203.
@@ -153,6 +153,16 @@ test.serial('default-deny ingress blocks every client (across nodes and on the s
   await blocked(CLI_A, `http://${ip.srv}:8080/`);
   await blocked(CLI_B, `http://${ip.srv}/`);
   await blocked(SAME, `http://${ip.srv}/`);
+  // Updated namespace labels count at once (upstream's "should allow ingress access from updated namespace"),
+  // and so do updated pod labels.
+  const namespaces = cp.client.resource(Resources.namespaces);
+  await namespaces.patch(undefined, CLI_B[1], { metadata: { labels: { team: 'a' } } }, 'merge');
+  t.is(await reaches(CLI_B, `http://${ip.srv}/`, 'srv'), 'srv', 'np-b relabelled team=a');
+  await cp.client.resource(Resources.pods).patch(CLI_B[1], CLI_B[0], { metadata: { labels: { app: 'other' } } }, 'merge');
+  await blocked(CLI_B, `http://${ip.srv}/`);
+  await cp.client.resource(Resources.pods).patch(CLI_B[1], CLI_B[0], { metadata: { labels: { app: 'cli' } } }, 'merge');
+  await namespaces.patch(undefined, CLI_B[1], { metadata: { labels: { team: 'b' } } }, 'merge');
+  await blocked(CLI_B, `http://${ip.srv}/`);
   // The named port resolved on srv's container: 80.
   t.regex(await filterRules(w2), new RegExp(`-s ${ip['cli-a']!.replace(/\./g, '\\.')}/32 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x10000/0x10000`));
 });
