@@ -43,7 +43,21 @@ export interface WriteAttempt {
   failed?: boolean;
 }
 
+/** One request of the workload, for the timeline around a fault (where recovery time goes). */
+export interface TraceEntry {
+  client: number;
+  op: 'get' | 'write';
+  call: number;
+  ret: number;
+  outcome: 'ok' | 'not-found' | 'refused' | 'not-sent' | 'unknown' | 'failed';
+  /** The API server the client used when the request ended (origin). */
+  server: string;
+  error?: string;
+}
+
 export class ApiWorkload {
+  /** Every request with its outcome and server (reported around each fault). */
+  readonly trace: TraceEntry[] = [];
   readonly history = new HistoryRecorder<KvInput, KvOutput>();
   readonly acked: AckedWrite[] = [];
   /** Every value a write carried (acknowledged or not), by ConfigMap name, in call order. */
@@ -127,22 +141,30 @@ export class ApiWorkload {
     }
   }
 
+  private traced(client: number, op: TraceEntry['op'], call: number, outcome: TraceEntry['outcome'], err?: unknown): void {
+    this.trace.push({ client, op, call, ret: this.o.now(), outcome, server: this.clients[client]!.currentServer, ...(err ? { error: (err as Error).message.slice(0, 200) } : {}) });
+  }
+
   private async read(clientId: number, cms: ResourceClient<ConfigMap>, name: string): Promise<{ value: string | undefined; rv?: string } | 'failed'> {
     this.counts.reads++;
-    const p = this.history.call(clientId, { op: 'get', key: name }, this.o.now());
+    const call = this.o.now();
+    const p = this.history.call(clientId, { op: 'get', key: name }, call);
     try {
       const cm = await cms.get(CHAOS_NAMESPACE, name);
       const value = cm.data?.v;
       this.history.ok(p, { op: 'get', value }, this.o.now());
+      this.traced(clientId, 'get', call, 'ok');
       return { value, rv: cm.metadata.resourceVersion };
     } catch (err) {
       if (ApiError.isNotFound(err)) {
         this.history.ok(p, { op: 'get', value: undefined }, this.o.now());
+        this.traced(clientId, 'get', call, 'not-found');
         return { value: undefined };
       }
       // A read changes nothing: a failed one is dropped from the history.
       this.history.fail(p);
       this.counts.readFailures++;
+      this.traced(clientId, 'get', call, 'failed', err);
       return 'failed';
     }
   }
@@ -166,21 +188,25 @@ export class ApiWorkload {
       attempt.ret = ret;
       this.acked.push({ name, value, call, ret });
       this.counts.writesAcked++;
+      this.traced(clientId, 'write', call, 'ok');
     } catch (err) {
       if (err instanceof ApiError && (err.code === 409 || err.code === 404)) {
         // Conflict / AlreadyExists / NotFound: the precondition did not hold — a definite "no".
         this.history.ok(p, { op: 'cas', ok: false }, this.o.now());
         attempt.failed = true;
         this.counts.writesRefused++;
+        this.traced(clientId, 'write', call, 'refused', err);
       } else if (err instanceof RequestError && !err.connected) {
         // No connection to any server (refused, unreachable): nothing was sent, it cannot have taken effect.
         this.history.fail(p);
         attempt.failed = true;
         this.counts.writesRefused++;
+        this.traced(clientId, 'write', call, 'not-sent', err);
       } else {
         // Timed out, connection broken after sending, 5xx: it may or may not have happened.
         this.history.unknown(p);
         this.counts.writesUnknown++;
+        this.traced(clientId, 'write', call, 'unknown', err);
       }
     }
   }

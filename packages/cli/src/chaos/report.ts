@@ -25,6 +25,8 @@ export interface FaultOutcome {
   served: { ok: number; total: number };
   /** Writes called from the fault until the cluster was healthy again, by outcome (lost: found missing afterwards). */
   writes: WriteCounts;
+  /** The workload's requests from 1 s before the fault to its recovery, times relative to the fault (JSON report only). */
+  timeline?: Array<{ client: number; op: string; callMs: number; retMs: number; outcome: string; server: string; error?: string }>;
 }
 
 export interface WriteCounts {

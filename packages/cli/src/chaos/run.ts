@@ -131,7 +131,13 @@ export async function runChaos(cluster: ChaosCluster, o: ChaosOptions): Promise<
     const finals = await workload.finalReads();
     const lost = lostWrites(workload.attempted, finals);
     for (const l of lost) o.log(`LOST: ${describeLostWrite(l)}`);
-    for (const f of faults) f.writes = writesBetween(workload.attempted, lost, f.at, f.at + f.healthyMs);
+    for (const f of faults) {
+      f.writes = writesBetween(workload.attempted, lost, f.at, f.at + f.healthyMs);
+      // Where the recovery time went: every request ending between 1 s before the fault and its recovery.
+      const until = f.at + (f.recoveryMs ?? f.heldMs) + 100;
+      f.timeline = workload.trace.filter((e) => e.ret >= f.at - 1000 && e.call <= until)
+        .map((e) => ({ client: e.client, op: e.op, callMs: Math.round(e.call - f.at), retMs: Math.round(e.ret - f.at), outcome: e.outcome, server: e.server, ...(e.error ? { error: e.error } : {}) }));
+    }
     // A window holds OPS_PER_WINDOW read-then-write rounds and the final read.
     let check: CheckResult;
     try {
