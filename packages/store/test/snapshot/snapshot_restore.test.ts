@@ -13,6 +13,7 @@ import { freePort, STORE_BIN, StoreCluster } from '@mkube/testing';
 import { EtcdClient, saveSnapshot, type KeyValue } from '@mkube/store/client';
 
 const run = promisify(execFile);
+const RAFT_TIMING = ['--heartbeat-interval', '100', '--election-timeout', '3000'];
 const env = { ...process.env, ETCDCTL_API: '3' };
 
 let cluster: StoreCluster;
@@ -37,7 +38,9 @@ function storeCli(args: string[]): Promise<{ code: number; stdout: string; stder
 test.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mkube-snapshot-'));
   file = join(dir, 'snapshot.db');
-  cluster = await StoreCluster.start({ members: 3 });
+  // Long election timeouts: this test is not about failover, and on the loaded shared machine a spurious
+  // election fails a pending put ('request timed out, possibly due to previous leader failure', seen once).
+  cluster = await StoreCluster.start({ members: 3, extraArgs: RAFT_TIMING });
   // Generous timeouts: the shared machine can be loaded (a put that times out would fail the setup).
   const client = new EtcdClient({ endpoints: [cluster.members[0]!.clientURL], requestTimeoutMs: 30_000, dialTimeoutMs: 10_000 });
   try {
@@ -123,7 +126,7 @@ async function startRestored(members: RestoredMember[], initialCluster: string, 
     const p = spawn(process.execPath, [STORE_BIN, '--name', m.name, '--data-dir', m.dataDir,
       '--listen-client-urls', m.client, '--advertise-client-urls', m.client, '--listen-peer-urls', m.peer,
       '--initial-advertise-peer-urls', m.peer, '--initial-cluster', initialCluster, '--initial-cluster-token', token,
-      '--initial-cluster-state', 'new', '--listen-metrics-urls', m.metrics, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      '--initial-cluster-state', 'new', '--listen-metrics-urls', m.metrics, '--log-level', 'warn', ...RAFT_TIMING], { stdio: ['ignore', 'ignore', 'pipe'] });
     p.stderr!.setEncoding('utf8');
     p.stderr!.on('data', (d: string) => (m.stderr = (m.stderr + d).slice(-4000)));
     m.proc = p;
