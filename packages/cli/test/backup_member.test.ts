@@ -42,7 +42,9 @@ test.before(async () => {
     members: 3,
     scheme: 'https',
     extraArgs: ['--cert-file', f('server.crt'), '--key-file', f('server.key'), '--trusted-ca-file', f('ca.crt'), '--client-cert-auth',
-      '--peer-cert-file', f('server.crt'), '--peer-key-file', f('server.key'), '--peer-trusted-ca-file', f('ca.crt'), '--peer-client-cert-auth'],
+      '--peer-cert-file', f('server.crt'), '--peer-key-file', f('server.key'), '--peer-trusted-ca-file', f('ca.crt'), '--peer-client-cert-auth',
+      // Not a failover test: long election timeouts keep the loaded shared machine from electing in the middle of a put.
+      '--heartbeat-interval', '100', '--election-timeout', '3000'],
   });
   const m = cluster.members[0]!;
   writeFileSync(join(dataDir, 'apiserver', 'store-member.json'), JSON.stringify({ name: m.name, clientURL: m.clientURL, peerURL: m.peerURL }));
