@@ -212,9 +212,17 @@ const DEFAULTERS: Record<string, (o: Obj) => void> = {
   },
 };
 
+/** SetDefaults_Namespace: every named Namespace carries kubernetes.io/metadata.name=<name> (immutable in effect: rewritten on every write). */
+function defaultNamespace(o: Obj): void {
+  const meta = obj(o, 'metadata');
+  if (typeof meta.name !== 'string' || meta.name === '') return;
+  obj(meta, 'labels')['kubernetes.io/metadata.name'] = meta.name;
+}
+
 export function applyDefaults(resource: string, o: Obj): void {
   DEFAULTERS[resource]?.(o);
   if (resource === 'horizontalpodautoscalers') defaultHorizontalPodAutoscaler(o);
   if (resource === 'networkpolicies') defaultNetworkPolicy(o);
+  if (resource === 'namespaces') defaultNamespace(o);
   defaultStorage(resource, o);
 }
