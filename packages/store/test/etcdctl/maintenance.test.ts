@@ -233,7 +233,8 @@ test.serial('defrag compacts each member\'s LevelDB: dbSize on disk drops, dbSiz
 });
 
 test.serial('NOSPACE: raised past --quota-backend-bytes on every member; reads, deletes, compaction work; disarm after compaction + defrag (alarm output as etcd 3.4)', async (t) => {
-  const c = await startStore(t, ['--quota-backend-bytes', '300000']);
+  // Raft snapshots every 10 entries: a restarted member gets the alarms from its snapshot's data, then the log.
+  const c = await startStore(t, ['--quota-backend-bytes', '300000', '--snapshot-count', '10', '--snapshot-catchup-entries', '5']);
   const eps = c.endpoints;
   const value = 'x'.repeat(30_000);
   let refused = '';
@@ -253,6 +254,13 @@ test.serial('NOSPACE: raised past --quota-backend-bytes on every member; reads, 
   // Capped: even a small put, a lease grant and a writing txn are refused; reads, deletes, compaction work.
   t.is(await ctlFails(eps, ['put', 'small', '1']), 'Error: etcdserver: mvcc: database space exceeded');
   t.is(await ctlFails(eps, ['lease', 'grant', '10']), 'Error: failed to grant lease (etcdserver: mvcc: database space exceeded)');
+  const txn = await run('sh', ['-c', `printf '\nput small 1\n\n\n' | ETCDCTL_API=3 etcdctl --endpoints=${eps.join(',')} txn 2>&1 || true`]);
+  t.regex(txn.stdout, /^Error: etcdserver: mvcc: database space exceeded$/m, 'a txn that writes');
+  // The alarms are replicated state: a restarted member (snapshot data + log replay) lists them too.
+  await c.kill(0);
+  c.restart(0);
+  await c.waitHealthy();
+  t.is(await ctl([eps[0]!], ['alarm', 'list']), expected, 'after a restart');
   t.is(await ctl(eps, ['get', 'big0', '--print-value-only']), `${value}\n`);
   t.regex(await ctl(eps, ['del', 'big', '--prefix']), /^\d+\n$/);
   const rev = (JSON.parse(await ctl(eps, ['get', 'x', '-w', 'json'])) as { header: { revision: number } }).header.revision;
