@@ -18,6 +18,7 @@ import { formatGoDuration, parseGoDuration } from './duration.js';
 import { REQUIRED_SCALARS } from './required_scalars.js';
 import { PROTO_ZERO_FIELDS } from './proto_zero_fields.js';
 import { JSON_ZERO_FIELDS } from './json_zero_fields.js';
+import { JSON_FIELD_ORDER } from './json_field_order.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -124,7 +125,10 @@ function plan(type: protobuf.Type): TypePlan {
   // Written when zero: OpenAPI's required scalars and the Go fields without omitempty (json_zero_fields.ts).
   const required = [...(REQUIRED_SCALARS.get(tn) ?? []), ...(JSON_ZERO_FIELDS.get(tn) ?? [])];
   const nonPointer = PROTO_ZERO_FIELDS.get(tn);
-  const fields: FieldPlan[] = type.fieldsArray.map((field) => {
+  // JSON keys in upstream's order (the Go declaration order, json_field_order.ts) where the proto's differs.
+  const order = JSON_FIELD_ORDER.get(tn);
+  const declared = order ? [...type.fieldsArray].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name)) : type.fieldsArray;
+  const fields: FieldPlan[] = declared.map((field) => {
     const key = `${tn}.${field.name}`;
     const message = field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined;
     return {

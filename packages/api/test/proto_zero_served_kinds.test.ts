@@ -232,3 +232,32 @@ test('Time and MicroTime: nothing for a zero time, seconds and nanos (even 0) on
   t.deepEqual([...read(lease.get(4)![0] as Uint8Array).entries()].map(([n, v]) => [n, v[0]]), [[1, 1704164645], [2, 1000]]);
   t.false(lease.has(3), 'acquireTime (*MicroTime) stays unset');
 });
+
+test("JSON keys follow upstream's Go declaration order for every message with facts (encoding/json's order)", (t) => {
+  const problems: string[] = [];
+  for (const [name, rows] of upstream) {
+    let type: protobuf.Type;
+    try {
+      type = messageType(name);
+    } catch {
+      continue;
+    }
+    if (OPAQUE.has(name)) continue;
+    const msg: ProtoMessage = {};
+    for (const field of type.fieldsArray) {
+      if (field instanceof protobuf.MapField || field.repeated) continue;
+      const inner = field.resolvedType;
+      if (inner instanceof protobuf.Type) {
+        if (!OPAQUE.has(fullName(inner))) msg[field.name] = {};
+      } else if (!inner && field.type !== 'bytes') {
+        msg[field.name] = field.type === 'string' ? 'x' : field.type === 'bool' ? true : 1;
+      }
+    }
+    const keys = Object.keys(toJson(name, msg));
+    const go = rows.map((r) => (type.fields[r[0]] ?? type.fieldsArray.find((f) => f.id === r[1]))?.name).filter((n): n is string => n !== undefined && keys.includes(n));
+    const written = keys.filter((k) => go.includes(k));
+    if (written.join(',') !== go.join(',')) problems.push(`${name}: ${written.join(',')} (Go: ${go.join(',')})`);
+  }
+  t.deepEqual(problems, []);
+  t.deepEqual(Object.keys(toJson('k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference', { kind: 'ReplicaSet', name: 'r', uid: 'u', apiVersion: 'apps/v1', controller: true })), ['apiVersion', 'kind', 'name', 'uid', 'controller']);
+});
