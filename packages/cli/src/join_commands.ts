@@ -8,6 +8,7 @@ import { init } from './init.js';
 import { joinCluster } from './join.js';
 import { joinControlPlane } from './join_control_plane.js';
 import { leave, removeMember } from './leave.js';
+import { startStopped } from './start.js';
 import { readState } from './processes.js';
 import { StepFailed } from './progress.js';
 import { createCertificateKey, KUBEADM_CERTS_SECRET, uploadCerts } from './upload_certs.js';
@@ -30,6 +31,7 @@ export const CLUSTER_COMMANDS_USAGE = `  mkube init --advertise-address IP [--da
                                                                 (refused below quorum unless --force) and stops; a worker is
                                                                 drained and its Node deleted (with an admin kubeconfig)
   mkube remove-member NAME [--data-dir DIR] [--force]           on a live control plane: remove a dead control plane
+  mkube start [--data-dir DIR]                                  start this machine's stopped processes again (after a reboot)
 `;
 
 function ttlMs(v: string | undefined): number | undefined {
@@ -43,7 +45,7 @@ function controlPlaneCreds(dataDir: string): AdminCreds {
   return adminCreds(join(state.dataDir, 'apiserver'), state.apiServer);
 }
 
-export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'leave' | 'remove-member', args: string[]): Promise<number> {
+export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'leave' | 'remove-member' | 'start', args: string[]): Promise<number> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const { values, positionals } = parseArgs({
     args,
@@ -124,6 +126,11 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'le
     if (command === 'leave') {
       const r = await leave({ dataDir, force: values.force, kubeconfig: values.kubeconfig, warn: log });
       process.stdout.write(`\n${r.role === 'control-plane' ? `Control plane ${r.name} left the cluster: its store member was removed and its components stopped.` : `Node ${r.name} was drained, its node agent stopped and the Node deleted.`}\n`);
+      return 0;
+    }
+    if (command === 'start') {
+      const started = startStopped(dataDir);
+      process.stdout.write(started.length ? `started again: ${started.join(', ')}\n` : 'every process is running\n');
       return 0;
     }
     if (command === 'remove-member') {

@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'backup' || command === 'restore') return runBackupCommand(command, rest);
   if (command === 'chaos') return runChaosCommand(rest, (line) => process.stderr.write(`${line}\n`));
-  if (command === 'init' || command === 'join' || command === 'token' || command === 'leave' || command === 'remove-member') return runClusterCommand(command, rest);
+  if (command === 'init' || command === 'join' || command === 'token' || command === 'leave' || command === 'remove-member' || command === 'start') return runClusterCommand(command, rest);
   const { values } = parseArgs({
     args: rest,
     options: {
