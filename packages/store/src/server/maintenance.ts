@@ -43,6 +43,8 @@ export interface MaintenanceHost {
   /** Asks the Raft core to hand leadership to `id`. */
   transferLeader(id: number): void;
   peerHash(id: number, revision: number): Promise<PeerHash>;
+  /** The auto compactor's compaction was applied (a metric). */
+  onAutoCompaction?(): void;
 }
 
 /** etcd's gRPC errors for MoveLeader. */
@@ -67,6 +69,7 @@ export class MemberMaintenance {
         revision: () => host.kv().currentRevision(),
         compact: async (revision) => {
           await host.propose({ compaction: { revision, physical: false } });
+          host.onAutoCompaction?.();
         },
       },
       cfg.autoCompactionIntervalMs,

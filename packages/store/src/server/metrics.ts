@@ -25,6 +25,9 @@ export class StoreMetrics {
   readonly dbSize = new Gauge({ name: 'etcd_mvcc_db_total_size_in_bytes', help: 'Total size of the underlying database in bytes.', registers: [this.registry] });
   readonly peerMalformed = new Counter({ name: 'mkube_store_peer_malformed_messages_total', help: 'Peer messages refused as malformed.', registers: [this.registry] });
   readonly snapshotsSent = new Counter({ name: 'mkube_store_snapshots_sent_total', help: 'Snapshots streamed to peers.', labelNames: ['result'], registers: [this.registry] });
+  // Maintenance (maintenance.ts).
+  readonly dbSizeInUse = new Gauge({ name: 'etcd_mvcc_db_total_size_in_use_in_bytes', help: 'Total size of the live data of the key space in bytes (what the quota is checked against).', registers: [this.registry] });
+  readonly autoCompactions = new Counter({ name: 'mkube_store_auto_compactions_total', help: 'Compactions this member proposed through its auto compactor (--auto-compaction-mode/-retention; only a leader proposes).', registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -326,7 +326,11 @@ test.serial('corruption check: a member whose key space differs gets a CORRUPT a
   t.is(await ctl(c.endpoints, ['get', 'k', '--print-value-only']), '4\n');
 });
 
-test.serial('auto compaction, periodic: the leader compacts to the revision of one retention ago; a new leader takes over', async (t) => {
+function autoCompactions(metrics: string): number {
+  return Number(/^mkube_store_auto_compactions_total (\d+)$/m.exec(metrics)?.[1] ?? 'NaN');
+}
+
+test.serial('auto compaction, periodic: only the leader compacts, to the revision of one retention ago; a new leader takes over', async (t) => {
   const c = await startStore(t, ['--auto-compaction-mode', 'periodic', '--auto-compaction-retention', '2s']);
   const started = Date.now();
   const samples: Array<{ at: number; rev: number }> = [];
@@ -354,9 +358,13 @@ test.serial('auto compaction, periodic: the leader compacts to the revision of o
   const before = samples.filter((s) => s.at <= compacted.at - 2000 + 300);
   t.true(before.length > 0 && compacted.rev <= before[before.length - 1]!.rev + 1, `compacted at ${compacted.rev}, about one retention back`);
   t.regex(await ctlFails(c.endpoints, ['get', 'tick', '--rev=2']), /required revision has been compacted/);
+  // Only the leader's compactor proposed compactions (each member counts its own).
+  const lead = await leaderOf(c);
+  const counts = await Promise.all(c.members.map(async (m) => autoCompactions(await c.metrics(m))));
+  t.true(counts[lead.index]! >= 1, `leader: ${counts[lead.index]}`);
+  t.deepEqual(counts.filter((_, i) => i !== lead.index), [0, 0], 'followers proposed none');
   // Leadership moves: the new leader's compactor resumes and keeps compacting (the old one pauses:
   // test/server/compactor.test.ts).
-  const lead = await leaderOf(c);
   const next = lead.ids.find((id) => id !== lead.id)!;
   await ctl(c.endpoints, ['move-leader', next.toString(16)]);
   const later = await until('a compaction under the new leader', 15_000, async () => {
@@ -365,6 +373,8 @@ test.serial('auto compaction, periodic: the leader compacts to the revision of o
   });
   stop = true;
   await writer;
+  const nextIndex = lead.ids.indexOf(next);
+  t.true(autoCompactions(await c.metrics(c.members[nextIndex]!)) >= 1, 'the new leader proposed compactions');
   t.log(`first compaction at revision ${compacted.rev} after ${compacted.at - started} ms; under the new leader at ${later}`);
 });
 
