@@ -40,7 +40,6 @@ import { SnapshotFile, SnapshotRefusedError, clearReceivedSnapshots } from './sn
 import { spoolSnapshot, type SnapshotSource } from './snapshot_spool.js';
 import { MemberMaintenance } from './maintenance.js';
 import type { AlarmEntry } from './alarms.js';
-import { isTxnReadonly, isTxnSerializable } from '../mvcc/read_txn.js';
 
 export const STORE_VERSION = '3.4.0';
 
@@ -746,12 +745,6 @@ export class Member implements EtcdBackend, PeerHandler {
   }
 
   async txn(req: TxnRequest__Output): Promise<TxnResponse> {
-    // etcd's Txn: only Ranges in both branches: a local read (after a ReadIndex unless all are serializable), no Raft entry.
-    if (this.kv.readTxn && isTxnReadonly(req as never)) {
-      if (isTxnSerializable(req as never)) this.checkServing();
-      else await this.linearizable();
-      return this.withHeader((await this.kv.readTxn(req)) as TxnResponse);
-    }
     return this.withHeader(await this.propose<TxnResponse>({ txn: req }));
   }
 
@@ -864,10 +857,6 @@ export class Member implements EtcdBackend, PeerHandler {
       if (!progress || progress.match < leaderMatch * 0.9) {
         throw new EtcdError('LearnerNotReady', 'etcdserver: can only promote a learner member which is in sync with leader');
       }
-    } else {
-      // Only the leader knows the learner's progress (etcd forwards a promote to it): a follower refuses
-      // rather than promote unchecked (a learner that never started would become a dead voter).
-      throw new EtcdError('LearnerNotReady', 'etcdserver: can only promote a learner member which is in sync with leader');
     }
     await this.proposeConfChange({ type: ConfChangeType.PromoteLearner, nodeId: id, context: new Uint8Array(0) });
     return this.membership.list();
