@@ -3,6 +3,8 @@
 // on MVCC internals.
 import type { RangeRequest__Output } from '../gen/etcdserverpb/RangeRequest.js';
 import type { RangeResponse } from '../gen/etcdserverpb/RangeResponse.js';
+import type { TxnRequest__Output } from '../gen/etcdserverpb/TxnRequest.js';
+import type { TxnResponse } from '../gen/etcdserverpb/TxnResponse.js';
 import type { WatchCreateOptions, WatchHandle, WatchSink } from './backend.js';
 import type { InternalRequestBody } from './internal_request.js';
 
@@ -17,6 +19,8 @@ export interface KeySpace {
    * index <= consistentIndex). Throws EtcdError for deterministic request failures.
    */
   apply(index: number, req: InternalRequestBody): Promise<unknown>;
+  /** A txn whose ops are all Ranges, at the current revision without a Raft entry (mvcc/read_txn.ts); the caller provides linearizability. */
+  readTxn?(req: TxnRequest__Output): Promise<Omit<TxnResponse, 'header'> & { header: { revision: number } }>;
   watch(opts: WatchCreateOptions, sink: WatchSink): WatchHandle;
   /** Periodic progress notifications for synced watchers. */
   tickProgress(): void;

@@ -40,6 +40,7 @@ import { SnapshotFile, SnapshotRefusedError, clearReceivedSnapshots } from './sn
 import { spoolSnapshot, type SnapshotSource } from './snapshot_spool.js';
 import { MemberMaintenance } from './maintenance.js';
 import type { AlarmEntry } from './alarms.js';
+import { isTxnReadonly, isTxnSerializable } from '../mvcc/read_txn.js';
 
 export const STORE_VERSION = '3.4.0';
 
@@ -745,6 +746,12 @@ export class Member implements EtcdBackend, PeerHandler {
   }
 
   async txn(req: TxnRequest__Output): Promise<TxnResponse> {
+    // etcd's Txn: only Ranges in both branches: a local read (after a ReadIndex unless all are serializable), no Raft entry.
+    if (this.kv.readTxn && isTxnReadonly(req as never)) {
+      if (isTxnSerializable(req as never)) this.checkServing();
+      else await this.linearizable();
+      return this.withHeader((await this.kv.readTxn(req)) as TxnResponse);
+    }
     return this.withHeader(await this.propose<TxnResponse>({ txn: req }));
   }
 

@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import type { RangeRequest__Output } from '../gen/etcdserverpb/RangeRequest.js';
 import type { RangeResponse } from '../gen/etcdserverpb/RangeResponse.js';
 import { MvccStore, type LevelDb, type MvccStoreOptions } from '../mvcc/kv_store.js';
+import { evalReadOnlyTxn } from '../mvcc/read_txn.js';
+import type { TxnRequest__Output } from '../gen/etcdserverpb/TxnRequest.js';
+import type { TxnResponse } from '../gen/etcdserverpb/TxnResponse.js';
 import type { WatchCreateOptions, WatchEventFields, WatchHandle, WatchSink } from './backend.js';
 import type { InternalRequestBody } from './internal_request.js';
 import type { KeySpace } from './key_space.js';
@@ -46,6 +49,10 @@ class MvccKeySpace implements KeySpace {
   async range(req: RangeRequest__Output): Promise<Omit<RangeResponse, 'header'>> {
     const r = await this.store.range(req);
     return { kvs: r.kvs, more: r.more, count: r.count };
+  }
+
+  readTxn(req: TxnRequest__Output): Promise<Omit<TxnResponse, 'header'> & { header: { revision: number } }> {
+    return evalReadOnlyTxn(this.store, req as never, this.store.currentRevision()) as never;
   }
 
   async apply(index: number, req: InternalRequestBody): Promise<unknown> {
