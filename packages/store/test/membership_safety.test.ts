@@ -1,7 +1,8 @@
 // Store membership safety with etcdctl 3.4 against real mkube-store processes:
 // a member added as a learner to a cluster whose leader has compacted its Raft
 // log (snapshot-count 50) catches up through a streamed snapshot; promote is
-// refused until it is in sync, then succeeds; `member remove` of a voter is
+// refused until it is in sync (and always by a follower, which cannot see the
+// learner's progress), then succeeds on the leader; `member remove` of a voter is
 // allowed for a dead member (the rest are live), refused with etcd's
 // strict-reconfig-check message when the voters left could not form a quorum
 // with the live members, and forced through mkube's override (EtcdClient memberRemove {force}) — which
@@ -65,6 +66,10 @@ test('learner add with a snapshot catch-up (compacted leader), promote refused u
   const early = await etcdctl(L, 'member', 'promote', learnerHex);
   t.false(early.ok);
   t.regex(early.out, /etcdserver: can only promote a learner member which is in sync with leader/);
+  // A follower cannot see the learner's progress: it refuses too (it used to promote unchecked).
+  const viaFollower = await etcdctl(url((leader + 1) % 3), 'member', 'promote', learnerHex);
+  t.false(viaFollower.ok);
+  t.regex(viaFollower.out, /etcdserver: can only promote a learner member which is in sync with leader/);
 
   // Start it: it catches up (by snapshot: the leader's log was compacted), then promote succeeds.
   const sentBefore = await snapshotsSent(cluster, leader);

@@ -429,10 +429,29 @@ export class EtcdClient {
     return { header: toHeader(r.header), members: r.members.map(toMember) };
   }
 
+  /** Promotes a learner; sent to the leader when it is among the endpoints (only the leader can check the learner is in sync; mkube-store's followers refuse). */
   async memberPromote(id: IdInput): Promise<{ header: ResponseHeader; members: Member[] }> {
     const req = { ID: String(id) };
-    const r = await this.unary<MemberPromoteResponse__Output>('Cluster.MemberPromote', 'write', (c, md, o, cb) => c.cluster.MemberPromote(req, md, o, cb));
+    const leader = await this.leaderConnection();
+    const r = await this.unary<MemberPromoteResponse__Output>('Cluster.MemberPromote', 'write', (c, md, o, cb) => c.cluster.MemberPromote(req, md, o, cb), leader);
     return { header: toHeader(r.header), members: r.members.map(toMember) };
+  }
+
+  /** The connection to the current Raft leader, when one of the endpoints is its client URL. */
+  private async leaderConnection(): Promise<Connection | undefined> {
+    if (this.pool.size < 2) return undefined;
+    try {
+      const st = await this.status();
+      if (st.leader === '0') return undefined;
+      const { members } = await this.memberList();
+      for (const u of members.find((m) => m.id === st.leader)?.clientURLs ?? []) {
+        const c = this.pool.byAddress(u);
+        if (c) return c;
+      }
+    } catch {
+      // no status: let the request find its way
+    }
+    return undefined;
   }
 
   // ---- Maintenance ----

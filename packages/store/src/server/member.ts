@@ -866,6 +866,10 @@ export class Member implements EtcdBackend, PeerHandler {
       if (!progress || progress.match < leaderMatch * 0.9) {
         throw new EtcdError('LearnerNotReady', 'etcdserver: can only promote a learner member which is in sync with leader');
       }
+    } else {
+      // Only the leader knows the learner's progress (etcd forwards a promote to it): a follower refuses
+      // rather than promote unchecked (a learner that never started would become a dead voter).
+      throw new EtcdError('LearnerNotReady', 'etcdserver: can only promote a learner member which is in sync with leader');
     }
     await this.proposeConfChange({ type: ConfChangeType.PromoteLearner, nodeId: id, context: new Uint8Array(0) });
     return this.membership.list();
