@@ -33,7 +33,8 @@ export async function down(dataDirArg: string, log: (m: string) => void): Promis
   }
   // A cluster of `mkube init` / `mkube join` has no lab (state.lab unset): its machine's networks stay.
   if (!state || state.lab) execFileSync('bash', [LAB_SCRIPT(), 'down', '--name', state?.lab ?? LAB_NAME], { stdio: ['ignore', 'ignore', 'inherit'] });
-  rmSync(statePath(dataDir), { force: true });
+  // A machine of mkube init / mkube join keeps its state: `mkube start` brings the same processes back.
+  if (!state || state.lab) rmSync(statePath(dataDir), { force: true });
   log('mkube: stopped');
 }
 
