@@ -47,6 +47,7 @@ export async function runClientComponent(o: ClientComponentMain): Promise<Starte
     exitOnStartupError(o.binary, err, context, o.log);
   }
   const client = new KubeClient({ ...kubeconfig, userAgent: `${o.binary}/0.1` });
+  client.onFailover = (e) => o.log.warn(e, 'API server failover');
   const started = await o.start(client, kubeconfig).catch((err: unknown) => exitOnStartupError(o.binary, err, context, o.log));
   o.log.info(started.fields ?? {}, `${o.binary} started`);
   const shutdown = (signal: string) => {
