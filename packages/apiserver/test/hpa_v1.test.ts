@@ -2,8 +2,8 @@
 // conversion: targetCPUUtilizationPercentage <-> the CPU utilization metric, the other metrics, the
 // metric statuses, the conditions and the behavior in the autoscaling.alpha.kubernetes.io/*
 // annotations (which a v1 write turns back into fields and which are never stored); discovery keeps
-// v2 preferred; `kubectl autoscale` of kubectl 1.27 (it posts autoscaling/v1) and `kubectl get hpa`
-// with 1.27 and 1.33; list, watch, protobuf and delete in v1.
+// v2 preferred; `kubectl autoscale` of kubectl 1.27 (it posts autoscaling/v1), `kubectl get hpa` and
+// `describe hpa` with 1.27 and 1.33, apply (client- and server-side); list, watch, protobuf and delete in v1.
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
@@ -89,6 +89,12 @@ test.serial('kubectl 1.27 autoscale posts autoscaling/v1; the stored v2 object c
       t.deepEqual(head, ['NAME', 'REFERENCE', 'TARGETS', 'MINPODS', 'MAXPODS', 'REPLICAS', 'AGE'], `${v} ${resource}`);
       t.deepEqual(row!.slice(0, 6), ['web', 'Deployment/web', 'cpu: <unknown>/50%', '1', '3', '0'], `${v} ${resource}`);
     }
+  }
+  for (const v of ['1.27', '1.33']) {
+    const d = await kubectl(v, ['-n', NS, 'describe', 'hpa', 'web']);
+    t.is(d.code, 0, d.err);
+    t.regex(d.out, /Reference:\s+Deployment\/web/, v);
+    t.regex(d.out, /resource cpu on pods\s+\(as a percentage of request\):\s+<unknown> \/ 50%/, v);
   }
   const j = await kubectl('1.27', ['-n', NS, 'get', 'horizontalpodautoscalers.v1.autoscaling', 'web', '-o', 'json']);
   t.is(j.code, 0, j.err);
