@@ -6,7 +6,7 @@ import { loadEtcdProto } from '../../api/etcd_proto.js';
 import type { EtcdServiceEntry } from '../../transport/call_dispatcher.js';
 import { DEFAULT_MAX_REQUEST_BYTES, withRequestSizes, type ServiceOptions } from './common.js';
 import { kvService } from './kv_service.js';
-import { watchService } from './watch_service.js';
+import { watchDefinition, watchService } from './watch_service.js';
 import { leaseService } from './lease_service.js';
 import { clusterService } from './cluster_service.js';
 import { maintenanceService } from './maintenance_service.js';
@@ -30,7 +30,7 @@ export function etcdServices(backend: EtcdBackend, opts: Partial<ServiceOptions>
   });
   return [
     entry('KV', withRequestSizes(pkg.KV.service), kvService(backend, o)),
-    entry('Watch', pkg.Watch.service, watchService(backend)),
+    entry('Watch', watchDefinition(pkg.Watch.service), watchService(backend, pkg.Watch.service.Watch.responseSerialize)),
     entry('Lease', pkg.Lease.service, leaseService(backend)),
     entry('Cluster', pkg.Cluster.service, clusterService(backend)),
     entry('Maintenance', pkg.Maintenance.service, maintenanceService(backend)),
