@@ -107,7 +107,7 @@ export interface FailoverEvent {
 
 /** Verbs sent again on the next server when their connection broke after sending. */
 const RETRY_AFTER_SEND = new Set(['GET', 'HEAD']);
-/** How often a pending request or the open watches probe their server's /livez (several servers only). */
+/** How often a pending request or the open watches probe their server's /livez/ping (several servers only). */
 const PROBE_EVERY_MS = 1000;
 
 export class KubeClient {
@@ -182,7 +182,7 @@ export class KubeClient {
   /**
    * After a transport failure on server `idx`: a failure to connect fails
    * over at once; a broken connection fails over when the server does not
-   * answer a /livez probe either (a reset of one keep-alive socket on a
+   * answer a /livez/ping probe either (a reset of one keep-alive socket on a
    * live server is not a reason to leave it).
    */
   private async judge(idx: number, err: RequestError): Promise<void> {
@@ -220,7 +220,7 @@ export class KubeClient {
       const idx = this.pool.current;
       if (![...this.watches.values()].includes(idx)) return;
       void this.pool.alive(idx, this.config).then((ok) => {
-        if (!ok && idx === this.pool.current) this.failover(idx, 'no /livez reply');
+        if (!ok && idx === this.pool.current) this.failover(idx, 'no /livez/ping reply');
       });
     }, PROBE_EVERY_MS);
     this.watchMonitor.unref();
@@ -286,7 +286,7 @@ export class KubeClient {
         // A server that stops answering (a dead host dropping packets): probe it while we wait.
         probe = setInterval(() => {
           void this.pool.alive(idx, this.config).then((ok) => {
-            if (!ok && idx === this.pool.current) this.failover(idx, 'no /livez reply');
+            if (!ok && idx === this.pool.current) this.failover(idx, 'no /livez/ping reply');
           });
         }, PROBE_EVERY_MS);
       }

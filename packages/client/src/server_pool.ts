@@ -2,7 +2,10 @@
  * ServerPool: the API servers one KubeClient may talk to — which one is in
  * use, which are marked down (skipped for a while) — and the liveness probe
  * that tells a dead server (refused, unreachable, silent) from a slow one:
- * GET /livez on a fresh connection, TCP + TLS + reply within a budget.
+ * GET /livez/ping on a fresh connection, TCP + TLS + reply within a budget.
+ * (ping, not the whole /livez: that includes the store check, which fails on
+ * every API server at once during a store outage or election — no reason to
+ * move.)
  */
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
@@ -77,7 +80,7 @@ export class ServerPool {
     return n > 1;
   }
 
-  /** Whether server i answers /livez (any reply below 500) within the probe budget. */
+  /** Whether server i answers /livez/ping (any reply below 500) within the probe budget. */
   alive(i: number, tls: ProbeTls): Promise<boolean> {
     const cached = this.probes.get(i);
     const now = Date.now();
@@ -88,10 +91,10 @@ export class ServerPool {
   }
 }
 
-/** GET /livez on a fresh connection; false on any transport failure, a 5xx, or no reply within timeoutMs. */
+/** GET /livez/ping on a fresh connection; false on any transport failure, a 5xx, or no reply within timeoutMs. */
 export function probeLivez(base: URL, tls: ProbeTls, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const url = new URL('/livez', base);
+    const url = new URL('/livez/ping', base);
     const opts: RequestOptions = { method: 'GET', agent: false, headers: { Accept: 'text/plain' }, ...(url.protocol === 'https:' ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}) };
     const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
     let settled = false;
