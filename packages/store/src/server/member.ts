@@ -480,8 +480,6 @@ export class Member implements EtcdBackend, PeerHandler {
         const ws = this.leaderWaiters;
         this.leaderWaiters = [];
         for (const w of ws) w();
-        // A ReadIndex in flight went to the old leader (or to none): ask the new one now, not after the retry period.
-        this.reads.reissue();
       }
     }
     this.role = role;

@@ -65,17 +65,6 @@ export class ReadBarrier {
     this.confirmed = still;
   }
 
-  /**
-   * A new leader is known: a ReadIndex in flight was sent to the old one (or while there was none) and is
-   * lost; ask again now rather than after the retry period (~0.5 s of reads stalled after every election).
-   */
-  reissue(): void {
-    if (!this.inflight) return;
-    this.queued = [...this.inflight.waiters, ...this.queued];
-    this.inflight = undefined;
-    this.issue();
-  }
-
   /** Called on every tick: re-issues a lost ReadIndex and times out old waiters. */
   onTick(now: number): void {
     if (this.inflight && now - this.inflight.issuedAt > this.retryMs) {
