@@ -76,7 +76,8 @@ const walk = (ns) => {
         if (!required || !json.has(jsonName)) continue;
         const field = nested.fieldsArray.find((f) => f.name === jsonName);
         if (!field) continue;
-        if (field.repeated || field.map || field.resolvedType) nonScalars.push(jsonName);
+        // bytes ([]byte in Go) is no JSON scalar: nil is written as null, not as a zero (CSR spec.request).
+        if (field.repeated || field.map || field.resolvedType || field.type === 'bytes') nonScalars.push(jsonName);
         else fields.push(jsonName);
       }
       if (fields.length > 0) out[full] = { model: best.name, fields };

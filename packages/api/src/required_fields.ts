@@ -49,6 +49,9 @@ export const REQUIRED_NON_SCALARS: ReadonlyMap<string, readonly string[]> = new 
   ['k8s.io.api.batch.v1.PodFailurePolicy', ['rules']], // V1PodFailurePolicy
   ['k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement', ['values']], // V1PodFailurePolicyOnExitCodesRequirement
   ['k8s.io.api.batch.v1.SuccessPolicy', ['rules']], // V1SuccessPolicy
+  ['k8s.io.api.certificates.v1.CertificateSigningRequest', ['spec']], // V1CertificateSigningRequest
+  ['k8s.io.api.certificates.v1.CertificateSigningRequestList', ['items']], // V1CertificateSigningRequestList
+  ['k8s.io.api.certificates.v1.CertificateSigningRequestSpec', ['request']], // V1CertificateSigningRequestSpec
   ['k8s.io.api.coordination.v1.LeaseList', ['items']], // V1LeaseList
   ['k8s.io.api.core.v1.Binding', ['target']], // V1Binding
   ['k8s.io.api.core.v1.CephFSPersistentVolumeSource', ['monitors']], // V1CephFSPersistentVolumeSource

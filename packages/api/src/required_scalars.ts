@@ -46,6 +46,8 @@ export const REQUIRED_SCALARS: ReadonlyMap<string, readonly string[]> = new Map<
   ['k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement', ['operator']], // V1PodFailurePolicyOnExitCodesRequirement
   ['k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern', ['status', 'type']], // V1PodFailurePolicyOnPodConditionsPattern
   ['k8s.io.api.batch.v1.PodFailurePolicyRule', ['action']], // V1PodFailurePolicyRule
+  ['k8s.io.api.certificates.v1.CertificateSigningRequestCondition', ['status', 'type']], // V1CertificateSigningRequestCondition
+  ['k8s.io.api.certificates.v1.CertificateSigningRequestSpec', ['signerName']], // V1CertificateSigningRequestSpec
   ['k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource', ['volumeID']], // V1AWSElasticBlockStoreVolumeSource
   ['k8s.io.api.core.v1.AppArmorProfile', ['type']], // V1AppArmorProfile
   ['k8s.io.api.core.v1.AttachedVolume', ['devicePath', 'name']], // V1AttachedVolume

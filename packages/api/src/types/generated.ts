@@ -10422,7 +10422,7 @@ export interface CertificateSigningRequest {
    * Only the request, signerName, expirationSeconds, and usages fields can be set on creation.
    * Other fields are derived by Kubernetes and cannot be modified by users.
    */
-  spec?: CertificateSigningRequestSpec;
+  spec: CertificateSigningRequestSpec;
   /**
    * status contains information about whether the request is approved or denied,
    * and the certificate issued by the signer, or the failure condition indicating signer failure.
@@ -10450,12 +10450,12 @@ export interface CertificateSigningRequestCondition {
    *
    * Only one condition of a given type is allowed.
    */
-  type?: string;
+  type: string;
   /**
    * status of the condition, one of True, False, Unknown.
    * Approved, Denied, and Failed conditions may not be "False" or "Unknown".
    */
-  status?: string;
+  status: string;
   /**
    * reason indicates a brief reason for the request state
    * +optional
@@ -10487,7 +10487,7 @@ export interface CertificateSigningRequestList {
   /** +optional */
   metadata?: ListMeta;
   /** items is a collection of CertificateSigningRequest objects */
-  items?: CertificateSigningRequest[];
+  items: CertificateSigningRequest[];
 }
 
 /** k8s.io.api.certificates.v1.CertificateSigningRequestSpec: CertificateSigningRequestSpec contains the certificate request. */
@@ -10496,7 +10496,7 @@ export interface CertificateSigningRequestSpec {
    * request contains an x509 certificate signing request encoded in a "CERTIFICATE REQUEST" PEM block.
    * When serialized as JSON or YAML, the data is additionally base64-encoded.
    */
-  request?: string;
+  request: string;
   /**
    * signerName indicates the requested signer, and is a qualified name.
    *
@@ -10507,7 +10507,7 @@ export interface CertificateSigningRequestSpec {
    * 2. "kubernetes.io/kube-apiserver-client-kubelet": issues client certificates that kubelets use to authenticate to kube-apiserver.
    * 3. "kubernetes.io/kubelet-serving" issues serving certificates that kubelets use to serve TLS endpoints.
    */
-  signerName?: string;
+  signerName: string;
   /**
    * expirationSeconds is the requested duration of validity of the issued
    * certificate. The certificate signer may issue a certificate with a different
