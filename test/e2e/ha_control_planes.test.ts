@@ -112,7 +112,7 @@ test.before(async (t) => {
   dir = join(work, 'cluster');
   await labDown(LAB).catch(() => undefined);
   const started = Date.now();
-  const r = await mkube(['up', '--control-planes', '3', '--workers', '2', '--data-dir', dir, '--lab-name', LAB, '--lab-subnet', String(SUBNET)], 240_000);
+  const r = await mkube(['up', '--control-planes', '3', '--workers', '2', '--data-dir', dir, '--lab-name', LAB, '--lab-subnet', String(SUBNET)], 420_000);
   if (r.code !== 0) throw new Error(`mkube up failed (${r.code}):\n${r.out}\n${r.err}`);
   t.log(`mkube up --control-planes 3 --workers 2: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   hosts = readState(dir)!.hosts as HostRecord[];
@@ -137,7 +137,7 @@ test.serial('3 voting store members, every API server ready and listed, kubectl 
   t.true(s.store!.members.every((m) => !m.learner && m.started), JSON.stringify(s.store));
   t.is(s.store!.members.filter((m) => m.leader).length, 1);
   t.deepEqual(s.apiServers!.map((a) => a.healthy), [true, true, true]);
-  t.deepEqual(s.leaders!.map((l) => l.lease).sort(), ['kube-controller-manager', 'kube-scheduler']);
+  t.deepEqual(s.leaders!.map((l) => l.lease).sort(), ['cloud-controller-manager', 'kube-controller-manager', 'kube-scheduler']);
   for (const bin of [KUBECTL, KUBECTL_127]) {
     const nodes = await kubectl(['get', 'nodes', '--no-headers'], bin);
     t.is(nodes.code, 0, nodes.err);

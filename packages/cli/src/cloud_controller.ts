@@ -25,8 +25,9 @@ export function writeMachinesFile(dataDir: string, machines: MachineLike[]): str
   return path;
 }
 
-export function ccmArgs(o: { kubeconfig: string; metricsPort: number; machinesFile: string; pool?: string }): string[] {
-  return ['--kubeconfig', o.kubeconfig, '--bind-address', '127.0.0.1', '--metrics-port', String(o.metricsPort), '--machines-file', o.machinesFile, ...(o.pool ? ['--lb-address-pool', o.pool] : [])];
+/** Without a machines file (a join-flow cluster's machines are listed nowhere) no Node is deleted as a machine gone. */
+export function ccmArgs(o: { kubeconfig: string; metricsPort: number; machinesFile?: string; pool?: string }): string[] {
+  return ['--kubeconfig', o.kubeconfig, '--bind-address', '127.0.0.1', '--metrics-port', String(o.metricsPort), ...(o.machinesFile ? ['--machines-file', o.machinesFile] : []), ...(o.pool ? ['--lb-address-pool', o.pool] : [])];
 }
 
 /** Routes the pool onto the interface holding the lab gateway (a link route); returns that interface. */

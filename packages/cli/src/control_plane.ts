@@ -10,7 +10,7 @@ import { ensurePrivateDir, freePort } from '@mkube/apiserver';
 import { adminCreds, apiGet, waitFor, type AdminCreds } from './api_probe.js';
 import { apiCall } from './cluster_dns.js';
 import { componentBin } from './paths.js';
-import { startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
+import { readState, startComponent, stopProcess, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 import type { Progress } from './progress.js';
 import { storeArgs, type StoreMemberOptions, type StorePki } from './store_member.js';
 import { checkAlive, componentKubeconfig, httpStatus, waitHealthy } from './up.js';
@@ -146,4 +146,37 @@ export async function recordControlPlane(c: AdminCreds, change: { add?: ControlP
     if (u.status !== 409) throw new Error(`updating kube-system/${CONTROL_PLANE_CONFIGMAP}: HTTP ${u.status}`);
   }
   throw new Error(`updating kube-system/${CONTROL_PLANE_CONFIGMAP}: conflicts did not stop`);
+}
+
+/**
+ * Restarts a control plane's API server with `etcdServers` (its own member first) when its recorded
+ * --etcd-servers lack one of them: how an API server that joined before learns the members added after it (as
+ * kubeadm's static pod manifest edit; the store client's endpoints are fixed when it is made). The command line in
+ * the host's cluster.json is rewritten, so `mkube start` keeps the new list. Resolves once /readyz answers 200.
+ */
+export async function restartApiServerWithMembers(hostDataDir: string, etcdServers: string[], opts: { netns?: string; timeoutMs?: number } = {}): Promise<boolean> {
+  const state = readState(hostDataDir);
+  const rec = state?.components.find((c) => c.name === 'apiserver');
+  if (!state || !rec) throw new Error(`no API server recorded in ${hostDataDir}`);
+  const argv = rec.command[0] === 'nsenter' ? rec.command.slice(2) : rec.command;
+  const i = argv.indexOf('--etcd-servers');
+  if (i < 0) throw new Error(`the API server of ${hostDataDir} has no --etcd-servers (an embedded store)`);
+  const current = argv[i + 1]!.split(',');
+  const own = current[0]!;
+  const wanted = [own, ...etcdServers.filter((u) => u !== own)];
+  if (wanted.every((u) => current.includes(u))) return false;
+  const next = [...argv];
+  next[i + 1] = wanted.join(',');
+  await stopProcess(rec.pid, 15_000);
+  const started = startComponent(hostDataDir, 'apiserver', next, { netns: opts.netns });
+  rec.pid = started.pid;
+  rec.command = started.command;
+  writeState(state);
+  const server = rec.health ? new URL(rec.health).origin : state.apiServer;
+  await waitFor(`the API server of ${hostDataDir} to be ready again`, opts.timeoutMs ?? 90_000, async () => {
+    checkAlive(rec);
+    const res = await apiGet(adminCreds(join(hostDataDir, 'apiserver'), server), '/readyz');
+    return res.status === 200 ? true : undefined;
+  });
+  return true;
 }

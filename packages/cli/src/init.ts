@@ -13,6 +13,7 @@ import { adminCreds, waitFor } from './api_probe.js';
 import { writeAdminKubeconfig } from './admin_kubeconfig.js';
 import { recordControlPlane, startControlPlaneApiServer, startControlPlaneComponents, startStoreMember, type HostContext } from './control_plane.js';
 import { clusterInfoSigned, publishClusterInfo } from './discovery.js';
+import { grantWorkerAddons, recordAddonConfig, startControlPlaneAddons } from './join_addons.js';
 import { isAlive, readState, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 import { Progress } from './progress.js';
 import { clientURL, ensureStorePki, peerURL, writeMemberRecord } from './store_member.js';
@@ -36,6 +37,8 @@ export interface InitOptions {
   uploadCerts?: boolean;
   /** The key to encrypt with (hex, 32 bytes); default a random one. */
   certificateKey?: string;
+  /** LoadBalancer Service addresses (the cloud controller manager's --lb-address-pool), recorded for joining control planes. */
+  lbAddressPool?: string;
   log: (m: string) => void;
   progress?: Progress;
 }
@@ -83,6 +86,10 @@ export async function init(o: InitOptions): Promise<InitResult> {
   const ca = readFileSync(join(pki, 'ca.crt'), 'utf8');
   await startControlPlaneComponents(ctx, { pki, server, clusterSigningDuration: o.clusterSigningDuration });
   await recordControlPlane(creds, { add: { name: memberName, apiServer: server, storeClientURL: member.clientURL, storePeerURL: member.peerURL } });
+  // The add-ons (join_addons.ts): settings for the joiners, the workers' DNS/Ingress permissions, this host's CCM and metrics-server.
+  await recordAddonConfig(creds, { lbAddressPool: o.lbAddressPool });
+  await grantWorkerAddons(creds);
+  await startControlPlaneAddons(ctx, { pki, servers: [{ name: memberName, server }], advertiseAddress: o.advertiseAddress, creds, metricsAddresses: [o.advertiseAddress], lbAddressPool: o.lbAddressPool });
 
   const token = await progress.step('Publishing cluster-info and creating a bootstrap token', async (h) => {
     await publishClusterInfo(creds, server, ca);

@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path';
 import { ensurePrivateDir, writePrivateFile } from '@mkube/apiserver';
 import { parse } from 'yaml';
 import { waitFor } from './api_probe.js';
+import { KUBE_DNS_IP } from './cluster_dns.js';
+import { startWorkerAddons } from './join_addons.js';
 import { bootstrapKubeconfig, fetchClusterInfo, verifyClusterInfo } from './discovery.js';
 import { componentBin } from './paths.js';
 import { isAlive, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
@@ -91,6 +93,8 @@ export async function joinCluster(o: JoinOptions): Promise<{ state: ClusterState
       process.execPath, componentBin('node-agent', 'mkube-node-agent'),
       '--bootstrap-kubeconfig', bootstrapPath, '--kubeconfig', kubeconfigPath, '--rotate-certificates', '--rotate-server-certificates',
       '--node-name', nodeName, '--node-ip', o.nodeIP, '--container-runtime-endpoint', cri, '--root-dir', join(dataDir, 'agent'),
+      // Pods resolve through kube-dns (this node's mkube-dns among its endpoints); LoadBalancer addresses elected to this node are announced here.
+      '--cluster-dns', KUBE_DNS_IP, '--lb-announce',
       ...(o.podCIDR ? ['--pod-cidr', o.podCIDR] : []),
       ...(o.cniConfDir ? ['--cni-conf-dir', o.cniConfDir] : []),
       ...(o.cgroupRoot ? ['--cgroup-root', o.cgroupRoot] : []),
@@ -115,5 +119,7 @@ export async function joinCluster(o: JoinOptions): Promise<{ state: ClusterState
       return ready?.status === 'True' ? true : undefined;
     });
   }, () => `Node ${nodeName} is Ready`);
+  // The node's add-ons (join_addons.ts): mkube-dns and mkube-ingress on its address, with its node credentials.
+  await startWorkerAddons({ dataDir, state, components, progress }, { nodeName, nodeIP: o.nodeIP, kubeconfig: kubeconfigPath });
   return { state, nodeName, kubeconfig: kubeconfigPath };
 }

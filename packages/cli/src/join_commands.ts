@@ -15,7 +15,7 @@ import { createCertificateKey, KUBEADM_CERTS_SECRET, uploadCerts } from './uploa
 import { createToken, deleteToken, formatTokens, listTokens } from './token.js';
 
 export const CLUSTER_COMMANDS_USAGE = `  mkube init --advertise-address IP [--data-dir DIR] [--api-port 6443] [--cluster-signing-duration 8760h] [--token-ttl 24h]
-             [--node-name NAME] [--upload-certs [--certificate-key HEX]]
+             [--node-name NAME] [--upload-certs [--certificate-key HEX]] [--lb-address-pool CIDR]
   mkube init phase upload-certs --upload-certs [--certificate-key HEX] [--data-dir DIR]
                                                                 on a control plane: upload the shared PKI again (new key)
                                                                 the first control plane; prints the join command
@@ -68,6 +68,7 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'le
       'control-plane': { type: 'boolean', default: false },
       'certificate-key': { type: 'string' },
       'upload-certs': { type: 'boolean', default: false },
+      'lb-address-pool': { type: 'string' },
       ttl: { type: 'string' },
       force: { type: 'boolean', default: false },
       kubeconfig: { type: 'string' },
@@ -87,7 +88,7 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'le
       if (!values['advertise-address']) throw new Error('--advertise-address is required');
       const r = await init({
         dataDir, advertiseAddress: values['advertise-address'], apiPort: Number(values['api-port']), clusterSigningDuration: values['cluster-signing-duration'], tokenTtlMs: ttlMs(values['token-ttl']),
-        nodeName: values['node-name'], uploadCerts: values['upload-certs'], certificateKey: values['certificate-key'], log,
+        nodeName: values['node-name'], uploadCerts: values['upload-certs'], certificateKey: values['certificate-key'], lbAddressPool: values['lb-address-pool'], log,
       });
       process.stdout.write(`\nYour mkube control plane has initialized successfully!\n\nTo use it:\n\n  export KUBECONFIG=${r.state.kubeconfig}\n\n`);
       if (r.controlPlaneJoinCommand) {

@@ -15,6 +15,7 @@ import { writeAdminKubeconfig } from './admin_kubeconfig.js';
 import { listControlPlanes, recordControlPlane, startControlPlaneApiServer, startControlPlaneComponents, startStoreMember, type HostContext } from './control_plane.js';
 import { clusterInfoSignedFor, fetchClusterInfo, publishClusterInfo, verifyClusterInfo } from './discovery.js';
 import { KUBERNETES_SERVICE_IP } from './init.js';
+import { readAddonConfig, startControlPlaneAddons } from './join_addons.js';
 import { isAlive, readState, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 import { Progress } from './progress.js';
 import { clientURL, ensureStorePki, peerURL, storeClient, writeMemberRecord, type StorePki } from './store_member.js';
@@ -137,7 +138,11 @@ export async function joinControlPlane(o: ControlPlaneJoinOptions): Promise<{ st
       return (await clusterInfoSignedFor(local, o.token)) ? true : undefined;
     });
   }, () => `cluster-info lists ${all.length} API servers`);
-  writeAdminKubeconfig(state.kubeconfig, pki, [{ name, server }, ...all.filter((p) => p.name !== name).map((p) => ({ name: p.name, server: p.apiServer }))]);
+  const servers = [{ name, server }, ...all.filter((p) => p.name !== name).map((p) => ({ name: p.name, server: p.apiServer }))];
+  writeAdminKubeconfig(state.kubeconfig, pki, servers);
+  // The add-ons (join_addons.ts): the pool mkube init recorded; the metrics API then lists every control plane's server.
+  const addons = await readAddonConfig(local);
+  await startControlPlaneAddons(ctx, { pki, servers, advertiseAddress: o.advertiseAddress, creds: local, metricsAddresses: all.map((p) => new URL(p.apiServer).hostname), lbAddressPool: addons.lbAddressPool });
   writeState(state);
   return { state, name, members: memberCount };
 }

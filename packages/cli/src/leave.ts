@@ -4,8 +4,8 @@
 // with it; the key is also deleted here) and store member, removes it from kube-system/mkube-control-plane and from
 // cluster-info's API servers, and deletes its store data and PKI (as `kubeadm reset`). On a worker, leave drains
 // its Node (cordon, evict its pods but DaemonSets' and mirror pods, wait until they are gone) with an admin
-// kubeconfig, stops its node agent and deletes the Node. `mkube remove-member NAME`, on a live control plane,
-// removes a dead control plane's member and records.
+// kubeconfig, takes its DNS server out of kube-system/kube-dns, stops its node agent and add-ons and deletes the
+// Node. `mkube remove-member NAME`, on a live control plane, removes a dead control plane's member and records.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -13,6 +13,8 @@ import { adminCreds, waitFor, type AdminCreds } from './api_probe.js';
 import { apiCall } from './cluster_dns.js';
 import { listControlPlanes, recordControlPlane, type ControlPlaneEntry } from './control_plane.js';
 import { publishClusterInfo } from './discovery.js';
+import { METRICS_HA_PORT, updateKubeDnsEndpoints } from './join_addons.js';
+import { ensureMetricsApi } from './metrics_server.js';
 import { readState, statePath, stopProcess, type ClusterState } from './processes.js';
 import { Progress } from './progress.js';
 import { removalKeepsQuorum, viewStore, type StoreView } from './store_cluster.js';
@@ -122,6 +124,8 @@ async function leaveControlPlane(state: ClusterState, o: LeaveOptions, progress:
       }
       await recordControlPlane(live, { remove: me.name });
       await publishServers(live, apiDir, others);
+      // The metrics API lists the metrics-servers of the control planes left.
+      if (state.components.some((c) => c.name === 'metrics-server')) await ensureMetricsApi(live, others.map((p) => new URL(p.apiServer).hostname), METRICS_HA_PORT);
     }, () => `${me.name} no longer listed`);
   }
   // As kubeadm reset: the member's data and this host's PKI (the CA key) go.
@@ -165,6 +169,10 @@ async function leaveWorker(state: ClusterState, o: LeaveOptions, progress: Progr
       return undefined;
     });
   }, () => `Node ${nodeName} cordoned and drained`);
+  // Its DNS server leaves the kube-dns Service's endpoints before it stops (join_addons.ts).
+  const dns = state.components.find((x) => x.name === `dns-${nodeName}`);
+  const dnsIP = dns ? dns.command[dns.command.indexOf('--dns-bind-address') + 1] : undefined;
+  if (dnsIP) await progress.step(`Removing ${dnsIP} from kube-system/kube-dns`, async () => updateKubeDnsEndpoints(c, { remove: dnsIP }), (left) => `kube-dns lists ${left.length} DNS server${left.length === 1 ? '' : 's'}`);
   await progress.step(`Stopping the node agent of ${nodeName}`, async () => {
     for (const x of [...state.components].reverse()) await stopProcess(x.pid, 10_000);
   }, () => 'Node agent stopped');
@@ -208,5 +216,6 @@ export async function removeMember(o: { dataDir: string; name: string; force?: b
   await progress.step(`Removing ${o.name} from kube-system/mkube-control-plane and cluster-info`, async () => {
     await recordControlPlane(api, { remove: o.name });
     await publishServers(api, apiDir, planes.filter((p) => p.name !== o.name));
+    if (state.components.some((c) => c.name === 'metrics-server')) await ensureMetricsApi(api, planes.filter((p) => p.name !== o.name).map((p) => new URL(p.apiServer).hostname), METRICS_HA_PORT);
   }, () => `${o.name} no longer listed`);
 }

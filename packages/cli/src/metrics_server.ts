@@ -40,15 +40,15 @@ async function createOrReplace(c: AdminCreds, collection: string, name: string, 
   }
 }
 
-/** The Service, Endpoints and APIService that route metrics.k8s.io to ip:port. */
-export async function ensureMetricsApi(c: AdminCreds, ip: string, port: number): Promise<void> {
+/** The Service, Endpoints and APIService that route metrics.k8s.io to ip:port (or each of several ips: one per control plane). */
+export async function ensureMetricsApi(c: AdminCreds, ip: string | string[], port: number): Promise<void> {
   const ports = [{ name: 'https', port: 443, protocol: 'TCP', targetPort: port }];
   const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'metrics-server', namespace: 'kube-system', labels: LABELS }, spec: { ports } };
   const created = await apiCall(c, 'POST', '/api/v1/namespaces/kube-system/services', svc);
   if (created.status !== 201 && created.status !== 409) throw new Error(`creating Service kube-system/metrics-server: HTTP ${created.status}: ${JSON.stringify(created.body)}`);
   await createOrReplace(c, '/api/v1/namespaces/kube-system/endpoints', 'metrics-server', {
     apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'metrics-server', namespace: 'kube-system', labels: LABELS },
-    subsets: [{ addresses: [{ ip }], ports: [{ name: 'https', port, protocol: 'TCP' }] }],
+    subsets: [{ addresses: (Array.isArray(ip) ? ip : [ip]).map((a) => ({ ip: a })), ports: [{ name: 'https', port, protocol: 'TCP' }] }],
   } as { metadata: Record<string, unknown> });
   await createOrReplace(c, '/apis/apiregistration.k8s.io/v1/apiservices', METRICS_APISERVICE, {
     apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: METRICS_APISERVICE, labels: LABELS },

@@ -13,6 +13,8 @@ import { ensurePrivateDir } from '@mkube/apiserver';
 import { repoRoot } from './paths.js';
 import { isAlive, readState, writeState, type ClusterState, type HostRecord } from './processes.js';
 import { ComponentFailed, Progress } from './progress.js';
+import { LAB_LB_POOL, routePoolToLab } from './cloud_controller.js';
+import { restartApiServerWithMembers } from './control_plane.js';
 import { clientURL } from './store_member.js';
 import { LAB_NAME, labNodes, labUp, type LabNode } from './up.js';
 
@@ -27,6 +29,8 @@ export interface HaUpOptions {
   labSubnet?: number;
   /** Passed to every control plane's controller manager (certificate lifetimes in tests). */
   clusterSigningDuration?: string;
+  /** LoadBalancer addresses (mkube init --lb-address-pool) with workers; default 10.213.250.0/24, routed to the lab. */
+  lbAddressPool?: string;
   progress?: Progress;
   /** Where the hosts' commands' output goes (default stdout). */
   out?: (line: string) => void;
@@ -106,10 +110,14 @@ export async function upHa(o: HaUpOptions): Promise<ClusterState> {
   };
   const signing = o.clusterSigningDuration ? ['--cluster-signing-duration', o.clusterSigningDuration] : [];
 
+  // LoadBalancer addresses are announced by the workers on the lab bridge: this machine reaches them through a link route.
+  const lbPool = o.workers > 0 ? o.lbAddressPool ?? LAB_LB_POOL : undefined;
+  if (lbPool) routePoolToLab(lbPool, lab.gateway ?? '10.213.0.1');
   const first = nodes[0]!;
   const initOut = await progress.step(`${first.name}: mkube init --upload-certs (the first control plane)`, async () => {
     record(first, 'control-plane');
-    return runOnHost(first.name, first.netns, ['init', '--advertise-address', first.nodeIP, '--api-port', String(o.apiPort), '--data-dir', hostDir(first), '--node-name', first.name, '--upload-certs', ...signing], out, join(hostDir(first), 'logs'));
+    return runOnHost(first.name, first.netns, ['init', '--advertise-address', first.nodeIP, '--api-port', String(o.apiPort), '--data-dir', hostDir(first), '--node-name', first.name, '--upload-certs',
+      ...(lbPool ? ['--lb-address-pool', lbPool] : []), ...signing], out, join(hostDir(first), 'logs'));
   }, () => `${first.name} initialized`);
   const cpLine = initOut.split('\n').find((l) => l.startsWith('mkube join ') && l.includes('--control-plane'));
   const workerLine = initOut.split('\n').find((l) => l.startsWith('mkube join ') && !l.includes('--control-plane'));
@@ -125,6 +133,12 @@ export async function upHa(o: HaUpOptions): Promise<ClusterState> {
       return runOnHost(n.name, n.netns, [...joinArgs, '--control-plane', '--certificate-key', certificateKey, '--advertise-address', n.nodeIP, '--api-port', String(o.apiPort),
         '--data-dir', hostDir(n), '--node-name', n.name, ...signing], out, join(hostDir(n), 'logs'));
     }, () => `${n.name} is a control plane (store member promoted)`);
+    // The API servers that joined before learn the new member: restarted with every member, one at a time.
+    const members = state.hosts!.filter((h) => h.role === 'control-plane');
+    const earlier = members.filter((h) => h.name !== n.name);
+    await progress.step(`Restarting ${earlier.map((h) => h.name).join(', ')}'s API server${earlier.length === 1 ? '' : 's'} with ${members.length} store members`, async () => {
+      for (const h of earlier) await restartApiServerWithMembers(h.dataDir, members.map((m) => m.storeClientURL!), { netns: h.netns });
+    }, () => `Every API server is given ${members.length} store members`);
   }
   const planes = state.hosts!.filter((h) => h.role === 'control-plane');
   writeAdminKubeconfig(state.kubeconfig, join(hostDir(first), 'apiserver', 'pki'), planes.map((h) => ({ name: h.name, server: h.apiServer! })));

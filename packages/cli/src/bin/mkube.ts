@@ -79,7 +79,7 @@ async function main(): Promise<number> {
     let state;
     try {
       // Several control planes: every lab host through mkube init / mkube join (up_ha.ts).
-      if (values['control-planes'] !== undefined) state = await upHa({ dataDir: values['data-dir']!, controlPlanes: Number(values['control-planes']), workers, apiPort: Number(values['api-port']), labName: values['lab-name'], labSubnet, log });
+      if (values['control-planes'] !== undefined) state = await upHa({ dataDir: values['data-dir']!, controlPlanes: Number(values['control-planes']), workers, apiPort: Number(values['api-port']), labName: values['lab-name'], labSubnet, lbAddressPool, log });
       else state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log, labName: values['lab-name'], labSubnet, podNetworkMode, lbAddressPool });
     } catch (err) {
       if (err instanceof PreflightFailed) {
