@@ -25,7 +25,7 @@
 //   endpoint. While watches are open the member they use is probed every
 //   probeAfterMs. A transport failure of any request also moves the next requests
 //   to the next endpoint.
-// - A request still waiting probeAfterMs after its member reported a new
+// - A request still waiting 300 ms after its member reported a new
 //   leader in a Raft term past the one the client knew when sending it (a
 //   proposal forwarded to a leader that died is lost and would only fail at
 //   the server's request timeout) fails with etcd's "etcdserver: leader
@@ -104,6 +104,9 @@ export interface EtcdClientOptions {
 }
 
 type Kind = 'read' | 'write';
+
+/** After its member reports a new leader, how long a request may still be on its way through it before it counts as lost with the old one. */
+const LEADER_CHANGE_GRACE_MS = 300;
 type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
 type Invoke<T> = (conn: Connection, md: grpc.Metadata, opts: grpc.CallOptions, cb: Callback<T>) => unknown;
 
@@ -256,12 +259,14 @@ export class EtcdClient {
             this.memberDown(conn, reason);
             return giveUp(new EtcdClientError(grpc.status.UNAVAILABLE, reason, method, conn.address));
           }
-          if (termAtSend > 0 && st.term > termAtSend && st.leader !== '0') {
+          const termMoved = termAtSend > 0 && st.term > termAtSend;
+          if (termMoved && st.leader !== '0') {
             if (st.term > this.raftTerm) this.raftTerm = st.term;
             if (newLeaderSeenAt === 0) newLeaderSeenAt = Date.now();
-            else if (Date.now() - newLeaderSeenAt >= this.probeAfterMs) return giveUp(new EtcdClientError(grpc.status.UNAVAILABLE, EtcdMessages.leaderChanged, method, conn.address));
+            else if (Date.now() - newLeaderSeenAt >= LEADER_CHANGE_GRACE_MS) return giveUp(new EtcdClientError(grpc.status.UNAVAILABLE, EtcdMessages.leaderChanged, method, conn.address));
           }
-          probe = setTimeout(check, newLeaderSeenAt ? Math.min(this.probeAfterMs, 250) : this.probeAfterMs);
+          // An election is under way or done: look again soon.
+          probe = setTimeout(check, termMoved ? Math.min(this.probeAfterMs, 150) : this.probeAfterMs);
         });
       };
       probe = setTimeout(check, this.probeAfterMs);
