@@ -23,6 +23,8 @@ export const KUBERNETES_SERVICE = 'kubernetes';
 const NAMESPACE = 'default';
 const PORT_NAME = 'https';
 const LABELS = { component: 'apiserver', provider: 'kubernetes' };
+/** How long a graceful stop waits to remove this API server's endpoint. */
+const REMOVE_TIMEOUT_MS = 3000;
 
 export interface EndpointReconciler {
   /** Makes default/kubernetes's Endpoints list this API server (ip) on `port`. */
@@ -99,7 +101,12 @@ export class KubernetesServiceController {
     if (this.timer) clearInterval(this.timer);
     await this.running;
     if (isLoopback(this.o.advertiseAddress)) return;
-    await this.endpoints.remove(this.o.advertiseAddress, this.o.securePort).catch((err: unknown) => this.o.log.warn({ err }, 'removing this API server from the kubernetes endpoints failed'));
+    // Bounded: with the store down the shutdown must not wait for its retries (the lease then expires by itself).
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(() => resolve(this.o.log.warn({ timeoutMs: REMOVE_TIMEOUT_MS }, 'removing this API server from the kubernetes endpoints timed out; its lease expires by itself')), REMOVE_TIMEOUT_MS)));
+    const removal = this.endpoints.remove(this.o.advertiseAddress, this.o.securePort).catch((err: unknown) => this.o.log.warn({ err }, 'removing this API server from the kubernetes endpoints failed'));
+    await Promise.race([removal, bound]);
+    clearTimeout(timer);
   }
 
   /** The Service (created, or its ports and labels put back) and then its Endpoints. */
