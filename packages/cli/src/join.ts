@@ -12,7 +12,7 @@ import { ensurePrivateDir, writePrivateFile } from '@mkube/apiserver';
 import { parse } from 'yaml';
 import { waitFor } from './api_probe.js';
 import { KUBE_DNS_IP } from './cluster_dns.js';
-import { startWorkerAddons } from './join_addons.js';
+import { fetchIngressKubeconfig, startWorkerAddons } from './join_addons.js';
 import { bootstrapKubeconfig, fetchClusterInfo, verifyClusterInfo } from './discovery.js';
 import { componentBin } from './paths.js';
 import { isAlive, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
@@ -84,6 +84,8 @@ export async function joinCluster(o: JoinOptions): Promise<{ state: ClusterState
   const bootstrapPath = join(dataDir, 'bootstrap-kubelet.kubeconfig');
   const kubeconfigPath = join(dataDir, 'kubelet.kubeconfig');
   writePrivateFile(bootstrapPath, bootstrapKubeconfig(discovered.server, discovered.caPem, o.token, discovered.servers));
+  // mkube-ingress's credentials, with the bootstrap token while it is valid (join_addons.ts says why not the node's).
+  const ingressKubeconfig = await fetchIngressKubeconfig({ server: discovered.server, servers: discovered.servers ?? [], caPem: discovered.caPem, token: o.token, path: join(dataDir, 'mkube-ingress.kubeconfig') });
 
   const components: ComponentRecord[] = [];
   const state: ClusterState = { dataDir, apiServer: discovered.server, kubeconfig: kubeconfigPath, components };
@@ -120,6 +122,6 @@ export async function joinCluster(o: JoinOptions): Promise<{ state: ClusterState
     });
   }, () => `Node ${nodeName} is Ready`);
   // The node's add-ons (join_addons.ts): mkube-dns and mkube-ingress on its address, with its node credentials.
-  await startWorkerAddons({ dataDir, state, components, progress }, { nodeName, nodeIP: o.nodeIP, kubeconfig: kubeconfigPath });
+  await startWorkerAddons({ dataDir, state, components, progress }, { nodeName, nodeIP: o.nodeIP, kubeconfig: kubeconfigPath, ingressKubeconfig });
   return { state, nodeName, kubeconfig: kubeconfigPath };
 }

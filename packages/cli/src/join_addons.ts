@@ -2,13 +2,17 @@
 // (up.ts), with the same helpers: on every control plane the leader-elected cloud controller manager (LoadBalancer
 // addresses from the --lb-address-pool given to `mkube init`, recorded in kube-system/mkube-addons for the
 // joiners) and a metrics-server (the metrics.k8s.io APIService's Service lists every control plane's one, on
-// METRICS_HA_PORT); on every worker mkube-dns and mkube-ingress on the node's address, with the node's own
-// credentials (its kubelet kubeconfig, which lists every API server): `mkube init` grants the group system:nodes
-// upstream's system:kube-dns and mkube-ingress roles and, in kube-system, the kube-dns Service and Endpoints,
-// which each worker keeps listing its DNS server. A worker has no other credentials (no CA key, no admin
-// certificate), and its DNS and Ingress processes serve the node they run on, as a DaemonSet's pods whose
-// service-account token is on every node.
+// METRICS_HA_PORT); on every worker mkube-dns and mkube-ingress on the node's address. mkube-dns uses the node's
+// own credentials (its kubelet kubeconfig, which lists every API server): `mkube init` grants the group
+// system:nodes upstream's system:kube-dns role and, in kube-system, the kube-dns Service and Endpoints, which each
+// worker keeps listing its DNS server. mkube-ingress reads every Secret (TLS certificates), which a node identity
+// may not list (the Node authorizer): `mkube init` issues it the client certificate `mkube up` gives it
+// (system:serviceaccount:kube-system:mkube-ingress) and keeps it in the Secret kube-system/mkube-worker-addons,
+// readable by system:bootstrappers only, as kubeadm's kubeadm-certs; a joining worker fetches it with its
+// bootstrap token. Either way a worker holds what a DaemonSet's pods would (their service-account token on
+// every node): no CA key, no admin certificate.
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
 import { ensurePrivateDir, writePrivateFile } from '@mkube/apiserver';
@@ -30,10 +34,13 @@ const ADDONS_PATH = `/api/v1/namespaces/kube-system/configmaps/${ADDONS_CONFIGMA
 /** Every control plane's metrics-server listens here on its address (one Endpoints subset names them all). */
 export const METRICS_HA_PORT = 4443;
 /** The RBAC objects `mkube init` creates for the workers' add-ons. */
-export const NODE_ADDON_BINDINGS = { dns: 'mkube:nodes:kube-dns', ingress: 'mkube:nodes:mkube-ingress', dnsEndpoints: 'mkube:nodes:kube-dns-endpoints' };
+export const NODE_ADDON_BINDINGS = { dns: 'mkube:nodes:kube-dns', dnsEndpoints: 'mkube:nodes:kube-dns-endpoints' };
+/** The Secret with the workers' mkube-ingress client certificate, and the Role letting bootstrap tokens read it. */
+export const WORKER_ADDONS_SECRET = 'mkube-worker-addons';
+const INGRESS_SUBJECT = '/CN=system:serviceaccount:kube-system:mkube-ingress';
 
 export class AddonError extends Error {
-  constructor(readonly code: 'ADDON_CONFIG' | 'ADDON_RBAC' | 'ADDON_DNS_ENDPOINTS', message: string) {
+  constructor(readonly code: 'ADDON_CONFIG' | 'ADDON_RBAC' | 'ADDON_DNS_ENDPOINTS' | 'ADDON_CREDENTIALS', message: string) {
     super(message);
     this.name = 'AddonError';
   }
@@ -71,15 +78,15 @@ async function ensureObject(c: AdminCreds, collection: string, obj: { metadata: 
 }
 
 /**
- * What the workers' add-ons may do with their node credentials (group system:nodes): upstream's system:kube-dns
- * and mkube-ingress cluster roles, and in kube-system the kube-dns Service (get, create) and Endpoints (get,
- * create, update) whose addresses each worker keeps listing its DNS server in.
+ * What the workers' add-ons may do: with their node credentials (group system:nodes) upstream's system:kube-dns
+ * cluster role, and in kube-system the kube-dns Service (get, create) and Endpoints (get, create, update) whose
+ * addresses each worker keeps listing its DNS server in; with a bootstrap token, get the Secret holding
+ * mkube-ingress's client certificate (issued here from the cluster CA under pki).
  */
-export async function grantWorkerAddons(c: AdminCreds): Promise<void> {
+export async function grantWorkerAddons(c: AdminCreds, pki: string, kcDir: string): Promise<void> {
   const nodes = [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:nodes' }];
   const crb = '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings';
   await ensureObject(c, crb, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: NODE_ADDON_BINDINGS.dns }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:kube-dns' }, subjects: nodes } as { metadata: { name: string } });
-  await ensureObject(c, crb, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: NODE_ADDON_BINDINGS.ingress }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mkube-ingress' }, subjects: nodes } as { metadata: { name: string } });
   const name = NODE_ADDON_BINDINGS.dnsEndpoints;
   await ensureObject(c, '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles', {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace: 'kube-system' },
@@ -93,6 +100,48 @@ export async function grantWorkerAddons(c: AdminCreds): Promise<void> {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace: 'kube-system' },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: nodes,
   } as { metadata: { name: string } });
+  ensurePrivateDir(kcDir);
+  componentKubeconfig(pki, kcDir, c.server, readFileSync(join(pki, 'ca.crt'), 'utf8'), 'mkube-ingress', INGRESS_SUBJECT);
+  await ensureObject(c, '/api/v1/namespaces/kube-system/secrets', {
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: WORKER_ADDONS_SECRET, namespace: 'kube-system' }, type: 'Opaque',
+    data: { 'mkube-ingress.crt': readFileSync(join(pki, 'mkube-ingress.crt')).toString('base64'), 'mkube-ingress.key': readFileSync(join(pki, 'mkube-ingress.key')).toString('base64') },
+  } as { metadata: { name: string } });
+  const bootstrappers = [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:bootstrappers' }];
+  await ensureObject(c, '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles', {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `mkube:${WORKER_ADDONS_SECRET}`, namespace: 'kube-system' },
+    rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [WORKER_ADDONS_SECRET], verbs: ['get'] }],
+  } as { metadata: { name: string } });
+  await ensureObject(c, '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings', {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `mkube:${WORKER_ADDONS_SECRET}`, namespace: 'kube-system' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `mkube:${WORKER_ADDONS_SECRET}` }, subjects: bootstrappers,
+  } as { metadata: { name: string } });
+}
+
+/**
+ * A worker's mkube-ingress kubeconfig: the client certificate of kube-system/mkube-worker-addons, fetched with the
+ * bootstrap token (the server verified with the pinned CA), and every API server; written 0600 to `path`.
+ */
+export async function fetchIngressKubeconfig(o: { server: string; servers: string[]; caPem: string; token: string; path: string }): Promise<string> {
+  const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpsRequest(new URL(`/api/v1/namespaces/kube-system/secrets/${WORKER_ADDONS_SECRET}`, o.server), { ca: o.caPem, timeout: 10_000, headers: { accept: 'application/json', authorization: `Bearer ${o.token}` } }, (res) => {
+      let t = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (t += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: t }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+  if (r.status !== 200) throw new AddonError('ADDON_CREDENTIALS', `GET kube-system/${WORKER_ADDONS_SECRET} with the bootstrap token: HTTP ${r.status}: ${r.body.slice(0, 300)}`);
+  const data = (JSON.parse(r.body) as { data?: Record<string, string> }).data ?? {};
+  const crt = data['mkube-ingress.crt'];
+  const key = data['mkube-ingress.key'];
+  if (!crt || !key) throw new AddonError('ADDON_CREDENTIALS', `kube-system/${WORKER_ADDONS_SECRET} holds no mkube-ingress.crt/.key`);
+  const servers = [o.server, ...o.servers.filter((s) => s !== o.server)];
+  const text = adminKubeconfigText(o.caPem, Buffer.from(crt, 'base64').toString('utf8'), Buffer.from(key, 'base64').toString('utf8'), servers.map((server, i) => ({ name: `api-${i + 1}`, server })));
+  writePrivateFile(o.path, text);
+  return o.path;
 }
 
 /**
@@ -189,8 +238,8 @@ export function nodeCreds(kubeconfigPath: string): AdminCreds {
   return { server: c.server, ca: Buffer.from(c['certificate-authority-data'], 'base64'), cert: readFileSync(user['client-certificate']), key: readFileSync(user['client-key'] ?? user['client-certificate']) };
 }
 
-/** A worker's mkube-dns and mkube-ingress on its address, with its node kubeconfig; its DNS server listed in kube-dns. */
-export async function startWorkerAddons(ctx: HostContext, o: { nodeName: string; nodeIP: string; kubeconfig: string }): Promise<void> {
+/** A worker's mkube-dns (its node kubeconfig; its DNS server listed in kube-dns) and mkube-ingress (ingressKubeconfig) on its address. */
+export async function startWorkerAddons(ctx: HostContext, o: { nodeName: string; nodeIP: string; kubeconfig: string; ingressKubeconfig: string }): Promise<void> {
   await ctx.progress.step(`Starting cluster DNS on ${o.nodeIP}`, async (h) => {
     const rec = add(ctx, startComponent(ctx.dataDir, `dns-${o.nodeName}`, [process.execPath, componentBin('dns', 'mkube-dns'), ...dnsArgs(o.kubeconfig, o.nodeIP, undefined)]));
     await updateKubeDnsEndpoints(nodeCreds(o.kubeconfig), { add: o.nodeIP });
@@ -203,7 +252,7 @@ export async function startWorkerAddons(ctx: HostContext, o: { nodeName: string;
     });
   }, () => `Cluster DNS answering on ${o.nodeIP}:53 (listed in kube-system/kube-dns ${KUBE_DNS_IP})`);
   await ctx.progress.step(`Starting the Ingress controller on ${o.nodeIP}`, async (h) => {
-    const rec = add(ctx, startComponent(ctx.dataDir, `ingress-${o.nodeName}`, [process.execPath, componentBin('ingress', 'mkube-ingress'), ...ingressArgs(o.kubeconfig, o.nodeIP, undefined)]));
+    const rec = add(ctx, startComponent(ctx.dataDir, `ingress-${o.nodeName}`, [process.execPath, componentBin('ingress', 'mkube-ingress'), ...ingressArgs(o.ingressKubeconfig, o.nodeIP, undefined)]));
     await waitFor(`the Ingress controller on ${o.nodeIP}:${HTTP_PORT} to answer`, 60_000, async () => {
       checkAlive(rec);
       h.waiting(`http://${o.nodeIP}:${HTTP_PORT}/`);
