@@ -56,6 +56,8 @@ export class Raft {
   learners = new Set<NodeId>();
   votes = new Map<NodeId, boolean>();
   readOnly = new ReadOnly();
+  /** ReadIndex requests that reached a leader before it committed an entry of its term (etcd-io/raft's pendingReadIndexMessages). */
+  private pendingReadIndexMessages: Message[] = [];
 
   msgs: Message[] = [];
   readStates: ReadState[] = [];
@@ -173,6 +175,7 @@ export class Raft {
     this.pendingConfIndex = 0;
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnly();
+    this.pendingReadIndexMessages = [];
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -367,7 +370,28 @@ export class Raft {
   maybeCommit(): boolean {
     const mci = majorityCommitted(this.voters, (id) => this.prs.get(id)?.match ?? 0);
     if (!Number.isFinite(mci)) return false;
-    return this.raftLog.maybeCommit(mci, this.term);
+    if (!this.raftLog.maybeCommit(mci, this.term)) return false;
+    this.releasePendingReadIndexMessages();
+    return true;
+  }
+
+  /** The leader committed an entry of its term: answer the ReadIndex requests it kept until then (as etcd-io/raft). */
+  private releasePendingReadIndexMessages(): void {
+    if (this.pendingReadIndexMessages.length === 0 || !this.committedEntryInCurrentTerm()) return;
+    const pending = this.pendingReadIndexMessages;
+    this.pendingReadIndexMessages = [];
+    for (const m of pending) this.leaderReadIndex(m);
+  }
+
+  /** A ReadIndex on a leader that has committed an entry of its term. */
+  private leaderReadIndex(m: Message): void {
+    if (this.voters.size === 1 && this.voters.has(this.id)) {
+      this.respondReadIndex(m, this.raftLog.committed);
+      return;
+    }
+    this.readOnly.addRequest(this.raftLog.committed, m);
+    this.readOnly.recvAck(this.id, m.context);
+    this.bcastHeartbeat(m.context);
   }
 
   private committedEntryInCurrentTerm(): boolean {
@@ -545,17 +569,13 @@ export class Raft {
       case MessageType.Prop:
         return this.leaderPropose(m);
       case MessageType.ReadIndex: {
-        if (this.voters.size === 1 && this.voters.has(this.id)) {
-          if (this.committedEntryInCurrentTerm()) this.respondReadIndex(m, this.raftLog.committed);
-          return undefined;
-        }
         if (!this.committedEntryInCurrentTerm()) {
-          this.logger?.debug({ id: this.id, from: m.from }, 'raft: dropping read index: no committed entry in current term');
+          // Kept until the leader commits an entry of its term (etcd-io/raft 3.5's pendingReadIndexMessages): a
+          // dropped one waits for its requester's retry period (~0.5 s of stalled reads after every election).
+          this.pendingReadIndexMessages.push(m);
           return undefined;
         }
-        this.readOnly.addRequest(this.raftLog.committed, m);
-        this.readOnly.recvAck(this.id, m.context);
-        this.bcastHeartbeat(m.context);
+        this.leaderReadIndex(m);
         return undefined;
       }
     }
