@@ -7,7 +7,7 @@
 // behind the metrics.k8s.io APIService); an Ingress routes through each worker's mkube-ingress (its client
 // certificate fetched with the bootstrap token; a worker's node credentials cannot fetch it); the first control
 // plane's API server, restarted with every store member after the joins, still serves once its own store member is
-// SIGKILLed.
+// SIGKILLed. Also: mkube status healthy with them; a worker's mkube leave takes its DNS server out of kube-dns.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -227,6 +227,21 @@ spec:
     t.regex(body.trim(), /^web-/, w.name);
     t.is((await get(w.address, '/', 'other.example.com')).status, 404);
   }
+});
+
+test.serial('mkube status is healthy with the add-ons; a worker that leaves takes its DNS server out of kube-dns and stops its add-ons', async (t) => {
+  const st = JSON.parse((await mkube(['status', '--data-dir', dir, '-o', 'json'], 60_000)).out) as { healthy: boolean; leaders?: { lease: string }[] };
+  t.true(st.healthy, JSON.stringify(st));
+  t.true(st.leaders!.some((l) => l.lease === 'cloud-controller-manager'));
+  const w = workers()[1]!;
+  const pids = readState(w.dataDir)!.components.map((c) => c.pid);
+  const r = await run('nsenter', [`--net=/run/netns/${w.netns!}`, process.execPath, MKUBE, 'leave', '--data-dir', w.dataDir, '--kubeconfig', kubeconfig()], 180_000);
+  t.is(r.code, 0, `${r.out}\n${r.err}`);
+  const ep = (await k(['get', 'endpoints', 'kube-dns', '-n', 'kube-system', '-o', 'jsonpath={.subsets[*].addresses[*].ip}'])).trim();
+  t.is(ep, workers()[0]!.address);
+  for (const pid of pids) t.throws(() => process.kill(pid, 0), undefined, `pid ${pid} stopped`);
+  const node = await kubectl(['get', 'node', w.name]);
+  t.regex(node.err, /NotFound/);
 });
 
 test.serial('after the first control plane\'s store member is SIGKILLed its API server still serves (it knows the other members)', async (t) => {
