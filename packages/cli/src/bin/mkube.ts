@@ -9,6 +9,7 @@ import { upHa } from '../up_ha.js';
 import { CLUSTER_COMMANDS_USAGE, runClusterCommand } from '../join_commands.js';
 import { BACKUP_USAGE, runBackupCommand } from '../backup.js';
 import { CHAOS_USAGE, runChaosCommand } from '../chaos/command.js';
+import { runChaosHostCommand } from '../chaos/host_command.js';
 
 const USAGE = `Usage:
   mkube up   [--data-dir DIR] [--workers N] [--api-port PORT]   start a cluster in the background (default DIR .mkube)
@@ -35,6 +36,8 @@ async function main(): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'backup' || command === 'restore') return runBackupCommand(command, rest);
   if (command === 'chaos') return runChaosCommand(rest, (line) => process.stderr.write(`${line}\n`));
+  // Internal (not in the usage): what mkube chaos --hosts-file runs on each host.
+  if (command === 'chaos-host') return runChaosHostCommand(rest);
   if (command === 'init' || command === 'join' || command === 'token' || command === 'leave' || command === 'remove-member' || command === 'start') return runClusterCommand(command, rest);
   const { values } = parseArgs({
     args: rest,

@@ -1,0 +1,102 @@
+/**
+ * `mkube chaos-host --data-dir DIR <op>` (internal: what `mkube chaos --hosts-file` runs on each
+ * host through its command): the per-host operations of host_ops.ts on this host's data directory
+ * and network namespace — `signal KINDS SIG`, `restart KINDS`, `isolate`, `rejoin`,
+ * `store-status` (this host's store member's Status through its local store PKI), `healthy` (its
+ * recorded processes, running or not). KINDS is a comma-separated list of store, apiserver,
+ * scheduler, controller-manager, node-agent, other. JSON on stdout; errors on stderr, exit 1.
+ */
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KubeClient, loadKubeconfig } from '@mkube/client';
+import { isAlive, readState } from '../processes.js';
+import { readMemberRecord, storeClient, storePkiFiles } from '../store_member.js';
+import type { ComponentKind } from './cluster.js';
+import { COMPONENT_KINDS, componentRecords, deadComponents, isolateNetns, rejoinNetns, restartHost, signalHost, until, type HostProcesses } from './host_ops.js';
+
+const RESTART_TIMEOUT_MS = 60_000;
+const STATUS_TIMEOUT_MS = 2000;
+
+export interface StoreStatus { memberId: string; leader: string; term: number }
+
+function parseKinds(list: string | undefined): ComponentKind[] {
+  const kinds = (list ?? '').split(',').filter(Boolean);
+  if (kinds.length === 0) throw Object.assign(new Error('chaos-host: no component kinds given'), { code: 'BAD_ARGS' });
+  for (const k of kinds) if (!(COMPONENT_KINDS as readonly string[]).includes(k)) throw Object.assign(new Error(`chaos-host: unknown component kind ${JSON.stringify(k)} (known: ${COMPONENT_KINDS.join(', ')})`), { code: 'BAD_ARGS' });
+  return kinds as ComponentKind[];
+}
+
+/** This host's store member's Status, or undefined when it has none or it does not answer in time. */
+async function storeStatus(dataDir: string, timeoutMs: number): Promise<StoreStatus | undefined> {
+  const apiDir = join(dataDir, 'apiserver');
+  const member = readMemberRecord(apiDir);
+  if (!member) return undefined;
+  const c = storeClient(storePkiFiles(apiDir), [member.clientURL]);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)));
+    const s = await Promise.race([c.status().catch(() => undefined), timeout]);
+    return s ? { memberId: s.header.memberId, leader: s.leader, term: s.raftTerm } : undefined;
+  } finally {
+    clearTimeout(timer);
+    c.close();
+  }
+}
+
+/** '' when this host's API server answers /readyz with the host's own kubeconfig (no kubeconfig: not checked here). */
+async function readyz(dataDir: string): Promise<string> {
+  const state = readState(dataDir);
+  if (!state?.kubeconfig || !state.apiServer) return '';
+  const c = new KubeClient({ ...loadKubeconfig(state.kubeconfig), server: state.apiServer, servers: undefined, timeoutMs: 2000, userAgent: 'mkube-chaos-host/health' });
+  try {
+    const r = await c.request('GET', '/readyz').catch((err: unknown) => err as Error);
+    return r instanceof Error ? `API server ${state.apiServer}: ${r.message}` : '';
+  } finally {
+    c.close();
+  }
+}
+
+export async function runChaosHostCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'data-dir': { type: 'string' } } });
+  if (!values['data-dir']) throw Object.assign(new Error('chaos-host: --data-dir is required'), { code: 'BAD_ARGS' });
+  const dataDir = resolve(values['data-dir']);
+  const h: HostProcesses = { name: dataDir, dataDir };
+  const [op, ...args] = positionals;
+  const out = (v: unknown) => process.stdout.write(`${JSON.stringify(v)}\n`);
+  switch (op) {
+    case 'signal': {
+      const sig = args[1];
+      if (!sig || !/^SIG[A-Z0-9]+$/.test(sig)) throw Object.assign(new Error(`chaos-host signal: expected a signal name like SIGKILL, got ${JSON.stringify(sig)}`), { code: 'BAD_ARGS' });
+      out({ signalled: signalHost(h, parseKinds(args[0]), sig as NodeJS.Signals) });
+      return 0;
+    }
+    case 'restart':
+      await restartHost(h, parseKinds(args[0]), async (kind) => {
+        if (kind === 'store') await until('the store member to answer', RESTART_TIMEOUT_MS, async () => (await storeStatus(dataDir, STATUS_TIMEOUT_MS)) ? '' : 'no answer');
+        if (kind === 'apiserver') await until('the API server to be ready', RESTART_TIMEOUT_MS, () => readyz(dataDir));
+      });
+      out({ restarted: true });
+      return 0;
+    case 'isolate':
+      await isolateNetns(undefined, { keepSsh: true });
+      out({ isolated: true });
+      return 0;
+    case 'rejoin':
+      await rejoinNetns(undefined);
+      out({ isolated: false });
+      return 0;
+    case 'store-status': {
+      const s = await storeStatus(dataDir, Number(args[0]) > 0 ? Number(args[0]) : STATUS_TIMEOUT_MS);
+      if (!s) throw Object.assign(new Error(`chaos-host: the store member of ${dataDir} does not answer`), { code: 'NO_ANSWER' });
+      out(s);
+      return 0;
+    }
+    case 'healthy': {
+      const running = componentRecords(h, COMPONENT_KINDS).filter((c) => isAlive(c.pid)).map((c) => ({ name: c.name, pid: c.pid }));
+      out({ running, notRunning: deadComponents(h) });
+      return 0;
+    }
+    default:
+      throw Object.assign(new Error(`chaos-host: unknown operation ${JSON.stringify(op)} (signal, restart, isolate, rejoin, store-status, healthy)`), { code: 'BAD_ARGS' });
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The chaos suite's view of a cluster on machines it reaches through a command (a hosts file:
+ * `ssh root@ADDR`, or `nsenter --net=/run/netns/NS` in the lab): every per-host operation runs
+ * `COMMAND... MKUBE chaos-host --data-dir DIR <op>` on that host (host_command.ts) and reads its
+ * JSON; lease holders and API health come from the admin kubeconfig; NodePort URLs from the
+ * worker addresses.
+ */
+import { execFile } from 'node:child_process';
+import { KubeClient, Resources, type ClientConfig } from '@mkube/client';
+import type { Lease } from '@mkube/api';
+import { apiProblem } from './api_health.js';
+import type { ChaosCluster, ChaosHost, ComponentKind } from './cluster.js';
+import type { StoreStatus } from './host_command.js';
+import type { HostsFileEntry } from './hosts_file.js';
+
+/** How long one host operation may take (a command's start-up plus the operation). */
+const OP_TIMEOUT_MS = 15_000;
+const RESTART_TIMEOUT_MS = 150_000;
+/** A store member's Status while a fault is on: a member that does not answer in time is taken as gone. */
+const LEADER_STATUS_TIMEOUT_MS = 1000;
+const PIDS_REFRESH_MS = 2000;
+
+export class RemoteChaosCluster implements ChaosCluster {
+  readonly hosts: ChaosHost[];
+  private readonly entries: Map<string, HostsFileEntry>;
+  private readonly admin: KubeClient;
+  private readonly pids = new Map<string, number[]>();
+  private pidsAt = 0;
+
+  /** `mkube` is the argv that runs mkube on every host (e.g. ['mkube'] or ['node', '/opt/mkube/dist/src/bin/mkube.js']). */
+  constructor(entries: HostsFileEntry[], readonly kubeconfig: ClientConfig, private readonly mkube: string[]) {
+    this.entries = new Map(entries.map((e) => [e.name, e]));
+    this.hosts = entries.map((e) => ({ name: e.name, role: e.role, address: e.address }));
+    this.admin = new KubeClient({ ...kubeconfig, timeoutMs: 2000, userAgent: 'mkube-chaos/observer' });
+  }
+
+  /** Runs `mkube chaos-host` on the host; resolves its JSON output, rejects with its stderr. */
+  private op<T>(host: string, args: string[], timeoutMs = OP_TIMEOUT_MS): Promise<T> {
+    const e = this.entries.get(host);
+    if (!e) return Promise.reject(new Error(`chaos: no host ${host}`));
+    const argv = [...e.command.slice(1), ...this.mkube, 'chaos-host', '--data-dir', e.dataDir, ...args];
+    return new Promise((resolve, reject) => {
+      execFile(e.command[0]!, argv, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+        if (err) return reject(Object.assign(new Error(`chaos: ${host}: chaos-host ${args.join(' ')}: ${stderr.trim() || err.message}`), { code: 'HOST_OP_FAILED' }));
+        try {
+          resolve(JSON.parse(stdout) as T);
+        } catch {
+          reject(Object.assign(new Error(`chaos: ${host}: chaos-host ${args.join(' ')} printed no JSON: ${stdout.slice(0, 200)}`), { code: 'HOST_OP_FAILED' }));
+        }
+      });
+    });
+  }
+
+  nodePortUrls(nodePort: number): string[] {
+    return this.hosts.filter((h) => h.role === 'worker').map((h) => `http://${h.address}:${nodePort}/`);
+  }
+
+  private status(host: string, timeoutMs: number): Promise<StoreStatus | undefined> {
+    return this.op<StoreStatus>(host, ['store-status', String(timeoutMs)], timeoutMs + OP_TIMEOUT_MS).catch(() => undefined);
+  }
+
+  async storeLeader(): Promise<string | undefined> {
+    const planes = this.hosts.filter((h) => h.role === 'control-plane');
+    const answers = await Promise.all(planes.map(async (h) => ({ host: h.name, s: await this.status(h.name, LEADER_STATUS_TIMEOUT_MS) })));
+    const live = answers.filter((a): a is { host: string; s: StoreStatus } => a.s !== undefined);
+    // The leader named at the highest term (an isolated old leader still names itself).
+    const best = live.filter((a) => a.s.leader !== '0').sort((a, b) => b.s.term - a.s.term)[0];
+    if (!best) return undefined;
+    return live.find((a) => a.s.memberId === best.s.leader)?.host;
+  }
+
+  private async refreshPids(): Promise<void> {
+    if (Date.now() - this.pidsAt < PIDS_REFRESH_MS) return;
+    this.pidsAt = Date.now();
+    await Promise.all(this.hosts.map(async (h) => {
+      const r = await this.op<{ running: Array<{ pid: number }> }>(h.name, ['healthy']).catch(() => undefined);
+      if (r) this.pids.set(h.name, r.running.map((c) => c.pid));
+    }));
+  }
+
+  async leaseHolder(lease: string): Promise<string | undefined> {
+    const l = await this.admin.resource<Lease>(Resources.leases).get('kube-system', lease).catch(() => undefined);
+    const holder = l?.spec?.holderIdentity;
+    if (!holder) return undefined;
+    // Identities are "<hostname>_<pid>_<random>": a VM's hostname names it; hosts sharing a hostname (the lab) by the pid.
+    const byName = this.hosts.find((h) => holder === h.name || holder.startsWith(`${h.name}_`));
+    if (byName) return byName.name;
+    const pid = Number(holder.split('_')[1]);
+    const find = () => [...this.pids].find(([, pids]) => pids.includes(pid))?.[0];
+    if (find() === undefined) await this.refreshPids();
+    return find();
+  }
+
+  async signal(host: string, kinds: ComponentKind[], signal: NodeJS.Signals): Promise<number> {
+    return (await this.op<{ signalled: number }>(host, ['signal', kinds.join(','), signal])).signalled;
+  }
+
+  async restart(host: string, kinds: ComponentKind[]): Promise<void> {
+    await this.op(host, ['restart', kinds.join(',')], RESTART_TIMEOUT_MS);
+    this.pidsAt = 0;
+  }
+
+  async isolate(host: string): Promise<void> {
+    await this.op(host, ['isolate']);
+  }
+
+  async rejoin(host: string): Promise<void> {
+    await this.op(host, ['rejoin']);
+  }
+
+  async waitHealthy(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const problem = await this.unhealthy();
+      if (!problem) return;
+      if (Date.now() > until) throw Object.assign(new Error(`chaos: the cluster is not healthy after ${timeoutMs} ms: ${problem}`), { code: 'NOT_HEALTHY' });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  private async unhealthy(): Promise<string> {
+    const planes = this.hosts.filter((h) => h.role === 'control-plane');
+    const [statuses, health] = await Promise.all([
+      Promise.all(planes.map(async (h) => ({ host: h.name, s: await this.status(h.name, 2000) }))),
+      Promise.all(this.hosts.map(async (h) => ({ host: h.name, r: await this.op<{ running: Array<{ name: string; pid: number }>; notRunning: string[] }>(h.name, ['healthy']).catch((err: unknown) => err as Error) }))),
+    ]);
+    const leaders = new Set<string>();
+    for (const { host, s } of statuses) {
+      if (!s) return `store member on ${host} does not answer`;
+      if (s.leader === '0') return `store member on ${host} has no leader`;
+      leaders.add(s.leader);
+    }
+    if (leaders.size > 1) return 'store members name different leaders';
+    for (const { host, r } of health) {
+      if (r instanceof Error) return r.message;
+      this.pids.set(host, r.running.map((c) => c.pid));
+      if (r.notRunning.length > 0) return `${host}: ${r.notRunning.join(', ')} not running`;
+    }
+    return apiProblem(this.kubeconfig, this.admin);
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.hosts.map(async (h) => {
+      await this.rejoin(h.name).catch(() => undefined);
+      if (h.role === 'control-plane') await this.signal(h.name, ['store'], 'SIGCONT').catch(() => undefined);
+    }));
+    this.admin.close();
+  }
+}
