@@ -12,7 +12,7 @@ import { apiCall } from './cluster_dns.js';
 import { componentBin } from './paths.js';
 import { readState, startComponent, stopProcess, writeState, type ClusterState, type ComponentRecord } from './processes.js';
 import type { Progress } from './progress.js';
-import { storeArgs, type StoreMemberOptions, type StorePki } from './store_member.js';
+import { readMemberRecord, storeArgs, storeClient, storePkiFiles, type StoreMemberOptions, type StorePki } from './store_member.js';
 import { checkAlive, componentKubeconfig, httpStatus, waitHealthy } from './up.js';
 
 export const CONTROL_PLANE_CONFIGMAP = 'mkube-control-plane';
@@ -179,4 +179,23 @@ export async function restartApiServerWithMembers(hostDataDir: string, etcdServe
     return res.status === 200 ? true : undefined;
   });
   return true;
+}
+
+/**
+ * `mkube start --refresh-etcd-servers` on a control plane: its API server restarted with every voting store
+ * member (the MemberList of its own member) when its --etcd-servers lack one — after other control planes joined.
+ */
+export async function refreshEtcdServers(dataDir: string): Promise<{ restarted: boolean; servers: string[] }> {
+  const apiDir = join(dataDir, 'apiserver');
+  const me = readMemberRecord(apiDir);
+  if (!me) throw new Error(`no control plane in ${dataDir} (no store member record ${join(apiDir, 'store-member.json')})`);
+  const client = storeClient(storePkiFiles(apiDir), [me.clientURL]);
+  let servers: string[];
+  try {
+    const { members } = await client.memberList();
+    servers = members.filter((m) => !m.isLearner).flatMap((m) => m.clientURLs.slice(0, 1));
+  } finally {
+    client.close();
+  }
+  return { restarted: await restartApiServerWithMembers(dataDir, servers), servers };
 }

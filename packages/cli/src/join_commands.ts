@@ -8,6 +8,7 @@ import { init } from './init.js';
 import { joinCluster } from './join.js';
 import { joinControlPlane } from './join_control_plane.js';
 import { leave, removeMember } from './leave.js';
+import { refreshEtcdServers } from './control_plane.js';
 import { startStopped } from './start.js';
 import { readState } from './processes.js';
 import { StepFailed } from './progress.js';
@@ -32,6 +33,7 @@ export const CLUSTER_COMMANDS_USAGE = `  mkube init --advertise-address IP [--da
                                                                 drained and its Node deleted (with an admin kubeconfig)
   mkube remove-member NAME [--data-dir DIR] [--force]           on a live control plane: remove a dead control plane
   mkube start [--data-dir DIR]                                  start this machine's stopped processes again (after a reboot)
+             [--refresh-etcd-servers]                           and restart its API server with every store member (after joins)
 `;
 
 function ttlMs(v: string | undefined): number | undefined {
@@ -69,6 +71,7 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'le
       'certificate-key': { type: 'string' },
       'upload-certs': { type: 'boolean', default: false },
       'lb-address-pool': { type: 'string' },
+      'refresh-etcd-servers': { type: 'boolean', default: false },
       ttl: { type: 'string' },
       force: { type: 'boolean', default: false },
       kubeconfig: { type: 'string' },
@@ -132,6 +135,10 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'le
     if (command === 'start') {
       const started = startStopped(dataDir);
       process.stdout.write(started.length ? `started again: ${started.join(', ')}\n` : 'every process is running\n');
+      if (values['refresh-etcd-servers']) {
+        const r = await refreshEtcdServers(dataDir);
+        process.stdout.write(`${r.restarted ? 'API server restarted with' : 'the API server already has'} --etcd-servers ${r.servers.join(',')}\n`);
+      }
       return 0;
     }
     if (command === 'remove-member') {

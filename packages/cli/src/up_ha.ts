@@ -14,7 +14,6 @@ import { repoRoot } from './paths.js';
 import { isAlive, readState, writeState, type ClusterState, type HostRecord } from './processes.js';
 import { ComponentFailed, Progress } from './progress.js';
 import { LAB_LB_POOL, routePoolToLab } from './cloud_controller.js';
-import { restartApiServerWithMembers } from './control_plane.js';
 import { clientURL } from './store_member.js';
 import { LAB_NAME, labNodes, labUp, type LabNode } from './up.js';
 
@@ -137,7 +136,8 @@ export async function upHa(o: HaUpOptions): Promise<ClusterState> {
     const members = state.hosts!.filter((h) => h.role === 'control-plane');
     const earlier = members.filter((h) => h.name !== n.name);
     await progress.step(`Restarting ${earlier.map((h) => h.name).join(', ')}'s API server${earlier.length === 1 ? '' : 's'} with ${members.length} store members`, async () => {
-      for (const h of earlier) await restartApiServerWithMembers(h.dataDir, members.map((m) => m.storeClientURL!), { netns: h.netns });
+      // What an operator runs on each earlier machine (docs/OPERATIONS.md): mkube start --refresh-etcd-servers.
+      for (const h of earlier) await runOnHost(h.name, h.netns, ['start', '--data-dir', h.dataDir, '--refresh-etcd-servers'], out, join(h.dataDir, 'logs'));
     }, () => `Every API server is given ${members.length} store members`);
   }
   const planes = state.hosts!.filter((h) => h.role === 'control-plane');
