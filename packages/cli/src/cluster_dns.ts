@@ -41,8 +41,12 @@ const PORTS = [
   { name: 'dns-tcp', port: DNS_PORT, protocol: 'TCP' },
 ];
 
-/** Creates (or keeps) kube-system/kube-dns at KUBE_DNS_IP and points its Endpoints at the nodes' DNS servers. */
-export async function ensureKubeDnsService(c: AdminCreds, nodeIPs: string[]): Promise<void> {
+/**
+ * Creates (or keeps) kube-system/kube-dns at KUBE_DNS_IP and points its Endpoints at the nodes' DNS servers; with
+ * `endpointsVersion` (the resourceVersion nodeIPs were computed from) an update is a compare-and-swap: HTTP 409 when
+ * another writer changed them since.
+ */
+export async function ensureKubeDnsService(c: AdminCreds, nodeIPs: string[], endpointsVersion?: string): Promise<void> {
   const svcPath = '/api/v1/namespaces/kube-system/services';
   const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system', labels: LABELS }, spec: { clusterIP: KUBE_DNS_IP, ports: PORTS.map((p) => ({ ...p, targetPort: p.port })) } };
   // A cluster started again (mkube down then up, or after mkube restore) has it already: a POST would fail
@@ -59,8 +63,7 @@ export async function ensureKubeDnsService(c: AdminCreds, nodeIPs: string[]): Pr
   const ep = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kube-dns', namespace: 'kube-system', labels: LABELS }, subsets: [{ addresses: nodeIPs.map((ip) => ({ ip })), ports: PORTS }] };
   const e = await apiCall(c, 'POST', epPath, ep);
   if (e.status === 409) {
-    const cur = await apiCall(c, 'GET', `${epPath}/kube-dns`);
-    const rv = (cur.body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+    const rv = endpointsVersion ?? ((await apiCall(c, 'GET', `${epPath}/kube-dns`)).body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
     const put = await apiCall(c, 'PUT', `${epPath}/kube-dns`, { ...ep, metadata: { ...ep.metadata, resourceVersion: rv } });
     if (put.status !== 200) throw new Error(`updating Endpoints kube-system/kube-dns: HTTP ${put.status}: ${JSON.stringify(put.body)}`);
   } else if (e.status !== 201) throw new Error(`creating Endpoints kube-system/kube-dns: HTTP ${e.status}: ${JSON.stringify(e.body)}`);

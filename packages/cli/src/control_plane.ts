@@ -3,7 +3,8 @@
 // --etcd-servers of every member, and the leader-elected scheduler and controller manager, which talk to this
 // host's API server (as kubeadm's scheduler.conf / controller-manager.conf name the local API endpoint). Also the
 // kube-system/mkube-control-plane ConfigMap: one entry per control plane (its API server and store member),
-// what a joining control plane, `mkube leave` and `mkube status` read.
+// what a joining control plane, `mkube leave` and `mkube status` read. And the restart of an API server with every
+// store member after later joins (`mkube start --refresh-etcd-servers`).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrivateDir, freePort } from '@mkube/apiserver';

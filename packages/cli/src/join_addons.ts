@@ -146,27 +146,31 @@ export async function fetchIngressKubeconfig(o: { server: string; servers: strin
 
 /**
  * Adds (or removes) a node's DNS server in the kube-dns Endpoints through ensureKubeDnsService (which creates the
- * Service the first time), again on a conflict with another node doing the same.
+ * Service the first time) as a compare-and-swap, again on a conflict with another node doing the same.
  */
 export async function updateKubeDnsEndpoints(c: AdminCreds, change: { add?: string; remove?: string }): Promise<string[]> {
   for (let attempt = 0; ; attempt++) {
     const r = await apiCall(c, 'GET', '/api/v1/namespaces/kube-system/endpoints/kube-dns');
     if (r.status !== 200 && r.status !== 404) throw new AddonError('ADDON_DNS_ENDPOINTS', `GET Endpoints kube-system/kube-dns: HTTP ${r.status}: ${JSON.stringify(r.body)}`);
-    const subsets = r.status === 200 ? (r.body as { subsets?: { addresses?: { ip: string }[] }[] }).subsets ?? [] : [];
+    const ep = r.status === 200 ? (r.body as { metadata?: { resourceVersion?: string }; subsets?: { addresses?: { ip: string }[] }[] }) : undefined;
+    const subsets = ep?.subsets ?? [];
     const ips = new Set(subsets.flatMap((s) => (s.addresses ?? []).map((a) => a.ip)));
     if (change.add) ips.add(change.add);
     if (change.remove) ips.delete(change.remove);
     const list = [...ips].sort();
     try {
-      if (list.length > 0) await ensureKubeDnsService(c, list);
+      // A compare-and-swap on the version the list was computed from: no other node's address lost. Endpoints that
+      // did not exist when read and were created since (another node) have a version above 1: 409, read again.
+      if (list.length > 0) await ensureKubeDnsService(c, list, ep?.metadata?.resourceVersion ?? '1');
       else if (r.status === 200) {
         const d = await apiCall(c, 'DELETE', '/api/v1/namespaces/kube-system/endpoints/kube-dns');
         if (d.status !== 200 && d.status !== 404) throw new AddonError('ADDON_DNS_ENDPOINTS', `deleting Endpoints kube-system/kube-dns: HTTP ${d.status}`);
       }
       return list;
     } catch (err) {
-      // Two workers joining at once: the PUT with the older resourceVersion gets 409; read again.
-      if (attempt < 10 && /HTTP 409/.test((err as Error).message)) continue;
+      // Two workers joining at once: the Service's second POST is refused for its cluster IP (422 "provided IP is
+      // already allocated", before the name conflict, as upstream) or an Endpoints write gets 409; read again.
+      if (attempt < 10 && /HTTP 409|provided IP is already allocated/.test((err as Error).message)) continue;
       throw err;
     }
   }
