@@ -2,7 +2,8 @@
  * What the chaos suite needs from a cluster: its hosts, who leads the store and holds the
  * component leases, and the means to kill, pause, restart and partition a host's processes.
  * lab_cluster.ts implements it for a cluster `mkube up --control-planes N --workers M` built in
- * the network-namespace lab; a multi-VM implementation would run the same operations over ssh.
+ * the network-namespace lab; remote_cluster.ts for hosts reached by a command (ssh to VMs), which runs
+ * the same per-host operations (host_ops.ts) on each host through `mkube chaos-host`.
  */
 import type { ClientConfig } from '@mkube/client';
 

@@ -3,7 +3,7 @@
  * host through its command): the per-host operations of host_ops.ts on this host's data directory
  * and network namespace — `signal KINDS SIG`, `restart KINDS`, `isolate`, `rejoin`,
  * `store-status` (this host's store member's Status through its local store PKI), `healthy` (its
- * recorded processes, running or not). KINDS is a comma-separated list of store, apiserver,
+ * recorded processes, running or not, and a control plane's member Status). KINDS is a comma-separated list of store, apiserver,
  * scheduler, controller-manager, node-agent, other. JSON on stdout; errors on stderr, exit 1.
  */
 import { join, resolve } from 'node:path';
@@ -18,6 +18,8 @@ const RESTART_TIMEOUT_MS = 60_000;
 const STATUS_TIMEOUT_MS = 2000;
 
 export interface StoreStatus { memberId: string; leader: string; term: number }
+/** What `healthy` prints: the recorded processes running and not, and a control plane's member Status (null: no answer). */
+export interface HostHealth { running: Array<{ name: string; pid: number }>; notRunning: string[]; store?: StoreStatus | null }
 
 function parseKinds(list: string | undefined): ComponentKind[] {
   const kinds = (list ?? '').split(',').filter(Boolean);
@@ -93,7 +95,9 @@ export async function runChaosHostCommand(argv: string[]): Promise<number> {
     }
     case 'healthy': {
       const running = componentRecords(h, COMPONENT_KINDS).filter((c) => isAlive(c.pid)).map((c) => ({ name: c.name, pid: c.pid }));
-      out({ running, notRunning: deadComponents(h) });
+      // A control plane's member Status too (null: it does not answer), so that one command per host checks it.
+      const store = readMemberRecord(join(dataDir, 'apiserver')) ? (await storeStatus(dataDir, STATUS_TIMEOUT_MS)) ?? null : undefined;
+      out({ running, notRunning: deadComponents(h), store } satisfies HostHealth);
       return 0;
     }
     default:

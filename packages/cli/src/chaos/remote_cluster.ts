@@ -10,7 +10,7 @@ import { KubeClient, Resources, type ClientConfig } from '@mkube/client';
 import type { Lease } from '@mkube/api';
 import { apiProblem } from './api_health.js';
 import type { ChaosCluster, ChaosHost, ComponentKind } from './cluster.js';
-import type { StoreStatus } from './host_command.js';
+import type { HostHealth, StoreStatus } from './host_command.js';
 import type { HostsFileEntry } from './hosts_file.js';
 
 /** How long one host operation may take (a command's start-up plus the operation). */
@@ -119,23 +119,19 @@ export class RemoteChaosCluster implements ChaosCluster {
   }
 
   private async unhealthy(): Promise<string> {
-    const planes = this.hosts.filter((h) => h.role === 'control-plane');
-    const [statuses, health] = await Promise.all([
-      Promise.all(planes.map(async (h) => ({ host: h.name, s: await this.status(h.name, 2000) }))),
-      Promise.all(this.hosts.map(async (h) => ({ host: h.name, r: await this.op<{ running: Array<{ name: string; pid: number }>; notRunning: string[] }>(h.name, ['healthy']).catch((err: unknown) => err as Error) }))),
-    ]);
+    // One command per host: its processes and, on a control plane, its store member's Status.
+    const health = await Promise.all(this.hosts.map(async (h) => ({ host: h, r: await this.op<HostHealth>(h.name, ['healthy']).catch((err: unknown) => err as Error) })));
     const leaders = new Set<string>();
-    for (const { host, s } of statuses) {
-      if (!s) return `store member on ${host} does not answer`;
-      if (s.leader === '0') return `store member on ${host} has no leader`;
-      leaders.add(s.leader);
-    }
-    if (leaders.size > 1) return 'store members name different leaders';
     for (const { host, r } of health) {
       if (r instanceof Error) return r.message;
-      this.pids.set(host, r.running.map((c) => c.pid));
-      if (r.notRunning.length > 0) return `${host}: ${r.notRunning.join(', ')} not running`;
+      this.pids.set(host.name, r.running.map((c) => c.pid));
+      if (host.role !== 'control-plane') continue;
+      if (!r.store) return `store member on ${host.name} does not answer`;
+      if (r.store.leader === '0') return `store member on ${host.name} has no leader`;
+      leaders.add(r.store.leader);
     }
+    if (leaders.size > 1) return 'store members name different leaders';
+    for (const { host, r } of health) if (!(r instanceof Error) && r.notRunning.length > 0) return `${host.name}: ${r.notRunning.join(', ')} not running`;
     return apiProblem(this.kubeconfig, this.admin);
   }
 
