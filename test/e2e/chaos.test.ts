@@ -9,8 +9,11 @@
 // linearizable, the Deployment back at its replicas, every fault kind measured (store faults and lease
 // faults detected), the Service served during control-plane faults; the table is printed. Afterwards
 // `mkube down` leaves no namespace, link, MKUBE-CHAOS chain or process of the lab behind.
+// Between the two, a short second run against the same lab through `mkube chaos --hosts-file`
+// (the way to reach VMs), each host's command being `nsenter --net=/run/netns/<its namespace>`, so
+// every host operation goes through `mkube chaos-host` run inside that host's namespace.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -95,6 +98,49 @@ test.serial('mkube chaos: every fault kind against 3 control planes + 2 workers,
   const nodes = await run(KUBECTL, ['get', 'nodes', '--no-headers'], 30_000, { ...process.env, KUBECONFIG: join(dataDir, 'admin.kubeconfig'), HOME: work });
   t.is(nodes.code, 0, nodes.err);
   t.is(nodes.out.trim().split('\n').filter((l) => / Ready /.test(l)).length, 2, nodes.out);
+});
+
+test.serial('mkube chaos --hosts-file: store-leader and partition through mkube chaos-host in each host\'s namespace (nsenter commands), nothing lost, linearizable, no chain left', async (t) => {
+  if (!isRoot) return t.pass('needs root (the lab)');
+  t.timeout(200_000);
+  const state = JSON.parse(readFileSync(join(dataDir, 'cluster.json'), 'utf8')) as { hosts: Array<{ name: string; role: string; address: string; dataDir: string; netns: string }> };
+  const hostsFile = join(work, 'hosts');
+  writeFileSync(hostsFile, ['# the lab as machines reached by a command', ...state.hosts.map((h) => `${h.name} ${h.role} ${h.address} ${h.dataDir} nsenter --net=/run/netns/${h.netns}`), ''].join('\n'));
+  const reportFile = join(work, 'remote-report.json');
+  const faults = ['store-leader', 'partition'];
+  // The first run deleted its namespace: wait for it to be gone (a 404) so this run starts from no ConfigMaps.
+  const gone = await run(KUBECTL, ['wait', '--for=delete', 'namespace/mkube-chaos', '--timeout=90s'], 100_000, { ...process.env, KUBECONFIG: join(dataDir, 'admin.kubeconfig'), HOME: work });
+  t.is(gone.code, 0, gone.err);
+  const started = Date.now();
+  const r = await run(process.execPath, [MKUBE, 'chaos', '--hosts-file', hostsFile, '--kubeconfig', join(dataDir, 'admin.kubeconfig'), '--remote-mkube', `${process.execPath} ${MKUBE}`,
+    '--report', reportFile, '--duration', '20s', '--faults', faults.join(','), '--seed', '7'], 170_000);
+  t.log(r.err.split('\n').filter((l) => l.startsWith('chaos') || /LOST|NOT LINEARIZABLE|UNDECIDED/.test(l)).join('\n'));
+  t.log(`\n${r.out}`);
+  t.log(`mkube chaos --hosts-file took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  t.is(r.code, 0, `mkube chaos --hosts-file exited ${r.code}:\n${r.err.slice(-4000)}`);
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;
+  t.is(report.writesLost, 0);
+  t.is(report.linearizable, true);
+  t.true(report.writesAcked > 20, `${report.writesAcked} writes acknowledged`);
+  t.true(report.replicasRestored);
+  t.deepEqual(report.faults.map((f) => f.kind), faults);
+  for (const f of report.faults) t.not(f.recoveryMs, undefined, `${f.kind}: an acknowledged write after the fault`);
+  for (const f of report.faults) t.not(f.detectionMs, undefined, `${f.kind}: detected`);
+  for (const kind of faults) t.regex(r.out, new RegExp(`^\\| ${kind} \\| 1 \\| `, 'm'));
+  // Healed: no host namespace keeps the chain.
+  for (const h of state.hosts) {
+    const rules = await run('ip', ['netns', 'exec', h.netns, 'iptables-save'], 10_000);
+    t.is(rules.code, 0, rules.err);
+    t.false(rules.out.includes('MKUBE-CHAOS'), `${h.name}: MKUBE-CHAOS chain left`);
+  }
+  // The internal host command answers on its own: a control plane's store member, a worker's processes.
+  const cp = state.hosts.find((h) => h.role === 'control-plane')!;
+  const st = await run('nsenter', [`--net=/run/netns/${cp.netns}`, process.execPath, MKUBE, 'chaos-host', '--data-dir', cp.dataDir, 'store-status'], 20_000);
+  t.is(st.code, 0, st.err);
+  t.regex(st.out, /^\{"memberId":"\w+","leader":"\w+","term":\d+\}\n$/);
+  const bad = await run(process.execPath, [MKUBE, 'chaos-host', '--data-dir', cp.dataDir, 'signal', 'store,bogus', 'SIGCONT'], 20_000);
+  t.is(bad.code, 1);
+  t.regex(bad.err, /unknown component kind "bogus"/);
 });
 
 test.serial('mkube down leaves no namespace, link, MKUBE-CHAOS chain or process of the lab', async (t) => {
