@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { ensurePrivateDir, restoreEmbeddedStore } from '@mkube/apiserver';
 import { snapshotStatus } from '@mkube/store';
 import { saveSnapshot, type EtcdTlsOptions } from '@mkube/store/client';
-import { isAlive, readState } from './processes.js';
+import { readState, isRunning } from './processes.js';
 import { readMemberRecord, storePkiFiles } from './store_member.js';
 
 export const BACKUP_USAGE = `  mkube backup [--data-dir DIR] [--output FILE]               the store snapshot and the PKI of the running cluster in one
@@ -115,7 +115,7 @@ export async function backup(o: { dataDir: string; output?: string }): Promise<{
 
 function holdsCluster(dataDir: string): string | undefined {
   const state = readState(dataDir);
-  if (state?.components.some((c) => isAlive(c.pid))) return 'a cluster is running from it (mkube down first)';
+  if (state?.components.some((c) => isRunning(c))) return 'a cluster is running from it (mkube down first)';
   const apiDir = join(dataDir, 'apiserver');
   if (existsSync(apiDir) && readdirSync(apiDir).length > 0) return `${apiDir} exists (restore into a new or emptied data dir)`;
   return undefined;

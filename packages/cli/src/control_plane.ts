@@ -11,7 +11,7 @@ import { ensurePrivateDir, freePort } from '@mkube/apiserver';
 import { adminCreds, apiGet, waitFor, type AdminCreds } from './api_probe.js';
 import { apiCall } from './cluster_dns.js';
 import { componentBin } from './paths.js';
-import { readState, startComponent, stopProcess, writeState, type ClusterState, type ComponentRecord } from './processes.js';
+import { readState, startComponent, writeState, type ClusterState, type ComponentRecord, stopComponent } from './processes.js';
 import type { Progress } from './progress.js';
 import { readMemberRecord, storeArgs, storeClient, storePkiFiles, type StoreMemberOptions, type StorePki } from './store_member.js';
 import { checkAlive, componentKubeconfig, httpStatus, waitHealthy } from './up.js';
@@ -168,7 +168,7 @@ export async function restartApiServerWithMembers(hostDataDir: string, etcdServe
   if (wanted.every((u) => current.includes(u))) return false;
   const next = [...argv];
   next[i + 1] = wanted.join(',');
-  await stopProcess(rec.pid, 15_000);
+  await stopComponent(rec, 15_000);
   const started = startComponent(hostDataDir, 'apiserver', next, { netns: opts.netns });
   rec.pid = started.pid;
   rec.command = started.command;

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LAB_SCRIPT } from './paths.js';
-import { readState, statePath, stopProcess } from './processes.js';
+import { readState, statePath, stopComponent } from './processes.js';
 import { LAB_NAME } from './up.js';
 
 export async function down(dataDirArg: string, log: (m: string) => void): Promise<void> {
@@ -17,7 +17,7 @@ export async function down(dataDirArg: string, log: (m: string) => void): Promis
     if (!hs) continue;
     for (const c of [...hs.components].sort((a, b) => rank(a.name) - rank(b.name))) {
       log(`mkube: stopping ${h.name} ${c.name} (pid ${c.pid})`);
-      await stopProcess(c.pid, c.name === 'apiserver' ? 10_000 : 5_000);
+      await stopComponent(c, c.name === 'apiserver' ? 10_000 : 5_000);
     }
     rmSync(statePath(h.dataDir), { force: true });
   }
@@ -26,7 +26,7 @@ export async function down(dataDirArg: string, log: (m: string) => void): Promis
     const order = [...state.components].sort((a, b) => rank(a.name) - rank(b.name));
     for (const c of order) {
       log(`mkube: stopping ${c.name} (pid ${c.pid})`);
-      await stopProcess(c.pid, c.name === 'apiserver' ? 10_000 : 5_000);
+      await stopComponent(c, c.name === 'apiserver' ? 10_000 : 5_000);
     }
   } else {
     log(`mkube: no cluster state in ${dataDir}; removing any lab leftovers`);

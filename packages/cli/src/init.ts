@@ -14,7 +14,7 @@ import { writeAdminKubeconfig } from './admin_kubeconfig.js';
 import { recordControlPlane, startControlPlaneApiServer, startControlPlaneComponents, startStoreMember, type HostContext } from './control_plane.js';
 import { clusterInfoSigned, publishClusterInfo } from './discovery.js';
 import { grantWorkerAddons, recordAddonConfig, startControlPlaneAddons } from './join_addons.js';
-import { isAlive, readState, writeState, type ClusterState, type ComponentRecord } from './processes.js';
+import { readState, writeState, type ClusterState, type ComponentRecord, isRunning } from './processes.js';
 import { Progress } from './progress.js';
 import { clientURL, ensureStorePki, peerURL, writeMemberRecord } from './store_member.js';
 import { createToken, DEFAULT_TOKEN_TTL_MS } from './token.js';
@@ -56,7 +56,7 @@ export interface InitResult {
 export async function init(o: InitOptions): Promise<InitResult> {
   const dataDir = resolve(o.dataDir);
   const previous = readState(dataDir);
-  if (previous && previous.components.some((c) => isAlive(c.pid))) throw new Error(`a control plane is already running from ${dataDir} (mkube down --data-dir ${o.dataDir} first)`);
+  if (previous && previous.components.some((c) => isRunning(c))) throw new Error(`a control plane is already running from ${dataDir} (mkube down --data-dir ${o.dataDir} first)`);
   const progress = o.progress ?? new Progress(process.stdout);
   ensurePrivateDir(dataDir);
   const components: ComponentRecord[] = [];

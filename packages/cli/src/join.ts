@@ -15,7 +15,7 @@ import { KUBE_DNS_IP } from './cluster_dns.js';
 import { fetchIngressKubeconfig, startWorkerAddons } from './join_addons.js';
 import { bootstrapKubeconfig, fetchClusterInfo, verifyClusterInfo } from './discovery.js';
 import { componentBin } from './paths.js';
-import { isAlive, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
+import { readState, startComponent, writeState, type ClusterState, type ComponentRecord, isRunning } from './processes.js';
 import { Progress } from './progress.js';
 import { checkAlive } from './up.js';
 
@@ -69,7 +69,7 @@ export async function joinCluster(o: JoinOptions): Promise<{ state: ClusterState
   if (o.controlPlane || o.certificateKey) throw new JoinError('JOIN_NOT_SUPPORTED', 'a control-plane join (--control-plane --certificate-key) is joinControlPlane (join_control_plane.ts)');
   const dataDir = resolve(o.dataDir);
   const previous = readState(dataDir);
-  if (previous && previous.components.some((c) => isAlive(c.pid))) throw new JoinError('JOIN_RUNNING', `a node agent is already running from ${dataDir} (mkube down --data-dir ${o.dataDir} first)`);
+  if (previous && previous.components.some((c) => isRunning(c))) throw new JoinError('JOIN_RUNNING', `a node agent is already running from ${dataDir} (mkube down --data-dir ${o.dataDir} first)`);
   const progress = o.progress ?? new Progress(process.stdout);
   const nodeName = (o.nodeName ?? hostname()).toLowerCase();
   const cri = o.criSocket ?? DEFAULT_CRI_SOCKET;

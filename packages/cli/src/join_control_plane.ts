@@ -16,7 +16,7 @@ import { listControlPlanes, recordControlPlane, startControlPlaneApiServer, star
 import { clusterInfoSignedFor, fetchClusterInfo, publishClusterInfo, verifyClusterInfo } from './discovery.js';
 import { KUBERNETES_SERVICE_IP } from './init.js';
 import { readAddonConfig, startControlPlaneAddons } from './join_addons.js';
-import { isAlive, readState, writeState, type ClusterState, type ComponentRecord } from './processes.js';
+import { readState, writeState, type ClusterState, type ComponentRecord, isRunning } from './processes.js';
 import { Progress } from './progress.js';
 import { clientURL, ensureStorePki, peerURL, storeClient, writeMemberRecord, type StorePki } from './store_member.js';
 import { downloadCerts, KUBEADM_CERTS_SECRET } from './upload_certs.js';
@@ -60,7 +60,7 @@ export async function joinControlPlane(o: ControlPlaneJoinOptions): Promise<{ st
   if (!o.advertiseAddress) throw new ControlPlaneJoinError('CP_JOIN_FLAGS', '--advertise-address is required with --control-plane (the address its API server and store member advertise)');
   const dataDir = resolve(o.dataDir);
   const previous = readState(dataDir);
-  if (previous && previous.components.some((c) => isAlive(c.pid))) throw new ControlPlaneJoinError('CP_JOIN_RUNNING', `a control plane is already running from ${dataDir} (mkube down --data-dir ${o.dataDir} first)`);
+  if (previous && previous.components.some((c) => isRunning(c))) throw new ControlPlaneJoinError('CP_JOIN_RUNNING', `a control plane is already running from ${dataDir} (mkube down --data-dir ${o.dataDir} first)`);
   const progress = o.progress ?? new Progress(process.stdout);
   const name = (o.nodeName ?? hostname()).toLowerCase();
   const apiPort = o.apiPort ?? 6443;

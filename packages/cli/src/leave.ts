@@ -15,7 +15,7 @@ import { listControlPlanes, recordControlPlane, type ControlPlaneEntry } from '.
 import { publishClusterInfo } from './discovery.js';
 import { METRICS_HA_PORT, updateKubeDnsEndpoints } from './join_addons.js';
 import { ensureMetricsApi } from './metrics_server.js';
-import { readState, statePath, stopProcess, type ClusterState } from './processes.js';
+import { readState, statePath, type ClusterState, stopComponent } from './processes.js';
 import { Progress } from './progress.js';
 import { removalKeepsQuorum, viewStore, type StoreView } from './store_cluster.js';
 import { readMemberRecord, storeClient, storePkiFiles } from './store_member.js';
@@ -107,9 +107,9 @@ async function leaveControlPlane(state: ClusterState, o: LeaveOptions, progress:
   }, () => `Store member ${me.name} removed`);
   await progress.step(`Stopping the control plane processes of ${me.name}`, async () => {
     for (const name of ['controller-manager', 'scheduler', 'apiserver', 'store']) {
-      for (const c of state.components.filter((x) => x.name === name)) await stopProcess(c.pid, name === 'apiserver' ? 15_000 : 5_000);
+      for (const c of state.components.filter((x) => x.name === name)) await stopComponent(c, name === 'apiserver' ? 15_000 : 5_000);
     }
-    for (const c of state.components) await stopProcess(c.pid, 5_000);
+    for (const c of state.components) await stopComponent(c, 5_000);
   }, () => 'Controller manager, scheduler, API server and store member stopped');
   const live = others.length ? await liveApi(apiDir, others.map((p) => p.apiServer)) : undefined;
   if (live) {
@@ -174,7 +174,7 @@ async function leaveWorker(state: ClusterState, o: LeaveOptions, progress: Progr
   const dnsIP = dns ? dns.command[dns.command.indexOf('--dns-bind-address') + 1] : undefined;
   if (dnsIP) await progress.step(`Removing ${dnsIP} from kube-system/kube-dns`, async () => updateKubeDnsEndpoints(c, { remove: dnsIP }), (left) => `kube-dns lists ${left.length} DNS server${left.length === 1 ? '' : 's'}`);
   await progress.step(`Stopping the node agent of ${nodeName}`, async () => {
-    for (const x of [...state.components].reverse()) await stopProcess(x.pid, 10_000);
+    for (const x of [...state.components].reverse()) await stopComponent(x, 10_000);
   }, () => 'Node agent stopped');
   await progress.step(`Deleting node ${nodeName}`, async () => {
     const d = await apiCall(c, 'DELETE', nodePath);

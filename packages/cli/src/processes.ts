@@ -75,6 +75,40 @@ export function startComponent(dataDir: string, name: string, argv: string[], op
   return { name, pid: child.pid, command, log };
 }
 
+/**
+ * Whether a recorded component is still the process with that pid. Pids are reused (pid_max is
+ * often 32768 and a busy machine wraps it within minutes), so a pid alone from cluster.json may name
+ * some other process by now: its command line must still be the recorded one (or, for a process
+ * started through `nsenter --net=...`, which execs it, the recorded one without the nsenter part).
+ */
+export function isRunning(rec: { pid: number; command: string[] }): boolean {
+  if (!isAlive(rec.pid)) return false;
+  let actual: string[];
+  try {
+    actual = readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false;
+  }
+  if (actual.at(-1) === '') actual.pop();
+  return sameCommand(actual, rec.command);
+}
+
+/** The recorded command line against a process's (see isRunning). */
+export function sameCommand(actual: readonly string[], recorded: readonly string[]): boolean {
+  const eq = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  if (eq(actual, recorded)) return true;
+  if (recorded[0] !== 'nsenter') return false;
+  let i = 1;
+  while (i < recorded.length && recorded[i]!.startsWith('-')) i++;
+  return eq(actual, recorded.slice(i));
+}
+
+/** stopProcess for a recorded component: nothing is signalled unless the pid is still that component (isRunning). */
+export async function stopComponent(rec: { pid: number; command: string[] }, graceMs: number): Promise<void> {
+  if (!isRunning(rec)) return;
+  await stopProcess(rec.pid, graceMs);
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
 export async function stopProcess(pid: number, graceMs: number): Promise<void> {
   if (!isAlive(pid)) return;

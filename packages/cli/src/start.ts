@@ -3,7 +3,7 @@
 // were first started (the store member before the API server before the components), and records their new pids.
 // A store member restarts from its data directory (its --initial-cluster flags only matter on first start).
 import { resolve } from 'node:path';
-import { isAlive, readState, startComponent, statePath, writeState } from './processes.js';
+import { readState, startComponent, statePath, writeState, isRunning } from './processes.js';
 
 export class StartError extends Error {
   readonly code = 'START_NO_STATE';
@@ -17,7 +17,7 @@ export function startStopped(dataDirArg: string): string[] {
   if (state.hosts?.length) throw new StartError(`${dataDir} is a lab cluster of several hosts: use mkube up --control-planes to build it again`);
   const started: string[] = [];
   for (const c of state.components) {
-    if (isAlive(c.pid)) continue;
+    if (isRunning(c)) continue;
     const rec = startComponent(dataDir, c.name, c.command);
     c.pid = rec.pid;
     started.push(c.name);

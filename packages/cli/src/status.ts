@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { EtcdClient } from '@mkube/store/client';
 import { adminCreds, apiGet, type AdminCreds } from './api_probe.js';
 import { listControlPlanes } from './control_plane.js';
-import { isAlive, readState, statePath, type ClusterState, type ComponentRecord, type HostRecord } from './processes.js';
+import { readState, statePath, type ClusterState, type ComponentRecord, type HostRecord, isRunning } from './processes.js';
 import { viewStore } from './store_cluster.js';
 import { readMemberRecord, storePkiFiles } from './store_member.js';
 import { httpStatus, notReadyNodes } from './up.js';
@@ -96,7 +96,7 @@ function statusInNetns(netns: string, url: string): Promise<number> {
 }
 
 async function componentStatus(c: ComponentRecord, creds: AdminCreds | undefined, netns?: string): Promise<ComponentStatus> {
-  const running = isAlive(c.pid);
+  const running = isRunning(c);
   if (!running) return { name: c.name, pid: c.pid, running, health: `not running (see ${c.log})`, healthy: false };
   if (!c.health) return { name: c.name, pid: c.pid, running, health: 'running (no health endpoint reachable from this host)', healthy: true };
   try {

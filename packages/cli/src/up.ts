@@ -17,7 +17,7 @@ import { ccmArgs, CLOUD_CONTROLLER_MANAGER_SUBJECT, LAB_LB_POOL, routePoolToLab,
 import { HTTP_PORT, ingressArgs } from './ingress.js';
 import { ensureMetricsApi, METRICS_APISERVICE, metricsApiAvailable, metricsServerArgs } from './metrics_server.js';
 import { DEFAULT_STORAGE_CLASS, ensureDefaultStorageClass, LOCAL_PATH_PROVISIONER } from './storage_class.js';
-import { isAlive, lastPlainLogLine, readState, startComponent, writeState, type ClusterState, type ComponentRecord } from './processes.js';
+import { lastPlainLogLine, readState, startComponent, writeState, type ClusterState, type ComponentRecord, isRunning } from './processes.js';
 
 export const LAB_NAME = 'mk';
 
@@ -113,7 +113,7 @@ function exited(c: ComponentRecord): ComponentFailed {
 }
 
 export function checkAlive(...cs: ComponentRecord[]): void {
-  for (const c of cs) if (!isAlive(c.pid)) throw exited(c);
+  for (const c of cs) if (!isRunning(c)) throw exited(c);
 }
 
 /** Resolves when host:port can be bound (and releases it); rejects naming the port and its use. */
@@ -179,7 +179,7 @@ async function listNodes(creds: AdminCreds): Promise<NodeLike[]> {
 export async function up(opts: UpOptions): Promise<ClusterState> {
   const dataDir = resolve(opts.dataDir);
   const previous = readState(dataDir);
-  if (previous && previous.components.some((c) => isAlive(c.pid))) {
+  if (previous && previous.components.some((c) => isRunning(c))) {
     opts.log(`mkube: a cluster is already running from ${dataDir} (run "mkube down --data-dir ${opts.dataDir}" first)`);
     return previous;
   }

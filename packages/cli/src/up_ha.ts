@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { writeAdminKubeconfig } from './admin_kubeconfig.js';
 import { ensurePrivateDir } from '@mkube/apiserver';
 import { repoRoot } from './paths.js';
-import { isAlive, readState, writeState, type ClusterState, type HostRecord } from './processes.js';
+import { readState, writeState, type ClusterState, type HostRecord, isRunning } from './processes.js';
 import { ComponentFailed, Progress } from './progress.js';
 import { LAB_LB_POOL, routePoolToLab } from './cloud_controller.js';
 import { clientURL } from './store_member.js';
@@ -75,7 +75,7 @@ export async function upHa(o: HaUpOptions): Promise<ClusterState> {
   if (!CONTROL_PLANE_COUNTS.includes(o.controlPlanes)) throw new Error('--control-planes must be 1, 3 or 5 (an odd number of store members: 3 survive the loss of one, 5 of two)');
   const dataDir = resolve(o.dataDir);
   const previous = readState(dataDir);
-  const alive = (s: ClusterState | undefined) => !!s && (s.components.some((c) => isAlive(c.pid)) || (s.hosts ?? []).some((h) => readState(h.dataDir)?.components.some((c) => isAlive(c.pid))));
+  const alive = (s: ClusterState | undefined) => !!s && (s.components.some((c) => isRunning(c)) || (s.hosts ?? []).some((h) => readState(h.dataDir)?.components.some((c) => isRunning(c))));
   if (alive(previous)) {
     o.log(`mkube: a cluster is already running from ${dataDir} (run "mkube down --data-dir ${o.dataDir}" first)`);
     return previous!;

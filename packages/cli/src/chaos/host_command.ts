@@ -9,7 +9,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeClient, loadKubeconfig } from '@mkube/client';
-import { isAlive, readState } from '../processes.js';
+import { readState, isRunning } from '../processes.js';
 import { readMemberRecord, storeClient, storePkiFiles } from '../store_member.js';
 import type { ComponentKind } from './cluster.js';
 import { COMPONENT_KINDS, componentRecords, deadComponents, isolateNetns, rejoinNetns, restartHost, signalHost, until, type HostProcesses } from './host_ops.js';
@@ -94,7 +94,7 @@ export async function runChaosHostCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'healthy': {
-      const running = componentRecords(h, COMPONENT_KINDS).filter((c) => isAlive(c.pid)).map((c) => ({ name: c.name, pid: c.pid }));
+      const running = componentRecords(h, COMPONENT_KINDS).filter((c) => isRunning(c)).map((c) => ({ name: c.name, pid: c.pid }));
       // A control plane's member Status too (null: it does not answer), so that one command per host checks it.
       const store = readMemberRecord(join(dataDir, 'apiserver')) ? (await storeStatus(dataDir, STATUS_TIMEOUT_MS)) ?? null : undefined;
       out({ running, notRunning: deadComponents(h), store } satisfies HostHealth);

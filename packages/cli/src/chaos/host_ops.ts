@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { isAlive, readState, startComponent, writeState, type ComponentRecord } from '../processes.js';
+import { readState, startComponent, writeState, type ComponentRecord, isRunning } from '../processes.js';
 import type { ComponentKind } from './cluster.js';
 
 const run = promisify(execFile);
@@ -57,7 +57,7 @@ export function componentRecords(h: HostProcesses, kinds: readonly ComponentKind
 export function signalHost(h: HostProcesses, kinds: readonly ComponentKind[], signal: NodeJS.Signals): number {
   let n = 0;
   for (const c of componentRecords(h, kinds)) {
-    if (!isAlive(c.pid)) continue;
+    if (!isRunning(c)) continue;
     process.kill(c.pid, signal);
     n++;
   }
@@ -66,7 +66,7 @@ export function signalHost(h: HostProcesses, kinds: readonly ComponentKind[], si
 
 /** The host's recorded processes that are not running. */
 export function deadComponents(h: HostProcesses): string[] {
-  return (readState(h.dataDir)?.components ?? []).filter((c) => !isAlive(c.pid)).map((c) => c.name);
+  return (readState(h.dataDir)?.components ?? []).filter((c) => !isRunning(c)).map((c) => c.name);
 }
 
 /** Waits after a kind was started again: '' when ready, else what is not (polled by the caller's until). */
@@ -82,7 +82,7 @@ export async function restartHost(h: HostProcesses, kinds: readonly ComponentKin
     if (!kinds.includes(kind)) continue;
     let started = false;
     for (const [i, c] of state.components.entries()) {
-      if (componentKind(c.name) !== kind || isAlive(c.pid)) continue;
+      if (componentKind(c.name) !== kind || isRunning(c)) continue;
       // A host's processes were started inside its network namespace (by mkube init/join run there).
       const inNetns = c.command[0] === 'nsenter' || !h.netns;
       const fresh = startComponent(h.dataDir, c.name, c.command, inNetns ? {} : { netns: h.netns });

@@ -10,7 +10,7 @@
 import { KubeClient, Resources, type ClientConfig } from '@mkube/client';
 import type { Lease } from '@mkube/api';
 import type { EtcdClient } from '@mkube/store/client';
-import { isAlive, readState } from '../processes.js';
+import { readState, isRunning } from '../processes.js';
 import { storeClient, storePkiFiles } from '../store_member.js';
 import type { ChaosCluster, ChaosHost, ComponentKind } from './cluster.js';
 import { apiProblem, readyzProblem } from './api_health.js';
@@ -168,7 +168,7 @@ export class LabChaosCluster implements ChaosCluster {
   async cleanup(): Promise<void> {
     for (const h of this.hosts) {
       if (h.netns) await this.rejoin(h.name).catch(() => undefined);
-      for (const c of readState(h.dataDir) ? componentRecords(h, ['store']) : []) if (isAlive(c.pid)) process.kill(c.pid, 'SIGCONT');
+      for (const c of readState(h.dataDir) ? componentRecords(h, ['store']) : []) if (isRunning(c)) process.kill(c.pid, 'SIGCONT');
     }
     for (const c of this.stores.values()) c.close();
     this.stores.clear();

@@ -1,0 +1,29 @@
+// A recorded component is only signalled while its pid is still that component: pids are reused
+// (pid_max 32768 wraps within minutes on a busy machine), and `mkube down` once killed another
+// test's `mkube join` through a stale pid in a cluster.json.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { isRunning, sameCommand } from '../src/processes.js';
+
+test('sameCommand: equal command lines, and a command started through nsenter (which execs it)', (t) => {
+  t.true(sameCommand(['/usr/bin/node', 'a.js', '--x', '1'], ['/usr/bin/node', 'a.js', '--x', '1']));
+  t.true(sameCommand(['/usr/bin/node', 'a.js'], ['nsenter', '--net=/run/netns/mk-w1', '/usr/bin/node', 'a.js']));
+  t.true(sameCommand(['nsenter', '--net=/run/netns/mk-w1', '/usr/bin/node', 'a.js'], ['nsenter', '--net=/run/netns/mk-w1', '/usr/bin/node', 'a.js']));
+  t.false(sameCommand(['/usr/bin/node', 'b.js'], ['/usr/bin/node', 'a.js']));
+  t.false(sameCommand(['/usr/bin/node', 'a.js', 'extra'], ['/usr/bin/node', 'a.js']));
+  t.false(sameCommand([], ['/usr/bin/node']));
+});
+
+test('isRunning: the live process with the recorded command line, not a live pid with another one, not a dead pid', async (t) => {
+  const command = [process.execPath, '-e', 'setTimeout(() => {}, 60000)', 'mkube-identity-probe'];
+  const child = spawn(command[0]!, command.slice(1), { stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  await new Promise((r) => child.once('spawn', r));
+  t.true(isRunning({ pid: child.pid!, command }));
+  t.false(isRunning({ pid: child.pid!, command: [process.execPath, 'some-other-component.js'] }), 'a reused pid is not the recorded component');
+  t.false(isRunning({ pid: process.pid, command }), 'this test process is alive but is not the component');
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  t.false(isRunning({ pid: child.pid!, command }));
+});
