@@ -9,7 +9,7 @@
 //    with medium Memory and its sizeLimit in /proc/mounts).
 //  - A pod with a CSI volume of an unregistered driver gets FailedMount with kubelet's message.
 //  - Deleting the claim (Delete reclaim) removes the directory and the PV (both 404 / gone).
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import test from 'ava';
@@ -20,6 +20,7 @@ import { resourceFor } from '@mkube/api';
 import { pino } from 'pino';
 import { kubectl, startAgent, startControlPlane, tmpRoot, waitFor, type AgentProcess, type ControlPlane } from './cluster_helper.js';
 import { labDown, labUp, REPO_ROOT, sleep, type LabSummary } from './lab_helper.js';
+import { removeTree } from '@mkube/testing';
 
 const LAB = 'mkpv';
 const SUBNET = 186; // nodes 10.213.186.0/24, pods 10.213.187.0/24
@@ -41,7 +42,7 @@ test.after.always(async () => {
   await cm?.stop();
   await cp?.stop();
   await labDown(LAB);
-  if (root) rmSync(root, { recursive: true, force: true });
+  if (root) removeTree(root);
 });
 
 const PVCS = resourceFor('persistentvolumeclaims');

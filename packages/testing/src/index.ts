@@ -7,6 +7,6 @@ export { STORE_BIN, StoreCluster, type StoreClusterOptions, type StoreMemberProc
 export { PeerProxy, type ProxyMode } from './peer_proxy.js';
 export { api, startApiFixture, TOKENS, watchEvents, type ApiFixture, type ApiFixtureOptions, type ApiServerLike, type FixtureApiServerOptions, type Reply, type RequestOptions } from './api_server.js';
 export { startControlPlane, type ControlPlane, type ControlPlaneDeps, type ControlPlaneOptions } from './control_plane.js';
-export { cgroupDirs, LAB_ROOT, LAB_SCRIPT, labDown, labUp, pidsMentioning, readIfExists, removeCgroup, run, type LabNode, type LabSummary, type RunResult } from './lab.js';
+export { cgroupDirs, LAB_ROOT, LAB_SCRIPT, labDown, labUp, pidsMentioning, readIfExists, removeCgroup, removeTree, run, type LabNode, type LabSummary, type RunResult } from './lab.js';
 export { kubectl, startAgent, tmpRoot, type AgentControlPlane, type AgentProcess, type Kubectl } from './agent.js';
 export * from './check/index.js';

@@ -1,8 +1,8 @@
 // The lab fixture: drives deploy/lab/lab.sh (network namespaces, bridges, a
 // containerd per worker) and reads what a test checks afterwards on the host
 // (cgroups, processes); `run` executes a command with a hard timeout.
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './repo_root.js';
 
@@ -109,4 +109,20 @@ export function pidsMentioning(needle: string): number[] {
     }
   }
   return pids;
+}
+
+/**
+ * Removes a test's directory tree after unmounting what is mounted below it (deepest first, lazily):
+ * a node agent killed with SIGKILL leaves its tmpfs emptyDirs and volume mounts behind, and rmdir on a
+ * mount point fails with EBUSY. Mount points come from /proc/self/mounts (octal escapes decoded).
+ */
+export function removeTree(root: string): void {
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => (l.split(' ')[1] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === root || m.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+  rmSync(root, { recursive: true, force: true });
 }
