@@ -8,6 +8,7 @@
 import { ApiError, KubeClient, Resources } from '@mkube/client';
 import type { Deployment, Pod, Service } from '@mkube/api';
 import { checkKvHistory, seededRandom, type CheckResult } from '@mkube/testing';
+import { waitFor } from '../api_probe.js';
 import { ApiWorkload, CHAOS_NAMESPACE, describeLostWrite, lostWrites, writesBetween } from './api_workload.js';
 import type { ChaosCluster } from './cluster.js';
 import { runFault, type FaultKind } from './faults.js';
@@ -29,21 +30,6 @@ export interface ChaosOptions {
 
 const OPS_PER_WINDOW = 40;
 const WEB = 'chaos-web';
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`chaos: timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
 
 async function deployWeb(client: KubeClient, image: string): Promise<number> {
   const labels = { app: WEB };
