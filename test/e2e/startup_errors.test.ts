@@ -275,7 +275,7 @@ test('mkube status: components, embedded store, nodes; exit 0 only when all are 
   const api = await startApiServer(t, apiDir);
   const state = (components: unknown[]) =>
     writeFileSync(join(dataDir, 'cluster.json'), JSON.stringify({ dataDir, apiServer: `https://127.0.0.1:${api.port}`, kubeconfig: api.kubeconfig, components }));
-  const apiRecord = { name: 'apiserver', pid: api.child.pid, command: [], log: join(dataDir, 'logs', 'apiserver.log'), health: `https://127.0.0.1:${api.port}/readyz` };
+  const apiRecord = { name: 'apiserver', pid: api.child.pid, command: api.child.spawnargs, log: join(dataDir, 'logs', 'apiserver.log'), health: `https://127.0.0.1:${api.port}/readyz` };
   state([apiRecord]);
 
   // No node registered yet: not healthy.
