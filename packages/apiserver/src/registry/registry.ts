@@ -84,6 +84,8 @@ export class Registry {
   readonly prefix: string;
   readonly allocators: ServiceAllocators;
   private readonly caches = new Map<string, WatchCache>();
+  /** Namespaces this server was asked to delete, and when: creates in them look the namespace up in the store for 30 s (upstream's NamespaceLifecycle forceLiveLookupCache), since the watch cache may not show the deletion yet. */
+  private readonly recentlyDeletedNamespaces = new Map<string, number>();
   private readonly log: Logger;
   /** Validating admission (PodSecurity, ...) run on every create and update after validation, set by the API server. */
   readonly validating: ValidatingAdmission[] = [];
@@ -221,7 +223,9 @@ export class Registry {
   private async checkNamespace(info: ResourceInfo, ns: string, name: string): Promise<void> {
     const nsInfo = findResource('', 'v1', 'namespaces')!;
     const cached = this.cachedGet(nsInfo, undefined, ns);
-    if (cached && !(cached.metadata as Obj | undefined)?.deletionTimestamp) return;
+    const deletedAt = this.recentlyDeletedNamespaces.get(ns);
+    if (deletedAt !== undefined && Date.now() - deletedAt > 30_000) this.recentlyDeletedNamespaces.delete(ns);
+    if (cached && !(cached.metadata as Obj | undefined)?.deletionTimestamp && !this.recentlyDeletedNamespaces.has(ns)) return;
     const got = await this.store.get(this.key(nsInfo, undefined, ns));
     if (!got) throw errors.notFound({ group: '', resource: 'namespaces' }, ns);
     if ((got.obj.metadata as Obj).deletionTimestamp) {
@@ -431,6 +435,7 @@ export class Registry {
       const addFinalizer = gcFinalizer !== undefined && !finalizers.includes(gcFinalizer);
       if (addFinalizer) finalizers.push(gcFinalizer!);
       const nsPending = info.resource === 'namespaces';
+      if (nsPending && !opts.dryRun) this.recentlyDeletedNamespaces.set(name, Date.now());
       if (finalizers.length === 0 && grace === 0 && !nsPending) {
         if (opts.dryRun) return { obj: cur.obj, deleted: true };
         const rev = await this.store.compareAndDelete(key, cur.modRevision);
