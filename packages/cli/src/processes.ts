@@ -83,14 +83,34 @@ export function startComponent(dataDir: string, name: string, argv: string[], op
  */
 export function isRunning(rec: { pid: number; command: string[] }): boolean {
   if (!isAlive(rec.pid)) return false;
-  let actual: string[];
-  try {
-    actual = readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    return false;
+  const actual = commandLine(rec.pid);
+  return actual !== undefined && sameCommand(actual, rec.command);
+}
+
+/**
+ * /proc/PID/cmdline as arguments; undefined once the process is gone or a zombie. While a process
+ * is in execve (nsenter exec-ing the component, just after `mkube up` spawned it) the file reads
+ * empty for a moment — seen in CI as "ingress-w2 exited" 0.3 s after its start — so an empty read
+ * of a live, non-zombie process is read again (for at most 100 ms).
+ */
+function commandLine(pid: number): string[] | undefined {
+  for (let attempt = 0; ; attempt++) {
+    let raw: string;
+    let state: string | undefined;
+    try {
+      raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      state = /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+    } catch {
+      return undefined;
+    }
+    if (state === 'Z' || state === 'X') return undefined;
+    if (raw !== '' || attempt >= 100) {
+      const args = raw.split('\0');
+      if (args.at(-1) === '') args.pop();
+      return args;
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
   }
-  if (actual.at(-1) === '') actual.pop();
-  return sameCommand(actual, rec.command);
 }
 
 /** The recorded command line against a process's (see isRunning). */

@@ -132,7 +132,7 @@ test.serial('a pod bound to the node runs and reaches Running/Ready in the API; 
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     setTimeout(() => proc.kill('SIGKILL'), 3_000);
-    proc.on('exit', () => resolve(out));
+    proc.on('close', () => resolve(out));
   });
   const lines = follow.trim().split('\n');
   t.true(lines.length >= 4, `follow streamed ${JSON.stringify(lines)}`);

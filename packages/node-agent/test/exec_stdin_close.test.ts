@@ -68,7 +68,7 @@ function kubectl(v: Version, args: string[], input?: Buffer | string): Promise<O
       killed = true;
       p.kill('SIGKILL');
     }, 30_000);
-    p.on('exit', (code) => {
+    p.on('close', (code) => {
       clearTimeout(timer);
       // let the pipes drain
       setImmediate(() => resolve({ stdout: Buffer.concat(out), stderr: err, code, killed }));
@@ -140,7 +140,7 @@ test.serial('kubectl 1.33 exec speaks v5.channel.k8s.io (the translated path) an
       killed = true;
       p.kill('SIGKILL');
     }, 30_000);
-    p.on('exit', (code) => {
+    p.on('close', (code) => {
       clearTimeout(timer);
       setImmediate(() => resolve({ stdout: Buffer.concat(out), stderr: '', code, killed }));
     });

@@ -75,7 +75,7 @@ async function forward(v: Version, target: string, remote: number, extra: string
   p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) =>
-    p.once('exit', (code) => {
+    p.once('close', (code) => {
       clearTimeout(kill);
       children.delete(p);
       r(code);

@@ -75,7 +75,7 @@ test.serial('kubectl 1.27 exec -i over SPDY feeds stdin to the command', async (
       let out = '';
       p.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
-      p.on('exit', (code) => {
+      p.on('close', (code) => {
         clearTimeout(timer);
         resolve({ out, code });
       });

@@ -108,7 +108,7 @@ test('mkube-scheduler --config: the profiles (and the kubeconfig and leader elec
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
   t.teardown(() => {
     if (proc.exitCode === null) proc.kill('SIGKILL');
   });
@@ -132,7 +132,7 @@ test('mkube-scheduler --config with a bad file: one line naming the field, exit 
   const proc = spawn(process.execPath, ['--import', 'tsx', bin, '--config', cfg, '--kubeconfig', join(dir, 'unused')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => proc.on('exit', (c) => resolve(c)));
+  const code = await new Promise<number | null>((resolve) => proc.on('close', (c) => resolve(c)));
   t.is(code, 1);
   // Node's own process warnings ("(node:PID) ...Warning", "(Use `node --trace-warnings ...`") are not ours.
   const ours = stderr.split('\n').filter((l) => l && !l.startsWith('(node:') && !l.startsWith('(Use `node'));

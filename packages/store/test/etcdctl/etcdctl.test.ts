@@ -25,7 +25,7 @@ async function etcdctl(args: string[], opts: { endpoints?: string[]; input?: str
       let err = '';
       p.stdout.on('data', (d) => (out += d));
       p.stderr.on('data', (d) => (err += d));
-      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`etcdctl ${args.join(' ')} exited ${code}: ${err}`))));
+      p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`etcdctl ${args.join(' ')} exited ${code}: ${err}`))));
       p.stdin.end(opts.input);
     });
   }

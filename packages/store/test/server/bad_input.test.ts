@@ -30,7 +30,7 @@ function runToExit(args: string[], timeoutMs = 15_000): Promise<{ code: number |
       p.kill('SIGKILL');
       reject(new Error(`mkube-store did not exit within ${timeoutMs} ms: ${stderr}`));
     }, timeoutMs);
-    p.on('exit', (code) => {
+    p.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stderr });
     });
@@ -150,7 +150,7 @@ test.serial('a full disk fails writes with an error and loses nothing acknowledg
   const p = spawn(process.execPath, [STORE_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => p.on('close', (code) => r(code)));
   t.teardown(() => p.kill('SIGKILL'));
   const ep = `127.0.0.1:${client}`;
   for (let i = 0; i < 50; i++) {

@@ -48,7 +48,7 @@ function storeExit(args: string[]): Promise<{ code: number | null; stderr: strin
     let stderr = '';
     p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
-    p.on('exit', (code) => {
+    p.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stderr });
     });

@@ -40,7 +40,7 @@ function startMember(dataDir: string, clientPort: number, metricsPort: number): 
     s.setEncoding('utf8');
     s.on('data', (d: string) => (err += d));
   }
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
   return { proc, stderr: () => err, exited };
 }
 
