@@ -12,6 +12,10 @@
 #       .(138+i)); workers route only 10.213.0.0/16 via their gateway and
 #       nothing routes pod subnets (a cross-subnet pod network is the node
 #       agents' VXLAN overlay); host-gw routes only within a segment.
+#       --pod-prefix LEN (25-28, default 24): the workers' pod subnets are
+#       carved from the single /24 10.213.(BASE+1).0 instead — worker i gets
+#       10.213.(BASE+1).((i-1)*2^(32-LEN))/LEN — so a lab of many hosts takes
+#       two /24s (nodes, pods) rather than N+1.
 #   lab.sh up --host-node [--name PREFIX] [--subnet BASE]
 #       one node PREFIX-host in the host's own network namespace, pod subnet
 #       10.213.(BASE+1).0/24 on the CNI bridge PREFIX-cni0.
@@ -59,12 +63,14 @@ WORKERS=0
 HOST_NODE=0
 BASE=0
 SEGMENTS=1
+POD_PREFIX=24
 while [ $# -gt 0 ]; do
   case "$1" in
     --workers) WORKERS=${2:?}; shift 2 ;;
     --name) PREFIX=${2:?}; shift 2 ;;
     --subnet) BASE=${2:?}; shift 2 ;;
     --segments) SEGMENTS=${2:?}; shift 2 ;;
+    --pod-prefix) POD_PREFIX=${2:?}; shift 2 ;;
     --host-node) HOST_NODE=1; shift ;;
     -h|--help) usage ;;
     *) die "unknown argument '$1'" ;;
@@ -74,6 +80,7 @@ done
 [[ $WORKERS =~ ^[0-9]+$ ]] || die "--workers must be a number"
 [[ $BASE =~ ^[0-9]+$ ]] || die "--subnet must be a number"
 [[ $SEGMENTS =~ ^[12]$ ]] || die "--segments must be 1 or 2"
+[[ $POD_PREFIX =~ ^2[4-8]$ ]] || die "--pod-prefix must be 24 to 28"
 LAB_DIR="$LAB_ROOT/$PREFIX"
 BRIDGE="$PREFIX-br0"
 HOST_CNI_BRIDGE="$PREFIX-cni0"
@@ -352,14 +359,23 @@ worker_seg() { if [ "$SEGMENTS" = 2 ]; then echo $((($1 - 1) % 2)); else echo 0;
 worker_ip() {
   if [ "$(worker_seg "$1")" = 1 ]; then echo "$NET16.$BASE.$((138 + $1))"; else echo "$NET16.$BASE.$((10 + $1))"; fi
 }
+# Worker i's pod subnet: 10.213.(BASE+i).0/24, or with --pod-prefix LEN > 24 the i-th /LEN of 10.213.(BASE+1).0/24.
+pod_size() { echo $((1 << (32 - POD_PREFIX))); }
+pod_cidr() { if [ "$POD_PREFIX" = 24 ]; then echo "$NET16.$((BASE + $1)).0/24"; else echo "$NET16.$((BASE + 1)).$((($1 - 1) * $(pod_size)))/$POD_PREFIX"; fi; }
+pod_gw() { if [ "$POD_PREFIX" = 24 ]; then echo "$NET16.$((BASE + $1)).1"; else echo "$NET16.$((BASE + 1)).$((($1 - 1) * $(pod_size) + 1))"; fi; }
 seg_gw() { if [ "$1" = 1 ]; then echo "$NET16.$BASE.129"; else echo "$NET16.$BASE.1"; fi; }
 
 lab_up_workers() {
   [ "$WORKERS" -ge 1 ] || die "--workers must be >= 1"
   # The lab's /24s (nodes BASE, pods BASE+1..BASE+N) stay inside the /16 and off the service range
   # 10.213.200.0/24 and mkube up's default LoadBalancer pool 10.213.250.0/24.
-  [ $((BASE + WORKERS)) -le 255 ] || die "--subnet + --workers must stay below 256"
-  for i in $(seq "$BASE" $((BASE + WORKERS))); do
+  local last=$((BASE + WORKERS))
+  if [ "$POD_PREFIX" != 24 ]; then
+    last=$((BASE + 1))
+    [ $((WORKERS * $(pod_size))) -le 256 ] || die "--pod-prefix $POD_PREFIX leaves room for $((256 / $(pod_size))) workers in 10.213.$((BASE + 1)).0/24"
+  fi
+  [ "$last" -le 255 ] || die "--subnet + --workers must stay below 256"
+  for i in $(seq "$BASE" "$last"); do
     [ "$i" != 200 ] && [ "$i" != 250 ] || die "--subnet + --workers must not cover 10.213.200.0/24 (service range) or 10.213.250.0/24 (load-balancer pool)"
   done
   [ "$SEGMENTS" = 1 ] || [ "$WORKERS" -le 100 ] || die "--segments 2 takes at most 100 workers"
@@ -382,7 +398,8 @@ lab_up_workers() {
   fi
   for i in $(seq 1 "$WORKERS"); do
     local node=$PREFIX-w$i ip dir=$LAB_DIR/w$i seg
-    local podnet=$NET16.$((BASE + i))
+    local podcidr podgw
+    podcidr=$(pod_cidr "$i"); podgw=$(pod_gw "$i")
     ip=$(worker_ip "$i"); seg=$(worker_seg "$i")
     mkdir -p "$dir"
     ip netns add "$node"
@@ -403,8 +420,8 @@ lab_up_workers() {
       ip -n "$node" route replace unreachable "$ns_ip/32" 2>/dev/null || true
     done
     nsenter --net="/run/netns/$node" sysctl -qw net.ipv4.ip_forward=1
-    [ "$SEGMENTS" = 2 ] || ip route replace "$podnet.0/24" via "$ip" dev "$BRIDGE"
-    write_cni_conf "$dir/cni/net.d" "$node" cni-mk0 "$podnet.0/24" "$podnet.1" "$dir/cni/ipam"
+    [ "$SEGMENTS" = 2 ] || ip route replace "$podcidr" via "$ip" dev "$BRIDGE"
+    write_cni_conf "$dir/cni/net.d" "$node" cni-mk0 "$podcidr" "$podgw" "$dir/cni/ipam"
     write_containerd_config "$node" "$dir"
   done
   # host-gw: every worker routes every other worker's pod subnet (on its segment) via its node IP
@@ -412,7 +429,7 @@ lab_up_workers() {
     for j in $(seq 1 "$WORKERS"); do
       [ "$i" = "$j" ] && continue
       [ "$(worker_seg "$i")" = "$(worker_seg "$j")" ] || continue
-      ip -n "$PREFIX-w$i" route replace "$NET16.$((BASE + j)).0/24" via "$(worker_ip "$j")"
+      ip -n "$PREFIX-w$i" route replace "$(pod_cidr "$j")" via "$(worker_ip "$j")"
     done
   done
   for i in $(seq 1 "$WORKERS"); do start_containerd "$PREFIX-w$i" "$LAB_DIR/w$i" "$PREFIX-w$i"; done
@@ -425,7 +442,7 @@ lab_up_workers() {
   out=$(printf '{"name":"%s","mode":"workers","bridge":"%s","gateway":"%s","segments":%s,"workers":[' "$PREFIX" "$BRIDGE" "$gw" "$SEGMENTS")
   for i in $(seq 1 "$WORKERS"); do
     [ "$i" -gt 1 ] && out+=","
-    out+=$(node_json "$PREFIX-w$i" "$PREFIX-w$i" "$(worker_ip "$i")" "$NET16.$((BASE + i)).0/24" "$NET16.$((BASE + i)).1" "$LAB_DIR/w$i")
+    out+=$(node_json "$PREFIX-w$i" "$PREFIX-w$i" "$(worker_ip "$i")" "$(pod_cidr "$i")" "$(pod_gw "$i")" "$LAB_DIR/w$i")
   done
   out+="]}"
   echo "$out" >"$LAB_DIR/lab.json"

@@ -41,6 +41,8 @@ export interface UpOptions {
   /** The lab's name (lab.sh --name, default LAB_NAME) and address base (--subnet, default 0): clusters side by side. */
   labName?: string;
   labSubnet?: number;
+  /** lab.sh --pod-prefix: the workers' pod subnets as /LEN (25-28) of one /24 (default: a /24 each). */
+  labPodPrefix?: number;
   /** The node agents' --pod-network-mode on worker hosts (host-gw, vxlan or auto; default: the agent's, host-gw). */
   podNetworkMode?: 'host-gw' | 'vxlan' | 'auto';
   /** LoadBalancer addresses with lab workers (default 10.213.250.0/24; cloud_controller.ts). */
@@ -65,8 +67,9 @@ export interface LabSummary {
   nodes?: LabNode[];
 }
 
-export function labUp(workers: number, logFile: string, name: string, subnet: number | undefined): LabSummary {
-  const args = [...(workers > 0 ? ['up', '--workers', String(workers)] : ['up', '--host-node']), '--name', name, ...(subnet === undefined ? [] : ['--subnet', String(subnet)])];
+export function labUp(workers: number, logFile: string, name: string, subnet: number | undefined, podPrefix?: number): LabSummary {
+  const args = [...(workers > 0 ? ['up', '--workers', String(workers)] : ['up', '--host-node']), '--name', name, ...(subnet === undefined ? [] : ['--subnet', String(subnet)]),
+    ...(podPrefix === undefined || workers === 0 ? [] : ['--pod-prefix', String(podPrefix)])];
   let out: string;
   try {
     out = execFileSync('bash', ['-c', 'exec "$@" 2>>"$0"', logFile, 'bash', LAB_SCRIPT(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -211,7 +214,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
   const lab = await progress.step(
     `Starting containerd and the lab network (${where})`,
     async () => {
-      const summary = labUp(opts.workers, join(logs, 'lab.log'), opts.labName ?? LAB_NAME, opts.labSubnet);
+      const summary = labUp(opts.workers, join(logs, 'lab.log'), opts.labName ?? LAB_NAME, opts.labSubnet, opts.labPodPrefix);
       if (labNodes(summary).length === 0) throw new ComponentFailed('the lab has no nodes', join(logs, 'lab.log'));
       return summary;
     },

@@ -26,6 +26,8 @@ export interface HaUpOptions {
   apiPort: number;
   labName?: string;
   labSubnet?: number;
+  /** lab.sh --pod-prefix (the hosts' pod subnets carved from one /24). */
+  labPodPrefix?: number;
   /** Passed to every control plane's controller manager (certificate lifetimes in tests). */
   clusterSigningDuration?: string;
   /** LoadBalancer addresses (mkube init --lb-address-pool) with workers; default 10.213.250.0/24, routed to the lab. */
@@ -95,7 +97,7 @@ export async function upHa(o: HaUpOptions): Promise<ClusterState> {
   const total = o.controlPlanes + o.workers;
   const labLog = join(dataDir, 'logs', 'lab.log');
   const lab = await progress.step(`Starting the lab: ${total} hosts (${o.controlPlanes} control plane${o.controlPlanes === 1 ? '' : 's'}, ${o.workers} worker${o.workers === 1 ? '' : 's'}), each with its own containerd`, async () => {
-    const summary = labUp(total, labLog, labName, o.labSubnet);
+    const summary = labUp(total, labLog, labName, o.labSubnet, o.labPodPrefix);
     if (labNodes(summary).length !== total) throw new ComponentFailed(`the lab has ${labNodes(summary).length} hosts, not ${total}`, labLog);
     return summary;
   }, (s) => `Lab up (hosts ${labNodes(s).map((n) => `${n.name} ${n.nodeIP}`).join(', ')})`);

@@ -14,6 +14,7 @@ import { runChaosHostCommand } from '../chaos/host_command.js';
 const USAGE = `Usage:
   mkube up   [--data-dir DIR] [--workers N] [--api-port PORT]   start a cluster in the background (default DIR .mkube)
              [--lab-name mk] [--lab-subnet 0]                  its lab (deploy/lab/lab.sh --name/--subnet): clusters side by side
+             [--lab-pod-prefix 24]                             25-28: the lab hosts' pod subnets carved from one /24 (10.213.(subnet+1).0)
              [--pod-network-mode host-gw|vxlan|auto]           how worker pods reach other nodes (routes, a VXLAN overlay, or both by subnet)
              [--lb-address-pool 10.213.250.0/24]               LoadBalancer Service addresses (with --workers)
              [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300]   node failure timing
@@ -48,6 +49,7 @@ async function main(): Promise<number> {
       'api-port': { type: 'string', default: '6443' },
       'lab-name': { type: 'string' },
       'lab-subnet': { type: 'string' },
+      'lab-pod-prefix': { type: 'string' },
       'pod-network-mode': { type: 'string' },
       'lb-address-pool': { type: 'string' },
       'node-monitor-grace-period': { type: 'string' },
@@ -68,8 +70,13 @@ async function main(): Promise<number> {
     // The lab's /24s (nodes, then each worker's pods) stay off the service range and the default LoadBalancer pool (as lab.sh checks).
     // With --control-planes the lab has a host per control plane too (each with its pod /24).
     const hostCount = workers + (values['control-planes'] === undefined ? 0 : Number(values['control-planes']) || 0);
-    const labOctets = labSubnet === undefined ? [] : Array.from({ length: hostCount + 1 }, (_, i) => labSubnet + i);
-    if (labSubnet !== undefined && (!Number.isInteger(labSubnet) || labSubnet < 0 || labSubnet + hostCount > 255 || labOctets.includes(200) || labOctets.includes(250))) throw new Error('--lab-subnet must be an integer from 0, with --workers below 256 and not covering 200 (service addresses use 10.213.200.0/24) or 250 (the default LoadBalancer pool 10.213.250.0/24)');
+    const labPodPrefix = values['lab-pod-prefix'] === undefined ? undefined : Number(values['lab-pod-prefix']);
+    if (labPodPrefix !== undefined && (!Number.isInteger(labPodPrefix) || labPodPrefix < 24 || labPodPrefix > 28 || (labPodPrefix > 24 && hostCount * 2 ** (32 - labPodPrefix) > 256))) {
+      throw new Error('--lab-pod-prefix must be 24 to 28, with room in one /24 for every lab host\'s pod subnet');
+    }
+    // With --lab-pod-prefix 25-28 the lab takes two /24s: its nodes', and its hosts' pod subnets.
+    const labOctets = labSubnet === undefined ? [] : Array.from({ length: labPodPrefix !== undefined && labPodPrefix > 24 ? 2 : hostCount + 1 }, (_, i) => labSubnet + i);
+    if (labSubnet !== undefined && (!Number.isInteger(labSubnet) || labSubnet < 0 || labSubnet + labOctets.length - 1 > 255 || labOctets.includes(200) || labOctets.includes(250))) throw new Error('--lab-subnet must be an integer from 0, with --workers below 256 and not covering 200 (service addresses use 10.213.200.0/24) or 250 (the default LoadBalancer pool 10.213.250.0/24)');
     if (values['lab-name'] !== undefined && !/^mk[a-z0-9]{0,8}$/.test(values['lab-name'])) throw new Error('--lab-name must match ^mk[a-z0-9]{0,8}$');
     const podNetworkMode = values['pod-network-mode'];
     if (podNetworkMode !== undefined && podNetworkMode !== 'host-gw' && podNetworkMode !== 'vxlan' && podNetworkMode !== 'auto') throw new Error('--pod-network-mode must be host-gw, vxlan or auto');
@@ -82,8 +89,8 @@ async function main(): Promise<number> {
     let state;
     try {
       // Several control planes: every lab host through mkube init / mkube join (up_ha.ts).
-      if (values['control-planes'] !== undefined) state = await upHa({ dataDir: values['data-dir']!, controlPlanes: Number(values['control-planes']), workers, apiPort: Number(values['api-port']), labName: values['lab-name'], labSubnet, lbAddressPool, log });
-      else state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log, labName: values['lab-name'], labSubnet, podNetworkMode, lbAddressPool });
+      if (values['control-planes'] !== undefined) state = await upHa({ dataDir: values['data-dir']!, controlPlanes: Number(values['control-planes']), workers, apiPort: Number(values['api-port']), labName: values['lab-name'], labSubnet, labPodPrefix, lbAddressPool, log });
+      else state = await up({ dataDir: values['data-dir']!, workers, apiPort: Number(values['api-port']), controllerManagerArgs: cmArgs, apiServerArgs: apiArgs, log, labName: values['lab-name'], labSubnet, labPodPrefix, podNetworkMode, lbAddressPool });
     } catch (err) {
       if (err instanceof PreflightFailed) {
         log(`mkube: cannot start: ${err.reason}`);
