@@ -19,6 +19,33 @@ export interface ChaosHost {
 /** Components a fault may address on a host. */
 export type ComponentKind = 'store' | 'apiserver' | 'scheduler' | 'controller-manager' | 'node-agent' | 'other';
 
+/**
+ * When an injected fault took effect, taken on the host where it happened (just before the signal, once the
+ * isolation rules were committed) and given in this process's performance.now() clock; with a remote host its wall
+ * time is moved by the clock offset measured at the start, ± that estimate's uncertainty.
+ */
+export interface FaultTime {
+  /** This process's performance.now() at the fault. */
+  at: number;
+  /** How far off `at` may be (0: taken in this process). */
+  uncertaintyMs: number;
+  /** The host's own wall-clock reading at the fault (remote hosts). */
+  hostWallMs?: number;
+  /** The injecting command's start and end in this process's clock (performance.now()). */
+  command: { start: number; end: number };
+}
+
+/** A remote host's clock against this process's wall clock, from the round trip with the least delay (as NTP's clock filter). */
+export interface ClockOffset {
+  host: string;
+  /** Host clock − local clock, ms. */
+  offsetMs: number;
+  /** Half the round trip of the sample used: the true offset is within offsetMs ± this. */
+  uncertaintyMs: number;
+  /** The round trips measured, ms. */
+  rttMs: number[];
+}
+
 export interface ChaosCluster {
   readonly hosts: ChaosHost[];
   /** The admin client configuration naming every API server. */
@@ -29,12 +56,14 @@ export interface ChaosCluster {
   storeLeader(): Promise<string | undefined>;
   /** The host whose component holds the Lease kube-system/NAME (undefined: none or expired). */
   leaseHolder(lease: string): Promise<string | undefined>;
-  /** Sends a signal to the host's processes of these kinds; returns how many got it. */
-  signal(host: string, kinds: ComponentKind[], signal: NodeJS.Signals): Promise<number>;
+  /** Clock offsets of the hosts, when they are other machines (measured by measureClocks at the start). */
+  readonly clockOffsets?: ClockOffset[];
+  /** Sends a signal to the host's processes of these kinds; returns how many got it and when (undefined: none running). */
+  signal(host: string, kinds: ComponentKind[], signal: NodeJS.Signals): Promise<{ signalled: number; at?: FaultTime }>;
   /** Starts again the host's processes of these kinds that are not running (same command lines). */
   restart(host: string, kinds: ComponentKind[]): Promise<void>;
-  /** Drops every packet between the host and the other hosts (loopback stays). */
-  isolate(host: string): Promise<void>;
+  /** Drops every packet between the host and the other hosts (loopback stays); resolves when the rules took effect. */
+  isolate(host: string): Promise<FaultTime>;
   /** Removes what isolate() added. */
   rejoin(host: string): Promise<void>;
   /** Resolves when every store member and API server answers healthy; rejects after timeoutMs naming what is not. */

@@ -66,7 +66,10 @@ export async function runChaosCommand(argv: string[], log: (line: string) => voi
     // Split on blanks like the hosts file's commands (no shell): e.g. "node /opt/mkube/dist/src/bin/mkube.js".
     const mkube = values['remote-mkube']!.split(/\s+/).filter(Boolean);
     if (mkube.length === 0) throw new Error('--remote-mkube must not be empty');
-    cluster = new RemoteChaosCluster(hosts, loadKubeconfig(values.kubeconfig), mkube);
+    const remote = new RemoteChaosCluster(hosts, loadKubeconfig(values.kubeconfig), mkube);
+    // Fault times are taken on the hosts: their clocks against this one, before anything is injected.
+    for (const o of await remote.measureClocks()) log(`chaos: clock of ${o.host}: offset ${o.offsetMs.toFixed(2)} ms ± ${o.uncertaintyMs.toFixed(2)} ms (round trips ${o.rttMs.join(', ')} ms)`);
+    cluster = remote;
     reportFile = resolve(values.report ?? 'chaos-report.json');
     log(`chaos: ${planes.length} control planes, ${hosts.length - planes.length} workers (${values['hosts-file']}); faults ${faults.join(', ')}; ${values.duration} (seed ${seed})`);
   } else {

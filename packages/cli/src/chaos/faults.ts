@@ -4,7 +4,7 @@
  * for the cluster to notice (a new leader or holder) and for the first acknowledged write called
  * after it, holds the fault for a while, heals it, and waits for the cluster to be healthy again.
  */
-import type { ChaosCluster, ComponentKind } from './cluster.js';
+import type { ChaosCluster, ComponentKind, FaultTime } from './cluster.js';
 import type { ApiWorkload } from './api_workload.js';
 import type { HttpProbe } from './http_probe.js';
 import type { FaultOutcome } from './report.js';
@@ -70,7 +70,8 @@ function mustHave<T>(v: T | undefined, what: string): T {
  * and recovery (the next acknowledged write called after it); holds the fault for holdMs and
  * until detection, heals it, waits for the cluster to be healthy again.
  */
-async function held(ctx: FaultContext, kind: FaultKind, target: string, at: number, detect: (() => Promise<boolean>) | undefined, heal: () => Promise<void>): Promise<FaultOutcome> {
+async function held(ctx: FaultContext, kind: FaultKind, target: string, t: FaultTime, detect: (() => Promise<boolean>) | undefined, heal: () => Promise<void>): Promise<FaultOutcome> {
+  const at = t.at;
   const recovered = recovery(ctx, at, ctx.holdMs + ctx.detectTimeoutMs + ctx.healTimeoutMs);
   const detectionMs = detect ? await timeUntil(ctx, at, ctx.detectTimeoutMs, detect) : undefined;
   const remaining = ctx.holdMs - (ctx.now() - at);
@@ -81,10 +82,19 @@ async function held(ctx: FaultContext, kind: FaultKind, target: string, at: numb
   const healthyMs = ctx.now() - at;
   const recoveryMs = await recovered;
   const served = ctx.probe ? ctx.probe.served(at, end) : { ok: 0, total: 0 };
-  ctx.log(`${kind} on ${target}: detected ${detect === undefined ? '-' : detectionMs === undefined ? `NOT within ${ctx.detectTimeoutMs} ms` : `${Math.round(detectionMs)} ms`}, ` +
+  const when = `fault at +${Math.round(at - t.command.start)} ms of the injecting command (took ${Math.round(t.command.end - t.command.start)} ms)${t.uncertaintyMs > 0 ? ` ± ${t.uncertaintyMs.toFixed(1)} ms` : ''}`;
+  ctx.log(`${kind} on ${target}: ${when}; detected ${detect === undefined ? '-' : detectionMs === undefined ? `NOT within ${ctx.detectTimeoutMs} ms` : `${Math.round(detectionMs)} ms`}, ` +
     `next acknowledged write ${recoveryMs === undefined ? 'NONE' : `${Math.round(recoveryMs)} ms`}, held ${Math.round(end - at)} ms, healthy after ${Math.round(healthyMs)} ms, served ${served.ok}/${served.total}`);
   const startedAt = new Date(Date.now() - (ctx.now() - at)).toISOString();
-  return { kind, target, at, startedAt, heldMs: end - at, healthyMs, detectionMs, recoveryMs, served, controlPlane: kind !== 'worker', writes: { acked: 0, unknown: 0, lost: 0 } };
+  const faultTime = { uncertaintyMs: t.uncertaintyMs, commandStartMs: t.command.start - at, commandEndMs: t.command.end - at, wallMs: performance.timeOrigin + at, ...(t.hostWallMs !== undefined ? { hostWallMs: t.hostWallMs } : {}) };
+  return { kind, target, at, startedAt, faultTime, heldMs: end - at, healthyMs, detectionMs, recoveryMs, served, controlPlane: kind !== 'worker', writes: { acked: 0, unknown: 0, lost: 0 } };
+}
+
+/** The time a signal took effect (none running: the call's start, as nothing happened). */
+async function signalled(ctx: FaultContext, host: string, kinds: ComponentKind[], signal: NodeJS.Signals): Promise<FaultTime> {
+  const start = ctx.now();
+  const r = await ctx.cluster.signal(host, kinds, signal);
+  return r.at ?? { at: start, uncertaintyMs: 0, command: { start, end: ctx.now() } };
 }
 
 /** Injects one fault of this kind, holds it, heals it; resolves once the cluster is healthy again. */
@@ -93,8 +103,7 @@ export async function runFault(ctx: FaultContext, kind: FaultKind): Promise<Faul
   switch (kind) {
     case 'store-leader': {
       const host = mustHave(await c.storeLeader(), 'no store leader to kill');
-      const at = ctx.now();
-      await c.signal(host, CONTROL_PLANE, 'SIGKILL');
+      const at = await signalled(ctx, host, CONTROL_PLANE, 'SIGKILL');
       return held(ctx, kind, host, at, async () => { const l = await c.storeLeader(); return l !== undefined && l !== host; }, () => c.restart(host, CONTROL_PLANE));
     }
     case 'apiserver': {
@@ -102,8 +111,7 @@ export async function runFault(ctx: FaultContext, kind: FaultKind): Promise<Faul
       const preferred = new URL(ctx.workload.busiestServer()).hostname;
       const host = mustHave(c.hosts.find((h) => h.role === 'control-plane' && h.address === preferred)?.name ?? c.hosts.find((h) => h.role === 'control-plane')?.name, 'no control plane');
       const before = ctx.workload.failovers();
-      const at = ctx.now();
-      await c.signal(host, ['apiserver'], 'SIGKILL');
+      const at = await signalled(ctx, host, ['apiserver'], 'SIGKILL');
       // Detected: a workload client moved to another API server.
       return held(ctx, kind, host, at, async () => ctx.workload.failovers() > before, () => c.restart(host, ['apiserver']));
     }
@@ -112,26 +120,22 @@ export async function runFault(ctx: FaultContext, kind: FaultKind): Promise<Faul
       const lease = kind === 'controller-leader' ? 'kube-controller-manager' : 'kube-scheduler';
       const component: ComponentKind = kind === 'controller-leader' ? 'controller-manager' : 'scheduler';
       const host = mustHave(await c.leaseHolder(lease), `no holder of the ${lease} lease`);
-      const at = ctx.now();
-      await c.signal(host, [component], 'SIGKILL');
+      const at = await signalled(ctx, host, [component], 'SIGKILL');
       return held(ctx, kind, host, at, async () => { const h = await c.leaseHolder(lease); return h !== undefined && h !== host; }, () => c.restart(host, [component]));
     }
     case 'partition': {
       const host = mustHave(await c.storeLeader(), 'no store leader to isolate');
-      const at = ctx.now();
-      await c.isolate(host);
+      const at = await c.isolate(host);
       return held(ctx, kind, host, at, async () => { const l = await c.storeLeader(); return l !== undefined && l !== host; }, () => c.rejoin(host));
     }
     case 'pause': {
       const host = mustHave(await c.storeLeader(), 'no store leader to pause');
-      const at = ctx.now();
-      await c.signal(host, ['store'], 'SIGSTOP');
+      const at = await signalled(ctx, host, ['store'], 'SIGSTOP');
       return held(ctx, kind, host, at, async () => { const l = await c.storeLeader(); return l !== undefined && l !== host; }, async () => { await c.signal(host, ['store'], 'SIGCONT'); });
     }
     case 'worker': {
       const host = mustHave(c.hosts.find((h) => h.role === 'worker')?.name, 'no worker host');
-      const at = ctx.now();
-      await c.isolate(host);
+      const at = await c.isolate(host);
       await c.signal(host, ['node-agent'], 'SIGKILL');
       // No detection: the node controller marks the Node NotReady only after its 40 s grace period.
       return held(ctx, kind, host, at, undefined, async () => {

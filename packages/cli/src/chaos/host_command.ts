@@ -3,16 +3,19 @@
  * host through its command): the per-host operations of host_ops.ts on this host's data directory
  * and network namespace — `signal KINDS SIG`, `restart KINDS`, `isolate`, `rejoin`,
  * `store-status` (this host's store member's Status through its local store PKI), `healthy` (its
- * recorded processes, running or not, and a control plane's member Status). KINDS is a comma-separated list of store, apiserver,
+ * recorded processes, running or not, and a control plane's member Status), `clock` (this host's
+ * wall clock for every line on stdin: the driver's clock-offset round trips). signal and isolate
+ * print the wall-clock time (ms) at which the fault took effect here. KINDS is a comma-separated list of store, apiserver,
  * scheduler, controller-manager, node-agent, other. JSON on stdout; errors on stderr, exit 1.
  */
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { KubeClient, loadKubeconfig } from '@mkube/client';
 import { readState, isRunning } from '../processes.js';
 import { readMemberRecord, storeClient, storePkiFiles } from '../store_member.js';
 import type { ComponentKind } from './cluster.js';
-import { COMPONENT_KINDS, componentRecords, deadComponents, isolateNetns, rejoinNetns, restartHost, signalHost, until, type HostProcesses } from './host_ops.js';
+import { COMPONENT_KINDS, componentRecords, deadComponents, isolateNetns, rejoinNetns, restartHost, signalHost, until, wallNow, type HostProcesses } from './host_ops.js';
 
 const RESTART_TIMEOUT_MS = 60_000;
 const STATUS_TIMEOUT_MS = 2000;
@@ -58,6 +61,18 @@ async function readyz(dataDir: string): Promise<string> {
   }
 }
 
+/**
+ * `clock`: one JSON line {"t": wall ms} at start and one for every line read on stdin, until stdin ends — the
+ * driver's round trips (remote_cluster.ts measureClocks) without a process start inside them.
+ */
+async function clockSession(): Promise<void> {
+  const say = () => process.stdout.write(`${JSON.stringify({ t: wallNow() })}\n`);
+  say();
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (line === '') say();
+  }
+}
+
 export async function runChaosHostCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'data-dir': { type: 'string' } } });
   if (!values['data-dir']) throw Object.assign(new Error('chaos-host: --data-dir is required'), { code: 'BAD_ARGS' });
@@ -69,7 +84,8 @@ export async function runChaosHostCommand(argv: string[]): Promise<number> {
     case 'signal': {
       const sig = args[1];
       if (!sig || !/^SIG[A-Z0-9]+$/.test(sig)) throw Object.assign(new Error(`chaos-host signal: expected a signal name like SIGKILL, got ${JSON.stringify(sig)}`), { code: 'BAD_ARGS' });
-      out({ signalled: signalHost(h, parseKinds(args[0]), sig as NodeJS.Signals) });
+      // `at`: this host's wall clock (ms) just before the first kill — the fault's time (remote_cluster.ts moves it by the clock offset).
+      out(signalHost(h, parseKinds(args[0]), sig as NodeJS.Signals));
       return 0;
     }
     case 'restart':
@@ -80,8 +96,10 @@ export async function runChaosHostCommand(argv: string[]): Promise<number> {
       out({ restarted: true });
       return 0;
     case 'isolate':
-      await isolateNetns(undefined, { keepSsh: true });
-      out({ isolated: true });
+      out({ isolated: true, at: await isolateNetns(undefined, { keepSsh: true }) });
+      return 0;
+    case 'clock':
+      await clockSession();
       return 0;
     case 'rejoin':
       await rejoinNetns(undefined);
@@ -101,6 +119,6 @@ export async function runChaosHostCommand(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw Object.assign(new Error(`chaos-host: unknown operation ${JSON.stringify(op)} (signal, restart, isolate, rejoin, store-status, healthy)`), { code: 'BAD_ARGS' });
+      throw Object.assign(new Error(`chaos-host: unknown operation ${JSON.stringify(op)} (signal, restart, isolate, rejoin, store-status, healthy, clock)`), { code: 'BAD_ARGS' });
   }
 }

@@ -53,15 +53,25 @@ export function componentRecords(h: HostProcesses, kinds: readonly ComponentKind
   return hostState(h).components.filter((c) => kinds.includes(componentKind(c.name)));
 }
 
-/** Sends `signal` to the host's running processes of these kinds; returns how many got it. */
-export function signalHost(h: HostProcesses, kinds: readonly ComponentKind[], signal: NodeJS.Signals): number {
+/** This host's wall clock in ms with sub-ms resolution (what a fault's time is taken with, here and by chaos-host). */
+export function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Sends `signal` to the host's running processes of these kinds; returns how many got it and the wall-clock time
+ * (wallNow) taken just before the first kill — the fault's time (undefined when none was running).
+ */
+export function signalHost(h: HostProcesses, kinds: readonly ComponentKind[], signal: NodeJS.Signals): { signalled: number; at?: number } {
   let n = 0;
+  let at: number | undefined;
   for (const c of componentRecords(h, kinds)) {
     if (!isRunning(c)) continue;
+    at ??= wallNow();
     process.kill(c.pid, signal);
     n++;
   }
-  return n;
+  return { signalled: n, at };
 }
 
 /** The host's recorded processes that are not running. */
@@ -110,8 +120,11 @@ function inNetns(netns: string | undefined, argv: string[]): [string, string[]] 
   return netns ? ['ip', ['netns', 'exec', netns, ...argv]] : [argv[0]!, argv.slice(1)];
 }
 
-/** Adds the isolation chain in `netns` (undefined: this process's network namespace). */
-export async function isolateNetns(netns: string | undefined, opts: { keepSsh?: boolean } = {}): Promise<void> {
+/**
+ * Adds the isolation chain in `netns` (undefined: this process's network namespace); resolves the wall-clock time
+ * (wallNow) at which iptables-restore had committed the rules (it exited): the fault's time.
+ */
+export async function isolateNetns(netns: string | undefined, opts: { keepSsh?: boolean } = {}): Promise<number> {
   const [cmd, args] = inNetns(netns, ['iptables-restore', '--noflush']);
   const child = execFile(cmd, args);
   const done = new Promise<void>((resolve, reject) => {
@@ -120,6 +133,7 @@ export async function isolateNetns(netns: string | undefined, opts: { keepSsh?: 
   });
   child.stdin!.end(isolationRules(opts));
   await done;
+  return wallNow();
 }
 
 /** Removes every jump to the isolation chain and the chain itself (idempotent). */

@@ -12,7 +12,7 @@ import type { Lease } from '@mkube/api';
 import type { EtcdClient } from '@mkube/store/client';
 import { readState, isRunning } from '../processes.js';
 import { storeClient, storePkiFiles } from '../store_member.js';
-import type { ChaosCluster, ChaosHost, ComponentKind } from './cluster.js';
+import type { ChaosCluster, ChaosHost, ComponentKind, FaultTime } from './cluster.js';
 import { apiProblem, readyzProblem } from './api_health.js';
 import { componentRecords, deadComponents, isolateNetns, rejoinNetns, restartHost, signalHost, until } from './host_ops.js';
 
@@ -27,6 +27,11 @@ export interface LabHost extends ChaosHost {
   storeClientURL?: string;
   /** Its API server (control planes). */
   apiServer?: string;
+}
+
+/** A fault time taken in this process (wallNow) as a FaultTime. */
+function localFaultTime(wallMs: number, start: number): FaultTime {
+  return { at: wallMs - performance.timeOrigin, uncertaintyMs: 0, command: { start, end: performance.now() } };
 }
 
 const NETNS = /^[a-z0-9][a-z0-9-]{0,30}$/;
@@ -102,8 +107,10 @@ export class LabChaosCluster implements ChaosCluster {
     return byPid?.name ?? this.hosts.find((h) => holder === h.name || holder.startsWith(`${h.name}_`))?.name;
   }
 
-  async signal(host: string, kinds: ComponentKind[], signal: NodeJS.Signals): Promise<number> {
-    return signalHost(this.host(host), kinds, signal);
+  async signal(host: string, kinds: ComponentKind[], signal: NodeJS.Signals): Promise<{ signalled: number; at?: FaultTime }> {
+    const start = performance.now();
+    const r = signalHost(this.host(host), kinds, signal);
+    return { signalled: r.signalled, at: r.at === undefined ? undefined : localFaultTime(r.at, start) };
   }
 
   /**
@@ -123,11 +130,13 @@ export class LabChaosCluster implements ChaosCluster {
     return readyzProblem(this.kubeconfig, server);
   }
 
-  async isolate(host: string): Promise<void> {
+  async isolate(host: string): Promise<FaultTime> {
     const h = this.host(host);
     if (!h.netns) throw new Error(`chaos: host ${host} has no network namespace to partition`);
-    await isolateNetns(h.netns);
+    const start = performance.now();
+    const at = await isolateNetns(h.netns);
     this.isolated.add(host);
+    return localFaultTime(at, start);
   }
 
   async rejoin(host: string): Promise<void> {

@@ -3,13 +3,16 @@
  * `ssh root@ADDR`, or `nsenter --net=/run/netns/NS` in the lab): every per-host operation runs
  * `COMMAND... MKUBE chaos-host --data-dir DIR <op>` on that host (host_command.ts) and reads its
  * JSON; lease holders and API health come from the admin kubeconfig; NodePort URLs from the
- * worker addresses.
+ * worker addresses. A fault's time is the one the host printed (taken where the fault happened), moved
+ * into this process's clock by the host's clock offset measured at the start (measureClocks).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { KubeClient, Resources, type ClientConfig } from '@mkube/client';
 import type { Lease } from '@mkube/api';
 import { apiProblem } from './api_health.js';
-import type { ChaosCluster, ChaosHost, ComponentKind } from './cluster.js';
+import type { ChaosCluster, ChaosHost, ClockOffset, ComponentKind, FaultTime } from './cluster.js';
+import { wallNow } from './host_ops.js';
 import type { HostHealth, StoreStatus } from './host_command.js';
 import type { HostsFileEntry } from './hosts_file.js';
 
@@ -19,6 +22,8 @@ const RESTART_TIMEOUT_MS = 150_000;
 /** A store member's Status while a fault is on: a member that does not answer in time is taken as gone. */
 const LEADER_STATUS_TIMEOUT_MS = 1000;
 const PIDS_REFRESH_MS = 2000;
+/** Round trips per host when measuring its clock offset (the shortest one is used). */
+const CLOCK_ROUNDS = 10;
 
 export class RemoteChaosCluster implements ChaosCluster {
   readonly hosts: ChaosHost[];
@@ -26,6 +31,8 @@ export class RemoteChaosCluster implements ChaosCluster {
   private readonly admin: KubeClient;
   private readonly pids = new Map<string, number[]>();
   private pidsAt = 0;
+  /** Every host's clock offset (measureClocks, before the first fault). */
+  clockOffsets?: ClockOffset[];
 
   /** `mkube` is the argv that runs mkube on every host (e.g. ['mkube'] or ['node', '/opt/mkube/dist/src/bin/mkube.js']). */
   constructor(entries: HostsFileEntry[], readonly kubeconfig: ClientConfig, private readonly mkube: string[]) {
@@ -91,8 +98,10 @@ export class RemoteChaosCluster implements ChaosCluster {
     return find();
   }
 
-  async signal(host: string, kinds: ComponentKind[], signal: NodeJS.Signals): Promise<number> {
-    return (await this.op<{ signalled: number }>(host, ['signal', kinds.join(','), signal])).signalled;
+  async signal(host: string, kinds: ComponentKind[], signal: NodeJS.Signals): Promise<{ signalled: number; at?: FaultTime }> {
+    const start = performance.now();
+    const r = await this.op<{ signalled: number; at?: number }>(host, ['signal', kinds.join(','), signal]);
+    return { signalled: r.signalled, at: r.at === undefined ? undefined : this.faultTime(host, r.at, start) };
   }
 
   async restart(host: string, kinds: ComponentKind[]): Promise<void> {
@@ -100,8 +109,64 @@ export class RemoteChaosCluster implements ChaosCluster {
     this.pidsAt = 0;
   }
 
-  async isolate(host: string): Promise<void> {
-    await this.op(host, ['isolate']);
+  async isolate(host: string): Promise<FaultTime> {
+    const start = performance.now();
+    const r = await this.op<{ at: number }>(host, ['isolate']);
+    return this.faultTime(host, r.at, start);
+  }
+
+  /** A host's wall-clock reading moved into this process's performance.now() clock by its measured offset. */
+  private faultTime(host: string, hostWallMs: number, start: number): FaultTime {
+    const end = performance.now();
+    const off = this.clockOffsets?.find((o) => o.host === host);
+    if (!off) throw Object.assign(new Error(`chaos: no clock offset measured for ${host} (measureClocks first)`), { code: 'NO_CLOCK_OFFSET' });
+    return { at: hostWallMs - off.offsetMs - performance.timeOrigin, uncertaintyMs: off.uncertaintyMs, hostWallMs, command: { start, end } };
+  }
+
+  /**
+   * Measures every host's clock against this one as NTP does: `mkube chaos-host clock` started once on the host
+   * (its start-up is not inside any sample), then CLOCK_ROUNDS round trips t0 → host reads t1 → t3 here; the sample
+   * with the shortest round trip gives offset = t1 − (t0 + t3) / 2, within ± (t3 − t0) / 2.
+   */
+  async measureClocks(): Promise<ClockOffset[]> {
+    this.clockOffsets = await Promise.all(this.hosts.map((h) => this.measureClock(h.name)));
+    return this.clockOffsets;
+  }
+
+  private measureClock(host: string): Promise<ClockOffset> {
+    const e = this.entries.get(host)!;
+    const child = spawn(e.command[0]!, [...e.command.slice(1), ...this.mkube, 'chaos-host', '--data-dir', e.dataDir, 'clock'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const lines = createInterface({ input: child.stdout, crlfDelay: Infinity })[Symbol.asyncIterator]();
+    const fail = (why: string) => Object.assign(new Error(`chaos: ${host}: measuring its clock: ${why}${stderr ? `: ${stderr.trim().slice(0, 300)}` : ''}`), { code: 'CLOCK_FAILED' });
+    const next = async (): Promise<number> => {
+      const r = await lines.next();
+      if (r.done) throw fail('chaos-host clock ended');
+      const t = (JSON.parse(r.value) as { t?: unknown }).t;
+      if (typeof t !== 'number') throw fail(`unexpected line ${JSON.stringify(r.value.slice(0, 100))}`);
+      return t;
+    };
+    const timer = setTimeout(() => child.kill('SIGKILL'), OP_TIMEOUT_MS);
+    return (async () => {
+      try {
+        await next();
+        const samples: Array<{ rtt: number; offset: number }> = [];
+        for (let i = 0; i < CLOCK_ROUNDS; i++) {
+          const t0 = wallNow();
+          child.stdin.write('\n');
+          const t1 = await next();
+          const t3 = wallNow();
+          samples.push({ rtt: t3 - t0, offset: t1 - (t0 + t3) / 2 });
+        }
+        const best = samples.reduce((a, b) => (b.rtt < a.rtt ? b : a));
+        return { host, offsetMs: best.offset, uncertaintyMs: best.rtt / 2, rttMs: samples.map((s) => Math.round(s.rtt * 100) / 100) };
+      } finally {
+        clearTimeout(timer);
+        child.stdin.end();
+        if (child.exitCode === null) await new Promise((r) => { child.once('close', r); setTimeout(() => { child.kill('SIGKILL'); }, 5000).unref(); });
+      }
+    })();
   }
 
   async rejoin(host: string): Promise<void> {

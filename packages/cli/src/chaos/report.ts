@@ -12,6 +12,12 @@ export interface FaultOutcome {
   at: number;
   /** The fault's wall-clock time (to find it in the components' logs). */
   startedAt: string;
+  /**
+   * How the fault's time was taken: on the host where it happened, ± uncertaintyMs (the clock offset's, remote
+   * hosts); the injecting command's start and end relative to it; the fault's wall-clock time here and, for a
+   * remote host, the host's own reading.
+   */
+  faultTime?: { uncertaintyMs: number; commandStartMs: number; commandEndMs: number; wallMs: number; hostWallMs?: number };
   /** Fault → heal. */
   heldMs: number;
   /** Fault → the cluster healthy again after the heal (the window its writes are counted in). */
@@ -47,6 +53,8 @@ export interface ChaosSummary {
   /** Requests served during control-plane faults (the Service's pods are not touched by them). */
   requestsServedControlPlane: { ok: number; total: number };
   replicasRestored: boolean;
+  /** The remote hosts' clock offsets the fault times were moved by (hosts-file mode). */
+  clockOffsets?: Array<{ host: string; offsetMs: number; uncertaintyMs: number; rttMs: number[] }>;
 }
 
 export interface FaultRow {
@@ -103,6 +111,11 @@ export function formatReport(summary: ChaosSummary): string {
       `requests served ${pct(summary.requestsServed)}, during control-plane faults ${pct(summary.requestsServedControlPlane)} · ` +
       `Deployments ${summary.replicasRestored ? 'back at their replica counts' : 'NOT back at their replica counts'}`,
   ];
+  if (summary.clockOffsets?.length) {
+    const worst = Math.max(...summary.clockOffsets.map((o) => o.uncertaintyMs));
+    lines.push('', `fault times taken on the hosts, moved by clock offsets measured at the start (round trips to mkube chaos-host clock): ` +
+      `${summary.clockOffsets.map((o) => `${o.host} ${o.offsetMs >= 0 ? '+' : ''}${o.offsetMs.toFixed(1)} ± ${o.uncertaintyMs.toFixed(1)} ms`).join(', ')}; detection and recovery times ± ${worst.toFixed(1)} ms`);
+  }
   return lines.join('\n');
 }
 

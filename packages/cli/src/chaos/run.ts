@@ -152,6 +152,7 @@ export async function runChaos(cluster: ChaosCluster, o: ChaosOptions): Promise<
       requestsServed: probe ? probe.served(0, Infinity) : { ok: 0, total: 0 },
       requestsServedControlPlane: faults.filter((f) => f.controlPlane).reduce((a, f) => ({ ok: a.ok + f.served.ok, total: a.total + f.served.total }), { ok: 0, total: 0 }),
       replicasRestored: replicasRestored && scheduled >= 0,
+      ...(cluster.clockOffsets ? { clockOffsets: cluster.clockOffsets } : {}),
     };
     return { summary, report: formatReport(summary), ok: passed(summary) };
   } finally {
