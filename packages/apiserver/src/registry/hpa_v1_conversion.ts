@@ -41,56 +41,38 @@ const zeroQuantity = (q: JsonValue | undefined): JsonValue => (has(q) ? q! : '0'
 
 // ---------------------------------------------------------------- v2 -> v1 (annotations)
 
-function metricSpecToV1(m: Obj): Obj {
+/**
+ * A v2 MetricSpec (side 'target') or MetricStatus (side 'current') as v1's message: the same
+ * mapping both ways round, v1 naming the values `${side}Value`, `${side}AverageValue`... A value
+ * that is a plain (non-pointer) Quantity in v1's Go type is written as '0' when absent: the object
+ * and pods values on both sides, and every value of a status but the external average.
+ */
+function metricToV1(m: Obj, side: 'target' | 'current'): Obj {
+  const status = side === 'current';
+  const statusZero = (q: JsonValue | undefined): JsonValue | undefined => (status ? zeroQuantity(q) : q);
   const out: Obj = { type: m.type ?? '' };
   if (m.object) {
     const s = o(m.object);
-    const t = o(s.target);
-    out.object = compact({ target: ref(s.describedObject), metricName: o(s.metric).name ?? '', targetValue: zeroQuantity(t.value), selector: o(s.metric).selector, averageValue: t.averageValue });
+    const v = o(s[side]);
+    out.object = compact({ target: ref(s.describedObject), metricName: o(s.metric).name ?? '', [`${side}Value`]: zeroQuantity(v.value), selector: o(s.metric).selector, averageValue: v.averageValue });
   }
   if (m.pods) {
     const s = o(m.pods);
-    out.pods = compact({ metricName: o(s.metric).name ?? '', targetAverageValue: zeroQuantity(o(s.target).averageValue), selector: o(s.metric).selector });
+    out.pods = compact({ metricName: o(s.metric).name ?? '', [`${side}AverageValue`]: zeroQuantity(o(s[side]).averageValue), selector: o(s.metric).selector });
   }
-  if (m.resource) {
-    const s = o(m.resource);
-    out.resource = compact({ name: s.name ?? '', targetAverageUtilization: o(s.target).averageUtilization, targetAverageValue: o(s.target).averageValue });
-  }
-  if (m.containerResource) {
-    const s = o(m.containerResource);
-    out.containerResource = compact({ name: s.name ?? '', targetAverageUtilization: o(s.target).averageUtilization, targetAverageValue: o(s.target).averageValue, container: s.container ?? '' });
-  }
-  if (m.external) {
-    const s = o(m.external);
-    out.external = compact({ metricName: o(s.metric).name ?? '', metricSelector: o(s.metric).selector, targetValue: o(s.target).value, targetAverageValue: o(s.target).averageValue });
-  }
-  return v1Json('MetricSpec', out);
-}
-
-function metricStatusToV1(m: Obj): Obj {
-  const out: Obj = { type: m.type ?? '' };
-  if (m.object) {
-    const s = o(m.object);
-    const c = o(s.current);
-    out.object = compact({ target: ref(s.describedObject), metricName: o(s.metric).name ?? '', currentValue: zeroQuantity(c.value), selector: o(s.metric).selector, averageValue: c.averageValue });
-  }
-  if (m.pods) {
-    const s = o(m.pods);
-    out.pods = compact({ metricName: o(s.metric).name ?? '', currentAverageValue: zeroQuantity(o(s.current).averageValue), selector: o(s.metric).selector });
-  }
-  if (m.resource) {
-    const s = o(m.resource);
-    out.resource = compact({ name: s.name ?? '', currentAverageUtilization: o(s.current).averageUtilization, currentAverageValue: zeroQuantity(o(s.current).averageValue) });
-  }
-  if (m.containerResource) {
-    const s = o(m.containerResource);
-    out.containerResource = compact({ name: s.name ?? '', currentAverageUtilization: o(s.current).averageUtilization, currentAverageValue: zeroQuantity(o(s.current).averageValue), container: s.container ?? '' });
+  for (const key of ['resource', 'containerResource'] as const) {
+    if (!m[key]) continue;
+    const s = o(m[key]);
+    const v = o(s[side]);
+    const values = { name: s.name ?? '', [`${side}AverageUtilization`]: v.averageUtilization, [`${side}AverageValue`]: statusZero(v.averageValue) };
+    out[key] = compact(key === 'resource' ? values : { ...values, container: s.container ?? '' });
   }
   if (m.external) {
     const s = o(m.external);
-    out.external = compact({ metricName: o(s.metric).name ?? '', metricSelector: o(s.metric).selector, currentValue: zeroQuantity(o(s.current).value), currentAverageValue: o(s.current).averageValue });
+    const v = o(s[side]);
+    out.external = compact({ metricName: o(s.metric).name ?? '', metricSelector: o(s.metric).selector, [`${side}Value`]: statusZero(v.value), [`${side}AverageValue`]: v.averageValue });
   }
-  return v1Json('MetricStatus', out);
+  return v1Json(status ? 'MetricStatus' : 'MetricSpec', out);
 }
 
 /**
@@ -123,10 +105,10 @@ export function hpaV1FromV2(v2: Obj): Obj {
   const spec = o(v2.spec);
   const status = o(v2.status);
   const metrics = list(spec.metrics);
-  const other = metrics.filter((m) => !isCpuUtilization(m)).map(metricSpecToV1);
+  const other = metrics.filter((m) => !isCpuUtilization(m)).map((m) => metricToV1(m, 'target'));
   if (other.length > 0) annotations[METRIC_SPECS_ANNOTATION] = JSON.stringify(other);
   const current = list(status.currentMetrics);
-  if (current.length > 0) annotations[METRIC_STATUSES_ANNOTATION] = JSON.stringify(current.map(metricStatusToV1));
+  if (current.length > 0) annotations[METRIC_STATUSES_ANNOTATION] = JSON.stringify(current.map((m) => metricToV1(m, 'current')));
   const conditions = list(status.conditions);
   if (conditions.length > 0) annotations[CONDITIONS_ANNOTATION] = JSON.stringify(conditions.map((c) => v1Json('HorizontalPodAutoscalerCondition', c)));
   if (has(spec.behavior)) annotations[BEHAVIOR_ANNOTATION] = behaviorAnnotation(o(spec.behavior));
@@ -170,52 +152,37 @@ function parseAnnotation(annotations: Obj, key: string): unknown {
 
 const identifier = (name: unknown, selector: unknown): Obj => compact({ name: (name as JsonValue) ?? '', selector: selector as JsonValue | undefined });
 
-function metricSpecFromV1(m: Obj): Obj {
+/**
+ * A v1 MetricSpec (side 'target') or MetricStatus (side 'current') as v2's: the inverse of
+ * metricToV1. A spec's target also gets its type, from which of v1's values is set.
+ */
+function metricFromV1(m: Obj, side: 'target' | 'current'): Obj {
+  const spec = side === 'target';
+  const value = (type: string, v: Record<string, JsonValue | undefined>): Obj => compact(spec ? { type, ...v } : v);
+  const statusZero = (q: unknown): JsonValue | undefined => (spec ? (q as JsonValue | undefined) : zeroQuantity(q as JsonValue | undefined));
   const out: Obj = { type: m.type ?? '' };
   if (m.object) {
     const s = o(m.object);
     out.object = {
       describedObject: ref(s.target),
-      target: compact({ type: has(s.averageValue) ? 'AverageValue' : 'Value', value: zeroQuantity(s.targetValue), averageValue: s.averageValue }),
+      [side]: value(has(s.averageValue) ? 'AverageValue' : 'Value', { value: zeroQuantity(s[`${side}Value`]), averageValue: s.averageValue }),
       metric: identifier(s.metricName, s.selector),
     };
   }
   if (m.pods) {
     const s = o(m.pods);
-    out.pods = { metric: identifier(s.metricName, s.selector), target: { type: 'AverageValue', averageValue: zeroQuantity(s.targetAverageValue) } };
+    out.pods = { metric: identifier(s.metricName, s.selector), [side]: value('AverageValue', { averageValue: zeroQuantity(s[`${side}AverageValue`]) }) };
   }
   for (const key of ['resource', 'containerResource'] as const) {
     if (!m[key]) continue;
     const s = o(m[key]);
-    const target = compact({ type: has(s.targetAverageUtilization) ? 'Utilization' : 'AverageValue', averageValue: s.targetAverageValue, averageUtilization: s.targetAverageUtilization });
-    out[key] = key === 'resource' ? { name: s.name ?? '', target } : { name: s.name ?? '', target, container: s.container ?? '' };
+    const utilization = s[`${side}AverageUtilization`];
+    const v = value(has(utilization) ? 'Utilization' : 'AverageValue', { averageValue: statusZero(s[`${side}AverageValue`]), averageUtilization: utilization });
+    out[key] = key === 'resource' ? { name: s.name ?? '', [side]: v } : { name: s.name ?? '', [side]: v, container: s.container ?? '' };
   }
   if (m.external) {
     const s = o(m.external);
-    out.external = { metric: identifier(s.metricName, s.metricSelector), target: compact({ type: has(s.targetValue) ? 'Value' : 'AverageValue', value: s.targetValue, averageValue: s.targetAverageValue }) };
-  }
-  return out;
-}
-
-function metricStatusFromV1(m: Obj): Obj {
-  const out: Obj = { type: m.type ?? '' };
-  if (m.object) {
-    const s = o(m.object);
-    out.object = { describedObject: ref(s.target), current: compact({ value: zeroQuantity(s.currentValue), averageValue: s.averageValue }), metric: identifier(s.metricName, s.selector) };
-  }
-  if (m.pods) {
-    const s = o(m.pods);
-    out.pods = { metric: identifier(s.metricName, s.selector), current: { averageValue: zeroQuantity(s.currentAverageValue) } };
-  }
-  for (const key of ['resource', 'containerResource'] as const) {
-    if (!m[key]) continue;
-    const s = o(m[key]);
-    const current = compact({ averageValue: zeroQuantity(s.currentAverageValue), averageUtilization: s.currentAverageUtilization });
-    out[key] = key === 'resource' ? { name: s.name ?? '', current } : { name: s.name ?? '', current, container: s.container ?? '' };
-  }
-  if (m.external) {
-    const s = o(m.external);
-    out.external = { metric: identifier(s.metricName, s.metricSelector), current: compact({ value: zeroQuantity(s.currentValue), averageValue: s.currentAverageValue }) };
+    out.external = { metric: identifier(s.metricName, s.metricSelector), [side]: value(has(s[`${side}Value`]) ? 'Value' : 'AverageValue', { value: statusZero(s[`${side}Value`]), averageValue: s[`${side}AverageValue`] }) };
   }
   return out;
 }
@@ -245,7 +212,7 @@ export function hpaV2FromV1(v1: Obj): Obj {
     ? [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: spec.targetCPUUtilizationPercentage! } } }]
     : [];
   const other = parseAnnotation(annotations, METRIC_SPECS_ANNOTATION);
-  let metrics: Obj[] = other === undefined ? cpu : [...list(other).map(metricSpecFromV1), ...cpu];
+  let metrics: Obj[] = other === undefined ? cpu : [...list(other).map((m) => metricFromV1(m, 'target')), ...cpu];
   if (metrics.length === 0) metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: DEFAULT_CPU_UTILIZATION } } }];
   const behavior = parseAnnotation(annotations, BEHAVIOR_ANNOTATION);
 
@@ -253,7 +220,7 @@ export function hpaV2FromV1(v1: Obj): Obj {
     ? [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: status.currentCPUUtilizationPercentage! } } }]
     : undefined;
   const statuses = parseAnnotation(annotations, METRIC_STATUSES_ANNOTATION);
-  if (statuses !== undefined) currentMetrics = list(statuses).map(metricStatusFromV1);
+  if (statuses !== undefined) currentMetrics = list(statuses).map((m) => metricFromV1(m, 'current'));
   const conditions = parseAnnotation(annotations, CONDITIONS_ANNOTATION);
 
   for (const k of ROUND_TRIP) delete annotations[k];
