@@ -115,26 +115,45 @@ export async function* writeSnapshot(
   }
 }
 
-/** Parses, verifies and writes a snapshot into `keys` (which must be empty). Throws SnapshotCorruptError. */
-export async function readSnapshotInto(db: Db, keys: Keyspace, chunks: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+/** The numbers of a snapshot's 'H' frame. */
+export interface SnapshotHeader {
+  consistentIndex: number;
+  revision: number;
+  compactRevision: number;
+}
+
+/** A whole, verified snapshot stream: its header, its CRC-32 (the trailer's) and its length up to and including the trailer. */
+export interface SnapshotWalk extends SnapshotHeader {
+  crc32: number;
+  dataBytes: number;
+}
+
+/**
+ * The one reader of the frame format, for a restore (readSnapshotInto) and a summary
+ * (snapshot_summary.ts): checks the 'H' header, hands every 'L' and 'R' frame to `onFrame` in
+ * order (any other type is refused), verifies the 'E' trailer's frame count and CRC-32 and what
+ * follows it: nothing, or with `zeroPadding` only zero bytes (a snapshot file's padding).
+ * Throws SnapshotCorruptError.
+ */
+export async function walkSnapshot(
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+  opts: { zeroPadding: boolean; onFrame: (type: 'L' | 'R', payload: Buffer) => void | Promise<void> },
+): Promise<SnapshotWalk> {
+  const afterEnd = (data: Buffer): boolean => (opts.zeroPadding ? data.some((b) => b !== 0) : data.length > 0);
   let buf: Buffer = Buffer.alloc(0);
+  let consumed = 0;
   let crc = 0;
   let frames = 0;
-  let header: { consistentIndex: number; revision: number; compactRevision: number } | undefined;
-  let ended = false;
-  let ops: Array<{ type: 'put'; key: Buffer; value: Buffer }> = [];
-  let opBytes = 0;
-  const flush = async (): Promise<void> => {
-    if (ops.length === 0) return;
-    await db.batch(ops);
-    ops = [];
-    opBytes = 0;
-  };
+  let header: SnapshotHeader | undefined;
+  let end: SnapshotWalk | undefined;
   for await (const chunk of chunks) {
-    if (ended && chunk.length > 0) throw new SnapshotCorruptError('mvcc: snapshot has data after its end');
+    if (end) {
+      if (afterEnd(chunk)) throw new SnapshotCorruptError('mvcc: snapshot has data after its end');
+      continue;
+    }
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
     let off = 0;
-    while (!ended && buf.length - off >= FRAME_HEADER) {
+    while (!end && buf.length - off >= FRAME_HEADER) {
       const type = String.fromCharCode(buf[off]!);
       const len = buf.readUInt32BE(off + 1);
       if (buf.length - off < FRAME_HEADER + len) break;
@@ -142,10 +161,10 @@ export async function readSnapshotInto(db: Db, keys: Keyspace, chunks: AsyncIter
       const payload = whole.subarray(FRAME_HEADER);
       off += FRAME_HEADER + len;
       if (type === 'E') {
-        if (len !== 12 || readUint64(payload, 0) !== frames || payload.readUInt32BE(8) !== crc) {
+        if (!header || len !== 12 || readUint64(payload, 0) !== frames || payload.readUInt32BE(8) !== crc) {
           throw new SnapshotCorruptError('mvcc: snapshot checksum mismatch');
         }
-        ended = true;
+        end = { ...header, crc32: crc, dataBytes: consumed + off };
         break;
       }
       crc = crc32(whole, crc);
@@ -159,9 +178,37 @@ export async function readSnapshotInto(db: Db, keys: Keyspace, chunks: AsyncIter
           revision: readUint64(payload, MAGIC.length + 8),
           compactRevision: readUint64(payload, MAGIC.length + 16),
         };
-        continue;
+      } else if (type === 'L' || type === 'R') {
+        await opts.onFrame(type, payload);
+      } else {
+        throw new SnapshotCorruptError(`mvcc: snapshot has an unknown frame ${JSON.stringify(type)}`);
       }
-      if (type === 'L' && len > 8) {
+    }
+    if (end) {
+      if (afterEnd(buf.subarray(off))) throw new SnapshotCorruptError('mvcc: snapshot has data after its end');
+    } else {
+      consumed += off;
+      buf = buf.subarray(off);
+    }
+  }
+  if (!end) throw new SnapshotCorruptError('mvcc: snapshot is truncated');
+  return end;
+}
+
+/** Parses, verifies and writes a snapshot into `keys` (which must be empty). Throws SnapshotCorruptError. */
+export async function readSnapshotInto(db: Db, keys: Keyspace, chunks: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+  let ops: Array<{ type: 'put'; key: Buffer; value: Buffer }> = [];
+  let opBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (ops.length === 0) return;
+    await db.batch(ops);
+    ops = [];
+    opBytes = 0;
+  };
+  const header = await walkSnapshot(chunks, {
+    zeroPadding: false,
+    onFrame: async (type, payload) => {
+      if (type === 'L' && payload.length > 8) {
         const idBytes = Buffer.from(payload.subarray(0, 8));
         const sealed = Buffer.from(payload.subarray(8));
         try {
@@ -170,7 +217,7 @@ export async function readSnapshotInto(db: Db, keys: Keyspace, chunks: AsyncIter
           throw new SnapshotCorruptError(`mvcc: snapshot lease record ${idBytes.toString('hex')} is corrupt`);
         }
         ops.push({ type: 'put', key: keys.leaseKey(readUint64(idBytes, 0)), value: sealed });
-      } else if (type === 'R' && len > REVISION_BYTES) {
+      } else if (type === 'R' && payload.length > REVISION_BYTES) {
         const revBytes = Buffer.from(payload.subarray(0, REVISION_BYTES));
         const sealed = Buffer.from(payload.subarray(REVISION_BYTES));
         const rev = decodeRevision(revBytes);
@@ -183,13 +230,10 @@ export async function readSnapshotInto(db: Db, keys: Keyspace, chunks: AsyncIter
       } else {
         throw new SnapshotCorruptError(`mvcc: snapshot has an unknown frame ${JSON.stringify(type)}`);
       }
-      opBytes += len;
+      opBytes += payload.length;
       if (ops.length >= 1000 || opBytes >= 4 << 20) await flush();
-    }
-    buf = buf.subarray(off);
-    if (ended && buf.length > 0) throw new SnapshotCorruptError('mvcc: snapshot has data after its end');
-  }
-  if (!ended || !header) throw new SnapshotCorruptError('mvcc: snapshot is truncated');
+    },
+  });
   await flush();
   // No "finished compaction" record: opening the restored store re-runs the
   // physical part of the compaction, dropping what the sender had not yet removed.
