@@ -9,6 +9,8 @@
 //   BENCH_SECONDS=3 BENCH_ROUNDS=2 npx tsx bench/store/run.ts
 //   BENCH_ONLY='watchers|read-only' npx tsx bench/store/run.ts   # workloads whose name matches
 //   MKUBE_STORE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' ...  # CPU profiles of the members
+//   BENCH_AB=grpc-js ...   # also a third cluster per round whose members serve with grpc-js' server
+//                          # (MKUBE_STORE_GRPC_SERVER=grpc-js): the A/B of server/grpc in the same run
 import * as grpc from '@grpc/grpc-js';
 import { loadavg } from 'node:os';
 import { loadEtcdProto } from '@mkube/store';
@@ -19,6 +21,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const MEMBER_COUNTS = (process.env.BENCH_MEMBERS ?? '3').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
+const AB = process.env.BENCH_AB === 'grpc-js';
 const CONNECTIONS = 8;
 const WATCHERS = 32;
 const VALUE = Buffer.alloc(256, 'v');
@@ -262,9 +265,10 @@ function fmt(n: number, digits = 1): string {
 
 async function main(): Promise<void> {
   const rows: string[] = [];
-  rows.push('| round | members | workload | mkube ops/s | etcd ops/s | ratio | mkube p50 ms | etcd p50 ms | mkube p99 ms | etcd p99 ms | p99 ratio | load |');
-  rows.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
-  const ratios = new Map<string, { tput: number[]; p99: number[] }>();
+  const abHead = AB ? ' grpc-js server ops/s | its ratio | its p99 ms | its p99 ratio |' : '';
+  rows.push(`| round | members | workload | mkube ops/s | etcd ops/s | ratio | mkube p50 ms | etcd p50 ms | mkube p99 ms | etcd p99 ms | p99 ratio | load |${abHead}`);
+  rows.push(`|---|---|---|---|---|---|---|---|---|---|---|---|${AB ? '---|---|---|---|' : ''}`);
+  const ratios = new Map<string, { tput: number[]; p99: number[]; abTput: number[]; abP99: number[] }>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (const n of MEMBER_COUNTS) {
       const load0 = loadavg()[0]!;
@@ -276,24 +280,35 @@ async function main(): Promise<void> {
       } finally {
         await etcd.stop();
       }
-      console.error(`== round ${round}, ${n} member(s): mkube-store (load ${loadavg()[0]!.toFixed(1)})`);
-      const store = await StoreCluster.start({ members: n });
-      let mkRes: Record<string, Figure>;
-      try {
-        mkRes = await workloads(store.endpoints);
-      } finally {
-        await store.stop();
-      }
+      const runStore = async (server: 'http2' | 'grpc-js'): Promise<Record<string, Figure>> => {
+        console.error(`== round ${round}, ${n} member(s): mkube-store, ${server} server (load ${loadavg()[0]!.toFixed(1)})`);
+        if (server === 'grpc-js') process.env.MKUBE_STORE_GRPC_SERVER = 'grpc-js';
+        const store = await StoreCluster.start({ members: n });
+        delete process.env.MKUBE_STORE_GRPC_SERVER;
+        try {
+          return await workloads(store.endpoints);
+        } finally {
+          await store.stop();
+        }
+      };
+      const abRes = AB ? await runStore('grpc-js') : undefined;
+      const mkRes = await runStore('http2');
       const load = `${load0.toFixed(0)}-${loadavg()[0]!.toFixed(0)}`;
       for (const name of Object.keys(etcdRes)) {
         const m = mkRes[name]!;
         const e = etcdRes[name]!;
-        const r = ratios.get(`${n}|${name}`) ?? { tput: [], p99: [] };
+        const r = ratios.get(`${n}|${name}`) ?? { tput: [], p99: [], abTput: [], abP99: [] };
         r.tput.push(m.opsPerSec / e.opsPerSec);
         r.p99.push(m.p99 / e.p99);
+        const a = abRes?.[name];
+        if (a) {
+          r.abTput.push(a.opsPerSec / e.opsPerSec);
+          r.abP99.push(a.p99 / e.p99);
+        }
         ratios.set(`${n}|${name}`, r);
+        const abCols = a ? ` ${fmt(a.opsPerSec, 0)} | ${fmt(a.opsPerSec / e.opsPerSec, 2)} | ${fmt(a.p99, 2)} | ${fmt(a.p99 / e.p99, 2)} |` : '';
         rows.push(
-          `| ${round} | ${n} | ${name} | ${fmt(m.opsPerSec, 0)} | ${fmt(e.opsPerSec, 0)} | ${fmt(m.opsPerSec / e.opsPerSec, 2)} | ${fmt(m.p50, 2)} | ${fmt(e.p50, 2)} | ${fmt(m.p99, 2)} | ${fmt(e.p99, 2)} | ${fmt(m.p99 / e.p99, 2)} | ${load} |`,
+          `| ${round} | ${n} | ${name} | ${fmt(m.opsPerSec, 0)} | ${fmt(e.opsPerSec, 0)} | ${fmt(m.opsPerSec / e.opsPerSec, 2)} | ${fmt(m.p50, 2)} | ${fmt(e.p50, 2)} | ${fmt(m.p99, 2)} | ${fmt(e.p99, 2)} | ${fmt(m.p99 / e.p99, 2)} | ${load} |${abCols}`,
         );
       }
     }
@@ -302,10 +317,10 @@ async function main(): Promise<void> {
   console.log(rows.join('\n'));
   if (ROUNDS > 1) {
     const range = (xs: number[]) => `${fmt(Math.min(...xs), 2)}–${fmt(Math.max(...xs), 2)}`;
-    console.log(`\n| members | workload | throughput ratio (range over ${ROUNDS} rounds) | p99 ratio |\n|---|---|---|---|`);
+    console.log(`\n| members | workload | throughput ratio (range over ${ROUNDS} rounds) | p99 ratio |${AB ? ' grpc-js server: throughput ratio | p99 ratio |' : ''}\n|---|---|---|---|${AB ? '---|---|' : ''}`);
     for (const [k, r] of ratios) {
       const [n, name] = k.split('|');
-      console.log(`| ${n} | ${name} | ${range(r.tput)} | ${range(r.p99)} |`);
+      console.log(`| ${n} | ${name} | ${range(r.tput)} | ${range(r.p99)} |${AB ? ` ${range(r.abTput)} | ${range(r.abP99)} |` : ''}`);
     }
   }
 }

@@ -14,6 +14,7 @@ import { StoreMetrics } from '../server/metrics.js';
 import { openMvccKeySpace } from '../server/mvcc_key_space.js';
 import { addPeerService } from '../server/peer/peer_service.js';
 import { addEtcdServices } from '../server/services/index.js';
+import { Http2GrpcServer, type GrpcServerTLS } from '../server/grpc/server.js';
 import { parseURL, type ListenURL } from '../server/urls.js';
 import { CallDispatcher } from '../transport/call_dispatcher.js';
 import type { ServerFrame } from '../transport/call_frames.js';
@@ -58,6 +59,48 @@ function bind(server: grpc.Server, address: string, creds: grpc.ServerCredential
   });
 }
 
+/** The same TLS for the node:http2 gRPC server (server/grpc): the URL's scheme decides, as serverCredentials. */
+function serverTLS(url: ListenURL, tls: TLSFiles | undefined): GrpcServerTLS | undefined {
+  if (url.scheme !== 'https' || !tls) return undefined;
+  return {
+    cert: readFileSync(tls.certFile),
+    key: readFileSync(tls.keyFile),
+    ...(tls.trustedCAFile ? { ca: readFileSync(tls.trustedCAFile) } : {}),
+    clientCertAuth: tls.clientCertAuth,
+  };
+}
+
+/**
+ * The client and peer listeners are served by server/grpc's node:http2 gRPC server; MKUBE_STORE_GRPC_SERVER=grpc-js
+ * serves them with grpc-js' server instead (kept for A/B measurements: bench/store/run.ts).
+ */
+interface Listener {
+  addService: grpc.Server['addService'];
+  listen(url: ListenURL, tls: TLSFiles | undefined): Promise<number>;
+  forceShutdown(): void;
+}
+
+function makeListener(grpcOptions: Record<string, number>): Listener {
+  if (process.env.MKUBE_STORE_GRPC_SERVER === 'grpc-js') {
+    const server = new grpc.Server(grpcOptions);
+    return {
+      addService: server.addService.bind(server),
+      listen: (url, tls) => bind(server, url.address, serverCredentials(url, tls)),
+      forceShutdown: () => server.forceShutdown(),
+    };
+  }
+  const server = new Http2GrpcServer({
+    maxReceiveMessageBytes: grpcOptions['grpc.max_receive_message_length']!,
+    maxSendMessageBytes: grpcOptions['grpc.max_send_message_length']!,
+    keepaliveTimeMs: grpcOptions['grpc.keepalive_time_ms'],
+  });
+  return {
+    addService: server.addService.bind(server),
+    listen: (url, tls) => server.bind(url, serverTLS(url, tls)),
+    forceShutdown: () => server.forceShutdown(),
+  };
+}
+
 export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<RunningStore> {
   const log = logger ?? pino({ level: cfg.logLevel, base: { component: 'mkube-store', member: cfg.name } });
   const metrics = new StoreMetrics();
@@ -81,9 +124,9 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   };
-  const peerServer = new grpc.Server({ ...grpcOptions, 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
+  const peerServer = makeListener({ ...grpcOptions, 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
   addPeerService(peerServer, member, log, () => metrics.peerMalformed.inc(), { requirePeerCertificate: cfg.peerTLS?.clientCertAuth === true });
-  const clientServer = new grpc.Server(grpcOptions);
+  const clientServer = makeListener(grpcOptions);
   const services = addEtcdServices(clientServer, member, { maxRequestBytes: cfg.maxRequestBytes });
   const inProcess = new Set<InProcessConnection>();
   const dispatchers = new Set<CallDispatcher>();
@@ -93,13 +136,13 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
     for (const u of cfg.listenPeerURLs) {
       const url = parseURL(u);
       if (url.scheme !== 'https' && cfg.peerTLS?.clientCertAuth) log.warn({ url: u }, `The scheme of peer url ${u} is HTTP while client cert auth (--peer-client-cert-auth) is enabled. Ignored client cert auth for this url.`);
-      await bind(peerServer, url.address, serverCredentials(url, cfg.peerTLS));
+      await peerServer.listen(url, cfg.peerTLS);
     }
     member.start();
     for (const u of cfg.listenClientURLs) {
       const url = parseURL(u);
       if (url.scheme !== 'https' && cfg.clientTLS?.clientCertAuth) log.warn({ url: u }, `The scheme of client url ${u} is HTTP while client cert auth (--client-cert-auth) is enabled. Ignored client cert auth for this url.`);
-      await bind(clientServer, url.address, serverCredentials(url, cfg.clientTLS));
+      await clientServer.listen(url, cfg.clientTLS);
     }
     for (const u of cfg.listenMetricsURLs) {
       const url = parseURL(u);

@@ -54,7 +54,7 @@ function unauthenticated(call: { getAuthContext(): { transportSecurityType?: str
   return { code: grpc.status.UNAUTHENTICATED, details: 'peer certificate required (--peer-client-cert-auth)', metadata: new grpc.Metadata() };
 }
 
-export function addPeerService(server: grpc.Server, handler: PeerHandler, logger: Logger, onMalformed?: () => void, opts: PeerServiceOptions = {}): void {
+export function addPeerService(server: Pick<grpc.Server, 'addService'>, handler: PeerHandler, logger: Logger, onMalformed?: () => void, opts: PeerServiceOptions = {}): void {
   server.addService(raftPeerService, {
     Send(call: grpc.ServerReadableStream<MessageBatch, object>, callback: grpc.sendUnaryData<object>) {
       const denied = unauthenticated(call, opts, logger);

@@ -37,7 +37,10 @@ export function etcdServices(backend: EtcdBackend, opts: Partial<ServiceOptions>
   ];
 }
 
-export function addEtcdServices(server: grpc.Server, backend: EtcdBackend, opts: Partial<ServiceOptions> = {}): EtcdServiceEntry[] {
+/** Anything services are added to as grpc-js' Server takes them (grpc.Server, server/grpc's Http2GrpcServer). */
+export type ServiceRegistrar = Pick<grpc.Server, 'addService'>;
+
+export function addEtcdServices(server: ServiceRegistrar, backend: EtcdBackend, opts: Partial<ServiceOptions> = {}): EtcdServiceEntry[] {
   const services = etcdServices(backend, opts);
   for (const s of services) server.addService(s.definition, s.handlers);
   return services;
