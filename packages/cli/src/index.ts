@@ -6,3 +6,4 @@ export { ensureMetricsApi, metricsApiAvailable, metricsServerArgs } from './metr
 export { ccmArgs, LAB_LB_POOL, routePoolToLab, writeMachinesFile } from './cloud_controller.js';
 export { readState, stopProcess } from './processes.js';
 export { backup, restore, BackupError, type BackupManifest } from './backup.js';
+export type { ChaosReportFile, ChaosSummary, FaultOutcome } from './chaos/report.js';

@@ -17,6 +17,7 @@ import type { ChaosCluster } from './cluster.js';
 import { parseHostsFile } from './hosts_file.js';
 import { LabChaosCluster } from './lab_cluster.js';
 import { RemoteChaosCluster } from './remote_cluster.js';
+import type { ChaosReportFile } from './report.js';
 import { runChaos } from './run.js';
 
 export const CHAOS_USAGE = `  mkube chaos [--data-dir DIR] [--duration 120s] [--faults ${FAULT_KINDS.join(',')}]
@@ -86,7 +87,8 @@ export async function runChaosCommand(argv: string[], log: (line: string) => voi
     log(`chaos: ${planes.length} control planes, ${hosts.length - planes.length} workers; faults ${faults.join(', ')}; ${values.duration} (seed ${seed})`);
   }
   const { summary, report, ok } = await runChaos(cluster, { durationMs, faults, seed, holdMs, image: values.image, log });
-  writeFileSync(reportFile, JSON.stringify({ seed, ...summary }, null, 2));
+  const file: ChaosReportFile = { seed, ...summary };
+  writeFileSync(reportFile, JSON.stringify(file, null, 2));
   process.stdout.write(`${report}\n`);
   log(ok ? 'chaos: passed' : 'chaos: FAILED');
   return ok ? 0 : 1;

@@ -57,6 +57,11 @@ export interface ChaosSummary {
   clockOffsets?: Array<{ host: string; offsetMs: number; uncertaintyMs: number; rttMs: number[] }>;
 }
 
+/** DIR/chaos-report.json (or --report FILE): the summary with the run's seed. */
+export interface ChaosReportFile extends ChaosSummary {
+  seed: number;
+}
+
 export interface FaultRow {
   kind: string;
   count: number;
