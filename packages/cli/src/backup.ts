@@ -17,12 +17,16 @@ import { ensurePrivateDir, restoreEmbeddedStore } from '@mkube/apiserver';
 import { snapshotStatus } from '@mkube/store';
 import { saveSnapshot, type EtcdTlsOptions } from '@mkube/store/client';
 import { readState, isRunning } from './processes.js';
+import { restoreControlPlane } from './restore_control_plane.js';
 import { readMemberRecord, storePkiFiles } from './store_member.js';
 
 export const BACKUP_USAGE = `  mkube backup [--data-dir DIR] [--output FILE]               the store snapshot and the PKI of the running cluster in one
                                                                 file (0600: it holds the CA key and every Secret)
   mkube restore FILE [--data-dir DIR]                           a single-node cluster's data dir rebuilt from a backup (DIR must
                                                                 hold no cluster); then mkube up --data-dir DIR with its flags
+  mkube restore FILE --control-plane --advertise-address IP     one control plane of a multi-control-plane cluster restored and
+     --initial-cluster NAME=https://IP:2380,... [--node-name NAME] [--api-port 6443] [--data-dir DIR]
+                                                                started (run it on every control plane with the same FILE)
 `;
 
 const FORMAT = 'mkube-backup/v1';
@@ -121,41 +125,60 @@ function holdsCluster(dataDir: string): string | undefined {
   return undefined;
 }
 
+/** An extracted, verified backup: its manifest and where its snapshot and API server dir are (under `work`). */
+export interface OpenedBackup {
+  manifest: BackupManifest;
+  snapshot: string;
+  apiDir: string;
+}
+
+/** Extracts a backup into `work` and checks it: a known manifest, a snapshot whose checksums hold and match the manifest. */
+export async function openBackup(file: string, work: string): Promise<OpenedBackup> {
+  if (!existsSync(file) || !statSync(file).isFile()) throw new BackupError('NOT_A_BACKUP', `${file}: no such backup file`);
+  try {
+    execFileSync('tar', ['-xf', resolve(file), '-C', work], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    throw new BackupError('NOT_A_BACKUP', `${file} is not an mkube backup (tar: ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()})`, { cause: err });
+  }
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(work, 'manifest.json'), 'utf8')) as BackupManifest;
+  } catch (err) {
+    throw new BackupError('NOT_A_BACKUP', `${file} is not an mkube backup (no readable manifest.json)`, { cause: err });
+  }
+  if (manifest.format !== FORMAT) throw new BackupError('NOT_A_BACKUP', `${file}: unknown backup format ${JSON.stringify(manifest.format)} (expected ${FORMAT})`);
+  const snapshot = join(work, 'snapshot.db');
+  try {
+    const st = await snapshotStatus(snapshot);
+    if (st.sha256 !== manifest.store.sha256) throw new Error(`its sha256 ${st.sha256} is not the manifest's ${manifest.store.sha256}`);
+  } catch (err) {
+    throw new BackupError('BACKUP_CORRUPT', `${file}: the store snapshot is damaged: ${(err as Error).message}`, { cause: err });
+  }
+  return { manifest, snapshot, apiDir: join(work, 'apiserver') };
+}
+
+/** Refuses a data dir that holds a cluster: one running from it, or an API server dir. */
+export function checkRestorable(dataDir: string): void {
+  const busy = existsSync(dataDir) ? holdsCluster(dataDir) : undefined;
+  if (busy) throw new BackupError('DATA_DIR_IN_USE', `cannot restore into ${dataDir}: ${busy}`);
+}
+
 export async function restore(o: { file: string; dataDir: string }): Promise<{ manifest: BackupManifest; revision: number; memberId: number; clusterId: number }> {
   const dataDir = resolve(o.dataDir);
   if (!existsSync(o.file) || !statSync(o.file).isFile()) throw new BackupError('NOT_A_BACKUP', `${o.file}: no such backup file`);
-  const busy = existsSync(dataDir) ? holdsCluster(dataDir) : undefined;
-  if (busy) throw new BackupError('DATA_DIR_IN_USE', `cannot restore into ${dataDir}: ${busy}`);
+  checkRestorable(dataDir);
   ensurePrivateDir(dataDir);
   const work = mkdtempSync(join(dataDir, '.restore-'));
   try {
-    try {
-      execFileSync('tar', ['-xf', resolve(o.file), '-C', work], { stdio: ['ignore', 'ignore', 'pipe'] });
-    } catch (err) {
-      throw new BackupError('NOT_A_BACKUP', `${o.file} is not an mkube backup (tar: ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()})`, { cause: err });
-    }
-    let manifest: BackupManifest;
-    try {
-      manifest = JSON.parse(readFileSync(join(work, 'manifest.json'), 'utf8')) as BackupManifest;
-    } catch (err) {
-      throw new BackupError('NOT_A_BACKUP', `${o.file} is not an mkube backup (no readable manifest.json)`, { cause: err });
-    }
-    if (manifest.format !== FORMAT) throw new BackupError('NOT_A_BACKUP', `${o.file}: unknown backup format ${JSON.stringify(manifest.format)} (expected ${FORMAT})`);
-    if (manifest.store.kind !== 'embedded') {
-      throw new BackupError('UNSUPPORTED', `${o.file} is the backup of a cluster whose store runs on its control planes: restore each member with mkube-store snapshot restore (docs/OPERATIONS.md, "Backup and restore")`);
-    }
-    const snapshot = join(work, 'snapshot.db');
-    try {
-      const st = await snapshotStatus(snapshot);
-      if (st.sha256 !== manifest.store.sha256) throw new Error(`its sha256 ${st.sha256} is not the manifest's ${manifest.store.sha256}`);
-    } catch (err) {
-      throw new BackupError('BACKUP_CORRUPT', `${o.file}: the store snapshot is damaged: ${(err as Error).message}`, { cause: err });
+    const b = await openBackup(o.file, work);
+    if (b.manifest.store.kind !== 'embedded') {
+      throw new BackupError('UNSUPPORTED', `${o.file} is the backup of a cluster whose store runs on its control planes: restore each control plane with mkube restore FILE --control-plane --advertise-address IP --initial-cluster NAME=https://IP:2380,... (docs/BACKUP.md)`);
     }
     const apiDir = join(dataDir, 'apiserver');
     rmSync(apiDir, { recursive: true, force: true });
-    renameSync(join(work, 'apiserver'), apiDir);
-    const r = await restoreEmbeddedStore(apiDir, snapshot);
-    return { manifest, revision: r.revision, memberId: r.memberId, clusterId: r.clusterId };
+    renameSync(b.apiDir, apiDir);
+    const r = await restoreEmbeddedStore(apiDir, b.snapshot);
+    return { manifest: b.manifest, revision: r.revision, memberId: r.memberId, clusterId: r.clusterId };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -165,7 +188,12 @@ export async function runBackupCommand(command: 'backup' | 'restore', argv: stri
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { 'data-dir': { type: 'string', default: '.mkube' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      'data-dir': { type: 'string', default: '.mkube' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h', default: false },
+      // The restore of one control plane of a cluster whose store runs on its control planes (restore_control_plane.ts).
+      'control-plane': { type: 'boolean', default: false }, 'advertise-address': { type: 'string' }, 'initial-cluster': { type: 'string' },
+      'node-name': { type: 'string' }, 'api-port': { type: 'string', default: '6443' },
+    },
   });
   if (values.help) {
     process.stdout.write(`Usage:\n${BACKUP_USAGE}`);
@@ -180,6 +208,16 @@ export async function runBackupCommand(command: 'backup' | 'restore', argv: stri
       return 0;
     }
     if (positionals.length !== 1) throw new Error('mkube restore takes the backup FILE');
+    if (values['control-plane']) {
+      if (!values['advertise-address'] || !values['initial-cluster']) throw new Error('mkube restore --control-plane needs --advertise-address IP and --initial-cluster NAME=https://IP:2380,... (every control plane)');
+      const apiPort = Number(values['api-port']);
+      if (!Number.isInteger(apiPort) || apiPort < 1 || apiPort > 65535) throw new Error('--api-port must be a port number');
+      const r = await restoreControlPlane({ file: positionals[0]!, dataDir: values['data-dir']!, advertiseAddress: values['advertise-address'], initialCluster: values['initial-cluster'], nodeName: values['node-name'], apiPort });
+      process.stdout.write(`Control plane ${r.name} restored from ${positionals[0]} (taken ${r.manifest.createdAt}): store revision ${r.revision}, ` +
+        `member ${r.memberId.toString(16)} of the new store cluster ${r.clusterId.toString(16)}; its API server ${r.state.apiServer} serves.\n` +
+        'Restart the node agents of the workers (as after an etcd restore) so that they relist.\n');
+      return 0;
+    }
     const r = await restore({ file: positionals[0]!, dataDir: values['data-dir']! });
     process.stdout.write(`Restored ${positionals[0]} (taken ${r.manifest.createdAt}) into ${resolve(values['data-dir']!)}: store revision ${r.revision}, ` +
       `new store member ${r.memberId.toString(16)} of cluster ${r.clusterId.toString(16)}.\n` +

@@ -2,7 +2,7 @@
 // 3-member store with client and peer TLS from its own CA, the control plane's data dir as mkube init
 // leaves it (apiserver/store-member.json, apiserver/pki/etcd with the API server's client certificate).
 // The backup reaches the member over mutual TLS, holds the store's snapshot and the PKI; `mkube restore`
-// refuses it (a control-plane store is restored member by member); no store, no cluster: clear errors.
+// without --control-plane refuses it (a control-plane store is restored member by member); no store, no cluster: clear errors.
 import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -61,7 +61,7 @@ test.after.always(async () => {
   if (base) rmSync(base, { recursive: true, force: true });
 });
 
-test.serial('mkube backup of a control plane: the member snapshot over mutual TLS and the PKI, 0600; mkube restore says to restore members', async (t) => {
+test.serial('mkube backup of a control plane: the member snapshot over mutual TLS and the PKI, 0600; mkube restore without --control-plane says how to restore them', async (t) => {
   const out = join(base, 'cp1-backup.tar');
   const r = await mkube(['backup', '--data-dir', dataDir, '--output', out]);
   t.is(r.code, 0, r.stderr);
@@ -77,7 +77,7 @@ test.serial('mkube backup of a control plane: the member snapshot over mutual TL
 
   const restored = await mkube(['restore', out, '--data-dir', join(base, 'restored')]);
   t.is(restored.code, 1);
-  t.regex(restored.stderr, /^mkube restore: .* is the backup of a cluster whose store runs on its control planes: restore each member with mkube-store snapshot restore .*\[UNSUPPORTED\]\n$/);
+  t.regex(restored.stderr, /^mkube restore: .* is the backup of a cluster whose store runs on its control planes: restore each control plane with mkube restore FILE --control-plane --advertise-address IP --initial-cluster .*\[UNSUPPORTED\]\n$/);
 });
 
 test.serial('mkube backup without a reachable store, or without a cluster, says so', async (t) => {
