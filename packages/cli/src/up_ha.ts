@@ -134,9 +134,12 @@ export async function upHa(o: HaUpOptions): Promise<ClusterState> {
       return runOnHost(n.name, n.netns, [...joinArgs, '--control-plane', '--certificate-key', certificateKey, '--advertise-address', n.nodeIP, '--api-port', String(o.apiPort),
         '--data-dir', hostDir(n), '--node-name', n.name, ...signing], out, join(hostDir(n), 'logs'));
     }, () => `${n.name} is a control plane (store member promoted)`);
-    // The API servers that joined before learn the new member: restarted with every member, one at a time.
+  }
+  if (o.controlPlanes > 1) {
+    // The API servers that joined before the last learn every member: restarted with them, one at a time, once all
+    // have joined (after each join it cost 1+2+...+(N-1) restarts: 190 s of a 5-control-plane build under load).
     const members = state.hosts!.filter((h) => h.role === 'control-plane');
-    const earlier = members.filter((h) => h.name !== n.name);
+    const earlier = members.slice(0, -1);
     await progress.step(`Restarting ${earlier.map((h) => h.name).join(', ')}'s API server${earlier.length === 1 ? '' : 's'} with ${members.length} store members`, async () => {
       // What an operator runs on each earlier machine (docs/OPERATIONS.md): mkube start --refresh-etcd-servers.
       for (const h of earlier) await runOnHost(h.name, h.netns, ['start', '--data-dir', h.dataDir, '--refresh-etcd-servers'], out, join(h.dataDir, 'logs'));
