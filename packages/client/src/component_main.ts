@@ -1,14 +1,16 @@
 /**
  * The start-up and shutdown every API-client component binary shares (mkube-dns, mkube-ingress,
  * the cloud controller manager): --kubeconfig required and loaded, start-up failures printed as one
- * line naming what failed (port taken, file unreadable) with exit 1, "<binary> started" logged, and
- * SIGTERM/SIGINT stopping the component, closing its client and exiting 0.
+ * line naming what failed (port taken, file unreadable) with exit 1, "<binary> started" logged, a rotated client
+ * certificate in --kubeconfig followed (certificate_reload.ts), and SIGTERM/SIGINT stopping the component, closing
+ * its client and exiting 0.
  */
 import type { Logger, ComponentSettings } from '@mkube/component-base';
 import { requireKubeconfig } from '@mkube/component-base';
 import { exitOnStartupError, loadingFile, usageErrorsExit2, type StartupContext } from '@mkube/api';
 import { KubeClient } from './client.js';
 import { loadKubeconfig, type ClientConfig } from './config.js';
+import { followKubeconfigCertificate } from './certificate_reload.js';
 
 /** What a component gives back once started: how to stop it and what to log about it. */
 export interface StartedComponent {
@@ -48,10 +50,16 @@ export async function runClientComponent(o: ClientComponentMain): Promise<Starte
   }
   const client = new KubeClient({ ...kubeconfig, userAgent: `${o.binary}/0.1` });
   client.onFailover = (e) => o.log.warn(e, 'API server failover');
+  // A rotated certificate (a node agent's pem, a renewed add-on identity) is picked up from --kubeconfig.
+  const stopReload = followKubeconfigCertificate(client, kubeconfigPath, {
+    onReload: (info) => o.log.info(info, 'client certificate reloaded from --kubeconfig'),
+    onError: (err) => o.log.warn({ err }, 'reading --kubeconfig for a rotated client certificate failed; the current one stays in use'),
+  });
   const started = await o.start(client, kubeconfig).catch((err: unknown) => exitOnStartupError(o.binary, err, context, o.log));
   o.log.info(started.fields ?? {}, `${o.binary} started`);
   const shutdown = (signal: string) => {
     o.log.info({ signal }, 'shutting down');
+    stopReload();
     void started.stop().finally(() => {
       client.close();
       process.exit(0);

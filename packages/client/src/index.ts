@@ -18,3 +18,4 @@ export { Informer, keyOf, type InformerOptions, type EventHandler } from './info
 export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 export { LeaderElector, type LeaderElectorOptions } from './leader.js';
 export { runClientComponent, exitOnHelp, type ClientComponentMain, type StartedComponent } from './component_main.js';
+export { followKubeconfigCertificate, type CertificateReloadOptions } from './certificate_reload.js';
