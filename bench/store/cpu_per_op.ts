@@ -4,6 +4,8 @@
 // threads) — the benchmark's own client included. Not a test: it measures.
 //
 //   npx tsx bench/store/cpu_per_op.ts            # BENCH_SECONDS=5 BENCH_IN_FLIGHT=256 BENCH_ONLY=etcd|mkube
+//   BENCH_AB=grpc-js npx tsx bench/store/cpu_per_op.ts   # also mkube-store serving with grpc-js' server
+//                                                        # (MKUBE_STORE_GRPC_SERVER=grpc-js), same run
 import * as grpc from '@grpc/grpc-js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadEtcdProto } from '@mkube/store';
@@ -85,10 +87,13 @@ if (ONLY !== 'mkube') {
     await etcd.stop();
   }
 }
-if (ONLY !== 'etcd') {
+for (const server of process.env.BENCH_AB === 'grpc-js' ? ['grpc-js', 'http2'] : ['http2']) {
+  if (ONLY === 'etcd') break;
+  if (server === 'grpc-js') process.env.MKUBE_STORE_GRPC_SERVER = 'grpc-js';
   const store = await StoreCluster.start({ members: 3 });
+  delete process.env.MKUBE_STORE_GRPC_SERVER;
   try {
-    await run('mkube-store', store.endpoints, (c) => c.includes('mkube-store.js') && c.includes(store.baseDir));
+    await run(server === 'http2' ? 'mkube-store' : 'mkube-store, grpc-js server', store.endpoints, (c) => c.includes('mkube-store.js') && c.includes(store.baseDir));
   } finally {
     await store.stop();
   }

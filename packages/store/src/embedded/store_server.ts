@@ -109,6 +109,7 @@ export async function startStore(cfg: MemberConfig, logger?: Logger): Promise<Ru
     logger: log,
     metrics,
     peerCredentials: peerCreds,
+    peerTLS: cfg.peerTLS ? { ...(cfg.peerTLS.trustedCAFile ? { ca: readFileSync(cfg.peerTLS.trustedCAFile) } : {}), cert: readFileSync(cfg.peerTLS.certFile), key: readFileSync(cfg.peerTLS.keyFile) } : undefined,
     openKeySpace: (dir, quota) => openMvccKeySpace(dir, quota, log),
   });
   let resolveFailed!: (e: Error) => void;

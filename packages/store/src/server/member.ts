@@ -65,6 +65,8 @@ export interface MemberDeps {
   /** Opens the key space over the member's LevelDB (prefix reserved for it). */
   openKeySpace(dir: string, quotaBytes: number): Promise<KeySpace>;
   peerCredentials?: import('@grpc/grpc-js').ChannelCredentials;
+  /** The peer client TLS files (for the node:http2 peer channel: server/grpc/client.ts). */
+  peerTLS?: import('./grpc/client.js').ChannelTLS;
 }
 
 type Timer = ReturnType<typeof setInterval>;
@@ -336,6 +338,7 @@ export class Member implements EtcdBackend, PeerHandler {
       memberId: this.id,
       logger: this.log,
       tlsCredentials: this.deps.peerCredentials,
+      tls: this.deps.peerTLS,
       onUnreachable: (id) => {
         this.node.reportUnreachable(id);
       },

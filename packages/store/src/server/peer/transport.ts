@@ -4,15 +4,18 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { MessageType, type Message } from '../../raft/types.js';
-import { parseURL } from '../urls.js';
-import { RaftPeerClient, toWire, type MessageBatch, type SnapshotChunk, type WireMessage } from './wire.js';
+import { parseURL, type ListenURL } from '../urls.js';
+import { Http2GrpcChannel, type ChannelTLS, type ClientStreamCall } from '../grpc/client.js';
+import { RaftPeerClient, raftPeerService, toWire, type MessageBatch, type SnapshotChunk, type WireMessage } from './wire.js';
 
 export interface TransportOptions {
   clusterId: number;
   memberId: number;
   logger: Logger;
-  /** Credentials for https peer URLs (client certificate for mutual TLS). */
+  /** Credentials for https peer URLs (client certificate for mutual TLS), for grpc-js' client (MKUBE_STORE_GRPC_SERVER=grpc-js) and the one-off ClusterInfo. */
   tlsCredentials?: grpc.ChannelCredentials;
+  /** The same as files, for the node:http2 channel (server/grpc/client.ts). */
+  tls?: ChannelTLS;
   /** The transport lost a message to this peer (Raft goes back to probing). */
   onUnreachable(id: number): void;
   /** A snapshot transfer ended. */
@@ -27,9 +30,56 @@ const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 /** A method of a grpc-js client made from a service definition (its result is cast where used). */
 type GrpcMethod = (...args: unknown[]) => unknown;
 
+/** The calls a link makes to its peer: over server/grpc's node:http2 channel, or grpc-js' client (A/B). */
+interface PeerChannel {
+  clientStream<Req>(method: 'Send' | 'SendSnapshot', onDone: (err: Error & { code?: number } | null) => void): ClientStreamCall<Req> | Error;
+  unary<Req, Res>(method: string, req: Req, timeoutMs: number): Promise<Res>;
+  close(): void;
+}
+
+type MethodDef = grpc.MethodDefinition<unknown, unknown>;
+
+function http2Channel(url: ListenURL, tls: ChannelTLS | undefined): PeerChannel {
+  const ch = new Http2GrpcChannel(url, tls, { maxReceiveMessageBytes: 64 << 20, keepaliveTimeMs: 10_000, reconnectBackoffMs: 50 });
+  const def = (method: string) => (raftPeerService as unknown as Record<string, MethodDef>)[method]!;
+  return {
+    clientStream: <Req>(method: string, onDone: (err: Error | null) => void) => ch.clientStream<Req>(def(method).path, def(method).requestSerialize as (v: Req) => Buffer, (err) => onDone(err)),
+    unary: <Req, Res>(method: string, req: Req, timeoutMs: number) => ch.unary<Req, Res>(def(method).path, def(method).requestSerialize as (v: Req) => Buffer, def(method).responseDeserialize as (b: Buffer) => Res, req, timeoutMs),
+    close: () => ch.close(),
+  };
+}
+
+function grpcJsChannel(url: ListenURL, creds: grpc.ChannelCredentials): PeerChannel {
+  const client = new RaftPeerClient(url.address, creds, {
+    'grpc.max_send_message_length': 64 << 20,
+    'grpc.max_receive_message_length': 64 << 20,
+    'grpc.initial_reconnect_backoff_ms': 50,
+    'grpc.max_reconnect_backoff_ms': 500,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.enable_channelz': 0,
+  }) as grpc.Client & Record<string, GrpcMethod>;
+  return {
+    clientStream: <Req>(method: string, onDone: (err: grpc.ServiceError | null) => void) => {
+      const call = client[method]!(onDone) as grpc.ClientWritableStream<Req> & { cancel(): void };
+      call.on('error', () => undefined);
+      return {
+        write: (msg: Req, done?: () => void) => call.write(msg, done),
+        end: () => call.end(),
+        cancel: () => call.cancel(),
+        once: (event: 'drain', listener: () => void) => void call.once(event, listener),
+      };
+    },
+    unary: <Req, Res>(method: string, req: Req, timeoutMs: number) =>
+      new Promise<Res>((resolve, reject) => {
+        client[method]!(req, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
+      }),
+    close: () => client.close(),
+  };
+}
+
 class PeerLink {
-  private client: grpc.Client & Record<string, GrpcMethod>;
-  private stream: grpc.ClientWritableStream<MessageBatch> | undefined;
+  private readonly channel: PeerChannel;
+  private stream: ClientStreamCall<MessageBatch> | undefined;
   private queued = 0;
   private brokenUntil = 0;
 
@@ -39,29 +89,29 @@ class PeerLink {
     private readonly opts: TransportOptions,
   ) {
     const url = parseURL(urls[0]!);
-    const creds = url.scheme === 'https' ? opts.tlsCredentials ?? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
-    this.client = new RaftPeerClient(url.address, creds, {
-      'grpc.max_send_message_length': 64 << 20,
-      'grpc.max_receive_message_length': 64 << 20,
-      'grpc.initial_reconnect_backoff_ms': 50,
-      'grpc.max_reconnect_backoff_ms': 500,
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.enable_channelz': 0,
-    }) as grpc.Client & Record<string, GrpcMethod>;
+    if (process.env.MKUBE_STORE_GRPC_SERVER === 'grpc-js') {
+      const creds = url.scheme === 'https' ? opts.tlsCredentials ?? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+      this.channel = grpcJsChannel(url, creds);
+    } else {
+      this.channel = http2Channel(url, opts.tls);
+    }
   }
 
-  private openStream(): grpc.ClientWritableStream<MessageBatch> | undefined {
+  private openStream(): ClientStreamCall<MessageBatch> | undefined {
     if (this.stream) return this.stream;
     if (Date.now() < this.brokenUntil) return undefined;
-    const stream = this.client.Send((err: grpc.ServiceError | null) => {
+    const stream = this.channel.clientStream<MessageBatch>('Send', (err) => {
       if (this.stream === stream) this.stream = undefined;
       if (err && err.code !== grpc.status.CANCELLED) {
         this.brokenUntil = Date.now() + 50;
         this.opts.logger.debug({ peer: this.id, err: err.message }, 'peer stream closed');
         this.opts.onUnreachable(this.id);
       }
-    }) as grpc.ClientWritableStream<MessageBatch>;
-    stream.on('error', () => undefined);
+    });
+    if (stream instanceof Error) {
+      this.brokenUntil = Date.now() + 50;
+      return undefined;
+    }
     this.stream = stream;
     return stream;
   }
@@ -80,11 +130,15 @@ class PeerLink {
 
   async sendSnapshot(m: Message): Promise<void> {
     const ok = await new Promise<boolean>((resolve) => {
-      const call = this.client.SendSnapshot((err: grpc.ServiceError | null) => {
+      const call = this.channel.clientStream<SnapshotChunk>('SendSnapshot', (err) => {
         if (err) this.opts.logger.warn({ peer: this.id, err: err.message }, 'snapshot transfer failed');
         resolve(!err);
-      }) as grpc.ClientWritableStream<SnapshotChunk>;
-      call.on('error', () => undefined);
+      });
+      if (call instanceof Error) {
+        this.opts.logger.warn({ peer: this.id, err: call.message }, 'snapshot transfer failed');
+        resolve(false);
+        return;
+      }
       const write = (c: SnapshotChunk) =>
         new Promise<void>((res) => {
           if (!call.write(c)) call.once('drain', res);
@@ -114,18 +168,13 @@ class PeerLink {
   }
 
   unary<Req, Res>(method: string, req: Req, timeoutMs: number): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      this.client[method]!(req, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: Res) => {
-        if (err) reject(err);
-        else resolve(res);
-      });
-    });
+    return this.channel.unary<Req, Res>(method, req, timeoutMs);
   }
 
   close(): void {
     this.stream?.end();
     this.stream = undefined;
-    this.client.close();
+    this.channel.close();
   }
 }
 
