@@ -14,6 +14,7 @@ export * from './field_selector.js';
 export * from './taints.js';
 export * from './owner_refs.js';
 export * from './conditions.js';
+export type * from './pod_condition.js';
 export * from './time.js';
 export * from './storage.js';
 export * from './ingress_class.js';

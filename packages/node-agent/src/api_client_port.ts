@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError, Informer, Resources, type KubeClient, type KubeObject, type ResourceClient } from '@mkube/client';
 import type { ApiPort, PodEvent } from './api_port.js';
-import type { ConfigMap, EventType, ObjectReference, Pod, PodStatus, Secret } from './api_types.js';
+import type { AgentConfigMap, EventType, ObjectReference, AgentPod, AgentPodStatus, AgentSecret } from './api_types.js';
 import { silentLogger, type Logger } from './logger.js';
 import { PrioritySemaphore } from './runtime/priority_semaphore.js';
 import type { ServiceAccountTokenSource, TokenRequestSpec } from './runtime/projected_volume.js';
@@ -21,7 +21,7 @@ import type { ServiceLike, ServiceListSource } from './runtime/service_env.js';
 import { resourceFor, type PersistentVolume, type PersistentVolumeClaim } from '@mkube/api';
 import type { StorageSource } from './runtime/pvc_volume.js';
 
-type KPod = Pod & KubeObject;
+type KPod = AgentPod & KubeObject;
 
 export interface ApiClientPortOptions {
   client: KubeClient;
@@ -78,7 +78,7 @@ export class ApiClientPort implements ApiPort, ServiceAccountTokenSource, Servic
 
   // ---------------------------------------------------------------- PodSource
 
-  async listPods(): Promise<Pod[]> {
+  async listPods(): Promise<AgentPod[]> {
     this.start();
     for (;;) {
       try {
@@ -109,7 +109,7 @@ export class ApiClientPort implements ApiPort, ServiceAccountTokenSource, Servic
 
   // ---------------------------------------------------------------- StatusSink
 
-  async writePodStatus(namespace: string, name: string, uid: string, status: PodStatus): Promise<void> {
+  async writePodStatus(namespace: string, name: string, uid: string, status: AgentPodStatus): Promise<void> {
     const cached = this.pods.get(`${namespace}/${name}`);
     if (cached && cached.metadata.uid !== uid) {
       throw Object.assign(new Error(`pod ${namespace}/${name} is now a different pod (uid ${cached.metadata.uid}, not ${uid})`), { code: 'NotFound' });
@@ -188,18 +188,18 @@ export class ApiClientPort implements ApiPort, ServiceAccountTokenSource, Servic
 
   // ---------------------------------------------------------------- ConfigSource
 
-  async getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
+  async getConfigMap(namespace: string, name: string): Promise<AgentConfigMap | undefined> {
     try {
-      return (await this.o.client.resource(Resources.configmaps).get(namespace, name)) as unknown as ConfigMap;
+      return (await this.o.client.resource(Resources.configmaps).get(namespace, name)) as unknown as AgentConfigMap;
     } catch (err) {
       if (ApiError.isNotFound(err)) return undefined;
       throw err;
     }
   }
 
-  async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
+  async getSecret(namespace: string, name: string): Promise<AgentSecret | undefined> {
     try {
-      return (await this.o.client.resource(Resources.secrets).get(namespace, name)) as unknown as Secret;
+      return (await this.o.client.resource(Resources.secrets).get(namespace, name)) as unknown as AgentSecret;
     } catch (err) {
       if (ApiError.isNotFound(err)) return undefined;
       throw err;

@@ -1,12 +1,12 @@
 // The node agent's port to the API side. The pod lifecycle engine depends only
 // on these interfaces; the API-server-backed implementation lives elsewhere.
-import type { ConfigMap, EventType, ObjectReference, Pod, PodStatus, Secret } from './api_types.js';
+import type { AgentConfigMap, EventType, ObjectReference, AgentPod, AgentPodStatus, AgentSecret } from './api_types.js';
 
 export type PodEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface PodEvent {
   type: PodEventType;
-  pod: Pod;
+  pod: AgentPod;
 }
 
 /** The desired pods of this node (spec.nodeName = the node), as full Pod objects. */
@@ -15,14 +15,14 @@ export interface PodSource {
    * All pods currently bound to this node. Resolves once the source is in
    * sync with the API (the engine removes pods that are not listed here).
    */
-  listPods(): Promise<Pod[]>;
+  listPods(): Promise<AgentPod[]>;
   /** Subscribes to changes; returns the unsubscribe function. */
   watchPods(handler: (event: PodEvent) => void): () => void;
 }
 
 export interface StatusSink {
   /** Called only when the computed status changed. */
-  writePodStatus(namespace: string, name: string, uid: string, status: PodStatus): Promise<void>;
+  writePodStatus(namespace: string, name: string, uid: string, status: AgentPodStatus): Promise<void>;
   /**
    * Deletes the pod object after graceful termination, with a uid
    * precondition (a new pod of the same name is left alone).
@@ -33,8 +33,8 @@ export interface StatusSink {
 
 export interface ConfigSource {
   /** undefined when the object does not exist. */
-  getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
-  getSecret(namespace: string, name: string): Promise<Secret | undefined>;
+  getConfigMap(namespace: string, name: string): Promise<AgentConfigMap | undefined>;
+  getSecret(namespace: string, name: string): Promise<AgentSecret | undefined>;
 }
 
 export interface ApiPort extends PodSource, StatusSink, ConfigSource {}
@@ -51,7 +51,7 @@ export interface StatusWrite {
   namespace: string;
   name: string;
   uid: string;
-  status: PodStatus;
+  status: AgentPodStatus;
   time: number;
 }
 
@@ -66,9 +66,9 @@ function clone<T>(v: T): T {
  * and echoed as MODIFIED events, as a real watch would.
  */
 export class InMemoryApiPort implements ApiPort {
-  private readonly pods = new Map<string, Pod>();
-  private readonly configMaps = new Map<string, ConfigMap>();
-  private readonly secrets = new Map<string, Secret>();
+  private readonly pods = new Map<string, AgentPod>();
+  private readonly configMaps = new Map<string, AgentConfigMap>();
+  private readonly secrets = new Map<string, AgentSecret>();
   private readonly handlers = new Set<(e: PodEvent) => void>();
   readonly statusWrites: StatusWrite[] = [];
   readonly events: RecordedEvent[] = [];
@@ -80,7 +80,7 @@ export class InMemoryApiPort implements ApiPort {
   // ---------------------------------------------------------- test controls
 
   /** Adds or replaces a pod (keyed by uid) and notifies watchers. */
-  putPod(pod: Pod): Pod {
+  putPod(pod: AgentPod): AgentPod {
     const stored = clone(pod);
     stored.metadata.namespace ??= 'default';
     stored.metadata.resourceVersion = String(++this.rvCounter);
@@ -109,16 +109,16 @@ export class InMemoryApiPort implements ApiPort {
     this.emit({ type: 'DELETED', pod: clone(pod) });
   }
 
-  getPod(uid: string): Pod | undefined {
+  getPod(uid: string): AgentPod | undefined {
     const p = this.pods.get(uid);
     return p ? clone(p) : undefined;
   }
 
-  putConfigMap(cm: ConfigMap): void {
+  putConfigMap(cm: AgentConfigMap): void {
     this.configMaps.set(`${cm.metadata.namespace ?? 'default'}/${cm.metadata.name}`, clone(cm));
   }
 
-  putSecret(s: Secret): void {
+  putSecret(s: AgentSecret): void {
     this.secrets.set(`${s.metadata.namespace ?? 'default'}/${s.metadata.name}`, clone(s));
   }
 
@@ -128,13 +128,13 @@ export class InMemoryApiPort implements ApiPort {
   }
 
   /** Status writes of one pod uid, oldest first. */
-  statusHistory(uid: string): PodStatus[] {
+  statusHistory(uid: string): AgentPodStatus[] {
     return this.statusWrites.filter((w) => w.uid === uid).map((w) => w.status);
   }
 
   // ---------------------------------------------------------- PodSource
 
-  async listPods(): Promise<Pod[]> {
+  async listPods(): Promise<AgentPod[]> {
     return [...this.pods.values()].map(clone);
   }
 
@@ -145,7 +145,7 @@ export class InMemoryApiPort implements ApiPort {
 
   // ---------------------------------------------------------- StatusSink
 
-  async writePodStatus(namespace: string, name: string, uid: string, status: PodStatus): Promise<void> {
+  async writePodStatus(namespace: string, name: string, uid: string, status: AgentPodStatus): Promise<void> {
     this.statusWrites.push({ namespace, name, uid, status: clone(status), time: this.now() });
     const pod = this.pods.get(uid);
     if (!pod) return;
@@ -171,12 +171,12 @@ export class InMemoryApiPort implements ApiPort {
 
   // ---------------------------------------------------------- ConfigSource
 
-  async getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
+  async getConfigMap(namespace: string, name: string): Promise<AgentConfigMap | undefined> {
     const cm = this.configMaps.get(`${namespace}/${name}`);
     return cm ? clone(cm) : undefined;
   }
 
-  async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
+  async getSecret(namespace: string, name: string): Promise<AgentSecret | undefined> {
     const s = this.secrets.get(`${namespace}/${name}`);
     return s ? clone(s) : undefined;
   }

@@ -1,8 +1,9 @@
 // The node agent's view of the one object model (@mkube/api's generated
-// types): re-exported as they are, with Pod, ConfigMap and Secret narrowed
-// to what the agent handles — objects from the API server, whose name and
-// uid are set, and pods with a spec.
-import type { PodSpec } from '@mkube/api';
+// types): re-exported as they are, with AgentPod, AgentConfigMap and
+// AgentSecret the Pod, ConfigMap and Secret narrowed to what the agent
+// handles — objects from the API server, whose name and uid are set, and
+// pods with a spec.
+import type { PodSpec, WrittenPodCondition } from '@mkube/api';
 import type * as api from '@mkube/api';
 
 export type {
@@ -39,15 +40,13 @@ export type AgentObjectMeta = api.ObjectMeta & { name: string; uid: string };
 
 export type { PodSpec };
 
-export type ContainerStatus = api.ContainerStatus;
-/** lastProbeTime is written as null, as Go marshals a zero metav1.Time. */
-export type PodCondition = Omit<api.PodCondition, 'lastProbeTime'> & { lastProbeTime?: string | null };
+export type { ContainerStatus, WrittenPodCondition } from '@mkube/api';
 
-export type PodStatus = Omit<api.PodStatus, 'conditions'> & { conditions?: PodCondition[] };
+export type AgentPodStatus = Omit<api.PodStatus, 'conditions'> & { conditions?: WrittenPodCondition[] };
 
-export type Pod = Omit<api.Pod, 'metadata' | 'spec' | 'status'> & { metadata: AgentObjectMeta; spec: PodSpec; status?: PodStatus };
-export type ConfigMap = Omit<api.ConfigMap, 'metadata'> & { metadata: AgentObjectMeta };
-export type Secret = Omit<api.Secret, 'metadata'> & { metadata: AgentObjectMeta };
+export type AgentPod = Omit<api.Pod, 'metadata' | 'spec' | 'status'> & { metadata: AgentObjectMeta; spec: PodSpec; status?: AgentPodStatus };
+export type AgentConfigMap = Omit<api.ConfigMap, 'metadata'> & { metadata: AgentObjectMeta };
+export type AgentSecret = Omit<api.Secret, 'metadata'> & { metadata: AgentObjectMeta };
 
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';

@@ -11,7 +11,7 @@ import type { ApiPort } from './api_port.js';
 import { sleepOn, type Clock, type TimerHandle } from './clock.js';
 import { CriError } from './cri/cri_error.js';
 import type { CriRuntime } from './cri/cri_runtime.js';
-import type { Pod, PodStatus } from './api_types.js';
+import type { AgentPod, AgentPodStatus } from './api_types.js';
 import { computePodActions, type PodRuntimeStatus } from './kuberuntime/pod_actions.js';
 import { PodExecutor, type StartupTrace } from './kuberuntime/pod_executor.js';
 import { RuntimeObserver } from './kuberuntime/runtime_observer.js';
@@ -72,11 +72,11 @@ const CLEANUP_RETRY_MAX_MS = 30_000;
 /** Rounds of a still-busy pod cgroup before the pod is released anyway (its processes are gone from CRI). */
 const CGROUP_ROUNDS = 5;
 
-const isTerminalPhase = (s: PodStatus | undefined): boolean => s?.phase === 'Succeeded' || s?.phase === 'Failed';
+const isTerminalPhase = (s: AgentPodStatus | undefined): boolean => s?.phase === 'Succeeded' || s?.phase === 'Failed';
 const notFound = (err: unknown): boolean => err instanceof CriError && err.isNotFound;
 
 export class PodWorker {
-  pod: Pod;
+  pod: AgentPod;
   readonly uid: string;
   private phase: PodLifecyclePhase = 'syncing';
   /** The pod left the source (deleted, moved off the node, or found orphaned in CRI). */
@@ -87,7 +87,7 @@ export class PodWorker {
   private stopped = false;
   private finished = false;
   private idleWaiters: (() => void)[] = [];
-  private lastStatus?: PodStatus;
+  private lastStatus?: AgentPodStatus;
   private startTime?: number;
   private retryTimer?: TimerHandle;
   private retryAt = Infinity;
@@ -99,7 +99,7 @@ export class PodWorker {
   private readonly executor: PodExecutor;
 
   constructor(
-    pod: Pod,
+    pod: AgentPod,
     private readonly deps: WorkerDeps,
     opts: { orphan?: boolean; graceSeconds?: number } = {},
   ) {
@@ -139,7 +139,7 @@ export class PodWorker {
   }
 
   /** The status this worker last computed (and wrote, unless the pod is gone). */
-  get status(): PodStatus | undefined {
+  get status(): AgentPodStatus | undefined {
     return this.lastStatus;
   }
 
@@ -148,7 +148,7 @@ export class PodWorker {
   }
 
   /** A newer version of the pod; sync unless told it changed nothing a sync depends on. */
-  update(pod: Pod, sync = true): void {
+  update(pod: AgentPod, sync = true): void {
     if (this.removed) return;
     this.pod = pod;
     if (pod.metadata.deletionTimestamp) this.toTerminating();
@@ -277,7 +277,7 @@ export class PodWorker {
   }
 
   /** Logs the startup phases once the written status has every container running. */
-  private traceStartup(status: PodStatus): void {
+  private traceStartup(status: AgentPodStatus): void {
     const t = this.startup;
     const cs = status.containerStatuses ?? [];
     if (!t || cs.length !== this.pod.spec.containers.length || !cs.every((c) => c.state?.running)) return;

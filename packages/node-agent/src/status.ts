@@ -7,10 +7,10 @@ import type {
   Container,
   ContainerState,
   ContainerStatus,
-  Pod,
-  PodCondition,
+  AgentPod,
+  WrittenPodCondition,
   PodPhase,
-  PodStatus,
+  AgentPodStatus,
 } from './api_types.js';
 import { podQosClass } from './runtime/qos.js';
 
@@ -55,7 +55,7 @@ export interface ContainerWorkerState {
 }
 
 export interface StatusInput {
-  pod: Pod;
+  pod: AgentPod;
   hostIP: string;
   sandbox?: ObservedSandbox;
   /** Every instance CRI has for this pod (any order). */
@@ -66,7 +66,7 @@ export interface StatusInput {
     startTime?: number;
   };
   /** The status last written (lastTransitionTime is kept for unchanged conditions). */
-  previous?: PodStatus;
+  previous?: AgentPodStatus;
   /** The pod is being (or has been) shut down: stopped containers make it terminal. */
   podIsTerminal?: boolean;
   now: number;
@@ -82,7 +82,7 @@ export function instancesOf(containers: ObservedContainer[], name: string, kind?
 }
 
 /** Whether a container with this latest instance needs a new instance (kubelet's ShouldContainerBeRestarted). */
-export function shouldRestart(pod: Pod, latest: ObservedContainer | undefined): boolean {
+export function shouldRestart(pod: AgentPod, latest: ObservedContainer | undefined): boolean {
   if (!latest) return true;
   if (latest.state === 'running') return false;
   if (latest.state === 'created' || latest.state === 'unknown') return true;
@@ -93,7 +93,7 @@ export function shouldRestart(pod: Pod, latest: ObservedContainer | undefined): 
 }
 
 /** Init containers need a retry only on failure, unless the pod never restarts; a sidecar (restartPolicy Always) whenever it is not running. */
-export function shouldRestartInit(pod: Pod, latest: ObservedContainer | undefined, spec?: Container): boolean {
+export function shouldRestartInit(pod: AgentPod, latest: ObservedContainer | undefined, spec?: Container): boolean {
   if (!latest) return true;
   if (latest.state === 'running') return false;
   if (spec?.restartPolicy === 'Always') return true;
@@ -170,7 +170,7 @@ function containerStatus(
   return stripUndefined(status);
 }
 
-const isSidecar = (pod: Pod, name: string): boolean => (pod.spec.initContainers ?? []).some((c) => c.name === name && c.restartPolicy === 'Always');
+const isSidecar = (pod: AgentPod, name: string): boolean => (pod.spec.initContainers ?? []).some((c) => c.name === name && c.restartPolicy === 'Always');
 
 /** kubelet's HasAnyRegularContainerStarted. */
 function anyRegularStarted(regular: ContainerStatus[]): boolean {
@@ -178,7 +178,7 @@ function anyRegularStarted(regular: ContainerStatus[]): boolean {
 }
 
 /** kubelet's getPhase (sidecars — restartable init containers — count with the containers, not as initialization). */
-export function podPhase(pod: Pod, init: ContainerStatus[], regular: ContainerStatus[], podIsTerminal: boolean): PodPhase {
+export function podPhase(pod: AgentPod, init: ContainerStatus[], regular: ContainerStatus[], podIsTerminal: boolean): PodPhase {
   let pendingInitialization = 0;
   let failedInitialization = 0;
   let unknown = 0;
@@ -246,14 +246,14 @@ function condition(
   status: ConditionStatus,
   reason?: string,
   message?: string,
-): PodCondition {
+): WrittenPodCondition {
   const prev = input.previous?.conditions?.find((c) => c.type === type);
   const lastTransitionTime = prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : rfc3339(input.now);
   return stripUndefined({ type, status, lastProbeTime: null, lastTransitionTime, reason, message });
 }
 
 /** The pod's status as kubelet would report it. */
-export function computePodStatus(input: StatusInput): PodStatus {
+export function computePodStatus(input: StatusInput): AgentPodStatus {
   const { pod } = input;
   const initSpecs = pod.spec.initContainers ?? [];
   const defaultWaiting = initSpecs.length > 0 ? 'PodInitializing' : 'ContainerCreating';
@@ -265,7 +265,7 @@ export function computePodStatus(input: StatusInput): PodStatus {
   if (prevPhase === 'Succeeded' || prevPhase === 'Failed') phase = prevPhase;
   const terminal = phase === 'Succeeded' || phase === 'Failed';
 
-  const conditions: PodCondition[] = [];
+  const conditions: WrittenPodCondition[] = [];
   const sandboxReady = input.sandbox?.ready === true && !terminal;
   conditions.push(condition(input, 'PodReadyToStartContainers', sandboxReady ? 'True' : 'False'));
 
@@ -299,7 +299,7 @@ export function computePodStatus(input: StatusInput): PodStatus {
 
   const podIP = pod.spec.hostNetwork ? input.hostIP : input.sandbox?.ip || undefined;
   const startMs = input.worker.startTime;
-  const status: PodStatus = {
+  const status: AgentPodStatus = {
     phase,
     conditions,
     hostIP: input.hostIP || undefined,
@@ -315,7 +315,7 @@ export function computePodStatus(input: StatusInput): PodStatus {
 }
 
 /** Structural equality of two statuses (key order independent). */
-export function statusEqual(a: PodStatus | undefined, b: PodStatus | undefined): boolean {
+export function statusEqual(a: AgentPodStatus | undefined, b: AgentPodStatus | undefined): boolean {
   return canonical(a) === canonical(b);
 }
 

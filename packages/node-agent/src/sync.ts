@@ -6,7 +6,7 @@
 import { cpus, totalmem } from 'node:os';
 import type { ApiPort, PodEvent } from './api_port.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import type { Pod, PodStatus } from './api_types.js';
+import type { AgentPod, AgentPodStatus } from './api_types.js';
 import { silentLogger, type Logger } from './logger.js';
 import { readContainerLogs, type LogOptions } from './logs.js';
 import { orphanGraceSeconds, PodWorker, type CriRuntime } from './pod_worker.js';
@@ -59,8 +59,8 @@ export interface PodLifecycleEngineOptions {
 const DEFAULT_START_CONCURRENCY = 4;
 
 /** What a sync depends on: spec and metadata, without status and the fields every write bumps. */
-function syncRelevant(pod: Pod): string {
-  const { resourceVersion: _rv, managedFields: _mf, generation: _g, ...meta } = pod.metadata as Pod['metadata'] & Record<string, unknown>;
+function syncRelevant(pod: AgentPod): string {
+  const { resourceVersion: _rv, managedFields: _mf, generation: _g, ...meta } = pod.metadata as AgentPod['metadata'] & Record<string, unknown>;
   return JSON.stringify([meta, pod.spec]);
 }
 
@@ -69,7 +69,7 @@ function syncRelevant(pod: Pod): string {
  * status (the echo of the worker's own status writes) do not, as in kubelet,
  * where status-only updates are not passed to the pod workers.
  */
-export function needsSync(old: Pod, cur: Pod): boolean {
+export function needsSync(old: AgentPod, cur: AgentPod): boolean {
   return syncRelevant(old) !== syncRelevant(cur);
 }
 
@@ -131,7 +131,7 @@ export class PodLifecycleEngine {
   }
 
   /** The last status computed for a pod uid. */
-  podStatus(uid: string): PodStatus | undefined {
+  podStatus(uid: string): AgentPodStatus | undefined {
     return this.workers.get(uid)?.status;
   }
 
@@ -172,7 +172,7 @@ export class PodLifecycleEngine {
     else this.addWorker(pod).trigger();
   }
 
-  private addWorker(pod: Pod, orphan?: { graceSeconds: number }): PodWorker {
+  private addWorker(pod: AgentPod, orphan?: { graceSeconds: number }): PodWorker {
     const w = new PodWorker(
       pod,
       {
@@ -246,7 +246,7 @@ export class PodLifecycleEngine {
       for (const [uid, m] of orphanMeta) {
         if (this.workers.has(uid) || this.stopped) continue;
         this.log.info({ uid, pod: `${m.namespace}/${m.name}` }, 'removing a pod that is no longer desired');
-        const stub: Pod = { metadata: { uid, name: m.name, namespace: m.namespace }, spec: { containers: [], terminationGracePeriodSeconds: m.grace } };
+        const stub: AgentPod = { metadata: { uid, name: m.name, namespace: m.namespace }, spec: { containers: [], terminationGracePeriodSeconds: m.grace } };
         this.addWorker(stub, { graceSeconds: m.grace }).trigger();
       }
     } catch (err) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { InMemoryApiPort } from '../src/api_port.js';
 import { CriError } from '../src/cri/cri_error.js';
 import { FakeRuntime } from '../src/cri/fake_runtime.js';
-import type { Pod, PodStatus } from '../src/api_types.js';
+import type { AgentPod, AgentPodStatus } from '../src/api_types.js';
 import type { Logger } from '../src/logger.js';
 import { PodLifecycleEngine } from '../src/sync.js';
 import { ctr, fakePod, NODE } from './fake_pod.js';
@@ -50,13 +50,13 @@ async function start(t: import('ava').ExecutionContext) {
     await engine.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const put = (spec: Partial<Pod['spec']>, name = 'p'): Pod => {
+  const put = (spec: Partial<AgentPod['spec']>, name = 'p'): AgentPod => {
     const pod = fakePod({ terminationGracePeriodSeconds: 1, ...spec }, name);
     api.putPod(pod);
     return pod;
   };
-  const last = (uid: string): PodStatus | undefined => api.statusHistory(uid).at(-1);
-  const waitStatus = (uid: string, what: string, pred: (s: PodStatus) => boolean): Promise<PodStatus> =>
+  const last = (uid: string): AgentPodStatus | undefined => api.statusHistory(uid).at(-1);
+  const waitStatus = (uid: string, what: string, pred: (s: AgentPodStatus) => boolean): Promise<AgentPodStatus> =>
     waitFor(`${what} (last: ${JSON.stringify(last(uid) ?? null)})`, 10_000, () => {
       const s = last(uid);
       return s && pred(s) ? s : undefined;
@@ -64,8 +64,8 @@ async function start(t: import('ava').ExecutionContext) {
   return { fake, api, engine, logs, put, last, waitStatus };
 }
 
-const cstatus = (s: PodStatus, name: string) => [...(s.containerStatuses ?? []), ...(s.initContainerStatuses ?? [])].find((c) => c.name === name);
-const idOf = (s: PodStatus, name: string) => (cstatus(s, name)?.containerID ?? '').replace('containerd://', '');
+const cstatus = (s: AgentPodStatus, name: string) => [...(s.containerStatuses ?? []), ...(s.initContainerStatuses ?? [])].find((c) => c.name === name);
+const idOf = (s: AgentPodStatus, name: string) => (cstatus(s, name)?.containerID ?? '').replace('containerd://', '');
 
 test('a pod runs: sandbox, container, Running; the crash of a container restarts it, then CrashLoopBackOff with its event', async (t) => {
   const e = await start(t);

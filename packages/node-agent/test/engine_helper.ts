@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryApiPort } from '../src/api_port.js';
 import { CriClient } from '../src/cri/cri_client.js';
-import type { Container, ContainerStatus, Pod, PodSpec, PodStatus } from '../src/api_types.js';
+import type { Container, ContainerStatus, AgentPod, PodSpec, AgentPodStatus } from '../src/api_types.js';
 import type { Logger } from '../src/logger.js';
 import { PodLifecycleEngine, type PodLifecycleEngineOptions } from '../src/sync.js';
 import { labDown, labUp, waitFor, type LabNode } from './lab_helper.js';
@@ -78,7 +78,7 @@ export function bb(name: string, script: string, extra: Partial<Container> = {})
 }
 
 /** A pod bound to the harness node, with a fresh uid. */
-export function makePod(h: Harness, name: string, spec: Partial<PodSpec> & Pick<PodSpec, 'containers'>, meta: Partial<Pod['metadata']> = {}): Pod {
+export function makePod(h: Harness, name: string, spec: Partial<PodSpec> & Pick<PodSpec, 'containers'>, meta: Partial<AgentPod['metadata']> = {}): AgentPod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -93,25 +93,25 @@ export async function waitStatus(
   h: Harness,
   uid: string,
   what: string,
-  pred: (s: PodStatus) => boolean,
+  pred: (s: AgentPodStatus) => boolean,
   timeoutMs = 20_000,
-): Promise<PodStatus> {
+): Promise<AgentPodStatus> {
   return waitFor(`${what} (last: ${JSON.stringify(h.api.statusHistory(uid).at(-1) ?? null)})`, timeoutMs, () => {
     const s = h.api.statusHistory(uid).at(-1);
     return s && pred(s) ? s : undefined;
   });
 }
 
-export function cs(s: PodStatus, name: string): ContainerStatus | undefined {
+export function cs(s: AgentPodStatus, name: string): ContainerStatus | undefined {
   return [...(s.containerStatuses ?? []), ...(s.initContainerStatuses ?? [])].find((c) => c.name === name);
 }
 
-export function running(name: string): (s: PodStatus) => boolean {
+export function running(name: string): (s: AgentPodStatus) => boolean {
   return (s) => cs(s, name)?.state?.running !== undefined;
 }
 
 /** The CRI id of a container from a status. */
-export function cid(s: PodStatus, name: string): string {
+export function cid(s: AgentPodStatus, name: string): string {
   return (cs(s, name)?.containerID ?? '').replace('containerd://', '');
 }
 

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bb, cid, cs, exec, makePod, running, startHarness, waitStatus, type Harness } from './engine_helper.js';
 import { waitFor } from './lab_helper.js';
-import type { PodStatus } from '../src/api_types.js';
+import type { AgentPodStatus } from '../src/api_types.js';
 
 let h: Harness;
-const ready = (s: PodStatus): boolean => s.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+const ready = (s: AgentPodStatus): boolean => s.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 test.before(async (t) => {
   t.timeout(120_000);

@@ -3,7 +3,7 @@
 // container config builders), a manual clock, and a pod builder.
 import type { Clock, TimerHandle } from '../src/clock.js';
 import { FakeRuntime } from '../src/cri/fake_runtime.js';
-import type { Container, Pod, PodSpec } from '../src/api_types.js';
+import type { Container, AgentPod, PodSpec } from '../src/api_types.js';
 import { buildContainerConfig } from '../src/runtime/container_config.js';
 import { buildSandboxConfig, type NodeContext } from '../src/runtime/sandbox_config.js';
 
@@ -45,7 +45,7 @@ export class ManualClock implements Clock {
 
 let uidSeq = 0;
 
-export function fakePod(spec: Partial<PodSpec> = {}, name = 'p'): Pod {
+export function fakePod(spec: Partial<PodSpec> = {}, name = 'p'): AgentPod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -59,14 +59,14 @@ export function ctr(name: string, extra: Partial<Container> = {}): Container {
 }
 
 /** Runs a sandbox for the pod in the fake (attempt n); its id. */
-export async function runSandbox(fake: FakeRuntime, pod: Pod, attempt = 0): Promise<string> {
+export async function runSandbox(fake: FakeRuntime, pod: AgentPod, attempt = 0): Promise<string> {
   return fake.runPodSandbox(buildSandboxConfig(pod, NODE, attempt));
 }
 
 /** Creates (and unless created-only, starts) an instance of a container, labelled as the agent does; its id. */
 export async function runContainer(
   fake: FakeRuntime,
-  pod: Pod,
+  pod: AgentPod,
   sandboxId: string,
   name: string,
   opts: { kind?: 'init' | 'regular'; restartCount?: number; createdOnly?: boolean; exit?: number } = {},

@@ -6,7 +6,7 @@
 // sandbox changes.
 import test from 'ava';
 import { FakeRuntime } from '../src/cri/fake_runtime.js';
-import type { Pod, RestartPolicy } from '../src/api_types.js';
+import type { AgentPod, RestartPolicy } from '../src/api_types.js';
 import { computePodActions, type PodActions, type ProbeKind, type ProbeState } from '../src/kuberuntime/pod_actions.js';
 import { RuntimeObserver } from '../src/kuberuntime/runtime_observer.js';
 import { Backoff } from '../src/runtime/backoff.js';
@@ -24,7 +24,7 @@ function world(): World {
   return { clock, fake: new FakeRuntime(clock), backoff: new Backoff(clock, { baseMs: 10_000, capMs: 300_000, resetAfterMs: 600_000 }), probes: new Map() };
 }
 
-async function decide(w: World, pod: Pod, restartBase?: Record<string, number>): Promise<PodActions> {
+async function decide(w: World, pod: AgentPod, restartBase?: Record<string, number>): Promise<PodActions> {
   const status = await new RuntimeObserver(w.fake, pod.metadata.uid).observe();
   return computePodActions(pod, status, {
     probes: { get: (id: string, kind: ProbeKind) => w.probes.get(`${id}/${kind}`) },

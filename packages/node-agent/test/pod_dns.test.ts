@@ -1,8 +1,8 @@
 import test from 'ava';
-import type { Pod } from '../src/api_types.js';
+import type { AgentPod } from '../src/api_types.js';
 import { parseResolvConf, podDnsConfig } from '../src/runtime/pod_dns.js';
 
-const pod = (spec: Partial<Pod['spec']> = {}): Pod => ({ metadata: { name: 'p', namespace: 'shop', uid: 'u1' }, spec: { containers: [{ name: 'c' }], ...spec } }) as Pod;
+const pod = (spec: Partial<AgentPod['spec']> = {}): AgentPod => ({ metadata: { name: 'p', namespace: 'shop', uid: 'u1' }, spec: { containers: [{ name: 'c' }], ...spec } }) as AgentPod;
 const host = parseResolvConf('# comment\nnameserver 10.255.255.53\nsearch corp.example. lab.example\noptions timeout:2 attempts:3\nnameserver 10.255.255.54\n');
 const ctx = { clusterDNS: ['10.213.200.10'], clusterDomain: 'cluster.local', host };
 

@@ -6,7 +6,7 @@ import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import type { ConfigMap, Pod, Secret } from '../src/api_types.js';
+import type { AgentConfigMap, AgentPod, AgentSecret } from '../src/api_types.js';
 import { ProjectedVolumes, type TokenRequestSpec } from '../src/runtime/projected_volume.js';
 import { serviceEnv, servicesForPod, type ServiceLike } from '../src/runtime/service_env.js';
 import { resolveEnv } from '../src/runtime/env.js';
@@ -16,10 +16,10 @@ class FakeApi {
   calls: Array<{ ns: string; sa: string; spec: TokenRequestSpec }> = [];
   down = false;
   services: ServiceLike[] = [];
-  async getConfigMap(ns: string, name: string): Promise<ConfigMap | undefined> {
-    return name === 'kube-root-ca.crt' ? ({ metadata: { name, namespace: ns }, data: { 'ca.crt': 'CA-PEM' } } as unknown as ConfigMap) : undefined;
+  async getConfigMap(ns: string, name: string): Promise<AgentConfigMap | undefined> {
+    return name === 'kube-root-ca.crt' ? ({ metadata: { name, namespace: ns }, data: { 'ca.crt': 'CA-PEM' } } as unknown as AgentConfigMap) : undefined;
   }
-  async getSecret(): Promise<Secret | undefined> {
+  async getSecret(): Promise<AgentSecret | undefined> {
     return undefined;
   }
   async requestServiceAccountToken(ns: string, sa: string, spec: TokenRequestSpec) {
@@ -32,12 +32,12 @@ class FakeApi {
   }
 }
 
-const pod = (extra: Record<string, unknown> = {}): Pod =>
+const pod = (extra: Record<string, unknown> = {}): AgentPod =>
   ({
     metadata: { name: 'p', namespace: 'team', uid: 'uid-1', labels: { app: 'x' } },
     spec: { serviceAccountName: 'robot', nodeName: 'n1', containers: [{ name: 'c', image: 'busybox' }], ...extra },
     status: { podIP: '10.0.0.5' },
-  }) as unknown as Pod;
+  }) as unknown as AgentPod;
 
 const volume = {
   name: 'kube-api-access-abcde',

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PersistentVolume, PersistentVolumeClaim } from '@mkube/api';
-import type { ConfigMap, Pod, Secret } from '../src/api_types.js';
+import type { AgentConfigMap, AgentPod, AgentSecret } from '../src/api_types.js';
 import { VolumeSetupError } from '../src/runtime/errors.js';
 import type { StorageSource } from '../src/runtime/pvc_volume.js';
 import { VolumeManager } from '../src/runtime/volumes.js';
@@ -17,10 +17,10 @@ import { VolumeManager } from '../src/runtime/volumes.js';
 class FakeSource implements StorageSource {
   claims = new Map<string, PersistentVolumeClaim>();
   volumes = new Map<string, PersistentVolume>();
-  async getConfigMap(): Promise<ConfigMap | undefined> {
+  async getConfigMap(): Promise<AgentConfigMap | undefined> {
     return undefined;
   }
-  async getSecret(): Promise<Secret | undefined> {
+  async getSecret(): Promise<AgentSecret | undefined> {
     return undefined;
   }
   async getPersistentVolumeClaim(ns: string, name: string) {
@@ -38,7 +38,7 @@ async function setup(t: { teardown(fn: () => Promise<void>): void }) {
   return { dir, src, vm: new VolumeManager(join(dir, 'agent'), src) };
 }
 
-const pod = (volumes: Pod['spec']['volumes']): Pod => ({
+const pod = (volumes: AgentPod['spec']['volumes']): AgentPod => ({
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: { name: 'p', namespace: 'ns', uid: 'uid-p', labels: { app: 'x' } },

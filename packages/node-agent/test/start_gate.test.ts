@@ -1,6 +1,6 @@
 // The start gate (PrioritySemaphore) and the status-only update filter of the engine.
 import test from 'ava';
-import type { Pod } from '../src/api_types.js';
+import type { AgentPod } from '../src/api_types.js';
 import { PrioritySemaphore } from '../src/runtime/priority_semaphore.js';
 import { needsSync } from '../src/sync.js';
 
@@ -57,11 +57,11 @@ test('a failing call frees its slot; limit 0 is unbounded', async (t) => {
 });
 
 test('status-only updates (and resourceVersion bumps) need no sync; spec, labels and deletion do', (t) => {
-  const pod: Pod = {
+  const pod: AgentPod = {
     metadata: { name: 'p', namespace: 'default', uid: 'u1', resourceVersion: '5', labels: { a: '1' } },
     spec: { containers: [{ name: 'main', image: 'busybox' }] },
   };
-  const statusOnly: Pod = { ...pod, metadata: { ...pod.metadata, resourceVersion: '6' }, status: { phase: 'Running' } };
+  const statusOnly: AgentPod = { ...pod, metadata: { ...pod.metadata, resourceVersion: '6' }, status: { phase: 'Running' } };
   t.false(needsSync(pod, statusOnly));
   t.true(needsSync(pod, { ...pod, metadata: { ...pod.metadata, labels: { a: '2' } } }));
   t.true(needsSync(pod, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: '2024-01-01T00:00:00Z', deletionGracePeriodSeconds: 0 } }));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nanoCores, parseKeyValues, resourceMetricsText, StatsSummaryProvider } from '../src/server/stats_summary.js';
 import { nodeImages } from '../src/node_images.js';
-import type { Container, Image, PodSandbox } from '../src/cri/types.js';
+import type { CriContainer, Image, PodSandbox } from '../src/cri/types.js';
 
 function put(path: string, text: string): void {
   mkdirSync(join(path, '..'), { recursive: true });
@@ -15,8 +15,8 @@ function put(path: string, text: string): void {
 
 const UID = '1111-2222';
 const sandbox = { id: 'sb1', metadata: { name: 'busy', uid: UID, namespace: 'ns1', attempt: 0 }, state: 'SANDBOX_READY', created_at: '1700000000000000000', labels: { 'io.kubernetes.pod.name': 'busy', 'io.kubernetes.pod.namespace': 'ns1', 'io.kubernetes.pod.uid': UID } } as unknown as PodSandbox;
-const container = { id: 'c1', pod_sandbox_id: 'sb1', metadata: { name: 'spin', attempt: 0 }, state: 'CONTAINER_RUNNING', created_at: '1700000001000000000', labels: { 'io.kubernetes.container.name': 'spin' } } as unknown as Container;
-const exited = { ...container, id: 'c0', state: 'CONTAINER_EXITED' } as unknown as Container;
+const container = { id: 'c1', pod_sandbox_id: 'sb1', metadata: { name: 'spin', attempt: 0 }, state: 'CONTAINER_RUNNING', created_at: '1700000001000000000', labels: { 'io.kubernetes.container.name': 'spin' } } as unknown as CriContainer;
+const exited = { ...container, id: 'c0', state: 'CONTAINER_EXITED' } as unknown as CriContainer;
 
 function v1Tree(root: string, cpu: { node: number; pod: number; c: number }): void {
   for (const [path, n, mem] of [['', cpu.node, 8_000_000], ['/w9/pod' + UID, cpu.pod, 3_000_000], ['/w9/pod' + UID + '/c1', cpu.c, 2_000_000]] as const) {

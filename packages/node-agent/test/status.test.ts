@@ -1,7 +1,7 @@
 // Pod status computation and the pure runtime builders, without containerd.
 import test from 'ava';
 import type { Clock } from '../src/clock.js';
-import type { Pod } from '../src/api_types.js';
+import type { AgentPod } from '../src/api_types.js';
 import { Backoff } from '../src/runtime/backoff.js';
 import { buildContainerConfig, linuxResources } from '../src/runtime/container_config.js';
 import { expand } from '../src/runtime/env.js';
@@ -21,7 +21,7 @@ const node: NodeContext = {
   resolvConf: '/nonexistent',
 };
 
-function pod(spec: Partial<Pod['spec']> = {}): Pod {
+function pod(spec: Partial<AgentPod['spec']> = {}): AgentPod {
   return {
     metadata: { name: 'p', namespace: 'ns', uid: 'u1' },
     spec: { containers: [{ name: 'a', image: 'busybox' }], ...spec },
@@ -47,7 +47,7 @@ function ctr(over: Partial<ObservedContainer>): ObservedContainer {
   };
 }
 
-function input(p: Pod, over: Partial<StatusInput> = {}): StatusInput {
+function input(p: AgentPod, over: Partial<StatusInput> = {}): StatusInput {
   return {
     pod: p,
     hostIP: '10.213.0.11',

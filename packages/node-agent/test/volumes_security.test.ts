@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigSource } from '../src/api_port.js';
-import type { ConfigMap, Container, Pod, Secret } from '../src/api_types.js';
+import type { AgentConfigMap, Container, AgentPod, AgentSecret } from '../src/api_types.js';
 import { issueServingCert } from '../src/agent.js';
 import { writeAtomically } from '../src/runtime/atomic_writer.js';
 import { ContainerStartError, VolumeSetupError } from '../src/runtime/errors.js';
@@ -27,18 +27,18 @@ async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<
 }
 
 class FakeConfig implements ConfigSource {
-  readonly cms = new Map<string, ConfigMap>();
-  readonly secrets = new Map<string, Secret>();
-  async getConfigMap(ns: string, name: string): Promise<ConfigMap | undefined> {
+  readonly cms = new Map<string, AgentConfigMap>();
+  readonly secrets = new Map<string, AgentSecret>();
+  async getConfigMap(ns: string, name: string): Promise<AgentConfigMap | undefined> {
     return this.cms.get(`${ns}/${name}`);
   }
-  async getSecret(ns: string, name: string): Promise<Secret | undefined> {
+  async getSecret(ns: string, name: string): Promise<AgentSecret | undefined> {
     return this.secrets.get(`${ns}/${name}`);
   }
 }
 
-function pod(uid: string, volumes: Pod['spec']['volumes']): Pod {
-  return { metadata: { name: 'p', namespace: 'default', uid }, spec: { containers: [{ name: 'c', image: 'busybox' }], volumes } } as Pod;
+function pod(uid: string, volumes: AgentPod['spec']['volumes']): AgentPod {
+  return { metadata: { name: 'p', namespace: 'default', uid }, spec: { containers: [{ name: 'c', image: 'busybox' }], volumes } } as AgentPod;
 }
 
 function container(volumeMounts: Container['volumeMounts']): Container {
@@ -48,8 +48,8 @@ function container(volumeMounts: Container['volumeMounts']): Container {
 test('secret and configMap files: 0644 by default, defaultMode and item mode honoured, pod dirs closed to other users', async (t) => {
   const root = join(await tempDir(t), 'agent');
   const cfg = new FakeConfig();
-  cfg.secrets.set('default/s', { metadata: { name: 's', namespace: 'default', uid: 's1' }, data: { password: b64('s3cr3t'), token: b64('tok') } } as Secret);
-  cfg.cms.set('default/cm', { metadata: { name: 'cm', namespace: 'default', uid: 'c1' }, data: { 'app.conf': 'a=1\n', other: 'x' } } as ConfigMap);
+  cfg.secrets.set('default/s', { metadata: { name: 's', namespace: 'default', uid: 's1' }, data: { password: b64('s3cr3t'), token: b64('tok') } } as AgentSecret);
+  cfg.cms.set('default/cm', { metadata: { name: 'cm', namespace: 'default', uid: 'c1' }, data: { 'app.conf': 'a=1\n', other: 'x' } } as AgentConfigMap);
   const vm = new VolumeManager(root, cfg);
   const p = pod('uid-1', [
     { name: 'plain', secret: { secretName: 's' } },
@@ -83,7 +83,7 @@ test('secret and configMap files: 0644 by default, defaultMode and item mode hon
 test('pod directories that exist with loose modes are tightened; a planted link as a volume dir is refused', async (t) => {
   const root = join(await tempDir(t), 'agent');
   const cfg = new FakeConfig();
-  cfg.secrets.set('default/s', { metadata: { name: 's', namespace: 'default', uid: 's1' }, data: { k: b64('v') } } as Secret);
+  cfg.secrets.set('default/s', { metadata: { name: 's', namespace: 'default', uid: 's1' }, data: { k: b64('v') } } as AgentSecret);
   const vm = new VolumeManager(root, cfg);
   mkdirSync(join(vm.podDir('u2'), 'volumes', 'kubernetes.io~secret'), { recursive: true, mode: 0o777 });
   for (const d of [join(root, 'pods'), vm.podDir('u2'), join(vm.podDir('u2'), 'volumes'), join(vm.podDir('u2'), 'volumes', 'kubernetes.io~secret')]) {
@@ -105,8 +105,8 @@ test('pod directories that exist with loose modes are tightened; a planted link 
 test('missing keys and bad modes: FailedMount with kubelet messages; optional volumes skip', async (t) => {
   const root = join(await tempDir(t), 'agent');
   const cfg = new FakeConfig();
-  cfg.secrets.set('default/s', { metadata: { name: 's', namespace: 'default', uid: 's1' }, data: { k: b64('v') } } as Secret);
-  cfg.cms.set('default/cm', { metadata: { name: 'cm', namespace: 'default', uid: 'c1' }, data: { k: 'v' } } as ConfigMap);
+  cfg.secrets.set('default/s', { metadata: { name: 's', namespace: 'default', uid: 's1' }, data: { k: b64('v') } } as AgentSecret);
+  cfg.cms.set('default/cm', { metadata: { name: 'cm', namespace: 'default', uid: 'c1' }, data: { k: 'v' } } as AgentConfigMap);
   const vm = new VolumeManager(root, cfg);
   let err = await t.throwsAsync(vm.setUp(pod('u', [{ name: 'sv', secret: { secretName: 's', items: [{ key: 'nope', path: 'x' }] } }])), { instanceOf: VolumeSetupError });
   t.is(err.message, 'references non-existent secret key: nope');

@@ -8,7 +8,7 @@
  */
 import type { SnapshotLister } from './framework/interface.js';
 import { NodeInfo, podInfoOf, type PodInfo } from './node_info.js';
-import type { Node, Pod } from './types.js';
+import type { SchedulerNode, SchedulerPod } from './types.js';
 import { podId } from './types.js';
 
 export class CacheError extends Error {
@@ -64,13 +64,13 @@ export class SchedulerCache {
 
   // ---- nodes ----
 
-  addNode(node: Node): void {
+  addNode(node: SchedulerNode): void {
     const ni = this.touch(node.metadata.name!);
     if (!ni.node) this.nodeSetChanged = true;
     ni.setNode(node);
   }
 
-  updateNode(node: Node): void {
+  updateNode(node: SchedulerNode): void {
     this.addNode(node);
   }
 
@@ -107,7 +107,7 @@ export class SchedulerCache {
   }
 
   /** Reserve: count the pod (with spec.nodeName set) on its node before the bind is done. */
-  assumePod(pod: Pod): void {
+  assumePod(pod: SchedulerPod): void {
     const id = podId(pod);
     const nodeName = pod.spec.nodeName;
     if (!nodeName) throw new CacheError('POD_NO_NODE', `pod ${id} has no nodeName to assume`);
@@ -118,13 +118,13 @@ export class SchedulerCache {
   }
 
   /** The bind call returned: start the expiry clock. */
-  finishBinding(pod: Pod): void {
+  finishBinding(pod: SchedulerPod): void {
     const st = this.pods.get(podId(pod));
     if (st?.assumed) st.deadline = this.ttl > 0 ? this.now() + this.ttl : null;
   }
 
   /** Binding failed: take the assumed pod off its node. */
-  forgetPod(pod: Pod): void {
+  forgetPod(pod: SchedulerPod): void {
     const id = podId(pod);
     const st = this.pods.get(id);
     if (!st) return;
@@ -133,12 +133,12 @@ export class SchedulerCache {
     this.unplace(id, st.nodeName);
   }
 
-  isAssumed(pod: Pod): boolean {
+  isAssumed(pod: SchedulerPod): boolean {
     return this.pods.get(podId(pod))?.assumed === true;
   }
 
   /** An assigned pod arrived through the watch: confirms an assumed pod or adds a new one. */
-  addPod(pod: Pod): void {
+  addPod(pod: SchedulerPod): void {
     const id = podId(pod);
     const nodeName = pod.spec.nodeName;
     if (!nodeName) return;
@@ -152,11 +152,11 @@ export class SchedulerCache {
     this.place(info, nodeName);
   }
 
-  updatePod(pod: Pod): void {
+  updatePod(pod: SchedulerPod): void {
     this.addPod(pod);
   }
 
-  removePod(pod: Pod): void {
+  removePod(pod: SchedulerPod): void {
     const id = podId(pod);
     const st = this.pods.get(id);
     if (!st) return;
@@ -164,7 +164,7 @@ export class SchedulerCache {
     this.unplace(id, st.nodeName);
   }
 
-  getPod(pod: Pod): Pod | undefined {
+  getPod(pod: SchedulerPod): SchedulerPod | undefined {
     return this.pods.get(podId(pod))?.info.pod;
   }
 
@@ -173,9 +173,9 @@ export class SchedulerCache {
   }
 
   /** Drops assumed pods whose binding finished more than the TTL ago; returns them. */
-  cleanupExpiredAssumedPods(): Pod[] {
+  cleanupExpiredAssumedPods(): SchedulerPod[] {
     const now = this.now();
-    const expired: Pod[] = [];
+    const expired: SchedulerPod[] = [];
     for (const [id, st] of this.pods) {
       if (st.assumed && st.deadline !== null && st.deadline <= now) {
         this.pods.delete(id);

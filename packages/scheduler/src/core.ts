@@ -21,17 +21,17 @@ import type { NamespaceLabels, NodeInfo, PodInfo } from './node_info.js';
 import { inTreeRegistry } from './plugins/registry.js';
 import type { VolumeBindingDeps } from './plugins/volume_binding.js';
 import { SchedulingQueue, type QueuedPodInfo } from './queue.js';
-import type { LabelSelector, Node, Pod, PodCondition } from './types.js';
+import type { LabelSelector, SchedulerNode, SchedulerPod, WrittenPodCondition } from './types.js';
 import { DEFAULT_SCHEDULER_NAME, podKey } from './types.js';
 
 /** What the scheduler does to the outside world. */
 export interface SchedulerEffects {
   /** POST pods/<name>/binding. */
-  bind(pod: Pod, nodeName: string): Promise<void>;
+  bind(pod: SchedulerPod, nodeName: string): Promise<void>;
   /** Sets a condition (null: none) and status.nominatedNodeName when given (null clears it). */
-  updatePodStatus(pod: Pod, condition: PodCondition | null, nominatedNodeName?: string | null): Promise<void>;
-  recordEvent(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): void;
-  deletePod(pod: Pod): Promise<void>;
+  updatePodStatus(pod: SchedulerPod, condition: WrittenPodCondition | null, nominatedNodeName?: string | null): Promise<void>;
+  recordEvent(pod: SchedulerPod, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  deletePod(pod: SchedulerPod): Promise<void>;
 }
 
 export type AttemptResult = 'scheduled' | 'unschedulable' | 'error';
@@ -39,10 +39,10 @@ export type AttemptResult = 'scheduled' | 'unschedulable' | 'error';
 export interface SchedulerObserver {
   attempt?(result: AttemptResult, durationMs: number): void;
   /** First enqueue → bound. */
-  podScheduled?(pod: Pod, nodeName: string, e2eMs: number, attempts: number): void;
+  podScheduled?(pod: SchedulerPod, nodeName: string, e2eMs: number, attempts: number): void;
   /** A failed attempt, with the message written to the pod. */
-  podFailed?(pod: Pod, message: string): void;
-  bindFailed?(pod: Pod, err: Error): void;
+  podFailed?(pod: SchedulerPod, message: string): void;
+  bindFailed?(pod: SchedulerPod, err: Error): void;
 }
 
 export interface CoreOptions {
@@ -57,7 +57,7 @@ export interface CoreOptions {
   /** Namespace labels, for pod (anti-)affinity terms with a namespaceSelector. */
   namespaceLabels?: NamespaceLabels;
   /** Selector of the workloads selecting a pod (PodTopologySpread's default constraints). */
-  defaultSelector?: (pod: Pod) => LabelSelector | undefined;
+  defaultSelector?: (pod: SchedulerPod) => LabelSelector | undefined;
   /** Claims, volumes and classes for VolumeBinding (plugins/volume_binding.ts); without them VolumeBinding skips every pod. */
   volumes?: VolumeBindingDeps;
   /** Profiles and plugin args (config/load.ts); default: one default profile named `schedulerName`. */
@@ -101,7 +101,7 @@ export class FitError extends Error {
   postFilterMsg = '';
   /** Set by PostFilter: the node preemption made room on, or '' to clear a nomination. */
   nominatedNodeName?: string;
-  constructor(readonly pod: Pod, readonly numAllNodes: number, readonly statuses: Map<string, Status>, readonly preFilterMsg = '') {
+  constructor(readonly pod: SchedulerPod, readonly numAllNodes: number, readonly statuses: Map<string, Status>, readonly preFilterMsg = '') {
     super('');
     this.name = 'FitError';
   }
@@ -207,21 +207,21 @@ export class SchedulerCore {
   }
 
   /** The framework of the profile a pod names (spec.schedulerName, default-scheduler when unset). */
-  frameworkFor(pod: Pod): Framework | undefined {
+  frameworkFor(pod: SchedulerPod): Framework | undefined {
     return this.frameworks.get(pod.spec.schedulerName || DEFAULT_SCHEDULER_NAME);
   }
 
-  private observerFor(pod: Pod): SchedulerObserver {
+  private observerFor(pod: SchedulerPod): SchedulerObserver {
     return this.observers.get(pod.spec.schedulerName || DEFAULT_SCHEDULER_NAME) ?? {};
   }
 
   /** Whether one of this scheduler's profiles is responsible for an unassigned pod. */
-  responsibleFor(pod: Pod): boolean {
+  responsibleFor(pod: SchedulerPod): boolean {
     return !pod.spec.nodeName && this.frameworkFor(pod) !== undefined;
   }
 
   /** Pods with scheduling gates wait outside the queue until the gates are removed. */
-  private gated(pod: Pod): boolean {
+  private gated(pod: SchedulerPod): boolean {
     const gates = (pod.spec as { schedulingGates?: unknown[] }).schedulingGates;
     return Array.isArray(gates) && gates.length > 0;
   }
@@ -275,7 +275,7 @@ export class SchedulerCore {
       return;
     }
     // Assume: count the pod on the node now, so the next cycle sees it.
-    const assumed: Pod = { ...pod, spec: { ...pod.spec, nodeName: result.nodeName } };
+    const assumed: SchedulerPod = { ...pod, spec: { ...pod.spec, nodeName: result.nodeName } };
     try {
       this.cache.assumePod(assumed);
     } catch (err) {
@@ -297,7 +297,7 @@ export class SchedulerCore {
     this.bindings.add(binding);
   }
 
-  private async bindingCycle(fw: Framework, q: QueuedPodInfo, state: CycleState, assumed: Pod, nodeName: string, cycle: number): Promise<void> {
+  private async bindingCycle(fw: Framework, q: QueuedPodInfo, state: CycleState, assumed: SchedulerPod, nodeName: string, cycle: number): Promise<void> {
     const permit = await fw.waitOnPermit(q.info);
     const st = permit ?? (await fw.runPreBind(state, assumed, nodeName)) ?? (await fw.runBind(state, assumed, nodeName));
     if (st) {
@@ -466,7 +466,7 @@ export class SchedulerCore {
 
   // ---- cluster events from the watch (the wiring calls these) ----
 
-  onPodAdd(pod: Pod): void {
+  onPodAdd(pod: SchedulerPod): void {
     if (isTerminal(pod)) {
       this.onPodDelete(pod);
       return;
@@ -479,7 +479,7 @@ export class SchedulerCore {
     }
   }
 
-  onPodUpdate(old: Pod | undefined, pod: Pod): void {
+  onPodUpdate(old: SchedulerPod | undefined, pod: SchedulerPod): void {
     if (isTerminal(pod)) {
       this.onPodDelete(pod);
       return;
@@ -501,7 +501,7 @@ export class SchedulerCore {
     }
   }
 
-  onPodDelete(pod: Pod): void {
+  onPodDelete(pod: SchedulerPod): void {
     if (pod.spec.nodeName || this.cache.getPod(pod)) {
       this.cache.removePod(pod);
       this.queue.moveAllToActiveOrBackoff('AssignedPodDelete');
@@ -509,18 +509,18 @@ export class SchedulerCore {
     this.queue.delete(pod);
   }
 
-  onNodeAdd(node: Node): void {
+  onNodeAdd(node: SchedulerNode): void {
     this.cache.addNode(node);
     this.queue.moveAllToActiveOrBackoff('NodeAdd');
   }
 
-  onNodeUpdate(node: Node, old?: Node): void {
+  onNodeUpdate(node: SchedulerNode, old?: SchedulerNode): void {
     this.cache.updateNode(node);
     // Heartbeats and condition changes do not matter to scheduling; allocatable, labels, taints and cordons do.
     if (!old || nodeSchedulingPropertiesChanged(old, node)) this.queue.moveAllToActiveOrBackoff('NodeUpdate');
   }
 
-  onNodeDelete(node: Node): void {
+  onNodeDelete(node: SchedulerNode): void {
     this.cache.removeNode(node.metadata.name!);
   }
 
@@ -538,13 +538,13 @@ function sameJSON(a: unknown, b: unknown): boolean {
 }
 
 /** Changes of an assigned pod that may make room or change affinity/spread outcomes. */
-function assignedPodChanged(old: Pod, cur: Pod): boolean {
+function assignedPodChanged(old: SchedulerPod, cur: SchedulerPod): boolean {
   if (!sameJSON(old.metadata.labels, cur.metadata.labels)) return true;
   if (old.spec.nodeName !== cur.spec.nodeName) return true;
   return !sameJSON(old.spec.containers?.map((c) => c.resources), cur.spec.containers?.map((c) => c.resources));
 }
 
-function nodeSchedulingPropertiesChanged(old: Node, cur: Node): boolean {
+function nodeSchedulingPropertiesChanged(old: SchedulerNode, cur: SchedulerNode): boolean {
   return !sameJSON(old.status?.allocatable, cur.status?.allocatable) ||
     !sameJSON(old.metadata.labels, cur.metadata.labels) ||
     !sameJSON(old.spec?.taints, cur.spec?.taints) ||
@@ -553,10 +553,10 @@ function nodeSchedulingPropertiesChanged(old: Node, cur: Node): boolean {
 }
 
 /** Succeeded and Failed pods hold no resources. */
-function isTerminal(pod: Pod): boolean {
+function isTerminal(pod: SchedulerPod): boolean {
   return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 }
 
-export function podScheduledFalse(reason: string, message: string, now: number): PodCondition {
+export function podScheduledFalse(reason: string, message: string, now: number): WrittenPodCondition {
   return { type: 'PodScheduled', status: 'False', reason, message, lastProbeTime: null, lastTransitionTime: formatTime(now) };
 }

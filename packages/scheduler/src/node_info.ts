@@ -5,7 +5,7 @@
  */
 import { compileLabelSelector, type LabelMatcher } from './selectors.js';
 import { computePodResources, nodeAllocatable, Resource } from './resources.js';
-import type { Node, Pod, PodAffinityTerm, WeightedPodAffinityTerm } from './types.js';
+import type { SchedulerNode, SchedulerPod, PodAffinityTerm, WeightedPodAffinityTerm } from './types.js';
 import { podId, podKey, podPriority } from './types.js';
 
 export interface AffinityTerm {
@@ -21,7 +21,7 @@ export interface WeightedAffinityTerm extends AffinityTerm {
   weight: number;
 }
 
-function compileTerm(pod: Pod, t: PodAffinityTerm): AffinityTerm {
+function compileTerm(pod: SchedulerPod, t: PodAffinityTerm): AffinityTerm {
   let namespaces: Set<string> | null = new Set(t.namespaces ?? []);
   const nsSel = t.namespaceSelector;
   let namespaceSelector: LabelMatcher | null = null;
@@ -37,14 +37,14 @@ function compileTerm(pod: Pod, t: PodAffinityTerm): AffinityTerm {
   return { namespaces, namespaceSelector, selector: compileLabelSelector(t.labelSelector), topologyKey: t.topologyKey };
 }
 
-function compileWeighted(pod: Pod, ts: WeightedPodAffinityTerm[] | undefined): WeightedAffinityTerm[] {
+function compileWeighted(pod: SchedulerPod, ts: WeightedPodAffinityTerm[] | undefined): WeightedAffinityTerm[] {
   return (ts ?? []).map((w) => ({ ...compileTerm(pod, w.podAffinityTerm), weight: w.weight }));
 }
 
 /** Labels of a namespace, for namespaceSelector; undefined when unknown. */
 export type NamespaceLabels = (namespace: string) => Record<string, string> | undefined;
 
-export function termMatches(term: AffinityTerm, pod: Pod, nsLabels?: NamespaceLabels): boolean {
+export function termMatches(term: AffinityTerm, pod: SchedulerPod, nsLabels?: NamespaceLabels): boolean {
   if (term.namespaces) {
     const ns = pod.metadata.namespace ?? 'default';
     if (!term.namespaces.has(ns)) {
@@ -69,7 +69,7 @@ export class PodInfo {
   /** "proto/hostIP/hostPort" of every host port the pod asks for. */
   readonly hostPorts: string[];
 
-  constructor(readonly pod: Pod) {
+  constructor(readonly pod: SchedulerPod) {
     this.key = podKey(pod);
     this.id = podId(pod);
     this.priority = podPriority(pod);
@@ -101,10 +101,10 @@ export class PodInfo {
   }
 }
 
-const podInfoCache = new WeakMap<Pod, PodInfo>();
+const podInfoCache = new WeakMap<SchedulerPod, PodInfo>();
 
 /** The PodInfo of a pod object, memoized per object (objects from the watch are immutable). */
-export function podInfoOf(pod: Pod): PodInfo {
+export function podInfoOf(pod: SchedulerPod): PodInfo {
   let pi = podInfoCache.get(pod);
   if (!pi) {
     pi = new PodInfo(pod);
@@ -126,7 +126,7 @@ function portConflicts(used: Map<string, number>, port: string): boolean {
 }
 
 export class NodeInfo {
-  node: Node | null = null;
+  node: SchedulerNode | null = null;
   allocatable = new Resource();
   readonly requested = new Resource();
   readonly nonZeroRequested = new Resource();
@@ -137,11 +137,11 @@ export class NodeInfo {
   usedPorts = new Map<string, number>();
   generation = 0;
 
-  constructor(readonly name: string, node?: Node) {
+  constructor(readonly name: string, node?: SchedulerNode) {
     if (node) this.setNode(node);
   }
 
-  setNode(node: Node): void {
+  setNode(node: SchedulerNode): void {
     this.node = node;
     this.allocatable = nodeAllocatable(node);
   }

@@ -10,12 +10,12 @@
 import type { ClusterEvent } from './framework/interface.js';
 import { KeyedHeap } from './heap.js';
 import { podInfoOf, type PodInfo } from './node_info.js';
-import type { Pod } from './types.js';
+import type { SchedulerPod } from './types.js';
 import { podId } from './types.js';
 
 export interface QueuedPodInfo {
   id: string;
-  pod: Pod;
+  pod: SchedulerPod;
   info: PodInfo;
   /** When the pod entered the queue (last time); orders equal priorities. */
   timestamp: number;
@@ -59,7 +59,7 @@ export class SchedulingQueue {
   private readonly backoffQ = new KeyedHeap<QueuedPodInfo>((q) => q.id, (a, b) => a.backoffExpiry < b.backoffExpiry);
   private readonly unschedulable = new Map<string, QueuedPodInfo>();
   /** Popped and being scheduled: id → latest pod object (null once deleted). */
-  private readonly inFlight = new Map<string, Pod | null>();
+  private readonly inFlight = new Map<string, SchedulerPod | null>();
   private readonly nominated = new Map<string, Map<string, PodInfo>>();
   private readonly nominatedNodeOf = new Map<string, string>();
   private waiters: (() => void)[] = [];
@@ -77,7 +77,7 @@ export class SchedulingQueue {
     this.pluginEvents = opts.pluginEvents ?? new Map();
   }
 
-  private newInfo(pod: Pod): QueuedPodInfo {
+  private newInfo(pod: SchedulerPod): QueuedPodInfo {
     const now = this.now();
     return {
       id: podId(pod), pod, info: podInfoOf(pod), timestamp: now, initialAttemptTimestamp: now,
@@ -111,7 +111,7 @@ export class SchedulingQueue {
   }
 
   /** A new unscheduled pod. */
-  add(pod: Pod): void {
+  add(pod: SchedulerPod): void {
     const id = podId(pod);
     if (this.inFlight.has(id)) {
       this.inFlight.set(id, pod);
@@ -127,7 +127,7 @@ export class SchedulingQueue {
   }
 
   /** An unscheduled pod changed. A pod parked as unschedulable is retried (its spec may now fit). */
-  update(pod: Pod): void {
+  update(pod: SchedulerPod): void {
     const id = podId(pod);
     if (this.inFlight.has(id)) {
       this.inFlight.set(id, pod);
@@ -152,7 +152,7 @@ export class SchedulingQueue {
     this.add(pod);
   }
 
-  delete(pod: Pod): void {
+  delete(pod: SchedulerPod): void {
     const id = podId(pod);
     if (this.inFlight.has(id)) this.inFlight.set(id, null);
     this.activeQ.delete(id);
@@ -259,7 +259,7 @@ export class SchedulingQueue {
     return { active: this.activeQ.size, backoff: this.backoffQ.size, unschedulable: this.unschedulable.size };
   }
 
-  where(pod: Pod): 'active' | 'backoff' | 'unschedulable' | 'inFlight' | undefined {
+  where(pod: SchedulerPod): 'active' | 'backoff' | 'unschedulable' | 'inFlight' | undefined {
     const id = podId(pod);
     if (this.activeQ.has(id)) return 'active';
     if (this.backoffQ.has(id)) return 'backoff';
@@ -270,7 +270,7 @@ export class SchedulingQueue {
 
   // ---- nominator ----
 
-  private updateNominated(pod: Pod): void {
+  private updateNominated(pod: SchedulerPod): void {
     const node = pod.status?.nominatedNodeName;
     // A nomination the scheduler made stays until the pod is scheduled or deleted,
     // even before the pod's status catches up.

@@ -5,7 +5,7 @@
  * by scoring (100m CPU / 200Mi memory for containers that request nothing).
  */
 import { parseQuantity, quantityMilliValue, quantityValue } from '@mkube/api';
-import type { Container, Node, Pod, ResourceList } from './types.js';
+import type { Container, SchedulerNode, SchedulerPod, ResourceList } from './types.js';
 
 export const CPU = 'cpu';
 export const MEMORY = 'memory';
@@ -110,7 +110,7 @@ function nonZeroOf(r: Resource): Resource {
   return n;
 }
 
-function effective(pod: Pod, per: (c: Container) => Resource): Resource {
+function effective(pod: SchedulerPod, per: (c: Container) => Resource): Resource {
   const sum = new Resource();
   for (const c of pod.spec.containers ?? []) sum.add(per(c));
   const sidecars = new Resource();
@@ -133,7 +133,7 @@ function effective(pod: Pod, per: (c: Container) => Resource): Resource {
 }
 
 /** Computes a pod's requests (as resource/helpers.go PodRequests). */
-export function computePodResources(pod: Pod): PodResources {
+export function computePodResources(pod: SchedulerPod): PodResources {
   return {
     requests: effective(pod, containerRequests),
     nonZero: effective(pod, (c) => nonZeroOf(containerRequests(c))),
@@ -141,6 +141,6 @@ export function computePodResources(pod: Pod): PodResources {
 }
 
 /** Node allocatable (falling back to capacity). */
-export function nodeAllocatable(node: Node): Resource {
+export function nodeAllocatable(node: SchedulerNode): Resource {
   return Resource.fromList(node.status?.allocatable ?? node.status?.capacity);
 }

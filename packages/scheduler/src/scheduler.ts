@@ -16,7 +16,7 @@ import type { SchedulerConfig } from './config/load.js';
 import type { Registry } from './framework/registry.js';
 import { SchedulerMetrics } from './metrics.js';
 import { VolumeInformers } from './volume_informers.js';
-import type { Node, Pod, PodCondition, PriorityClass } from './types.js';
+import type { SchedulerNode, SchedulerPod, WrittenPodCondition, PriorityClass } from './types.js';
 import { DEFAULT_SCHEDULER_NAME } from './types.js';
 
 export interface SchedulerOptions {
@@ -44,8 +44,8 @@ export interface SchedulerOptions {
   core?: Partial<CoreOptions>;
 }
 
-type PodObj = Pod & KubeObject;
-type NodeObj = Node & KubeObject;
+type PodObj = SchedulerPod & KubeObject;
+type NodeObj = SchedulerNode & KubeObject;
 type PcObj = PriorityClass & KubeObject;
 
 export class Scheduler {
@@ -76,7 +76,7 @@ export class Scheduler {
     this.metrics = new SchedulerMetrics(() => this.core?.queue);
     const events = client.resource(Resources.events);
     // Events name the profile that handled the pod as their source, as upstream's per-profile recorders.
-    const profileOf = (pod: Pod) => pod.spec.schedulerName || DEFAULT_SCHEDULER_NAME;
+    const profileOf = (pod: SchedulerPod) => pod.spec.schedulerName || DEFAULT_SCHEDULER_NAME;
 
     const effects: SchedulerEffects = {
       bind: async (pod, nodeName) => {
@@ -174,7 +174,7 @@ export class Scheduler {
    * global default class, as the Priority admission plugin would: the API server may
    * only have defaulted spec.priority to 0.
    */
-  private withPriority(pod: PodObj): Pod {
+  private withPriority(pod: PodObj): SchedulerPod {
     let pc: PcObj | undefined;
     if (pod.spec.priorityClassName) pc = this.pcInformer.get(pod.spec.priorityClassName);
     else if (!pod.spec.priority) pc = this.pcInformer.list().find((c) => c.globalDefault);
@@ -182,11 +182,11 @@ export class Scheduler {
     return { ...pod, spec: { ...pod.spec, priority: pc.value, preemptionPolicy: pc.preemptionPolicy ?? pod.spec.preemptionPolicy } };
   }
 
-  private async patchPodStatus(pod: Pod, condition: PodCondition | null, nominated: string | null | undefined): Promise<void> {
+  private async patchPodStatus(pod: SchedulerPod, condition: WrittenPodCondition | null, nominated: string | null | undefined): Promise<void> {
     const ns = pod.metadata.namespace ?? 'default';
     const name = pod.metadata.name!;
     const cur = this.podInformer.get(`${ns}/${name}`) ?? pod;
-    const prev = condition ? (cur.status?.conditions ?? []).find((c: PodCondition) => c.type === condition.type) : undefined;
+    const prev = condition ? (cur.status?.conditions ?? []).find((c: WrittenPodCondition) => c.type === condition.type) : undefined;
     const sameCondition = !condition || (prev && prev.status === condition.status && prev.reason === condition.reason && prev.message === condition.message);
     const nominatedChanged = nominated !== undefined && (cur.status?.nominatedNodeName ?? null) !== nominated;
     if (sameCondition && !nominatedChanged) return;

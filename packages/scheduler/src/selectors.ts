@@ -5,7 +5,7 @@
  * Gt/Lt on integers, terms ORed).
  */
 import { labelSelectorAsSelector, selectorMatches, type Labels } from '@mkube/api';
-import type { LabelSelector, Node, NodeSelectorRequirement, NodeSelectorTerm } from './types.js';
+import type { LabelSelector, SchedulerNode, NodeSelectorRequirement, NodeSelectorTerm } from './types.js';
 
 /** A compiled label selector; a nil or invalid selector matches nothing, an empty one everything. */
 export type LabelMatcher = (labels: Labels) => boolean;
@@ -48,7 +48,7 @@ function requirementMatches(r: NodeSelectorRequirement, value: string | undefine
 }
 
 /** One NodeSelectorTerm: expressions and fields ANDed; an empty term matches nothing. */
-export function nodeSelectorTermMatches(term: NodeSelectorTerm, node: Node): boolean {
+export function nodeSelectorTermMatches(term: NodeSelectorTerm, node: SchedulerNode): boolean {
   const exprs = term.matchExpressions ?? [];
   const fields = term.matchFields ?? [];
   if (exprs.length === 0 && fields.length === 0) return false;
@@ -65,6 +65,6 @@ export function nodeSelectorTermMatches(term: NodeSelectorTerm, node: Node): boo
 }
 
 /** Terms are ORed. */
-export function nodeSelectorTermsMatch(terms: NodeSelectorTerm[], node: Node): boolean {
+export function nodeSelectorTermsMatch(terms: NodeSelectorTerm[], node: SchedulerNode): boolean {
   return terms.some((t) => nodeSelectorTermMatches(t, node));
 }

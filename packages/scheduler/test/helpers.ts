@@ -1,6 +1,6 @@
 // Synthetic clusters for the pure scheduler core: nodes, pods, recorded effects and a fake clock.
 import { SchedulerCore, type CoreOptions, type SchedulerEffects } from '../src/core.js';
-import type { Node, Pod, PodCondition, Taint } from '../src/types.js';
+import type { SchedulerNode, SchedulerPod, WrittenPodCondition, Taint } from '../src/types.js';
 
 export interface NodeOpts {
   cpu?: string;
@@ -12,7 +12,7 @@ export interface NodeOpts {
   extra?: Record<string, string>;
 }
 
-export function node(name: string, o: NodeOpts = {}): Node {
+export function node(name: string, o: NodeOpts = {}): SchedulerNode {
   return {
     apiVersion: 'v1', kind: 'Node',
     metadata: { name, uid: `node-${name}`, labels: { 'kubernetes.io/hostname': name, ...o.labels } },
@@ -28,12 +28,12 @@ export interface PodOpts {
   labels?: Record<string, string>;
   nodeName?: string;
   namespace?: string;
-  spec?: Partial<Pod['spec']>;
+  spec?: Partial<SchedulerPod['spec']>;
   creationTimestamp?: string;
 }
 
 let seq = 0;
-export function pod(name: string, o: PodOpts = {}): Pod {
+export function pod(name: string, o: PodOpts = {}): SchedulerPod {
   const requests: Record<string, string> = {};
   if (o.cpu) requests.cpu = o.cpu;
   if (o.memory) requests.memory = o.memory;
@@ -54,7 +54,7 @@ export function pod(name: string, o: PodOpts = {}): Pod {
 export interface Recorded {
   binds: { pod: string; node: string }[];
   events: { pod: string; type: string; reason: string; message: string }[];
-  statuses: { pod: string; condition: PodCondition | null; nominated?: string | null }[];
+  statuses: { pod: string; condition: WrittenPodCondition | null; nominated?: string | null }[];
   deleted: string[];
 }
 
@@ -71,7 +71,7 @@ export interface Harness {
   rec: Recorded;
   clock: FakeClock;
   /** Resolves pending binds: confirm the bound pods through the "watch". */
-  pendingBinds: { pod: Pod; node: string; resolve: () => void; reject: (e: Error) => void }[];
+  pendingBinds: { pod: SchedulerPod; node: string; resolve: () => void; reject: (e: Error) => void }[];
   /** Resolves once `n` binds were requested (the binding cycle runs its PreBind plugins asynchronously first). */
   bindsRequested(n: number): Promise<void>;
 }
@@ -80,7 +80,7 @@ export interface Harness {
  * A core whose effects record what they were asked to do. With `autoBind`
  * binds succeed at once and the bound pod is fed back as a watch event.
  */
-export function harness(nodes: Node[], opts: { autoBind?: boolean; core?: Partial<CoreOptions> } = {}): Harness {
+export function harness(nodes: SchedulerNode[], opts: { autoBind?: boolean; core?: Partial<CoreOptions> } = {}): Harness {
   const autoBind = opts.autoBind ?? true;
   const rec: Recorded = { binds: [], events: [], statuses: [], deleted: [] };
   const clock = new FakeClock();
@@ -119,7 +119,7 @@ export function harness(nodes: Node[], opts: { autoBind?: boolean; core?: Partia
 }
 
 /** Adds pods, runs all cycles and waits for bindings; returns pod name → node name (or undefined). */
-export async function scheduleAll(h: Harness, pods: Pod[]): Promise<Map<string, string | undefined>> {
+export async function scheduleAll(h: Harness, pods: SchedulerPod[]): Promise<Map<string, string | undefined>> {
   for (const p of pods) h.core.onPodAdd(p);
   await h.core.scheduleAllPending();
   await h.core.waitForBindings();
@@ -133,7 +133,7 @@ export function lastFailure(h: Harness, name: string): string | undefined {
 }
 
 /** A pod already running on a node (fed through the watch). */
-export function running(h: Harness, p: Pod, nodeName: string): Pod {
+export function running(h: Harness, p: SchedulerPod, nodeName: string): SchedulerPod {
   const bound = { ...p, spec: { ...p.spec, nodeName }, status: { phase: 'Running', startTime: p.metadata.creationTimestamp ?? '2024-01-01T00:00:00Z' } };
   h.core.onPodAdd(bound);
   return bound;

@@ -13,7 +13,7 @@ import {
 import { Registry, RegistryError } from '../src/framework/registry.js';
 import type { PodInfo } from '../src/node_info.js';
 import { inTreeRegistry } from '../src/plugins/registry.js';
-import type { Pod } from '../src/types.js';
+import type { SchedulerPod } from '../src/types.js';
 import { harness, node, pod, scheduleAll } from './helpers.js';
 
 const deps: HandleDeps = {
@@ -96,11 +96,11 @@ class Gate implements FilterPlugin, PermitPlugin, PreBindPlugin, PostBindPlugin 
     this.calls.push(`permit ${p.pod.metadata.name}`);
     return { status: new Status(Code.Wait), timeoutMs: this.args.timeoutMs };
   }
-  async preBind(_s: CycleState, p: Pod): Promise<Status | null> {
+  async preBind(_s: CycleState, p: SchedulerPod): Promise<Status | null> {
     this.calls.push(`preBind ${p.metadata.name}`);
     return this.args.rejectPreBind ? Status.unschedulable('volume not ready') : null;
   }
-  postBind(_s: CycleState, p: Pod, nodeName: string): void {
+  postBind(_s: CycleState, p: SchedulerPod, nodeName: string): void {
     this.calls.push(`postBind ${p.metadata.name} ${nodeName}`);
   }
 }

@@ -22,7 +22,7 @@ import {
   type PodTemplateSpec,
   type Toleration,
 } from '@mkube/api';
-import { podMatchesNodeSelectorAndAffinity, type Pod as SchedulerPod, type Node as SchedulerNode } from '@mkube/scheduler';
+import { podMatchesNodeSelectorAndAffinity, type SchedulerPod, type SchedulerNode } from '@mkube/scheduler';
 import { typedRef, type Named, type ResourceRef } from '../types.js';
 import { CONTROLLER_REVISION_HASH_LABEL } from '../history/revision.js';
 

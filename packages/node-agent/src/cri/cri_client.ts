@@ -5,7 +5,7 @@ import { criProtoPath } from './proto_path.js';
 import type {
   AttachRequest,
   AuthConfig,
-  Container,
+  CriContainer,
   ContainerConfig,
   ContainerFilter,
   ContainerStatusResponse,
@@ -200,8 +200,8 @@ export class CriClient {
     await this.rt('RemoveContainer', { container_id: containerId }, opts);
   }
 
-  async listContainers(filter?: DeepPartial<ContainerFilter>, opts?: CallOptions): Promise<Container[]> {
-    const res = await this.rt<{ containers: Container[] }>('ListContainers', { filter: filter ?? null }, opts);
+  async listContainers(filter?: DeepPartial<ContainerFilter>, opts?: CallOptions): Promise<CriContainer[]> {
+    const res = await this.rt<{ containers: CriContainer[] }>('ListContainers', { filter: filter ?? null }, opts);
     return res.containers;
   }
 

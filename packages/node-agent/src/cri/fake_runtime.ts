@@ -9,10 +9,10 @@ import type { CallOptions } from './cri_client.js';
 import { CriError, type CriErrorCode } from './cri_error.js';
 import type { CriRuntime } from './cri_runtime.js';
 import type {
-  Container,
+  CriContainer,
   ContainerConfig,
   ContainerFilter,
-  ContainerState,
+  CriContainerState,
   ContainerStatusResponse,
   DeepPartial,
   ExecSyncResponse,
@@ -39,7 +39,7 @@ interface FakeContainer {
   id: string;
   sandboxId: string;
   config: DeepPartial<ContainerConfig>;
-  state: ContainerState;
+  state: CriContainerState;
   createdAt: number;
   startedAt: number;
   finishedAt: number;
@@ -104,7 +104,7 @@ export class FakeRuntime implements CriRuntime {
   }
 
   /** Containers of a pod uid (any sandbox) with their names and states, oldest first. */
-  podContainers(uid: string): { id: string; name: string; state: ContainerState; attempt: number; kind: string }[] {
+  podContainers(uid: string): { id: string; name: string; state: CriContainerState; attempt: number; kind: string }[] {
     return [...this.containers.values()]
       .filter((c) => c.config.labels?.['io.kubernetes.pod.uid'] === uid)
       .map((c) => ({ id: c.id, name: c.config.metadata?.name ?? '', state: c.state, attempt: c.config.metadata?.attempt ?? 0, kind: c.config.annotations?.['mkube.io/container-kind'] ?? 'regular' }));
@@ -213,7 +213,7 @@ export class FakeRuntime implements CriRuntime {
     this.containers.delete(id);
   }
 
-  async listContainers(filter?: DeepPartial<ContainerFilter>, _opts?: CallOptions): Promise<Container[]> {
+  async listContainers(filter?: DeepPartial<ContainerFilter>, _opts?: CallOptions): Promise<CriContainer[]> {
     this.enter('ListContainers', '');
     return [...this.containers.values()]
       .filter(

@@ -27,7 +27,7 @@ export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 export type SupplementalGroupsPolicy = 'Merge' | 'Strict';
 export type ProfileType = 'RuntimeDefault' | 'Unconfined' | 'Localhost';
 export type PodSandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
-export type ContainerState =
+export type CriContainerState =
   | 'CONTAINER_CREATED'
   | 'CONTAINER_RUNNING'
   | 'CONTAINER_EXITED'
@@ -182,13 +182,13 @@ export interface PodSandboxConfig {
   linux: LinuxPodSandboxConfig | null;
 }
 
-export interface PodIP {
+export interface CriPodIP {
   ip: string;
 }
 
 export interface PodSandboxNetworkStatus {
   ip: string;
-  additional_ips: PodIP[];
+  additional_ips: CriPodIP[];
 }
 
 export interface PodSandboxStatus {
@@ -206,7 +206,7 @@ export interface PodSandboxStatus {
 export interface PodSandboxStatusResponse {
   status: PodSandboxStatus | null;
   info: StringMap;
-  containers_statuses: ContainerStatus[];
+  containers_statuses: CriContainerStatus[];
   timestamp: Int64;
 }
 
@@ -290,28 +290,28 @@ export interface ContainerConfig {
 
 export interface ContainerFilter {
   id: string;
-  state: { state: ContainerState } | null;
+  state: { state: CriContainerState } | null;
   pod_sandbox_id: string;
   label_selector: StringMap;
 }
 
-export interface Container {
+export interface CriContainer {
   id: string;
   pod_sandbox_id: string;
   metadata: ContainerMetadata | null;
   image: ImageSpec | null;
   image_ref: string;
-  state: ContainerState;
+  state: CriContainerState;
   created_at: Int64;
   labels: StringMap;
   annotations: StringMap;
   image_id: string;
 }
 
-export interface ContainerStatus {
+export interface CriContainerStatus {
   id: string;
   metadata: ContainerMetadata | null;
-  state: ContainerState;
+  state: CriContainerState;
   created_at: Int64;
   started_at: Int64;
   finished_at: Int64;
@@ -331,7 +331,7 @@ export interface ContainerStatus {
 }
 
 export interface ContainerStatusResponse {
-  status: ContainerStatus | null;
+  status: CriContainerStatus | null;
   info: StringMap;
 }
 

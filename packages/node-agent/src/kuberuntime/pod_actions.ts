@@ -3,7 +3,7 @@
 // computeInitContainerActions, PodSandboxChanged, ShouldContainerBeRestarted
 // and doBackOff): no I/O, no clock of its own. The executor carries the
 // actions out against CRI.
-import type { Container, Pod } from '../api_types.js';
+import type { Container, AgentPod } from '../api_types.js';
 import { instancesOf, type ObservedContainer } from '../status.js';
 
 /** One CRI sandbox of the pod. */
@@ -101,7 +101,7 @@ export function isRestartableInit(c: Container): boolean {
   return c.restartPolicy === 'Always';
 }
 
-function restartOnFailure(pod: Pod): boolean {
+function restartOnFailure(pod: AgentPod): boolean {
   return (pod.spec.restartPolicy ?? 'Always') !== 'Never';
 }
 
@@ -123,7 +123,7 @@ export function podSandboxChanged(status: PodRuntimeStatus): { changed: boolean;
 }
 
 /** kubelet's ShouldContainerBeRestarted for a regular container, from its newest instance. */
-export function shouldContainerBeRestarted(pod: Pod, latest: ObservedContainer | undefined): boolean {
+export function shouldContainerBeRestarted(pod: AgentPod, latest: ObservedContainer | undefined): boolean {
   if (pod.metadata.deletionTimestamp) return false;
   if (!latest) return true;
   if (latest.state === 'running') return false;
@@ -146,7 +146,7 @@ function succeeded(c: ObservedContainer | undefined): boolean {
  * The next init container of the old, strictly sequential model
  * (findNextInitContainerToRun): done when the last one succeeded.
  */
-function initDone(pod: Pod, status: PodRuntimeStatus): boolean {
+function initDone(pod: AgentPod, status: PodRuntimeStatus): boolean {
   const inits = pod.spec.initContainers ?? [];
   if (inits.length === 0) return true;
   if (pod.spec.containers.some((c) => latestOf(status, c.name, 'regular')?.state === 'running')) return true;
@@ -161,7 +161,7 @@ function initDone(pod: Pod, status: PodRuntimeStatus): boolean {
  * as kubelet does, so removed instances of completed init containers do not
  * make them run again.
  */
-function computeInitContainerActions(pod: Pod, status: PodRuntimeStatus, ctx: PodActionsContext, changes: PodActions): boolean {
+function computeInitContainerActions(pod: AgentPod, status: PodRuntimeStatus, ctx: PodActionsContext, changes: PodActions): boolean {
   const inits = pod.spec.initContainers ?? [];
   if (inits.length === 0) return true;
   let podHasInitialized = pod.spec.containers.some((c) => {
@@ -242,7 +242,7 @@ function computeInitContainerActions(pod: Pod, status: PodRuntimeStatus, ctx: Po
   return podHasInitialized;
 }
 
-function startOf(pod: Pod, status: PodRuntimeStatus, ctx: PodActionsContext, spec: Container, kind: 'init' | 'regular', index: number): ContainerToStart {
+function startOf(pod: AgentPod, status: PodRuntimeStatus, ctx: PodActionsContext, spec: Container, kind: 'init' | 'regular', index: number): ContainerToStart {
   const instances = instancesOf(status.containers, spec.name, kind);
   const latest = instances[0];
   const base = ctx.restartBase?.[spec.name] ?? 0;
@@ -256,19 +256,19 @@ function startOf(pod: Pod, status: PodRuntimeStatus, ctx: PodActionsContext, spe
 }
 
 /** The crash back-off key of a container of a pod. */
-export function backoffKey(pod: Pod, containerName: string): string {
+export function backoffKey(pod: AgentPod, containerName: string): string {
   return `${pod.metadata.uid}/${containerName}`;
 }
 
 /** kubelet's "back-off 10s restarting failed container=… pod=…" (Go duration of whole seconds). */
-function backoffMessage(pod: Pod, name: string, delayMs: number): string {
+function backoffMessage(pod: AgentPod, name: string, delayMs: number): string {
   const s = Math.round(delayMs / 1000);
   const d = s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`;
   return `back-off ${d} restarting failed container=${name} pod=${pod.metadata.name}_${pod.metadata.namespace ?? 'default'}(${pod.metadata.uid})`;
 }
 
 /** Moves restarts still in CrashLoopBackOff out of the start lists (kubelet's doBackOff). */
-function applyBackoff(pod: Pod, ctx: PodActionsContext, changes: PodActions): void {
+function applyBackoff(pod: AgentPod, ctx: PodActionsContext, changes: PodActions): void {
   const hold = (list: ContainerToStart[]): ContainerToStart[] =>
     list.filter((s) => {
       if (!s.backoff) return true;
@@ -282,7 +282,7 @@ function applyBackoff(pod: Pod, ctx: PodActionsContext, changes: PodActions): vo
 }
 
 /** What one sync of pod must do given what the runtime runs. */
-export function computePodActions(pod: Pod, status: PodRuntimeStatus, ctx: PodActionsContext): PodActions {
+export function computePodActions(pod: AgentPod, status: PodRuntimeStatus, ctx: PodActionsContext): PodActions {
   const sb = podSandboxChanged(status);
   const changes: PodActions = {
     killPod: sb.changed,

@@ -12,7 +12,7 @@ import type { Clock } from '../clock.js';
 import { CriError } from '../cri/cri_error.js';
 import type { CriRuntime } from '../cri/cri_runtime.js';
 import type { DeepPartial, PodSandboxConfig } from '../cri/types.js';
-import type { Container, EventType, Pod } from '../api_types.js';
+import type { Container, EventType, AgentPod } from '../api_types.js';
 import type { Logger } from '../logger.js';
 import type { Backoff } from '../runtime/backoff.js';
 import { buildContainerConfig, containerLogPath } from '../runtime/container_config.js';
@@ -61,7 +61,7 @@ export interface StartupTrace {
 }
 
 export interface PodHandle {
-  readonly pod: Pod;
+  readonly pod: AgentPod;
   readonly log: Logger;
   /** Set while a new pod's startup is traced. */
   startup?: StartupTrace;
@@ -96,7 +96,7 @@ export class PodExecutor implements ProbeResults {
     private readonly observer: RuntimeObserver,
   ) {}
 
-  private get pod(): Pod {
+  private get pod(): AgentPod {
     return this.h.pod;
   }
 

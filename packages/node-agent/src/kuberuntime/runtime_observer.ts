@@ -4,7 +4,7 @@
 import { nsToMs } from '../clock.js';
 import type { CriRuntime } from '../cri/cri_runtime.js';
 import { CriError } from '../cri/cri_error.js';
-import type { Container as CriContainer } from '../cri/types.js';
+import type { CriContainer } from '../cri/types.js';
 import { CONTAINER_KIND, CONTAINER_NAME, POD_UID, RESTART_COUNT } from '../runtime/labels.js';
 import type { ObservedContainer } from '../status.js';
 import type { PodRuntimeStatus, RuntimeSandbox } from './pod_actions.js';

@@ -1,6 +1,6 @@
 // The CRI ContainerConfig of one container of a pod.
 import type { ContainerConfig, DeepPartial, KeyValue, LinuxContainerResources, Mount } from '../cri/types.js';
-import type { Container, Pod } from '../api_types.js';
+import type { Container, AgentPod } from '../api_types.js';
 import { expand } from './env.js';
 import { CONTAINER_KIND, CONTAINER_NAME, RESTART_COUNT, TERMINATION_GRACE } from './labels.js';
 import { podQosClass } from './qos.js';
@@ -12,7 +12,7 @@ const MIN_SHARES = 2;
 const MAX_SHARES = 262_144;
 
 /** kubelet's linux resources: cpu shares from the request, quota from the limit, memory limit, oom_score_adj by QoS. */
-export function linuxResources(pod: Pod, c: Container, memoryCapacity: number): DeepPartial<LinuxContainerResources> {
+export function linuxResources(pod: AgentPod, c: Container, memoryCapacity: number): DeepPartial<LinuxContainerResources> {
   const limits = c.resources?.limits ?? {};
   const requests = { ...limits, ...(c.resources?.requests ?? {}) };
   const reqCpu = requests.cpu !== undefined ? milliCpu(requests.cpu) : 0;
@@ -51,7 +51,7 @@ export function containerLogPath(name: string, restartCount: number): string {
   return `${name}/${restartCount}.log`;
 }
 
-export function buildContainerConfig(pod: Pod, c: Container, input: ContainerConfigInput): DeepPartial<ContainerConfig> {
+export function buildContainerConfig(pod: AgentPod, c: Container, input: ContainerConfigInput): DeepPartial<ContainerConfig> {
   const vars = new Map(input.env.map((kv) => [kv.key, kv.value]));
   const psc = pod.spec.securityContext ?? {};
   const sc = c.securityContext ?? {};

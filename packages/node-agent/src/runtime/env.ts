@@ -2,7 +2,7 @@
 // configMapKeyRef and secretKeyRef, then $(VAR) expansion as Kubernetes does;
 // the Services' variables (service_env.ts) come last.
 import type { ConfigSource } from '../api_port.js';
-import type { ConfigMap, Container, Pod, Secret } from '../api_types.js';
+import type { AgentConfigMap, Container, AgentPod, AgentSecret } from '../api_types.js';
 import type { KeyValue } from '../cri/types.js';
 import { ContainerStartError } from './errors.js';
 import { bytes, milliCpu, parseQuantity } from './quantity.js';
@@ -23,14 +23,14 @@ function decodeB64(v: string): string {
   return Buffer.from(v, 'base64').toString('utf8');
 }
 
-function secretValues(s: Secret): Record<string, string> {
+function secretValues(s: AgentSecret): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.data ?? {})) out[k] = decodeB64(v);
   for (const [k, v] of Object.entries(s.stringData ?? {})) out[k] = v;
   return out;
 }
 
-function configMapValues(cm: ConfigMap): Record<string, string> {
+function configMapValues(cm: AgentConfigMap): Record<string, string> {
   const out: Record<string, string> = { ...(cm.data ?? {}) };
   for (const [k, v] of Object.entries(cm.binaryData ?? {})) out[k] = decodeB64(v);
   return out;
@@ -44,7 +44,7 @@ export function formatMap(m: Record<string, string> | undefined): string {
     .join('\n');
 }
 
-export function podFieldValue(pod: Pod, fieldPath: string, ctx: Pick<EnvContext, 'nodeName' | 'hostIP' | 'podIP'>): string {
+export function podFieldValue(pod: AgentPod, fieldPath: string, ctx: Pick<EnvContext, 'nodeName' | 'hostIP' | 'podIP'>): string {
   const sub = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
   if (sub) {
     const map = sub[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations;
@@ -77,7 +77,7 @@ export function podFieldValue(pod: Pod, fieldPath: string, ctx: Pick<EnvContext,
 }
 
 export function resourceFieldValue(
-  pod: Pod,
+  pod: AgentPod,
   container: Container,
   ref: { containerName?: string; resource: string; divisor?: string },
   allocatable: EnvContext['allocatable'],
@@ -135,7 +135,7 @@ export function expand(input: string, vars: Map<string, string>): string {
 }
 
 /** The container's environment, in order; throws ContainerStartError(CreateContainerConfigError). */
-export async function resolveEnv(pod: Pod, container: Container, ctx: EnvContext): Promise<KeyValue[]> {
+export async function resolveEnv(pod: AgentPod, container: Container, ctx: EnvContext): Promise<KeyValue[]> {
   const ns = pod.metadata.namespace ?? 'default';
   const vars = new Map<string, string>();
   const order: string[] = [];
@@ -149,13 +149,13 @@ export async function resolveEnv(pod: Pod, container: Container, ctx: EnvContext
   const services = isServiceListSource(ctx.config) ? serviceEnv(servicesForPod(ctx.config.listServices(), ns, pod.spec.enableServiceLinks !== false)) : [];
   const serviceVars = new Map(services.map((kv) => [kv.key, kv.value]));
   for (const [k, v] of serviceVars) vars.set(k, v);
-  const cmCache = new Map<string, ConfigMap | undefined>();
-  const secretCache = new Map<string, Secret | undefined>();
-  const getCm = async (name: string): Promise<ConfigMap | undefined> => {
+  const cmCache = new Map<string, AgentConfigMap | undefined>();
+  const secretCache = new Map<string, AgentSecret | undefined>();
+  const getCm = async (name: string): Promise<AgentConfigMap | undefined> => {
     if (!cmCache.has(name)) cmCache.set(name, await ctx.config.getConfigMap(ns, name));
     return cmCache.get(name);
   };
-  const getSecret = async (name: string): Promise<Secret | undefined> => {
+  const getSecret = async (name: string): Promise<AgentSecret | undefined> => {
     if (!secretCache.has(name)) secretCache.set(name, await ctx.config.getSecret(ns, name));
     return secretCache.get(name);
   };

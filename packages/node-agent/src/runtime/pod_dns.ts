@@ -7,7 +7,7 @@
 // nameservers, 32 search domains of at most 253 characters and a 2048-character search line, each cut
 // reported as a DNSConfigForming warning with upstream's message. Pure: the host file is passed in.
 import type { DNSConfig } from '../cri/types.js';
-import type { Pod } from '../api_types.js';
+import type { AgentPod } from '../api_types.js';
 
 export const MAX_DNS_NAMESERVERS = 3;
 /** validation.MaxDNSSearchPathsExpanded / MaxDNSSearchListCharsExpanded (ExpandedDNSConfig, GA since 1.28). */
@@ -86,7 +86,7 @@ function fitSearches(searches: string[], warn: (m: string) => void): string[] {
 }
 
 /** The pod's DNS configuration and the warnings kubelet records while forming it. */
-export function podDnsConfig(pod: Pod, ctx: PodDnsContext): { config: DNSConfig; warnings: DnsWarning[] } {
+export function podDnsConfig(pod: AgentPod, ctx: PodDnsContext): { config: DNSConfig; warnings: DnsWarning[] } {
   const warnings: DnsWarning[] = [];
   const host = ctx.host ?? { servers: [], searches: [], options: [] };
   let cfg: DNSConfig = { servers: [...host.servers], searches: [...host.searches], options: [...host.options] };

@@ -5,7 +5,7 @@
 // kept in memory and refreshed once 80% of its lifetime or 24 h has passed,
 // as kubelet's token manager), configMap, secret and downwardAPI items.
 import type { ConfigSource } from '../api_port.js';
-import type { KeyToPath, Pod, Volume } from '../api_types.js';
+import type { KeyToPath, AgentPod, Volume } from '../api_types.js';
 import { writeAtomically, type VolumeFile } from './atomic_writer.js';
 import { formatMap, podFieldValue } from './env.js';
 import { VolumeSetupError } from './errors.js';
@@ -64,7 +64,7 @@ export class ProjectedVolumes {
   }
 
   /** Writes (or refreshes) the projected volume `v` of `pod` into `dir`. */
-  async setUp(pod: Pod, v: Volume, dir: string, ctx: ProjectedContext): Promise<void> {
+  async setUp(pod: AgentPod, v: Volume, dir: string, ctx: ProjectedContext): Promise<void> {
     const projected = v.projected as { sources?: ProjectionSource[]; defaultMode?: number } | undefined;
     const defaultMode = projected?.defaultMode ?? DEFAULT_PROJECTED_MODE;
     const modeOf = (m: number | undefined): number => {
@@ -116,7 +116,7 @@ export class ProjectedVolumes {
     for (const k of this.tokens.keys()) if (k.startsWith(`${uid}/`)) this.tokens.delete(k);
   }
 
-  private async token(pod: Pod, volume: string, src: { audience?: string; expirationSeconds?: number; path: string }): Promise<string> {
+  private async token(pod: AgentPod, volume: string, src: { audience?: string; expirationSeconds?: number; path: string }): Promise<string> {
     const key = `${pod.metadata.uid}/${volume}/${src.path}/${src.audience ?? ''}/${src.expirationSeconds ?? 3600}`;
     const cached = this.tokens.get(key);
     const now = this.now();

@@ -1,10 +1,10 @@
 // QoS class of a pod, as Kubernetes computes it (pkg/apis/core/v1/helper/qos).
-import type { Pod } from '../api_types.js';
+import type { AgentPod } from '../api_types.js';
 import { parseQuantity } from './quantity.js';
 
 export type QosClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
 
-export function podQosClass(pod: Pod): QosClass {
+export function podQosClass(pod: AgentPod): QosClass {
   const requests = new Map<string, number>();
   const limits = new Map<string, number>();
   let zeroQuantity = true;

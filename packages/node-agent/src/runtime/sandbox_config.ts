@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeepPartial, DNSConfig, PodSandboxConfig, PortMapping } from '../cri/types.js';
-import type { Pod } from '../api_types.js';
+import type { AgentPod } from '../api_types.js';
 import { MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE, POD_UID } from './labels.js';
 import { parseResolvConf, podDnsConfig, type DnsWarning } from './pod_dns.js';
 
@@ -20,10 +20,10 @@ export interface NodeContext {
   /** The node's resolv.conf (dnsPolicy Default; "": none, lookups go to the node itself). */
   resolvConf: string;
   /** Told of the warnings kubelet records as events while forming a pod's resolv.conf (DNSConfigForming, MissingClusterDNS). */
-  dnsWarning?: (pod: Pod, w: DnsWarning) => void;
+  dnsWarning?: (pod: AgentPod, w: DnsWarning) => void;
 }
 
-export function podNamespace(pod: Pod): string {
+export function podNamespace(pod: AgentPod): string {
   return pod.metadata.namespace ?? 'default';
 }
 
@@ -50,7 +50,7 @@ function readResolvConf(path: string): DNSConfig | undefined {
  * (the node's resolv.conf) when that is what the pod gets anyway. Warnings (limits cut, no cluster
  * DNS) go to ctx.dnsWarning, the pod's and node's events.
  */
-export function dnsConfigFor(pod: Pod, ctx: NodeContext): DNSConfig | null {
+export function dnsConfigFor(pod: AgentPod, ctx: NodeContext): DNSConfig | null {
   const { config, warnings } = podDnsConfig(pod, { clusterDNS: ctx.clusterDNS, clusterDomain: ctx.clusterDomain, host: readResolvConf(ctx.resolvConf) });
   for (const w of warnings) ctx.dnsWarning?.(pod, w);
   const policy = pod.spec.dnsPolicy ?? 'ClusterFirst';
@@ -59,7 +59,7 @@ export function dnsConfigFor(pod: Pod, ctx: NodeContext): DNSConfig | null {
   return config;
 }
 
-export function portMappings(pod: Pod): PortMapping[] {
+export function portMappings(pod: AgentPod): PortMapping[] {
   const out: PortMapping[] = [];
   for (const c of pod.spec.containers) {
     for (const p of c.ports ?? []) {
@@ -70,7 +70,7 @@ export function portMappings(pod: Pod): PortMapping[] {
   return out;
 }
 
-export function namespaceOptions(pod: Pod): { network: 'POD' | 'NODE'; pid: 'POD' | 'CONTAINER' | 'NODE'; ipc: 'POD' | 'NODE' } {
+export function namespaceOptions(pod: AgentPod): { network: 'POD' | 'NODE'; pid: 'POD' | 'CONTAINER' | 'NODE'; ipc: 'POD' | 'NODE' } {
   return {
     network: pod.spec.hostNetwork ? 'NODE' : 'POD',
     pid: pod.spec.hostPID ? 'NODE' : pod.spec.shareProcessNamespace ? 'POD' : 'CONTAINER',
@@ -78,7 +78,7 @@ export function namespaceOptions(pod: Pod): { network: 'POD' | 'NODE'; pid: 'POD
   };
 }
 
-export function identityLabels(pod: Pod, nodeName: string): Record<string, string> {
+export function identityLabels(pod: AgentPod, nodeName: string): Record<string, string> {
   return {
     [POD_NAME]: pod.metadata.name,
     [POD_NAMESPACE]: podNamespace(pod),
@@ -87,7 +87,7 @@ export function identityLabels(pod: Pod, nodeName: string): Record<string, strin
   };
 }
 
-export function buildSandboxConfig(pod: Pod, ctx: NodeContext, attempt: number): DeepPartial<PodSandboxConfig> {
+export function buildSandboxConfig(pod: AgentPod, ctx: NodeContext, attempt: number): DeepPartial<PodSandboxConfig> {
   const ns = podNamespace(pod);
   const sc = pod.spec.securityContext ?? {};
   const allContainers = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];

@@ -8,7 +8,7 @@
 import { chmod, lstat, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ConfigSource } from '../api_port.js';
-import type { Container, KeyToPath, Pod, Volume, VolumeMount } from '../api_types.js';
+import type { Container, KeyToPath, AgentPod, Volume, VolumeMount } from '../api_types.js';
 import type { DeepPartial, KeyValue, Mount } from '../cri/types.js';
 import { writeAtomically, type VolumeFile } from './atomic_writer.js';
 import { ContainerStartError, VolumeSetupError } from './errors.js';
@@ -102,7 +102,7 @@ export class VolumeManager {
    * Creates or refreshes every volume of the pod; returns the host path of
    * each by name. Throws VolumeSetupError (FailedMount) for a missing source.
    */
-  async setUp(pod: Pod): Promise<Map<string, PreparedVolume>> {
+  async setUp(pod: AgentPod): Promise<Map<string, PreparedVolume>> {
     const ns = pod.metadata.namespace ?? 'default';
     const out = new Map<string, PreparedVolume>();
     for (const v of pod.spec.volumes ?? []) {
@@ -116,7 +116,7 @@ export class VolumeManager {
     return out;
   }
 
-  private async setUpOne(pod: Pod, ns: string, v: Volume, out: Map<string, PreparedVolume>): Promise<void> {
+  private async setUpOne(pod: AgentPod, ns: string, v: Volume, out: Map<string, PreparedVolume>): Promise<void> {
     if (v.hostPath) {
       await this.setUpHostPath(v);
       out.set(v.name, { hostPath: v.hostPath.path, readOnly: false });

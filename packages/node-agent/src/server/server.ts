@@ -22,7 +22,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import type { Container as CriContainer, ContainerFilter, DeepPartial, ExecRequest, AttachRequest, PodSandbox, PodSandboxFilter } from '../cri/types.js';
+import type { CriContainer, ContainerFilter, DeepPartial, ExecRequest, AttachRequest, PodSandbox, PodSandboxFilter } from '../cri/types.js';
 import type { LogOptions } from '../logs.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { CONTAINER_NAME, MANAGED_BY_NODE, POD_NAME, POD_NAMESPACE } from '../runtime/labels.js';

@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { totalmem, uptime } from 'node:os';
 import { join } from 'node:path';
-import type { Container as CriContainer, PodSandbox } from '../cri/types.js';
+import type { CriContainer, PodSandbox } from '../cri/types.js';
 import { CONTAINER_NAME, POD_NAME, POD_NAMESPACE, POD_UID } from '../runtime/labels.js';
 
 export interface CPUStats {

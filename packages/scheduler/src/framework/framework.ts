@@ -10,7 +10,7 @@
 import type { FieldError } from '../config/field_errors.js';
 import type { KubeSchedulerProfile, PluginSet } from '../config/types.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
-import type { Pod } from '../types.js';
+import type { SchedulerPod } from '../types.js';
 import type { FrameworkHandle, HandleDeps } from './handle.js';
 import {
   Code, CycleState, EXTENSION_POINTS, MAX_NODE_SCORE, Status, isEnqueueExtensions,
@@ -357,7 +357,7 @@ export class Framework {
     return st.isSuccess() ? null : st;
   }
 
-  async runPreBind(state: CycleState, pod: Pod, nodeName: string): Promise<Status | null> {
+  async runPreBind(state: CycleState, pod: SchedulerPod, nodeName: string): Promise<Status | null> {
     for (const p of this.preBind) {
       let st;
       try {
@@ -372,7 +372,7 @@ export class Framework {
     return null;
   }
 
-  async runBind(state: CycleState, pod: Pod, nodeName: string): Promise<Status | null> {
+  async runBind(state: CycleState, pod: SchedulerPod, nodeName: string): Promise<Status | null> {
     for (const p of this.bind) {
       let st;
       try {
@@ -386,7 +386,7 @@ export class Framework {
     return Status.error('no bind plugin bound the pod');
   }
 
-  runPostBind(state: CycleState, pod: Pod, nodeName: string): void {
+  runPostBind(state: CycleState, pod: SchedulerPod, nodeName: string): void {
     for (const p of this.postBind) p.postBind(state, pod, nodeName);
   }
 }

@@ -6,17 +6,17 @@
 import type { NamespaceLabels } from '../node_info.js';
 import type { PreemptionHandle } from '../plugins/default_preemption.js';
 import type { VolumeBindingDeps } from '../plugins/volume_binding.js';
-import type { LabelSelector, Pod } from '../types.js';
+import type { LabelSelector, SchedulerPod } from '../types.js';
 import type { WaitingPod } from './waiting_pods.js';
 
 export interface FrameworkHandle extends PreemptionHandle {
   readonly profileName: string;
   /** POST pods/<name>/binding. */
-  bind(pod: Pod, nodeName: string): Promise<void>;
+  bind(pod: SchedulerPod, nodeName: string): Promise<void>;
   /** Namespace labels, for pod (anti-)affinity terms with a namespaceSelector. */
   namespaceLabels?: NamespaceLabels;
   /** The selector of the Services/ReplicaSets/... selecting a pod, for PodTopologySpread's default constraints. */
-  defaultSelector?(pod: Pod): LabelSelector | undefined;
+  defaultSelector?(pod: SchedulerPod): LabelSelector | undefined;
   /** What VolumeBinding reads and writes of claims, volumes and classes. */
   volumes?: VolumeBindingDeps;
   /** A pod held by a Permit plugin, by pod id (uid). */

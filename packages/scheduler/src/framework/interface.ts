@@ -5,7 +5,7 @@
  * A plugin implements only the extension points it needs.
  */
 import type { NodeInfo, PodInfo } from '../node_info.js';
-import type { Pod } from '../types.js';
+import type { SchedulerPod } from '../types.js';
 
 export enum Code {
   Success = 0,
@@ -190,17 +190,17 @@ export interface PermitPlugin extends Plugin {
 }
 
 export interface PreBindPlugin extends Plugin {
-  preBind(state: CycleState, pod: Pod, nodeName: string): Promise<MaybeStatus>;
+  preBind(state: CycleState, pod: SchedulerPod, nodeName: string): Promise<MaybeStatus>;
 }
 
 export interface BindPlugin extends Plugin {
   /** Skip-status lets the next binder try. */
-  bind(state: CycleState, pod: Pod, nodeName: string): Promise<MaybeStatus>;
+  bind(state: CycleState, pod: SchedulerPod, nodeName: string): Promise<MaybeStatus>;
 }
 
 /** Informational, after a successful bind. */
 export interface PostBindPlugin extends Plugin {
-  postBind(state: CycleState, pod: Pod, nodeName: string): void;
+  postBind(state: CycleState, pod: SchedulerPod, nodeName: string): void;
 }
 
 /** The extension points of a profile, named as in KubeSchedulerConfiguration's `plugins`. */

@@ -3,7 +3,7 @@
  * waits until every waiting plugin allowed it, one rejected it, or a
  * plugin's deadline passed. No timers: the owner calls expire(now).
  */
-import type { Pod } from '../types.js';
+import type { SchedulerPod } from '../types.js';
 import { Code, Status } from './interface.js';
 
 /** Go's time.Duration text for whole milliseconds ("10s", "1.5s", "250ms"). */
@@ -21,7 +21,7 @@ export class WaitingPod {
   readonly done: Promise<Status>;
   private settled = false;
 
-  constructor(readonly id: string, readonly pod: Pod, readonly nodeName: string, waits: Map<string, number>, now: number) {
+  constructor(readonly id: string, readonly pod: SchedulerPod, readonly nodeName: string, waits: Map<string, number>, now: number) {
     for (const [plugin, timeoutMs] of waits) this.pending.set(plugin, { deadline: now + timeoutMs, timeoutMs });
     this.done = new Promise((resolve) => (this.settle = resolve));
   }

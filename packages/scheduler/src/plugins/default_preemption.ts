@@ -9,7 +9,7 @@ import {
 import type { DefaultPreemptionArgs } from '../config/plugin_args.js';
 import type { Framework } from '../framework/framework.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
-import type { Pod } from '../types.js';
+import type { SchedulerPod } from '../types.js';
 
 export const MSG_PREEMPTION_NOT_HELPFUL = 'Preemption is not helpful for scheduling';
 export const MSG_NO_VICTIMS = 'No preemption victims found for incoming pod';
@@ -21,9 +21,9 @@ export interface PreemptionHandle {
   framework(): Framework;
   nominatedPodsForNode(nodeName: string): PodInfo[];
   /** Deletes a victim through the API (records the Preempted event). */
-  evict(victim: Pod, preemptor: Pod, nodeName: string): Promise<void>;
+  evict(victim: SchedulerPod, preemptor: SchedulerPod, nodeName: string): Promise<void>;
   /** Clears status.nominatedNodeName of a lower-priority pod that lost its place. */
-  clearNomination(pod: Pod): Promise<void>;
+  clearNomination(pod: SchedulerPod): Promise<void>;
 }
 
 export interface Candidate {

@@ -5,9 +5,9 @@ import {
 } from '../framework/interface.js';
 import { termMatches, type AffinityTerm, type NamespaceLabels, type NodeInfo, type PodInfo } from '../node_info.js';
 import type { InterPodAffinityArgs } from '../config/plugin_args.js';
-import type { Pod } from '../types.js';
+import type { SchedulerPod } from '../types.js';
 
-type Matcher = (t: AffinityTerm, pod: Pod) => boolean;
+type Matcher = (t: AffinityTerm, pod: SchedulerPod) => boolean;
 
 export const ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules";
 export const ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules";

@@ -2,7 +2,7 @@ import type { NodeAffinityArgs } from '../config/plugin_args.js';
 import { Status, type EnqueueExtensions, type FilterPlugin, type NodeScore, type ScoreExtensions, type ScorePlugin } from '../framework/interface.js';
 import { nodeSelectorTermMatches, nodeSelectorTermsMatch } from '../selectors.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
-import type { Node, Pod } from '../types.js';
+import type { SchedulerNode, SchedulerPod } from '../types.js';
 import { defaultNormalize } from './taint_toleration.js';
 
 export const ERR_REASON_NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector";
@@ -10,7 +10,7 @@ export const ERR_REASON_NODE_AFFINITY = "node(s) didn't match Pod's node affinit
 export const ERR_REASON_ENFORCED = "node(s) didn't match scheduler-enforced node affinity";
 
 /** spec.nodeSelector and required node affinity together (upstream's RequiredNodeAffinity). */
-export function podMatchesNodeSelectorAndAffinity(pod: Pod, node: Node): boolean {
+export function podMatchesNodeSelectorAndAffinity(pod: SchedulerPod, node: SchedulerNode): boolean {
   if (!pod.spec.nodeSelector && !pod.spec.affinity?.nodeAffinity) return true;
   const labels = node.metadata.labels ?? {};
   for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) {

@@ -6,7 +6,7 @@ import {
 import { compileLabelSelector, type LabelMatcher } from '../selectors.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 import type { PodTopologySpreadArgs } from '../config/plugin_args.js';
-import type { LabelSelector, Pod, TopologySpreadConstraint } from '../types.js';
+import type { LabelSelector, SchedulerPod, TopologySpreadConstraint } from '../types.js';
 import { podMatchesNodeSelectorAndAffinity } from './node_affinity.js';
 import { findUntoleratedTaint } from '@mkube/api';
 import { hardEffect } from './taint_toleration.js';
@@ -32,7 +32,7 @@ interface Constraint {
   honorTaints: boolean;
 }
 
-function compile(pod: Pod, c: TopologySpreadConstraint): Constraint {
+function compile(pod: SchedulerPod, c: TopologySpreadConstraint): Constraint {
   let sel = c.labelSelector;
   if (sel && c.matchLabelKeys?.length) {
     const extra = c.matchLabelKeys.filter((k) => pod.metadata.labels?.[k] !== undefined)
@@ -49,7 +49,7 @@ function compile(pod: Pod, c: TopologySpreadConstraint): Constraint {
   };
 }
 
-function constraintsOf(pod: Pod, when: string): Constraint[] {
+function constraintsOf(pod: SchedulerPod, when: string): Constraint[] {
   return (pod.spec.topologySpreadConstraints ?? []).filter((c) => c.whenUnsatisfiable === when).map((c) => compile(pod, c));
 }
 
@@ -113,14 +113,14 @@ export class PodTopologySpread implements PreFilterPlugin, PreFilterExtensions, 
    * with the selector `defaultSelector` derives for the pod (upstream: the
    * Services, ReplicaSets, ... selecting it); none or an empty one skips them.
    */
-  constructor(args: Partial<PodTopologySpreadArgs> = {}, private readonly defaultSelector?: (pod: Pod) => LabelSelector | undefined) {
+  constructor(args: Partial<PodTopologySpreadArgs> = {}, private readonly defaultSelector?: (pod: SchedulerPod) => LabelSelector | undefined) {
     this.defaults = args.defaultingType === 'List' ? (args.defaultConstraints ?? []) : SYSTEM_DEFAULT_CONSTRAINTS;
   }
 
   preFilterExtensions(): PreFilterExtensions { return this; }
   scoreExtensions(): ScoreExtensions { return this; }
 
-  private constraintsOf(pod: Pod, when: string): Constraint[] {
+  private constraintsOf(pod: SchedulerPod, when: string): Constraint[] {
     const own = pod.spec.topologySpreadConstraints ?? [];
     if (own.length > 0 || this.defaults.length === 0) return constraintsOf(pod, when);
     const sel = this.defaultSelector?.(pod);

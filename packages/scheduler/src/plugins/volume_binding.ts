@@ -23,7 +23,7 @@ import {
 import { Code, Status, type CycleState, type EnqueueExtensions, type FilterPlugin, type MaybeStatus, type PreBindPlugin, type PreFilterExtensions, type PreFilterPlugin, type ReservePlugin, type StateData } from '../framework/interface.js';
 import type { NodeInfo, PodInfo } from '../node_info.js';
 import { nodeSelectorTermsMatch } from '../selectors.js';
-import type { Node, Pod } from '../types.js';
+import type { SchedulerNode, SchedulerPod } from '../types.js';
 
 export const ERR_REASON_BIND_CONFLICT = "node(s) didn't find available persistent volumes to bind";
 export const ERR_REASON_NODE_CONFLICT = 'node(s) had volume node affinity conflict';
@@ -72,12 +72,12 @@ class VolumeState implements StateData {
 const STATE_KEY = 'PreFilterVolumeBinding';
 const key = (pvc: PVC) => `${pvc.metadata.namespace}/${pvc.metadata.name}`;
 
-export function podClaimNames(pod: Pod): string[] {
+export function podClaimNames(pod: SchedulerPod): string[] {
   return (pod.spec.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []));
 }
 
 /** The volume's required node affinity admits the node (no affinity admits every node). */
-export function volumeFitsNode(pv: PersistentVolume, node: Node): boolean {
+export function volumeFitsNode(pv: PersistentVolume, node: SchedulerNode): boolean {
   const terms = pv.spec?.nodeAffinity?.required?.nodeSelectorTerms;
   if (!terms) return true;
   return nodeSelectorTermsMatch(terms, node);
@@ -166,7 +166,7 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, ReservePlug
     if (st) st.chosen = undefined;
   }
 
-  async preBind(state: CycleState, pod: Pod, nodeName: string): Promise<MaybeStatus> {
+  async preBind(state: CycleState, pod: SchedulerPod, nodeName: string): Promise<MaybeStatus> {
     const st = state.read<VolumeState>(STATE_KEY);
     const deps = this.deps;
     if (!st || !deps || st.delayed.length === 0) return null;
@@ -224,7 +224,7 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, ReservePlug
 }
 
 /** allowedTopologies of the class admit the node (none: every node). */
-function classAllowsNode(cls: StorageClass, node: Node): boolean {
+function classAllowsNode(cls: StorageClass, node: SchedulerNode): boolean {
   const terms = cls.allowedTopologies ?? [];
   if (terms.length === 0) return true;
   const labels = node.metadata.labels ?? {};
