@@ -88,7 +88,7 @@ export async function init(o: InitOptions): Promise<InitResult> {
   await recordControlPlane(creds, { add: { name: memberName, apiServer: server, storeClientURL: member.clientURL, storePeerURL: member.peerURL } });
   // The add-ons (join_addons.ts): settings for the joiners, the workers' DNS/Ingress permissions, this host's CCM and metrics-server.
   await recordAddonConfig(creds, { lbAddressPool: o.lbAddressPool });
-  await grantWorkerAddons(creds, pki, join(dataDir, 'kubeconfigs'));
+  await grantWorkerAddons(creds);
   await startControlPlaneAddons(ctx, { pki, servers: [{ name: memberName, server }], advertiseAddress: o.advertiseAddress, creds, metricsAddresses: [o.advertiseAddress], lbAddressPool: o.lbAddressPool });
 
   const token = await progress.step('Publishing cluster-info and creating a bootstrap token', async (h) => {

@@ -12,7 +12,8 @@ import { ensurePrivateDir, writePrivateFile } from '@mkube/apiserver';
 import { parse } from 'yaml';
 import { waitFor } from './api_probe.js';
 import { KUBE_DNS_IP } from './cluster_dns.js';
-import { fetchIngressKubeconfig, startWorkerAddons } from './join_addons.js';
+import { startWorkerAddons } from './join_addons.js';
+import { ingressKubeconfigPath, ingressUser, requestIngressCertificate, writeIngressKubeconfig } from './ingress_identity.js';
 import { bootstrapKubeconfig, fetchClusterInfo, verifyClusterInfo } from './discovery.js';
 import { componentBin } from './paths.js';
 import { readState, startComponent, writeState, type ClusterState, type ComponentRecord, isRunning } from './processes.js';
@@ -84,8 +85,6 @@ export async function joinCluster(o: JoinOptions): Promise<{ state: ClusterState
   const bootstrapPath = join(dataDir, 'bootstrap-kubelet.kubeconfig');
   const kubeconfigPath = join(dataDir, 'kubelet.kubeconfig');
   writePrivateFile(bootstrapPath, bootstrapKubeconfig(discovered.server, discovered.caPem, o.token, discovered.servers));
-  // mkube-ingress's credentials, with the bootstrap token while it is valid (join_addons.ts says why not the node's).
-  const ingressKubeconfig = await fetchIngressKubeconfig({ server: discovered.server, servers: discovered.servers ?? [], caPem: discovered.caPem, token: o.token, path: join(dataDir, 'mkube-ingress.kubeconfig') });
 
   const components: ComponentRecord[] = [];
   const state: ClusterState = { dataDir, apiServer: discovered.server, kubeconfig: kubeconfigPath, components };
@@ -121,6 +120,15 @@ export async function joinCluster(o: JoinOptions): Promise<{ state: ClusterState
       return ready?.status === 'True' ? true : undefined;
     });
   }, () => `Node ${nodeName} is Ready`);
+  // The Ingress controller's own identity, asked for with the node's credentials and kept current (ingress_identity.ts).
+  const ingressKubeconfig = ingressKubeconfigPath(dataDir);
+  await progress.step(`Getting the Ingress controller's identity ${ingressUser(nodeName)} (CSR as the node)`, async () => {
+    const pair = await requestIngressCertificate({ nodeKubeconfig: kubeconfigPath, nodeName });
+    writeIngressKubeconfig(ingressKubeconfig, kubeconfigPath, pair);
+    components.push(startComponent(dataDir, `ingress-identity-${nodeName}`, [process.execPath, componentBin('cli', 'mkube'), 'ingress-identity', '--node-name', nodeName, '--node-kubeconfig', kubeconfigPath, '--kubeconfig', ingressKubeconfig]));
+    writeState(state);
+    return pair.csrName;
+  }, (csr) => `Ingress controller identity issued (CSR ${csr}, auto-approved for this node) and kept current`);
   // The node's add-ons (join_addons.ts): mkube-dns and mkube-ingress on its address, with its node credentials.
   await startWorkerAddons({ dataDir, state, components, progress }, { nodeName, nodeIP: o.nodeIP, kubeconfig: kubeconfigPath, ingressKubeconfig });
   return { state, nodeName, kubeconfig: kubeconfigPath };

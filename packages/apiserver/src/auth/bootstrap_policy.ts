@@ -158,6 +158,9 @@ const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   // csrapproving and csrsigning (upstream's certificate-controller role): CertificateApproval and CertificateSigning
   // admit their /approval and /status writes only with approve / sign on the signer.
   rule(['certificates.k8s.io'], ['signers'], ['approve'], ['kubernetes.io/kube-apiserver-client-kubelet', 'kubernetes.io/kubelet-serving']),
+  // mkube: csrapproving also approves a node's request for its own Ingress controller identity (kube-apiserver-client,
+  // exactly CN system:mkube-ingress:<node>, O system:mkube-ingresses; packages/controllers/src/certificates/approve.ts).
+  rule(['certificates.k8s.io'], ['signers'], ['approve'], ['kubernetes.io/kube-apiserver-client']),
   rule(['certificates.k8s.io'], ['signers'], ['sign'], ['kubernetes.io/legacy-unknown', 'kubernetes.io/kube-apiserver-client', 'kubernetes.io/kube-apiserver-client-kubelet', 'kubernetes.io/kubelet-serving']),
 ];
 
@@ -287,6 +290,8 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRoleBinding('system:node', 'system:node', [{ kind: 'Group', name: NODES_GROUP }]),
       clusterRoleBinding('system:kube-dns', 'system:kube-dns', [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }]),
       clusterRoleBinding('mkube-ingress', 'mkube-ingress', [{ kind: 'ServiceAccount', name: 'mkube-ingress', namespace: 'kube-system' }]),
+      // Each worker's Ingress controller on a join-flow cluster: its own identity system:mkube-ingress:<node> in this group.
+      clusterRoleBinding('mkube-ingresses', 'mkube-ingress', [{ kind: 'Group', name: 'system:mkube-ingresses' }]),
       clusterRoleBinding('system:metrics-server', 'system:metrics-server', [{ kind: 'User', name: METRICS_SERVER_USER }]),
       clusterRoleBinding('system:cloud-controller-manager', 'system:cloud-controller-manager', [{ kind: 'User', name: CLOUD_CONTROLLER_MANAGER_USER }]),
       clusterRoleBinding('kubeadm:kubelet-bootstrap', 'system:node-bootstrapper', [{ kind: 'Group', name: BOOTSTRAP_TOKEN_GROUP }]),

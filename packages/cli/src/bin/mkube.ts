@@ -10,6 +10,7 @@ import { CLUSTER_COMMANDS_USAGE, runClusterCommand } from '../join_commands.js';
 import { BACKUP_USAGE, runBackupCommand } from '../backup.js';
 import { CHAOS_USAGE, runChaosCommand } from '../chaos/command.js';
 import { runChaosHostCommand } from '../chaos/host_command.js';
+import { runIngressIdentityCommand } from '../ingress_identity.js';
 
 const USAGE = `Usage:
   mkube up   [--data-dir DIR] [--workers N] [--api-port PORT]   start a cluster in the background (default DIR .mkube)
@@ -39,6 +40,8 @@ async function main(): Promise<number> {
   if (command === 'chaos') return runChaosCommand(rest, (line) => process.stderr.write(`${line}\n`));
   // Internal (not in the usage): what mkube chaos --hosts-file runs on each host.
   if (command === 'chaos-host') return runChaosHostCommand(rest);
+  // Internal: a worker's Ingress controller identity kept current (started by mkube join).
+  if (command === 'ingress-identity') return runIngressIdentityCommand(rest, (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
   if (command === 'init' || command === 'join' || command === 'token' || command === 'leave' || command === 'remove-member' || command === 'start') return runClusterCommand(command, rest);
   const { values } = parseArgs({
     args: rest,

@@ -11,10 +11,17 @@
  * a kubernetes.io/kubelet-serving request from system:node:<name> for
  * itself, with serving usages and SANs that are all among its Node's
  * status.addresses (hostnames as DNS names, IPs), is approved on the spot.
+ *
+ * And a worker's Ingress controller identity: a kubernetes.io/kube-apiserver-client
+ * request for exactly `O=system:mkube-ingresses, CN=system:mkube-ingress:<name>`
+ * (no SANs, client usages) is approved only when its requester is
+ * system:node:<name> (in system:nodes) and Node <name> exists — a node asks for
+ * its own add-on's identity, as upstream's approvers match requester and
+ * subject; any other requester or shape stays pending.
  */
 import type { CertificateSigningRequest, Node } from '@mkube/api';
 import { isApproved, isDenied, sameSet, type ParsedRequest } from './csr_parse.js';
-import { NODE_USER_PREFIX, NODES_GROUP, SIGNER_KUBELET_CLIENT, SIGNER_KUBELET_SERVING } from './resource.js';
+import { INGRESS_USER_PREFIX, INGRESSES_GROUP, NODE_USER_PREFIX, NODES_GROUP, SIGNER_APISERVER_CLIENT, SIGNER_KUBELET_CLIENT, SIGNER_KUBELET_SERVING } from './resource.js';
 
 const KUBELET_CLIENT_USAGES = [['digital signature', 'client auth'], ['key encipherment', 'digital signature', 'client auth']];
 const SERVING_USAGES = ['digital signature', 'key encipherment', 'server auth'];
@@ -27,6 +34,27 @@ export type ApprovalPlan =
 export const SELF_MESSAGE = 'Auto approving self kubelet client certificate after SubjectAccessReview.';
 export const NODE_CLIENT_MESSAGE = 'Auto approving kubelet client certificate after SubjectAccessReview.';
 export const SERVING_MESSAGE = 'Auto approving kubelet serving certificate: the requesting node asks for its own name and addresses.';
+export const INGRESS_MESSAGE = 'Auto approving mkube-ingress client certificate: the requesting node asks for its own Ingress controller identity.';
+const CLIENT_USAGES = ['digital signature', 'key encipherment', 'client auth'];
+
+/** The node a request is about: system:node:<name> or system:mkube-ingress:<name> in its CN ('' otherwise). */
+export function requestNodeName(req: ParsedRequest): string {
+  for (const prefix of [NODE_USER_PREFIX, INGRESS_USER_PREFIX]) if (req.cn.startsWith(prefix)) return req.cn.slice(prefix.length);
+  return '';
+}
+
+/** A node's request for its own Ingress controller's client identity (mkube's auto-approval). */
+export function isOwnIngressClientCert(csr: CertificateSigningRequest, req: ParsedRequest, node: Node | undefined): boolean {
+  if (csr.spec?.signerName !== SIGNER_APISERVER_CLIENT) return false;
+  if (req.organizations.length !== 1 || req.organizations[0] !== INGRESSES_GROUP) return false;
+  if (!req.cn.startsWith(INGRESS_USER_PREFIX)) return false;
+  const name = req.cn.slice(INGRESS_USER_PREFIX.length);
+  if (!name || csr.spec?.username !== `${NODE_USER_PREFIX}${name}` || !(csr.spec?.groups ?? []).includes(NODES_GROUP)) return false;
+  if (req.dns.length || req.ips.length || req.emails.length || req.uris.length) return false;
+  const usages = csr.spec?.usages ?? [];
+  if (!usages.includes('client auth') || usages.some((u) => !CLIENT_USAGES.includes(u))) return false;
+  return node?.metadata?.name === name;
+}
 
 /** A kubelet client certificate request (upstream's isNodeClientCert). */
 export function isNodeClientCert(csr: CertificateSigningRequest, req: ParsedRequest): boolean {
@@ -58,5 +86,6 @@ export function planApproval(csr: CertificateSigningRequest, req: ParsedRequest,
     return csr.spec?.username === req.cn ? { kind: 'sar', subresource: 'selfnodeclient', message: SELF_MESSAGE } : { kind: 'sar', subresource: 'nodeclient', message: NODE_CLIENT_MESSAGE };
   }
   if (isOwnServingCert(csr, req, node)) return { kind: 'approve', message: SERVING_MESSAGE };
+  if (isOwnIngressClientCert(csr, req, node)) return { kind: 'approve', message: INGRESS_MESSAGE };
   return { kind: 'none' };
 }

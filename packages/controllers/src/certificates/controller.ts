@@ -12,7 +12,7 @@ import { ApiError } from '@mkube/client';
 import { QueueController } from '../runtime/controller.js';
 import type { ControllerContext, RunningController } from '../runtime/context.js';
 import { R } from '../types.js';
-import { planApproval } from './approve.js';
+import { planApproval, requestNodeName } from './approve.js';
 import { CsrParseError, isApproved, isDenied, isFailed, parseRequest } from './csr_parse.js';
 import { CSRS } from './resource.js';
 import { issue, loadSigningCa, SIGNERS, signerValidation, type SigningCa } from './signer.js';
@@ -47,7 +47,7 @@ export function csrApprovingController(ctx: ControllerContext): RunningControlle
         if (err instanceof CsrParseError) return log.info({ csr: key, err }, 'not approving an unparsable request');
         throw err;
       }
-      const nodeName = req.cn.startsWith('system:node:') ? req.cn.slice('system:node:'.length) : '';
+      const nodeName = requestNodeName(req);
       const plan = planApproval(csr, req, nodeName ? nodes.get(nodeName) : undefined);
       if (plan.kind === 'none') return;
       if (plan.kind === 'sar') {

@@ -11,3 +11,6 @@ export const SIGNER_KUBELET_SERVING = 'kubernetes.io/kubelet-serving';
 export const SIGNER_APISERVER_CLIENT = 'kubernetes.io/kube-apiserver-client';
 export const NODES_GROUP = 'system:nodes';
 export const NODE_USER_PREFIX = 'system:node:';
+/** A worker's Ingress controller identity (mkube): CN system:mkube-ingress:<node>, O system:mkube-ingresses, asked for by that node. */
+export const INGRESS_USER_PREFIX = 'system:mkube-ingress:';
+export const INGRESSES_GROUP = 'system:mkube-ingresses';
