@@ -6,18 +6,17 @@
 // own credentials (its kubelet kubeconfig, which lists every API server): `mkube init` grants the group
 // system:nodes upstream's system:kube-dns role and, in kube-system, the kube-dns Service and Endpoints, which each
 // worker keeps listing its DNS server. mkube-ingress reads every Secret (TLS certificates), which a node identity
-// may not list (the Node authorizer): `mkube init` issues it the client certificate `mkube up` gives it
-// (system:serviceaccount:kube-system:mkube-ingress) and keeps it in the Secret kube-system/mkube-worker-addons,
-// readable by system:bootstrappers only, as kubeadm's kubeadm-certs; a joining worker fetches it with its
-// bootstrap token. Either way a worker holds what a DaemonSet's pods would (their service-account token on
-// every node): no CA key, no admin certificate.
-import { readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
+// may not list (the Node authorizer): each worker's Ingress controller has its own identity,
+// system:mkube-ingress:<node> in group system:mkube-ingresses (bound to the mkube-ingress ClusterRole by the
+// bootstrap policy), asked for with the node's own credentials and kept current (ingress_identity.ts) — nothing a
+// bootstrap token can read. A worker holds what a DaemonSet's pods would (their service-account token on every
+// node): no CA key, no admin certificate.
+import { existsSync, readFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
 import { ensurePrivateDir, writePrivateFile } from '@mkube/apiserver';
 import { parse } from 'yaml';
-import { waitFor, type AdminCreds } from './api_probe.js';
+import { adminCreds, waitFor, type AdminCreds } from './api_probe.js';
 import { adminKubeconfigText, type ApiServerRef } from './admin_kubeconfig.js';
 import { ccmArgs, CLOUD_CONTROLLER_MANAGER_SUBJECT } from './cloud_controller.js';
 import { apiCall, dnsArgs, ensureKubeDnsService, KUBE_DNS_IP } from './cluster_dns.js';
@@ -25,19 +24,18 @@ import type { HostContext } from './control_plane.js';
 import { HTTP_PORT, ingressArgs } from './ingress.js';
 import { ensureMetricsApi, METRICS_APISERVICE, metricsApiAvailable, metricsServerArgs } from './metrics_server.js';
 import { componentBin } from './paths.js';
-import { startComponent, writeState, type ComponentRecord } from './processes.js';
+import { readState, startComponent, stopComponent, writeState, type ComponentRecord } from './processes.js';
+import { listControlPlanes } from './control_plane.js';
 import { checkAlive, componentKubeconfig, httpStatus, waitHealthy } from './up.js';
 import { freePort } from '@mkube/apiserver';
 
 export const ADDONS_CONFIGMAP = 'mkube-addons';
+const METRICS_SERVER_SUBJECT = '/CN=system:metrics-server';
 const ADDONS_PATH = `/api/v1/namespaces/kube-system/configmaps/${ADDONS_CONFIGMAP}`;
 /** Every control plane's metrics-server listens here on its address (one Endpoints subset names them all). */
 export const METRICS_HA_PORT = 4443;
 /** The RBAC objects `mkube init` creates for the workers' add-ons. */
 export const NODE_ADDON_BINDINGS = { dns: 'mkube:nodes:kube-dns', dnsEndpoints: 'mkube:nodes:kube-dns-endpoints' };
-/** The Secret with the workers' mkube-ingress client certificate, and the Role letting bootstrap tokens read it. */
-export const WORKER_ADDONS_SECRET = 'mkube-worker-addons';
-const INGRESS_SUBJECT = '/CN=system:serviceaccount:kube-system:mkube-ingress';
 
 export class AddonError extends Error {
   constructor(readonly code: 'ADDON_CONFIG' | 'ADDON_RBAC' | 'ADDON_DNS_ENDPOINTS' | 'ADDON_CREDENTIALS', message: string) {
@@ -80,10 +78,10 @@ async function ensureObject(c: AdminCreds, collection: string, obj: { metadata: 
 /**
  * What the workers' add-ons may do: with their node credentials (group system:nodes) upstream's system:kube-dns
  * cluster role, and in kube-system the kube-dns Service (get, create) and Endpoints (get, create, update) whose
- * addresses each worker keeps listing its DNS server in; with a bootstrap token, get the Secret holding
- * mkube-ingress's client certificate (issued here from the cluster CA under pki).
+ * addresses each worker keeps listing its DNS server in. (Each worker's Ingress controller gets its own identity
+ * with the node's credentials: ingress_identity.ts.)
  */
-export async function grantWorkerAddons(c: AdminCreds, pki: string, kcDir: string): Promise<void> {
+export async function grantWorkerAddons(c: AdminCreds): Promise<void> {
   const nodes = [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:nodes' }];
   const crb = '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings';
   await ensureObject(c, crb, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: NODE_ADDON_BINDINGS.dns }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:kube-dns' }, subjects: nodes } as { metadata: { name: string } });
@@ -100,48 +98,6 @@ export async function grantWorkerAddons(c: AdminCreds, pki: string, kcDir: strin
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace: 'kube-system' },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: nodes,
   } as { metadata: { name: string } });
-  ensurePrivateDir(kcDir);
-  componentKubeconfig(pki, kcDir, c.server, readFileSync(join(pki, 'ca.crt'), 'utf8'), 'mkube-ingress', INGRESS_SUBJECT);
-  await ensureObject(c, '/api/v1/namespaces/kube-system/secrets', {
-    apiVersion: 'v1', kind: 'Secret', metadata: { name: WORKER_ADDONS_SECRET, namespace: 'kube-system' }, type: 'Opaque',
-    data: { 'mkube-ingress.crt': readFileSync(join(pki, 'mkube-ingress.crt')).toString('base64'), 'mkube-ingress.key': readFileSync(join(pki, 'mkube-ingress.key')).toString('base64') },
-  } as { metadata: { name: string } });
-  const bootstrappers = [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:bootstrappers' }];
-  await ensureObject(c, '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles', {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `mkube:${WORKER_ADDONS_SECRET}`, namespace: 'kube-system' },
-    rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [WORKER_ADDONS_SECRET], verbs: ['get'] }],
-  } as { metadata: { name: string } });
-  await ensureObject(c, '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings', {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `mkube:${WORKER_ADDONS_SECRET}`, namespace: 'kube-system' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `mkube:${WORKER_ADDONS_SECRET}` }, subjects: bootstrappers,
-  } as { metadata: { name: string } });
-}
-
-/**
- * A worker's mkube-ingress kubeconfig: the client certificate of kube-system/mkube-worker-addons, fetched with the
- * bootstrap token (the server verified with the pinned CA), and every API server; written 0600 to `path`.
- */
-export async function fetchIngressKubeconfig(o: { server: string; servers: string[]; caPem: string; token: string; path: string }): Promise<string> {
-  const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = httpsRequest(new URL(`/api/v1/namespaces/kube-system/secrets/${WORKER_ADDONS_SECRET}`, o.server), { ca: o.caPem, timeout: 10_000, headers: { accept: 'application/json', authorization: `Bearer ${o.token}` } }, (res) => {
-      let t = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (t += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: t }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-  if (r.status !== 200) throw new AddonError('ADDON_CREDENTIALS', `GET kube-system/${WORKER_ADDONS_SECRET} with the bootstrap token: HTTP ${r.status}: ${r.body.slice(0, 300)}`);
-  const data = (JSON.parse(r.body) as { data?: Record<string, string> }).data ?? {};
-  const crt = data['mkube-ingress.crt'];
-  const key = data['mkube-ingress.key'];
-  if (!crt || !key) throw new AddonError('ADDON_CREDENTIALS', `kube-system/${WORKER_ADDONS_SECRET} holds no mkube-ingress.crt/.key`);
-  const servers = [o.server, ...o.servers.filter((s) => s !== o.server)];
-  const text = adminKubeconfigText(o.caPem, Buffer.from(crt, 'base64').toString('utf8'), Buffer.from(key, 'base64').toString('utf8'), servers.map((server, i) => ({ name: `api-${i + 1}`, server })));
-  writePrivateFile(o.path, text);
-  return o.path;
 }
 
 /**
@@ -216,7 +172,7 @@ export async function startControlPlaneAddons(ctx: HostContext, o: ControlPlaneA
     await waitHealthy(h, rec, 60_000);
   }, () => `Cloud controller manager healthy${o.lbAddressPool ? ` (LoadBalancer addresses from ${o.lbAddressPool})` : ' (no --lb-address-pool: LoadBalancer Services stay pending)'}`);
   await ctx.progress.step('Starting the metrics server', async (h) => {
-    const kc = haComponentKubeconfig(o.pki, kcDir, o.servers, 'metrics-server', '/CN=system:metrics-server');
+    const kc = haComponentKubeconfig(o.pki, kcDir, o.servers, 'metrics-server', METRICS_SERVER_SUBJECT);
     const metricsPort = await freePort();
     const rec = add(ctx, startComponent(ctx.dataDir, 'metrics-server', [process.execPath, componentBin('metrics-server', 'mkube-metrics-server'),
       ...metricsServerArgs({ kubeconfig: kc, ip: o.advertiseAddress, securePort: METRICS_HA_PORT, metricsPort, apiPkiDir: o.pki, dataDir: ctx.dataDir })]));
@@ -232,6 +188,48 @@ export async function startControlPlaneAddons(ctx: HostContext, o: ControlPlaneA
       return undefined;
     });
   }, () => `Metrics API available (APIService ${METRICS_APISERVICE} → ${o.metricsAddresses.map((a) => `${a}:${METRICS_HA_PORT}`).join(', ')})`);
+}
+
+/**
+ * After other control planes joined (`mkube start --refresh-etcd-servers`, which `mkube up --control-planes` runs on
+ * every earlier host after each join): this control plane's CCM and metrics-server kubeconfigs are written again with
+ * every API server recorded in kube-system/mkube-control-plane (this host's first, in the mkube.io/servers extension
+ * the client fails over with), and each component whose kubeconfig changed is restarted with its recorded command
+ * line (a client's server list is fixed when it starts) and waited healthy. Returns the list and what was restarted.
+ */
+export async function refreshAddonKubeconfigs(dataDir: string, timeoutMs = 60_000): Promise<{ servers: string[]; restarted: string[] }> {
+  const state = readState(dataDir);
+  if (!state) throw new AddonError('ADDON_CONFIG', `no cluster state in ${dataDir}`);
+  const apiDir = join(state.dataDir, 'apiserver');
+  const pki = join(apiDir, 'pki');
+  const planes = await listControlPlanes(adminCreds(apiDir, state.apiServer));
+  const own = new URL(state.apiServer).origin;
+  const refs: ApiServerRef[] = [
+    ...planes.filter((p) => new URL(p.apiServer).origin === own),
+    ...planes.filter((p) => new URL(p.apiServer).origin !== own),
+  ].map((p) => ({ name: p.name, server: p.apiServer }));
+  if (refs.length === 0 || new URL(refs[0]!.server).origin !== own) refs.unshift({ name: 'local', server: state.apiServer });
+  const kcDir = join(state.dataDir, 'kubeconfigs');
+  const restarted: string[] = [];
+  for (const [base, subject] of [['cloud-controller-manager', CLOUD_CONTROLLER_MANAGER_SUBJECT], ['metrics-server', METRICS_SERVER_SUBJECT]] as const) {
+    const rec = state.components.find((c) => c.name === base);
+    if (!rec) continue;
+    const path = join(kcDir, `${base}.kubeconfig`);
+    const before = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    haComponentKubeconfig(pki, kcDir, refs, base, subject);
+    if (readFileSync(path, 'utf8') === before) continue;
+    await stopComponent(rec, 5000);
+    rec.pid = startComponent(state.dataDir, rec.name, rec.command).pid;
+    writeState(state);
+    if (rec.health) {
+      await waitFor(`${base} to be healthy again`, timeoutMs, async () => {
+        checkAlive(rec);
+        return (await httpStatus(rec.health!).catch(() => 0)) === 200 ? true : undefined;
+      });
+    }
+    restarted.push(base);
+  }
+  return { servers: refs.map((r) => r.server), restarted };
 }
 
 /** Credentials from a node's kubeconfig (the client certificate and key in the one pem file it names). */
