@@ -8,6 +8,8 @@
 //                as a member's key space does (8 operations in flight)
 //   wal+loop     the same while the event loop is busy (2 ms of JavaScript every 3 ms, as
 //                request handling of a loaded member)
+//   thread+pool  the O_DSYNC write done by a thread of its own (a worker doing fs.writeSync, woken
+//                through a SharedArrayBuffer and Atomics) while LevelDB works as in wal+pool
 // Prints mean, p50, p99 (ms) of each. UV_THREADPOOL_SIZE changes the pool size. Not a test.
 //
 //   npx tsx bench/store/wal_path.ts            # BENCH_SAVES=300
@@ -15,11 +17,49 @@ import { ClassicLevel } from 'classic-level';
 import * as fs from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { EntryType, type Entry } from '../../packages/store/src/raft/types.js';
 import { Wal } from '../../packages/store/src/wal/index.js';
 
+const WRITER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const ctrl = new Int32Array(workerData.ctrl);
+const data = Buffer.from(workerData.data);
+for (;;) {
+  Atomics.wait(ctrl, 0, 0);
+  const len = ctrl[1], pos = ctrl[2];
+  let r = 2;
+  try { fs.writeSync(workerData.fd, data, 0, len, pos); } catch { r = 3; }
+  Atomics.store(ctrl, 0, r);
+  Atomics.notify(ctrl, 0);
+}`;
+
+/** A thread of its own that writes through `fd`; write() resolves when the write returned. */
+function writerThread(fd: number): { write(buf: Buffer, pos: number): Promise<void>; stop(): Promise<number> } {
+  const ctrl = new Int32Array(new SharedArrayBuffer(16));
+  const data = new SharedArrayBuffer(1 << 20);
+  const view = Buffer.from(data);
+  const worker = new Worker(WRITER_SOURCE, { eval: true, workerData: { fd, ctrl: ctrl.buffer, data } });
+  return {
+    async write(buf, pos) {
+      buf.copy(view, 0);
+      ctrl[1] = buf.length;
+      ctrl[2] = pos;
+      Atomics.store(ctrl, 0, 1);
+      Atomics.notify(ctrl, 0);
+      const w = Atomics.waitAsync(ctrl, 0, 1);
+      if (w.async) await w.value;
+      const r = Atomics.load(ctrl, 0);
+      Atomics.store(ctrl, 0, 0);
+      if (r !== 2) throw new Error('write failed');
+    },
+    stop: () => worker.terminate(),
+  };
+}
+
 const SAVES = Number(process.env.BENCH_SAVES ?? 300);
-const VARIANTS = (process.env.BENCH_VARIANTS ?? 'bare-sync,bare-async,wal,wal+pool,wal+loop').split(',');
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'bare-sync,bare-async,wal,wal+pool,thread+pool,wal+loop').split(',');
 
 function stats(lat: number[]): string {
   lat.sort((a, b) => a - b);
@@ -73,7 +113,21 @@ try {
   for (const v of VARIANTS) {
     const dir = fs.mkdtempSync(join(root, 'v-'));
     let lat: number[];
-    if (v.startsWith('bare')) {
+    if (v === 'thread+pool') {
+      const path = join(dir, 'seg');
+      fs.writeFileSync(path, Buffer.alloc(8 << 20));
+      const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_DSYNC);
+      const writer = writerThread(fd);
+      const stop = await leveldbLoad(dir);
+      const buf = Buffer.alloc(472, 'e');
+      try {
+        lat = await timed(SAVES, (i) => writer.write(buf, i * buf.length));
+      } finally {
+        await stop();
+        await writer.stop();
+        fs.closeSync(fd);
+      }
+    } else if (v.startsWith('bare')) {
       const path = join(dir, 'seg');
       fs.writeFileSync(path, Buffer.alloc(8 << 20));
       const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_DSYNC);
