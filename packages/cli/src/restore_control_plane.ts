@@ -88,8 +88,8 @@ export async function restoreControlPlane(o: ControlPlaneRestoreOptions): Promis
   let restored;
   let manifest: BackupManifest;
   try {
-    const b = await progress.step(`Checking the backup ${o.file}`, async () => openBackup(o.file, work),
-      (r) => `Backup of ${r.manifest.createdAt}: store revision ${r.manifest.store.revision}, snapshot sha256 verified`);
+    // Checked before any step: its refusals keep their codes (NOT_A_BACKUP, BACKUP_CORRUPT, UNSUPPORTED).
+    const b = await openBackup(o.file, work);
     manifest = b.manifest;
     if (manifest.store.kind !== 'member') {
       throw new BackupError('UNSUPPORTED', `${o.file} is the backup of a single-node cluster (its store embedded in the API server): restore it with mkube restore FILE --data-dir DIR, without --control-plane`);
