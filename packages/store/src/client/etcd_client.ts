@@ -5,7 +5,8 @@
 //   endpoint's channel to be READY; if it cannot connect, nothing was sent and
 //   the request moves to the next endpoint (reads and writes alike).
 // - Reads (range, a txn without writes, status, member list, lease TTL/list)
-//   are retried on the next endpoint with exponential backoff after transport
+//   are retried on the next endpoint — at once on the first pass through the
+//   endpoints, then with exponential backoff — after transport
 //   errors, deadline expiry and etcd's "no leader", "not leader", "leader
 //   changed", "request timed out…", "server stopped", "too many requests".
 // - Writes (put, delete, txn with writes, compact, lease grant/revoke, member
@@ -95,7 +96,7 @@ export interface EtcdClientOptions {
   requestTimeoutMs?: number;
   /** Max attempts of one request across endpoints (default max(3, 2 × endpoints)). */
   maxAttempts?: number;
-  /** Backoff before attempt n+1 (default 50·2^(n-1) ms, capped at 1 s). */
+  /** Backoff before the n-th attempt after every endpoint was tried once (default 50·2^(n-1) ms, capped at 1 s); the first pass goes through the endpoints at once. */
   backoffMs?: (attempt: number) => number;
   /** With several endpoints: probe a member whose reply takes longer than this (default 500 ms). */
   probeAfterMs?: number;
@@ -289,8 +290,14 @@ export class EtcdClient {
         // The connection failed: whatever happens to this request, the next ones go to the next endpoint.
         if (!retryable && !pinned && isConnectionLevel(err)) this.pool.rotate(conn);
         if (!retryable || attempt >= this.maxAttempts || this.closed) throw err;
-        if (!pinned) this.pool.rotate(conn);
-        await sleep(this.backoffMs(attempt));
+        if (pinned) {
+          await sleep(this.backoffMs(attempt));
+          continue;
+        }
+        this.pool.rotate(conn);
+        // The next member is tried at once (a dead member must not cost a backoff); once every one
+        // was tried, with the backoff.
+        if (attempt >= this.pool.size) await sleep(this.backoffMs(attempt - this.pool.size + 1));
       }
     }
   }

@@ -234,6 +234,26 @@ export class Raft {
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.step(newMessage({ type: MessageType.Hup, from: this.id }));
+    } else if (this.role === StateRole.PreCandidate && this.electionElapsed % this.heartbeatTimeout === 0) {
+      this.resendPreVotes();
+    }
+  }
+
+  /**
+   * A pre-candidate asks the voters that have not answered again, once per heartbeat interval
+   * (etcd-io/raft asks once per election). With CheckQuorum a voter that heard from the leader
+   * within its election timeout ignores a pre-vote (the leader's lease), and that lease may end only
+   * milliseconds after this member's randomized timeout did — its ticks run at another phase, or it
+   * read the dead leader's last heartbeat later. Asked once, the election would then wait a whole
+   * further timeout (this member's next, or the other follower's own: up to 0.8 s at 400 ms).
+   * A pre-vote changes no one's term or vote, so asking again is safe.
+   */
+  private resendPreVotes(): void {
+    const lastIndex = this.raftLog.lastIndex();
+    const lastTerm = this.raftLog.lastTerm();
+    for (const id of this.voters) {
+      if (id === this.id || this.votes.has(id)) continue;
+      this.send(newMessage({ type: MessageType.PreVote, to: id, term: this.term + 1, index: lastIndex, logTerm: lastTerm }));
     }
   }
 
@@ -740,7 +760,11 @@ export class Raft {
     switch (m.type) {
       case MessageType.Prop:
         if (this.lead === 0) return new ProposalDroppedError('no leader');
-        this.send({ ...m, to: this.lead, from: m.from || this.id });
+        // Forwarded with the term it was forwarded in (etcd-io/raft forwards without one): a member
+        // that has since moved to a later term ignores it as stale, so the entry can only ever be
+        // appended in that term, by that term's leader — once an entry of a later term is applied, a
+        // proposal forwarded earlier and not applied by then never will be (the member proposes it again).
+        this.send({ ...m, to: this.lead, from: m.from || this.id, term: m.term || this.term });
         return undefined;
       case MessageType.App:
         this.electionElapsed = 0;

@@ -63,6 +63,11 @@ export class RawNode {
     return this.raft.id;
   }
 
+  /** The current term (a proposal made now is appended in it or in no term at all). */
+  get term(): number {
+    return this.raft.term;
+  }
+
   tick(): void {
     this.raft.tick();
   }

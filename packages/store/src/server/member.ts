@@ -47,8 +47,20 @@ export const STORE_VERSION = '3.4.0';
 /** Committed entries that may wait for the apply chain before the Ready loop waits for it. */
 const MAX_QUEUED_APPLY = 20_000;
 
-/** Ticks delivered at once after the event loop was late (see onTimer). */
-const MAX_CATCH_UP_TICKS = 4;
+/** Heartbeat intervals' worth of ticks delivered at once after the event loop was late (see onTimer). */
+const MAX_CATCH_UP_HEARTBEATS = 4;
+
+/**
+ * Raft ticks per heartbeat interval (fewer when a tick would be shorter than MIN_TICK_MS). The
+ * randomized election timeout, [electionTick, 2 × electionTick), is counted in whole ticks: with one
+ * tick per heartbeat (etcd's) a 400 ms timeout at 50 ms heartbeats has only 8 values, so the two
+ * followers of a dead leader draw the same one every eighth failover, time out together and may
+ * split the vote (a second timeout: +0.4-0.8 s), and a follower whose ticks run a little behind the
+ * candidate's still counts the leader's lease and ignores its pre-vote. 10 ms ticks give 40 values
+ * and members at most 10 ms apart.
+ */
+const TICKS_PER_HEARTBEAT = 5;
+const MIN_TICK_MS = 10;
 
 export class StartupError extends Error {
   constructor(
@@ -87,12 +99,27 @@ export class Member implements EtcdBackend, PeerHandler {
   private readonly proposals: ProposalWaiters;
   private readonly confWaiters = new Map<number, { resolve(): void; reject(e: Error): void }>();
   private reads!: ReadBarrier;
-  private leaderWaiters: Array<() => void> = [];
+  private leaderWaiters: Array<() => boolean> = [];
+  /**
+   * Failover (see leaderUsable): when a message from the current leader last arrived, and when the
+   * peer transport reported the connection to it broken with nothing heard from it since (0: not).
+   */
+  private leaderHeardAt = 0;
+  private leaderUnreachableAt = 0;
+  /** The term whose first committed entry was logged (the failover timeline's "first commit"). */
+  private firstCommitLoggedTerm = 0;
+  /** This member's proposals handed to Raft and not applied yet: the term they were handed over in, their entry (see reproposeLost). */
+  private readonly inFlight = new Map<number, { term: number; data: Uint8Array }>();
+  /** The term of the last entry applied. */
+  private appliedTerm = 0;
   private loop!: ReadyLoop;
   private stopped = false;
   private fatal: Error | undefined;
   private ticks = 0;
   private lastTickAt = 0;
+  /** Raft ticks per heartbeat interval and the length of one (see TICKS_PER_HEARTBEAT). */
+  private readonly ticksPerHeartbeat: number;
+  private readonly tickMs: number;
   private revoking = new Set<number>();
   private attributesPublished = false;
   /** Snapshots received in full and accepted by Raft, by "term/index", until a Ready installs them. */
@@ -111,6 +138,8 @@ export class Member implements EtcdBackend, PeerHandler {
   ) {
     this.proposals = new ProposalWaiters(this.requestTimeoutMs());
     this.maintenance = this.createMaintenance();
+    this.ticksPerHeartbeat = Math.max(1, Math.min(TICKS_PER_HEARTBEAT, Math.floor(cfg.heartbeatIntervalMs / MIN_TICK_MS)));
+    this.tickMs = cfg.heartbeatIntervalMs / this.ticksPerHeartbeat;
   }
 
   private createMaintenance(): MemberMaintenance {
@@ -298,12 +327,12 @@ export class Member implements EtcdBackend, PeerHandler {
       this.maintenance.restoreSnapshotData(fromSnap.alarms);
     }
     this.appliedIdx = this.snapshotIdx;
-    const electionTick = Math.max(2, Math.round(this.cfg.electionTimeoutMs / this.cfg.heartbeatIntervalMs));
+    const electionTick = Math.max(2 * this.ticksPerHeartbeat, Math.round(this.cfg.electionTimeoutMs / this.tickMs));
     const seed = randomBytes(4).readUInt32LE(0);
     this.node = new RawNode({
       id: this.id,
       electionTick,
-      heartbeatTick: 1,
+      heartbeatTick: this.ticksPerHeartbeat,
       storage: this.storage,
       applied: this.appliedIdx,
       maxSizePerMsg: 1 << 20,
@@ -341,6 +370,7 @@ export class Member implements EtcdBackend, PeerHandler {
       tls: this.deps.peerTLS,
       onUnreachable: (id) => {
         this.node.reportUnreachable(id);
+        this.noteUnreachable(id);
       },
       onSnapshotStatus: (id, ok) => {
         this.deps.metrics.snapshotsSent.inc({ result: ok ? 'ok' : 'failed' });
@@ -375,16 +405,15 @@ export class Member implements EtcdBackend, PeerHandler {
   /** Starts ticking. The gRPC servers are started by the caller once this returns. */
   start(): void {
     this.lastTickAt = Date.now();
-    // Tick at a random phase within one heartbeat interval. The randomized election timeout counts
-    // whole ticks (electionTick..2×electionTick-1: 8 values at 400/50 ms), so members started together
-    // would otherwise time out in the same instant whenever they draw the same count and split the
-    // vote; with the phases apart, the first to time out has its pre-vote and vote granted before the
-    // other campaigns.
-    const phaseMs = randomInt(0, Math.max(1, this.cfg.heartbeatIntervalMs));
+    // Tick at a random phase within one tick. The randomized election timeout counts whole ticks
+    // (electionTick..2×electionTick-1), so members started together would otherwise time out in the
+    // same instant whenever they draw the same count and split the vote; with the phases apart, the
+    // first to time out has its pre-vote and vote granted before the other campaigns.
+    const phaseMs = randomInt(0, Math.max(1, Math.round(this.tickMs)));
     this.ticker = setTimeout(() => {
       if (this.stopped) return;
       this.lastTickAt = Date.now();
-      this.ticker = setInterval(() => this.onTimer(), this.cfg.heartbeatIntervalMs);
+      this.ticker = setInterval(() => this.onTimer(), this.tickMs);
     }, phaseMs);
     this.campaignIfAlone();
     this.schedule();
@@ -402,16 +431,17 @@ export class Member implements EtcdBackend, PeerHandler {
 
   /**
    * Raft time follows the wall clock: when the event loop ran late (a loaded machine), the ticks
-   * that were due are delivered now (at most MAX_CATCH_UP_TICKS), so an election timeout stays
+   * that were due are delivered now (at most MAX_CATCH_UP_HEARTBEATS' worth), so an election timeout stays
    * close to its configured length in real time instead of stretching with the load.
    */
   private onTimer(): void {
     const now = Date.now();
-    const due = Math.floor((now - this.lastTickAt) / this.cfg.heartbeatIntervalMs);
+    const due = Math.floor((now - this.lastTickAt) / this.tickMs);
     if (due <= 0) return;
-    this.lastTickAt += due * this.cfg.heartbeatIntervalMs;
-    if (due > MAX_CATCH_UP_TICKS) this.lastTickAt = now;
-    const ticks = Math.min(due, MAX_CATCH_UP_TICKS);
+    const maxCatchUp = MAX_CATCH_UP_HEARTBEATS * this.ticksPerHeartbeat;
+    this.lastTickAt += due * this.tickMs;
+    if (due > maxCatchUp) this.lastTickAt = now;
+    const ticks = Math.min(due, maxCatchUp);
     if (ticks === 1) {
       this.onTick();
       return;
@@ -429,19 +459,24 @@ export class Member implements EtcdBackend, PeerHandler {
     if (this.stopped) return;
     this.node.tick();
     this.ticks++;
+    if (this.ticks % this.ticksPerHeartbeat === 0) this.onHeartbeatInterval(this.ticks / this.ticksPerHeartbeat);
+    this.schedule();
+  }
+
+  /** Once per heartbeat interval (the `beats`-th): timeouts, leases, metrics. */
+  private onHeartbeatInterval(beats: number): void {
     const now = Date.now();
     this.reads.onTick(now);
     this.proposals.expire(now, (startedAt) => this.proposalTimeoutError(startedAt));
     const perSecond = Math.max(1, Math.round(1000 / this.cfg.heartbeatIntervalMs));
-    if (this.ticks % Math.max(1, Math.round(perSecond / 2)) === 0 && this.role === StateRole.Leader) this.revokeExpiredLeases(now);
-    if (this.ticks % (perSecond * 5) === 0) {
+    if (beats % Math.max(1, Math.round(perSecond / 2)) === 0 && this.role === StateRole.Leader) this.revokeExpiredLeases(now);
+    if (beats % (perSecond * 5) === 0) {
       this.kv.tickProgress();
       // etcd's: the size on disk, and the live data's.
       this.deps.metrics.dbSize.set(this.kv.diskSize());
       this.deps.metrics.dbSizeInUse.set(this.kv.dbSize());
     }
-    if (!this.attributesPublished && this.lead !== 0 && this.ticks % Math.max(1, Math.round(perSecond / 5)) === 0) this.publishAttributes();
-    this.schedule();
+    if (!this.attributesPublished && this.lead !== 0 && beats % Math.max(1, Math.round(perSecond / 5)) === 0) this.publishAttributes();
   }
 
   // ---------------------------------------------------------------- Ready loop
@@ -453,8 +488,21 @@ export class Member implements EtcdBackend, PeerHandler {
 
   private async applyEntries(entries: Entry[]): Promise<void> {
     if (this.fatal) return;
+    if (this.role === StateRole.Leader && this.firstCommitLoggedTerm !== this.term) {
+      const first = entries.find((e) => e.term === this.term);
+      if (first) {
+        this.firstCommitLoggedTerm = this.term;
+        this.log.info({ term: this.term, index: first.index, sinceElectedMs: Date.now() - this.leadElectedAt }, 'leader: the first entry of its term is committed');
+      }
+    }
     this.deps.metrics.proposalsCommitted.set(entries[entries.length - 1]!.index);
-    for (const e of entries) await this.applyEntry(e);
+    for (const e of entries) {
+      await this.applyEntry(e);
+      if (e.term > this.appliedTerm) {
+        this.appliedTerm = e.term;
+        if (this.inFlight.size > 0) this.reproposeLost(e.term);
+      }
+    }
     // One key-space write for the whole batch; the Raft log already made the entries durable.
     await this.kv.flush();
   }
@@ -469,7 +517,14 @@ export class Member implements EtcdBackend, PeerHandler {
 
   private onSoftState(lead: number, role: StateRole): void {
     const wasLeader = this.role === StateRole.Leader;
-    if (lead !== this.lead) {
+    if (this.role === StateRole.Follower && (role === StateRole.PreCandidate || role === StateRole.Candidate)) {
+      // The failover timeline (the chaos test reads these): when the leader was last heard from.
+      this.log.info({ term: this.node.status().term, lastLeader: this.lead.toString(16), lastHeardAt: this.leaderHeardAt, sinceHeardMs: Date.now() - this.leaderHeardAt }, 'campaigning: no word from the leader within the election timeout');
+    }
+    const leaderChanged = lead !== this.lead;
+    if (leaderChanged) {
+      this.leaderHeardAt = Date.now();
+      this.leaderUnreachableAt = 0;
       const hadLeader = this.lead !== 0;
       if (lead !== 0) this.deps.metrics.leaderChanges.inc();
       this.log.info({ lead: lead.toString(16), role, term: this.node.status().term }, lead === 0 ? 'lost the leader' : 'leader changed');
@@ -479,13 +534,12 @@ export class Member implements EtcdBackend, PeerHandler {
       if (hadLeader) this.log.debug({ pending: this.proposals.size }, 'leader changed with proposals pending');
       if (lead !== 0) this.leadElectedAt = Date.now();
       this.lead = lead;
-      if (lead !== 0) {
-        const ws = this.leaderWaiters;
-        this.leaderWaiters = [];
-        for (const w of ws) w();
-      }
     }
     this.role = role;
+    if (lead !== 0) {
+      this.wakeLeaderWaiters();
+      if (leaderChanged) this.reads.onLeaderChange();
+    }
     if ((role === StateRole.Leader) !== wasLeader) this.maintenance.onLeadership(role === StateRole.Leader);
     this.deps.metrics.hasLeader.set(lead !== 0 ? 1 : 0);
     this.deps.metrics.isLeader.set(role === StateRole.Leader ? 1 : 0);
@@ -510,6 +564,9 @@ export class Member implements EtcdBackend, PeerHandler {
       for (const mem of m.members) this.transport.setPeer(mem.id, mem.peerURLs);
     }
     if (snap.metadata.index > this.appliedIdx) this.appliedIdx = snap.metadata.index;
+    // Proposals whose entries the snapshot may hold are not applied here one by one: never propose them again.
+    this.inFlight.clear();
+    this.appliedTerm = Math.max(this.appliedTerm, snap.metadata.term);
     this.log.info({ index: snap.metadata.index, term: snap.metadata.term }, 'installed snapshot');
     this.settleReceivedSnapshots(snap.metadata.index);
   }
@@ -533,6 +590,7 @@ export class Member implements EtcdBackend, PeerHandler {
       // A NOSPACE failure raises this member's alarm; its client hears of it once the alarm is committed.
       const raising = error ? this.maintenance.onApplyError(error) : undefined;
       if (req.origin === this.id) {
+        this.inFlight.delete(req.seq);
         const e = error;
         if (e && raising) void raising.then(() => this.proposals.reject(req.seq, e));
         else if (e) this.proposals.reject(req.seq, e);
@@ -634,19 +692,53 @@ export class Member implements EtcdBackend, PeerHandler {
 
   // ---------------------------------------------------------------- proposing
 
+  /**
+   * Whether a proposal or ReadIndex handed to Raft now would reach a leader. A follower forwards
+   * them to its leader; when the peer transport reported the connection to that leader broken (its
+   * process died) or nothing came from it for three heartbeat intervals (stopped, cut off), what it
+   * forwards is most likely lost, and its client would hear only at the request timeout. Such a
+   * member holds new requests back until the leader is heard from again or another one is elected,
+   * then hands them to Raft: held back, none of them can be committed twice or half, so this is safe
+   * for writes. It does not campaign any sooner (neither does etcd): its clients just see the new
+   * leader as soon as the member does.
+   */
+  private leaderUsable(): boolean {
+    if (this.lead === 0) return false;
+    if (this.role === StateRole.Leader) return true;
+    return this.leaderUnreachableAt === 0 && Date.now() - this.leaderHeardAt < 3 * this.cfg.heartbeatIntervalMs;
+  }
+
+  /**
+   * Waits until leaderUsable() (see there). After `timeoutMs`: true when a leader is known even so
+   * (the request is handed to Raft as it is), false when there is none ("no leader").
+   */
   private waitForLeader(timeoutMs: number): Promise<boolean> {
-    if (this.lead !== 0) return Promise.resolve(true);
+    if (this.leaderUsable()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const t = setTimeout(() => {
-        this.leaderWaiters = this.leaderWaiters.filter((w) => w !== done);
-        resolve(false);
+        this.leaderWaiters = this.leaderWaiters.filter((w) => w !== check);
+        resolve(this.lead !== 0);
       }, timeoutMs);
-      const done = () => {
+      const check = (): boolean => {
+        if (!this.leaderUsable()) return false;
         clearTimeout(t);
         resolve(true);
+        return true;
       };
-      this.leaderWaiters.push(done);
+      this.leaderWaiters.push(check);
     });
+  }
+
+  /** Releases the requests held back by waitForLeader that may go now. */
+  private wakeLeaderWaiters(): void {
+    if (this.leaderWaiters.length > 0) this.leaderWaiters = this.leaderWaiters.filter((w) => !w());
+  }
+
+  /** The peer transport lost a message to `id` (its connection broke or cannot be made). */
+  private noteUnreachable(id: number): void {
+    if (id !== this.lead || this.role === StateRole.Leader || this.leaderUnreachableAt !== 0) return;
+    this.leaderUnreachableAt = Date.now();
+    this.log.info({ lead: id.toString(16), lastHeardAt: this.leaderHeardAt, sinceHeardMs: this.leaderUnreachableAt - this.leaderHeardAt }, 'the peer connection to the leader broke: requests wait for it or a new leader');
   }
 
   private checkServing(): void {
@@ -655,13 +747,14 @@ export class Member implements EtcdBackend, PeerHandler {
 
   private async propose<T>(body: InternalRequestBody): Promise<T> {
     this.checkServing();
-    if (this.lead === 0 && !(await this.waitForLeader(this.cfg.electionTimeoutMs * 3))) {
+    if (!this.leaderUsable() && !(await this.waitForLeader(this.cfg.electionTimeoutMs * 3))) {
       throw new EtcdError('NoLeader', 'etcdserver: no leader');
     }
     const { seq, result } = this.proposals.register<T>();
     const data = encodeInternalRequest({ origin: this.id, seq, ...body } as never);
     try {
       this.node.propose(data);
+      this.inFlight.set(seq, { term: this.node.term, data });
     } catch (err) {
       const e = err instanceof ProposalDroppedError ? new EtcdError(this.lead === 0 ? 'NoLeader' : 'TooManyRequests', this.lead === 0 ? 'etcdserver: no leader' : 'etcdserver: too many requests') : (err as Error);
       this.proposals.reject(seq, e);
@@ -672,7 +765,36 @@ export class Member implements EtcdBackend, PeerHandler {
     try {
       return await result;
     } finally {
+      this.inFlight.delete(seq);
       this.deps.metrics.proposalsPending.set(this.proposals.size);
+    }
+  }
+
+  /**
+   * Proposals of this member handed to Raft in a term before `term` and not applied before this
+   * member applied an entry of `term`: none of them can be committed any more. A proposal is
+   * appended only in the term it was handed over in (forwarded ones carry it: raft.ts), and every
+   * entry of an earlier term that is ever committed precedes the first committed entry of a later
+   * term. They were lost with the old leader (forwarded to it when it died, or in its log only), and
+   * their clients would wait for the request timeout; proposed again, the new leader answers them.
+   */
+  private reproposeLost(term: number): void {
+    let again = 0;
+    for (const [seq, p] of this.inFlight) {
+      if (p.term >= term) continue;
+      try {
+        this.node.propose(p.data);
+        p.term = this.node.term;
+        again++;
+      } catch (err) {
+        // Not in the log: the client may send it again.
+        this.inFlight.delete(seq);
+        this.proposals.reject(seq, err instanceof ProposalDroppedError ? new EtcdError(this.lead === 0 ? 'NoLeader' : 'TooManyRequests', this.lead === 0 ? 'etcdserver: no leader' : 'etcdserver: too many requests') : (err as Error));
+      }
+    }
+    if (again > 0) {
+      this.log.info({ term, proposals: again }, 'proposed again what was lost with the previous leader');
+      this.schedule();
     }
   }
 
@@ -700,7 +822,7 @@ export class Member implements EtcdBackend, PeerHandler {
 
   private async linearizable(): Promise<void> {
     this.checkServing();
-    if (this.lead === 0 && !(await this.waitForLeader(this.cfg.electionTimeoutMs * 3))) throw new EtcdError('NoLeader', 'etcdserver: no leader');
+    if (!this.leaderUsable() && !(await this.waitForLeader(this.cfg.electionTimeoutMs * 3))) throw new EtcdError('NoLeader', 'etcdserver: no leader');
     await this.reads.wait();
   }
 
@@ -912,12 +1034,17 @@ export class Member implements EtcdBackend, PeerHandler {
     if (this.stopped || this.fatal) return;
     for (const m of messages) {
       if (m.to !== this.id) continue;
+      if (m.from === this.lead && m.from !== this.id) {
+        this.leaderHeardAt = Date.now();
+        this.leaderUnreachableAt = 0;
+      }
       try {
         this.node.step(m);
       } catch (err) {
         this.log.warn({ from: m.from.toString(16), type: m.type, err: (err as Error).message }, 'raft refused a peer message');
       }
     }
+    this.wakeLeaderWaiters();
     this.schedule();
   }
 

@@ -65,6 +65,18 @@ export class ReadBarrier {
     this.confirmed = still;
   }
 
+  /**
+   * A new leader is known: a ReadIndex in flight went to the old one (or was dropped while there was
+   * none) and is most likely lost — ask the new leader now instead of at the retry interval. (It
+   * answers once it has committed an entry of its term; an answer to the old request is ignored.)
+   */
+  onLeaderChange(): void {
+    if (!this.inflight) return;
+    this.queued = [...this.inflight.waiters, ...this.queued];
+    this.inflight = undefined;
+    this.issue();
+  }
+
   /** Called on every tick: re-issues a lost ReadIndex and times out old waiters. */
   onTick(now: number): void {
     if (this.inflight && now - this.inflight.issuedAt > this.retryMs) {
