@@ -267,7 +267,7 @@ test.serial("a node agent identity trying to read another node's secrets", async
   t.is((await as(n1, 'GET', '/api/v1/namespaces/default/secrets/unrelated')).status, 403);
   const list = await as(n1, 'GET', '/api/v1/namespaces/default/secrets');
   t.is(list.status, 403);
-  t.is(list.body.message, 'secrets is forbidden: User "system:node:n1" cannot list resource "secrets" in API group "" in the namespace "default": can only get individual resources of this type');
+  t.is(list.body.message, 'secrets is forbidden: User "system:node:n1" cannot list resource "secrets" in API group "" in the namespace "default": No Object name found', "upstream's reason: a list has no object name");
 
   // Pods: status and deletion only for pods bound to the node.
   const running = { status: { phase: 'Running' } };

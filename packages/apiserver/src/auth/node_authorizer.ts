@@ -1,20 +1,28 @@
 /**
- * The Node authorizer (kube-apiserver's Node authorizer and NodeRestriction
- * admission, simplified). A node identity — user system:node:<name> in group
- * system:nodes — may only
- *   - get secrets and config maps referenced by pods bound to its node
- *     (volumes, projected volumes, env valueFrom, envFrom, imagePullSecrets),
- *   - update/patch/delete its own Node (and nodes/status),
- *   - get/update/patch/delete its own Lease in kube-node-lease,
- *   - update/patch pods/status of, delete and evict, pods bound to its node,
- *   - get persistent volume claims used by pods bound to its node or selected
- *     to it (volume.kubernetes.io/selected-node) for its local-path provisioner,
- *   - update/patch/delete persistent volumes pinned to it by their node
- *     affinity (what it may create: node_volume_restriction.ts).
- * Everything else gets no opinion here and is decided by RBAC. It runs before
- * RBAC for node identities; a denial carries the reason that Kubernetes
- * appends to its 403 message. Pods are user input: only their own fields are
- * read (never anything inherited through a prototype).
+ * The Node authorizer (kube-apiserver's plugin/pkg/auth/authorizer/node, simplified: relationships
+ * are read from the watch cache, not a graph). For a node identity — user system:node:<name> in
+ * group system:nodes — it subdivides the resources upstream subdivides, with upstream's decisions
+ * and reasons (node_authorizer.go):
+ *   - secrets and config maps: get/list/watch of one named object referenced by a pod bound to the
+ *     node (volumes, projected volumes, env valueFrom, envFrom, imagePullSecrets) is allowed;
+ *   - persistent volume claims: get of one used by a pod bound to the node, update/patch of its
+ *     status; persistent volumes: get of one bound to such a claim;
+ *   - service accounts: only create of the token of one used by a pod bound to the node.
+ * Anything else on these resources gets no opinion with upstream's reason ("can only read
+ * resources of this type", "No Object name found", "no relationship found between node ..."),
+ * marked `subdivided`: RBAC then decides without the system:node ClusterRole (upstream leaves it
+ * unbound and grants nodes these resources only here; mkube binds it to system:nodes for the rest),
+ * so a node gets them only through another binding, and the 403 carries the reason.
+ * mkube additions for the node agent's local-path provisioner (upstream's kubelet has none): list
+ * and watch of claims and volumes, create of volumes (NodeRestriction: node_volume_restriction.ts),
+ * get of a claim selected to the node (volume.kubernetes.io/selected-node), get and delete of a
+ * volume its node affinity pins to the node.
+ * Nodes, pods and node leases stay as before: RBAC's system:node grants narrowed by a deny —
+ *   - update/patch/delete of its own Node (and nodes/status) only,
+ *   - get/update/patch/delete of its own Lease in kube-node-lease,
+ *   - update/patch of pods/status, delete and evict only for pods bound to the node.
+ * Pods are user input: only their own fields are read (never anything inherited through a
+ * prototype).
  */
 import { ANN_SELECTED_NODE, findResource, volumePinnedNode, type JsonObject, type PersistentVolume } from '@mkube/api';
 import type { Registry } from '../registry/registry.js';
@@ -27,9 +35,16 @@ export const NODE_USER_PREFIX = 'system:node:';
 export const NODES_GROUP = 'system:nodes';
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
-export type NodeDecision = { decision: 'deny'; reason: string } | { decision: 'noOpinion' };
+/**
+ * allow: granted here (RBAC is not asked); deny: refused whatever RBAC says; noOpinion: RBAC
+ * decides — without the system:node ClusterRole when `subdivided` — and a refusal carries `reason`.
+ */
+export type NodeDecision = { decision: 'allow' } | { decision: 'deny'; reason: string } | { decision: 'noOpinion'; reason?: string; subdivided?: boolean };
 
 const NO_OPINION: NodeDecision = { decision: 'noOpinion' };
+const ALLOW: NodeDecision = { decision: 'allow' };
+/** Upstream's DecisionNoOpinion with a reason, on a resource this authorizer subdivides. */
+const refuse = (reason: string): NodeDecision => ({ decision: 'noOpinion', reason, subdivided: true });
 
 /** The node name of a node identity, or undefined for any other user. */
 export function nodeNameOf(user: UserInfo): string | undefined {
@@ -100,6 +115,11 @@ export function podClaimNames(pod: Obj): Set<string> {
   return out;
 }
 
+/** Upstream's reasons. */
+const relationshipReason = (node: string): string => `no relationship found between node '${node}' and this object`;
+const NO_NAME = 'No Object name found';
+const GET_ONLY = 'can only get individual resources of this type';
+
 const nodeNameOfPod = (pod: Obj | undefined): string | undefined => {
   const name = own(ownObj(pod, 'spec'), 'nodeName');
   return typeof name === 'string' ? name : undefined;
@@ -116,17 +136,12 @@ export class NodeAuthorizer {
   authorize(user: UserInfo, a: Attributes): NodeDecision {
     const node = nodeNameOf(user);
     if (node === undefined || a.resource === undefined) return NO_OPINION;
-    const noRelationship: NodeDecision = { decision: 'deny', reason: `no relationship found between node '${node}' and this object` };
+    const noRelationship: NodeDecision = { decision: 'deny', reason: relationshipReason(node) };
     const group = a.apiGroup ?? '';
-    if (group === '' && (a.resource === 'secrets' || a.resource === 'configmaps')) {
-      if (a.subresource) return noRelationship;
-      if (a.verb !== 'get') {
-        if (a.verb === 'list' || a.verb === 'watch') return { decision: 'deny', reason: 'can only get individual resources of this type' };
-        return NO_OPINION;
-      }
-      if (!a.name || !a.namespace) return noRelationship;
-      return this.referencedByNodePod(node, a.namespace, a.resource, a.name) ? NO_OPINION : noRelationship;
-    }
+    if (group === '' && (a.resource === 'secrets' || a.resource === 'configmaps')) return this.authorizeReadNamespaced(node, a);
+    if (group === '' && a.resource === 'persistentvolumeclaims') return a.subresource === 'status' ? this.authorizeClaimStatus(node, a) : this.authorizeClaim(node, a);
+    if (group === '' && a.resource === 'persistentvolumes') return this.authorizeVolume(node, a);
+    if (group === '' && a.resource === 'serviceaccounts') return this.authorizeCreateToken(node, a);
     if (group === '' && a.resource === 'nodes') {
       // Creating is allowed by RBAC (the node registers itself); writes to an existing Node only for its own.
       if (['update', 'patch', 'delete'].includes(a.verb)) return a.name === node ? NO_OPINION : noRelationship;
@@ -148,39 +163,82 @@ export class NodeAuthorizer {
       const pod = this.registry.cachedGet(this.pods, a.namespace, a.name);
       return nodeNameOfPod(pod) === node ? NO_OPINION : noRelationship;
     }
-    if (group === '' && a.resource === 'serviceaccounts' && a.subresource === 'token') {
-      // Tokens only for the service accounts of pods bound to the node (the binding itself is checked by the TokenRequest handler).
-      if (a.verb !== 'create' || !a.name || !a.namespace) return noRelationship;
-      const used = this.registry.cachedList(this.pods, a.namespace).some((p) => nodeNameOfPod(p) === node && (own(ownObj(p, 'spec'), 'serviceAccountName') ?? 'default') === a.name);
-      return used ? NO_OPINION : noRelationship;
-    }
-    if (group === '' && a.resource === 'persistentvolumeclaims') return this.authorizeClaim(node, a, noRelationship);
-    if (group === '' && a.resource === 'persistentvolumes') return this.authorizeVolume(node, a, noRelationship);
     return NO_OPINION;
   }
 
-  /**
-   * A claim (or its status) is read with get only when a pod bound to the node
-   * uses it or it is selected to the node for provisioning. list and watch are
-   * left to RBAC: the local-path provisioner's informer lists every claim.
-   */
-  private authorizeClaim(node: string, a: Attributes, noRelationship: NodeDecision): NodeDecision {
-    if (a.verb !== 'get') return a.verb === 'deletecollection' ? noRelationship : NO_OPINION;
-    if (a.subresource !== undefined && a.subresource !== 'status') return noRelationship;
-    if (!a.name || !a.namespace) return noRelationship;
-    const claim = this.registry.cachedGet(this.claims, a.namespace, a.name);
-    if (claim !== undefined && own(ownObj(ownObj(claim, 'metadata'), 'annotations'), ANN_SELECTED_NODE) === node) return NO_OPINION;
-    const used = this.registry.cachedList(this.pods, a.namespace).some((p) => nodeNameOfPod(p) === node && podClaimNames(p).has(a.name!));
-    return used ? NO_OPINION : noRelationship;
+  /** Upstream's authorizeReadNamespacedObject: get, list and watch of one named, related object. */
+  private authorizeReadNamespaced(node: string, a: Attributes): NodeDecision {
+    if (!['get', 'list', 'watch'].includes(a.verb)) return refuse('can only read resources of this type');
+    if (a.subresource) return refuse('cannot read subresource');
+    if (!a.namespace) return refuse('can only read namespaced object of this type');
+    if (!a.name) return refuse(NO_NAME);
+    return this.referencedByNodePod(node, a.namespace, a.resource as 'secrets' | 'configmaps', a.name) ? ALLOW : refuse(relationshipReason(node));
   }
 
-  /** Writes (update, patch, delete; any subresource) only to a volume whose node affinity pins it to the node; none to a collection. */
-  private authorizeVolume(node: string, a: Attributes, noRelationship: NodeDecision): NodeDecision {
-    if (a.verb === 'deletecollection') return noRelationship;
-    if (!['update', 'patch', 'delete'].includes(a.verb)) return NO_OPINION;
-    if (!a.name) return noRelationship;
-    const pv = this.registry.cachedGet(this.volumes, undefined, a.name);
-    return pv !== undefined && volumePinnedNode(pv as PersistentVolume) === node ? NO_OPINION : noRelationship;
+  /**
+   * Upstream's authorizeGet for claims: get of one a pod bound to the node uses (or, for the
+   * provisioner, selected to the node). mkube: list and watch are allowed (the provisioner's
+   * informer lists every claim).
+   */
+  private authorizeClaim(node: string, a: Attributes): NodeDecision {
+    if ((a.verb === 'list' || a.verb === 'watch') && !a.subresource) return ALLOW;
+    if (a.verb !== 'get') return refuse(GET_ONLY);
+    if (a.subresource) return refuse('cannot get subresource');
+    if (!a.name || !a.namespace) return refuse(NO_NAME);
+    const claim = this.registry.cachedGet(this.claims, a.namespace, a.name);
+    if (claim !== undefined && own(ownObj(ownObj(claim, 'metadata'), 'annotations'), ANN_SELECTED_NODE) === node) return ALLOW;
+    return this.claimUsedByNodePod(node, a.namespace, a.name) ? ALLOW : refuse(relationshipReason(node));
+  }
+
+  /** Upstream's authorizeStatusUpdate: update and patch of the status of a claim a pod bound to the node uses. */
+  private authorizeClaimStatus(node: string, a: Attributes): NodeDecision {
+    if (a.verb !== 'update' && a.verb !== 'patch') return refuse('can only get/update/patch this type');
+    if (!a.name || !a.namespace) return refuse(NO_NAME);
+    return this.claimUsedByNodePod(node, a.namespace, a.name) ? ALLOW : refuse(relationshipReason(node));
+  }
+
+  /**
+   * Upstream's authorizeGet for volumes: get of one bound to a claim a pod bound to the node uses.
+   * mkube (the provisioner): list, watch and create are allowed, get and delete of a volume whose
+   * node affinity pins it to the node; no other write, and none to a collection.
+   */
+  private authorizeVolume(node: string, a: Attributes): NodeDecision {
+    if (!a.subresource && (a.verb === 'list' || a.verb === 'watch' || a.verb === 'create')) return ALLOW;
+    const pinned = (): boolean => {
+      const pv = a.name ? this.registry.cachedGet(this.volumes, undefined, a.name) : undefined;
+      return pv !== undefined && volumePinnedNode(pv as PersistentVolume) === node;
+    };
+    if (a.verb === 'delete' && !a.subresource) return a.name && pinned() ? ALLOW : refuse(relationshipReason(node));
+    if (a.verb !== 'get') return refuse(GET_ONLY);
+    if (a.subresource) return refuse('cannot get subresource');
+    if (!a.name) return refuse(NO_NAME);
+    return pinned() || this.volumeUsedByNodePod(node, a.name) ? ALLOW : refuse(relationshipReason(node));
+  }
+
+  /** Upstream's authorizeCreateToken: every serviceaccounts request; only a token of a service account a pod bound to the node runs as. */
+  private authorizeCreateToken(node: string, a: Attributes): NodeDecision {
+    if (a.verb !== 'create' || !a.name) return refuse('can only create tokens for individual service accounts');
+    if (a.subresource !== 'token') return refuse('can only create token subresource of serviceaccount');
+    const used = a.namespace !== undefined && this.registry.cachedList(this.pods, a.namespace).some((p) => nodeNameOfPod(p) === node && (own(ownObj(p, 'spec'), 'serviceAccountName') || 'default') === a.name);
+    return used ? ALLOW : refuse(relationshipReason(node));
+  }
+
+  private claimUsedByNodePod(node: string, namespace: string, name: string): boolean {
+    return this.registry.cachedList(this.pods, namespace).some((p) => nodeNameOfPod(p) === node && podClaimNames(p).has(name));
+  }
+
+  /** node <- pod <- claim <- volume: a claim of a pod bound to the node is bound to the volume (spec.volumeName). */
+  private volumeUsedByNodePod(node: string, volume: string): boolean {
+    for (const pod of this.registry.cachedList(this.pods)) {
+      if (nodeNameOfPod(pod) !== node) continue;
+      const namespace = own(ownObj(pod, 'metadata'), 'namespace');
+      if (typeof namespace !== 'string') continue;
+      for (const claimName of podClaimNames(pod)) {
+        const claim = this.registry.cachedGet(this.claims, namespace, claimName);
+        if (own(ownObj(claim, 'spec'), 'volumeName') === volume) return true;
+      }
+    }
+    return false;
   }
 
   private referencedByNodePod(node: string, namespace: string, resource: 'secrets' | 'configmaps', name: string): boolean {

@@ -97,6 +97,8 @@ function subjectMatches(subjects: unknown, user: UserInfo, bindingNs?: string): 
 const denyReasons = new WeakMap<Attributes, string>();
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
+/** The ClusterRole of node identities (bound to system:nodes by the bootstrap policy). */
+const SYSTEM_NODE_ROLE = 'system:node';
 
 export class RbacAuthorizer {
   private readonly node: NodeAuthorizer;
@@ -157,20 +159,24 @@ export class RbacAuthorizer {
   authorize(user: UserInfo, a: Attributes): boolean {
     if (user.groups.includes('system:masters')) return true;
     const nd = this.node.authorize(user, a);
+    if (nd.decision === 'allow') return true;
     if (nd.decision === 'deny') {
       denyReasons.set(a, nd.reason);
       return false;
     }
+    // On what the Node authorizer subdivides, the system:node role's grants do not count (upstream leaves it unbound).
+    const counts = (ref: unknown): boolean => !nd.subdivided || ownString(ref, 'kind') !== 'ClusterRole' || ownString(ref, 'name') !== SYSTEM_NODE_ROLE;
     for (const b of this.registry.cachedList(this.clusterRoleBindings)) {
-      if (!subjectMatches(own(b, 'subjects'), user)) continue;
+      if (!subjectMatches(own(b, 'subjects'), user) || !counts(own(b, 'roleRef'))) continue;
       if (rulesOf(this.roleFor(own(b, 'roleRef'), undefined)).some((r) => ruleAllows(r, a))) return true;
     }
     if (a.namespace && a.resource !== undefined) {
       for (const b of this.registry.cachedList(this.roleBindings, a.namespace)) {
-        if (!subjectMatches(own(b, 'subjects'), user, a.namespace)) continue;
+        if (!subjectMatches(own(b, 'subjects'), user, a.namespace) || !counts(own(b, 'roleRef'))) continue;
         if (rulesOf(this.roleFor(own(b, 'roleRef'), a.namespace)).some((r) => ruleAllows(r, a))) return true;
       }
     }
+    if (nd.reason) denyReasons.set(a, nd.reason);
     return false;
   }
 }
