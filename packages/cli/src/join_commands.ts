@@ -9,6 +9,7 @@ import { joinCluster } from './join.js';
 import { joinControlPlane } from './join_control_plane.js';
 import { leave, removeMember } from './leave.js';
 import { refreshEtcdServers } from './control_plane.js';
+import { refreshAddonKubeconfigs } from './join_addons.js';
 import { startStopped } from './start.js';
 import { readState } from './processes.js';
 import { StepFailed } from './progress.js';
@@ -138,6 +139,9 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'le
       if (values['refresh-etcd-servers']) {
         const r = await refreshEtcdServers(dataDir);
         process.stdout.write(`${r.restarted ? 'API server restarted with' : 'the API server already has'} --etcd-servers ${r.servers.join(',')}\n`);
+        // The same step for the add-ons' kubeconfigs (the CCM and metrics-server: every API server, join_addons.ts).
+        const addons = await refreshAddonKubeconfigs(dataDir);
+        process.stdout.write(`${addons.restarted.length ? `${addons.restarted.join(', ')} restarted with` : 'the add-on kubeconfigs already list'} every API server: ${addons.servers.join(',')}\n`);
       }
       return 0;
     }
