@@ -16,14 +16,16 @@ import { wallNow } from './host_ops.js';
 import type { HostHealth, StoreStatus } from './host_command.js';
 import type { HostsFileEntry } from './hosts_file.js';
 
-/** How long one host operation may take (a command's start-up plus the operation). */
-const OP_TIMEOUT_MS = 15_000;
+/** How long one host operation may take (a command's start-up plus the operation: a Node.js start took over 15 s at load 30 here). */
+const OP_TIMEOUT_MS = 45_000;
 const RESTART_TIMEOUT_MS = 150_000;
 /** A store member's Status while a fault is on: a member that does not answer in time is taken as gone. */
 const LEADER_STATUS_TIMEOUT_MS = 1000;
 const PIDS_REFRESH_MS = 2000;
 /** Round trips per host when measuring its clock offset (the shortest one is used). */
 const CLOCK_ROUNDS = 10;
+/** How long `chaos-host clock` may take to start and answer its round trips. */
+const CLOCK_TIMEOUT_MS = 90_000;
 
 export class RemoteChaosCluster implements ChaosCluster {
   readonly hosts: ChaosHost[];
@@ -48,7 +50,10 @@ export class RemoteChaosCluster implements ChaosCluster {
     const argv = [...e.command.slice(1), ...this.mkube, 'chaos-host', '--data-dir', e.dataDir, ...args];
     return new Promise((resolve, reject) => {
       execFile(e.command[0]!, argv, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-        if (err) return reject(Object.assign(new Error(`chaos: ${host}: chaos-host ${args.join(' ')}: ${stderr.trim() || err.message}`), { code: 'HOST_OP_FAILED' }));
+        if (err) {
+          const why = (err as { killed?: boolean }).killed ? `no answer within ${timeoutMs} ms (killed)` : stderr.trim() || err.message;
+          return reject(Object.assign(new Error(`chaos: ${host}: chaos-host ${args.join(' ')}: ${why}`), { code: 'HOST_OP_FAILED' }));
+        }
         try {
           resolve(JSON.parse(stdout) as T);
         } catch {
@@ -142,12 +147,14 @@ export class RemoteChaosCluster implements ChaosCluster {
     const fail = (why: string) => Object.assign(new Error(`chaos: ${host}: measuring its clock: ${why}${stderr ? `: ${stderr.trim().slice(0, 300)}` : ''}`), { code: 'CLOCK_FAILED' });
     const next = async (): Promise<number> => {
       const r = await lines.next();
-      if (r.done) throw fail('chaos-host clock ended');
+      if (r.done) throw fail(`chaos-host clock ended after ${Date.now() - started} ms (exit ${child.exitCode ?? child.signalCode ?? 'unknown'})`);
       const t = (JSON.parse(r.value) as { t?: unknown }).t;
       if (typeof t !== 'number') throw fail(`unexpected line ${JSON.stringify(r.value.slice(0, 100))}`);
       return t;
     };
-    const timer = setTimeout(() => child.kill('SIGKILL'), OP_TIMEOUT_MS);
+    // A Node.js start on a loaded host takes seconds (10 s seen here with 5 starting at once); the round trips do not.
+    const started = Date.now();
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLOCK_TIMEOUT_MS);
     return (async () => {
       try {
         await next();
