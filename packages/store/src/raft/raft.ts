@@ -234,6 +234,13 @@ export class Raft {
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.step(newMessage({ type: MessageType.Hup, from: this.id }));
+      if (this.role === StateRole.Follower && this.lead !== 0) {
+        // It may not campaign yet (a conf change not applied, e.g. replaying its log after a restart),
+        // but it has not heard from its leader for an election timeout: the leader's lease is over.
+        // Kept, it would ignore every other member's pre-vote for a further timeout (electionElapsed
+        // was just reset), and the election would wait for it. (etcd-io/raft keeps the leader.)
+        this.lead = 0;
+      }
     } else if (this.role === StateRole.PreCandidate && this.electionElapsed % this.heartbeatTimeout === 0) {
       this.resendPreVotes();
     }
@@ -562,6 +569,12 @@ export class Raft {
           if (m.type === MessageType.Vote) {
             this.electionElapsed = 0;
             this.vote = m.from;
+          } else if (this.role === StateRole.PreCandidate && m.from > this.id) {
+            // Two pre-candidates granting each other's pre-vote both become candidates and split the
+            // vote: a further randomized timeout (0.4-0.8 s at 400 ms). The one with the lower id
+            // steps back when it grants (a follower again, its timer restarted; a pre-vote answer to
+            // it is then ignored), so only one of them goes on. Pre-votes bind no one: safe.
+            this.becomeFollower(this.term, 0);
           }
         } else {
           this.send(newMessage({ type: voteRespType(m.type), to: m.from, term: this.term, reject: true }));

@@ -451,7 +451,12 @@ export class Member implements EtcdBackend, PeerHandler {
     // ticks come after them. Otherwise a stalled leader could count its followers silent (CheckQuorum)
     // and a stalled follower campaign while their heartbeats wait unread in the socket.
     setImmediate(() => {
-      for (let i = 0; i < ticks; i++) this.onTick();
+      // A follower that has just read a message from its leader (its election timer restarted) takes
+      // only the ticks due since: those due before it would count, after the restart, time it spent
+      // waiting to read that message, and it would campaign that much early.
+      let n = ticks;
+      if (this.role === StateRole.Follower && this.lead !== 0) n = Math.min(n, Math.floor((Date.now() - this.leaderHeardAt) / this.tickMs));
+      for (let i = 0; i < n; i++) this.onTick();
     });
   }
 
