@@ -12,7 +12,10 @@
 // histories are bounded per key window); the time from each fault to the next
 // acknowledged write (a probe through the members the fault did not hit) is
 // asserted against the failover target (median < 1 s,
-// max < 1.5 s). CHAOS_KILLS sets the rounds of test 1 (default 6).
+// max < 1.5 s). CHAOS_KILLS sets the rounds of test 1 (default 20); each
+// round's failover timeline (failover_timeline.ts: last heartbeat, connection
+// drop noticed, election start, elected, first commit, write acknowledged) is
+// printed from the members' logs.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -20,11 +23,26 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StoreCluster } from '@mkube/testing';
 import { Workload, assertFailover, sleep } from './workload.js';
+import { failoverLog, failoverTimeline, formatTimeline, summarizeTimelines, type FailoverTimeline } from './failover_timeline.js';
 
 const run = promisify(execFile);
-const KILLS = Number(process.env.CHAOS_KILLS ?? 6);
+const KILLS = Number(process.env.CHAOS_KILLS ?? 20);
 /** Longer than the largest randomized election timeout (400 ms configured, up to 800 ms). */
 const OUTAGE_MS = 1500;
+
+/** The member's WAL fsyncs from its /metrics: how many, their mean, and how many took 128 ms or longer. */
+async function fsyncSummary(cluster: StoreCluster, m: StoreCluster['members'][number]): Promise<string> {
+  try {
+    const text = await cluster.metrics(m);
+    const v = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    const count = v(/^etcd_disk_wal_fsync_duration_seconds_count (\S+)$/m);
+    const sum = v(/^etcd_disk_wal_fsync_duration_seconds_sum (\S+)$/m);
+    const under = v(/^etcd_disk_wal_fsync_duration_seconds_bucket\{le="0.128"\} (\S+)$/m);
+    return `${count} fsyncs since its last start, mean ${((sum / count) * 1000).toFixed(1)} ms, ${count - under} of 128 ms or longer`;
+  } catch (err) {
+    return `no metrics (${(err as Error).message})`;
+  }
+}
 
 async function waitLeader(cluster: StoreCluster, except = -1): Promise<number> {
   for (let i = 0; i < 200; i++) {
@@ -36,12 +54,15 @@ async function waitLeader(cluster: StoreCluster, except = -1): Promise<number> {
 }
 
 test.serial('leader killed with SIGKILL and restarted repeatedly: no acknowledged write lost, history linearizable', async (t) => {
-  t.timeout(120_000);
-  const cluster = await StoreCluster.start({ members: 3 });
+  t.timeout(60_000 + KILLS * 12_000);
+  // Info logs: the members' failover timeline (failover_timeline.ts).
+  // CHAOS_STORE_LOG_LEVEL=debug adds Raft's own steps to a slow round's log.
+  const cluster = await StoreCluster.start({ members: 3, extraArgs: ['--log-level', process.env.CHAOS_STORE_LOG_LEVEL ?? 'info'], logs: true });
   t.teardown(() => cluster.stop());
   const w = new Workload(cluster);
   t.teardown(() => w.close());
   const recoveries: number[] = [];
+  const timelines: FailoverTimeline[] = [];
   try {
     await sleep(1000);
     for (let k = 0; k < KILLS; k++) {
@@ -49,11 +70,19 @@ test.serial('leader killed with SIGKILL and restarted repeatedly: no acknowledge
       t.true(leader >= 0, `round ${k}: a leader exists`);
       const killedAt = Date.now();
       await cluster.kill(leader, 'SIGKILL');
-      const ms = await w.probeWrite(killedAt, [0, 1, 2].filter((i) => i !== leader));
+      const survivors = [0, 1, 2].filter((i) => i !== leader);
+      const ms = await w.probeWrite(killedAt, survivors);
       t.truthy(ms, `round ${k}: writes are acknowledged again after the leader was killed`);
       recoveries.push(ms ?? Infinity);
       t.truthy(await w.writesResumeAfter(killedAt), `round ${k}: the workload's writes resume`);
       await sleep(500);
+      const timeline = failoverTimeline(cluster, survivors, killedAt, ms);
+      timelines.push(timeline);
+      t.log(formatTimeline(`round ${k} (kill at +0)`, timeline));
+      if ((ms ?? Infinity) >= 1000) {
+        t.log(`  round ${k}'s probe attempts: ${w.probeAttempts.join('; ')}`);
+        t.log(`  round ${k}'s members' log:\n${failoverLog(cluster, survivors, killedAt, ms ?? 10_000).join('\n')}`);
+      }
       cluster.restart(leader);
       await cluster.waitHealthy(15_000);
       await sleep(500);
@@ -61,6 +90,8 @@ test.serial('leader killed with SIGKILL and restarted repeatedly: no acknowledge
   } finally {
     await w.stop();
   }
+  t.log(summarizeTimelines(timelines));
+  for (const m of cluster.members) t.log(`${m.name}: ${await fsyncSummary(cluster, m)}`);
   assertFailover(t, 'leader SIGKILL', recoveries);
   t.log(`operations: ${w.recorder.size}, acknowledged writes: ${w.acked.length}`);
   await w.verify(t);

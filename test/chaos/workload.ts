@@ -102,17 +102,26 @@ export class Workload {
    * deadline each, so that the time measured is the cluster's, not a workload client's stuck call.
    */
   async probeWrite(faultAt: number, via: number[], attemptMs = 250, limitMs = 10_000): Promise<number | undefined> {
+    this.probeAttempts = [];
     for (let i = 0; Date.now() < faultAt + limitMs; i++) {
-      const c = this.probes[via[i % via.length]!]!;
+      const member = via[i % via.length]!;
+      const c = this.probes[member]!;
+      const start = Date.now() - faultAt;
       try {
         await call((cb) => c.Put({ key: Buffer.from('chaos-failover-probe'), value: Buffer.from(String(i)) }, { deadline: new Date(Date.now() + attemptMs) }, cb));
+        this.probeAttempts.push(`m${member + 1} ${start}..${Date.now() - faultAt} ok`);
         return Date.now() - faultAt;
-      } catch {
+      } catch (err) {
+        const e = err as grpc.ServiceError;
+        this.probeAttempts.push(`m${member + 1} ${start}..${Date.now() - faultAt} ${grpc.status[e.code] ?? e.code} ${e.details ?? ''}`.trim());
         await sleep(5);
       }
     }
     return undefined;
   }
+
+  /** The last probeWrite's attempts: member, start..end (ms after the fault), outcome. */
+  probeAttempts: string[] = [];
 
   /** Milliseconds from `faultAt` to the answer of the first write sent after it that was acknowledged (waits up to `limitMs`). */
   async writesResumeAfter(faultAt: number, limitMs = 10_000): Promise<number | undefined> {

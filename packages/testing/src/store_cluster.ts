@@ -24,6 +24,8 @@ export interface StoreMemberProcess {
   dataDir: string;
   proc: ChildProcess | undefined;
   stderr: string[];
+  /** The member's log (its stdout: JSON lines), kept with the `logs` option. */
+  logs: string[];
   extraArgs: string[];
   state: 'new' | 'existing';
 }
@@ -38,6 +40,8 @@ export interface StoreClusterOptions {
   peerProxies?: boolean;
   /** Runs before the members first start, e.g. to mount a small tmpfs on a data dir (created empty). */
   prepareDataDir?: (dataDir: string) => Promise<void>;
+  /** Keep each member's log output (stdout) in `logs`, the last 2000 chunks. */
+  logs?: boolean;
 }
 
 export class StoreCluster {
@@ -85,6 +89,7 @@ export class StoreCluster {
       dataDir: join(this.baseDir, name),
       proc: undefined,
       stderr: [],
+      logs: [],
       extraArgs: [...(this.opts.extraArgs ?? [])],
       state,
     };
@@ -111,8 +116,14 @@ export class StoreCluster {
     // MKUBE_STORE_NODE_ARGS: extra node flags for the members (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p" from a benchmark).
     const nodeArgs = (process.env.MKUBE_STORE_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const env = m.proxy ? { ...process.env, ...m.proxy.egressEnv() } : process.env;
-    const proc = spawn(process.execPath, [...nodeArgs, STORE_BIN, ...this.args(m)], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const proc = spawn(process.execPath, [...nodeArgs, STORE_BIN, ...this.args(m)], { stdio: ['ignore', this.opts.logs ? 'pipe' : 'ignore', 'pipe'], env });
     m.stderr = [];
+    m.logs = [];
+    proc.stdout?.setEncoding('utf8');
+    proc.stdout?.on('data', (d: string) => {
+      m.logs.push(d);
+      if (m.logs.length > 2000) m.logs.shift();
+    });
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (d: string) => {
       m.stderr.push(d);
