@@ -2,22 +2,10 @@
  * Kubernetes API errors: an ApiError carries the HTTP code, the Status reason
  * and details, and renders as a meta.k8s.io/v1 Status object.
  */
-import type { JsonObject } from '@mkube/api';
+import type { JsonObject, StatusCause, StatusDetails } from '@mkube/api';
 
-export interface StatusCause {
-  reason?: string;
-  message?: string;
-  field?: string;
-}
-
-export interface StatusDetails {
-  name?: string;
-  group?: string;
-  kind?: string;
-  uid?: string;
-  causes?: StatusCause[];
-  retryAfterSeconds?: number;
-}
+/** A Status's details and causes are @mkube/api's (meta.k8s.io/v1). */
+export type { StatusCause, StatusDetails };
 
 export class ApiError extends Error {
   constructor(

@@ -10,6 +10,6 @@ export { ApiError, errors, invalid, type FieldError } from './errors.js';
 export { applyStrategicMergePatch, applyMergePatch, applyJsonPatch } from './registry/patch.js';
 export { ensurePki, kubeconfig, issueCertificate } from './auth/pki.js';
 export { restoreEmbeddedStore } from './embedded_store.js';
-export { Authenticator, parseTokenFile, type UserInfo } from './auth/authn.js';
+export { Authenticator, parseTokenFile, type AuthenticatedUser as UserInfo } from './auth/authn.js';
 export { RbacAuthorizer, forbiddenMessage } from './auth/rbac.js';
 export { freePort, ensurePrivateDir, writePrivateFile } from '@mkube/store';

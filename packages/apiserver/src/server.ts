@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { EtcdClient } from '@mkube/store/client';
 import { pino, type Logger } from 'pino';
-import { Authenticator, loadTokenFile, type UserInfo } from './auth/authn.js';
+import { Authenticator, loadTokenFile, type AuthenticatedUser } from './auth/authn.js';
 import { BootstrapTokenAuthenticator } from './auth/bootstrap_token_authn.js';
 import { findResource } from '@mkube/api';
 import { ensureBootstrapPolicy } from './auth/bootstrap_policy.js';
@@ -71,7 +71,7 @@ export interface ApiServerOptions {
   nodePortRange?: string;
   tokenAuthFile?: string;
   /** Static tokens in addition to the token file. */
-  tokens?: Map<string, UserInfo>;
+  tokens?: Map<string, AuthenticatedUser>;
   /** --enable-bootstrap-token-auth: kube-system bootstrap-token-<id> Secrets authenticate as system:bootstrap:<id>. */
   enableBootstrapTokenAuth?: boolean;
   /** Key prefix in etcd (default /registry). */

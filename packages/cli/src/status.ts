@@ -36,7 +36,7 @@ export interface StoreStatus {
   healthy: boolean;
 }
 
-export interface NodeStatus {
+export interface NodeReadiness {
   name: string;
   ready: string;
   reason: string;
@@ -74,7 +74,7 @@ export interface ClusterStatus {
   apiServers?: ApiServerStatus[];
   leaders?: LeaderStatus[];
   store?: StoreStatus;
-  nodes: NodeStatus[];
+  nodes: NodeReadiness[];
   nodesError?: string;
   healthy: boolean;
 }
@@ -222,7 +222,7 @@ export async function clusterStatus(dataDirArg: string): Promise<ClusterStatus> 
     }));
     leaderList = await leaders(creds, hostRecords, state);
   }
-  const nodes: NodeStatus[] = [];
+  const nodes: NodeReadiness[] = [];
   let nodesError: string | undefined;
   if (!creds) nodesError = 'no admin credentials yet (the API server has not started)';
   else {

@@ -1,15 +1,7 @@
-/** ApiError: a non-2xx reply of the API server, carrying its metav1.Status. */
+/** ApiError: a non-2xx reply of the API server, carrying its metav1.Status (@mkube/api's Status). */
+import type { Status } from '@mkube/api';
 
-export interface Status {
-  kind?: string;
-  apiVersion?: string;
-  status?: string;
-  message?: string;
-  reason?: string;
-  code?: number;
-  details?: unknown;
-  [k: string]: unknown;
-}
+export type { Status };
 
 export class ApiError extends Error {
   readonly code: number;

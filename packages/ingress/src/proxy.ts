@@ -19,7 +19,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from '@mkube/component-base';
-import { RouteTable, type Endpoint, type Match, type TlsCert } from './routes.js';
+import { RouteTable, type BackendAddress, type Match, type TlsCert } from './routes.js';
 import { makeFakeCertificate, type PemPair } from './fake_certificate.js';
 
 export interface ProxyOptions {
@@ -116,7 +116,7 @@ export class IngressProxy {
   }
 
   /** Ready endpoints in round-robin order, those recently dead last. */
-  private order(m: Match): Endpoint[] {
+  private order(m: Match): BackendAddress[] {
     const eps = m.backend.endpoints;
     if (eps.length === 0) return [];
     const start = this.rr++ % eps.length;
@@ -126,7 +126,7 @@ export class IngressProxy {
     return alive.length === rotated.length ? rotated : [...alive, ...rotated.filter((e) => !alive.includes(e))];
   }
 
-  private markDead(e: Endpoint): void {
+  private markDead(e: BackendAddress): void {
     this.deadUntil.set(`${e.ip}:${e.port}`, Date.now() + (this.o.deadEndpointMs ?? 2000));
   }
 

@@ -16,7 +16,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { EndpointSlice, HTTPIngressPath, Ingress, IngressBackend, Secret, Service } from '@mkube/api';
 
 /** One address to send a request to. */
-export interface Endpoint {
+export interface BackendAddress {
   ip: string;
   port: number;
 }
@@ -25,7 +25,7 @@ export interface Endpoint {
 export interface Backend {
   /** namespace/service:port, for logs and headers. */
   name: string;
-  endpoints: Endpoint[];
+  endpoints: BackendAddress[];
 }
 
 export interface Route {
@@ -133,7 +133,7 @@ function resolveBackend(ns: string, b: IngressBackend | undefined, services: Map
   const svcPort = (services.get(key)?.spec?.ports ?? []).find((p) => (ref.port?.name ? p.name === ref.port.name : p.port === ref.port?.number));
   const name = `${key}:${ref.port?.name ?? ref.port?.number ?? ''}`;
   if (!svcPort) return { name, endpoints: [] };
-  const endpoints: Endpoint[] = [];
+  const endpoints: BackendAddress[] = [];
   const seen = new Set<string>();
   for (const slice of slices.get(key) ?? []) {
     if (slice.addressType === 'FQDN') continue;

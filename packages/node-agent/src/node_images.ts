@@ -2,15 +2,12 @@
 // setter: largest first, at most 50 images, each named by its repo digests
 // then its repo tags (at most 5 names), with its size in bytes. The
 // scheduler's ImageLocality plugin scores nodes by these.
+import type { ContainerImage } from '@mkube/api';
 import type { Image } from './cri/types.js';
 
 export const NODE_STATUS_MAX_IMAGES = 50;
 export const MAX_NAMES_PER_IMAGE = 5;
 
-export interface ContainerImage {
-  names: string[];
-  sizeBytes: number;
-}
 
 export function nodeImages(images: Image[]): ContainerImage[] {
   return images

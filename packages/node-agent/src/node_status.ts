@@ -1,7 +1,7 @@
 // The Node object of this agent: machine facts (capacity, nodeInfo), the
 // labels and taints of the flags, and the conditions. Probing the machine is
 // separate from building the object so the builders stay pure.
-import type { Taint } from '@mkube/api';
+import type { NodeCondition, Taint } from '@mkube/api';
 import { FlagError } from '@mkube/component-base';
 import { readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
@@ -13,14 +13,8 @@ export const DEFAULT_MAX_PODS = 110;
 /** The Node's taints are @mkube/api's Taint (effect NoSchedule, PreferNoSchedule or NoExecute). */
 export type { Taint };
 
-export interface NodeCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  lastHeartbeatTime?: string;
-  lastTransitionTime?: string;
-  reason?: string;
-  message?: string;
-}
+/** The Node's conditions are @mkube/api's NodeCondition. */
+export type { NodeCondition };
 
 export interface MachineFacts {
   cpuCores: number;

@@ -25,7 +25,7 @@ class FakeApi {
   async requestServiceAccountToken(ns: string, sa: string, spec: TokenRequestSpec) {
     if (this.down) throw new Error('connection refused');
     this.calls.push({ ns, sa, spec });
-    return { token: `token-${this.calls.length}`, expirationTimestamp: new Date(this.now + spec.expirationSeconds * 1000).toISOString() };
+    return { token: `token-${this.calls.length}`, expirationTimestamp: new Date(this.now + (spec.expirationSeconds ?? 3600) * 1000).toISOString() };
   }
   listServices(): ServiceLike[] {
     return this.services;
@@ -65,7 +65,7 @@ test('the projected volume: token bound to the pod, ca.crt, namespace; refreshed
   t.is(statSync(join(dir, 'token')).mode & 0o777, 0o644);
   t.is(statSync(join(dir, 'labels')).mode & 0o777, 0o600);
   t.true(lstatSync(join(dir, 'token')).isSymbolicLink(), 'atomic writer layout: name -> ..data/name');
-  t.deepEqual(api.calls, [{ ns: 'team', sa: 'robot', spec: { expirationSeconds: 3607, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'p', uid: 'uid-1' } } }]);
+  t.deepEqual(api.calls, [{ ns: 'team', sa: 'robot', spec: { audiences: [], expirationSeconds: 3607, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'p', uid: 'uid-1' } } }]);
 
   api.now += 0.79 * 3607 * 1000;
   await pv.setUp(pod(), volume, dir, ctx);

@@ -7,11 +7,11 @@
  * the request's audit event (e.g. `pod-security.kubernetes.io/audit-violations`).
  */
 import type { JsonObject, ResourceInfo } from '@mkube/api';
-import type { UserInfo } from '../auth/authn.js';
+import type { AuthenticatedUser } from '../auth/authn.js';
 
 /** Per-request state a caller of the registry passes in WriteOptions.admission. */
 export interface AdmissionContext {
-  user?: UserInfo;
+  user?: AuthenticatedUser;
   /** Warnings for the response; plugins append (without duplicates). */
   warnings?: string[];
   /** Annotations for the audit event of this request ("key" → "value"). */

@@ -15,7 +15,7 @@ import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { JsonObject } from '@mkube/api';
 import type { AdmissionAttributes, ValidatingAdmission } from './admission.js';
-import type { UserInfo } from '../auth/authn.js';
+import type { AuthenticatedUser } from '../auth/authn.js';
 import { forbidden } from '../auth/node_restriction.js';
 import type { RbacAuthorizer } from '../auth/rbac.js';
 import { deepEqual } from '../registry/validation.js';
@@ -39,7 +39,7 @@ export type SignerAuthorizer = Pick<RbacAuthorizer, 'authorize'>;
  * Whether the user may `verb` the signer: the exact name first, then the
  * `<domain>/*` wildcard (upstream's IsAuthorizedForSignerName).
  */
-export function isAuthorizedForSignerName(authz: SignerAuthorizer, user: UserInfo | undefined, verb: 'approve' | 'sign', signerName: string): boolean {
+export function isAuthorizedForSignerName(authz: SignerAuthorizer, user: AuthenticatedUser | undefined, verb: 'approve' | 'sign', signerName: string): boolean {
   if (!user) return false;
   const attrs = (name: string) => ({ verb, apiGroup: CERTIFICATES_GROUP, resource: 'signers', name });
   if (authz.authorize(user, attrs(signerName))) return true;

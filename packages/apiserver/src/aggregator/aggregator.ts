@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { UserInfo } from '../auth/authn.js';
+import type { AuthenticatedUser } from '../auth/authn.js';
 import { forbiddenMessage, type Attributes } from '../auth/rbac.js';
 import { errors } from '../errors.js';
 import { sendObject } from '../http/body.js';
@@ -23,7 +23,7 @@ import { aggregatedRequestAttributes } from './request_attributes.js';
 import { ResolveError, resolveEndpoint } from './resolve.js';
 
 export interface Authorizer {
-  authorize(user: UserInfo, attrs: Attributes): boolean;
+  authorize(user: AuthenticatedUser, attrs: Attributes): boolean;
 }
 
 /** Response headers not passed back from the backend (hop-by-hop). */
@@ -47,7 +47,7 @@ export class Aggregator {
   }
 
   /** Serves the request if it belongs to the aggregation layer; false lets the REST handler have it. */
-  async route(req: IncomingMessage, res: ServerResponse, path: string, url: URL, user: UserInfo, authz: Authorizer): Promise<boolean> {
+  async route(req: IncomingMessage, res: ServerResponse, path: string, url: URL, user: AuthenticatedUser, authz: Authorizer): Promise<boolean> {
     if (path === '/apis') return this.discovery(req, res, path, user, authz);
     const m = /^\/apis\/([^/]+)(?:\/([^/]+))?/.exec(path);
     if (!m) return false;
@@ -75,13 +75,13 @@ export class Aggregator {
     return true;
   }
 
-  private authorize(user: UserInfo, attrs: Attributes, authz: Authorizer): void {
+  private authorize(user: AuthenticatedUser, attrs: Attributes, authz: Authorizer): void {
     if (!authz.authorize(user, attrs)) {
       throw errors.forbidden(forbiddenMessage(user, attrs), attrs.resource ? { name: attrs.name, group: attrs.apiGroup || undefined, kind: attrs.resource } : undefined);
     }
   }
 
-  private discovery(req: IncomingMessage, res: ServerResponse, path: string, user: UserInfo, authz: Authorizer): boolean {
+  private discovery(req: IncomingMessage, res: ServerResponse, path: string, user: AuthenticatedUser, authz: Authorizer): boolean {
     if (req.method !== 'GET' || this.index.remoteGroups().length === 0) return false;
     this.authorize(user, { verb: 'get', path }, authz);
     const aggregated = wantsAggregatedDiscovery(req.headers.accept);
@@ -100,7 +100,7 @@ export class Aggregator {
     res.end('service unavailable\n');
   }
 
-  private proxy(req: IncomingMessage, res: ServerResponse, view: NonNullable<ReturnType<ApiServiceIndex['remote']>>, ep: { host: string; port: number }, url: URL, user: UserInfo): Promise<void> {
+  private proxy(req: IncomingMessage, res: ServerResponse, view: NonNullable<ReturnType<ApiServiceIndex['remote']>>, ep: { host: string; port: number }, url: URL, user: AuthenticatedUser): Promise<void> {
     return new Promise((resolve) => {
       const out = backendRequest(view, ep, this.o.pki, req.method ?? 'GET', `${url.pathname}${url.search}`, backendHeaders(req.headers, user));
       out.on('response', (back) => {

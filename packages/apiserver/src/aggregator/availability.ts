@@ -19,7 +19,7 @@ import { ResolveError, resolveEndpoint } from './resolve.js';
 
 type Obj = JsonObject;
 
-export interface Condition {
+export interface Availability {
   status: 'True' | 'False' | 'Unknown';
   reason: string;
   message: string;
@@ -86,7 +86,7 @@ export class AvailabilityController {
   }
 
   /** The condition for one APIService (and its discovery document when it answered). */
-  async check(view: ApiServiceView): Promise<{ cond: Condition; discovery?: Obj }> {
+  async check(view: ApiServiceView): Promise<{ cond: Availability; discovery?: Obj }> {
     if (!view.service) return { cond: { status: 'True', reason: 'Local', message: 'Local APIServices are always available' } };
     let ep;
     try {

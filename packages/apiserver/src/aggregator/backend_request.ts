@@ -8,15 +8,15 @@
  */
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { ClientRequest, IncomingHttpHeaders } from 'node:http';
-import type { UserInfo } from '../auth/authn.js';
+import type { AuthenticatedUser } from '../auth/authn.js';
 import type { ApiServiceView } from './apiservices.js';
-import type { Endpoint } from './resolve.js';
+import type { ServiceAddress } from './resolve.js';
 import type { FrontProxyPki } from './front_proxy_pki.js';
 
 /** Request headers never forwarded: credentials and identity headers a client could forge. */
 const DROPPED = /^(authorization|impersonate-.*|x-remote-.*|connection|keep-alive|proxy-connection|transfer-encoding|upgrade|host)$/i;
 
-export function backendHeaders(incoming: IncomingHttpHeaders, user: UserInfo): Record<string, string | string[]> {
+export function backendHeaders(incoming: IncomingHttpHeaders, user: AuthenticatedUser): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(incoming)) if (v !== undefined && !DROPPED.test(k)) out[k] = v;
   out['X-Remote-User'] = user.name;
@@ -25,7 +25,7 @@ export function backendHeaders(incoming: IncomingHttpHeaders, user: UserInfo): R
   return out;
 }
 
-export function backendRequest(view: ApiServiceView, ep: Endpoint, pki: FrontProxyPki, method: string, path: string, headers: Record<string, string | string[]>, timeoutMs?: number): ClientRequest {
+export function backendRequest(view: ApiServiceView, ep: ServiceAddress, pki: FrontProxyPki, method: string, path: string, headers: Record<string, string | string[]>, timeoutMs?: number): ClientRequest {
   const svc = view.service!;
   const opts: RequestOptions = {
     host: ep.host,

@@ -23,13 +23,13 @@ export class ResolveError extends Error {
   }
 }
 
-export interface Endpoint {
+export interface ServiceAddress {
   host: string;
   port: number;
 }
 
 /** One address serving ref (the first ready one; upstream picks at random). */
-export function resolveEndpoint(registry: Registry, ref: ServiceRef): Endpoint {
+export function resolveEndpoint(registry: Registry, ref: ServiceRef): ServiceAddress {
   const svc = registry.cachedGet(SERVICES, ref.namespace, ref.name);
   if (!svc) throw new ResolveError('ServiceNotFound', `service/${ref.name} in "${ref.namespace}" is not present`);
   const spec = o(svc.spec);

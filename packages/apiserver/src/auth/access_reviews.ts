@@ -10,7 +10,7 @@
 import type { JsonObject, ResourceInfo } from '@mkube/api';
 import { ApiError, errors, invalid, type FieldError } from '../errors.js';
 import type { VirtualCreateRequest, VirtualResources } from '../http/virtual_resources.js';
-import type { UserInfo } from './authn.js';
+import type { AuthenticatedUser } from './authn.js';
 import type { Attributes, RbacAuthorizer } from './rbac.js';
 
 type Obj = JsonObject;
@@ -70,10 +70,10 @@ function attributesOf(spec: Obj): Attributes {
 }
 
 /** The user a SubjectAccessReview asks about (no system:authenticated added, as upstream). */
-function subjectOf(spec: Obj): UserInfo {
+function subjectOf(spec: Obj): AuthenticatedUser {
   const groups = own(spec, 'groups');
   const extra = own(spec, 'extra');
-  const user: UserInfo = { name: str(own(spec, 'user')), groups: Array.isArray(groups) ? groups.map(String) : [] };
+  const user: AuthenticatedUser = { name: str(own(spec, 'user')), groups: Array.isArray(groups) ? groups.map(String) : [] };
   const uid = str(own(spec, 'uid'));
   if (uid) user.uid = uid;
   if (isObj(extra)) {
@@ -85,7 +85,7 @@ function subjectOf(spec: Obj): UserInfo {
 }
 
 /** UserInfo as authentication.k8s.io/v1 UserInfo JSON. */
-export function userInfoJson(user: UserInfo): Obj {
+export function userInfoJson(user: AuthenticatedUser): Obj {
   const out: Obj = { username: user.name };
   if (user.uid) out.uid = user.uid;
   if (user.groups.length) out.groups = [...user.groups];
@@ -110,7 +110,7 @@ export class AccessReviews {
     v.register('authentication.k8s.io', 'v1beta1', 'selfsubjectreviews', (r) => this.selfSubjectReview(r));
   }
 
-  private decide(user: UserInfo, spec: Obj): Obj {
+  private decide(user: AuthenticatedUser, spec: Obj): Obj {
     const attrs = attributesOf(spec);
     const allowed = this.authz.authorize(user, attrs);
     return allowed ? { allowed: true } : { allowed: false };

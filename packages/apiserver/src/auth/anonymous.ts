@@ -8,11 +8,11 @@
  * credential stays 401.
  */
 import type { IncomingMessage } from 'node:http';
-import type { UserInfo } from './authn.js';
+import type { AuthenticatedUser } from './authn.js';
 
 export const ANONYMOUS_PATHS = new Set(['/api/v1/namespaces/kube-public/configmaps/cluster-info']);
 
-export function anonymousUser(req: IncomingMessage, path: string): UserInfo | undefined {
+export function anonymousUser(req: IncomingMessage, path: string): AuthenticatedUser | undefined {
   if (req.method !== 'GET' || !ANONYMOUS_PATHS.has(path) || req.headers.authorization) return undefined;
   return { name: 'system:anonymous', groups: ['system:unauthenticated'] };
 }

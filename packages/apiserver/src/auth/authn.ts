@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ServiceAccountAuthenticator } from './service_account_authn.js';
 import type { BootstrapTokenAuthenticator } from './bootstrap_token_authn.js';
 
-export interface UserInfo {
+export interface AuthenticatedUser {
   name: string;
   uid?: string;
   groups: string[];
@@ -19,10 +19,10 @@ export interface UserInfo {
 }
 
 /** A token's review: the user, or why it was refused (TokenReview's status). */
-export type TokenReviewResult = { user: UserInfo; audiences: string[] } | { error?: string };
+export type TokenReviewResult = { user: AuthenticatedUser; audiences: string[] } | { error?: string };
 
-export function parseTokenFile(text: string): Map<string, UserInfo> {
-  const out = new Map<string, UserInfo>();
+export function parseTokenFile(text: string): Map<string, AuthenticatedUser> {
+  const out = new Map<string, AuthenticatedUser>();
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
@@ -44,13 +44,13 @@ export function parseTokenFile(text: string): Map<string, UserInfo> {
   return out;
 }
 
-export function loadTokenFile(path: string): Map<string, UserInfo> {
+export function loadTokenFile(path: string): Map<string, AuthenticatedUser> {
   return parseTokenFile(readFileSync(path, 'utf8'));
 }
 
 export class Authenticator {
   constructor(
-    private readonly tokens: Map<string, UserInfo> = new Map(),
+    private readonly tokens: Map<string, AuthenticatedUser> = new Map(),
     /** Service-account JWTs (absent: not accepted). */
     readonly serviceAccounts?: ServiceAccountAuthenticator,
     /** Bootstrap tokens (--enable-bootstrap-token-auth; absent: not accepted). */
@@ -74,7 +74,7 @@ export class Authenticator {
   }
 
   /** The user, or undefined when no valid credential was presented. */
-  authenticate(req: IncomingMessage): UserInfo | undefined {
+  authenticate(req: IncomingMessage): AuthenticatedUser | undefined {
     const auth = req.headers.authorization;
     if (auth && /^bearer\s+/i.test(auth)) {
       const token = auth.replace(/^bearer\s+/i, '').trim();

@@ -6,7 +6,7 @@
  * annotations); it never removes anything a user added. Objects annotated
  * rbac.authorization.kubernetes.io/autoupdate=false are left alone.
  */
-import { findResource, type JsonObject, type ResourceInfo } from '@mkube/api';
+import { findResource, type JsonObject, type PolicyRule, type ResourceInfo, type Subject } from '@mkube/api';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
@@ -14,20 +14,6 @@ import { deepEqual } from '../registry/validation.js';
 
 type Obj = JsonObject;
 
-export interface PolicyRule {
-  verbs: string[];
-  apiGroups?: string[];
-  resources?: string[];
-  resourceNames?: string[];
-  nonResourceURLs?: string[];
-}
-
-export interface Subject {
-  kind: 'User' | 'Group' | 'ServiceAccount';
-  name: string;
-  apiGroup?: string;
-  namespace?: string;
-}
 
 const RBAC_API = 'rbac.authorization.k8s.io/v1';
 const RBAC_GROUP = 'rbac.authorization.k8s.io';

@@ -22,7 +22,7 @@ import {
   type JsonObject,
 } from '@mkube/api';
 import type { Logger } from 'pino';
-import type { UserInfo } from './authn.js';
+import type { AuthenticatedUser } from './authn.js';
 
 /** Looks a Secret up by namespace and name (the API server's watch cache). */
 export type SecretLookup = (namespace: string, name: string) => JsonObject | undefined;
@@ -35,7 +35,7 @@ export class BootstrapTokenAuthenticator {
   ) {}
 
   /** The user for a bootstrap token, or undefined (not a bootstrap token, or not a valid one). */
-  authenticate(token: string): UserInfo | undefined {
+  authenticate(token: string): AuthenticatedUser | undefined {
     const parsed = parseBootstrapToken(token);
     if (!parsed) return undefined;
     const name = bootstrapTokenSecretName(parsed.id);

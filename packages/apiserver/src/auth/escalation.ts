@@ -11,17 +11,17 @@
 import type { JsonObject, ResourceInfo } from '@mkube/api';
 import { ApiError } from '../errors.js';
 import { deepEqual } from '../registry/validation.js';
-import type { UserInfo } from './authn.js';
-import { own, rulesOf, type PolicyRule, type RbacAuthorizer } from './rbac.js';
+import type { AuthenticatedUser } from './authn.js';
+import { own, rulesOf, type RbacRule, type RbacAuthorizer } from './rbac.js';
 
 type Obj = JsonObject;
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
 const PRIVILEGED_GROUP = 'system:masters';
 
-const EMPTY: Omit<PolicyRule, 'verbs'> = { apiGroups: [], resources: [], resourceNames: [], nonResourceURLs: [] };
+const EMPTY: Omit<RbacRule, 'verbs'> = { apiGroups: [], resources: [], resourceNames: [], nonResourceURLs: [] };
 /** What an aggregationRule may gather: everything (upstream's fullAuthority). */
-const FULL_AUTHORITY: PolicyRule[] = [
+const FULL_AUTHORITY: RbacRule[] = [
   { ...EMPTY, verbs: ['*'], apiGroups: ['*'], resources: ['*'] },
   { ...EMPTY, verbs: ['*'], nonResourceURLs: ['*'] },
 ];
@@ -29,8 +29,8 @@ const FULL_AUTHORITY: PolicyRule[] = [
 // ------------------------------------------------------------------ coverage
 
 /** One rule per group × resource × verb (× name), and per URL × verb. */
-export function breakdownRule(rule: PolicyRule): PolicyRule[] {
-  const out: PolicyRule[] = [];
+export function breakdownRule(rule: RbacRule): RbacRule[] {
+  const out: RbacRule[] = [];
   for (const group of rule.apiGroups) {
     for (const resource of rule.resources) {
       for (const verb of rule.verbs) {
@@ -56,7 +56,7 @@ function resourcesCover(owner: string[], wanted: string[]): boolean {
 
 const urlCovers = (owner: string, path: string): boolean => owner === path || (owner.endsWith('*') && path.startsWith(owner.replace(/\*+$/, '')));
 
-function ruleCovers(owner: PolicyRule, sub: PolicyRule): boolean {
+function ruleCovers(owner: RbacRule, sub: RbacRule): boolean {
   const verbs = owner.verbs.includes('*') || hasAll(owner.verbs, sub.verbs);
   const groups = owner.apiGroups.includes('*') || hasAll(owner.apiGroups, sub.apiGroups);
   const resources = resourcesCover(owner.resources, sub.resources);
@@ -66,15 +66,15 @@ function ruleCovers(owner: PolicyRule, sub: PolicyRule): boolean {
 }
 
 /** Whether `owner` covers every permission in `servant`, and the broken-down rules it does not cover. */
-export function covers(owner: PolicyRule[], servant: PolicyRule[]): { covered: boolean; missing: PolicyRule[] } {
+export function covers(owner: RbacRule[], servant: RbacRule[]): { covered: boolean; missing: RbacRule[] } {
   const missing = servant.flatMap(breakdownRule).filter((sub) => !owner.some((o) => ruleCovers(o, sub)));
   return { covered: missing.length === 0, missing };
 }
 
 /** Merges single group/resource (at most one name) rules that differ only in verbs. */
-export function compactRules(rules: PolicyRule[]): PolicyRule[] {
-  const out: PolicyRule[] = [];
-  const simple = new Map<string, PolicyRule>();
+export function compactRules(rules: RbacRule[]): RbacRule[] {
+  const out: RbacRule[] = [];
+  const simple = new Map<string, RbacRule>();
   for (const r of rules) {
     const isSimple = r.resourceNames.length <= 1 && r.nonResourceURLs.length === 0 && r.apiGroups.length === 1 && r.resources.length === 1;
     if (!isSimple) {
@@ -108,7 +108,7 @@ export function goQuote(s: string): string {
 export const goQuoteList = (list: string[]): string => `[${list.map(goQuote).join(' ')}]`;
 
 /** Upstream's CompactString: {APIGroups:[""], Resources:["secrets"], Verbs:["get"]}. */
-export function compactString(r: PolicyRule): string {
+export function compactString(r: RbacRule): string {
   const parts: string[] = [];
   if (r.apiGroups.length > 0) parts.push(`APIGroups:${goQuoteList(r.apiGroups)}`);
   if (r.resources.length > 0) parts.push(`Resources:${goQuoteList(r.resources)}`);
@@ -148,7 +148,7 @@ function withoutGcFields(obj: Obj): unknown {
 export const onlyMutatesGcFields = (next: Obj, old: Obj): boolean => deepEqual(withoutGcFields(next), withoutGcFields(old));
 
 export interface WriteContext {
-  user: UserInfo;
+  user: AuthenticatedUser;
   info: ResourceInfo;
   /** The namespace of the request (undefined for cluster-scoped resources). */
   namespace: string | undefined;
@@ -195,7 +195,7 @@ export class EscalationCheck {
   }
 
   /** `bind` on the referenced role by name, in the binding's namespace (upstream's BindingAuthorized). */
-  private bindAuthorized(user: UserInfo, roleRef: unknown, ns: string | undefined): boolean {
+  private bindAuthorized(user: AuthenticatedUser, roleRef: unknown, ns: string | undefined): boolean {
     const kind = own(roleRef, 'kind');
     const name = own(roleRef, 'name');
     const group = own(roleRef, 'apiGroup');
@@ -203,7 +203,7 @@ export class EscalationCheck {
     return this.authz.authorize(user, { verb: 'bind', apiGroup: typeof group === 'string' ? group : '', resource: kind === 'ClusterRole' ? 'clusterroles' : 'roles', namespace: ns, name });
   }
 
-  private confirmNoEscalation(ctx: WriteContext, obj: Obj, rules: PolicyRule[]): void {
+  private confirmNoEscalation(ctx: WriteContext, obj: Obj, rules: RbacRule[]): void {
     const ns = ctx.info.namespaced ? ctx.namespace : undefined;
     const { covered, missing } = covers(this.authz.rulesFor(ctx.user, ns), rules);
     if (covered) return;

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { errors } from '../errors.js';
-import type { UserInfo } from './authn.js';
+import type { AuthenticatedUser } from './authn.js';
 import { forbiddenMessage, type Attributes, type RbacAuthorizer } from './rbac.js';
 
 export const IMPERSONATE_USER = 'impersonate-user';
@@ -89,7 +89,7 @@ export function wantsImpersonation(h: HeaderValues): boolean {
  * headers, else the impersonated user once every part is authorized (403
  * with upstream's message for the first part that is not).
  */
-export function impersonate(requestor: UserInfo, h: HeaderValues, authz: RbacAuthorizer): UserInfo {
+export function impersonate(requestor: AuthenticatedUser, h: HeaderValues, authz: RbacAuthorizer): AuthenticatedUser {
   if (!wantsImpersonation(h)) return requestor;
   const requests = parseRequests(h);
   if (requests.length === 0) return requestor;
@@ -134,7 +134,7 @@ export function impersonate(requestor: UserInfo, h: HeaderValues, authz: RbacAut
   if (name === 'system:anonymous') {
     if (!groups.includes('system:unauthenticated')) groups.push('system:unauthenticated');
   } else if (!groups.includes('system:authenticated')) groups.push('system:authenticated');
-  const user: UserInfo = { name, groups };
+  const user: AuthenticatedUser = { name, groups };
   if (uid !== undefined) user.uid = uid;
   if (Object.keys(extra).length) user.extra = extra;
   return user;
@@ -153,15 +153,15 @@ export function impersonationHeaders(req: IncomingMessage): HeaderValues {
 /** Who made a request and whom it acted as, for the audit log (set by the handler after authentication). */
 export interface RequestIdentity {
   /** The authenticated user. */
-  user: UserInfo;
+  user: AuthenticatedUser;
   /** The impersonated user, when impersonation headers were honoured. */
-  impersonatedUser?: UserInfo;
+  impersonatedUser?: AuthenticatedUser;
 }
 
 const identities = new WeakMap<object, RequestIdentity>();
 
 /** Authenticates impersonation for an HTTP request and records both identities on it. */
-export function actingUser(req: IncomingMessage, requestor: UserInfo, authz: RbacAuthorizer): UserInfo {
+export function actingUser(req: IncomingMessage, requestor: AuthenticatedUser, authz: RbacAuthorizer): AuthenticatedUser {
   identities.set(req, { user: requestor });
   const acting = impersonate(requestor, impersonationHeaders(req), authz);
   if (acting !== requestor) identities.set(req, { user: requestor, impersonatedUser: acting });

@@ -26,7 +26,7 @@
  */
 import { ANN_SELECTED_NODE, findResource, volumePinnedNode, type JsonObject, type PersistentVolume } from '@mkube/api';
 import type { Registry } from '../registry/registry.js';
-import type { UserInfo } from './authn.js';
+import type { AuthenticatedUser } from './authn.js';
 import type { Attributes } from './rbac.js';
 
 type Obj = JsonObject;
@@ -47,7 +47,7 @@ const ALLOW: NodeDecision = { decision: 'allow' };
 const refuse = (reason: string): NodeDecision => ({ decision: 'noOpinion', reason, subdivided: true });
 
 /** The node name of a node identity, or undefined for any other user. */
-export function nodeNameOf(user: UserInfo): string | undefined {
+export function nodeNameOf(user: AuthenticatedUser): string | undefined {
   if (!user.groups.includes(NODES_GROUP) || !user.name.startsWith(NODE_USER_PREFIX)) return undefined;
   const name = user.name.slice(NODE_USER_PREFIX.length);
   return name || undefined;
@@ -133,7 +133,7 @@ export class NodeAuthorizer {
   constructor(private readonly registry: Registry) {}
 
   /** Applies only to node identities; others (and requests it does not restrict) get no opinion. */
-  authorize(user: UserInfo, a: Attributes): NodeDecision {
+  authorize(user: AuthenticatedUser, a: Attributes): NodeDecision {
     const node = nodeNameOf(user);
     if (node === undefined || a.resource === undefined) return NO_OPINION;
     const noRelationship: NodeDecision = { decision: 'deny', reason: relationshipReason(node) };

@@ -14,7 +14,7 @@
  */
 import type { ResourceInfo } from '@mkube/api';
 import { ApiError } from '../errors.js';
-import type { UserInfo } from './authn.js';
+import type { AuthenticatedUser } from './authn.js';
 import { deepEqual } from '../registry/validation.js';
 import { nodeNameOf } from './node_authorizer.js';
 
@@ -60,7 +60,7 @@ export function forbidden(info: ResourceInfo, name: string, why: string): ApiErr
 }
 
 /** Throws 403 Forbidden when a node identity creates something NodeRestriction does not admit. */
-export function admitNodeCreate(user: UserInfo, info: ResourceInfo, obj: Obj): void {
+export function admitNodeCreate(user: AuthenticatedUser, info: ResourceInfo, obj: Obj): void {
   const node = nodeNameOf(user);
   if (node === undefined) return;
   const meta = (typeof obj.metadata === 'object' && obj.metadata !== null ? obj.metadata : {}) as Obj;
@@ -94,7 +94,7 @@ export function admitNodeCreate(user: UserInfo, info: ResourceInfo, obj: Obj): v
  * `old` the current one; a status write keeps everything but the status (the
  * registry takes the rest from the current object), so it is not checked here.
  */
-export function admitNodeUpdate(user: UserInfo, info: ResourceInfo, name: string, subresource: string | undefined, next: Obj, old: Obj): void {
+export function admitNodeUpdate(user: AuthenticatedUser, info: ResourceInfo, name: string, subresource: string | undefined, next: Obj, old: Obj): void {
   const node = nodeNameOf(user);
   if (node === undefined) return;
   if (info.group === '' && info.resource === 'nodes') {

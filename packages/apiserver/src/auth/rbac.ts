@@ -11,7 +11,7 @@
 import { findResource, type JsonObject } from '@mkube/api';
 import { errors } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
-import type { UserInfo } from './authn.js';
+import type { AuthenticatedUser } from './authn.js';
 import { NodeAuthorizer } from './node_authorizer.js';
 
 type Obj = JsonObject;
@@ -29,7 +29,7 @@ export interface Attributes {
 }
 
 /** A PolicyRule as RBAC reads it: only the string entries of own array fields. */
-export interface PolicyRule {
+export interface RbacRule {
   verbs: string[];
   apiGroups: string[];
   resources: string[];
@@ -47,7 +47,7 @@ const ownString = (o: unknown, key: string): string | undefined => {
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
 
 /** A stored rule as a PolicyRule (non-object entries give an empty rule, which allows nothing). */
-export function toPolicyRule(rule: unknown): PolicyRule {
+export function toPolicyRule(rule: unknown): RbacRule {
   return {
     verbs: strings(own(rule, 'verbs')),
     apiGroups: strings(own(rule, 'apiGroups')),
@@ -58,14 +58,14 @@ export function toPolicyRule(rule: unknown): PolicyRule {
 }
 
 /** The rules of a Role / ClusterRole object. */
-export function rulesOf(role: unknown): PolicyRule[] {
+export function rulesOf(role: unknown): RbacRule[] {
   const rules = own(role, 'rules');
   return Array.isArray(rules) ? rules.map(toPolicyRule) : [];
 }
 
 const ruleHas = (list: string[], v: string): boolean => list.includes('*') || list.includes(v);
 
-export function ruleAllows(rule: PolicyRule, a: Attributes): boolean {
+export function ruleAllows(rule: RbacRule, a: Attributes): boolean {
   if (!ruleHas(rule.verbs, a.verb)) return false;
   if (a.resource === undefined) {
     const path = a.path ?? '';
@@ -77,7 +77,7 @@ export function ruleAllows(rule: PolicyRule, a: Attributes): boolean {
   return rule.resourceNames.length === 0 || (a.name !== undefined && rule.resourceNames.includes(a.name));
 }
 
-function subjectMatches(subjects: unknown, user: UserInfo, bindingNs?: string): boolean {
+function subjectMatches(subjects: unknown, user: AuthenticatedUser, bindingNs?: string): boolean {
   if (!Array.isArray(subjects)) return false;
   for (const s of subjects) {
     const kind = ownString(s, 'kind');
@@ -125,7 +125,7 @@ export class RbacAuthorizer {
    * ClusterRoleBinding), as upstream's GetRoleReferenceRules: a missing role
    * is a 404 NotFound.
    */
-  roleReferenceRules(ref: unknown, bindingNs: string | undefined): PolicyRule[] {
+  roleReferenceRules(ref: unknown, bindingNs: string | undefined): RbacRule[] {
     const kind = ownString(ref, 'kind');
     const name = ownString(ref, 'name') ?? '';
     if (kind !== 'ClusterRole' && kind !== 'Role') throw errors.badRequest(`unsupported role reference kind: ${JSON.stringify(kind ?? '')}`);
@@ -138,8 +138,8 @@ export class RbacAuthorizer {
    * Every RBAC rule that applies to the user in `namespace` (cluster-wide ones only when undefined),
    * as upstream's RulesFor; bindings whose role is missing add upstream's message to `unresolved`.
    */
-  rulesFor(user: UserInfo, namespace: string | undefined, unresolved: string[] = []): PolicyRule[] {
-    const out: PolicyRule[] = [];
+  rulesFor(user: AuthenticatedUser, namespace: string | undefined, unresolved: string[] = []): RbacRule[] {
+    const out: RbacRule[] = [];
     const add = (ref: unknown, ns: string | undefined) => {
       const role = this.roleFor(ref, ns);
       if (role) out.push(...rulesOf(role));
@@ -156,7 +156,7 @@ export class RbacAuthorizer {
     return out;
   }
 
-  authorize(user: UserInfo, a: Attributes): boolean {
+  authorize(user: AuthenticatedUser, a: Attributes): boolean {
     if (user.groups.includes('system:masters')) return true;
     const nd = this.node.authorize(user, a);
     if (nd.decision === 'allow') return true;
@@ -182,7 +182,7 @@ export class RbacAuthorizer {
 }
 
 /** Kubernetes' 403 message for a denied request. */
-export function forbiddenMessage(user: UserInfo, a: Attributes): string {
+export function forbiddenMessage(user: AuthenticatedUser, a: Attributes): string {
   if (a.resource === undefined) return `forbidden: User "${user.name}" cannot ${a.verb} path "${a.path}"`;
   const res = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
   const qualified = a.apiGroup ? `${a.resource}.${a.apiGroup}` : a.resource;

@@ -9,14 +9,14 @@
  */
 import type { JsonObject } from '@mkube/api';
 import { serviceAccountUsername, TokenInvalidError, type ServiceAccountTokens, type TokenClaims } from './service_account_token.js';
-import type { UserInfo } from './authn.js';
+import type { AuthenticatedUser } from './authn.js';
 
 type Obj = JsonObject;
 
 /** Where the authenticator looks objects up (the watch caches in the API server). */
 export type ObjectLookup = (resource: 'serviceaccounts' | 'pods' | 'secrets' | 'nodes', namespace: string | undefined, name: string) => Obj | undefined;
 
-export type TokenResult = { user: UserInfo; audiences: string[] } | { error: string; mine: boolean };
+export type TokenResult = { user: AuthenticatedUser; audiences: string[] } | { error: string; mine: boolean };
 
 /** How long a token bound to a deleted pod stays valid after the pod's deletionTimestamp (as upstream). */
 const DELETED_POD_GRACE_SECONDS = 60;
@@ -70,7 +70,7 @@ export class ServiceAccountAuthenticator {
       extra['authentication.kubernetes.io/node-uid'] = [k8s.node.uid];
     }
     if (typeof claims.jti === 'string' && claims.jti) extra['authentication.kubernetes.io/credential-id'] = [`JTI=${claims.jti}`];
-    const user: UserInfo = {
+    const user: AuthenticatedUser = {
       name: serviceAccountUsername(ns, k8s.serviceaccount.name),
       uid: k8s.serviceaccount.uid,
       groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`],

@@ -8,7 +8,7 @@
 import { findResource, type JsonObject, type ResourceInfo } from '@mkube/api';
 import { ApiError, errors, invalid, type FieldError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
-import type { Authenticator, UserInfo } from './authn.js';
+import type { Authenticator, AuthenticatedUser } from './authn.js';
 import { nodeNameOf } from './node_authorizer.js';
 import { EXPIRATION_EXTENSION_SECONDS, WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS, type ObjectRef, type ServiceAccountTokens } from './service_account_token.js';
 
@@ -35,7 +35,7 @@ export class TokenRequests {
   constructor(private readonly o: TokenRequestOptions) {}
 
   /** POST .../namespaces/NS/serviceaccounts/NAME/token with a TokenRequest body; returns the TokenRequest with its status. */
-  async create(namespace: string, name: string, body: unknown, user?: UserInfo): Promise<Obj> {
+  async create(namespace: string, name: string, body: unknown, user?: AuthenticatedUser): Promise<Obj> {
     if (!isObj(body)) throw errors.badRequest('the body of the request must be a JSON object');
     if (body.kind !== undefined && body.kind !== 'TokenRequest') throw errors.badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (authentication.k8s.io/v1)`);
     const spec: Obj = isObj(body.spec) ? { ...body.spec } : {};

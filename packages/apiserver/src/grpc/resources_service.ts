@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { decodeMessage, findResource, jsonToBytes, toJson, type JsonObject, type ResourceInfo } from '@mkube/api';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { Authenticator, UserInfo } from '../auth/authn.js';
+import type { Authenticator, AuthenticatedUser } from '../auth/authn.js';
 import { admitNodeCreate, admitNodeUpdate } from '../auth/node_restriction.js';
 import { EscalationCheck } from '../auth/escalation.js';
 import { forbiddenMessage, RbacAuthorizer, type Attributes } from '../auth/rbac.js';
@@ -105,7 +105,7 @@ export class ResourcesService {
     resType: string,
     verb: string,
     subresource: string,
-    fn: (req: Msg, user: UserInfo, call: AnyCall) => Promise<Msg>,
+    fn: (req: Msg, user: AuthenticatedUser, call: AnyCall) => Promise<Msg>,
   ): grpc.handleUnaryCall<Buffer, Buffer> {
     const metrics = this.o.metrics;
     return (call, callback) => {
@@ -140,7 +140,7 @@ export class ResourcesService {
   }
 
   /** Authenticates, checks the size and decodes the request message. */
-  private admit(call: AnyCall, reqType: string): { req: Msg; user: UserInfo } {
+  private admit(call: AnyCall, reqType: string): { req: Msg; user: AuthenticatedUser } {
     const user = this.authenticate(call);
     if (!user) throw errors.unauthorized();
     const raw = call.request;
@@ -162,7 +162,7 @@ export class ResourcesService {
   }
 
   /** The REST authenticator, over the call's metadata and the TLS peer certificate. */
-  private authenticate(call: AnyCall): UserInfo | undefined {
+  private authenticate(call: AnyCall): AuthenticatedUser | undefined {
     const header = call.metadata.get('authorization')[0];
     const cert = call.getAuthContext()?.sslPeerCertificate;
     const req = {
@@ -178,7 +178,7 @@ export class ResourcesService {
   }
 
   /** RBAC; for the namespaces resource the namespace attribute is the object's own name, as upstream. */
-  private authorize(user: UserInfo, attrs: Attributes): void {
+  private authorize(user: AuthenticatedUser, attrs: Attributes): void {
     if (attrs.apiGroup === '' && attrs.resource === 'namespaces') attrs = { ...attrs, namespace: attrs.name };
     if (!this.authz.authorize(user, attrs)) {
       throw errors.forbidden(forbiddenMessage(user, attrs), { name: attrs.name, group: attrs.apiGroup || undefined, kind: attrs.resource });
@@ -238,7 +238,7 @@ export class ResourcesService {
 
   // ---------------------------------------------------------------- verbs
 
-  private async create(req: Msg, user: UserInfo): Promise<Msg> {
+  private async create(req: Msg, user: AuthenticatedUser): Promise<Msg> {
     const { info, collectionNamespace } = this.target(req.ref);
     const body = this.decodeObject(info.protoType, info.apiVersion, info.kind, req.object, 'object');
     const m = (isObj(body.metadata) ? body.metadata : {}) as Obj;
@@ -260,7 +260,7 @@ export class ResourcesService {
   }
 
   /** An Update that would create the object: authorized as a create (as upstream), then NodeRestriction and RBAC escalation. */
-  private admitCreateOnUpdate(user: UserInfo, t: { info: ResourceInfo; namespace: string | undefined; name: string }, obj: Obj): Obj {
+  private admitCreateOnUpdate(user: AuthenticatedUser, t: { info: ResourceInfo; namespace: string | undefined; name: string }, obj: Obj): Obj {
     this.authorize(user, { verb: 'create', apiGroup: t.info.group, resource: t.info.resource, namespace: t.namespace, name: t.name });
     admitNodeCreate(user, t.info, obj);
     this.escalation.check({ user, info: t.info, namespace: t.namespace, requestName: t.name }, obj);
@@ -268,13 +268,13 @@ export class ResourcesService {
   }
 
   /** An update or patch of `cur` into `next`: NodeRestriction and RBAC escalation. */
-  private admitUpdate(user: UserInfo, t: { info: ResourceInfo; namespace: string | undefined; name: string; subresource: string | undefined }, next: Obj, cur: Obj): Obj {
+  private admitUpdate(user: AuthenticatedUser, t: { info: ResourceInfo; namespace: string | undefined; name: string; subresource: string | undefined }, next: Obj, cur: Obj): Obj {
     admitNodeUpdate(user, t.info, t.name, t.subresource, next, cur);
     if (t.subresource === undefined) this.escalation.check({ user, info: t.info, namespace: t.namespace, requestName: t.name }, next, cur);
     return next;
   }
 
-  private async get(req: Msg, user: UserInfo): Promise<Msg> {
+  private async get(req: Msg, user: AuthenticatedUser): Promise<Msg> {
     const { info, namespace } = this.target(req.ref);
     const name = this.requireName(req.name);
     this.authorize(user, { verb: 'get', apiGroup: info.group, resource: info.resource, namespace, name });
@@ -282,7 +282,7 @@ export class ResourcesService {
     return this.objectResponse(info, await this.o.registry.get(info, namespace, name));
   }
 
-  private async list(req: Msg, user: UserInfo): Promise<Msg> {
+  private async list(req: Msg, user: AuthenticatedUser): Promise<Msg> {
     const { info, collectionNamespace } = this.target(req.ref);
     this.authorize(user, { verb: 'list', apiGroup: info.group, resource: info.resource, namespace: collectionNamespace });
     if (!info.listKind || !info.listProtoType) throw errors.methodNotSupported(info, 'list');
@@ -301,7 +301,7 @@ export class ResourcesService {
     return { list: encodeList(info.listProtoType, metadata, result.items), type: info.listProtoType };
   }
 
-  private async update(req: Msg, user: UserInfo, call: AnyCall, subresource: 'status' | undefined): Promise<Msg> {
+  private async update(req: Msg, user: AuthenticatedUser, call: AnyCall, subresource: 'status' | undefined): Promise<Msg> {
     const { info, namespace } = this.target(req.ref);
     if (isVirtualResource(info)) throw notAllowed();
     const body = this.decodeObject(info.protoType, info.apiVersion, info.kind, req.object, 'object');
@@ -327,7 +327,7 @@ export class ResourcesService {
     return this.objectResponse(info, obj, created, warnings);
   }
 
-  private async patch(req: Msg, user: UserInfo, call: AnyCall): Promise<Msg> {
+  private async patch(req: Msg, user: AuthenticatedUser, call: AnyCall): Promise<Msg> {
     const { info, namespace } = this.target(req.ref);
     if (isVirtualResource(info)) throw notAllowed();
     const name = this.requireName(req.name);
@@ -369,7 +369,7 @@ export class ResourcesService {
     return this.objectResponse(info, obj, false, warnings);
   }
 
-  private async delete(req: Msg, user: UserInfo): Promise<Msg> {
+  private async delete(req: Msg, user: AuthenticatedUser): Promise<Msg> {
     const { info, namespace } = this.target(req.ref);
     if (isVirtualResource(info)) throw notAllowed();
     const name = this.requireName(req.name);
@@ -384,7 +384,7 @@ export class ResourcesService {
     return { object: this.encode(info.protoType, obj), type: info.protoType, deleted };
   }
 
-  private scaleTarget(req: Msg, verb: string, user: UserInfo): { info: ResourceInfo; namespace: string | undefined; name: string } {
+  private scaleTarget(req: Msg, verb: string, user: AuthenticatedUser): { info: ResourceInfo; namespace: string | undefined; name: string } {
     const { info, namespace } = this.target(req.ref);
     const name = this.requireName(req.name);
     this.authorize(user, { verb, apiGroup: info.group, resource: info.resource, subresource: 'scale', namespace, name });
@@ -392,13 +392,13 @@ export class ResourcesService {
     return { info, namespace, name };
   }
 
-  private async getScale(req: Msg, user: UserInfo): Promise<Msg> {
+  private async getScale(req: Msg, user: AuthenticatedUser): Promise<Msg> {
     const { info, namespace, name } = this.scaleTarget(req, 'get', user);
     const scale = this.o.registry.scaleOf(await this.o.registry.get(info, namespace, name));
     return { object: this.encode(SCALE_TYPE, scale), type: SCALE_TYPE, created: false, warnings: [] };
   }
 
-  private async updateScale(req: Msg, user: UserInfo): Promise<Msg> {
+  private async updateScale(req: Msg, user: AuthenticatedUser): Promise<Msg> {
     const { info, namespace, name } = this.scaleTarget(req, 'update', user);
     const scale = this.decodeObject(SCALE_TYPE, 'autoscaling/v1', 'Scale', req.scale, 'scale');
     const replicas = Number(((scale.spec ?? {}) as Obj).replicas ?? 0);
@@ -418,7 +418,7 @@ export class ResourcesService {
     return { object: this.encode(SCALE_TYPE, this.o.registry.scaleOf(obj)), type: SCALE_TYPE, created: false, warnings: [] };
   }
 
-  private async bind(req: Msg, user: UserInfo): Promise<Msg> {
+  private async bind(req: Msg, user: AuthenticatedUser): Promise<Msg> {
     const ref = (req.ref ?? {}) as Msg;
     const namespace = String(ref.namespace ?? '') || 'default';
     const binding = this.decodeObject(BINDING_TYPE, 'v1', 'Binding', req.binding, 'binding');

@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, dirname, extname, join } from 'node:path';
 import { decodeObject, findResource, hasProtobufMagic, type JsonObject, type JsonValue } from '@mkube/api';
 import type { Logger } from 'pino';
-import type { UserInfo } from '../auth/authn.js';
+import type { AuthenticatedUser } from '../auth/authn.js';
 import { requestIdentity } from '../auth/impersonation.js';
 import { evaluatePolicy, LEVELS, type AuditAttributes, type AuditLevel, type AuditPolicy, type AuditStage } from './audit_policy.js';
 import { queryBool } from './query.js';
@@ -144,7 +144,7 @@ function requestInfo(req: IncomingMessage): RequestInfo {
   return { verb, resourceRequest: true, objectRef, longRunning, path };
 }
 
-function userJson(u: UserInfo): Obj {
+function userJson(u: AuthenticatedUser): Obj {
   const out: Obj = { username: u.name };
   if (u.uid) out.uid = u.uid;
   out.groups = [...u.groups];
@@ -246,7 +246,7 @@ export class AuditLog {
     const decide = () => {
       if (decided) return;
       const id = requestIdentity(req);
-      const user: UserInfo = id?.user ?? { name: 'system:anonymous', groups: ['system:unauthenticated'] };
+      const user: AuthenticatedUser = id?.user ?? { name: 'system:anonymous', groups: ['system:unauthenticated'] };
       const ref = info.objectRef;
       const attrs: AuditAttributes = {
         user: user.name,

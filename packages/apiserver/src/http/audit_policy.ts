@@ -21,7 +21,7 @@ export interface GroupResources {
   resourceNames: string[];
 }
 
-export interface PolicyRule {
+export interface AuditPolicyRule {
   level: AuditLevel;
   users: string[];
   userGroups: string[];
@@ -34,7 +34,7 @@ export interface PolicyRule {
 }
 
 export interface AuditPolicy {
-  rules: PolicyRule[];
+  rules: AuditPolicyRule[];
   omitStages: AuditStage[];
   omitManagedFields: boolean;
 }
@@ -92,7 +92,7 @@ export function parseAuditPolicy(text: string): AuditPolicy {
   }
   const rawRules = own(doc, 'rules');
   if (!Array.isArray(rawRules) || rawRules.length === 0) throw new AuditPolicyError('rules: Required value: at least one rule');
-  const rules = rawRules.map((r, i): PolicyRule => {
+  const rules = rawRules.map((r, i): AuditPolicyRule => {
     const where = `rules[${i}]`;
     if (!isObj(r)) throw new AuditPolicyError(`${where}: must be an object`);
     const level = own(r, 'level');
@@ -126,7 +126,7 @@ export function loadAuditPolicy(path: string): AuditPolicy {
   return parseAuditPolicy(readFileSync(path, 'utf8'));
 }
 
-function matchesResource(r: PolicyRule, a: AuditAttributes): boolean {
+function matchesResource(r: AuditPolicyRule, a: AuditAttributes): boolean {
   if (!a.resourceRequest) return false;
   if (r.namespaces.length > 0 && !r.namespaces.includes(a.namespace)) return false;
   if (r.resources.length === 0) return true;
@@ -144,12 +144,12 @@ function matchesResource(r: PolicyRule, a: AuditAttributes): boolean {
   return false;
 }
 
-function matchesNonResource(r: PolicyRule, a: AuditAttributes): boolean {
+function matchesNonResource(r: AuditPolicyRule, a: AuditAttributes): boolean {
   if (a.resourceRequest) return false;
   return r.nonResourceURLs.some((u) => u === '*' || u === a.path || (u.endsWith('*') && a.path.startsWith(u.slice(0, -1))));
 }
 
-function ruleMatches(r: PolicyRule, a: AuditAttributes): boolean {
+function ruleMatches(r: AuditPolicyRule, a: AuditAttributes): boolean {
   if (r.users.length > 0 && !r.users.includes(a.user)) return false;
   if (r.userGroups.length > 0 && !a.groups.some((g) => r.userGroups.includes(g))) return false;
   if (r.verbs.length > 0 && !r.verbs.includes(a.verb)) return false;

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CodecError, decodeObject, encodeObject, EnvelopeError, fromJson, hasProtobufMagic, PROTOBUF_CONTENT_TYPE, RegistryError, type JsonObject, type ResourceInfo } from '@mkube/api';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, errors } from '../errors.js';
-import { assertSafeDecoded, jsonDepth, MAX_DEPTH, MAX_YAML_DEPTH, maxDepthError, yamlDepth, type Subject } from './safe_keys.js';
+import { assertSafeDecoded, jsonDepth, MAX_DEPTH, MAX_YAML_DEPTH, maxDepthError, yamlDepth, type BodySubject } from './safe_keys.js';
 
 export const MAX_BODY = 3 * 1024 * 1024;
 
@@ -48,7 +48,7 @@ const YAML_MAX_ALIASES = 100;
  * MAX_DEPTH deep (safe_keys.ts); `subject` names the object in that 422
  * (default: the body's own kind and name).
  */
-export function decodeBody(buf: Buffer, contentType: string | undefined, allowed: string[] = ['application/json', 'application/yaml', PROTOBUF_CONTENT_TYPE], subject?: Subject): unknown {
+export function decodeBody(buf: Buffer, contentType: string | undefined, allowed: string[] = ['application/json', 'application/yaml', PROTOBUF_CONTENT_TYPE], subject?: BodySubject): unknown {
   const type = mediaType(contentType) || 'application/json';
   if (!allowed.includes(type)) throw errors.unsupportedMediaType(type);
   if (buf.length === 0) return undefined;

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { findResource, findResourceByKind, isVirtualResource, type JsonObject, type ResourceInfo } from '@mkube/api';
 import type { Logger } from 'pino';
-import { Authenticator, type UserInfo } from '../auth/authn.js';
+import { Authenticator, type AuthenticatedUser } from '../auth/authn.js';
 import { forbiddenMessage, RbacAuthorizer, type Attributes } from '../auth/rbac.js';
 import { ApiError, errors } from '../errors.js';
 import { serverSideApply } from '../registry/managed_fields.js';
@@ -202,7 +202,7 @@ export class ApiHandler {
     }
   }
 
-  private authorizeNonResource(user: UserInfo, verb: string, path: string): void {
+  private authorizeNonResource(user: AuthenticatedUser, verb: string, path: string): void {
     if (!this.authz.authorize(user, { verb, path })) throw errors.forbidden(forbiddenMessage(user, { verb, path }));
   }
 
@@ -449,7 +449,7 @@ export class ApiHandler {
   // ---------------------------------------------------------------- writes
 
   /** POST of a create-only virtual resource (a review): answered, never stored; other verbs 405. */
-  private async createVirtual(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, user: UserInfo, verb: string): Promise<void> {
+  private async createVirtual(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, user: AuthenticatedUser, verb: string): Promise<void> {
     if (verb !== 'create' || rr.name || rr.subresource) throw notAllowed();
     const warnings: string[] = [];
     const body = await this.objectBody(req, rr, q, warnings);
@@ -492,7 +492,7 @@ export class ApiHandler {
     return warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`).join(', ') } : {};
   }
 
-  private async create(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, user: UserInfo): Promise<void> {
+  private async create(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, user: AuthenticatedUser): Promise<void> {
     const { info, namespace } = rr;
     const warnings: string[] = [];
     if (rr.subresource === 'binding' || info.resource === 'bindings') {
@@ -523,7 +523,7 @@ export class ApiHandler {
    * upstream's withAuthorization of createValidation), then NodeRestriction
    * and RBAC escalation as for a create.
    */
-  private admitCreateOnUpdate(user: UserInfo, rr: ResourceRequest, obj: Obj): Obj {
+  private admitCreateOnUpdate(user: AuthenticatedUser, rr: ResourceRequest, obj: Obj): Obj {
     const attrs = requestAttributes('create', rr);
     if (!this.authz.authorize(user, attrs)) throw errors.forbidden(forbiddenMessage(user, attrs), { name: rr.name, group: rr.info.group || undefined, kind: rr.info.resource });
     admitNodeCreate(user, rr.info, obj);
@@ -532,21 +532,21 @@ export class ApiHandler {
   }
 
   /** An update or patch of `cur` into `next`: NodeRestriction and RBAC escalation (roleRef immutability is validation's). */
-  private admitUpdate(user: UserInfo, rr: ResourceRequest, next: Obj, cur: Obj): Obj {
+  private admitUpdate(user: AuthenticatedUser, rr: ResourceRequest, next: Obj, cur: Obj): Obj {
     admitNodeUpdate(user, rr.info, rr.name ?? '', rr.subresource, next, cur);
     if (rr.subresource === undefined) this.escalation.check({ user, info: rr.info, namespace: rr.namespace, requestName: rr.name }, next, cur);
     return next;
   }
 
   /** `change` (which may modify the object it gets) followed by admitUpdate against the object as it was. */
-  private guarded(user: UserInfo, rr: ResourceRequest, change: (cur: Obj) => Obj): (cur: Obj) => Obj {
+  private guarded(user: AuthenticatedUser, rr: ResourceRequest, change: (cur: Obj) => Obj): (cur: Obj) => Obj {
     return (cur) => {
       const old = structuredClone(cur);
       return this.admitUpdate(user, rr, change(cur), old);
     };
   }
 
-  private async put(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, _user: UserInfo): Promise<void> {
+  private async put(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, _user: AuthenticatedUser): Promise<void> {
     const { info, namespace, name, subresource } = rr;
     if (!name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     const warnings: string[] = [];
@@ -593,7 +593,7 @@ export class ApiHandler {
     sendObject(res, 200, this.o.registry.scaleOf(obj), neg);
   }
 
-  private async patch(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, _user: UserInfo): Promise<void> {
+  private async patch(req: IncomingMessage, res: ServerResponse, rr: ResourceRequest, neg: Negotiated, q: URLSearchParams, _user: AuthenticatedUser): Promise<void> {
     const { info, namespace, name, subresource } = rr;
     if (!name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     const type = mediaType(req.headers['content-type']);

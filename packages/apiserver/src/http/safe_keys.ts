@@ -26,7 +26,7 @@ export function isForbiddenKey(key: string): boolean {
 }
 
 /** Who a body is about, for the "Kind "name" is invalid" message. */
-export interface Subject {
+export interface BodySubject {
   kind?: string;
   group?: string;
   name?: string;
@@ -45,7 +45,7 @@ export function fieldPath(segments: readonly (string | number)[]): string {
 }
 
 /** 422 Invalid for a forbidden field name, as field.Forbidden(path, detail) in upstream's NewInvalid. */
-export function forbiddenFieldError(field: string, subject: Subject = {}): ApiError {
+export function forbiddenFieldError(field: string, subject: BodySubject = {}): ApiError {
   const body = `Forbidden: ${FORBIDDEN_DETAIL}`;
   const kind = subject.kind ?? '';
   const name = subject.name ?? '';
@@ -166,7 +166,7 @@ export function findForbidden(value: unknown, maxDepth = MAX_DEPTH): { forbidden
 }
 
 /** The subject a decoded object names itself: its kind and metadata.name. */
-export function subjectOf(body: unknown): Subject {
+export function subjectOf(body: unknown): BodySubject {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return {};
   const o = body as JsonObject;
   const kind = Object.hasOwn(o, 'kind') && typeof o.kind === 'string' ? o.kind : undefined;
@@ -182,7 +182,7 @@ export function subjectOf(body: unknown): Subject {
  * MAX_DEPTH. `subject` names the object in the message (default: the body's
  * own kind and name).
  */
-export function assertSafeDecoded(value: unknown, subject?: Subject): void {
+export function assertSafeDecoded(value: unknown, subject?: BodySubject): void {
   const found = findForbidden(value);
   if (found.tooDeep) throw maxDepthError();
   if (found.forbidden) throw forbiddenFieldError(fieldPath(found.forbidden.path), subject ?? subjectOf(value));

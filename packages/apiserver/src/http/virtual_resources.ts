@@ -6,7 +6,7 @@
  */
 import type { JsonObject, ResourceInfo } from '@mkube/api';
 import type { IncomingMessage } from 'node:http';
-import type { UserInfo } from '../auth/authn.js';
+import type { AuthenticatedUser } from '../auth/authn.js';
 import { ApiError } from '../errors.js';
 
 /** What a review handler sees: the decoded body, the URL's namespace, the requesting user. */
@@ -15,7 +15,7 @@ export interface VirtualCreateRequest {
   /** The namespace of the URL (LocalSubjectAccessReview). */
   namespace: string | undefined;
   body: JsonObject;
-  user: UserInfo;
+  user: AuthenticatedUser;
   /** The HTTP request (absent over gRPC). */
   req?: IncomingMessage;
 }

@@ -11,7 +11,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { formatTime, type JsonObject } from '@mkube/api';
-import type { UserInfo } from '../auth/authn.js';
+import type { AuthenticatedUser } from '../auth/authn.js';
 import type { FieldError } from '../errors.js';
 
 type Obj = JsonObject;
@@ -39,7 +39,7 @@ const APPROVAL_TYPES = ['Approved', 'Denied'];
 const FINAL_TYPES = ['Approved', 'Denied', 'Failed'];
 
 /** The requester's identity into the spec (create). */
-export function prepareCsrCreate(obj: Obj, user: UserInfo | undefined): void {
+export function prepareCsrCreate(obj: Obj, user: AuthenticatedUser | undefined): void {
   if (!isObj(obj.spec)) obj.spec = {};
   const spec = obj.spec;
   delete spec.username;

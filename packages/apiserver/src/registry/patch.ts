@@ -5,7 +5,7 @@
  */
 import type { JsonObject, JsonValue } from '@mkube/api';
 import { ApiError, errors } from '../errors.js';
-import { assertSafeDecoded, forbiddenFieldError, isForbiddenKey, pointerField, subjectOf, type Subject } from '../http/safe_keys.js';
+import { assertSafeDecoded, forbiddenFieldError, isForbiddenKey, pointerField, subjectOf, type BodySubject } from '../http/safe_keys.js';
 
 type Obj = JsonObject;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -64,7 +64,7 @@ function setOwn(o: Obj, k: string, v: JsonValue): void {
 // ---------------------------------------------------------------- merge patch
 
 /** RFC 7386 merge patch; `subject` names the object in errors (default: `target`'s kind and name). */
-export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue, subject: Subject = subjectOf(target)): JsonValue {
+export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue, subject: BodySubject = subjectOf(target)): JsonValue {
   assertSafeDecoded(patch, subject);
   return mergePatch(target, patch);
 }
@@ -91,7 +91,7 @@ function unescape(token: string): string {
   return token.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
-function parsePointer(ptr: unknown, subject: Subject): string[] {
+function parsePointer(ptr: unknown, subject: BodySubject): string[] {
   if (typeof ptr !== 'string') throw errors.badRequest(`json: cannot unmarshal ${ptr === null ? 'null' : Array.isArray(ptr) ? 'array' : typeof ptr} into Go value of type string`);
   if (ptr === '') return [];
   if (!ptr.startsWith('/')) throw patchError(`invalid JSON pointer "${ptr}"`);
@@ -140,7 +140,7 @@ function getAt(doc: JsonValue, tokens: string[]): JsonValue | undefined {
 export const MAX_JSON_PATCH_OPERATIONS = 10000;
 
 /** RFC 6902 JSON patch; `subject` names the object in errors (default: `doc`'s kind and name). */
-export function applyJsonPatch(doc: JsonValue, ops: unknown, subject: Subject = subjectOf(doc)): JsonValue {
+export function applyJsonPatch(doc: JsonValue, ops: unknown, subject: BodySubject = subjectOf(doc)): JsonValue {
   if (!Array.isArray(ops)) throw new ApiError(400, 'BadRequest', 'json: cannot unmarshal object into Go value of type jsonpatch.Patch');
   if (ops.length > MAX_JSON_PATCH_OPERATIONS) {
     throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${ops.length}`);
@@ -232,7 +232,7 @@ export function stripDirectives(v: JsonValue): JsonValue {
 }
 
 /** Strategic merge patch; `subject` names the object in errors (default: `original`'s kind and name). */
-export function applyStrategicMergePatch(original: Obj, patch: Obj, kind?: string, subject: Subject = subjectOf(original)): Obj {
+export function applyStrategicMergePatch(original: Obj, patch: Obj, kind?: string, subject: BodySubject = subjectOf(original)): Obj {
   if (!isObj(patch)) throw new ApiError(400, 'BadRequest', 'strategic merge patch must be a JSON object');
   assertSafeDecoded(patch, subject);
   const out = smpMap(original, patch, [], kind);

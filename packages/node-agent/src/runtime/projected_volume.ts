@@ -4,6 +4,7 @@
 // TokenRequest bound to the pod, for the source's audience and expiration,
 // kept in memory and refreshed once 80% of its lifetime or 24 h has passed,
 // as kubelet's token manager), configMap, secret and downwardAPI items.
+import type { TokenRequestSpec } from '@mkube/api';
 import type { ConfigSource } from '../api_port.js';
 import type { KeyToPath, AgentPod, Volume } from '../api_types.js';
 import { writeAtomically, type VolumeFile } from './atomic_writer.js';
@@ -15,11 +16,9 @@ export const DEFAULT_PROJECTED_MODE = 0o644;
 /** kubelet refreshes a token at the latest after this long, whatever its expiry. */
 const MAX_TOKEN_AGE_MS = 24 * 3600_000;
 
-export interface TokenRequestSpec {
-  audiences?: string[];
-  expirationSeconds: number;
-  boundObjectRef: { apiVersion: 'v1'; kind: 'Pod'; name: string; uid: string };
-}
+
+/** A TokenRequest's spec is @mkube/api's. */
+export type { TokenRequestSpec };
 
 /** Where tokens come from: POST .../serviceaccounts/NAME/token (the node's identity, bound to the pod). */
 export interface ServiceAccountTokenSource {
@@ -125,7 +124,7 @@ export class ProjectedVolumes {
     const sa = pod.spec.serviceAccountName || 'default';
     try {
       const r = await this.config.requestServiceAccountToken(pod.metadata.namespace ?? 'default', sa, {
-        ...(src.audience ? { audiences: [src.audience] } : {}),
+        audiences: src.audience ? [src.audience] : [], // none: the API server's audiences
         expirationSeconds: src.expirationSeconds ?? 3600,
         boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid },
       });
