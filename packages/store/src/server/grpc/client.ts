@@ -7,10 +7,13 @@
 // side did. Status: grpc-status/grpc-message from the trailers (or a trailers-only
 // response); a stream closed without one is UNAVAILABLE (connection lost) or
 // CANCELLED (we cancelled it); a deadline is sent as grpc-timeout and enforced here too.
+// grpc_proxy/https_proxy/http_proxy are honoured as grpc-js does (proxy_tunnel.ts).
 import * as http2 from 'node:http2';
+import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { ListenURL } from '../urls.js';
 import { frameMessage, MessageDecoder } from './framing.js';
+import { connectTunnel, proxyFor } from './proxy_tunnel.js';
 
 /** A gRPC error as grpc-js reports one (code, details, message "CODE_NUMBER NAME: details"). */
 export interface GrpcCallError extends Error {
@@ -82,6 +85,16 @@ export class Http2GrpcChannel {
     };
     if (this.url.scheme === 'https') {
       Object.assign(options, this.tls?.ca ? { ca: this.tls.ca } : {}, this.tls?.cert ? { cert: this.tls.cert, key: this.tls.key } : {});
+    }
+    const proxy = proxyFor(this.url.host);
+    if (proxy) {
+      // Through an HTTP CONNECT proxy (grpc_proxy, as grpc-js): TLS, when used, inside the tunnel.
+      const target = `${this.url.host.includes(':') ? `[${this.url.host}]` : this.url.host}:${this.url.port}`;
+      options.createConnection = () => {
+        const tunnel = connectTunnel(proxy, target);
+        if (this.url.scheme !== 'https') return tunnel;
+        return tls.connect({ socket: tunnel, host: this.url.host, ALPNProtocols: ['h2'], ...(this.tls?.ca ? { ca: this.tls.ca } : {}), ...(this.tls?.cert ? { cert: this.tls.cert, key: this.tls.key } : {}) });
+      };
     }
     const session = http2.connect(this.authority, options);
     this.session = session;
@@ -175,8 +188,12 @@ export class Http2GrpcChannel {
     stream.resume();
   }
 
-  /** A client-streaming call; `onDone` gets its status (null: OK) and the response bytes. */
-  clientStream<Req>(path: string, serialize: (v: Req) => Buffer, onDone: (err: GrpcCallError | null, response?: Buffer) => void): ClientStreamCall<Req> | GrpcCallError {
+  /**
+   * A client-streaming call; `onDone` gets its status (null: OK) and the response bytes. With
+   * `framed`, `serialize` returns the message after 5 free bytes, where the frame header is written
+   * (no copy of the message into a frame).
+   */
+  clientStream<Req>(path: string, serialize: (v: Req) => Buffer, onDone: (err: GrpcCallError | null, response?: Buffer) => void, framed = false): ClientStreamCall<Req> | GrpcCallError {
     const stream = this.open(path);
     if (stream instanceof Error) return stream;
     let cancelled = false;
@@ -188,7 +205,13 @@ export class Http2GrpcChannel {
           done?.();
           return false;
         }
-        return stream.write(frameMessage(serialize(msg)), done ? () => done() : undefined);
+        let frame: Buffer;
+        if (framed) {
+          frame = serialize(msg);
+          frame[0] = 0;
+          frame.writeUInt32BE(frame.length - 5, 1);
+        } else frame = frameMessage(serialize(msg));
+        return stream.write(frame, done ? () => done() : undefined);
       },
       end: () => {
         if (!stream.destroyed && !stream.writableEnded) stream.end();

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { MessageType, type Message } from '../../raft/types.js';
 import { parseURL, type ListenURL } from '../urls.js';
 import { Http2GrpcChannel, type ChannelTLS, type ClientStreamCall } from '../grpc/client.js';
-import { RaftPeerClient, raftPeerService, toWire, type MessageBatch, type SnapshotChunk, type WireMessage } from './wire.js';
+import { RaftPeerClient, encodeBatchFramed, raftPeerService, toWire, type MessageBatch, type SnapshotChunk, type WireMessage } from './wire.js';
 
 export interface TransportOptions {
   clusterId: number;
@@ -43,7 +43,10 @@ function http2Channel(url: ListenURL, tls: ChannelTLS | undefined): PeerChannel 
   const ch = new Http2GrpcChannel(url, tls, { maxReceiveMessageBytes: 64 << 20, keepaliveTimeMs: 10_000, reconnectBackoffMs: 50 });
   const def = (method: string) => (raftPeerService as unknown as Record<string, MethodDef>)[method]!;
   return {
-    clientStream: <Req>(method: string, onDone: (err: Error | null) => void) => ch.clientStream<Req>(def(method).path, def(method).requestSerialize as (v: Req) => Buffer, (err) => onDone(err)),
+    clientStream: <Req>(method: string, onDone: (err: Error | null) => void) =>
+      method === 'Send'
+        ? ch.clientStream<Req>(def(method).path, encodeBatchFramed as unknown as (v: Req) => Buffer, (err) => onDone(err), true)
+        : ch.clientStream<Req>(def(method).path, def(method).requestSerialize as (v: Req) => Buffer, (err) => onDone(err)),
     unary: <Req, Res>(method: string, req: Req, timeoutMs: number) => ch.unary<Req, Res>(def(method).path, def(method).requestSerialize as (v: Req) => Buffer, def(method).responseDeserialize as (b: Buffer) => Res, req, timeoutMs),
     close: () => ch.close(),
   };
@@ -89,7 +92,7 @@ class PeerLink {
     private readonly opts: TransportOptions,
   ) {
     const url = parseURL(urls[0]!);
-    if (process.env.MKUBE_STORE_GRPC_SERVER === 'grpc-js') {
+    if (process.env.MKUBE_STORE_GRPC_SERVER === 'grpc-js' || process.env.MKUBE_STORE_PEER_CLIENT === 'grpc-js') {
       const creds = url.scheme === 'https' ? opts.tlsCredentials ?? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
       this.channel = grpcJsChannel(url, creds);
     } else {

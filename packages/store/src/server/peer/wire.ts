@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'node:path';
 import { protoRoot } from '../proto_root.js';
+import { decodeBatch, encodeBatch } from './batch_codec.js';
 import { EntryType, MessageType, type Entry, type Message, type Snapshot } from '../../raft/types.js';
 
 export interface WireEntry { term: number; index: number; type: number; data: Buffer }
@@ -27,7 +28,20 @@ const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
   mkube: { store: { peer: { v1: { RaftPeer: grpc.ServiceClientConstructor } } } };
 };
 export const RaftPeerClient = loaded.mkube.store.peer.v1.RaftPeer;
-export const raftPeerService = RaftPeerClient.service;
+/**
+ * The service as the member serves and calls it: Send's batches (every Raft message) with the
+ * hand-written codec of batch_codec.ts — the same bytes as protobufjs', without its message objects.
+ */
+export const raftPeerService: grpc.ServiceDefinition = {
+  ...RaftPeerClient.service,
+  Send: {
+    ...RaftPeerClient.service['Send']!,
+    requestSerialize: (b: MessageBatch) => encodeBatch(b),
+    requestDeserialize: (buf: Buffer) => decodeBatch(buf),
+  } as grpc.MethodDefinition<MessageBatch, object>,
+};
+/** Send's serializer writing into a buffer with 5 bytes free in front (the gRPC frame header: server/grpc/client.ts). */
+export const encodeBatchFramed = (b: MessageBatch): Buffer => encodeBatch(b, 5);
 
 // Message types on the wire are small integers; the table order is part of the protocol.
 const TYPE_ORDER: MessageType[] = [
