@@ -97,27 +97,50 @@ export class Workload {
   }
 
   /**
-   * Failover time: milliseconds from `faultAt` until a probe write (its own key, outside the
-   * checked history) is acknowledged by one of the members `via`, tried in turn with a short
-   * deadline each, so that the time measured is the cluster's, not a workload client's stuck call.
+   * Failover time: milliseconds from `faultAt` until the first acknowledgement of a probe write (its
+   * own key, outside the checked history) sent after it. A new one is sent every `attemptMs` through
+   * the members `via` in turn, and each stays open up to max(2 s, 4 × attemptMs): a write stuck at a
+   * member that lost it (forwarded to a dead leader) does not hold the measurement up, and a write
+   * that takes longer than `attemptMs` on a loaded machine is not cancelled and sent again — which
+   * measured the time until one write committed within `attemptMs`, not when writes were acknowledged
+   * again (under load that was seconds after the cluster had recovered).
    */
-  async probeWrite(faultAt: number, via: number[], attemptMs = 250, limitMs = 10_000): Promise<number | undefined> {
+  probeWrite(faultAt: number, via: number[], attemptMs = 250, limitMs = 10_000): Promise<number | undefined> {
     this.probeAttempts = [];
-    for (let i = 0; Date.now() < faultAt + limitMs; i++) {
-      const member = via[i % via.length]!;
-      const c = this.probes[member]!;
-      const start = Date.now() - faultAt;
-      try {
-        await call((cb) => c.Put({ key: Buffer.from('chaos-failover-probe'), value: Buffer.from(String(i)) }, { deadline: new Date(Date.now() + attemptMs) }, cb));
-        this.probeAttempts.push(`m${member + 1} ${start}..${Date.now() - faultAt} ok`);
-        return Date.now() - faultAt;
-      } catch (err) {
-        const e = err as grpc.ServiceError;
-        this.probeAttempts.push(`m${member + 1} ${start}..${Date.now() - faultAt} ${grpc.status[e.code] ?? e.code} ${e.details ?? ''}`.trim());
-        await sleep(5);
-      }
-    }
-    return undefined;
+    const openMs = Math.max(2000, 4 * attemptMs);
+    return new Promise((resolve) => {
+      let done = false;
+      let next: NodeJS.Timeout | undefined;
+      const finish = (v: number | undefined) => {
+        if (done) return;
+        done = true;
+        clearTimeout(next);
+        resolve(v);
+      };
+      let i = 0;
+      const send = () => {
+        if (done) return;
+        if (Date.now() >= faultAt + limitMs) {
+          finish(undefined);
+          return;
+        }
+        const n = i++;
+        const member = via[n % via.length]!;
+        const start = Date.now() - faultAt;
+        const deadline = new Date(Math.min(Date.now() + openMs, faultAt + limitMs));
+        call((cb) => this.probes[member]!.Put({ key: Buffer.from('chaos-failover-probe'), value: Buffer.from(String(n)) }, { deadline }, cb)).then(
+          () => {
+            this.probeAttempts.push(`#${n} m${member + 1} ${start}..${Date.now() - faultAt} ok`);
+            finish(Date.now() - faultAt);
+          },
+          (err: grpc.ServiceError) => {
+            this.probeAttempts.push(`#${n} m${member + 1} ${start}..${Date.now() - faultAt} ${grpc.status[err.code] ?? err.code} ${(err.details ?? '').slice(0, 60)}`.trim());
+          },
+        );
+        next = setTimeout(send, attemptMs);
+      };
+      send();
+    });
   }
 
   /** The last probeWrite's attempts: member, start..end (ms after the fault), outcome. */
