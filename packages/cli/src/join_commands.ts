@@ -1,6 +1,6 @@
 // The multi-machine commands of the mkube CLI: `mkube init`, `mkube join`, `mkube token create|list|delete`
 // (flags as kubeadm's), dispatched from bin/mkube.ts.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseGoDuration } from '@mkube/component-base';
 import { adminCreds, type AdminCreds } from './api_probe.js';
@@ -10,8 +10,10 @@ import { joinControlPlane } from './join_control_plane.js';
 import { leave, removeMember } from './leave.js';
 import { refreshEtcdServers } from './control_plane.js';
 import { refreshAddonKubeconfigs } from './join_addons.js';
+import { refreshWorkerKubeconfigs } from './worker_refresh.js';
 import { startStopped } from './start.js';
 import { readState } from './processes.js';
+import { readMemberRecord } from './store_member.js';
 import { StepFailed } from './progress.js';
 import { createCertificateKey, KUBEADM_CERTS_SECRET, uploadCerts } from './upload_certs.js';
 import { createToken, deleteToken, formatTokens, listTokens } from './token.js';
@@ -34,7 +36,8 @@ export const CLUSTER_COMMANDS_USAGE = `  mkube init --advertise-address IP [--da
                                                                 drained and its Node deleted (with an admin kubeconfig)
   mkube remove-member NAME [--data-dir DIR] [--force]           on a live control plane: remove a dead control plane
   mkube start [--data-dir DIR]                                  start this machine's stopped processes again (after a reboot)
-             [--refresh-etcd-servers]                           and restart its API server with every store member (after joins)
+             [--refresh-etcd-servers]                           and restart its API server with every store member, its add-ons and a worker's
+                                                                components with every API server (after control-plane joins)
 `;
 
 function ttlMs(v: string | undefined): number | undefined {
@@ -136,7 +139,11 @@ export async function runClusterCommand(command: 'init' | 'join' | 'token' | 'le
     if (command === 'start') {
       const started = startStopped(dataDir);
       process.stdout.write(started.length ? `started again: ${started.join(', ')}\n` : 'every process is running\n');
-      if (values['refresh-etcd-servers']) {
+      if (values['refresh-etcd-servers'] && !readMemberRecord(join(resolve(dataDir), 'apiserver'))) {
+        // A worker: its kubeconfigs made to list every API server cluster-info names (worker_refresh.ts).
+        const w = await refreshWorkerKubeconfigs(dataDir);
+        process.stdout.write(`${w.restarted.length ? `${w.restarted.join(', ')} restarted with` : 'the node\'s kubeconfigs already list'} every API server: ${w.servers.join(',')}\n`);
+      } else if (values['refresh-etcd-servers']) {
         const r = await refreshEtcdServers(dataDir);
         process.stdout.write(`${r.restarted ? 'API server restarted with' : 'the API server already has'} --etcd-servers ${r.servers.join(',')}\n`);
         // The same step for the add-ons' kubeconfigs (the CCM and metrics-server: every API server, join_addons.ts).
