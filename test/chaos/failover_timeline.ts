@@ -71,8 +71,9 @@ export function failoverLog(cluster: StoreCluster, survivors: number[], faultAt:
     .filter(({ l }) => l.time >= faultAt && l.time <= faultAt + untilMs)
     .sort((a, b) => a.l.time - b.l.time)
     .map(({ l, name }) => {
-      const { time, msg, level: _level, component: _c, member: _m, ...rest } = l as LogLine & { level?: number; component?: string };
-      return `+${time - faultAt} ${name} ${msg ?? ''} ${JSON.stringify(rest)}`;
+      const rest: Record<string, unknown> = { ...l };
+      for (const k of ['time', 'msg', 'level', 'component', 'member']) delete rest[k];
+      return `+${l.time - faultAt} ${name} ${l.msg ?? ''} ${JSON.stringify(rest)}`;
     });
 }
 
