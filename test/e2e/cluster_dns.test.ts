@@ -6,36 +6,29 @@
 // through the search path, a headless service's pod resolves by hostname.subdomain, an SRV lookup,
 // and a new Service resolves within 1 s of its creation.
 import test from 'ava';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Resources, type KubeObject } from '@mkube/client';
 import { ControllerManager } from '@mkube/controllers';
-import { labDown, labUp, REPO_ROOT, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabNode, type LabSummary } from '@mkube/testing';
+import { kubectlFor, labDown, labUp, REPO_ROOT, startLabAgents, waitFor, waitNodesReady, type LabAgents, type LabNode, type LabSummary } from '@mkube/testing';
 import { startControlPlane, type ControlPlane } from './control_plane.js';
 import { dnsArgs, ensureKubeDnsService, KUBE_DNS_IP } from '@mkube/cli';
 
 const LAB = 'mkdns';
 const SUBNET = 180; // nodes 10.213.180.0/24, pods 10.213.181.0/24 and 10.213.182.0/24
-const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
 const DNS_BIN = join(REPO_ROOT, 'packages', 'dns', 'src', 'bin', 'mkube-dns.ts');
 
 let lab: LabSummary | undefined;
 let cp: ControlPlane | undefined;
 let cm: ControllerManager | undefined;
-const agents: AgentProcess[] = [];
+let nodeAgents: LabAgents | undefined;
 const dnsProcs: ChildProcess[] = [];
-const roots: string[] = [];
 let workers: LabNode[] = [];
 
-const k = async (args: string[], timeoutMs = 60_000) => (await run(KUBECTL, ['--kubeconfig', cp!.kubeconfigPath, ...args], timeoutMs)).stdout;
-const apply = async (name: string, yaml: string) => {
-  const file = join(cp!.dir, `${name}.yaml`);
-  writeFileSync(file, yaml);
-  return k(['apply', '-f', file]);
-};
+const { k, apply } = kubectlFor(() => cp!);
 
 test.before(async () => {
   lab = await labUp(['--workers', '2', '--name', LAB, '--subnet', String(SUBNET)], 120_000);
@@ -43,10 +36,8 @@ test.before(async () => {
   cp = await startControlPlane(LAB, { bindAddress: lab.gateway, advertiseAddress: lab.gateway });
   cm = new ControllerManager({ kubeconfig: cp.kubeconfigPath, leaderElect: false, controllers: ['endpoints', 'endpointslice', 'endpointslicemirroring', 'serviceaccount'], metricsPort: -1, logger: pino({ level: 'silent' }) });
   await cm.start();
+  nodeAgents = await startLabAgents(cp, LAB, workers, () => ['--cluster-dns', KUBE_DNS_IP]);
   for (const w of workers) {
-    const root = tmpRoot(`${LAB}-${w.name}`);
-    roots.push(root);
-    agents.push(await startAgent(cp, w, root, ['--pod-cidr', w.podCIDR, '--cluster-dns', KUBE_DNS_IP], { netns: true }));
     // mkube-dns as `mkube up` starts it: in the node's namespace, on its IP.
     dnsProcs.push(spawn('nsenter', [`--net=/run/netns/${w.netns}`, process.execPath, '--import', 'tsx', DNS_BIN, ...dnsArgs(cp.kubeconfigPath, w.nodeIP, undefined)], { cwd: REPO_ROOT, stdio: process.env.MKUBE_DEBUG ? 'inherit' : 'ignore' }));
   }
@@ -57,19 +48,16 @@ test.before(async () => {
     r.setServers([w.nodeIP]);
     await waitFor(`mkube-dns on ${w.nodeIP}`, 60_000, async () => ((await r.resolve4('kubernetes.default.svc.cluster.local').catch(() => [])).length > 0 ? true : undefined));
   }
-  await waitFor('two nodes Ready', 60_000, async () => {
-    const nodes = (await cp!.client.resource(Resources.nodes).list()).items as Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }>;
-    return nodes.length === 2 && nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
-  });
+  await waitNodesReady(() => cp!.client.resource(Resources.nodes).list(), 2);
 });
 
 test.after.always(async () => {
   for (const p of dnsProcs) if (p.exitCode === null) p.kill('SIGKILL');
-  for (const a of agents) await a.kill('SIGKILL');
+  await nodeAgents?.kill();
   await cm?.stop();
   await cp?.stop();
   await labDown(LAB);
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  nodeAgents?.remove();
 });
 
 const pod = (name: string, node: string, labels: Record<string, string>, command: string, extra = '') => `apiVersion: v1

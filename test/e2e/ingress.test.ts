@@ -8,36 +8,29 @@
 // status.loadBalancer, and a rolling replacement of the api pods under a constant request loop
 // through both nodes that loses no request.
 import test from 'ava';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Resources, type KubeObject } from '@mkube/client';
 import { ControllerManager } from '@mkube/controllers';
-import { labDown, labUp, REPO_ROOT, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabNode, type LabSummary } from '@mkube/testing';
+import { kubectlFor, labDown, labUp, REPO_ROOT, run, startLabAgents, waitFor, waitNodesReady, type LabAgents, type LabNode, type LabSummary } from '@mkube/testing';
 import { startControlPlane, type ControlPlane } from './control_plane.js';
 import { ingressArgs } from '@mkube/cli';
 
 const LAB = 'mking';
 const SUBNET = 80; // nodes 10.213.80.0/24, pods 10.213.81.0/24 and 10.213.82.0/24
-const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
 const INGRESS_BIN = join(REPO_ROOT, 'packages', 'ingress', 'src', 'bin', 'mkube-ingress.ts');
 
 let lab: LabSummary | undefined;
 let cp: ControlPlane | undefined;
 let cm: ControllerManager | undefined;
-const agents: AgentProcess[] = [];
+let nodeAgents: LabAgents | undefined;
 const ingressProcs: ChildProcess[] = [];
-const roots: string[] = [];
 let workers: LabNode[] = [];
 
-const k = async (args: string[], timeoutMs = 60_000) => (await run(KUBECTL, ['--kubeconfig', cp!.kubeconfigPath, ...args], timeoutMs)).stdout;
-const apply = async (name: string, yaml: string) => {
-  const file = join(cp!.dir, `${name}.yaml`);
-  writeFileSync(file, yaml);
-  return k(['apply', '-f', file]);
-};
+const { k, apply } = kubectlFor(() => cp!);
 
 test.before(async () => {
   lab = await labUp(['--workers', '2', '--name', LAB, '--subnet', String(SUBNET)], 120_000);
@@ -45,26 +38,21 @@ test.before(async () => {
   cp = await startControlPlane(LAB, { bindAddress: lab.gateway, advertiseAddress: lab.gateway });
   cm = new ControllerManager({ kubeconfig: cp.kubeconfigPath, leaderElect: false, controllers: ['endpoints', 'endpointslice', 'serviceaccount'], metricsPort: -1, logger: pino({ level: 'silent' }) });
   await cm.start();
+  nodeAgents = await startLabAgents(cp, LAB, workers);
   for (const w of workers) {
-    const root = tmpRoot(`${LAB}-${w.name}`);
-    roots.push(root);
-    agents.push(await startAgent(cp, w, root, ['--pod-cidr', w.podCIDR], { netns: true }));
     ingressProcs.push(spawn('nsenter', [`--net=/run/netns/${w.netns}`, process.execPath, '--import', 'tsx', INGRESS_BIN, ...ingressArgs(cp.kubeconfigPath, w.nodeIP, undefined)], { cwd: REPO_ROOT, stdio: process.env.MKUBE_DEBUG ? 'inherit' : 'ignore' }));
   }
   for (const w of workers) await waitFor(`mkube-ingress on ${w.nodeIP}:80`, 60_000, async () => ((await get(w.nodeIP, 'nothing.example', '/').catch(() => undefined))?.status === 404 ? true : undefined));
-  await waitFor('two nodes Ready', 60_000, async () => {
-    const nodes = (await cp!.client.resource(Resources.nodes).list()).items as Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }>;
-    return nodes.length === 2 && nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
-  });
+  await waitNodesReady(() => cp!.client.resource(Resources.nodes).list(), 2);
 });
 
 test.after.always(async () => {
   for (const p of ingressProcs) if (p.exitCode === null) p.kill('SIGKILL');
-  for (const a of agents) await a.kill('SIGKILL');
+  await nodeAgents?.kill();
   await cm?.stop();
   await cp?.stop();
   await labDown(LAB);
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  nodeAgents?.remove();
 });
 
 /** GET http://ip/path with a Host header on a new connection: status and body. */

@@ -9,13 +9,12 @@
 // address answers from the other node within 2 s.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { pino } from 'pino';
 import { Resources, type KubeObject } from '@mkube/client';
 import { ControllerManager } from '@mkube/controllers';
 import { CloudControllerManager, PoolProvider } from '@mkube/cloud-controller-manager';
-import { labDown, labUp, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabNode, type LabSummary } from '@mkube/testing';
+import { kubectlFor, labDown, labUp, run, startLabAgents, waitFor, waitNodesReady, type LabAgents, type LabNode, type LabSummary } from '@mkube/testing';
 import { startControlPlane, type ControlPlane } from './control_plane.js';
 import { routePoolToLab } from '@mkube/cli';
 import { electAnnouncer } from '@mkube/node-agent';
@@ -23,7 +22,6 @@ import { electAnnouncer } from '@mkube/node-agent';
 const LAB = 'mklb';
 const SUBNET = 60;
 const POOL = '10.213.63.0/24';
-const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
 const silent = pino({ level: 'silent' });
 
 let lab: LabSummary | undefined;
@@ -31,16 +29,10 @@ let cp: ControlPlane | undefined;
 let cm: ControllerManager | undefined;
 let ccm: CloudControllerManager | undefined;
 let routed = false;
-const agents: AgentProcess[] = [];
-const roots: string[] = [];
+let nodeAgents: LabAgents | undefined;
 let workers: LabNode[] = [];
 
-const k = async (args: string[], timeoutMs = 60_000) => (await run(KUBECTL, ['--kubeconfig', cp!.kubeconfigPath, ...args], timeoutMs)).stdout;
-const apply = async (name: string, yaml: string) => {
-  const file = join(cp!.dir, `${name}.yaml`);
-  writeFileSync(file, yaml);
-  return k(['apply', '-f', file]);
-};
+const { k, apply } = kubectlFor(() => cp!);
 
 /** One HTTP GET from the host with curl: the body, or undefined on any failure within timeoutS. */
 const curl = (url: string, timeoutS = 2) =>
@@ -56,25 +48,18 @@ test.before(async () => {
   routed = true;
   ccm = new CloudControllerManager({ client: cp.client, provider: new PoolProvider({ pool: POOL }), log: silent, leaderElect: false, metricsPort: -1 });
   await ccm.start();
-  for (const w of workers) {
-    const root = tmpRoot(`${LAB}-${w.name}`);
-    roots.push(root);
-    agents.push(await startAgent(cp, w, root, ['--pod-cidr', w.podCIDR, '--lb-announce'], { netns: true }));
-  }
-  await waitFor('two nodes Ready', 60_000, async () => {
-    const nodes = (await cp!.client.resource(Resources.nodes).list()).items as Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }>;
-    return nodes.length === 2 && nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
-  });
+  nodeAgents = await startLabAgents(cp, LAB, workers, () => ['--lb-announce']);
+  await waitNodesReady(() => cp!.client.resource(Resources.nodes).list(), 2);
 });
 
 test.after.always(async () => {
-  for (const a of agents) await a.kill('SIGKILL');
+  await nodeAgents?.kill();
   await ccm?.stop();
   await cm?.stop();
   await cp?.stop();
   if (routed) await run('ip', ['route', 'del', POOL], 10_000).catch(() => undefined);
   await labDown(LAB);
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  nodeAgents?.remove();
 });
 
 const httpd = (name: string, node: string, labels: Record<string, string>) => `apiVersion: v1
@@ -212,7 +197,7 @@ ${lbService('fo', { app: 'fo' }, `  loadBalancerIP: ${first}\n`)}`);
   t.deepEqual(await holders(first), [w1.name]);
   // The node dies: its agent is killed and its link goes down (a powered-off machine).
   const t0 = Date.now();
-  await agents[0]!.kill('SIGKILL');
+  await nodeAgents!.agents[0]!.kill('SIGKILL');
   await run('ip', ['-n', w1.netns!, 'link', 'set', 'eth0', 'down'], 10_000);
   await waitFor('the address to answer again', 10_000, () => curl(`http://${first}/etc/hostname`, 0.3), 20);
   const ms = Date.now() - t0;

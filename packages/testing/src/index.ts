@@ -9,4 +9,5 @@ export { api, startApiFixture, TOKENS, watchEvents, type ApiFixture, type ApiFix
 export { startControlPlane, type ControlPlane, type ControlPlaneDeps, type ControlPlaneOptions } from './control_plane.js';
 export { cgroupDirs, LAB_ROOT, LAB_SCRIPT, labDown, labUp, pidsMentioning, readIfExists, removeCgroup, removeTree, run, type LabNode, type LabSummary, type RunResult } from './lab.js';
 export { kubectl, startAgent, tmpRoot, type AgentControlPlane, type AgentProcess, type Kubectl } from './agent.js';
+export { killChild, KUBECTL, kubectlBin, kubectlFor, startLabAgents, startScheduler, waitNodesReady, type KubectlRunner, type KubectlTarget, type LabAgents } from './e2e.js';
 export * from './check/index.js';
