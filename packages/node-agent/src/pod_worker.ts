@@ -7,44 +7,25 @@
 // volumes and logs, then delete the API object). Runs are serialised and
 // level-triggered; a failed step is logged with its error and retried.
 import { rm } from 'node:fs/promises';
-import type { ApiPort } from './api_port.js';
-import { sleepOn, type Clock, type TimerHandle } from './clock.js';
+import { sleepOn, type TimerHandle } from './clock.js';
 import { CriError } from './cri/cri_error.js';
-import type { CriRuntime } from './cri/cri_runtime.js';
 import type { AgentPod, AgentPodStatus } from './api_types.js';
 import { computePodActions, type PodRuntimeStatus } from './kuberuntime/pod_actions.js';
-import { PodExecutor, type StartupTrace } from './kuberuntime/pod_executor.js';
+import { PodExecutor, type ExecutorDeps, type StartupTrace } from './kuberuntime/pod_executor.js';
 import { RuntimeObserver } from './kuberuntime/runtime_observer.js';
 import type { Logger } from './logger.js';
-import type { Backoff } from './runtime/backoff.js';
 import { removeCgroup } from './runtime/cgroup.js';
 import { TERMINATION_GRACE } from './runtime/labels.js';
-import type { PrioritySemaphore } from './runtime/priority_semaphore.js';
-import { podCgroupParent, podLogDir, type NodeContext } from './runtime/sandbox_config.js';
-import type { VolumeManager } from './runtime/volumes.js';
+import { podCgroupParent, podLogDir } from './runtime/sandbox_config.js';
 import { computePodStatus, statusEqual } from './status.js';
 
 export type { CriRuntime } from './cri/cri_runtime.js';
 export { START_PRIORITY } from './kuberuntime/pod_executor.js';
 
-export interface WorkerDeps {
-  cri: CriRuntime;
-  api: ApiPort;
-  clock: Clock;
+/** The executor's dependencies (one declaration: pod_executor.ts) and what the worker adds. */
+export interface WorkerDeps extends ExecutorDeps {
   log: Logger;
-  node: NodeContext;
-  volumes: VolumeManager;
-  crashBackoff: Backoff;
-  imageBackoff: Backoff;
-  memoryCapacity: number;
-  allocatable: { cpuMilli: number; memoryBytes: number };
   cgroupFsRoot: string;
-  /** With imagePullPolicy Always, run the present image when the pull fails (no registry here). */
-  pullFallbackToPresent: boolean;
-  /** How often configMap/secret volume contents are refreshed (ms). */
-  volumeRefreshMs: number;
-  /** Bounds RunPodSandbox / CreateContainer / StartContainer across pods (see START_PRIORITY). */
-  startGate?: PrioritySemaphore;
   /** Called once the pod is terminated and cleaned up. */
   onFinished(uid: string): void;
 }

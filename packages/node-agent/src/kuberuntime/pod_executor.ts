@@ -42,8 +42,11 @@ export interface ExecutorDeps {
   imageBackoff: Backoff;
   memoryCapacity: number;
   allocatable: { cpuMilli: number; memoryBytes: number };
+  /** With imagePullPolicy Always, run the present image when the pull fails (no registry here). */
   pullFallbackToPresent: boolean;
+  /** How often configMap/secret volume contents are refreshed (ms). */
   volumeRefreshMs: number;
+  /** Bounds RunPodSandbox / CreateContainer / StartContainer across pods (see START_PRIORITY). */
   startGate?: PrioritySemaphore;
 }
 
