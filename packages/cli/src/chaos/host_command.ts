@@ -18,7 +18,13 @@ import type { ComponentKind } from './cluster.js';
 import { COMPONENT_KINDS, componentRecords, deadComponents, isolateNetns, rejoinNetns, restartHost, signalHost, until, wallNow, type HostProcesses } from './host_ops.js';
 
 const RESTART_TIMEOUT_MS = 60_000;
-const STATUS_TIMEOUT_MS = 2000;
+/**
+ * A member's Status from this freshly started process: its first call includes loading the store client and a TLS
+ * handshake, which took over 2 s at load 25 here (every healthy check then said "does not answer"). A member that
+ * is down or cut off does not answer at all, so a longer wait only makes a poll during such a fault slower.
+ */
+const STATUS_TIMEOUT_MS = 10_000;
+const MIN_STATUS_TIMEOUT_MS = 5000;
 
 export interface StoreStatus { memberId: string; leader: string; term: number }
 /** What `healthy` prints: the recorded processes running and not, and a control plane's member Status (null: no answer). */
@@ -106,7 +112,7 @@ export async function runChaosHostCommand(argv: string[]): Promise<number> {
       out({ isolated: false });
       return 0;
     case 'store-status': {
-      const s = await storeStatus(dataDir, Number(args[0]) > 0 ? Number(args[0]) : STATUS_TIMEOUT_MS);
+      const s = await storeStatus(dataDir, Number(args[0]) > 0 ? Math.max(Number(args[0]), MIN_STATUS_TIMEOUT_MS) : STATUS_TIMEOUT_MS);
       if (!s) throw Object.assign(new Error(`chaos-host: the store member of ${dataDir} does not answer`), { code: 'NO_ANSWER' });
       out(s);
       return 0;
