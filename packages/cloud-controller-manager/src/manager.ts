@@ -6,26 +6,19 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Node, Service } from '@mkube/api';
 import { Informer, LeaderElector, Resources, type KubeClient } from '@mkube/client';
-import { collectDefaultMetrics, ComponentServer, Gauge, HealthChecks, pingCheck, Registry, staticCheck, type Logger } from '@mkube/component-base';
+import { collectDefaultMetrics, ComponentServer, Gauge, HealthChecks, pingCheck, Registry, staticCheck, type LeaderElectionOptions, type Logger } from '@mkube/component-base';
 import type { CloudProvider } from './cloudprovider.js';
 import { CloudNodeController } from './node_controller.js';
 import { ServiceController } from './service_controller.js';
 
 export const DEFAULT_LB_CLASS = 'mkube.io/address-pool';
 
-export interface CloudControllerManagerOptions {
+export interface CloudControllerManagerOptions extends LeaderElectionOptions {
   client: KubeClient;
   provider: CloudProvider & { recover?(services: Service[]): void };
   log: Logger;
   clusterName?: string;
   loadBalancerClass?: string;
-  leaderElect?: boolean;
-  leaseNamespace?: string;
-  leaseName?: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
-  identity?: string;
   metricsHost?: string;
   /** -1: no metrics/health server; 0: any free port. */
   metricsPort?: number;

@@ -5,7 +5,7 @@ export { createLogger, logLevelFromFlags, silentLogger, LOG_LEVELS, type Logger,
 export { parseGoDuration, formatGoDuration } from './duration.js';
 export { formatUsage, parseFlags, type FlagDef, type FlagDefs, type FlagType, type FlagValues, type ParsedFlags } from './flags.js';
 export { componentFlagDefs, parseComponentFlags, requireKubeconfig, type ComponentFlagOptions, type ComponentFlags, type ComponentSettings } from './component_flags.js';
-export { JITTER_FACTOR, LEADER_ELECTION_DEFAULTS, leaderElectionFlags, validateLeaderElection, type LeaderElectionConfig } from './leader_election.js';
+export { JITTER_FACTOR, LEADER_ELECTION_DEFAULTS, leaderElectionFlags, validateLeaderElection, type LeaderElectionConfig, type LeaderElectionOptions } from './leader_election.js';
 export { asyncCheck, HEALTH_ENDPOINTS, HealthChecks, pingCheck, staticCheck, type HealthCheck, type HealthEndpoint, type HealthResult } from './health.js';
 export { ComponentServer, type ComponentServerOptions } from './server.js';
 export { freePort } from './net.js';

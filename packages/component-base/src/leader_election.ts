@@ -15,6 +15,21 @@ export interface LeaderElectionConfig {
   resourceNamespace: string;
 }
 
+/**
+ * The leader-election options of a component's constructor (controller manager, scheduler, cloud
+ * controller manager), each defaulted by the component: --leader-elect* as numbers.
+ */
+export interface LeaderElectionOptions {
+  /** Elect a leader through a Lease (default true). */
+  leaderElect?: boolean;
+  leaseNamespace?: string;
+  leaseName?: string;
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
 /** client-go's leaderelection.JitterFactor. */
 export const JITTER_FACTOR = 1.2;
 

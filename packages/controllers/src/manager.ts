@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { KubeClient, LeaderElector, loadKubeconfig, type ClientConfig } from '@mkube/client';
-import { CodedError, ComponentServer, createLogger, HealthChecks, pingCheck, staticCheck, type LogLevel } from '@mkube/component-base';
+import { CodedError, ComponentServer, createLogger, HealthChecks, pingCheck, staticCheck, type LeaderElectionOptions, type LogLevel } from '@mkube/component-base';
 import type { Logger } from 'pino';
 import { deploymentController } from './deployment/controller.js';
 import { endpointsController } from './endpoints/controller.js';
@@ -73,16 +73,9 @@ export class ConfigError extends CodedError {
   }
 }
 
-export interface ManagerOptions {
+export interface ManagerOptions extends LeaderElectionOptions {
   kubeconfig?: string;
   clientConfig?: ClientConfig;
-  leaderElect?: boolean;
-  leaseNamespace?: string;
-  leaseName?: string;
-  identity?: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
   /** Names from ALL_CONTROLLERS; "*" means all, "-name" removes one (as kube-controller-manager's --controllers). */
   controllers?: string[];
   config?: Partial<ControllerConfig>;

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ApiError, Informer, KubeClient, LeaderElector, Resources, type KubeObject, type ResourceClient } from '@mkube/client';
-import { ComponentServer, HealthChecks, pingCheck, staticCheck } from '@mkube/component-base';
+import { ComponentServer, HealthChecks, pingCheck, staticCheck, type LeaderElectionOptions } from '@mkube/component-base';
 import { formatTime } from '@mkube/api';
 import { pino, type Logger } from 'pino';
 import { SchedulerCore, type CoreOptions, type SchedulerEffects, type SchedulerObserver } from './core.js';
@@ -19,17 +19,9 @@ import { VolumeInformers } from './volume_informers.js';
 import type { SchedulerNode, SchedulerPod, WrittenPodCondition, PriorityClass } from './types.js';
 import { DEFAULT_SCHEDULER_NAME } from './types.js';
 
-export interface SchedulerOptions {
+export interface SchedulerOptions extends LeaderElectionOptions {
   client: KubeClient;
   logger?: Logger;
-  /** Elect a leader through a Lease (default true). */
-  leaderElect?: boolean;
-  leaseNamespace?: string;
-  leaseName?: string;
-  identity?: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
   /** The default profile's name when no `config` is given. */
   schedulerName?: string;
   /** Profiles (one scheduler name each) and plugin args from a KubeSchedulerConfiguration (config/load.ts). */
