@@ -12,48 +12,34 @@
 // name to its volume; a deleted pod comes back on the same node with its file; scaling down keeps
 // the claims, unless persistentVolumeClaimRetentionPolicy.whenScaled is Delete.
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { type ChildProcess } from 'node:child_process';
 import { pino } from 'pino';
 import { Resources, type WatchHandle } from '@mkube/client';
 import type { Pod } from '@mkube/api';
 import { ControllerManager } from '@mkube/controllers';
-import { labDown, labUp, REPO_ROOT, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabNode, type LabSummary } from '@mkube/testing';
+import { killChild, KUBECTL, kubectlFor, labDown, labUp, run, startLabAgents, startScheduler, waitFor, waitNodesReady, type LabAgents, type LabNode, type LabSummary } from '@mkube/testing';
 import { startControlPlane, type ControlPlane } from './control_plane.js';
 
 const LAB = 'mkwl';
 const SUBNET = 132; // nodes 10.213.132.0/24, pods 10.213.133.0/24, 10.213.134.0/24 and 10.213.135.0/24
-const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
 
 let lab: LabSummary | undefined;
 let cp: ControlPlane | undefined;
 let cm: ControllerManager | undefined;
 let scheduler: ChildProcess | undefined;
 let watch: WatchHandle | undefined;
-const agents: AgentProcess[] = [];
-const roots: string[] = [];
+const agents: LabAgents[] = [];
 const workers: LabNode[] = [];
 
 type Seen = { type: string; name: string; uid: string; deleting: boolean; ready: boolean; revision?: string };
 const timeline: Seen[] = [];
 
-const k = async (args: string[], timeoutMs = 60_000) => {
-  const r = await run(KUBECTL, ['--kubeconfig', cp!.kubeconfigPath, ...args], timeoutMs);
-  return r.stdout;
-};
-const apply = async (name: string, yaml: string) => {
-  const file = join(cp!.dir, `${name}.yaml`);
-  writeFileSync(file, yaml);
-  return k(['apply', '-f', file]);
-};
+const { k, apply } = kubectlFor(() => cp!);
 const isReady = (p: Pod) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 const podList = async (selector: string) => (await cp!.client.resource<Pod>(Resources.pods).list('default', { labelSelector: selector })).items;
 
 async function startWorker(w: LabNode): Promise<void> {
-  const root = tmpRoot(`${LAB}-${w.name}`);
-  roots.push(root);
-  agents.push(await startAgent(cp!, w, root, ['--pod-cidr', w.podCIDR, '--node-lease-renew-interval', '2'], { netns: true }));
+  agents.push(await startLabAgents(cp!, LAB, [w], () => ['--node-lease-renew-interval', '2']));
 }
 
 test.before(async () => {
@@ -68,16 +54,10 @@ test.before(async () => {
     logger: pino({ level: process.env.MKUBE_DEBUG ? 'debug' : 'silent' }),
   });
   await cm.start();
-  scheduler = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'packages', 'scheduler', 'src', 'bin', 'mkube-scheduler.ts'), '--kubeconfig', cp.kubeconfigPath, '--metrics-port', '0', '--leader-elect=false'], {
-    cwd: REPO_ROOT,
-    stdio: 'ignore',
-  });
+  scheduler = startScheduler(cp.kubeconfigPath);
   // Two nodes now; the third joins in the DaemonSet test.
   for (const w of workers.slice(0, 2)) await startWorker(w);
-  await waitFor('two nodes Ready', 60_000, async () => {
-    const nodes = (await cp!.client.resource(Resources.nodes).list()).items as Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }>;
-    return nodes.length === 2 && nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
-  });
+  await waitNodesReady(() => cp!.client.resource(Resources.nodes).list(), 2);
   // Every change to the StatefulSet's pods, in order.
   const pods = cp.client.resource<Pod>(Resources.pods);
   const { resourceVersion } = await pods.list('default', { labelSelector: 'app=web' });
@@ -89,16 +69,12 @@ test.before(async () => {
 
 test.after.always(async () => {
   watch?.stop();
-  for (const a of agents) await a.kill('SIGKILL');
-  if (scheduler && scheduler.exitCode === null) {
-    const exited = new Promise((r) => scheduler!.once('exit', r));
-    scheduler.kill('SIGKILL');
-    await exited;
-  }
+  for (const a of agents) await a.kill();
+  await killChild(scheduler);
   await cm?.stop();
   await cp?.stop();
   await labDown(LAB);
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  for (const a of agents) a.remove();
 });
 
 const STS = (replicas: number) => `apiVersion: apps/v1
