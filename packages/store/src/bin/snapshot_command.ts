@@ -4,7 +4,7 @@
 // cannot read these.
 import { parseArgs } from 'node:util';
 import { saveSnapshot } from '../client/snapshot_save.js';
-import { restoreSnapshot, snapshotStatus, type SnapshotStatus } from '../server/snapshot_restore.js';
+import { checkRevisionBump, restoreSnapshot, snapshotStatus, type SnapshotStatus } from '../server/snapshot_restore.js';
 
 export const SNAPSHOT_USAGE = `Usage:
   mkube-store snapshot save FILE --endpoints URL [--cacert F --cert F --key F]
@@ -12,10 +12,13 @@ export const SNAPSHOT_USAGE = `Usage:
   mkube-store snapshot status FILE [-w simple|table|json]
       checks the file's sha256 and prints its hash (CRC-32 of the data), revision, total keys, size
   mkube-store snapshot restore FILE --data-dir DIR --name NAME --initial-cluster NAME=URL,...
-      --initial-cluster-token TOKEN --initial-advertise-peer-urls URL
+      --initial-cluster-token TOKEN --initial-advertise-peer-urls URL [--bump-revision N --mark-compacted]
       a new member's data dir (must be absent or empty) holding the snapshot's key space, for a NEW
       cluster: restore every member from the same file, then start each with the same flags
-      (and --initial-cluster-state new)
+      (and --initial-cluster-state new). --bump-revision N: how much to increase the latest revision
+      after restore (default 0); --mark-compacted: mark the latest revision after restore as the point of
+      scheduled compaction (required if --bump-revision > 0, disallowed otherwise), so that clients
+      watching from an older revision are told it was compacted and relist
 `;
 
 /** go-humanize's Bytes (SI units), as etcdctl prints sizes. */
@@ -64,6 +67,7 @@ export async function runSnapshotCommand(argv: string[]): Promise<number> {
         'write-out': { type: 'string', short: 'w', default: 'simple' },
         'data-dir': { type: 'string' }, name: { type: 'string' }, 'initial-cluster': { type: 'string' },
         'initial-cluster-token': { type: 'string' }, 'initial-advertise-peer-urls': { type: 'string' },
+        'bump-revision': { type: 'string', default: '0' }, 'mark-compacted': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -93,7 +97,14 @@ export async function runSnapshotCommand(argv: string[]): Promise<number> {
       return 0;
     }
     if (sub === 'restore') {
+      const bumpText = values['bump-revision']!;
+      const bumpRevision = /^\d+$/.test(bumpText) ? Number(bumpText) : Number.NaN;
+      if (!Number.isSafeInteger(bumpRevision)) return fail(`invalid argument "${bumpText}" for "--bump-revision" flag: a whole number >= 0`, 2);
+      const markCompacted = values['mark-compacted']!;
+      const bad = checkRevisionBump(bumpRevision, markCompacted);
+      if (bad) return fail(bad, 2);
       const r = await restoreSnapshot({
+        bumpRevision, markCompacted,
         snapshotPath: file,
         dataDir: values['data-dir'],
         name: values.name,
@@ -101,7 +112,8 @@ export async function runSnapshotCommand(argv: string[]): Promise<number> {
         initialClusterToken: values['initial-cluster-token'],
         initialAdvertisePeerURLs: values['initial-advertise-peer-urls'],
       });
-      out(`restored snapshot ${file} (revision ${r.revision}, ${r.records} revisions, ${r.leases} leases) into ${r.dataDir}: member ${r.name} ${r.memberId.toString(16)} of cluster ${r.clusterId.toString(16)}\n`);
+      const bumped = bumpRevision > 0 ? `; latest revision bumped to ${r.restoredRevision}, compacted at ${r.restoredCompactRevision}` : '';
+      out(`restored snapshot ${file} (revision ${r.revision}, ${r.records} revisions, ${r.leases} leases) into ${r.dataDir}: member ${r.name} ${r.memberId.toString(16)} of cluster ${r.clusterId.toString(16)}${bumped}\n`);
       return 0;
     }
   } catch (err) {

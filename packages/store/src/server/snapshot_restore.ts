@@ -5,7 +5,11 @@
 // --initial-cluster and --initial-cluster-token, as etcd's restore makes a new
 // cluster), except that its key space is the snapshot's: every revision it
 // holds, leases, the compaction — the next write gets the snapshot's revision
-// + 1, so resourceVersions continue. Each member of the new cluster is
+// + 1, so resourceVersions continue — unless --bump-revision N raises the
+// latest revision by N and --mark-compacted marks that revision compacted
+// (etcdutl's flags, mvcc/snapshot_import.ts), so that every client watching or
+// listing from a revision of the old cluster is told "compacted" and relists
+// (Kubernetes' etcd restore advice). Each member of the new cluster is
 // restored from the same file with its own --name/--initial-advertise-peer-urls
 // and then started with the same flags and --initial-cluster-state new.
 import { createReadStream, existsSync, readdirSync, rmSync } from 'node:fs';
@@ -28,6 +32,10 @@ export interface RestoreOptions {
   initialCluster?: string;
   initialClusterToken?: string;
   initialAdvertisePeerURLs?: string;
+  /** etcdutl's --bump-revision: how much to increase the latest revision after restore (default 0). */
+  bumpRevision?: number;
+  /** etcdutl's --mark-compacted: mark the latest revision after restore as compacted (required if bumpRevision > 0, disallowed otherwise). */
+  markCompacted?: boolean;
   logger?: Logger;
 }
 
@@ -42,6 +50,17 @@ export interface RestoreResult extends SnapshotStatus {
   name: string;
   clusterId: number;
   memberId: number;
+  /** The restored key space's latest revision: the snapshot's + bumpRevision (the next write gets one more). */
+  restoredRevision: number;
+  /** Its compacted revision: restoredRevision with markCompacted, else the snapshot's. */
+  restoredCompactRevision: number;
+}
+
+/** etcdutl's rule: --mark-compacted goes with a --bump-revision above 0 and only with one; undefined when valid. */
+export function checkRevisionBump(bumpRevision: number, markCompacted: boolean): string | undefined {
+  if (!Number.isSafeInteger(bumpRevision) || bumpRevision < 0) return `invalid --bump-revision ${bumpRevision}: a whole number >= 0`;
+  if ((bumpRevision === 0 && markCompacted) || (bumpRevision > 0 && !markCompacted)) return '--mark-compacted required if --revision-bump > 0';
+  return undefined;
 }
 
 export class SnapshotRestoreError extends Error {
@@ -81,6 +100,10 @@ function isEmptyDir(dir: string): boolean {
 }
 
 export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult> {
+  const bumpRevision = o.bumpRevision ?? 0;
+  const markCompacted = o.markCompacted ?? false;
+  const bad = checkRevisionBump(bumpRevision, markCompacted);
+  if (bad) throw new SnapshotRestoreError('CONFIG_INVALID', bad);
   const name = o.name ?? 'default';
   const flags = ['--name', name, '--initial-cluster-state', 'new'];
   if (o.dataDir) flags.push('--data-dir', o.dataDir);
@@ -100,6 +123,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
   if (existed && !isEmptyDir(dataDir)) throw new SnapshotRestoreError('DATA_DIR_NOT_EMPTY', `data-dir "${dataDir}" not empty or could not be read`);
   const status = await snapshotStatus(o.snapshotPath);
   const log = o.logger ?? pino({ level: 'warn' }, pino.destination(2));
+  let imported = { revision: status.revision, compactRevision: status.compactRevision };
   try {
     const member = await Member.open(cfg, {
       logger: log,
@@ -109,14 +133,17 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
         await db.open();
         try {
           const data = createReadStream(o.snapshotPath, { start: 0, end: status.dataBytes - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
-          await importSnapshot(db, PREFIX, data, 0);
+          imported = await importSnapshot(db, PREFIX, data, 0, { bumpRevision, markCompacted });
         } finally {
           await db.close();
         }
         return openMvccKeySpace(dir, quotaBytes, log);
       },
     });
-    const result: RestoreResult = { ...status, dataDir, name, clusterId: member.clusterIdValue, memberId: member.id };
+    const result: RestoreResult = {
+      ...status, dataDir, name, clusterId: member.clusterIdValue, memberId: member.id,
+      restoredRevision: imported.revision, restoredCompactRevision: imported.compactRevision,
+    };
     await member.stop(false);
     return result;
   } catch (err) {

@@ -206,6 +206,72 @@ test.serial('restore into three new members: every key of the snapshot revision,
   t.is(got.kvs[0]!.modRevision, savedRevision + 1);
 });
 
+test.serial('restore with --bump-revision N --mark-compacted (etcdutl\'s): old revisions compacted for etcdctl get and watch, revisions continue N above', async (t) => {
+  const BUMP = 1_000_000_000;
+  // etcdutl's rule: the two flags go together.
+  for (const flags of [['--mark-compacted'], ['--bump-revision', '5'], ['--bump-revision', '0', '--mark-compacted']]) {
+    const r = await storeCli(['snapshot', 'restore', file, '--data-dir', join(dir, 'never'), '--name', 'x', ...flags]);
+    t.is(r.code, 2, flags.join(' '));
+    t.is(r.stderr, 'Error: --mark-compacted required if --revision-bump > 0\n');
+    t.false(existsSync(join(dir, 'never')));
+  }
+  const neg = await storeCli(['snapshot', 'restore', file, '--data-dir', join(dir, 'never'), '--name', 'x', '--bump-revision', '-3', '--mark-compacted']);
+  t.is(neg.code, 2);
+
+  const members: RestoredMember[] = [];
+  for (const name of ['b1', 'b2', 'b3']) {
+    members.push({ name, dataDir: join(dir, name), client: `http://127.0.0.1:${await freePort()}`, peer: `http://127.0.0.1:${await freePort()}`, metrics: `http://127.0.0.1:${await freePort()}`, stderr: '' });
+  }
+  t.teardown(() => {
+    for (const m of members) m.proc?.kill('SIGKILL');
+  });
+  const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(',');
+  for (const m of members) {
+    const r = await storeCli(['snapshot', 'restore', file, '--data-dir', m.dataDir, '--name', m.name, '--initial-cluster', initialCluster,
+      '--initial-cluster-token', 'bumped-cluster', '--initial-advertise-peer-urls', m.peer, '--bump-revision', String(BUMP), '--mark-compacted']);
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, new RegExp(`\\(revision ${savedRevision}, .*; latest revision bumped to ${savedRevision + BUMP}, compacted at ${savedRevision + BUMP}\\n$`));
+  }
+  await startRestored(members, initialCluster, 'bumped-cluster');
+  const endpoints = members.map((m) => m.client.replace('http://', '')).join(',');
+  // endpoint status: every member at the snapshot's revision + N.
+  const st = await run('etcdctl', [`--endpoints=${endpoints}`, 'endpoint', 'status', '-w', 'json'], { env, timeout: 30_000 });
+  const statuses = JSON.parse(st.stdout) as { Status: { header: { revision: number } } }[];
+  t.deepEqual(statuses.map((s) => s.Status.header.revision), [1, 2, 3].map(() => savedRevision + BUMP));
+  // A read at a revision of the old cluster: etcd's compacted error.
+  const old = await run('etcdctl', [`--endpoints=${endpoints}`, 'get', 'pre/00150', `--rev=${savedRevision}`], { env, timeout: 30_000 }).then(
+    () => undefined, (e: { code?: number; stderr?: string }) => e);
+  t.truthy(old, 'get --rev of an old revision fails');
+  t.regex(old?.stderr ?? '', /etcdserver: mvcc: required revision has been compacted/);
+  // At the new latest revision (the compacted one, as etcd allows) every key is there.
+  const atBump = await run('etcdctl', [`--endpoints=${endpoints}`, 'get', 'pre/00150', `--rev=${savedRevision + BUMP}`, '-w', 'json'], { env, timeout: 30_000 });
+  t.is((JSON.parse(atBump.stdout) as { count: number }).count, 1);
+  // A watch from an old revision is cancelled as compacted (etcdctl exits with the server's reason).
+  const watch = await run('etcdctl', [`--endpoints=${members[1]!.client.replace('http://', '')}`, 'watch', 'pre/', '--prefix', `--rev=${savedRevision - 5}`], { env, timeout: 30_000 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }));
+  t.not(watch.code, 0, 'the watch ends');
+  t.regex(`${watch.stdout}${watch.stderr}`, /required revision has been compacted/);
+  t.is(watch.stdout.trim(), '', 'no events from the old revisions');
+  // Keys all present, as in the snapshot.
+  const client = new EtcdClient({ endpoints: members.map((m) => m.client), requestTimeoutMs: 30_000, dialTimeoutMs: 10_000 });
+  t.teardown(() => client.close());
+  const all = await client.get('', { fromKey: true });
+  t.is(all.header.revision, savedRevision + BUMP);
+  t.deepEqual(all.kvs.map((kv) => [kv.key.toString(), kv.value.toString(), kv.modRevision, kv.version]), atSnapshot.map((kv) => [kv.key.toString(), kv.value.toString(), kv.modRevision, kv.version]));
+  // The next write is N+1 above the snapshot's revision.
+  const put = await run('etcdctl', [`--endpoints=${endpoints}`, 'put', 'after-bump', 'x', '-w', 'json'], { env, timeout: 30_000 });
+  t.is((JSON.parse(put.stdout) as { header: { revision: number } }).header.revision, savedRevision + BUMP + 1);
+  const w2 = await client.get('after-bump');
+  t.is(w2.kvs[0]!.modRevision, savedRevision + BUMP + 1);
+  // After a restart of a member, the bump and compaction stay (from LevelDB).
+  members[0]!.proc!.kill('SIGKILL');
+  await new Promise<void>((r) => (members[0]!.proc!.exitCode !== null ? r() : members[0]!.proc!.once('exit', () => r())));
+  await startRestored([members[0]!], initialCluster, 'bumped-cluster');
+  const again = await run('etcdctl', [`--endpoints=${members[0]!.client.replace('http://', '')}`, 'get', 'pre/00150', `--rev=${savedRevision + 1}`], { env, timeout: 30_000 }).then(
+    () => '', (e: { stderr?: string }) => e.stderr ?? 'failed');
+  t.regex(again, /required revision has been compacted/);
+});
+
 test.serial('a damaged or truncated snapshot is refused by status and restore, leaving no data dir', async (t) => {
   const bytes = readFileSync(file);
   const flipped = Buffer.from(bytes);
