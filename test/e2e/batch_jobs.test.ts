@@ -11,39 +11,33 @@
 // delete job` of a running Job leaves no pod behind; `kubectl create job/cronjob`, `logs job/x`,
 // `describe job/cronjob`.
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { ApiError, Resources, type WatchHandle } from '@mkube/client';
 import { resourceFor, type CronJob, type Event, type Job, type Pod } from '@mkube/api';
 import { issueCertificate, kubeconfig } from '@mkube/apiserver';
 import { ControllerManager } from '@mkube/controllers';
-import { labDown, labUp, REPO_ROOT, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabSummary } from '@mkube/testing';
+import { killChild, KUBECTL, kubectlBin, kubectlFor, labDown, labUp, startLabAgents, startScheduler, waitFor, waitNodesReady, type LabAgents, type LabSummary } from '@mkube/testing';
 import { startControlPlane, type ControlPlane } from './control_plane.js';
 
 const LAB = 'mkbatch';
 const SUBNET = 144; // node 10.213.144.0/24, pods 10.213.145.0/24
-const KUBECTL_127 = '/usr/lib/google-cloud-sdk/bin/kubectl.1.27';
-const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
-const SCHEDULER_BIN = join(REPO_ROOT, 'packages', 'scheduler', 'src', 'bin', 'mkube-scheduler.ts');
+const KUBECTL_127 = kubectlBin('1.27');
 const JOBS = resourceFor('jobs', 'batch');
 const CRONJOBS = resourceFor('cronjobs', 'batch');
 
 let lab: LabSummary | undefined;
 let cp: ControlPlane | undefined;
 let cm: ControllerManager | undefined;
-let agent: AgentProcess | undefined;
+let nodeAgents: LabAgents | undefined;
 let scheduler: ChildProcess | undefined;
 const watches: WatchHandle[] = [];
-const roots: string[] = [];
 
-const k = async (args: string[], bin = KUBECTL, timeoutMs = 60_000) => (await run(bin, ['--kubeconfig', cp!.kubeconfigPath, ...args], timeoutMs)).stdout;
-const apply = async (name: string, yaml: string) => {
-  const file = join(cp!.dir, `${name}.yaml`);
-  writeFileSync(file, yaml);
-  return k(['apply', '-f', file]);
-};
+const kube = kubectlFor(() => cp!);
+const k = (args: string[], bin = KUBECTL, timeoutMs?: number) => kube.kWith(bin, args, timeoutMs);
+const { apply } = kube;
 const jobs = () => cp!.client.resource<Job>(JOBS);
 const cronjobs = () => cp!.client.resource<CronJob>(CRONJOBS);
 const pods = () => cp!.client.resource<Pod>(Resources.pods);
@@ -77,13 +71,6 @@ function componentKubeconfig(c: ControlPlane, base: string, subject: string): st
   return path;
 }
 
-async function stopProc(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGKILL');
-  await exited;
-}
-
 test.before(async () => {
   lab = await labUp(['--workers', '1', '--name', LAB, '--subnet', String(SUBNET)], 120_000);
   const worker = lab.workers[0]!;
@@ -99,25 +86,20 @@ test.before(async () => {
     logger: pino({ level: process.env.MKUBE_DEBUG ? 'debug' : 'silent' }),
   });
   await cm.start();
-  scheduler = spawn(process.execPath, ['--import', 'tsx', SCHEDULER_BIN, '--kubeconfig', schedKubeconfig, '--metrics-port', '0', '--leader-elect=false'], { cwd: REPO_ROOT, stdio: 'ignore' });
-  const root = tmpRoot(`${LAB}-${worker.name}`);
-  roots.push(root);
-  agent = await startAgent(cp, worker, root, ['--pod-cidr', worker.podCIDR], { netns: true });
-  await waitFor('the node Ready', 60_000, async () => {
-    const nodes = (await cp!.client.resource(Resources.nodes).list()).items as Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }>;
-    return nodes.length === 1 && nodes[0]!.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
-  });
+  scheduler = startScheduler(schedKubeconfig);
+  nodeAgents = await startLabAgents(cp, LAB, [worker]);
+  await waitNodesReady(() => cp!.client.resource(Resources.nodes).list(), 1);
   await waitFor('the default ServiceAccount', 30_000, async () => ((await getStatus(() => cp!.client.resource(Resources.serviceaccounts).get('default', 'default'))) === 200 ? true : undefined));
 });
 
 test.after.always(async () => {
   for (const w of watches) w.stop();
-  await stopProc(scheduler);
-  await agent?.kill('SIGKILL');
+  await killChild(scheduler);
+  await nodeAgents?.kill();
   await cm?.stop();
   await cp?.stop();
   await labDown(LAB);
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  nodeAgents?.remove();
 });
 
 const JOB = (name: string, spec: string, command: string, extraPodSpec = '') => `apiVersion: batch/v1
