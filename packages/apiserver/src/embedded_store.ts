@@ -73,14 +73,14 @@ export async function startEmbeddedStore(dataDir: string, log: Logger, opts: { i
  * is the snapshot's, revisions continuing from it), on loopback ports chosen now. DIR/store must
  * not hold a member yet; the API server started on DIR afterwards serves the restored objects.
  */
-export async function restoreEmbeddedStore(dataDir: string, snapshotPath: string): Promise<RestoreResult> {
+export async function restoreEmbeddedStore(dataDir: string, snapshotPath: string, bump: { bumpRevision?: number; markCompacted?: boolean } = {}): Promise<RestoreResult> {
   const dir = join(dataDir, 'store');
   ensurePrivateDir(dir);
   const ports = { client: await freePort(), peer: await freePort() };
   const peer = `http://127.0.0.1:${ports.peer}`;
   const result = await restoreSnapshot({
     snapshotPath, dataDir: join(dir, 'member'), name: MEMBER_NAME,
-    initialCluster: `${MEMBER_NAME}=${peer}`, initialClusterToken: CLUSTER_TOKEN, initialAdvertisePeerURLs: peer,
+    initialCluster: `${MEMBER_NAME}=${peer}`, initialClusterToken: CLUSTER_TOKEN, initialAdvertisePeerURLs: peer, ...bump,
   });
   writeFileSync(join(dir, 'embedded.json'), JSON.stringify(ports));
   return result;

@@ -17,7 +17,7 @@ import { ensurePrivateDir, restoreEmbeddedStore } from '@mkube/apiserver';
 import { snapshotStatus } from '@mkube/store';
 import { saveSnapshot, type EtcdTlsOptions } from '@mkube/store/client';
 import { readState, isRunning } from './processes.js';
-import { restoreControlPlane } from './restore_control_plane.js';
+import { RESTORE_REVISION_BUMP, restoreControlPlane } from './restore_control_plane.js';
 import { readMemberRecord, storePkiFiles } from './store_member.js';
 
 export const BACKUP_USAGE = `  mkube backup [--data-dir DIR] [--output FILE]               the store snapshot and the PKI of the running cluster in one
@@ -163,7 +163,7 @@ export function checkRestorable(dataDir: string): void {
   if (busy) throw new BackupError('DATA_DIR_IN_USE', `cannot restore into ${dataDir}: ${busy}`);
 }
 
-export async function restore(o: { file: string; dataDir: string }): Promise<{ manifest: BackupManifest; revision: number; memberId: number; clusterId: number }> {
+export async function restore(o: { file: string; dataDir: string }): Promise<{ manifest: BackupManifest; revision: number; restoredRevision: number; memberId: number; clusterId: number }> {
   const dataDir = resolve(o.dataDir);
   if (!existsSync(o.file) || !statSync(o.file).isFile()) throw new BackupError('NOT_A_BACKUP', `${o.file}: no such backup file`);
   checkRestorable(dataDir);
@@ -177,8 +177,9 @@ export async function restore(o: { file: string; dataDir: string }): Promise<{ m
     const apiDir = join(dataDir, 'apiserver');
     rmSync(apiDir, { recursive: true, force: true });
     renameSync(b.apiDir, apiDir);
-    const r = await restoreEmbeddedStore(apiDir, b.snapshot);
-    return { manifest: b.manifest, revision: r.revision, memberId: r.memberId, clusterId: r.clusterId };
+    // Bumped and marked compacted (restore_control_plane.ts, RESTORE_REVISION_BUMP): the node agents relist on their own.
+    const r = await restoreEmbeddedStore(apiDir, b.snapshot, { bumpRevision: RESTORE_REVISION_BUMP, markCompacted: true });
+    return { manifest: b.manifest, revision: r.revision, restoredRevision: r.restoredRevision, memberId: r.memberId, clusterId: r.clusterId };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -213,13 +214,13 @@ export async function runBackupCommand(command: 'backup' | 'restore', argv: stri
       const apiPort = Number(values['api-port']);
       if (!Number.isInteger(apiPort) || apiPort < 1 || apiPort > 65535) throw new Error('--api-port must be a port number');
       const r = await restoreControlPlane({ file: positionals[0]!, dataDir: values['data-dir']!, advertiseAddress: values['advertise-address'], initialCluster: values['initial-cluster'], nodeName: values['node-name'], apiPort });
-      process.stdout.write(`Control plane ${r.name} restored from ${positionals[0]} (taken ${r.manifest.createdAt}): store revision ${r.revision}, ` +
+      process.stdout.write(`Control plane ${r.name} restored from ${positionals[0]} (taken ${r.manifest.createdAt}): store revision ${r.revision} bumped to ${r.restoredRevision}, ` +
         `member ${r.memberId.toString(16)} of the new store cluster ${r.clusterId.toString(16)}; its API server ${r.state.apiServer} serves.\n` +
-        'Restart the node agents of the workers (as after an etcd restore) so that they relist.\n');
+        'Clients watching from an older resourceVersion (the workers\' node agents) get 410 Gone and relist on their own.\n');
       return 0;
     }
     const r = await restore({ file: positionals[0]!, dataDir: values['data-dir']! });
-    process.stdout.write(`Restored ${positionals[0]} (taken ${r.manifest.createdAt}) into ${resolve(values['data-dir']!)}: store revision ${r.revision}, ` +
+    process.stdout.write(`Restored ${positionals[0]} (taken ${r.manifest.createdAt}) into ${resolve(values['data-dir']!)}: store revision ${r.revision} bumped to ${r.restoredRevision}, ` +
       `new store member ${r.memberId.toString(16)} of cluster ${r.clusterId.toString(16)}.\n` +
       `Start it with: mkube up --data-dir ${values['data-dir']} (with the flags it was started with before: --workers, --lab-name, --lab-subnet, --api-port)\n`);
     return 0;

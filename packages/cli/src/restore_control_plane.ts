@@ -2,13 +2,15 @@
 // plane of a cluster whose store runs on its control planes (mkube init / join, mkube up --control-planes N) rebuilt
 // from a backup, as etcd's disaster recovery: every member is restored from the SAME snapshot (`etcdutl snapshot
 // restore`: a new cluster — new cluster and member IDs from --initial-cluster and the cluster token mkube's members
-// run with — whose key space is the snapshot's, revisions continuing from it) and the members are started together.
+// run with — whose key space is the snapshot's, its latest revision bumped by RESTORE_REVISION_BUMP and marked
+// compacted as Kubernetes' etcd restore advice asks) and the members are started together.
 // Run it on every control plane at about the same time: a member serves once a quorum of the new cluster has started.
 // This host gets the backup's shared PKI (cluster CA, service-account key pair, front-proxy CA, store CA — the files a
 // joining control plane downloads) and issues its own certificates for its address; then, as mkube init, it starts its
 // store member, its API server on every member, the leader-elected scheduler and controller manager, its entry in
 // kube-system/mkube-control-plane, cluster-info naming every API server and the add-ons (cloud controller manager,
-// metrics-server). Workers keep their certificates (same CA); as after etcd restores upstream, restart their agents.
+// metrics-server). Workers keep their certificates (same CA) and need nothing: every client watching from a
+// resourceVersion of the old cluster gets 410 Gone (the bump's compaction) and relists.
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +27,15 @@ import { writeState, type ClusterState, type ComponentRecord } from './processes
 import { Progress } from './progress.js';
 import { clientURL, ensureStorePki, peerURL, STORE_CLUSTER_TOKEN, writeMemberRecord } from './store_member.js';
 import { SHARED_PKI_FILES } from './upload_certs.js';
+
+/**
+ * `mkube restore` (both forms) restores the store with etcdutl's --bump-revision of this and --mark-compacted, the
+ * value Kubernetes' etcd restore docs suggest: far more than the writes a cluster makes between a backup and a
+ * restore, so no resourceVersion a client holds from the old cluster (at most snapshot + writes since) is at or above
+ * the new latest revision. Every watch or list from one is then "compacted", which the API server answers with 410
+ * Gone, and every informer (node agents, scheduler, controllers, kubectl --watch) relists on its own.
+ */
+export const RESTORE_REVISION_BUMP = 1_000_000_000;
 
 export interface ControlPlaneRestoreOptions {
   file: string;
@@ -43,6 +54,8 @@ export interface ControlPlaneRestoreResult {
   manifest: BackupManifest;
   name: string;
   revision: number;
+  /** The restored store's latest (and compacted) revision: revision + RESTORE_REVISION_BUMP. */
+  restoredRevision: number;
   memberId: number;
   clusterId: number;
 }
@@ -106,8 +119,9 @@ export async function restoreControlPlane(o: ControlPlaneRestoreOptions): Promis
       ensurePki(apiDir, { ips: ['127.0.0.1', o.advertiseAddress, KUBERNETES_SERVICE_IP], dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', name] });
     }, () => `Cluster CA, service-account key, front-proxy CA and store CA from the backup; serving and client certificates for ${o.advertiseAddress}`);
     restored = await progress.step(`Restoring store member ${name} from the snapshot (new cluster of ${peers.map((p) => p.name).join(', ')})`, async () =>
-      restoreSnapshot({ snapshotPath: b.snapshot, dataDir: storeDir, name, initialCluster: o.initialCluster, initialClusterToken: STORE_CLUSTER_TOKEN, initialAdvertisePeerURLs: myPeer }),
-    (r) => `Store member ${r.memberId.toString(16)} of cluster ${r.clusterId.toString(16)} at revision ${r.revision}`);
+      restoreSnapshot({ snapshotPath: b.snapshot, dataDir: storeDir, name, initialCluster: o.initialCluster, initialClusterToken: STORE_CLUSTER_TOKEN, initialAdvertisePeerURLs: myPeer,
+        bumpRevision: RESTORE_REVISION_BUMP, markCompacted: true }),
+    (r) => `Store member ${r.memberId.toString(16)} of cluster ${r.clusterId.toString(16)} at revision ${r.restoredRevision} (the snapshot's ${r.revision} + ${RESTORE_REVISION_BUMP}, compacted)`);
   } catch (err) {
     // Nothing half-made stays: the next attempt starts from an empty data dir.
     rmSync(apiDir, { recursive: true, force: true });
@@ -142,5 +156,5 @@ export async function restoreControlPlane(o: ControlPlaneRestoreOptions): Promis
   const addons = await readAddonConfig(creds);
   await startControlPlaneAddons(ctx, { pki, servers, advertiseAddress: o.advertiseAddress, creds, metricsAddresses: peers.map((p) => p.address), lbAddressPool: addons.lbAddressPool });
   writeState(state);
-  return { state, manifest: manifest!, name, revision: restored!.revision, memberId: restored!.memberId, clusterId: restored!.clusterId };
+  return { state, manifest: manifest!, name, revision: restored!.revision, restoredRevision: restored!.restoredRevision, memberId: restored!.memberId, clusterId: restored!.clusterId };
 }
