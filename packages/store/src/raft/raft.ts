@@ -190,6 +190,19 @@ export class Raft {
     this.logger?.debug({ id: this.id, term, lead }, 'raft: became follower');
   }
 
+  /**
+   * A follower forgets its leader (etcd-io/raft's ForgetLeader): it stays a follower in its term and
+   * does not campaign any sooner, but with no leader it has no leader lease (CheckQuorum) to keep, so
+   * it grants another member's pre-vote at once instead of ignoring it until its own election timeout.
+   * For a leader known to be gone (its peer connection broke); a message from it makes it the leader
+   * again.
+   */
+  forgetLeader(): void {
+    if (this.role !== StateRole.Follower || this.lead === 0) return;
+    this.logger?.info({ id: this.id, lead: this.lead, term: this.term }, 'raft: forgetting the leader');
+    this.lead = 0;
+  }
+
   private becomePreCandidate(): void {
     if (this.role === StateRole.Leader) throw new Error('raft: invalid transition [leader -> pre-candidate]');
     // Term and vote are unchanged: a pre-election must not disturb anyone.

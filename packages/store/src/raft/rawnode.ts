@@ -110,6 +110,11 @@ export class RawNode {
     this.raft.step(newMessage({ type: MessageType.TransferLeader, from: to }));
   }
 
+  /** See Raft.forgetLeader. */
+  forgetLeader(): void {
+    this.raft.forgetLeader();
+  }
+
   reportUnreachable(id: NodeId): void {
     this.raft.step(newMessage({ type: MessageType.Unreachable, from: id }));
   }

@@ -528,7 +528,8 @@ export class Member implements EtcdBackend, PeerHandler {
     }
     const leaderChanged = lead !== this.lead;
     if (leaderChanged) {
-      this.leaderHeardAt = Date.now();
+      // A new leader counts as just heard from; losing one keeps the time the last was heard (logged when campaigning).
+      if (lead !== 0) this.leaderHeardAt = Date.now();
       this.leaderUnreachableAt = 0;
       const hadLeader = this.lead !== 0;
       if (lead !== 0) this.deps.metrics.leaderChanges.inc();
@@ -769,6 +770,11 @@ export class Member implements EtcdBackend, PeerHandler {
     if (id !== this.lead || this.role === StateRole.Leader || this.leaderUnreachableAt !== 0) return;
     this.leaderUnreachableAt = Date.now();
     this.log.info({ lead: id.toString(16), lastHeardAt: this.leaderHeardAt, sinceHeardMs: this.leaderUnreachableAt - this.leaderHeardAt }, 'the peer connection to the leader broke: requests wait for it or a new leader');
+    // Its lease over, this member grants the first other member that times out its pre-vote at once
+    // (a follower that read the dead leader's last heartbeat later than that one would otherwise ignore
+    // it for up to its own timeout). It still campaigns only after its own election timeout.
+    this.node.forgetLeader();
+    this.schedule();
   }
 
   private checkServing(): void {
