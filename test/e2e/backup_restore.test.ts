@@ -2,7 +2,9 @@
 // 10.213.226-227, LoadBalancer pool 10.213.228.0/24) with objects and running pods → `mkube backup`
 // → an object created after the backup → `mkube down` and the data dir wiped → `mkube restore` →
 // `mkube up` again with the same flags: the backed-up objects are there (kubectl), the later one is
-// not, resourceVersions continue (an update's RV is above every RV before), the node reconnects and
+// not, the store's revision bumped by 1,000,000,000 and marked compacted (etcdutl's --bump-revision /
+// --mark-compacted: a watch from the backup's resourceVersion is 410 Gone, an update's RV is above the
+// bumped revision), the node reconnects and
 // becomes Ready, the pods created before run again (the node agent recreates their containers).
 // A damaged backup and a data dir that holds a cluster are refused.
 import test from 'ava';
@@ -12,9 +14,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from '@mkube/testing';
+import { freePort, waitFor } from '@mkube/testing';
 
 const run = promisify(execFile);
+/** mkube restore's --bump-revision (RESTORE_REVISION_BUMP, packages/cli/src/restore_control_plane.ts). */
+const RESTORE_REVISION_BUMP = 1_000_000_000;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MKUBE = join(root, 'packages', 'cli', 'dist', 'src', 'bin', 'mkube.js');
 const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
@@ -44,20 +48,8 @@ async function kubectl(args: string[], input?: string): Promise<string> {
   return stdout;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last ?? '')}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+/** @mkube/testing's waitFor, polling every 500 ms (each probe runs kubectl). */
+const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T>) => waitFor(what, timeoutMs, probe, 500);
 
 interface Obj {
   metadata: { name: string; uid: string; resourceVersion: string };
@@ -171,7 +163,7 @@ test.serial('disaster: the cluster stopped and its data dir wiped; a damaged bac
   t.false(existsSync(join(dataDir, 'apiserver')));
 
   const r = await mkube(['restore', file, '--data-dir', dataDir], 120_000);
-  t.regex(r.stdout, new RegExp(`^Restored .* into .*: store revision ${backupRevision}, new store member [0-9a-f]+ of cluster [0-9a-f]+\\.\\nStart it with: mkube up --data-dir `));
+  t.regex(r.stdout, new RegExp(`^Restored .* into .*: store revision ${backupRevision} bumped to ${backupRevision + RESTORE_REVISION_BUMP}, new store member [0-9a-f]+ of cluster [0-9a-f]+\\.\\nStart it with: mkube up --data-dir `));
   t.regex(await mkubeFails(['restore', file, '--data-dir', dataDir]), /cannot restore into .*apiserver exists .*\[DATA_DIR_IN_USE\]/);
 });
 
@@ -187,10 +179,13 @@ test.serial('mkube up again: the objects of the backup, not the later one, resou
   t.is((await get(['secret', '-n', 'dr', 'token'])).metadata.uid, secret.metadata.uid);
   const gone = await kubectl(['get', 'configmap', '-n', 'dr', 'after-backup']).then(() => 'found', (err: { stderr?: string }) => err.stderr ?? '');
   t.regex(gone, /Error from server \(NotFound\): configmaps "after-backup" not found/);
-  // resourceVersions continue from the snapshot's revision.
+  // A watch from a resourceVersion of the old cluster: 410 Gone (the informers of the old cluster's clients relist).
+  const oldWatch = await kubectl(['get', '--raw', `/api/v1/namespaces/dr/configmaps?watch=1&timeoutSeconds=1&resourceVersion=${backupRevision}`]);
+  t.regex(oldWatch, /"type":"ERROR".*"reason":"Expired".*"code":410/);
+  // resourceVersions continue above the bumped revision.
   await kubectl(['patch', 'configmap', '-n', 'dr', 'settings', '--type', 'merge', '-p', '{"data":{"mode":"green"}}']);
   const settings3 = await get(['configmap', '-n', 'dr', 'settings']);
-  t.true(Number(settings3.metadata.resourceVersion) > backupRevision, `RV ${settings3.metadata.resourceVersion} > ${backupRevision}`);
+  t.true(Number(settings3.metadata.resourceVersion) > backupRevision + RESTORE_REVISION_BUMP, `RV ${settings3.metadata.resourceVersion} > ${backupRevision} + ${RESTORE_REVISION_BUMP}`);
 });
 
 test.serial('the pods created before the backup run again on the node (same objects, containers recreated)', async (t) => {
