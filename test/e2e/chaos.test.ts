@@ -11,7 +11,10 @@
 // `mkube down` leaves no namespace, link, MKUBE-CHAOS chain or process of the lab behind.
 // Between the two, a short second run against the same lab through `mkube chaos --hosts-file`
 // (the way to reach VMs), each host's command being `nsenter --net=/run/netns/<its namespace>`, so
-// every host operation goes through `mkube chaos-host` run inside that host's namespace.
+// every host operation goes through `mkube chaos-host` run inside that host's namespace. Its fault times are taken
+// on the hosts (chaos-host prints when it signalled / committed the isolation) and moved by each host's clock offset,
+// measured at the start by round trips: the lab's hosts share this machine's clock, so each offset must be 0 within
+// its reported uncertainty and each fault's time agree with the host's own reading (what the lab run takes) within it.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,9 +36,11 @@ function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.Process
   });
 }
 
+interface FaultTimeRecord { uncertaintyMs: number; commandStartMs: number; commandEndMs: number; wallMs: number; hostWallMs?: number }
 interface Report {
   seed: number;
-  faults: Array<{ kind: string; target: string; detectionMs?: number; recoveryMs?: number; served: { ok: number; total: number }; writes: { acked: number; unknown: number; lost: number } }>;
+  faults: Array<{ kind: string; target: string; detectionMs?: number; recoveryMs?: number; faultTime?: FaultTimeRecord; served: { ok: number; total: number }; writes: { acked: number; unknown: number; lost: number } }>;
+  clockOffsets?: Array<{ host: string; offsetMs: number; uncertaintyMs: number; rttMs: number[] }>;
   writesAcked: number;
   writesUnknown: number;
   writesLost: number;
@@ -48,6 +53,8 @@ interface Report {
 
 let work = '';
 let dataDir = '';
+/** The lab run's report (its fault times taken in the driver, at the signal / the committed rules). */
+let labReport: Report | undefined;
 
 async function down(): Promise<Run> {
   return run(process.execPath, [MKUBE, 'down', '--data-dir', dataDir], 120_000);
@@ -57,7 +64,7 @@ test.before(async (t) => {
   if (!isRoot) return;
   work = mkdtempSync(join(tmpdir(), 'mkube-chaos-'));
   dataDir = join(work, 'd');
-  const up = await run(process.execPath, [MKUBE, 'up', '--control-planes', '3', '--workers', '2', '--lab-name', LAB, '--lab-subnet', String(SUBNET), '--data-dir', dataDir], 180_000);
+  const up = await run(process.execPath, [MKUBE, 'up', '--control-planes', '3', '--workers', '2', '--lab-name', LAB, '--lab-subnet', String(SUBNET), '--data-dir', dataDir], 300_000);
   t.log(`mkube up --control-planes 3 --workers 2: exit ${up.code}`);
   if (up.code !== 0) throw new Error(`mkube up failed (${up.code}):\n${up.out}\n${up.err}`);
 });
@@ -79,6 +86,10 @@ test.serial('mkube chaos: every fault kind against 3 control planes + 2 workers,
   t.log(`mkube chaos took ${took.toFixed(0)} s`);
   t.is(r.code, 0, `mkube chaos exited ${r.code}:\n${r.err.slice(-4000)}`);
   const report = JSON.parse(readFileSync(join(dataDir, 'chaos-report.json'), 'utf8')) as Report;
+  labReport = report;
+  // In the lab the fault's time is taken in this process where the fault happens: no uncertainty.
+  for (const f of report.faults) t.is(f.faultTime?.uncertaintyMs, 0, `${f.kind}: fault time taken here`);
+  t.is(report.clockOffsets, undefined);
   t.is(report.writesLost, 0);
   t.is(report.linearizable, true);
   t.true(report.operationsChecked > 500, `${report.operationsChecked} operations checked`);
@@ -102,7 +113,8 @@ test.serial('mkube chaos: every fault kind against 3 control planes + 2 workers,
 
 test.serial('mkube chaos --hosts-file: store-leader and partition through mkube chaos-host in each host\'s namespace (nsenter commands), nothing lost, linearizable, no chain left', async (t) => {
   if (!isRoot) return t.pass('needs root (the lab)');
-  t.timeout(200_000);
+  // Every host operation starts Node.js on the host (5-15 s each at load 25-30 here): minutes, not seconds.
+  t.timeout(480_000);
   const state = JSON.parse(readFileSync(join(dataDir, 'cluster.json'), 'utf8')) as { hosts: Array<{ name: string; role: string; address: string; dataDir: string; netns: string }> };
   const hostsFile = join(work, 'hosts');
   writeFileSync(hostsFile, ['# the lab as machines reached by a command', ...state.hosts.map((h) => `${h.name} ${h.role} ${h.address} ${h.dataDir} nsenter --net=/run/netns/${h.netns}`), ''].join('\n'));
@@ -113,7 +125,7 @@ test.serial('mkube chaos --hosts-file: store-leader and partition through mkube 
   t.is(gone.code, 0, gone.err);
   const started = Date.now();
   const r = await run(process.execPath, [MKUBE, 'chaos', '--hosts-file', hostsFile, '--kubeconfig', join(dataDir, 'admin.kubeconfig'), '--remote-mkube', `${process.execPath} ${MKUBE}`,
-    '--report', reportFile, '--duration', '20s', '--faults', faults.join(','), '--seed', '7'], 170_000);
+    '--report', reportFile, '--duration', '20s', '--faults', faults.join(','), '--seed', '7'], 450_000);
   t.log(r.err.split('\n').filter((l) => l.startsWith('chaos') || /LOST|NOT LINEARIZABLE|UNDECIDED/.test(l)).join('\n'));
   t.log(`\n${r.out}`);
   t.log(`mkube chaos --hosts-file took ${((Date.now() - started) / 1000).toFixed(0)} s`);
@@ -127,6 +139,23 @@ test.serial('mkube chaos --hosts-file: store-leader and partition through mkube 
   for (const f of report.faults) t.not(f.recoveryMs, undefined, `${f.kind}: an acknowledged write after the fault`);
   for (const f of report.faults) t.not(f.detectionMs, undefined, `${f.kind}: detected`);
   for (const kind of faults) t.regex(r.out, new RegExp(`^\\| ${kind} \\| 1 \\| `, 'm'));
+  // Fault times: each host's clock offset measured at the start by round trips to chaos-host clock. The lab's hosts
+  // share this machine's clock, so the true offset is 0, and each host's own reading at the fault (hostWallMs: the
+  // clock the lab mode takes its fault time with, at the same point of the same code) must agree with the driver's
+  // fault time within the reported uncertainty. The fault lies inside the injecting command, well after its start
+  // (where the time used to be taken).
+  t.deepEqual(report.clockOffsets?.map((o) => o.host), state.hosts.map((h) => h.name));
+  for (const o of report.clockOffsets ?? []) t.true(Math.abs(o.offsetMs) <= o.uncertaintyMs, `${o.host}: offset ${o.offsetMs} ms within ± ${o.uncertaintyMs} ms of 0`);
+  t.regex(r.out, /fault times taken on the hosts, moved by clock offsets measured at the start .*; detection and recovery times ± [\d.]+ ms/);
+  for (const f of report.faults) {
+    const ft = f.faultTime!;
+    t.not(ft.hostWallMs, undefined, `${f.kind}: the host's reading`);
+    t.true(Math.abs(ft.wallMs - ft.hostWallMs!) <= ft.uncertaintyMs + 0.01, `${f.kind}: driver ${ft.wallMs} vs host ${ft.hostWallMs} within ± ${ft.uncertaintyMs} ms`);
+    t.true(ft.commandStartMs <= ft.uncertaintyMs && ft.commandEndMs >= -ft.uncertaintyMs, `${f.kind}: inside the command [${ft.commandStartMs}, ${ft.commandEndMs}] ms`);
+    const lab = labReport?.faults.find((l) => l.kind === f.kind);
+    t.log(`${f.kind}: fault ${Math.round(-ft.commandStartMs)} ms after the chaos-host command started (± ${ft.uncertaintyMs.toFixed(2)} ms); ` +
+      `detection ${f.detectionMs?.toFixed(0)} ms, recovery ${f.recoveryMs?.toFixed(0)} ms (lab run: ${lab?.detectionMs?.toFixed(0)} ms, ${lab?.recoveryMs?.toFixed(0)} ms)`);
+  }
   // Healed: no host namespace keeps the chain.
   for (const h of state.hosts) {
     const rules = await run('ip', ['netns', 'exec', h.netns, 'iptables-save'], 10_000);

@@ -65,3 +65,9 @@ test('passes only with nothing lost, a decided linearizable history and the Depl
   t.false(passed(summary({ linearizable: false })));
   t.false(passed(summary({ replicasRestored: false })));
 });
+
+test('hosts-file runs: the clock offsets the fault times were moved by are printed under the table, with the worst uncertainty', (t) => {
+  const out = formatReport(summary({ clockOffsets: [{ host: 'cp1', offsetMs: 0.03, uncertaintyMs: 0.13, rttMs: [0.3] }, { host: 'w1', offsetMs: -12.5, uncertaintyMs: 2.45, rttMs: [4.9] }] }));
+  t.true(out.endsWith('\n\nfault times taken on the hosts, moved by clock offsets measured at the start (round trips to mkube chaos-host clock): cp1 +0.0 ± 0.1 ms, w1 -12.5 ± 2.5 ms; detection and recovery times ± 2.5 ms'), out);
+  t.false(formatReport(summary()).includes('clock offsets'));
+});
