@@ -191,9 +191,10 @@ function credentialFindings(dir: string, caPem: string): string[] {
               if (!v) continue;
               const pem = f.endsWith('-data') ? Buffer.from(v, 'base64').toString() : readFileSync(v, 'utf8');
               const subject = new X509Certificate(pem).subject;
-              // A worker holds its node identity, and the Ingress controller's (a service account that reads
-              // TLS Secrets, as ingress-nginx's pod does; handed to joining workers with the bootstrap token).
-              if (!/CN=system:node:/.test(subject) && subject !== 'CN=system:serviceaccount:kube-system:mkube-ingress') findings.push(`${p}: kubeconfig user ${u.name} is ${subject.replace(/\n/g, ',')}`);
+              // A worker holds its node identity, and its own Ingress controller's (system:mkube-ingress:<node> in
+              // system:mkube-ingresses, which reads TLS Secrets as ingress-nginx's pod does; asked for as the node).
+              const ingress = subject.split('\n').sort().join(',');
+              if (!/CN=system:node:/.test(subject) && !/^CN=system:mkube-ingress:[a-z0-9.-]+,O=system:mkube-ingresses$/.test(ingress)) findings.push(`${p}: kubeconfig user ${u.name} is ${subject.replace(/\n/g, ',')}`);
             }
             if (u.user.token && !/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(u.user.token)) findings.push(`${p}: kubeconfig user ${u.name} has a non-bootstrap token`);
           }
