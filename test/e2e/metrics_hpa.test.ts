@@ -10,47 +10,34 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Resources } from '@mkube/client';
 import { resourceFor, type Event, type HorizontalPodAutoscaler, type Pod } from '@mkube/api';
 import { issueCertificate, kubeconfig } from '@mkube/apiserver';
 import { ControllerManager } from '@mkube/controllers';
-import { freePort, labDown, labUp, REPO_ROOT, run, startAgent, tmpRoot, waitFor, type AgentProcess, type LabNode, type LabSummary } from '@mkube/testing';
+import { freePort, killChild, KUBECTL, kubectlBin, kubectlFor, labDown, labUp, REPO_ROOT, startLabAgents, startScheduler, waitFor, waitNodesReady, type LabAgents, type LabNode, type LabSummary } from '@mkube/testing';
 import { startControlPlane, type ControlPlane } from './control_plane.js';
 import { ensureMetricsApi, metricsApiAvailable, metricsServerArgs } from '@mkube/cli';
 
 const LAB = 'mkhpa';
 const SUBNET = 196; // node 10.213.196.0/24, pods 10.213.197.0/24
-const KUBECTLS = ['/usr/lib/google-cloud-sdk/bin/kubectl.1.27', '/usr/lib/google-cloud-sdk/bin/kubectl.1.33'];
-const KUBECTL = KUBECTLS[1]!;
+const KUBECTLS = [kubectlBin('1.27'), KUBECTL];
 const METRICS_BIN = join(REPO_ROOT, 'packages', 'metrics-server', 'src', 'bin', 'mkube-metrics-server.ts');
-const SCHEDULER_BIN = join(REPO_ROOT, 'packages', 'scheduler', 'src', 'bin', 'mkube-scheduler.ts');
 
 let lab: LabSummary | undefined;
 let cp: ControlPlane | undefined;
 let cm: ControllerManager | undefined;
-let agent: AgentProcess | undefined;
+let nodeAgents: LabAgents | undefined;
 let scheduler: ChildProcess | undefined;
 let metricsServer: ChildProcess | undefined;
 let metricsLog = '';
-const roots: string[] = [];
 let worker: LabNode;
 
-const k = async (args: string[], bin = KUBECTL, timeoutMs = 60_000) => (await run(bin, ['--kubeconfig', cp!.kubeconfigPath, ...args], timeoutMs)).stdout;
-const apply = async (name: string, yaml: string) => {
-  const file = join(cp!.dir, `${name}.yaml`);
-  writeFileSync(file, yaml);
-  return k(['apply', '-f', file]);
-};
-
-async function stopProc(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGKILL');
-  await exited;
-}
+const kube = kubectlFor(() => cp!);
+const k = (args: string[], bin = KUBECTL, timeoutMs?: number) => kube.kWith(bin, args, timeoutMs);
+const { apply } = kube;
 
 test.before(async () => {
   lab = await labUp(['--workers', '1', '--name', LAB, '--subnet', String(SUBNET)], 120_000);
@@ -65,10 +52,8 @@ test.before(async () => {
     logger: pino({ level: process.env.MKUBE_DEBUG ? 'debug' : 'silent' }),
   });
   await cm.start();
-  scheduler = spawn(process.execPath, ['--import', 'tsx', SCHEDULER_BIN, '--kubeconfig', cp.kubeconfigPath, '--metrics-port', '0', '--leader-elect=false'], { cwd: REPO_ROOT, stdio: 'ignore' });
-  const root = tmpRoot(`${LAB}-${worker.name}`);
-  roots.push(root);
-  agent = await startAgent(cp, worker, root, ['--pod-cidr', worker.podCIDR, '--node-status-update-frequency', '10'], { netns: true });
+  scheduler = startScheduler(cp.kubeconfigPath);
+  nodeAgents = await startLabAgents(cp, LAB, [worker], () => ['--node-status-update-frequency', '10']);
 
   // mkube-metrics-server as `mkube up` starts it: its own identity, on the host side of the lab.
   const server = `https://${lab.gateway}:${cp.port}`;
@@ -87,20 +72,17 @@ test.before(async () => {
   await waitFor('the metrics server healthy', 60_000, async () => ((await fetch(`http://127.0.0.1:${metricsPort}/healthz`).catch(() => undefined))?.ok ? true : undefined));
   await ensureMetricsApi(creds, lab.gateway, securePort);
   await waitFor('APIService v1beta1.metrics.k8s.io Available', 60_000, async () => ((await metricsApiAvailable(creds)) === true ? true : undefined));
-  await waitFor('the node Ready', 60_000, async () => {
-    const nodes = (await cp!.client.resource(Resources.nodes).list()).items as Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }>;
-    return nodes.length === 1 && nodes[0]!.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
-  });
+  await waitNodesReady(() => cp!.client.resource(Resources.nodes).list(), 1);
 });
 
 test.after.always(async () => {
-  await stopProc(metricsServer);
-  await stopProc(scheduler);
-  await agent?.kill('SIGKILL');
+  await killChild(metricsServer);
+  await killChild(scheduler);
+  await nodeAgents?.kill();
   await cm?.stop();
   await cp?.stop();
   await labDown(LAB);
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  nodeAgents?.remove();
 });
 
 const SPIN = `apiVersion: apps/v1
