@@ -20,6 +20,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import type { ChaosReportFile } from '@mkube/cli';
 import { pidsMentioning } from '@mkube/testing';
 
 const LAB = 'mkcht';
@@ -36,20 +37,8 @@ function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.Process
   });
 }
 
-interface FaultTimeRecord { uncertaintyMs: number; commandStartMs: number; commandEndMs: number; wallMs: number; hostWallMs?: number }
-interface Report {
-  seed: number;
-  faults: Array<{ kind: string; target: string; detectionMs?: number; recoveryMs?: number; faultTime?: FaultTimeRecord; served: { ok: number; total: number }; writes: { acked: number; unknown: number; lost: number } }>;
-  clockOffsets?: Array<{ host: string; offsetMs: number; uncertaintyMs: number; rttMs: number[] }>;
-  writesAcked: number;
-  writesUnknown: number;
-  writesLost: number;
-  operationsChecked: number;
-  linearizable: boolean | 'unknown';
-  requestsServed: { ok: number; total: number };
-  requestsServedControlPlane: { ok: number; total: number };
-  replicasRestored: boolean;
-}
+/** DIR/chaos-report.json as mkube chaos writes it. */
+type Report = ChaosReportFile;
 
 let work = '';
 let dataDir = '';
