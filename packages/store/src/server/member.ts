@@ -471,6 +471,7 @@ export class Member implements EtcdBackend, PeerHandler {
   /** Once per heartbeat interval (the `beats`-th): timeouts, leases, metrics. */
   private onHeartbeatInterval(beats: number): void {
     const now = Date.now();
+    this.maybeForgetLeader(now);
     this.reads.onTick(now);
     this.proposals.expire(now, (startedAt) => this.proposalTimeoutError(startedAt));
     const perSecond = Math.max(1, Math.round(1000 / this.cfg.heartbeatIntervalMs));
@@ -770,11 +771,20 @@ export class Member implements EtcdBackend, PeerHandler {
     if (id !== this.lead || this.role === StateRole.Leader || this.leaderUnreachableAt !== 0) return;
     this.leaderUnreachableAt = Date.now();
     this.log.info({ lead: id.toString(16), lastHeardAt: this.leaderHeardAt, sinceHeardMs: this.leaderUnreachableAt - this.leaderHeardAt }, 'the peer connection to the leader broke: requests wait for it or a new leader');
-    // Its lease over, this member grants the first other member that times out its pre-vote at once
-    // (a follower that read the dead leader's last heartbeat later than that one would otherwise ignore
-    // it for up to its own timeout). It still campaigns only after its own election timeout.
+  }
+
+  /**
+   * The connection to the leader broke and nothing came from it for 3 heartbeat intervals since
+   * (strong reason to think it dead — a broken outbound stream alone is not: the leader's heartbeats
+   * come on its own): forget it (Raft.forgetLeader). Its lease over, this member grants the first
+   * other member that times out its pre-vote at once (a follower that read the dead leader's last
+   * heartbeat later than that one would otherwise ignore it for up to its own timeout). It still
+   * campaigns only after its own election timeout.
+   */
+  private maybeForgetLeader(now: number): void {
+    if (this.leaderUnreachableAt === 0 || this.lead === 0 || this.role !== StateRole.Follower) return;
+    if (now - this.leaderHeardAt < 3 * this.cfg.heartbeatIntervalMs) return;
     this.node.forgetLeader();
-    this.schedule();
   }
 
   private checkServing(): void {
