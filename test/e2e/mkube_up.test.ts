@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from '@mkube/testing';
+import { freePort, waitFor } from '@mkube/testing';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,20 +30,8 @@ async function kubectl(args: string[], input?: string): Promise<string> {
   return stdout;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last ?? '')}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+/** @mkube/testing's waitFor, polling every 500 ms (each probe runs kubectl). */
+const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T>) => waitFor(what, timeoutMs, probe, 500);
 
 interface PodList {
   items: Array<{ metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; status: { phase: string; podIP?: string; containerStatuses?: Array<{ ready: boolean; image: string }> } }>;
