@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from '@mkube/testing';
+import { freePort, waitFor } from '@mkube/testing';
 
 const run = promisify(execFile);
 /** mkube restore's --bump-revision (RESTORE_REVISION_BUMP, packages/cli/src/restore_control_plane.ts). */
@@ -48,20 +48,8 @@ async function kubectl(args: string[], input?: string): Promise<string> {
   return stdout;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last ?? '')}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+/** @mkube/testing's waitFor, polling every 500 ms (each probe runs kubectl). */
+const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T>) => waitFor(what, timeoutMs, probe, 500);
 
 interface Obj {
   metadata: { name: string; uid: string; resourceVersion: string };
