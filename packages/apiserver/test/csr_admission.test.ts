@@ -143,11 +143,14 @@ test.serial('CertificateSubjectRestriction: O=system:masters for kube-apiserver-
   t.is((await createCsr('masters-2', 'example.com/other', '/O=system:masters/CN=x', ['digital signature'])).status, 201);
 });
 
-test.serial('bootstrap policy: the controller manager may approve kubelet client/serving and sign the kubernetes.io signers, nothing else', async (t) => {
+test.serial('bootstrap policy: the controller manager may approve kubelet client/serving (and mkube-ingress identities) and sign the kubernetes.io signers, nothing else', async (t) => {
   const cm = 'system:kube-controller-manager';
-  for (const s of [KUBELET_CLIENT, 'kubernetes.io/kubelet-serving']) await untilAllowed(cm, 'approve', s);
+  // kube-apiserver-client: mkube's csrapproving approves a node's request for its own Ingress identity (and only that
+  // shape: packages/controllers/test/ingress_identity_csr.integration.test.ts); upstream's approvers never approve it.
+  for (const s of [KUBELET_CLIENT, 'kubernetes.io/kubelet-serving', 'kubernetes.io/kube-apiserver-client']) await untilAllowed(cm, 'approve', s);
   for (const s of [KUBELET_CLIENT, 'kubernetes.io/kubelet-serving', 'kubernetes.io/kube-apiserver-client', 'kubernetes.io/legacy-unknown']) await untilAllowed(cm, 'sign', s);
-  await untilAllowed(cm, 'approve', 'kubernetes.io/kube-apiserver-client', false);
+  await untilAllowed(cm, 'approve', 'kubernetes.io/legacy-unknown', false);
+  await untilAllowed(cm, 'approve', 'example.com/anything', false);
   await untilAllowed(cm, 'sign', 'example.com/anything', false);
   t.pass();
 });
