@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ListenURL } from '../urls.js';
 import { frameMessage, MessageDecoder } from './framing.js';
 import { connectTunnel, proxyFor } from './proxy_tunnel.js';
+import { keepSessionAlive } from './keepalive.js';
 
 /** A gRPC error as grpc-js reports one (code, details, message "CODE_NUMBER NAME: details"). */
 export interface GrpcCallError extends Error {
@@ -102,26 +103,8 @@ export class Http2GrpcChannel {
       this.brokenUntil = Date.now() + (this.opts.reconnectBackoffMs ?? 0);
     });
     session.on('connect', () => session.setLocalWindowSize(16 << 20));
-    let timer: NodeJS.Timeout | undefined;
-    const every = this.opts.keepaliveTimeMs ?? 0;
-    if (every > 0) {
-      timer = setInterval(() => {
-        let acked = false;
-        const dead = setTimeout(() => !acked && session.destroy(), 20_000);
-        dead.unref();
-        try {
-          session.ping(() => {
-            acked = true;
-            clearTimeout(dead);
-          });
-        } catch {
-          clearTimeout(dead);
-        }
-      }, every);
-      timer.unref();
-    }
+    keepSessionAlive(session, this.opts.keepaliveTimeMs ?? 0, 20_000);
     session.once('close', () => {
-      if (timer) clearInterval(timer);
       if (this.session === session) this.session = undefined;
     });
     session.unref();

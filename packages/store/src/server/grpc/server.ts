@@ -14,6 +14,7 @@ import { status as Status } from '@grpc/grpc-js';
 import type { ListenURL } from '../urls.js';
 import { ServerCall, type CallLimits } from './call.js';
 import { StreamCallObject, UnaryCallObject, statusOf } from './call_objects.js';
+import { keepSessionAlive } from './keepalive.js';
 
 export interface GrpcServerOptions extends CallLimits {
   keepaliveTimeMs?: number;
@@ -115,31 +116,8 @@ export class Http2GrpcServer {
   private onSession(session: http2.ServerHttp2Session): void {
     this.sessions.add(session);
     session.setLocalWindowSize(16 << 20);
-    const every = this.opts.keepaliveTimeMs ?? 0;
-    let timer: NodeJS.Timeout | undefined;
-    if (every > 0) {
-      const timeout = this.opts.keepaliveTimeoutMs ?? 20_000;
-      timer = setInterval(() => {
-        let acked = false;
-        const dead = setTimeout(() => {
-          if (!acked) session.destroy();
-        }, timeout);
-        dead.unref();
-        try {
-          session.ping(() => {
-            acked = true;
-            clearTimeout(dead);
-          });
-        } catch {
-          clearTimeout(dead);
-        }
-      }, every);
-      timer.unref();
-    }
-    session.once('close', () => {
-      if (timer) clearInterval(timer);
-      this.sessions.delete(session);
-    });
+    keepSessionAlive(session, this.opts.keepaliveTimeMs ?? 0, this.opts.keepaliveTimeoutMs ?? 20_000);
+    session.once('close', () => this.sessions.delete(session));
     session.on('error', () => undefined);
   }
 
