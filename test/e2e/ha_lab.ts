@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { readState } from '@mkube/cli';
+import { readState, waitFor } from '@mkube/cli';
 import { EtcdClient } from '@mkube/store/client';
 
 export const MKUBE = join(process.cwd(), 'packages/cli/dist/src/bin/mkube.js');
@@ -34,20 +34,8 @@ export const mkube = (args: string[], timeoutMs = 120_000) => run(process.execPa
 /** mkube ARGS inside a lab host's network namespace (what an operator runs on that machine). */
 export const mkubeOn = (h: HostRecord, args: string[], timeoutMs = 120_000) => run('nsenter', [`--net=/run/netns/${h.netns!}`, process.execPath, MKUBE, ...args], timeoutMs);
 
-export async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${last})` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** The CLI's poll loop (api_probe.ts), under the name these tests use. */
+export const waitUntil = waitFor;
 
 export class Lab {
   hosts: HostRecord[] = [];

@@ -5,5 +5,6 @@ export { HTTP_PORT, HTTPS_PORT, ingressArgs } from './ingress.js';
 export { ensureMetricsApi, metricsApiAvailable, metricsServerArgs } from './metrics_server.js';
 export { ccmArgs, LAB_LB_POOL, routePoolToLab, writeMachinesFile } from './cloud_controller.js';
 export { readState, stopProcess } from './processes.js';
+export { waitFor } from './api_probe.js';
 export { backup, restore, BackupError, type BackupManifest } from './backup.js';
 export type { ChaosReportFile, ChaosSummary, FaultOutcome } from './chaos/report.js';
